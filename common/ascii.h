@@ -1,0 +1,41 @@
+/* Locale-independent ASCII helpers for protocol keywords. */
+#ifndef MS_ASCII_H
+#define MS_ASCII_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+static inline uint8_t ms_ascii_lower(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+/* True when the n bytes at a equal the NUL-terminated keyword, ignoring case. */
+static inline bool ms_ascii_eq(const uint8_t *a, size_t n, const char *kw)
+{
+    size_t i = 0;
+    for (; i < n; i++) {
+        if (kw[i] == '\0' || ms_ascii_lower(a[i]) != ms_ascii_lower((uint8_t)kw[i]))
+            return false;
+    }
+    return kw[i] == '\0';
+}
+
+/* True when a starts with the keyword, ignoring case. */
+static inline bool ms_ascii_prefix(const uint8_t *a, size_t n, const char *kw)
+{
+    size_t i = 0;
+    for (; kw[i] != '\0'; i++) {
+        if (i >= n || ms_ascii_lower(a[i]) != ms_ascii_lower((uint8_t)kw[i]))
+            return false;
+    }
+    return true;
+}
+
+static inline bool ms_ascii_space(uint8_t c)
+{
+    return c == ' ' || c == '\t';
+}
+
+#endif

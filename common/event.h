@@ -1,0 +1,93 @@
+/* Protocol events: what dissectors report, what output/ renders.
+ * Every byte field is a (pointer, length) pair that is valid only during the
+ * sink's emit() call (llhttp span rule): a sink that keeps data copies it.
+ * A field with p == NULL is absent (rendered as JSON null or left out). */
+#ifndef MS_EVENT_H
+#define MS_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ms_bytes {
+    const uint8_t *p;
+    size_t len;
+};
+
+#define MS_BYTES_NONE ((struct ms_bytes){ NULL, 0 })
+
+enum ms_event_kind {
+    MS_EV_CREDENTIAL = 1,
+    MS_EV_EMAIL,
+    MS_EV_ANOMALY,
+};
+
+enum ms_outcome {
+    MS_OUTCOME_UNKNOWN = 0, /* no reply seen (capture ended, gap) */
+    MS_OUTCOME_SUCCESS,
+    MS_OUTCOME_FAILURE,
+};
+
+struct ms_ev_credential {
+    const char *command;          /* protocol command: "USER", "APOP", "AUTH", ... */
+    const char *mechanism;        /* SASL name, or the command ("USER" for USER/PASS) */
+    struct ms_bytes username;
+    struct ms_bytes password;     /* the cleartext secret, if one crossed the wire */
+    enum ms_outcome outcome;
+    struct ms_bytes server_reply; /* reply line without its terminator */
+    bool tls;                     /* false: seen in the clear */
+    bool incomplete;              /* pieces were missing (gap, cap) */
+};
+
+struct ms_attachment {
+    struct ms_bytes filename;     /* decoded UTF-8 */
+    struct ms_bytes content_type; /* lower-case type/subtype */
+    uint64_t size;                /* bytes after transfer decoding */
+    uint8_t sha256[32];           /* of the decoded content */
+};
+
+struct ms_ev_email {
+    const char *command;          /* "RETR", "TOP", "DATA", "FETCH" ... */
+    struct ms_bytes from;         /* decoded UTF-8 header values */
+    const struct ms_bytes *to;
+    size_t n_to;
+    const struct ms_bytes *cc;
+    size_t n_cc;
+    struct ms_bytes subject;
+    struct ms_bytes date;
+    struct ms_bytes message_id;
+    uint64_t size;                /* bytes as transferred, after dot-unstuffing */
+    uint8_t sha256[32];           /* of those bytes */
+    const struct ms_attachment *attachments;
+    size_t n_attachments;
+    bool truncated;               /* a gap, a cap or the end of capture cut it */
+};
+
+struct ms_ev_anomaly {
+    const char *code;             /* stable identifier, e.g. "line_too_long" */
+    struct ms_bytes detail;       /* human-readable context */
+};
+
+struct ms_event {
+    enum ms_event_kind kind;
+    const char *app_proto;        /* "pop3", "imap", "smtp" */
+    union {
+        struct ms_ev_credential cred;
+        struct ms_ev_email email;
+        struct ms_ev_anomaly anomaly;
+    } u;
+};
+
+/* Where a dissector sends events. The pipeline adds the flow and timestamp. */
+struct ms_sink {
+    void (*emit)(void *user, const struct ms_event *ev);
+    void *user;
+};
+
+static inline struct ms_bytes ms_bytes_of(const void *p, size_t len)
+{
+    struct ms_bytes b = { (const uint8_t *)p, len };
+    return b;
+}
+
+#endif
