@@ -1,0 +1,120 @@
+#include "classify.h"
+
+#include <ndpi/ndpi_api.h>
+#include <stdlib.h>
+
+struct ms_classifier {
+    struct ndpi_detection_module_struct *ndpi;
+};
+
+struct ms_classify_flow {
+    struct ndpi_flow_struct *nf;
+};
+
+struct ms_classifier *ms_classifier_new(void)
+{
+    struct ms_classifier *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+    if (!c->ndpi) {
+        free(c);
+        return NULL;
+    }
+    NDPI_PROTOCOL_BITMASK all;
+    NDPI_BITMASK_SET_ALL(all);
+    ndpi_set_protocol_detection_bitmask2(c->ndpi, &all);
+    ndpi_finalize_initialization(c->ndpi);
+    return c;
+}
+
+void ms_classifier_free(struct ms_classifier *c)
+{
+    if (!c)
+        return;
+    ndpi_exit_detection_module(c->ndpi);
+    free(c);
+}
+
+static enum ms_app map_proto(uint16_t id)
+{
+    switch (id) {
+    case NDPI_PROTOCOL_UNKNOWN: return MS_APP_UNKNOWN;
+    case NDPI_PROTOCOL_MAIL_POP: return MS_APP_POP3;
+    case NDPI_PROTOCOL_MAIL_IMAP: return MS_APP_IMAP;
+    case NDPI_PROTOCOL_MAIL_SMTP: return MS_APP_SMTP;
+    case NDPI_PROTOCOL_MAIL_POPS:
+    case NDPI_PROTOCOL_MAIL_IMAPS:
+    case NDPI_PROTOCOL_MAIL_SMTPS:
+    case NDPI_PROTOCOL_TLS:
+        return MS_APP_ENCRYPTED;
+    default: return MS_APP_OTHER;
+    }
+}
+
+/* nDPI reports e.g. master=TLS app=IMAPS, or master=unknown app=POP3. */
+static enum ms_app map_result(ndpi_protocol p)
+{
+    enum ms_app a = map_proto(p.app_protocol);
+    enum ms_app m = map_proto(p.master_protocol);
+    if (a == MS_APP_ENCRYPTED || m == MS_APP_ENCRYPTED)
+        return MS_APP_ENCRYPTED;
+    if (a != MS_APP_UNKNOWN && a != MS_APP_OTHER)
+        return a;
+    if (m != MS_APP_UNKNOWN && m != MS_APP_OTHER)
+        return m;
+    return a != MS_APP_UNKNOWN ? a : m;
+}
+
+enum ms_app ms_classify_packet(struct ms_classifier *c, struct ms_classify_flow **flow,
+                               const uint8_t *l3, size_t l3_len, uint64_t ts_us)
+{
+    if (!*flow) {
+        struct ms_classify_flow *cf = calloc(1, sizeof(*cf));
+        if (!cf)
+            return MS_APP_UNKNOWN;
+        cf->nf = calloc(1, SIZEOF_FLOW_STRUCT);
+        if (!cf->nf) {
+            free(cf);
+            return MS_APP_UNKNOWN;
+        }
+        *flow = cf;
+    }
+    if (l3_len > 0xffff)
+        l3_len = 0xffff;
+    ndpi_protocol p = ndpi_detection_process_packet(c->ndpi, (*flow)->nf, l3,
+                                                    (unsigned short)l3_len, ts_us / 1000);
+    return map_result(p);
+}
+
+enum ms_app ms_classify_giveup(struct ms_classifier *c, struct ms_classify_flow *flow)
+{
+    if (!flow)
+        return MS_APP_UNKNOWN;
+    uint8_t guessed = 0;
+    /* No port guessing: a port says nothing about what really ran. */
+    ndpi_protocol p = ndpi_detection_giveup(c->ndpi, flow->nf, 0, &guessed);
+    return map_result(p);
+}
+
+void ms_classify_flow_free(struct ms_classify_flow *flow)
+{
+    if (!flow)
+        return;
+    ndpi_free_flow_data(flow->nf);
+    free(flow->nf);
+    free(flow);
+}
+
+const char *ms_app_name(enum ms_app a)
+{
+    switch (a) {
+    case MS_APP_POP3: return "pop3";
+    case MS_APP_IMAP: return "imap";
+    case MS_APP_SMTP: return "smtp";
+    case MS_APP_ENCRYPTED: return "tls";
+    case MS_APP_OTHER: return "other";
+    case MS_APP_UNKNOWN: break;
+    }
+    return "unknown";
+}

@@ -1,0 +1,36 @@
+/* Flow classification with nDPI (Debian's 4.2), wrapped so that nothing
+ * else in the tree depends on nDPI's API, which changes between releases.
+ * nDPI only classifies: credentials always come from our own dissectors
+ * (nDPI 4.2 truncates user names and passwords). */
+#ifndef MS_CLASSIFY_H
+#define MS_CLASSIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ms_app {
+    MS_APP_UNKNOWN = 0, /* no verdict yet */
+    MS_APP_POP3,
+    MS_APP_IMAP,
+    MS_APP_SMTP,
+    MS_APP_ENCRYPTED,   /* TLS, POP3S, IMAPS, SMTPS */
+    MS_APP_OTHER,       /* nDPI recognised something that is not mail */
+};
+
+struct ms_classifier;
+struct ms_classify_flow;
+
+struct ms_classifier *ms_classifier_new(void);
+void ms_classifier_free(struct ms_classifier *c);
+
+/* Feeds one packet (from its IP header) of the flow to nDPI; *flow is
+ * allocated on first use. Returns the verdict so far. */
+enum ms_app ms_classify_packet(struct ms_classifier *c, struct ms_classify_flow **flow,
+                               const uint8_t *l3, size_t l3_len, uint64_t ts_us);
+/* nDPI's best answer without more packets (ndpi_detection_giveup). */
+enum ms_app ms_classify_giveup(struct ms_classifier *c, struct ms_classify_flow *flow);
+void ms_classify_flow_free(struct ms_classify_flow *flow);
+
+const char *ms_app_name(enum ms_app a);
+
+#endif

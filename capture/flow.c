@@ -1,0 +1,230 @@
+#include "flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ms_flow_table {
+    struct ms_flow **buckets;
+    size_t nbuckets;       /* power of two */
+    size_t max_flows;
+    uint64_t timeout_us;
+    struct ms_flow *lru_head, *lru_tail;
+    ms_flow_end_fn on_end;
+    void *user;
+    struct ms_flow_stats stats;
+};
+
+/* FNV-1a, 64-bit: deterministic so flow ids are reproducible run to run. */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Hashes the endpoints so that both directions land in one bucket. */
+static uint64_t tuple_hash(uint8_t ver, const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp)
+{
+    size_t alen = ver == 4 ? 4 : 16;
+    int c = memcmp(a, b, alen);
+    if (c > 0 || (c == 0 && ap > bp)) {
+        const uint8_t *t = a;
+        a = b;
+        b = t;
+        uint16_t tp = ap;
+        ap = bp;
+        bp = tp;
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, &ver, 1);
+    h = fnv1a(h, a, alen);
+    h = fnv1a(h, &ap, sizeof(ap));
+    h = fnv1a(h, b, alen);
+    h = fnv1a(h, &bp, sizeof(bp));
+    return h;
+}
+
+struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us,
+                                        ms_flow_end_fn on_end, void *user)
+{
+    struct ms_flow_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    if (max_flows == 0)
+        max_flows = 1;
+    t->nbuckets = 1024;
+    while (t->nbuckets < max_flows && t->nbuckets < ((size_t)1 << 24))
+        t->nbuckets <<= 1;
+    t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+    if (!t->buckets) {
+        free(t);
+        return NULL;
+    }
+    t->max_flows = max_flows;
+    t->timeout_us = timeout_us;
+    t->on_end = on_end;
+    t->user = user;
+    return t;
+}
+
+static void lru_unlink(struct ms_flow_table *t, struct ms_flow *f)
+{
+    if (f->lru_prev)
+        f->lru_prev->lru_next = f->lru_next;
+    else
+        t->lru_head = f->lru_next;
+    if (f->lru_next)
+        f->lru_next->lru_prev = f->lru_prev;
+    else
+        t->lru_tail = f->lru_prev;
+    f->lru_prev = f->lru_next = NULL;
+}
+
+static void lru_push_head(struct ms_flow_table *t, struct ms_flow *f)
+{
+    f->lru_prev = NULL;
+    f->lru_next = t->lru_head;
+    if (t->lru_head)
+        t->lru_head->lru_prev = f;
+    t->lru_head = f;
+    if (!t->lru_tail)
+        t->lru_tail = f;
+}
+
+static size_t bucket_of(const struct ms_flow_table *t, const struct ms_flow *f)
+{
+    return tuple_hash(f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port) &
+           (t->nbuckets - 1);
+}
+
+void ms_flow_end(struct ms_flow_table *t, struct ms_flow *f)
+{
+    struct ms_flow **link = &t->buckets[bucket_of(t, f)];
+    while (*link && *link != f)
+        link = &(*link)->hnext;
+    if (*link)
+        *link = f->hnext;
+    lru_unlink(t, f);
+    t->stats.active--;
+    t->stats.ended++;
+    if (t->on_end)
+        t->on_end(t->user, f);
+    free(f);
+}
+
+static bool same_endpoints(const struct ms_flow *f, const struct ms_pkt *p, enum ms_dir *dir)
+{
+    size_t alen = p->ip_version == 4 ? 4 : 16;
+    if (f->ip_version != p->ip_version)
+        return false;
+    if (f->cli_port == p->sport && f->srv_port == p->dport &&
+        memcmp(f->cli_addr, p->src, alen) == 0 && memcmp(f->srv_addr, p->dst, alen) == 0) {
+        *dir = MS_TO_SERVER;
+        return true;
+    }
+    if (f->cli_port == p->dport && f->srv_port == p->sport &&
+        memcmp(f->cli_addr, p->dst, alen) == 0 && memcmp(f->srv_addr, p->src, alen) == 0) {
+        *dir = MS_TO_CLIENT;
+        return true;
+    }
+    return false;
+}
+
+/* Who is the client: the sender of a bare SYN, the receiver of a SYN-ACK;
+ * mid-connection, the side with the higher (ephemeral) port. */
+static bool sender_is_client(const struct ms_pkt *p)
+{
+    bool syn = p->tcp_flags & MS_TH_SYN, ack = p->tcp_flags & MS_TH_ACK;
+    if (syn && !ack)
+        return true;
+    if (syn && ack)
+        return false;
+    return p->sport >= p->dport;
+}
+
+struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p,
+                               enum ms_dir *dir, bool *created)
+{
+    *created = false;
+    size_t b = tuple_hash(p->ip_version, p->src, p->sport, p->dst, p->dport) & (t->nbuckets - 1);
+    for (struct ms_flow *f = t->buckets[b]; f; f = f->hnext) {
+        if (same_endpoints(f, p, dir)) {
+            f->last_ts_us = p->ts_us;
+            lru_unlink(t, f);
+            lru_push_head(t, f);
+            return f;
+        }
+    }
+    if (t->stats.active >= t->max_flows && t->lru_tail) {
+        t->stats.evicted++;
+        ms_flow_end(t, t->lru_tail);
+    }
+    struct ms_flow *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->ip_version = p->ip_version;
+    size_t alen = p->ip_version == 4 ? 4 : 16;
+    if (sender_is_client(p)) {
+        memcpy(f->cli_addr, p->src, alen);
+        memcpy(f->srv_addr, p->dst, alen);
+        f->cli_port = p->sport;
+        f->srv_port = p->dport;
+        *dir = MS_TO_SERVER;
+    } else {
+        memcpy(f->cli_addr, p->dst, alen);
+        memcpy(f->srv_addr, p->src, alen);
+        f->cli_port = p->dport;
+        f->srv_port = p->sport;
+        *dir = MS_TO_CLIENT;
+    }
+    f->first_ts_us = f->last_ts_us = p->ts_us;
+    /* Suricata's flow_id is a positive 51-bit-safe integer (JSON numbers
+     * above 2^53 lose precision in many consumers). */
+    uint64_t h = tuple_hash(f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port);
+    h = fnv1a(h, &f->first_ts_us, sizeof(f->first_ts_us));
+    f->flow_id = h & ((1ull << 51) - 1);
+    ms_tcp_half_init(&f->half[0]);
+    ms_tcp_half_init(&f->half[1]);
+    f->hnext = t->buckets[b];
+    t->buckets[b] = f;
+    lru_push_head(t, f);
+    t->stats.created++;
+    t->stats.active++;
+    if (t->stats.active > t->stats.peak)
+        t->stats.peak = t->stats.active;
+    *created = true;
+    return f;
+}
+
+void ms_flow_table_expire(struct ms_flow_table *t, uint64_t now_us)
+{
+    while (t->lru_tail && now_us > t->lru_tail->last_ts_us &&
+           now_us - t->lru_tail->last_ts_us > t->timeout_us) {
+        t->stats.timed_out++;
+        ms_flow_end(t, t->lru_tail);
+    }
+}
+
+void ms_flow_table_end_all(struct ms_flow_table *t)
+{
+    /* Oldest first, so events come out roughly in capture order. */
+    while (t->lru_tail)
+        ms_flow_end(t, t->lru_tail);
+}
+
+const struct ms_flow_stats *ms_flow_table_stats(const struct ms_flow_table *t)
+{
+    return &t->stats;
+}
+
+void ms_flow_table_free(struct ms_flow_table *t)
+{
+    if (!t)
+        return;
+    ms_flow_table_end_all(t);
+    free(t->buckets);
+    free(t);
+}

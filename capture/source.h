@@ -1,0 +1,37 @@
+/* Packet sources over libpcap: a pcap/pcapng file, standard input ("-"),
+ * or a live interface, with an optional BPF filter. */
+#ifndef MS_SOURCE_H
+#define MS_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/rc.h"
+
+struct ms_source;
+
+struct ms_live_opts {
+    int snaplen;        /* 0: 262144 */
+    int buffer_size;    /* bytes, 0: libpcap default */
+    int immediate;      /* deliver packets as they arrive */
+    int promisc;
+};
+
+/* On failure returns NULL and writes a one-line reason into err. */
+struct ms_source *ms_source_open_file(const char *path, const char *filter, char *err, size_t errlen);
+struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_opts *o,
+                                      const char *filter, char *err, size_t errlen);
+
+enum ms_next { MS_NEXT_PACKET = 1, MS_NEXT_END = 0, MS_NEXT_TIMEOUT = 2, MS_NEXT_ERROR = -1 };
+
+/* Next frame: its capture time, captured bytes and link type. The data stays
+ * valid until the next call. On MS_NEXT_ERROR, ms_source_error says why. */
+enum ms_next ms_source_next(struct ms_source *s, uint64_t *ts_us, const uint8_t **data,
+                            size_t *caplen, int *linktype);
+const char *ms_source_error(const struct ms_source *s);
+/* Makes a blocked ms_source_next return (signal handlers may call it). */
+void ms_source_break(struct ms_source *s);
+int ms_source_linktype(const struct ms_source *s);
+const char *ms_source_name(const struct ms_source *s);
+void ms_source_close(struct ms_source *s);
+
+#endif
