@@ -1,0 +1,1082 @@
+/* Unit tests for dissectors/mime.c and dissectors/mime_hdr.c.
+ * Expected hashes are computed here with OpenSSL over the known raw bytes,
+ * never by running the parser. Every message case is also fed whole, byte
+ * by byte, split at every offset and in random chunks, and all results must
+ * be identical (split invariance). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "common/buf.h"
+#include "common/limits.h"
+#include "dissectors/mime.h"
+#include "dissectors/mime_hdr.h"
+
+/* ---- helpers --------------------------------------------------------- */
+
+static void sha256_of(const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int len = 0;
+    assert_int_equal(EVP_Digest(p, n, out, &len, EVP_sha256(), NULL), 1);
+    assert_int_equal(len, 32);
+}
+
+static void add(struct ms_buf *b, const char *s)
+{
+    assert_int_equal(ms_buf_append(b, s, strlen(s)), MS_OK);
+}
+
+static void addn(struct ms_buf *b, const void *p, size_t n)
+{
+    assert_int_equal(ms_buf_append(b, p, n), MS_OK);
+}
+
+static void addf(struct ms_buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(tmp));
+    addn(b, tmp, (size_t)n);
+}
+
+/* Base64 of raw, in lines of 76 characters ended by eol (RFC 2045 §6.8). */
+static void add_b64(struct ms_buf *b, const uint8_t *raw, size_t n, const char *eol)
+{
+    size_t enc_len = 4 * ((n + 2) / 3);
+    unsigned char *enc = malloc(enc_len + 1);
+    assert_non_null(enc);
+    assert_int_equal(EVP_EncodeBlock(enc, raw, (int)n), (int)enc_len);
+    for (size_t off = 0; off < enc_len; off += 76) {
+        addn(b, enc + off, enc_len - off < 76 ? enc_len - off : 76);
+        add(b, eol);
+    }
+    free(enc);
+}
+
+static void assert_bytes(struct ms_bytes b, const char *s)
+{
+    assert_non_null(b.p);
+    assert_int_equal(b.len, strlen(s));
+    assert_memory_equal(b.p, s, b.len);
+}
+
+static void assert_att(const struct ms_attachment *a, const char *fname, const char *ctype,
+                       const void *raw, size_t n)
+{
+    uint8_t want[32];
+    if (fname)
+        assert_bytes(a->filename, fname);
+    else
+        assert_null(a->filename.p);
+    assert_bytes(a->content_type, ctype);
+    assert_int_equal(a->size, n);
+    sha256_of(raw, n, want);
+    assert_memory_equal(a->sha256, want, 32);
+}
+
+/* Canonical text of every field, to compare runs. */
+static void dump_bytes(struct ms_buf *d, const char *tag, struct ms_bytes b)
+{
+    if (!b.p) {
+        addf(d, "%s=null\n", tag);
+        return;
+    }
+    addf(d, "%s=%zu:", tag, b.len);
+    addn(d, b.p, b.len);
+    add(d, "\n");
+}
+
+static void dump(struct ms_buf *d, const struct ms_ev_email *e)
+{
+    dump_bytes(d, "from", e->from);
+    for (size_t i = 0; i < e->n_to; i++)
+        dump_bytes(d, "to", e->to[i]);
+    for (size_t i = 0; i < e->n_cc; i++)
+        dump_bytes(d, "cc", e->cc[i]);
+    dump_bytes(d, "subject", e->subject);
+    dump_bytes(d, "date", e->date);
+    dump_bytes(d, "mid", e->message_id);
+    addf(d, "size=%llu trunc=%d natt=%zu\n", (unsigned long long)e->size, e->truncated,
+         e->n_attachments);
+    addn(d, e->sha256, 32);
+    for (size_t i = 0; i < e->n_attachments; i++) {
+        const struct ms_attachment *a = &e->attachments[i];
+        dump_bytes(d, "fn", a->filename);
+        dump_bytes(d, "ct", a->content_type);
+        addf(d, "asize=%llu\n", (unsigned long long)a->size);
+        addn(d, a->sha256, 32);
+    }
+}
+
+/* Feeds msg cut at the given offsets (ascending) and dumps the result. */
+static void run_cuts(const struct ms_limits *lim, const uint8_t *msg, size_t n,
+                     const size_t *cuts, size_t ncuts, struct ms_buf *d)
+{
+    struct ms_mime *m = ms_mime_new(lim);
+    struct ms_ev_email ev;
+    size_t prev = 0;
+
+    assert_non_null(m);
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : n;
+        /* Each chunk in its own exact-size allocation, so ASan sees any
+         * read past it. */
+        uint8_t *chunk = malloc(end - prev + 1);
+        assert_non_null(chunk);
+        memcpy(chunk, msg + prev, end - prev);
+        assert_int_equal(ms_mime_feed(m, chunk, end - prev), MS_OK);
+        free(chunk);
+        prev = end;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ms_mime_finish(m, &ev);
+    ms_buf_reset(d);
+    dump(d, &ev);
+    ms_mime_free(m);
+}
+
+static void assert_same(const struct ms_buf *a, const struct ms_buf *b)
+{
+    assert_int_equal(a->len, b->len);
+    assert_memory_equal(a->p, b->p, a->len);
+}
+
+/* Whole, byte by byte, every 2-way split, and some random 5-way splits. */
+static void check_splits(const struct ms_limits *lim, const uint8_t *msg, size_t n)
+{
+    struct ms_buf whole, other;
+    size_t *cuts = calloc(n + 1, sizeof(*cuts));
+    uint32_t seed = 2463534242u;
+
+    assert_non_null(cuts);
+    ms_buf_init(&whole, 1 << 20);
+    ms_buf_init(&other, 1 << 20);
+    run_cuts(lim, msg, n, NULL, 0, &whole);
+
+    for (size_t i = 0; i + 1 < n; i++)
+        cuts[i] = i + 1;
+    run_cuts(lim, msg, n, cuts, n ? n - 1 : 0, &other);
+    assert_same(&whole, &other);
+
+    for (size_t k = 0; k <= n; k++) {
+        run_cuts(lim, msg, n, &k, 1, &other);
+        assert_same(&whole, &other);
+    }
+
+    for (int r = 0; r < 20 && n > 0; r++) {
+        size_t c[4];
+        for (int j = 0; j < 4; j++) {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            c[j] = seed % (n + 1);
+        }
+        for (int a = 0; a < 4; a++) /* sort */
+            for (int b = a + 1; b < 4; b++)
+                if (c[b] < c[a]) {
+                    size_t t = c[a];
+                    c[a] = c[b];
+                    c[b] = t;
+                }
+        run_cuts(lim, msg, n, c, 4, &other);
+        assert_same(&whole, &other);
+    }
+    ms_buf_free(&whole);
+    ms_buf_free(&other);
+    free(cuts);
+}
+
+/* Parses msg whole (after the split checks) and keeps the parser alive so
+ * the caller can look at *ev; the caller frees. */
+static struct ms_mime *parse_lim(const struct ms_limits *lim, const struct ms_buf *msg,
+                                 struct ms_ev_email *ev)
+{
+    struct ms_mime *m;
+
+    check_splits(lim, msg->p, msg->len);
+    m = ms_mime_new(lim);
+    assert_non_null(m);
+    assert_int_equal(ms_mime_feed(m, msg->p, msg->len), MS_OK);
+    memset(ev, 0, sizeof(*ev));
+    ms_mime_finish(m, ev);
+
+    uint8_t want[32];
+    sha256_of(msg->p, msg->len, want);
+    assert_int_equal(ev->size, msg->len);
+    assert_memory_equal(ev->sha256, want, 32);
+    return m;
+}
+
+static struct ms_mime *parse(const struct ms_buf *msg, struct ms_ev_email *ev)
+{
+    struct ms_limits lim = ms_limits_default();
+    return parse_lim(&lim, msg, ev);
+}
+
+static void fill_pattern(uint8_t *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (uint8_t)(seed >> 16);
+    }
+}
+
+/* ---- whole messages -------------------------------------------------- */
+
+static void test_plain_text(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Return-Path: <alice@example.org>\r\n"
+            "From: Alice Example <alice@example.org>\r\n"
+            "To: Bob <bob@example.org>, \"Doe, Jane\" <jane@example.org>,\r\n"
+            "\tcarol@example.org (Carol, C.)\r\n"
+            "Cc:   <dave@example.org>  \r\n"
+            "Subject: Hello\r\n"
+            "  world\r\n"
+            "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+            "Message-ID:  <1234@example.org> \r\n"
+            "\r\n"
+            "Hi Bob,\r\n"
+            "\r\n"
+            "Content-Type: text/plain; name=x.txt\r\n" /* body, not a header */
+            "bye\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_bytes(ev.from, "Alice Example <alice@example.org>");
+    assert_int_equal(ev.n_to, 3);
+    assert_bytes(ev.to[0], "Bob <bob@example.org>");
+    assert_bytes(ev.to[1], "\"Doe, Jane\" <jane@example.org>");
+    assert_bytes(ev.to[2], "carol@example.org (Carol, C.)");
+    assert_int_equal(ev.n_cc, 1);
+    assert_bytes(ev.cc[0], "<dave@example.org>");
+    assert_bytes(ev.subject, "Hello  world");
+    assert_bytes(ev.date, "Mon, 1 Jan 2024 10:00:00 +0000");
+    assert_bytes(ev.message_id, "<1234@example.org>");
+    assert_int_equal(ev.n_attachments, 0);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_absent_headers(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "X-Only: one\r\n\r\nbody\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_null(ev.from.p);
+    assert_null(ev.subject.p);
+    assert_null(ev.date.p);
+    assert_null(ev.message_id.p);
+    assert_int_equal(ev.n_to, 0);
+    assert_int_equal(ev.n_cc, 0);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+
+    /* Headers only: no blank line, no final CRLF. */
+    ms_buf_reset(&b);
+    add(&b, "From: a@example.org\r\nSubject: no body");
+    m = parse(&b, &ev);
+    assert_bytes(ev.from, "a@example.org");
+    assert_bytes(ev.subject, "no body");
+    ms_mime_free(m);
+
+    /* Nothing at all. */
+    ms_buf_reset(&b);
+    m = ms_mime_new(&(struct ms_limits)MS_LIMITS_DEFAULT_INIT);
+    assert_non_null(m);
+    ms_mime_finish(m, &ev);
+    assert_int_equal(ev.size, 0);
+    assert_null(ev.subject.p);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* multipart/mixed: text body + base64 attachment, with CRLF or LF. */
+static void mixed_b64(const char *eol)
+{
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    uint8_t raw[1000];
+
+    fill_pattern(raw, sizeof(raw), 7);
+    ms_buf_init(&b, 1 << 20);
+    addf(&b, "From: a@example.org%s", eol);
+    addf(&b, "Subject: report%s", eol);
+    addf(&b, "MIME-Version: 1.0%s", eol);
+    addf(&b, "Content-Type: multipart/mixed; boundary=XyZ%s%s", eol, eol);
+    addf(&b, "This is a multi-part message in MIME format.%s", eol);
+    addf(&b, "--XyZ%s", eol);
+    addf(&b, "Content-Type: text/plain; charset=utf-8%s%s", eol, eol);
+    addf(&b, "See attached.%s", eol);
+    addf(&b, "--XyZ%s", eol);
+    addf(&b, "Content-Type: application/octet-stream%s", eol);
+    addf(&b, "Content-Transfer-Encoding: base64%s", eol);
+    addf(&b, "Content-Disposition: attachment; filename=\"data.bin\"%s%s", eol, eol);
+    add_b64(&b, raw, sizeof(raw), eol);
+    addf(&b, "--XyZ--%s", eol);
+    addf(&b, "epilogue%s", eol);
+
+    struct ms_mime *m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 1);
+    assert_att(&ev.attachments[0], "data.bin", "application/octet-stream", raw, sizeof(raw));
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_mixed_base64(void **state)
+{
+    (void)state;
+    mixed_b64("\r\n");
+}
+
+static void test_bare_lf(void **state)
+{
+    (void)state;
+    mixed_b64("\n");
+
+    /* A 7bit attachment keeps its LF line breaks, but not the one that
+     * belongs to the boundary. */
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: multipart/mixed; boundary=b\n\n"
+            "--b\n"
+            "Content-Type: text/plain; name=\"a.txt\"\n\n"
+            "line1\nline2\n"
+            "--b--\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 1);
+    assert_att(&ev.attachments[0], "a.txt", "text/plain", "line1\nline2", 11);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* RFC 2046 §5.1.1: the CRLF before "--boundary" is part of the boundary. */
+static void test_crlf_before_boundary(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n"
+            "--sep\r\n"
+            "Content-Type: application/octet-stream\r\n"
+            "Content-Disposition: attachment; filename=a.bin\r\n\r\n"
+            "no newline at end\r\n"
+            "--sep\r\n"
+            "Content-Disposition: attachment; filename=b.txt\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            "two lines\r\nand a newline\r\n\r\n"
+            "--sep\r\n"
+            "Content-Disposition: attachment; filename=empty\r\n\r\n"
+            "--sep\r\n"
+            "Content-Disposition: attachment; filename=noblank\r\n"
+            "--sep  \r\n"
+            "Content-Disposition: attachment; filename=c.txt\r\n\r\n"
+            "--sepx is content, --sep -- too\r\n"
+            "--sep-- \t\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 5);
+    assert_att(&ev.attachments[0], "a.bin", "application/octet-stream", "no newline at end", 17);
+    assert_att(&ev.attachments[1], "b.txt", "text/plain", "two lines\r\nand a newline\r\n", 26);
+    assert_att(&ev.attachments[2], "empty", "text/plain", "", 0);
+    assert_att(&ev.attachments[3], "noblank", "text/plain", "", 0);
+    assert_att(&ev.attachments[4], "c.txt", "text/plain", "--sepx is content, --sep -- too",
+               31);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static const char html_qp[] =
+    "<html><body><p style=3D\"color:red\">Caf=C3=A9 cr=C3=A8me, a very long line th=\r\n"
+    "at is wrapped with a soft break.</p>   \r\n"
+    "<p>2 =3D 1+1 =\r\n"
+    "</p></body></html>";
+static const char html_plain[] =
+    "<html><body><p style=\"color:red\">Caf\xc3\xa9 cr\xc3\xa8me, a very long line that is "
+    "wrapped with a soft break.</p>\r\n"
+    "<p>2 = 1+1 </p></body></html>";
+
+static void test_qp_html(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Subject: qp\r\n"
+            "Content-Type: multipart/mixed; boundary=\"=_qp\"\r\n\r\n"
+            "--=_qp\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+    add(&b, html_qp);
+    add(&b, "\r\n--=_qp\r\n"
+            "Content-Type: text/html; charset=utf-8; name=\"page.html\"\r\n"
+            "Content-Transfer-Encoding: Quoted-Printable\r\n\r\n");
+    add(&b, html_qp);
+    add(&b, "\r\n--=_qp--\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    /* The body without a name is not an attachment. */
+    assert_int_equal(ev.n_attachments, 1);
+    assert_att(&ev.attachments[0], "page.html", "text/html", html_plain, strlen(html_plain));
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_nested_alternative(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    uint8_t img[333], pdf[4096];
+
+    fill_pattern(img, sizeof(img), 1);
+    fill_pattern(pdf, sizeof(pdf), 2);
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "From: =?UTF-8?B?w4lsw6lvbm9yZSBEdXByw6k=?= <e@example.org>\r\n"
+            "Content-Type: multipart/mixed;\r\n boundary=\"outer\"\r\n\r\n"
+            "--outer\r\n"
+            "Content-Type: multipart/alternative; boundary=inner\r\n\r\n"
+            "inner preamble\r\n"
+            "--inner\r\n"
+            "Content-Type: text/plain\r\n\r\n"
+            "plain\r\n"
+            "--inner\r\n"
+            "Content-Type: text/html\r\n"
+            "Content-Disposition: inline\r\n\r\n"
+            "<b>html</b>\r\n"
+            "--inner\r\n"
+            "Content-Type: image/png\r\n"
+            "Content-Disposition: inline; filename=logo.png\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n");
+    add_b64(&b, img, sizeof(img), "\r\n");
+    add(&b, "--inner--\r\n"
+            "inner epilogue\r\n"
+            "--outer\r\n"
+            "Content-Type: application/pdf; name=\"doc.pdf\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n");
+    add_b64(&b, pdf, sizeof(pdf), "\r\n");
+    add(&b, "--outer--\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_bytes(ev.from, "\xc3\x89l\xc3\xa9onore Dupr\xc3\xa9 <e@example.org>");
+    assert_int_equal(ev.n_attachments, 2);
+    assert_att(&ev.attachments[0], "logo.png", "image/png", img, sizeof(img));
+    assert_att(&ev.attachments[1], "doc.pdf", "application/pdf", pdf, sizeof(pdf));
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+
+    /* An outer boundary also closes an inner multipart left open. */
+    ms_buf_reset(&b);
+    add(&b, "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+            "--o\r\n"
+            "Content-Type: multipart/related; boundary=i\r\n\r\n"
+            "--i\r\n"
+            "Content-Disposition: attachment; filename=x\r\n\r\n"
+            "xx\r\n"
+            "--o\r\n"
+            "Content-Disposition: attachment; filename=y\r\n\r\n"
+            "yy\r\n"
+            "--i\r\n" /* the inner multipart is gone: content */
+            "--o--\r\n");
+    m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 2);
+    assert_att(&ev.attachments[0], "x", "text/plain", "xx", 2);
+    assert_att(&ev.attachments[1], "y", "text/plain", "yy\r\n--i", 7);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_encoded_subjects(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *raw, *want;
+    } cases[] = {
+        { "=?UTF-8?B?w4lsw6lvbm9yZSBEdXByw6k=?=", "\xc3\x89l\xc3\xa9onore Dupr\xc3\xa9" },
+        { "=?ISO-8859-1?Q?Caf=E9_cr=E8me?=", "Caf\xc3\xa9 cr\xc3\xa8me" },
+        { "=?iso-8859-1?b?R3L832UgYXVzIEv2bG4=?=", "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln" },
+        { "=?GB2312?B?u9i4tDogu9i4tDogsuLK1DHPwg==?=", "回复: 回复: 测试1下" },
+        /* adjacent words: the white space between them goes, even folded */
+        { "=?UTF-8?Q?caf=C3?= =?UTF-8?Q?=A9?=", "caf\xc3\xa9" },
+        { "=?utf-8?q?a?=\r\n\t=?utf-8?q?b?=", "ab" },
+        { "=?utf-8?q?a?=\r\n =?iso-8859-1?q?=E9?=", "a\xc3\xa9" },
+        { "=?utf-8?q?a?= b =?utf-8?q?c?=", "a b c" },
+        { "Re: =?utf-8?q?x?= done", "Re: x done" },
+        /* RFC 2231 language suffix, unknown charset kept as written */
+        { "=?utf-8*en?q?hi?=", "hi" },
+        { "=?x-unknown?q?hi?= there", "=?x-unknown?q?hi?= there" },
+        /* not encoded words */
+        { "=?utf-8?x?hi?= a=b =? ?=", "=?utf-8?x?hi?= a=b =? ?=" },
+        /* raw 8-bit that is not UTF-8 becomes U+FFFD */
+        { "caf\xe9", "caf\xef\xbf\xbd" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ms_buf b;
+        struct ms_ev_email ev;
+
+        ms_buf_init(&b, 1 << 20);
+        add(&b, "Subject: ");
+        add(&b, cases[i].raw);
+        add(&b, "\r\n\r\n");
+        struct ms_mime *m = parse(&b, &ev);
+        assert_bytes(ev.subject, cases[i].want);
+        ms_mime_free(m);
+        ms_buf_free(&b);
+    }
+}
+
+static void test_filename_params(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: multipart/mixed; boundary=\"----=_Part_0_12.34\"\r\n\r\n"
+            "------=_Part_0_12.34\r\n"
+            /* RFC 2231 continuations with charset, out of order */
+            "Content-Type: text/plain\r\n"
+            "Content-Disposition: attachment;\r\n"
+            " filename*1*=%20r%C3%A9sum%C3%A9;\r\n"
+            " filename*0*=utf-8'fr'%E2%82%AC%20rates;\r\n"
+            " filename*2=\".txt\"\r\n\r\n"
+            "1\r\n"
+            "------=_Part_0_12.34\r\n"
+            /* the Suricata trap: filename= inside another parameter */
+            "Content-Disposition: attachment; dummy=\"filename=wrong\"; filename=real\r\n\r\n"
+            "2\r\n"
+            "------=_Part_0_12.34\r\n"
+            /* name from Content-Type when no filename; quoted-pair */
+            "Content-Type: Application/X-Thing; name=\"a \\\"q\\\";b.dat\"\r\n\r\n"
+            "3\r\n"
+            "------=_Part_0_12.34\r\n"
+            /* encoded word inside a quoted filename (common, not RFC) */
+            "Content-Disposition: attachment;\r\n"
+            "\tfilename=\"=?ISO-8859-1?Q?r=E9sum=E9=2Epdf?=\"\r\n\r\n"
+            "4\r\n"
+            "------=_Part_0_12.34\r\n"
+            /* name* beats name; filename beats name; xfilename is not it */
+            "Content-Type: text/plain; name=\"n.txt\"\r\n"
+            "Content-Disposition: inline; xfilename=no; filename*=iso-8859-1''%E9t%E9.txt\r\n"
+            "\r\n"
+            "5\r\n"
+            "------=_Part_0_12.34\r\n"
+            /* disposition attachment without any name */
+            "Content-Type: image/gif\r\n"
+            "Content-Disposition: ATTACHMENT\r\n\r\n"
+            "6\r\n"
+            "------=_Part_0_12.34--\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 6);
+    assert_att(&ev.attachments[0], "\xe2\x82\xac rates r\xc3\xa9sum\xc3\xa9.txt", "text/plain",
+               "1", 1);
+    assert_att(&ev.attachments[1], "real", "text/plain", "2", 1);
+    assert_att(&ev.attachments[2], "a \"q\";b.dat", "application/x-thing", "3", 1);
+    assert_att(&ev.attachments[3], "r\xc3\xa9sum\xc3\xa9.pdf", "text/plain", "4", 1);
+    assert_att(&ev.attachments[4], "\xc3\xa9t\xc3\xa9.txt", "text/plain", "5", 1);
+    assert_att(&ev.attachments[5], NULL, "image/gif", "6", 1);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_missing_final_boundary(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    uint8_t raw[200];
+
+    fill_pattern(raw, sizeof(raw), 3);
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+            "--m\r\n"
+            "Content-Disposition: attachment; filename=a.bin\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n");
+    add_b64(&b, raw, sizeof(raw), "\r\n");
+    add(&b, "--m\r\n"
+            "Content-Disposition: attachment; filename=b.txt\r\n\r\n"
+            "cut here\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 2);
+    assert_att(&ev.attachments[0], "a.bin", "text/plain", raw, sizeof(raw));
+    /* No boundary claimed the last CRLF: it is content. */
+    assert_att(&ev.attachments[1], "b.txt", "text/plain", "cut here\r\n", 10);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+
+    /* Cut inside the part headers. */
+    ms_buf_reset(&b);
+    add(&b, "Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+            "--m\r\n"
+            "Content-Disposition: attachment; filename=a");
+    m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 1);
+    assert_att(&ev.attachments[0], "a", "text/plain", "", 0);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_b64_padding_split(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: multipart/mixed; boundary=p\r\n\r\n"
+            "--p\r\n"
+            "Content-Disposition: attachment; filename=p1\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "YWJj\r\nZA=\r\n=\r\n"
+            "--p\r\n"
+            "Content-Disposition: attachment; filename=p2\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "NA=\n=Mg\n==\r\n"
+            "--p\r\n"
+            "Content-Disposition: attachment; filename=p3\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "Zm9v\r\nYmE\r\n" /* unpadded tail */
+            "--p--\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 3);
+    assert_att(&ev.attachments[0], "p1", "text/plain", "abcd", 4);
+    assert_att(&ev.attachments[1], "p2", "text/plain", "42", 2);
+    assert_att(&ev.attachments[2], "p3", "text/plain", "fooba", 5);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_header_over_cap(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    lim.mime_max_header = 64;
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Subject: ");
+    for (int i = 0; i < 40; i++)
+        add(&b, "0123456789\r\n ");
+    add(&b, "end\r\n");
+    add(&b, "From: =?utf-8?q?=E2=82=AC=E2=82=AC=E2=82=AC=E2=82=AC?=\r\n"); /* fits: 54 */
+    add(&b, "To: ");
+    for (int i = 0; i < 5000; i++)
+        add(&b, "x");
+    add(&b, "@example.org\r\n"
+            "Cc: c@example.org\r\n\r\nbody\r\n");
+    struct ms_mime *m = parse_lim(&lim, &b, &ev);
+    assert_true(ev.truncated);
+    assert_non_null(ev.subject.p);
+    assert_true(ev.subject.len <= 64 - 9);
+    assert_memory_equal(ev.subject.p, "0123456789 0123", 15);
+    assert_bytes(ev.from, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac");
+    assert_int_equal(ev.n_to, 1);
+    assert_int_equal(ev.to[0].len, 64 - 4);
+    assert_int_equal(ev.n_cc, 1);
+    assert_bytes(ev.cc[0], "c@example.org");
+    ms_mime_free(m);
+    ms_buf_free(&b);
+
+    /* A value that grows past the cap when decoded (each bad byte becomes
+     * a 3-byte U+FFFD) is cut on a character boundary. */
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Subject: ");
+    for (int i = 0; i < 50; i++)
+        add(&b, "\xff");
+    add(&b, "\r\n\r\n");
+    m = parse_lim(&lim, &b, &ev);
+    assert_true(ev.truncated);
+    assert_int_equal(ev.subject.len, 63);
+    for (size_t i = 0; i < 63; i += 3)
+        assert_memory_equal(ev.subject.p + i, "\xef\xbf\xbd", 3);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* A multipart nested `levels` deep with an attachment at the bottom and one
+ * at the top level. */
+static void build_nested(struct ms_buf *b, int levels)
+{
+    add(b, "Subject: deep\r\n");
+    for (int i = 0; i < levels; i++) {
+        addf(b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n", i);
+        addf(b, "--b%d\r\n", i);
+    }
+    add(b, "Content-Disposition: attachment; filename=deep.txt\r\n\r\n"
+           "deep\r\n");
+    for (int i = levels - 1; i >= 0; i--) {
+        addf(b, "--b%d\r\n", i);
+        addf(b, "Content-Disposition: attachment; filename=top%d.txt\r\n\r\n", i);
+        addf(b, "top%d\r\n", i);
+        addf(b, "--b%d--\r\n", i);
+    }
+}
+
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    for (size_t depth = 2; depth <= 4; depth++) {
+        struct ms_limits lim = ms_limits_default();
+        struct ms_buf b;
+        struct ms_ev_email ev;
+
+        lim.mime_max_depth = 3; /* nesting of 2 (max-1), 3 (max), 4 (max+1) */
+        ms_buf_init(&b, 1 << 20);
+        build_nested(&b, (int)depth);
+        struct ms_mime *m = parse_lim(&lim, &b, &ev);
+        if (depth <= 3) {
+            assert_false(ev.truncated);
+            assert_int_equal(ev.n_attachments, depth + 1);
+            assert_att(&ev.attachments[0], "deep.txt", "text/plain", "deep", 4);
+            assert_att(&ev.attachments[1], depth == 2 ? "top1.txt" : "top2.txt", "text/plain",
+                       depth == 2 ? "top1" : "top2", 4);
+        } else {
+            /* The fourth multipart is an opaque leaf: deep.txt and top3
+             * inside it are not seen; the three levels above still are. */
+            assert_true(ev.truncated);
+            assert_int_equal(ev.n_attachments, 3);
+            assert_att(&ev.attachments[0], "top2.txt", "text/plain", "top2", 4);
+            assert_att(&ev.attachments[2], "top0.txt", "text/plain", "top0", 4);
+        }
+        ms_mime_free(m);
+        ms_buf_free(&b);
+    }
+}
+
+static void test_parts_limit(void **state)
+{
+    (void)state;
+    for (size_t n = 2; n <= 4; n++) {
+        struct ms_limits lim = ms_limits_default();
+        struct ms_buf b;
+        struct ms_ev_email ev;
+
+        lim.mime_max_parts = 3;
+        ms_buf_init(&b, 1 << 20);
+        add(&b, "Content-Type: multipart/mixed; boundary=z\r\n\r\n");
+        for (size_t i = 0; i < n; i++)
+            addf(&b, "--z\r\nContent-Type: text/plain; name=f%zu\r\n\r\nc%zu\r\n", i, i);
+        add(&b, "--z--\r\n");
+        struct ms_mime *m = parse_lim(&lim, &b, &ev);
+        assert_int_equal(ev.n_attachments, n < 3 ? n : 3);
+        assert_int_equal(ev.truncated, n > 3);
+        assert_att(&ev.attachments[ev.n_attachments - 1], n < 3 ? "f1" : "f2", "text/plain",
+                   n < 3 ? "c1" : "c2", 2);
+        ms_mime_free(m);
+        ms_buf_free(&b);
+    }
+}
+
+static void test_addrs_limit(void **state)
+{
+    (void)state;
+    for (size_t n = 2; n <= 4; n++) {
+        struct ms_limits lim = ms_limits_default();
+        struct ms_buf b;
+        struct ms_ev_email ev;
+
+        lim.mime_max_addrs = 3;
+        ms_buf_init(&b, 1 << 20);
+        add(&b, "To: ");
+        for (size_t i = 0; i < n; i++)
+            addf(&b, "%su%zu@example.org", i ? ", " : "", i);
+        add(&b, "\r\nCc: ");
+        /* the same spread over two Cc fields */
+        for (size_t i = 0; i < n; i++)
+            addf(&b, "%sc%zu@example.org", i == 0 ? "" : i == 1 ? "\r\nCc: " : ",", i);
+        add(&b, "\r\n\r\n");
+        struct ms_mime *m = parse_lim(&lim, &b, &ev);
+        assert_int_equal(ev.n_to, n < 3 ? n : 3);
+        assert_int_equal(ev.n_cc, n < 3 ? n : 3);
+        assert_int_equal(ev.truncated, n > 3);
+        assert_bytes(ev.to[ev.n_to - 1], n < 3 ? "u1@example.org" : "u2@example.org");
+        assert_bytes(ev.cc[ev.n_cc - 1], n < 3 ? "c1@example.org" : "c2@example.org");
+        ms_mime_free(m);
+        ms_buf_free(&b);
+    }
+}
+
+static void test_message_cap(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Subject: big\r\n"
+            "Content-Type: multipart/mixed; boundary=c\r\n\r\n"
+            "--c\r\n"
+            "Content-Disposition: attachment; filename=a\r\n\r\n");
+    size_t head = b.len;
+    add(&b, "0123456789abcdef\r\n--c--\r\n");
+    /* max-1 cuts off the last LF, max parses all, max+1 too. */
+    for (size_t extra = 0; extra <= 2; extra++) {
+        lim.max_message = b.len - 1 + extra;
+        struct ms_mime *m = parse_lim(&lim, &b, &ev); /* size/sha: all bytes */
+        assert_int_equal(ev.truncated, extra == 0);
+        assert_int_equal(ev.n_attachments, 1);
+        assert_att(&ev.attachments[0], "a", "text/plain", "0123456789abcdef", 16);
+        ms_mime_free(m);
+    }
+    /* Cut inside the attachment: what was parsed is hashed. */
+    lim.max_message = head + 10;
+    struct ms_mime *m = parse_lim(&lim, &b, &ev);
+    assert_true(ev.truncated);
+    assert_att(&ev.attachments[0], "a", "text/plain", "0123456789", 10);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_set_truncated(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_mime *m = ms_mime_new(&lim);
+    struct ms_ev_email ev;
+
+    assert_non_null(m);
+    assert_int_equal(ms_mime_feed(m, (const uint8_t *)"Subject: x\r\n", 12), MS_OK);
+    ms_mime_set_truncated(m);
+    ms_mime_finish(m, &ev);
+    assert_true(ev.truncated);
+    assert_bytes(ev.subject, "x");
+    ms_mime_free(m);
+    ms_mime_free(NULL);
+}
+
+/* Body lines longer than the line buffer pass through in fragments, and a
+ * CRLF cut between two fragments is still a line break. */
+static void test_long_lines(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b, want;
+    struct ms_ev_email ev;
+
+    lim.mime_max_header = 1024; /* line buffer of 1024 bytes */
+    ms_buf_init(&b, 1 << 20);
+    ms_buf_init(&want, 1 << 20);
+    for (int i = 0; i < 1023; i++)
+        add(&want, "A");
+    add(&want, "\r\n"); /* CR is byte 1024 of the line: end of a fragment */
+    for (int i = 0; i < 1023; i++)
+        add(&want, "B");
+    add(&want, "\r"); /* the same, but a bare CR: content */
+    for (int i = 0; i < 1022; i++)
+        add(&want, "C");
+    add(&b, "Content-Type: multipart/mixed; boundary=L\r\n\r\n"
+            "--L\r\n"
+            "Content-Disposition: attachment; filename=long\r\n\r\n");
+    addn(&b, want.p, want.len);
+    add(&b, "\r\n--L--\r\n");
+    struct ms_mime *m = parse_lim(&lim, &b, &ev);
+    assert_int_equal(ev.n_attachments, 1);
+    assert_att(&ev.attachments[0], "long", "text/plain", want.p, want.len);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+    ms_buf_free(&want);
+}
+
+/* The top-level entity can itself be the attachment; multipart without a
+ * boundary is one opaque leaf; digest parts default to message/rfc822. */
+static void test_single_part_and_odd_multiparts(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: application/zip; name=\"z.zip\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "UEsDBA==\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 1);
+    assert_att(&ev.attachments[0], "z.zip", "application/zip", "PK\x03\x04", 4);
+    ms_mime_free(m);
+
+    ms_buf_reset(&b);
+    add(&b, "Content-Type: multipart/mixed\r\n\r\n"
+            "--x\r\nContent-Disposition: attachment; filename=n\r\n\r\nn\r\n--x--\r\n");
+    m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 0);
+    ms_mime_free(m);
+
+    ms_buf_reset(&b);
+    add(&b, "Content-Type: multipart/digest; boundary=d\r\n\r\n"
+            "--d\r\n"
+            "Content-Disposition: attachment\r\n\r\n"
+            "Subject: inner\r\n\r\nhi\r\n"
+            "--d--\r\n");
+    m = parse(&b, &ev);
+    assert_null(ev.subject.p);
+    assert_int_equal(ev.n_attachments, 1);
+    assert_att(&ev.attachments[0], NULL, "message/rfc822", "Subject: inner\r\n\r\nhi", 20);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* ---- mime_hdr helpers ------------------------------------------------ */
+
+static void check_param(const char *hdr, const char *name, unsigned flags, const char *want)
+{
+    struct ms_buf out;
+    bool found = true;
+
+    ms_buf_init(&out, 1024);
+    assert_int_equal(ms_mime_hdr_param((const uint8_t *)hdr, strlen(hdr), name, flags, &out,
+                                       &found),
+                     MS_OK);
+    if (!want) {
+        assert_false(found);
+    } else {
+        assert_true(found);
+        assert_int_equal(out.len, strlen(want));
+        if (out.len)
+            assert_memory_equal(out.p, want, out.len);
+    }
+    ms_buf_free(&out);
+}
+
+static void test_hdr_params(void **state)
+{
+    (void)state;
+    const unsigned T = MS_MIME_PARAM_TEXT, R = MS_MIME_PARAM_RAW;
+
+    check_param("multipart/mixed; boundary=\"a;b\\\"c\"", "boundary", R, "a;b\"c");
+    check_param("multipart/mixed;boundary=plain ; x=1", "boundary", R, "plain");
+    check_param("multipart/mixed; BOUNDARY=\"=?x?q?y?=\"", "boundary", R, "=?x?q?y?=");
+    check_param("attachment; dummy=\"filename=wrong\"; filename=real", "filename", T, "real");
+    check_param("attachment; dummy=\"x; filename=wrong\"", "filename", T, NULL);
+    check_param("attachment; filename=\"unterminated", "filename", T, "unterminated");
+    check_param("attachment; filename=", "filename", T, "");
+    check_param("attachment; filename", "filename", T, NULL);
+    check_param("attachment; filenames=a", "filename", T, NULL);
+    check_param("attachment; filename*=UTF-8''%e2%82%ac%zz", "filename", T, "\xe2\x82\xac%zz");
+    check_param("attachment; filename*=''plain", "filename", T, "plain");
+    check_param("attachment; filename*0=\"a\"; filename*2=\"c\"", "filename", T, "a");
+    check_param("attachment; filename*0=a; filename*1=b; filename*1=x", "filename", T, "ab");
+    check_param("attachment; filename*1=b", "filename", T, NULL);
+    check_param("attachment; filename*0*=iso-8859-1''%E9; filename*1=\"=E9\"", "filename", T,
+                "\xc3\xa9=E9");
+    check_param("attachment; filename*=bogus-cs''%41", "filename", T, "A");
+    check_param("attachment; filename*99999999999=x", "filename", T, NULL);
+}
+
+static void check_addrs(const char *list, const char *const *want, size_t n)
+{
+    size_t pos = 0, len, i = 0;
+    const uint8_t *a;
+
+    while (ms_mime_hdr_addr_next((const uint8_t *)list, strlen(list), &pos, &a, &len)) {
+        assert_true(i < n);
+        assert_int_equal(len, strlen(want[i]));
+        assert_memory_equal(a, want[i], len);
+        i++;
+    }
+    assert_int_equal(i, n);
+}
+
+static void test_hdr_addrs(void **state)
+{
+    (void)state;
+    static const char *const w1[] = { "\"Last, First\" <a@x>", "b@x (Bob, \\) B)",
+                                      "<c,d@x>", "e@x" };
+    check_addrs(" \"Last, First\" <a@x> ,, b@x (Bob, \\) B),<c,d@x>, e@x,", w1, 4);
+    check_addrs("", NULL, 0);
+    check_addrs(" , ,\r\n ", NULL, 0);
+    static const char *const w2[] = { "\"unterminated, quote" };
+    check_addrs("\"unterminated, quote", w2, 1);
+}
+
+static void test_hdr_value_and_charsets(void **state)
+{
+    (void)state;
+    const uint8_t *v;
+    size_t vlen;
+    const char *h = "  text/plain ; charset=\"a;b\"";
+
+    ms_mime_hdr_value((const uint8_t *)h, strlen(h), &v, &vlen);
+    assert_int_equal(vlen, 10);
+    assert_memory_equal(v, "text/plain", 10);
+
+    struct ms_buf out;
+    ms_buf_init(&out, 64);
+    /* invalid GBK byte: replaced, conversion goes on */
+    assert_int_equal(ms_mime_hdr_to_utf8((const uint8_t *)"gbk", 3,
+                                         (const uint8_t *)"\xb2\xe2\xff" "a", 4, &out),
+                     MS_OK);
+    assert_int_equal(out.len, 7);
+    assert_memory_equal(out.p, "\xe6\xb5\x8b\xef\xbf\xbd" "a", 7);
+    /* cut by the cap: on a character boundary */
+    struct ms_buf small;
+    const char *gb = "\xbb\xd8\xb8\xb4: \xbb\xd8\xb8\xb4: \xb2\xe2\xca\xd4";
+    ms_buf_init(&small, 20);
+    assert_int_equal(ms_mime_hdr_to_utf8((const uint8_t *)"GB2312", 6, (const uint8_t *)gb,
+                                         strlen(gb), &small),
+                     MS_ERR_LIMIT);
+    assert_int_equal(small.len, 19);
+    assert_memory_equal(small.p, "回复: 回复: 测", 19);
+    ms_buf_free(&small);
+    ms_buf_reset(&out);
+    assert_int_equal(ms_mime_hdr_to_utf8((const uint8_t *)"../../x", 7,
+                                         (const uint8_t *)"a", 1, &out),
+                     MS_ERR_PROTO);
+    assert_int_equal(out.len, 0);
+    /* overlong, surrogate and truncated UTF-8 */
+    assert_int_equal(ms_mime_hdr_utf8((const uint8_t *)"\xc0\xaf\xed\xa0\x80\xe2\x82", 7, &out),
+                     MS_OK);
+    assert_int_equal(out.len, 7 * 3);
+    ms_buf_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_text),
+        cmocka_unit_test(test_absent_headers),
+        cmocka_unit_test(test_mixed_base64),
+        cmocka_unit_test(test_bare_lf),
+        cmocka_unit_test(test_crlf_before_boundary),
+        cmocka_unit_test(test_qp_html),
+        cmocka_unit_test(test_nested_alternative),
+        cmocka_unit_test(test_encoded_subjects),
+        cmocka_unit_test(test_filename_params),
+        cmocka_unit_test(test_missing_final_boundary),
+        cmocka_unit_test(test_b64_padding_split),
+        cmocka_unit_test(test_header_over_cap),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_parts_limit),
+        cmocka_unit_test(test_addrs_limit),
+        cmocka_unit_test(test_message_cap),
+        cmocka_unit_test(test_set_truncated),
+        cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_single_part_and_odd_multiparts),
+        cmocka_unit_test(test_hdr_params),
+        cmocka_unit_test(test_hdr_addrs),
+        cmocka_unit_test(test_hdr_value_and_charsets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
