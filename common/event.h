@@ -32,6 +32,7 @@ struct ms_ev_credential {
     const char *command;          /* protocol command: "USER", "APOP", "AUTH", ... */
     const char *mechanism;        /* SASL name, or the command ("USER" for USER/PASS) */
     struct ms_bytes username;
+    struct ms_bytes authzid;      /* SASL authorization identity, when given */
     struct ms_bytes password;     /* the cleartext secret, if one crossed the wire */
     enum ms_outcome outcome;
     struct ms_bytes server_reply; /* reply line without its terminator */

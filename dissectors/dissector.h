@@ -1,0 +1,43 @@
+/* The interface between the stream layer and a protocol parser.
+ * A dissector is fed the in-order bytes of one direction at a time, in
+ * chunks of any size, and reports what it finds through its sink. It never
+ * keeps a pointer into the bytes it was given, and includes no pcap, nDPI or
+ * json-c header. */
+#ifndef MS_DISSECTOR_H
+#define MS_DISSECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/event.h"
+#include "../common/limits.h"
+#include "../common/rc.h"
+
+/* Same values as capture's enum ms_dir: 0 client->server, 1 server->client. */
+#define MS_DIR_TO_SERVER 0u
+#define MS_DIR_TO_CLIENT 1u
+
+enum ms_probe {
+    MS_PROBE_NO = 0,    /* this is not the protocol */
+    MS_PROBE_MAYBE,     /* need more bytes */
+    MS_PROBE_YES,
+};
+
+struct ms_dissector {
+    const char *name;   /* "pop3": also the JSON app_proto */
+    /* Looks at the first bytes of one direction (a banner or a command). */
+    enum ms_probe (*probe)(unsigned dir, const uint8_t *p, size_t n);
+    void *(*create)(const struct ms_limits *lim, const struct ms_sink *sink); /* NULL: ENOMEM */
+    enum ms_rc (*feed)(void *st, unsigned dir, const uint8_t *p, size_t n);
+    void (*gap)(void *st, unsigned dir, uint64_t missing);  /* resync, mark incomplete */
+    void (*finish)(void *st);   /* end of the connection: flush what is pending */
+    void (*destroy)(void *st);  /* NULL is a no-op */
+};
+
+extern const struct ms_dissector ms_dissector_pop3;
+
+/* All dissectors, NULL-terminated, in probing order. */
+extern const struct ms_dissector *const ms_dissectors[];
+
+const struct ms_dissector *ms_dissector_by_name(const char *name);
+
+#endif

@@ -1,0 +1,372 @@
+/* POP3 dissector transcripts (RFC 1939). Every case runs whole, byte by
+ * byte and split at every offset (helper_split), and all runs must agree. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helper_split.h"
+
+#define C(s) { .dir = MS_DIR_TO_SERVER, .data = (s) }
+#define S(s) { .dir = MS_DIR_TO_CLIENT, .data = (s) }
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static struct ms_limits lim(void)
+{
+    return ms_limits_default();
+}
+
+static size_t count_lines(const char *log, const char *prefix)
+{
+    size_t n = 0;
+    for (const char *p = log; p && *p;) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            n++;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return n;
+}
+
+static void sha256_hex(const void *d, size_t n, char out[65])
+{
+    uint8_t h[32];
+    unsigned len = 0;
+    EVP_Digest(d, n, h, &len, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static void test_userpass_success_and_retr(void **state)
+{
+    (void)state;
+    /* The server dot-stuffs ".hidden" as "..hidden"; the message as
+     * transferred (and hashed) has the single dot. */
+    static const char msg[] = "From: Alice <alice@example.org>\r\n"
+                              "To: bob@example.org\r\n"
+                              "Subject: hello\r\n"
+                              "\r\n"
+                              "line one\r\n"
+                              ".hidden line\r\n"
+                              "last\r\n";
+    const struct ms_chunk t[] = {
+        S("+OK Dovecot ready.\r\n"),
+        C("USER alice\r\n"),
+        S("+OK\r\n"),
+        C("PASS Summer 2026!pw\r\n"),
+        S("+OK Logged in.\r\n"),
+        C("LIST\r\n"),
+        S("+OK 1 messages:\r\n1 120\r\n.\r\n"),
+        C("RETR 1\r\n"),
+        S("+OK 120 octets\r\n"
+          "From: Alice <alice@example.org>\r\n"
+          "To: bob@example.org\r\n"
+          "Subject: hello\r\n"
+          "\r\n"
+          "line one\r\n"
+          "..hidden line\r\n"
+          "last\r\n"
+          ".\r\n"),
+        C("QUIT\r\n"),
+        S("+OK Logging out.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_non_null(strstr(log, "CRED USER USER user=[alice] pass=[Summer 2026!pw] outcome=1 "
+                                "reply=[+OK Logged in.] incomplete=0\n"));
+    char hex[65], want[128];
+    sha256_hex(msg, sizeof(msg) - 1, hex);
+    snprintf(want, sizeof(want), " size=%zu sha256=%s", sizeof(msg) - 1, hex);
+    assert_non_null(strstr(log, want));
+    assert_non_null(strstr(log, "EMAIL RETR from=[Alice <alice@example.org>] to=[bob@example.org]"));
+    assert_non_null(strstr(log, "subject=[hello]"));
+    assert_int_equal(count_lines(log, "CRED"), 1);
+    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_int_equal(count_lines(log, "ANOMALY"), 0);
+    free(log);
+}
+
+static void test_userpass_failure(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("USER test@tt.com\r\n"),
+        S("+OK\r\n"),
+        C("PASS 123456\r\n"),
+        S("-ERR the password incorrect\r\n"),
+        C("QUIT\r\n"),
+        S("+OK bye\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=[test@tt.com] pass=[123456] outcome=2 "
+                             "reply=[-ERR the password incorrect] incomplete=0\n");
+    free(log);
+}
+
+static void test_no_reply_is_unknown(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("USER bob\r\n"),
+        S("+OK\r\n"),
+        C("PASS hunter2\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=[bob] pass=[hunter2] outcome=0 reply=null "
+                             "incomplete=0\n");
+    free(log);
+}
+
+/* Zeek's trace: lower-case commands and bare LF line ends. */
+static void test_lowercase_bare_lf(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK POP3 server ready\n"),
+        C("user zeek@zeek.org\n"),
+        S("+OK\n"),
+        C("pass zeek\n"),
+        S("+OK mailbox locked and ready\n"),
+        C("retr 1\n"),
+        S("+OK\nSubject: x\n\nbody\n.\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_non_null(strstr(log, "CRED USER USER user=[zeek@zeek.org] pass=[zeek] outcome=1 "
+                                "reply=[+OK mailbox locked and ready]"));
+    char hex[65], want[100];
+    sha256_hex("Subject: x\n\nbody\n", 17, hex);
+    snprintf(want, sizeof(want), "size=17 sha256=%s", hex);
+    assert_non_null(strstr(log, want));
+    free(log);
+}
+
+/* RFC 2449 PIPELINING: both commands in one segment, replies in order. */
+static void test_pipelined(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK hi\r\n"),
+        C("USER carol\r\nPASS pw one\r\nSTAT\r\n"),
+        S("+OK\r\n+OK welcome carol\r\n+OK 0 0\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=[carol] pass=[pw one] outcome=1 "
+                             "reply=[+OK welcome carol] incomplete=0\n");
+    free(log);
+}
+
+/* After an accepted STLS the rest is TLS: nothing may be reported. A
+ * refused STLS leaves the session in the clear. */
+static void test_stls(void **state)
+{
+    (void)state;
+    const struct ms_chunk ok[] = {
+        S("+OK ready\r\n"), C("STLS\r\n"), S("+OK Begin TLS negotiation now.\r\n"),
+        C("USER x\r\nPASS y\r\n"), S("+OK\r\n+OK\r\n"),
+    };
+    const struct ms_chunk refused[] = {
+        S("+OK ready\r\n"), C("STLS\r\n"), S("-ERR not available\r\n"),
+        C("USER x\r\n"), S("+OK\r\n"), C("PASS y\r\n"), S("+OK\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, ok, N(ok));
+    assert_string_equal(log, "");
+    free(log);
+    log = ms_test_run_all(&ms_dissector_pop3, &l, refused, N(refused));
+    assert_int_equal(count_lines(log, "CRED USER USER user=[x] pass=[y] outcome=1"), 1);
+    free(log);
+}
+
+/* A SASL exchange: its lines are not commands, "+ " is a continuation,
+ * and a bare AUTH's mechanism list (RFC 1734 servers) is multi-line. */
+static void test_auth_exchange_keeps_sync(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("AUTH\r\n"),
+        S("+OK\r\nPLAIN\r\nUSER x\r\n.\r\n"),
+        C("AUTH PLAIN\r\n"),
+        S("+ \r\n"),
+        C("AGpvZQBzZWNyZXQ=\r\n"),
+        S("+OK logged in\r\n"),
+        C("RETR 2\r\n"),
+        S("+OK\r\nSubject: s\r\n\r\nb\r\n.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    /* "\0joe\0secret" */
+    assert_non_null(strstr(log, "CRED AUTH PLAIN user=[joe] pass=[secret] outcome=1 "
+                                "reply=[+OK logged in] incomplete=0\n"));
+    assert_int_equal(count_lines(log, "CRED"), 1);
+    assert_int_equal(count_lines(log, "EMAIL RETR"), 1);
+    assert_non_null(strstr(log, "subject=[s]"));
+    free(log);
+}
+
+/* RFC 5034 AUTH: initial response, continuation, LOGIN's two lines, a
+ * cancelled exchange, and a PLAIN blob without its NUL separators. */
+static void test_auth_mechanisms(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const struct ms_chunk ir[] = {
+        S("+OK\r\n"),
+        C("AUTH PLAIN YWRtaW4AYWxpY2UAcGFzcyB3b3Jk\r\n"), /* admin\0alice\0pass word */
+        S("-ERR [AUTH] Authentication failed.\r\n"),
+    };
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, ir, N(ir));
+    assert_string_equal(log, "CRED AUTH PLAIN user=[alice] authzid=[admin] pass=[pass word] "
+                             "outcome=2 reply=[-ERR [AUTH] Authentication failed.] incomplete=0\n");
+    free(log);
+
+    const struct ms_chunk login[] = {
+        S("+OK\r\n"), C("auth login\r\n"), S("+ VXNlcm5hbWU6\r\n"),
+        C("Ym9i\r\n"), S("+ UGFzc3dvcmQ6\r\n"), C("czNjcjN0\r\n"), S("+OK\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, login, N(login));
+    assert_string_equal(log, "CRED AUTH LOGIN user=[bob] pass=[s3cr3t] outcome=1 reply=[+OK] "
+                             "incomplete=0\n");
+    free(log);
+
+    const struct ms_chunk cancel[] = {
+        S("+OK\r\n"), C("AUTH PLAIN\r\n"), S("+ \r\n"), C("*\r\n"),
+        S("-ERR cancelled\r\n"), C("USER u\r\n"), S("+OK\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, cancel, N(cancel));
+    assert_string_equal(log, "");
+    free(log);
+
+    const struct ms_chunk bad[] = {
+        S("+OK\r\n"), C("AUTH PLAIN dXNlcnBhc3M=\r\n"), /* "userpass": no NULs */
+        S("-ERR\r\n"), C("AUTH PLAIN !!!!\r\n"), S("-ERR\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, bad, N(bad));
+    assert_string_equal(log, "ANOMALY sasl_plain_malformed\nANOMALY sasl_invalid_base64\n");
+    free(log);
+}
+
+/* Capture started after USER: the password is still reported. */
+static void test_pass_without_user(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = { C("PASS lonely\r\n"), S("+OK\r\n") };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=null pass=[lonely] outcome=1 reply=[+OK] "
+                             "incomplete=1\n");
+    free(log);
+}
+
+/* The line cap: a command of max_line bytes (terminator included) is
+ * parsed; one byte more is dropped with an anomaly. */
+static void run_user_line(size_t line_len, const char **expect_sub, int want_cred)
+{
+    struct ms_limits l = lim();
+    l.max_line = 64;
+    char user_line[128];
+    size_t name_len = line_len - strlen("USER \r\n");
+    memcpy(user_line, "USER ", 5);
+    memset(user_line + 5, 'u', name_len);
+    memcpy(user_line + 5 + name_len, "\r\n", 3);
+    const struct ms_chunk t[] = {
+        S("+OK\r\n"), C(user_line), S("+OK\r\n"), C("PASS p\r\n"), S("+OK\r\n"),
+    };
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_int_equal(count_lines(log, "ANOMALY line_too_long"), want_cred ? 0 : 1);
+    assert_int_equal(count_lines(log, "CRED USER USER user=[u"), want_cred ? 1 : 0);
+    if (expect_sub && *expect_sub)
+        assert_non_null(strstr(log, *expect_sub));
+    free(log);
+}
+
+static void test_line_cap(void **state)
+{
+    (void)state;
+    run_user_line(63, NULL, 1);
+    run_user_line(64, NULL, 1);
+    run_user_line(65, NULL, 0);
+}
+
+/* The secret cap: at max_secret the password is whole, past it truncated
+ * and flagged incomplete. */
+static void test_secret_cap(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    l.max_secret = 8;
+    const size_t lens[] = { 7, 8, 9 };
+    for (size_t i = 0; i < 3; i++) {
+        char pass_line[32];
+        int n = snprintf(pass_line, sizeof(pass_line), "PASS %.*s\r\n", (int)lens[i], "abcdefghij");
+        assert_true(n > 0);
+        const struct ms_chunk t[] = {
+            S("+OK\r\n"), C("USER u\r\n"), S("+OK\r\n"), C(pass_line), S("+OK\r\n"),
+        };
+        char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+        char want[96];
+        snprintf(want, sizeof(want), "pass=[%.*s] outcome=1 reply=[+OK] incomplete=%d\n",
+                 (int)(lens[i] > 8 ? 8 : lens[i]), "abcdefghij", lens[i] > 8);
+        assert_non_null(strstr(log, want));
+        free(log);
+    }
+}
+
+/* A gap inside a message body: the email is still reported, marked
+ * truncated, and the partial line after the hole is skipped. */
+static void test_gap_truncates_message(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK\r\n"),
+        C("RETR 1\r\n"),
+        S("+OK\r\nSubject: cut\r\n\r\nfirst part\r\n"),
+        { .dir = MS_DIR_TO_CLIENT, .gap = 500 },
+        S("tail of a line\r\nmore\r\n.\r\n"),
+        C("QUIT\r\n"),
+        S("+OK\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    static const char kept[] = "Subject: cut\r\n\r\nfirst part\r\nmore\r\n";
+    char hex[65], want[128];
+    sha256_hex(kept, sizeof(kept) - 1, hex);
+    snprintf(want, sizeof(want), "size=%zu sha256=%s", sizeof(kept) - 1, hex);
+    assert_non_null(strstr(log, want));
+    assert_non_null(strstr(log, "subject=[cut]"));
+    assert_non_null(strstr(log, "truncated=1\n"));
+    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_userpass_success_and_retr),
+        cmocka_unit_test(test_userpass_failure),
+        cmocka_unit_test(test_no_reply_is_unknown),
+        cmocka_unit_test(test_lowercase_bare_lf),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_stls),
+        cmocka_unit_test(test_auth_exchange_keeps_sync),
+        cmocka_unit_test(test_auth_mechanisms),
+        cmocka_unit_test(test_pass_without_user),
+        cmocka_unit_test(test_line_cap),
+        cmocka_unit_test(test_secret_cap),
+        cmocka_unit_test(test_gap_truncates_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
