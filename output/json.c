@@ -1,0 +1,239 @@
+/* EVE-compatible rendering. Key order is fixed (json-c keeps insertion
+ * order) so output diffs stay readable. */
+#include "json.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "signature.h"
+
+/* Length of the valid UTF-8 sequence at p, or 0 (RFC 3629 table). */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0];
+    size_t len;
+    uint32_t min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    uint32_t cp = c & (0xff >> (len + 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+struct json_object *ms_json_bytes(struct ms_bytes b)
+{
+    if (!b.p)
+        return NULL;
+    size_t i = 0;
+    while (i < b.len) {
+        size_t k = utf8_seq(b.p + i, b.len - i);
+        if (k == 0)
+            break;
+        i += k;
+    }
+    if (i == b.len)
+        return json_object_new_string_len((const char *)b.p, (int)b.len);
+    /* Rare path: rebuild with U+FFFD for each invalid byte. */
+    struct printbuf *pb = printbuf_new();
+    if (!pb)
+        return NULL;
+    for (i = 0; i < b.len;) {
+        size_t k = utf8_seq(b.p + i, b.len - i);
+        if (k == 0) {
+            printbuf_memappend(pb, "\xef\xbf\xbd", 3);
+            i++;
+        } else {
+            printbuf_memappend(pb, (const char *)b.p + i, (int)k);
+            i += k;
+        }
+    }
+    struct json_object *o = json_object_new_string_len(pb->buf, pb->bpos);
+    printbuf_free(pb);
+    return o;
+}
+
+void ms_format_timestamp(uint64_t ts_us, char *out, size_t outlen)
+{
+    time_t secs = (time_t)(ts_us / 1000000u);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char base[32];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%06u+0000", base, (unsigned)(ts_us % 1000000u));
+}
+
+static void add_bytes(struct json_object *o, const char *key, struct ms_bytes b)
+{
+    json_object_object_add(o, key, b.p ? ms_json_bytes(b) : NULL);
+}
+
+static void add_hex(struct json_object *o, const char *key, const uint8_t *d, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char buf[129];
+    if (n * 2 >= sizeof(buf))
+        n = (sizeof(buf) - 1) / 2;
+    for (size_t i = 0; i < n; i++) {
+        buf[2 * i] = hex[d[i] >> 4];
+        buf[2 * i + 1] = hex[d[i] & 15];
+    }
+    json_object_object_add(o, key, json_object_new_string_len(buf, (int)(2 * n)));
+}
+
+static const char *outcome_str(enum ms_outcome o)
+{
+    switch (o) {
+    case MS_OUTCOME_SUCCESS: return "success";
+    case MS_OUTCOME_FAILURE: return "failure";
+    case MS_OUTCOME_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+static void add_credential(struct json_object *root, const char *app_proto,
+                           const struct ms_ev_credential *c, bool show)
+{
+    struct ms_signature sig;
+    ms_signature_for(app_proto, c, &sig);
+    struct json_object *a = json_object_new_object();
+    json_object_object_add(a, "action", json_object_new_string("allowed"));
+    json_object_object_add(a, "gid", json_object_new_int(1));
+    json_object_object_add(a, "signature_id", json_object_new_int64(sig.sid));
+    json_object_object_add(a, "rev", json_object_new_int(1));
+    json_object_object_add(a, "signature", json_object_new_string(sig.text));
+    json_object_object_add(a, "category", json_object_new_string("Potential Corporate Privacy Violation"));
+    json_object_object_add(a, "severity", json_object_new_int(sig.severity));
+    json_object_object_add(root, "alert", a);
+
+    struct json_object *k = json_object_new_object();
+    json_object_object_add(k, "command", json_object_new_string(c->command));
+    json_object_object_add(k, "mechanism", json_object_new_string(c->mechanism));
+    add_bytes(k, "username", c->username);
+    if (c->authzid.p)
+        add_bytes(k, "authzid", c->authzid);
+    if (c->password.p) {
+        if (show) {
+            add_bytes(k, "password", c->password);
+        } else {
+            json_object_object_add(k, "password_redacted", json_object_new_boolean(1));
+            json_object_object_add(k, "password_length", json_object_new_int64((int64_t)c->password.len));
+        }
+    }
+    json_object_object_add(k, "outcome", json_object_new_string(outcome_str(c->outcome)));
+    add_bytes(k, "server_reply", c->server_reply);
+    json_object_object_add(k, "tls", json_object_new_boolean(c->tls));
+    if (c->incomplete)
+        json_object_object_add(k, "incomplete", json_object_new_boolean(1));
+    json_object_object_add(root, "credential", k);
+}
+
+static struct json_object *bytes_array(const struct ms_bytes *v, size_t n)
+{
+    struct json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *s = ms_json_bytes(v[i]);
+        if (s)
+            json_object_array_add(arr, s);
+    }
+    return arr;
+}
+
+static void add_email(struct json_object *root, const struct ms_ev_email *e)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "command", json_object_new_string(e->command ? e->command : ""));
+    add_bytes(o, "from", e->from);
+    json_object_object_add(o, "to", bytes_array(e->to, e->n_to));
+    json_object_object_add(o, "cc", bytes_array(e->cc, e->n_cc));
+    add_bytes(o, "subject", e->subject);
+    add_bytes(o, "date", e->date);
+    add_bytes(o, "message_id", e->message_id);
+    json_object_object_add(o, "size", json_object_new_int64((int64_t)e->size));
+    add_hex(o, "sha256", e->sha256, sizeof(e->sha256));
+    struct json_object *atts = json_object_new_array();
+    for (size_t i = 0; i < e->n_attachments; i++) {
+        const struct ms_attachment *at = &e->attachments[i];
+        struct json_object *a = json_object_new_object();
+        add_bytes(a, "filename", at->filename);
+        add_bytes(a, "content_type", at->content_type);
+        json_object_object_add(a, "size", json_object_new_int64((int64_t)at->size));
+        add_hex(a, "sha256", at->sha256, sizeof(at->sha256));
+        json_object_array_add(atts, a);
+    }
+    json_object_object_add(o, "attachments", atts);
+    json_object_object_add(o, "truncated", json_object_new_boolean(e->truncated));
+    json_object_object_add(root, "email", o);
+}
+
+static void add_anomaly(struct json_object *root, const char *app_proto, const struct ms_ev_anomaly *a)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "type", json_object_new_string("applayer"));
+    json_object_object_add(o, "event", json_object_new_string(a->code));
+    json_object_object_add(o, "layer", json_object_new_string(app_proto));
+    add_bytes(o, "detail", a->detail);
+    json_object_object_add(root, "anomaly", o);
+}
+
+static const char *event_type(enum ms_event_kind k)
+{
+    switch (k) {
+    case MS_EV_CREDENTIAL: return "alert";
+    case MS_EV_EMAIL: return "email";
+    case MS_EV_ANOMALY: break;
+    }
+    return "anomaly";
+}
+
+struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_event *ev,
+                                  bool show_passwords)
+{
+    struct json_object *root = json_object_new_object();
+    if (!root)
+        return NULL;
+    char ts[48];
+    ms_format_timestamp(m->ts_us, ts, sizeof(ts));
+    json_object_object_add(root, "timestamp", json_object_new_string(ts));
+    json_object_object_add(root, "flow_id", json_object_new_int64((int64_t)m->flow_id));
+    if (m->pcap_filename)
+        json_object_object_add(root, "pcap_filename", json_object_new_string(m->pcap_filename));
+    json_object_object_add(root, "event_type", json_object_new_string(event_type(ev->kind)));
+    json_object_object_add(root, "src_ip", json_object_new_string(m->src_ip));
+    json_object_object_add(root, "src_port", json_object_new_int(m->src_port));
+    json_object_object_add(root, "dest_ip", json_object_new_string(m->dest_ip));
+    json_object_object_add(root, "dest_port", json_object_new_int(m->dest_port));
+    json_object_object_add(root, "proto", json_object_new_string("TCP"));
+    json_object_object_add(root, "app_proto", json_object_new_string(ev->app_proto));
+    switch (ev->kind) {
+    case MS_EV_CREDENTIAL:
+        add_credential(root, ev->app_proto, &ev->u.cred, show_passwords);
+        break;
+    case MS_EV_EMAIL:
+        add_email(root, &ev->u.email);
+        break;
+    case MS_EV_ANOMALY:
+        add_anomaly(root, ev->app_proto, &ev->u.anomaly);
+        break;
+    }
+    return root;
+}

@@ -1,0 +1,58 @@
+#include "output.h"
+
+#include <stdlib.h>
+
+#include "json.h"
+#include "text.h"
+
+struct ms_output {
+    FILE *fp;
+    struct ms_output_opts opts;
+    uint64_t counts[MS_EV_ANOMALY + 1];
+};
+
+struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o)
+{
+    struct ms_output *out = calloc(1, sizeof(*out));
+    if (!out)
+        return NULL;
+    out->fp = fp;
+    out->opts = *o;
+    return out;
+}
+
+enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
+                           const struct ms_event *ev)
+{
+    if ((unsigned)ev->kind <= MS_EV_ANOMALY)
+        out->counts[ev->kind]++;
+    if (out->opts.format == MS_OUTPUT_TEXT) {
+        if (ms_text_event(out->fp, m, ev, out->opts.show_passwords) < 0)
+            return MS_ERR_IO;
+    } else {
+        struct json_object *o = ms_json_event(m, ev, out->opts.show_passwords);
+        if (!o)
+            return MS_ERR_NOMEM;
+        size_t len = 0;
+        const char *s = json_object_to_json_string_length(
+            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        int bad = fwrite(s, 1, len, out->fp) != len || fputc('\n', out->fp) == EOF;
+        json_object_put(o);
+        if (bad)
+            return MS_ERR_IO;
+    }
+    /* One line per event, visible at once to a tail -f or a pipe reader. */
+    if (fflush(out->fp) != 0)
+        return MS_ERR_IO;
+    return MS_OK;
+}
+
+uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)
+{
+    return (unsigned)kind <= MS_EV_ANOMALY ? out->counts[kind] : 0;
+}
+
+void ms_output_free(struct ms_output *out)
+{
+    free(out);
+}

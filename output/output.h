@@ -1,0 +1,40 @@
+/* Event rendering: Suricata-EVE-compatible NDJSON, or one readable line per
+ * event. Redaction of secrets happens here, in one place. */
+#ifndef MS_OUTPUT_H
+#define MS_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../common/event.h"
+#include "../common/rc.h"
+
+/* Where and when an event happened: filled in by the pipeline. */
+struct ms_flow_meta {
+    uint64_t ts_us;
+    uint64_t flow_id;
+    const char *src_ip;      /* the client */
+    uint16_t src_port;
+    const char *dest_ip;     /* the server */
+    uint16_t dest_port;
+    const char *pcap_filename; /* NULL for live capture */
+};
+
+enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
+
+struct ms_output_opts {
+    enum ms_output_format format;
+    bool show_passwords;
+};
+
+struct ms_output;
+
+/* fp stays the caller's: ms_output_free does not close it. */
+struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o);
+/* MS_ERR_IO when writing failed (disk full, closed pipe). */
+enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
+                           const struct ms_event *ev);
+uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind);
+void ms_output_free(struct ms_output *out);
+
+#endif

@@ -1,0 +1,70 @@
+#include "signature.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MS_SID_BASE 2610000u
+
+/* Fixed slots: sids never change meaning once published, since rules and
+ * dashboards downstream key on them. */
+static const char *const mech_slots[] = {
+    NULL, "USER", "APOP", "LOGIN", "PLAIN", "SASL-LOGIN", "CRAM-MD5",
+    "DIGEST-MD5", "NTLM", "XOAUTH2", "OAUTHBEARER",
+};
+
+static unsigned proto_slot(const char *p)
+{
+    if (strcmp(p, "pop3") == 0)
+        return 1;
+    if (strcmp(p, "imap") == 0)
+        return 2;
+    if (strcmp(p, "smtp") == 0)
+        return 3;
+    return 9;
+}
+
+static unsigned mech_slot(const struct ms_ev_credential *c)
+{
+    const char *m = c->mechanism;
+    /* SASL LOGIN and the IMAP LOGIN command share a name, not a slot. */
+    if (strcmp(m, "LOGIN") == 0 && strcmp(c->command, "LOGIN") != 0)
+        m = "SASL-LOGIN";
+    for (unsigned i = 1; i < sizeof(mech_slots) / sizeof(mech_slots[0]); i++) {
+        if (strcmp(mech_slots[i], m) == 0)
+            return i;
+    }
+    return 99;
+}
+
+void ms_mechanism_label(const struct ms_ev_credential *c, char *out, size_t outlen)
+{
+    if (strcmp(c->mechanism, "USER") == 0)
+        snprintf(out, outlen, "USER/PASS");
+    else if (strcmp(c->mechanism, c->command) == 0)
+        snprintf(out, outlen, "%s", c->mechanism);
+    else
+        snprintf(out, outlen, "%s %s", c->command, c->mechanism);
+}
+
+void ms_signature_for(const char *app_proto, const struct ms_ev_credential *c,
+                      struct ms_signature *out)
+{
+    char proto[8];
+    size_t i = 0;
+    for (; app_proto[i] && i < sizeof(proto) - 1; i++)
+        proto[i] = (char)(app_proto[i] >= 'a' && app_proto[i] <= 'z' ? app_proto[i] - 32 : app_proto[i]);
+    proto[i] = '\0';
+    out->sid = MS_SID_BASE + proto_slot(app_proto) * 100 + mech_slot(c);
+    bool secret = c->password.p != NULL;
+    char label[64];
+    ms_mechanism_label(c, label, sizeof(label));
+    snprintf(out->text, sizeof(out->text), "MAILSPILL %s cleartext login (%s)", proto, label);
+    /* An accepted cleartext secret is the worst case; a rejected or
+     * unconfirmed one still leaked, but may not open anything. */
+    if (secret && c->outcome == MS_OUTCOME_SUCCESS)
+        out->severity = 1;
+    else if (secret)
+        out->severity = 2;
+    else
+        out->severity = 3;
+}

@@ -1,0 +1,117 @@
+#include "text.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "signature.h"
+
+/* Captured bytes go to a terminal: escape controls and invalid UTF-8 so a
+ * crafted user name cannot move the cursor or change colours. */
+static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
+{
+    if (!b.p) {
+        fputs("-", fp);
+        return;
+    }
+    size_t n = b.len < max ? b.len : max;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = b.p[i];
+        if (c >= 0x20 && c != 0x7f && c < 0x80) {
+            fputc(c, fp);
+        } else if (c >= 0xc2 && c <= 0xf4) {
+            /* Copy a well-formed multi-byte sequence as it is. */
+            size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            size_t k = 1;
+            while (k < len && i + k < n && (b.p[i + k] & 0xc0) == 0x80)
+                k++;
+            if (k == len) {
+                fwrite(b.p + i, 1, len, fp);
+                i += len - 1;
+            } else {
+                fprintf(fp, "\\x%02x", c);
+            }
+        } else {
+            fprintf(fp, "\\x%02x", c);
+        }
+    }
+    if (n < b.len)
+        fputs("...", fp);
+}
+
+static void put_upper(FILE *fp, const char *s)
+{
+    for (; *s; s++)
+        fputc(*s >= 'a' && *s <= 'z' ? *s - 32 : *s, fp);
+}
+
+static const char *outcome_text(enum ms_outcome o)
+{
+    switch (o) {
+    case MS_OUTCOME_SUCCESS: return "accepted";
+    case MS_OUTCOME_FAILURE: return "rejected";
+    case MS_OUTCOME_UNKNOWN: break;
+    }
+    return "outcome unknown";
+}
+
+int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
+                  bool show_passwords)
+{
+    time_t secs = (time_t)(m->ts_us / 1000000u);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char hms[16];
+    strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+    fprintf(fp, "%s ", hms);
+    put_upper(fp, ev->app_proto);
+    /* IPv6 addresses in brackets so the port stays readable. */
+    bool v6s = strchr(m->src_ip, ':') != NULL, v6d = strchr(m->dest_ip, ':') != NULL;
+    fprintf(fp, " %s%s%s:%u", v6s ? "[" : "", m->src_ip, v6s ? "]" : "", m->src_port);
+    fprintf(fp, " -> %s%s%s:%u ", v6d ? "[" : "", m->dest_ip, v6d ? "]" : "", m->dest_port);
+
+    switch (ev->kind) {
+    case MS_EV_CREDENTIAL: {
+        const struct ms_ev_credential *c = &ev->u.cred;
+        char label[64];
+        ms_mechanism_label(c, label, sizeof(label));
+        fprintf(fp, "%s ", label);
+        put_safe(fp, c->username, 256);
+        if (c->password.p) {
+            fputs(" / ", fp);
+            if (show_passwords)
+                put_safe(fp, c->password, 256);
+            else
+                fputs("********", fp);
+        }
+        fprintf(fp, " (%s)", outcome_text(c->outcome));
+        if (c->incomplete)
+            fputs(" [incomplete]", fp);
+        break;
+    }
+    case MS_EV_EMAIL: {
+        const struct ms_ev_email *e = &ev->u.email;
+        fprintf(fp, "%s message \"", e->command ? e->command : "?");
+        put_safe(fp, e->subject, 120);
+        fputs("\" from ", fp);
+        put_safe(fp, e->from, 120);
+        fprintf(fp, " (%llu bytes", (unsigned long long)e->size);
+        if (e->n_attachments) {
+            fprintf(fp, ", %zu attachment%s:", e->n_attachments, e->n_attachments > 1 ? "s" : "");
+            for (size_t i = 0; i < e->n_attachments; i++) {
+                fputc(' ', fp);
+                put_safe(fp, e->attachments[i].filename, 80);
+            }
+        }
+        fputc(')', fp);
+        if (e->truncated)
+            fputs(" [truncated]", fp);
+        break;
+    }
+    case MS_EV_ANOMALY:
+        fprintf(fp, "anomaly %s: ", ev->u.anomaly.code);
+        put_safe(fp, ev->u.anomaly.detail, 200);
+        break;
+    }
+    fputc('\n', fp);
+    return ferror(fp) ? -1 : 0;
+}
