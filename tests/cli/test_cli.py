@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Command-line behaviour of the mailspill binary on the bundled demo
+capture: output formats, redaction, sources, filters and bad input."""
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+
+BIN, DEMO = sys.argv[1], sys.argv[2]
+EXPECTED = [json.loads(l) for l in open(DEMO.rsplit(".", 1)[0] + ".expected.json", encoding="utf-8")]
+GOOD = next(e for e in EXPECTED if e["event_type"] == "alert" and e["credential"]["outcome"] == "success"
+            and e["credential"]["mechanism"] == "USER")
+PASSWORD = GOOD["credential"]["password"]
+USER = GOOD["credential"]["username"]
+
+results = []
+
+
+def run(args, stdin=None):
+    return subprocess.run([BIN] + args, input=stdin, capture_output=True, timeout=120)
+
+
+def events(out):
+    return [json.loads(l) for l in out.decode("utf-8").splitlines()]
+
+
+def case(fn):
+    try:
+        fn()
+        results.append(True)
+        print(f"PASS {fn.__name__}")
+    except AssertionError as e:
+        results.append(False)
+        print(f"FAIL {fn.__name__}: {e}")
+
+
+def test_envelope():
+    r = run(["-r", DEMO])
+    assert r.returncode == 0, r.stderr
+    evs = events(r.stdout)
+    assert evs, "no events"
+    ts = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000$")
+    for e in evs:
+        for k in ("timestamp", "flow_id", "event_type", "src_ip", "src_port", "dest_ip",
+                  "dest_port", "proto", "app_proto", "pcap_filename"):
+            assert k in e, f"missing {k} in {e}"
+        assert ts.match(e["timestamp"]), e["timestamp"]
+        assert isinstance(e["flow_id"], int) and e["flow_id"] > 0
+        assert e["proto"] == "TCP" and e["pcap_filename"] == DEMO
+    # One connection, one flow_id: the login and its messages share it.
+    by_port = {}
+    for e in evs:
+        by_port.setdefault(e["src_port"], set()).add(e["flow_id"])
+    assert all(len(v) == 1 for v in by_port.values()), by_port
+    ids = [next(iter(v)) for v in by_port.values()]
+    assert len(set(ids)) == len(ids), "two connections share a flow_id"
+    alert = next(e for e in evs if e["event_type"] == "alert")
+    for k in ("action", "gid", "signature_id", "rev", "signature", "category", "severity"):
+        assert k in alert["alert"], k
+
+
+def test_redacted_by_default():
+    evs = events(run(["-r", DEMO]).stdout)
+    creds = [e["credential"] for e in evs if e["event_type"] == "alert"]
+    assert creds
+    for c in creds:
+        assert "password" not in c, c
+        assert c["password_redacted"] is True
+    good = next(c for c in creds if c["outcome"] == "success" and c["mechanism"] == "USER")
+    assert good["password_length"] == len(PASSWORD.encode()), good
+    assert PASSWORD.encode() not in run(["-r", DEMO]).stdout
+
+
+def test_show_passwords():
+    evs = events(run(["--show-passwords", "-r", DEMO]).stdout)
+    assert any(e.get("credential", {}).get("password") == PASSWORD for e in evs)
+
+
+def test_text_view():
+    r = run(["--text", "-r", DEMO])
+    assert r.returncode == 0
+    lines = r.stdout.decode().splitlines()
+    pat = re.compile(r"^\d\d:\d\d:\d\d POP3 10\.0\.0\.5:\d+ -> 10\.0\.0\.1:110 USER/PASS "
+                     + re.escape(USER) + r" / \*{8} \(accepted\)$")
+    assert any(pat.match(l) for l in lines), lines
+    assert PASSWORD not in r.stdout.decode()
+    shown = run(["--text", "--show-passwords", "-r", DEMO]).stdout.decode()
+    assert f"USER/PASS {USER} / {PASSWORD} (accepted)" in shown, shown
+
+
+def test_output_file():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "out.json")
+        r = run(["-r", DEMO, "-o", path])
+        assert r.returncode == 0 and r.stdout == b""
+        with open(path, "rb") as f:
+            assert f.read() == run(["-r", DEMO]).stdout
+
+
+def test_stdin():
+    with open(DEMO, "rb") as f:
+        data = f.read()
+    r = run(["-r", "-"], stdin=data)
+    assert r.returncode == 0
+    a = events(r.stdout)
+    b = events(run(["-r", DEMO]).stdout)
+    for e in b:
+        del e["pcap_filename"]
+    assert a == b
+    assert all("pcap_filename" not in e for e in a)
+
+
+def pcap_records(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    magic, _, _, _, _, snap, lt = struct.unpack("<IHHiIII", data[:24])
+    assert magic == 0xa1b2c3d4, hex(magic)
+    recs, off = [], 24
+    while off < len(data):
+        sec, usec, incl, orig = struct.unpack("<IIII", data[off:off + 16])
+        recs.append((sec, usec, data[off + 16:off + 16 + incl], orig))
+        off += 16 + incl
+    return lt, snap, recs, data
+
+
+def test_pcapng():
+    lt, snap, recs, _ = pcap_records(DEMO)
+
+    def block(btype, body):
+        body += b"\0" * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", lt, 0, snap))
+    for sec, usec, pkt, orig in recs:
+        ts = sec * 1000000 + usec
+        out += block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xffffffff, len(pkt), orig) + pkt)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "demo.pcapng")
+        with open(path, "wb") as f:
+            f.write(out)
+        a = events(run(["-r", path]).stdout)
+    b = events(run(["-r", DEMO]).stdout)
+    for e in a + b:
+        del e["pcap_filename"]
+    assert a == b and a
+
+
+def test_bpf_filter():
+    r = run(["-r", DEMO, "tcp", "port", "9999"])
+    assert r.returncode == 0 and r.stdout == b"", r.stdout
+    r = run(["-r", DEMO, "tcp", "port", "110"])
+    assert events(r.stdout) == events(run(["-r", DEMO]).stdout)
+    r = run(["-r", DEMO, "no", "such", "filter"])
+    assert r.returncode != 0 and b"filter" in r.stderr
+
+
+def one_line_error(r, code, needle):
+    err = r.stderr.decode()
+    assert r.returncode == code, (r.returncode, err)
+    assert len(err.strip().splitlines()) <= 2, err
+    assert needle in err, err
+    assert r.stdout == b""
+
+
+def test_missing_file():
+    one_line_error(run(["-r", "/nonexistent/x.pcap"]), 1, "/nonexistent/x.pcap")
+
+
+def test_not_a_capture():
+    with tempfile.NamedTemporaryFile(suffix=".pcap") as f:
+        f.write(b"this is not a capture file\n" * 10)
+        f.flush()
+        one_line_error(run(["-r", f.name]), 1, f.name)
+
+
+def test_unknown_option():
+    one_line_error(run(["--bogus", "-r", DEMO]), 2, "bogus")
+    one_line_error(run([]), 2, "-r FILE")
+
+
+def test_unsupported_linktype():
+    hdr = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 147)
+    with tempfile.NamedTemporaryFile(suffix=".pcap") as f:
+        f.write(hdr)
+        f.flush()
+        one_line_error(run(["-r", f.name]), 1, "unsupported link type 147")
+
+
+def test_truncated_capture():
+    lt, snap, recs, data = pcap_records(DEMO)
+    # Cut inside the record after the one carrying the PASS reply.
+    off = 24
+    cut = None
+    for sec, usec, pkt, orig in recs:
+        off += 16 + len(pkt)
+        if b"+OK Logged in." in pkt:
+            cut = off + 20
+            break
+    assert cut
+    with tempfile.NamedTemporaryFile(suffix=".pcap") as f:
+        f.write(data[:cut])
+        f.flush()
+        r = run(["--show-passwords", "-r", f.name])
+    assert r.returncode == 0, r.stderr
+    assert b"truncated" in r.stderr or b"warning" in r.stderr, r.stderr
+    evs = events(r.stdout)
+    assert any(e["event_type"] == "alert" and e["credential"]["password"] == PASSWORD
+               and e["credential"]["outcome"] == "success" for e in evs), evs
+
+
+for t in (test_envelope, test_redacted_by_default, test_show_passwords, test_text_view,
+          test_output_file, test_stdin, test_pcapng, test_bpf_filter, test_missing_file,
+          test_not_a_capture, test_unknown_option, test_unsupported_linktype,
+          test_truncated_capture):
+    case(t)
+print(f"{results.count(True)} passed, {results.count(False)} failed")
+sys.exit(0 if all(results) else 1)

@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Runs mailspill on one capture and checks its events against the capture's
+expected file (<capture>.expected.json, NDJSON written by the generator from
+what the clients sent and the servers answered).
+
+Each expected line is a partial event: it must match a distinct actual event
+on every key it gives (objects recursively; lists of equal length, element by
+element). The number of alert and email events must be exactly the number
+expected, so a missing or an extra login fails the test, and no anomaly may
+appear unless the expected file lists it."""
+import json
+import os
+import subprocess
+import sys
+
+
+def matches(exp, act):
+    if isinstance(exp, dict):
+        return isinstance(act, dict) and all(k in act and matches(v, act[k]) for k, v in exp.items())
+    if isinstance(exp, list):
+        return isinstance(act, list) and len(exp) == len(act) and all(
+            matches(e, a) for e, a in zip(exp, act))
+    return exp == act and type(exp) is type(act)
+
+
+def main():
+    binary, capture = sys.argv[1], sys.argv[2]
+    base = capture.rsplit(".", 1)[0]
+    exp_path = base + ".expected.json"
+    if not os.path.exists(exp_path):
+        print(f"no expected file {exp_path}")
+        return 1
+    with open(exp_path, encoding="utf-8") as f:
+        expected = [json.loads(l) for l in f if l.strip()]
+    run = subprocess.run([binary, "--show-passwords", "-r", capture], capture_output=True, timeout=300)
+    if run.returncode != 0:
+        print(f"mailspill exited {run.returncode}: {run.stderr.decode(errors='replace')}")
+        return 1
+    actual = [json.loads(l) for l in run.stdout.decode("utf-8").splitlines() if l.strip()]
+    ok = True
+    for e in actual:
+        if e.get("pcap_filename") != capture:
+            print(f"pcap_filename {e.get('pcap_filename')!r} != {capture!r}")
+            ok = False
+    remaining = list(actual)
+    for exp in expected:
+        hit = next((a for a in remaining if matches(exp, a)), None)
+        if hit is None:
+            print("MISSING:", json.dumps(exp, ensure_ascii=False))
+            ok = False
+        else:
+            remaining.remove(hit)
+    for kind in ("alert", "email", "anomaly"):
+        n_exp = sum(1 for e in expected if e.get("event_type") == kind)
+        n_act = sum(1 for a in actual if a.get("event_type") == kind)
+        if n_exp != n_act:
+            print(f"{kind}: expected {n_exp} events, got {n_act}")
+            ok = False
+    if not ok:
+        print("--- actual events:")
+        for a in actual:
+            print(json.dumps(a, ensure_ascii=False))
+        return 1
+    print(f"{len(expected)} expected events found in {len(actual)} events")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
