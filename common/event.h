@@ -22,6 +22,13 @@ enum ms_event_kind {
     MS_EV_ANOMALY,
 };
 
+/* A yes/no that may not be known (JSON null); zero-initialised = unknown. */
+enum ms_tristate {
+    MS_TRI_UNKNOWN = 0,
+    MS_TRI_FALSE,
+    MS_TRI_TRUE,
+};
+
 enum ms_outcome {
     MS_OUTCOME_UNKNOWN = 0, /* no reply seen (capture ended, gap) */
     MS_OUTCOME_SUCCESS,
@@ -34,10 +41,20 @@ struct ms_ev_credential {
     struct ms_bytes username;
     struct ms_bytes authzid;      /* SASL authorization identity, when given */
     struct ms_bytes password;     /* the cleartext secret, if one crossed the wire */
+    struct ms_bytes token;        /* OAuth bearer token (XOAUTH2, OAUTHBEARER): a secret too */
+    /* Challenge/response logins (APOP, CRAM-MD5, DIGEST-MD5, NTLM): printable
+     * text (hex for binary values), and the line hashcat takes. */
+    struct ms_bytes challenge;
+    struct ms_bytes response;
+    struct ms_bytes hashcat;
+    int hashcat_mode;             /* 0: none; 20 APOP, 10200 CRAM-MD5, 5500/5600 NetNTLMv1/v2 */
+    struct ms_bytes domain;       /* NTLM */
+    struct ms_bytes workstation;  /* NTLM */
     enum ms_outcome outcome;
     struct ms_bytes server_reply; /* reply line without its terminator */
     bool tls;                     /* false: seen in the clear */
-    bool incomplete;              /* pieces were missing (gap, cap) */
+    enum ms_tristate starttls_offered; /* the server offered STARTTLS/STLS (or LOGINDISABLED) */
+    bool incomplete;              /* pieces were missing (gap, cap, bad input) */
 };
 
 struct ms_attachment {
@@ -48,7 +65,10 @@ struct ms_attachment {
 };
 
 struct ms_ev_email {
-    const char *command;          /* "RETR", "TOP", "DATA", "FETCH" ... */
+    const char *command;          /* "RETR", "TOP", "DATA", "BDAT", "FETCH", "APPEND" */
+    struct ms_bytes mail_from;    /* SMTP envelope, absent elsewhere */
+    const struct ms_bytes *rcpt_to;
+    size_t n_rcpt_to;
     struct ms_bytes from;         /* decoded UTF-8 header values */
     const struct ms_bytes *to;
     size_t n_to;
@@ -61,17 +81,26 @@ struct ms_ev_email {
     uint8_t sha256[32];           /* of those bytes */
     const struct ms_attachment *attachments;
     size_t n_attachments;
+    struct ms_bytes body_excerpt; /* start of the first text part (--body-bytes) */
+    const struct ms_bytes *urls;  /* URLs found in text parts, bounded */
+    size_t n_urls;
+    const char *const *mime_errors; /* stable codes of MIME damage seen */
+    size_t n_mime_errors;
+    enum ms_tristate accepted;    /* SMTP: the server's verdict on the data */
+    struct ms_bytes server_reply; /* SMTP: that verdict's reply line */
+    bool partial;                 /* only part of the message moved (TOP, IMAP sections) */
     bool truncated;               /* a gap, a cap or the end of capture cut it */
 };
 
 struct ms_ev_anomaly {
+    const char *type;             /* "applayer" (NULL means this), "stream", "decode" */
     const char *code;             /* stable identifier, e.g. "line_too_long" */
     struct ms_bytes detail;       /* human-readable context */
 };
 
 struct ms_event {
     enum ms_event_kind kind;
-    const char *app_proto;        /* "pop3", "imap", "smtp" */
+    const char *app_proto;        /* "pop3", "imap", "smtp"; NULL before classification */
     union {
         struct ms_ev_credential cred;
         struct ms_ev_email email;
@@ -79,10 +108,15 @@ struct ms_event {
     } u;
 };
 
-/* Where a dissector sends events. The pipeline adds the flow and timestamp. */
+struct ms_msg_tap;
+
+/* Where a dissector sends events. The pipeline adds the flow and timestamp.
+ * tap, when set, also receives message content (for --extract); dissectors
+ * pass the sink to ms_mime_new and need not know about it. */
 struct ms_sink {
     void (*emit)(void *user, const struct ms_event *ev);
     void *user;
+    const struct ms_msg_tap *tap;
 };
 
 static inline struct ms_bytes ms_bytes_of(const void *p, size_t len)

@@ -652,7 +652,7 @@ static void on_line(void *ctx, const uint8_t *line, size_t len, unsigned flags)
 
 /* ---- public ---------------------------------------------------------- */
 
-struct ms_mime *ms_mime_new(const struct ms_limits *lim)
+struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *sink)
 {
     struct ms_mime *m = calloc(1, sizeof(*m));
     size_t line_max, depth;

@@ -16,8 +16,9 @@
 
 struct ms_mime;
 
-/* NULL when out of memory. lim is copied. */
-struct ms_mime *ms_mime_new(const struct ms_limits *lim);
+/* NULL when out of memory. lim is copied; sink (may be NULL) must outlive
+ * the parser: its tap, if any, is given the message content. */
+struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *sink);
 /* Consumes all n bytes. MS_ERR_NOMEM is sticky; parsing stops. */
 enum ms_rc ms_mime_feed(struct ms_mime *m, const uint8_t *p, size_t n);
 /* The message was cut short (capture gap, cap, end of capture). */

@@ -271,7 +271,7 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
         s->multi = true;
         s->multi_cmd = p.cmd;
         if (p.cmd == CMD_RETR || p.cmd == CMD_TOP) {
-            s->msg = ms_mime_new(&s->lim);
+            s->msg = ms_mime_new(&s->lim, &s->sink);
             if (!s->msg)
                 emit_anomaly(s, "out_of_memory", "message not parsed");
         }

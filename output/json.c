@@ -2,6 +2,7 @@
  * order) so output diffs stay readable. */
 #include "json.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -100,6 +101,34 @@ static void add_hex(struct json_object *o, const char *key, const uint8_t *d, si
     json_object_object_add(o, key, json_object_new_string_len(buf, (int)(2 * n)));
 }
 
+static void add_tristate(struct json_object *o, const char *key, enum ms_tristate t)
+{
+    json_object_object_add(o, key, t == MS_TRI_UNKNOWN ? NULL : json_object_new_boolean(t == MS_TRI_TRUE));
+}
+
+/* A secret: the value with --show-passwords, else that it was there and
+ * how long it was. */
+static void add_secret(struct json_object *o, const char *key, struct ms_bytes b, bool show)
+{
+    if (!b.p)
+        return;
+    if (show) {
+        add_bytes(o, key, b);
+        return;
+    }
+    char k[48];
+    snprintf(k, sizeof(k), "%s_redacted", key);
+    json_object_object_add(o, k, json_object_new_boolean(1));
+    snprintf(k, sizeof(k), "%s_length", key);
+    json_object_object_add(o, k, json_object_new_int64((int64_t)b.len));
+}
+
+static void add_present(struct json_object *o, const char *key, struct ms_bytes b)
+{
+    if (b.p)
+        add_bytes(o, key, b);
+}
+
 static const char *outcome_str(enum ms_outcome o)
 {
     switch (o) {
@@ -129,19 +158,21 @@ static void add_credential(struct json_object *root, const char *app_proto,
     json_object_object_add(k, "command", json_object_new_string(c->command));
     json_object_object_add(k, "mechanism", json_object_new_string(c->mechanism));
     add_bytes(k, "username", c->username);
-    if (c->authzid.p)
-        add_bytes(k, "authzid", c->authzid);
-    if (c->password.p) {
-        if (show) {
-            add_bytes(k, "password", c->password);
-        } else {
-            json_object_object_add(k, "password_redacted", json_object_new_boolean(1));
-            json_object_object_add(k, "password_length", json_object_new_int64((int64_t)c->password.len));
-        }
+    add_present(k, "authzid", c->authzid);
+    add_present(k, "domain", c->domain);
+    add_present(k, "workstation", c->workstation);
+    add_secret(k, "password", c->password, show);
+    add_secret(k, "token", c->token, show);
+    add_present(k, "challenge", c->challenge);
+    add_present(k, "response", c->response);
+    if (c->hashcat.p) {
+        add_bytes(k, "hashcat", c->hashcat);
+        json_object_object_add(k, "hashcat_mode", json_object_new_int(c->hashcat_mode));
     }
     json_object_object_add(k, "outcome", json_object_new_string(outcome_str(c->outcome)));
     add_bytes(k, "server_reply", c->server_reply);
     json_object_object_add(k, "tls", json_object_new_boolean(c->tls));
+    add_tristate(k, "starttls_offered", c->starttls_offered);
     if (c->incomplete)
         json_object_object_add(k, "incomplete", json_object_new_boolean(1));
     json_object_object_add(root, "credential", k);
@@ -162,6 +193,10 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
 {
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "command", json_object_new_string(e->command ? e->command : ""));
+    if (e->mail_from.p || e->n_rcpt_to) {
+        add_bytes(o, "mail_from", e->mail_from);
+        json_object_object_add(o, "rcpt_to", bytes_array(e->rcpt_to, e->n_rcpt_to));
+    }
     add_bytes(o, "from", e->from);
     json_object_object_add(o, "to", bytes_array(e->to, e->n_to));
     json_object_object_add(o, "cc", bytes_array(e->cc, e->n_cc));
@@ -181,6 +216,21 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
         json_object_array_add(atts, a);
     }
     json_object_object_add(o, "attachments", atts);
+    add_present(o, "body_excerpt", e->body_excerpt);
+    if (e->n_urls)
+        json_object_object_add(o, "urls", bytes_array(e->urls, e->n_urls));
+    if (e->n_mime_errors) {
+        struct json_object *errs = json_object_new_array();
+        for (size_t i = 0; i < e->n_mime_errors; i++)
+            json_object_array_add(errs, json_object_new_string(e->mime_errors[i]));
+        json_object_object_add(o, "mime_errors", errs);
+    }
+    if (e->accepted != MS_TRI_UNKNOWN || e->server_reply.p) {
+        add_tristate(o, "accepted", e->accepted);
+        add_bytes(o, "server_reply", e->server_reply);
+    }
+    if (e->partial)
+        json_object_object_add(o, "partial", json_object_new_boolean(1));
     json_object_object_add(o, "truncated", json_object_new_boolean(e->truncated));
     json_object_object_add(root, "email", o);
 }
@@ -188,9 +238,10 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
 static void add_anomaly(struct json_object *root, const char *app_proto, const struct ms_ev_anomaly *a)
 {
     struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "type", json_object_new_string("applayer"));
+    const char *type = a->type ? a->type : "applayer";
+    json_object_object_add(o, "type", json_object_new_string(type));
     json_object_object_add(o, "event", json_object_new_string(a->code));
-    json_object_object_add(o, "layer", json_object_new_string(app_proto));
+    json_object_object_add(o, "layer", json_object_new_string(app_proto ? app_proto : type));
     add_bytes(o, "detail", a->detail);
     json_object_object_add(root, "anomaly", o);
 }
@@ -223,7 +274,8 @@ struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_
     json_object_object_add(root, "dest_ip", json_object_new_string(m->dest_ip));
     json_object_object_add(root, "dest_port", json_object_new_int(m->dest_port));
     json_object_object_add(root, "proto", json_object_new_string("TCP"));
-    json_object_object_add(root, "app_proto", json_object_new_string(ev->app_proto));
+    if (ev->app_proto)
+        json_object_object_add(root, "app_proto", json_object_new_string(ev->app_proto));
     switch (ev->kind) {
     case MS_EV_CREDENTIAL:
         add_credential(root, ev->app_proto, &ev->u.cred, show_passwords);

@@ -55,7 +55,7 @@ void ms_signature_for(const char *app_proto, const struct ms_ev_credential *c,
         proto[i] = (char)(app_proto[i] >= 'a' && app_proto[i] <= 'z' ? app_proto[i] - 32 : app_proto[i]);
     proto[i] = '\0';
     out->sid = MS_SID_BASE + proto_slot(app_proto) * 100 + mech_slot(c);
-    bool secret = c->password.p != NULL;
+    bool secret = c->password.p != NULL || c->token.p != NULL;
     char label[64];
     ms_mechanism_label(c, label, sizeof(label));
     snprintf(out->text, sizeof(out->text), "MAILSPILL %s cleartext login (%s)", proto, label);

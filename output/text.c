@@ -63,7 +63,7 @@ int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event 
     char hms[16];
     strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
     fprintf(fp, "%s ", hms);
-    put_upper(fp, ev->app_proto);
+    put_upper(fp, ev->app_proto ? ev->app_proto : "tcp");
     /* IPv6 addresses in brackets so the port stays readable. */
     bool v6s = strchr(m->src_ip, ':') != NULL, v6d = strchr(m->dest_ip, ':') != NULL;
     fprintf(fp, " %s%s%s:%u", v6s ? "[" : "", m->src_ip, v6s ? "]" : "", m->src_port);
@@ -76,12 +76,15 @@ int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event 
         ms_mechanism_label(c, label, sizeof(label));
         fprintf(fp, "%s ", label);
         put_safe(fp, c->username, 256);
-        if (c->password.p) {
+        struct ms_bytes secret = c->password.p ? c->password : c->token;
+        if (secret.p) {
             fputs(" / ", fp);
             if (show_passwords)
-                put_safe(fp, c->password, 256);
+                put_safe(fp, secret, 256);
             else
                 fputs("********", fp);
+        } else if (c->hashcat.p) {
+            fprintf(fp, " / hashcat -m %d", c->hashcat_mode);
         }
         fprintf(fp, " (%s)", outcome_text(c->outcome));
         if (c->incomplete)

@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lim.mime_max_parts = 2;
         lim.mime_max_addrs = 2;
     }
-    struct ms_sink sink = { discard, NULL };
+    struct ms_sink sink = { .emit = discard };
     void *st = d->create(&lim, &sink);
     if (!st)
         return 0;

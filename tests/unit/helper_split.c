@@ -96,7 +96,7 @@ char *ms_test_run(const struct ms_dissector *d, const struct ms_limits *lim,
 {
     struct ms_buf log;
     ms_buf_init(&log, 1 << 24);
-    struct ms_sink sink = { record, &log };
+    struct ms_sink sink = { .emit = record, .user = &log };
     void *st = d->create(lim, &sink);
     assert_non_null(st);
     for (size_t i = 0; i < n; i++) {

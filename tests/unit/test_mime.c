@@ -121,7 +121,7 @@ static void dump(struct ms_buf *d, const struct ms_ev_email *e)
 static void run_cuts(const struct ms_limits *lim, const uint8_t *msg, size_t n,
                      const size_t *cuts, size_t ncuts, struct ms_buf *d)
 {
-    struct ms_mime *m = ms_mime_new(lim);
+    struct ms_mime *m = ms_mime_new(lim, NULL);
     struct ms_ev_email ev;
     size_t prev = 0;
 
@@ -203,7 +203,7 @@ static struct ms_mime *parse_lim(const struct ms_limits *lim, const struct ms_bu
     struct ms_mime *m;
 
     check_splits(lim, msg->p, msg->len);
-    m = ms_mime_new(lim);
+    m = ms_mime_new(lim, NULL);
     assert_non_null(m);
     assert_int_equal(ms_mime_feed(m, msg->p, msg->len), MS_OK);
     memset(ev, 0, sizeof(*ev));
@@ -298,7 +298,7 @@ static void test_absent_headers(void **state)
 
     /* Nothing at all. */
     ms_buf_reset(&b);
-    m = ms_mime_new(&(struct ms_limits)MS_LIMITS_DEFAULT_INIT);
+    m = ms_mime_new(&(struct ms_limits)MS_LIMITS_DEFAULT_INIT, NULL);
     assert_non_null(m);
     ms_mime_finish(m, &ev);
     assert_int_equal(ev.size, 0);
@@ -853,7 +853,7 @@ static void test_set_truncated(void **state)
 {
     (void)state;
     struct ms_limits lim = ms_limits_default();
-    struct ms_mime *m = ms_mime_new(&lim);
+    struct ms_mime *m = ms_mime_new(&lim, NULL);
     struct ms_ev_email ev;
 
     assert_non_null(m);
