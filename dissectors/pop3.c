@@ -307,6 +307,8 @@ static void server_line(struct pop3 *s, const uint8_t *line, size_t len)
         server_status(s, false, line, n);
     } else if (n >= 1 && line[0] == '+' && s->sasl_exchange) {
         /* "+ challenge": a SASL continuation, the AUTH is still pending. */
+        size_t skip = n >= 2 && line[1] == ' ' ? 2 : 1;
+        ms_sasl_challenge(&s->sasl, line + skip, n - skip);
     } else if (!s->greeted && s->fifo_len == 0) {
         s->greeted = true;
     }

@@ -11,6 +11,7 @@ void ms_sasl_init(struct ms_sasl *s, const struct ms_limits *lim)
     ms_buf_init(&s->authzid, lim->max_secret);
     ms_buf_init(&s->user, lim->max_secret);
     ms_buf_init(&s->pass, lim->max_secret);
+    ms_buf_init(&s->challenge, lim->max_secret);
 }
 
 void ms_sasl_free(struct ms_sasl *s)
@@ -18,6 +19,7 @@ void ms_sasl_free(struct ms_sasl *s)
     ms_buf_free(&s->authzid);
     ms_buf_free(&s->user);
     ms_buf_free(&s->pass);
+    ms_buf_free(&s->challenge);
 }
 
 static void keep(struct ms_sasl *s, struct ms_buf *b, const uint8_t *p, size_t n)
@@ -95,6 +97,19 @@ void ms_sasl_response(struct ms_sasl *s, const uint8_t *line, size_t len)
     decoded(s, out, n);
 }
 
+void ms_sasl_challenge(struct ms_sasl *s, const uint8_t *b64, size_t len)
+{
+    uint8_t out[3072];
+    size_t n = 0;
+    ms_buf_reset(&s->challenge);
+    /* A challenge that is not base64 is kept as sent: some servers put
+     * plain text after "+ " (RFC 5034 allows only base64, not all obey). */
+    if (ms_b64_decode_buf(b64, len, out, sizeof(out), &n) == MS_OK)
+        keep(s, &s->challenge, out, n);
+    else
+        keep(s, &s->challenge, b64, len);
+}
+
 void ms_sasl_start(struct ms_sasl *s, const uint8_t *mech, size_t mlen, const uint8_t *ir,
                    size_t irlen, bool has_ir)
 {
@@ -105,6 +120,7 @@ void ms_sasl_start(struct ms_sasl *s, const uint8_t *mech, size_t mlen, const ui
     ms_buf_reset(&s->authzid);
     ms_buf_reset(&s->user);
     ms_buf_reset(&s->pass);
+    ms_buf_reset(&s->challenge);
     size_t i = 0;
     for (; i < mlen && i < sizeof(s->mech_name) - 1; i++)
         s->mech_name[i] = (char)(mech[i] >= 'a' && mech[i] <= 'z' ? mech[i] - 32 : mech[i]);

@@ -24,6 +24,7 @@ struct ms_sasl {
     const char *anomaly;      /* what was wrong, for the caller to report */
     bool have_user, have_pass, truncated;
     struct ms_buf authzid, user, pass;
+    struct ms_buf challenge;  /* the server's latest challenge, decoded */
 };
 
 void ms_sasl_init(struct ms_sasl *s, const struct ms_limits *lim);
@@ -31,6 +32,8 @@ void ms_sasl_init(struct ms_sasl *s, const struct ms_limits *lim);
  * initial response (SASL-IR; "=" stands for an empty one). */
 void ms_sasl_start(struct ms_sasl *s, const uint8_t *mech, size_t mlen, const uint8_t *ir,
                    size_t irlen, bool has_ir);
+/* One server challenge (the text after "+ " or "334 "), still base64. */
+void ms_sasl_challenge(struct ms_sasl *s, const uint8_t *b64, size_t len);
 /* One client response line, without its terminator. */
 void ms_sasl_response(struct ms_sasl *s, const uint8_t *line, size_t len);
 /* True when the exchange revealed a user name or a secret; fills the
