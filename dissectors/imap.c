@@ -1,0 +1,1174 @@
+/* IMAP dissector (RFC 9051 IMAP4rev2, RFC 3501 IMAP4rev1, RFC 7888
+ * LITERAL+, RFC 4959 SASL-IR, RFC 3516 literal8, RFC 2595 / RFC 9051 6.2.1
+ * STARTTLS).
+ *
+ * Client commands are "tag SP command [SP args] CRLF" (RFC 9051 2.2.1).
+ * An argument may be a literal "{n}" / "{n+}" at the end of a line: n raw
+ * bytes follow, then the command line goes on. A command therefore comes in
+ * "segments" (line pieces between literals). Commands awaiting their tagged
+ * reply sit in a bounded table keyed by tag, since clients pipeline (RFC 9051
+ * 5.5); untagged "*" responses may come in between.
+ *
+ * Reported: LOGIN (atom, quoted string or literal arguments, in any
+ * combination), AUTHENTICATE exchanges (decoded by sasl.c), each with the
+ * tagged reply as outcome; messages carried as literals by FETCH responses
+ * (BODY[...], BINARY[...], RFC822...) and by APPEND. After an accepted
+ * STARTTLS nothing more is read: what follows is TLS.
+ *
+ * Header-only and section fetches (BODY[HEADER], RFC822.HEADER, BODY[TEXT],
+ * BODY[1], BODY[]<0>) are reported as email events with partial = true, as
+ * NetworkMiner does: each moves part of a message in the clear. Header field
+ * subsets (BODY[HEADER.FIELDS (...)]) and part headers (BODY[1.MIME]) are
+ * not: clients fetch them for every message of a listing, and they are not
+ * messages. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/ascii.h"
+#include "../common/buf.h"
+#include "../common/linebuf.h"
+#include "dissector.h"
+#include "mime.h"
+#include "sasl.h"
+
+#define IMAP_MAX_TAG 64
+
+enum imap_cmd {
+    CMD_UNKNOWN = 0, /* an extension: its reply matters to nobody */
+    CMD_OTHER,       /* a known command we do not interpret */
+    CMD_LOGIN,
+    CMD_AUTHENTICATE,
+    CMD_STARTTLS,
+    CMD_APPEND,
+    CMD_COMPRESS,
+};
+
+/* What the raw bytes of the current literal are. */
+enum lit_kind {
+    LIT_SKIP = 0,
+    LIT_ARG,  /* a LOGIN argument */
+    LIT_MSG,  /* a message: FETCH body, APPEND */
+};
+
+struct pending {
+    bool used;
+    uint64_t seq;             /* order of issue, to evict the oldest */
+    uint8_t tag[IMAP_MAX_TAG];
+    size_t tag_len;
+    enum imap_cmd cmd;
+    unsigned nargs;           /* arguments completed so far */
+    /* LOGIN */
+    struct ms_buf user, pass;
+    bool have_user, have_pass;
+    bool incomplete;          /* cut (cap, gap) or malformed */
+};
+
+struct imap {
+    struct ms_limits lim;
+    struct ms_sink sink;
+    struct ms_linebuf lb[2];
+    bool skip_line[2];        /* after a gap: drop up to the next line end */
+    bool encrypted;           /* STARTTLS (or COMPRESS) accepted: the rest is opaque */
+
+    /* Commands awaiting their tagged reply: max_pending_cmds slots, each
+     * allocated on first use (most sessions pipeline little) and kept, so
+     * pointers to entries stay valid. */
+    struct pending **tab;
+    uint64_t seq;
+
+    /* Client command being read (it may span literals). */
+    bool cli_in_cmd;          /* the next client line continues a command */
+    struct pending *cur;      /* its table entry; NULL: read but ignored */
+    uint64_t cli_lit_left;    /* raw bytes left in the current literal */
+    enum lit_kind cli_lit;
+    bool cli_await_cont;      /* synchronizing literal: waiting for "+" */
+    struct ms_mime *cli_msg;  /* APPEND message */
+
+    /* Server response being read (it may span literals). */
+    bool srv_in_resp;
+    bool srv_fetch;           /* "* n FETCH (" */
+    uint64_t srv_lit_left;
+    enum lit_kind srv_lit;
+    struct ms_mime *srv_msg;
+    bool srv_msg_partial;
+
+    bool sasl_exchange;       /* an AUTHENTICATE holds the client's lines */
+    struct pending *sasl_cmd;
+    struct ms_sasl sasl;
+
+    struct pending *starttls; /* STARTTLS awaiting its reply */
+    bool anomaly_injection;
+
+    bool caps_seen;           /* a capability list went by */
+    bool cap_starttls;        /* it offered STARTTLS or LOGINDISABLED */
+    bool anomaly_long_line;
+};
+
+/* ---- events ---------------------------------------------------------- */
+
+static void emit_anomaly(struct imap *s, const char *code, const char *detail)
+{
+    struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = "imap" };
+    ev.u.anomaly.code = code;
+    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
+    s->sink.emit(s->sink.user, &ev);
+}
+
+static enum ms_tristate starttls_posture(const struct imap *s)
+{
+    if (s->cap_starttls)
+        return MS_TRI_TRUE;
+    return s->caps_seen ? MS_TRI_FALSE : MS_TRI_UNKNOWN;
+}
+
+static struct ms_bytes buf_bytes(const struct ms_buf *b)
+{
+    return ms_bytes_of(b->p ? b->p : (const uint8_t *)"", b->len);
+}
+
+static void emit_login(struct imap *s, struct pending *e, enum ms_outcome outcome,
+                       const uint8_t *reply, size_t rlen)
+{
+    if (!e->have_user)
+        return; /* nothing identifying crossed the wire */
+    struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "imap" };
+    struct ms_ev_credential *c = &ev.u.cred;
+    c->command = "LOGIN";
+    c->mechanism = "LOGIN";
+    c->username = buf_bytes(&e->user);
+    /* A password that never finished crossing is not reported: any value
+     * would be a guess. */
+    c->password = e->have_pass ? buf_bytes(&e->pass) : MS_BYTES_NONE;
+    c->outcome = outcome;
+    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
+    c->tls = false;
+    c->starttls_offered = starttls_posture(s);
+    c->incomplete = e->incomplete || !e->have_pass;
+    s->sink.emit(s->sink.user, &ev);
+}
+
+/* Reports what an AUTHENTICATE exchange revealed, once its outcome is known. */
+static void end_sasl(struct imap *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
+{
+    s->sasl_exchange = false;
+    s->sasl_cmd = NULL;
+    if (s->sasl.anomaly)
+        emit_anomaly(s, s->sasl.anomaly, "undecodable SASL response");
+    struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "imap" };
+    struct ms_ev_credential *c = &ev.u.cred;
+    if (!ms_sasl_credential(&s->sasl, c))
+        return;
+    c->command = "AUTHENTICATE";
+    c->outcome = outcome;
+    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
+    c->tls = false;
+    c->starttls_offered = starttls_posture(s);
+    s->sink.emit(s->sink.user, &ev);
+}
+
+/* Ends a message literal: one email event per literal. */
+static void end_message(struct imap *s, struct ms_mime **msg, const char *command, bool partial,
+                        bool truncated)
+{
+    if (!*msg)
+        return;
+    if (truncated)
+        ms_mime_set_truncated(*msg);
+    struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "imap" };
+    ms_mime_finish(*msg, &ev.u.email);
+    ev.u.email.command = command;
+    ev.u.email.partial = partial;
+    s->sink.emit(s->sink.user, &ev);
+    ms_mime_free(*msg);
+    *msg = NULL;
+}
+
+static struct ms_mime *new_message(struct imap *s)
+{
+    struct ms_mime *m = ms_mime_new(&s->lim, &s->sink);
+    if (!m)
+        emit_anomaly(s, "out_of_memory", "message not parsed");
+    return m;
+}
+
+static void feed_message(struct imap *s, struct ms_mime *m, const uint8_t *p, size_t n)
+{
+    if (m && ms_mime_feed(m, p, n) != MS_OK) {
+        emit_anomaly(s, "out_of_memory", "message parsing stopped");
+        ms_mime_set_truncated(m);
+    }
+}
+
+/* ---- pending tag table ----------------------------------------------- */
+
+static void entry_release(struct imap *s, struct pending *e)
+{
+    e->used = false;
+    ms_buf_reset(&e->user);
+    ms_buf_reset(&e->pass);
+    if (s->cur == e)
+        s->cur = NULL;
+    if (s->sasl_cmd == e)
+        s->sasl_cmd = NULL;
+    if (s->starttls == e)
+        s->starttls = NULL;
+}
+
+static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen, enum imap_cmd cmd)
+{
+    struct pending *e = NULL, *oldest = NULL;
+    for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
+        struct pending *x = s->tab[i];
+        if (!x) {
+            x = calloc(1, sizeof(*x));
+            if (!x) {
+                emit_anomaly(s, "out_of_memory", "command not tracked");
+                return NULL;
+            }
+            ms_buf_init(&x->user, s->lim.max_secret);
+            ms_buf_init(&x->pass, s->lim.max_secret);
+            s->tab[i] = x;
+        }
+        if (!x->used) {
+            e = x;
+            break;
+        }
+        if (x != s->cur && x != s->sasl_cmd && (!oldest || x->seq < oldest->seq))
+            oldest = x;
+    }
+    if (!e) {
+        /* A client may pipeline, but not without bound: forget the oldest
+         * so that a flood cannot grow state. */
+        emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
+        if (!oldest)
+            return NULL;
+        if (oldest->cmd == CMD_LOGIN)
+            emit_login(s, oldest, MS_OUTCOME_UNKNOWN, NULL, 0);
+        entry_release(s, oldest);
+        e = oldest;
+    }
+    e->used = true;
+    e->seq = s->seq++;
+    e->tag_len = tlen < IMAP_MAX_TAG ? tlen : IMAP_MAX_TAG;
+    memcpy(e->tag, tag, e->tag_len);
+    e->cmd = cmd;
+    e->nargs = 0;
+    e->have_user = e->have_pass = e->incomplete = false;
+    ms_buf_reset(&e->user);
+    ms_buf_reset(&e->pass);
+    return e;
+}
+
+/* The oldest command issued with this tag (tags should be unique, but a
+ * client that reuses one gets its replies in order). */
+static struct pending *entry_find(struct imap *s, const uint8_t *tag, size_t tlen)
+{
+    struct pending *best = NULL;
+    size_t n = tlen < IMAP_MAX_TAG ? tlen : IMAP_MAX_TAG;
+    for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
+        struct pending *x = s->tab[i];
+        if (x && x->used && x->tag_len == n && memcmp(x->tag, tag, n) == 0 &&
+            (!best || x->seq < best->seq))
+            best = x;
+    }
+    return best;
+}
+
+/* ---- lexical helpers ------------------------------------------------- */
+
+enum lit_parse { LIT_NONE = 0, LIT_OK, LIT_BAD };
+
+/* literal = "{" number64 ["+"] "}" CRLF *CHAR8   (RFC 9051 9, RFC 7888 3)
+ * literal8 = "~{" number64 "}" CRLF *OCTET       (RFC 3516 4.2)
+ * Looks at the end of a line (terminator stripped). *start is where the
+ * literal's "{" (or "~") begins. Over 19 digits it is LIT_BAD: no real
+ * literal is that large and the value would overflow. */
+static enum lit_parse literal_at_end(const uint8_t *p, size_t n, size_t *start, uint64_t *len,
+                                     bool *nonsync)
+{
+    if (n < 3 || p[n - 1] != '}')
+        return LIT_NONE;
+    size_t j = n - 1; /* index of '}' */
+    *nonsync = false;
+    if (p[j - 1] == '+') {
+        *nonsync = true;
+        j--;
+    }
+    size_t k = j;
+    while (k > 0 && p[k - 1] >= '0' && p[k - 1] <= '9')
+        k--;
+    size_t digits = j - k;
+    if (digits == 0 || k == 0 || p[k - 1] != '{')
+        return LIT_NONE;
+    *start = k - 1;
+    if (*start > 0 && p[*start - 1] == '~')
+        (*start)--;
+    if (digits > 19)
+        return LIT_BAD;
+    uint64_t v = 0;
+    for (size_t i = k; i < j; i++)
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    *len = v;
+    return LIT_OK;
+}
+
+/* tag = 1*<any ASTRING-CHAR except "+">  (RFC 9051 9). Returns its length,
+ * 0 when the line does not start with one. */
+static size_t tag_len(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c <= ' ' || c >= 0x7f || c == '(' || c == ')' || c == '{' || c == '%' || c == '*' ||
+            c == '"' || c == '\\' || c == '+')
+            break;
+        i++;
+    }
+    return i;
+}
+
+static size_t word_end(const uint8_t *p, size_t n, size_t i)
+{
+    while (i < n && p[i] != ' ')
+        i++;
+    return i;
+}
+
+static enum imap_cmd parse_cmd(const uint8_t *w, size_t n)
+{
+    static const struct { const char *kw; enum imap_cmd cmd; } table[] = {
+        { "LOGIN", CMD_LOGIN },       { "AUTHENTICATE", CMD_AUTHENTICATE },
+        { "STARTTLS", CMD_STARTTLS }, { "APPEND", CMD_APPEND },
+        { "CAPABILITY", CMD_OTHER },  { "NOOP", CMD_OTHER },
+        { "LOGOUT", CMD_OTHER },      { "SELECT", CMD_OTHER },
+        { "EXAMINE", CMD_OTHER },     { "CREATE", CMD_OTHER },
+        { "DELETE", CMD_OTHER },      { "RENAME", CMD_OTHER },
+        { "SUBSCRIBE", CMD_OTHER },   { "UNSUBSCRIBE", CMD_OTHER },
+        { "LIST", CMD_OTHER },        { "LSUB", CMD_OTHER },
+        { "NAMESPACE", CMD_OTHER },   { "STATUS", CMD_OTHER },
+        { "CHECK", CMD_OTHER },       { "CLOSE", CMD_OTHER },
+        { "UNSELECT", CMD_OTHER },    { "EXPUNGE", CMD_OTHER },
+        { "SEARCH", CMD_OTHER },      { "FETCH", CMD_OTHER },
+        { "STORE", CMD_OTHER },       { "COPY", CMD_OTHER },
+        { "MOVE", CMD_OTHER },        { "UID", CMD_OTHER },
+        { "ENABLE", CMD_OTHER },      { "IDLE", CMD_OTHER },
+        { "ID", CMD_OTHER },          { "GETQUOTAROOT", CMD_OTHER },
+        { "GETQUOTA", CMD_OTHER },    { "GETACL", CMD_OTHER },
+        { "MYRIGHTS", CMD_OTHER },    { "COMPRESS", CMD_COMPRESS },
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (ms_ascii_eq(w, n, table[i].kw))
+            return table[i].cmd;
+    }
+    return CMD_UNKNOWN;
+}
+
+/* capability-data = "CAPABILITY" *(SP capability)  (RFC 9051 7.2.2); the
+ * same list comes in a "[CAPABILITY ...]" response code (7.1). Remembers
+ * whether the server offered a way to protect the login. */
+static void parse_caps(struct imap *s, const uint8_t *p, size_t n)
+{
+    s->caps_seen = true;
+    size_t i = 0;
+    while (i < n && p[i] != ']') {
+        if (p[i] == ' ') {
+            i++;
+            continue;
+        }
+        size_t e = i;
+        while (e < n && p[e] != ' ' && p[e] != ']')
+            e++;
+        if (ms_ascii_eq(p + i, e - i, "STARTTLS") || ms_ascii_eq(p + i, e - i, "LOGINDISABLED"))
+            s->cap_starttls = true;
+        i = e;
+    }
+}
+
+/* resp-text = ["[" resp-text-code "]" SP] [text]; looks for a CAPABILITY
+ * code at the start of the text after a status word. */
+static void resp_text_caps(struct imap *s, const uint8_t *p, size_t n)
+{
+    if (n >= 12 && p[0] == '[' && ms_ascii_prefix(p + 1, n - 1, "CAPABILITY "))
+        parse_caps(s, p + 12, n - 12);
+}
+
+/* ---- client side ----------------------------------------------------- */
+
+static void client_raw(struct imap *s, const uint8_t *p, size_t n);
+
+static void start_client_literal(struct imap *s, enum lit_kind kind, uint64_t n, bool nonsync)
+{
+    s->cli_lit = kind;
+    s->cli_lit_left = n;
+    s->cli_await_cont = !nonsync;
+    s->cli_in_cmd = true;
+    if (kind == LIT_MSG)
+        s->cli_msg = new_message(s);
+    if (n > 0)
+        ms_linebuf_raw(&s->lb[MS_DIR_TO_SERVER], n);
+    else
+        client_raw(s, (const uint8_t *)"", 0); /* "{0}": already complete */
+}
+
+/* The LOGIN argument being filled, by position: userid, then password. */
+static struct ms_buf *login_arg(struct pending *e)
+{
+    if (e->nargs == 0)
+        return &e->user;
+    if (e->nargs == 1)
+        return &e->pass;
+    return NULL;
+}
+
+static void login_arg_done(struct pending *e)
+{
+    if (e->nargs == 0)
+        e->have_user = true;
+    else if (e->nargs == 1)
+        e->have_pass = true;
+    e->nargs++;
+}
+
+static void keep_bytes(struct pending *e, struct ms_buf *b, const uint8_t *p, size_t n)
+{
+    if (b && ms_buf_append_some(b, p, n) < n)
+        e->incomplete = true; /* over max_secret: the head is kept */
+}
+
+/* Arguments of one command segment, from pos to the end (or to the literal
+ * that ends it): astring = atom / quoted / literal (RFC 9051 9).
+ *   quoted = DQUOTE *QUOTED-CHAR DQUOTE, QUOTED-CHAR = ... / "\" quoted-specials
+ * An atom is taken whole: nothing is stripped from an unquoted password. */
+static void client_args(struct imap *s, struct pending *e, const uint8_t *p, size_t n, size_t pos,
+                        bool *has_lit, size_t lit_start)
+{
+    while (pos < n) {
+        if (p[pos] == ' ') {
+            pos++;
+            continue;
+        }
+        if (*has_lit && pos == lit_start)
+            return;
+        struct ms_buf *dst = e && e->cmd == CMD_LOGIN ? login_arg(e) : NULL;
+        if (p[pos] == '"') {
+            size_t i = pos + 1;
+            bool closed = false;
+            while (i < n) {
+                if (p[i] == '\\') {
+                    if (i + 1 >= n) {
+                        i = n; /* a trailing backslash escapes nothing */
+                        break;
+                    }
+                    keep_bytes(e, dst, p + i + 1, 1);
+                    i += 2;
+                } else if (p[i] == '"') {
+                    closed = true;
+                    i++;
+                    break;
+                } else {
+                    size_t r = i;
+                    while (r < n && p[r] != '\\' && p[r] != '"')
+                        r++;
+                    keep_bytes(e, dst, p + i, r - i);
+                    i = r;
+                }
+            }
+            if (!closed) {
+                /* Any cut would be a guess: the argument is dropped, the
+                 * login reported incomplete. A "{n}" swallowed by the
+                 * string is no literal either. */
+                emit_anomaly(s, "imap_unterminated_quoted_string",
+                             "quoted string without its closing quote");
+                *has_lit = false;
+                if (e) {
+                    e->incomplete = true;
+                    if (dst)
+                        ms_buf_reset(dst);
+                    e->nargs = 2; /* nothing after this is trustworthy */
+                }
+                return;
+            }
+            if (e && e->cmd == CMD_LOGIN)
+                login_arg_done(e);
+            else if (e)
+                e->nargs++;
+            pos = i;
+            continue;
+        }
+        size_t end = pos;
+        while (end < n && p[end] != ' ' && !(*has_lit && end == lit_start))
+            end++;
+        if (e && e->cmd == CMD_LOGIN) {
+            keep_bytes(e, dst, p + pos, end - pos);
+            login_arg_done(e);
+        } else if (e) {
+            e->nargs++;
+        }
+        pos = end;
+    }
+}
+
+/* What the literal ending a segment carries, given the command. */
+static enum lit_kind client_literal_kind(struct imap *s, struct pending *e, uint64_t n)
+{
+    if (!e)
+        return LIT_SKIP;
+    if (e->cmd == CMD_LOGIN && e->nargs < 2) {
+        if (n > s->lim.max_secret) {
+            emit_anomaly(s, "imap_literal_too_large", "LOGIN literal over the secret cap");
+            e->incomplete = true;
+        }
+        return LIT_ARG;
+    }
+    /* APPEND mailbox [flags] [date-time] literal: the mailbox comes first,
+     * any later literal is a message (RFC 9051 6.3.12, RFC 3502). */
+    if (e->cmd == CMD_APPEND && e->nargs >= 1)
+        return LIT_MSG;
+    return LIT_SKIP;
+}
+
+/* A command is complete: act on what it asked for. */
+static void client_command_done(struct imap *s, struct pending *e, const uint8_t *p, size_t n,
+                                size_t args)
+{
+    s->cli_in_cmd = false;
+    s->cur = NULL;
+    if (!e)
+        return;
+    switch (e->cmd) {
+    case CMD_AUTHENTICATE: {
+        /* AUTHENTICATE SP auth-type [SP initial-resp]  (RFC 9051 6.2.2,
+         * RFC 4959 3) */
+        size_t i = args;
+        while (i < n && p[i] == ' ')
+            i++;
+        size_t m = word_end(p, n, i);
+        if (m == i)
+            break;
+        size_t r = m;
+        while (r < n && p[r] == ' ')
+            r++;
+        bool has_ir = r < n;
+        ms_sasl_start(&s->sasl, p + i, m - i, has_ir ? p + r : NULL,
+                      has_ir ? word_end(p, n, r) - r : 0, has_ir);
+        s->sasl_exchange = true;
+        s->sasl_cmd = e;
+        break;
+    }
+    case CMD_STARTTLS:
+        s->starttls = e;
+        break;
+    default:
+        break;
+    }
+}
+
+/* One client line outside literals: the first segment of a command, or the
+ * segment after a literal. terminated is false for a line cut by the end of
+ * the capture. */
+static void client_segment(struct imap *s, const uint8_t *p, size_t n, bool terminated)
+{
+    size_t lit_start = 0;
+    uint64_t lit_len = 0;
+    bool nonsync = false;
+    enum lit_parse lp = literal_at_end(p, n, &lit_start, &lit_len, &nonsync);
+    if (lp == LIT_BAD)
+        emit_anomaly(s, "imap_literal_invalid", "literal size past 19 digits");
+    /* A broken literal still ends the arguments: it is no atom. */
+    bool has_lit = lp != LIT_NONE;
+
+    struct pending *e = NULL;
+    size_t args = 0;
+    if (s->cli_in_cmd) {
+        e = s->cur;
+    } else {
+        size_t t = tag_len(p, n);
+        if (t == 0 || t >= n || p[t] != ' ')
+            return; /* not a command: resync on the next line */
+        size_t c0 = t + 1;
+        size_t c1 = word_end(p, n, c0);
+        enum imap_cmd cmd = parse_cmd(p + c0, c1 - c0);
+        /* "UID FETCH ..." etc.: the UID prefix changes nothing here. */
+        if (cmd == CMD_UNKNOWN && !has_lit)
+            return;
+        /* A POP3/SMTP "AUTH LOGIN" is no IMAP command. */
+        if (ms_ascii_eq(p, t, "AUTH"))
+            return;
+        args = c1;
+        if (cmd != CMD_UNKNOWN) {
+            e = entry_new(s, p, t, cmd);
+            s->cur = e;
+        }
+        s->cli_in_cmd = true;
+    }
+    if (e && (!terminated || lp == LIT_BAD))
+        e->incomplete = true;
+    client_args(s, e, p, n, args, &has_lit, lit_start);
+    if (has_lit && lp == LIT_OK) {
+        start_client_literal(s, client_literal_kind(s, e, lit_len), lit_len, nonsync);
+        return;
+    }
+    client_command_done(s, e, p, n, args);
+}
+
+/* Raw bytes of a client literal. */
+static void client_raw(struct imap *s, const uint8_t *p, size_t n)
+{
+    /* Bytes mean the client went ahead: no "+" is awaited any more. */
+    s->cli_await_cont = false;
+    if (s->cli_lit == LIT_ARG && s->cur)
+        keep_bytes(s->cur, login_arg(s->cur), p, n);
+    else if (s->cli_lit == LIT_MSG)
+        feed_message(s, s->cli_msg, p, n);
+    s->cli_lit_left -= n < s->cli_lit_left ? n : s->cli_lit_left;
+    if (s->cli_lit_left > 0)
+        return;
+    if (s->cli_lit == LIT_ARG && s->cur)
+        login_arg_done(s->cur);
+    else if (s->cli_lit == LIT_MSG)
+        end_message(s, &s->cli_msg, "APPEND", false, false);
+    if (s->cur)
+        s->cur->nargs += s->cli_lit != LIT_ARG;
+    s->cli_lit = LIT_SKIP;
+}
+
+static void client_line(struct imap *s, const uint8_t *line, size_t len)
+{
+    size_t n = ms_line_strip(line, len);
+    bool terminated = len > 0 && line[len - 1] == '\n';
+    if (s->starttls && !s->cli_in_cmd) {
+        /* RFC 9051 6.2.1: the client must wait for the tagged reply to
+         * STARTTLS before sending anything. Plaintext commands sent after
+         * it are command injection (CVE-2011-0411): a vulnerable server
+         * runs them as if they came over TLS. They are not parsed as the
+         * client's own. This check looks at what reached the server before
+         * its reply, not at segment boundaries, so it stays split-invariant;
+         * the classic exploit puts both in one segment, which it covers. */
+        if (n > 0 && line[0] == 0x16) {
+            /* A TLS handshake record: the client went ahead with TLS. */
+            s->encrypted = true;
+            return;
+        }
+        if (!s->anomaly_injection) {
+            s->anomaly_injection = true;
+            emit_anomaly(s, "starttls_command_injection",
+                         "plaintext sent after STARTTLS before the server's reply");
+        }
+        return;
+    }
+    if (s->sasl_exchange && !s->cli_in_cmd) {
+        /* SASL responses are not commands; the tagged reply ends them. */
+        ms_sasl_response(&s->sasl, line, n);
+        return;
+    }
+    client_segment(s, line, n, terminated);
+}
+
+/* ---- server side ----------------------------------------------------- */
+
+/* The fetch item named just before a literal at seg[end]:
+ *   msg-att-body-section = section-binary / "BODY" section ["<" number ">"]
+ *   / "RFC822" / "RFC822.HEADER" / "RFC822.TEXT"  (RFC 9051 7.5.2, RFC 3501)
+ * Returns true when its literal is (part of) a message worth reporting. */
+static bool fetch_item_is_message(const uint8_t *p, size_t end, bool *partial)
+{
+    size_t e = end;
+    while (e > 0 && p[e - 1] == ' ')
+        e--;
+    size_t b = e;
+    int depth = 0;
+    while (b > 0) {
+        uint8_t c = p[b - 1];
+        if (c == ']')
+            depth++;
+        else if (c == '[' && depth > 0)
+            depth--;
+        else if ((c == ' ' || c == '(') && depth == 0)
+            break;
+        b--;
+    }
+    const uint8_t *t = p + b;
+    size_t n = e - b;
+    *partial = false;
+    if (ms_ascii_eq(t, n, "RFC822"))
+        return true;
+    if (ms_ascii_eq(t, n, "RFC822.HEADER") || ms_ascii_eq(t, n, "RFC822.TEXT")) {
+        *partial = true;
+        return true;
+    }
+    size_t open;
+    if (ms_ascii_prefix(t, n, "BODY["))
+        open = 4;
+    else if (ms_ascii_prefix(t, n, "BINARY["))
+        open = 6;
+    else if (ms_ascii_prefix(t, n, "BODY.PEEK["))
+        open = 9; /* not in responses, but tolerated */
+    else
+        return false;
+    size_t close = open + 1;
+    while (close < n && t[close] != ']')
+        close++;
+    if (close >= n)
+        return false;
+    const uint8_t *sec = t + open + 1;
+    size_t slen = close - open - 1;
+    bool origin = close + 1 < n && t[close + 1] == '<';
+    for (size_t i = 0; i + 13 <= slen; i++) {
+        if (ms_ascii_prefix(sec + i, slen - i, "HEADER.FIELDS"))
+            return false; /* a subset of header fields, not a message */
+    }
+    if (slen >= 5 && ms_ascii_eq(sec + slen - 5, 5, ".MIME"))
+        return false;
+    *partial = slen > 0 || origin;
+    return true;
+}
+
+static void start_server_literal(struct imap *s, enum lit_kind kind, uint64_t n, bool partial)
+{
+    s->srv_lit = kind;
+    s->srv_lit_left = n;
+    s->srv_in_resp = true;
+    if (n > 0)
+        ms_linebuf_raw(&s->lb[MS_DIR_TO_CLIENT], n);
+    if (kind == LIT_MSG && n > 0) {
+        s->srv_msg = new_message(s);
+        s->srv_msg_partial = partial;
+    } else {
+        s->srv_lit = LIT_SKIP;
+    }
+}
+
+static void server_raw(struct imap *s, const uint8_t *p, size_t n)
+{
+    if (s->srv_lit == LIT_MSG)
+        feed_message(s, s->srv_msg, p, n);
+    s->srv_lit_left -= n < s->srv_lit_left ? n : s->srv_lit_left;
+    if (s->srv_lit_left == 0) {
+        end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, false);
+        s->srv_lit = LIT_SKIP;
+    }
+}
+
+/* A segment of a server response: checks for a literal at its end. */
+static void server_segment_end(struct imap *s, const uint8_t *p, size_t n)
+{
+    size_t lit_start = 0;
+    uint64_t lit_len = 0;
+    bool nonsync = false;
+    enum lit_parse lp = literal_at_end(p, n, &lit_start, &lit_len, &nonsync);
+    if (lp == LIT_BAD)
+        emit_anomaly(s, "imap_literal_invalid", "literal size past 19 digits");
+    if (lp != LIT_OK) {
+        s->srv_in_resp = false;
+        s->srv_fetch = false;
+        return;
+    }
+    bool partial = false;
+    bool msg = s->srv_fetch && fetch_item_is_message(p, lit_start, &partial);
+    start_server_literal(s, msg ? LIT_MSG : LIT_SKIP, lit_len, partial);
+}
+
+/* A client's synchronizing literal was refused, or its command answered
+ * before it was fully sent: nothing more of it is awaited. */
+static void abort_client_command(struct imap *s)
+{
+    if (s->cli_await_cont) {
+        ms_linebuf_raw(&s->lb[MS_DIR_TO_SERVER], 0);
+        s->cli_lit_left = 0;
+        s->cli_await_cont = false;
+        s->cli_in_cmd = false;
+        if (s->cli_msg) {
+            ms_mime_free(s->cli_msg); /* never sent */
+            s->cli_msg = NULL;
+        }
+    }
+    /* Otherwise the client is streaming a LITERAL+: what remains of it
+     * is read and ignored. */
+    s->cur = NULL;
+    if (s->cli_lit == LIT_ARG)
+        s->cli_lit = LIT_SKIP;
+}
+
+/* response-tagged = tag SP resp-cond-state CRLF
+ * resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text  (RFC 9051 7.1) */
+static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
+{
+    size_t w0 = t + 1;
+    size_t w1 = word_end(p, n, w0);
+    bool ok = ms_ascii_eq(p + w0, w1 - w0, "OK");
+    if (!ok && !ms_ascii_eq(p + w0, w1 - w0, "NO") && !ms_ascii_eq(p + w0, w1 - w0, "BAD"))
+        return; /* not a tagged status: resync on the next line */
+    struct pending *e = entry_find(s, p, t);
+    const uint8_t *text = w1 < n ? p + w1 + 1 : p + n;
+    size_t tlen = w1 < n ? n - w1 - 1 : 0;
+    if (e) {
+        enum ms_outcome outcome = ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE;
+        if (e == s->cur)
+            abort_client_command(s);
+        if (e->cmd == CMD_LOGIN) {
+            emit_login(s, e, outcome, p, n);
+        } else if (e->cmd == CMD_AUTHENTICATE && s->sasl_exchange && s->sasl_cmd == e) {
+            end_sasl(s, outcome, p, n);
+        } else if (e->cmd == CMD_STARTTLS && s->starttls == e) {
+            /* After OK the next bytes are a TLS handshake (RFC 9051
+             * 6.2.1); a refusal leaves the session in the clear. */
+            if (ok)
+                s->encrypted = true;
+        } else if (e->cmd == CMD_COMPRESS && ok) {
+            /* RFC 4978 3: after OK both directions are DEFLATE streams;
+             * read as lines they would be noise. */
+            s->encrypted = true;
+        }
+        entry_release(s, e);
+    }
+    if (ok)
+        resp_text_caps(s, text, tlen);
+}
+
+/* response-data = "*" SP (resp-cond-state / resp-cond-bye /
+ *   mailbox-data / message-data / capability-data / enable-data) CRLF
+ * greeting = "*" SP (resp-cond-auth / resp-cond-bye) CRLF  (RFC 9051 7) */
+static void server_untagged(struct imap *s, const uint8_t *p, size_t n)
+{
+    size_t w0 = 2;
+    size_t w1 = word_end(p, n, w0);
+    const uint8_t *w = p + w0;
+    size_t wl = w1 - w0;
+    const uint8_t *rest = w1 < n ? p + w1 + 1 : p + n;
+    size_t rlen = w1 < n ? n - w1 - 1 : 0;
+    if (ms_ascii_eq(w, wl, "OK") || ms_ascii_eq(w, wl, "PREAUTH")) {
+        resp_text_caps(s, rest, rlen);
+    } else if (ms_ascii_eq(w, wl, "CAPABILITY")) {
+        parse_caps(s, rest, rlen);
+    } else if (wl > 0 && w[0] >= '0' && w[0] <= '9') {
+        /* message-data = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att)) */
+        size_t v1 = word_end(p, n, w1 + 1);
+        if (w1 < n && ms_ascii_eq(p + w1 + 1, v1 - w1 - 1, "FETCH"))
+            s->srv_fetch = true;
+    }
+    server_segment_end(s, p, n);
+}
+
+static void server_line(struct imap *s, const uint8_t *line, size_t len)
+{
+    size_t n = ms_line_strip(line, len);
+    if (s->srv_in_resp) {
+        server_segment_end(s, line, n);
+        return;
+    }
+    if (n >= 1 && line[0] == '+') {
+        /* continue-req = "+" SP (resp-text / base64) CRLF (RFC 9051 7.5):
+         * the go-ahead for a synchronizing literal, or a SASL challenge. */
+        if (s->cli_await_cont) {
+            s->cli_await_cont = false;
+        } else if (s->sasl_exchange) {
+            size_t skip = n >= 2 && line[1] == ' ' ? 2 : 1;
+            ms_sasl_challenge(&s->sasl, line + skip, n - skip);
+        }
+        return;
+    }
+    if (n >= 2 && line[0] == '*' && line[1] == ' ') {
+        server_untagged(s, line, n);
+        return;
+    }
+    size_t t = tag_len(line, n);
+    if (t > 0 && t < n && line[t] == ' ')
+        server_tagged(s, line, n, t);
+    /* Anything else (the middle of a literal we joined late, garbage) is
+     * skipped: parsing resumes on the next line that parses. */
+}
+
+/* ---- line dispatch --------------------------------------------------- */
+
+static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t len,
+                      unsigned flags)
+{
+    if (dir == MS_DIR_TO_SERVER) {
+        /* No real client sends a command line past the cap: report it once,
+         * give up on the command, but keep the literal that may end the
+         * line so the stream stays in sync. */
+        if (!(flags & MS_LINE_CONT)) {
+            if (!s->anomaly_long_line) {
+                s->anomaly_long_line = true;
+                emit_anomaly(s, "line_too_long", "client line over the cap");
+            }
+            if (s->cur) {
+                s->cur->incomplete = true;
+                s->cur = NULL;
+            }
+            s->cli_in_cmd = true;
+        }
+        if (!(flags & MS_LINE_PARTIAL)) {
+            size_t n = ms_line_strip(line, len);
+            client_segment(s, line, n, true);
+        }
+        return;
+    }
+    /* Server lines past the cap are normal (a FETCH with a big ENVELOPE):
+     * the head says which response it is, the tail may open a literal. */
+    if (!(flags & MS_LINE_CONT)) {
+        if (!s->srv_in_resp && len >= 2 && line[0] == '*' && line[1] == ' ') {
+            size_t w1 = word_end(line, len, 2);
+            size_t v1 = w1 < len ? word_end(line, len, w1 + 1) : w1;
+            if (w1 < len && ms_ascii_eq(line + w1 + 1, v1 - w1 - 1, "FETCH"))
+                s->srv_fetch = true;
+        }
+        s->srv_in_resp = true;
+    }
+    if (!(flags & MS_LINE_PARTIAL))
+        server_segment_end(s, line, ms_line_strip(line, len));
+}
+
+static void on_line(struct imap *s, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
+{
+    if (s->encrypted)
+        return;
+    if (flags & MS_LINE_RAW) {
+        if (dir == MS_DIR_TO_SERVER)
+            client_raw(s, line, len);
+        else
+            server_raw(s, line, len);
+        return;
+    }
+    if (s->skip_line[dir]) {
+        /* After a gap we are mid-line: what precedes the next LF is the tail
+         * of a line we cannot interpret. */
+        s->skip_line[dir] = (flags & MS_LINE_PARTIAL) != 0;
+        return;
+    }
+    if (flags & (MS_LINE_CONT | MS_LINE_PARTIAL)) {
+        long_line(s, dir, line, len, flags);
+        return;
+    }
+    if (dir == MS_DIR_TO_SERVER)
+        client_line(s, line, len);
+    else
+        server_line(s, line, len);
+}
+
+static void on_line_cli(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+{
+    on_line(ctx, MS_DIR_TO_SERVER, line, len, flags);
+}
+
+static void on_line_srv(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+{
+    on_line(ctx, MS_DIR_TO_CLIENT, line, len, flags);
+}
+
+/* ---- vtable ---------------------------------------------------------- */
+
+static void imap_destroy(void *st);
+
+static void *imap_create(const struct ms_limits *lim, const struct ms_sink *sink)
+{
+    struct imap *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->lim = *lim;
+    if (s->lim.max_pending_cmds == 0)
+        s->lim.max_pending_cmds = 1;
+    s->sink = *sink;
+    s->tab = calloc(s->lim.max_pending_cmds, sizeof(*s->tab));
+    if (!s->tab) {
+        free(s);
+        return NULL;
+    }
+    ms_linebuf_init(&s->lb[MS_DIR_TO_SERVER], lim->max_line, on_line_cli, s);
+    ms_linebuf_init(&s->lb[MS_DIR_TO_CLIENT], lim->max_line, on_line_srv, s);
+    ms_sasl_init(&s->sasl, lim);
+    return s;
+}
+
+static enum ms_rc imap_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
+{
+    struct imap *s = st;
+    if (dir > 1)
+        return MS_ERR_ARG;
+    if (!s->encrypted)
+        ms_linebuf_feed(&s->lb[dir], p, n);
+    return MS_OK;
+}
+
+/* A hole in one direction. Inside a literal the byte count says where the
+ * literal ends, so parsing goes on in step; elsewhere we are mid-line and
+ * skip to the next line. What the hole cut is marked truncated/incomplete. */
+static void imap_gap(void *st, unsigned dir, uint64_t missing)
+{
+    struct imap *s = st;
+    if (dir > 1 || s->encrypted)
+        return;
+    struct ms_linebuf *lb = &s->lb[dir];
+    ms_linebuf_reset(lb);
+    if (dir == MS_DIR_TO_CLIENT) {
+        if (s->srv_lit_left > 0 && missing <= s->srv_lit_left) {
+            s->srv_lit_left -= missing;
+            if (s->srv_msg)
+                ms_mime_set_truncated(s->srv_msg);
+            if (s->srv_lit_left > 0) {
+                ms_linebuf_raw(lb, s->srv_lit_left);
+            } else {
+                end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, true);
+                s->srv_lit = LIT_SKIP;
+            }
+            return;
+        }
+        end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, true);
+        s->srv_lit = LIT_SKIP;
+        s->srv_lit_left = 0;
+        s->srv_in_resp = false;
+        s->srv_fetch = false;
+        s->skip_line[dir] = true;
+        return;
+    }
+    if (s->cur)
+        s->cur->incomplete = true;
+    if (s->cli_lit_left > 0 && missing <= s->cli_lit_left) {
+        s->cli_lit_left -= missing;
+        s->cli_await_cont = false;
+        if (s->cli_msg)
+            ms_mime_set_truncated(s->cli_msg);
+        if (s->cli_lit_left > 0)
+            ms_linebuf_raw(lb, s->cli_lit_left);
+        else
+            client_raw(s, (const uint8_t *)"", 0);
+        return;
+    }
+    end_message(s, &s->cli_msg, "APPEND", false, true);
+    s->cli_lit = LIT_SKIP;
+    s->cli_lit_left = 0;
+    s->cli_await_cont = false;
+    s->cli_in_cmd = false;
+    s->cur = NULL;
+    s->skip_line[dir] = true;
+}
+
+static void imap_finish(void *st)
+{
+    struct imap *s = st;
+    if (!s->encrypted) {
+        ms_linebuf_flush(&s->lb[MS_DIR_TO_SERVER]);
+        ms_linebuf_flush(&s->lb[MS_DIR_TO_CLIENT]);
+    }
+    end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, true);
+    end_message(s, &s->cli_msg, "APPEND", false, true);
+    if (s->sasl_exchange)
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+    /* Logins still waiting for their reply, in the order they were sent. */
+    for (;;) {
+        struct pending *oldest = NULL;
+        for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
+            struct pending *x = s->tab[i];
+            if (x && x->used && (!oldest || x->seq < oldest->seq))
+                oldest = x;
+        }
+        if (!oldest)
+            break;
+        if (oldest->cmd == CMD_LOGIN && !s->encrypted)
+            emit_login(s, oldest, MS_OUTCOME_UNKNOWN, NULL, 0);
+        entry_release(s, oldest);
+    }
+}
+
+static void imap_destroy(void *st)
+{
+    struct imap *s = st;
+    if (!s)
+        return;
+    ms_mime_free(s->srv_msg);
+    ms_mime_free(s->cli_msg);
+    ms_linebuf_free(&s->lb[0]);
+    ms_linebuf_free(&s->lb[1]);
+    for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
+        if (!s->tab[i])
+            continue;
+        ms_buf_free(&s->tab[i]->user);
+        ms_buf_free(&s->tab[i]->pass);
+        free(s->tab[i]);
+    }
+    ms_sasl_free(&s->sasl);
+    free(s->tab);
+    free(s);
+}
+
+/* A server status line: "* OK", "* PREAUTH", "* BYE" (the greeting,
+ * RFC 9051 7.1), or a mid-session "* n FETCH" / "* n EXISTS". */
+static bool probe_server_line(const uint8_t *p, size_t len)
+{
+    if (len < 4 || p[0] != '*' || p[1] != ' ')
+        return false;
+    size_t w1 = word_end(p, len, 2);
+    const uint8_t *w = p + 2;
+    size_t wl = w1 - 2;
+    if (ms_ascii_eq(w, wl, "OK") || ms_ascii_eq(w, wl, "PREAUTH") || ms_ascii_eq(w, wl, "BYE") ||
+        ms_ascii_eq(w, wl, "CAPABILITY"))
+        return true;
+    if (wl == 0 || w1 >= len)
+        return false;
+    for (size_t i = 0; i < wl; i++) {
+        if (w[i] < '0' || w[i] > '9')
+            return false;
+    }
+    size_t v1 = word_end(p, len, w1 + 1);
+    const uint8_t *v = p + w1 + 1;
+    size_t vl = v1 - w1 - 1;
+    return ms_ascii_eq(v, vl, "FETCH") || ms_ascii_eq(v, vl, "EXISTS") ||
+           ms_ascii_eq(v, vl, "RECENT") || ms_ascii_eq(v, vl, "EXPUNGE");
+}
+
+/* Server: a greeting or untagged status (POP3's "+OK" and SMTP's "220"
+ * never start with "* "). Since a capture may begin mid-session, inside a
+ * literal, the first few whole lines are tried. Client: "tag SP command"
+ * with a command only IMAP has. */
+static enum ms_probe imap_probe(unsigned dir, const uint8_t *p, size_t n)
+{
+    const uint8_t *lf = memchr(p, '\n', n);
+    if (!lf)
+        return n < 512 ? MS_PROBE_MAYBE : MS_PROBE_NO;
+    if (dir == MS_DIR_TO_CLIENT) {
+        size_t off = 0;
+        for (int i = 0; i < 16 && off < n; i++) {
+            const uint8_t *e = memchr(p + off, '\n', n - off);
+            if (!e)
+                break;
+            size_t len = ms_line_strip(p + off, (size_t)(e - (p + off)) + 1);
+            if (probe_server_line(p + off, len))
+                return MS_PROBE_YES;
+            off = (size_t)(e - p) + 1;
+        }
+        return MS_PROBE_NO;
+    }
+    size_t len = ms_line_strip(p, (size_t)(lf - p) + 1);
+    size_t t = tag_len(p, len);
+    if (t == 0 || t >= len || p[t] != ' ' || ms_ascii_eq(p, t, "AUTH"))
+        return MS_PROBE_NO;
+    size_t c1 = word_end(p, len, t + 1);
+    const uint8_t *c = p + t + 1;
+    size_t cl = c1 - t - 1;
+    static const char *const imap_only[] = { "CAPABILITY", "LOGIN",  "AUTHENTICATE", "STARTTLS",
+                                             "SELECT",     "EXAMINE", "LIST",        "LSUB",
+                                             "NOOP",       "ID",     "UID",          "FETCH",
+                                             "APPEND",     "STATUS", "ENABLE",       "NAMESPACE",
+                                             "LOGOUT" };
+    for (size_t i = 0; i < sizeof(imap_only) / sizeof(imap_only[0]); i++) {
+        if (ms_ascii_eq(c, cl, imap_only[i])) {
+            /* "LOGIN" alone would also be SMTP/POP3 "AUTH LOGIN" (excluded
+             * above); an IMAP LOGIN has arguments. */
+            if (ms_ascii_eq(c, cl, "LOGIN") && c1 >= len)
+                return MS_PROBE_NO;
+            return MS_PROBE_YES;
+        }
+    }
+    return MS_PROBE_NO;
+}
+
+const struct ms_dissector ms_dissector_imap = {
+    .name = "imap",
+    .probe = imap_probe,
+    .create = imap_create,
+    .feed = imap_feed,
+    .gap = imap_gap,
+    .finish = imap_finish,
+    .destroy = imap_destroy,
+};

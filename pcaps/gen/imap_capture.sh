@@ -1,0 +1,367 @@
+#!/bin/bash
+# Generates mailspill's IMAP test captures from a real server and real clients.
+#
+#   pcaps/gen/imap_capture.sh [OUTDIR]      (root; OUTDIR defaults to pcaps/imap)
+#
+# Two network namespaces joined by a veth pair (client 10.44.3.5, server
+# 10.44.3.1 without TLS and 10.44.3.2 with STARTTLS; the addresses exist only
+# inside the namespaces); Debian's dovecot (imapd) runs in the server
+# namespace from a config in a temp dir, with auth_mechanisms plain login
+# cram-md5 digest-md5 and PLAIN passwords in a passwd-file (so that CRAM-MD5
+# and DIGEST-MD5 work); tcpdump captures on the client's veth end while
+# python3 imaplib, curl and a raw-socket client (imap_gen.py) talk to it.
+# Beside each capture it writes <name>.expected.json (NDJSON), derived only
+# from what the clients sent and received and from the generated messages.
+#
+# Produces:
+#   logins-fetch-append.pcap   port 143: imaplib LOGIN (quoted, UTF-8,
+#                              escapes), SELECT, FETCH BODY.PEEK[] x2, APPEND
+#                              to Sent; imaplib wrong password; curl
+#                              AUTHENTICATE PLAIN (+ UID FETCH), LOGIN and
+#                              CRAM-MD5 (AUTH=+LOGIN: curl 7.88 exits 3, "URL
+#                              using bad/illegal format"); raw LOGIN with
+#                              synchronizing literals (230-char password),
+#                              LOGIN with LITERAL+, AUTHENTICATE PLAIN with
+#                              SASL-IR, AUTHENTICATE DIGEST-MD5
+#   nonstandard-port-1143.pcap imaplib LOGIN + FETCH on port 1143
+#   starttls-no-credential.pcap imaplib STARTTLS, then LOGIN, FETCH, APPEND
+#                              inside TLS: no credential, no message
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${1:-$HERE/../imap}
+PY=/usr/bin/python3
+GEN=$HERE/imap_gen.py
+
+NS_CLI=ms-imap-cli
+NS_SRV=ms-imap-srv
+VETH_CLI=ms-imap-c          # interface names: at most 15 characters
+VETH_SRV=ms-imap-s
+CLI_IP=10.44.3.5
+SRV_IP=10.44.3.1
+TLS_IP=10.44.3.2
+ALT_PORT=1143
+MAIL_UID=65534              # static uid/gid of the mail users (nobody/nogroup)
+MAIL_GID=65534
+
+T=""
+TCPDUMP_PID=""
+OK=0
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'imap_capture.sh: error: %s\n' "$*" >&2; exit 1; }
+
+on_err() {
+    printf 'imap_capture.sh: error: command failed (exit %s) at line %s: %s\n' \
+        "$1" "$2" "$3" >&2
+}
+trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+
+# Kills what runs inside one of our namespaces (only processes this script
+# started: the namespaces are private to it), then deletes the namespace.
+# Deleting a namespace also deletes its end of the veth pair and so the pair.
+drop_ns() {
+    local ns=$1 why=${2:-} pids
+    local all
+    all=$(ip netns list 2>/dev/null | awk '{print $1}') || all=""
+    grep -qxF -- "$ns" <<<"$all" || return 0
+    [ -z "$why" ] || log "removing $why network namespace $ns"
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    if [ -n "$pids" ]; then
+        # shellcheck disable=SC2086
+        kill -TERM $pids 2>/dev/null || true
+        for _ in $(seq 50); do
+            pids=$(ip netns pids "$ns" 2>/dev/null || true)
+            [ -z "$pids" ] && break
+            sleep 0.1
+        done
+        if [ -n "$pids" ]; then
+            # shellcheck disable=SC2086
+            kill -KILL $pids 2>/dev/null || true
+        fi
+    fi
+    ip netns delete "$ns" 2>/dev/null || true
+}
+
+stop_tcpdump() {
+    [ -n "$TCPDUMP_PID" ] || return 0
+    local pid=$TCPDUMP_PID rc=0
+    TCPDUMP_PID=""
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    return "$rc"
+}
+
+stop_dovecot() {
+    [ -n "$T" ] && [ -f "$T/run/master.pid" ] || return 0
+    local pid
+    pid=$(cat "$T/run/master.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f "$T/run/master.pid"
+}
+
+cleanup() {
+    local rc=$?
+    trap - ERR
+    set +e
+    stop_tcpdump 2>/dev/null
+    stop_dovecot
+    drop_ns "$NS_CLI"
+    drop_ns "$NS_SRV"
+    if [ -n "$T" ] && [ -d "$T" ]; then
+        if [ "$OK" = 1 ]; then
+            rm -rf "$T"
+        else
+            echo "imap_capture.sh: FAILED (exit $rc); work files kept in $T" >&2
+            if [ -s "$T/dovecot.log" ]; then
+                echo "---- last lines of $T/dovecot.log ----" >&2
+                tail -n 20 "$T/dovecot.log" >&2
+            fi
+        fi
+    fi
+    [ "$OK" = 1 ] || [ "$rc" != 0 ] || rc=1
+    exit "$rc"
+}
+# One run at a time: a second one would tear down the first's namespaces.
+[ "$(id -u)" = 0 ] || die "must run as root (network namespaces, dovecot, tcpdump)"
+exec 9>/run/lock/mailspill-imapgen.lock
+flock -n 9 || die "another imap_capture.sh run is in progress"
+
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- preflight
+for tool in ip tcpdump curl ethtool openssl "$PY" /usr/sbin/dovecot; do
+    command -v "$tool" >/dev/null || die "missing $tool: run pcaps/gen/install-deps.sh"
+done
+[ -x /usr/lib/dovecot/imap ] || die "dovecot-imapd is not installed: run pcaps/gen/install-deps.sh"
+if ! getent passwd dovecot >/dev/null || ! getent passwd dovenull >/dev/null; then
+    die "dovecot's system users are missing: reinstall dovecot-core"
+fi
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+drop_ns "$NS_CLI" "a stale"
+drop_ns "$NS_SRV" "a stale"
+
+T=$(mktemp -d /tmp/mailspill-imapgen.XXXXXX)
+chmod 755 "$T"              # dovecot's unprivileged processes read the users file
+
+# ---------------------------------------------------------------- network
+log "network namespaces $NS_CLI ($CLI_IP) <-> $NS_SRV ($SRV_IP, $TLS_IP)"
+ip netns add "$NS_CLI"
+ip netns add "$NS_SRV"
+ip link add "$VETH_CLI" netns "$NS_CLI" type veth peer name "$VETH_SRV" netns "$NS_SRV"
+ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$VETH_CLI"
+ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$VETH_SRV"
+ip -n "$NS_SRV" addr add "$TLS_IP/24" dev "$VETH_SRV"
+for pair in "$NS_CLI:$VETH_CLI" "$NS_SRV:$VETH_SRV"; do
+    ns=${pair%%:*} dev=${pair#*:}
+    # No checksum/segmentation offload: correct checksums, MTU-sized segments.
+    ip netns exec "$ns" ethtool -K "$dev" tx off sg off tso off gso off gro off >/dev/null 2>&1 \
+        || ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link set "$dev" up
+done
+
+# ---------------------------------------------------------------- users, mail, TLS
+log "users, maildir, self-signed certificate"
+mkdir -p "$T/run" "$T/state" "$T/mail"
+"$PY" "$GEN" setup "$T"
+chown -R "$MAIL_UID:$MAIL_GID" "$T/mail"
+chmod 644 "$T/users"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=imap.mailspill.test \
+    -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+chmod 644 "$T/cert.pem"
+chmod 600 "$T/key.pem"
+
+# ---------------------------------------------------------------- dovecot
+cat > "$T/dovecot.conf" <<EOC
+# Written by pcaps/gen/imap_capture.sh; not used outside this run.
+protocols = imap
+listen = $SRV_IP, $TLS_IP
+base_dir = $T/run
+state_dir = $T/state
+instance_name = mailspill-imapgen
+log_path = $T/dovecot.log
+info_log_path = $T/dovecot.log
+auth_verbose = yes
+auth_failure_delay = 0
+auth_username_chars =
+disable_plaintext_auth = no
+auth_mechanisms = plain login cram-md5 digest-md5
+first_valid_uid = $MAIL_UID
+last_valid_uid = $MAIL_UID
+mail_location = maildir:~/Maildir
+# TLS (STARTTLS) only on $TLS_IP: on $SRV_IP the server offers none.
+ssl = yes
+ssl_cert = <$T/cert.pem
+ssl_key = <$T/key.pem
+local $SRV_IP {
+  ssl = no
+}
+# curl's DIGEST-MD5 gives up on an empty realm in the challenge.
+auth_realms = mailspill.test
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Sent {
+    auto = create
+    special_use = \Sent
+  }
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n $T/users
+}
+userdb {
+  driver = static
+  args = uid=$MAIL_UID gid=$MAIL_GID home=$T/mail/%n
+}
+service imap-login {
+  inet_listener imap {
+    port = 143
+  }
+  inet_listener imaps {
+    port = 0
+  }
+  inet_listener imap-alt {
+    port = $ALT_PORT
+  }
+}
+EOC
+
+log "dovecot $(/usr/sbin/dovecot --version | cut -d' ' -f1) in $NS_SRV (log: $T/dovecot.log)"
+/usr/sbin/dovecot -c "$T/dovecot.conf" -n >/dev/null \
+    || die "dovecot rejects the generated config $T/dovecot.conf"
+ip netns exec "$NS_SRV" /usr/sbin/dovecot -c "$T/dovecot.conf"
+for _ in $(seq 100); do
+    listening=$(ip netns exec "$NS_SRV" ss -Hltn "( sport = :143 or sport = :$ALT_PORT )" | wc -l)
+    [ "$listening" -ge 4 ] && break
+    sleep 0.1
+done
+[ "$listening" -ge 4 ] || die "dovecot does not listen on ports 143 and $ALT_PORT (see $T/dovecot.log)"
+
+# ---------------------------------------------------------------- capture
+start_capture() {           # $1: pcap path
+    local _
+    : > "$T/tcpdump.err"
+    ip netns exec "$NS_CLI" tcpdump -i "$VETH_CLI" -s 0 -U --immediate-mode -n -Z root -w "$1" tcp \
+        2>"$T/tcpdump.err" &
+    TCPDUMP_PID=$!
+    for _ in $(seq 100); do
+        grep -q 'listening on' "$T/tcpdump.err" && return 0
+        kill -0 "$TCPDUMP_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$T/tcpdump.err" >&2
+    die "tcpdump did not start"
+}
+
+finish_capture() {
+    sleep 0.5               # let the last FIN/ACKs reach the interface
+    stop_tcpdump || die "tcpdump failed: $(cat "$T/tcpdump.err")"
+    sed -n -E 's/^([0-9]+ packets? (captured|dropped by kernel))$/    tcpdump: \1/p' "$T/tcpdump.err"
+    if grep -qE '^[1-9][0-9]* packets? dropped by kernel' "$T/tcpdump.err"; then
+        die "tcpdump dropped packets"
+    fi
+}
+
+cli() { ip netns exec "$NS_CLI" "$@"; }
+gen() {                     # $1 subcommand, $2 host, $3 port, $4 expected, rest: options
+    local sub=$1 host=$2 port=$3 exp=$4
+    shift 4
+    cli "$PY" "$GEN" "$sub" --host "$host" --port "$port" --meta "$T/meta.json" \
+        --expected "$exp" "$@"
+}
+user_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["users"][sys.argv[2]]["user"])' "$T/meta.json" "$1"; }
+pass_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["users"][sys.argv[2]]["password"])' "$T/meta.json" "$1"; }
+
+# curl session: $1 expected, $2 user key, $3 login options, $4 URL path, [$5 body file]
+CURL_N=0
+curl_session() {
+    local exp=$1 key=$2 opts=$3 path=$4 body=${5:-}
+    CURL_N=$((CURL_N + 1))
+    local trace=$T/curl$CURL_N.trace
+    local out=${body:-/dev/null}
+    log "  curl --login-options '$opts' imap://$SRV_IP/$path"
+    cli curl -sS --max-time 20 --login-options "$opts" -u "$(user_of "$key"):$(pass_of "$key")" \
+        --trace-ascii "$trace" -o "$out" "imap://$SRV_IP/$path" \
+        || die "curl failed (trace: $trace)"
+    if [ -n "$body" ]; then
+        "$PY" "$GEN" curl-events --host "$SRV_IP" --port 143 --meta "$T/meta.json" \
+            --expected "$exp" --user-key "$key" --trace "$trace" --body "$body"
+    else
+        "$PY" "$GEN" curl-events --host "$SRV_IP" --port 143 --meta "$T/meta.json" \
+            --expected "$exp" --user-key "$key" --trace "$trace"
+    fi
+}
+
+# ---- capture 1: logins, FETCH, APPEND on port 143 ----------------------------
+NAME=logins-fetch-append
+PCAP=$T/$NAME.pcap EXP=$T/$NAME.expected.json
+: > "$EXP"
+log "capture $NAME"
+start_capture "$PCAP"
+log "  imaplib: LOGIN, SELECT, FETCH 1 and 2 (BODY.PEEK[]), APPEND to Sent, LOGOUT"
+gen imaplib "$SRV_IP" 143 "$EXP" --user-key main --fetch 1 --fetch 2 --append
+log "  imaplib: wrong password"
+gen imaplib "$SRV_IP" 143 "$EXP" --user-key main --wrong-password
+curl_session "$EXP" main 'AUTH=PLAIN' 'INBOX/;UID=1' "$T/curl-body.eml"
+curl_session "$EXP" utf8 'AUTH=LOGIN' ''
+curl_session "$EXP" cram 'AUTH=CRAM-MD5' ''
+log "  raw: LOGIN with synchronizing literals (230-character password)"
+gen raw "$SRV_IP" 143 "$EXP" --user-key long --mode sync-literal
+log "  raw: LOGIN quoted user + LITERAL+ password"
+gen raw "$SRV_IP" 143 "$EXP" --user-key utf8 --mode literal-plus
+log "  raw: AUTHENTICATE PLAIN with SASL-IR"
+gen raw "$SRV_IP" 143 "$EXP" --user-key long --mode sasl-ir
+# curl 7.88 cannot do DIGEST-MD5 with dovecot (curl issue #11369).
+log "  raw: AUTHENTICATE DIGEST-MD5"
+gen raw "$SRV_IP" 143 "$EXP" --user-key digest --mode digest-md5
+finish_capture
+
+# ---- capture 2: non-standard port ----------------------------------------------
+NAME2=nonstandard-port-$ALT_PORT
+PCAP2=$T/$NAME2.pcap EXP2=$T/$NAME2.expected.json
+: > "$EXP2"
+log "capture $NAME2"
+start_capture "$PCAP2"
+log "  imaplib: LOGIN, FETCH 2, LOGOUT on port $ALT_PORT"
+gen imaplib "$SRV_IP" "$ALT_PORT" "$EXP2" --user-key main --fetch 2
+finish_capture
+
+# ---- capture 3: STARTTLS ---------------------------------------------------------
+NAME3=starttls-no-credential
+PCAP3=$T/$NAME3.pcap EXP3=$T/$NAME3.expected.json
+: > "$EXP3"
+log "capture $NAME3"
+start_capture "$PCAP3"
+log "  imaplib: STARTTLS, then LOGIN, FETCH 1, APPEND inside TLS"
+gen imaplib "$TLS_IP" 143 "$EXP3" --user-key main --starttls --fetch 1 --append
+finish_capture
+
+stop_dovecot
+
+# ---------------------------------------------------------------- checks
+log "checking the captures"
+check() { "$PY" "$GEN" check-pcap --pcap "$1" --expected "$2" "${@:3}"; }
+check "$PCAP" "$EXP" --port 143 --sessions 9 \
+    --want "LOGIN {" --want "AUTHENTICATE PLAIN" --want "AUTHENTICATE LOGIN" \
+    --want "AUTHENTICATE CRAM-MD5" --want "AUTHENTICATE DIGEST-MD5" --want "+}" \
+    --want "BODY.PEEK[]" --want "APPEND Sent"
+check "$PCAP2" "$EXP2" --port "$ALT_PORT" --sessions 1 --want "LOGIN " --want "BODY.PEEK[]"
+check "$PCAP3" "$EXP3" --port 143 --sessions 1 --want "STARTTLS" --tls-close --refuse "LOGIN" \
+    --refuse "APPEND"
+
+for f in "$PCAP" "$EXP" "$PCAP2" "$EXP2" "$PCAP3" "$EXP3"; do
+    install -m 644 "$f" "$OUT/$(basename "$f")"
+done
+log "wrote:"
+ls -l "$OUT"
+OK=1

@@ -1,0 +1,675 @@
+#!/usr/bin/python3
+"""Helper for pcaps/gen/imap_capture.sh: makes the users and messages, runs
+the IMAP client sessions (python imaplib, a raw-socket client for literals and
+SASL-IR) and writes the expected NDJSON events.
+
+The expected events come ONLY from what the clients sent, what the server
+answered as the clients saw it (tagged replies, FETCH literals), curl's
+--trace-ascii log and the bytes this script generated -- never from the
+capture or from mailspill.
+
+Subcommands:
+  setup DIR                    users (seeded random names and passwords),
+                               Maildirs with the fixed messages, DIR/users
+                               (dovecot passwd-file) and DIR/meta.json
+  imaplib --host H --port P --meta META --expected OUT --user-key K
+          [--wrong-password] [--fetch N] [--append] [--starttls]
+                               one imaplib session; appends its events
+  raw --host H --port P --meta META --expected OUT --user-key K
+      --mode sync-literal|literal-plus|sasl-ir
+                               one hand-made session over a socket
+  curl-events --host H --port P --meta META --expected OUT --user-key K
+      --trace TRACE [--body FILE]
+                               events of a finished curl session
+  check-pcap --pcap F --expected E --port P --sessions N [--want S ...]
+             [--refuse S ...]  sanity check of a capture (verification only)
+"""
+import argparse
+import base64
+import email
+import email.policy
+import hashlib
+import imaplib
+import json
+import os
+import random
+import re
+import socket
+import ssl
+import struct
+import sys
+from email.message import EmailMessage
+
+CLIENT_IP = "10.44.3.5"
+
+
+def die(text):
+    print("imap_gen.py: error: " + text, file=sys.stderr)
+    sys.exit(1)
+
+
+# Users -----------------------------------------------------------------------
+
+ASCII_PW = ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+            " \"\\'!#$%&()*+,-./;<=>?@[]^_`{|}~")
+
+
+def make_password(rng, length, utf8=True):
+    """Seeded random password with spaces, quotes, backslashes and UTF-8
+    (never ':' or a line break: dovecot's passwd-file cannot hold them)."""
+    alphabet = ASCII_PW + ("éüß€日本" if utf8 else "")
+    pw = [rng.choice(alphabet) for _ in range(length)]
+    # Make sure every kind of awkward character is in there.
+    for i, c in enumerate((" ", "\"", "\\", "é" if utf8 else "'", "{", "}")):
+        pw[(i * 7 + 3) % length] = c
+    return "".join(pw)
+
+
+def make_users():
+    rng = random.Random(20261122)
+    def name(prefix):
+        return prefix + "".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789")
+                                for _ in range(6))
+    return {
+        # imaplib LOGIN (quoted strings), the mailbox with the messages
+        "main": {"user": name("alice."), "password": make_password(rng, 24)},
+        # 230 characters: the long one, sent as a synchronizing literal too
+        "long": {"user": name("bob."), "password": make_password(rng, 230)},
+        # UTF-8 and a space in the user name itself (SASL and quoted LOGIN)
+        "utf8": {"user": "jörg " + name("m"), "password": make_password(rng, 40)},
+        # curl CRAM-MD5
+        "cram": {"user": name("carol."), "password": make_password(rng, 32)},
+        # raw DIGEST-MD5: an ASCII password, since RFC 2831 2.1.2.1 would
+        # have Latin-1-representable UTF-8 converted before hashing
+        "digest": {"user": name("dave."), "password": make_password(rng, 28, utf8=False)},
+    }
+
+
+# Messages --------------------------------------------------------------------
+
+ATTACHMENT_NAME = "Übersicht Q3.pdf"
+ATTACHMENT_TYPE = "application/pdf"
+APPEND_ATTACHMENT_NAME = "notes.txt"
+
+
+def det_bytes(label, size):
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"mailspill imap %s %d" % (label.encode(), counter)).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def att_meta(name, ctype, data):
+    return {"filename": name, "content_type": ctype, "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def build_messages():
+    """[(maildir name or None for APPEND, message bytes (CRLF), meta)]."""
+    crlf = email.policy.default.clone(linesep="\r\n")
+    out = []
+
+    m = EmailMessage(policy=crlf)
+    m["From"] = "Dana Sender <dana@example.net>"
+    m["To"] = "Alice Example <alice@example.org>"
+    m["Subject"] = "Rapport trimestriel \u2013 Q3 \u2713"
+    m["Date"] = "Tue, 01 Oct 2024 09:30:00 +0000"
+    m["Message-ID"] = "<imap-q3.1@example.net>"
+    m.set_content("Hallo Alice,\n\nder Bericht ist angehängt.\n\nDana\n")
+    att = det_bytes("q3", 2500)
+    m.add_attachment(att, maintype="application", subtype="pdf", filename=ATTACHMENT_NAME)
+    m.set_boundary("=_mailspill-imapgen_q3")
+    for part in m.iter_parts():
+        del part["MIME-Version"]
+    out.append(("1727775000.M1P1.mailspill-imapgen", m.as_bytes(),
+                [att_meta(ATTACHMENT_NAME, ATTACHMENT_TYPE, att)]))
+
+    m = EmailMessage(policy=crlf)
+    m["From"] = "Carol Copy <carol@example.org>"
+    m["To"] = "Alice Example <alice@example.org>"
+    m["Subject"] = "Meeting notes"
+    m["Date"] = "Wed, 02 Oct 2024 14:05:00 +0000"
+    m["Message-ID"] = "<imap-notes.2@example.org>"
+    m.set_content("Notes from today:\n{5}\n) a line that looks like IMAP\n"
+                  "* 3 FETCH (BODY[] {10}\n-- \nCarol\n", cte="7bit")
+    out.append(("1727877900.M2P2.mailspill-imapgen", m.as_bytes(), []))
+
+    m = EmailMessage(policy=crlf)
+    m["From"] = "Alice Example <alice@example.org>"
+    m["To"] = "Dana Sender <dana@example.net>"
+    m["Subject"] = "Re: Rapport trimestriel"
+    m["Date"] = "Thu, 03 Oct 2024 08:00:00 +0000"
+    m["Message-ID"] = "<imap-sent.3@example.org>"
+    m.set_content("Thanks, notes attached.\n")
+    notes = ("line %d: numbers and words\n" % i for i in range(40))
+    notes = "".join(notes).encode()
+    m.add_attachment(notes, maintype="text", subtype="plain", filename=APPEND_ATTACHMENT_NAME)
+    m.set_boundary("=_mailspill-imapgen_sent")
+    for part in m.iter_parts():
+        del part["MIME-Version"]
+    out.append((None, m.as_bytes(), [att_meta(APPEND_ATTACHMENT_NAME, "text/plain", notes)]))
+    return out
+
+
+def cmd_setup(args):
+    users = make_users()
+    msgs = build_messages()
+    meta = {"users": users, "messages": {}, "append": None}
+    with open(os.path.join(args.dir, "users"), "w", encoding="utf-8") as f:
+        for u in users.values():
+            if ":" in u["user"] + u["password"]:
+                die("':' in a user or password")
+            f.write("%s:{PLAIN}%s::::::\n" % (u["user"], u["password"]))
+    maildir = os.path.join(args.dir, "mail", users["main"]["user"], "Maildir")
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(maildir, sub), exist_ok=True)
+    for name, raw, atts in msgs:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        info = {"message_id": str(msg["Message-ID"]), "subject": str(msg["Subject"]),
+                "attachments": atts, "raw_b64": base64.b64encode(raw).decode()}
+        if name is None:
+            meta["append"] = info
+            continue
+        # Maildir files hold LF line ends; dovecot sends CRLF.
+        with open(os.path.join(maildir, "new", name), "wb") as f:
+            f.write(raw.replace(b"\r\n", b"\n"))
+        meta["messages"][info["message_id"]] = info
+    with open(os.path.join(args.dir, "meta.json"), "w", encoding="utf-8") as f:
+        json.dump(meta, f, ensure_ascii=False, indent=1)
+
+
+def load_meta(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# Expected events -------------------------------------------------------------
+
+def base_event(kind, host, port):
+    return {"event_type": kind, "app_proto": "imap", "src_ip": CLIENT_IP,
+            "dest_ip": host, "dest_port": port}
+
+
+def credential_event(host, port, command, mech, user, password, reply, starttls_offered,
+                     extra=None):
+    ok = reply.split(" ", 2)[1].upper() == "OK"
+    ev = base_event("alert", host, port)
+    cred = {"command": command, "mechanism": mech, "username": user}
+    if password is not None:
+        cred["password"] = password
+    cred.update(extra or {})
+    cred.update({"outcome": "success" if ok else "failure", "server_reply": reply,
+                 "tls": False})
+    if starttls_offered is not None:
+        cred["starttls_offered"] = starttls_offered
+    ev["credential"] = cred
+    return ev
+
+
+def email_event(host, port, command, raw, info, partial=False):
+    """raw: the literal's bytes as the client received (FETCH) or sent (APPEND)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    got = []
+    for part in msg.iter_attachments():
+        data = part.get_payload(decode=True)
+        got.append(att_meta(part.get_filename(), part.get_content_type(), data))
+    if got != info["attachments"]:
+        die("attachments of %s differ from the generated ones: %r" % (info["message_id"], got))
+    if str(msg["Subject"]) != info["subject"]:
+        die("subject of %s decodes to %r" % (info["message_id"], str(msg["Subject"])))
+    ev = base_event("email", host, port)
+    ev["email"] = {
+        "command": command,
+        "subject": str(msg["Subject"]),
+        "from": str(msg["From"]),
+        "to": [str(a) for a in msg["To"].addresses],
+        "message_id": str(msg["Message-ID"]),
+        "size": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "attachments": info["attachments"],
+        "truncated": False,
+    }
+    if partial:
+        ev["email"]["partial"] = True
+    return ev
+
+
+def append_events(path, events):
+    with open(path, "a", encoding="utf-8") as f:
+        for ev in events:
+            f.write(json.dumps(ev, ensure_ascii=False) + "\n")
+
+
+def message_by_id(meta, raw):
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    mid = str(msg["Message-ID"])
+    if mid not in meta["messages"]:
+        die("the server returned an unknown message %r" % mid)
+    return meta["messages"][mid]
+
+
+def offered(caps):
+    caps = {c.upper() for c in caps}
+    return "STARTTLS" in caps or "LOGINDISABLED" in caps
+
+
+# imaplib -----------------------------------------------------------------------
+
+def imap_quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def cmd_imaplib(args):
+    meta = load_meta(args.meta)
+    u = meta["users"][args.user_key]
+    password = u["password"] + ("-wrong" if args.wrong_password else "")
+    events = []
+    M = imaplib.IMAP4(args.host, args.port, timeout=20)
+    M._encoding = "utf-8"          # quoted strings carry UTF-8 (RFC 9051 4.3)
+    print("  S: " + M.welcome.decode())
+    caps = list(M.capabilities)
+    if args.starttls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        print("  C: STARTTLS  ->  " + str(M.starttls(ssl_context=ctx)))
+    # LOGIN by hand: imaplib's login() sends the user unquoted and raises on
+    # NO; the tagged reply is needed verbatim.
+    typ, dat = M._simple_command("LOGIN", imap_quote(u["user"]), imap_quote(password))
+    tag = M.tagpre.decode() + str(M.tagnum - 1)
+    reply = "%s %s %s" % (tag, typ, dat[-1].decode("utf-8"))
+    print("  C: LOGIN %s %s  ->  %s" % (u["user"], password, reply))
+    if (typ == "OK") == args.wrong_password:
+        die("login %s unexpectedly" % ("succeeded" if typ == "OK" else "failed"))
+    if not args.starttls:
+        events.append(credential_event(args.host, args.port, "LOGIN", "LOGIN", u["user"],
+                                       password, reply, offered(caps)))
+    if typ == "OK":
+        M.state = "AUTH"
+        print("  C: SELECT INBOX  ->  %s" % (M.select("INBOX")[0],))
+        for n in args.fetch:
+            typ, data = M.fetch(str(n), "(BODY.PEEK[])")
+            if typ != "OK" or not isinstance(data[0], tuple):
+                die("FETCH %d failed: %r" % (n, data))
+            raw = data[0][1]
+            print("  C: FETCH %d (BODY.PEEK[])  ->  %s, %d bytes" % (n, data[0][0].decode(), len(raw)))
+            if not args.starttls:
+                events.append(email_event(args.host, args.port, "FETCH", raw,
+                                          message_by_id(meta, raw)))
+        if args.append:
+            info = meta["append"]
+            raw = base64.b64decode(info["raw_b64"])
+            typ, data = M.append("Sent", "(\\Seen)", None, raw)
+            print("  C: APPEND Sent {%d}  ->  %s %s" % (len(raw), typ, data))
+            if typ != "OK":
+                die("APPEND failed")
+            # imaplib sends the message with every line end made CRLF.
+            sent = imaplib.MapCRLF.sub(imaplib.CRLF, raw)
+            if not args.starttls:
+                events.append(email_event(args.host, args.port, "APPEND", sent, info))
+    print("  C: LOGOUT  ->  %s" % (M.logout()[0],))
+    append_events(args.expected, events)
+
+
+# raw socket client -------------------------------------------------------------
+
+class Raw:
+    def __init__(self, host, port):
+        self.s = socket.create_connection((host, port), timeout=20)
+        self.f = self.s.makefile("rb")
+
+    def line(self):
+        ln = self.f.readline()
+        if not ln:
+            die("server closed the connection")
+        print("  S: " + ln.decode("utf-8", "replace").rstrip())
+        return ln
+
+    def send(self, b):
+        print("  C: %r" % (b,))
+        self.s.sendall(b)
+
+    def tagged(self, tag):
+        while True:
+            ln = self.line()
+            if ln.startswith(tag.encode() + b" "):
+                return ln.rstrip(b"\r\n").decode("utf-8")
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+
+def caps_from_greeting(greeting):
+    m = re.search(rb"\[CAPABILITY ([^\]]*)\]", greeting)
+    if not m:
+        die("no capabilities in the greeting")
+    return m.group(1).decode().split()
+
+
+def cmd_raw(args):
+    meta = load_meta(args.meta)
+    u = meta["users"][args.user_key]
+    user, pw = u["user"].encode(), u["password"].encode()
+    c = Raw(args.host, args.port)
+    caps = caps_from_greeting(c.line())
+    if args.mode == "sync-literal":
+        # RFC 9051 4.3: a synchronizing literal waits for "+" before its bytes.
+        c.send(b"L1 LOGIN {%d}\r\n" % len(user))
+        if not c.line().startswith(b"+"):
+            die("no continuation for the user literal")
+        c.send(user + b" {%d}\r\n" % len(pw))
+        if not c.line().startswith(b"+"):
+            die("no continuation for the password literal")
+        c.send(pw + b"\r\n")
+        reply = c.tagged("L1")
+        ev = credential_event(args.host, args.port, "LOGIN", "LOGIN", u["user"], u["password"],
+                              reply, offered(caps))
+    elif args.mode == "literal-plus":
+        if "LITERAL+" not in caps:
+            die("the server does not offer LITERAL+")
+        # A quoted user, then the password as a non-synchronizing literal.
+        q = imap_quote(u["user"]).encode()
+        c.send(b"P1 LOGIN " + q + b" {%d+}\r\n" % len(pw) + pw + b"\r\n")
+        reply = c.tagged("P1")
+        ev = credential_event(args.host, args.port, "LOGIN", "LOGIN", u["user"], u["password"],
+                              reply, offered(caps))
+    elif args.mode == "digest-md5":
+        ev = digest_md5(c, args, u, caps)
+        reply = ev["credential"]["server_reply"]
+    else:
+        if "SASL-IR" not in caps:
+            die("the server does not offer SASL-IR")
+        ir = base64.b64encode(b"\0" + user + b"\0" + pw)
+        c.send(b"S1 AUTHENTICATE PLAIN " + ir + b"\r\n")
+        reply = c.tagged("S1")
+        ev = credential_event(args.host, args.port, "AUTHENTICATE", "PLAIN", u["user"],
+                              u["password"], reply, offered(caps))
+    if not reply.split(" ")[1] == "OK":
+        die("raw %s login failed: %s" % (args.mode, reply))
+    c.send(b"Z LOGOUT\r\n")
+    c.tagged("Z")
+    c.close()
+    append_events(args.expected, [ev])
+
+
+def digest_md5(c, args, u, caps):
+    """AUTHENTICATE DIGEST-MD5 (RFC 2831 2.1): Debian 12's curl 7.88 cannot
+    (curl issue #11369: it expects a comma after algorithm=, and dovecot
+    puts it last), so this client computes the response itself."""
+    md5 = lambda b: hashlib.md5(b).digest()
+    hexmd5 = lambda b: hashlib.md5(b).hexdigest().encode()
+    c.send(b"D1 AUTHENTICATE DIGEST-MD5\r\n")
+    ln = c.line()
+    if not ln.startswith(b"+ "):
+        die("no DIGEST-MD5 challenge")
+    chal = base64.b64decode(ln[2:].strip())
+    pairs = re.findall(rb'([a-z-]+)=(?:"((?:[^"\\]|\\.)*)"|([^,]*))', chal)
+    d = {k: q or t for k, q, t in pairs}
+    realm, nonce = d.get(b"realm", b""), d[b"nonce"]
+    user, pw = u["user"].encode(), u["password"].encode()
+    cnonce = base64.b64encode(hashlib.sha256(b"mailspill cnonce").digest()[:12])
+    nc, qop, uri = b"00000001", b"auth", b"imap/" + args.host.encode()
+    a1 = md5(user + b":" + realm + b":" + pw) + b":" + nonce + b":" + cnonce
+    a2 = b"AUTHENTICATE:" + uri
+    resp = hexmd5(hexmd5(a1) + b":" + nonce + b":" + nc + b":" + cnonce + b":" + qop + b":" +
+                  hexmd5(a2))
+    quoted_user = user.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    msg = (b'charset=utf-8,username="' + quoted_user + b'",realm="' + realm + b'",nonce="' +
+           nonce + b'",nc=' + nc + b',cnonce="' + cnonce + b'",digest-uri="' + uri +
+           b'",response=' + resp + b",qop=" + qop)
+    c.send(base64.b64encode(msg) + b"\r\n")
+    ln = c.line()
+    if not ln.startswith(b"+ "):
+        die("DIGEST-MD5 response refused: %r" % ln)
+    c.send(b"\r\n")                # rspauth seen; an empty response finishes
+    reply = c.tagged("D1")
+    return credential_event(args.host, args.port, "AUTHENTICATE", "DIGEST-MD5", u["user"], None,
+                            reply, offered(caps))
+
+
+# curl --------------------------------------------------------------------------
+
+def read_curl_trace(path):
+    """curl --trace-ascii log -> [(">" sent | "<" received, line)]. For IMAP
+    each "Send header" block is one command line and each "Recv header" one
+    response line (curl wraps lines at 64 characters: pieces are joined)."""
+    blocks = []
+    cur = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("=> Send header"):
+                cur = [">", ""]
+                blocks.append(cur)
+            elif line.startswith("<= Recv header"):
+                cur = ["<", ""]
+                blocks.append(cur)
+            elif line[:2] in ("=>", "<=", "=="):
+                cur = None
+            elif cur is not None and len(line) >= 6 and line[4:6] == ": ":
+                cur[1] += line[6:]
+    return [tuple(b) for b in blocks]
+
+
+def unquote(s):
+    if not (s.startswith('"') and s.endswith('"')):
+        return s
+    return re.sub(r"\\(.)", r"\1", s[1:-1])
+
+
+def cmd_curl_events(args):
+    meta = load_meta(args.meta)
+    u = meta["users"][args.user_key]
+    lines = read_curl_trace(args.trace)
+    caps = []
+    for d, text in lines:
+        if d == "<" and text.startswith("* CAPABILITY "):
+            caps += text.split()[2:]
+        m = re.search(r"\[CAPABILITY ([^\]]*)\]", text) if d == "<" else None
+        if m:
+            caps += m.group(1).split()
+    ev = None
+    for i, (d, text) in enumerate(lines):
+        if d != ">":
+            continue
+        parts = text.split(" ")
+        tag, verb = parts[0], parts[1].upper() if len(parts) > 1 else ""
+        if verb not in ("LOGIN", "AUTHENTICATE"):
+            continue
+        # The exchange runs until the tagged reply; collect what went by.
+        sent, got, reply = [], [], None
+        for dd, t in lines[i + 1:]:
+            if dd == "<" and t.startswith(tag + " "):
+                reply = t
+                break
+            (sent if dd == ">" else got).append(t)
+        if reply is None:
+            die("no tagged reply to curl's %s" % verb)
+        if verb == "LOGIN":
+            m = re.match(r'^\S+ LOGIN ("(?:[^"\\]|\\.)*"|\S+) ("(?:[^"\\]|\\.)*"|\S+)$', text)
+            if not m:
+                die("cannot read curl's LOGIN line %r" % text)
+            user, password = unquote(m.group(1)), unquote(m.group(2))
+            ev = credential_event(args.host, args.port, "LOGIN", "LOGIN", user, password, reply,
+                                  offered(caps))
+        else:
+            mech = parts[2].upper()
+            responses = ([parts[3]] if len(parts) > 3 else []) + sent
+            challenges = [g[2:] if g.startswith("+ ") else g[1:] for g in got if g.startswith("+")]
+            dec = [base64.b64decode(r) for r in responses]
+            extra = {}
+            if mech == "PLAIN":
+                _, user, password = (x.decode() for x in dec[0].split(b"\0"))
+            elif mech == "LOGIN":
+                user, password = dec[0].decode(), dec[1].decode()
+            elif mech == "CRAM-MD5":
+                user, digest = dec[0].decode().rsplit(" ", 1)
+                password = None
+                extra = {"challenge": base64.b64decode(challenges[0]).decode(),
+                         "response": digest}
+            elif mech == "DIGEST-MD5":
+                m = re.search(r'username="((?:[^"\\]|\\.)*)"', dec[0].decode())
+                user, password = unquote('"' + m.group(1) + '"'), None
+            else:
+                die("curl used AUTHENTICATE %s: not handled here" % mech)
+            ev = credential_event(args.host, args.port, "AUTHENTICATE", mech, user, password,
+                                  reply, offered(caps), extra)
+        if user != u["user"] or (password is not None and password != u["password"]):
+            die("curl logged in as %r / %r" % (user, password))
+        print("  curl: %s  ->  %s" % (text if verb != "LOGIN" else "LOGIN ...", reply))
+        break
+    if ev is None:
+        die("curl sent no login (trace %s)" % args.trace)
+    events = [ev]
+    if args.body:
+        with open(args.body, "rb") as f:
+            raw = f.read()
+        events.append(email_event(args.host, args.port, "FETCH", raw, message_by_id(meta, raw)))
+    append_events(args.expected, events)
+
+
+# Capture sanity check (verification only: never feeds the expected events) -----
+
+def _csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def read_pcap(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    if magic == b"\xd4\xc3\xb2\xa1":
+        endian = "<"
+    elif magic == b"\xa1\xb2\xc3\xd4":
+        endian = ">"
+    else:
+        die("%s: not a classic pcap file" % path)
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    if linktype != 1:
+        die("%s: link type %d, expected Ethernet" % (path, linktype))
+    off = 24
+    while off < len(data):
+        _, _, caplen, wirelen = struct.unpack(endian + "IIII", data[off:off + 16])
+        off += 16
+        yield caplen, wirelen, data[off:off + caplen]
+        off += caplen
+
+
+def cmd_check_pcap(args):
+    problems = []
+    streams, next_seq = {}, {}
+    syns = fins = npkt = 0
+    for caplen, wirelen, pkt in read_pcap(args.pcap):
+        npkt += 1
+        if caplen != wirelen:
+            problems.append("packet %d truncated" % npkt)
+            continue
+        if struct.unpack("!H", pkt[12:14])[0] != 0x0800:
+            problems.append("packet %d is not IPv4" % npkt)
+            continue
+        ip = pkt[14:]
+        ihl = (ip[0] & 15) * 4
+        ip = ip[:struct.unpack("!H", ip[2:4])[0]]
+        if _csum(ip[:ihl]) != 0xFFFF:
+            problems.append("packet %d: bad IP checksum" % npkt)
+        if ip[9] != 6:
+            problems.append("packet %d is not TCP" % npkt)
+            continue
+        src, dst = ip[12:16], ip[16:20]
+        tcp = ip[ihl:]
+        if _csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp) != 0xFFFF:
+            problems.append("packet %d: bad TCP checksum" % npkt)
+        sport, dport, seq = struct.unpack("!HHI", tcp[:8])
+        flags = tcp[13]
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        key = (".".join(map(str, src)), sport, ".".join(map(str, dst)), dport)
+        if flags & 0x02:
+            if not flags & 0x10:
+                syns += 1
+                if dport != args.port:
+                    problems.append("connection to port %d" % dport)
+            next_seq[key] = (seq + 1) & 0xFFFFFFFF
+            streams.setdefault(key, bytearray())
+            continue
+        if key not in next_seq:
+            problems.append("packet %d: flow without SYN" % npkt)
+            continue
+        if payload:
+            if seq != next_seq[key]:
+                problems.append("packet %d: seq %d, expected %d" % (npkt, seq, next_seq[key]))
+            else:
+                streams[key] += payload
+                next_seq[key] = (seq + len(payload)) & 0xFFFFFFFF
+        if flags & 0x01:
+            fins += 1
+            if seq == next_seq[key]:
+                next_seq[key] = (seq + 1) & 0xFFFFFFFF
+    if syns != args.sessions:
+        problems.append("%d TCP connections, expected %d" % (syns, args.sessions))
+    # A TLS client closes after its close_notify and resets the server's
+    # late one: one FIN per connection is all there is then.
+    if fins != 2 * syns and not (args.tls_close and fins == syns):
+        problems.append("%d FINs for %d connections" % (fins, syns))
+    client = b"".join(bytes(v) for k, v in sorted(streams.items()) if k[0] == CLIENT_IP)
+    text = client.decode("utf-8", "replace")
+    for want in args.want:
+        if want not in text:
+            problems.append("the client never sent %r" % want)
+    for refuse in args.refuse:
+        if refuse in text:
+            problems.append("the client sent %r in the clear" % refuse)
+    with open(args.expected, encoding="utf-8") as f:
+        events = [json.loads(l) for l in f if l.strip()]
+    print("    %s: %d packets, %d bytes, %d connections, %d expected events"
+          % (os.path.basename(args.pcap), npkt, os.path.getsize(args.pcap), syns, len(events)))
+    if problems:
+        die("%s:\n  " % args.pcap + "\n  ".join(problems))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("setup")
+    p.add_argument("dir")
+    p.set_defaults(func=cmd_setup)
+    for name, func in (("imaplib", cmd_imaplib), ("raw", cmd_raw), ("curl-events", cmd_curl_events)):
+        p = sub.add_parser(name)
+        p.add_argument("--host", required=True)
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--meta", required=True)
+        p.add_argument("--expected", required=True)
+        p.add_argument("--user-key", required=True)
+        p.set_defaults(func=func)
+    p = sub.choices["imaplib"]
+    p.add_argument("--wrong-password", action="store_true")
+    p.add_argument("--fetch", type=int, action="append", default=[])
+    p.add_argument("--append", action="store_true")
+    p.add_argument("--starttls", action="store_true")
+    sub.choices["raw"].add_argument("--mode", required=True,
+                                    choices=("sync-literal", "literal-plus", "sasl-ir", "digest-md5"))
+    p = sub.choices["curl-events"]
+    p.add_argument("--trace", required=True)
+    p.add_argument("--body")
+    p = sub.add_parser("check-pcap")
+    p.add_argument("--pcap", required=True)
+    p.add_argument("--expected", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--sessions", type=int, required=True)
+    p.add_argument("--want", action="append", default=[])
+    p.add_argument("--refuse", action="append", default=[])
+    p.add_argument("--tls-close", action="store_true")
+    p.set_defaults(func=cmd_check_pcap)
+    args = ap.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
