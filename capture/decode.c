@@ -1,8 +1,21 @@
-/* Frame decoding: Ethernet (with 802.1Q/802.1ad tags and PPPoE sessions),
- * Linux SLL and SLL2, BSD null/loopback, raw IPv4/IPv6; then IPv4 (RFC 791),
- * IPv6 with extension headers (RFC 8200) and TCP (RFC 9293).
+/* Frame decoding.
+ *
+ * Link layers: Ethernet II and 802.3+LLC/SNAP, 802.1Q / 802.1ad / 0x9100
+ * tag stacks, PPPoE sessions (RFC 2516), Linux SLL and SLL2, BSD null and
+ * loopback, raw IPv4/IPv6, IEEE 802.11 data frames (IEEE 802.11-2020 9.2-9.3:
+ * plain, radiotap, PPI) with QoS, HT control, 4-address (WDS) headers and
+ * LLC/SNAP (RFC 1042 / 802.1H).
+ * Tunnels: MPLS label stacks (RFC 3032; pseudowire control word RFC 4385),
+ * GRE (RFC 2784/2890 incl. 0x6558 transparent Ethernet bridging, PPTP's
+ * enhanced GRE RFC 2637, ERSPAN II/III), IP-in-IP (protocol 4 and 41),
+ * VXLAN (RFC 7348, UDP 4789) and Geneve (RFC 8926, UDP 6081), which cloud
+ * traffic mirroring (AWS, Azure, GCP) delivers captures in.
+ * Network: IPv4 (RFC 791), IPv6 with extension headers (RFC 8200 4.1-4.6),
+ * TCP (RFC 9293 3.1) with checksum validation (RFC 9293 3.1, RFC 8200 8.1).
+ *
  * Style of tcpdump's GET_ macros: every multi-byte read goes through a helper
- * that has already been told the length is there. */
+ * after the length was checked. Tunnels nest at most MAX_DEPTH times so a
+ * crafted packet cannot recurse deeply. */
 #include "decode.h"
 
 #include <pcap/dlt.h>
@@ -14,11 +27,37 @@
 #define ETH_QINQ 0x88A8u
 #define ETH_QINQ_OLD 0x9100u
 #define ETH_PPPOE_SESS 0x8864u
+#define ETH_MPLS_UC 0x8847u
+#define ETH_MPLS_MC 0x8848u
+#define ETH_TEB 0x6558u        /* transparent Ethernet bridging (GRE) */
+#define ETH_ERSPAN2 0x88BEu
+#define ETH_ERSPAN3 0x22EBu
+#define ETH_PPP 0x880Bu        /* PPTP enhanced GRE payload */
+
+#define IPPROTO_V_IPIP 4
+#define IPPROTO_V_TCP 6
+#define IPPROTO_V_UDP 17
+#define UDP_VXLAN 4789
+#define UDP_GENEVE 6081
+#define IPPROTO_V_IPV6 41
+#define IPPROTO_V_GRE 47
 
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2 276
 #endif
+#ifndef DLT_IEEE802_11
+#define DLT_IEEE802_11 105
+#endif
+#ifndef DLT_IEEE802_11_RADIO
+#define DLT_IEEE802_11_RADIO 127
+#endif
+#ifndef DLT_PPI
+#define DLT_PPI 192
+#endif
 #define LINKTYPE_RAW_ALT 101 /* LINKTYPE_RAW as written in pcap files */
+
+/* Encapsulations looked through for one frame (tunnel in tunnel ...). */
+#define MAX_DEPTH 8
 
 static uint16_t get_be16(const uint8_t *p)
 {
@@ -28,6 +67,16 @@ static uint16_t get_be16(const uint8_t *p)
 static uint32_t get_be32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint16_t get_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 bool ms_decode_linktype_supported(int lt)
@@ -42,13 +91,54 @@ bool ms_decode_linktype_supported(int lt)
     case DLT_IPV6:
     case DLT_LINUX_SLL:
     case DLT_LINUX_SLL2:
+    case DLT_IEEE802_11:
+    case DLT_IEEE802_11_RADIO:
+    case DLT_PPI:
         return true;
     default:
         return false;
     }
 }
 
-static enum ms_decode_status decode_tcp(const uint8_t *p, size_t len, struct ms_pkt *out)
+/* ---- checksums -------------------------------------------------------- */
+
+static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n)
+{
+    while (n >= 2) {
+        acc += get_be16(p);
+        p += 2;
+        n -= 2;
+    }
+    if (n)
+        acc += (uint32_t)p[0] << 8;
+    /* Fold often enough that 32 bits never overflow (segments < 2^16 words
+     * would be fine anyway, this keeps it true for any caller). */
+    while (acc >> 16)
+        acc = (acc & 0xffffu) + (acc >> 16);
+    return acc;
+}
+
+uint16_t ms_tcp_checksum(int ip_version, const uint8_t *src, const uint8_t *dst,
+                         const uint8_t *seg, size_t len)
+{
+    uint32_t acc = 0;
+    size_t alen = ip_version == 4 ? 4 : 16;
+    acc = sum16(acc, src, alen);
+    acc = sum16(acc, dst, alen);
+    /* IPv4: zero, protocol, TCP length (16 bits); IPv6: 32-bit upper-layer
+     * length, three zero bytes, next header. Both sum to the same words. */
+    acc += (uint32_t)(len >> 16) + (uint32_t)(len & 0xffffu) + IPPROTO_V_TCP;
+    acc = sum16(acc, seg, len);
+    return (uint16_t)~acc;
+}
+
+/* ---- TCP -------------------------------------------------------------- */
+
+/* RFC 9293 3.1: ports, sequence, acknowledgment, data offset (in 32-bit
+ * words, at least 5), flags, ..., options, data. complete: the segment was
+ * captured whole, so its checksum can be verified against pseudo_*. */
+static enum ms_decode_status decode_tcp(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                        bool complete, const uint8_t *pseudo_dst)
 {
     if (len < 20)
         return MS_DECODE_TRUNCATED;
@@ -64,10 +154,50 @@ static enum ms_decode_status decode_tcp(const uint8_t *p, size_t len, struct ms_
     out->tcp_flags = p[13];
     out->payload = p + hlen;
     out->payload_len = len - hlen;
+    out->tcp_csum_checked = false;
+    out->tcp_csum_bad = false;
+    if (complete && pseudo_dst) {
+        out->tcp_csum_checked = true;
+        out->tcp_csum_bad = ms_tcp_checksum(out->ip_version, out->src, pseudo_dst, p, len) != 0;
+    }
     return MS_DECODE_TCP;
 }
 
-static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms_pkt *out)
+/* ---- IP ---------------------------------------------------------------- */
+
+static enum ms_decode_status decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out, int depth);
+static enum ms_decode_status decode_gre(const uint8_t *p, size_t len, struct ms_pkt *out, int depth);
+static enum ms_decode_status decode_udp(const uint8_t *p, size_t len, struct ms_pkt *out, int depth);
+
+/* What an IPv4 protocol / IPv6 next header carries, once the IP header is
+ * done: TCP, or a tunnel to look into. */
+static enum ms_decode_status ip_payload(unsigned proto, const uint8_t *p, size_t len,
+                                        struct ms_pkt *out, int depth, bool complete,
+                                        const uint8_t *pseudo_dst)
+{
+    switch (proto) {
+    case IPPROTO_V_TCP:
+        return decode_tcp(p, len, out, complete, pseudo_dst);
+    case IPPROTO_V_IPIP:
+    case IPPROTO_V_IPV6:
+        /* RFC 2003 / RFC 4213: the inner header's version nibble must agree. */
+        if (len < 1)
+            return MS_DECODE_TRUNCATED;
+        if ((p[0] >> 4) != (proto == IPPROTO_V_IPIP ? 4 : 6))
+            return MS_DECODE_MALFORMED;
+        return decode_ip(p, len, out, depth + 1);
+    case IPPROTO_V_GRE:
+        return decode_gre(p, len, out, depth + 1);
+    case IPPROTO_V_UDP:
+        return decode_udp(p, len, out, depth + 1);
+    default:
+        return MS_DECODE_NOT_TCP;
+    }
+}
+
+/* RFC 791 3.1: version/IHL, TOS, total length, id, flags/fragment offset,
+ * TTL, protocol, header checksum, source, destination, options. */
+static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
 {
     if (len < 20)
         return MS_DECODE_TRUNCATED;
@@ -77,13 +207,11 @@ static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms
         return MS_DECODE_MALFORMED;
     /* Ethernet pads short frames: trust the IP length, not the frame's.
      * A snaplen-cut frame is shorter than total; decode what is there. */
+    bool complete = total <= len;
     if (total < len)
         len = total;
     if (len < ihl)
         return MS_DECODE_TRUNCATED;
-    uint16_t frag = get_be16(p + 6);
-    if ((frag & 0x3fffu) != 0)   /* MF set or offset non-zero */
-        return MS_DECODE_FRAGMENT;
     out->ip_version = 4;
     memset(out->src, 0, sizeof(out->src));
     memset(out->dst, 0, sizeof(out->dst));
@@ -91,16 +219,21 @@ static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms
     memcpy(out->dst, p + 16, 4);
     out->l3 = p;
     out->l3_len = len;
-    if (p[9] != 6)
-        return MS_DECODE_NOT_TCP;
-    return decode_tcp(p + ihl, len - ihl, out);
+    uint16_t frag = get_be16(p + 6);
+    if ((frag & 0x3fffu) != 0)   /* MF set or offset non-zero */
+        return MS_DECODE_FRAGMENT;
+    return ip_payload(p[9], p + ihl, len - ihl, out, depth, complete, out->dst);
 }
 
-static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms_pkt *out)
+/* RFC 8200 3 and 4: fixed 40-byte header, then a chain of extension headers
+ * (hop-by-hop, routing, destination options, AH, mobility: "next header,
+ * length" first) ending in an upper-layer protocol. */
+static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
 {
     if (len < 40)
         return MS_DECODE_TRUNCATED;
     size_t plen = get_be16(p + 4);
+    bool complete = 40 + plen <= len;
     if (40 + plen < len)
         len = 40 + plen;
     out->ip_version = 6;
@@ -110,63 +243,268 @@ static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms
     out->l3_len = len;
     uint8_t nh = p[6];
     size_t off = 40;
-    /* Walk extension headers; a bounded count stops a crafted chain. */
+    /* The pseudo-header uses the final destination (RFC 8200 8.1); with a
+     * routing header still to be processed that address is elsewhere, so
+     * the checksum is then not verified. */
+    const uint8_t *pseudo_dst = out->dst;
+    /* A bounded count stops a crafted chain. */
     for (int i = 0; i < 16; i++) {
+        size_t ext;
         switch (nh) {
-        case 6:
-            return decode_tcp(p + off, len - off, out);
         case 0:   /* hop-by-hop */
         case 43:  /* routing */
         case 60:  /* destination options */
+        case 135: /* mobility (RFC 6275) */
             if (len - off < 8)
                 return MS_DECODE_TRUNCATED;
-            nh = p[off];
-            {
-                size_t ext = ((size_t)p[off + 1] + 1) * 8;
-                if (len - off < ext)
-                    return MS_DECODE_TRUNCATED;
-                off += ext;
-            }
+            ext = ((size_t)p[off + 1] + 1) * 8;
+            if (nh == 43 && p[off + 3] != 0)   /* segments left */
+                pseudo_dst = NULL;
             break;
-        case 44:  /* fragment */
-            return MS_DECODE_FRAGMENT;
+        case 51:  /* AH (RFC 4302 2.2): length in 32-bit words minus 2 */
+            if (len - off < 8)
+                return MS_DECODE_TRUNCATED;
+            ext = ((size_t)p[off + 1] + 2) * 4;
+            break;
+        case 44:  /* fragment (RFC 8200 4.5) */
+            if (len - off < 8)
+                return MS_DECODE_TRUNCATED;
+            /* An atomic fragment (offset 0, M 0) is a whole packet and is
+             * processed in isolation (RFC 6946 4). */
+            if ((get_be16(p + off + 2) & 0xfff9u) != 0)
+                return MS_DECODE_FRAGMENT;
+            ext = 8;
+            break;
         default:
-            return MS_DECODE_NOT_TCP;
+            return ip_payload(nh, p + off, len - off, out, depth, complete, pseudo_dst);
         }
+        if (len - off < ext)
+            return MS_DECODE_TRUNCATED;
+        nh = p[off];
+        off += ext;
     }
     return MS_DECODE_MALFORMED;
 }
 
-enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out)
+static enum ms_decode_status decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
 {
+    if (depth > MAX_DEPTH)
+        return MS_DECODE_UNSUPPORTED;
     if (len < 1)
         return MS_DECODE_TRUNCATED;
     switch (p[0] >> 4) {
-    case 4: return decode_ipv4(p, len, out);
-    case 6: return decode_ipv6(p, len, out);
+    case 4: return decode_ipv4(p, len, out, depth);
+    case 6: return decode_ipv6(p, len, out, depth);
     default: return MS_DECODE_MALFORMED;
     }
 }
 
+enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out)
+{
+    return decode_ip(p, len, out, 0);
+}
+
+/* ---- layer 2 and tunnels ---------------------------------------------- */
+
 static enum ms_decode_status decode_ethertype(uint16_t type, const uint8_t *p, size_t len,
-                                              struct ms_pkt *out);
+                                              struct ms_pkt *out, int depth);
+static enum ms_decode_status decode_eth(const uint8_t *p, size_t len, struct ms_pkt *out, int depth);
+
+/* PPP protocol field (RFC 1661 2, may be compressed to one byte when odd),
+ * optionally after the HDLC address/control bytes FF 03 (RFC 1662 3.1). */
+static enum ms_decode_status decode_ppp(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+{
+    if (len >= 1 && p[0] == 0xff) {
+        /* 0xff is the HDLC address, never a (compressed) protocol. */
+        if (len < 2)
+            return MS_DECODE_TRUNCATED;
+        if (p[1] != 0x03)
+            return MS_DECODE_MALFORMED;
+        p += 2;
+        len -= 2;
+    }
+    if (len < 1)
+        return MS_DECODE_TRUNCATED;
+    unsigned proto;
+    if (p[0] & 1) {
+        proto = p[0];
+        p += 1;
+        len -= 1;
+    } else {
+        if (len < 2)
+            return MS_DECODE_TRUNCATED;
+        proto = get_be16(p);
+        p += 2;
+        len -= 2;
+    }
+    if (proto == 0x0021 || proto == 0x0057)
+        return decode_ip(p, len, out, depth + 1);
+    return MS_DECODE_NOT_TCP;
+}
 
 /* RFC 2516 PPPoE session: ver/type, code, session id, length, then PPP. */
-static enum ms_decode_status decode_pppoe(const uint8_t *p, size_t len, struct ms_pkt *out)
+static enum ms_decode_status decode_pppoe(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
 {
     if (len < 8)
         return MS_DECODE_TRUNCATED;
+    if (p[0] != 0x11)
+        return MS_DECODE_MALFORMED;
+    size_t plen = get_be16(p + 4);
+    /* The PPPoE length covers the PPP frame; Ethernet padding follows it. */
+    if (plen + 6 < len)
+        len = plen + 6;
+    if (len < 8)   /* a length too short to hold the PPP protocol */
+        return MS_DECODE_MALFORMED;
     uint16_t proto = get_be16(p + 6);
-    if (proto == 0x0021)
-        return ms_decode_ip(p + 8, len - 8, out);
-    if (proto == 0x0057)
-        return ms_decode_ip(p + 8, len - 8, out);
+    if (proto == 0x0021 || proto == 0x0057)
+        return decode_ip(p + 8, len - 8, out, depth + 1);
+    return MS_DECODE_NOT_TCP;
+}
+
+/* RFC 3032 2.1: 4-byte entries (label 20, TC 3, S 1, TTL 8) until the
+ * bottom-of-stack bit. What follows has no type field: the first nibble
+ * says IPv4 (4) or IPv6 (6); 0 is the pseudowire control word (RFC 4385 3)
+ * followed by an Ethernet frame (RFC 4448). */
+static enum ms_decode_status decode_mpls(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+{
+    for (int i = 0;; i++) {
+        if (i >= 16)
+            return MS_DECODE_MALFORMED;
+        if (len < 4)
+            return MS_DECODE_TRUNCATED;
+        bool bottom = (p[2] & 1) != 0;
+        p += 4;
+        len -= 4;
+        if (bottom)
+            break;
+    }
+    if (len < 1)
+        return MS_DECODE_TRUNCATED;
+    switch (p[0] >> 4) {
+    case 4:
+    case 6:
+        return decode_ip(p, len, out, depth + 1);
+    case 0:
+        if (len < 4)
+            return MS_DECODE_TRUNCATED;
+        return decode_eth(p + 4, len - 4, out, depth + 1);
+    default:
+        return MS_DECODE_UNSUPPORTED;
+    }
+}
+
+/* GRE. Version 0 (RFC 2784 2.1, RFC 2890 2): C R K S s Recur Flags Ver,
+ * protocol type, [checksum, reserved1] if C, [key] if K, [sequence] if S.
+ * The R bit (RFC 1701 source routing) is obsolete and not decoded.
+ * Version 1 (PPTP, RFC 2637 4.1): K always, [seq] if S, [ack] if A, PPP.
+ * Payload by ethertype; 0x6558 is a whole Ethernet frame; ERSPAN II/III
+ * carry a mirrored Ethernet frame after their own header. */
+static enum ms_decode_status decode_gre(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return MS_DECODE_UNSUPPORTED;
+    if (len < 4)
+        return MS_DECODE_TRUNCATED;
+    uint16_t flags = get_be16(p);
+    uint16_t proto = get_be16(p + 2);
+    size_t off = 4;
+    switch (flags & 7u) {
+    case 0:
+        if (flags & 0x4000u)
+            return MS_DECODE_UNSUPPORTED;
+        if (flags & 0x8000u)
+            off += 4;
+        if (flags & 0x2000u)
+            off += 4;
+        if (flags & 0x1000u)
+            off += 4;
+        break;
+    case 1:
+        if (!(flags & 0x2000u) || proto != ETH_PPP)
+            return MS_DECODE_MALFORMED;
+        off += 4;
+        if (flags & 0x1000u)
+            off += 4;
+        if (flags & 0x0080u)
+            off += 4;
+        if (len < off)
+            return MS_DECODE_TRUNCATED;
+        return decode_ppp(p + off, len - off, out, depth);
+    default:
+        return MS_DECODE_UNSUPPORTED;
+    }
+    if (len < off)
+        return MS_DECODE_TRUNCATED;
+    p += off;
+    len -= off;
+    switch (proto) {
+    case ETH_TEB:
+        return decode_eth(p, len, out, depth + 1);
+    case ETH_ERSPAN2:
+        /* ERSPAN type II: 8 bytes, version 1 in the top nibble. */
+        if (len < 8)
+            return MS_DECODE_TRUNCATED;
+        if ((p[0] >> 4) != 1)
+            return MS_DECODE_UNSUPPORTED;
+        return decode_eth(p + 8, len - 8, out, depth + 1);
+    case ETH_ERSPAN3: {
+        /* ERSPAN type III: 12 bytes, version 2, plus an 8-byte platform
+         * subheader when the O bit (last bit of byte 11) is set. */
+        if (len < 12)
+            return MS_DECODE_TRUNCATED;
+        if ((p[0] >> 4) != 2)
+            return MS_DECODE_UNSUPPORTED;
+        size_t h = (p[11] & 1) ? 20 : 12;
+        if (len < h)
+            return MS_DECODE_TRUNCATED;
+        return decode_eth(p + h, len - h, out, depth + 1);
+    }
+    default:
+        return decode_ethertype(proto, p, len, out, depth + 1);
+    }
+}
+
+/* UDP (RFC 768) only matters as a tunnel: VXLAN (RFC 7348 5: flags with
+ * the I bit 0x08, 3 reserved, 24-bit VNI, 1 reserved, then an Ethernet
+ * frame) and Geneve (RFC 8926 3.4: version 0 and option length in 4-byte
+ * words, flags, protocol type, VNI, reserved, options). */
+static enum ms_decode_status decode_udp(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return MS_DECODE_UNSUPPORTED;
+    if (len < 8)
+        return MS_DECODE_TRUNCATED;
+    uint16_t dport = get_be16(p + 2);
+    p += 8;
+    len -= 8;
+    if (dport == UDP_VXLAN) {
+        if (len < 8)
+            return MS_DECODE_TRUNCATED;
+        if (!(p[0] & 0x08u))
+            return MS_DECODE_NOT_TCP;
+        return decode_eth(p + 8, len - 8, out, depth + 1);
+    }
+    if (dport == UDP_GENEVE) {
+        if (len < 8)
+            return MS_DECODE_TRUNCATED;
+        if ((p[0] >> 6) != 0)
+            return MS_DECODE_UNSUPPORTED;
+        size_t h = 8 + (size_t)(p[0] & 0x3fu) * 4;
+        if (len < h)
+            return MS_DECODE_TRUNCATED;
+        uint16_t proto = get_be16(p + 2);
+        if (proto == ETH_TEB)
+            return decode_eth(p + h, len - h, out, depth + 1);
+        return decode_ethertype(proto, p + h, len - h, out, depth + 1);
+    }
     return MS_DECODE_NOT_TCP;
 }
 
 static enum ms_decode_status decode_ethertype(uint16_t type, const uint8_t *p, size_t len,
-                                              struct ms_pkt *out)
+                                              struct ms_pkt *out, int depth)
 {
+    if (depth > MAX_DEPTH)
+        return MS_DECODE_UNSUPPORTED;
     /* VLAN tags stack (QinQ); bounded so a run of tags cannot loop long. */
     for (int tags = 0; tags < 8; tags++) {
         if (type != ETH_VLAN && type != ETH_QINQ && type != ETH_QINQ_OLD)
@@ -180,45 +518,202 @@ static enum ms_decode_status decode_ethertype(uint16_t type, const uint8_t *p, s
     switch (type) {
     case ETH_IPV4:
     case ETH_IPV6:
-        return ms_decode_ip(p, len, out);
+        return decode_ip(p, len, out, depth);
     case ETH_PPPOE_SESS:
-        return decode_pppoe(p, len, out);
+        return decode_pppoe(p, len, out, depth);
+    case ETH_MPLS_UC:
+    case ETH_MPLS_MC:
+        return decode_mpls(p, len, out, depth);
+    case ETH_TEB:
+        return decode_eth(p, len, out, depth + 1);
     default:
         return MS_DECODE_NOT_TCP;
     }
 }
 
-enum ms_decode_status ms_decode_frame(int lt, const uint8_t *f, size_t caplen, struct ms_pkt *out)
+/* RFC 1042 / IEEE 802.1H: LLC AA AA 03 + OUI 00-00-00 (or 00-00-F8,
+ * bridge tunnel) + ethertype. Other LLC payloads carry no IP. */
+static enum ms_decode_status decode_llc_snap(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                             int depth)
+{
+    if (len < 8)
+        return MS_DECODE_TRUNCATED;
+    if (p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] != 0 || p[4] != 0 ||
+        (p[5] != 0 && p[5] != 0xf8))
+        return MS_DECODE_NOT_TCP;
+    return decode_ethertype(get_be16(p + 6), p + 8, len - 8, out, depth);
+}
+
+/* Ethernet II (type >= 0x0600) or IEEE 802.3 (a length) with LLC/SNAP. */
+static enum ms_decode_status decode_eth(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+{
+    if (len < 14)
+        return MS_DECODE_TRUNCATED;
+    uint16_t type = get_be16(p + 12);
+    if (type >= 0x0600)
+        return decode_ethertype(type, p + 14, len - 14, out, depth);
+    if (type > 1500)
+        return MS_DECODE_MALFORMED;
+    size_t n = len - 14 < type ? len - 14 : type;
+    return decode_llc_snap(p + 14, n, out, depth);
+}
+
+/* IEEE 802.11-2020 9.2.3/9.3.2.1 data frame: frame control (2, little
+ * endian: protocol version 2 bits, type 2, subtype 4; then flags To DS,
+ * From DS, More Fragments, Retry, Power Mgmt, More Data, Protected, +HTC/
+ * Order), duration (2), address 1-3 (18), sequence control (2), address 4
+ * (6) when To DS and From DS are both set (WDS), QoS control (2) in QoS
+ * subtypes, HT control (4) when a QoS frame has the Order bit, then the
+ * frame body, an LLC/SNAP header first. pad: radiotap says the header is
+ * padded to a multiple of 4. */
+static enum ms_decode_status decode_80211(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                          int depth, bool pad)
+{
+    if (len < 2)
+        return MS_DECODE_TRUNCATED;
+    uint8_t fc0 = p[0], fc1 = p[1];
+    if ((fc0 & 3u) != 0)
+        return MS_DECODE_MALFORMED;
+    unsigned type = (fc0 >> 2) & 3u, subtype = fc0 >> 4;
+    /* Management, control and extension frames carry no IP. */
+    if (type != 2)
+        return MS_DECODE_NOT_TCP;
+    /* Null-function subtypes (bit 2 of the subtype) have no body. */
+    if (subtype & 0x4u)
+        return MS_DECODE_NOT_TCP;
+    bool qos = (subtype & 0x8u) != 0;
+    size_t hdr = 24;
+    if ((fc1 & 3u) == 3u)
+        hdr += 6;
+    size_t qos_off = hdr;
+    if (qos) {
+        hdr += 2;
+        if (fc1 & 0x80u)
+            hdr += 4;
+    }
+    if (pad)
+        hdr = (hdr + 3) & ~(size_t)3;
+    if (len < hdr)
+        return MS_DECODE_TRUNCATED;
+    /* WEP/TKIP/CCMP/GCMP: without keys the body is noise. */
+    if (fc1 & 0x40u)
+        return MS_DECODE_PROTECTED;
+    /* 802.11 fragments (More Fragments, or fragment number non-zero) and
+     * A-MSDU aggregates are not reassembled or split here. */
+    if ((fc1 & 0x04u) || (get_le16(p + 22) & 0x000fu))
+        return MS_DECODE_UNSUPPORTED;
+    if (qos && (p[qos_off] & 0x80u))
+        return MS_DECODE_UNSUPPORTED;
+    return decode_llc_snap(p + hdr, len - hdr, out, depth);
+}
+
+/* Radiotap (radiotap.org): version 0, pad, length (LE16), present words
+ * (LE32, bit 31 chains another word), then fields aligned to their natural
+ * size from the start of the header. Only Flags (bit 1, after TSFT bit 0)
+ * matters: FCS at the end (0x10), header padding (0x20), bad FCS (0x40). */
+static enum ms_decode_status decode_radiotap(const uint8_t *p, size_t len, struct ms_pkt *out)
+{
+    if (len < 8)
+        return MS_DECODE_TRUNCATED;
+    if (p[0] != 0)
+        return MS_DECODE_MALFORMED;
+    size_t rlen = get_le16(p + 2);
+    if (rlen < 8)
+        return MS_DECODE_MALFORMED;
+    if (len < rlen)
+        return MS_DECODE_TRUNCATED;
+    uint32_t present = get_le32(p + 4);
+    size_t off = 8;
+    uint32_t w = present;
+    while (w & 0x80000000u) {
+        if (rlen < off + 4)
+            return MS_DECODE_MALFORMED;
+        w = get_le32(p + off);
+        off += 4;
+    }
+    uint8_t flags = 0;
+    if (present & 0x1u)
+        off = ((off + 7) & ~(size_t)7) + 8;
+    if (present & 0x2u) {
+        if (rlen < off + 1)
+            return MS_DECODE_MALFORMED;
+        flags = p[off];
+    }
+    if (flags & 0x40u)
+        return MS_DECODE_MALFORMED;   /* failed FCS: no station accepted it */
+    p += rlen;
+    len -= rlen;
+    if (flags & 0x10u) {
+        if (len < 4)
+            return MS_DECODE_TRUNCATED;
+        len -= 4;
+    }
+    return decode_80211(p, len, out, 0, (flags & 0x20u) != 0);
+}
+
+static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen,
+                                         struct ms_pkt *out, bool allow_ppi);
+
+/* PPI (Per-Packet Information, CACE 2007): version 0, flags, length (LE16),
+ * DLT of the frame that follows (LE32), then TLV fields we skip. */
+static enum ms_decode_status decode_ppi(const uint8_t *p, size_t len, struct ms_pkt *out)
+{
+    if (len < 8)
+        return MS_DECODE_TRUNCATED;
+    if (p[0] != 0)
+        return MS_DECODE_MALFORMED;
+    size_t hlen = get_le16(p + 2);
+    if (hlen < 8)
+        return MS_DECODE_MALFORMED;
+    if (len < hlen)
+        return MS_DECODE_TRUNCATED;
+    int dlt = (int)get_le32(p + 4);
+    return decode_link(dlt, p + hlen, len - hlen, out, false);
+}
+
+static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen,
+                                         struct ms_pkt *out, bool allow_ppi)
 {
     switch (lt) {
     case DLT_EN10MB:
-        if (caplen < 14)
-            return MS_DECODE_TRUNCATED;
-        return decode_ethertype(get_be16(f + 12), f + 14, caplen - 14, out);
+        return decode_eth(f, caplen, out, 0);
     case DLT_NULL:
     case DLT_LOOP: {
         /* 4-byte address family, host order for NULL, network for LOOP;
          * the IP version nibble tells us what follows either way. */
         if (caplen < 4)
             return MS_DECODE_TRUNCATED;
-        return ms_decode_ip(f + 4, caplen - 4, out);
+        return decode_ip(f + 4, caplen - 4, out, 0);
     }
     case DLT_RAW:
     case LINKTYPE_RAW_ALT:
     case DLT_IPV4:
     case DLT_IPV6:
-        return ms_decode_ip(f, caplen, out);
+        return decode_ip(f, caplen, out, 0);
     case DLT_LINUX_SLL:
         /* 16-byte header; protocol type in its last two bytes. */
         if (caplen < 16)
             return MS_DECODE_TRUNCATED;
-        return decode_ethertype(get_be16(f + 14), f + 16, caplen - 16, out);
+        return decode_ethertype(get_be16(f + 14), f + 16, caplen - 16, out, 0);
     case DLT_LINUX_SLL2:
         /* 20-byte header; protocol type first. */
         if (caplen < 20)
             return MS_DECODE_TRUNCATED;
-        return decode_ethertype(get_be16(f), f + 20, caplen - 20, out);
+        return decode_ethertype(get_be16(f), f + 20, caplen - 20, out, 0);
+    case DLT_IEEE802_11:
+        return decode_80211(f, caplen, out, 0, false);
+    case DLT_IEEE802_11_RADIO:
+        return decode_radiotap(f, caplen, out);
+    case DLT_PPI:
+        if (!allow_ppi)
+            return MS_DECODE_UNSUPPORTED;
+        return decode_ppi(f, caplen, out);
     default:
         return MS_DECODE_UNSUPPORTED;
     }
+}
+
+enum ms_decode_status ms_decode_frame(int lt, const uint8_t *f, size_t caplen, struct ms_pkt *out)
+{
+    return decode_link(lt, f, caplen, out, true);
 }

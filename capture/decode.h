@@ -1,6 +1,8 @@
 /* Link layer -> IP -> TCP decoding of one captured frame into a view.
  * Every read is bounds-checked against the captured length; nothing is
- * copied: the view points into the caller's frame. */
+ * copied: the view points into the caller's frame. Any input gives a status,
+ * never a crash. Tunnels (MPLS, GRE, IP-in-IP) are looked through: the view
+ * describes the innermost IP packet. */
 #ifndef MS_DECODE_H
 #define MS_DECODE_H
 
@@ -21,19 +23,26 @@ struct ms_pkt {
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint8_t tcp_flags;
-    const uint8_t *l3;          /* IP header, for nDPI */
+    const uint8_t *l3;          /* IP header, for nDPI; for MS_DECODE_FRAGMENT the
+                                 * whole fragment (trimmed to the IP length) */
     size_t l3_len;
     const uint8_t *payload;
     size_t payload_len;
+    /* The TCP checksum was verified over a segment captured whole and it is
+     * wrong (NIC offload on the capturing host, or damage). Such segments are
+     * still processed; see tcp_csum_checked for whether a check was possible. */
+    bool tcp_csum_bad;
+    bool tcp_csum_checked;
 };
 
 enum ms_decode_status {
     MS_DECODE_TCP = 0,       /* *out holds a TCP segment */
     MS_DECODE_NOT_TCP,       /* well-formed, but nothing for us (ARP, UDP, ...) */
-    MS_DECODE_FRAGMENT,      /* an IP fragment (reassembly not done here) */
+    MS_DECODE_FRAGMENT,      /* an IP fragment: out->l3/l3_len hold it for defrag */
     MS_DECODE_TRUNCATED,     /* the frame ends before a header does */
     MS_DECODE_MALFORMED,     /* a header field is impossible */
     MS_DECODE_UNSUPPORTED,   /* a link or network type we do not decode */
+    MS_DECODE_PROTECTED,     /* an encrypted 802.11 data frame (WEP/WPA): skipped */
 };
 
 /* True for the pcap link types (DLT_*) ms_decode_frame understands. */
@@ -44,5 +53,10 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
 
 /* Decodes from the IP header on (raw IP links, and after link layers). */
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out);
+
+/* Internet checksum (RFC 1071) of the TCP segment seg[0..len) with the
+ * IPv4 or IPv6 pseudo-header; 0 when the stored checksum is right. */
+uint16_t ms_tcp_checksum(int ip_version, const uint8_t *src, const uint8_t *dst,
+                         const uint8_t *seg, size_t len);
 
 #endif

@@ -32,6 +32,13 @@ const char *ms_source_error(const struct ms_source *s);
 void ms_source_break(struct ms_source *s);
 int ms_source_linktype(const struct ms_source *s);
 const char *ms_source_name(const struct ms_source *s);
+/* Kernel counters of a live capture (pcap_stats): packets the kernel
+ * received, dropped for lack of buffer room, and dropped by the interface
+ * or its driver. Returns -1 (and zeroes) for files or when unavailable. */
+struct ms_source_stats {
+    uint64_t received, dropped, ifdropped;
+};
+int ms_source_stats(struct ms_source *s, struct ms_source_stats *st);
 void ms_source_close(struct ms_source *s);
 
 #endif

@@ -1,0 +1,38 @@
+/* A small pcapng reader (draft-ietf-opsawg-pcapng: SHB, IDB, EPB, SPB and
+ * the obsolete PB), because libpcap 1.10 refuses a file whose interfaces
+ * have different link types ("an interface has a type 101 different from
+ * the type of the first interface"). Each packet carries the link type of
+ * its own interface. Both byte orders, several sections, if_tsresol and
+ * if_tsoffset. Every length is checked; blocks are capped in size. */
+#ifndef MS_PCAPNG_H
+#define MS_PCAPNG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct ms_pcapng;
+
+#define MS_PCAPNG_MAGIC 0x0A0D0D0Au
+/* Blocks larger than this are refused as damage. */
+#define MS_PCAPNG_MAX_BLOCK (16u * 1024 * 1024)
+
+/* fp: positioned at the start of the file, or just after its first 4 bytes
+ * when pre_read is true (they were the SHB type, read to sniff the format).
+ * The reader owns fp and closes it (also on failure: NULL and a reason in
+ * err; the filter's syntax is checked here). filter: BPF expression or NULL, compiled
+ * per interface for its link type. */
+struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, char *err,
+                                 size_t errlen);
+
+/* 1: a packet; 0: end of file; -1: error (see ms_pcapng_error). Data stays
+ * valid until the next call. */
+int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, size_t *caplen,
+                   int *linktype);
+const char *ms_pcapng_error(const struct ms_pcapng *r);
+/* Link type of the first interface seen so far, -1 before any. */
+int ms_pcapng_first_linktype(const struct ms_pcapng *r);
+void ms_pcapng_close(struct ms_pcapng *r);
+
+#endif
