@@ -1,5 +1,7 @@
 /* Fuzz target for the stream dissectors (Suricata's harness shape): byte 0
- * picks the dissector and a tiny line cap or not; the rest is split into
+ * picks the dissector (bits 0-2: index in ms_dissectors, 0 when out of
+ * range, so seeds keep their meaning as dissectors are added), the first
+ * direction (bit 6: server first) and tiny limits (bit 7); the rest is split into
  * chunks at the separator "\xde\xad\xbe\xef", alternating direction, each
  * copied to an exact-size allocation so ASan catches any over-read. */
 #include <stdint.h>
@@ -40,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t nd = 0;
     while (ms_dissectors[nd])
         nd++;
-    const struct ms_dissector *d = ms_dissectors[data[0] % nd];
+    size_t idx = data[0] & 0x07u;
+    const struct ms_dissector *d = ms_dissectors[idx < nd ? idx : 0];
     struct ms_limits lim = ms_limits_default();
     if (data[0] & 0x80) {
         lim.max_line = 16;
