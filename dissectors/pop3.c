@@ -7,10 +7,14 @@
  * line holding only "."; RETR and TOP bodies are dot-unstuffed (RFC 1939
  * section 3) and handed to the MIME parser.
  *
- * Reported: USER/PASS logins with the reply to PASS as outcome, AUTH
+ * Reported: USER/PASS logins with the reply to PASS as outcome, APOP logins
+ * (RFC 1939 section 7: the banner's timestamp is the challenge), AUTH
  * exchanges (decoded by sasl.c) with the final reply as outcome, and every
- * message retrieved. After a successful STLS nothing more is read: what
- * follows is TLS. */
+ * message retrieved (TOP ones marked partial). Every login carries whether
+ * the server's CAPA list offered STLS (RFC 2595 section 4). After a
+ * successful STLS nothing more is read: what follows is TLS. Commands the
+ * client sent after STLS in the same segment are flagged as a command
+ * injection attempt (CVE-2011-0411 style). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,7 @@ enum pop3_cmd {
     CMD_AUTH,
     CMD_STLS,
     CMD_QUIT,
+    CMD_APOP,
 };
 
 struct pending {
@@ -63,12 +68,39 @@ struct pop3 {
     bool pass_truncated;
     bool pass_gap;            /* a gap hit the connection while it waited */
 
+    /* APOP (RFC 1939 section 7). */
+    struct ms_buf apop_ts;    /* the banner's <timestamp>, angle brackets included */
+    struct ms_buf apop_user;
+    struct ms_buf apop_digest;
+    struct ms_buf apop_line;  /* the hashcat line being emitted */
+    bool apop_pending;        /* APOP awaiting its reply */
+    bool apop_incomplete;
+
+    /* RFC 2449 CAPA / RFC 2595 STLS posture. */
+    bool capa_seen, capa_stls, stls_refused;
+    /* STLS command injection: STLS seen in the client chunk being fed. */
+    bool stls_in_chunk;
+    size_t lines_after_stls;
+    bool injection_reported;
+
     /* Multi-line reply in progress. */
     bool multi;
     enum pop3_cmd multi_cmd;
     struct ms_mime *msg;      /* RETR/TOP body, NULL for other lists */
     bool anomaly_long_line;
 };
+
+/* What the server said about STLS before this login: offered in its CAPA
+ * list (the client logged in in the clear anyway), or not offered (a CAPA
+ * list without it, or a refused STLS), or unknown (no CAPA seen). */
+static enum ms_tristate starttls_offered(const struct pop3 *s)
+{
+    if (s->capa_seen && s->capa_stls)
+        return MS_TRI_TRUE;
+    if (s->capa_seen || s->stls_refused)
+        return MS_TRI_FALSE;
+    return MS_TRI_UNKNOWN;
+}
 
 /* ---- events ---------------------------------------------------------- */
 
@@ -92,6 +124,7 @@ static void emit_userpass(struct pop3 *s, enum ms_outcome outcome, const uint8_t
     c->outcome = outcome;
     c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
     c->tls = false;
+    c->starttls_offered = starttls_offered(s);
     c->incomplete = !s->have_user || s->user_truncated || s->pass_truncated || s->pass_gap;
     s->sink.emit(s->sink.user, &ev);
     s->pass_pending = false;
@@ -104,7 +137,7 @@ static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *rep
 {
     s->sasl_exchange = false;
     if (s->sasl.anomaly)
-        emit_anomaly(s, s->sasl.anomaly, "undecodable SASL response");
+        emit_anomaly(s, s->sasl.anomaly, ms_sasl_anomaly_detail(&s->sasl));
     struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "pop3" };
     struct ms_ev_credential *c = &ev.u.cred;
     if (!ms_sasl_credential(&s->sasl, c))
@@ -113,7 +146,61 @@ static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *rep
     c->outcome = outcome;
     c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
     c->tls = false;
+    c->starttls_offered = starttls_offered(s);
     s->sink.emit(s->sink.user, &ev);
+}
+
+static struct ms_bytes buf_bytes(const struct ms_buf *b)
+{
+    return ms_bytes_of(b->p ? b->p : (const uint8_t *)"", b->len);
+}
+
+static bool hex32(const struct ms_buf *b)
+{
+    if (b->len != 32)
+        return false;
+    for (size_t i = 0; i < 32; i++) {
+        uint8_t c = ms_ascii_lower(b->p[i]);
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+/* APOP: the digest is MD5(timestamp || secret) (RFC 1939 section 7), which
+ * is hashcat's mode 20, md5($salt.$pass), with the banner's timestamp as
+ * the salt: "digest:timestamp". */
+static void emit_apop(struct pop3 *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
+{
+    struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "pop3" };
+    struct ms_ev_credential *c = &ev.u.cred;
+    c->command = "APOP";
+    c->mechanism = "APOP";
+    c->username = buf_bytes(&s->apop_user);
+    c->response = buf_bytes(&s->apop_digest);
+    bool whole = !s->apop_incomplete && hex32(&s->apop_digest);
+    if (s->apop_ts.len) {
+        c->challenge = buf_bytes(&s->apop_ts);
+        uint8_t dg[33];
+        for (size_t i = 0; whole && i < 32; i++)
+            dg[i] = ms_ascii_lower(s->apop_digest.p[i]);
+        dg[32] = ':';
+        ms_buf_reset(&s->apop_line);
+        if (whole && ms_buf_append(&s->apop_line, dg, 33) == MS_OK &&
+            ms_buf_append(&s->apop_line, s->apop_ts.p, s->apop_ts.len) == MS_OK) {
+            c->hashcat = buf_bytes(&s->apop_line);
+            c->hashcat_mode = 20;
+        }
+    }
+    c->outcome = outcome;
+    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
+    c->tls = false;
+    c->starttls_offered = starttls_offered(s);
+    /* Without the banner's timestamp (or with one too long for the line)
+     * the digest cannot be attacked. */
+    c->incomplete = !whole || c->hashcat_mode == 0;
+    s->sink.emit(s->sink.user, &ev);
+    s->apop_pending = false;
 }
 
 static void end_message(struct pop3 *s, bool truncated)
@@ -125,6 +212,8 @@ static void end_message(struct pop3 *s, bool truncated)
     struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "pop3" };
     ms_mime_finish(s->msg, &ev.u.email);
     ev.u.email.command = s->multi_cmd == CMD_TOP ? "TOP" : "RETR";
+    /* TOP moves the header and only n lines of the body (RFC 1939 7). */
+    ev.u.email.partial = s->multi_cmd == CMD_TOP;
     s->sink.emit(s->sink.user, &ev);
     ms_mime_free(s->msg);
     s->msg = NULL;
@@ -165,7 +254,7 @@ static enum pop3_cmd parse_cmd(const uint8_t *w, size_t n)
         { "USER", CMD_USER }, { "PASS", CMD_PASS }, { "RETR", CMD_RETR },
         { "TOP", CMD_TOP },   { "CAPA", CMD_CAPA }, { "LIST", CMD_LIST },
         { "UIDL", CMD_UIDL }, { "AUTH", CMD_AUTH }, { "STLS", CMD_STLS },
-        { "QUIT", CMD_QUIT },
+        { "QUIT", CMD_QUIT }, { "APOP", CMD_APOP },
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         if (ms_ascii_eq(w, n, table[i].kw))
@@ -188,6 +277,8 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
     while (kw_end < len && line[kw_end] != ' ')
         kw_end++;
     enum pop3_cmd cmd = parse_cmd(line, kw_end);
+    if (s->stls_in_chunk)
+        s->lines_after_stls++;
     const uint8_t *arg = kw_end < len ? line + kw_end + 1 : line + len;
     size_t arg_len = kw_end < len ? len - kw_end - 1 : 0;
     /* Some clients pad with trailing blanks; a password keeps them. */
@@ -207,6 +298,38 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
         ms_buf_reset(&s->pass);
         s->pass_truncated = ms_buf_append_some(&s->pass, arg, arg_len) < arg_len;
         s->pass_pending = true;
+        break;
+    case CMD_APOP: {
+        /* APOP name digest (RFC 1939 section 7); the digest is the last
+         * word, so a name with spaces stays whole. */
+        if (s->apop_pending) /* a second APOP before the first's reply */
+            emit_apop(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+        size_t sp = arg_len;
+        while (sp > 0 && arg[sp - 1] != ' ')
+            sp--;
+        ms_buf_reset(&s->apop_user);
+        ms_buf_reset(&s->apop_digest);
+        s->apop_incomplete = false;
+        if (sp == 0) {
+            emit_anomaly(s, "apop_malformed", "APOP without a digest");
+            ms_buf_append_some(&s->apop_user, arg, arg_len);
+            s->apop_incomplete = true;
+        } else {
+            s->apop_incomplete = ms_buf_append_some(&s->apop_user, arg, sp - 1) < sp - 1;
+            size_t dlen = arg_len - sp;
+            if (ms_buf_append_some(&s->apop_digest, arg + sp, dlen) < dlen)
+                s->apop_incomplete = true;
+            if (!hex32(&s->apop_digest))
+                emit_anomaly(s, "apop_malformed", "APOP digest is not 32 hex digits");
+        }
+        s->apop_pending = true;
+        break;
+    }
+    case CMD_STLS:
+        /* Bytes the client sends after STLS in the same segment were
+         * written before TLS could start: pop3_feed checks for them. */
+        s->stls_in_chunk = true;
+        s->lines_after_stls = 0;
         break;
     case CMD_AUTH:
         /* AUTH mechanism [initial-response] (RFC 5034 section 4) */
@@ -248,7 +371,19 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
 {
     struct pending p;
     if (!fifo_pop(s, &p)) {
-        s->greeted = true; /* the banner, or a reply we joined too late for */
+        /* The banner, or a reply we joined too late for. An APOP server's
+         * banner carries a timestamp, an RFC 822 msg-id (RFC 1939 7). */
+        if (!s->greeted && ok) {
+            const uint8_t *lt = memchr(line, '<', len);
+            const uint8_t *gt = lt ? memchr(lt, '>', len - (size_t)(lt - line)) : NULL;
+            if (gt) {
+                ms_buf_reset(&s->apop_ts);
+                size_t tl = (size_t)(gt - lt) + 1;
+                if (ms_buf_append_some(&s->apop_ts, lt, tl) < tl)
+                    ms_buf_reset(&s->apop_ts); /* a cut salt is useless */
+            }
+        }
+        s->greeted = true;
         return;
     }
     switch (p.cmd) {
@@ -260,9 +395,22 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
         if (s->sasl_exchange)
             end_sasl(s, ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE, line, len);
         break;
+    case CMD_APOP:
+        if (s->apop_pending)
+            emit_apop(s, ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE, line, len);
+        break;
+    case CMD_CAPA:
+        if (ok) {
+            /* A fresh list replaces what an earlier CAPA said. */
+            s->capa_seen = true;
+            s->capa_stls = false;
+        }
+        break;
     case CMD_STLS:
         if (ok)
             s->encrypted = true;
+        else
+            s->stls_refused = true;
         break;
     default:
         break;
@@ -291,6 +439,16 @@ static void multi_line(struct pop3 *s, const uint8_t *line, size_t len, unsigned
         }
         line++;
         len--;
+    }
+    if (s->multi_cmd == CMD_CAPA && line_start) {
+        /* capa = keyword *(SP param) (RFC 2449 section 5); STLS is RFC
+         * 2595 section 4's, SASL lists the AUTH mechanisms (RFC 5034). */
+        size_t n = ms_line_strip(line, len);
+        size_t kw = 0;
+        while (kw < n && line[kw] != ' ')
+            kw++;
+        if (ms_ascii_eq(line, kw, "STLS"))
+            s->capa_stls = true;
     }
     if (s->msg && ms_mime_feed(s->msg, line, len) != MS_OK) {
         emit_anomaly(s, "out_of_memory", "message parsing stopped");
@@ -379,6 +537,10 @@ static void *pop3_create(const struct ms_limits *lim, const struct ms_sink *sink
     ms_linebuf_init(&s->lb[MS_DIR_TO_CLIENT], lim->max_line, on_line_srv, s);
     ms_buf_init(&s->user, lim->max_secret);
     ms_buf_init(&s->pass, lim->max_secret);
+    ms_buf_init(&s->apop_ts, lim->max_secret);
+    ms_buf_init(&s->apop_user, lim->max_secret);
+    ms_buf_init(&s->apop_digest, 64);
+    ms_buf_init(&s->apop_line, 33 + lim->max_secret);
     ms_sasl_init(&s->sasl, lim);
     return s;
 }
@@ -388,8 +550,19 @@ static enum ms_rc pop3_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
     struct pop3 *s = st;
     if (dir > 1)
         return MS_ERR_ARG;
-    if (!s->encrypted)
-        ms_linebuf_feed(&s->lb[dir], p, n);
+    if (s->encrypted)
+        return MS_OK;
+    s->stls_in_chunk = false;
+    ms_linebuf_feed(&s->lb[dir], p, n);
+    if (dir == MS_DIR_TO_SERVER && s->stls_in_chunk && !s->injection_reported &&
+        (s->lines_after_stls > 0 || s->lb[dir].acc.len > 0)) {
+        /* Plaintext after STLS in one segment: a client (or a man in the
+         * middle) hoping the server runs it after the TLS handshake. This
+         * depends on how the bytes were segmented, by nature. */
+        s->injection_reported = true;
+        emit_anomaly(s, "stls_command_injection", "plaintext sent after STLS in the same segment");
+    }
+    s->stls_in_chunk = false;
     return MS_OK;
 }
 
@@ -421,6 +594,8 @@ static void pop3_finish(void *st)
         emit_userpass(s, MS_OUTCOME_UNKNOWN, NULL, 0);
     if (s->sasl_exchange)
         end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+    if (s->apop_pending)
+        emit_apop(s, MS_OUTCOME_UNKNOWN, NULL, 0);
 }
 
 static void pop3_destroy(void *st)
@@ -433,6 +608,10 @@ static void pop3_destroy(void *st)
     ms_linebuf_free(&s->lb[1]);
     ms_buf_free(&s->user);
     ms_buf_free(&s->pass);
+    ms_buf_free(&s->apop_ts);
+    ms_buf_free(&s->apop_user);
+    ms_buf_free(&s->apop_digest);
+    ms_buf_free(&s->apop_line);
     ms_sasl_free(&s->sasl);
     free(s->fifo);
     free(s);

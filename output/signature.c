@@ -58,9 +58,14 @@ void ms_signature_for(const char *app_proto, const struct ms_ev_credential *c,
     bool secret = c->password.p != NULL || c->token.p != NULL;
     char label[64];
     ms_mechanism_label(c, label, sizeof(label));
-    snprintf(out->text, sizeof(out->text), "MAILSPILL %s cleartext login (%s)", proto, label);
-    /* An accepted cleartext secret is the worst case; a rejected or
-     * unconfirmed one still leaked, but may not open anything. */
+    /* A challenge/response login (APOP, CRAM-MD5, DIGEST-MD5, NTLM) leaks
+     * no reusable secret, only material for an offline guess: say so. */
+    bool challenge_response = !secret && c->response.p != NULL;
+    snprintf(out->text, sizeof(out->text), "MAILSPILL %s %s login (%s)", proto,
+             challenge_response ? "challenge/response" : "cleartext", label);
+    /* An accepted cleartext secret (a password or a bearer token) is the
+     * worst case; a rejected or unconfirmed one still leaked, but may not
+     * open anything; a challenge/response only exposes a crackable hash. */
     if (secret && c->outcome == MS_OUTCOME_SUCCESS)
         out->severity = 1;
     else if (secret)

@@ -19,6 +19,24 @@ def endpoint(ip, port):
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+# Challenge/response and token logins: where expected.jsonl gives one of
+# these, the credential must carry the same value (NTLM's server challenge
+# and NT response are credential.challenge/response; the LM response only
+# appears in the hashcat line).
+FIELD_MAP = {"token": "token", "challenge": "challenge", "response": "response",
+             "domain": "domain", "workstation": "workstation",
+             "server_challenge": "challenge", "nt_response": "response"}
+
+
+def extra_fields_match(c, e):
+    for ek, ck in FIELD_MAP.items():
+        if e.get(ek) is not None and c.get(ck) != e[ek]:
+            return False
+    if e.get("lm_response") and e["lm_response"] not in (c.get("hashcat") or ""):
+        return False
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
@@ -64,7 +82,8 @@ def main():
                         and endpoint(a["dest_ip"], a["dest_port"]) == e["server"]
                         and c.get("username") == e["username"]
                         and c.get("password") == e["password"]
-                        and c["outcome"] == e["outcome"])
+                        and c["outcome"] == e["outcome"]
+                        and extra_fields_match(c, e))
             hit = next((a for a in alerts if same(a)), None)
             key = (e["proto"], e["mechanism"])
             if hit:

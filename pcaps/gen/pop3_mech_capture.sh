@@ -1,0 +1,331 @@
+#!/bin/bash
+# Generates mailspill's POP3 captures of the challenge/response and SASL
+# logins from a real server and real clients.
+#
+#   pcaps/gen/pop3_mech_capture.sh [OUTDIR]   (root; OUTDIR defaults to pcaps/pop3)
+#
+# Same shape as pop3_capture.sh: two network namespaces of our own
+# (ms-sasl-cli 10.44.4.5, ms-sasl-srv 10.44.4.1; the addresses exist only
+# inside them) joined by a veth pair with offloads off; Debian's dovecot
+# (pop3d) from a config in a temp dir, with every mechanism it offers over
+# POP3 (plain login apop cram-md5 digest-md5, passwords stored in plaintext
+# as APOP/CRAM-MD5/DIGEST-MD5 need) and STLS with a throw-away self-signed
+# certificate; tcpdump on the client's veth end; curl and python3's poplib as
+# clients. Accounts are random but seeded (pop3_mech_gen.py users): user
+# names with a space, a quote and UTF-8; passwords with spaces, quotes,
+# backslashes, UTF-8 and one of 230 characters. Beside each capture it writes
+# <name>.expected.json from curl's --trace-ascii log and poplib's replies,
+# after checking every digest against the account's password.
+#
+# Produces:
+#   mech-cram-digest-login-apop.pcap
+#       curl AUTH=CRAM-MD5 (accepted), curl AUTH=CRAM-MD5 wrong password
+#       (refused), poplib CAPA + AUTH DIGEST-MD5 (accepted), curl AUTH=LOGIN with the
+#       230-character password (accepted), curl AUTH=+APOP (accepted), poplib
+#       APOP with a wrong password (refused); every curl session sends CAPA
+#       (which offers STLS), LISTs and QUITs. curl 7.88 cannot do DIGEST-MD5
+#       with dovecot (it cancels on algorithm="md5-sess" quoted).
+#   stls-no-credential.pcap
+#       curl --ssl-reqd: CAPA, STLS, then TLS carrying AUTH PLAIN and LIST:
+#       no credential may be reported.
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${1:-$HERE/../pop3}
+PY=/usr/bin/python3
+GEN=$HERE/pop3_mech_gen.py
+
+NS_CLI=ms-sasl-cli
+NS_SRV=ms-sasl-srv
+VETH_CLI=ms-sasl-c          # interface names: at most 15 characters
+VETH_SRV=ms-sasl-s
+CLI_IP=10.44.4.5
+SRV_IP=10.44.4.1
+MAIL_UID=65534
+MAIL_GID=65534
+
+T=""
+TCPDUMP_PID=""
+OK=0
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'pop3_mech_capture.sh: error: %s\n' "$*" >&2; exit 1; }
+
+on_err() {
+    printf 'pop3_mech_capture.sh: error: command failed (exit %s) at line %s: %s\n' \
+        "$1" "$2" "$3" >&2
+}
+trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+
+# Kills what runs inside one of our namespaces (only processes this script
+# started: the namespaces are private to it), then deletes the namespace.
+# Deleting a namespace also deletes its end of the veth pair and so the pair.
+drop_ns() {
+    local ns=$1 why=${2:-} pids
+    local all
+    all=$(ip netns list 2>/dev/null | awk '{print $1}') || all=""
+    grep -qxF -- "$ns" <<<"$all" || return 0
+    [ -z "$why" ] || log "removing $why network namespace $ns"
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    if [ -n "$pids" ]; then
+        # shellcheck disable=SC2086
+        kill -TERM $pids 2>/dev/null || true
+        for _ in $(seq 50); do
+            pids=$(ip netns pids "$ns" 2>/dev/null || true)
+            [ -z "$pids" ] && break
+            sleep 0.1
+        done
+        if [ -n "$pids" ]; then
+            # shellcheck disable=SC2086
+            kill -KILL $pids 2>/dev/null || true
+        fi
+    fi
+    ip netns delete "$ns" 2>/dev/null || true
+}
+
+stop_tcpdump() {
+    [ -n "$TCPDUMP_PID" ] || return 0
+    local pid=$TCPDUMP_PID rc=0
+    TCPDUMP_PID=""
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    return "$rc"
+}
+
+stop_dovecot() {
+    [ -n "$T" ] && [ -f "$T/run/master.pid" ] || return 0
+    local pid
+    pid=$(cat "$T/run/master.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f "$T/run/master.pid"
+}
+
+cleanup() {
+    local rc=$?
+    trap - ERR
+    set +e
+    stop_tcpdump 2>/dev/null
+    stop_dovecot
+    drop_ns "$NS_CLI"
+    drop_ns "$NS_SRV"
+    if [ -n "$T" ] && [ -d "$T" ]; then
+        if [ "$OK" = 1 ]; then
+            rm -rf "$T"
+        else
+            echo "pop3_mech_capture.sh: FAILED (exit $rc); work files kept in $T" >&2
+            if [ -s "$T/dovecot.log" ]; then
+                echo "---- last lines of $T/dovecot.log ----" >&2
+                tail -n 20 "$T/dovecot.log" >&2
+            fi
+        fi
+    fi
+    [ "$OK" = 1 ] || [ "$rc" != 0 ] || rc=1
+    exit "$rc"
+}
+[ "$(id -u)" = 0 ] || die "must run as root (network namespaces, dovecot, tcpdump)"
+exec 9>/run/lock/mailspill-pop3mechgen.lock
+flock -n 9 || die "another pop3_mech_capture.sh run is in progress"
+
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for tool in ip tcpdump curl ethtool openssl "$PY" /usr/sbin/dovecot; do
+    command -v "$tool" >/dev/null || die "missing $tool: run pcaps/gen/install-deps.sh"
+done
+[ -x /usr/lib/dovecot/pop3 ] || die "dovecot-pop3d is not installed: run pcaps/gen/install-deps.sh"
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+drop_ns "$NS_CLI" "a stale"
+drop_ns "$NS_SRV" "a stale"
+
+T=$(mktemp -d /tmp/mailspill-pop3mechgen.XXXXXX)
+chmod 755 "$T"
+
+log "network namespaces $NS_CLI ($CLI_IP) <-> $NS_SRV ($SRV_IP)"
+ip netns add "$NS_CLI"
+ip netns add "$NS_SRV"
+ip link add "$VETH_CLI" netns "$NS_CLI" type veth peer name "$VETH_SRV" netns "$NS_SRV"
+ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$VETH_CLI"
+ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$VETH_SRV"
+for pair in "$NS_CLI:$VETH_CLI" "$NS_SRV:$VETH_SRV"; do
+    ns=${pair%%:*} dev=${pair#*:}
+    ip netns exec "$ns" ethtool -K "$dev" tx off sg off tso off gso off gro off >/dev/null 2>&1 \
+        || ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link set "$dev" up
+done
+
+log "accounts, empty maildirs, self-signed certificate"
+mkdir -p "$T/run" "$T/state" "$T/mail"
+"$PY" "$GEN" users "$T/users" "$T/accounts.json"
+chmod 644 "$T/users"
+chown -R "$MAIL_UID:$MAIL_GID" "$T/mail"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$SRV_IP" \
+    -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+chmod 644 "$T/cert.pem" "$T/key.pem"
+
+cat > "$T/dovecot.conf" <<DOVECOT_CONF
+# Written by pcaps/gen/pop3_mech_capture.sh; not used outside this run.
+protocols = pop3
+listen = $SRV_IP
+base_dir = $T/run
+state_dir = $T/state
+instance_name = mailspill-pop3mechgen
+log_path = $T/dovecot.log
+info_log_path = $T/dovecot.log
+auth_verbose = yes
+ssl = yes
+ssl_cert = <$T/cert.pem
+ssl_key = <$T/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login apop cram-md5 digest-md5
+auth_username_chars =
+auth_username_format = %u
+first_valid_uid = $MAIL_UID
+last_valid_uid = $MAIL_UID
+mail_location = maildir:~/Maildir
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $T/users
+}
+userdb {
+  driver = static
+  args = uid=$MAIL_UID gid=$MAIL_GID home=$T/mail/%u
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 110
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+DOVECOT_CONF
+
+log "dovecot in $NS_SRV (log: $T/dovecot.log)"
+/usr/sbin/dovecot -c "$T/dovecot.conf" -n >/dev/null \
+    || die "dovecot rejects the generated config $T/dovecot.conf"
+ip netns exec "$NS_SRV" /usr/sbin/dovecot -c "$T/dovecot.conf"
+listening=0
+for _ in $(seq 100); do
+    listening=$(ip netns exec "$NS_SRV" ss -Hltn "( sport = :110 )" | wc -l)
+    [ "$listening" -ge 1 ] && break
+    sleep 0.1
+done
+[ "$listening" -ge 1 ] || die "dovecot does not listen on $SRV_IP:110"
+
+start_capture() {           # $1: pcap path
+    local _
+    : > "$T/tcpdump.err"
+    ip netns exec "$NS_CLI" tcpdump -i "$VETH_CLI" -s 0 -U --immediate-mode -n -Z root -w "$1" tcp \
+        2>"$T/tcpdump.err" &
+    TCPDUMP_PID=$!
+    for _ in $(seq 100); do
+        grep -q 'listening on' "$T/tcpdump.err" && return 0
+        kill -0 "$TCPDUMP_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$T/tcpdump.err" >&2
+    die "tcpdump did not start"
+}
+
+finish_capture() {
+    sleep 0.5               # let the last FIN/ACKs reach the interface
+    stop_tcpdump || die "tcpdump failed: $(cat "$T/tcpdump.err")"
+    sed -n -E 's/^([0-9]+ packets? (captured|dropped by kernel))$/    tcpdump: \1/p' "$T/tcpdump.err"
+    if grep -qE '^[1-9][0-9]* packets? dropped by kernel' "$T/tcpdump.err"; then
+        die "tcpdump dropped packets"
+    fi
+}
+
+cli() { ip netns exec "$NS_CLI" "$@"; }
+
+cli() { ip netns exec "$NS_CLI" "$@"; }
+
+acct() {                    # $1 account, $2 user|password
+    "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]], end="")' \
+        "$T/accounts.json" "$1" "$2"
+}
+
+N=0
+curl_login() {              # $1 account, $2 login options, $3 expected, [$4 wrong]
+    local acc=$1 opts=$2 exp=$3 wrong=${4:-} user pass rc=0
+    local extra=()
+    user=$(acct "$acc" user)
+    pass=$(acct "$acc" password)
+    N=$((N + 1))
+    if [ -n "$wrong" ]; then
+        pass="$pass-wrong"
+        extra=(--expect-failure)
+    fi
+    log "  curl --login-options '$opts' as $acc${wrong:+ (wrong password)}"
+    cli curl -sS --max-time 20 --login-options "$opts" -u "$user:$pass" \
+        --trace-ascii "$T/curl$N.trace" -o /dev/null "pop3://$SRV_IP/" || rc=$?
+    # A refused login is curl's exit 67 (CURLE_LOGIN_DENIED).
+    if [ -n "$wrong" ]; then
+        [ "$rc" = 67 ] || die "curl exit $rc, expected 67 (trace: $T/curl$N.trace)"
+    else
+        [ "$rc" = 0 ] || die "curl failed ($rc; trace: $T/curl$N.trace)"
+    fi
+    "$PY" "$GEN" curl-events --trace "$T/curl$N.trace" --account "$acc" \
+        --accounts "$T/accounts.json" --host "$SRV_IP" --port 110 --expected "$exp" "${extra[@]}"
+}
+
+# ---- capture 1: every mechanism dovecot offers ----------------------------
+NAME=mech-cram-digest-login-apop
+PCAP=$T/$NAME.pcap EXP=$T/$NAME.expected.json
+: > "$EXP"
+log "capture $NAME"
+start_capture "$PCAP"
+curl_login cram 'AUTH=CRAM-MD5' "$EXP"
+curl_login cram 'AUTH=CRAM-MD5' "$EXP" wrong
+# curl 7.88 cancels DIGEST-MD5 against dovecot (see pop3_mech_gen.py
+# poplib-digest): the DIGEST-MD5 session is poplib's.
+log "  poplib CAPA, AUTH DIGEST-MD5"
+cli "$PY" "$GEN" poplib-digest --account digest --accounts "$T/accounts.json" \
+    --host "$SRV_IP" --port 110 --expected "$EXP"
+curl_login login 'AUTH=LOGIN' "$EXP"
+curl_login apop 'AUTH=+APOP' "$EXP"
+log "  poplib APOP, wrong password"
+cli "$PY" "$GEN" poplib-apop --account apop --accounts "$T/accounts.json" \
+    --host "$SRV_IP" --port 110 --expected "$EXP" --wrong-password
+finish_capture
+
+# ---- capture 2: STLS, then nothing in the clear ----------------------------
+NAME2=stls-no-credential
+PCAP2=$T/$NAME2.pcap EXP2=$T/$NAME2.expected.json
+: > "$EXP2"
+log "capture $NAME2"
+start_capture "$PCAP2"
+log "  curl --ssl-reqd (STLS), AUTH PLAIN and LIST inside TLS"
+cli curl -sS --max-time 20 --ssl-reqd -k --login-options 'AUTH=PLAIN' \
+    -u "$(acct login user):$(acct login password)" --trace-ascii "$T/curl-stls.trace" \
+    -o /dev/null "pop3://$SRV_IP/" || die "curl over STLS failed (trace: $T/curl-stls.trace)"
+grep -q '^0000: STLS' "$T/curl-stls.trace" || die "curl did not send STLS"
+finish_capture
+
+stop_dovecot
+
+log "checking the captures"
+check() {
+    local pcap=$1 exp=$2
+    shift 2
+    "$PY" "$GEN" check-pcap --pcap "$pcap" --expected "$exp" "$@"
+}
+check "$PCAP" "$EXP" --port 110 --sessions 6 --want CAPA --want "AUTH CRAM-MD5" \
+    --want "AUTH DIGEST-MD5" --want "AUTH LOGIN" --want "APOP $(acct apop user)" --want QUIT
+# After TLS, the client's close_notify can reach a server that already
+# closed: a RST then ends the connection.
+check "$PCAP2" "$EXP2" --port 110 --sessions 1 --want CAPA --want STLS --refuse "AUTH" --allow-rst
+
+for f in "$PCAP" "$EXP" "$PCAP2" "$EXP2"; do
+    install -m 644 "$f" "$OUT/$(basename "$f")"
+done
+log "wrote:"
+ls -l "$OUT/$NAME.pcap" "$OUT/$NAME.expected.json" "$OUT/$NAME2.pcap" "$OUT/$NAME2.expected.json"
+OK=1
