@@ -25,6 +25,14 @@
  * Caps: size and sha256 cover every byte fed, always, so the message hash
  * matches the bytes on the wire; max_message only bounds how much is parsed
  * (headers, parts, attachment hashes). Whatever a cap cuts sets truncated.
+ *
+ * Extras: every leaf is transfer-decoded (so damage shows up in
+ * mime_errors, each code once per message); the decoded text of text
+ * leaves goes through the URL finder (mime_url.c), and the first
+ * non-attachment text/plain and text/html leaves are kept up to a bound
+ * for body_excerpt (converted to UTF-8 from their charset at the end).
+ * When the sink has a tap (--extract), it gets every byte fed and each
+ * attachment's decoded bytes.
  */
 #include "mime.h"
 
@@ -37,6 +45,7 @@
 #include "../common/qp.h"
 #include "../common/sha256.h"
 #include "mime_hdr.h"
+#include "mime_url.h"
 
 /* Input bytes decoded per step into a stack buffer. */
 #define DECODE_CHUNK 2048
@@ -45,6 +54,42 @@
 /* Room for trailing blanks after a boundary before its line would be cut
  * into fragments (which are never taken as boundaries). */
 #define BOUNDARY_SLACK 256
+/* RFC 5322 §2.1.1: a line MUST be at most 998 characters plus CRLF. */
+#define RFC5322_LINE_MAX 998
+/* Charset names are short (IANA registry: at most 40). */
+#define CHARSET_MAX 64
+/* Decoded bytes kept per excerpt candidate, per output byte: enough for
+ * UTF-32 (4 bytes per character, at least 1 byte of UTF-8), plus a
+ * character of slack. */
+#define EXCERPT_RAW(n) ((n) <= (SIZE_MAX - 8) / 4 ? (n) * 4 + 8 : SIZE_MAX)
+
+/* MIME damage, reported once each in mime_errors, in this order. */
+enum mime_err {
+    ERR_MISSING_FINAL_BOUNDARY,
+    ERR_INVALID_BASE64,
+    ERR_INVALID_QP,
+    ERR_HEADER_LINE_TOO_LONG,
+    ERR_DEPTH_EXCEEDED,
+    ERR_TOO_MANY_PARTS,
+    ERR_BAD_HEADER_LINE,
+    ERR_MISSING_BOUNDARY,
+    ERR_BOUNDARY_TOO_LONG,
+    ERR_COUNT
+};
+
+static const char *const mime_err_codes[ERR_COUNT] = {
+    [ERR_MISSING_FINAL_BOUNDARY] = "missing_final_boundary",
+    [ERR_INVALID_BASE64] = "invalid_base64",
+    [ERR_INVALID_QP] = "invalid_quoted_printable",
+    [ERR_HEADER_LINE_TOO_LONG] = "header_line_too_long",
+    [ERR_DEPTH_EXCEEDED] = "depth_exceeded",
+    [ERR_TOO_MANY_PARTS] = "too_many_parts",
+    [ERR_BAD_HEADER_LINE] = "bad_header_line",
+    [ERR_MISSING_BOUNDARY] = "missing_boundary",
+    [ERR_BOUNDARY_TOO_LONG] = "boundary_too_long",
+};
+
+enum { EX_PLAIN = 0, EX_HTML = 1, EX_NONE = 2 };
 
 enum mime_state { ST_HEADERS, ST_LEAF, ST_SKIP };
 enum mime_cte { CTE_IDENTITY, CTE_BASE64, CTE_QP };
@@ -65,14 +110,20 @@ struct mime_entity {
     bool has_boundary, boundary_long;
     struct ms_buf filename, name;
     bool has_filename, has_name;
+    struct ms_buf charset;
     bool attachment;      /* Content-Disposition: attachment */
     enum mime_cte cte;
 };
 
-/* The attachment whose content is being decoded and hashed. */
+/* The leaf whose content is being decoded: hashed if it is an attachment,
+ * scanned for URLs if it is text, kept if it is the body excerpt. */
 struct mime_leaf {
-    bool tracked;
+    bool open;
+    bool tracked;         /* an attachment: hashed */
     size_t att;           /* index into m->att */
+    void *tap_att;        /* the tap's handle for it, or NULL */
+    bool urls;            /* text: scanned for URLs */
+    unsigned excerpt;     /* EX_PLAIN / EX_HTML: kept for body_excerpt */
     enum mime_cte cte;
     struct ms_b64 b64;
     struct ms_qp qp;
@@ -107,6 +158,27 @@ struct ms_mime {
     struct mime_leaf leaf;
     uint8_t eol[2];       /* the held-back terminator of the last content line */
     size_t eol_len;
+    size_t hline;         /* length so far of the current header line */
+    size_t nfields;       /* header fields seen in this entity */
+    unsigned errs;        /* bit per enum mime_err */
+    const char *err_list[ERR_COUNT];
+    size_t n_errs;
+
+    /* body_excerpt: decoded bytes of the first text/plain and text/html
+     * leaves, and their charsets. */
+    struct ms_buf ex_raw[2], ex_cs[2];
+    bool ex_seen[2];
+    struct ms_bytes excerpt;
+
+    /* URLs, deduplicated, owned through pool. */
+    struct ms_url_scan us;
+    struct ms_bytes *urls;
+    size_t n_urls, cap_urls;
+
+    /* --extract */
+    const struct ms_msg_tap *tap;
+    void *tap_msg;
+    struct ms_bytes eml_file;
 
     /* Results; every pointer is owned through pool. */
     struct ms_bytes from, subject, date, message_id;
@@ -122,6 +194,11 @@ struct ms_mime {
 static void nomem(struct ms_mime *m)
 {
     m->rc = MS_ERR_NOMEM;
+}
+
+static void mime_error(struct ms_mime *m, enum mime_err e)
+{
+    m->errs |= 1u << e;
 }
 
 /* Returns arr grown to hold element n (of `size` bytes), never past max
@@ -212,34 +289,89 @@ static void addr_list_add(struct ms_mime *m, struct addr_list *l, const uint8_t 
     }
 }
 
-/* ---- attachments ----------------------------------------------------- */
+/* ---- URLs ------------------------------------------------------------ */
 
-static void leaf_out(struct mime_leaf *l, const uint8_t *p, size_t n)
+/* URL finder callback: keep each distinct URL, up to mime_max_urls. */
+static void on_url(void *ctx, const uint8_t *u, size_t n)
 {
-    ms_sha256_update(&l->sha, p, n);
-    l->size += n;
+    struct ms_mime *m = ctx;
+    struct ms_bytes *arr;
+
+    if (m->rc != MS_OK || m->n_urls >= m->lim.mime_max_urls)
+        return;
+    for (size_t i = 0; i < m->n_urls; i++)
+        if (m->urls[i].len == n && memcmp(m->urls[i].p, u, n) == 0)
+            return;
+    arr = grow(m, m->urls, &m->cap_urls, m->n_urls, sizeof(*arr), m->lim.mime_max_urls);
+    if (!arr)
+        return;
+    m->urls = arr;
+    struct ms_bytes b = keep(m, u, n);
+    if (m->rc == MS_OK)
+        m->urls[m->n_urls++] = b;
 }
 
-/* Transfer-decodes a piece of content (RFC 2045 §6) into the hash. */
+/* ---- leaves ---------------------------------------------------------- */
+
+/* Decoded content of the open leaf goes to whoever wants it. */
+static void leaf_out(struct ms_mime *m, const uint8_t *p, size_t n)
+{
+    struct mime_leaf *l = &m->leaf;
+
+    if (n == 0)
+        return;
+    if (l->tracked) {
+        ms_sha256_update(&l->sha, p, n);
+        l->size += n;
+    }
+    if (l->tap_att)
+        m->tap->att_data(l->tap_att, p, n);
+    if (l->urls && m->n_urls < m->lim.mime_max_urls &&
+        ms_url_scan_feed(&m->us, p, n) == MS_ERR_NOMEM)
+        nomem(m);
+    if (l->excerpt != EX_NONE)
+        ms_buf_append_some(&m->ex_raw[l->excerpt], p, n);
+}
+
+static bool leaf_wanted(const struct mime_leaf *l)
+{
+    return l->tracked || l->tap_att || l->urls || l->excerpt != EX_NONE;
+}
+
+/* Transfer-decodes a piece of content (RFC 2045 §6). Base64 and
+ * quoted-printable leaves are decoded even when nobody wants the bytes,
+ * so that their damage is reported. */
 static void content(struct ms_mime *m, const uint8_t *p, size_t n)
 {
     struct mime_leaf *l = &m->leaf;
     uint8_t out[DECODE_CHUNK + MS_QP_HOLD];
 
-    if (!l->tracked)
+    if (!l->open)
         return;
     if (l->cte == CTE_IDENTITY) {
-        leaf_out(l, p, n);
+        if (leaf_wanted(l))
+            leaf_out(m, p, n);
         return;
     }
     while (n > 0) {
         size_t take = n < DECODE_CHUNK ? n : DECODE_CHUNK;
         size_t got = l->cte == CTE_BASE64 ? ms_b64_decode(&l->b64, p, take, out)
                                           : ms_qp_decode(&l->qp, p, take, out);
-        leaf_out(l, out, got);
+        leaf_out(m, out, got);
         p += take;
         n -= take;
     }
+}
+
+/* RFC 2045 §5.2: no Content-Type means text/plain (message/rfc822 inside a
+ * multipart/digest, RFC 2046 §5.1.5). */
+static struct ms_bytes leaf_ctype(const struct mime_entity *e)
+{
+    if (e->ctype.len > 0)
+        return ms_bytes_of(e->ctype.p, e->ctype.len);
+    if (e->parent_digest)
+        return ms_bytes_of("message/rfc822", 14);
+    return ms_bytes_of("text/plain", 10);
 }
 
 /* A leaf is an attachment when it says so, or when it has a file name
@@ -249,13 +381,42 @@ static void leaf_open(struct ms_mime *m)
     struct mime_entity *e = &m->ent;
     struct mime_leaf *l = &m->leaf;
     struct ms_attachment *a;
+    struct ms_bytes ct = leaf_ctype(e);
+    bool is_att = e->attachment || e->has_filename || e->has_name;
 
     m->state = ST_LEAF;
     m->eol_len = 0;
-    if (!e->attachment && !e->has_filename && !e->has_name)
+    l->open = true;
+    l->tracked = false;
+    l->tap_att = NULL;
+    l->cte = e->cte;
+    l->size = 0;
+    ms_b64_init(&l->b64);
+    ms_qp_init(&l->qp);
+
+    /* Text is scanned for URLs, attachments included (HTML attachments
+     * are a phishing classic). */
+    l->urls = ms_ascii_prefix(ct.p, ct.len, "text/") && m->lim.mime_max_urls > 0;
+    if (l->urls)
+        ms_url_scan_start(&m->us, ms_ascii_eq(ct.p, ct.len, "text/html"));
+    l->excerpt = EX_NONE;
+    if (!is_att && m->lim.body_excerpt > 0) {
+        unsigned k = ms_ascii_eq(ct.p, ct.len, "text/plain")  ? EX_PLAIN
+                     : ms_ascii_eq(ct.p, ct.len, "text/html") ? EX_HTML
+                                                               : EX_NONE;
+        if (k != EX_NONE && !m->ex_seen[k]) {
+            m->ex_seen[k] = true;
+            l->excerpt = k;
+            ms_buf_reset(&m->ex_cs[k]);
+            ms_buf_append_some(&m->ex_cs[k], e->charset.p, e->charset.len);
+        }
+    }
+
+    if (!is_att)
         return;
     if (m->n_att >= m->lim.mime_max_parts) {
         m->truncated = true;
+        mime_error(m, ERR_TOO_MANY_PARTS);
         return;
     }
     a = grow(m, m->att, &m->cap_att, m->n_att, sizeof(*a), m->lim.mime_max_parts);
@@ -268,12 +429,7 @@ static void leaf_open(struct ms_mime *m)
         a->filename = keep(m, e->filename.p, e->filename.len);
     else if (e->has_name)
         a->filename = keep(m, e->name.p, e->name.len);
-    if (e->ctype.len > 0)
-        a->content_type = keep(m, e->ctype.p, e->ctype.len);
-    else if (e->parent_digest) /* RFC 2046 §5.1.5 */
-        a->content_type = ms_bytes_of("message/rfc822", 14);
-    else /* RFC 2045 §5.2 */
-        a->content_type = ms_bytes_of("text/plain", 10);
+    a->content_type = e->ctype.len > 0 ? keep(m, ct.p, ct.len) : ct;
     if (m->rc != MS_OK)
         return;
     if (ms_sha256_init(&l->sha) != MS_OK) {
@@ -282,10 +438,8 @@ static void leaf_open(struct ms_mime *m)
     }
     l->tracked = true;
     l->att = m->n_att++;
-    l->cte = e->cte;
-    l->size = 0;
-    ms_b64_init(&l->b64);
-    ms_qp_init(&l->qp);
+    if (m->tap_msg && m->tap->att_begin)
+        l->tap_att = m->tap->att_begin(m->tap_msg, l->att, a);
 }
 
 /* Flushes the decoder and stores size and hash. The held-back line
@@ -296,12 +450,31 @@ static void leaf_close(struct ms_mime *m)
     uint8_t out[MS_QP_HOLD];
 
     m->eol_len = 0;
+    if (!l->open)
+        return;
+    l->open = false;
+    if (l->cte == CTE_BASE64) {
+        leaf_out(m, out, ms_b64_finish(&l->b64, out));
+        if (l->b64.invalid)
+            mime_error(m, ERR_INVALID_BASE64);
+    } else if (l->cte == CTE_QP) {
+        leaf_out(m, out, ms_qp_finish(&l->qp, out));
+        if (l->qp.invalid)
+            mime_error(m, ERR_INVALID_QP);
+    }
+    if (l->urls) {
+        ms_url_scan_end(&m->us);
+        l->urls = false;
+    }
+    l->excerpt = EX_NONE;
+    if (l->tap_att) {
+        struct ms_bytes f = m->tap->att_end(l->tap_att);
+        l->tap_att = NULL;
+        if (f.p)
+            m->att[l->att].file = keep(m, f.p, f.len);
+    }
     if (!l->tracked)
         return;
-    if (l->cte == CTE_BASE64)
-        leaf_out(l, out, ms_b64_finish(&l->b64, out));
-    else if (l->cte == CTE_QP)
-        leaf_out(l, out, ms_qp_finish(&l->qp, out));
     ms_sha256_final(&l->sha, m->att[l->att].sha256);
     m->att[l->att].size = l->size;
     l->tracked = false;
@@ -317,6 +490,7 @@ static void ent_reset(struct ms_mime *m, bool toplevel, bool parent_digest)
     ms_buf_reset(&e->boundary);
     ms_buf_reset(&e->filename);
     ms_buf_reset(&e->name);
+    ms_buf_reset(&e->charset);
     e->toplevel = toplevel;
     e->parent_digest = parent_digest;
     e->have_ctype = e->have_disp = e->have_cte = false;
@@ -370,6 +544,13 @@ static void hdr_content_type(struct ms_mime *m, const uint8_t *v, size_t n)
         e->boundary_long = rc == MS_ERR_LIMIT;
     }
     e->has_name = get_param(m, v, n, "name", MS_MIME_PARAM_TEXT, &e->name);
+    /* Only the excerpt needs the charset; an absurd one is not a cut of
+     * anything reported, so MS_ERR_LIMIT is not "truncated" here. */
+    bool found;
+    ms_buf_reset(&e->charset);
+    if (ms_mime_hdr_param(v, n, "charset", MS_MIME_PARAM_RAW, &e->charset, &found) ==
+        MS_ERR_NOMEM)
+        nomem(m);
 }
 
 /* RFC 2183 §2: disposition := "inline" / "attachment" *(";" parameter) */
@@ -444,6 +625,12 @@ static void field_end(struct ms_mime *m)
         return;
     m->field_active = false;
     colon = n ? memchr(f, ':', n) : NULL;
+    /* An mbox "From " separator may open a stored message; anything else
+     * without "name:" is damage. */
+    if ((!colon || colon == f) &&
+        !(m->ent.toplevel && m->nfields == 0 && ms_ascii_prefix(f, n, "From ")))
+        mime_error(m, ERR_BAD_HEADER_LINE);
+    m->nfields++;
     if (colon) {
         nlen = (size_t)(colon - f);
         while (nlen > 0 && blank_or_eol(f[nlen - 1]))
@@ -479,8 +666,10 @@ static void field_add(struct ms_mime *m, const uint8_t *p, size_t n)
 
     if (!m->field_active)
         return;
-    if (take < n)
+    if (take < n) {
         m->truncated = true; /* field over mime_max_header: keep its head */
+        mime_error(m, ERR_HEADER_LINE_TOO_LONG);
+    }
     if (ms_buf_append(&m->field, p, take) != MS_OK)
         nomem(m);
 }
@@ -495,8 +684,10 @@ static void headers_end(struct ms_mime *m)
         if (!e->has_boundary || e->boundary.len == 0 || e->boundary_long) {
             /* No usable boundary: the body is one opaque leaf. */
             m->truncated |= e->boundary_long;
+            mime_error(m, e->boundary_long ? ERR_BOUNDARY_TOO_LONG : ERR_MISSING_BOUNDARY);
         } else if (m->depth >= m->lim.mime_max_depth) {
             m->truncated = true; /* too deep: opaque leaf */
+            mime_error(m, ERR_DEPTH_EXCEEDED);
         } else {
             struct mime_level *lv = &m->stack[m->depth];
             ms_buf_reset(&lv->boundary);
@@ -515,6 +706,10 @@ static void headers_end(struct ms_mime *m)
 
 static void header_piece(struct ms_mime *m, const uint8_t *d, size_t n, bool first, bool last)
 {
+    /* RFC 5322 §2.1.1 line length, counted across linebuf fragments. */
+    m->hline = first ? n : m->hline + n;
+    if (m->hline > RFC5322_LINE_MAX)
+        mime_error(m, ERR_HEADER_LINE_TOO_LONG);
     if (!first) {
         field_add(m, d, n); /* the rest of a line longer than the linebuf */
         return;
@@ -524,6 +719,8 @@ static void header_piece(struct ms_mime *m, const uint8_t *d, size_t n, bool fir
         return;
     }
     if (n > 0 && ms_ascii_space(d[0])) {
+        if (!m->field_active)
+            mime_error(m, ERR_BAD_HEADER_LINE); /* folds nothing */
         field_add(m, d, n); /* folded continuation */
         return;
     }
@@ -570,6 +767,8 @@ static void on_boundary(struct ms_mime *m, size_t level, bool close)
         headers_end(m); /* a part with headers and no body */
     if (m->state == ST_LEAF)
         leaf_close(m); /* drops the held-back CRLF: it is the boundary's */
+    if (level + 1 < m->depth)
+        mime_error(m, ERR_MISSING_FINAL_BOUNDARY); /* inner ones never closed */
     m->depth = level + 1;
     if (close) {
         m->depth = level;
@@ -577,6 +776,7 @@ static void on_boundary(struct ms_mime *m, size_t level, bool close)
         return;
     }
     ent_reset(m, false, m->stack[level].digest);
+    m->nfields = 0;
     m->state = ST_HEADERS;
 }
 
@@ -681,8 +881,19 @@ struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *s
     ms_buf_init(&m->ent.boundary, lim->mime_max_boundary);
     ms_buf_init(&m->ent.filename, lim->mime_max_header);
     ms_buf_init(&m->ent.name, lim->mime_max_header);
+    ms_buf_init(&m->ent.charset, CHARSET_MAX);
+    for (unsigned k = 0; k < 2; k++) {
+        ms_buf_init(&m->ex_raw[k], EXCERPT_RAW(lim->body_excerpt));
+        ms_buf_init(&m->ex_cs[k], CHARSET_MAX);
+    }
+    ms_url_scan_init(&m->us, lim->mime_max_url_len, on_url, m);
     ent_reset(m, true, false);
     m->state = ST_HEADERS;
+    m->leaf.excerpt = EX_NONE;
+    if (sink && sink->tap && sink->tap->msg_begin) {
+        m->tap = sink->tap;
+        m->tap_msg = m->tap->msg_begin(m->tap, sink);
+    }
     return m;
 }
 
@@ -695,6 +906,8 @@ enum ms_rc ms_mime_feed(struct ms_mime *m, const uint8_t *p, size_t n)
         return m->rc;
     m->size += n;
     ms_sha256_update(&m->sha, p, n);
+    if (m->tap_msg)
+        m->tap->msg_data(m->tap_msg, p, n); /* all of it, like the hash */
     if (m->rc != MS_OK)
         return m->rc;
     /* The cut falls at a fixed offset, so it is split-invariant too. */
@@ -730,6 +943,51 @@ static void end_message(struct ms_mime *m)
         content(m, m->eol, m->eol_len);
         leaf_close(m);
     }
+    if (m->depth > 0)
+        mime_error(m, ERR_MISSING_FINAL_BOUNDARY);
+}
+
+/* body_excerpt: the first text/plain leaf, else the first text/html one,
+ * converted to UTF-8 from its charset (none: US-ASCII, read leniently as
+ * UTF-8; unknown: the same) and cut to body_excerpt bytes on a character
+ * boundary. */
+static void make_excerpt(struct ms_mime *m)
+{
+    unsigned k = m->ex_seen[EX_PLAIN] ? EX_PLAIN : m->ex_seen[EX_HTML] ? EX_HTML : EX_NONE;
+    struct ms_buf out;
+    enum ms_rc rc = MS_ERR_PROTO;
+
+    if (k == EX_NONE || m->rc != MS_OK)
+        return;
+    ms_buf_init(&out, m->lim.body_excerpt);
+    if (m->ex_cs[k].len > 0)
+        rc = ms_mime_hdr_to_utf8(m->ex_cs[k].p, m->ex_cs[k].len, m->ex_raw[k].p,
+                                 m->ex_raw[k].len, &out);
+    if (rc == MS_ERR_PROTO) {
+        ms_buf_reset(&out);
+        rc = ms_mime_hdr_utf8(m->ex_raw[k].p, m->ex_raw[k].len, &out);
+    }
+    if (rc == MS_ERR_NOMEM)
+        nomem(m);
+    else
+        m->excerpt = keep(m, out.p, out.len);
+    ms_buf_free(&out);
+}
+
+/* The tap learns where the message went; attachments were closed with
+ * their leaves. */
+static void tap_end(struct ms_mime *m)
+{
+    if (m->leaf.tap_att) {
+        m->tap->att_end(m->leaf.tap_att); /* only when parsing stopped early */
+        m->leaf.tap_att = NULL;
+    }
+    if (m->tap_msg) {
+        struct ms_bytes f = m->tap->msg_end(m->tap_msg);
+        m->tap_msg = NULL;
+        if (f.p)
+            m->eml_file = keep(m, f.p, f.len);
+    }
 }
 
 void ms_mime_finish(struct ms_mime *m, struct ms_ev_email *out)
@@ -738,6 +996,12 @@ void ms_mime_finish(struct ms_mime *m, struct ms_ev_email *out)
         m->finished = true;
         end_message(m);
         ms_sha256_final(&m->sha, m->sha256);
+        make_excerpt(m);
+        tap_end(m);
+        m->n_errs = 0;
+        for (unsigned e = 0; e < ERR_COUNT; e++)
+            if (m->errs & (1u << e))
+                m->err_list[m->n_errs++] = mime_err_codes[e];
     }
     out->from = m->from;
     out->to = m->to.v;
@@ -752,6 +1016,12 @@ void ms_mime_finish(struct ms_mime *m, struct ms_ev_email *out)
     out->attachments = m->att;
     out->n_attachments = m->n_att;
     out->truncated = m->truncated;
+    out->body_excerpt = m->excerpt;
+    out->urls = m->urls;
+    out->n_urls = m->n_urls;
+    out->mime_errors = m->err_list;
+    out->n_mime_errors = m->n_errs;
+    out->eml_file = m->eml_file;
 }
 
 void ms_mime_free(struct ms_mime *m)
@@ -760,6 +1030,7 @@ void ms_mime_free(struct ms_mime *m)
 
     if (!m)
         return;
+    tap_end(m); /* freed unfinished: still close the files */
     depth = m->lim.mime_max_depth ? m->lim.mime_max_depth : 1;
     for (size_t i = 0; i < depth; i++)
         ms_buf_free(&m->stack[i].boundary);
@@ -773,6 +1044,13 @@ void ms_mime_free(struct ms_mime *m)
     ms_buf_free(&m->ent.boundary);
     ms_buf_free(&m->ent.filename);
     ms_buf_free(&m->ent.name);
+    ms_buf_free(&m->ent.charset);
+    for (unsigned k = 0; k < 2; k++) {
+        ms_buf_free(&m->ex_raw[k]);
+        ms_buf_free(&m->ex_cs[k]);
+    }
+    ms_url_scan_free(&m->us);
+    free(m->urls);
     for (size_t i = 0; i < m->n_pool; i++)
         free(m->pool[i]);
     free(m->pool);

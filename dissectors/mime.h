@@ -4,7 +4,9 @@
  * more than one bounded line plus decoder state. It extracts the headers the
  * email event reports, hashes and measures the whole message, and hashes each
  * attachment's decoded content. Split-invariant: any chunking gives the same
- * result. */
+ * result. It also reports MIME damage (mime_errors), URLs found in text
+ * parts, a bounded excerpt of the first text part (lim->body_excerpt), and
+ * feeds the sink's message tap, if any (--extract; see common/event.h). */
 #ifndef MS_MIME_H
 #define MS_MIME_H
 
@@ -23,9 +25,10 @@ struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *s
 enum ms_rc ms_mime_feed(struct ms_mime *m, const uint8_t *p, size_t n);
 /* The message was cut short (capture gap, cap, end of capture). */
 void ms_mime_set_truncated(struct ms_mime *m);
-/* Ends the message and fills the header, size, hash and attachment fields of
- * *out (command is left untouched). Pointers in *out stay valid until
- * ms_mime_free. Call once. */
+/* Ends the message and fills the header, size, hash, attachment,
+ * body_excerpt, urls, mime_errors and eml_file fields of *out (command,
+ * envelope, accepted and partial are left untouched). Pointers in *out stay
+ * valid until ms_mime_free. Call once. */
 void ms_mime_finish(struct ms_mime *m, struct ms_ev_email *out);
 void ms_mime_free(struct ms_mime *m); /* NULL is a no-op */
 

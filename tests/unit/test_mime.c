@@ -115,6 +115,25 @@ static void dump(struct ms_buf *d, const struct ms_ev_email *e)
         addf(d, "asize=%llu\n", (unsigned long long)a->size);
         addn(d, a->sha256, 32);
     }
+    dump_bytes(d, "excerpt", e->body_excerpt);
+    for (size_t i = 0; i < e->n_urls; i++)
+        dump_bytes(d, "url", e->urls[i]);
+    for (size_t i = 0; i < e->n_mime_errors; i++)
+        addf(d, "err=%s\n", e->mime_errors[i]);
+}
+
+/* The mime_errors of ev, comma-separated ("" for none), equal want. */
+static void assert_errors(const struct ms_ev_email *ev, const char *want)
+{
+    char got[512];
+    size_t at = 0;
+    got[0] = '\0';
+    for (size_t i = 0; i < ev->n_mime_errors; i++) {
+        int n = snprintf(got + at, sizeof(got) - at, "%s%s", i ? "," : "", ev->mime_errors[i]);
+        assert_true(n > 0 && (size_t)n < sizeof(got) - at);
+        at += (size_t)n;
+    }
+    assert_string_equal(got, want);
 }
 
 /* Feeds msg cut at the given offsets (ascending) and dumps the result. */
@@ -336,6 +355,7 @@ static void mixed_b64(const char *eol)
     assert_int_equal(ev.n_attachments, 1);
     assert_att(&ev.attachments[0], "data.bin", "application/octet-stream", raw, sizeof(raw));
     assert_false(ev.truncated);
+    assert_errors(&ev, "");
     ms_mime_free(m);
     ms_buf_free(&b);
 }
@@ -402,6 +422,7 @@ static void test_crlf_before_boundary(void **state)
     assert_att(&ev.attachments[4], "c.txt", "text/plain", "--sepx is content, --sep -- too",
                31);
     assert_false(ev.truncated);
+    assert_errors(&ev, "");
     ms_mime_free(m);
     ms_buf_free(&b);
 }
@@ -438,6 +459,7 @@ static void test_qp_html(void **state)
     /* The body without a name is not an attachment. */
     assert_int_equal(ev.n_attachments, 1);
     assert_att(&ev.attachments[0], "page.html", "text/html", html_plain, strlen(html_plain));
+    assert_errors(&ev, "");
     ms_mime_free(m);
     ms_buf_free(&b);
 }
@@ -501,6 +523,7 @@ static void test_nested_alternative(void **state)
     assert_int_equal(ev.n_attachments, 2);
     assert_att(&ev.attachments[0], "x", "text/plain", "xx", 2);
     assert_att(&ev.attachments[1], "y", "text/plain", "yy\r\n--i", 7);
+    assert_errors(&ev, "missing_final_boundary"); /* the inner one */
     ms_mime_free(m);
     ms_buf_free(&b);
 }
@@ -595,6 +618,7 @@ static void test_filename_params(void **state)
     assert_att(&ev.attachments[3], "r\xc3\xa9sum\xc3\xa9.pdf", "text/plain", "4", 1);
     assert_att(&ev.attachments[4], "\xc3\xa9t\xc3\xa9.txt", "text/plain", "5", 1);
     assert_att(&ev.attachments[5], NULL, "image/gif", "6", 1);
+    assert_errors(&ev, "");
     ms_mime_free(m);
     ms_buf_free(&b);
 }
@@ -622,6 +646,7 @@ static void test_missing_final_boundary(void **state)
     /* No boundary claimed the last CRLF: it is content. */
     assert_att(&ev.attachments[1], "b.txt", "text/plain", "cut here\r\n", 10);
     assert_false(ev.truncated);
+    assert_errors(&ev, "missing_final_boundary");
     ms_mime_free(m);
 
     /* Cut inside the part headers. */
@@ -632,6 +657,7 @@ static void test_missing_final_boundary(void **state)
     m = parse(&b, &ev);
     assert_int_equal(ev.n_attachments, 1);
     assert_att(&ev.attachments[0], "a", "text/plain", "", 0);
+    assert_errors(&ev, "missing_final_boundary");
     ms_mime_free(m);
     ms_buf_free(&b);
 }
@@ -662,6 +688,7 @@ static void test_b64_padding_split(void **state)
     assert_att(&ev.attachments[0], "p1", "text/plain", "abcd", 4);
     assert_att(&ev.attachments[1], "p2", "text/plain", "42", 2);
     assert_att(&ev.attachments[2], "p3", "text/plain", "fooba", 5);
+    assert_errors(&ev, ""); /* split padding and a missing one are fine */
     ms_mime_free(m);
     ms_buf_free(&b);
 }
@@ -687,6 +714,7 @@ static void test_header_over_cap(void **state)
             "Cc: c@example.org\r\n\r\nbody\r\n");
     struct ms_mime *m = parse_lim(&lim, &b, &ev);
     assert_true(ev.truncated);
+    assert_errors(&ev, "header_line_too_long");
     assert_non_null(ev.subject.p);
     assert_true(ev.subject.len <= 64 - 9);
     assert_memory_equal(ev.subject.p, "0123456789 0123", 15);
@@ -745,6 +773,7 @@ static void test_depth_limit(void **state)
         ms_buf_init(&b, 1 << 20);
         build_nested(&b, (int)depth);
         struct ms_mime *m = parse_lim(&lim, &b, &ev);
+        assert_errors(&ev, depth <= 3 ? "" : "depth_exceeded");
         if (depth <= 3) {
             assert_false(ev.truncated);
             assert_int_equal(ev.n_attachments, depth + 1);
@@ -781,6 +810,7 @@ static void test_parts_limit(void **state)
         struct ms_mime *m = parse_lim(&lim, &b, &ev);
         assert_int_equal(ev.n_attachments, n < 3 ? n : 3);
         assert_int_equal(ev.truncated, n > 3);
+        assert_errors(&ev, n > 3 ? "too_many_parts" : "");
         assert_att(&ev.attachments[ev.n_attachments - 1], n < 3 ? "f1" : "f2", "text/plain",
                    n < 3 ? "c1" : "c2", 2);
         ms_mime_free(m);
@@ -938,6 +968,612 @@ static void test_single_part_and_odd_multiparts(void **state)
     ms_buf_free(&b);
 }
 
+/* ---- mime_errors ----------------------------------------------------- */
+
+static void check_errors(const struct ms_limits *lim, const char *msg, const char *want)
+{
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, msg);
+    struct ms_mime *m = parse_lim(lim, &b, &ev);
+    assert_errors(&ev, want);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_mime_errors(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    /* Invalid base64 is decoded as far as it goes, and reported once
+     * however many parts have it; in a body too, not only attachments. */
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: multipart/mixed; boundary=z\r\n\r\n"
+            "--z\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "aGk*\r\n"
+            "--z\r\n"
+            "Content-Disposition: attachment; filename=a\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "YW!Jj\r\n"
+            "--z\r\n"
+            "Content-Disposition: attachment; filename=b\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "Y\r\n"
+            "--z--\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_errors(&ev, "invalid_base64");
+    assert_int_equal(ev.n_attachments, 2);
+    assert_att(&ev.attachments[0], "a", "text/plain", "abc", 3);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+
+    check_errors(&lim,
+                 "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                 "a=ZZb =\r\nc=4\r\n",
+                 "invalid_quoted_printable");
+    check_errors(&lim,
+                 "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                 "a=3Db soft=\r\nbreak\r\n",
+                 "");
+    /* Lines that are not "name: value". An mbox separator opening the
+     * message is tolerated. */
+    check_errors(&lim, "From alice@example.org Mon Jan  1 00:00:00 2024\r\n"
+                       "Subject: x\r\n\r\nbody\r\n",
+                 "");
+    check_errors(&lim, "Subject: x\r\nnot a header\r\n\r\nbody\r\n", "bad_header_line");
+    check_errors(&lim, ": no name\r\n\r\n", "bad_header_line");
+    check_errors(&lim, " folds nothing\r\nSubject: x\r\n\r\n", "bad_header_line");
+    check_errors(&lim, "Subject: x\r\n\tfolded is fine\r\n\r\n", "");
+    /* Multiparts without a usable boundary. */
+    check_errors(&lim, "Content-Type: multipart/mixed\r\n\r\n--x\r\n\r\nx\r\n--x--\r\n",
+                 "missing_boundary");
+    check_errors(&lim, "Content-Type: multipart/mixed; boundary=\"\"\r\n\r\nx\r\n",
+                 "missing_boundary");
+    /* Codes come in one stable order, each once. */
+    check_errors(&lim,
+                 "Content-Type: multipart/mixed; boundary=q\r\n\r\n"
+                 "--q\r\n"
+                 "bad line\r\n"
+                 "Content-Transfer-Encoding: base64\r\n\r\n"
+                 "!!!!\r\n"
+                 "--q\r\n"
+                 "Content-Type: multipart/mixed\r\n\r\n",
+                 "missing_final_boundary,invalid_base64,bad_header_line,missing_boundary");
+}
+
+/* RFC 5322 §2.1.1: 998 characters per line. And the boundary cap. */
+static void test_line_and_boundary_limits(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+
+    for (size_t len = 997; len <= 999; len++) {
+        struct ms_buf b;
+        struct ms_ev_email ev;
+        ms_buf_init(&b, 1 << 20);
+        add(&b, "X-Long: ");
+        for (size_t i = 8; i < len; i++)
+            add(&b, "x");
+        add(&b, "\r\nSubject: after\r\n\r\nbody\r\n");
+        struct ms_mime *m = parse_lim(&lim, &b, &ev);
+        assert_errors(&ev, len > 998 ? "header_line_too_long" : "");
+        assert_false(ev.truncated); /* the field itself fits the cap */
+        assert_bytes(ev.subject, "after");
+        ms_mime_free(m);
+        ms_buf_free(&b);
+    }
+
+    lim.mime_max_boundary = 10;
+    for (size_t len = 9; len <= 11; len++) {
+        struct ms_buf b;
+        struct ms_ev_email ev;
+        char bnd[16];
+        memset(bnd, 'b', len);
+        bnd[len] = '\0';
+        ms_buf_init(&b, 1 << 20);
+        addf(&b, "Content-Type: multipart/mixed; boundary=%s\r\n\r\n--%s\r\n", bnd, bnd);
+        addf(&b, "Content-Disposition: attachment; filename=f\r\n\r\nf\r\n--%s--\r\n", bnd);
+        struct ms_mime *m = parse_lim(&lim, &b, &ev);
+        assert_errors(&ev, len > 10 ? "boundary_too_long" : "");
+        assert_int_equal(ev.truncated, len > 10);
+        assert_int_equal(ev.n_attachments, len > 10 ? 0 : 1);
+        ms_mime_free(m);
+        ms_buf_free(&b);
+    }
+}
+
+/* ---- URLs -------------------------------------------------------------- */
+
+static void assert_urls(const struct ms_ev_email *ev, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < ev->n_urls; i++) /* shown when an assertion fails */
+        print_message("url[%zu] = %.*s\n", i, (int)ev->urls[i].len, (const char *)ev->urls[i].p);
+    for (size_t i = 0; i < ev->n_urls && i < n; i++)
+        assert_bytes(ev->urls[i], want[i]);
+    assert_int_equal(ev->n_urls, n);
+}
+
+static const char url_html[] =
+    "<html xmlns:v=\"urn:schemas-microsoft-com:vml\"\r\n"
+    "xmlns:m=\"http://schemas.microsoft.com/office/2004/12/omml\" "
+    "xmlns = 'http://www.w3.org/TR/REC-html40' notxmlns=\"http://kept.example/\">\r\n"
+    "<body>\r\n"
+    "<a href=\"https://a.example/x?a=1&amp;b=2\">one</a>\r\n"
+    "<a class=x HREF = 'javascript:alert(1)'>two</a>\r\n"
+    "<a href=\"#top\">top</a> <img src=\"cid:img1\"> <a href=\"cid:x\">c</a>\r\n"
+    "<a href=http://unq.example/p>three</a>\r\n"
+    "<a href=\"\r\n  https://folded.example/\r\n\">4</a>\r\n"
+    "text http://in.text.example/ and data-href=\"/rel\" and href without equals\r\n"
+    "<a href=\"https://never.closed.example/<b>x</b>\r\n"
+    "</body></html>";
+
+static void test_urls(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Subject: links\r\n"
+            "Content-Type: multipart/mixed; boundary=u\r\n\r\n"
+            "--u\r\n"
+            "Content-Type: multipart/alternative; boundary=v\r\n\r\n"
+            "--v\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            /* a soft line break inside a URL: found whole once decoded */
+            "Go to https://login.example.com/very/long/pa=\r\n"
+            "th?id=3D42 now.\r\n"
+            "(see http://paren.example/a_(b)) and <http://angle.example/>,\r\n"
+            "HTTPS://Upper.Example/Path, xhttp://glued.example/ ftp://files.example/f.\r\n"
+            "mail mailto:bob@example.org; again https://login.example.com/very/long/path?id=3D42\r\n"
+            "bare http:// and mailto: alone\r\n"
+            "--v\r\n"
+            "Content-Type: text/html\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n");
+    add_b64(&b, (const uint8_t *)url_html, strlen(url_html), "\r\n");
+    add(&b, "--v--\r\n"
+            "--u\r\n"
+            "Content-Type: text/plain; name=notes.txt\r\n\r\n"
+            "attached http://attached.example/\r\n"
+            "--u\r\n"
+            "Content-Type: application/octet-stream; name=bin\r\n\r\n"
+            "http://binary.example/\r\n"
+            "--u--\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    static const char *const want[] = {
+        "https://login.example.com/very/long/path?id=42",
+        "http://paren.example/a_(b)",
+        "http://angle.example/",
+        "https://Upper.Example/Path",
+        "ftp://files.example/f",
+        "mailto:bob@example.org",
+        "http://kept.example/",
+        "https://a.example/x?a=1&b=2",
+        "javascript:alert(1)",
+        "http://unq.example/p",
+        "https://folded.example/",
+        "http://in.text.example/",
+        "https://never.closed.example/", /* up to the stray "<" */
+        "attached http://attached.example/" + 9,
+    };
+    assert_urls(&ev, want, sizeof(want) / sizeof(want[0]));
+    assert_errors(&ev, "");
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+static void test_url_limits(void **state)
+{
+    (void)state;
+    /* Count: max-1, max, max+1 distinct URLs (and duplicates do not
+     * count). */
+    for (size_t n = 2; n <= 4; n++) {
+        struct ms_limits lim = ms_limits_default();
+        struct ms_buf b;
+        struct ms_ev_email ev;
+        lim.mime_max_urls = 3;
+        ms_buf_init(&b, 1 << 20);
+        add(&b, "Subject: n\r\n\r\n");
+        for (size_t i = 0; i < n; i++)
+            addf(&b, "http://u%zu.example/ http://u0.example/\r\n", i);
+        struct ms_mime *m = parse_lim(&lim, &b, &ev);
+        assert_int_equal(ev.n_urls, n < 3 ? n : 3);
+        assert_bytes(ev.urls[ev.n_urls - 1], n < 3 ? "http://u1.example/" : "http://u2.example/");
+        assert_false(ev.truncated);
+        ms_mime_free(m);
+        ms_buf_free(&b);
+    }
+    /* Length: max-1, max, max+1 bytes; the longer one is cut to max. */
+    for (size_t len = 19; len <= 21; len++) {
+        struct ms_limits lim = ms_limits_default();
+        struct ms_buf b;
+        struct ms_ev_email ev;
+        char url[32] = "http://example.org/";
+        memset(url + 19, 'x', sizeof(url) - 19);
+        url[len] = '\0';
+        lim.mime_max_url_len = 20;
+        ms_buf_init(&b, 1 << 20);
+        addf(&b, "\r\n%s\r\n", url);
+        struct ms_mime *m = parse_lim(&lim, &b, &ev);
+        assert_int_equal(ev.n_urls, 1);
+        assert_int_equal(ev.urls[0].len, len < 20 ? len : 20);
+        assert_memory_equal(ev.urls[0].p, url, ev.urls[0].len);
+        ms_mime_free(m);
+        ms_buf_free(&b);
+    }
+    /* A cut never ends inside a UTF-8 sequence. */
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    lim.mime_max_url_len = 19; /* the 2-byte character just fits */
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            "http://example.or\xc3\xa9/abc\r\n");
+    struct ms_mime *m = parse_lim(&lim, &b, &ev);
+    assert_int_equal(ev.n_urls, 1);
+    assert_bytes(ev.urls[0], "http://example.or\xc3\xa9");
+    ms_mime_free(m);
+    ms_buf_reset(&b);
+    lim.mime_max_url_len = 18; /* it would be cut in two: left out */
+    add(&b, "\r\nhttp://example.or\xc3\xa9/abc\r\n");
+    m = parse_lim(&lim, &b, &ev);
+    assert_int_equal(ev.n_urls, 1);
+    assert_bytes(ev.urls[0], "http://example.or");
+    ms_mime_free(m);
+    /* None wanted. */
+    ms_buf_reset(&b);
+    lim.mime_max_urls = 0;
+    add(&b, "\r\nhttp://example.org/\r\n");
+    m = parse_lim(&lim, &b, &ev);
+    assert_int_equal(ev.n_urls, 0);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* ---- body_excerpt ------------------------------------------------------ */
+
+static void test_excerpt(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    /* Default: none (bodies are sensitive). */
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Subject: s\r\n\r\nab\xc3\xa9\r\n");
+    struct ms_mime *m = parse_lim(&lim, &b, &ev);
+    assert_null(ev.body_excerpt.p);
+    ms_mime_free(m);
+
+    /* max-1, max, max+1 against a text of 4 bytes ending in a 2-byte
+     * character: the cut never splits it. */
+    ms_buf_reset(&b);
+    add(&b, "Subject: s\r\n\r\nab\xc3\xa9");
+    for (size_t n = 3; n <= 5; n++) {
+        lim.body_excerpt = n;
+        m = parse_lim(&lim, &b, &ev);
+        assert_bytes(ev.body_excerpt, n < 4 ? "ab" : "ab\xc3\xa9");
+        ms_mime_free(m);
+    }
+
+    /* Charset conversion after transfer decoding; the CRLF before the
+     * boundary is not text. */
+    lim.body_excerpt = 100;
+    ms_buf_reset(&b);
+    add(&b, "Content-Type: multipart/alternative; boundary=e\r\n\r\n"
+            "--e\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n\r\n"
+            "<p>html</p>\r\n"
+            "--e\r\n"
+            "Content-Type: text/plain; charset=\"ISO-8859-1\"\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "Caf=E9 cr=E8me=\r\n"
+            "!\r\n"
+            "--e\r\n"
+            "Content-Type: text/plain\r\n\r\n"
+            "second plain\r\n"
+            "--e--\r\n");
+    m = parse_lim(&lim, &b, &ev);
+    assert_bytes(ev.body_excerpt, "Caf\xc3\xa9 cr\xc3\xa8me!");
+    ms_mime_free(m);
+
+    /* HTML only: HTML it is. A text attachment is not the body; base64 is
+     * decoded; an unknown charset is read as UTF-8. */
+    ms_buf_reset(&b);
+    add(&b, "Content-Type: multipart/mixed; boundary=e\r\n\r\n"
+            "--e\r\n"
+            "Content-Type: text/plain; name=a.txt\r\n\r\n"
+            "attachment text\r\n"
+            "--e\r\n"
+            "Content-Type: text/html; charset=x-no-such-charset\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "PGI+aGk8L2I+\r\n"
+            "--e--\r\n");
+    m = parse_lim(&lim, &b, &ev);
+    assert_bytes(ev.body_excerpt, "<b>hi</b>");
+    ms_mime_free(m);
+
+    /* No text at all. */
+    ms_buf_reset(&b);
+    add(&b, "Content-Type: image/png\r\n\r\nxx\r\n");
+    m = parse_lim(&lim, &b, &ev);
+    assert_null(ev.body_excerpt.p);
+    ms_mime_free(m);
+
+    /* UTF-16: the raw bytes kept are enough for the excerpt's length. */
+    lim.body_excerpt = 5;
+    ms_buf_reset(&b);
+    add(&b, "Content-Type: text/plain; charset=utf-16le\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n");
+    add_b64(&b, (const uint8_t *)"h\0e\0l\0l\0o\0 \0w\0o\0r\0l\0d\0", 22, "\r\n");
+    m = parse_lim(&lim, &b, &ev);
+    assert_bytes(ev.body_excerpt, "hello");
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* ---- the message tap (--extract) ---------------------------------------- */
+
+struct rec_att {
+    struct ms_buf data;
+    size_t index;
+    bool ended;
+};
+
+struct rec {
+    struct ms_buf raw;
+    struct rec_att att[8];
+    size_t n_att;
+    int msg_begins, msg_ends, att_ends;
+    bool refuse_msg;
+    char name[32];
+};
+
+static void *rec_msg_begin(const struct ms_msg_tap *tap, const struct ms_sink *sink)
+{
+    struct rec *r = tap->user;
+    assert_non_null(sink);
+    assert_int_equal(tap->flow_id, 77);
+    r->msg_begins++;
+    return r->refuse_msg ? NULL : r;
+}
+
+static void rec_msg_data(void *msg, const uint8_t *p, size_t n)
+{
+    struct rec *r = msg;
+    assert_int_equal(r->msg_ends, 0);
+    addn(&r->raw, p, n);
+}
+
+static void *rec_att_begin(void *msg, size_t index, const struct ms_attachment *a)
+{
+    struct rec *r = msg;
+    assert_true(r->n_att < 8);
+    assert_non_null(a->content_type.p);
+    struct rec_att *ra = &r->att[r->n_att++];
+    ms_buf_init(&ra->data, 1 << 20);
+    ra->index = index;
+    return ra;
+}
+
+static void rec_att_data(void *att, const uint8_t *p, size_t n)
+{
+    struct rec_att *ra = att;
+    assert_false(ra->ended);
+    addn(&ra->data, p, n);
+}
+
+static struct ms_bytes rec_att_end(void *att)
+{
+    struct rec_att *ra = att;
+    static char name[32];
+    ra->ended = true;
+    snprintf(name, sizeof(name), "att-%zu", ra->index);
+    return ms_bytes_of(name, strlen(name));
+}
+
+static struct ms_bytes rec_msg_end(void *msg)
+{
+    struct rec *r = msg;
+    r->msg_ends++;
+    snprintf(r->name, sizeof(r->name), "msg.eml");
+    return ms_bytes_of(r->name, strlen(r->name));
+}
+
+static void no_emit(void *user, const struct ms_event *ev)
+{
+    (void)user;
+    (void)ev;
+}
+
+static void rec_init(struct rec *r, struct ms_msg_tap *tap, bool atts)
+{
+    memset(r, 0, sizeof(*r));
+    ms_buf_init(&r->raw, 1 << 20);
+    memset(tap, 0, sizeof(*tap));
+    tap->msg_begin = rec_msg_begin;
+    tap->msg_data = rec_msg_data;
+    tap->msg_end = rec_msg_end;
+    if (atts) {
+        tap->att_begin = rec_att_begin;
+        tap->att_data = rec_att_data;
+        tap->att_end = rec_att_end;
+    }
+    tap->user = r;
+    tap->flow_id = 77;
+}
+
+static void rec_free(struct rec *r)
+{
+    ms_buf_free(&r->raw);
+    for (size_t i = 0; i < r->n_att; i++)
+        ms_buf_free(&r->att[i].data);
+}
+
+/* The message of test_nested_alternative-like shape, with two base64
+ * attachments and a quoted-printable one. */
+static void build_tap_msg(struct ms_buf *b, uint8_t *img, size_t ni, uint8_t *pdf, size_t np)
+{
+    fill_pattern(img, ni, 11);
+    fill_pattern(pdf, np, 12);
+    add(b, "Subject: tap\r\n"
+           "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n"
+           "--t\r\n"
+           "Content-Type: text/plain\r\n\r\n"
+           "body\r\n"
+           "--t\r\n"
+           "Content-Type: image/png; name=\"../../etc/x.png\"\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n");
+    add_b64(b, img, ni, "\r\n");
+    add(b, "--t\r\n"
+           "Content-Disposition: attachment; filename=q.txt\r\n"
+           "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+           "a=3Db=\r\nc\r\n"
+           "--t\r\n"
+           "Content-Type: application/pdf; name=d.pdf\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n");
+    add_b64(b, pdf, np, "\r\n");
+    add(b, "--t--\r\n");
+}
+
+static void run_tap(const struct ms_buf *b, size_t step, bool atts)
+{
+    struct ms_limits lim = ms_limits_default();
+    struct rec r;
+    struct ms_msg_tap tap;
+    struct ms_sink sink = { .emit = no_emit };
+    struct ms_ev_email ev;
+
+    rec_init(&r, &tap, atts);
+    sink.tap = &tap;
+    struct ms_mime *m = ms_mime_new(&lim, &sink);
+    assert_non_null(m);
+    for (size_t off = 0; off < b->len; off += step) {
+        size_t n = b->len - off < step ? b->len - off : step;
+        uint8_t *chunk = malloc(n);
+        assert_non_null(chunk);
+        memcpy(chunk, b->p + off, n);
+        assert_int_equal(ms_mime_feed(m, chunk, n), MS_OK);
+        free(chunk);
+    }
+    memset(&ev, 0, sizeof(ev));
+    ms_mime_finish(m, &ev);
+    assert_int_equal(r.msg_begins, 1);
+    assert_int_equal(r.msg_ends, 1);
+    /* The tap saw exactly the bytes fed, and the event says where they
+     * went. */
+    assert_int_equal(r.raw.len, b->len);
+    assert_memory_equal(r.raw.p, b->p, b->len);
+    assert_bytes(ev.eml_file, "msg.eml");
+    assert_int_equal(ev.n_attachments, 3);
+    assert_int_equal(r.n_att, atts ? 3 : 0);
+    for (size_t i = 0; i < r.n_att; i++) {
+        const struct ms_attachment *a = &ev.attachments[i];
+        uint8_t h[32];
+        char name[32];
+        assert_true(r.att[i].ended);
+        assert_int_equal(r.att[i].index, i);
+        assert_int_equal(r.att[i].data.len, a->size);
+        sha256_of(r.att[i].data.p, r.att[i].data.len, h);
+        assert_memory_equal(h, a->sha256, 32);
+        snprintf(name, sizeof(name), "att-%zu", i);
+        assert_bytes(a->file, name);
+    }
+    if (!atts)
+        for (size_t i = 0; i < ev.n_attachments; i++)
+            assert_null(ev.attachments[i].file.p);
+    ms_mime_free(m);
+    rec_free(&r);
+}
+
+static void test_tap(void **state)
+{
+    (void)state;
+    struct ms_buf b;
+    uint8_t img[500], pdf[2000];
+
+    ms_buf_init(&b, 1 << 20);
+    build_tap_msg(&b, img, sizeof(img), pdf, sizeof(pdf));
+    run_tap(&b, b.len, true);
+    run_tap(&b, 1, true);
+    run_tap(&b, 7, true);
+    run_tap(&b, 1000, false);
+
+    /* The tap gets every byte even past max_message (the .eml matches the
+     * message hash); the attachments what was parsed. */
+    {
+        struct ms_limits lim = ms_limits_default();
+        struct rec r;
+        struct ms_msg_tap tap;
+        struct ms_sink sink = { .emit = no_emit };
+        struct ms_ev_email ev;
+        lim.max_message = 600;
+        rec_init(&r, &tap, true);
+        sink.tap = &tap;
+        struct ms_mime *m = ms_mime_new(&lim, &sink);
+        assert_non_null(m);
+        assert_int_equal(ms_mime_feed(m, b.p, b.len), MS_OK);
+        ms_mime_finish(m, &ev);
+        assert_true(ev.truncated);
+        assert_int_equal(r.raw.len, b.len);
+        assert_int_equal(r.n_att, 1);
+        assert_true(r.att[0].ended);
+        assert_int_equal(r.att[0].data.len, ev.attachments[0].size);
+        assert_true(ev.attachments[0].size < sizeof(img));
+        ms_mime_free(m);
+        rec_free(&r);
+    }
+
+    /* A tap that declines the message gets nothing more. */
+    {
+        struct ms_limits lim = ms_limits_default();
+        struct rec r;
+        struct ms_msg_tap tap;
+        struct ms_sink sink = { .emit = no_emit };
+        struct ms_ev_email ev;
+        rec_init(&r, &tap, true);
+        r.refuse_msg = true;
+        sink.tap = &tap;
+        struct ms_mime *m = ms_mime_new(&lim, &sink);
+        assert_non_null(m);
+        assert_int_equal(ms_mime_feed(m, b.p, b.len), MS_OK);
+        ms_mime_finish(m, &ev);
+        assert_int_equal(r.raw.len, 0);
+        assert_int_equal(r.n_att, 0);
+        assert_int_equal(r.msg_ends, 0);
+        assert_null(ev.eml_file.p);
+        ms_mime_free(m);
+        rec_free(&r);
+    }
+
+    /* Freed mid-attachment without finish: the tap still closes both. */
+    {
+        struct ms_limits lim = ms_limits_default();
+        struct rec r;
+        struct ms_msg_tap tap;
+        struct ms_sink sink = { .emit = no_emit };
+        rec_init(&r, &tap, true);
+        sink.tap = &tap;
+        struct ms_mime *m = ms_mime_new(&lim, &sink);
+        assert_non_null(m);
+        assert_int_equal(ms_mime_feed(m, b.p, 400), MS_OK);
+        ms_mime_free(m);
+        assert_int_equal(r.msg_ends, 1);
+        assert_int_equal(r.n_att, 1);
+        assert_true(r.att[0].ended);
+        rec_free(&r);
+    }
+    ms_buf_free(&b);
+}
+
 /* ---- mime_hdr helpers ------------------------------------------------ */
 
 static void check_param(const char *hdr, const char *name, unsigned flags, const char *want)
@@ -1074,6 +1710,12 @@ int main(void)
         cmocka_unit_test(test_set_truncated),
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_single_part_and_odd_multiparts),
+        cmocka_unit_test(test_mime_errors),
+        cmocka_unit_test(test_line_and_boundary_limits),
+        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_url_limits),
+        cmocka_unit_test(test_excerpt),
+        cmocka_unit_test(test_tap),
         cmocka_unit_test(test_hdr_params),
         cmocka_unit_test(test_hdr_addrs),
         cmocka_unit_test(test_hdr_value_and_charsets),
