@@ -12,6 +12,49 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A tap that reads every byte it is given and names no file. */
+static uint8_t tap_sum;
+
+static void tap_bytes(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tap_sum ^= p[i];
+}
+
+static void *tap_msg_begin(const struct ms_msg_tap *tap, const struct ms_sink *sink)
+{
+    (void)sink;
+    return (void *)tap;
+}
+
+static void tap_msg_data(void *msg, const uint8_t *p, size_t n)
+{
+    (void)msg;
+    tap_bytes(p, n);
+}
+
+static void *tap_att_begin(void *msg, size_t index, const struct ms_attachment *a)
+{
+    (void)index;
+    tap_bytes(a->filename.p, a->filename.len);
+    return msg;
+}
+
+static struct ms_bytes tap_end(void *h)
+{
+    (void)h;
+    return MS_BYTES_NONE;
+}
+
+static const struct ms_msg_tap fuzz_tap = {
+    .msg_begin = tap_msg_begin,
+    .msg_data = tap_msg_data,
+    .att_begin = tap_att_begin,
+    .att_data = tap_msg_data,
+    .att_end = tap_end,
+    .msg_end = tap_end,
+};
+
 static void discard(void *user, const struct ms_event *ev)
 {
     /* Touch every byte a sink could read, so bad spans fault here. */
@@ -29,6 +72,13 @@ static void discard(void *user, const struct ms_event *ev)
         for (size_t a = 0; a < ev->u.email.n_attachments; a++)
             for (size_t i = 0; i < ev->u.email.attachments[a].filename.len; i++)
                 x ^= ev->u.email.attachments[a].filename.p[i];
+        for (size_t u = 0; u < ev->u.email.n_urls; u++)
+            for (size_t i = 0; i < ev->u.email.urls[u].len; i++)
+                x ^= ev->u.email.urls[u].p[i];
+        for (size_t i = 0; i < ev->u.email.body_excerpt.len; i++)
+            x ^= ev->u.email.body_excerpt.p[i];
+        for (size_t e = 0; e < ev->u.email.n_mime_errors; e++)
+            x ^= (uint8_t)ev->u.email.mime_errors[e][0];
     }
     (void)user;
     (void)x;
@@ -45,7 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t idx = data[0] & 0x07u;
     const struct ms_dissector *d = ms_dissectors[idx < nd ? idx : 0];
     struct ms_limits lim = ms_limits_default();
+    lim.body_excerpt = 256;
     if (data[0] & 0x80) {
+        lim.body_excerpt = 7;
+        lim.mime_max_urls = 2;
+        lim.mime_max_url_len = 9;
         lim.max_line = 16;
         lim.max_secret = 4;
         lim.max_pending_cmds = 2;
@@ -54,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lim.mime_max_parts = 2;
         lim.mime_max_addrs = 2;
     }
-    struct ms_sink sink = { .emit = discard };
+    struct ms_sink sink = { .emit = discard, .tap = &fuzz_tap };
     void *st = d->create(&lim, &sink);
     if (!st)
         return 0;
