@@ -6,7 +6,7 @@ BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO ?= pcaps/pop3/demo-userpass-retr.pcap
 
-.PHONY: all deps build demo test test-san check-src clean pcaps
+.PHONY: all deps build demo test test-san check-src clean pcaps bench
 
 all: build
 
@@ -35,6 +35,11 @@ test-san: deps
 
 check-src:
 	./scripts/check-src.sh
+
+# Benchmarks (not part of test): flood of 1,000,000 half-open flows under a
+# flow cap (peak RSS), and throughput on generated POP3 sessions.
+bench: build
+	/usr/bin/python3 bench/bench.py $(BUILD)/mailspill
 
 # Regenerating captures needs root, network namespaces and the servers.
 pcaps:

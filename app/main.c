@@ -2,26 +2,40 @@
  * pipeline. No parsing of network data happens here. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "../capture/source.h"
 #include "../common/limits.h"
+#include "../dissectors/dissector.h"
+#include "../output/extract.h"
 #include "../output/output.h"
 #include "pipeline.h"
 
 #define MS_VERSION "0.1.0"
 
-/* The one piece of process-wide state: set by signal handlers, which can
- * touch nothing else safely. */
-static volatile sig_atomic_t stop_requested;
+/* The one piece of process-wide state: flags set by signal handlers, which
+ * can touch nothing else safely. The main loop acts on them between
+ * packets (a live capture wakes up at least every 250 ms). */
+static volatile sig_atomic_t stop_requested;   /* SIGINT, SIGTERM */
+static volatile sig_atomic_t reopen_requested; /* SIGHUP: reopen -o FILE */
+static volatile sig_atomic_t stats_requested;  /* SIGUSR1: write a stats event */
 
-static void on_stop_signal(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reopen_requested = 1;
+    else if (sig == SIGUSR1)
+        stats_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 struct cli {
@@ -29,24 +43,56 @@ struct cli {
     size_t nfiles;
     const char *iface;
     const char *outpath;
+    const char *user;        /* -Z: drop privileges to this user */
     char *filter;
+    bool stats;              /* --stats: a stats event at the end */
     struct ms_output_opts out;
     struct ms_live_opts live;
+    struct ms_limits lim;
+    const char *extract_dir;  /* --extract DIR */
+    unsigned extract_flags;   /* MS_EXTRACT_ATTACHMENTS */
 };
 
 static void usage(FILE *fp)
 {
-    fputs("usage: mailspill [-r FILE]... [-i IFACE] [-o FILE] [--text] [--show-passwords]\n"
-          "                 [BPF filter expression]\n"
+    fputs("usage: mailspill [-r FILE]... [-i IFACE] [-o FILE] [options] [BPF filter expression]\n"
           "Reports cleartext POP3/IMAP/SMTP logins and messages found in network traffic.\n"
           "\n"
+          "Input and output:\n"
           "  -r, --read FILE        read a pcap or pcapng capture (\"-\" for standard input);\n"
           "                         repeat to read several files in order\n"
           "  -i, --interface IFACE  capture live from a network interface\n"
           "  -o, --output FILE      write events to FILE instead of standard output\n"
+          "                         (SIGHUP reopens it, for log rotation)\n"
           "      --text             one readable line per event instead of JSON\n"
           "      --show-passwords   print passwords (redacted by default)\n"
-          "  -s, --snaplen N        live capture snapshot length (default 262144)\n"
+          "      --stats            write a stats event at the end (SIGUSR1: at any time)\n"
+          "      --list-dissectors  print the protocols this build decodes, and exit\n"
+          "\n"
+          "Live capture:\n"
+          "  -s, --snaplen N        snapshot length (default 262144)\n"
+          "  -B, --buffer-size KIB  kernel capture buffer, in KiB (default: libpcap's)\n"
+          "      --immediate        deliver packets as they arrive (default)\n"
+          "      --no-immediate     let the kernel batch packets\n"
+          "  -p, --no-promisc       do not put the interface in promiscuous mode\n"
+          "  -Z, --user USER        drop privileges to USER once the interface is open\n"
+          "\n"
+          "Memory and time limits (SIZE takes k, m, g suffixes, binary):\n"
+          "      --max-flows N      flows tracked at once (default 65536); least\n"
+          "                         recently used flows are ended past it\n"
+          "      --flow-memcap SIZE memory for per-flow state (default 256m)\n"
+          "      --reasm-memcap SIZE out-of-order TCP data buffered in all (default 256m)\n"
+          "      --reasm-flow-cap SIZE  ... per direction of one flow (default 1m)\n"
+          "      --flow-timeout SEC idle time, on the capture clock, before a flow\n"
+          "                         ends (default 600)\n"
+          "\n"
+          "Message content (see README.md):\n"
+          "      --body-bytes N     report the first N bytes of each message's text\n"
+          "                         (body_excerpt; default 0: none)\n"
+          "      --extract DIR      write each message to DIR/<flow_id>-<seq>.eml (mode 0600)\n"
+          "      --extract-attachments  also write each attachment's decoded content\n"
+          "      --extract-max-bytes SIZE  stop writing files past SIZE in all (default 4g)\n"
+          "\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n"
           "\n"
@@ -74,28 +120,90 @@ static char *join_filter(int argc, char **argv, int first)
     return f;
 }
 
-static int parse_uint(const char *s, long max, long *out)
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > max)
+    if (*s == '-' || *s == '+')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v > max)
         return -1;
     *out = v;
     return 0;
 }
 
-/* Returns 0 to run, 1 when done (help/version), 2 on a usage error. */
+/* "64m" -> 67108864. Suffixes k, m, g (powers of 1024). */
+static int parse_size(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '+')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned shift = 0;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': shift = 10; break;
+        case 'm': case 'M': shift = 20; break;
+        case 'g': case 'G': shift = 30; break;
+        default: return -1;
+        }
+        if (end[1] && !((end[1] == 'b' || end[1] == 'B') && !end[2]))
+            return -1;
+    }
+    if (v > (max >> shift))
+        return -1;
+    *out = v << shift;
+    return 0;
+}
+
+static int bad_value(const char *opt, const char *val)
+{
+    fprintf(stderr, "mailspill: invalid value '%s' for %s\nTry 'mailspill --help'.\n", val, opt);
+    return 2;
+}
+
+static void list_dissectors(void)
+{
+    for (size_t i = 0; ms_dissectors[i]; i++)
+        printf("%s\n", ms_dissectors[i]->name);
+}
+
+/* Returns 0 to run, 1 when done (help/version), 2 on a usage error.
+ * To add an option: an enum value, a longopts line, a case. */
 static int parse_args(int argc, char **argv, struct cli *c)
 {
-    enum { OPT_TEXT = 256, OPT_SHOW };
+    enum {
+        OPT_TEXT = 256, OPT_SHOW, OPT_STATS, OPT_LIST, OPT_IMMEDIATE, OPT_NO_IMMEDIATE,
+        OPT_MAX_FLOWS, OPT_FLOW_MEMCAP, OPT_REASM_MEMCAP, OPT_REASM_FLOW, OPT_FLOW_TIMEOUT,
+        OPT_BODY_BYTES, OPT_EXTRACT, OPT_EXTRACT_ATT, OPT_EXTRACT_MAX,
+    };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
         { "interface", required_argument, NULL, 'i' },
         { "output", required_argument, NULL, 'o' },
         { "snaplen", required_argument, NULL, 's' },
+        { "buffer-size", required_argument, NULL, 'B' },
+        { "no-promisc", no_argument, NULL, 'p' },
+        { "user", required_argument, NULL, 'Z' },
+        { "immediate", no_argument, NULL, OPT_IMMEDIATE },
+        { "no-immediate", no_argument, NULL, OPT_NO_IMMEDIATE },
         { "text", no_argument, NULL, OPT_TEXT },
         { "show-passwords", no_argument, NULL, OPT_SHOW },
+        { "stats", no_argument, NULL, OPT_STATS },
+        { "list-dissectors", no_argument, NULL, OPT_LIST },
+        { "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+        { "flow-memcap", required_argument, NULL, OPT_FLOW_MEMCAP },
+        { "reasm-memcap", required_argument, NULL, OPT_REASM_MEMCAP },
+        { "reasm-flow-cap", required_argument, NULL, OPT_REASM_FLOW },
+        { "flow-timeout", required_argument, NULL, OPT_FLOW_TIMEOUT },
+        { "body-bytes", required_argument, NULL, OPT_BODY_BYTES },
+        { "extract", required_argument, NULL, OPT_EXTRACT },
+        { "extract-attachments", no_argument, NULL, OPT_EXTRACT_ATT },
+        { "extract-max-bytes", required_argument, NULL, OPT_EXTRACT_MAX },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -105,22 +213,70 @@ static int parse_args(int argc, char **argv, struct cli *c)
         return 2;
     c->live.promisc = 1;
     c->live.immediate = 1;
+    c->lim = ms_limits_default();
     int opt;
-    long v;
-    while ((opt = getopt_long(argc, argv, "+r:i:o:s:hV", longopts, NULL)) != -1) {
+    unsigned long long v;
+    while ((opt = getopt_long(argc, argv, "+r:i:o:s:B:pZ:hV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': c->files[c->nfiles++] = optarg; break;
         case 'i': c->iface = optarg; break;
         case 'o': c->outpath = optarg; break;
         case 's':
-            if (parse_uint(optarg, 262144, &v) < 0) {
-                fprintf(stderr, "mailspill: invalid snaplen '%s'\n", optarg);
-                return 2;
-            }
+            if (parse_uint(optarg, 262144, &v) < 0)
+                return bad_value("--snaplen", optarg);
             c->live.snaplen = (int)v;
             break;
+        case 'B':
+            /* KiB, as tcpdump -B. */
+            if (parse_uint(optarg, 1u << 21, &v) < 0 || v == 0)
+                return bad_value("--buffer-size", optarg);
+            c->live.buffer_size = (int)(v * 1024);
+            break;
+        case 'p': c->live.promisc = 0; break;
+        case 'Z': c->user = optarg; break;
+        case OPT_IMMEDIATE: c->live.immediate = 1; break;
+        case OPT_NO_IMMEDIATE: c->live.immediate = 0; break;
         case OPT_TEXT: c->out.format = MS_OUTPUT_TEXT; break;
         case OPT_SHOW: c->out.show_passwords = true; break;
+        case OPT_STATS: c->stats = true; break;
+        case OPT_LIST: list_dissectors(); return 1;
+        case OPT_MAX_FLOWS:
+            if (parse_uint(optarg, 1u << 24, &v) < 0 || v == 0)
+                return bad_value("--max-flows", optarg);
+            c->lim.max_flows = (size_t)v;
+            break;
+        case OPT_FLOW_MEMCAP:
+            if (parse_size(optarg, 1ull << 40, &v) < 0 || v == 0)
+                return bad_value("--flow-memcap", optarg);
+            c->lim.flow_memcap = (size_t)v;
+            break;
+        case OPT_REASM_MEMCAP:
+            if (parse_size(optarg, 1ull << 40, &v) < 0)
+                return bad_value("--reasm-memcap", optarg);
+            c->lim.reasm_max_total = (size_t)v;
+            break;
+        case OPT_REASM_FLOW:
+            if (parse_size(optarg, 1ull << 32, &v) < 0)
+                return bad_value("--reasm-flow-cap", optarg);
+            c->lim.reasm_max_flow = (size_t)v;
+            break;
+        case OPT_FLOW_TIMEOUT:
+            if (parse_uint(optarg, 7u * 86400, &v) < 0 || v == 0)
+                return bad_value("--flow-timeout", optarg);
+            c->lim.flow_timeout_us = v * 1000000u;
+            break;
+        case OPT_BODY_BYTES:
+            if (parse_uint(optarg, 1u << 20, &v) < 0)
+                return bad_value("--body-bytes", optarg);
+            c->lim.body_excerpt = (size_t)v;
+            break;
+        case OPT_EXTRACT: c->extract_dir = optarg; break;
+        case OPT_EXTRACT_ATT: c->extract_flags |= MS_EXTRACT_ATTACHMENTS; break;
+        case OPT_EXTRACT_MAX:
+            if (parse_size(optarg, 1ull << 50, &v) < 0)
+                return bad_value("--extract-max-bytes", optarg);
+            c->lim.extract_max_bytes = v;
+            break;
         case 'h': usage(stdout); return 1;
         case 'V': printf("mailspill %s\n", MS_VERSION); return 1;
         default:
@@ -140,22 +296,121 @@ static int parse_args(int argc, char **argv, struct cli *c)
     return 0;
 }
 
+/* -Z: become USER for good, as tcpdump does after opening the device:
+ * supplementary groups, then the group, then the user (the other order
+ * would leave us unable to change groups), then check it cannot be undone. */
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        fprintf(stderr, "mailspill: -Z: unknown user '%s'\n", user);
+        return -1;
+    }
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    if (getuid() == uid && geteuid() == uid)
+        return 0;
+    if (getuid() != 0 && geteuid() != 0) {
+        /* As tcpdump: only root changes user; otherwise there is nothing
+         * to give up (capabilities come from the file, not from root). */
+        fprintf(stderr, "mailspill: warning: -Z %s ignored: not running as root\n", user);
+        return 0;
+    }
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        fprintf(stderr, "mailspill: -Z: cannot change to user '%s': %s\n", user, strerror(errno));
+        return -1;
+    }
+    gid_t groups[2];
+    int ng = getgroups(2, groups);
+    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid ||
+        ng < 0 || ng > 1 || (ng == 1 && groups[0] != gid) || (uid != 0 && setuid(0) == 0)) {
+        fprintf(stderr, "mailspill: -Z: privileges were not dropped to '%s'\n", user);
+        return -1;
+    }
+    return 0;
+}
+
+struct run {
+    struct cli *c;
+    struct ms_pipeline *pl;
+    struct ms_output *out;
+    FILE *fp;                 /* the -o file, or stdout */
+    struct ms_source *live;   /* for kernel counters */
+};
+
+static uint64_t wall_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static void write_stats(struct run *r)
+{
+    struct ms_capture_counters kc;
+    struct ms_source_stats ss;
+    bool have_kernel = r->live && ms_source_stats(r->live, &ss) == 0;
+    if (have_kernel) {
+        kc.received = ss.received;
+        kc.dropped = ss.dropped;
+        kc.ifdropped = ss.ifdropped;
+    }
+    /* Live: the wall clock (there may have been no packet yet). Files: the
+     * time of the last packet, so output stays reproducible. */
+    if (ms_pipeline_emit_stats(r->pl, have_kernel ? &kc : NULL, r->live ? wall_us() : 0) != MS_OK)
+        fprintf(stderr, "mailspill: cannot write the stats event\n");
+}
+
+/* SIGHUP: logrotate moved the file away; write to a new one at the same
+ * path. On failure keep writing to the old one and say so. */
+static void reopen_output(struct run *r)
+{
+    if (!r->c->outpath || strcmp(r->c->outpath, "-") == 0)
+        return;
+    FILE *nfp = fopen(r->c->outpath, "a");
+    if (!nfp) {
+        fprintf(stderr, "mailspill: cannot reopen %s: %s; still writing to the old file\n",
+                r->c->outpath, strerror(errno));
+        return;
+    }
+    ms_output_set_fp(r->out, nfp);
+    if (fclose(r->fp) != 0)
+        fprintf(stderr, "mailspill: error closing the old %s: %s\n", r->c->outpath, strerror(errno));
+    r->fp = nfp;
+}
+
+static void service_signals(struct run *r)
+{
+    if (reopen_requested) {
+        reopen_requested = 0;
+        reopen_output(r);
+    }
+    if (stats_requested) {
+        stats_requested = 0;
+        write_stats(r);
+    }
+}
+
 /* Runs one source to its end. Returns 0, or 1 when it failed outright. */
-static int run_source(struct ms_pipeline *pl, struct ms_source *src, bool live)
+static int run_source(struct run *r, struct ms_source *src, bool live)
 {
     uint64_t ts;
     const uint8_t *data;
     size_t caplen;
     int lt;
     for (;;) {
+        service_signals(r);
         if (stop_requested)
             return 0;
-        enum ms_next r = ms_source_next(src, &ts, &data, &caplen, &lt);
-        if (r == MS_NEXT_PACKET) {
-            ms_pipeline_frame(pl, lt, ts, data, caplen);
-        } else if (r == MS_NEXT_TIMEOUT) {
+        enum ms_next n = ms_source_next(src, &ts, &data, &caplen, &lt);
+        if (n == MS_NEXT_PACKET) {
+            ms_pipeline_frame(r->pl, lt, ts, data, caplen);
+        } else if (n == MS_NEXT_TIMEOUT) {
             continue;
-        } else if (r == MS_NEXT_END) {
+        } else if (n == MS_NEXT_END) {
+            return 0;
+        } else if (stop_requested) {
+            /* A read interrupted by SIGINT/SIGTERM: not damage. */
             return 0;
         } else {
             /* A truncated or damaged file: keep what was read. */
@@ -163,6 +418,36 @@ static int run_source(struct ms_pipeline *pl, struct ms_source *src, bool live)
             return live ? 1 : 0;
         }
     }
+}
+
+/* Past a cap mailspill keeps going; at the end it says what it dropped. */
+static void warn_limits(const struct ms_pipeline_stats *st, const struct ms_limits *lim)
+{
+    if (st->flows_evicted > st->flows_memcap_evicted)
+        fprintf(stderr, "mailspill: warning: %llu flows ended early: more than %zu at once (--max-flows)\n",
+                (unsigned long long)(st->flows_evicted - st->flows_memcap_evicted), lim->max_flows);
+    if (st->flows_memcap_evicted)
+        fprintf(stderr, "mailspill: warning: %llu flows ended early: flow memory cap of %zu bytes (--flow-memcap)\n",
+                (unsigned long long)st->flows_memcap_evicted, lim->flow_memcap);
+    if (st->reasm_forced)
+        fprintf(stderr, "mailspill: warning: %llu holes declared gaps because out-of-order "
+                "buffers were full (--reasm-memcap, --reasm-flow-cap)\n",
+                (unsigned long long)st->reasm_forced);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal;
+    /* No SA_RESTART for the stop signals: a blocked read of standard input
+     * returns, and we stop. HUP and USR1 must not disturb a read. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
 int main(int argc, char **argv)
@@ -187,21 +472,34 @@ int main(int argc, char **argv)
         }
     }
 
-    struct ms_limits lim = ms_limits_default();
     struct ms_output *out = ms_output_new(fp, &c.out);
-    struct ms_pipeline *pl = out ? ms_pipeline_new(&lim, out) : NULL;
+    struct ms_pipeline *pl = out ? ms_pipeline_new(&c.lim, out) : NULL;
+    struct run r = { &c, pl, out, fp, NULL };
+    struct ms_extract *xt = NULL;
     int status = 0;
     if (!pl) {
         fprintf(stderr, "mailspill: cannot initialise (out of memory or nDPI failure)\n");
         status = 1;
         goto done;
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (c.extract_dir) {
+        char xerr[512];
+        struct ms_msg_tap tap;
+        xt = ms_extract_open(c.extract_dir, c.extract_flags, c.lim.extract_max_bytes, xerr,
+                             sizeof(xerr));
+        if (!xt) {
+            fprintf(stderr, "mailspill: --extract: %s\n", xerr);
+            status = 1;
+            goto done;
+        }
+        ms_extract_tap(xt, &tap);
+        ms_pipeline_set_tap(pl, &tap);
+    } else if (c.extract_flags) {
+        fprintf(stderr, "mailspill: --extract-attachments needs --extract DIR\n");
+        status = 2;
+        goto done;
+    }
+    install_signals();
 
     char err[512];
     if (c.iface) {
@@ -211,10 +509,20 @@ int main(int argc, char **argv)
             status = 1;
             goto done;
         }
+        if (c.user && drop_privileges(c.user) != 0) {
+            ms_source_close(src);
+            status = 1;
+            goto done;
+        }
+        r.live = src;
         ms_pipeline_set_source_name(pl, NULL);
-        status = run_source(pl, src, true);
-        ms_source_close(src);
+        status = run_source(&r, src, true);
     } else {
+        /* Files are opened as USER: nothing privileged is needed. */
+        if (c.user && drop_privileges(c.user) != 0) {
+            status = 1;
+            goto done;
+        }
         for (size_t i = 0; i < c.nfiles && !stop_requested; i++) {
             struct ms_source *src = ms_source_open_file(c.files[i], c.filter, err, sizeof(err));
             if (!src) {
@@ -224,7 +532,7 @@ int main(int argc, char **argv)
             }
             /* Standard input has no file name to report. */
             ms_pipeline_set_source_name(pl, strcmp(c.files[i], "-") == 0 ? NULL : c.files[i]);
-            if (run_source(pl, src, false) != 0)
+            if (run_source(&r, src, false) != 0)
                 status = 1;
             ms_source_close(src);
         }
@@ -232,8 +540,14 @@ int main(int argc, char **argv)
     /* Flush sessions in progress: a login whose reply never came is still
      * reported, with outcome "unknown". */
     ms_pipeline_finish(pl);
+    service_signals(&r);
+    if (c.stats)
+        write_stats(&r);
+    ms_source_close(r.live);
+    r.live = NULL;
     struct ms_pipeline_stats st;
     ms_pipeline_get_stats(pl, &st);
+    warn_limits(&st, &c.lim);
     if (st.write_errors) {
         fprintf(stderr, "mailspill: %llu events could not be written\n",
                 (unsigned long long)st.write_errors);
@@ -242,8 +556,9 @@ int main(int argc, char **argv)
 
 done:
     ms_pipeline_free(pl);
+    ms_extract_close(xt); /* after the flows that wrote through it */
     ms_output_free(out);
-    if (fp != stdout && fclose(fp) != 0) {
+    if (r.fp != stdout && fclose(r.fp) != 0) {
         fprintf(stderr, "mailspill: error writing %s: %s\n", c.outpath, strerror(errno));
         status = 1;
     }

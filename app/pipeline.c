@@ -6,15 +6,29 @@
  *   DISSECTING:  the log is replayed into the dissector, then bytes flow
  *     straight through.
  *   IGNORED:     not mail, or encrypted: nothing more is kept.
+ *
+ * Per-flow cost is kept small for floods of half-open connections: nDPI
+ * state is allocated at the first payload packet only, and classification
+ * state is freed as soon as a verdict is reached. The memory a flow holds is
+ * charged against lim.flow_memcap; past it the least recently used flows
+ * are ended (and counted), as past lim.max_flows.
+ *
+ * Direction: when the capture starts mid-connection the flow table guesses
+ * the client from the ports. Before a dissector starts, the dissectors'
+ * probes may prove the guess wrong (a server banner from the side taken for
+ * the client, a client command from the other side): the flow is then
+ * swapped once, buffered bytes included.
  */
 #include "pipeline.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../capture/classify.h"
 #include "../capture/decode.h"
+#include "../capture/defrag.h"
 #include "../capture/flow.h"
 #include "../capture/tcp_reasm.h"
 #include "../common/buf.h"
@@ -37,8 +51,23 @@ struct flow_app {
     const struct ms_dissector *d;
     void *dst;
     struct ms_sink sink;
+    struct ms_msg_tap tap;          /* pl->tap with this flow's id (--extract) */
     bool fin[2];
+    bool overlap_reported[2];       /* one anomaly per direction */
+    bool cap_hit;                   /* a reassembly cap forced a gap */
+    bool cap_reported;
+    size_t charged;                 /* bytes counted in pl->flow_mem */
 };
+
+/* Memory charged per flow (see flow_cost): the table entry and this
+ * struct with allocator overhead; nDPI 4.2's flow struct (688 bytes) with
+ * its wrapper; a dissector's state, estimated from its line buffers. */
+#define FLOW_BASE_COST (sizeof(struct ms_flow) + sizeof(struct flow_app) + 32)
+#define CLASSIFY_COST 768
+#define DISSECTOR_COST(lim) (2 * (lim)->max_line + 2048)
+
+/* Dissectors counted per protocol in the stats event. */
+#define MAX_APPS 16
 
 #define LOG_GAP 0x80u
 
@@ -51,6 +80,10 @@ struct ms_pipeline {
     struct ms_pipeline_stats st;
     const char *source_name;
     uint64_t now_us;                /* timestamp given to events */
+    size_t flow_mem, flow_mem_peak; /* per-flow state, against lim.flow_memcap */
+    uint64_t app_flows[MAX_APPS];   /* flows per dissector, as in ms_dissectors[] */
+    struct ms_defrag *defrag;       /* created at the first IP fragment */
+    struct ms_msg_tap tap;          /* message tap (--extract); msg_begin NULL: none */
 };
 
 /* ---- events ---------------------------------------------------------- */
@@ -80,6 +113,19 @@ static void flow_emit(void *user, const struct ms_event *ev)
     };
     if (ms_output_event(pl->out, &m, ev) != MS_OK)
         pl->st.write_errors++;
+}
+
+/* A stream-level anomaly on this flow (type "stream"). */
+static void stream_anomaly(struct flow_app *fa, const char *code, const char *detail)
+{
+    struct ms_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = MS_EV_ANOMALY;
+    ev.app_proto = fa->d ? fa->d->name : NULL;
+    ev.u.anomaly.type = "stream";
+    ev.u.anomaly.code = code;
+    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
+    flow_emit(fa, &ev);
 }
 
 /* ---- dissector selection --------------------------------------------- */
@@ -112,6 +158,13 @@ static void start_dissector(struct flow_app *fa, const struct ms_dissector *d)
     stop_classifying(fa);
     fa->sink.emit = flow_emit;
     fa->sink.user = fa;
+    if (fa->pl->tap.msg_begin) {
+        /* Extracted files are named after the flow: each flow gets its
+         * own copy of the tap with its id. */
+        fa->tap = fa->pl->tap;
+        fa->tap.flow_id = fa->flow->flow_id;
+        fa->sink.tap = &fa->tap;
+    }
     fa->dst = d->create(&fa->pl->lim, &fa->sink);
     if (!fa->dst) {
         ms_buf_free(&fa->log);
@@ -122,6 +175,10 @@ static void start_dissector(struct flow_app *fa, const struct ms_dissector *d)
     fa->d = d;
     fa->state = ST_DISSECTING;
     fa->pl->st.flows_mail++;
+    for (size_t i = 0; i < MAX_APPS && ms_dissectors[i]; i++) {
+        if (ms_dissectors[i] == d)
+            fa->pl->app_flows[i]++;
+    }
     /* Replay what arrived while we were deciding, in its original order. */
     const uint8_t *p = fa->log.p;
     size_t left = fa->log.len;
@@ -142,6 +199,11 @@ static void start_dissector(struct flow_app *fa, const struct ms_dissector *d)
         left -= len;
     }
     ms_buf_free(&fa->log);
+    if (fa->cap_hit && !fa->cap_reported) {
+        fa->cap_reported = true;
+        stream_anomaly(fa, "reassembly_memcap",
+                       "out-of-order buffer cap reached: a hole was declared a gap");
+    }
 }
 
 static const struct ms_dissector *dissector_for_app(enum ms_app a)
@@ -179,10 +241,72 @@ static const struct ms_dissector *probe_all(struct flow_app *fa, bool *all_no)
     return NULL;
 }
 
+/* Flips the direction bit of every record of the log. */
+static void log_swap(struct flow_app *fa)
+{
+    uint8_t *p = fa->log.p;
+    size_t left = fa->log.len;
+    while (left >= 5) {
+        uint32_t len;
+        memcpy(&len, p + 1, 4);
+        bool gap = p[0] & LOG_GAP;
+        p[0] ^= 1u;
+        p += 5;
+        left -= 5;
+        if (gap)
+            continue;
+        if (len > left)
+            break;
+        p += len;
+        left -= len;
+    }
+}
+
+/* Mid-connection start: the ports chose the client. If a probe recognises
+ * the bytes of one side only when read as the other side's (a "+OK"
+ * banner from the "client"), swap client and server. A probe that accepts
+ * the current orientation settles it the other way. */
+static void check_direction(struct flow_app *fa)
+{
+    struct ms_flow *f = fa->flow;
+    if (f->dir_source != MS_FLOW_DIR_PORTS || f->swapped)
+        return;
+    for (size_t i = 0; ms_dissectors[i]; i++) {
+        const struct ms_dissector *d = ms_dissectors[i];
+        for (unsigned dir = 0; dir < 2; dir++) {
+            if (fa->probe[dir].len == 0)
+                continue;
+            if (d->probe(dir, fa->probe[dir].p, fa->probe[dir].len) == MS_PROBE_YES)
+                return;
+        }
+    }
+    for (size_t i = 0; ms_dissectors[i]; i++) {
+        const struct ms_dissector *d = ms_dissectors[i];
+        for (unsigned dir = 0; dir < 2; dir++) {
+            if (fa->probe[dir].len == 0 ||
+                d->probe(dir ^ 1u, fa->probe[dir].p, fa->probe[dir].len) != MS_PROBE_YES)
+                continue;
+            ms_flow_swap(fa->pl->flows, f);
+            struct ms_buf b = fa->probe[0];
+            fa->probe[0] = fa->probe[1];
+            fa->probe[1] = b;
+            bool t = fa->fin[0];
+            fa->fin[0] = fa->fin[1];
+            fa->fin[1] = t;
+            t = fa->overlap_reported[0];
+            fa->overlap_reported[0] = fa->overlap_reported[1];
+            fa->overlap_reported[1] = t;
+            log_swap(fa);
+            return;
+        }
+    }
+}
+
 static void decide(struct flow_app *fa, enum ms_app verdict, bool final)
 {
     if (fa->state != ST_CLASSIFYING)
         return;
+    check_direction(fa);
     if (verdict == MS_APP_ENCRYPTED) {
         ignore_flow(fa, true);
         return;
@@ -243,10 +367,51 @@ static void on_stream_gap(void *user, unsigned dir, uint64_t missing)
         log_record(fa, dir | LOG_GAP, NULL, missing > UINT32_MAX ? UINT32_MAX : (uint32_t)missing);
 }
 
+/* Overlapping bytes differ from the first copy (kept): an evasion attempt
+ * or a broken stack. Reported once per direction; every case is counted. */
+static void on_stream_overlap(void *user, unsigned dir, uint32_t seq)
+{
+    struct flow_app *fa = user;
+    (void)seq;
+    if (fa->overlap_reported[dir])
+        return;
+    fa->overlap_reported[dir] = true;
+    stream_anomaly(fa, "reassembly_overlap_different_data",
+                   dir == MS_TO_SERVER
+                       ? "client retransmitted different bytes; the first copy is kept"
+                       : "server retransmitted different bytes; the first copy is kept");
+}
+
 static struct ms_stream_out stream_out(struct flow_app *fa, unsigned dir)
 {
-    struct ms_stream_out o = { on_stream_data, on_stream_gap, fa, dir };
+    struct ms_stream_out o = { on_stream_data, on_stream_gap, on_stream_overlap, fa, dir };
     return o;
+}
+
+/* ---- memory accounting ----------------------------------------------- */
+
+static size_t flow_cost(const struct ms_pipeline *pl, const struct flow_app *fa)
+{
+    const struct ms_flow *f = fa->flow;
+    size_t m = FLOW_BASE_COST + fa->log.cap + fa->probe[0].cap + fa->probe[1].cap;
+    if (fa->cf)
+        m += CLASSIFY_COST;
+    if (fa->dst)
+        m += DISSECTOR_COST(&pl->lim);
+    for (unsigned dir = 0; dir < 2; dir++) {
+        if (f->half[dir].win)
+            m += pl->budget.window;
+    }
+    return m;
+}
+
+static void account(struct ms_pipeline *pl, struct flow_app *fa)
+{
+    size_t c = flow_cost(pl, fa);
+    pl->flow_mem = pl->flow_mem - fa->charged + c;
+    fa->charged = c;
+    if (pl->flow_mem > pl->flow_mem_peak)
+        pl->flow_mem_peak = pl->flow_mem;
 }
 
 /* ---- flow lifecycle -------------------------------------------------- */
@@ -261,11 +426,16 @@ static void on_flow_end(void *user, struct ms_flow *f)
      * its last packet, not of whatever packet triggered the sweep. */
     uint64_t saved = pl->now_us;
     pl->now_us = f->last_ts_us;
+    if (f->end_reason == MS_FLOW_END_EVICTED && fa->state == ST_DISSECTING)
+        stream_anomaly(fa, "flow_evicted",
+                       "flow table or flow memory cap reached: this mail session was ended early");
     for (unsigned dir = 0; dir < 2; dir++) {
         struct ms_stream_out o = stream_out(fa, dir);
         ms_tcp_half_flush(&f->half[dir], &pl->budget, &o);
     }
-    if (fa->state == ST_CLASSIFYING)
+    /* A flow that never carried a byte (a half-open connection, a scan)
+     * is not "other": it was nothing. */
+    if (fa->state == ST_CLASSIFYING && (fa->payload_pkts > 0 || fa->log.len > 0))
         decide(fa, ms_classify_giveup(pl->cls, fa->cf), true);
     if (fa->state == ST_DISSECTING) {
         fa->d->finish(fa->dst);
@@ -276,6 +446,7 @@ static void on_flow_end(void *user, struct ms_flow *f)
     ms_tcp_half_free(&f->half[1], &pl->budget);
     stop_classifying(fa);
     ms_buf_free(&fa->log);
+    pl->flow_mem -= fa->charged;
     free(fa);
     f->app = NULL;
 }
@@ -322,7 +493,8 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
     bool opens = (p->tcp_flags & MS_TH_SYN) || p->payload_len > 0;
     enum ms_dir dir;
     bool created;
-    struct ms_flow *f = ms_flow_lookup(pl->flows, p, &dir, &created);
+    pl->st.tcp_packets++;
+    struct ms_flow *f = ms_flow_lookup(pl->flows, p, opens, &dir, &created);
     if (!f)
         return;
     struct flow_app *fa = f->app;
@@ -336,29 +508,97 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
             ms_flow_end(pl->flows, f);
             return;
         }
+        if (f->dir_source == MS_FLOW_DIR_PORTS)
+            pl->st.flows_midstream++;
     }
-    if (fa->state == ST_CLASSIFYING) {
+    /* A swap (check_direction) turns this packet's direction round too. */
+    bool swapped = f->swapped;
+    /* nDPI state is allocated at the first payload packet: a handshake
+     * alone (a SYN flood) never pays for it. */
+    if (fa->state == ST_CLASSIFYING && (fa->cf || p->payload_len > 0)) {
         enum ms_app v = ms_classify_packet(pl->cls, &fa->cf, p->l3, p->l3_len, p->ts_us);
         if (p->payload_len > 0)
             fa->payload_pkts++;
         if (v != MS_APP_UNKNOWN)
             decide(fa, v, false);
     }
+    if (f->swapped != swapped) {
+        dir ^= 1u;
+        swapped = f->swapped;
+    }
 
     bool fin = (p->tcp_flags & MS_TH_FIN) != 0;
     /* An ignored flow costs nothing but its table entry: no reassembly. */
-    if (fa->state != ST_IGNORED)
+    if (fa->state != ST_IGNORED) {
+        uint64_t forced = pl->budget.forced;
         reassemble(pl, f, fa, dir, p);
+        if (pl->budget.forced != forced) {
+            /* Said once, when (or as soon as) this is a mail flow. */
+            fa->cap_hit = true;
+            if (fa->state == ST_DISSECTING && !fa->cap_reported) {
+                fa->cap_reported = true;
+                stream_anomaly(fa, "reassembly_memcap",
+                               "out-of-order buffer cap reached: a hole was declared a gap");
+            }
+        }
+    }
 
     if (fa->state == ST_CLASSIFYING) {
         bool final = fa->payload_pkts >= pl->lim.classify_pkts;
         decide(fa, final ? ms_classify_giveup(pl->cls, fa->cf) : MS_APP_UNKNOWN, final);
     }
+    if (f->swapped != swapped)
+        dir ^= 1u;
 
     if (fin)
         fa->fin[dir] = true;
-    if ((p->tcp_flags & MS_TH_RST) || (fa->fin[0] && fa->fin[1]))
+    if (fin || (p->tcp_flags & MS_TH_RST))
+        f->closing = true;
+    account(pl, fa);
+    if ((p->tcp_flags & MS_TH_RST) || (fa->fin[0] && fa->fin[1])) {
         ms_flow_end(pl->flows, f);
+        f = NULL;
+    }
+    /* Over the flow memory cap: end the least recently used flows. */
+    while (pl->flow_mem > pl->lim.flow_memcap && ms_flow_table_evict_lru(pl->flows, f))
+        pl->st.flows_memcap_evicted++;
+}
+
+/* An anomaly of the IP layer (type "decode"): no flow, no dissector yet;
+ * the addresses are the fragment's, the ports unknown (0). */
+static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigned bit)
+{
+    char src[INET6_ADDRSTRLEN] = "?", dst[INET6_ADDRSTRLEN] = "?";
+    int af = p->ip_version == 4 ? AF_INET : AF_INET6;
+    inet_ntop(af, p->src, src, sizeof(src));
+    inet_ntop(af, p->dst, dst, sizeof(dst));
+    const char *detail = ms_defrag_event_detail(bit);
+    struct ms_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = MS_EV_ANOMALY;
+    ev.app_proto = NULL;
+    ev.u.anomaly.type = "decode";
+    ev.u.anomaly.code = ms_defrag_event_code(bit);
+    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
+    struct ms_flow_meta m = {
+        .ts_us = p->ts_us,
+        .src_ip = src,
+        .dest_ip = dst,
+        .pcap_filename = pl->source_name,
+    };
+    if (ms_output_event(pl->out, &m, &ev) != MS_OK)
+        pl->st.write_errors++;
+}
+
+static void defrag_sync_stats(struct ms_pipeline *pl)
+{
+    struct ms_defrag_stats fst;
+    ms_defrag_get_stats(pl->defrag, &fst);
+    pl->st.frag_reassembled = fst.reassembled;
+    pl->st.frag_timeouts = fst.timeouts;
+    pl->st.frag_evicted = fst.evicted;
+    pl->st.frag_dropped = fst.dropped;
+    pl->st.frag_overlaps = fst.overlaps;
 }
 
 void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
@@ -372,15 +612,51 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
     struct ms_pkt p;
     memset(&p, 0, sizeof(p));
     p.ts_us = ts_us;
-    switch (ms_decode_frame(linktype, frame, caplen, &p)) {
+    /* Incomplete datagrams time out on the capture clock, fragments or not. */
+    if (pl->defrag && ms_defrag_datagrams(pl->defrag)) {
+        ms_defrag_expire(pl->defrag, ts_us);
+        defrag_sync_stats(pl);
+    }
+    enum ms_decode_status ds = ms_decode_frame(linktype, frame, caplen, &p);
+    /* IP fragments: reassemble, then decode the whole datagram (twice at
+     * most: a tunnel's inner packet may be fragmented as well). The
+     * datagram stays valid until the next fragment, so p.l3 does too. */
+    for (int round = 0; ds == MS_DECODE_FRAGMENT && round < 2; round++) {
+        pl->st.fragments++;
+        if (!pl->defrag)
+            pl->defrag = ms_defrag_new(&pl->lim);
+        const uint8_t *dg = NULL;
+        size_t dglen = 0;
+        unsigned ev = 0;
+        enum ms_defrag_status fs = MS_DEFRAG_DROPPED;
+        if (pl->defrag) {
+            fs = ms_defrag_packet(pl->defrag, ts_us, p.l3, p.l3_len, &dg, &dglen, &ev);
+            defrag_sync_stats(pl);
+        }
+        for (unsigned bit = 1; ev; bit <<= 1) {
+            if (ev & bit)
+                frag_anomaly(pl, &p, bit);
+            ev &= ~bit;
+        }
+        if (fs != MS_DEFRAG_DONE)
+            return;
+        memset(&p, 0, sizeof(p));
+        p.ts_us = ts_us;
+        ds = ms_decode_ip(dg, dglen, &p);
+    }
+    /* Offloaded checksums are common in captures: count, never drop. */
+    if (ds == MS_DECODE_TCP && p.tcp_csum_bad)
+        pl->st.tcp_bad_csum++;
+    switch (ds) {
     case MS_DECODE_TCP:
         tcp_packet(pl, &p);
         break;
     case MS_DECODE_NOT_TCP: pl->st.not_tcp++; break;
-    case MS_DECODE_FRAGMENT: pl->st.fragments++; break;
+    case MS_DECODE_FRAGMENT: break;   /* counted above; nested too deep */
     case MS_DECODE_TRUNCATED: pl->st.truncated++; break;
     case MS_DECODE_MALFORMED: pl->st.malformed++; break;
     case MS_DECODE_UNSUPPORTED: pl->st.unsupported++; break;
+    case MS_DECODE_PROTECTED: pl->st.wifi_protected++; break;
     }
 }
 
@@ -395,6 +671,7 @@ struct ms_pipeline *ms_pipeline_new(const struct ms_limits *lim, struct ms_outpu
     pl->out = out;
     pl->budget.max_total = lim->reasm_max_total;
     pl->budget.max_half = lim->reasm_max_flow;
+    pl->budget.window = lim->reasm_window;
     pl->cls = ms_classifier_new();
     pl->flows = ms_flow_table_new(lim->max_flows, lim->flow_timeout_us, on_flow_end, pl);
     if (!pl->cls || !pl->flows) {
@@ -409,6 +686,11 @@ void ms_pipeline_set_source_name(struct ms_pipeline *pl, const char *name)
     pl->source_name = name;
 }
 
+void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap)
+{
+    pl->tap = *tap;
+}
+
 void ms_pipeline_finish(struct ms_pipeline *pl)
 {
     ms_flow_table_end_all(pl->flows);
@@ -418,6 +700,85 @@ void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stat
 {
     *st = pl->st;
     st->reasm_forced = pl->budget.forced;
+    st->overlaps = pl->budget.overlaps;
+    st->overlap_diff = pl->budget.overlap_diff;
+    st->reasm_memuse = pl->budget.used + pl->budget.window_mem;
+    st->reasm_memuse_peak = pl->budget.used_peak;
+    st->flow_memuse = pl->flow_mem;
+    st->flow_memuse_peak = pl->flow_mem_peak;
+    const struct ms_flow_stats *fs = ms_flow_table_stats(pl->flows);
+    st->flows_created = fs->created;
+    st->flows_ended = fs->ended;
+    st->flows_timed_out = fs->timed_out;
+    st->flows_evicted = fs->evicted;
+    st->flows_reused = fs->reused;
+    st->flows_swapped = fs->swapped;
+    st->flows_active = fs->active;
+    st->flows_peak = fs->peak;
+}
+
+enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_capture_counters *kernel,
+                                  uint64_t ts_us)
+{
+    struct ms_pipeline_stats st;
+    ms_pipeline_get_stats(pl, &st);
+    /* Names follow Suricata's stats where one exists (decoder.pkts,
+     * tcp.reassembly_gap, flow.memuse, capture.kernel_drops). */
+    struct ms_stat v[96];
+    char names[MAX_APPS][48];
+    size_t n = 0;
+#define STAT(name_, value_) (v[n].name = (name_), v[n].value = (uint64_t)(value_), n++)
+    if (kernel) {
+        STAT("capture.kernel_packets", kernel->received);
+        STAT("capture.kernel_drops", kernel->dropped);
+        STAT("capture.kernel_ifdrops", kernel->ifdropped);
+    }
+    STAT("decoder.pkts", st.packets);
+    STAT("decoder.bytes", st.bytes);
+    STAT("decoder.tcp", st.tcp_packets);
+    STAT("decoder.not_tcp", st.not_tcp);
+    STAT("decoder.truncated", st.truncated);
+    STAT("decoder.malformed", st.malformed);
+    STAT("decoder.unsupported", st.unsupported);
+    STAT("decoder.wifi_protected", st.wifi_protected);
+    STAT("decoder.fragments", st.fragments);
+    STAT("defrag.reassembled", st.frag_reassembled);
+    STAT("defrag.timeouts", st.frag_timeouts);
+    STAT("defrag.evicted", st.frag_evicted);
+    STAT("defrag.dropped", st.frag_dropped);
+    STAT("defrag.overlaps", st.frag_overlaps);
+    STAT("tcp.checksum_errors", st.tcp_bad_csum);
+    STAT("tcp.midstream", st.flows_midstream);
+    STAT("tcp.direction_swapped", st.flows_swapped);
+    STAT("tcp.port_reuse", st.flows_reused);
+    STAT("tcp.overlap", st.overlaps);
+    STAT("tcp.overlap_diff_data", st.overlap_diff);
+    STAT("tcp.reassembly_gap", st.gaps);
+    STAT("tcp.reassembly_gap_bytes", st.gap_bytes);
+    STAT("tcp.reassembly_forced_gap", st.reasm_forced);
+    STAT("tcp.reassembly_memuse", st.reasm_memuse);
+    STAT("tcp.reassembly_memuse_peak", st.reasm_memuse_peak);
+    STAT("flow.created", st.flows_created);
+    STAT("flow.active", st.flows_active);
+    STAT("flow.active_peak", st.flows_peak);
+    STAT("flow.ended", st.flows_ended);
+    STAT("flow.timed_out", st.flows_timed_out);
+    STAT("flow.evicted", st.flows_evicted);
+    STAT("flow.evicted_memcap", st.flows_memcap_evicted);
+    STAT("flow.memuse", st.flow_memuse);
+    STAT("flow.memuse_peak", st.flow_memuse_peak);
+    for (size_t i = 0; i < MAX_APPS && ms_dissectors[i]; i++) {
+        snprintf(names[i], sizeof(names[i]), "app_layer.flow.%s", ms_dissectors[i]->name);
+        STAT(names[i], pl->app_flows[i]);
+    }
+    STAT("app_layer.flow.encrypted", st.flows_encrypted);
+    STAT("app_layer.flow.other", st.flows_ignored);
+    STAT("output.alert", ms_output_count(pl->out, MS_EV_CREDENTIAL));
+    STAT("output.email", ms_output_count(pl->out, MS_EV_EMAIL));
+    STAT("output.anomaly", ms_output_count(pl->out, MS_EV_ANOMALY));
+    STAT("output.write_errors", st.write_errors);
+#undef STAT
+    return ms_output_stats(pl->out, ts_us ? ts_us : pl->now_us, v, n);
 }
 
 void ms_pipeline_free(struct ms_pipeline *pl)
@@ -426,5 +787,6 @@ void ms_pipeline_free(struct ms_pipeline *pl)
         return;
     ms_flow_table_free(pl->flows);
     ms_classifier_free(pl->cls);
+    ms_defrag_free(pl->defrag);
     free(pl);
 }

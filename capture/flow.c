@@ -100,8 +100,9 @@ static size_t bucket_of(const struct ms_flow_table *t, const struct ms_flow *f)
            (t->nbuckets - 1);
 }
 
-void ms_flow_end(struct ms_flow_table *t, struct ms_flow *f)
+static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_end_reason why)
 {
+    f->end_reason = (uint8_t)why;
     struct ms_flow **link = &t->buckets[bucket_of(t, f)];
     while (*link && *link != f)
         link = &(*link)->hnext;
@@ -113,6 +114,11 @@ void ms_flow_end(struct ms_flow_table *t, struct ms_flow *f)
     if (t->on_end)
         t->on_end(t->user, f);
     free(f);
+}
+
+void ms_flow_end(struct ms_flow_table *t, struct ms_flow *f)
+{
+    end_flow(t, f, MS_FLOW_END_CLOSED);
 }
 
 static bool same_endpoints(const struct ms_flow *f, const struct ms_pkt *p, enum ms_dir *dir)
@@ -133,41 +139,81 @@ static bool same_endpoints(const struct ms_flow *f, const struct ms_pkt *p, enum
     return false;
 }
 
+/* Ports that only a mail server listens on (IANA): the other side is the
+ * client whatever its port. */
+static bool mail_port(uint16_t port)
+{
+    switch (port) {
+    case 25: case 110: case 143: case 465: case 587: case 993: case 995:
+    case 2525: case 4190:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Who is the client: the sender of a bare SYN, the receiver of a SYN-ACK;
- * mid-connection, the side with the higher (ephemeral) port. */
-static bool sender_is_client(const struct ms_pkt *p)
+ * mid-connection, the side not on a mail port, else the side with the
+ * ephemeral (>= 1024, then higher) port. */
+static bool sender_is_client(const struct ms_pkt *p, uint8_t *source)
 {
     bool syn = p->tcp_flags & MS_TH_SYN, ack = p->tcp_flags & MS_TH_ACK;
-    if (syn && !ack)
+    if (syn && !ack) {
+        *source = MS_FLOW_DIR_SYN;
         return true;
-    if (syn && ack)
+    }
+    if (syn && ack) {
+        *source = MS_FLOW_DIR_SYNACK;
         return false;
+    }
+    *source = MS_FLOW_DIR_PORTS;
+    if (mail_port(p->dport) != mail_port(p->sport))
+        return mail_port(p->dport);
+    if ((p->sport < 1024) != (p->dport < 1024))
+        return p->dport < 1024;
     return p->sport >= p->dport;
 }
 
-struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p,
+/* A bare SYN on a flow that was closing, other than a retransmission of
+ * the SYN that opened it: the ports were reused for a new connection. */
+static bool is_port_reuse(const struct ms_flow *f, const struct ms_pkt *p, enum ms_dir dir)
+{
+    if ((p->tcp_flags & (MS_TH_SYN | MS_TH_ACK | MS_TH_RST)) != MS_TH_SYN || !f->closing)
+        return false;
+    const struct ms_tcp_half *h = &f->half[dir];
+    return !(h->syn && h->isn == p->seq);
+}
+
+struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, bool create,
                                enum ms_dir *dir, bool *created)
 {
     *created = false;
     size_t b = tuple_hash(p->ip_version, p->src, p->sport, p->dst, p->dport) & (t->nbuckets - 1);
     for (struct ms_flow *f = t->buckets[b]; f; f = f->hnext) {
         if (same_endpoints(f, p, dir)) {
+            if (is_port_reuse(f, p, *dir)) {
+                t->stats.reused++;
+                end_flow(t, f, MS_FLOW_END_REUSED);
+                break;
+            }
             f->last_ts_us = p->ts_us;
             lru_unlink(t, f);
             lru_push_head(t, f);
             return f;
         }
     }
+    if (!create)
+        return NULL;
     if (t->stats.active >= t->max_flows && t->lru_tail) {
         t->stats.evicted++;
-        ms_flow_end(t, t->lru_tail);
+        end_flow(t, t->lru_tail, MS_FLOW_END_EVICTED);
     }
     struct ms_flow *f = calloc(1, sizeof(*f));
     if (!f)
         return NULL;
     f->ip_version = p->ip_version;
     size_t alen = p->ip_version == 4 ? 4 : 16;
-    if (sender_is_client(p)) {
+    if (sender_is_client(p, &f->dir_source)) {
         memcpy(f->cli_addr, p->src, alen);
         memcpy(f->srv_addr, p->dst, alen);
         f->cli_port = p->sport;
@@ -199,12 +245,39 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p,
     return f;
 }
 
+bool ms_flow_table_evict_lru(struct ms_flow_table *t, const struct ms_flow *keep)
+{
+    struct ms_flow *f = t->lru_tail;
+    if (!f || f == keep)
+        return false;
+    t->stats.evicted++;
+    end_flow(t, f, MS_FLOW_END_EVICTED);
+    return true;
+}
+
+void ms_flow_swap(struct ms_flow_table *t, struct ms_flow *f)
+{
+    uint8_t a[16];
+    memcpy(a, f->cli_addr, sizeof(a));
+    memcpy(f->cli_addr, f->srv_addr, sizeof(a));
+    memcpy(f->srv_addr, a, sizeof(a));
+    uint16_t port = f->cli_port;
+    f->cli_port = f->srv_port;
+    f->srv_port = port;
+    struct ms_tcp_half h = f->half[0];
+    f->half[0] = f->half[1];
+    f->half[1] = h;
+    /* The hash is symmetric: the flow stays in its bucket. */
+    f->swapped = true;
+    t->stats.swapped++;
+}
+
 void ms_flow_table_expire(struct ms_flow_table *t, uint64_t now_us)
 {
     while (t->lru_tail && now_us > t->lru_tail->last_ts_us &&
            now_us - t->lru_tail->last_ts_us > t->timeout_us) {
         t->stats.timed_out++;
-        ms_flow_end(t, t->lru_tail);
+        end_flow(t, t->lru_tail, MS_FLOW_END_TIMEOUT);
     }
 }
 
@@ -212,7 +285,7 @@ void ms_flow_table_end_all(struct ms_flow_table *t)
 {
     /* Oldest first, so events come out roughly in capture order. */
     while (t->lru_tail)
-        ms_flow_end(t, t->lru_tail);
+        end_flow(t, t->lru_tail, MS_FLOW_END_SHUTDOWN);
 }
 
 const struct ms_flow_stats *ms_flow_table_stats(const struct ms_flow_table *t)

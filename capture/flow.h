@@ -2,7 +2,15 @@
  * direction. Bounded by a maximum count with least-recently-used eviction;
  * idle flows expire on the capture clock, never the wall clock. When a flow
  * ends (explicitly, by timeout, eviction or at the end of input) the table
- * calls on_end once, then frees the entry. */
+ * calls on_end once, then frees the entry.
+ *
+ * Direction: the client is the sender of a bare SYN (or the receiver of a
+ * SYN-ACK). When the capture starts mid-connection it is guessed from the
+ * ports (dir_source MS_FLOW_DIR_PORTS) and the pipeline may correct it once
+ * with ms_flow_swap when the first bytes say otherwise (a server banner
+ * from the side taken for the client).
+ * Port reuse: a bare SYN on a closing flow (FIN or RST seen) whose ISN is
+ * not the one that opened it ends the old flow and starts a new one. */
 #ifndef MS_FLOW_H
 #define MS_FLOW_H
 
@@ -14,6 +22,22 @@
 
 enum ms_dir { MS_TO_SERVER = 0, MS_TO_CLIENT = 1 };
 
+/* Why a flow ended (f->end_reason during on_end). */
+enum ms_flow_end_reason {
+    MS_FLOW_END_CLOSED = 0, /* ms_flow_end: FIN both ways, RST */
+    MS_FLOW_END_TIMEOUT,    /* idle past the timeout */
+    MS_FLOW_END_EVICTED,    /* table full or memory cap: least recently used */
+    MS_FLOW_END_REUSED,     /* a new connection on the same ports */
+    MS_FLOW_END_SHUTDOWN,   /* end of input, or the program stops */
+};
+
+/* How the client was chosen. */
+enum ms_flow_dir_source {
+    MS_FLOW_DIR_SYN = 0,    /* it sent the bare SYN */
+    MS_FLOW_DIR_SYNACK,     /* it received the SYN-ACK (the SYN was missed) */
+    MS_FLOW_DIR_PORTS,      /* mid-connection: a port heuristic */
+};
+
 struct ms_flow {
     struct ms_flow *hnext;               /* hash chain */
     struct ms_flow *lru_prev, *lru_next; /* most recent at the head */
@@ -24,6 +48,10 @@ struct ms_flow {
     uint64_t flow_id;                    /* stable for the connection's events */
     struct ms_tcp_half half[2];          /* indexed by enum ms_dir */
     void *app;                           /* the pipeline's per-flow state */
+    uint8_t dir_source;                  /* enum ms_flow_dir_source */
+    bool swapped;                        /* ms_flow_swap was applied */
+    bool closing;                        /* FIN or RST seen (set by the pipeline) */
+    uint8_t end_reason;                  /* enum ms_flow_end_reason, set before on_end */
 };
 
 struct ms_flow_table;
@@ -32,17 +60,25 @@ typedef void (*ms_flow_end_fn)(void *user, struct ms_flow *f);
 
 struct ms_flow_stats {
     uint64_t created, ended, timed_out, evicted;
+    uint64_t reused;       /* ended by a new SYN on the same ports (port reuse) */
+    uint64_t swapped;      /* direction corrected after a mid-connection start */
     size_t active, peak;
 };
 
 struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us,
                                         ms_flow_end_fn on_end, void *user);
-/* Finds the packet's flow, creating it (and evicting the LRU flow when
- * full). *dir tells which way the packet goes. NULL when out of memory. */
-struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p,
+/* Finds the packet's flow; when there is none and create is set, creates
+ * it (evicting the LRU flow when full). *dir tells which way the packet
+ * goes. NULL when not found (and not created) or out of memory. */
+struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, bool create,
                                enum ms_dir *dir, bool *created);
 /* Ends one flow now (FIN/RST exchange complete). */
 void ms_flow_end(struct ms_flow_table *t, struct ms_flow *f);
+/* Ends the least recently used flow unless it is keep (memory pressure).
+ * Counted as an eviction. False when there was nothing to end. */
+bool ms_flow_table_evict_lru(struct ms_flow_table *t, const struct ms_flow *keep);
+/* Exchanges client and server (a mid-connection guess proved wrong). */
+void ms_flow_swap(struct ms_flow_table *t, struct ms_flow *f);
 /* Ends flows idle for longer than the timeout at capture time now_us. */
 void ms_flow_table_expire(struct ms_flow_table *t, uint64_t now_us);
 /* Ends every flow, oldest activity first (end of input). */

@@ -62,6 +62,7 @@ struct ms_attachment {
     struct ms_bytes content_type; /* lower-case type/subtype */
     uint64_t size;                /* bytes after transfer decoding */
     uint8_t sha256[32];           /* of the decoded content */
+    struct ms_bytes file;         /* where --extract-attachments wrote it, else absent */
 };
 
 struct ms_ev_email {
@@ -90,6 +91,7 @@ struct ms_ev_email {
     struct ms_bytes server_reply; /* SMTP: that verdict's reply line */
     bool partial;                 /* only part of the message moved (TOP, IMAP sections) */
     bool truncated;               /* a gap, a cap or the end of capture cut it */
+    struct ms_bytes eml_file;     /* where --extract wrote the message, else absent */
 };
 
 struct ms_ev_anomaly {
@@ -117,6 +119,27 @@ struct ms_sink {
     void (*emit)(void *user, const struct ms_event *ev);
     void *user;
     const struct ms_msg_tap *tap;
+};
+
+/* Message content for --extract (implemented by output/extract.c; driven by
+ * dissectors/mime.c, so dissectors need not know about it). For each message:
+ * msg_begin, msg_data with the bytes exactly as transferred (after
+ * dot-unstuffing), then for each attachment att_begin / att_data (decoded
+ * content) / att_end, and msg_end. A NULL handle from a *_begin means "not
+ * kept": its data/end calls are skipped. *_end returns where the content was
+ * written (absent if nowhere); those bytes stay valid until the next call to
+ * the tap, so the caller copies them. att_begin may be NULL (attachments not
+ * wanted). Errors are the tap's business: it reports them through the sink
+ * as anomalies and never fails the parse. */
+struct ms_msg_tap {
+    void *(*msg_begin)(const struct ms_msg_tap *tap, const struct ms_sink *sink);
+    void (*msg_data)(void *msg, const uint8_t *p, size_t n);
+    void *(*att_begin)(void *msg, size_t index, const struct ms_attachment *a);
+    void (*att_data)(void *att, const uint8_t *p, size_t n);
+    struct ms_bytes (*att_end)(void *att);
+    struct ms_bytes (*msg_end)(void *msg);
+    void *user;                   /* the tap's own state */
+    uint64_t flow_id;             /* set by the pipeline for each flow: names files */
 };
 
 static inline struct ms_bytes ms_bytes_of(const void *p, size_t len)

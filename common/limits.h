@@ -23,6 +23,25 @@ struct ms_limits {
     uint64_t flow_timeout_us;   /* idle time (capture clock) before a flow ends */
     size_t classify_buf;        /* bytes held per direction until a protocol is known */
     unsigned classify_pkts;     /* payload packets given to nDPI before giving up */
+    /* IP fragment reassembly (capture/defrag.c). Linux keeps fragments 30 s
+     * (ipfrag_time) and Suricata 60 s; Suricata caps at 65535 trackers and
+     * 32 MiB. Datagrams are at most 65535 bytes (RFC 791, RFC 8200 4.5). */
+    size_t frag_max_datagrams;  /* datagrams in progress; the oldest is evicted past it */
+    size_t frag_max_bytes;      /* fragment bytes held overall; oldest evicted past it */
+    size_t frag_max_per_datagram; /* fragments held for one datagram; past it it is dropped */
+    uint64_t frag_timeout_us;   /* capture time from a datagram's first fragment */
+    /* MIME extras and --extract (dissectors/mime.c, output/extract.c). */
+    size_t body_excerpt;        /* bytes of the first text part reported (--body-bytes); 0: none */
+    size_t mime_max_urls;       /* distinct URLs reported per message */
+    size_t mime_max_url_len;    /* bytes kept of one URL (longer ones are cut) */
+    uint64_t extract_max_bytes; /* bytes --extract writes in one run, all files together */
+    size_t smtp_max_rcpt;       /* SMTP RCPT TO kept per transaction (RFC 5321 4.5.3.1.8: 100) */
+    /* Streams (capture/tcp_reasm.c, app/pipeline.c). */
+    size_t reasm_window;        /* delivered bytes kept per direction to compare
+                                 * retransmissions with (overlap anomaly); 0: off */
+    size_t flow_memcap;         /* memory for per-flow state overall (table entry,
+                                 * classification, nDPI, dissector estimate); LRU
+                                 * flows are ended past it (Suricata flow.memcap) */
 };
 
 #define MS_LIMITS_DEFAULT_INIT {                 \
@@ -41,6 +60,17 @@ struct ms_limits {
     .flow_timeout_us = 600ull * 1000000,         \
     .classify_buf = 4096,                        \
     .classify_pkts = 16,                         \
+    .frag_max_datagrams = 4096,                  \
+    .frag_max_bytes = 16u * 1024 * 1024,         \
+    .frag_max_per_datagram = 256,                \
+    .frag_timeout_us = 60ull * 1000000,          \
+    .body_excerpt = 0,                           \
+    .mime_max_urls = 64,                         \
+    .mime_max_url_len = 2048,                    \
+    .extract_max_bytes = 4ull << 30,             \
+    .smtp_max_rcpt = 100,                        \
+    .reasm_window = 2048,                        \
+    .flow_memcap = 256u * 1024 * 1024,           \
 }
 
 static inline struct ms_limits ms_limits_default(void)

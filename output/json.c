@@ -213,9 +213,11 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
         add_bytes(a, "content_type", at->content_type);
         json_object_object_add(a, "size", json_object_new_int64((int64_t)at->size));
         add_hex(a, "sha256", at->sha256, sizeof(at->sha256));
+        add_present(a, "file", at->file); /* --extract-attachments */
         json_object_array_add(atts, a);
     }
     json_object_object_add(o, "attachments", atts);
+    add_present(o, "eml_file", e->eml_file); /* --extract */
     add_present(o, "body_excerpt", e->body_excerpt);
     if (e->n_urls)
         json_object_object_add(o, "urls", bytes_array(e->urls, e->n_urls));

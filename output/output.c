@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "json.h"
+#include "stats.h"
 #include "text.h"
 
 struct ms_output {
@@ -45,6 +46,31 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if (fflush(out->fp) != 0)
         return MS_ERR_IO;
     return MS_OK;
+}
+
+enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n)
+{
+    if (out->opts.format == MS_OUTPUT_TEXT) {
+        if (ms_text_stats(out->fp, ts_us, v, n) < 0)
+            return MS_ERR_IO;
+    } else {
+        struct json_object *o = ms_json_stats(ts_us, v, n);
+        if (!o)
+            return MS_ERR_NOMEM;
+        size_t len = 0;
+        const char *s = json_object_to_json_string_length(
+            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        int bad = fwrite(s, 1, len, out->fp) != len || fputc('\n', out->fp) == EOF;
+        json_object_put(o);
+        if (bad)
+            return MS_ERR_IO;
+    }
+    return fflush(out->fp) != 0 ? MS_ERR_IO : MS_OK;
+}
+
+void ms_output_set_fp(struct ms_output *out, FILE *fp)
+{
+    out->fp = fp;
 }
 
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)

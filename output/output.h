@@ -35,6 +35,20 @@ struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o);
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev);
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind);
+
+/* One counter of a stats event. name is a dotted path ("flow.evicted")
+ * giving the nesting of the JSON object. */
+struct ms_stat {
+    const char *name;
+    uint64_t value;
+};
+
+/* Writes a stats event: {"timestamp", "event_type": "stats", "stats": {...}}
+ * in JSON, one "STATS k=v ..." line in the text view. */
+enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n);
+/* Writes to fp from now on (SIGHUP: the caller reopened its file). fp
+ * stays the caller's. */
+void ms_output_set_fp(struct ms_output *out, FILE *fp);
 void ms_output_free(struct ms_output *out);
 
 #endif

@@ -3,7 +3,8 @@
 # those missing, so a prepared machine does not touch the network.
 set -eu
 PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-dev libssl-dev
-      libcmocka-dev python3 jq"
+      libcmocka-dev python3 jq
+      iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

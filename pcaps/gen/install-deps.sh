@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs what pcaps/gen/ needs to regenerate the captures (Debian 12, root).
 set -euo pipefail
-PKGS=(dovecot-core dovecot-pop3d tcpdump curl iproute2 ethtool python3)
+PKGS=(dovecot-core dovecot-pop3d tcpdump curl iproute2 ethtool python3 dovecot-imapd openssl python3-scapy)
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root" >&2; exit 1; }
 missing=()
 for p in "${PKGS[@]}"; do

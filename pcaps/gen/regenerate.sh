@@ -6,4 +6,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "regenerate.sh: must run as root (network namespaces, servers, tcpdump)" >&2; exit 1; }
 "$HERE/install-deps.sh"
 "$HERE/pop3_capture.sh" "$HERE/../pop3"
+"$HERE/pop3_mech_capture.sh" "$HERE/../pop3"
+"$HERE/imap_capture.sh" "$HERE/../imap"
+/usr/bin/python3 "$HERE/capture_cases.py" "$HERE/../capture"
+/usr/bin/python3 "$HERE/stream_gen.py" "$HERE/../stream"
 echo "regenerate.sh: done; review with: git status pcaps/ && git diff --stat pcaps/"

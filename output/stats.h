@@ -1,0 +1,15 @@
+/* Rendering of the stats event (counters of a run), JSON and text. */
+#ifndef MS_STATS_H
+#define MS_STATS_H
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include "output.h"
+
+/* {"timestamp", "event_type": "stats", "stats": {nested by dotted names}};
+ * NULL on ENOMEM. The caller owns the object. */
+struct json_object *ms_json_stats(uint64_t ts_us, const struct ms_stat *v, size_t n);
+/* "HH:MM:SS STATS name=value ..." on one line; < 0 on a write error. */
+int ms_text_stats(FILE *fp, uint64_t ts_us, const struct ms_stat *v, size_t n);
+
+#endif

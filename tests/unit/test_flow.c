@@ -1,0 +1,294 @@
+/* Flow table: both directions of a connection map to one flow; the client
+ * is chosen by the handshake or, mid-connection, by the ports; max flows
+ * with LRU eviction at max-1, max, max+1; idle timeouts on the capture
+ * clock; port reuse after close; end reasons. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "../../capture/flow.h"
+
+struct ended {
+    unsigned n;
+    uint16_t last_cli_port;
+    uint8_t last_reason;
+    uint8_t reasons[64];
+};
+
+static void on_end(void *user, struct ms_flow *f)
+{
+    struct ended *e = user;
+    if (e->n < 64)
+        e->reasons[e->n] = f->end_reason;
+    e->n++;
+    e->last_cli_port = f->cli_port;
+    e->last_reason = f->end_reason;
+}
+
+static struct ms_pkt pkt(uint32_t a, uint16_t ap, uint32_t b, uint16_t bp, uint8_t flags,
+                         uint32_t seq, uint64_t ts_s)
+{
+    struct ms_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ip_version = 4;
+    memcpy(p.src, &a, 4);
+    memcpy(p.dst, &b, 4);
+    p.sport = ap;
+    p.dport = bp;
+    p.tcp_flags = flags;
+    p.seq = seq;
+    p.ts_us = ts_s * 1000000u;
+    return p;
+}
+
+#define CLI 0x0500000au
+#define SRV 0x0100000au
+
+static struct ms_flow *look(struct ms_flow_table *t, struct ms_pkt p, enum ms_dir *dir)
+{
+    bool created;
+    return ms_flow_lookup(t, &p, true, dir, &created);
+}
+
+static void test_both_directions_one_flow(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    enum ms_dir d1, d2, d3;
+    struct ms_flow *f1 = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 1), &d1);
+    struct ms_flow *f2 = look(t, pkt(SRV, 110, CLI, 40000, MS_TH_SYN | MS_TH_ACK, 9, 1), &d2);
+    struct ms_flow *f3 = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_ACK, 2, 1), &d3);
+    assert_non_null(f1);
+    assert_ptr_equal(f1, f2);
+    assert_ptr_equal(f1, f3);
+    assert_int_equal(d1, MS_TO_SERVER);
+    assert_int_equal(d2, MS_TO_CLIENT);
+    assert_int_equal(d3, MS_TO_SERVER);
+    assert_int_equal(f1->cli_port, 40000);
+    assert_int_equal(f1->srv_port, 110);
+    assert_int_equal(f1->dir_source, MS_FLOW_DIR_SYN);
+    /* Another client port is another flow. */
+    enum ms_dir d4;
+    struct ms_flow *f4 = look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 1, 1), &d4);
+    assert_ptr_not_equal(f1, f4);
+    assert_int_not_equal(f1->flow_id, f4->flow_id);
+    assert_int_equal(ms_flow_table_stats(t)->active, 2);
+    /* Not found, not created. */
+    bool created;
+    struct ms_pkt p = pkt(CLI, 40002, SRV, 110, MS_TH_ACK, 1, 1);
+    assert_null(ms_flow_lookup(t, &p, false, &d4, &created));
+    assert_false(created);
+    ms_flow_table_free(t);
+    assert_int_equal(e.n, 2);
+    assert_int_equal(e.last_reason, MS_FLOW_END_SHUTDOWN);
+}
+
+/* The handshake decides; without it the ports do. */
+static void test_direction_sources(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    enum ms_dir d;
+    /* SYN-ACK first (the SYN was missed): its receiver is the client, even
+     * on an unusual port layout. */
+    struct ms_flow *f = look(t, pkt(SRV, 50000, CLI, 1000, MS_TH_SYN | MS_TH_ACK, 1, 1), &d);
+    assert_int_equal(f->dir_source, MS_FLOW_DIR_SYNACK);
+    assert_int_equal(f->cli_port, 1000);
+    assert_int_equal(d, MS_TO_CLIENT);
+    /* Mid-connection, a mail port marks the server. */
+    f = look(t, pkt(SRV, 110, CLI, 50001, MS_TH_ACK | MS_TH_PSH, 1, 1), &d);
+    assert_int_equal(f->dir_source, MS_FLOW_DIR_PORTS);
+    assert_int_equal(f->srv_port, 110);
+    assert_int_equal(d, MS_TO_CLIENT);
+    f = look(t, pkt(CLI, 50002, SRV, 143, MS_TH_ACK, 1, 1), &d);
+    assert_int_equal(f->srv_port, 143);
+    assert_int_equal(d, MS_TO_SERVER);
+    /* A privileged port against an ephemeral one. */
+    f = look(t, pkt(SRV, 999, CLI, 50003, MS_TH_ACK, 1, 1), &d);
+    assert_int_equal(f->srv_port, 999);
+    /* Otherwise the higher port is the client's; a swap corrects it. */
+    f = look(t, pkt(SRV, 60110, CLI, 40000, MS_TH_ACK, 1, 1), &d);
+    assert_int_equal(f->cli_port, 60110);
+    assert_int_equal(d, MS_TO_SERVER);
+    uint64_t id = f->flow_id;
+    ms_flow_swap(t, f);
+    assert_int_equal(f->cli_port, 40000);
+    assert_int_equal(f->srv_port, 60110);
+    assert_true(f->swapped);
+    assert_int_equal(f->flow_id, id);
+    struct ms_flow *g = look(t, pkt(SRV, 60110, CLI, 40000, MS_TH_ACK, 5, 2), &d);
+    assert_ptr_equal(f, g);
+    assert_int_equal(d, MS_TO_CLIENT);
+    assert_int_equal(ms_flow_table_stats(t)->swapped, 1);
+    ms_flow_table_free(t);
+}
+
+/* max flows: at max-1 and max nothing is evicted; max+1 evicts the least
+ * recently used (not the oldest created). */
+static void test_eviction_boundaries(void **state)
+{
+    (void)state;
+    const size_t max = 8;
+    for (size_t extra = 0; extra < 3; extra++) {
+        size_t n = max - 1 + extra;
+        struct ended e = { 0 };
+        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, on_end, &e);
+        enum ms_dir d;
+        for (size_t i = 0; i + 1 < n; i++)
+            look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1), &d);
+        /* Touch the first flow: flow 1 is now the least recently used. */
+        look(t, pkt(SRV, 110, CLI, 40000, MS_TH_SYN | MS_TH_ACK, 1, 2), &d);
+        look(t, pkt(CLI, (uint16_t)(40000 + n - 1), SRV, 110, MS_TH_SYN, 1, 3), &d);
+        const struct ms_flow_stats *st = ms_flow_table_stats(t);
+        assert_int_equal(st->created, n);
+        if (n <= max) {
+            assert_int_equal(e.n, 0);
+            assert_int_equal(st->evicted, 0);
+            assert_int_equal(st->active, n);
+        } else {
+            assert_int_equal(e.n, 1);
+            assert_int_equal(st->evicted, 1);
+            assert_int_equal(e.last_cli_port, 40001);
+            assert_int_equal(e.last_reason, MS_FLOW_END_EVICTED);
+            assert_int_equal(st->active, max);
+        }
+        assert_int_equal(st->peak, n <= max ? n : max);
+        ms_flow_table_free(t);
+    }
+}
+
+/* Idle timeout on the capture clock: at the timeout a flow lives, one
+ * microsecond past it it ends; activity resets the clock. */
+static void test_timeouts(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    const uint64_t to = 60u * 1000000u;
+    struct ms_flow_table *t = ms_flow_table_new(16, to, on_end, &e);
+    enum ms_dir d;
+    look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 100), &d);
+    look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 1, 130), &d);
+    ms_flow_table_expire(t, 100u * 1000000u + to - 1);
+    ms_flow_table_expire(t, 100u * 1000000u + to);
+    assert_int_equal(e.n, 0);
+    /* Keep the second one alive. */
+    look(t, pkt(SRV, 110, CLI, 40001, MS_TH_ACK, 1, 150), &d);
+    ms_flow_table_expire(t, 100u * 1000000u + to + 1);
+    assert_int_equal(e.n, 1);
+    assert_int_equal(e.last_cli_port, 40000);
+    assert_int_equal(e.last_reason, MS_FLOW_END_TIMEOUT);
+    ms_flow_table_expire(t, 150u * 1000000u + to);
+    assert_int_equal(e.n, 1);
+    ms_flow_table_expire(t, 150u * 1000000u + to + 1);
+    assert_int_equal(e.n, 2);
+    assert_int_equal(ms_flow_table_stats(t)->timed_out, 2);
+    /* A capture clock that goes backwards (a second file) ends nothing. */
+    look(t, pkt(CLI, 40002, SRV, 110, MS_TH_SYN, 1, 500), &d);
+    ms_flow_table_expire(t, 10u * 1000000u);
+    assert_int_equal(e.n, 2);
+    ms_flow_table_free(t);
+}
+
+/* A new SYN on a closing flow starts a new flow unless it repeats the
+ * opening SYN's ISN. */
+static void test_port_reuse(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    enum ms_dir d;
+    struct ms_flow *f = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1000, 1), &d);
+    ms_tcp_half_syn(&f->half[MS_TO_SERVER], 1000);
+    uint64_t id = f->flow_id;
+    /* Not closing: a SYN (even another ISN) stays in the flow. */
+    struct ms_flow *g = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 5000, 2), &d);
+    assert_ptr_equal(f, g);
+    f->closing = true;
+    /* Closing, retransmitted opening SYN: same flow. */
+    g = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1000, 3), &d);
+    assert_ptr_equal(f, g);
+    assert_int_equal(e.n, 0);
+    /* Closing, new ISN: the old flow ends, a new one begins. */
+    g = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 9000, 4), &d);
+    assert_int_equal(e.n, 1);
+    assert_int_equal(e.last_reason, MS_FLOW_END_REUSED);
+    assert_non_null(g);
+    assert_int_not_equal(g->flow_id, id);
+    assert_false(g->closing);
+    assert_int_equal(ms_flow_table_stats(t)->reused, 1);
+    assert_int_equal(ms_flow_table_stats(t)->active, 1);
+    ms_flow_table_free(t);
+}
+
+/* Memory pressure: evict_lru ends the least recently used flow, never the
+ * one being processed. */
+static void test_evict_lru_keep(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    enum ms_dir d;
+    struct ms_flow *a = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 1), &d);
+    look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 1, 2), &d);
+    assert_true(ms_flow_table_evict_lru(t, NULL));
+    assert_int_equal(e.last_cli_port, 40000);
+    struct ms_flow *b = look(t, pkt(CLI, 40001, SRV, 110, MS_TH_ACK, 1, 3), &d);
+    assert_false(ms_flow_table_evict_lru(t, b));
+    assert_true(ms_flow_table_evict_lru(t, NULL));
+    assert_false(ms_flow_table_evict_lru(t, NULL));
+    assert_int_equal(ms_flow_table_stats(t)->evicted, 2);
+    (void)a;
+    ms_flow_table_free(t);
+}
+
+/* IPv6 endpoints hash and compare on all 16 bytes. */
+static void test_ipv6(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    struct ms_flow_table *t = ms_flow_table_new(4, 600000000u, on_end, &e);
+    struct ms_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ip_version = 6;
+    p.src[0] = 0xfd;
+    p.src[15] = 5;
+    p.dst[0] = 0xfd;
+    p.dst[15] = 1;
+    p.sport = 40000;
+    p.dport = 110;
+    p.tcp_flags = MS_TH_SYN;
+    enum ms_dir d;
+    bool c;
+    struct ms_flow *f = ms_flow_lookup(t, &p, true, &d, &c);
+    struct ms_pkt q = p;
+    memcpy(q.src, p.dst, 16);
+    memcpy(q.dst, p.src, 16);
+    q.sport = 110;
+    q.dport = 40000;
+    q.tcp_flags = MS_TH_SYN | MS_TH_ACK;
+    assert_ptr_equal(ms_flow_lookup(t, &q, true, &d, &c), f);
+    assert_int_equal(d, MS_TO_CLIENT);
+    q.src[8] = 1; /* differs only in the middle of the address */
+    assert_ptr_not_equal(ms_flow_lookup(t, &q, true, &d, &c), f);
+    ms_flow_table_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_both_directions_one_flow),
+        cmocka_unit_test(test_direction_sources),
+        cmocka_unit_test(test_eviction_boundaries),
+        cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_port_reuse),
+        cmocka_unit_test(test_evict_lru_keep),
+        cmocka_unit_test(test_ipv6),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

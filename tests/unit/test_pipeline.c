@@ -1,0 +1,511 @@
+/* The pipeline end to end on hand-built frames: overlap anomaly,
+ * direction correction after a mid-connection start, port reuse, idle
+ * timeout (outcome "unknown"), flood of half-open flows (cheap, bounded),
+ * the flow memory cap, eviction of a mail flow, and the stats event. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../app/pipeline.h"
+
+/* ---- frames ---------------------------------------------------------- */
+
+struct ep {
+    uint8_t ip[4];
+    uint16_t port;
+};
+
+static uint16_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1)
+        sum += (uint32_t)(p[n - 1] << 8);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* Ethernet + IPv4 + TCP (correct checksums unless bad_csum). */
+static size_t frame(uint8_t *buf, struct ep s, struct ep d, uint8_t flags, uint32_t seq,
+                    uint32_t ack, const char *payload, bool bad_csum)
+{
+    size_t plen = payload ? strlen(payload) : 0;
+    memset(buf, 0, 14 + 40);
+    buf[12] = 0x08;
+    uint8_t *ip = buf + 14;
+    size_t iplen = 20 + 20 + plen;
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)(iplen >> 8);
+    ip[3] = (uint8_t)iplen;
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, s.ip, 4);
+    memcpy(ip + 16, d.ip, 4);
+    uint16_t c = (uint16_t)~csum_add(0, ip, 20);
+    ip[10] = (uint8_t)(c >> 8);
+    ip[11] = (uint8_t)c;
+    uint8_t *t = ip + 20;
+    t[0] = (uint8_t)(s.port >> 8);
+    t[1] = (uint8_t)s.port;
+    t[2] = (uint8_t)(d.port >> 8);
+    t[3] = (uint8_t)d.port;
+    for (int i = 0; i < 4; i++) {
+        t[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
+        t[8 + i] = (uint8_t)(ack >> (24 - 8 * i));
+    }
+    t[12] = 5 << 4;
+    t[13] = flags;
+    t[14] = 0xff;
+    t[15] = 0xff;
+    if (plen)
+        memcpy(t + 20, payload, plen);
+    uint8_t ph[12];
+    memcpy(ph, s.ip, 4);
+    memcpy(ph + 4, d.ip, 4);
+    ph[8] = 0;
+    ph[9] = 6;
+    ph[10] = (uint8_t)((20 + plen) >> 8);
+    ph[11] = (uint8_t)(20 + plen);
+    uint32_t sum = csum_add(0, ph, 12);
+    c = (uint16_t)~csum_add(sum, t, 20 + plen);
+    if (bad_csum)
+        c ^= 0x5555;
+    t[16] = (uint8_t)(c >> 8);
+    t[17] = (uint8_t)c;
+    return 14 + iplen;
+}
+
+#define F_FIN 0x01
+#define F_SYN 0x02
+#define F_RST 0x04
+#define F_PSH 0x08
+#define F_ACK 0x10
+
+/* One TCP connection being written: sequence numbers tracked per side. */
+struct conn {
+    struct ms_pipeline *pl;
+    struct ep c, s;
+    uint32_t cseq, sseq;
+    uint64_t ts;
+};
+
+static void put(struct conn *k, bool from_client, uint8_t flags, const char *data)
+{
+    uint8_t buf[2048];
+    struct ep a = from_client ? k->c : k->s, b = from_client ? k->s : k->c;
+    uint32_t *seq = from_client ? &k->cseq : &k->sseq;
+    uint32_t ack = from_client ? k->sseq : k->cseq;
+    size_t n = frame(buf, a, b, flags, *seq, ack, data, false);
+    ms_pipeline_frame(k->pl, DLT_EN10MB, k->ts, buf, n);
+    k->ts += 1000;
+    *seq += (uint32_t)(data ? strlen(data) : 0) + ((flags & (F_SYN | F_FIN)) ? 1 : 0);
+}
+
+static void handshake(struct conn *k)
+{
+    put(k, true, F_SYN, NULL);
+    put(k, false, F_SYN | F_ACK, NULL);
+    put(k, true, F_ACK, NULL);
+}
+
+static void login(struct conn *k, const char *user, bool reply)
+{
+    char line[128];
+    put(k, false, F_ACK | F_PSH, "+OK ready\r\n");
+    snprintf(line, sizeof(line), "USER %s\r\n", user);
+    put(k, true, F_ACK | F_PSH, line);
+    put(k, false, F_ACK | F_PSH, "+OK\r\n");
+    put(k, true, F_ACK | F_PSH, "PASS secret\r\n");
+    if (reply)
+        put(k, false, F_ACK | F_PSH, "+OK Logged in.\r\n");
+}
+
+static void close_both(struct conn *k)
+{
+    put(k, true, F_FIN | F_ACK, NULL);
+    put(k, false, F_FIN | F_ACK, NULL);
+    put(k, true, F_ACK, NULL);
+}
+
+/* ---- harness --------------------------------------------------------- */
+
+struct run {
+    char *buf;
+    size_t len;
+    FILE *fp;
+    struct ms_output *out;
+    struct ms_pipeline *pl;
+    struct json_object *ev[256];
+    size_t nev;
+};
+
+static void start(struct run *r, const struct ms_limits *lim)
+{
+    memset(r, 0, sizeof(*r));
+    r->fp = open_memstream(&r->buf, &r->len);
+    assert_non_null(r->fp);
+    struct ms_output_opts o = { .format = MS_OUTPUT_JSON, .show_passwords = true };
+    r->out = ms_output_new(r->fp, &o);
+    assert_non_null(r->out);
+    r->pl = ms_pipeline_new(lim, r->out);
+    assert_non_null(r->pl);
+}
+
+/* Ends input, writes the stats event, parses every line. */
+static void finish(struct run *r)
+{
+    ms_pipeline_finish(r->pl);
+    assert_int_equal(ms_pipeline_emit_stats(r->pl, NULL, 0), MS_OK);
+    fflush(r->fp);
+    char *line = r->buf;
+    while (line && *line && r->nev < 256) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        r->ev[r->nev] = json_tokener_parse(line);
+        assert_non_null(r->ev[r->nev]);
+        r->nev++;
+        line = nl + 1;
+    }
+}
+
+static void done(struct run *r)
+{
+    for (size_t i = 0; i < r->nev; i++)
+        json_object_put(r->ev[i]);
+    ms_pipeline_free(r->pl);
+    ms_output_free(r->out);
+    fclose(r->fp);
+    free(r->buf);
+}
+
+/* Value at a dotted path ("credential.username"), or NULL. */
+static struct json_object *at(struct json_object *o, const char *path)
+{
+    char key[64];
+    while (o && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        assert_true(n < sizeof(key));
+        memcpy(key, path, n);
+        key[n] = '\0';
+        if (!json_object_object_get_ex(o, key, &o))
+            return NULL;
+        path += n + (dot ? 1 : 0);
+    }
+    return o;
+}
+
+static const char *str(struct json_object *o, const char *path)
+{
+    struct json_object *v = at(o, path);
+    return v ? json_object_get_string(v) : NULL;
+}
+
+static int64_t num(struct json_object *o, const char *path)
+{
+    struct json_object *v = at(o, path);
+    assert_non_null(v);
+    return json_object_get_int64(v);
+}
+
+static size_t count(const struct run *r, const char *type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nev; i++)
+        n += strcmp(str(r->ev[i], "event_type"), type) == 0;
+    return n;
+}
+
+static struct json_object *nth(const struct run *r, const char *type, size_t k)
+{
+    for (size_t i = 0; i < r->nev; i++) {
+        if (strcmp(str(r->ev[i], "event_type"), type) == 0 && k-- == 0)
+            return r->ev[i];
+    }
+    return NULL;
+}
+
+static struct conn conn(struct ms_pipeline *pl, uint8_t cli_last, uint16_t cport, uint16_t sport)
+{
+    struct conn k = { pl, { { 10, 9, 0, cli_last }, cport }, { { 10, 9, 0, 1 }, sport },
+                      1000, 5000000, 1700000000ull * 1000000u };
+    return k;
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+static void test_plain_login_and_stats(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct conn k = conn(r.pl, 5, 40000, 110);
+    handshake(&k);
+    login(&k, "alice", true);
+    close_both(&k);
+    finish(&r);
+    assert_int_equal(count(&r, "alert"), 1);
+    assert_int_equal(count(&r, "anomaly"), 0);
+    struct json_object *a = nth(&r, "alert", 0);
+    assert_string_equal(str(a, "credential.username"), "alice");
+    assert_string_equal(str(a, "credential.outcome"), "success");
+    struct json_object *s = nth(&r, "stats", 0);
+    assert_non_null(s);
+    assert_int_equal(num(s, "stats.decoder.pkts"), 11);
+    assert_int_equal(num(s, "stats.decoder.tcp"), 11);
+    assert_int_equal(num(s, "stats.flow.created"), 1);
+    assert_int_equal(num(s, "stats.flow.active"), 0);
+    assert_int_equal(num(s, "stats.app_layer.flow.pop3"), 1);
+    assert_int_equal(num(s, "stats.output.alert"), 1);
+    assert_int_equal(num(s, "stats.tcp.checksum_errors"), 0);
+    assert_int_equal(num(s, "stats.tcp.midstream"), 0);
+    assert_null(at(s, "stats.capture"));
+    assert_null(at(s, "flow_id"));
+    done(&r);
+}
+
+/* "USER alice" then the same bytes' sequence range again as "USER mallo":
+ * first copy wins, one anomaly. */
+static void test_overlap_different_data(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct conn k = conn(r.pl, 5, 40000, 110);
+    handshake(&k);
+    put(&k, false, F_ACK | F_PSH, "+OK ready\r\n");
+    put(&k, true, F_ACK | F_PSH, "USER alice\r\n");
+    k.cseq -= 12;
+    put(&k, true, F_ACK | F_PSH, "USER mallo\r\n");
+    k.cseq -= 12;
+    put(&k, true, F_ACK | F_PSH, "USER alicE\r\n"); /* second retransmission: counted only */
+    put(&k, false, F_ACK | F_PSH, "+OK\r\n");
+    put(&k, true, F_ACK | F_PSH, "PASS secret\r\n");
+    put(&k, false, F_ACK | F_PSH, "+OK Logged in.\r\n");
+    finish(&r);
+    assert_int_equal(count(&r, "anomaly"), 1);
+    struct json_object *an = nth(&r, "anomaly", 0);
+    assert_string_equal(str(an, "anomaly.type"), "stream");
+    assert_string_equal(str(an, "anomaly.event"), "reassembly_overlap_different_data");
+    assert_int_equal(count(&r, "alert"), 1);
+    assert_string_equal(str(nth(&r, "alert", 0), "credential.username"), "alice");
+    struct json_object *s = nth(&r, "stats", 0);
+    assert_int_equal(num(s, "stats.tcp.overlap_diff_data"), 2);
+    done(&r);
+}
+
+/* No handshake; the server listens on 60110, the client uses 40000, so
+ * the ports point the wrong way: the "+OK" banner puts it right. */
+static void test_midstream_direction_swap(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct conn k = conn(r.pl, 5, 40000, 60110);
+    login(&k, "alice", true);
+    finish(&r);
+    assert_int_equal(count(&r, "alert"), 1);
+    struct json_object *a = nth(&r, "alert", 0);
+    assert_string_equal(str(a, "src_ip"), "10.9.0.5");
+    assert_int_equal(num(a, "src_port"), 40000);
+    assert_string_equal(str(a, "dest_ip"), "10.9.0.1");
+    assert_int_equal(num(a, "dest_port"), 60110);
+    assert_string_equal(str(a, "credential.username"), "alice");
+    assert_string_equal(str(a, "credential.outcome"), "success");
+    struct json_object *s = nth(&r, "stats", 0);
+    assert_int_equal(num(s, "stats.tcp.midstream"), 1);
+    assert_int_equal(num(s, "stats.tcp.direction_swapped"), 1);
+    done(&r);
+}
+
+/* With the ports right, no swap happens. */
+static void test_midstream_no_swap(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct conn k = conn(r.pl, 5, 40000, 110);
+    login(&k, "alice", true);
+    finish(&r);
+    struct json_object *a = nth(&r, "alert", 0);
+    assert_non_null(a);
+    assert_int_equal(num(a, "src_port"), 40000);
+    assert_int_equal(num(nth(&r, "stats", 0), "stats.tcp.direction_swapped"), 0);
+    done(&r);
+}
+
+/* The client closes, then opens again from the same port with a new ISN
+ * before the server's FIN: two flows, two logins. */
+static void test_port_reuse(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct conn k = conn(r.pl, 5, 40000, 110);
+    handshake(&k);
+    login(&k, "alice", true);
+    put(&k, true, F_FIN | F_ACK, NULL);
+    k.cseq += 777777;
+    k.sseq += 999999;
+    handshake(&k);
+    login(&k, "bob", false);
+    finish(&r);
+    assert_int_equal(count(&r, "alert"), 2);
+    struct json_object *a = nth(&r, "alert", 0), *b = nth(&r, "alert", 1);
+    assert_string_equal(str(a, "credential.username"), "alice");
+    assert_string_equal(str(a, "credential.outcome"), "success");
+    assert_string_equal(str(b, "credential.username"), "bob");
+    assert_string_equal(str(b, "credential.outcome"), "unknown");
+    assert_int_not_equal(num(a, "flow_id"), num(b, "flow_id"));
+    assert_int_equal(num(nth(&r, "stats", 0), "stats.tcp.port_reuse"), 1);
+    done(&r);
+}
+
+/* A login whose reply never came, then silence past the timeout (on the
+ * capture clock): reported with outcome unknown, at its last packet's
+ * time, when the next packet arrives. */
+static void test_timeout_unknown(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    lim.flow_timeout_us = 60u * 1000000u;
+    struct run r;
+    start(&r, &lim);
+    struct conn k = conn(r.pl, 5, 40000, 110);
+    handshake(&k);
+    login(&k, "alice", false);
+    uint64_t last = k.ts - 1000;
+    char when[48];
+    snprintf(when, sizeof(when), "2023-11-14T22:13:20.%06u+0000", (unsigned)(last % 1000000u));
+    struct conn other = conn(r.pl, 6, 40001, 110);
+    other.ts = last + 60u * 1000000u;   /* at the timeout: still alive */
+    put(&other, true, F_SYN, NULL);
+    assert_int_equal(r.len, 0);
+    other.ts = last + 60u * 1000000u + 1;
+    put(&other, true, F_SYN, NULL);
+    fflush(r.fp);
+    assert_true(r.len > 0);              /* emitted now, not at the end */
+    finish(&r);
+    struct json_object *a = nth(&r, "alert", 0);
+    assert_non_null(a);
+    assert_string_equal(str(a, "credential.outcome"), "unknown");
+    assert_string_equal(str(a, "timestamp"), when);
+    assert_int_equal(num(nth(&r, "stats", 0), "stats.flow.timed_out"), 1);
+    done(&r);
+}
+
+/* Half-open flows cost no nDPI state; past max flows the least recently
+ * used go, at max-1, max, max+1 flows. */
+static void test_syn_flood(void **state)
+{
+    (void)state;
+    for (unsigned extra = 0; extra < 3; extra++) {
+        struct ms_limits lim = ms_limits_default();
+        lim.max_flows = 1000;
+        unsigned n = 999 + extra;
+        struct run r;
+        start(&r, &lim);
+        for (unsigned i = 0; i < n; i++) {
+            struct conn k = conn(r.pl, (uint8_t)(i >> 8), (uint16_t)(1024 + (i & 0xff)), 110);
+            k.c.ip[2] = (uint8_t)(i >> 8);
+            k.c.ip[3] = (uint8_t)i;
+            put(&k, true, F_SYN, NULL);
+        }
+        struct ms_pipeline_stats st;
+        ms_pipeline_get_stats(r.pl, &st);
+        assert_int_equal(st.flows_created, n);
+        assert_int_equal(st.flows_evicted, n > 1000 ? n - 1000 : 0);
+        assert_int_equal(st.flows_active, n > 1000 ? 1000 : n);
+        /* About 500 bytes of state per half-open flow: no nDPI state, no
+         * buffers (nDPI's alone would be 688 bytes). */
+        assert_true(st.flow_memuse <= 600u * st.flows_active);
+        finish(&r);
+        assert_int_equal(count(&r, "anomaly"), 0);
+        done(&r);
+    }
+}
+
+/* The flow memory cap ends the least recently used flows; the mail flow
+ * cut short says so. */
+static void test_flow_memcap_and_eviction_anomaly(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    lim.flow_memcap = 64 * 1024;
+    struct run r;
+    start(&r, &lim);
+    struct conn mail = conn(r.pl, 5, 40000, 110);
+    handshake(&mail);
+    login(&mail, "alice", false);
+    for (unsigned i = 0; i < 200; i++) {
+        struct conn k = conn(r.pl, 7, (uint16_t)(20000 + i), 8080);
+        k.ts = mail.ts + i;
+        handshake(&k);
+        put(&k, true, F_ACK | F_PSH, "GET / HTTP/1.0\r\n");
+        struct ms_pipeline_stats st;
+        ms_pipeline_get_stats(r.pl, &st);
+        assert_true(st.flow_memuse <= lim.flow_memcap);
+    }
+    finish(&r);
+    struct json_object *s = nth(&r, "stats", 0);
+    assert_true(num(s, "stats.flow.evicted_memcap") > 0);
+    assert_true(num(s, "stats.flow.memuse_peak") <= (int64_t)lim.flow_memcap + 16384);
+    assert_int_equal(count(&r, "anomaly"), 1);
+    assert_string_equal(str(nth(&r, "anomaly", 0), "anomaly.event"), "flow_evicted");
+    assert_string_equal(str(nth(&r, "alert", 0), "credential.outcome"), "unknown");
+    done(&r);
+}
+
+/* Bad TCP checksums are counted, and the segment is used. */
+static void test_bad_checksum_counted(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct conn k = conn(r.pl, 5, 40000, 110);
+    handshake(&k);
+    put(&k, false, F_ACK | F_PSH, "+OK ready\r\n");
+    uint8_t buf[256];
+    size_t n = frame(buf, k.c, k.s, F_ACK | F_PSH, k.cseq, k.sseq, "USER alice\r\n", true);
+    ms_pipeline_frame(r.pl, DLT_EN10MB, k.ts, buf, n);
+    k.cseq += 12;
+    put(&k, false, F_ACK | F_PSH, "+OK\r\n");
+    put(&k, true, F_ACK | F_PSH, "PASS secret\r\n");
+    put(&k, false, F_ACK | F_PSH, "+OK Logged in.\r\n");
+    finish(&r);
+    assert_string_equal(str(nth(&r, "alert", 0), "credential.username"), "alice");
+    assert_int_equal(num(nth(&r, "stats", 0), "stats.tcp.checksum_errors"), 1);
+    done(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_login_and_stats),
+        cmocka_unit_test(test_overlap_different_data),
+        cmocka_unit_test(test_midstream_direction_swap),
+        cmocka_unit_test(test_midstream_no_swap),
+        cmocka_unit_test(test_port_reuse),
+        cmocka_unit_test(test_timeout_unknown),
+        cmocka_unit_test(test_syn_flood),
+        cmocka_unit_test(test_flow_memcap_and_eviction_anomaly),
+        cmocka_unit_test(test_bad_checksum_counted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
