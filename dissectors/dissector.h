@@ -34,6 +34,8 @@ struct ms_dissector {
 };
 
 extern const struct ms_dissector ms_dissector_pop3;
+extern const struct ms_dissector ms_dissector_imap;
+extern const struct ms_dissector ms_dissector_smtp;
 
 /* All dissectors, NULL-terminated, in probing order. */
 extern const struct ms_dissector *const ms_dissectors[];

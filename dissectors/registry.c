@@ -4,6 +4,8 @@
 
 const struct ms_dissector *const ms_dissectors[] = {
     &ms_dissector_pop3,
+    &ms_dissector_imap,
+    &ms_dissector_smtp,
     NULL,
 };
 

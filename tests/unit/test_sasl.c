@@ -831,7 +831,7 @@ static void test_apop_timestamp_cap(void **state)
     struct ms_limits lim = ms_limits_default();
     lim.max_secret = 16;
     for (size_t len = 15; len <= 17; len++) {
-        char ts[32], banner[64], want[160];
+        char ts[32], banner[64], want[256];
         ts[0] = '<';
         memset(ts + 1, 'x', len - 2);
         ts[len - 1] = '>';
