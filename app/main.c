@@ -45,7 +45,7 @@ struct cli {
     const char *outpath;
     const char *user;        /* -Z: drop privileges to this user */
     char *filter;
-    bool stats;              /* --stats: a stats event at the end */
+    bool stats;              /* a stats event at the end (--no-stats: none) */
     struct ms_output_opts out;
     struct ms_live_opts live;
     struct ms_limits lim;
@@ -66,7 +66,8 @@ static void usage(FILE *fp)
           "                         (SIGHUP reopens it, for log rotation)\n"
           "      --text             one readable line per event instead of JSON\n"
           "      --show-passwords   print passwords (redacted by default)\n"
-          "      --stats            write a stats event at the end (SIGUSR1: at any time)\n"
+          "      --no-stats         no stats event at the end (written by default;\n"
+          "                         SIGUSR1 writes one at any time)\n"
           "      --list-dissectors  print the protocols this build decodes, and exit\n"
           "\n"
           "Live capture:\n"
@@ -177,7 +178,7 @@ static void list_dissectors(void)
 static int parse_args(int argc, char **argv, struct cli *c)
 {
     enum {
-        OPT_TEXT = 256, OPT_SHOW, OPT_STATS, OPT_LIST, OPT_IMMEDIATE, OPT_NO_IMMEDIATE,
+        OPT_TEXT = 256, OPT_SHOW, OPT_STATS, OPT_NO_STATS, OPT_LIST, OPT_IMMEDIATE, OPT_NO_IMMEDIATE,
         OPT_MAX_FLOWS, OPT_FLOW_MEMCAP, OPT_REASM_MEMCAP, OPT_REASM_FLOW, OPT_FLOW_TIMEOUT,
         OPT_BODY_BYTES, OPT_EXTRACT, OPT_EXTRACT_ATT, OPT_EXTRACT_MAX,
     };
@@ -194,6 +195,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "text", no_argument, NULL, OPT_TEXT },
         { "show-passwords", no_argument, NULL, OPT_SHOW },
         { "stats", no_argument, NULL, OPT_STATS },
+        { "no-stats", no_argument, NULL, OPT_NO_STATS },
         { "list-dissectors", no_argument, NULL, OPT_LIST },
         { "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
         { "flow-memcap", required_argument, NULL, OPT_FLOW_MEMCAP },
@@ -213,6 +215,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         return 2;
     c->live.promisc = 1;
     c->live.immediate = 1;
+    c->stats = true;
     c->lim = ms_limits_default();
     int opt;
     unsigned long long v;
@@ -239,6 +242,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         case OPT_TEXT: c->out.format = MS_OUTPUT_TEXT; break;
         case OPT_SHOW: c->out.show_passwords = true; break;
         case OPT_STATS: c->stats = true; break;
+        case OPT_NO_STATS: c->stats = false; break;
         case OPT_LIST: list_dissectors(); return 1;
         case OPT_MAX_FLOWS:
             if (parse_uint(optarg, 1u << 24, &v) < 0 || v == 0)
@@ -541,11 +545,13 @@ int main(int argc, char **argv)
      * reported, with outcome "unknown". */
     ms_pipeline_finish(pl);
     service_signals(&r);
-    if (c.stats)
+    struct ms_pipeline_stats st;
+    ms_pipeline_get_stats(pl, &st);
+    /* A run that failed before reading anything has nothing to count. */
+    if (c.stats && (status == 0 || st.packets > 0))
         write_stats(&r);
     ms_source_close(r.live);
     r.live = NULL;
-    struct ms_pipeline_stats st;
     ms_pipeline_get_stats(pl, &st);
     warn_limits(&st, &c.lim);
     if (st.write_errors) {

@@ -38,6 +38,11 @@ def main():
         return 1
     actual = [json.loads(l) for l in run.stdout.decode("utf-8").splitlines() if l.strip()]
     ok = True
+    stats = [a for a in actual if a.get("event_type") == "stats"]
+    if len(stats) != 1:
+        print(f"expected one stats event at the end of the run, got {len(stats)}")
+        ok = False
+    actual = [a for a in actual if a.get("event_type") != "stats"]
     for e in actual:
         if e.get("pcap_filename") != capture:
             print(f"pcap_filename {e.get('pcap_filename')!r} != {capture!r}")

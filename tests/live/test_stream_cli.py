@@ -95,8 +95,9 @@ def test_stats_event_json():
     for sec_name in ("decoder", "tcp", "flow", "app_layer", "output"):
         assert sec_name in st, sec_name
     assert "capture" not in st, "no kernel counters when reading a file"
-    # Without --stats there is none.
-    assert all(e["event_type"] != "stats" for e in events(run(["-r", DEMO]).stdout))
+    # It is written by default; --no-stats leaves it out.
+    assert [e["event_type"] for e in events(run(["-r", DEMO]).stdout)].count("stats") == 1
+    assert all(e["event_type"] != "stats" for e in events(run(["--no-stats", "-r", DEMO]).stdout))
 
 
 def test_stats_text():
