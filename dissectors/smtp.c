@@ -1,0 +1,996 @@
+/* SMTP dissector (RFC 5321; RFC 4954 AUTH; RFC 2920 PIPELINING; RFC 3030
+ * CHUNKING/BDAT; RFC 3207 STARTTLS).
+ *
+ * Client lines are commands; server lines are replies (RFC 5321 4.2: a
+ * 3-digit code, "-" on every line of a multi-line reply but the last). Each
+ * complete reply answers the oldest command in a bounded FIFO, since RFC 2920
+ * lets a client send MAIL/RCPT/DATA in one go; the greeting is answered by
+ * nobody and is recognised as the first 220 (or 421/554) the server sends,
+ * even when the client talked first.
+ *
+ * Messages: the client enters DATA mode as soon as it sends DATA, without
+ * waiting for the 354 (captures of the client side only, and clients that
+ * pipeline the body, must still yield messages); a refusal of DATA cancels
+ * it. The body is dot-unstuffed (RFC 5321 4.5.2) up to the line ".", fed to
+ * the MIME parser, and reported once the server's verdict on it arrives
+ * (accepted true for 2xx, false for 4xx/5xx), or at the end of the capture
+ * with the verdict unknown. BDAT chunks (RFC 3030 2) are exact byte counts,
+ * never unstuffed; the message ends with the chunk marked LAST.
+ *
+ * Logins: AUTH exchanges go through sasl.c; "334 text" replies are
+ * challenges, client lines are responses until the final reply (235 success,
+ * anything else failure). After a 220 to STARTTLS the rest is TLS and nothing
+ * more is read; client bytes that followed STARTTLS in the same chunk are
+ * flagged (CVE-2011-0411 command injection). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/ascii.h"
+#include "../common/buf.h"
+#include "../common/linebuf.h"
+#include "dissector.h"
+#include "mime.h"
+#include "sasl.h"
+
+/* BDAT sizes above this are not something a client sends (RFC 3030 says
+ * nothing; 1 TiB is far beyond any mail system's size limit). */
+#define BDAT_MAX_CHUNK (1ull << 40)
+
+enum smtp_cmd {
+    CMD_OTHER = 0,
+    CMD_HELO,
+    CMD_EHLO,
+    CMD_MAIL,
+    CMD_RCPT,
+    CMD_DATA,
+    CMD_DATA_END, /* not a command: the "." ending the data, awaiting the verdict */
+    CMD_BDAT,
+    CMD_RSET,
+    CMD_AUTH,
+    CMD_STARTTLS,
+    CMD_QUIT,
+    CMD_NOOP,
+    CMD_VRFY,
+    CMD_EXPN,
+    CMD_HELP,
+};
+
+/* One message from DATA (or its first BDAT) to the server's verdict. */
+struct smsg {
+    struct ms_mime *mime;
+    const char *command;      /* "DATA" or "BDAT" */
+    struct ms_ev_email ev;    /* filled by ms_mime_finish once the data ended */
+    bool finished;
+    bool failed;              /* the parser ran out of memory */
+    struct ms_buf from;       /* envelope, moved from the transaction */
+    bool have_from;
+    struct ms_buf rcpt;       /* recipient addresses, back to back */
+    size_t *rcpt_len;         /* length of each, in order */
+    size_t n_rcpt;
+};
+
+struct pending {
+    enum smtp_cmd cmd;
+    struct smsg *msg;         /* DATA_END and the last BDAT: the message judged */
+};
+
+struct smtp {
+    struct ms_limits lim;
+    struct ms_sink sink;
+    struct ms_linebuf lb[2];
+    bool skip_line[2];        /* after a gap: drop up to a line that can be parsed */
+
+    struct pending *fifo;     /* commands awaiting their reply */
+    size_t fifo_head, fifo_len;
+    bool server_seen;         /* any reply line at all (else: a one-sided capture) */
+    bool greeting_expected;   /* the server's first reply is its greeting */
+
+    /* The reply being assembled (multi-line replies, RFC 5321 4.2.1). */
+    bool in_reply;
+    enum smtp_cmd reply_for;
+    bool reply_greeting;
+    bool reply_cap_starttls;
+
+    /* EHLO capabilities (RFC 5321 4.1.1.1): seen at all, and STARTTLS. */
+    bool caps_seen;
+    bool cap_starttls;
+
+    bool sasl_exchange;       /* an AUTH exchange holds the client's lines */
+    bool sasl_client_done;    /* the client went on with commands meanwhile */
+    bool sasl_gap;            /* a gap hit the exchange */
+    struct ms_sasl sasl;
+
+    bool starttls_pending;    /* STARTTLS sent, its reply not yet seen */
+    bool starttls_this_feed;  /* ... and it was sent in the chunk being fed */
+    bool injection_reported;
+    bool encrypted;           /* STARTTLS accepted: the rest is TLS */
+
+    /* The mail transaction (RFC 5321 3.3). */
+    struct ms_buf tx_from;
+    bool tx_have_from;
+    struct ms_buf tx_rcpt;
+    size_t *tx_rcpt_len;
+    size_t tx_n_rcpt;
+    bool tx_rcpt_over;
+
+    /* Message data in progress. */
+    struct smsg *cur;
+    bool data_mode;           /* DATA: lines up to "." are the message */
+    uint64_t bdat_left;       /* BDAT: raw bytes still to come in this chunk */
+    bool bdat_active;         /* a BDAT chunk is being received */
+    bool bdat_last;           /* ... and it is the LAST one */
+
+    bool anomaly_long_line;
+};
+
+/* ---- events ---------------------------------------------------------- */
+
+static void emit_anomaly(struct smtp *s, const char *code, const char *detail)
+{
+    struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = "smtp" };
+    ev.u.anomaly.code = code;
+    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
+    s->sink.emit(s->sink.user, &ev);
+}
+
+static enum ms_tristate starttls_offered(const struct smtp *s)
+{
+    if (!s->caps_seen)
+        return MS_TRI_UNKNOWN;
+    return s->cap_starttls ? MS_TRI_TRUE : MS_TRI_FALSE;
+}
+
+/* Reports what an AUTH exchange revealed, once its outcome is known. */
+static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
+{
+    s->sasl_exchange = false;
+    if (s->sasl.anomaly)
+        emit_anomaly(s, s->sasl.anomaly, "undecodable SASL response");
+    struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "smtp" };
+    struct ms_ev_credential *c = &ev.u.cred;
+    bool have = ms_sasl_credential(&s->sasl, c);
+    bool gap = s->sasl_gap;
+    s->sasl_gap = false;
+    if (!have)
+        return;
+    c->command = "AUTH";
+    c->outcome = outcome;
+    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
+    c->tls = false;
+    c->starttls_offered = starttls_offered(s);
+    c->incomplete = c->incomplete || gap;
+    s->sink.emit(s->sink.user, &ev);
+}
+
+static void smsg_free(struct smsg *m)
+{
+    if (!m)
+        return;
+    ms_mime_free(m->mime);
+    ms_buf_free(&m->from);
+    ms_buf_free(&m->rcpt);
+    free(m->rcpt_len);
+    free(m);
+}
+
+static void smsg_finish(struct smsg *m, bool truncated)
+{
+    if (m->finished)
+        return;
+    if (truncated)
+        ms_mime_set_truncated(m->mime);
+    ms_mime_finish(m->mime, &m->ev);
+    m->finished = true;
+}
+
+/* Reports a message with the server's verdict (reply NULL: unknown), then
+ * frees it. */
+static void emit_message(struct smtp *s, struct smsg *m, enum ms_tristate accepted,
+                         const uint8_t *reply, size_t rlen)
+{
+    smsg_finish(m, true);
+    struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "smtp" };
+    ev.u.email = m->ev;
+    ev.u.email.command = m->command;
+    ev.u.email.mail_from = m->have_from ? ms_bytes_of(m->from.p ? m->from.p : (const uint8_t *)"",
+                                                      m->from.len)
+                                        : MS_BYTES_NONE;
+    struct ms_bytes *rcpt = NULL;
+    if (m->n_rcpt) {
+        rcpt = calloc(m->n_rcpt, sizeof(*rcpt));
+        if (rcpt) {
+            size_t off = 0;
+            for (size_t i = 0; i < m->n_rcpt; i++) {
+                rcpt[i] = ms_bytes_of(m->rcpt.p + off, m->rcpt_len[i]);
+                off += m->rcpt_len[i];
+            }
+            ev.u.email.rcpt_to = rcpt;
+            ev.u.email.n_rcpt_to = m->n_rcpt;
+        } else {
+            emit_anomaly(s, "out_of_memory", "recipients not reported");
+        }
+    }
+    ev.u.email.accepted = accepted;
+    ev.u.email.server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
+    s->sink.emit(s->sink.user, &ev);
+    free(rcpt);
+    smsg_free(m);
+}
+
+/* ---- mail transaction -------------------------------------------------- */
+
+/* Bytes of recipient addresses kept per transaction: each is at most a line. */
+static size_t rcpt_cap(const struct ms_limits *lim)
+{
+    size_t n = lim->smtp_max_rcpt ? lim->smtp_max_rcpt : 1;
+    return lim->max_line > SIZE_MAX / n ? SIZE_MAX : lim->max_line * n;
+}
+
+static void tx_reset(struct smtp *s)
+{
+    ms_buf_reset(&s->tx_from);
+    s->tx_have_from = false;
+    ms_buf_reset(&s->tx_rcpt);
+    s->tx_n_rcpt = 0;
+    s->tx_rcpt_over = false;
+}
+
+/* Drops a BDAT message still being sent (RSET, a new MAIL): the client gave
+ * it up before LAST, so it never became a message. */
+static void drop_cur(struct smtp *s)
+{
+    if (s->cur && !s->data_mode) {
+        smsg_free(s->cur);
+        s->cur = NULL;
+    }
+}
+
+/* Starts a message, taking the transaction's envelope with it. */
+static struct smsg *start_message(struct smtp *s, const char *command)
+{
+    struct smsg *m = calloc(1, sizeof(*m));
+    size_t *lens = calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(*lens));
+    struct ms_mime *mime = ms_mime_new(&s->lim, &s->sink);
+    if (!m || !lens || !mime) {
+        free(m);
+        free(lens);
+        ms_mime_free(mime);
+        emit_anomaly(s, "out_of_memory", "message not parsed");
+        return NULL;
+    }
+    m->mime = mime;
+    m->command = command;
+    /* The envelope moves to the message: the transaction starts afresh
+     * with empty buffers (RFC 5321 4.1.1.4: DATA ends the transaction). */
+    m->from = s->tx_from;
+    m->have_from = s->tx_have_from;
+    m->rcpt = s->tx_rcpt;
+    m->rcpt_len = s->tx_rcpt_len;
+    m->n_rcpt = s->tx_n_rcpt;
+    s->tx_rcpt_len = lens;
+    ms_buf_init(&s->tx_from, s->lim.max_line);
+    ms_buf_init(&s->tx_rcpt, rcpt_cap(&s->lim));
+    s->tx_have_from = false;
+    s->tx_n_rcpt = 0;
+    s->tx_rcpt_over = false;
+    return m;
+}
+
+static void feed_message(struct smtp *s, const uint8_t *p, size_t n)
+{
+    if (!s->cur || s->cur->failed)
+        return;
+    if (ms_mime_feed(s->cur->mime, p, n) != MS_OK) {
+        /* Out of memory is sticky in the parser: say it once. */
+        s->cur->failed = true;
+        emit_anomaly(s, "out_of_memory", "message parsing stopped");
+        ms_mime_set_truncated(s->cur->mime);
+    }
+}
+
+/* ---- command FIFO ---------------------------------------------------- */
+
+static void fifo_push(struct smtp *s, enum smtp_cmd cmd, struct smsg *msg)
+{
+    if (s->fifo_len == s->lim.max_pending_cmds) {
+        /* A client may pipeline, but not without bound: forget the oldest
+         * so that a flood cannot grow state. A capture of the client side
+         * alone never sees replies; only say so when replies were seen. */
+        struct pending old = s->fifo[s->fifo_head];
+        if (s->server_seen)
+            emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
+        s->fifo_head = (s->fifo_head + 1) % s->lim.max_pending_cmds;
+        s->fifo_len--;
+        if (old.msg)
+            emit_message(s, old.msg, MS_TRI_UNKNOWN, NULL, 0);
+    }
+    size_t i = (s->fifo_head + s->fifo_len) % s->lim.max_pending_cmds;
+    s->fifo[i].cmd = cmd;
+    s->fifo[i].msg = msg;
+    s->fifo_len++;
+}
+
+static bool fifo_pop(struct smtp *s, struct pending *out)
+{
+    if (s->fifo_len == 0)
+        return false;
+    *out = s->fifo[s->fifo_head];
+    s->fifo_head = (s->fifo_head + 1) % s->lim.max_pending_cmds;
+    s->fifo_len--;
+    return true;
+}
+
+static enum smtp_cmd fifo_peek(const struct smtp *s)
+{
+    return s->fifo_len ? s->fifo[s->fifo_head].cmd : CMD_OTHER;
+}
+
+/* ---- client side ----------------------------------------------------- */
+
+static enum smtp_cmd parse_verb(const uint8_t *w, size_t n)
+{
+    static const struct { const char *kw; enum smtp_cmd cmd; } table[] = {
+        { "HELO", CMD_HELO }, { "EHLO", CMD_EHLO }, { "MAIL", CMD_MAIL },
+        { "RCPT", CMD_RCPT }, { "DATA", CMD_DATA }, { "BDAT", CMD_BDAT },
+        { "RSET", CMD_RSET }, { "AUTH", CMD_AUTH }, { "STARTTLS", CMD_STARTTLS },
+        { "QUIT", CMD_QUIT }, { "NOOP", CMD_NOOP }, { "VRFY", CMD_VRFY },
+        { "EXPN", CMD_EXPN }, { "HELP", CMD_HELP },
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (ms_ascii_eq(w, n, table[i].kw))
+            return table[i].cmd;
+    }
+    return CMD_OTHER;
+}
+
+static size_t verb_len(const uint8_t *line, size_t len)
+{
+    size_t n = 0;
+    while (n < len && line[n] != ' ' && line[n] != '\t')
+        n++;
+    return n;
+}
+
+/* True for a line that can only be a command. Used to resync after a gap,
+ * and to see a client leave a SASL exchange whose replies were not seen:
+ * "MAIL FROM:" and friends hold characters base64 has not; QUIT, RSET, NOOP
+ * and DATA are base64 of bytes no user name or password is made of. */
+static bool is_command_line(const uint8_t *line, size_t len)
+{
+    size_t v = verb_len(line, len);
+    enum smtp_cmd cmd = parse_verb(line, v);
+    switch (cmd) {
+    case CMD_MAIL:
+    case CMD_RCPT:
+    case CMD_EHLO:
+    case CMD_HELO:
+    case CMD_BDAT:
+    case CMD_AUTH:
+        return v < len; /* these take an argument */
+    case CMD_OTHER:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Path = "<" [ A-d-l ":" ] Mailbox ">" (RFC 5321 4.1.2), after "FROM:" or
+ * "TO:". Tolerates a space after the colon and a missing pair of angle
+ * brackets (seen from spambots); returns the address without brackets. */
+static bool parse_path(const uint8_t *arg, size_t alen, const char *kw, const uint8_t **out,
+                       size_t *olen)
+{
+    size_t kwl = strlen(kw);
+    if (!ms_ascii_prefix(arg, alen, kw))
+        return false;
+    size_t i = kwl;
+    while (i < alen && ms_ascii_space(arg[i]))
+        i++;
+    if (i < alen && arg[i] == '<') {
+        size_t j = i + 1;
+        while (j < alen && arg[j] != '>')
+            j++;
+        *out = arg + i + 1;
+        *olen = j - i - 1;
+        return true;
+    }
+    size_t j = i;
+    while (j < alen && !ms_ascii_space(arg[j]))
+        j++;
+    *out = arg + i;
+    *olen = j - i;
+    return true;
+}
+
+/* Checked decimal parser: digits only, at most max. */
+static bool parse_u64(const uint8_t *p, size_t n, uint64_t max, uint64_t *out)
+{
+    if (n == 0 || n > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static void end_bdat_chunk(struct smtp *s)
+{
+    s->bdat_active = false;
+    if (s->bdat_last && s->cur) {
+        struct smsg *m = s->cur;
+        s->cur = NULL;
+        smsg_finish(m, false);
+        fifo_push(s, CMD_BDAT, m);
+    } else {
+        fifo_push(s, CMD_BDAT, NULL);
+    }
+}
+
+/* bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] CRLF (RFC 3030 2) */
+static void cmd_bdat(struct smtp *s, const uint8_t *arg, size_t alen)
+{
+    size_t n = verb_len(arg, alen);
+    uint64_t size;
+    if (!parse_u64(arg, n, BDAT_MAX_CHUNK, &size)) {
+        /* Without the size the chunk's end cannot be found: what follows
+         * is parsed as lines again (the server will refuse it too). */
+        emit_anomaly(s, "bdat_bad_size", "BDAT without a valid chunk size");
+        fifo_push(s, CMD_OTHER, NULL);
+        return;
+    }
+    size_t i = n;
+    while (i < alen && ms_ascii_space(arg[i]))
+        i++;
+    bool last = ms_ascii_eq(arg + i, alen - i, "LAST");
+    if (!s->cur) {
+        s->cur = start_message(s, "BDAT");
+    }
+    s->bdat_active = true;
+    s->bdat_last = last;
+    s->bdat_left = size;
+    if (size == 0)
+        end_bdat_chunk(s);
+    else
+        ms_linebuf_raw(&s->lb[MS_DIR_TO_SERVER], size);
+}
+
+static void bdat_bytes(struct smtp *s, const uint8_t *p, size_t n)
+{
+    if (!s->bdat_active)
+        return;
+    feed_message(s, p, n);
+    s->bdat_left -= n <= s->bdat_left ? n : s->bdat_left;
+    if (s->bdat_left == 0)
+        end_bdat_chunk(s);
+}
+
+static void cmd_rcpt(struct smtp *s, const uint8_t *addr, size_t alen)
+{
+    if (s->tx_n_rcpt >= s->lim.smtp_max_rcpt) {
+        if (!s->tx_rcpt_over) {
+            s->tx_rcpt_over = true;
+            emit_anomaly(s, "too_many_recipients", "RCPT TO past the cap; later ones not kept");
+        }
+        return;
+    }
+    if (ms_buf_append(&s->tx_rcpt, addr, alen) != MS_OK) {
+        emit_anomaly(s, "out_of_memory", "recipient not kept");
+        return;
+    }
+    s->tx_rcpt_len[s->tx_n_rcpt++] = alen;
+}
+
+/* command = verb [SP parameters] CRLF (RFC 5321 4.1.1); verbs are
+ * case-insensitive. */
+static void command_line(struct smtp *s, const uint8_t *line, size_t len)
+{
+    size_t v = verb_len(line, len);
+    enum smtp_cmd cmd = parse_verb(line, v);
+    size_t a = v;
+    while (a < len && ms_ascii_space(line[a]))
+        a++;
+    const uint8_t *arg = line + a;
+    size_t alen = len - a;
+    const uint8_t *addr;
+    size_t addr_len;
+
+    switch (cmd) {
+    case CMD_HELO:
+    case CMD_EHLO:
+        /* RFC 5321 4.1.4: EHLO/HELO reset any transaction. */
+        drop_cur(s);
+        tx_reset(s);
+        break;
+    case CMD_RSET:
+        drop_cur(s);
+        tx_reset(s);
+        break;
+    case CMD_MAIL:
+        drop_cur(s);
+        tx_reset(s);
+        if (parse_path(arg, alen, "FROM:", &addr, &addr_len)) {
+            ms_buf_append_some(&s->tx_from, addr, addr_len);
+            s->tx_have_from = true;
+        }
+        break;
+    case CMD_RCPT:
+        if (parse_path(arg, alen, "TO:", &addr, &addr_len))
+            cmd_rcpt(s, addr, addr_len);
+        break;
+    case CMD_DATA:
+        drop_cur(s);
+        fifo_push(s, CMD_DATA, NULL);
+        s->cur = start_message(s, "DATA");
+        s->data_mode = true;
+        return;
+    case CMD_BDAT:
+        cmd_bdat(s, arg, alen);
+        return;
+    case CMD_AUTH:
+        /* AUTH mechanism [initial-response] (RFC 4954 4) */
+        if (alen > 0) {
+            if (s->sasl_exchange) /* the previous AUTH's reply never came */
+                end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+            size_t m = verb_len(arg, alen);
+            size_t ir = m;
+            while (ir < alen && ms_ascii_space(arg[ir]))
+                ir++;
+            bool has_ir = ir < alen;
+            ms_sasl_start(&s->sasl, arg, m, has_ir ? arg + ir : NULL, has_ir ? alen - ir : 0,
+                          has_ir);
+            s->sasl_exchange = true;
+            s->sasl_client_done = false;
+            s->sasl_gap = false;
+        }
+        break;
+    case CMD_STARTTLS:
+        s->starttls_pending = true;
+        s->starttls_this_feed = true;
+        break;
+    default:
+        break;
+    }
+    fifo_push(s, cmd, NULL);
+}
+
+/* One line of message data (RFC 5321 4.5.2): a line of just "." ends it, and
+ * a leading "." on any other line was added by the client. Only the start of
+ * a line is looked at; fragments of a long line are data. */
+static void data_line(struct smtp *s, const uint8_t *line, size_t len, unsigned flags)
+{
+    bool line_start = !(flags & MS_LINE_CONT);
+    if (line_start && len > 0 && line[0] == '.') {
+        if (ms_line_strip(line, len) == 1 && !(flags & MS_LINE_PARTIAL) && line[len - 1] == '\n') {
+            s->data_mode = false;
+            struct smsg *m = s->cur;
+            s->cur = NULL;
+            if (m)
+                smsg_finish(m, false);
+            fifo_push(s, CMD_DATA_END, m);
+            return;
+        }
+        line++;
+        len--;
+    }
+    feed_message(s, line, len);
+}
+
+static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigned flags)
+{
+    if (flags & MS_LINE_RAW) {
+        bdat_bytes(s, line, len);
+        return;
+    }
+    if (s->skip_line[MS_DIR_TO_SERVER]) {
+        /* After a gap we are mid-line: what precedes the next LF is the tail
+         * of a line we cannot interpret, unless it is plainly a command (or,
+         * in message data, the terminator). */
+        size_t n = ms_line_strip(line, len);
+        bool in_sasl = s->sasl_exchange && !s->sasl_client_done;
+        bool resync = !(flags & MS_LINE_PARTIAL) &&
+                      (s->data_mode ? (n == 1 && line[0] == '.')
+                                    : (!in_sasl && is_command_line(line, n)));
+        if (!resync) {
+            s->skip_line[MS_DIR_TO_SERVER] = (flags & MS_LINE_PARTIAL) != 0;
+            return;
+        }
+        s->skip_line[MS_DIR_TO_SERVER] = false;
+    }
+    if (s->data_mode) {
+        data_line(s, line, len, flags);
+        return;
+    }
+    if (s->starttls_pending) {
+        /* RFC 3207 4: the client waits for the reply. Lines sent in the same
+         * chunk as STARTTLS are an injection attempt (CVE-2011-0411): a
+         * vulnerable server runs them as if they came inside TLS. */
+        if (s->starttls_this_feed && !s->injection_reported) {
+            s->injection_reported = true;
+            emit_anomaly(s, "starttls_command_injection",
+                         "plaintext sent after STARTTLS in the same segment");
+        }
+        return;
+    }
+    /* Outside message data a line is a command. One longer than the cap is
+     * not something a real client sends: report it once and ignore all its
+     * fragments, but count it, as the server will answer it. */
+    if (flags & MS_LINE_CONT)
+        return;
+    if (flags & MS_LINE_PARTIAL) {
+        if (!s->anomaly_long_line) {
+            s->anomaly_long_line = true;
+            emit_anomaly(s, "line_too_long", "client line over the cap");
+        }
+        if (s->sasl_exchange && !s->sasl_client_done)
+            s->sasl_gap = true; /* a response we could not read */
+        else
+            fifo_push(s, CMD_OTHER, NULL);
+        return;
+    }
+    size_t n = ms_line_strip(line, len);
+    if (s->sasl_exchange && !s->sasl_client_done) {
+        if (!is_command_line(line, n)) {
+            /* SASL responses are not commands; the final reply ends them. */
+            ms_sasl_response(&s->sasl, line, n);
+            return;
+        }
+        /* The client went on with commands: it pipelined them after an
+         * initial response, gave up, or the replies were not captured. The
+         * AUTH's own reply, if it comes, still gives the outcome. */
+        s->sasl_client_done = true;
+    }
+    command_line(s, line, n);
+}
+
+/* ---- server side ----------------------------------------------------- */
+
+/* Reply-line = Reply-code [ SP / "-" textstring ] CRLF (RFC 5321 4.2) */
+static bool reply_code(const uint8_t *line, size_t n, unsigned *code, bool *more)
+{
+    if (n < 3)
+        return false;
+    for (int i = 0; i < 3; i++) {
+        if (line[i] < '0' || line[i] > '9')
+            return false;
+    }
+    if (line[0] < '2' || line[0] > '5')
+        return false;
+    if (n > 3 && line[3] != ' ' && line[3] != '-' && line[3] != '\t')
+        return false;
+    *code = (unsigned)(line[0] - '0') * 100 + (unsigned)(line[1] - '0') * 10 +
+            (unsigned)(line[2] - '0');
+    *more = n > 3 && line[3] == '-';
+    return true;
+}
+
+/* ehlo-line = ehlo-keyword *( SP ehlo-param ) (RFC 5321 4.1.1.1) */
+static void ehlo_line(struct smtp *s, const uint8_t *text, size_t n)
+{
+    size_t k = 0;
+    while (k < n && text[k] != ' ' && text[k] != '=')
+        k++;
+    if (ms_ascii_eq(text, k, "STARTTLS"))
+        s->reply_cap_starttls = true;
+}
+
+/* A complete reply: act on the command it answers. */
+static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size_t n)
+{
+    const uint8_t *text = n > 4 ? line + 4 : line + n;
+    size_t tlen = n > 4 ? n - 4 : 0;
+    enum ms_outcome outcome = code / 100 == 2 ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE;
+    enum ms_tristate accepted = code / 100 == 2 ? MS_TRI_TRUE : MS_TRI_FALSE;
+
+    if (s->reply_greeting)
+        return;
+    if (s->data_mode && s->fifo_len == 0) {
+        /* Every command is answered, DATA's 354 included, yet the client is
+         * still in its data: the server speaks again only after the
+         * terminator (RFC 5321 4.1.1.4), so that was lost in a gap, or the
+         * server gave up (421). This reply is the verdict. */
+        struct smsg *m = s->cur;
+        s->cur = NULL;
+        s->data_mode = false;
+        if (m) {
+            smsg_finish(m, true);
+            emit_message(s, m, accepted, line, n);
+        }
+        return;
+    }
+    if (code == 334 && fifo_peek(s) == CMD_AUTH) {
+        /* RFC 4954 4: "334" carries a challenge; the AUTH goes on. */
+        if (s->sasl_exchange)
+            ms_sasl_challenge(&s->sasl, text, tlen);
+        return;
+    }
+    struct pending p;
+    if (!fifo_pop(s, &p))
+        return; /* a reply to a command we did not see */
+    switch (p.cmd) {
+    case CMD_AUTH:
+        if (s->sasl_exchange)
+            end_sasl(s, outcome, line, n);
+        break;
+    case CMD_STARTTLS:
+        s->starttls_pending = false;
+        if (code == 220)
+            s->encrypted = true; /* RFC 3207 4: TLS starts now */
+        break;
+    case CMD_EHLO:
+        if (code / 100 == 2) {
+            s->caps_seen = true;
+            s->cap_starttls = s->reply_cap_starttls;
+        }
+        break;
+    case CMD_DATA:
+        /* 354 invites the data; anything else refuses it, and a client
+         * that waited sends none: drop the message begun at DATA. */
+        if (code != 354 && s->data_mode) {
+            s->data_mode = false;
+            smsg_free(s->cur);
+            s->cur = NULL;
+        }
+        break;
+    case CMD_DATA_END:
+    case CMD_BDAT:
+        if (p.msg)
+            emit_message(s, p.msg, accepted, line, n);
+        break;
+    default:
+        break;
+    }
+}
+
+static void server_line(struct smtp *s, const uint8_t *line, size_t len, unsigned flags)
+{
+    size_t n = ms_line_strip(line, len);
+    unsigned code;
+    bool more;
+    if (s->skip_line[MS_DIR_TO_CLIENT]) {
+        /* After a gap, resync on the first line that reads as a reply. */
+        if ((flags & MS_LINE_PARTIAL) || !reply_code(line, n, &code, &more)) {
+            s->skip_line[MS_DIR_TO_CLIENT] = (flags & MS_LINE_PARTIAL) != 0;
+            return;
+        }
+        s->skip_line[MS_DIR_TO_CLIENT] = false;
+        s->in_reply = false;
+    }
+    if (flags & MS_LINE_CONT)
+        return;
+    if (flags & MS_LINE_PARTIAL) {
+        if (!s->anomaly_long_line) {
+            s->anomaly_long_line = true;
+            emit_anomaly(s, "line_too_long", "server line over the cap");
+        }
+        return;
+    }
+    if (!reply_code(line, n, &code, &more))
+        return; /* not a reply line: nothing to match it with */
+    s->server_seen = true;
+    if (!s->in_reply) {
+        /* First line of a reply: find what it answers. The greeting is the
+         * server's first reply (RFC 5321 3.1), 220 or a refusal. */
+        s->in_reply = true;
+        s->reply_greeting = false;
+        if (s->greeting_expected) {
+            s->greeting_expected = false;
+            s->reply_greeting = code == 220 || code == 421 || code == 554;
+        }
+        s->reply_for = s->reply_greeting ? CMD_OTHER : fifo_peek(s);
+        s->reply_cap_starttls = false;
+    } else if (s->reply_for == CMD_EHLO) {
+        /* Lines after the first of an EHLO reply list extensions. */
+        ehlo_line(s, n > 4 ? line + 4 : line + n, n > 4 ? n - 4 : 0);
+    }
+    if (more)
+        return;
+    s->in_reply = false;
+    final_reply(s, code, line, n);
+}
+
+/* ---- line dispatch --------------------------------------------------- */
+
+static void on_line_cli(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+{
+    struct smtp *s = ctx;
+    if (!s->encrypted)
+        client_line(s, line, len, flags);
+}
+
+static void on_line_srv(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+{
+    struct smtp *s = ctx;
+    if (!s->encrypted)
+        server_line(s, line, len, flags);
+}
+
+/* ---- vtable ---------------------------------------------------------- */
+
+static void smtp_destroy(void *st);
+
+static void *smtp_create(const struct ms_limits *lim, const struct ms_sink *sink)
+{
+    struct smtp *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->lim = *lim;
+    if (s->lim.max_pending_cmds == 0)
+        s->lim.max_pending_cmds = 1;
+    s->sink = *sink;
+    s->greeting_expected = true;
+    ms_linebuf_init(&s->lb[MS_DIR_TO_SERVER], lim->max_line, on_line_cli, s);
+    ms_linebuf_init(&s->lb[MS_DIR_TO_CLIENT], lim->max_line, on_line_srv, s);
+    ms_sasl_init(&s->sasl, lim);
+    ms_buf_init(&s->tx_from, s->lim.max_line);
+    ms_buf_init(&s->tx_rcpt, rcpt_cap(&s->lim));
+    s->fifo = calloc(s->lim.max_pending_cmds, sizeof(*s->fifo));
+    s->tx_rcpt_len = calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(size_t));
+    if (!s->fifo || !s->tx_rcpt_len) {
+        smtp_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+static enum ms_rc smtp_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
+{
+    struct smtp *s = st;
+    if (dir > 1)
+        return MS_ERR_ARG;
+    if (s->encrypted)
+        return MS_OK;
+    if (dir == MS_DIR_TO_SERVER)
+        s->starttls_this_feed = false;
+    ms_linebuf_feed(&s->lb[dir], p, n);
+    if (dir == MS_DIR_TO_SERVER && s->starttls_this_feed && s->starttls_pending &&
+        s->lb[dir].acc.len > 0 && !s->injection_reported) {
+        /* Bytes after the STARTTLS line, in the same chunk, with no line
+         * end yet: injected all the same. */
+        s->injection_reported = true;
+        emit_anomaly(s, "starttls_command_injection",
+                     "plaintext sent after STARTTLS in the same segment");
+    }
+    s->starttls_this_feed = false;
+    return MS_OK;
+}
+
+static void smtp_gap(void *st, unsigned dir, uint64_t missing)
+{
+    struct smtp *s = st;
+    if (dir > 1 || s->encrypted)
+        return;
+    if (dir == MS_DIR_TO_SERVER && s->bdat_active) {
+        /* BDAT counts bytes, so a gap inside a chunk keeps us in step:
+         * the chunk just has a hole. */
+        if (s->cur)
+            ms_mime_set_truncated(s->cur->mime);
+        if (missing < s->bdat_left) {
+            s->bdat_left -= missing;
+            ms_linebuf_reset(&s->lb[dir]);
+            ms_linebuf_raw(&s->lb[dir], s->bdat_left);
+            return;
+        }
+        s->bdat_left = 0;
+        end_bdat_chunk(s);
+    }
+    ms_linebuf_reset(&s->lb[dir]);
+    /* We are mid-line now: skip to the next line before parsing again. */
+    s->skip_line[dir] = true;
+    if (dir == MS_DIR_TO_SERVER) {
+        if (s->cur)
+            ms_mime_set_truncated(s->cur->mime);
+        if (s->sasl_exchange && !s->sasl_client_done)
+            s->sasl_gap = true;
+    } else {
+        s->in_reply = false;
+    }
+}
+
+static void smtp_finish(void *st)
+{
+    struct smtp *s = st;
+    if (!s->encrypted) {
+        ms_linebuf_flush(&s->lb[MS_DIR_TO_SERVER]);
+        ms_linebuf_flush(&s->lb[MS_DIR_TO_CLIENT]);
+    }
+    /* Messages whose verdict never came, oldest first, then the one cut. */
+    struct pending p;
+    while (fifo_pop(s, &p)) {
+        if (p.msg)
+            emit_message(s, p.msg, MS_TRI_UNKNOWN, NULL, 0);
+    }
+    if (s->cur) {
+        struct smsg *m = s->cur;
+        s->cur = NULL;
+        smsg_finish(m, true);
+        emit_message(s, m, MS_TRI_UNKNOWN, NULL, 0);
+    }
+    s->data_mode = false;
+    if (s->sasl_exchange)
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+}
+
+static void smtp_destroy(void *st)
+{
+    struct smtp *s = st;
+    if (!s)
+        return;
+    if (s->fifo) {
+        for (size_t i = 0; i < s->fifo_len; i++)
+            smsg_free(s->fifo[(s->fifo_head + i) % s->lim.max_pending_cmds].msg);
+    }
+    smsg_free(s->cur);
+    ms_linebuf_free(&s->lb[0]);
+    ms_linebuf_free(&s->lb[1]);
+    ms_sasl_free(&s->sasl);
+    ms_buf_free(&s->tx_from);
+    ms_buf_free(&s->tx_rcpt);
+    free(s->tx_rcpt_len);
+    free(s->fifo);
+    free(s);
+}
+
+/* Server: a greeting "220 ... SMTP" (FTP greets with 220 too, so a 220
+ * without "SMTP" waits for more). Client: a first command only SMTP has
+ * (POP3 and IMAP have no EHLO, HELO, MAIL FROM or bare STARTTLS). */
+static enum ms_probe smtp_probe(unsigned dir, const uint8_t *p, size_t n)
+{
+    if (dir == MS_DIR_TO_SERVER) {
+        static const char *const only_smtp[] = { "EHLO ", "HELO ", "MAIL FROM:", "RCPT TO:",
+                                                 "EHLO\r", "HELO\r", "EHLO\n", "HELO\n",
+                                                 "STARTTLS\r", "STARTTLS\n" };
+        bool maybe = false;
+        for (size_t i = 0; i < sizeof(only_smtp) / sizeof(only_smtp[0]); i++) {
+            size_t kl = strlen(only_smtp[i]);
+            if (ms_ascii_prefix(p, n, only_smtp[i]))
+                return MS_PROBE_YES;
+            /* Too few bytes yet, but they start the keyword. */
+            if (n < kl) {
+                size_t j = 0;
+                while (j < n && ms_ascii_lower(p[j]) == ms_ascii_lower((uint8_t)only_smtp[i][j]))
+                    j++;
+                maybe = maybe || j == n;
+            }
+        }
+        return maybe ? MS_PROBE_MAYBE : MS_PROBE_NO;
+    }
+    unsigned code;
+    bool more;
+    const uint8_t *lf = memchr(p, '\n', n);
+    size_t len = lf ? ms_line_strip(p, (size_t)(lf - p) + 1) : n;
+    if (len < 3)
+        return lf || n >= 512 ? MS_PROBE_NO : MS_PROBE_MAYBE;
+    if (!reply_code(p, len, &code, &more))
+        return MS_PROBE_NO;
+    bool smtp = false, ftp = false;
+    for (size_t i = 0; i < len; i++) {
+        smtp = smtp || ms_ascii_prefix(p + i, len - i, "SMTP");
+        ftp = ftp || ms_ascii_prefix(p + i, len - i, "FTP");
+    }
+    if (code == 220 && smtp)
+        return MS_PROBE_YES;
+    if (ftp)
+        return MS_PROBE_NO;
+    /* A reply code without a word of SMTP (or a line not complete yet):
+     * the client's first command, or nDPI, decides. */
+    return MS_PROBE_MAYBE;
+}
+
+const struct ms_dissector ms_dissector_smtp = {
+    .name = "smtp",
+    .probe = smtp_probe,
+    .create = smtp_create,
+    .feed = smtp_feed,
+    .gap = smtp_gap,
+    .finish = smtp_finish,
+    .destroy = smtp_destroy,
+};

@@ -1,0 +1,1175 @@
+/* SMTP dissector transcripts (RFC 5321, 4954, 2920, 3030, 3207). Every case
+ * runs whole, byte by byte and split at every offset (helper_split), and all
+ * runs must agree.
+ *
+ * helper_split records the fields every dissector shares; SMTP adds the
+ * envelope, the server's verdict on a message and the STARTTLS posture. A
+ * thin wrapper around the dissector (smtp_x below) follows every event with
+ * a line "ANOMALY +..." holding those fields, so they are compared across
+ * splits as well. count_anomalies() skips those lines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helper_split.h"
+
+#define C(s) { .dir = MS_DIR_TO_SERVER, .data = (s) }
+#define S(s) { .dir = MS_DIR_TO_CLIENT, .data = (s) }
+#define GAP(d, n) { .dir = (d), .gap = (n) }
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- the wrapper that shows SMTP's own fields --------------------------- */
+
+struct wrap {
+    void *inner;
+    struct ms_sink outer;
+    struct ms_sink mine;
+};
+
+static void put(char *buf, size_t cap, size_t *at, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && *at + 1 < cap; i++)
+        buf[(*at)++] = s[i];
+    buf[*at] = '\0';
+}
+
+static void put_b(char *buf, size_t cap, size_t *at, const char *key, struct ms_bytes b)
+{
+    put(buf, cap, at, key, strlen(key));
+    if (!b.p) {
+        put(buf, cap, at, "=null", 5);
+        return;
+    }
+    put(buf, cap, at, "=[", 2);
+    put(buf, cap, at, (const char *)b.p, b.len);
+    put(buf, cap, at, "]", 1);
+}
+
+static void wrap_emit(void *user, const struct ms_event *ev)
+{
+    struct wrap *w = user;
+    w->outer.emit(w->outer.user, ev);
+    static const char *const tri[] = { "unknown", "false", "true" };
+    char buf[16384];
+    size_t at = 0;
+    buf[0] = '\0';
+    if (ev->kind == MS_EV_CREDENTIAL) {
+        const struct ms_ev_credential *c = &ev->u.cred;
+        put(buf, sizeof(buf), &at, "+cred starttls=", 15);
+        const char *t = tri[c->starttls_offered];
+        put(buf, sizeof(buf), &at, t, strlen(t));
+        if (c->token.p)
+            put_b(buf, sizeof(buf), &at, " token", c->token);
+        if (c->hashcat.p)
+            put_b(buf, sizeof(buf), &at, " hashcat", c->hashcat);
+    } else if (ev->kind == MS_EV_EMAIL) {
+        const struct ms_ev_email *e = &ev->u.email;
+        put(buf, sizeof(buf), &at, "+email", 6);
+        put_b(buf, sizeof(buf), &at, " mail_from", e->mail_from);
+        for (size_t i = 0; i < e->n_rcpt_to; i++)
+            put_b(buf, sizeof(buf), &at, " rcpt", e->rcpt_to[i]);
+        put(buf, sizeof(buf), &at, " accepted=", 10);
+        put(buf, sizeof(buf), &at, tri[e->accepted], strlen(tri[e->accepted]));
+        put_b(buf, sizeof(buf), &at, " reply", e->server_reply);
+    } else {
+        return;
+    }
+    struct ms_event x = { .kind = MS_EV_ANOMALY, .app_proto = "smtp" };
+    x.u.anomaly.code = buf;
+    w->outer.emit(w->outer.user, &x);
+}
+
+static void *wrap_create(const struct ms_limits *lim, const struct ms_sink *sink)
+{
+    struct wrap *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->outer = *sink;
+    w->mine.emit = wrap_emit;
+    w->mine.user = w;
+    w->inner = ms_dissector_smtp.create(lim, &w->mine);
+    if (!w->inner) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static enum ms_rc wrap_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
+{
+    struct wrap *w = st;
+    return ms_dissector_smtp.feed(w->inner, dir, p, n);
+}
+
+static void wrap_gap(void *st, unsigned dir, uint64_t missing)
+{
+    struct wrap *w = st;
+    ms_dissector_smtp.gap(w->inner, dir, missing);
+}
+
+static void wrap_finish(void *st)
+{
+    struct wrap *w = st;
+    ms_dissector_smtp.finish(w->inner);
+}
+
+static void wrap_destroy(void *st)
+{
+    struct wrap *w = st;
+    if (!w)
+        return;
+    ms_dissector_smtp.destroy(w->inner);
+    free(w);
+}
+
+static const struct ms_dissector smtp_x = {
+    .name = "smtp",
+    .create = wrap_create,
+    .feed = wrap_feed,
+    .gap = wrap_gap,
+    .finish = wrap_finish,
+    .destroy = wrap_destroy,
+};
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static struct ms_limits lim(void)
+{
+    return ms_limits_default();
+}
+
+static char *run(const struct ms_chunk *t, size_t n)
+{
+    struct ms_limits l = lim();
+    return ms_test_run_all(&smtp_x, &l, t, n);
+}
+
+static size_t count_lines(const char *log, const char *prefix)
+{
+    size_t n = 0;
+    for (const char *p = log; p && *p;) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            n++;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return n;
+}
+
+static size_t count_anomalies(const char *log)
+{
+    return count_lines(log, "ANOMALY ") - count_lines(log, "ANOMALY +");
+}
+
+/* Appends a string to a fixed buffer (tests build pipelined bursts). */
+static void append(char *dst, const char *src)
+{
+    size_t have = strlen(dst), n = strlen(src);
+    assert_true(have + n < 512);
+    memcpy(dst + have, src, n + 1);
+}
+
+static void sha256_hex(const void *d, size_t n, char out[65])
+{
+    uint8_t h[32];
+    unsigned len = 0;
+    EVP_Digest(d, n, h, &len, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* " size=N sha256=HEX" of the given message, as helper_split prints it. */
+static void want_size_hash(const char *msg, size_t n, char *out, size_t cap)
+{
+    char hex[65];
+    sha256_hex(msg, n, hex);
+    snprintf(out, cap, " size=%zu sha256=%s", n, hex);
+}
+
+#define EHLO_TLS                                                                            \
+    S("220 mx.example.org ESMTP Postfix\r\n"), C("EHLO client.example.org\r\n"),           \
+        S("250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n" \
+          "250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-CHUNKING\r\n250 8BITMIME\r\n")
+#define EHLO_NOTLS                                                                          \
+    S("220 mx.example.org ESMTP Postfix\r\n"), C("EHLO client.example.org\r\n"),           \
+        S("250-mx.example.org\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n250 CHUNKING\r\n")
+
+/* ---- AUTH ----------------------------------------------------------------- */
+
+/* RFC 4954 4: AUTH PLAIN with an initial response; "\0user\0pass". */
+static void test_auth_plain_inline(void **state)
+{
+    (void)state;
+    const struct ms_chunk ok[] = {
+        EHLO_TLS,
+        C("AUTH PLAIN AGFsaWNlAFN1bW1lciAyMDI2IXB3\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+        C("QUIT\r\n"),
+        S("221 2.0.0 Bye\r\n"),
+    };
+    char *log = run(ok, N(ok));
+    assert_string_equal(log, "CRED AUTH PLAIN user=[alice] pass=[Summer 2026!pw] outcome=1 "
+                             "reply=[235 2.7.0 Authentication successful] incomplete=0\n"
+                             "ANOMALY +cred starttls=true\n");
+    free(log);
+
+    const struct ms_chunk bad[] = {
+        EHLO_NOTLS,
+        C("AUTH PLAIN AGFsaWNlAHdyb25n\r\n"),
+        S("535 5.7.8 Error: authentication failed: authentication failure\r\n"),
+    };
+    log = run(bad, N(bad));
+    assert_string_equal(log, "CRED AUTH PLAIN user=[alice] pass=[wrong] outcome=2 "
+                             "reply=[535 5.7.8 Error: authentication failed: authentication "
+                             "failure] incomplete=0\n"
+                             "ANOMALY +cred starttls=false\n");
+    free(log);
+}
+
+/* AUTH PLAIN, the server's empty "334 " challenge, then the response; with
+ * an authzid. */
+static void test_auth_plain_after_334(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        EHLO_TLS,
+        C("AUTH PLAIN\r\n"),
+        S("334 \r\n"),
+        C("YWRtaW4AYm9iAHMzY3JldA==\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_string_equal(log, "CRED AUTH PLAIN user=[bob] authzid=[admin] pass=[s3cret] outcome=1 "
+                             "reply=[235 2.7.0 Authentication successful] incomplete=0\n"
+                             "ANOMALY +cred starttls=true\n");
+    free(log);
+
+    const struct ms_chunk bad[] = {
+        C("EHLO x\r\n"), /* the capture missed the greeting */
+        S("250 mx.example.org\r\n"),
+        C("AUTH PLAIN\r\n"),
+        S("334\r\n"),
+        C("AGJvYgB3cm9uZw==\r\n"),
+        S("535 5.7.8 Authentication credentials invalid\r\n"),
+    };
+    log = run(bad, N(bad));
+    assert_string_equal(log, "CRED AUTH PLAIN user=[bob] pass=[wrong] outcome=2 "
+                             "reply=[535 5.7.8 Authentication credentials invalid] incomplete=0\n"
+                             "ANOMALY +cred starttls=false\n");
+    free(log);
+}
+
+/* RFC 4954 4: "=" is an empty initial response; the client then answers
+ * the 334. */
+static void test_auth_plain_empty_ir(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        C("HELO x\r\n"),
+        S("250 mx\r\n"),
+        C("AUTH PLAIN =\r\n"),
+        S("334 \r\n"),
+        C("AGFsaWNlAHB3\r\n"),
+        S("235 ok\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_non_null(strstr(log, "CRED AUTH PLAIN user=[alice] pass=[pw] outcome=1 reply=[235 ok]"));
+    assert_non_null(strstr(log, "+cred starttls=unknown\n"));
+    assert_int_equal(count_lines(log, "CRED"), 1);
+    free(log);
+}
+
+/* draft-murchison-sasl-login: user then password, each after a 334. */
+static void test_auth_login(void **state)
+{
+    (void)state;
+    const struct ms_chunk ok[] = {
+        EHLO_TLS,
+        C("AUTH LOGIN\r\n"),
+        S("334 VXNlcm5hbWU6\r\n"),
+        C("Z3VycGFydGFwQHBhdHJpb3RzLmlu\r\n"),
+        S("334 UGFzc3dvcmQ6\r\n"),
+        C("cHVuamFiQDEyMw==\r\n"),
+        S("235 Authentication succeeded\r\n"),
+    };
+    char *log = run(ok, N(ok));
+    assert_string_equal(log, "CRED AUTH LOGIN user=[gurpartap@patriots.in] pass=[punjab@123] "
+                             "outcome=1 reply=[235 Authentication succeeded] incomplete=0\n"
+                             "ANOMALY +cred starttls=true\n");
+    free(log);
+
+    /* With the user name as initial response, and a failure. */
+    const struct ms_chunk bad[] = {
+        EHLO_NOTLS,
+        C("auth login dXNlcg==\r\n"),
+        S("334 UGFzc3dvcmQ6\r\n"),
+        C("bm9wZQ==\r\n"),
+        S("535 5.7.8 Error: authentication failed: UGFzc3dvcmQ6\r\n"),
+        C("QUIT\r\n"),
+        S("221 Bye\r\n"),
+    };
+    log = run(bad, N(bad));
+    assert_string_equal(log, "CRED AUTH LOGIN user=[user] pass=[nope] outcome=2 "
+                             "reply=[535 5.7.8 Error: authentication failed: UGFzc3dvcmQ6] "
+                             "incomplete=0\n"
+                             "ANOMALY +cred starttls=false\n");
+    free(log);
+}
+
+/* An excerpt that missed the prompts and the verdict (PcapPlusPlus
+ * Smtp.pcap): the two lines after AUTH LOGIN are user and password. */
+static void test_auth_login_no_prompts(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        C("AUTH LOGIN\r\n"),
+        C("Z3VycGFydGFwQHBhdHJpb3RzLmlu\r\n"),
+        C("cHVuamFiQDEyMw==\r\n"),
+        C("MAIL FROM:<gurpartap@patriots.in>\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_string_equal(log, "CRED AUTH LOGIN user=[gurpartap@patriots.in] pass=[punjab@123] "
+                             "outcome=0 reply=null incomplete=0\n"
+                             "ANOMALY +cred starttls=unknown\n");
+    free(log);
+}
+
+/* "*" cancels (RFC 4954 4); a client that sends a command instead of its
+ * user name (Suricata's smtp-long-command trace) gave nothing away. */
+static void test_auth_cancel_and_abandon(void **state)
+{
+    (void)state;
+    const struct ms_chunk cancel[] = {
+        EHLO_TLS,
+        C("AUTH LOGIN\r\n"),
+        S("334 VXNlcm5hbWU6\r\n"),
+        C("*\r\n"),
+        S("501 5.7.0 Authentication aborted\r\n"),
+        C("QUIT\r\n"),
+        S("221 Bye\r\n"),
+    };
+    char *log = run(cancel, N(cancel));
+    assert_string_equal(log, "");
+    free(log);
+
+    const struct ms_chunk abandon[] = {
+        S("220 mail.inliniac.net ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250-mail.inliniac.net\r\n250 AUTH LOGIN\r\n"),
+        C("AUTH LOGIN\r\n"),
+        S("334 VXNlcm5hbWU6\r\n"),
+        C("QUIT\r\n"),
+        S("334 UGFzc3dvcmQ6\r\n"),
+    };
+    log = run(abandon, N(abandon));
+    assert_int_equal(count_lines(log, "CRED"), 0);
+    free(log);
+}
+
+/* The password comes after the LOGIN user: a cancel after it still shows
+ * the user name, refused. */
+static void test_auth_login_cancel_after_user(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("AUTH LOGIN dXNlcg==\r\n"),
+        S("334 UGFzc3dvcmQ6\r\n"),
+        C("*\r\n"),
+        S("501 5.7.0 Authentication aborted\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_string_equal(log, "CRED AUTH LOGIN user=[user] pass=null outcome=2 "
+                             "reply=[501 5.7.0 Authentication aborted] incomplete=1\n"
+                             "ANOMALY +cred starttls=false\n");
+    free(log);
+}
+
+/* Mechanisms sasl.c decodes beyond PLAIN/LOGIN: whatever it reveals is
+ * reported with SMTP's outcome. RFC 2195's CRAM-MD5 example. */
+static void test_auth_cram_md5(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        EHLO_TLS,
+        C("AUTH CRAM-MD5\r\n"),
+        S("334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+        C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+        C("AUTH CRAM-MD5\r\n"),
+        S("334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+        C("*\r\n"),
+        S("501 5.7.0 Authentication aborted\r\n"),
+    };
+    char *log = run(t, N(t));
+    /* tim's login, successful, with the line hashcat takes (mode 10200:
+     * $cram_md5$base64(challenge)$base64(user SP digest)); the cancelled
+     * second one revealed nothing. */
+    assert_int_equal(count_lines(log, "CRED"), 1);
+    assert_non_null(strstr(log, "CRED AUTH CRAM-MD5 user=[tim] pass=null outcome=1 "
+                                "reply=[235 2.7.0 Authentication successful]"));
+    assert_non_null(strstr(log, " hashcat=[$cram_md5$PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9u"
+                                "Lm1jaS5uZXQ+$dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw]"));
+    assert_int_equal(count_anomalies(log), 0);
+    free(log);
+}
+
+/* Google's XOAUTH2: user and bearer token as initial response; a refused
+ * token gets a 334 with a JSON error, an empty client line, then 535. */
+static void test_auth_xoauth2(void **state)
+{
+    (void)state;
+    char ir[256];
+    static const char blob[] = "user=someuser@example.com\001auth=Bearer "
+                               "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\001\001";
+    EVP_EncodeBlock((unsigned char *)ir, (const unsigned char *)blob, (int)sizeof(blob) - 1);
+    char cmd[320];
+    snprintf(cmd, sizeof(cmd), "AUTH XOAUTH2 %s\r\n", ir);
+    const struct ms_chunk t[] = {
+        EHLO_NOTLS,
+        { .dir = MS_DIR_TO_SERVER, .data = cmd },
+        S("334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K\r\n"),
+        C("\r\n"),
+        S("535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 https://support.google.com/mail\r\n"),
+        { .dir = MS_DIR_TO_SERVER, .data = cmd },
+        S("235 2.7.0 Accepted\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(count_lines(log, "CRED AUTH XOAUTH2 user=[someuser@example.com]"), 2);
+    assert_non_null(strstr(log, "outcome=2 reply=[535 5.7.8 https://support.google.com/mail]"));
+    assert_non_null(strstr(log, "outcome=1 reply=[235 2.7.0 Accepted]"));
+    assert_int_equal(count_lines(log, "ANOMALY +cred starttls=false token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg]"), 2);
+    assert_int_equal(count_anomalies(log), 0);
+    free(log);
+}
+
+/* ---- malformed AUTH and the caps ----------------------------------------- */
+
+static void test_auth_malformed(void **state)
+{
+    (void)state;
+    const struct ms_chunk badb64[] = {
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("AUTH PLAIN AGFsaWNl!!!AHB3\r\n"),
+        S("501 5.5.2 Syntax error in parameters\r\n"),
+    };
+    char *log = run(badb64, N(badb64));
+    assert_string_equal(log, "ANOMALY sasl_invalid_base64\n");
+    free(log);
+
+    /* base64 of "alice pw": no NUL separators, so no guess at a split. */
+    const struct ms_chunk nonul[] = {
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("AUTH PLAIN YWxpY2UgcHc=\r\n"),
+        S("535 5.7.8 Error\r\n"),
+    };
+    log = run(nonul, N(nonul));
+    assert_string_equal(log, "ANOMALY sasl_plain_malformed\n");
+    free(log);
+}
+
+/* ---- STARTTLS --------------------------------------------------------------- */
+
+static void test_starttls_accepted(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        EHLO_TLS,
+        C("STARTTLS\r\n"),
+        S("220 2.0.0 Ready to start TLS\r\n"),
+        /* From here it is TLS; bytes that look like commands are not read. */
+        { .dir = MS_DIR_TO_SERVER, .data = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", .len = 11 },
+        C("\r\nAUTH PLAIN AGFsaWNlAFN1bW1lciAyMDI2IXB3\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("354 go\r\n"),
+        C("Subject: x\r\n\r\nhi\r\n.\r\n"),
+        S("250 ok\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_string_equal(log, "");
+    free(log);
+}
+
+static void test_starttls_refused(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        EHLO_TLS,
+        C("STARTTLS\r\n"),
+        S("454 4.7.0 TLS not available due to local problem\r\n"),
+        C("AUTH PLAIN AGFsaWNlAFN1bW1lciAyMDI2IXB3\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_string_equal(log, "CRED AUTH PLAIN user=[alice] pass=[Summer 2026!pw] outcome=1 "
+                             "reply=[235 2.7.0 Authentication successful] incomplete=0\n"
+                             "ANOMALY +cred starttls=true\n");
+    free(log);
+}
+
+struct log_sink {
+    char text[4096];
+    size_t len;
+};
+
+static void log_emit(void *user, const struct ms_event *ev)
+{
+    struct log_sink *l = user;
+    const char *what = ev->kind == MS_EV_ANOMALY ? ev->u.anomaly.code
+                       : ev->kind == MS_EV_CREDENTIAL ? "CRED"
+                                                       : "EMAIL";
+    int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", what);
+    if (n > 0)
+        l->len += (size_t)n;
+}
+
+/* Feeds client/server chunks as given (no splitting) and returns the log. */
+static void feed_raw(const struct ms_chunk *t, size_t n, struct log_sink *out)
+{
+    struct ms_limits l = lim();
+    memset(out, 0, sizeof(*out));
+    struct ms_sink sink = { .emit = log_emit, .user = out };
+    void *st = ms_dissector_smtp.create(&l, &sink);
+    assert_non_null(st);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ms_dissector_smtp.feed(st, t[i].dir, (const uint8_t *)t[i].data,
+                                                strlen(t[i].data)),
+                         MS_OK);
+    ms_dissector_smtp.finish(st);
+    ms_dissector_smtp.destroy(st);
+}
+
+/* CVE-2011-0411: commands in the same segment as STARTTLS. This depends on
+ * how the bytes were cut into segments by nature, so it is tested with
+ * fixed chunks here and kept out of the split-invariance runs. */
+static void test_starttls_injection(void **state)
+{
+    (void)state;
+    struct log_sink l;
+    const struct ms_chunk inj[] = {
+        EHLO_TLS,
+        C("STARTTLS\r\nRSET\r\n"),
+        S("220 2.0.0 Ready to start TLS\r\n"),
+    };
+    feed_raw(inj, N(inj), &l);
+    assert_string_equal(l.text, "starttls_command_injection\n");
+
+    /* Injected bytes without a line end yet count too. */
+    const struct ms_chunk inj2[] = {
+        EHLO_TLS,
+        C("STARTTLS\r\nAUTH PLAIN AGFsaWNl"),
+        S("220 2.0.0 Ready to start TLS\r\n"),
+    };
+    feed_raw(inj2, N(inj2), &l);
+    assert_string_equal(l.text, "starttls_command_injection\n");
+
+    /* The same bytes in two segments are a client that did not wait, not
+     * an injection; nothing is parsed from them either way. */
+    const struct ms_chunk two[] = {
+        EHLO_TLS,
+        C("STARTTLS\r\n"),
+        C("RSET\r\n"),
+        S("220 2.0.0 Ready to start TLS\r\n"),
+    };
+    feed_raw(two, N(two), &l);
+    assert_string_equal(l.text, "");
+
+    /* A plain STARTTLS then TLS. */
+    const struct ms_chunk clean[] = {
+        EHLO_TLS,
+        C("STARTTLS\r\n"),
+        S("220 2.0.0 Ready to start TLS\r\n"),
+        C("\x16\x03\x01"),
+    };
+    feed_raw(clean, N(clean), &l);
+    assert_string_equal(l.text, "");
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+static const char msg1[] = "From: Alice <alice@example.org>\r\n"
+                           "To: Bob <bob@example.org>\r\n"
+                           "Subject: dots\r\n"
+                           "\r\n"
+                           ".leading dot\r\n"
+                           "..two dots\r\n"
+                           ".\r\n"
+                           "end\r\n";
+/* msg1 as the client sends it, but its last line: every line starting with
+ * "." gets one more. */
+#define MSG1_STUFFED                       \
+    "From: Alice <alice@example.org>\r\n" \
+    "To: Bob <bob@example.org>\r\n"       \
+    "Subject: dots\r\n"                   \
+    "\r\n"                                \
+    "..leading dot\r\n"                   \
+    "...two dots\r\n"                     \
+    "..\r\n"
+
+/* RFC 5321 4.5.2 dot-stuffing, the terminator split across chunks. */
+static void test_data_dot_stuffing(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        EHLO_TLS,
+        C("MAIL FROM:<alice@example.org> SIZE=200 BODY=8BITMIME\r\n"),
+        S("250 2.1.0 Ok\r\n"),
+        C("RCPT TO:<bob@example.org>\r\n"),
+        S("250 2.1.5 Ok\r\n"),
+        C("DATA\r\n"),
+        S("354 End data with <CR><LF>.<CR><LF>\r\n"),
+        C(MSG1_STUFFED "end\r"),
+        C("\n."),
+        C("\r"),
+        C("\n"),
+        S("250 2.0.0 Ok: queued as 4F3A2B\r\n"),
+        C("QUIT\r\n"),
+        S("221 2.0.0 Bye\r\n"),
+    };
+    char *log = run(t, N(t));
+    char want[128];
+    want_size_hash(msg1, sizeof(msg1) - 1, want, sizeof(want));
+    assert_non_null(strstr(log, want));
+    assert_non_null(strstr(log, "EMAIL DATA from=[Alice <alice@example.org>] "
+                                "to=[Bob <bob@example.org>] subject=[dots]"));
+    assert_non_null(strstr(log, "truncated=0\nANOMALY +email mail_from=[alice@example.org] "
+                                "rcpt=[bob@example.org] accepted=true "
+                                "reply=[250 2.0.0 Ok: queued as 4F3A2B]\n"));
+    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_int_equal(count_anomalies(log), 0);
+    free(log);
+}
+
+/* RFC 2920: MAIL, RCPTs and DATA in one segment, the replies in another. */
+static void test_pipelining(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        EHLO_TLS,
+        C("AUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<alice@example.org>\r\n"
+          "RCPT TO:<bob@example.org>\r\nRCPT TO:<nobody@example.org>\r\n"
+          "RCPT TO:<carol@example.org>\r\nDATA\r\n"),
+        S("235 2.7.0 Authentication successful\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+          "550 5.1.1 <nobody@example.org>: Recipient address rejected\r\n250 2.1.5 Ok\r\n"
+          "354 End data with <CR><LF>.<CR><LF>\r\n"),
+        C("Subject: p\r\n\r\nbody\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<x@y>\r\nDATA\r\n"),
+        S("250 2.0.0 Ok: queued as 1\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n"),
+        C("Subject: q\r\n\r\n.\r\n"),
+        S("451 4.3.0 Error: queue file write error\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_non_null(strstr(log, "CRED AUTH PLAIN user=[alice] pass=[pw] outcome=1 "));
+    assert_non_null(strstr(log, "subject=[p]"));
+    assert_non_null(strstr(log, "+email mail_from=[alice@example.org] rcpt=[bob@example.org] "
+                                "rcpt=[nobody@example.org] rcpt=[carol@example.org] "
+                                "accepted=true reply=[250 2.0.0 Ok: queued as 1]\n"));
+    assert_non_null(strstr(log, "+email mail_from=[] rcpt=[x@y] accepted=false "
+                                "reply=[451 4.3.0 Error: queue file write error]\n"));
+    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_int_equal(count_anomalies(log), 0);
+    free(log);
+}
+
+/* A body sent in the same segment as DATA, before the 354 (Suricata's
+ * smtp-pipelining trace). */
+static void test_body_before_354(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("HELO x\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nhello world 1234\r\n.\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n250 2.0.0 Ok: queued\r\n"),
+        C("QUIT\r\n"),
+        S("221 Bye\r\n"),
+    };
+    char *log = run(t, N(t));
+    char want[128];
+    want_size_hash("hello world 1234\r\n", 18, want, sizeof(want));
+    assert_non_null(strstr(log, want));
+    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
+                                "reply=[250 2.0.0 Ok: queued]\n"));
+    free(log);
+}
+
+/* RFC 3030: exact byte counts, no dot-unstuffing, LAST ends the message;
+ * each chunk gets its reply. */
+static void test_bdat(void **state)
+{
+    (void)state;
+    static const char body[] = "Subject: chunked\r\n\r\n.not stuffed\r\n.\r\nBDAT 3\r\nend\r\n";
+    /* Split body: 20 + 15 (".not stuffed\r\n." and CR LF...) kept exact. */
+    const struct ms_chunk t[] = {
+        EHLO_TLS,
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"),
+        S("250 Ok\r\n250 Ok\r\n"),
+        C("BDAT 20\r\nSubject: chunked\r\n\r\n"),
+        S("250 2.0.0 Ok: 20 bytes\r\n"),
+        C("BDAT 17\r\n.not stuffed\r\n.\r\n"),
+        S("250 2.0.0 Ok: 17 bytes\r\n"),
+        C("bdat 13 last\r\nBDAT 3\r\nend\r\n"),
+        S("250 2.0.0 Ok: 50 bytes queued as X\r\n"),
+        C("BDAT 0 LAST\r\n"),
+        S("503 5.5.1 Error: need MAIL command\r\n"),
+        C("QUIT\r\n"),
+        S("221 Bye\r\n"),
+    };
+    assert_int_equal(sizeof(body) - 1, 50);
+    char *log = run(t, N(t));
+    char want[128];
+    want_size_hash(body, sizeof(body) - 1, want, sizeof(want));
+    assert_non_null(strstr(log, want));
+    assert_non_null(strstr(log, "EMAIL BDAT from=null subject=[chunked]"));
+    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
+                                "reply=[250 2.0.0 Ok: 50 bytes queued as X]\n"));
+    /* BDAT 0 LAST without a transaction: an empty message, refused. */
+    assert_non_null(strstr(log, "+email mail_from=null accepted=false "
+                                "reply=[503 5.5.1 Error: need MAIL command]\n"));
+    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_int_equal(count_anomalies(log), 0);
+    free(log);
+}
+
+/* A gap inside a BDAT chunk: the byte count keeps us in step. */
+static void test_bdat_gap(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"),
+        S("250 Ok\r\n250 Ok\r\n"),
+        C("BDAT 30 LAST\r\nSubject: x\r\n\r\n"),
+        GAP(MS_DIR_TO_SERVER, 10),
+        C("abcdefgh"),
+        C("MAIL FROM:<e@f>\r\n"),
+        S("250 queued\r\n250 Ok\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
+                                "accepted=true reply=[250 queued]\n"));
+    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    free(log);
+}
+
+/* RSET drops the transaction; a transaction without DATA is no message;
+ * several messages per session; a refused DATA sends none. */
+static void test_rset_and_several_messages(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250-mx\r\n250 PIPELINING\r\n"),
+        C("MAIL FROM:<spam@bad>\r\n"),
+        S("553 5.7.1 Sender address rejected\r\n"),
+        C("RSET\r\n"),
+        S("250 Ok\r\n"),
+        C("MAIL FROM:<one@a>\r\n"),
+        S("250 Ok\r\n"),
+        C("RCPT TO:<x@b>\r\n"),
+        S("250 Ok\r\n"),
+        C("RSET\r\n"),
+        S("250 Ok\r\n"),
+        C("mail from:<two@a>\r\n"),
+        S("250 Ok\r\n"),
+        C("rcpt to:<y@b>\r\n"),
+        S("250 Ok\r\n"),
+        C("data\r\n"),
+        S("354 go\r\n"),
+        C("Subject: m2\r\n\r\ntwo\r\n.\r\n"),
+        S("250 Ok: queued as 2\r\n"),
+        C("MAIL FROM:<three@a>\r\n"),
+        S("250 Ok\r\n"),
+        C("RCPT TO:<z@b>\r\n"),
+        S("250 Ok\r\n"),
+        C("DATA\r\n"),
+        S("354 go\r\n"),
+        C("Subject: m3\r\n\r\nthree\r\n.\r\n"),
+        S("554 5.7.1 Message contains virus: rejected\r\n"),
+        C("MAIL FROM:<four@a>\r\n"),
+        S("250 Ok\r\n"),
+        C("RCPT TO:<w@b>\r\n"),
+        S("550 5.1.1 No such user\r\n"),
+        C("DATA\r\n"),
+        S("554 5.5.1 Error: no valid recipients\r\n"),
+        C("QUIT\r\n"),
+        S("221 Bye\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_non_null(strstr(log, "subject=[m2]"));
+    assert_non_null(strstr(log, "+email mail_from=[two@a] rcpt=[y@b] accepted=true "
+                                "reply=[250 Ok: queued as 2]\n"));
+    assert_non_null(strstr(log, "subject=[m3]"));
+    assert_non_null(strstr(log, "+email mail_from=[three@a] rcpt=[z@b] accepted=false "
+                                "reply=[554 5.7.1 Message contains virus: rejected]\n"));
+    assert_null(strstr(log, "one@a"));
+    assert_null(strstr(log, "four@a"));
+    assert_int_equal(count_anomalies(log), 0);
+    free(log);
+}
+
+/* Only the client's side was captured (Zeek smtp-one-side-only): messages
+ * still come out, their verdict unknown. Lower-case, bare LF. */
+static void test_client_side_only(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        C("ehlo x\nmail from:<robin@icir.org>\nrcpt to:<robin@icir.org>\ndata\n"),
+        C("Subject: Hello1!\n\nhi\n.\n"),
+        C("mail from:<robin@icir.org>\nrcpt to:<rsommer@lbl.gov>\ndata\n"),
+        C("Subject: Hello2!\n\nho\n.\nquit\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_non_null(strstr(log, "subject=[Hello1!]"));
+    assert_non_null(strstr(log, "+email mail_from=[robin@icir.org] rcpt=[robin@icir.org] "
+                                "accepted=unknown reply=null\n"));
+    assert_non_null(strstr(log, "+email mail_from=[robin@icir.org] rcpt=[rsommer@lbl.gov] "
+                                "accepted=unknown reply=null\n"));
+    assert_int_equal(count_anomalies(log), 0);
+    free(log);
+}
+
+/* The client talks before the greeting is seen (Arkime smtp-moloch-bof). */
+static void test_client_before_greeting(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        C("HELO x\r\n"),
+        C("MAIL FROM:<a@b>\r\n"),
+        S("220-mx ESMTP\r\n220 hello\r\n"),
+        S("250 mx\r\n"),
+        S("250 Ok\r\n"),
+        C("RCPT TO:<c@d>\r\n"),
+        S("250 Ok\r\n"),
+        C("DATA\r\n"),
+        S("354 go\r\n"),
+        C("Subject: early\r\n\r\nx\r\n.\r\n"),
+        S("250 2.0.0 queued\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
+                                "reply=[250 2.0.0 queued]\n"));
+    free(log);
+}
+
+/* A gap inside DATA: the message is truncated, the session resyncs. */
+static void test_gap_in_data(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: cut\r\n\r\nline one\r\nline t"),
+        GAP(MS_DIR_TO_SERVER, 100),
+        C("wo tail\r\nline three\r\n.\r\n"),
+        S("250 Ok: queued\r\n"),
+        C("MAIL FROM:<e@f>\r\nRCPT TO:<g@h>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: whole\r\n\r\nfine\r\n.\r\n"),
+        S("250 Ok: queued 2\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_non_null(strstr(log, "subject=[cut]"));
+    assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
+                                "accepted=true reply=[250 Ok: queued]\n"));
+    char want[128];
+    want_size_hash("Subject: whole\r\n\r\nfine\r\n", 24, want, sizeof(want));
+    assert_non_null(strstr(log, want));
+    assert_non_null(strstr(log, "truncated=0\nANOMALY +email mail_from=[e@f] rcpt=[g@h] "
+                                "accepted=true reply=[250 Ok: queued 2]\n"));
+    free(log);
+}
+
+/* A gap swallows the end of the data and its terminator (a capture with
+ * broken TSO frames): the server's reply after the 354 is the verdict, and
+ * the client's next line is a command again. */
+static void test_gap_eats_terminator(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: lost end\r\n\r\nfirst line\r\n"),
+        GAP(MS_DIR_TO_SERVER, 5000),
+        S("250 2.0.0 Ok: queued as 994C\r\n"),
+        C("QUIT\r\n"),
+        S("221 2.0.0 Bye\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_non_null(strstr(log, "subject=[lost end]"));
+    assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
+                                "accepted=true reply=[250 2.0.0 Ok: queued as 994C]\n"));
+    assert_int_equal(count_anomalies(log), 0);
+    free(log);
+}
+
+/* The capture ends inside DATA: reported, truncated, verdict unknown. */
+static void test_capture_ends_in_data(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: unfinished\r\n\r\nsome"),
+    };
+    char *log = run(t, N(t));
+    assert_non_null(strstr(log, "subject=[unfinished]"));
+    assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
+                                "accepted=unknown reply=null\n"));
+    free(log);
+}
+
+/* ---- limits ----------------------------------------------------------------- */
+
+/* A command of max_line bytes (terminator included) is read; one byte more
+ * is over the cap: an anomaly, and the line is not parsed. */
+static char *line_case(size_t total)
+{
+    struct ms_limits l = lim();
+    l.max_line = 64;
+    char cmd[128];
+    /* "AUTH PLAIN " + base64 of "\0u\0" + password padding + CRLF. */
+    const char *pre = "MAIL FROM:<";
+    size_t fill = total - strlen(pre) - 3; /* ">\r\n" */
+    size_t at = 0;
+    memcpy(cmd, pre, strlen(pre));
+    at = strlen(pre);
+    memset(cmd + at, 'a', fill);
+    at += fill;
+    memcpy(cmd + at, ">\r\n", 4);
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        { .dir = MS_DIR_TO_SERVER, .data = cmd },
+        S("250 Ok\r\n"),
+        C("RCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n354 go\r\n"),
+        C("Subject: x\r\n\r\n.\r\n"),
+        S("250 Ok\r\n"),
+    };
+    return ms_test_run_all(&smtp_x, &l, t, N(t));
+}
+
+static void test_line_cap(void **state)
+{
+    (void)state;
+    for (size_t total = 63; total <= 65; total++) {
+        char *log = line_case(total);
+        if (total <= 64) {
+            assert_int_equal(count_anomalies(log), 0);
+            assert_non_null(strstr(log, "+email mail_from=[aaaa"));
+        } else {
+            assert_int_equal(count_anomalies(log), 1);
+            assert_non_null(strstr(log, "ANOMALY line_too_long\n"));
+            assert_non_null(strstr(log, "+email mail_from=null rcpt=[c@d] accepted=true"));
+        }
+        free(log);
+    }
+}
+
+/* max_pending_cmds pipelined commands are matched; one more forgets the
+ * oldest, with an anomaly. */
+static void test_pending_cap(void **state)
+{
+    (void)state;
+    for (size_t n = 3; n <= 5; n++) {
+        struct ms_limits l = lim();
+        l.max_pending_cmds = 4;
+        char cmds[512] = "", replies[512] = "";
+        /* n - 1 NOOPs then the AUTH, all pipelined; the replies in order. */
+        for (size_t i = 0; i + 1 < n; i++) {
+            append(cmds, "NOOP\r\n");
+            append(replies, "250 Ok\r\n");
+        }
+        append(cmds, "AUTH PLAIN AGFsaWNlAHB3\r\n");
+        append(replies, "235 2.7.0 Authentication successful\r\n");
+        const struct ms_chunk t[] = {
+            S("220 mx ESMTP\r\n"),
+            { .dir = MS_DIR_TO_SERVER, .data = cmds },
+            { .dir = MS_DIR_TO_CLIENT, .data = replies },
+        };
+        char *log = ms_test_run_all(&smtp_x, &l, t, N(t));
+        if (n <= 4) {
+            assert_int_equal(count_anomalies(log), 0);
+            assert_non_null(strstr(log, "outcome=1 reply=[235 2.7.0 Authentication successful]"));
+        } else {
+            /* The oldest NOOP was forgotten: the AUTH's reply is seen one
+             * reply early, as the last NOOP's "250 Ok". */
+            assert_int_equal(count_anomalies(log), 1);
+            assert_non_null(strstr(log, "ANOMALY too_many_pending_commands\n"));
+            assert_non_null(strstr(log, "CRED AUTH PLAIN user=[alice] pass=[pw]"));
+        }
+        free(log);
+    }
+}
+
+/* smtp_max_rcpt recipients are kept; past it an anomaly, the rest dropped. */
+static void test_rcpt_cap(void **state)
+{
+    (void)state;
+    for (size_t n = 2; n <= 4; n++) {
+        struct ms_limits l = lim();
+        l.smtp_max_rcpt = 3;
+        char cmds[512] = "MAIL FROM:<a@b>\r\n";
+        char replies[512] = "250 Ok\r\n";
+        for (size_t i = 0; i < n; i++) {
+            char r[32];
+            snprintf(r, sizeof(r), "RCPT TO:<r%zu@x>\r\n", i);
+            append(cmds, r);
+            append(replies, "250 Ok\r\n");
+        }
+        append(cmds, "DATA\r\n");
+        append(replies, "354 go\r\n");
+        const struct ms_chunk t[] = {
+            S("220 mx ESMTP\r\n"),
+            { .dir = MS_DIR_TO_SERVER, .data = cmds },
+            { .dir = MS_DIR_TO_CLIENT, .data = replies },
+            C("Subject: r\r\n\r\n.\r\n"),
+            S("250 Ok\r\n"),
+        };
+        char *log = ms_test_run_all(&smtp_x, &l, t, N(t));
+        if (n == 2)
+            assert_non_null(strstr(log, "rcpt=[r0@x] rcpt=[r1@x] accepted=true"));
+        else
+            assert_non_null(strstr(log, "rcpt=[r0@x] rcpt=[r1@x] rcpt=[r2@x] accepted=true"));
+        assert_int_equal(count_anomalies(log), n > 3 ? 1 : 0);
+        if (n > 3)
+            assert_non_null(strstr(log, "ANOMALY too_many_recipients\n"));
+        free(log);
+    }
+}
+
+/* EHLO capabilities: STARTTLS offered or not; HELO says nothing. */
+static void test_starttls_posture(void **state)
+{
+    (void)state;
+    const struct ms_chunk helo[] = {
+        S("220 mx ESMTP\r\n"),
+        C("HELO x\r\n"),
+        S("250 mx\r\n"),
+        C("AUTH PLAIN AGFsaWNlAHB3\r\n"),
+        S("235 ok\r\n"),
+    };
+    char *log = run(helo, N(helo));
+    assert_non_null(strstr(log, "+cred starttls=unknown\n"));
+    free(log);
+
+    /* A one-line EHLO reply lists no extension: not offered. */
+    const struct ms_chunk ehlo1[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("AUTH PLAIN AGFsaWNlAHB3\r\n"),
+        S("235 ok\r\n"),
+    };
+    log = run(ehlo1, N(ehlo1));
+    assert_non_null(strstr(log, "+cred starttls=false\n"));
+    free(log);
+
+    /* "STARTTLS" as the host name on the first line is not the keyword;
+     * a refused EHLO tells nothing. */
+    const struct ms_chunk tricky[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250-STARTTLS\r\n250 AUTH PLAIN\r\n"),
+        C("EHLO " "y\r\n"),
+        S("502 5.5.2 Error: command not recognized\r\n"),
+        C("AUTH PLAIN AGFsaWNlAHB3\r\n"),
+        S("235 ok\r\n"),
+    };
+    log = run(tricky, N(tricky));
+    assert_non_null(strstr(log, "+cred starttls=false\n"));
+    free(log);
+}
+
+static void test_probe(void **state)
+{
+    (void)state;
+    const struct { unsigned dir; const char *s; enum ms_probe want; } cases[] = {
+        { MS_DIR_TO_CLIENT, "220 mx.example.org ESMTP Postfix\r\n", MS_PROBE_YES },
+        { MS_DIR_TO_CLIENT, "220-xc90.websitewelcome.com ESMTP Exim 4.69\r\n", MS_PROBE_YES },
+        { MS_DIR_TO_CLIENT, "220 mail.example.org\r\n", MS_PROBE_MAYBE },
+        { MS_DIR_TO_CLIENT, "220 ProFTPD Server (ftp.example.org)\r\n", MS_PROBE_NO },
+        { MS_DIR_TO_CLIENT, "220 (vsFTPd 3.0.3)\r\n", MS_PROBE_NO },
+        { MS_DIR_TO_CLIENT, "+OK Dovecot ready.\r\n", MS_PROBE_NO },
+        { MS_DIR_TO_CLIENT, "* OK [CAPABILITY IMAP4rev1] ready\r\n", MS_PROBE_NO },
+        { MS_DIR_TO_CLIENT, "22", MS_PROBE_MAYBE },
+        { MS_DIR_TO_SERVER, "EHLO client.example.org\r\n", MS_PROBE_YES },
+        { MS_DIR_TO_SERVER, "helo x\r\n", MS_PROBE_YES },
+        { MS_DIR_TO_SERVER, "MAIL FROM:<a@b>\r\n", MS_PROBE_YES },
+        { MS_DIR_TO_SERVER, "EH", MS_PROBE_MAYBE },
+        { MS_DIR_TO_SERVER, "USER alice\r\n", MS_PROBE_NO },
+        { MS_DIR_TO_SERVER, "CAPA\r\n", MS_PROBE_NO },
+        { MS_DIR_TO_SERVER, "a1 LOGIN alice pw\r\n", MS_PROBE_NO },
+        { MS_DIR_TO_SERVER, "A001 CAPABILITY\r\n", MS_PROBE_NO },
+        { MS_DIR_TO_SERVER, "GET / HTTP/1.1\r\n", MS_PROBE_NO },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        enum ms_probe got = ms_dissector_smtp.probe(cases[i].dir, (const uint8_t *)cases[i].s,
+                                                    strlen(cases[i].s));
+        if (got != cases[i].want)
+            fail_msg("probe(%s) = %d, want %d", cases[i].s, got, cases[i].want);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auth_plain_inline),
+        cmocka_unit_test(test_auth_plain_after_334),
+        cmocka_unit_test(test_auth_plain_empty_ir),
+        cmocka_unit_test(test_auth_login),
+        cmocka_unit_test(test_auth_login_no_prompts),
+        cmocka_unit_test(test_auth_cancel_and_abandon),
+        cmocka_unit_test(test_auth_login_cancel_after_user),
+        cmocka_unit_test(test_auth_cram_md5),
+        cmocka_unit_test(test_auth_xoauth2),
+        cmocka_unit_test(test_auth_malformed),
+        cmocka_unit_test(test_starttls_accepted),
+        cmocka_unit_test(test_starttls_refused),
+        cmocka_unit_test(test_starttls_injection),
+        cmocka_unit_test(test_data_dot_stuffing),
+        cmocka_unit_test(test_pipelining),
+        cmocka_unit_test(test_body_before_354),
+        cmocka_unit_test(test_bdat),
+        cmocka_unit_test(test_bdat_gap),
+        cmocka_unit_test(test_rset_and_several_messages),
+        cmocka_unit_test(test_client_side_only),
+        cmocka_unit_test(test_client_before_greeting),
+        cmocka_unit_test(test_gap_in_data),
+        cmocka_unit_test(test_gap_eats_terminator),
+        cmocka_unit_test(test_capture_ends_in_data),
+        cmocka_unit_test(test_line_cap),
+        cmocka_unit_test(test_pending_cap),
+        cmocka_unit_test(test_rcpt_cap),
+        cmocka_unit_test(test_starttls_posture),
+        cmocka_unit_test(test_probe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
