@@ -203,6 +203,11 @@ static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms
         return MS_DECODE_TRUNCATED;
     size_t ihl = (size_t)(p[0] & 0x0f) * 4;
     size_t total = get_be16(p + 2);
+    /* A total length of 0 is what Linux writes into segments captured
+     * before TCP segmentation offload split them (as Wireshark assumes):
+     * the frame holds the whole datagram. */
+    if (total == 0 && len > ihl)
+        total = len;
     if (ihl < 20 || total < ihl)
         return MS_DECODE_MALFORMED;
     /* Ethernet pads short frames: trust the IP length, not the frame's.

@@ -569,6 +569,13 @@ static void test_ipv4_fragment_and_padding(void **state)
     build(K_RAW, false, &f);
     f.b[3] = 10;
     assert_int_equal(ms_decode_frame(101, f.b, f.n, &p), MS_DECODE_MALFORMED);
+    /* Total length 0: a segment captured before TCP segmentation offload;
+     * the frame is the whole datagram (corpus: chrissanders 76k). */
+    build(K_RAW, false, &f);
+    f.b[2] = 0;
+    f.b[3] = 0;
+    assert_int_equal(ms_decode_frame(101, f.b, f.n, &p), MS_DECODE_TCP);
+    assert_int_equal(p.payload_len, strlen(PAYLOAD));
     /* IP-in-IP with a mismatched inner version. */
     build(K_IPIP, false, &f);
     f.b[14 + 9] = 41;
