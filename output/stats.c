@@ -69,7 +69,10 @@ int ms_text_stats(FILE *fp, uint64_t ts_us, const struct ms_stat *v, size_t n)
     gmtime_r(&secs, &tm);
     if (fprintf(fp, "%02d:%02d:%02d STATS", tm.tm_hour, tm.tm_min, tm.tm_sec) < 0)
         return -1;
+    /* A person reads this line: zero counters say nothing, JSON has them all. */
     for (size_t i = 0; i < n; i++) {
+        if (v[i].value == 0)
+            continue;
         if (fprintf(fp, " %s=%llu", v[i].name, (unsigned long long)v[i].value) < 0)
             return -1;
     }
