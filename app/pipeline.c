@@ -580,11 +580,23 @@ static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigne
     ev.u.anomaly.type = "decode";
     ev.u.anomaly.code = ms_defrag_event_code(bit);
     ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
+    /* The fragment's transport is known from an IPv4 header; an IPv6
+     * fragment's is behind its extension headers, so it is left out. */
+    char proto[8] = "";
+    if (p->ip_version == 4 && p->l3 && p->l3_len >= 20) {
+        switch (p->l3[9]) {
+        case 6: snprintf(proto, sizeof(proto), "TCP"); break;
+        case 17: snprintf(proto, sizeof(proto), "UDP"); break;
+        case 1: snprintf(proto, sizeof(proto), "ICMP"); break;
+        default: snprintf(proto, sizeof(proto), "%u", p->l3[9]); break;
+        }
+    }
     struct ms_flow_meta m = {
         .ts_us = p->ts_us,
         .src_ip = src,
         .dest_ip = dst,
         .pcap_filename = pl->source_name,
+        .proto = proto,
     };
     if (ms_output_event(pl->out, &m, &ev) != MS_OK)
         pl->st.write_errors++;

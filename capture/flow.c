@@ -232,6 +232,8 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
     uint64_t h = tuple_hash(f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port);
     h = fnv1a(h, &f->first_ts_us, sizeof(f->first_ts_us));
     f->flow_id = h & ((1ull << 51) - 1);
+    if (f->flow_id == 0) /* 0 means "no flow" to the output */
+        f->flow_id = 1;
     ms_tcp_half_init(&f->half[0]);
     ms_tcp_half_init(&f->half[1]);
     f->hnext = t->buckets[b];

@@ -267,15 +267,22 @@ struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_
     char ts[48];
     ms_format_timestamp(m->ts_us, ts, sizeof(ts));
     json_object_object_add(root, "timestamp", json_object_new_string(ts));
-    json_object_object_add(root, "flow_id", json_object_new_int64((int64_t)m->flow_id));
+    /* An IP-layer anomaly belongs to no flow: no flow_id and no ports. */
+    bool in_flow = m->flow_id != 0;
+    if (in_flow)
+        json_object_object_add(root, "flow_id", json_object_new_int64((int64_t)m->flow_id));
     if (m->pcap_filename)
         json_object_object_add(root, "pcap_filename", json_object_new_string(m->pcap_filename));
     json_object_object_add(root, "event_type", json_object_new_string(event_type(ev->kind)));
     json_object_object_add(root, "src_ip", json_object_new_string(m->src_ip));
-    json_object_object_add(root, "src_port", json_object_new_int(m->src_port));
+    if (in_flow)
+        json_object_object_add(root, "src_port", json_object_new_int(m->src_port));
     json_object_object_add(root, "dest_ip", json_object_new_string(m->dest_ip));
-    json_object_object_add(root, "dest_port", json_object_new_int(m->dest_port));
-    json_object_object_add(root, "proto", json_object_new_string("TCP"));
+    if (in_flow)
+        json_object_object_add(root, "dest_port", json_object_new_int(m->dest_port));
+    const char *proto = m->proto ? m->proto : "TCP";
+    if (*proto)
+        json_object_object_add(root, "proto", json_object_new_string(proto));
     if (ev->app_proto)
         json_object_object_add(root, "app_proto", json_object_new_string(ev->app_proto));
     switch (ev->kind) {

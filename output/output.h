@@ -18,6 +18,7 @@ struct ms_flow_meta {
     const char *dest_ip;     /* the server */
     uint16_t dest_port;
     const char *pcap_filename; /* NULL for live capture */
+    const char *proto;       /* transport, "TCP" when NULL; "" leaves it out */
 };
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
