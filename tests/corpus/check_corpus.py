@@ -2,7 +2,8 @@
 """Runs mailspill on every third-party capture in ../shared/corpus and checks
 its alerts against the corpus's expected.jsonl.
 
-- Every expected login whose protocol/mechanism is in --require must be
+- Every expected login whose protocol/mechanism is in --require (or every
+  one, with --require-all) must be
   reported with the same client, server, user name, password and outcome.
 - Every alert mailspill reports must be an expected login (no false
   positives; a capture with no expected line must give no alert).
@@ -41,6 +42,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("corpus")
+    ap.add_argument("--require-all", action="store_true",
+                    help="every login in expected.jsonl must be found")
     ap.add_argument("--require", action="append", default=[],
                     help="proto:MECHANISM that must be found, e.g. pop3:USER/PASS")
     args = ap.parse_args()
@@ -51,6 +54,8 @@ def main():
     with open(exp_file, encoding="utf-8") as f:
         expected = [json.loads(l) for l in f if l.strip()]
     required = {tuple(r.split(":", 1)) for r in args.require}
+    if args.require_all:
+        required |= {(e["proto"], e["mechanism"]) for e in expected}
 
     captures = []
     for root, _, files in os.walk(os.path.join(args.corpus, "pcaps")):
