@@ -9,6 +9,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$HERE/pop3_mech_capture.sh" "$HERE/../pop3"
 "$HERE/imap_capture.sh" "$HERE/../imap"
 "$HERE/smtp_capture.sh" "$HERE/../smtp" "$HERE/../chain"
+"$HERE/tls_capture.sh" "$HERE/../tls"
 /usr/bin/python3 "$HERE/capture_cases.py" "$HERE/../capture"
 /usr/bin/python3 "$HERE/stream_gen.py" "$HERE/../stream"
 echo "regenerate.sh: done; review with: git status pcaps/ && git diff --stat pcaps/"
