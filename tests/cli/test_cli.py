@@ -152,6 +152,33 @@ def test_pcapng():
     assert a == b and a
 
 
+def test_several_files_one_stream():
+    """-r a -r b reads both in order as one stream: a session cut in two by
+    the file boundary gives the same events, on the same flow, as one file."""
+    lt, snap, recs, data = pcap_records(DEMO)
+    off, cut = 24, None
+    for sec, usec, pkt, orig in recs:
+        off += 16 + len(pkt)
+        if b"PASS " in pkt:
+            cut = off  # right after the PASS command, before its reply
+            break
+    assert cut
+    with tempfile.TemporaryDirectory() as d:
+        a, b = os.path.join(d, "a.pcap"), os.path.join(d, "b.pcap")
+        with open(a, "wb") as f:
+            f.write(data[:cut])
+        with open(b, "wb") as f:
+            f.write(data[:24] + data[cut:])
+        r = run(["--show-passwords", "-r", a, "-r", b])
+        assert r.returncode == 0, r.stderr
+        both = events(r.stdout)
+        assert {e["pcap_filename"] for e in both} <= {a, b}
+    whole = events(run(["--show-passwords", "-r", DEMO]).stdout)
+    for e in both + whole:
+        del e["pcap_filename"]
+    assert both == whole, (both, whole)
+
+
 def test_bpf_filter():
     r = run(["-r", DEMO, "tcp", "port", "9999"])
     assert r.returncode == 0 and events(r.stdout) == [], r.stdout
@@ -216,7 +243,8 @@ def test_truncated_capture():
 
 
 for t in (test_envelope, test_redacted_by_default, test_show_passwords, test_text_view,
-          test_output_file, test_stdin, test_pcapng, test_bpf_filter, test_missing_file,
+          test_output_file, test_stdin, test_pcapng, test_several_files_one_stream,
+          test_bpf_filter, test_missing_file,
           test_not_a_capture, test_unknown_option, test_unsupported_linktype,
           test_truncated_capture):
     case(t)
