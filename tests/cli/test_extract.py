@@ -55,9 +55,17 @@ def case(fn):
 
 
 def safe_name(name):
-    """The documented sanitising rule, written independently."""
+    """The documented sanitising rule, written independently: the last path
+    component; a short alphanumeric extension kept as it is; in the rest,
+    each run of other characters than [A-Za-z0-9._+-] becomes one "_", and
+    leading and trailing dots and underscores go; at most 64 bytes."""
     name = re.split(r"[/\\]", name)[-1]
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).lstrip("._").rstrip("._") or "attachment"
+    stem, ext = name, ""
+    m = re.search(r"(\.[A-Za-z0-9]{1,15})$", name)
+    if m and m.start() > 0:
+        stem, ext = name[:m.start()], m.group(1)
+    stem = re.sub(r"[^A-Za-z0-9._+-]+", "_", stem).lstrip("._")[:64 - len(ext)].rstrip("._")
+    return (stem or "attachment") + ext
 
 
 def test_files_match_capture(tmp):
@@ -220,7 +228,10 @@ def test_usage(tmp):
     assert r.returncode == 1 and b"--extract" in r.stderr, r.stderr
 
 
-for t in (test_files_match_capture, test_no_overwrite, test_byte_cap, test_disk_full,
-          test_body_bytes, test_usage):
+# With --match-only (any capture): only the byte-identity check; the other
+# cases know the demo capture's sizes.
+TESTS = (test_files_match_capture, test_no_overwrite, test_byte_cap, test_disk_full,
+         test_body_bytes, test_usage)
+for t in TESTS[:1] if "--match-only" in sys.argv[3:] else TESTS:
     case(t)
 sys.exit(0 if all(results) else 1)
