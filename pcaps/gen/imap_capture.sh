@@ -44,130 +44,24 @@ ALT_PORT=1143
 MAIL_UID=65534              # static uid/gid of the mail users (nobody/nogroup)
 MAIL_GID=65534
 
-T=""
-TCPDUMP_PID=""
-OK=0
-
-log() { printf '==> %s\n' "$*"; }
-die() { printf 'imap_capture.sh: error: %s\n' "$*" >&2; exit 1; }
-
-on_err() {
-    printf 'imap_capture.sh: error: command failed (exit %s) at line %s: %s\n' \
-        "$1" "$2" "$3" >&2
-}
-trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
-
-# Kills what runs inside one of our namespaces (only processes this script
-# started: the namespaces are private to it), then deletes the namespace.
-# Deleting a namespace also deletes its end of the veth pair and so the pair.
-drop_ns() {
-    local ns=$1 why=${2:-} pids
-    local all
-    all=$(ip netns list 2>/dev/null | awk '{print $1}') || all=""
-    grep -qxF -- "$ns" <<<"$all" || return 0
-    [ -z "$why" ] || log "removing $why network namespace $ns"
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    if [ -n "$pids" ]; then
-        # shellcheck disable=SC2086
-        kill -TERM $pids 2>/dev/null || true
-        for _ in $(seq 50); do
-            pids=$(ip netns pids "$ns" 2>/dev/null || true)
-            [ -z "$pids" ] && break
-            sleep 0.1
-        done
-        if [ -n "$pids" ]; then
-            # shellcheck disable=SC2086
-            kill -KILL $pids 2>/dev/null || true
-        fi
-    fi
-    ip netns delete "$ns" 2>/dev/null || true
-}
-
-stop_tcpdump() {
-    [ -n "$TCPDUMP_PID" ] || return 0
-    local pid=$TCPDUMP_PID rc=0
-    TCPDUMP_PID=""
-    kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" || rc=$?
-    return "$rc"
-}
-
-stop_dovecot() {
-    [ -n "$T" ] && [ -f "$T/run/master.pid" ] || return 0
-    local pid
-    pid=$(cat "$T/run/master.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    rm -f "$T/run/master.pid"
-}
-
-cleanup() {
-    local rc=$?
-    trap - ERR
-    set +e
-    stop_tcpdump 2>/dev/null
-    stop_dovecot
-    drop_ns "$NS_CLI"
-    drop_ns "$NS_SRV"
-    if [ -n "$T" ] && [ -d "$T" ]; then
-        if [ "$OK" = 1 ]; then
-            rm -rf "$T"
-        else
-            echo "imap_capture.sh: FAILED (exit $rc); work files kept in $T" >&2
-            if [ -s "$T/dovecot.log" ]; then
-                echo "---- last lines of $T/dovecot.log ----" >&2
-                tail -n 20 "$T/dovecot.log" >&2
-            fi
-        fi
-    fi
-    [ "$OK" = 1 ] || [ "$rc" != 0 ] || rc=1
-    exit "$rc"
-}
-# One run at a time: a second one would tear down the first's namespaces.
-[ "$(id -u)" = 0 ] || die "must run as root (network namespaces, dovecot, tcpdump)"
-exec 9>/run/lock/mailspill-imapgen.lock
-flock -n 9 || die "another imap_capture.sh run is in progress"
-
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+PROG=imap_capture.sh
+# shellcheck source=pcaps/gen/netns_lib.sh
+. "$HERE/netns_lib.sh"
+gen_begin mailspill-imapgen
 
 # ---------------------------------------------------------------- preflight
-for tool in ip tcpdump curl ethtool openssl "$PY" /usr/sbin/dovecot; do
-    command -v "$tool" >/dev/null || die "missing $tool: run pcaps/gen/install-deps.sh"
-done
+require_tools ip tcpdump curl ethtool openssl "$PY" /usr/sbin/dovecot
 [ -x /usr/lib/dovecot/imap ] || die "dovecot-imapd is not installed: run pcaps/gen/install-deps.sh"
-if ! getent passwd dovecot >/dev/null || ! getent passwd dovenull >/dev/null; then
-    die "dovecot's system users are missing: reinstall dovecot-core"
-fi
+require_dovecot_users
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-drop_ns "$NS_CLI" "a stale"
-drop_ns "$NS_SRV" "a stale"
-
-T=$(mktemp -d /tmp/mailspill-imapgen.XXXXXX)
-chmod 755 "$T"              # dovecot's unprivileged processes read the users file
+drop_stale_ns
+make_workdir mailspill-imapgen
 
 # ---------------------------------------------------------------- network
 log "network namespaces $NS_CLI ($CLI_IP) <-> $NS_SRV ($SRV_IP, $TLS_IP)"
-ip netns add "$NS_CLI"
-ip netns add "$NS_SRV"
-ip link add "$VETH_CLI" netns "$NS_CLI" type veth peer name "$VETH_SRV" netns "$NS_SRV"
-ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$VETH_CLI"
-ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$VETH_SRV"
-ip -n "$NS_SRV" addr add "$TLS_IP/24" dev "$VETH_SRV"
-for pair in "$NS_CLI:$VETH_CLI" "$NS_SRV:$VETH_SRV"; do
-    ns=${pair%%:*} dev=${pair#*:}
-    # No checksum/segmentation offload: correct checksums, MTU-sized segments.
-    ip netns exec "$ns" ethtool -K "$dev" tx off sg off tso off gso off gro off >/dev/null 2>&1 \
-        || ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set "$dev" up
-done
+netns_up "$TLS_IP"
 
 # ---------------------------------------------------------------- users, mail, TLS
 log "users, maildir, self-signed certificate"
@@ -185,19 +79,11 @@ cat > "$T/dovecot.conf" <<EOC
 # Written by pcaps/gen/imap_capture.sh; not used outside this run.
 protocols = imap
 listen = $SRV_IP, $TLS_IP
-base_dir = $T/run
-state_dir = $T/state
-instance_name = mailspill-imapgen
-log_path = $T/dovecot.log
-info_log_path = $T/dovecot.log
-auth_verbose = yes
+$(dovecot_conf_common mailspill-imapgen)
 auth_failure_delay = 0
 auth_username_chars =
 disable_plaintext_auth = no
 auth_mechanisms = plain login cram-md5 digest-md5
-first_valid_uid = $MAIL_UID
-last_valid_uid = $MAIL_UID
-mail_location = maildir:~/Maildir
 # TLS (STARTTLS) only on $TLS_IP: on $SRV_IP the server offers none.
 ssl = yes
 ssl_cert = <$T/cert.pem
@@ -215,14 +101,7 @@ namespace inbox {
     special_use = \Sent
   }
 }
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n $T/users
-}
-userdb {
-  driver = static
-  args = uid=$MAIL_UID gid=$MAIL_GID home=$T/mail/%n
-}
+$(dovecot_conf_users %n %n)
 service imap-login {
   inet_listener imap {
     port = 143
@@ -237,42 +116,12 @@ service imap-login {
 EOC
 
 log "dovecot $(/usr/sbin/dovecot --version | cut -d' ' -f1) in $NS_SRV (log: $T/dovecot.log)"
-/usr/sbin/dovecot -c "$T/dovecot.conf" -n >/dev/null \
-    || die "dovecot rejects the generated config $T/dovecot.conf"
-ip netns exec "$NS_SRV" /usr/sbin/dovecot -c "$T/dovecot.conf"
-for _ in $(seq 100); do
-    listening=$(ip netns exec "$NS_SRV" ss -Hltn "( sport = :143 or sport = :$ALT_PORT )" | wc -l)
-    [ "$listening" -ge 4 ] && break
-    sleep 0.1
-done
-[ "$listening" -ge 4 ] || die "dovecot does not listen on ports 143 and $ALT_PORT (see $T/dovecot.log)"
+start_dovecot "$T/dovecot.conf"
+# Two listeners (143 and the other port) on each of the two addresses.
+wait_listening 4 143 "$ALT_PORT" \
+    || die "dovecot does not listen on ports 143 and $ALT_PORT (see $T/dovecot.log)"
 
 # ---------------------------------------------------------------- capture
-start_capture() {           # $1: pcap path
-    local _
-    : > "$T/tcpdump.err"
-    ip netns exec "$NS_CLI" tcpdump -i "$VETH_CLI" -s 0 -U --immediate-mode -n -Z root -w "$1" tcp \
-        2>"$T/tcpdump.err" &
-    TCPDUMP_PID=$!
-    for _ in $(seq 100); do
-        grep -q 'listening on' "$T/tcpdump.err" && return 0
-        kill -0 "$TCPDUMP_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$T/tcpdump.err" >&2
-    die "tcpdump did not start"
-}
-
-finish_capture() {
-    sleep 0.5               # let the last FIN/ACKs reach the interface
-    stop_tcpdump || die "tcpdump failed: $(cat "$T/tcpdump.err")"
-    sed -n -E 's/^([0-9]+ packets? (captured|dropped by kernel))$/    tcpdump: \1/p' "$T/tcpdump.err"
-    if grep -qE '^[1-9][0-9]* packets? dropped by kernel' "$T/tcpdump.err"; then
-        die "tcpdump dropped packets"
-    fi
-}
-
-cli() { ip netns exec "$NS_CLI" "$@"; }
 gen() {                     # $1 subcommand, $2 host, $3 port, $4 expected, rest: options
     local sub=$1 host=$2 port=$3 exp=$4
     shift 4
@@ -359,9 +208,7 @@ check "$PCAP2" "$EXP2" --port "$ALT_PORT" --sessions 1 --want "LOGIN " --want "B
 check "$PCAP3" "$EXP3" --port 143 --sessions 1 --want "STARTTLS" --tls-close --refuse "LOGIN" \
     --refuse "APPEND"
 
-for f in "$PCAP" "$EXP" "$PCAP2" "$EXP2" "$PCAP3" "$EXP3"; do
-    install -m 644 "$f" "$OUT/$(basename "$f")"
-done
+install_outputs "$OUT" "$PCAP" "$EXP" "$PCAP2" "$EXP2" "$PCAP3" "$EXP3"
 log "wrote:"
 ls -l "$OUT"
 OK=1

@@ -36,16 +36,12 @@ import random
 import re
 import socket
 import ssl
-import struct
-import sys
 from email.message import EmailMessage
 
+import gencommon
+from gencommon import append_events, att_meta, die, read_curl_trace
+
 CLIENT_IP = "10.44.3.5"
-
-
-def die(text):
-    print("imap_gen.py: error: " + text, file=sys.stderr)
-    sys.exit(1)
 
 
 # Users -----------------------------------------------------------------------
@@ -99,11 +95,6 @@ def det_bytes(label, size):
         out += hashlib.sha256(b"mailspill imap %s %d" % (label.encode(), counter)).digest()
         counter += 1
     return bytes(out[:size])
-
-
-def att_meta(name, ctype, data):
-    return {"filename": name, "content_type": ctype, "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def build_messages():
@@ -180,9 +171,7 @@ def cmd_setup(args):
         json.dump(meta, f, ensure_ascii=False, indent=1)
 
 
-def load_meta(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+load_meta = gencommon.load_json
 
 
 # Expected events -------------------------------------------------------------
@@ -211,10 +200,7 @@ def credential_event(host, port, command, mech, user, password, reply, starttls_
 def email_event(host, port, command, raw, info, partial=False):
     """raw: the literal's bytes as the client received (FETCH) or sent (APPEND)."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    got = []
-    for part in msg.iter_attachments():
-        data = part.get_payload(decode=True)
-        got.append(att_meta(part.get_filename(), part.get_content_type(), data))
+    got = gencommon.received_attachments(msg)
     if got != info["attachments"]:
         die("attachments of %s differ from the generated ones: %r" % (info["message_id"], got))
     if str(msg["Subject"]) != info["subject"]:
@@ -234,12 +220,6 @@ def email_event(host, port, command, raw, info, partial=False):
     if partial:
         ev["email"]["partial"] = True
     return ev
-
-
-def append_events(path, events):
-    with open(path, "a", encoding="utf-8") as f:
-        for ev in events:
-            f.write(json.dumps(ev, ensure_ascii=False) + "\n")
 
 
 def message_by_id(meta, raw):
@@ -432,28 +412,6 @@ def digest_md5(c, args, u, caps):
 
 # curl --------------------------------------------------------------------------
 
-def read_curl_trace(path):
-    """curl --trace-ascii log -> [(">" sent | "<" received, line)]. For IMAP
-    each "Send header" block is one command line and each "Recv header" one
-    response line (curl wraps lines at 64 characters: pieces are joined)."""
-    blocks = []
-    cur = None
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line.startswith("=> Send header"):
-                cur = [">", ""]
-                blocks.append(cur)
-            elif line.startswith("<= Recv header"):
-                cur = ["<", ""]
-                blocks.append(cur)
-            elif line[:2] in ("=>", "<=", "=="):
-                cur = None
-            elif cur is not None and len(line) >= 6 and line[4:6] == ": ":
-                cur[1] += line[6:]
-    return [tuple(b) for b in blocks]
-
-
 def unquote(s):
     if not (s.startswith('"') and s.endswith('"')):
         return s
@@ -533,105 +491,21 @@ def cmd_curl_events(args):
 
 # Capture sanity check (verification only: never feeds the expected events) -----
 
-def _csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = data[:4]
-    if magic == b"\xd4\xc3\xb2\xa1":
-        endian = "<"
-    elif magic == b"\xa1\xb2\xc3\xd4":
-        endian = ">"
-    else:
-        die("%s: not a classic pcap file" % path)
-    linktype = struct.unpack(endian + "I", data[20:24])[0]
-    if linktype != 1:
-        die("%s: link type %d, expected Ethernet" % (path, linktype))
-    off = 24
-    while off < len(data):
-        _, _, caplen, wirelen = struct.unpack(endian + "IIII", data[off:off + 16])
-        off += 16
-        yield caplen, wirelen, data[off:off + caplen]
-        off += caplen
-
-
 def cmd_check_pcap(args):
-    problems = []
-    streams, next_seq = {}, {}
-    syns = fins = npkt = 0
-    for caplen, wirelen, pkt in read_pcap(args.pcap):
-        npkt += 1
-        if caplen != wirelen:
-            problems.append("packet %d truncated" % npkt)
-            continue
-        if struct.unpack("!H", pkt[12:14])[0] != 0x0800:
-            problems.append("packet %d is not IPv4" % npkt)
-            continue
-        ip = pkt[14:]
-        ihl = (ip[0] & 15) * 4
-        ip = ip[:struct.unpack("!H", ip[2:4])[0]]
-        if _csum(ip[:ihl]) != 0xFFFF:
-            problems.append("packet %d: bad IP checksum" % npkt)
-        if ip[9] != 6:
-            problems.append("packet %d is not TCP" % npkt)
-            continue
-        src, dst = ip[12:16], ip[16:20]
-        tcp = ip[ihl:]
-        if _csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp) != 0xFFFF:
-            problems.append("packet %d: bad TCP checksum" % npkt)
-        sport, dport, seq = struct.unpack("!HHI", tcp[:8])
-        flags = tcp[13]
-        payload = tcp[(tcp[12] >> 4) * 4:]
-        key = (".".join(map(str, src)), sport, ".".join(map(str, dst)), dport)
-        if flags & 0x02:
-            if not flags & 0x10:
-                syns += 1
-                if dport != args.port:
-                    problems.append("connection to port %d" % dport)
-            next_seq[key] = (seq + 1) & 0xFFFFFFFF
-            streams.setdefault(key, bytearray())
-            continue
-        if key not in next_seq:
-            problems.append("packet %d: flow without SYN" % npkt)
-            continue
-        if payload:
-            if seq != next_seq[key]:
-                problems.append("packet %d: seq %d, expected %d" % (npkt, seq, next_seq[key]))
-            else:
-                streams[key] += payload
-                next_seq[key] = (seq + len(payload)) & 0xFFFFFFFF
-        if flags & 0x01:
-            fins += 1
-            if seq == next_seq[key]:
-                next_seq[key] = (seq + 1) & 0xFFFFFFFF
-    if syns != args.sessions:
-        problems.append("%d TCP connections, expected %d" % (syns, args.sessions))
+    scan = gencommon.scan_pcap(args.pcap, {args.port}, args.sessions)
+    problems = scan.problems
     # A TLS client closes after its close_notify and resets the server's
     # late one: one FIN per connection is all there is then.
-    if fins != 2 * syns and not (args.tls_close and fins == syns):
-        problems.append("%d FINs for %d connections" % (fins, syns))
-    client = b"".join(bytes(v) for k, v in sorted(streams.items()) if k[0] == CLIENT_IP)
-    text = client.decode("utf-8", "replace")
+    if scan.fins != 2 * scan.syns and not (args.tls_close and scan.fins == scan.syns):
+        problems.append("%d FINs for %d connections" % (scan.fins, scan.syns))
+    text = scan.client_bytes(CLIENT_IP).decode("utf-8", "replace")
     for want in args.want:
         if want not in text:
             problems.append("the client never sent %r" % want)
     for refuse in args.refuse:
         if refuse in text:
             problems.append("the client sent %r in the clear" % refuse)
-    with open(args.expected, encoding="utf-8") as f:
-        events = [json.loads(l) for l in f if l.strip()]
-    print("    %s: %d packets, %d bytes, %d connections, %d expected events"
-          % (os.path.basename(args.pcap), npkt, os.path.getsize(args.pcap), syns, len(events)))
-    if problems:
-        die("%s:\n  " % args.pcap + "\n  ".join(problems))
+    scan.finish(args.expected)
 
 
 def main():

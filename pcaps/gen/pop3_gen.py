@@ -28,9 +28,10 @@ import hashlib
 import json
 import os
 import poplib
-import struct
-import sys
 from email.message import EmailMessage
+
+import gencommon
+from gencommon import append_events, att_meta, die, read_curl_trace
 
 CLIENT_IP = "10.0.0.5"
 
@@ -72,12 +73,8 @@ def build_messages():
     m.set_boundary("=_mailspill-gen_q3_boundary")
     for part in m.iter_parts():
         del part["MIME-Version"]
-    msgs.append(("1727775000.M1P1.mailspill-gen", m, [{
-        "filename": ATTACHMENT_NAME,
-        "content_type": ATTACHMENT_TYPE,
-        "size": len(att),
-        "sha256": hashlib.sha256(att).hexdigest(),
-    }]))
+    msgs.append(("1727775000.M1P1.mailspill-gen", m,
+                 [att_meta(ATTACHMENT_NAME, ATTACHMENT_TYPE, att)]))
 
     # 2: plain text, with lines starting with "." (dot-stuffed on the wire).
     m = EmailMessage(policy=email.policy.default)
@@ -149,13 +146,7 @@ def email_event(host, port, raw, meta):
         die("RETR returned an unknown message %r" % mid)
     info = meta[mid]
     # Sanity: the attachments the client received are the ones we generated.
-    got = []
-    for part in msg.iter_attachments():
-        data = part.get_payload(decode=True)
-        got.append({"filename": part.get_filename(),
-                    "content_type": part.get_content_type(),
-                    "size": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest()})
+    got = gencommon.received_attachments(msg)
     if got != info["attachments"]:
         die("attachments of %s differ from the generated ones: %r" % (mid, got))
     if str(msg["Subject"]) != info["subject"]:
@@ -178,20 +169,7 @@ def email_event(host, port, raw, meta):
     }
 
 
-def die(text):
-    print("pop3_gen.py: error: " + text, file=sys.stderr)
-    sys.exit(1)
-
-
-def append_events(path, events):
-    with open(path, "a", encoding="utf-8") as f:
-        for ev in events:
-            f.write(json.dumps(ev, ensure_ascii=False) + "\n")
-
-
-def load_meta(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+load_meta = gencommon.load_json
 
 
 def cmd_poplib(args):
@@ -227,29 +205,6 @@ def cmd_poplib(args):
             events.append(email_event(args.host, args.port, raw, meta))
     print("  C: QUIT  ->  " + pop.quit().decode())
     append_events(args.expected, events)
-
-
-def read_curl_trace(path):
-    """curl --trace-ascii log -> [(">" sent | "<" received, line)].
-    For POP3 every "Send header" block is one command line and every
-    "Recv header" block one reply line (curl shows CRLF as a line break and
-    wraps long lines at 64 characters: the pieces of a block are joined)."""
-    blocks = []
-    cur = None
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line.startswith("=> Send header"):
-                cur = [">", ""]
-                blocks.append(cur)
-            elif line.startswith("<= Recv header"):
-                cur = ["<", ""]
-                blocks.append(cur)
-            elif line[:2] in ("=>", "<=", "=="):
-                cur = None
-            elif cur is not None and len(line) >= 6 and line[4:6] == ": ":
-                cur[1] += line[6:]
-    return [tuple(b) for b in blocks]
 
 
 def cmd_curl_events(args):
@@ -306,117 +261,25 @@ def cmd_curl_events(args):
 
 # Capture sanity check (verification only: never feeds the expected events) --
 
-def _csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = data[:4]
-    if magic == b"\xd4\xc3\xb2\xa1":
-        endian = "<"
-    elif magic == b"\xa1\xb2\xc3\xd4":
-        endian = ">"
-    else:
-        die("%s: not a classic pcap file" % path)
-    _, _, _, _, snaplen, linktype = struct.unpack(endian + "HHiIII", data[4:24])
-    if linktype != 1:
-        die("%s: link type %d, expected Ethernet" % (path, linktype))
-    off = 24
-    while off < len(data):
-        _, _, caplen, wirelen = struct.unpack(endian + "IIII", data[off:off + 16])
-        off += 16
-        yield caplen, wirelen, data[off:off + caplen]
-        off += caplen
-
-
 def cmd_check_pcap(args):
-    problems = []
-    streams = {}            # (src, sport, dst, dport) -> bytearray
-    next_seq = {}
-    syns = fins = rsts = 0
-    npkt = 0
-    for caplen, wirelen, pkt in read_pcap(args.pcap):
-        npkt += 1
-        if caplen != wirelen:
-            problems.append("packet %d truncated (%d of %d bytes)"
-                            % (npkt, caplen, wirelen))
-            continue
-        if struct.unpack("!H", pkt[12:14])[0] != 0x0800:
-            problems.append("packet %d is not IPv4" % npkt)
-            continue
-        ip = pkt[14:]
-        ihl = (ip[0] & 15) * 4
-        tot = struct.unpack("!H", ip[2:4])[0]
-        ip = ip[:tot]
-        if _csum(ip[:ihl]) != 0xFFFF:
-            problems.append("packet %d: bad IP checksum" % npkt)
-        if ip[9] != 6:
-            problems.append("packet %d is not TCP" % npkt)
-            continue
-        src, dst = ip[12:16], ip[16:20]
-        tcp = ip[ihl:]
-        pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-        if _csum(pseudo + tcp) != 0xFFFF:
-            problems.append("packet %d: bad TCP checksum" % npkt)
-        sport, dport, seq = struct.unpack("!HHI", tcp[:8])
-        flags = tcp[13]
-        payload = tcp[(tcp[12] >> 4) * 4:]
-        key = (".".join(map(str, src)), sport, ".".join(map(str, dst)), dport)
-        if flags & 0x02:                       # SYN
-            if not flags & 0x10:
-                syns += 1
-                if dport != args.port:
-                    problems.append("connection to port %d" % dport)
-            next_seq[key] = (seq + 1) & 0xFFFFFFFF
-            streams.setdefault(key, bytearray())
-            continue
-        if key not in next_seq:
-            problems.append("packet %d: flow without SYN" % npkt)
-            continue
-        if payload:
-            if seq != next_seq[key]:
-                problems.append("packet %d: %s seq %d, expected %d "
-                                "(retransmission, reordering or loss)"
-                                % (npkt, key, seq, next_seq[key]))
-            else:
-                streams[key] += payload
-                next_seq[key] = (seq + len(payload)) & 0xFFFFFFFF
-        if flags & 0x04:                       # RST
-            rsts += 1
-        if flags & 0x01:                       # FIN
-            fins += 1
-            if seq == next_seq[key]:
-                next_seq[key] = (seq + 1) & 0xFFFFFFFF
-    if syns != args.sessions:
-        problems.append("%d TCP connections, expected %d" % (syns, args.sessions))
-    if args.allow_rst and fins + rsts >= 2 * syns:
+    # A TLS session's close races (RST, a retransmitted close_notify): only
+    # its cleartext part has to be clean, and that is checked below.
+    scan = gencommon.scan_pcap(args.pcap, {args.port}, args.sessions,
+                               tolerate_retransmission=args.allow_rst)
+    problems = scan.problems
+    if args.allow_rst and scan.fins + scan.rsts >= 2 * scan.syns:
         pass    # a TLS peer's close_notify after the other side's FIN
-    elif fins != 2 * syns:
+    elif scan.fins != 2 * scan.syns:
         problems.append("%d FINs for %d connections: not all closed cleanly"
-                        % (fins, syns))
-    client = b"".join(bytes(v) for k, v in sorted(streams.items())
-                      if k[0] == CLIENT_IP)
-    client_lines = client.decode("utf-8", "replace").split("\r\n")
+                        % (scan.fins, scan.syns))
+    client_lines = scan.client_bytes(CLIENT_IP).decode("utf-8", "replace").split("\r\n")
     for want in args.want:
         if not any(l == want or l.startswith(want + " ") for l in client_lines):
             problems.append("the client never sent %r" % want)
     for refuse in args.refuse:
         if any(l.startswith(refuse) for l in client_lines):
             problems.append("the client sent %r" % refuse)
-    with open(args.expected, encoding="utf-8") as f:
-        events = [json.loads(l) for l in f if l.strip()]
-    size = os.path.getsize(args.pcap)
-    print("    %s: %d packets, %d bytes, %d connections, %d expected events"
-          % (os.path.basename(args.pcap), npkt, size, syns, len(events)))
-    if problems:
-        die("%s:\n  " % args.pcap + "\n  ".join(problems))
+    scan.finish(args.expected)
 
 
 def main():

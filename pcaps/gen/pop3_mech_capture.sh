@@ -44,121 +44,20 @@ SRV_IP=10.44.4.1
 MAIL_UID=65534
 MAIL_GID=65534
 
-T=""
-TCPDUMP_PID=""
-OK=0
+PROG=pop3_mech_capture.sh
+# shellcheck source=pcaps/gen/netns_lib.sh
+. "$HERE/netns_lib.sh"
+gen_begin mailspill-pop3mechgen
 
-log() { printf '==> %s\n' "$*"; }
-die() { printf 'pop3_mech_capture.sh: error: %s\n' "$*" >&2; exit 1; }
-
-on_err() {
-    printf 'pop3_mech_capture.sh: error: command failed (exit %s) at line %s: %s\n' \
-        "$1" "$2" "$3" >&2
-}
-trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
-
-# Kills what runs inside one of our namespaces (only processes this script
-# started: the namespaces are private to it), then deletes the namespace.
-# Deleting a namespace also deletes its end of the veth pair and so the pair.
-drop_ns() {
-    local ns=$1 why=${2:-} pids
-    local all
-    all=$(ip netns list 2>/dev/null | awk '{print $1}') || all=""
-    grep -qxF -- "$ns" <<<"$all" || return 0
-    [ -z "$why" ] || log "removing $why network namespace $ns"
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    if [ -n "$pids" ]; then
-        # shellcheck disable=SC2086
-        kill -TERM $pids 2>/dev/null || true
-        for _ in $(seq 50); do
-            pids=$(ip netns pids "$ns" 2>/dev/null || true)
-            [ -z "$pids" ] && break
-            sleep 0.1
-        done
-        if [ -n "$pids" ]; then
-            # shellcheck disable=SC2086
-            kill -KILL $pids 2>/dev/null || true
-        fi
-    fi
-    ip netns delete "$ns" 2>/dev/null || true
-}
-
-stop_tcpdump() {
-    [ -n "$TCPDUMP_PID" ] || return 0
-    local pid=$TCPDUMP_PID rc=0
-    TCPDUMP_PID=""
-    kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" || rc=$?
-    return "$rc"
-}
-
-stop_dovecot() {
-    [ -n "$T" ] && [ -f "$T/run/master.pid" ] || return 0
-    local pid
-    pid=$(cat "$T/run/master.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    rm -f "$T/run/master.pid"
-}
-
-cleanup() {
-    local rc=$?
-    trap - ERR
-    set +e
-    stop_tcpdump 2>/dev/null
-    stop_dovecot
-    drop_ns "$NS_CLI"
-    drop_ns "$NS_SRV"
-    if [ -n "$T" ] && [ -d "$T" ]; then
-        if [ "$OK" = 1 ]; then
-            rm -rf "$T"
-        else
-            echo "pop3_mech_capture.sh: FAILED (exit $rc); work files kept in $T" >&2
-            if [ -s "$T/dovecot.log" ]; then
-                echo "---- last lines of $T/dovecot.log ----" >&2
-                tail -n 20 "$T/dovecot.log" >&2
-            fi
-        fi
-    fi
-    [ "$OK" = 1 ] || [ "$rc" != 0 ] || rc=1
-    exit "$rc"
-}
-[ "$(id -u)" = 0 ] || die "must run as root (network namespaces, dovecot, tcpdump)"
-exec 9>/run/lock/mailspill-pop3mechgen.lock
-flock -n 9 || die "another pop3_mech_capture.sh run is in progress"
-
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-for tool in ip tcpdump curl ethtool openssl "$PY" /usr/sbin/dovecot; do
-    command -v "$tool" >/dev/null || die "missing $tool: run pcaps/gen/install-deps.sh"
-done
+require_tools ip tcpdump curl ethtool openssl "$PY" /usr/sbin/dovecot
 [ -x /usr/lib/dovecot/pop3 ] || die "dovecot-pop3d is not installed: run pcaps/gen/install-deps.sh"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-drop_ns "$NS_CLI" "a stale"
-drop_ns "$NS_SRV" "a stale"
-
-T=$(mktemp -d /tmp/mailspill-pop3mechgen.XXXXXX)
-chmod 755 "$T"
+drop_stale_ns
+make_workdir mailspill-pop3mechgen
 
 log "network namespaces $NS_CLI ($CLI_IP) <-> $NS_SRV ($SRV_IP)"
-ip netns add "$NS_CLI"
-ip netns add "$NS_SRV"
-ip link add "$VETH_CLI" netns "$NS_CLI" type veth peer name "$VETH_SRV" netns "$NS_SRV"
-ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$VETH_CLI"
-ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$VETH_SRV"
-for pair in "$NS_CLI:$VETH_CLI" "$NS_SRV:$VETH_SRV"; do
-    ns=${pair%%:*} dev=${pair#*:}
-    ip netns exec "$ns" ethtool -K "$dev" tx off sg off tso off gso off gro off >/dev/null 2>&1 \
-        || ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set "$dev" up
-done
+netns_up
 
 log "accounts, empty maildirs, self-signed certificate"
 mkdir -p "$T/run" "$T/state" "$T/mail"
@@ -173,12 +72,7 @@ cat > "$T/dovecot.conf" <<DOVECOT_CONF
 # Written by pcaps/gen/pop3_mech_capture.sh; not used outside this run.
 protocols = pop3
 listen = $SRV_IP
-base_dir = $T/run
-state_dir = $T/state
-instance_name = mailspill-pop3mechgen
-log_path = $T/dovecot.log
-info_log_path = $T/dovecot.log
-auth_verbose = yes
+$(dovecot_conf_common mailspill-pop3mechgen)
 ssl = yes
 ssl_cert = <$T/cert.pem
 ssl_key = <$T/key.pem
@@ -186,17 +80,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login apop cram-md5 digest-md5
 auth_username_chars =
 auth_username_format = %u
-first_valid_uid = $MAIL_UID
-last_valid_uid = $MAIL_UID
-mail_location = maildir:~/Maildir
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $T/users
-}
-userdb {
-  driver = static
-  args = uid=$MAIL_UID gid=$MAIL_GID home=$T/mail/%u
-}
+$(dovecot_conf_users %u %u)
 service pop3-login {
   inet_listener pop3 {
     port = 110
@@ -208,44 +92,8 @@ service pop3-login {
 DOVECOT_CONF
 
 log "dovecot in $NS_SRV (log: $T/dovecot.log)"
-/usr/sbin/dovecot -c "$T/dovecot.conf" -n >/dev/null \
-    || die "dovecot rejects the generated config $T/dovecot.conf"
-ip netns exec "$NS_SRV" /usr/sbin/dovecot -c "$T/dovecot.conf"
-listening=0
-for _ in $(seq 100); do
-    listening=$(ip netns exec "$NS_SRV" ss -Hltn "( sport = :110 )" | wc -l)
-    [ "$listening" -ge 1 ] && break
-    sleep 0.1
-done
-[ "$listening" -ge 1 ] || die "dovecot does not listen on $SRV_IP:110"
-
-start_capture() {           # $1: pcap path
-    local _
-    : > "$T/tcpdump.err"
-    ip netns exec "$NS_CLI" tcpdump -i "$VETH_CLI" -s 0 -U --immediate-mode -n -Z root -w "$1" tcp \
-        2>"$T/tcpdump.err" &
-    TCPDUMP_PID=$!
-    for _ in $(seq 100); do
-        grep -q 'listening on' "$T/tcpdump.err" && return 0
-        kill -0 "$TCPDUMP_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$T/tcpdump.err" >&2
-    die "tcpdump did not start"
-}
-
-finish_capture() {
-    sleep 0.5               # let the last FIN/ACKs reach the interface
-    stop_tcpdump || die "tcpdump failed: $(cat "$T/tcpdump.err")"
-    sed -n -E 's/^([0-9]+ packets? (captured|dropped by kernel))$/    tcpdump: \1/p' "$T/tcpdump.err"
-    if grep -qE '^[1-9][0-9]* packets? dropped by kernel' "$T/tcpdump.err"; then
-        die "tcpdump dropped packets"
-    fi
-}
-
-cli() { ip netns exec "$NS_CLI" "$@"; }
-
-cli() { ip netns exec "$NS_CLI" "$@"; }
+start_dovecot "$T/dovecot.conf"
+wait_listening 1 110 || die "dovecot does not listen on $SRV_IP:110"
 
 acct() {                    # $1 account, $2 user|password
     "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]], end="")' \
@@ -323,9 +171,7 @@ check "$PCAP" "$EXP" --port 110 --sessions 6 --want CAPA --want "AUTH CRAM-MD5" 
 # closed: a RST then ends the connection.
 check "$PCAP2" "$EXP2" --port 110 --sessions 1 --want CAPA --want STLS --refuse "AUTH" --allow-rst
 
-for f in "$PCAP" "$EXP" "$PCAP2" "$EXP2"; do
-    install -m 644 "$f" "$OUT/$(basename "$f")"
-done
+install_outputs "$OUT" "$PCAP" "$EXP" "$PCAP2" "$EXP2"
 log "wrote:"
 ls -l "$OUT/$NAME.pcap" "$OUT/$NAME.expected.json" "$OUT/$NAME2.pcap" "$OUT/$NAME2.expected.json"
 OK=1

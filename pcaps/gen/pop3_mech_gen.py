@@ -34,14 +34,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import pop3_gen  # noqa: E402  (shared trace reader and pcap checker)
+import pop3_gen  # noqa: E402  (its pcap checker)
+from gencommon import append_events, die, read_curl_trace  # noqa: E402
 
 CLIENT_IP = "10.44.4.5"
-
-
-def die(text):
-    print("pop3_mech_gen.py: error: " + text, file=sys.stderr)
-    sys.exit(1)
 
 
 # Accounts --------------------------------------------------------------------
@@ -105,12 +101,6 @@ def alert(host, port, cred):
 
 def outcome(reply):
     return "success" if reply.startswith("+OK") else "failure"
-
-
-def append_events(path, events):
-    with open(path, "a", encoding="utf-8") as f:
-        for ev in events:
-            f.write(json.dumps(ev, ensure_ascii=False) + "\n")
 
 
 def b64d(text):
@@ -186,7 +176,7 @@ def stls_offered(lines, upto):
 
 def cmd_curl_events(args):
     user, password = account(args)
-    lines = pop3_gen.read_curl_trace(args.trace)
+    lines = read_curl_trace(args.trace)
     banner = next((t for d, t in lines if d == "<"), "")
     i = next((k for k, (d, t) in enumerate(lines)
               if d == ">" and t.split(" ")[0].upper() in ("AUTH", "APOP")), None)

@@ -41,103 +41,27 @@ SRV_IP=10.53.25.1
 MAIL_UID=65534              # the mailbox owner (nobody/nogroup)
 MAIL_GID=65534
 
-T=""
-TCPDUMP_PID=""
-OK=0
+PROG=smtp_capture.sh
+STOP_SERVERS=stop_servers
+FAIL_LOGS=(dovecot.log postfix.log)
+FAIL_TAIL=15
+TCPDUMP_STATS=0
+# shellcheck source=pcaps/gen/netns_lib.sh
+. "$HERE/netns_lib.sh"
 
-log() { printf '==> %s\n' "$*"; }
-die() { printf 'smtp_capture.sh: error: %s\n' "$*" >&2; exit 1; }
-
-on_err() {
-    printf 'smtp_capture.sh: error: command failed (exit %s) at line %s: %s\n' "$1" "$2" "$3" >&2
-}
-trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
-
-# Kills what runs inside one of our namespaces (only what this script
-# started: the namespaces are private to it), then deletes the namespace
-# (and with it its end of the veth pair, and so the pair).
-drop_ns() {
-    local ns=$1 why=${2:-} pids all
-    all=$(ip netns list 2>/dev/null | awk '{print $1}') || all=""
-    grep -qxF -- "$ns" <<<"$all" || return 0
-    [ -z "$why" ] || log "removing $why network namespace $ns"
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    if [ -n "$pids" ]; then
-        # shellcheck disable=SC2086
-        kill -TERM $pids 2>/dev/null || true
-        for _ in $(seq 50); do
-            pids=$(ip netns pids "$ns" 2>/dev/null || true)
-            [ -z "$pids" ] && break
-            sleep 0.1
-        done
-        # shellcheck disable=SC2086
-        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    fi
-    ip netns delete "$ns" 2>/dev/null || true
-}
-
-stop_tcpdump() {
-    [ -n "$TCPDUMP_PID" ] || return 0
-    local pid=$TCPDUMP_PID rc=0
-    TCPDUMP_PID=""
-    kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" || rc=$?
-    return "$rc"
-}
-
+# postfix (run from $T/postfix), then dovecot.
 stop_servers() {
     [ -n "$T" ] || return 0
     if [ -f "$T/postfix/main.cf" ]; then
         /usr/sbin/postfix -c "$T/postfix" stop >/dev/null 2>&1 || true
     fi
-    if [ -f "$T/run/master.pid" ]; then
-        local pid
-        pid=$(cat "$T/run/master.pid")
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        rm -f "$T/run/master.pid"
-    fi
+    stop_dovecot
 }
 
-cleanup() {
-    local rc=$?
-    trap - ERR
-    set +e
-    stop_tcpdump 2>/dev/null
-    stop_servers
-    drop_ns "$NS_CLI"
-    drop_ns "$NS_SRV"
-    if [ -n "$T" ] && [ -d "$T" ]; then
-        if [ "$OK" = 1 ]; then
-            rm -rf "$T"
-        else
-            echo "smtp_capture.sh: FAILED (exit $rc); work files kept in $T" >&2
-            for f in dovecot.log postfix.log; do
-                [ -s "$T/$f" ] || continue
-                echo "---- last lines of $T/$f ----" >&2
-                tail -n 15 "$T/$f" >&2
-            done
-        fi
-    fi
-    [ "$OK" = 1 ] || [ "$rc" != 0 ] || rc=1
-    exit "$rc"
-}
-
-[ "$(id -u)" = 0 ] || die "must run as root (network namespaces, servers, tcpdump)"
-exec 9>/run/lock/mailspill-smtpgen.lock
-flock -n 9 || die "another smtp_capture.sh run is in progress"
-
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+gen_begin mailspill-smtpgen "network namespaces, servers, tcpdump"
 
 # ---------------------------------------------------------------- preflight
-for tool in ip tcpdump curl swaks ethtool openssl "$PY" /usr/sbin/dovecot /usr/sbin/postfix; do
-    command -v "$tool" >/dev/null || die "missing $tool: run pcaps/gen/install-deps.sh"
-done
+require_tools ip tcpdump curl swaks ethtool openssl "$PY" /usr/sbin/dovecot /usr/sbin/postfix
 for bin in pop3 imap lmtp; do
     [ -x /usr/lib/dovecot/$bin ] || die "dovecot's $bin is not installed: run pcaps/gen/install-deps.sh"
 done
@@ -147,27 +71,12 @@ mkdir -p "$OUT" "$OUT_CHAIN"
 OUT=$(cd "$OUT" && pwd)
 OUT_CHAIN=$(cd "$OUT_CHAIN" && pwd)
 
-drop_ns "$NS_CLI" "a stale"
-drop_ns "$NS_SRV" "a stale"
-
-T=$(mktemp -d /tmp/mailspill-smtpgen.XXXXXX)
-chmod 755 "$T"
+drop_stale_ns
+make_workdir mailspill-smtpgen
 
 # ---------------------------------------------------------------- network
 log "network namespaces $NS_CLI ($CLI_IP) <-> $NS_SRV ($SRV_IP)"
-ip netns add "$NS_CLI"
-ip netns add "$NS_SRV"
-ip link add "$VETH_CLI" netns "$NS_CLI" type veth peer name "$VETH_SRV" netns "$NS_SRV"
-ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$VETH_CLI"
-ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$VETH_SRV"
-for pair in "$NS_CLI:$VETH_CLI" "$NS_SRV:$VETH_SRV"; do
-    ns=${pair%%:*} dev=${pair#*:}
-    # No offloads: correct checksums and MTU-sized segments, as on a wire.
-    ip netns exec "$ns" ethtool -K "$dev" tx off sg off tso off gso off gro off >/dev/null 2>&1 \
-        || ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set "$dev" up
-done
+netns_up
 
 # ---------------------------------------------------------------- content
 log "users, attachments and messages"
@@ -185,12 +94,7 @@ cat > "$T/dovecot.conf" <<EOF
 # Written by pcaps/gen/smtp_capture.sh; not used outside this run.
 protocols = pop3 imap lmtp
 listen = $SRV_IP
-base_dir = $T/run
-state_dir = $T/state
-instance_name = mailspill-smtpgen
-log_path = $T/dovecot.log
-info_log_path = $T/dovecot.log
-auth_verbose = yes
+$(dovecot_conf_common mailspill-smtpgen)
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login cram-md5
@@ -198,17 +102,7 @@ auth_mechanisms = plain login cram-md5
 auth_username_chars =
 # ... and keep their case (dovecot lower-cases them by default).
 auth_username_format = %u
-first_valid_uid = $MAIL_UID
-last_valid_uid = $MAIL_UID
-mail_location = maildir:~/Maildir
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $T/users
-}
-userdb {
-  driver = static
-  args = uid=$MAIL_UID gid=$MAIL_GID home=$T/mail/%n allow_all_users=yes
-}
+$(dovecot_conf_users %u %n allow_all_users=yes)
 service auth {
   unix_listener auth-postfix {
     mode = 0666
@@ -239,8 +133,7 @@ service imap-login {
   }
 }
 EOF
-/usr/sbin/dovecot -c "$T/dovecot.conf" -n >/dev/null || die "dovecot rejects $T/dovecot.conf"
-ip netns exec "$NS_SRV" /usr/sbin/dovecot -c "$T/dovecot.conf"
+start_dovecot "$T/dovecot.conf"
 
 # ---------------------------------------------------------------- postfix
 mkdir -p "$T/postfix" "$T/spool" "$T/data"
@@ -291,38 +184,11 @@ EOF
 /usr/sbin/postfix -c "$T/postfix" check 2>&1 | grep -v '^postfix/postfix-script: warning' >&2 || true
 ip netns exec "$NS_SRV" /usr/sbin/postfix -c "$T/postfix" start >/dev/null 2>&1 \
     || die "postfix did not start (see $T/postfix.log)"
-for _ in $(seq 100); do
-    listening=$(ip netns exec "$NS_SRV" ss -Hltn | grep -cE ':(25|587|2525|110|143)\b' || true)
-    [ "$listening" -ge 5 ] && break
-    sleep 0.1
-done
-[ "$listening" -ge 5 ] || die "servers not listening on 25/587/2525/110/143 (see $T)"
+wait_listening 5 25 587 2525 110 143 \
+    || die "servers not listening on 25/587/2525/110/143 (see $T)"
 log "postfix $(/usr/sbin/postconf -d -h mail_version) and dovecot $(/usr/sbin/dovecot --version | cut -d' ' -f1) in $NS_SRV"
 
 # ---------------------------------------------------------------- capture
-start_capture() {           # $1: pcap path
-    : > "$T/tcpdump.err"
-    ip netns exec "$NS_CLI" tcpdump -i "$VETH_CLI" -s 0 -U --immediate-mode -n -Z root -w "$1" tcp \
-        2>"$T/tcpdump.err" &
-    TCPDUMP_PID=$!
-    for _ in $(seq 100); do
-        grep -q 'listening on' "$T/tcpdump.err" && return 0
-        kill -0 "$TCPDUMP_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$T/tcpdump.err" >&2
-    die "tcpdump did not start"
-}
-
-finish_capture() {
-    sleep 0.5
-    stop_tcpdump || die "tcpdump failed: $(cat "$T/tcpdump.err")"
-    if grep -qE '^[1-9][0-9]* packets? dropped by kernel' "$T/tcpdump.err"; then
-        die "tcpdump dropped packets"
-    fi
-}
-
-cli() { ip netns exec "$NS_CLI" "$@"; }
 gen() {                     # $1 subcommand, $2 expected file, rest: options
     local sub=$1 exp=$2
     shift 2
@@ -418,12 +284,8 @@ check --pcap "$C1" --ports 25 --sessions 1 --want "AUTH PLAIN" --want DATA
 check --pcap "$C2" --ports 110 --sessions 1 --want USER --want "RETR 4"
 check --pcap "$C3" --ports 143 --sessions 1
 
-for f in "$P1" "$E1" "$P2" "$E2" "$P3" "$E3"; do
-    install -m 644 "$f" "$OUT/$(basename "$f")"
-done
-for f in "$C1" "$CE1" "$C2" "$CE2" "$C3" "$CE3"; do
-    install -m 644 "$f" "$OUT_CHAIN/$(basename "$f")"
-done
+install_outputs "$OUT" "$P1" "$E1" "$P2" "$E2" "$P3" "$E3"
+install_outputs "$OUT_CHAIN" "$C1" "$CE1" "$C2" "$CE2" "$C3" "$CE3"
 log "wrote:"
 ls -l "$OUT" "$OUT_CHAIN"
 OK=1

@@ -24,11 +24,9 @@ Subcommands (all state lives in the work dir W made by the shell script):
                            expected events
 """
 import argparse
-import base64
 import email
 import email.policy
 import hashlib
-import hmac
 import imaplib
 import json
 import os
@@ -36,30 +34,19 @@ import poplib
 import random
 import re
 import smtplib
-import struct
 import subprocess
-import sys
 from email.message import EmailMessage
+
+import gencommon
+from gencommon import append_events, att_meta, die
 
 CLIENT_IP = "10.53.25.5"
 DOMAIN = "example.test"
 SEED = 20261122
 
 
-def die(text):
-    print("smtp_gen.py: error: " + text, file=sys.stderr)
-    sys.exit(1)
-
-
-def append_events(path, events):
-    with open(path, "a", encoding="utf-8") as f:
-        for ev in events:
-            f.write(json.dumps(ev, ensure_ascii=False) + "\n")
-
-
 def load(w, name):
-    with open(os.path.join(w, name), encoding="utf-8") as f:
-        return json.load(f)
+    return gencommon.load_json(os.path.join(w, name))
 
 
 # ---------------------------------------------------------------- setup
@@ -141,8 +128,7 @@ def build_messages(files, rng):
     for name, ctype, data in files:
         maintype, subtype = ctype.split("/")
         m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-        meta.append({"filename": name, "content_type": ctype, "size": len(data),
-                     "sha256": hashlib.sha256(data).hexdigest()})
+        meta.append(att_meta(name, ctype, data))
     m.set_boundary("=_mixed_boundary_3")
     out.append(("attach", m, meta))
 
@@ -177,8 +163,7 @@ def cmd_setup(args):
     for name, ctype, data in files:
         with open(os.path.join(w, "files", name), "wb") as f:
             f.write(data)
-        fmeta[name] = {"filename": name, "content_type": ctype, "size": len(data),
-                       "sha256": hashlib.sha256(data).hexdigest()}
+        fmeta[name] = att_meta(name, ctype, data)
     meta = {"files": fmeta, "messages": {}}
     for name, m, atts in build_messages(files, rng):
         raw = m.as_bytes(policy=email.policy.SMTP)
@@ -407,11 +392,7 @@ def delivered_event(proto, host, port, command, raw, meta):
     info = next((i for i in meta["messages"].values() if i["message_id"] == mid), None)
     if info is None:
         die("fetched an unknown message %r" % mid)
-    got = []
-    for part in msg.iter_attachments():
-        data = part.get_payload(decode=True)
-        got.append({"filename": part.get_filename(), "content_type": part.get_content_type(),
-                    "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    got = gencommon.received_attachments(msg)
     if got != info["attachments"]:
         die("attachments of %s differ from the files sent: %r" % (mid, got))
     ev = base_event("email", proto, host, port)
@@ -465,100 +446,19 @@ def cmd_imaplib(args):
 
 # ---------------------------------------------------------------- capture check
 
-def _csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:4] == b"\xd4\xc3\xb2\xa1":
-        endian = "<"
-    elif data[:4] == b"\xa1\xb2\xc3\xd4":
-        endian = ">"
-    else:
-        die("%s: not a classic pcap file" % path)
-    if struct.unpack(endian + "I", data[20:24])[0] != 1:
-        die("%s: not Ethernet" % path)
-    off = 24
-    while off < len(data):
-        _, _, caplen, wirelen = struct.unpack(endian + "IIII", data[off:off + 16])
-        off += 16
-        yield caplen, wirelen, data[off:off + caplen]
-        off += caplen
-
-
 def cmd_check_pcap(args):
     ports = {int(p) for p in args.ports.split(",")}
-    problems, streams, next_seq, isn = [], {}, {}, {}
-    syns = npkt = 0
-    fin_keys = set()
-    for caplen, wirelen, pkt in read_pcap(args.pcap):
-        npkt += 1
-        if caplen != wirelen:
-            problems.append("packet %d truncated" % npkt)
-            continue
-        if struct.unpack("!H", pkt[12:14])[0] != 0x0800:
-            problems.append("packet %d is not IPv4" % npkt)
-            continue
-        ip = pkt[14:]
-        ihl = (ip[0] & 15) * 4
-        ip = ip[:struct.unpack("!H", ip[2:4])[0]]
-        if _csum(ip[:ihl]) != 0xFFFF:
-            problems.append("packet %d: bad IP checksum" % npkt)
-        if ip[9] != 6:
-            problems.append("packet %d is not TCP" % npkt)
-            continue
-        src, dst, tcp = ip[12:16], ip[16:20], ip[ihl:]
-        if _csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp) != 0xFFFF:
-            problems.append("packet %d: bad TCP checksum" % npkt)
-        sport, dport, seq = struct.unpack("!HHI", tcp[:8])
-        flags = tcp[13]
-        payload = tcp[(tcp[12] >> 4) * 4:]
-        key = (".".join(map(str, src)), sport, ".".join(map(str, dst)), dport)
-        if flags & 0x02:
-            if not flags & 0x10:
-                syns += 1
-                if dport not in ports:
-                    problems.append("connection to port %d" % dport)
-            next_seq[key] = (seq + 1) & 0xFFFFFFFF
-            isn[key] = (seq + 1) & 0xFFFFFFFF
-            streams.setdefault(key, bytearray())
-            continue
-        if key not in next_seq:
-            problems.append("packet %d: flow without SYN" % npkt)
-            continue
-        if payload:
-            start = (seq - isn[key]) & 0xFFFFFFFF
-            if seq != next_seq[key] and bytes(streams[key][start:start + len(payload)]) == payload:
-                pass    # a retransmission of bytes already seen (veth's tail loss probe)
-            elif seq != next_seq[key]:
-                problems.append("packet %d: reordering or loss" % npkt)
-            else:
-                streams[key] += payload
-                next_seq[key] = (seq + len(payload)) & 0xFFFFFFFF
-        if flags & 0x01:
-            fin_keys.add(key)   # once per direction: a FIN may be retransmitted
-            if seq == next_seq[key]:
-                next_seq[key] = (seq + 1) & 0xFFFFFFFF
-    if syns != args.sessions:
-        problems.append("%d TCP connections, expected %d" % (syns, args.sessions))
-    if len(fin_keys) != 2 * syns and not args.no_fin_check:
-        problems.append("%d FINs for %d connections" % (len(fin_keys), syns))
-    client = b"".join(bytes(v) for k, v in sorted(streams.items()) if k[0] == args.client)
-    lines = client.decode("utf-8", "replace").split("\r\n")
+    # veth's tail loss probe can resend bytes already seen: no problem.
+    scan = gencommon.scan_pcap(args.pcap, ports, args.sessions, tolerate_retransmission=True)
+    problems = scan.problems
+    # Once per direction: a FIN may be retransmitted.
+    if len(scan.fin_dirs) != 2 * scan.syns and not args.no_fin_check:
+        problems.append("%d FINs for %d connections" % (len(scan.fin_dirs), scan.syns))
+    lines = scan.client_bytes(args.client).decode("utf-8", "replace").split("\r\n")
     for want in args.want:
         if not any(l.upper().startswith(want.upper()) for l in lines):
             problems.append("the client never sent %r" % want)
-    print("    %s: %d packets, %d bytes, %d connections"
-          % (os.path.basename(args.pcap), npkt, os.path.getsize(args.pcap), syns))
-    if problems:
-        die("%s:\n  " % args.pcap + "\n  ".join(problems))
+    scan.finish()
 
 
 def main():
