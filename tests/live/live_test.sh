@@ -34,33 +34,15 @@ RUN_AS=nobody
 MAIL_UID=65534
 MAIL_GID=65534
 
-T=""
+PROG=live_test.sh
+# The capture generators' namespace/veth/dovecot helpers (drop_ns, veth_up,
+# wait_listening, stop_dovecot, log); die and cleanup are this test's own.
+# shellcheck source=pcaps/gen/netns_lib.sh
+. "$HERE/../../pcaps/gen/netns_lib.sh"
 PIDS=()
-OK=0
 
-log() { printf '==> %s\n' "$*"; }
 skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
 die() { printf 'live_test.sh: FAIL: %s\n' "$*" >&2; exit 1; }
-
-drop_ns() {
-    local ns=$1 pids
-    ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF -- "$ns" || return 0
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    # shellcheck disable=SC2086
-    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    ip netns delete "$ns" 2>/dev/null || true
-}
-
-stop_dovecot() {
-    [ -n "$T" ] && [ -f "$T/run/master.pid" ] || return 0
-    local pid
-    pid=$(cat "$T/run/master.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-}
 
 cleanup() {
     local rc=$?
@@ -110,17 +92,7 @@ T=$(mktemp -d /tmp/mailspill-live.XXXXXX)
 chmod 755 "$T"
 
 # ---------------------------------------------------------------- network
-ip link add "$VETH_CLI" netns "$NS_CLI" type veth peer name "$VETH_SRV" netns "$NS_SRV"
-ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$VETH_CLI"
-ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$VETH_SRV"
-for pair in "$NS_CLI:$VETH_CLI" "$NS_SRV:$VETH_SRV"; do
-    ns=${pair%%:*} dev=${pair#*:}
-    if command -v ethtool >/dev/null; then
-        ip netns exec "$ns" ethtool -K "$dev" tx off sg off tso off gso off gro off >/dev/null 2>&1 || true
-    fi
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set "$dev" up
-done
+ETHTOOL_OPTIONAL=1 veth_up
 
 # ---------------------------------------------------------------- dovecot
 SMTP=0
@@ -183,12 +155,7 @@ fi
 ip netns exec "$NS_SRV" /usr/sbin/dovecot -c "$T/dovecot.conf"
 want=2
 [ "$SMTP" = 1 ] && want=4
-for _ in $(seq 100); do
-    n=$(ip netns exec "$NS_SRV" ss -Hltn "( sport = :110 or sport = :143 or sport = :587 or sport = :2525 )" | wc -l)
-    [ "$n" -ge "$want" ] && break
-    sleep 0.1
-done
-[ "$n" -ge "$want" ] || die "dovecot does not listen (see $T/dovecot.log)"
+wait_listening "$want" 110 143 587 2525 || die "dovecot does not listen (see $T/dovecot.log)"
 log "dovecot on $SRV_IP: $PROTOCOLS"
 
 # ---------------------------------------------------------------- mailspill
