@@ -29,6 +29,8 @@
 #include "../common/buf.h"
 #include "../common/linebuf.h"
 #include "dissector.h"
+#include "emit.h"
+#include "keyword.h"
 #include "mime.h"
 #include "sasl.h"
 
@@ -109,10 +111,7 @@ struct imap {
 
 static void emit_anomaly(struct imap *s, const char *code, const char *detail)
 {
-    struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = "imap" };
-    ev.u.anomaly.code = code;
-    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
-    s->sink.emit(s->sink.user, &ev);
+    ms_emit_anomaly(&s->sink, "imap", code, detail);
 }
 
 static enum ms_tristate starttls_posture(const struct imap *s)
@@ -120,11 +119,6 @@ static enum ms_tristate starttls_posture(const struct imap *s)
     if (s->cap_starttls)
         return MS_TRI_TRUE;
     return s->caps_seen ? MS_TRI_FALSE : MS_TRI_UNKNOWN;
-}
-
-static struct ms_bytes buf_bytes(const struct ms_buf *b)
-{
-    return ms_bytes_of(b->p ? b->p : (const uint8_t *)"", b->len);
 }
 
 static void emit_login(struct imap *s, struct pending *e, enum ms_outcome outcome,
@@ -136,16 +130,12 @@ static void emit_login(struct imap *s, struct pending *e, enum ms_outcome outcom
     struct ms_ev_credential *c = &ev.u.cred;
     c->command = "LOGIN";
     c->mechanism = "LOGIN";
-    c->username = buf_bytes(&e->user);
+    c->username = ms_emit_buf(&e->user);
     /* A password that never finished crossing is not reported: any value
      * would be a guess. */
-    c->password = e->have_pass ? buf_bytes(&e->pass) : MS_BYTES_NONE;
-    c->outcome = outcome;
-    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
-    c->tls = false;
-    c->starttls_offered = starttls_posture(s);
+    c->password = e->have_pass ? ms_emit_buf(&e->pass) : MS_BYTES_NONE;
     c->incomplete = e->incomplete || !e->have_pass;
-    s->sink.emit(s->sink.user, &ev);
+    ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_posture(s));
 }
 
 /* Reports what an AUTHENTICATE exchange revealed, once its outcome is known. */
@@ -153,18 +143,10 @@ static void end_sasl(struct imap *s, enum ms_outcome outcome, const uint8_t *rep
 {
     s->sasl_exchange = false;
     s->sasl_cmd = NULL;
-    if (s->sasl.anomaly)
-        emit_anomaly(s, s->sasl.anomaly, "undecodable SASL response");
-    struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "imap" };
-    struct ms_ev_credential *c = &ev.u.cred;
-    if (!ms_sasl_credential(&s->sasl, c))
-        return;
-    c->command = "AUTHENTICATE";
-    c->outcome = outcome;
-    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
-    c->tls = false;
-    c->starttls_offered = starttls_posture(s);
-    s->sink.emit(s->sink.user, &ev);
+    struct ms_event ev;
+    if (ms_emit_sasl_begin(&s->sink, "imap", "AUTHENTICATE", &s->sasl,
+                           "undecodable SASL response", &ev))
+        ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_posture(s));
 }
 
 /* Ends a message literal: one email event per literal. */
@@ -313,6 +295,17 @@ static enum lit_parse literal_at_end(const uint8_t *p, size_t n, size_t *start, 
     return LIT_OK;
 }
 
+/* literal_at_end on a line of either side, reporting a size too long to
+ * read (the line still ends in a literal, a broken one). */
+static enum lit_parse find_literal(struct imap *s, const uint8_t *p, size_t n, size_t *start,
+                                   uint64_t *len, bool *nonsync)
+{
+    enum lit_parse lp = literal_at_end(p, n, start, len, nonsync);
+    if (lp == LIT_BAD)
+        emit_anomaly(s, "imap_literal_invalid", "literal size past 19 digits");
+    return lp;
+}
+
 /* tag = 1*<any ASTRING-CHAR except "+">  (RFC 9051 9). Returns its length,
  * 0 when the line does not start with one. */
 static size_t tag_len(const uint8_t *p, size_t n)
@@ -337,7 +330,7 @@ static size_t word_end(const uint8_t *p, size_t n, size_t i)
 
 static enum imap_cmd parse_cmd(const uint8_t *w, size_t n)
 {
-    static const struct { const char *kw; enum imap_cmd cmd; } table[] = {
+    static const struct ms_keyword table[] = {
         { "LOGIN", CMD_LOGIN },       { "AUTHENTICATE", CMD_AUTHENTICATE },
         { "STARTTLS", CMD_STARTTLS }, { "APPEND", CMD_APPEND },
         { "CAPABILITY", CMD_OTHER },  { "NOOP", CMD_OTHER },
@@ -357,11 +350,7 @@ static enum imap_cmd parse_cmd(const uint8_t *w, size_t n)
         { "GETQUOTA", CMD_OTHER },    { "GETACL", CMD_OTHER },
         { "MYRIGHTS", CMD_OTHER },    { "COMPRESS", CMD_COMPRESS },
     };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (ms_ascii_eq(w, n, table[i].kw))
-            return table[i].cmd;
-    }
-    return CMD_UNKNOWN;
+    return ms_keyword_find(table, sizeof(table) / sizeof(table[0]), w, n, CMD_UNKNOWN);
 }
 
 /* capability-data = "CAPABILITY" *(SP capability)  (RFC 9051 7.2.2); the
@@ -572,9 +561,7 @@ static void client_segment(struct imap *s, const uint8_t *p, size_t n, bool term
     size_t lit_start = 0;
     uint64_t lit_len = 0;
     bool nonsync = false;
-    enum lit_parse lp = literal_at_end(p, n, &lit_start, &lit_len, &nonsync);
-    if (lp == LIT_BAD)
-        emit_anomaly(s, "imap_literal_invalid", "literal size past 19 digits");
+    enum lit_parse lp = find_literal(s, p, n, &lit_start, &lit_len, &nonsync);
     /* A broken literal still ends the arguments: it is no atom. */
     bool has_lit = lp != LIT_NONE;
 
@@ -650,11 +637,9 @@ static void client_line(struct imap *s, const uint8_t *line, size_t len)
             s->encrypted = true;
             return;
         }
-        if (!s->anomaly_injection) {
-            s->anomaly_injection = true;
-            emit_anomaly(s, "starttls_command_injection",
-                         "plaintext sent after STARTTLS before the server's reply");
-        }
+        ms_emit_anomaly_once(&s->sink, "imap", &s->anomaly_injection,
+                             "starttls_command_injection",
+                             "plaintext sent after STARTTLS before the server's reply");
         return;
     }
     if (s->sasl_exchange && !s->cli_in_cmd) {
@@ -756,9 +741,7 @@ static void server_segment_end(struct imap *s, const uint8_t *p, size_t n)
     size_t lit_start = 0;
     uint64_t lit_len = 0;
     bool nonsync = false;
-    enum lit_parse lp = literal_at_end(p, n, &lit_start, &lit_len, &nonsync);
-    if (lp == LIT_BAD)
-        emit_anomaly(s, "imap_literal_invalid", "literal size past 19 digits");
+    enum lit_parse lp = find_literal(s, p, n, &lit_start, &lit_len, &nonsync);
     if (lp != LIT_OK) {
         s->srv_in_resp = false;
         s->srv_fetch = false;
@@ -889,10 +872,8 @@ static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t 
          * give up on the command, but keep the literal that may end the
          * line so the stream stays in sync. */
         if (!(flags & MS_LINE_CONT)) {
-            if (!s->anomaly_long_line) {
-                s->anomaly_long_line = true;
-                emit_anomaly(s, "line_too_long", "client line over the cap");
-            }
+            ms_emit_anomaly_once(&s->sink, "imap", &s->anomaly_long_line, "line_too_long",
+                                 "client line over the cap");
             if (s->cur) {
                 s->cur->incomplete = true;
                 s->cur = NULL;

@@ -22,7 +22,10 @@
 #include "../common/ascii.h"
 #include "../common/buf.h"
 #include "../common/linebuf.h"
+#include "cmdfifo.h"
 #include "dissector.h"
+#include "emit.h"
+#include "keyword.h"
 #include "mime.h"
 #include "sasl.h"
 
@@ -52,8 +55,7 @@ struct pop3 {
     struct ms_linebuf lb[2];
     bool skip_line[2];        /* after a gap: drop up to the next line end */
 
-    struct pending *fifo;     /* commands awaiting their reply */
-    size_t fifo_head, fifo_len;
+    struct ms_cmdfifo fifo;   /* commands awaiting their reply (struct pending) */
 
     bool greeted;             /* the server's banner went by */
     bool sasl_exchange;       /* an AUTH exchange holds the client's lines */
@@ -106,10 +108,7 @@ static enum ms_tristate starttls_offered(const struct pop3 *s)
 
 static void emit_anomaly(struct pop3 *s, const char *code, const char *detail)
 {
-    struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = "pop3" };
-    ev.u.anomaly.code = code;
-    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
-    s->sink.emit(s->sink.user, &ev);
+    ms_emit_anomaly(&s->sink, "pop3", code, detail);
 }
 
 static void emit_userpass(struct pop3 *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
@@ -118,15 +117,10 @@ static void emit_userpass(struct pop3 *s, enum ms_outcome outcome, const uint8_t
     struct ms_ev_credential *c = &ev.u.cred;
     c->command = "USER";
     c->mechanism = "USER";
-    c->username = s->have_user ? ms_bytes_of(s->user.p ? s->user.p : (const uint8_t *)"", s->user.len)
-                               : MS_BYTES_NONE;
-    c->password = ms_bytes_of(s->pass.p ? s->pass.p : (const uint8_t *)"", s->pass.len);
-    c->outcome = outcome;
-    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
-    c->tls = false;
-    c->starttls_offered = starttls_offered(s);
+    c->username = s->have_user ? ms_emit_buf(&s->user) : MS_BYTES_NONE;
+    c->password = ms_emit_buf(&s->pass);
     c->incomplete = !s->have_user || s->user_truncated || s->pass_truncated || s->pass_gap;
-    s->sink.emit(s->sink.user, &ev);
+    ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
     s->pass_pending = false;
     s->pass_gap = false;
     ms_buf_reset(&s->pass);
@@ -136,23 +130,10 @@ static void emit_userpass(struct pop3 *s, enum ms_outcome outcome, const uint8_t
 static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
 {
     s->sasl_exchange = false;
-    if (s->sasl.anomaly)
-        emit_anomaly(s, s->sasl.anomaly, ms_sasl_anomaly_detail(&s->sasl));
-    struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "pop3" };
-    struct ms_ev_credential *c = &ev.u.cred;
-    if (!ms_sasl_credential(&s->sasl, c))
-        return;
-    c->command = "AUTH";
-    c->outcome = outcome;
-    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
-    c->tls = false;
-    c->starttls_offered = starttls_offered(s);
-    s->sink.emit(s->sink.user, &ev);
-}
-
-static struct ms_bytes buf_bytes(const struct ms_buf *b)
-{
-    return ms_bytes_of(b->p ? b->p : (const uint8_t *)"", b->len);
+    struct ms_event ev;
+    if (ms_emit_sasl_begin(&s->sink, "pop3", "AUTH", &s->sasl, ms_sasl_anomaly_detail(&s->sasl),
+                           &ev))
+        ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
 }
 
 static bool hex32(const struct ms_buf *b)
@@ -176,11 +157,11 @@ static void emit_apop(struct pop3 *s, enum ms_outcome outcome, const uint8_t *re
     struct ms_ev_credential *c = &ev.u.cred;
     c->command = "APOP";
     c->mechanism = "APOP";
-    c->username = buf_bytes(&s->apop_user);
-    c->response = buf_bytes(&s->apop_digest);
+    c->username = ms_emit_buf(&s->apop_user);
+    c->response = ms_emit_buf(&s->apop_digest);
     bool whole = !s->apop_incomplete && hex32(&s->apop_digest);
     if (s->apop_ts.len) {
-        c->challenge = buf_bytes(&s->apop_ts);
+        c->challenge = ms_emit_buf(&s->apop_ts);
         uint8_t dg[33];
         for (size_t i = 0; whole && i < 32; i++)
             dg[i] = ms_ascii_lower(s->apop_digest.p[i]);
@@ -188,18 +169,14 @@ static void emit_apop(struct pop3 *s, enum ms_outcome outcome, const uint8_t *re
         ms_buf_reset(&s->apop_line);
         if (whole && ms_buf_append(&s->apop_line, dg, 33) == MS_OK &&
             ms_buf_append(&s->apop_line, s->apop_ts.p, s->apop_ts.len) == MS_OK) {
-            c->hashcat = buf_bytes(&s->apop_line);
+            c->hashcat = ms_emit_buf(&s->apop_line);
             c->hashcat_mode = 20;
         }
     }
-    c->outcome = outcome;
-    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
-    c->tls = false;
-    c->starttls_offered = starttls_offered(s);
     /* Without the banner's timestamp (or with one too long for the line)
      * the digest cannot be attacked. */
     c->incomplete = !whole || c->hashcat_mode == 0;
-    s->sink.emit(s->sink.user, &ev);
+    ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
     s->apop_pending = false;
 }
 
@@ -223,44 +200,22 @@ static void end_message(struct pop3 *s, bool truncated)
 
 static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg)
 {
-    if (s->fifo_len == s->lim.max_pending_cmds) {
-        /* A client may pipeline, but not without bound: forget the oldest
-         * so that a flood cannot grow state. */
+    struct pending p = { .cmd = cmd, .has_arg = has_arg }, dropped;
+    if (ms_cmdfifo_push(&s->fifo, &p, &dropped))
         emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
-        s->fifo_head = (s->fifo_head + 1) % s->lim.max_pending_cmds;
-        s->fifo_len--;
-    }
-    size_t i = (s->fifo_head + s->fifo_len) % s->lim.max_pending_cmds;
-    s->fifo[i].cmd = cmd;
-    s->fifo[i].has_arg = has_arg;
-    s->fifo_len++;
-}
-
-static bool fifo_pop(struct pop3 *s, struct pending *out)
-{
-    if (s->fifo_len == 0)
-        return false;
-    *out = s->fifo[s->fifo_head];
-    s->fifo_head = (s->fifo_head + 1) % s->lim.max_pending_cmds;
-    s->fifo_len--;
-    return true;
 }
 
 /* ---- client side ----------------------------------------------------- */
 
 static enum pop3_cmd parse_cmd(const uint8_t *w, size_t n)
 {
-    static const struct { const char *kw; enum pop3_cmd cmd; } table[] = {
+    static const struct ms_keyword table[] = {
         { "USER", CMD_USER }, { "PASS", CMD_PASS }, { "RETR", CMD_RETR },
         { "TOP", CMD_TOP },   { "CAPA", CMD_CAPA }, { "LIST", CMD_LIST },
         { "UIDL", CMD_UIDL }, { "AUTH", CMD_AUTH }, { "STLS", CMD_STLS },
         { "QUIT", CMD_QUIT }, { "APOP", CMD_APOP },
     };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (ms_ascii_eq(w, n, table[i].kw))
-            return table[i].cmd;
-    }
-    return CMD_OTHER;
+    return ms_keyword_find(table, sizeof(table) / sizeof(table[0]), w, n, CMD_OTHER);
 }
 
 /* command = keyword [SP arguments] CRLF (RFC 1939 section 3). Keywords are
@@ -370,7 +325,7 @@ static bool multiline_reply(const struct pending *p)
 static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t len)
 {
     struct pending p;
-    if (!fifo_pop(s, &p)) {
+    if (!ms_cmdfifo_pop(&s->fifo, &p)) {
         /* The banner, or a reply we joined too late for. An APOP server's
          * banner carries a timestamp, an RFC 822 msg-id (RFC 1939 7). */
         if (!s->greeted && ok) {
@@ -467,7 +422,7 @@ static void server_line(struct pop3 *s, const uint8_t *line, size_t len)
         /* "+ challenge": a SASL continuation, the AUTH is still pending. */
         size_t skip = n >= 2 && line[1] == ' ' ? 2 : 1;
         ms_sasl_challenge(&s->sasl, line + skip, n - skip);
-    } else if (!s->greeted && s->fifo_len == 0) {
+    } else if (!s->greeted && s->fifo.len == 0) {
         s->greeted = true;
     }
 }
@@ -494,11 +449,9 @@ static void on_line(struct pop3 *s, unsigned dir, const uint8_t *line, size_t le
     if (flags & MS_LINE_CONT)
         return;
     if (flags & MS_LINE_PARTIAL) {
-        if (!s->anomaly_long_line) {
-            s->anomaly_long_line = true;
-            emit_anomaly(s, "line_too_long", dir == MS_DIR_TO_SERVER ? "client line over the cap"
-                                                                      : "server line over the cap");
-        }
+        ms_emit_anomaly_once(&s->sink, "pop3", &s->anomaly_long_line, "line_too_long",
+                             dir == MS_DIR_TO_SERVER ? "client line over the cap"
+                                                     : "server line over the cap");
         return;
     }
     if (dir == MS_DIR_TO_SERVER)
@@ -525,11 +478,8 @@ static void *pop3_create(const struct ms_limits *lim, const struct ms_sink *sink
     if (!s)
         return NULL;
     s->lim = *lim;
-    if (s->lim.max_pending_cmds == 0)
-        s->lim.max_pending_cmds = 1;
     s->sink = *sink;
-    s->fifo = calloc(s->lim.max_pending_cmds, sizeof(*s->fifo));
-    if (!s->fifo) {
+    if (ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending)) != MS_OK) {
         free(s);
         return NULL;
     }
@@ -554,13 +504,13 @@ static enum ms_rc pop3_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
         return MS_OK;
     s->stls_in_chunk = false;
     ms_linebuf_feed(&s->lb[dir], p, n);
-    if (dir == MS_DIR_TO_SERVER && s->stls_in_chunk && !s->injection_reported &&
+    if (dir == MS_DIR_TO_SERVER && s->stls_in_chunk &&
         (s->lines_after_stls > 0 || s->lb[dir].acc.len > 0)) {
         /* Plaintext after STLS in one segment: a client (or a man in the
          * middle) hoping the server runs it after the TLS handshake. This
          * depends on how the bytes were segmented, by nature. */
-        s->injection_reported = true;
-        emit_anomaly(s, "stls_command_injection", "plaintext sent after STLS in the same segment");
+        ms_emit_anomaly_once(&s->sink, "pop3", &s->injection_reported, "stls_command_injection",
+                             "plaintext sent after STLS in the same segment");
     }
     s->stls_in_chunk = false;
     return MS_OK;
@@ -613,7 +563,7 @@ static void pop3_destroy(void *st)
     ms_buf_free(&s->apop_digest);
     ms_buf_free(&s->apop_line);
     ms_sasl_free(&s->sasl);
-    free(s->fifo);
+    ms_cmdfifo_free(&s->fifo);
     free(s);
 }
 

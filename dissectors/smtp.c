@@ -30,7 +30,10 @@
 #include "../common/ascii.h"
 #include "../common/buf.h"
 #include "../common/linebuf.h"
+#include "cmdfifo.h"
 #include "dissector.h"
+#include "emit.h"
+#include "keyword.h"
 #include "mime.h"
 #include "sasl.h"
 
@@ -82,8 +85,7 @@ struct smtp {
     struct ms_linebuf lb[2];
     bool skip_line[2];        /* after a gap: drop up to a line that can be parsed */
 
-    struct pending *fifo;     /* commands awaiting their reply */
-    size_t fifo_head, fifo_len;
+    struct ms_cmdfifo fifo;   /* commands awaiting their reply (struct pending) */
     bool server_seen;         /* any reply line at all (else: a one-sided capture) */
     bool greeting_expected;   /* the server's first reply is its greeting */
 
@@ -129,10 +131,15 @@ struct smtp {
 
 static void emit_anomaly(struct smtp *s, const char *code, const char *detail)
 {
-    struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = "smtp" };
-    ev.u.anomaly.code = code;
-    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
-    s->sink.emit(s->sink.user, &ev);
+    ms_emit_anomaly(&s->sink, "smtp", code, detail);
+}
+
+/* Client bytes that followed STARTTLS in the same chunk (CVE-2011-0411),
+ * whether as whole lines or as a line not ended yet: said once. */
+static void report_injection(struct smtp *s)
+{
+    ms_emit_anomaly_once(&s->sink, "smtp", &s->injection_reported, "starttls_command_injection",
+                         "plaintext sent after STARTTLS in the same segment");
 }
 
 static enum ms_tristate starttls_offered(const struct smtp *s)
@@ -146,22 +153,15 @@ static enum ms_tristate starttls_offered(const struct smtp *s)
 static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
 {
     s->sasl_exchange = false;
-    if (s->sasl.anomaly)
-        emit_anomaly(s, s->sasl.anomaly, "undecodable SASL response");
-    struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "smtp" };
-    struct ms_ev_credential *c = &ev.u.cred;
-    bool have = ms_sasl_credential(&s->sasl, c);
+    struct ms_event ev;
+    bool have = ms_emit_sasl_begin(&s->sink, "smtp", "AUTH", &s->sasl,
+                                   "undecodable SASL response", &ev);
     bool gap = s->sasl_gap;
     s->sasl_gap = false;
     if (!have)
         return;
-    c->command = "AUTH";
-    c->outcome = outcome;
-    c->server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
-    c->tls = false;
-    c->starttls_offered = starttls_offered(s);
-    c->incomplete = c->incomplete || gap;
-    s->sink.emit(s->sink.user, &ev);
+    ev.u.cred.incomplete = ev.u.cred.incomplete || gap;
+    ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
 }
 
 static void smsg_free(struct smsg *m)
@@ -194,9 +194,7 @@ static void emit_message(struct smtp *s, struct smsg *m, enum ms_tristate accept
     struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "smtp" };
     ev.u.email = m->ev;
     ev.u.email.command = m->command;
-    ev.u.email.mail_from = m->have_from ? ms_bytes_of(m->from.p ? m->from.p : (const uint8_t *)"",
-                                                      m->from.len)
-                                        : MS_BYTES_NONE;
+    ev.u.email.mail_from = m->have_from ? ms_emit_buf(&m->from) : MS_BYTES_NONE;
     struct ms_bytes *rcpt = NULL;
     if (m->n_rcpt) {
         rcpt = calloc(m->n_rcpt, sizeof(*rcpt));
@@ -294,55 +292,36 @@ static void feed_message(struct smtp *s, const uint8_t *p, size_t n)
 
 static void fifo_push(struct smtp *s, enum smtp_cmd cmd, struct smsg *msg)
 {
-    if (s->fifo_len == s->lim.max_pending_cmds) {
-        /* A client may pipeline, but not without bound: forget the oldest
-         * so that a flood cannot grow state. A capture of the client side
-         * alone never sees replies; only say so when replies were seen. */
-        struct pending old = s->fifo[s->fifo_head];
-        if (s->server_seen)
-            emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
-        s->fifo_head = (s->fifo_head + 1) % s->lim.max_pending_cmds;
-        s->fifo_len--;
-        if (old.msg)
-            emit_message(s, old.msg, MS_TRI_UNKNOWN, NULL, 0);
-    }
-    size_t i = (s->fifo_head + s->fifo_len) % s->lim.max_pending_cmds;
-    s->fifo[i].cmd = cmd;
-    s->fifo[i].msg = msg;
-    s->fifo_len++;
-}
-
-static bool fifo_pop(struct smtp *s, struct pending *out)
-{
-    if (s->fifo_len == 0)
-        return false;
-    *out = s->fifo[s->fifo_head];
-    s->fifo_head = (s->fifo_head + 1) % s->lim.max_pending_cmds;
-    s->fifo_len--;
-    return true;
+    struct pending p = { .cmd = cmd, .msg = msg }, old;
+    if (!ms_cmdfifo_push(&s->fifo, &p, &old))
+        return;
+    /* The oldest command was forgotten. A capture of the client side alone
+     * never sees replies; only say so when replies were seen. A message it
+     * held is reported with its verdict unknown. */
+    if (s->server_seen)
+        emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
+    if (old.msg)
+        emit_message(s, old.msg, MS_TRI_UNKNOWN, NULL, 0);
 }
 
 static enum smtp_cmd fifo_peek(const struct smtp *s)
 {
-    return s->fifo_len ? s->fifo[s->fifo_head].cmd : CMD_OTHER;
+    const struct pending *p = ms_cmdfifo_peek(&s->fifo);
+    return p ? p->cmd : CMD_OTHER;
 }
 
 /* ---- client side ----------------------------------------------------- */
 
 static enum smtp_cmd parse_verb(const uint8_t *w, size_t n)
 {
-    static const struct { const char *kw; enum smtp_cmd cmd; } table[] = {
+    static const struct ms_keyword table[] = {
         { "HELO", CMD_HELO }, { "EHLO", CMD_EHLO }, { "MAIL", CMD_MAIL },
         { "RCPT", CMD_RCPT }, { "DATA", CMD_DATA }, { "BDAT", CMD_BDAT },
         { "RSET", CMD_RSET }, { "AUTH", CMD_AUTH }, { "STARTTLS", CMD_STARTTLS },
         { "QUIT", CMD_QUIT }, { "NOOP", CMD_NOOP }, { "VRFY", CMD_VRFY },
         { "EXPN", CMD_EXPN }, { "HELP", CMD_HELP },
     };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (ms_ascii_eq(w, n, table[i].kw))
-            return table[i].cmd;
-    }
-    return CMD_OTHER;
+    return ms_keyword_find(table, sizeof(table) / sizeof(table[0]), w, n, CMD_OTHER);
 }
 
 static size_t verb_len(const uint8_t *line, size_t len)
@@ -613,11 +592,8 @@ static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
         /* RFC 3207 4: the client waits for the reply. Lines sent in the same
          * chunk as STARTTLS are an injection attempt (CVE-2011-0411): a
          * vulnerable server runs them as if they came inside TLS. */
-        if (s->starttls_this_feed && !s->injection_reported) {
-            s->injection_reported = true;
-            emit_anomaly(s, "starttls_command_injection",
-                         "plaintext sent after STARTTLS in the same segment");
-        }
+        if (s->starttls_this_feed)
+            report_injection(s);
         return;
     }
     /* Outside message data a line is a command. One longer than the cap is
@@ -626,10 +602,8 @@ static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
     if (flags & MS_LINE_CONT)
         return;
     if (flags & MS_LINE_PARTIAL) {
-        if (!s->anomaly_long_line) {
-            s->anomaly_long_line = true;
-            emit_anomaly(s, "line_too_long", "client line over the cap");
-        }
+        ms_emit_anomaly_once(&s->sink, "smtp", &s->anomaly_long_line, "line_too_long",
+                             "client line over the cap");
         if (s->sasl_exchange && !s->sasl_client_done)
             s->sasl_gap = true; /* a response we could not read */
         else
@@ -692,7 +666,7 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
 
     if (s->reply_greeting)
         return;
-    if (s->data_mode && s->fifo_len == 0) {
+    if (s->data_mode && s->fifo.len == 0) {
         /* Every command is answered, DATA's 354 included, yet the client is
          * still in its data: the server speaks again only after the
          * terminator (RFC 5321 4.1.1.4), so that was lost in a gap, or the
@@ -713,7 +687,7 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
         return;
     }
     struct pending p;
-    if (!fifo_pop(s, &p))
+    if (!ms_cmdfifo_pop(&s->fifo, &p))
         return; /* a reply to a command we did not see */
     switch (p.cmd) {
     case CMD_AUTH:
@@ -767,10 +741,8 @@ static void server_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
     if (flags & MS_LINE_CONT)
         return;
     if (flags & MS_LINE_PARTIAL) {
-        if (!s->anomaly_long_line) {
-            s->anomaly_long_line = true;
-            emit_anomaly(s, "line_too_long", "server line over the cap");
-        }
+        ms_emit_anomaly_once(&s->sink, "smtp", &s->anomaly_long_line, "line_too_long",
+                             "server line over the cap");
         return;
     }
     if (!reply_code(line, n, &code, &more))
@@ -823,8 +795,6 @@ static void *smtp_create(const struct ms_limits *lim, const struct ms_sink *sink
     if (!s)
         return NULL;
     s->lim = *lim;
-    if (s->lim.max_pending_cmds == 0)
-        s->lim.max_pending_cmds = 1;
     s->sink = *sink;
     s->greeting_expected = true;
     ms_linebuf_init(&s->lb[MS_DIR_TO_SERVER], lim->max_line, on_line_cli, s);
@@ -832,9 +802,9 @@ static void *smtp_create(const struct ms_limits *lim, const struct ms_sink *sink
     ms_sasl_init(&s->sasl, lim);
     ms_buf_init(&s->tx_from, s->lim.max_line);
     ms_buf_init(&s->tx_rcpt, rcpt_cap(&s->lim));
-    s->fifo = calloc(s->lim.max_pending_cmds, sizeof(*s->fifo));
+    enum ms_rc rc = ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending));
     s->tx_rcpt_len = calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(size_t));
-    if (!s->fifo || !s->tx_rcpt_len) {
+    if (rc != MS_OK || !s->tx_rcpt_len) {
         smtp_destroy(s);
         return NULL;
     }
@@ -852,12 +822,10 @@ static enum ms_rc smtp_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
         s->starttls_this_feed = false;
     ms_linebuf_feed(&s->lb[dir], p, n);
     if (dir == MS_DIR_TO_SERVER && s->starttls_this_feed && s->starttls_pending &&
-        s->lb[dir].acc.len > 0 && !s->injection_reported) {
+        s->lb[dir].acc.len > 0) {
         /* Bytes after the STARTTLS line, in the same chunk, with no line
          * end yet: injected all the same. */
-        s->injection_reported = true;
-        emit_anomaly(s, "starttls_command_injection",
-                     "plaintext sent after STARTTLS in the same segment");
+        report_injection(s);
     }
     s->starttls_this_feed = false;
     return MS_OK;
@@ -904,7 +872,7 @@ static void smtp_finish(void *st)
     }
     /* Messages whose verdict never came, oldest first, then the one cut. */
     struct pending p;
-    while (fifo_pop(s, &p)) {
+    while (ms_cmdfifo_pop(&s->fifo, &p)) {
         if (p.msg)
             emit_message(s, p.msg, MS_TRI_UNKNOWN, NULL, 0);
     }
@@ -924,10 +892,9 @@ static void smtp_destroy(void *st)
     struct smtp *s = st;
     if (!s)
         return;
-    if (s->fifo) {
-        for (size_t i = 0; i < s->fifo_len; i++)
-            smsg_free(s->fifo[(s->fifo_head + i) % s->lim.max_pending_cmds].msg);
-    }
+    struct pending p;
+    while (ms_cmdfifo_pop(&s->fifo, &p))
+        smsg_free(p.msg);
     smsg_free(s->cur);
     ms_linebuf_free(&s->lb[0]);
     ms_linebuf_free(&s->lb[1]);
@@ -935,7 +902,7 @@ static void smtp_destroy(void *st)
     ms_buf_free(&s->tx_from);
     ms_buf_free(&s->tx_rcpt);
     free(s->tx_rcpt_len);
-    free(s->fifo);
+    ms_cmdfifo_free(&s->fifo);
     free(s);
 }
 

@@ -91,12 +91,13 @@ static void record(void *user, const struct ms_event *ev)
     ms_buf_append(log, "\n", 1);
 }
 
-char *ms_test_run(const struct ms_dissector *d, const struct ms_limits *lim,
-                  const struct ms_chunk *chunks, size_t n, size_t split)
+char *ms_test_run_with(const struct ms_dissector *d, const struct ms_limits *lim,
+                       const struct ms_chunk *chunks, size_t n, size_t split,
+                       ms_test_recorder rec)
 {
     struct ms_buf log;
     ms_buf_init(&log, 1 << 24);
-    struct ms_sink sink = { .emit = record, .user = &log };
+    struct ms_sink sink = { .emit = rec, .user = &log };
     void *st = d->create(lim, &sink);
     assert_non_null(st);
     for (size_t i = 0; i < n; i++) {
@@ -131,11 +132,11 @@ char *ms_test_run(const struct ms_dissector *d, const struct ms_limits *lim,
     return out;
 }
 
-char *ms_test_run_all(const struct ms_dissector *d, const struct ms_limits *lim,
-                      const struct ms_chunk *chunks, size_t n)
+char *ms_test_run_all_with(const struct ms_dissector *d, const struct ms_limits *lim,
+                           const struct ms_chunk *chunks, size_t n, ms_test_recorder rec)
 {
-    char *whole = ms_test_run(d, lim, chunks, n, 0);
-    char *bytes = ms_test_run(d, lim, chunks, n, 1);
+    char *whole = ms_test_run_with(d, lim, chunks, n, 0, rec);
+    char *bytes = ms_test_run_with(d, lim, chunks, n, 1, rec);
     assert_string_equal(whole, bytes);
     free(bytes);
     size_t maxlen = 0;
@@ -145,9 +146,21 @@ char *ms_test_run_all(const struct ms_dissector *d, const struct ms_limits *lim,
             maxlen = len;
     }
     for (size_t k = 2; k <= maxlen; k++) {
-        char *cut = ms_test_run(d, lim, chunks, n, k);
+        char *cut = ms_test_run_with(d, lim, chunks, n, k, rec);
         assert_string_equal(whole, cut);
         free(cut);
     }
     return whole;
+}
+
+char *ms_test_run(const struct ms_dissector *d, const struct ms_limits *lim,
+                  const struct ms_chunk *chunks, size_t n, size_t split)
+{
+    return ms_test_run_with(d, lim, chunks, n, split, record);
+}
+
+char *ms_test_run_all(const struct ms_dissector *d, const struct ms_limits *lim,
+                      const struct ms_chunk *chunks, size_t n)
+{
+    return ms_test_run_all_with(d, lim, chunks, n, record);
 }

@@ -8,53 +8,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_log.h"
 #include "helper_split.h"
-
-#define C(s) { .dir = MS_DIR_TO_SERVER, .data = (s) }
-#define S(s) { .dir = MS_DIR_TO_CLIENT, .data = (s) }
-#define CN(s) { .dir = MS_DIR_TO_SERVER, .data = (s), .len = sizeof(s) - 1 }
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct ms_dissector *const D = &ms_dissector_imap;
 
 static struct ms_limits lim(void)
 {
     return ms_limits_default();
-}
-
-static size_t count_lines(const char *log, const char *prefix)
-{
-    size_t n = 0;
-    for (const char *p = log; p && *p;) {
-        if (strncmp(p, prefix, strlen(prefix)) == 0)
-            n++;
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    return n;
-}
-
-static void sha256_hex(const void *d, size_t n, char out[65])
-{
-    uint8_t h[32];
-    unsigned len = 0;
-    EVP_Digest(d, n, h, &len, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
-/* "size=N sha256=HEX" as the split log prints it for a message. */
-static void want_msg(const char *msg, size_t n, char *out, size_t outlen)
-{
-    char hex[65];
-    sha256_hex(msg, n, hex);
-    snprintf(out, outlen, " size=%zu sha256=%s", n, hex);
 }
 
 /* Second sink: one letter per event: credentials give their
@@ -74,20 +39,8 @@ static void flags_emit(void *user, const struct ms_event *ev)
 
 static char *run_flags(const struct ms_chunk *t, size_t n)
 {
-    struct ms_buf b;
-    ms_buf_init(&b, 4096);
-    struct ms_sink sink = { .emit = flags_emit, .user = &b };
     struct ms_limits l = lim();
-    void *st = D->create(&l, &sink);
-    assert_non_null(st);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = t[i].len ? t[i].len : strlen(t[i].data);
-        assert_int_equal(D->feed(st, t[i].dir, (const uint8_t *)t[i].data, len), MS_OK);
-    }
-    D->finish(st);
-    D->destroy(st);
-    ms_buf_append(&b, "", 1);
-    return (char *)b.p;
+    return ms_test_run_with(D, &l, t, n, 0, flags_emit);
 }
 
 /* ---- LOGIN ----------------------------------------------------------- */
@@ -479,13 +432,13 @@ static void test_fetch_body(void **state)
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t, N(t));
-    want_msg(msg1, sizeof(msg1) - 1, want, sizeof(want));
+    ms_test_want_msg(msg1, sizeof(msg1) - 1, want, sizeof(want));
     assert_non_null(strstr(log, "EMAIL FETCH from=[Alice <alice@example.org>] to=[bob@example.org]"
                                 " subject=[hello]"));
     assert_non_null(strstr(log, want));
-    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     assert_non_null(strstr(log, "truncated=0\n"));
-    assert_int_equal(count_lines(log, "ANOMALY"), 0);
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY"), 0);
     free(log);
     char *f = run_flags(t, N(t));
     assert_string_equal(f, "f");
@@ -512,11 +465,11 @@ static void test_fetch_items(void **state)
     t2[4].len = strlen(t[4].data) + 1 + strlen(t[4].data + strlen(t[4].data) + 1);
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t2, N(t2));
-    assert_int_equal(count_lines(log, "EMAIL FETCH"), 5);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL FETCH"), 5);
     assert_non_null(strstr(log, "subject=[two]"));
-    assert_int_equal(count_lines(log, "ANOMALY"), 0);
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY"), 0);
     char want[128];
-    want_msg("b\0n", 3, want, sizeof(want));
+    ms_test_want_msg("b\0n", 3, want, sizeof(want));
     assert_non_null(strstr(log, want));
     free(log);
     char *f = run_flags(t2, N(t2));
@@ -548,11 +501,11 @@ static void test_append(void **state)
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t, N(t));
-    want_msg(m, sizeof(m) - 1, want, sizeof(want));
-    assert_int_equal(count_lines(log, "EMAIL APPEND from=null subject=[sent]"), 2);
+    ms_test_want_msg(m, sizeof(m) - 1, want, sizeof(want));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL APPEND from=null subject=[sent]"), 2);
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "CRED LOGIN LOGIN user=[u] pass=[p] outcome=1"));
-    assert_int_equal(count_lines(log, "ANOMALY"), 0);
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY"), 0);
     free(log);
 }
 
@@ -565,13 +518,13 @@ static void test_message_cap(void **state)
     char fetch[256], want[128];
     snprintf(fetch, sizeof(fetch), "* 1 FETCH (BODY[] {%zu}\r\n%s)\r\nz OK\r\n", sizeof(m) - 1, m);
     const struct ms_chunk t[] = { C("z FETCH 1 BODY[]\r\n"), S(fetch) };
-    want_msg(m, sizeof(m) - 1, want, sizeof(want));
+    ms_test_want_msg(m, sizeof(m) - 1, want, sizeof(want));
     for (uint64_t cap = sizeof(m) - 2; cap <= sizeof(m); cap++) {
         struct ms_limits l = lim();
         l.max_message = cap;
         char *log = ms_test_run_all(D, &l, t, N(t));
         assert_non_null(strstr(log, want));
-        assert_int_equal(count_lines(log, "EMAIL"), 1);
+        assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
         assert_non_null(strstr(log, cap < sizeof(m) - 1 ? "truncated=1" : "truncated=0"));
         free(log);
     }
@@ -591,10 +544,10 @@ static void test_midsession_start(void **state)
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t, N(t));
     char want[128];
-    want_msg(msg1, sizeof(msg1) - 1, want, sizeof(want));
+    ms_test_want_msg(msg1, sizeof(msg1) - 1, want, sizeof(want));
     assert_non_null(strstr(log, want));
-    assert_int_equal(count_lines(log, "EMAIL"), 1);
-    assert_int_equal(count_lines(log, "CRED LOGIN LOGIN user=[u] pass=[p] outcome=1"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
+    assert_int_equal(ms_test_count_lines(log, "CRED LOGIN LOGIN user=[u] pass=[p] outcome=1"), 1);
     free(log);
 }
 
@@ -617,7 +570,7 @@ static void test_gaps(void **state)
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t, N(t));
     assert_non_null(strstr(log, "EMAIL FETCH from=null subject=[gap]"));
-    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     assert_non_null(strstr(log, "truncated=1"));
     assert_string_equal(strstr(log, "CRED"), "CRED LOGIN LOGIN user=[u] pass=[p] outcome=1 "
                                              "reply=[c OK] incomplete=0\n");
@@ -709,9 +662,9 @@ static void test_garbage_and_long_lines(void **state)
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t, N(t));
-    assert_int_equal(count_lines(log, "ANOMALY imap_literal_invalid"), 1);
-    assert_int_equal(count_lines(log, "CRED"), 0);
-    assert_int_equal(count_lines(log, "EMAIL"), 0);
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY imap_literal_invalid"), 1);
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 0);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 0);
     free(log);
 
     char fetch[512];
@@ -724,9 +677,9 @@ static void test_garbage_and_long_lines(void **state)
     };
     l.max_line = 64;
     log = ms_test_run_all(D, &l, big, N(big));
-    assert_int_equal(count_lines(log, "ANOMALY line_too_long"), 1);
-    assert_int_equal(count_lines(log, "EMAIL FETCH from=null subject=[big]"), 1);
-    assert_int_equal(count_lines(log, "CRED"), 0);
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY line_too_long"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL FETCH from=null subject=[big]"), 1);
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 0);
     free(log);
 }
 

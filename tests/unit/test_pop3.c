@@ -6,42 +6,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_log.h"
 #include "helper_split.h"
-
-#define C(s) { .dir = MS_DIR_TO_SERVER, .data = (s) }
-#define S(s) { .dir = MS_DIR_TO_CLIENT, .data = (s) }
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct ms_limits lim(void)
 {
     return ms_limits_default();
-}
-
-static size_t count_lines(const char *log, const char *prefix)
-{
-    size_t n = 0;
-    for (const char *p = log; p && *p;) {
-        if (strncmp(p, prefix, strlen(prefix)) == 0)
-            n++;
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    return n;
-}
-
-static void sha256_hex(const void *d, size_t n, char out[65])
-{
-    uint8_t h[32];
-    unsigned len = 0;
-    EVP_Digest(d, n, h, &len, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
 static void test_userpass_success_and_retr(void **state)
@@ -82,14 +56,14 @@ static void test_userpass_success_and_retr(void **state)
     assert_non_null(strstr(log, "CRED USER USER user=[alice] pass=[Summer 2026!pw] outcome=1 "
                                 "reply=[+OK Logged in.] incomplete=0\n"));
     char hex[65], want[128];
-    sha256_hex(msg, sizeof(msg) - 1, hex);
+    ms_test_sha256_hex(msg, sizeof(msg) - 1, hex);
     snprintf(want, sizeof(want), " size=%zu sha256=%s", sizeof(msg) - 1, hex);
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "EMAIL RETR from=[Alice <alice@example.org>] to=[bob@example.org]"));
     assert_non_null(strstr(log, "subject=[hello]"));
-    assert_int_equal(count_lines(log, "CRED"), 1);
-    assert_int_equal(count_lines(log, "EMAIL"), 1);
-    assert_int_equal(count_lines(log, "ANOMALY"), 0);
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY"), 0);
     free(log);
 }
 
@@ -146,7 +120,7 @@ static void test_lowercase_bare_lf(void **state)
     assert_non_null(strstr(log, "CRED USER USER user=[zeek@zeek.org] pass=[zeek] outcome=1 "
                                 "reply=[+OK mailbox locked and ready]"));
     char hex[65], want[100];
-    sha256_hex("Subject: x\n\nbody\n", 17, hex);
+    ms_test_sha256_hex("Subject: x\n\nbody\n", 17, hex);
     snprintf(want, sizeof(want), "size=17 sha256=%s", hex);
     assert_non_null(strstr(log, want));
     free(log);
@@ -186,7 +160,7 @@ static void test_stls(void **state)
     assert_string_equal(log, "");
     free(log);
     log = ms_test_run_all(&ms_dissector_pop3, &l, refused, N(refused));
-    assert_int_equal(count_lines(log, "CRED USER USER user=[x] pass=[y] outcome=1"), 1);
+    assert_int_equal(ms_test_count_lines(log, "CRED USER USER user=[x] pass=[y] outcome=1"), 1);
     free(log);
 }
 
@@ -211,8 +185,8 @@ static void test_auth_exchange_keeps_sync(void **state)
     /* "\0joe\0secret" */
     assert_non_null(strstr(log, "CRED AUTH PLAIN user=[joe] pass=[secret] outcome=1 "
                                 "reply=[+OK logged in] incomplete=0\n"));
-    assert_int_equal(count_lines(log, "CRED"), 1);
-    assert_int_equal(count_lines(log, "EMAIL RETR"), 1);
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL RETR"), 1);
     assert_non_null(strstr(log, "subject=[s]"));
     free(log);
 }
@@ -286,8 +260,8 @@ static void run_user_line(size_t line_len, const char **expect_sub, int want_cre
         S("+OK\r\n"), C(user_line), S("+OK\r\n"), C("PASS p\r\n"), S("+OK\r\n"),
     };
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
-    assert_int_equal(count_lines(log, "ANOMALY line_too_long"), want_cred ? 0 : 1);
-    assert_int_equal(count_lines(log, "CRED USER USER user=[u"), want_cred ? 1 : 0);
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY line_too_long"), want_cred ? 0 : 1);
+    assert_int_equal(ms_test_count_lines(log, "CRED USER USER user=[u"), want_cred ? 1 : 0);
     if (expect_sub && *expect_sub)
         assert_non_null(strstr(log, *expect_sub));
     free(log);
@@ -343,12 +317,12 @@ static void test_gap_truncates_message(void **state)
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
     static const char kept[] = "Subject: cut\r\n\r\nfirst part\r\nmore\r\n";
     char hex[65], want[128];
-    sha256_hex(kept, sizeof(kept) - 1, hex);
+    ms_test_sha256_hex(kept, sizeof(kept) - 1, hex);
     snprintf(want, sizeof(want), "size=%zu sha256=%s", sizeof(kept) - 1, hex);
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "subject=[cut]"));
     assert_non_null(strstr(log, "truncated=1\n"));
-    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     free(log);
 }
 

@@ -23,11 +23,8 @@
 #include <string.h>
 
 #include "dissectors/sasl.h"
+#include "helper_log.h"
 #include "helper_split.h"
-
-#define C(s) { .dir = MS_DIR_TO_SERVER, .data = (s) }
-#define S(s) { .dir = MS_DIR_TO_CLIENT, .data = (s) }
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- a recorder with every credential field ---------------------------- */
 
@@ -80,56 +77,11 @@ static void record(void *user, const struct ms_event *ev)
     ms_buf_append(log, "\n", 1);
 }
 
-/* split: 0 whole, 1 byte by byte, k > 1 each chunk cut at k - 1 (as
- * helper_split does). */
-static char *run(const struct ms_limits *lim, const struct ms_chunk *t, size_t n, size_t split)
-{
-    struct ms_buf log;
-    ms_buf_init(&log, 1 << 22);
-    struct ms_sink sink = { .emit = record, .user = &log };
-    void *st = ms_dissector_pop3.create(lim, &sink);
-    assert_non_null(st);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = t[i].len ? t[i].len : strlen(t[i].data);
-        size_t off = 0;
-        while (off < len) {
-            size_t take = len - off;
-            if (split == 1)
-                take = 1;
-            else if (split > 1 && off == 0 && split - 1 < len)
-                take = split - 1;
-            uint8_t *copy = malloc(take);
-            assert_non_null(copy);
-            memcpy(copy, t[i].data + off, take);
-            assert_int_equal(ms_dissector_pop3.feed(st, t[i].dir, copy, take), MS_OK);
-            free(copy);
-            off += take;
-        }
-    }
-    ms_dissector_pop3.finish(st);
-    ms_dissector_pop3.destroy(st);
-    ms_buf_append(&log, "", 1);
-    return (char *)log.p;
-}
-
+/* Every mode twice: helper_split's common log, then this file's. */
 static char *run_all_lim(const struct ms_limits *lim, const struct ms_chunk *t, size_t n)
 {
     free(ms_test_run_all(&ms_dissector_pop3, lim, t, n));
-    char *whole = run(lim, t, n, 0);
-    char *bytes = run(lim, t, n, 1);
-    assert_string_equal(whole, bytes);
-    free(bytes);
-    size_t maxlen = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = t[i].len ? t[i].len : strlen(t[i].data);
-        maxlen = len > maxlen ? len : maxlen;
-    }
-    for (size_t k = 2; k <= maxlen; k++) {
-        char *cut = run(lim, t, n, k);
-        assert_string_equal(whole, cut);
-        free(cut);
-    }
-    return whole;
+    return ms_test_run_all_with(&ms_dissector_pop3, lim, t, n, record);
 }
 
 static char *run_all(const struct ms_chunk *t, size_t n)
@@ -167,8 +119,7 @@ static void md5hex(const void *d, size_t n, char out[33])
     uint8_t h[16];
     unsigned len = 0;
     EVP_Digest(d, n, h, &len, EVP_md5(), NULL);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
+    ms_test_hex(h, 16, out);
 }
 
 static void hmac_md5hex(const char *key, const char *msg, char out[33])
@@ -176,8 +127,7 @@ static void hmac_md5hex(const char *key, const char *msg, char out[33])
     uint8_t h[16];
     unsigned len = 0;
     HMAC(EVP_md5(), key, (int)strlen(key), (const uint8_t *)msg, strlen(msg), h, &len);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
+    ms_test_hex(h, 16, out);
 }
 
 /* ---- CRAM-MD5 ------------------------------------------------------------ */
@@ -637,12 +587,6 @@ static size_t type1(uint8_t *m, uint32_t flags)
     return 32;
 }
 
-static void hexs(const uint8_t *p, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
 static void test_ntlm_v2_pop3(void **state)
 {
     (void)state;
@@ -665,7 +609,7 @@ static void test_ntlm_v2_pop3(void **state)
     };
     char *log = run_all(t, N(t));
     char bh[400], want[1200];
-    hexs(blob, bl, bh);
+    ms_test_hex(blob, bl, bh);
     snprintf(want, sizeof(want),
              "CRED AUTH NTLM user=[User] domain=[Domain] ws=[COMPUTER] chal=[0123456789abcdef] "
              "resp=[68cd0ab851e51c96aabc927bebef6a1c%s] "
@@ -697,8 +641,8 @@ static void test_ntlm_v1_pop3(void **state)
     };
     char *log = run_all(t, N(t));
     char lh[49], nh[49], want[1024];
-    hexs(lm, 24, lh);
-    hexs(nt, 24, nh);
+    ms_test_hex(lm, 24, lh);
+    ms_test_hex(nt, 24, nh);
     snprintf(want, sizeof(want),
              "CRED AUTH NTLM user=[liam] domain=[POP3DOM] ws=[POP3HOST] chal=[0123456789abcdef] "
              "resp=[%s] hashcat=[liam::POP3DOM:%s:%s:0123456789abcdef] mode=5500 outcome=2 "
@@ -743,7 +687,7 @@ static void test_ntlm_bad_offset_pop3(void **state)
     };
     char *log = run_all(t, N(t));
     char nh[49], want[512];
-    hexs(nt, 24, nh);
+    ms_test_hex(nt, 24, nh);
     snprintf(want, sizeof(want),
              "ANOMALY ntlm_bad_offset\nCRED AUTH NTLM user=[u] ws=[W] chal=[0123456789abcdef] resp=[%s] "
              "mode=0 outcome=1 reply=[+OK] stls=null incomplete=1\n",
@@ -893,13 +837,13 @@ static void test_stls_injection(void **state)
         S("+OK\r\n"), C("STLS\r\nUSER x\r\nPASS y\r\n"), S("+OK Begin TLS\r\n"),
         C("\x16\x03\x01\x00\x05hello"),
     };
-    char *log = run(&lim, t, N(t), 0);
+    char *log = ms_test_run_with(&ms_dissector_pop3, &lim, t, N(t), 0, record);
     assert_string_equal(log, "ANOMALY stls_command_injection\n"
                              "CRED USER USER user=[x] pass=[y] mode=0 outcome=0 stls=null incomplete=0\n");
     free(log);
     /* A partial line after STLS counts too. */
     const struct ms_chunk part[] = { S("+OK\r\n"), C("STLS\r\nUS"), S("+OK\r\n") };
-    log = run(&lim, part, N(part), 0);
+    log = ms_test_run_with(&ms_dissector_pop3, &lim, part, N(part), 0, record);
     assert_string_equal(log, "ANOMALY stls_command_injection\n");
     free(log);
     /* STLS alone in its segment: nothing, in every split. */

@@ -18,12 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_log.h"
 #include "helper_split.h"
-
-#define C(s) { .dir = MS_DIR_TO_SERVER, .data = (s) }
-#define S(s) { .dir = MS_DIR_TO_CLIENT, .data = (s) }
-#define GAP(d, n) { .dir = (d), .gap = (n) }
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- the wrapper that shows SMTP's own fields --------------------------- */
 
@@ -151,22 +147,9 @@ static char *run(const struct ms_chunk *t, size_t n)
     return ms_test_run_all(&smtp_x, &l, t, n);
 }
 
-static size_t count_lines(const char *log, const char *prefix)
-{
-    size_t n = 0;
-    for (const char *p = log; p && *p;) {
-        if (strncmp(p, prefix, strlen(prefix)) == 0)
-            n++;
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    return n;
-}
-
 static size_t count_anomalies(const char *log)
 {
-    return count_lines(log, "ANOMALY ") - count_lines(log, "ANOMALY +");
+    return ms_test_count_lines(log, "ANOMALY ") - ms_test_count_lines(log, "ANOMALY +");
 }
 
 /* Appends a string to a fixed buffer (tests build pipelined bursts). */
@@ -175,23 +158,6 @@ static void append(char *dst, const char *src)
     size_t have = strlen(dst), n = strlen(src);
     assert_true(have + n < 512);
     memcpy(dst + have, src, n + 1);
-}
-
-static void sha256_hex(const void *d, size_t n, char out[65])
-{
-    uint8_t h[32];
-    unsigned len = 0;
-    EVP_Digest(d, n, h, &len, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
-/* " size=N sha256=HEX" of the given message, as helper_split prints it. */
-static void want_size_hash(const char *msg, size_t n, char *out, size_t cap)
-{
-    char hex[65];
-    sha256_hex(msg, n, hex);
-    snprintf(out, cap, " size=%zu sha256=%s", n, hex);
 }
 
 #define EHLO_TLS                                                                            \
@@ -283,7 +249,7 @@ static void test_auth_plain_empty_ir(void **state)
     char *log = run(t, N(t));
     assert_non_null(strstr(log, "CRED AUTH PLAIN user=[alice] pass=[pw] outcome=1 reply=[235 ok]"));
     assert_non_null(strstr(log, "+cred starttls=unknown\n"));
-    assert_int_equal(count_lines(log, "CRED"), 1);
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
     free(log);
 }
 
@@ -370,7 +336,7 @@ static void test_auth_cancel_and_abandon(void **state)
         S("334 UGFzc3dvcmQ6\r\n"),
     };
     log = run(abandon, N(abandon));
-    assert_int_equal(count_lines(log, "CRED"), 0);
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 0);
     free(log);
 }
 
@@ -414,7 +380,7 @@ static void test_auth_cram_md5(void **state)
     /* tim's login, successful, with the line hashcat takes (mode 10200:
      * $cram_md5$base64(challenge)$base64(user SP digest)); the cancelled
      * second one revealed nothing. */
-    assert_int_equal(count_lines(log, "CRED"), 1);
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
     assert_non_null(strstr(log, "CRED AUTH CRAM-MD5 user=[tim] pass=null outcome=1 "
                                 "reply=[235 2.7.0 Authentication successful]"));
     assert_non_null(strstr(log, " hashcat=[$cram_md5$PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9u"
@@ -444,10 +410,10 @@ static void test_auth_xoauth2(void **state)
         S("235 2.7.0 Accepted\r\n"),
     };
     char *log = run(t, N(t));
-    assert_int_equal(count_lines(log, "CRED AUTH XOAUTH2 user=[someuser@example.com]"), 2);
+    assert_int_equal(ms_test_count_lines(log, "CRED AUTH XOAUTH2 user=[someuser@example.com]"), 2);
     assert_non_null(strstr(log, "outcome=2 reply=[535 5.7.8 https://support.google.com/mail]"));
     assert_non_null(strstr(log, "outcome=1 reply=[235 2.7.0 Accepted]"));
-    assert_int_equal(count_lines(log, "ANOMALY +cred starttls=false token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg]"), 2);
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY +cred starttls=false token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg]"), 2);
     assert_int_equal(count_anomalies(log), 0);
     free(log);
 }
@@ -519,36 +485,23 @@ static void test_starttls_refused(void **state)
     free(log);
 }
 
-struct log_sink {
-    char text[4096];
-    size_t len;
-};
-
+/* One line per event: an anomaly's code, or CRED / EMAIL. */
 static void log_emit(void *user, const struct ms_event *ev)
 {
-    struct log_sink *l = user;
+    struct ms_buf *log = user;
     const char *what = ev->kind == MS_EV_ANOMALY ? ev->u.anomaly.code
                        : ev->kind == MS_EV_CREDENTIAL ? "CRED"
                                                        : "EMAIL";
-    int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", what);
-    if (n > 0)
-        l->len += (size_t)n;
+    ms_buf_append(log, what, strlen(what));
+    ms_buf_append(log, "\n", 1);
 }
 
-/* Feeds client/server chunks as given (no splitting) and returns the log. */
-static void feed_raw(const struct ms_chunk *t, size_t n, struct log_sink *out)
+/* Feeds client/server chunks as given (no splitting) and returns the log
+ * (the caller frees). */
+static char *feed_raw(const struct ms_chunk *t, size_t n)
 {
     struct ms_limits l = lim();
-    memset(out, 0, sizeof(*out));
-    struct ms_sink sink = { .emit = log_emit, .user = out };
-    void *st = ms_dissector_smtp.create(&l, &sink);
-    assert_non_null(st);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(ms_dissector_smtp.feed(st, t[i].dir, (const uint8_t *)t[i].data,
-                                                strlen(t[i].data)),
-                         MS_OK);
-    ms_dissector_smtp.finish(st);
-    ms_dissector_smtp.destroy(st);
+    return ms_test_run_with(&ms_dissector_smtp, &l, t, n, 0, log_emit);
 }
 
 /* CVE-2011-0411: commands in the same segment as STARTTLS. This depends on
@@ -557,14 +510,14 @@ static void feed_raw(const struct ms_chunk *t, size_t n, struct log_sink *out)
 static void test_starttls_injection(void **state)
 {
     (void)state;
-    struct log_sink l;
     const struct ms_chunk inj[] = {
         EHLO_TLS,
         C("STARTTLS\r\nRSET\r\n"),
         S("220 2.0.0 Ready to start TLS\r\n"),
     };
-    feed_raw(inj, N(inj), &l);
-    assert_string_equal(l.text, "starttls_command_injection\n");
+    char *log = feed_raw(inj, N(inj));
+    assert_string_equal(log, "starttls_command_injection\n");
+    free(log);
 
     /* Injected bytes without a line end yet count too. */
     const struct ms_chunk inj2[] = {
@@ -572,8 +525,9 @@ static void test_starttls_injection(void **state)
         C("STARTTLS\r\nAUTH PLAIN AGFsaWNl"),
         S("220 2.0.0 Ready to start TLS\r\n"),
     };
-    feed_raw(inj2, N(inj2), &l);
-    assert_string_equal(l.text, "starttls_command_injection\n");
+    log = feed_raw(inj2, N(inj2));
+    assert_string_equal(log, "starttls_command_injection\n");
+    free(log);
 
     /* The same bytes in two segments are a client that did not wait, not
      * an injection; nothing is parsed from them either way. */
@@ -583,8 +537,9 @@ static void test_starttls_injection(void **state)
         C("RSET\r\n"),
         S("220 2.0.0 Ready to start TLS\r\n"),
     };
-    feed_raw(two, N(two), &l);
-    assert_string_equal(l.text, "");
+    log = feed_raw(two, N(two));
+    assert_string_equal(log, "");
+    free(log);
 
     /* A plain STARTTLS then TLS. */
     const struct ms_chunk clean[] = {
@@ -593,8 +548,9 @@ static void test_starttls_injection(void **state)
         S("220 2.0.0 Ready to start TLS\r\n"),
         C("\x16\x03\x01"),
     };
-    feed_raw(clean, N(clean), &l);
-    assert_string_equal(l.text, "");
+    log = feed_raw(clean, N(clean));
+    assert_string_equal(log, "");
+    free(log);
 }
 
 /* ---- messages -------------------------------------------------------------- */
@@ -640,14 +596,14 @@ static void test_data_dot_stuffing(void **state)
     };
     char *log = run(t, N(t));
     char want[128];
-    want_size_hash(msg1, sizeof(msg1) - 1, want, sizeof(want));
+    ms_test_want_msg(msg1, sizeof(msg1) - 1, want, sizeof(want));
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "EMAIL DATA from=[Alice <alice@example.org>] "
                                 "to=[Bob <bob@example.org>] subject=[dots]"));
     assert_non_null(strstr(log, "truncated=0\nANOMALY +email mail_from=[alice@example.org] "
                                 "rcpt=[bob@example.org] accepted=true "
                                 "reply=[250 2.0.0 Ok: queued as 4F3A2B]\n"));
-    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     assert_int_equal(count_anomalies(log), 0);
     free(log);
 }
@@ -677,7 +633,7 @@ static void test_pipelining(void **state)
                                 "accepted=true reply=[250 2.0.0 Ok: queued as 1]\n"));
     assert_non_null(strstr(log, "+email mail_from=[] rcpt=[x@y] accepted=false "
                                 "reply=[451 4.3.0 Error: queue file write error]\n"));
-    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_int_equal(count_anomalies(log), 0);
     free(log);
 }
@@ -698,7 +654,7 @@ static void test_body_before_354(void **state)
     };
     char *log = run(t, N(t));
     char want[128];
-    want_size_hash("hello world 1234\r\n", 18, want, sizeof(want));
+    ms_test_want_msg("hello world 1234\r\n", 18, want, sizeof(want));
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
                                 "reply=[250 2.0.0 Ok: queued]\n"));
@@ -730,7 +686,7 @@ static void test_bdat(void **state)
     assert_int_equal(sizeof(body) - 1, 50);
     char *log = run(t, N(t));
     char want[128];
-    want_size_hash(body, sizeof(body) - 1, want, sizeof(want));
+    ms_test_want_msg(body, sizeof(body) - 1, want, sizeof(want));
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "EMAIL BDAT from=null subject=[chunked]"));
     assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
@@ -738,7 +694,7 @@ static void test_bdat(void **state)
     /* BDAT 0 LAST without a transaction: an empty message, refused. */
     assert_non_null(strstr(log, "+email mail_from=null accepted=false "
                                 "reply=[503 5.5.1 Error: need MAIL command]\n"));
-    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_int_equal(count_anomalies(log), 0);
     free(log);
 }
@@ -761,7 +717,7 @@ static void test_bdat_gap(void **state)
     char *log = run(t, N(t));
     assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
                                 "accepted=true reply=[250 queued]\n"));
-    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     free(log);
 }
 
@@ -810,7 +766,7 @@ static void test_rset_and_several_messages(void **state)
         S("221 Bye\r\n"),
     };
     char *log = run(t, N(t));
-    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_non_null(strstr(log, "subject=[m2]"));
     assert_non_null(strstr(log, "+email mail_from=[two@a] rcpt=[y@b] accepted=true "
                                 "reply=[250 Ok: queued as 2]\n"));
@@ -835,7 +791,7 @@ static void test_client_side_only(void **state)
         C("Subject: Hello2!\n\nho\n.\nquit\n"),
     };
     char *log = run(t, N(t));
-    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_non_null(strstr(log, "subject=[Hello1!]"));
     assert_non_null(strstr(log, "+email mail_from=[robin@icir.org] rcpt=[robin@icir.org] "
                                 "accepted=unknown reply=null\n"));
@@ -888,12 +844,12 @@ static void test_gap_in_data(void **state)
         S("250 Ok: queued 2\r\n"),
     };
     char *log = run(t, N(t));
-    assert_int_equal(count_lines(log, "EMAIL"), 2);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_non_null(strstr(log, "subject=[cut]"));
     assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
                                 "accepted=true reply=[250 Ok: queued]\n"));
     char want[128];
-    want_size_hash("Subject: whole\r\n\r\nfine\r\n", 24, want, sizeof(want));
+    ms_test_want_msg("Subject: whole\r\n\r\nfine\r\n", 24, want, sizeof(want));
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "truncated=0\nANOMALY +email mail_from=[e@f] rcpt=[g@h] "
                                 "accepted=true reply=[250 Ok: queued 2]\n"));
@@ -919,7 +875,7 @@ static void test_gap_eats_terminator(void **state)
         S("221 2.0.0 Bye\r\n"),
     };
     char *log = run(t, N(t));
-    assert_int_equal(count_lines(log, "EMAIL"), 1);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     assert_non_null(strstr(log, "subject=[lost end]"));
     assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
                                 "accepted=true reply=[250 2.0.0 Ok: queued as 994C]\n"));
