@@ -35,8 +35,9 @@ void ms_tcp_half_init(struct ms_tcp_half *h)
 
 void ms_tcp_half_syn(struct ms_tcp_half *h, uint32_t isn)
 {
-    /* A retransmitted SYN must not rewind a stream already flowing. */
-    if (h->started && h->delivered > 0)
+    /* A retransmitted (or forged) SYN must not rewind a stream already
+     * flowing, nor move next_seq past or onto data already waiting. */
+    if (h->started && (h->delivered > 0 || h->ooo))
         return;
     h->started = true;
     h->syn = true;
@@ -206,9 +207,13 @@ static void deliver_in_order(struct ms_tcp_half *h, struct ms_reasm_budget *b, c
 static void skip_hole(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint32_t upto,
                       const struct ms_stream_out *out)
 {
-    uint32_t missing = upto - h->next_seq;
-    if (missing == 0)
+    /* Nothing is missing when the first waiting segment already touches
+     * next_seq: hand it on instead (callers rely on progress). */
+    if (!SEQ_GT(upto, h->next_seq)) {
+        drain(h, b, out);
         return;
+    }
+    uint32_t missing = upto - h->next_seq;
     b->gaps++;
     b->gap_bytes += missing;
     h->next_seq = upto;
@@ -336,6 +341,7 @@ void ms_tcp_half_acked(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint32_
 void ms_tcp_half_flush(struct ms_tcp_half *h, struct ms_reasm_budget *b,
                        const struct ms_stream_out *out)
 {
+    /* Every pass hands on or drops the first waiting segment. */
     while (h->ooo)
         skip_hole(h, b, h->ooo->seq, out);
 }

@@ -299,6 +299,26 @@ static void test_sequence_wrap(void **state)
     ms_tcp_half_free(&f.h, &f.b);
 }
 
+/* A second SYN with another ISN while data waits out of order must not
+ * move next_seq onto or past that data (it once made flush spin forever,
+ * and a backwards move reported a 4 GB gap). */
+static void test_second_syn_with_waiting_data(void **state)
+{
+    (void)state;
+    const uint32_t isn2[] = { 1100, 1200 }; /* onto, and past, the waiting byte */
+    for (size_t i = 0; i < 2; i++) {
+        struct fixture f;
+        setup(&f, 1024, 1000);
+        seg(&f, 1101, "later");            /* a hole at 1001..1100 */
+        ms_tcp_half_syn(&f.h, isn2[i]);
+        ms_tcp_half_flush(&f.h, &f.b, &f.o);
+        assert_string_equal(f.s.out, "<gap 100>later");
+        assert_int_equal(f.b.gap_bytes, 100);
+        assert_null(f.h.ooo);
+        ms_tcp_half_free(&f.h, &f.b);
+    }
+}
+
 static void test_midstream_start(void **state)
 {
     (void)state;
@@ -449,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_gap_on_ack_and_flush),
         cmocka_unit_test(test_cap_forces_gap),
         cmocka_unit_test(test_sequence_wrap),
+        cmocka_unit_test(test_second_syn_with_waiting_data),
         cmocka_unit_test(test_midstream_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
