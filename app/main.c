@@ -1,6 +1,7 @@
 /* mailspill command line: parse arguments, open sources and output, run the
  * pipeline. No parsing of network data happens here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -367,11 +368,27 @@ static void write_stats(struct run *r)
 
 /* SIGHUP: logrotate moved the file away; write to a new one at the same
  * path. On failure keep writing to the old one and say so. */
+/* The output holds secrets (passwords with --show-passwords, hashcat lines
+ * always): a new file is readable by its owner only, whatever the umask. */
+static FILE *open_output(const char *path, bool append)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+    if (fd < 0)
+        return NULL;
+    FILE *fp = fdopen(fd, append ? "a" : "w");
+    if (!fp) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return fp;
+}
+
 static void reopen_output(struct run *r)
 {
     if (!r->c->outpath || strcmp(r->c->outpath, "-") == 0)
         return;
-    FILE *nfp = fopen(r->c->outpath, "a");
+    FILE *nfp = open_output(r->c->outpath, true);
     if (!nfp) {
         fprintf(stderr, "mailspill: cannot reopen %s: %s; still writing to the old file\n",
                 r->c->outpath, strerror(errno));
@@ -467,7 +484,7 @@ int main(int argc, char **argv)
 
     FILE *fp = stdout;
     if (c.outpath && strcmp(c.outpath, "-") != 0) {
-        fp = fopen(c.outpath, "w");
+        fp = open_output(c.outpath, false);
         if (!fp) {
             fprintf(stderr, "mailspill: cannot open %s: %s\n", c.outpath, strerror(errno));
             free(c.files);

@@ -59,12 +59,16 @@ void ms_linebuf_feed(struct ms_linebuf *lb, const uint8_t *d, size_t n)
             d += scan;
             n -= scan;
         } else {
-            if (ms_buf_append_some(&lb->acc, d, n) != n) {
-                /* Out of memory: pass what we hold on rather than lose it. */
+            size_t took = ms_buf_append_some(&lb->acc, d, n);
+            if (took != n) {
+                /* Out of memory: pass what we hold and what we could not
+                 * keep on, as a partial line, rather than lose it (and never
+                 * retry the same bytes: that would not progress). */
                 size_t len = lb->acc.len;
                 lb->acc.len = 0;
-                deliver(lb, lb->acc.p, len, true);
-                continue;
+                if (len > 0)
+                    deliver(lb, lb->acc.p, len, true);
+                deliver(lb, d + took, n - took, true);
             }
             n = 0;
         }

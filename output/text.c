@@ -1,5 +1,6 @@
 #include "text.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,7 +25,14 @@ static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
             size_t k = 1;
             while (k < len && i + k < n && (b.p[i + k] & 0xc0) == 0x80)
                 k++;
-            if (k == len) {
+            /* C1 controls (U+0080-U+009F: 0xc2 0x80-0x9f, e.g. an 8-bit CSI)
+             * and bidi overrides (U+202A-202E, U+2066-2069) steer some
+             * terminals: escaped like C0 controls. */
+            bool c1 = len == 2 && c == 0xc2 && b.p[i + 1] < 0xa0;
+            bool bidi = len == 3 && c == 0xe2 &&
+                        ((b.p[i + 1] == 0x80 && b.p[i + 2] >= 0xaa && b.p[i + 2] <= 0xae) ||
+                         (b.p[i + 1] == 0x81 && b.p[i + 2] >= 0xa6 && b.p[i + 2] <= 0xa9));
+            if (k == len && !c1 && !bidi) {
                 fwrite(b.p + i, 1, len, fp);
                 i += len - 1;
             } else {

@@ -98,6 +98,8 @@ def test_output_file():
         path = os.path.join(d, "out.json")
         r = run(["-r", DEMO, "-o", path])
         assert r.returncode == 0 and r.stdout == b""
+        # It holds secrets: readable by its owner only, whatever the umask.
+        assert os.stat(path).st_mode & 0o777 == 0o600, oct(os.stat(path).st_mode)
         with open(path, "rb") as f:
             assert f.read() == run(["-r", DEMO]).stdout
 
