@@ -534,6 +534,14 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
     }
     if (!complete(g))
         return MS_DEFRAG_HELD;
+    /* The check above used each fragment's own header; the datagram gets
+     * the first fragment's, which may carry more options. */
+    if ((g->version == 4 ? g->hdr_len : g->hdr_len - 40) + g->end > 65535) {
+        d->st.dropped++;
+        *events |= MS_DEFRAG_EV_TOO_LARGE;
+        dgram_remove(d, g, b);
+        return MS_DEFRAG_DROPPED;
+    }
 
     size_t n;
     uint8_t *buf = build(g, &n);
