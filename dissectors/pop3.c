@@ -14,7 +14,17 @@
  * the server's CAPA list offered STLS (RFC 2595 section 4). After a
  * successful STLS nothing more is read: what follows is TLS. Commands the
  * client sent after STLS in the same segment are flagged as a command
- * injection attempt (CVE-2011-0411 style). */
+ * injection attempt (CVE-2011-0411 style).
+ *
+ * A pipelining client may send several logins before the first reply
+ * (USER a, PASS x, USER b, PASS y). Each PASS or APOP therefore snapshots
+ * its user and secret, when it is sent, into a ring of pending logins, and
+ * its FIFO entry carries the login's sequence number, so that the reply to
+ * that very command gives its outcome. The ring holds at most
+ * min(max_pending_cmds, POP3_MAX_PENDING_LOGINS) logins: past it the oldest
+ * is reported with an unknown outcome (anomaly too_many_pending_logins), as
+ * is a login whose command the FIFO drops (too_many_pending_commands) and
+ * every login still waiting when the connection ends. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +57,33 @@ enum pop3_cmd {
 struct pending {
     enum pop3_cmd cmd;
     bool has_arg;
+    uint64_t login;           /* PASS, APOP: sequence number of its login */
+};
+
+/* Logins awaiting their reply, each one's secrets held until then: a small
+ * bound, since a real client has one login in flight (at most a few when a
+ * client retries a password without waiting), and each record may hold
+ * 2 * max_secret bytes. */
+#define POP3_MAX_PENDING_LOGINS 16
+/* An APOP digest is 32 hex digits (RFC 1939 section 7); a longer one is
+ * kept up to this many bytes to show, never attacked. */
+#define POP3_APOP_DIGEST_MAX 64
+
+struct login {
+    enum pop3_cmd cmd;        /* CMD_PASS or CMD_APOP */
+    struct ms_buf user;       /* PASS: the latest USER when PASS was sent */
+    struct ms_buf secret;     /* PASS: the password; APOP: the digest */
+    bool have_user;
+    bool incomplete;          /* cut, malformed, or PASS without USER */
+    bool gap;                 /* PASS: a gap hit the connection while it waited */
+};
+
+/* A ring of struct login in command order; record seq lives at
+ * rec[(head + seq - head_seq) % cap] while head_seq <= seq < head_seq + len. */
+struct login_ring {
+    struct login *rec;
+    size_t cap, head, len;
+    uint64_t head_seq;
 };
 
 struct pop3 {
@@ -65,18 +102,11 @@ struct pop3 {
     struct ms_buf user;       /* from the latest USER */
     bool have_user;
     bool user_truncated;
-    struct ms_buf pass;       /* PASS awaiting its reply */
-    bool pass_pending;
-    bool pass_truncated;
-    bool pass_gap;            /* a gap hit the connection while it waited */
+    struct login_ring logins; /* PASS and APOP awaiting their reply */
 
     /* APOP (RFC 1939 section 7). */
     struct ms_buf apop_ts;    /* the banner's <timestamp>, angle brackets included */
-    struct ms_buf apop_user;
-    struct ms_buf apop_digest;
     struct ms_buf apop_line;  /* the hashcat line being emitted */
-    bool apop_pending;        /* APOP awaiting its reply */
-    bool apop_incomplete;
 
     /* RFC 2449 CAPA / RFC 2595 STLS posture. */
     bool capa_seen, capa_stls, stls_refused;
@@ -111,19 +141,17 @@ static void emit_anomaly(struct pop3 *s, const char *code, const char *detail)
     ms_emit_anomaly(&s->sink, "pop3", code, detail);
 }
 
-static void emit_userpass(struct pop3 *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
+static void emit_userpass(struct pop3 *s, const struct login *l, enum ms_outcome outcome,
+                          const uint8_t *reply, size_t rlen)
 {
     struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "pop3" };
     struct ms_ev_credential *c = &ev.u.cred;
     c->command = "USER";
     c->mechanism = "USER";
-    c->username = s->have_user ? ms_emit_buf(&s->user) : MS_BYTES_NONE;
-    c->password = ms_emit_buf(&s->pass);
-    c->incomplete = !s->have_user || s->user_truncated || s->pass_truncated || s->pass_gap;
+    c->username = l->have_user ? ms_emit_buf(&l->user) : MS_BYTES_NONE;
+    c->password = ms_emit_buf(&l->secret);
+    c->incomplete = l->incomplete || l->gap;
     ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
-    s->pass_pending = false;
-    s->pass_gap = false;
-    ms_buf_reset(&s->pass);
 }
 
 /* Reports what an AUTH exchange revealed, once its outcome is known. */
@@ -151,20 +179,21 @@ static bool hex32(const struct ms_buf *b)
 /* APOP: the digest is MD5(timestamp || secret) (RFC 1939 section 7), which
  * is hashcat's mode 20, md5($salt.$pass), with the banner's timestamp as
  * the salt: "digest:timestamp". */
-static void emit_apop(struct pop3 *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
+static void emit_apop(struct pop3 *s, const struct login *l, enum ms_outcome outcome,
+                      const uint8_t *reply, size_t rlen)
 {
     struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "pop3" };
     struct ms_ev_credential *c = &ev.u.cred;
     c->command = "APOP";
     c->mechanism = "APOP";
-    c->username = ms_emit_buf(&s->apop_user);
-    c->response = ms_emit_buf(&s->apop_digest);
-    bool whole = !s->apop_incomplete && hex32(&s->apop_digest);
+    c->username = ms_emit_buf(&l->user);
+    c->response = ms_emit_buf(&l->secret);
+    bool whole = !l->incomplete && hex32(&l->secret);
     if (s->apop_ts.len) {
         c->challenge = ms_emit_buf(&s->apop_ts);
         uint8_t dg[33];
         for (size_t i = 0; whole && i < 32; i++)
-            dg[i] = ms_ascii_lower(s->apop_digest.p[i]);
+            dg[i] = ms_ascii_lower(l->secret.p[i]);
         dg[32] = ':';
         ms_buf_reset(&s->apop_line);
         if (whole && ms_buf_append(&s->apop_line, dg, 33) == MS_OK &&
@@ -177,7 +206,6 @@ static void emit_apop(struct pop3 *s, enum ms_outcome outcome, const uint8_t *re
      * the digest cannot be attacked. */
     c->incomplete = !whole || c->hashcat_mode == 0;
     ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
-    s->apop_pending = false;
 }
 
 static void end_message(struct pop3 *s, bool truncated)
@@ -196,13 +224,104 @@ static void end_message(struct pop3 *s, bool truncated)
     s->msg = NULL;
 }
 
+/* ---- pending logins -------------------------------------------------- */
+
+static enum ms_rc logins_init(struct login_ring *r, const struct ms_limits *lim)
+{
+    size_t cap = lim->max_pending_cmds ? lim->max_pending_cmds : 1; /* as cmdfifo */
+    if (cap > POP3_MAX_PENDING_LOGINS)
+        cap = POP3_MAX_PENDING_LOGINS;
+    r->rec = calloc(cap, sizeof(*r->rec));
+    if (!r->rec)
+        return MS_ERR_NOMEM;
+    r->cap = cap;
+    /* The secret holds a password (max_secret) or an APOP digest. */
+    size_t secret_max = lim->max_secret > POP3_APOP_DIGEST_MAX ? lim->max_secret
+                                                                : POP3_APOP_DIGEST_MAX;
+    for (size_t i = 0; i < cap; i++) {
+        ms_buf_init(&r->rec[i].user, lim->max_secret);
+        ms_buf_init(&r->rec[i].secret, secret_max);
+    }
+    return MS_OK;
+}
+
+static void logins_free(struct login_ring *r)
+{
+    for (size_t i = 0; r->rec && i < r->cap; i++) {
+        ms_buf_free(&r->rec[i].user);
+        ms_buf_free(&r->rec[i].secret);
+    }
+    free(r->rec);
+    r->rec = NULL;
+    r->len = 0;
+}
+
+/* The sequence number the next login will get. */
+static uint64_t logins_next_seq(const struct login_ring *r)
+{
+    return r->head_seq + r->len;
+}
+
+/* Reports the oldest pending login and forgets it. */
+static void logins_emit_head(struct pop3 *s, enum ms_outcome outcome, const uint8_t *reply,
+                             size_t rlen)
+{
+    struct login_ring *r = &s->logins;
+    const struct login *l = &r->rec[r->head];
+    if (l->cmd == CMD_APOP)
+        emit_apop(s, l, outcome, reply, rlen);
+    else
+        emit_userpass(s, l, outcome, reply, rlen);
+    r->head = (r->head + 1) % r->cap;
+    r->len--;
+    r->head_seq++;
+}
+
+/* A fresh record for a login just sent, emptied; the oldest pending login
+ * is reported with an unknown outcome when the ring is full. */
+static struct login *logins_add(struct pop3 *s, enum pop3_cmd cmd)
+{
+    struct login_ring *r = &s->logins;
+    if (r->len == r->cap) {
+        emit_anomaly(s, "too_many_pending_logins", "pipelined logins past the cap");
+        logins_emit_head(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+    }
+    struct login *l = &r->rec[(r->head + r->len) % r->cap];
+    r->len++;
+    l->cmd = cmd;
+    ms_buf_reset(&l->user);
+    ms_buf_reset(&l->secret);
+    l->have_user = false;
+    l->incomplete = false;
+    l->gap = false;
+    return l;
+}
+
+/* The reply to login seq arrived (or its command was dropped: unknown).
+ * Logins are answered in order, so seq is the oldest one still pending, or
+ * one already reported (the ring overflowed): then nothing is left to say.
+ * Any older one still pending would have lost its reply: unknown. */
+static void logins_answer(struct pop3 *s, uint64_t seq, enum ms_outcome outcome,
+                          const uint8_t *reply, size_t rlen)
+{
+    struct login_ring *r = &s->logins;
+    while (r->len && r->head_seq < seq)
+        logins_emit_head(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+    if (r->len && r->head_seq == seq)
+        logins_emit_head(s, outcome, reply, rlen);
+}
+
 /* ---- command FIFO ---------------------------------------------------- */
 
-static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg)
+static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t login)
 {
-    struct pending p = { .cmd = cmd, .has_arg = has_arg }, dropped;
-    if (ms_cmdfifo_push(&s->fifo, &p, &dropped))
+    struct pending p = { .cmd = cmd, .has_arg = has_arg, .login = login }, dropped;
+    if (ms_cmdfifo_push(&s->fifo, &p, &dropped)) {
         emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
+        /* The dropped command's reply will never be matched to it. */
+        if (dropped.cmd == CMD_PASS || dropped.cmd == CMD_APOP)
+            logins_answer(s, dropped.login, MS_OUTCOME_UNKNOWN, NULL, 0);
+    }
 }
 
 /* ---- client side ----------------------------------------------------- */
@@ -241,43 +360,49 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
     for (size_t i = 0; i < arg_len; i++)
         has_arg = has_arg || !ms_ascii_space(arg[i]);
 
+    /* Queued first: when the FIFO is full the command it drops may be a
+     * login, whose record is then reported and frees its place in the
+     * ring before this one takes a place there. */
+    fifo_push(s, cmd, has_arg, logins_next_seq(&s->logins));
     switch (cmd) {
     case CMD_USER:
         ms_buf_reset(&s->user);
         s->user_truncated = ms_buf_append_some(&s->user, arg, arg_len) < arg_len;
         s->have_user = true;
         break;
-    case CMD_PASS:
-        if (s->pass_pending) /* a second PASS before the first's reply */
-            emit_userpass(s, MS_OUTCOME_UNKNOWN, NULL, 0);
-        ms_buf_reset(&s->pass);
-        s->pass_truncated = ms_buf_append_some(&s->pass, arg, arg_len) < arg_len;
-        s->pass_pending = true;
+    case CMD_PASS: {
+        /* The user is the one named when PASS was sent: a pipelining
+         * client may send its next USER before this PASS is answered. */
+        struct login *l = logins_add(s, CMD_PASS);
+        l->have_user = s->have_user;
+        l->incomplete = !s->have_user || s->user_truncated;
+        if (s->have_user && ms_buf_append(&l->user, s->user.p, s->user.len) != MS_OK)
+            l->incomplete = true;
+        size_t take = arg_len < s->lim.max_secret ? arg_len : s->lim.max_secret;
+        if (ms_buf_append_some(&l->secret, arg, take) < arg_len)
+            l->incomplete = true;
         break;
+    }
     case CMD_APOP: {
         /* APOP name digest (RFC 1939 section 7); the digest is the last
          * word, so a name with spaces stays whole. */
-        if (s->apop_pending) /* a second APOP before the first's reply */
-            emit_apop(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+        struct login *l = logins_add(s, CMD_APOP);
         size_t sp = arg_len;
         while (sp > 0 && arg[sp - 1] != ' ')
             sp--;
-        ms_buf_reset(&s->apop_user);
-        ms_buf_reset(&s->apop_digest);
-        s->apop_incomplete = false;
         if (sp == 0) {
             emit_anomaly(s, "apop_malformed", "APOP without a digest");
-            ms_buf_append_some(&s->apop_user, arg, arg_len);
-            s->apop_incomplete = true;
+            ms_buf_append_some(&l->user, arg, arg_len);
+            l->incomplete = true;
         } else {
-            s->apop_incomplete = ms_buf_append_some(&s->apop_user, arg, sp - 1) < sp - 1;
+            l->incomplete = ms_buf_append_some(&l->user, arg, sp - 1) < sp - 1;
             size_t dlen = arg_len - sp;
-            if (ms_buf_append_some(&s->apop_digest, arg + sp, dlen) < dlen)
-                s->apop_incomplete = true;
-            if (!hex32(&s->apop_digest))
+            size_t take = dlen < POP3_APOP_DIGEST_MAX ? dlen : POP3_APOP_DIGEST_MAX;
+            if (ms_buf_append_some(&l->secret, arg + sp, take) < dlen)
+                l->incomplete = true;
+            if (!hex32(&l->secret))
                 emit_anomaly(s, "apop_malformed", "APOP digest is not 32 hex digits");
         }
-        s->apop_pending = true;
         break;
     }
     case CMD_STLS:
@@ -301,7 +426,6 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
     default:
         break;
     }
-    fifo_push(s, cmd, has_arg);
 }
 
 /* ---- server side ----------------------------------------------------- */
@@ -343,16 +467,12 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
     }
     switch (p.cmd) {
     case CMD_PASS:
-        if (s->pass_pending)
-            emit_userpass(s, ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE, line, len);
+    case CMD_APOP:
+        logins_answer(s, p.login, ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE, line, len);
         break;
     case CMD_AUTH:
         if (s->sasl_exchange)
             end_sasl(s, ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE, line, len);
-        break;
-    case CMD_APOP:
-        if (s->apop_pending)
-            emit_apop(s, ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE, line, len);
         break;
     case CMD_CAPA:
         if (ok) {
@@ -483,13 +603,15 @@ static void *pop3_create(const struct ms_limits *lim, const struct ms_sink *sink
         free(s);
         return NULL;
     }
+    if (logins_init(&s->logins, lim) != MS_OK) {
+        ms_cmdfifo_free(&s->fifo);
+        free(s);
+        return NULL;
+    }
     ms_linebuf_init(&s->lb[MS_DIR_TO_SERVER], lim->max_line, on_line_cli, s);
     ms_linebuf_init(&s->lb[MS_DIR_TO_CLIENT], lim->max_line, on_line_srv, s);
     ms_buf_init(&s->user, lim->max_secret);
-    ms_buf_init(&s->pass, lim->max_secret);
     ms_buf_init(&s->apop_ts, lim->max_secret);
-    ms_buf_init(&s->apop_user, lim->max_secret);
-    ms_buf_init(&s->apop_digest, 64);
     ms_buf_init(&s->apop_line, 33 + lim->max_secret);
     ms_sasl_init(&s->sasl, lim);
     return s;
@@ -526,8 +648,12 @@ static void pop3_gap(void *st, unsigned dir, uint64_t missing)
     s->skip_line[dir] = true;
     if (dir == MS_DIR_TO_CLIENT && s->msg)
         ms_mime_set_truncated(s->msg);
-    if (s->pass_pending)
-        s->pass_gap = true;
+    /* A PASS waiting for its reply may have lost it in the hole. */
+    for (size_t i = 0; i < s->logins.len; i++) {
+        struct login *l = &s->logins.rec[(s->logins.head + i) % s->logins.cap];
+        if (l->cmd == CMD_PASS)
+            l->gap = true;
+    }
 }
 
 static void pop3_finish(void *st)
@@ -540,12 +666,10 @@ static void pop3_finish(void *st)
     if (s->multi)
         end_message(s, true);
     s->multi = false;
-    if (s->pass_pending)
-        emit_userpass(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+    while (s->logins.len)
+        logins_emit_head(s, MS_OUTCOME_UNKNOWN, NULL, 0);
     if (s->sasl_exchange)
         end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
-    if (s->apop_pending)
-        emit_apop(s, MS_OUTCOME_UNKNOWN, NULL, 0);
 }
 
 static void pop3_destroy(void *st)
@@ -557,10 +681,8 @@ static void pop3_destroy(void *st)
     ms_linebuf_free(&s->lb[0]);
     ms_linebuf_free(&s->lb[1]);
     ms_buf_free(&s->user);
-    ms_buf_free(&s->pass);
+    logins_free(&s->logins);
     ms_buf_free(&s->apop_ts);
-    ms_buf_free(&s->apop_user);
-    ms_buf_free(&s->apop_digest);
     ms_buf_free(&s->apop_line);
     ms_sasl_free(&s->sasl);
     ms_cmdfifo_free(&s->fifo);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,284 @@ static void test_gap_truncates_message(void **state)
     free(log);
 }
 
+/* ---- pipelined logins: each reply goes to its own command ------------- */
+
+/* The reviewer's case (RFC 2449 PIPELINING): two logins in one burst; each
+ * PASS takes the user named before it and the reply in its own place. */
+static void test_pipelined_two_users(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("CAPA\r\n"),
+        S("+OK\r\nPIPELINING\r\nUSER\r\n.\r\n"),
+        C("USER alice\r\nPASS alicepw\r\nUSER bob\r\nPASS bobpw\r\n"),
+        S("+OK\r\n-ERR [AUTH] bad password\r\n+OK\r\n+OK logged in\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=[alice] pass=[alicepw] outcome=2 "
+                             "reply=[-ERR [AUTH] bad password] incomplete=0\n"
+                             "CRED USER USER user=[bob] pass=[bobpw] outcome=1 "
+                             "reply=[+OK logged in] incomplete=0\n");
+    free(log);
+    /* The same with the second login sent after the first reply: the
+     * later USER must not rename the PASS still waiting. */
+    const struct ms_chunk late[] = {
+        S("+OK ready\r\n"),
+        C("USER alice\r\nPASS alicepw\r\n"),
+        S("+OK\r\n"),
+        C("USER bob\r\n"),
+        S("-ERR no\r\n+OK\r\n"), /* PASS alicepw, USER bob */
+        C("PASS bobpw\r\n"),
+        S("+OK\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, late, N(late));
+    assert_string_equal(log, "CRED USER USER user=[alice] pass=[alicepw] outcome=2 reply=[-ERR no] "
+                             "incomplete=0\n"
+                             "CRED USER USER user=[bob] pass=[bobpw] outcome=1 reply=[+OK] "
+                             "incomplete=0\n");
+    free(log);
+}
+
+/* A second PASS without a new USER (a client retrying): both belong to the
+ * user named once, each with the reply to itself; one still unanswered at
+ * the end is reported with an unknown outcome. */
+static void test_second_pass_same_user(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const struct ms_chunk piped[] = {
+        S("+OK\r\n"),
+        C("USER a\r\nPASS x\r\nPASS y\r\n"),
+        S("+OK\r\n-ERR wrong\r\n+OK in\r\n"),
+    };
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, piped, N(piped));
+    assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=2 reply=[-ERR wrong] "
+                             "incomplete=0\n"
+                             "CRED USER USER user=[a] pass=[y] outcome=1 reply=[+OK in] "
+                             "incomplete=0\n");
+    free(log);
+    const struct ms_chunk lockstep[] = {
+        S("+OK\r\n"), C("USER a\r\n"), S("+OK\r\n"), C("PASS x\r\n"), S("-ERR wrong\r\n"),
+        C("PASS y\r\n"), S("+OK in\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, lockstep, N(lockstep));
+    assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=2 reply=[-ERR wrong] "
+                             "incomplete=0\n"
+                             "CRED USER USER user=[a] pass=[y] outcome=1 reply=[+OK in] "
+                             "incomplete=0\n");
+    free(log);
+    const struct ms_chunk unanswered[] = {
+        S("+OK\r\n"), C("USER a\r\nPASS x\r\nPASS y\r\n"), S("+OK\r\n-ERR wrong\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, unanswered, N(unanswered));
+    assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=2 reply=[-ERR wrong] "
+                             "incomplete=0\n"
+                             "CRED USER USER user=[a] pass=[y] outcome=0 reply=null "
+                             "incomplete=0\n");
+    free(log);
+}
+
+/* A gap while a PASS waits marks that login incomplete (its reply may be
+ * lost), not a PASS sent after the gap. */
+static void test_gap_marks_waiting_pass(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK\r\n"), C("USER a\r\n"), S("+OK\r\n"), C("PASS x\r\n"),
+        GAP(MS_DIR_TO_CLIENT, 10), S("tail\r\n-ERR no\r\n"),
+        C("PASS y\r\n"), S("+OK\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=2 reply=[-ERR no] "
+                             "incomplete=1\n"
+                             "CRED USER USER user=[a] pass=[y] outcome=1 reply=[+OK] "
+                             "incomplete=0\n");
+    free(log);
+}
+
+/* APOP's log line: the digest is the response, which the common log leaves
+ * out. */
+static void put_field(struct ms_buf *log, const char *key, struct ms_bytes b)
+{
+    ms_buf_append(log, " ", 1);
+    ms_buf_append(log, key, strlen(key));
+    if (!b.p) {
+        ms_buf_append(log, "=null", 5);
+        return;
+    }
+    ms_buf_append(log, "=[", 2);
+    ms_buf_append(log, b.p, b.len);
+    ms_buf_append(log, "]", 1);
+}
+
+static void record_resp(void *user, const struct ms_event *ev)
+{
+    struct ms_buf *log = user;
+    char tmp[64];
+    if (ev->kind == MS_EV_ANOMALY) {
+        snprintf(tmp, sizeof(tmp), "ANOMALY %s\n", ev->u.anomaly.code);
+        ms_buf_append(log, tmp, strlen(tmp));
+        return;
+    }
+    if (ev->kind != MS_EV_CREDENTIAL)
+        return;
+    const struct ms_ev_credential *c = &ev->u.cred;
+    ms_buf_append(log, "CRED ", 5);
+    ms_buf_append(log, c->command, strlen(c->command));
+    put_field(log, "user", c->username);
+    put_field(log, "pass", c->password);
+    put_field(log, "resp", c->response);
+    snprintf(tmp, sizeof(tmp), " mode=%d outcome=%d", (int)c->hashcat_mode, (int)c->outcome);
+    ms_buf_append(log, tmp, strlen(tmp));
+    put_field(log, "reply", c->server_reply);
+    snprintf(tmp, sizeof(tmp), " incomplete=%d\n", (int)c->incomplete);
+    ms_buf_append(log, tmp, strlen(tmp));
+}
+
+/* MD5(timestamp || secret) as 32 lowercase hex digits (RFC 1939 7). */
+static void apop_digest(const char *ts, const char *secret, char out[33])
+{
+    char in[128];
+    int n = snprintf(in, sizeof(in), "%s%s", ts, secret);
+    assert_true(n > 0 && (size_t)n < sizeof(in));
+    uint8_t h[EVP_MAX_MD_SIZE];
+    unsigned hl = 0;
+    assert_int_equal(EVP_Digest(in, (size_t)n, h, &hl, EVP_md5(), NULL), 1);
+    assert_int_equal(hl, 16);
+    ms_test_hex(h, 16, out);
+}
+
+/* Pipelined APOPs, and APOP mixed with USER/PASS: each digest with its
+ * own name and its own reply. */
+static void test_pipelined_apop(void **state)
+{
+    (void)state;
+    static const char ts[] = "<4711.1700000000@mail.example>";
+    char da[33], db[33], apops[160], want[640];
+    apop_digest(ts, "alice secret", da);
+    apop_digest(ts, "bob secret", db);
+    snprintf(apops, sizeof(apops), "APOP alice %s\r\nAPOP bob %s\r\n", da, db);
+    const struct ms_chunk t[] = {
+        S("+OK POP3 ready <4711.1700000000@mail.example>\r\n"),
+        C(apops),
+        S("-ERR [AUTH] Authentication failed.\r\n+OK bob's maildrop\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all_with(&ms_dissector_pop3, &l, t, N(t), record_resp);
+    snprintf(want, sizeof(want),
+             "CRED APOP user=[alice] pass=null resp=[%s] mode=20 outcome=2 "
+             "reply=[-ERR [AUTH] Authentication failed.] incomplete=0\n"
+             "CRED APOP user=[bob] pass=null resp=[%s] mode=20 outcome=1 "
+             "reply=[+OK bob's maildrop] incomplete=0\n", da, db);
+    assert_string_equal(log, want);
+    free(log);
+
+    char mixed[200];
+    snprintf(mixed, sizeof(mixed), "APOP alice %s\r\nUSER carol\r\nPASS cpw\r\nAPOP bob %s\r\n",
+             da, db);
+    const struct ms_chunk m[] = {
+        S("+OK POP3 ready <4711.1700000000@mail.example>\r\n"),
+        C(mixed),
+        S("-ERR a\r\n+OK\r\n+OK c\r\n"), /* APOP bob never answered */
+    };
+    log = ms_test_run_all_with(&ms_dissector_pop3, &l, m, N(m), record_resp);
+    snprintf(want, sizeof(want),
+             "CRED APOP user=[alice] pass=null resp=[%s] mode=20 outcome=2 reply=[-ERR a] "
+             "incomplete=0\n"
+             "CRED USER user=[carol] pass=[cpw] resp=null mode=0 outcome=1 reply=[+OK c] "
+             "incomplete=0\n"
+             "CRED APOP user=[bob] pass=null resp=[%s] mode=20 outcome=0 reply=null "
+             "incomplete=0\n", da, db);
+    assert_string_equal(log, want);
+    free(log);
+}
+
+/* POP3_MAX_PENDING_LOGINS in pop3.c: logins awaiting their reply. */
+#define MAX_PENDING_LOGINS 16
+
+/* n PASS commands pipelined after one USER, then every reply (odd ones
+ * refused). Up to the cap each login gets its own reply; past it the
+ * oldest is reported at once with an unknown outcome, and its reply,
+ * when it comes, is matched to nothing. */
+static void run_pending_logins(size_t n)
+{
+    char cli[64 * 16], srv[64 * 16], want[128 * 20];
+    size_t cl = 0, sl = 0, wl = 0;
+    cl += (size_t)snprintf(cli + cl, sizeof(cli) - cl, "USER u\r\n");
+    sl += (size_t)snprintf(srv + sl, sizeof(srv) - sl, "+OK\r\n");
+    size_t dropped = n > MAX_PENDING_LOGINS ? n - MAX_PENDING_LOGINS : 0;
+    for (size_t i = 1; i <= dropped; i++) {
+        wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
+                               "ANOMALY too_many_pending_logins\n"
+                               "CRED USER user=[u] pass=[p%02zu] resp=null mode=0 outcome=0 "
+                               "reply=null incomplete=0\n", i);
+    }
+    for (size_t i = 1; i <= n; i++) {
+        cl += (size_t)snprintf(cli + cl, sizeof(cli) - cl, "PASS p%02zu\r\n", i);
+        const char *st = i % 2 ? "-ERR" : "+OK";
+        sl += (size_t)snprintf(srv + sl, sizeof(srv) - sl, "%s r%02zu\r\n", st, i);
+        if (i > dropped)
+            wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
+                                   "CRED USER user=[u] pass=[p%02zu] resp=null mode=0 outcome=%d "
+                                   "reply=[%s r%02zu] incomplete=0\n", i, i % 2 ? 2 : 1, st, i);
+    }
+    assert_true(cl < sizeof(cli) && sl < sizeof(srv) && wl < sizeof(want));
+    const struct ms_chunk t[] = { S("+OK\r\n"), C(cli), S(srv) };
+    struct ms_limits l = lim();
+    assert_true(l.max_pending_cmds > MAX_PENDING_LOGINS + 2); /* the FIFO itself never drops */
+    char *log = ms_test_run_all_with(&ms_dissector_pop3, &l, t, N(t), record_resp);
+    assert_string_equal(log, want);
+    free(log);
+}
+
+static void test_pending_login_cap(void **state)
+{
+    (void)state;
+    run_pending_logins(MAX_PENDING_LOGINS - 1);
+    run_pending_logins(MAX_PENDING_LOGINS);
+    run_pending_logins(MAX_PENDING_LOGINS + 1);
+}
+
+/* With max_pending_cmds under that cap the command FIFO bounds the logins:
+ * a PASS it drops is reported at once with an unknown outcome. No replies
+ * here: after a drop, replies and commands no longer line up (cmdfifo.h). */
+static void run_fifo_cap(size_t n)
+{
+    struct ms_limits l = lim();
+    l.max_pending_cmds = 4;
+    char cli[128], want[512];
+    size_t cl = 0, wl = 0;
+    size_t dropped = n > l.max_pending_cmds ? n - l.max_pending_cmds : 0;
+    for (size_t i = 1; i <= dropped; i++)
+        wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
+                               "ANOMALY too_many_pending_commands\n"
+                               "CRED USER user=null pass=[p%zu] resp=null mode=0 outcome=0 "
+                               "reply=null incomplete=1\n", i);
+    for (size_t i = 1; i <= n; i++) {
+        cl += (size_t)snprintf(cli + cl, sizeof(cli) - cl, "PASS p%zu\r\n", i);
+        if (i > dropped)
+            wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
+                                   "CRED USER user=null pass=[p%zu] resp=null mode=0 outcome=0 "
+                                   "reply=null incomplete=1\n", i);
+    }
+    assert_true(cl < sizeof(cli) && wl < sizeof(want));
+    const struct ms_chunk t[] = { S("+OK\r\n"), C(cli) };
+    char *log = ms_test_run_all_with(&ms_dissector_pop3, &l, t, N(t), record_resp);
+    assert_string_equal(log, want);
+    free(log);
+}
+
+static void test_fifo_cap_drops_login(void **state)
+{
+    (void)state;
+    run_fifo_cap(3);
+    run_fifo_cap(4);
+    run_fifo_cap(5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +620,12 @@ int main(void)
         cmocka_unit_test(test_line_cap),
         cmocka_unit_test(test_secret_cap),
         cmocka_unit_test(test_gap_truncates_message),
+        cmocka_unit_test(test_pipelined_two_users),
+        cmocka_unit_test(test_second_pass_same_user),
+        cmocka_unit_test(test_gap_marks_waiting_pass),
+        cmocka_unit_test(test_pipelined_apop),
+        cmocka_unit_test(test_pending_login_cap),
+        cmocka_unit_test(test_fifo_cap_drops_login),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
