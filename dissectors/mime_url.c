@@ -228,6 +228,11 @@ done:
 static enum ms_rc text_byte(struct ms_url_scan *s, uint8_t c)
 {
     win_push(s, c);
+    /* Every scheme ends in '/' or ':' and "href" in 'f': most bytes can end
+     * no keyword, so skip the comparisons (this loop is the hot path). */
+    uint8_t lc = ms_ascii_lower(c);
+    if (lc != '/' && lc != ':' && lc != 'f')
+        return MS_OK;
     for (size_t k = 0; k < sizeof(schemes) / sizeof(schemes[0]); k++) {
         if (win_ends(s, schemes[k].s, schemes[k].n, scheme_char)) {
             s->state = U_URL;
