@@ -10,8 +10,12 @@
  * Per-flow cost is kept small for floods of half-open connections: nDPI
  * state is allocated at the first payload packet only, and classification
  * state is freed as soon as a verdict is reached. The memory a flow holds is
- * charged against lim.flow_memcap; past it the least recently used flows
- * are ended (and counted), as past lim.max_flows.
+ * charged against lim.flow_memcap; past it flows are ended (and counted),
+ * as past lim.max_flows: among the least recently used, those that carried
+ * no payload first (capture/flow.h, Eviction), so a SYN flood does not push
+ * live sessions out.
+ * The classification log is capped (2 * lim.classify_buf): a direction that
+ * overflows it is cut, and the dissector is told of the rest as a gap.
  *
  * Direction: when the capture starts mid-connection the flow table guesses
  * the client from the ports. Before a dissector starts, the dissectors'
@@ -47,6 +51,8 @@ struct flow_app {
     unsigned payload_pkts;
     struct ms_buf log;              /* [dir | GAP flag][len:4][bytes] records */
     bool log_full;                  /* the log hit its cap: no verdict in time */
+    bool log_over[2];               /* that direction is no longer logged ... */
+    uint64_t log_dropped[2];        /* ... and these bytes of it are missing */
     struct ms_buf probe[2];         /* first bytes of each direction */
     const struct ms_dissector *d;
     void *dst;
@@ -198,7 +204,21 @@ static void start_dissector(struct flow_app *fa, const struct ms_dissector *d)
         p += len;
         left -= len;
     }
+    /* A direction that overflowed the log was cut there (log_record): the
+     * rest of it is a gap after what was replayed, so the dissector never
+     * joins the bytes before the hole to those after it. */
+    bool lost = false;
+    for (unsigned dir = 0; dir < 2; dir++) {
+        if (fa->log_dropped[dir] > 0) {
+            d->gap(fa->dst, dir, fa->log_dropped[dir]);
+            lost = true;
+        }
+    }
     ms_buf_free(&fa->log);
+    if (lost)
+        stream_anomaly(fa, "classify_buffer_full",
+                       "more bytes came before the protocol was known than the "
+                       "classification buffer holds: the rest was declared a gap");
     if (fa->cap_hit && !fa->cap_reported) {
         fa->cap_reported = true;
         stream_anomaly(fa, "reassembly_memcap",
@@ -296,6 +316,12 @@ static void check_direction(struct flow_app *fa)
             t = fa->overlap_reported[0];
             fa->overlap_reported[0] = fa->overlap_reported[1];
             fa->overlap_reported[1] = t;
+            t = fa->log_over[0];
+            fa->log_over[0] = fa->log_over[1];
+            fa->log_over[1] = t;
+            uint64_t dropped = fa->log_dropped[0];
+            fa->log_dropped[0] = fa->log_dropped[1];
+            fa->log_dropped[1] = dropped;
             log_swap(fa);
             return;
         }
@@ -326,18 +352,29 @@ static void decide(struct flow_app *fa, enum ms_app verdict, bool final)
 
 /* ---- stream callbacks (from reassembly) ------------------------------- */
 
-static void log_record(struct flow_app *fa, unsigned hdr, const uint8_t *p, uint32_t len)
+/* Logs n bytes (p) or a gap of n bytes (p NULL) of direction hdr & 1.
+ * The first record of a direction that does not fit ends that direction's
+ * log: it and everything after it in that direction only count as dropped,
+ * replayed as one gap at the end (start_dissector). The other direction
+ * goes on while there is room. */
+static void log_record(struct flow_app *fa, unsigned hdr, const uint8_t *p, uint64_t n)
 {
+    unsigned dir = hdr & 1u;
+    uint32_t len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     uint8_t h[5];
     h[0] = (uint8_t)hdr;
     memcpy(h + 1, &len, 4);
     size_t need = 5 + (p ? (size_t)len : 0);
-    if (fa->log_full || fa->log.len + need > fa->log.max) {
-        fa->log_full = true;
-        return;
+    if (!fa->log_over[dir] && fa->log.len + need <= fa->log.max) {
+        if (ms_buf_append(&fa->log, h, 5) == MS_OK) {
+            if (!p || ms_buf_append(&fa->log, p, len) == MS_OK)
+                return;
+            fa->log.len -= 5; /* no header without its bytes */
+        }
     }
-    if (ms_buf_append(&fa->log, h, 5) != MS_OK || (p && ms_buf_append(&fa->log, p, len) != MS_OK))
-        fa->log_full = true;
+    fa->log_full = true;
+    fa->log_over[dir] = true;
+    fa->log_dropped[dir] += n;
 }
 
 static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n)
@@ -349,7 +386,7 @@ static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n)
         break;
     case ST_CLASSIFYING:
         ms_buf_append_some(&fa->probe[dir], p, n);
-        log_record(fa, dir, p, (uint32_t)n);
+        log_record(fa, dir, p, n);
         break;
     case ST_IGNORED:
         break;
@@ -364,7 +401,7 @@ static void on_stream_gap(void *user, unsigned dir, uint64_t missing)
     if (fa->state == ST_DISSECTING)
         fa->d->gap(fa->dst, dir, missing);
     else if (fa->state == ST_CLASSIFYING)
-        log_record(fa, dir | LOG_GAP, NULL, missing > UINT32_MAX ? UINT32_MAX : (uint32_t)missing);
+        log_record(fa, dir | LOG_GAP, NULL, missing);
 }
 
 /* Overlapping bytes differ from the first copy (kept): an evasion attempt
@@ -550,6 +587,11 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
     if (f->swapped != swapped)
         dir ^= 1u;
 
+    /* Eviction spares flows that carried payload, both ways above all
+     * (capture/flow.h). Stacks deliver no payload of a SYN or a RST, so
+     * a flood of those never counts. */
+    if (p->payload_len > 0 && !(p->tcp_flags & (MS_TH_SYN | MS_TH_RST)))
+        f->payload_dirs |= (uint8_t)(1u << dir);
     if (fin)
         fa->fin[dir] = true;
     if (fin || (p->tcp_flags & MS_TH_RST))

@@ -184,6 +184,39 @@ static bool is_port_reuse(const struct ms_flow *f, const struct ms_pkt *p, enum 
     return !(h->syn && h->isn == p->seq);
 }
 
+/* How much a flow is worth keeping: the directions that carried payload
+ * (0, 1 or 2). */
+static unsigned keep_rank(const struct ms_flow *f)
+{
+    return (f->payload_dirs & 1u) + ((f->payload_dirs >> 1) & 1u);
+}
+
+/* The flow to evict, never keep: among the MS_FLOW_EVICT_SCAN least
+ * recently used flows, the one of lowest keep_rank, the least recently
+ * used among equals (the idea of Suricata's emergency mode, whose
+ * timeouts end handshake-only flows soonest). Half-open flows of a SYN
+ * flood go first, and a live session is not evicted while such flows sit
+ * near the tail; a table full of live sessions loses its LRU tail as before. The
+ * scan is bounded, so eviction stays O(1). NULL: nothing but keep. */
+static struct ms_flow *evict_victim(const struct ms_flow_table *t, const struct ms_flow *keep)
+{
+    struct ms_flow *best = NULL;
+    unsigned best_rank = 3, seen = 0;
+    for (struct ms_flow *f = t->lru_tail; f && seen < MS_FLOW_EVICT_SCAN; f = f->lru_prev) {
+        if (f == keep)
+            continue;
+        seen++;
+        unsigned r = keep_rank(f);
+        if (r < best_rank) {
+            best = f;
+            best_rank = r;
+            if (r == 0)
+                break;
+        }
+    }
+    return best;
+}
+
 struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, bool create,
                                enum ms_dir *dir, bool *created)
 {
@@ -206,7 +239,7 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
         return NULL;
     if (t->stats.active >= t->max_flows && t->lru_tail) {
         t->stats.evicted++;
-        end_flow(t, t->lru_tail, MS_FLOW_END_EVICTED);
+        end_flow(t, evict_victim(t, NULL), MS_FLOW_END_EVICTED);
     }
     struct ms_flow *f = calloc(1, sizeof(*f));
     if (!f)
@@ -249,8 +282,8 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
 
 bool ms_flow_table_evict_lru(struct ms_flow_table *t, const struct ms_flow *keep)
 {
-    struct ms_flow *f = t->lru_tail;
-    if (!f || f == keep)
+    struct ms_flow *f = evict_victim(t, keep);
+    if (!f)
         return false;
     t->stats.evicted++;
     end_flow(t, f, MS_FLOW_END_EVICTED);
@@ -269,6 +302,7 @@ void ms_flow_swap(struct ms_flow_table *t, struct ms_flow *f)
     struct ms_tcp_half h = f->half[0];
     f->half[0] = f->half[1];
     f->half[1] = h;
+    f->payload_dirs = (uint8_t)(((f->payload_dirs & 1u) << 1) | ((f->payload_dirs >> 1) & 1u));
     /* The hash is symmetric: the flow stays in its bucket. */
     f->swapped = true;
     t->stats.swapped++;

@@ -10,7 +10,16 @@
  * with ms_flow_swap when the first bytes say otherwise (a server banner
  * from the side taken for the client).
  * Port reuse: a bare SYN on a closing flow (FIN or RST seen) whose ISN is
- * not the one that opened it ends the old flow and starts a new one. */
+ * not the one that opened it ends the old flow and starts a new one.
+ *
+ * Eviction (table full, or ms_flow_table_evict_lru under memory pressure)
+ * does not simply take the least recently used flow: a flood of spoofed
+ * SYNs would then push every live session out. It looks at the
+ * MS_FLOW_EVICT_SCAN least recently used flows and ends the one that
+ * carried the least payload (payload_dirs, set by the pipeline: none, then
+ * one direction only, which a blind spoofer can produce, then both), the
+ * least recently used among equals; when they all carried data both ways
+ * that is the LRU tail, as before. Bounded: O(MS_FLOW_EVICT_SCAN). */
 #ifndef MS_FLOW_H
 #define MS_FLOW_H
 
@@ -26,7 +35,7 @@ enum ms_dir { MS_TO_SERVER = 0, MS_TO_CLIENT = 1 };
 enum ms_flow_end_reason {
     MS_FLOW_END_CLOSED = 0, /* ms_flow_end: FIN both ways, RST */
     MS_FLOW_END_TIMEOUT,    /* idle past the timeout */
-    MS_FLOW_END_EVICTED,    /* table full or memory cap: least recently used */
+    MS_FLOW_END_EVICTED,    /* table full or memory cap (see Eviction above) */
     MS_FLOW_END_REUSED,     /* a new connection on the same ports */
     MS_FLOW_END_SHUTDOWN,   /* end of input, or the program stops */
 };
@@ -52,7 +61,13 @@ struct ms_flow {
     bool swapped;                        /* ms_flow_swap was applied */
     bool closing;                        /* FIN or RST seen (set by the pipeline) */
     uint8_t end_reason;                  /* enum ms_flow_end_reason, set before on_end */
+    uint8_t payload_dirs;                /* bit 1 << enum ms_dir: that side sent payload
+                                          * (set by the pipeline; ms_flow_swap keeps it
+                                          * right); eviction spares these flows first */
 };
+
+/* Least recently used flows looked at to choose an eviction victim. */
+#define MS_FLOW_EVICT_SCAN 32
 
 struct ms_flow_table;
 
@@ -68,14 +83,15 @@ struct ms_flow_stats {
 struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us,
                                         ms_flow_end_fn on_end, void *user);
 /* Finds the packet's flow; when there is none and create is set, creates
- * it (evicting the LRU flow when full). *dir tells which way the packet
+ * it (evicting a flow when full, see Eviction). *dir tells which way the packet
  * goes. NULL when not found (and not created) or out of memory. */
 struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, bool create,
                                enum ms_dir *dir, bool *created);
 /* Ends one flow now (FIN/RST exchange complete). */
 void ms_flow_end(struct ms_flow_table *t, struct ms_flow *f);
-/* Ends the least recently used flow unless it is keep (memory pressure).
- * Counted as an eviction. False when there was nothing to end. */
+/* Ends one flow other than keep (memory pressure), chosen as on a full
+ * table (see Eviction). Counted as an eviction. False when there was
+ * nothing to end. */
 bool ms_flow_table_evict_lru(struct ms_flow_table *t, const struct ms_flow *keep);
 /* Exchanges client and server (a mid-connection guess proved wrong). */
 void ms_flow_swap(struct ms_flow_table *t, struct ms_flow *f);

@@ -1,7 +1,8 @@
 /* Flow table: both directions of a connection map to one flow; the client
  * is chosen by the handshake or, mid-connection, by the ports; max flows
- * with LRU eviction at max-1, max, max+1; idle timeouts on the capture
- * clock; port reuse after close; end reasons. */
+ * with LRU eviction at max-1, max, max+1; flows that carried payload
+ * outlive half-open ones (a SYN flood) within a bounded scan; idle
+ * timeouts on the capture clock; port reuse after close; end reasons. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -247,6 +248,151 @@ static void test_evict_lru_keep(void **state)
     ms_flow_table_free(t);
 }
 
+/* True when the flow of these endpoints is still in the table. */
+static bool alive(struct ms_flow_table *t, uint16_t cli_port)
+{
+    enum ms_dir d;
+    bool created;
+    struct ms_pkt p = pkt(CLI, cli_port, SRV, 110, MS_TH_ACK, 1, 9);
+    return ms_flow_lookup(t, &p, false, &d, &created) != NULL;
+}
+
+/* A flow that carried payload both ways outlives a flood of half-open
+ * ones: with max flows, the session plus max-2, max-1 half-open flows end
+ * nothing; one more ends the least recently used half-open flow, not the
+ * session (the LRU tail). Then 3 * max more: only half-open flows go. */
+static void test_eviction_spares_payload(void **state)
+{
+    (void)state;
+    const size_t max = 8;
+    for (size_t extra = 0; extra < 3; extra++) {
+        size_t n = max - 2 + extra; /* half-open flows after the session */
+        struct ended e = { 0 };
+        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, on_end, &e);
+        enum ms_dir d;
+        struct ms_flow *s = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 1), &d);
+        s->payload_dirs = 3;
+        for (size_t i = 0; i < n; i++)
+            look(t, pkt(CLI, (uint16_t)(41000 + i), SRV, 110, MS_TH_SYN, 1, 2), &d);
+        const struct ms_flow_stats *st = ms_flow_table_stats(t);
+        assert_true(alive(t, 40000));
+        if (n + 1 <= max) {
+            assert_int_equal(e.n, 0);
+            assert_int_equal(st->active, n + 1);
+        } else {
+            assert_int_equal(e.n, 1);
+            assert_int_equal(st->evicted, 1);
+            assert_int_equal(e.last_cli_port, 41000);
+            assert_int_equal(e.last_reason, MS_FLOW_END_EVICTED);
+            assert_int_equal(st->active, max);
+        }
+        /* The flood goes on: the session becomes the LRU tail again (alive()
+         * touched it) and stays; each new flow ends the oldest half-open one. */
+        unsigned before = e.n;
+        size_t active = st->active;
+        for (size_t i = 0; i < 3 * max; i++) {
+            look(t, pkt(CLI, (uint16_t)(42000 + i), SRV, 110, MS_TH_SYN, 1, 3), &d);
+            assert_int_not_equal(e.last_cli_port, 40000);
+        }
+        assert_true(alive(t, 40000));
+        assert_int_equal(e.n, before + active + 3 * max - max);
+        assert_int_equal(st->evicted, e.n);
+        assert_int_equal(st->active, max);
+        ms_flow_table_free(t);
+    }
+}
+
+/* Payload one way only (what a blind spoofer can send) ranks between:
+ * half-open flows go first, then one-way ones, then two-way ones; among
+ * equals the least recently used. ms_flow_swap keeps the bits with their
+ * side. */
+static void test_eviction_ranks(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    enum ms_dir d;
+    struct ms_flow *both = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 1), &d);
+    both->payload_dirs = 3;
+    struct ms_flow *one = look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 1, 2), &d);
+    one->payload_dirs = 1u << MS_TO_SERVER;
+    ms_flow_swap(t, one);
+    assert_int_equal(one->payload_dirs, 1u << MS_TO_CLIENT);
+    ms_flow_swap(t, one);
+    assert_int_equal(one->payload_dirs, 1u << MS_TO_SERVER);
+    look(t, pkt(CLI, 40002, SRV, 110, MS_TH_SYN, 1, 3), &d);
+    look(t, pkt(CLI, 40003, SRV, 110, MS_TH_SYN, 1, 4), &d);
+    const uint16_t order[] = { 40002, 40003, 40001, 40000 };
+    for (size_t i = 0; i < 4; i++) {
+        assert_true(ms_flow_table_evict_lru(t, NULL));
+        assert_int_equal(e.last_cli_port, order[i]);
+    }
+    assert_false(ms_flow_table_evict_lru(t, NULL));
+    ms_flow_table_free(t);
+}
+
+/* The scan is bounded: a half-open flow is preferred only when it is among
+ * the MS_FLOW_EVICT_SCAN least recently used flows (keep, skipped, does not
+ * count). As the scan-1th or scan-th it goes; as the scan+1th the least
+ * recently used flow other than keep goes. */
+static void test_eviction_scan_bound(void **state)
+{
+    (void)state;
+    for (size_t extra = 0; extra < 3; extra++) {
+        size_t ahead = MS_FLOW_EVICT_SCAN - 1 + extra; /* its place in the scan */
+        struct ended e = { 0 };
+        struct ms_flow_table *t = ms_flow_table_new(1024, 600000000u, on_end, &e);
+        enum ms_dir d;
+        struct ms_flow *keep = NULL;
+        for (size_t i = 0; i < ahead; i++) {
+            struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1), &d);
+            f->payload_dirs = 3;
+            if (i == 0)
+                keep = f; /* the tail itself, skipped */
+        }
+        look(t, pkt(CLI, 50000, SRV, 110, MS_TH_SYN, 1, 2), &d);
+        assert_true(ms_flow_table_evict_lru(t, keep));
+        assert_int_equal(e.n, 1);
+        if (ahead <= MS_FLOW_EVICT_SCAN)
+            assert_int_equal(e.last_cli_port, 50000);
+        else
+            assert_int_equal(e.last_cli_port, 40001);
+        ms_flow_table_free(t);
+    }
+}
+
+/* All flows carried payload both ways: the LRU tail goes, at max-1, max,
+ * max+1 flows, as in test_eviction_boundaries. */
+static void test_eviction_all_established(void **state)
+{
+    (void)state;
+    const size_t max = 8;
+    for (size_t extra = 0; extra < 3; extra++) {
+        size_t n = max - 1 + extra;
+        struct ended e = { 0 };
+        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, on_end, &e);
+        enum ms_dir d;
+        for (size_t i = 0; i + 1 < n; i++) {
+            struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1), &d);
+            f->payload_dirs = 3;
+        }
+        look(t, pkt(SRV, 110, CLI, 40000, MS_TH_ACK, 1, 2), &d); /* 40001 is the tail now */
+        struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + n - 1), SRV, 110, MS_TH_SYN, 1, 3), &d);
+        f->payload_dirs = 3;
+        const struct ms_flow_stats *st = ms_flow_table_stats(t);
+        if (n <= max) {
+            assert_int_equal(e.n, 0);
+            assert_int_equal(st->active, n);
+        } else {
+            assert_int_equal(e.n, 1);
+            assert_int_equal(st->evicted, 1);
+            assert_int_equal(e.last_cli_port, 40001);
+            assert_int_equal(st->active, max);
+        }
+        ms_flow_table_free(t);
+    }
+}
+
 /* IPv6 endpoints hash and compare on all 16 bytes. */
 static void test_ipv6(void **state)
 {
@@ -288,6 +434,10 @@ int main(void)
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_port_reuse),
         cmocka_unit_test(test_evict_lru_keep),
+        cmocka_unit_test(test_eviction_spares_payload),
+        cmocka_unit_test(test_eviction_ranks),
+        cmocka_unit_test(test_eviction_scan_bound),
+        cmocka_unit_test(test_eviction_all_established),
         cmocka_unit_test(test_ipv6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /* The pipeline end to end on hand-built frames: overlap anomaly,
  * direction correction after a mid-connection start, port reuse, idle
- * timeout (outcome "unknown"), flood of half-open flows (cheap, bounded),
- * the flow memory cap, eviction of a mail flow, and the stats event. */
+ * timeout (outcome "unknown"), flood of half-open flows (cheap, bounded,
+ * evicted before a live session), the flow memory cap, eviction of a mail
+ * flow, the classification log's cap (a gap, not joined bytes), and the
+ * stats event. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -441,7 +443,8 @@ static void test_syn_flood(void **state)
 }
 
 /* The flow memory cap ends the least recently used flows; the mail flow
- * cut short says so. */
+ * cut short says so. The other flows carried data both ways, so nothing
+ * ranks below the mail flow (see test_evict_spares_session). */
 static void test_flow_memcap_and_eviction_anomaly(void **state)
 {
     (void)state;
@@ -457,6 +460,7 @@ static void test_flow_memcap_and_eviction_anomaly(void **state)
         k.ts = mail.ts + i;
         handshake(&k);
         put(&k, true, F_ACK | F_PSH, "GET / HTTP/1.0\r\n");
+        put(&k, false, F_ACK | F_PSH, "HTTP/1.0 200 OK\r\n");
         struct ms_pipeline_stats st;
         ms_pipeline_get_stats(r.pl, &st);
         assert_true(st.flow_memuse <= lim.flow_memcap);
@@ -469,6 +473,124 @@ static void test_flow_memcap_and_eviction_anomaly(void **state)
     assert_string_equal(str(nth(&r, "anomaly", 0), "anomaly.event"), "flow_evicted");
     assert_string_equal(str(nth(&r, "alert", 0), "credential.outcome"), "unknown");
     done(&r);
+}
+
+/* The reviewer's evasion: between USER and PASS, a flood of flows fills
+ * the table (max_flows) or the flow memory (flow_memcap). Half-open flows
+ * (spoofed SYNs) and flows with payload one way only (spoofed data) are
+ * evicted first: the login comes out whole, with no eviction anomaly. When
+ * the other flows carried data both ways, the mail flow is the least
+ * recently used and goes, and says so. */
+static void test_evict_spares_session(void **state)
+{
+    (void)state;
+    for (unsigned kind = 0; kind < 3; kind++) { /* SYN only, one way, both ways */
+        for (unsigned cap = 0; cap < 2; cap++) { /* max_flows, flow_memcap */
+            struct ms_limits lim = ms_limits_default();
+            if (cap == 0)
+                lim.max_flows = 64;
+            else
+                lim.flow_memcap = 48 * 1024;
+            struct run r;
+            start(&r, &lim);
+            struct conn mail = conn(r.pl, 5, 40000, 110);
+            handshake(&mail);
+            put(&mail, false, F_ACK | F_PSH, "+OK ready\r\n");
+            put(&mail, true, F_ACK | F_PSH, "USER alice\r\n");
+            put(&mail, false, F_ACK | F_PSH, "+OK\r\n");
+            for (unsigned i = 0; i < 300; i++) {
+                struct conn k = conn(r.pl, 7, (uint16_t)(20000 + i), 8080);
+                k.c.ip[2] = (uint8_t)(1 + i / 250);
+                k.c.ip[3] = (uint8_t)(1 + i % 250);
+                k.ts = mail.ts;
+                if (kind == 0) {
+                    put(&k, true, F_SYN, NULL);
+                    continue;
+                }
+                put(&k, true, F_ACK | F_PSH, "GET / HTTP/1.0\r\n");
+                if (kind == 2)
+                    put(&k, false, F_ACK | F_PSH, "HTTP/1.0 200 OK\r\n");
+            }
+            mail.ts += 1000000;
+            put(&mail, true, F_ACK | F_PSH, "PASS secret\r\n");
+            put(&mail, false, F_ACK | F_PSH, "+OK Logged in.\r\n");
+            struct ms_pipeline_stats st;
+            ms_pipeline_get_stats(r.pl, &st);
+            if (cap == 0)
+                assert_true(st.flows_evicted > 0);
+            else
+                assert_true(st.flows_memcap_evicted > 0);
+            finish(&r);
+            if (kind < 2) {
+                assert_int_equal(count(&r, "anomaly"), 0);
+                assert_int_equal(count(&r, "alert"), 1);
+                struct json_object *a = nth(&r, "alert", 0);
+                assert_string_equal(str(a, "credential.username"), "alice");
+                assert_string_equal(str(a, "credential.password"), "secret");
+                assert_string_equal(str(a, "credential.outcome"), "success");
+                assert_null(at(a, "credential.incomplete"));
+            } else {
+                assert_int_equal(count(&r, "anomaly"), 1);
+                assert_string_equal(str(nth(&r, "anomaly", 0), "anomaly.event"), "flow_evicted");
+                /* What the reviewer saw: the rest of the session is a new
+                 * mid-stream flow that never saw USER. */
+                struct json_object *a = nth(&r, "alert", 0);
+                assert_non_null(a);
+                assert_null(str(a, "credential.username"));
+                assert_true(json_object_get_boolean(at(a, "credential.incomplete")));
+            }
+            done(&r);
+        }
+    }
+}
+
+/* The classification log holds 2 * classify_buf bytes (5 per record
+ * header). Mid-connection, the client's first line (NOOP) says nothing;
+ * its pipelined USER and PASS and the server's first replies are logged
+ * until the "+OK" picks POP3. With the log at max-1 and max bytes the
+ * login is whole; at max+1 the server's packet is cut: the dissector is
+ * told of a gap (credential incomplete, stream anomaly) instead of
+ * reading the next reply as if it followed the replayed bytes. */
+static void test_classify_log_overflow(void **state)
+{
+    (void)state;
+    static const char cli[] = "NOOP\r\nUSER alice\r\nPASS secret\r\n";
+    for (size_t extra = 0; extra < 3; extra++) {
+        struct ms_limits lim = ms_limits_default();
+        lim.classify_buf = 32;
+        size_t max = 2 * lim.classify_buf;
+        /* Server packet: "+OK\r\n+OK " + pad + "\r\n", its record 5 more. */
+        size_t total = max - 1 + extra;
+        size_t pad = total - (5 + strlen(cli)) - 5 - 11;
+        char srv[128] = "+OK\r\n+OK ";
+        memset(srv + 9, 'u', pad);
+        memcpy(srv + 9 + pad, "\r\n", 3);
+        assert_int_equal(5 + strlen(cli) + 5 + strlen(srv), total);
+        struct run r;
+        start(&r, &lim);
+        struct conn k = conn(r.pl, 5, 40000, 110);
+        put(&k, true, F_ACK | F_PSH, cli);
+        put(&k, false, F_ACK | F_PSH, srv);
+        put(&k, false, F_ACK | F_PSH, "+OK Logged in.\r\n");
+        finish(&r);
+        assert_int_equal(num(nth(&r, "stats", 0), "stats.app_layer.flow.pop3"), 1);
+        assert_int_equal(count(&r, "alert"), 1);
+        struct json_object *a = nth(&r, "alert", 0);
+        assert_string_equal(str(a, "credential.username"), "alice");
+        assert_string_equal(str(a, "credential.password"), "secret");
+        if (total <= max) {
+            assert_int_equal(count(&r, "anomaly"), 0);
+            assert_string_equal(str(a, "credential.outcome"), "success");
+            assert_null(at(a, "credential.incomplete"));
+        } else {
+            assert_int_equal(count(&r, "anomaly"), 1);
+            assert_string_equal(str(nth(&r, "anomaly", 0), "anomaly.event"),
+                                "classify_buffer_full");
+            assert_true(json_object_get_boolean(at(a, "credential.incomplete")));
+            assert_string_not_equal(str(a, "credential.outcome"), "success");
+        }
+        done(&r);
+    }
 }
 
 /* Bad TCP checksums are counted, and the segment is used. */
@@ -506,6 +628,8 @@ int main(void)
         cmocka_unit_test(test_syn_flood),
         cmocka_unit_test(test_flow_memcap_and_eviction_anomaly),
         cmocka_unit_test(test_bad_checksum_counted),
+        cmocka_unit_test(test_evict_spares_session),
+        cmocka_unit_test(test_classify_log_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
