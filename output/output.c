@@ -22,50 +22,43 @@ struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o)
     return out;
 }
 
+/* Writes one JSON object as one line and frees it. */
+static enum ms_rc write_json_line(struct ms_output *out, struct json_object *o)
+{
+    if (!o)
+        return MS_ERR_NOMEM;
+    size_t len = 0;
+    const char *s = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    int bad = fwrite(s, 1, len, out->fp) != len || fputc('\n', out->fp) == EOF;
+    json_object_put(o);
+    return bad ? MS_ERR_IO : MS_OK;
+}
+
+/* One line per event, visible at once to a tail -f or a pipe reader. */
+static enum ms_rc flush_line(struct ms_output *out, enum ms_rc rc)
+{
+    if (rc != MS_OK)
+        return rc;
+    return fflush(out->fp) != 0 ? MS_ERR_IO : MS_OK;
+}
+
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev)
 {
     if ((unsigned)ev->kind <= MS_EV_ANOMALY)
         out->counts[ev->kind]++;
-    if (out->opts.format == MS_OUTPUT_TEXT) {
-        if (ms_text_event(out->fp, m, ev, out->opts.show_passwords) < 0)
-            return MS_ERR_IO;
-    } else {
-        struct json_object *o = ms_json_event(m, ev, out->opts.show_passwords);
-        if (!o)
-            return MS_ERR_NOMEM;
-        size_t len = 0;
-        const char *s = json_object_to_json_string_length(
-            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-        int bad = fwrite(s, 1, len, out->fp) != len || fputc('\n', out->fp) == EOF;
-        json_object_put(o);
-        if (bad)
-            return MS_ERR_IO;
-    }
-    /* One line per event, visible at once to a tail -f or a pipe reader. */
-    if (fflush(out->fp) != 0)
-        return MS_ERR_IO;
-    return MS_OK;
+    if (out->opts.format == MS_OUTPUT_TEXT)
+        return flush_line(out, ms_text_event(out->fp, m, ev, out->opts.show_passwords) < 0
+                                   ? MS_ERR_IO : MS_OK);
+    return flush_line(out, write_json_line(out, ms_json_event(m, ev, out->opts.show_passwords)));
 }
 
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n)
 {
-    if (out->opts.format == MS_OUTPUT_TEXT) {
-        if (ms_text_stats(out->fp, ts_us, v, n) < 0)
-            return MS_ERR_IO;
-    } else {
-        struct json_object *o = ms_json_stats(ts_us, v, n);
-        if (!o)
-            return MS_ERR_NOMEM;
-        size_t len = 0;
-        const char *s = json_object_to_json_string_length(
-            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-        int bad = fwrite(s, 1, len, out->fp) != len || fputc('\n', out->fp) == EOF;
-        json_object_put(o);
-        if (bad)
-            return MS_ERR_IO;
-    }
-    return fflush(out->fp) != 0 ? MS_ERR_IO : MS_OK;
+    if (out->opts.format == MS_OUTPUT_TEXT)
+        return flush_line(out, ms_text_stats(out->fp, ts_us, v, n) < 0 ? MS_ERR_IO : MS_OK);
+    return flush_line(out, write_json_line(out, ms_json_stats(ts_us, v, n)));
 }
 
 void ms_output_set_fp(struct ms_output *out, FILE *fp)
