@@ -94,9 +94,9 @@ struct ms_pipeline {
 
 /* ---- events ---------------------------------------------------------- */
 
-static void addr_str(const struct ms_flow *f, const uint8_t *a, char *out, size_t n)
+static void addr_str(uint8_t ip_version, const uint8_t *a, char *out, size_t n)
 {
-    if (!inet_ntop(f->ip_version == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n))
+    if (!inet_ntop(ip_version == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n))
         snprintf(out, n, "?");
 }
 
@@ -106,8 +106,8 @@ static void flow_emit(void *user, const struct ms_event *ev)
     struct ms_pipeline *pl = fa->pl;
     struct ms_flow *f = fa->flow;
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    addr_str(f, f->cli_addr, src, sizeof(src));
-    addr_str(f, f->srv_addr, dst, sizeof(dst));
+    addr_str(f->ip_version, f->cli_addr, src, sizeof(src));
+    addr_str(f->ip_version, f->srv_addr, dst, sizeof(dst));
     struct ms_flow_meta m = {
         .ts_us = pl->now_us,
         .flow_id = f->flow_id,
@@ -610,10 +610,9 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
  * the addresses are the fragment's, the ports unknown (0). */
 static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigned bit)
 {
-    char src[INET6_ADDRSTRLEN] = "?", dst[INET6_ADDRSTRLEN] = "?";
-    int af = p->ip_version == 4 ? AF_INET : AF_INET6;
-    inet_ntop(af, p->src, src, sizeof(src));
-    inet_ntop(af, p->dst, dst, sizeof(dst));
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    addr_str(p->ip_version, p->src, src, sizeof(src));
+    addr_str(p->ip_version, p->dst, dst, sizeof(dst));
     const char *detail = ms_defrag_event_detail(bit);
     struct ms_event ev;
     memset(&ev, 0, sizeof(ev));
@@ -661,8 +660,7 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
     pl->st.packets++;
     pl->st.bytes += caplen;
     pl->now_us = ts_us;
-    ms_flow_table_expire(pl->flows, ts_us);
-    pl->now_us = ts_us;
+    ms_flow_table_expire(pl->flows, ts_us); /* restores now_us after each ended flow */
     struct ms_pkt p;
     memset(&p, 0, sizeof(p));
     p.ts_us = ts_us;

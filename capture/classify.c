@@ -105,16 +105,3 @@ void ms_classify_flow_free(struct ms_classify_flow *flow)
     free(flow->nf);
     free(flow);
 }
-
-const char *ms_app_name(enum ms_app a)
-{
-    switch (a) {
-    case MS_APP_POP3: return "pop3";
-    case MS_APP_IMAP: return "imap";
-    case MS_APP_SMTP: return "smtp";
-    case MS_APP_ENCRYPTED: return "tls";
-    case MS_APP_OTHER: return "other";
-    case MS_APP_UNKNOWN: break;
-    }
-    return "unknown";
-}

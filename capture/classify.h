@@ -31,6 +31,4 @@ enum ms_app ms_classify_packet(struct ms_classifier *c, struct ms_classify_flow 
 enum ms_app ms_classify_giveup(struct ms_classifier *c, struct ms_classify_flow *flow);
 void ms_classify_flow_free(struct ms_classify_flow *flow);
 
-const char *ms_app_name(enum ms_app a);
-
 #endif

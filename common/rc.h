@@ -11,6 +11,4 @@ enum ms_rc {
     MS_ERR_ARG = -5,    /* caller passed something invalid */
 };
 
-const char *ms_rc_str(enum ms_rc rc);
-
 #endif
