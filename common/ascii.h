@@ -33,6 +33,22 @@ static inline bool ms_ascii_prefix(const uint8_t *a, size_t n, const char *kw)
     return true;
 }
 
+static inline bool ms_ascii_alnum(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Value of a hex digit of either case, or -1. */
+static inline int ms_ascii_hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = ms_ascii_lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
 static inline bool ms_ascii_space(uint8_t c)
 {
     return c == ' ' || c == '\t';

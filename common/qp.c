@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "ascii.h"
+
 enum {
     QP_TEXT = 0, /* ordinary text; ws[] may hold blanks */
     QP_CR,       /* text, then CR: a line break if LF follows */
@@ -19,18 +21,6 @@ enum {
     QP_EQ_WS,    /* "=" then blanks: soft break if the line ends here */
     QP_EQ_CR,    /* "=" [blanks] CR */
 };
-
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    /* Lower case is not in the RFC grammar but encoders emit it. */
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 static bool blank(uint8_t c)
 {
@@ -95,7 +85,7 @@ size_t ms_qp_decode(struct ms_qp *s, const uint8_t *in, size_t n, uint8_t *out)
             s->state = QP_TEXT;
             break;
         case QP_EQ:
-            if (hexval(c) >= 0) {
+            if (ms_ascii_hexval(c) >= 0) { /* either case: encoders emit lower case too */
                 i++;
                 s->hex1 = c;
                 s->state = QP_EQ_HEX;
@@ -116,9 +106,9 @@ size_t ms_qp_decode(struct ms_qp *s, const uint8_t *in, size_t n, uint8_t *out)
             }
             break;
         case QP_EQ_HEX:
-            if (hexval(c) >= 0) {
+            if (ms_ascii_hexval(c) >= 0) {
                 i++;
-                out[o++] = (uint8_t)(hexval(s->hex1) << 4 | hexval(c));
+                out[o++] = (uint8_t)(ms_ascii_hexval(s->hex1) << 4 | ms_ascii_hexval(c));
             } else {
                 s->invalid++;
                 out[o++] = '=';

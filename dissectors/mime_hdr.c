@@ -263,16 +263,6 @@ static bool eword_parse(const uint8_t *p, size_t n, struct eword *w)
     return true;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = ms_ascii_lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Appends the charset bytes a word carries: B is base64 (RFC 2047 §4.1),
  * Q is "_" for space plus "=XX" (§4.2). */
 static enum ms_rc eword_decode(const struct eword *w, struct ms_buf *raw)
@@ -295,9 +285,9 @@ static enum ms_rc eword_decode(const struct eword *w, struct ms_buf *raw)
         uint8_t c = w->text[i];
         if (c == '_') {
             c = ' ';
-        } else if (c == '=' && i + 2 < w->tlen && hexval(w->text[i + 1]) >= 0 &&
-                   hexval(w->text[i + 2]) >= 0) {
-            c = (uint8_t)(hexval(w->text[i + 1]) << 4 | hexval(w->text[i + 2]));
+        } else if (c == '=' && i + 2 < w->tlen && ms_ascii_hexval(w->text[i + 1]) >= 0 &&
+                   ms_ascii_hexval(w->text[i + 2]) >= 0) {
+            c = (uint8_t)(ms_ascii_hexval(w->text[i + 1]) << 4 | ms_ascii_hexval(w->text[i + 2]));
             i += 2;
         }
         rc = put(raw, &c, 1);
@@ -525,8 +515,8 @@ static enum ms_rc ext_value(const struct param *pr, bool initial, const uint8_t 
         uint8_t c = v[i];
         if (c == '\\' && pr->quoted)
             continue; /* not allowed here, but some senders quote anyway */
-        if (c == '%' && i + 2 < n && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
-            c = (uint8_t)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+        if (c == '%' && i + 2 < n && ms_ascii_hexval(v[i + 1]) >= 0 && ms_ascii_hexval(v[i + 2]) >= 0) {
+            c = (uint8_t)(ms_ascii_hexval(v[i + 1]) << 4 | ms_ascii_hexval(v[i + 2]));
             i += 2;
         }
         rc = put(raw, &c, 1);

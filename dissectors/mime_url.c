@@ -26,17 +26,12 @@ static const struct {
     { "mailto:", 7 },
 };
 
-static bool alnum(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 /* RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). A
  * scheme glued to such a character is part of a longer word
  * ("xhttp://"), not a URL start. */
 static bool scheme_char(uint8_t c)
 {
-    return alnum(c) || c == '+' || c == '-' || c == '.';
+    return ms_ascii_alnum(c) || c == '+' || c == '-' || c == '.';
 }
 
 static bool blank_or_eol(uint8_t c)
@@ -81,7 +76,7 @@ static void win_push(struct ms_url_scan *s, uint8_t c)
 
 static bool ns_name_char(uint8_t c)
 {
-    return alnum(c) || c == ':' || c == '_' || c == '-' || c == '.';
+    return ms_ascii_alnum(c) || c == ':' || c == '_' || c == '-' || c == '.';
 }
 
 /* True when the scheme starting at window position p is the value of an
@@ -118,7 +113,7 @@ static bool win_ends(const struct ms_url_scan *s, const char *kw, size_t n,
 
 static bool href_glued(uint8_t c)
 {
-    return alnum(c) || c == '-' || c == '_';
+    return ms_ascii_alnum(c) || c == '-' || c == '_';
 }
 
 /* Appends to the candidate up to max_len; past it, bytes are dropped. */

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/ascii.h"
+
 #include "../common/buf.h"
 
 /* Bytes of the sender's name kept, and of the extension kept with it. */
@@ -57,11 +59,6 @@ static bool safe_char(uint8_t c)
            c == '.' || c == '-' || c == '_' || c == '+';
 }
 
-static bool alnum(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 size_t ms_extract_safe_name(const uint8_t *name, size_t n, char *out, size_t cap)
 {
     size_t start = 0, ext_at = n, ext, max, len = 0;
@@ -79,7 +76,7 @@ size_t ms_extract_safe_name(const uint8_t *name, size_t n, char *out, size_t cap
             ext_at = i;
             break;
         }
-        if (!alnum(name[i]))
+        if (!ms_ascii_alnum(name[i]))
             break;
     }
     ext = n - ext_at;
