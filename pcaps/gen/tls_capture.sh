@@ -1,41 +1,45 @@
 #!/bin/bash
 # Generates the implicit-TLS capture: a real dovecot serving POP3S and IMAPS
-# (RFC 8314) on loopback, real python clients logging in and fetching over
-# TLS. mailspill must report no credential and no message from it, and count
+# (RFC 8314), real python clients logging in and fetching over TLS.
+# mailspill must report no credential and no message from it, and count
 # every session as encrypted.
 #
 #   pcaps/gen/tls_capture.sh [OUTDIR]      (root; OUTDIR defaults to pcaps/tls)
 #
-# Loopback only: 127.0.0.1 ports 995, 993 and 10995 (implicit TLS on a port
-# that says nothing, to show detection does not lean on port numbers).
+# Two network namespaces joined by a veth pair (client 10.44.6.5, server
+# 10.44.6.1; the addresses exist only inside the namespaces). Ports 995, 993
+# and 10995: implicit TLS on a port that says nothing, to show detection does
+# not lean on port numbers.
 set -Eeuo pipefail
+
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:-$HERE/../tls}
 PY=/usr/bin/python3
+
+PROG=tls_capture.sh
+NS_CLI=ms-tls-cli
+NS_SRV=ms-tls-srv
+VETH_CLI=mstls-cli
+VETH_SRV=mstls-srv
+CLI_IP=10.44.6.5
+SRV_IP=10.44.6.1
 MAIL_UID=65534
 MAIL_GID=65534
-[ "$(id -u)" = 0 ] || { echo "tls_capture.sh: must run as root" >&2; exit 1; }
-for tool in tcpdump openssl /usr/sbin/dovecot "$PY"; do
-    command -v "$tool" >/dev/null || { echo "tls_capture.sh: $tool missing (pcaps/gen/install-deps.sh)" >&2; exit 1; }
-done
+PASS='Tls secret 2026'
 
-T=$(mktemp -d /tmp/mailspill-tlsgen.XXXXXX)
-chmod 755 "$T"   # dovecot's unprivileged auth worker reads the users file
-DOVECOT_UP=0
-OK=0
-TCPDUMP_PID=""
-cleanup() {
-    [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null && wait "$TCPDUMP_PID" 2>/dev/null || true
-    if [ "$DOVECOT_UP" = 1 ]; then
-        /usr/sbin/doveadm -c "$T/dovecot.conf" stop 2>/dev/null ||
-            pkill -f "dovecot -c $T/dovecot.conf" || true
-    fi
-    if [ "$OK" = 1 ]; then rm -rf "$T"; else echo "tls_capture.sh: failed; kept $T" >&2; fi
-}
-trap cleanup EXIT
+# shellcheck source=netns_lib.sh
+. "$HERE/netns_lib.sh"
 
-mkdir -p "$T/run" "$T/state" "$T/mail/alice/Maildir/new" "$T/mail/alice/Maildir/cur" "$T/mail/alice/Maildir/tmp"
-printf 'alice:{PLAIN}Tls secret 2026\n' > "$T/users"
+gen_begin mailspill-tlsgen
+require_tools ip tcpdump ethtool openssl "$PY" /usr/sbin/dovecot
+require_dovecot_users
+drop_stale_ns
+make_workdir mailspill-tlsgen
+netns_up
+
+log "mailbox and self-signed certificate"
+mkdir -p "$T/run" "$T/state" "$T/mail/alice/Maildir/"{new,cur,tmp}
+printf 'alice:{PLAIN}%s\n' "$PASS" > "$T/users"
 printf 'From: Bob <bob@example.net>\r\nTo: alice@example.org\r\nSubject: over TLS\r\n\r\nnot visible\r\n' \
     > "$T/mail/alice/Maildir/new/1.mailspill"
 chown -R "$MAIL_UID:$MAIL_GID" "$T/mail"
@@ -47,26 +51,13 @@ chmod 600 "$T/key.pem"
 cat > "$T/dovecot.conf" <<EOC
 # Written by pcaps/gen/tls_capture.sh; not used outside this run.
 protocols = pop3 imap
-listen = 127.0.0.1
-base_dir = $T/run
-state_dir = $T/state
-instance_name = mailspill-tlsgen
-log_path = $T/dovecot.log
+listen = $SRV_IP
+$(dovecot_conf_common mailspill-tlsgen)
 auth_mechanisms = plain login
-first_valid_uid = $MAIL_UID
-last_valid_uid = $MAIL_UID
-mail_location = maildir:~/Maildir
 ssl = required
 ssl_cert = <$T/cert.pem
 ssl_key = <$T/key.pem
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n $T/users
-}
-userdb {
-  driver = static
-  args = uid=$MAIL_UID gid=$MAIL_GID home=$T/mail/%n
-}
+$(dovecot_conf_users %n %n)
 service pop3-login {
   inet_listener pop3 {
     port = 0
@@ -90,38 +81,31 @@ service imap-login {
   }
 }
 EOC
-/usr/sbin/dovecot -c "$T/dovecot.conf"
-DOVECOT_UP=1
-for _ in $(seq 50); do
-    [ "$(ss -Hltn '( sport = :995 or sport = :993 or sport = :10995 )' | wc -l)" -ge 3 ] && break
-    sleep 0.1
-done
+log "dovecot in $NS_SRV (log: $T/dovecot.log)"
+start_dovecot "$T/dovecot.conf"
+wait_listening 3 995 993 10995 || die "dovecot does not listen on 995, 993 and 10995"
 
-mkdir -p "$OUT"
-tcpdump -i lo -U --immediate-mode -s 0 -w "$T/tls.pcap" \
-    'tcp port 995 or tcp port 993 or tcp port 10995' 2>"$T/tcpdump.err" &
-TCPDUMP_PID=$!
-for _ in $(seq 50); do grep -q 'listening on' "$T/tcpdump.err" && break; sleep 0.1; done
-
-"$PY" - <<'EOP'
-import imaplib, poplib, ssl
+start_capture "$T/implicit-tls-pop3s-imaps.pcap"
+log "clients: POP3S on 995 and 10995, IMAPS on 993"
+cli env SRV="$SRV_IP" PASS="$PASS" "$PY" - <<'EOP'
+import imaplib, os, poplib, ssl
+srv, pw = os.environ["SRV"], os.environ["PASS"]
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 for port in (995, 10995):
-    p = poplib.POP3_SSL("127.0.0.1", port, context=ctx)
-    p.user("alice"); p.pass_("Tls secret 2026"); p.retr(1); p.quit()
-i = imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=ctx)
-i.login("alice", "Tls secret 2026"); i.select("INBOX"); i.fetch("1", "(BODY.PEEK[])"); i.logout()
+    p = poplib.POP3_SSL(srv, port, context=ctx)
+    p.user("alice"); p.pass_(pw); p.retr(1); p.quit()
+i = imaplib.IMAP4_SSL(srv, 993, ssl_context=ctx)
+i.login("alice", pw); i.select("INBOX"); i.fetch("1", "(BODY.PEEK[])"); i.logout()
 EOP
-sleep 0.5
-kill -INT "$TCPDUMP_PID"
-wait "$TCPDUMP_PID" || true
-TCPDUMP_PID=""
-cp "$T/tls.pcap" "$OUT/implicit-tls-pop3s-imaps.pcap"
-# What must come out: no credential, no message, no anomaly; three sessions
-# counted as encrypted (the clients above made exactly three).
+finish_capture
+
+# What must come out: no credential, no message, no anomaly; the three
+# sessions the clients above made, counted as encrypted.
 printf '%s\n' '{"event_type": "stats", "stats": {"app_layer": {"flow": {"encrypted": 3, "pop3": 0, "imap": 0, "smtp": 0}}, "output": {"alert": 0, "email": 0}}}' \
-    > "$OUT/implicit-tls-pop3s-imaps.expected.json"
+    > "$T/implicit-tls-pop3s-imaps.expected.json"
+mkdir -p "$OUT"
+install_outputs "$OUT" "$T/implicit-tls-pop3s-imaps.pcap" "$T/implicit-tls-pop3s-imaps.expected.json"
 OK=1
-echo "tls_capture.sh: wrote $OUT/implicit-tls-pop3s-imaps.pcap"
+log "wrote $OUT/implicit-tls-pop3s-imaps.pcap"
