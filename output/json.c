@@ -273,6 +273,8 @@ struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_
         json_object_object_add(root, "flow_id", json_object_new_int64((int64_t)m->flow_id));
     if (m->pcap_filename)
         add_bytes(root, "pcap_filename", ms_bytes_of(m->pcap_filename, strlen(m->pcap_filename)));
+    if (m->pcap_cnt)
+        json_object_object_add(root, "pcap_cnt", json_object_new_int64((int64_t)m->pcap_cnt));
     json_object_object_add(root, "event_type", json_object_new_string(event_type(ev->kind)));
     json_object_object_add(root, "src_ip", json_object_new_string(m->src_ip));
     if (in_flow)

@@ -18,6 +18,7 @@ struct ms_flow_meta {
     const char *dest_ip;     /* the server */
     uint16_t dest_port;
     const char *pcap_filename; /* NULL for live capture */
+    uint64_t pcap_cnt;       /* packet that completed the event, when reading files (0: none) */
     const char *proto;       /* transport, "TCP" when NULL; "" leaves it out */
 };
 
