@@ -87,6 +87,10 @@ static void usage(FILE *fp)
           "      --reasm-flow-cap SIZE  ... per direction of one flow (default 1m)\n"
           "      --flow-timeout SEC idle time, on the capture clock, before a flow\n"
           "                         ends (default 600)\n"
+          "      --reasm-wait SEC   how long a hole or a segment held for conversation\n"
+          "                         order waits before the missing bytes are a gap\n"
+          "                         (capture clock; live also wall clock; default 10)\n"
+          "      --reasm-wait-packets N  ... in packets of its connection (default 2048)\n"
           "\n"
           "Message content (see README.md):\n"
           "      --body-bytes N     report the first N bytes of each message's text\n"
@@ -180,7 +184,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 {
     enum {
         OPT_TEXT = 256, OPT_SHOW, OPT_STATS, OPT_NO_STATS, OPT_LIST, OPT_IMMEDIATE, OPT_NO_IMMEDIATE,
-        OPT_MAX_FLOWS, OPT_FLOW_MEMCAP, OPT_REASM_MEMCAP, OPT_REASM_FLOW, OPT_FLOW_TIMEOUT,
+        OPT_MAX_FLOWS, OPT_FLOW_MEMCAP, OPT_REASM_MEMCAP, OPT_REASM_FLOW, OPT_FLOW_TIMEOUT, OPT_REASM_WAIT, OPT_REASM_WAIT_PKTS,
         OPT_BODY_BYTES, OPT_EXTRACT, OPT_EXTRACT_ATT, OPT_EXTRACT_MAX,
     };
     static const struct option longopts[] = {
@@ -203,6 +207,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "reasm-memcap", required_argument, NULL, OPT_REASM_MEMCAP },
         { "reasm-flow-cap", required_argument, NULL, OPT_REASM_FLOW },
         { "flow-timeout", required_argument, NULL, OPT_FLOW_TIMEOUT },
+        { "reasm-wait", required_argument, NULL, OPT_REASM_WAIT },
+        { "reasm-wait-packets", required_argument, NULL, OPT_REASM_WAIT_PKTS },
         { "body-bytes", required_argument, NULL, OPT_BODY_BYTES },
         { "extract", required_argument, NULL, OPT_EXTRACT },
         { "extract-attachments", no_argument, NULL, OPT_EXTRACT_ATT },
@@ -269,6 +275,16 @@ static int parse_args(int argc, char **argv, struct cli *c)
             if (parse_uint(optarg, 7u * 86400, &v) < 0 || v == 0)
                 return bad_value("--flow-timeout", optarg);
             c->lim.flow_timeout_us = v * 1000000u;
+            break;
+        case OPT_REASM_WAIT:
+            if (parse_uint(optarg, 86400, &v) < 0)
+                return bad_value("--reasm-wait", optarg);
+            c->lim.reasm_wait_us = v * 1000000u;
+            break;
+        case OPT_REASM_WAIT_PKTS:
+            if (parse_uint(optarg, 1u << 30, &v) < 0)
+                return bad_value("--reasm-wait-packets", optarg);
+            c->lim.reasm_wait_pkts = v;
             break;
         case OPT_BODY_BYTES:
             if (parse_uint(optarg, 1u << 20, &v) < 0)
@@ -426,7 +442,12 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
         enum ms_next n = ms_source_next(src, &ts, &data, &caplen, &lt);
         if (n == MS_NEXT_PACKET) {
             ms_pipeline_frame(r->pl, lt, ts, data, caplen);
+            if (live)
+                ms_pipeline_tick(r->pl, wall_us());
         } else if (n == MS_NEXT_TIMEOUT) {
+            /* A quiet link: holes still end on time (wall clock). */
+            if (live)
+                ms_pipeline_tick(r->pl, wall_us());
             continue;
         } else if (n == MS_NEXT_END) {
             return 0;
@@ -553,6 +574,7 @@ int main(int argc, char **argv)
             }
             /* Standard input has no file name to report. */
             ms_pipeline_set_source_name(pl, strcmp(c.files[i], "-") == 0 ? NULL : c.files[i]);
+            ms_pipeline_set_offline(pl, true);
             if (run_source(&r, src, false) != 0)
                 status = 1;
             ms_source_close(src);

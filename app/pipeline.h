@@ -1,9 +1,11 @@
-/* The analysis pipeline: frame -> decode -> flow -> TCP reassembly ->
- * classification (nDPI plus dissector probes) -> dissector -> output.
+/* The analysis pipeline: frame -> decode -> flow -> TCP session
+ * (reassembly, conversation order) -> app session (nDPI plus dissector
+ * probes, dissector) -> output.
  * Single-threaded; everything it owns hangs off struct ms_pipeline. */
 #ifndef MS_PIPELINE_H
 #define MS_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "../common/limits.h"
@@ -22,6 +24,7 @@ struct ms_pipeline_stats {
     uint64_t frag_reassembled, frag_timeouts, frag_evicted, frag_dropped, frag_overlaps;
     /* streams and flows */
     uint64_t tcp_packets, overlaps, overlap_diff;
+    uint64_t keepalives, held, wait_expired, ack_gaps, late_packets;
     uint64_t flows_created, flows_ended, flows_timed_out, flows_evicted, flows_memcap_evicted;
     uint64_t flows_reused, flows_midstream, flows_swapped;
     uint64_t flows_active, flows_peak;
@@ -37,11 +40,17 @@ struct ms_capture_counters {
 struct ms_pipeline *ms_pipeline_new(const struct ms_limits *lim, struct ms_output *out);
 /* Name reported as pcap_filename for the frames that follow (NULL: live). */
 void ms_pipeline_set_source_name(struct ms_pipeline *pl, const char *name);
+/* Reading files: events carry pcap_cnt, the number of the packet that
+ * completed them (1-based, counted across every file of the run). */
+void ms_pipeline_set_offline(struct ms_pipeline *pl, bool offline);
 /* Message tap for every flow dissected from now on (--extract); copied.
  * Whatever tap->user points to must outlive the pipeline's flows. */
 void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap);
 void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
                        const uint8_t *frame, size_t caplen);
+/* Live capture, while no packet comes: the wait window's seconds also run
+ * on the wall clock (microseconds since the epoch). */
+void ms_pipeline_tick(struct ms_pipeline *pl, uint64_t wall_us);
 /* End of input: finishes every flow still open. */
 void ms_pipeline_finish(struct ms_pipeline *pl);
 void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st);

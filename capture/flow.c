@@ -1,5 +1,7 @@
 #include "flow.h"
 
+#include "flow_recent.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,8 @@ struct ms_flow_table {
     ms_flow_end_fn on_end;
     void *user;
     struct ms_flow_stats stats;
+    struct ms_flow_recent *recent; /* created at the first flow that ends */
+    size_t recent_max;
 };
 
 /* FNV-1a, 64-bit: deterministic so flow ids are reproducible run to run. */
@@ -47,7 +51,7 @@ static uint64_t tuple_hash(uint8_t ver, const uint8_t *a, uint16_t ap, const uin
     return h;
 }
 
-struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us,
+struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, size_t recent_max,
                                         ms_flow_end_fn on_end, void *user)
 {
     struct ms_flow_table *t = calloc(1, sizeof(*t));
@@ -65,6 +69,7 @@ struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us,
     }
     t->max_flows = max_flows;
     t->timeout_us = timeout_us;
+    t->recent_max = recent_max;
     t->on_end = on_end;
     t->user = user;
     return t;
@@ -94,10 +99,14 @@ static void lru_push_head(struct ms_flow_table *t, struct ms_flow *f)
         t->lru_tail = f;
 }
 
+static uint64_t bucket_key(const struct ms_flow *f)
+{
+    return tuple_hash(f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port);
+}
+
 static size_t bucket_of(const struct ms_flow_table *t, const struct ms_flow *f)
 {
-    return tuple_hash(f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port) &
-           (t->nbuckets - 1);
+    return bucket_key(f) & (t->nbuckets - 1);
 }
 
 static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_end_reason why)
@@ -113,6 +122,15 @@ static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_en
     t->stats.ended++;
     if (t->on_end)
         t->on_end(t->user, f);
+    /* A flow without payload leaves nothing that could come late: only a
+     * SYN or payload opens a flow. */
+    if (why != MS_FLOW_END_SHUTDOWN && why != MS_FLOW_END_REUSED && f->payload_dirs &&
+        t->recent_max > 0) {
+        if (!t->recent)
+            t->recent = ms_flow_recent_new(t->recent_max, t->timeout_us);
+        if (t->recent)
+            ms_flow_recent_add(t->recent, bucket_key(f), f->last_ts_us);
+    }
     free(f);
 }
 
@@ -178,10 +196,13 @@ static bool sender_is_client(const struct ms_pkt *p, uint8_t *source)
  * the SYN that opened it: the ports were reused for a new connection. */
 static bool is_port_reuse(const struct ms_flow *f, const struct ms_pkt *p, enum ms_dir dir)
 {
-    if ((p->tcp_flags & (MS_TH_SYN | MS_TH_ACK | MS_TH_RST)) != MS_TH_SYN || !f->closing)
+    if ((p->tcp_flags & (MS_TH_SYN | MS_TH_ACK | MS_TH_RST)) != MS_TH_SYN ||
+        !ms_tcp_session_closing(&f->tcp))
         return false;
-    const struct ms_tcp_half *h = &f->half[dir];
-    return !(h->syn && h->isn == p->seq);
+    /* A side never seen before opens its part of this connection (a tap
+     * recorded the server's whole reply before the client's SYN). */
+    const struct ms_tcp_half *h = &f->tcp.dir[dir];
+    return h->started && !(h->syn && h->isn == p->seq);
 }
 
 /* How much a flow is worth keeping: the directions that carried payload
@@ -221,7 +242,8 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
                                enum ms_dir *dir, bool *created)
 {
     *created = false;
-    size_t b = tuple_hash(p->ip_version, p->src, p->sport, p->dst, p->dport) & (t->nbuckets - 1);
+    uint64_t key = tuple_hash(p->ip_version, p->src, p->sport, p->dst, p->dport);
+    size_t b = key & (t->nbuckets - 1);
     for (struct ms_flow *f = t->buckets[b]; f; f = f->hnext) {
         if (same_endpoints(f, p, dir)) {
             if (is_port_reuse(f, p, *dir)) {
@@ -237,6 +259,14 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
     }
     if (!create)
         return NULL;
+    if (t->recent) {
+        if (p->tcp_flags & MS_TH_SYN) {
+            ms_flow_recent_forget(t->recent, key);
+        } else if (ms_flow_recent_hit(t->recent, key, p->ts_us)) {
+            t->stats.late_packets++;
+            return NULL;
+        }
+    }
     if (t->stats.active >= t->max_flows && t->lru_tail) {
         t->stats.evicted++;
         end_flow(t, evict_victim(t, NULL), MS_FLOW_END_EVICTED);
@@ -267,8 +297,7 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
     f->flow_id = h & ((1ull << 51) - 1);
     if (f->flow_id == 0) /* 0 means "no flow" to the output */
         f->flow_id = 1;
-    ms_tcp_half_init(&f->half[0]);
-    ms_tcp_half_init(&f->half[1]);
+    ms_tcp_session_init(&f->tcp, NULL);
     f->hnext = t->buckets[b];
     t->buckets[b] = f;
     lru_push_head(t, f);
@@ -299,9 +328,7 @@ void ms_flow_swap(struct ms_flow_table *t, struct ms_flow *f)
     uint16_t port = f->cli_port;
     f->cli_port = f->srv_port;
     f->srv_port = port;
-    struct ms_tcp_half h = f->half[0];
-    f->half[0] = f->half[1];
-    f->half[1] = h;
+    ms_tcp_session_swap(&f->tcp);
     f->payload_dirs = (uint8_t)(((f->payload_dirs & 1u) << 1) | ((f->payload_dirs >> 1) & 1u));
     /* The hash is symmetric: the flow stays in its bucket. */
     f->swapped = true;
@@ -334,6 +361,7 @@ void ms_flow_table_free(struct ms_flow_table *t)
     if (!t)
         return;
     ms_flow_table_end_all(t);
+    ms_flow_recent_free(t->recent);
     free(t->buckets);
     free(t);
 }

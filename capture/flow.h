@@ -11,6 +11,10 @@
  * from the side taken for the client).
  * Port reuse: a bare SYN on a closing flow (FIN or RST seen) whose ISN is
  * not the one that opened it ends the old flow and starts a new one.
+ * Recently ended flows that carried payload are remembered (flow_recent.h):
+ * a later packet of theirs other than a SYN opens nothing and is counted
+ * (late_packets), so a segment captured after its connection closed, or the
+ * rest of an evicted session, does not become a new mid-stream flow.
  *
  * Eviction (table full, or ms_flow_table_evict_lru under memory pressure)
  * does not simply take the least recently used flow: a flood of spoofed
@@ -27,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "decode.h"
-#include "tcp_reasm.h"
+#include "tcp_session.h"
 
 enum ms_dir { MS_TO_SERVER = 0, MS_TO_CLIENT = 1 };
 
@@ -55,16 +59,21 @@ struct ms_flow {
     uint16_t cli_port, srv_port;
     uint64_t first_ts_us, last_ts_us;
     uint64_t flow_id;                    /* stable for the connection's events */
-    struct ms_tcp_half half[2];          /* indexed by enum ms_dir */
+    struct ms_tcp_session tcp;           /* both directions' stream state */
     void *app;                           /* the pipeline's per-flow state */
     uint8_t dir_source;                  /* enum ms_flow_dir_source */
     bool swapped;                        /* ms_flow_swap was applied */
-    bool closing;                        /* FIN or RST seen (set by the pipeline) */
     uint8_t end_reason;                  /* enum ms_flow_end_reason, set before on_end */
     uint8_t payload_dirs;                /* bit 1 << enum ms_dir: that side sent payload
                                           * (set by the pipeline; ms_flow_swap keeps it
                                           * right); eviction spares these flows first */
 };
+
+/* The flow a TCP session is part of. */
+static inline struct ms_flow *ms_flow_of_session(struct ms_tcp_session *s)
+{
+    return (struct ms_flow *)(void *)((char *)s - offsetof(struct ms_flow, tcp));
+}
 
 /* Least recently used flows looked at to choose an eviction victim. */
 #define MS_FLOW_EVICT_SCAN 32
@@ -77,14 +86,17 @@ struct ms_flow_stats {
     uint64_t created, ended, timed_out, evicted;
     uint64_t reused;       /* ended by a new SYN on the same ports (port reuse) */
     uint64_t swapped;      /* direction corrected after a mid-connection start */
+    uint64_t late_packets; /* packets of a recently ended flow: no new flow */
     size_t active, peak;
 };
 
-struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us,
+/* recent_max: ended flows remembered (0: none). */
+struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, size_t recent_max,
                                         ms_flow_end_fn on_end, void *user);
 /* Finds the packet's flow; when there is none and create is set, creates
- * it (evicting a flow when full, see Eviction). *dir tells which way the packet
- * goes. NULL when not found (and not created) or out of memory. */
+ * it (evicting a flow when full, see Eviction), unless it belongs to a
+ * recently ended flow and is no SYN. *dir tells which way the packet goes.
+ * NULL when not found (and not created) or out of memory. */
 struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, bool create,
                                enum ms_dir *dir, bool *created);
 /* Ends one flow now (FIN/RST exchange complete). */

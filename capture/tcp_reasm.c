@@ -1,48 +1,78 @@
 #include "tcp_reasm.h"
 
 #include <stdlib.h>
+/* libbsd's tree.h (OpenBSD's red-black tree macros) marks the static
+ * functions it generates __unused, which glibc does not define. */
+#ifndef __unused
+#define __unused __attribute__((unused))
+#endif
+#include <bsd/sys/tree.h>
 #include <string.h>
 
-/* Sequence arithmetic modulo 2^32 (RFC 9293 section 3.4). */
-#define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
-#define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
-#define SEQ_GT(a, b) SEQ_LT(b, a)
+#define SEQ_LT MS_SEQ_LT
+#define SEQ_LEQ MS_SEQ_LEQ
+#define SEQ_GT MS_SEQ_GT
 
 struct ms_tcp_seg {
-    struct ms_tcp_seg *next;
-    uint32_t seq;
+    RB_ENTRY(ms_tcp_seg) rb;
+    uint64_t off;              /* stream offset of data[0] */
     uint32_t len;
+    uint32_t ack;
+    bool has_ack;              /* waits for the peer to reach ack */
+    struct ms_seg_meta meta;
     uint8_t data[];
 };
+
+static int seg_cmp(const struct ms_tcp_seg *a, const struct ms_tcp_seg *b)
+{
+    return a->off < b->off ? -1 : a->off > b->off;
+}
+
+RB_GENERATE_STATIC(ms_tcp_segtree, ms_tcp_seg, rb, seg_cmp)
 
 /* What a buffered segment costs against the caps: its bytes plus its
  * header and the allocator's, so a flood of 1-byte segments is bounded
  * by memory, not by payload. */
 #define SEG_OVERHEAD (sizeof(struct ms_tcp_seg) + 16)
 
-/* What one call to ms_tcp_half_segment has already counted, so a segment
- * is counted (and reported) once even when a cap makes us retry it. */
-struct seg_ctx {
-    const struct ms_stream_out *out;
-    bool overlap_counted;
-    bool diff_reported;
-};
+/* Offsets start here so that a half started mid-stream can move its start
+ * back (a segment from before the first one seen) without going below 0. */
+#define OFF_BASE (1ull << 40)
+
+/* How far back a mid-stream start may move (see put). */
+#define REWIND_MAX (256u * 1024)
 
 void ms_tcp_half_init(struct ms_tcp_half *h)
 {
     memset(h, 0, sizeof(*h));
+    RB_INIT(&h->segs);
+    h->next_off = OFF_BASE;
 }
 
 void ms_tcp_half_syn(struct ms_tcp_half *h, uint32_t isn)
 {
     /* A retransmitted (or forged) SYN must not rewind a stream already
      * flowing, nor move next_seq past or onto data already waiting. */
-    if (h->started && (h->delivered > 0 || h->ooo))
+    if (h->started && (h->delivered > 0 || h->nsegs > 0 || h->skipped))
         return;
     h->started = true;
     h->syn = true;
     h->isn = isn;
     h->next_seq = isn + 1;
+}
+
+void ms_tcp_half_fin(struct ms_tcp_half *h, uint32_t seq)
+{
+    if (h->fin)
+        return;
+    h->fin = true;
+    h->fin_seq = seq;
+}
+
+/* Stream offset of seq, which must not lie more than 2^31 from next_seq. */
+static uint64_t off_of(const struct ms_tcp_half *h, uint32_t seq)
+{
+    return h->next_off + (uint64_t)(int64_t)(int32_t)(seq - h->next_seq);
 }
 
 /* ---- window of delivered bytes (for comparing retransmissions) -------- */
@@ -104,257 +134,317 @@ static bool win_differs(const struct ms_tcp_half *h, const struct ms_reasm_budge
     return false;
 }
 
-static void note_overlap(struct ms_reasm_budget *b, struct seg_ctx *c)
+/* ---- overlaps --------------------------------------------------------- */
+
+struct put {
+    struct ms_tcp_put_ctx *c;
+    const struct ms_stream_out *out;
+    const struct ms_seg_meta *meta;
+};
+
+static void note_overlap(struct ms_reasm_budget *b, struct put *u)
 {
-    if (!c->overlap_counted) {
-        c->overlap_counted = true;
+    if (!u->c->overlap_counted) {
+        u->c->overlap_counted = true;
         b->overlaps++;
     }
 }
 
-static void note_diff(struct ms_reasm_budget *b, struct seg_ctx *c, uint32_t where)
+static void note_diff(struct ms_reasm_budget *b, struct put *u, uint32_t where)
 {
-    if (c->diff_reported)
+    if (u->c->diff_reported)
         return;
-    c->diff_reported = true;
+    u->c->diff_reported = true;
     b->overlap_diff++;
-    if (c->out->overlap)
-        c->out->overlap(c->out->user, c->out->dir, where);
+    if (u->out->overlap)
+        u->out->overlap(u->out->user, u->out->dir, where, u->meta);
 }
 
 /* Compares an overlap of new bytes with a buffered first copy. */
-static void compare_copy(struct ms_reasm_budget *b, struct seg_ctx *c, uint32_t seq,
+static void compare_copy(struct ms_reasm_budget *b, struct put *u, uint32_t seq,
                          const uint8_t *first, const uint8_t *p, size_t n)
 {
-    note_overlap(b, c);
-    if (c->diff_reported || memcmp(first, p, n) == 0)
+    note_overlap(b, u);
+    if (u->c->diff_reported || memcmp(first, p, n) == 0)
         return;
     size_t i = 0;
     while (first[i] == p[i])
         i++;
-    note_diff(b, c, seq + (uint32_t)i);
+    note_diff(b, u, seq + (uint32_t)i);
 }
 
 /* ---- delivery --------------------------------------------------------- */
 
 static void deliver(struct ms_tcp_half *h, struct ms_reasm_budget *b, const uint8_t *p,
-                    size_t n, const struct ms_stream_out *out)
+                    size_t n, const struct ms_seg_meta *m, const struct ms_stream_out *out)
 {
     win_put(h, b, p, n);
     h->next_seq += (uint32_t)n;
+    h->next_off += n;
     h->delivered += n;
-    out->data(out->user, out->dir, p, n);
+    out->data(out->user, out->dir, p, n, m);
 }
 
-static void unlink_head(struct ms_tcp_half *h, struct ms_reasm_budget *b)
+static void seg_remove(struct ms_tcp_half *h, struct ms_reasm_budget *b, struct ms_tcp_seg *s)
 {
-    struct ms_tcp_seg *s = h->ooo;
-    h->ooo = s->next;
-    h->ooo_bytes -= s->len + SEG_OVERHEAD;
+    RB_REMOVE(ms_tcp_segtree, &h->segs, s);
+    h->nsegs--;
+    h->seg_bytes -= s->len + SEG_OVERHEAD;
     b->used -= s->len + SEG_OVERHEAD;
+    free(s);
 }
 
-/* Hands on the waiting segments that now touch next_seq. */
-static void drain(struct ms_tcp_half *h, struct ms_reasm_budget *b, const struct ms_stream_out *out)
+bool ms_tcp_half_pump(struct ms_tcp_half *h, struct ms_reasm_budget *b, enum ms_gate g,
+                      uint32_t gate, const struct ms_stream_out *out)
 {
-    while (h->ooo && SEQ_LEQ(h->ooo->seq, h->next_seq)) {
-        struct ms_tcp_seg *s = h->ooo;
-        unlink_head(h, b);
-        uint32_t end = s->seq + s->len;
-        if (SEQ_GT(end, h->next_seq)) {
-            uint32_t skip = h->next_seq - s->seq;
-            deliver(h, b, s->data + skip, s->len - skip, out);
+    bool moved = false;
+    struct ms_tcp_seg *s;
+    while ((s = RB_MIN(ms_tcp_segtree, &h->segs)) && s->off <= h->next_off) {
+        uint64_t end = s->off + s->len;
+        if (end <= h->next_off) {
+            seg_remove(h, b, s);  /* wholly behind: can only follow a skip */
+            continue;
         }
-        free(s);
-    }
-}
-
-/* New bytes starting exactly at next_seq. Where they run into buffered
- * segments, the buffered (first) copy is delivered instead, after
- * comparing the two. */
-static void deliver_in_order(struct ms_tcp_half *h, struct ms_reasm_budget *b, const uint8_t *p,
-                             size_t n, struct seg_ctx *c)
-{
-    const struct ms_stream_out *out = c->out;
-    uint32_t seq = h->next_seq;
-    while (n > 0) {
-        struct ms_tcp_seg *s = h->ooo;
-        if (!s || !SEQ_LT(s->seq, seq + (uint32_t)n)) {
-            deliver(h, b, p, n, out);
+        if (s->has_ack && (g == MS_GATE_SHUT || (g == MS_GATE_ACK && SEQ_GT(s->ack, gate))))
             break;
-        }
-        if (SEQ_GT(s->seq, seq)) {
-            size_t k = s->seq - seq;
-            deliver(h, b, p, k, out);
-            p += k;
-            n -= k;
-            seq += (uint32_t)k;
-        }
-        /* Segments at rest start after next_seq, so s starts at seq. */
-        size_t ov = n < s->len ? n : s->len;
-        compare_copy(b, c, seq, s->data, p, ov);
-        unlink_head(h, b);
-        deliver(h, b, s->data, s->len, out);
+        size_t skip = (size_t)(h->next_off - s->off);
+        /* Unlinked before the callback: it may end up freeing the half. */
+        RB_REMOVE(ms_tcp_segtree, &h->segs, s);
+        h->nsegs--;
+        h->seg_bytes -= s->len + SEG_OVERHEAD;
+        b->used -= s->len + SEG_OVERHEAD;
+        deliver(h, b, s->data + skip, s->len - skip, &s->meta, out);
         free(s);
-        p += ov;
-        n -= ov;
-        seq += (uint32_t)ov;
+        moved = true;
     }
-    drain(h, b, out);
+    return moved;
 }
 
-/* Declares the hole before the first waiting segment lost, then drains. */
-static void skip_hole(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint32_t upto,
-                      const struct ms_stream_out *out)
+void ms_tcp_half_skip(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint32_t upto,
+                      const struct ms_seg_meta *m, const struct ms_stream_out *out)
 {
-    /* Nothing is missing when the first waiting segment already touches
-     * next_seq: hand it on instead (callers rely on progress). */
-    if (!SEQ_GT(upto, h->next_seq)) {
-        drain(h, b, out);
+    if (!h->started || !SEQ_GT(upto, h->next_seq))
         return;
-    }
     uint32_t missing = upto - h->next_seq;
     b->gaps++;
     b->gap_bytes += missing;
     h->next_seq = upto;
+    h->next_off += missing;
+    h->skipped = true;
     h->win_valid = 0; /* the bytes just before next_seq were never seen */
-    out->gap(out->user, out->dir, missing);
-    drain(h, b, out);
+    out->gap(out->user, out->dir, missing, m);
 }
 
-/* Inserts [seq, seq+n) into the sorted list, keeping bytes already there
- * (first copy wins) and storing only the parts not yet covered. */
-static bool insert(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint32_t seq,
-                   const uint8_t *p, size_t n, struct seg_ctx *c)
+bool ms_tcp_half_first(const struct ms_tcp_half *h, struct ms_tcp_wait *w)
 {
-    struct ms_tcp_seg **link = &h->ooo;
+    struct ms_tcp_seg *s = RB_MIN(ms_tcp_segtree, (struct ms_tcp_segtree *)&h->segs);
+    if (!s)
+        return false;
+    w->at_hole = s->off > h->next_off;
+    w->seq = h->next_seq + (uint32_t)(s->off - h->next_off);
+    if (!w->at_hole)
+        w->seq = h->next_seq;
+    w->has_ack = s->has_ack;
+    w->ack = s->ack;
+    w->pkt_no = s->meta.pkt_no;
+    return true;
+}
+
+void ms_tcp_half_ungate_first(struct ms_tcp_half *h)
+{
+    struct ms_tcp_seg *s = RB_MIN(ms_tcp_segtree, &h->segs);
+    if (s)
+        s->has_ack = false;
+}
+
+uint32_t ms_tcp_half_ack_point(const struct ms_tcp_half *h)
+{
+    return h->next_seq + (h->fin && h->next_seq == h->fin_seq ? 1u : 0u);
+}
+
+void ms_tcp_half_reset_at(struct ms_tcp_half *h, uint32_t ack)
+{
+    if (h->reset_limit)
+        return;
+    h->reset_limit = true;
+    h->limit_seq = ack;
+}
+
+bool ms_tcp_half_end_hole(const struct ms_tcp_half *h, uint32_t *upto)
+{
+    if (!h->started)
+        return false;
+    if (h->fin && SEQ_LT(h->next_seq, h->fin_seq)) {
+        *upto = h->fin_seq;
+        return true;
+    }
+    /* The ack covers the FIN too when there was one: one short is whole. */
+    if (h->reset_limit && !h->fin && SEQ_LT(h->next_seq + 1, h->limit_seq)) {
+        *upto = h->limit_seq - 1;
+        return true;
+    }
+    return false;
+}
+
+/* ---- storage ---------------------------------------------------------- */
+
+/* A copy of bytes already waiting: they were sent no later than the
+ * earliest copy's ACK says (a retransmission carries a later one, a forged
+ * copy may carry any), so the waiting segment keeps the lowest. */
+static void lower_gate(struct ms_tcp_seg *s, const struct ms_tcp_segin *in, bool gated)
+{
+    if (!gated || !in->has_ack)
+        s->has_ack = false;
+    else if (s->has_ack && SEQ_LT(in->ack, s->ack))
+        s->ack = in->ack;
+}
+
+/* Stores [off, off+n) where no segment is, keeping bytes already stored
+ * (first copy wins, compared) and storing only the parts not yet covered.
+ * False when a cap stopped it; what was stored so far stays. */
+static bool store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64_t off,
+                  const uint8_t *p, size_t n, const struct ms_tcp_segin *in, bool gated,
+                  struct put *u)
+{
+    struct ms_tcp_seg key;
+    key.off = off;
+    /* The segment that starts at or before off may cover its front. */
+    struct ms_tcp_seg *succ = RB_NFIND(ms_tcp_segtree, &h->segs, &key);
+    struct ms_tcp_seg *pred = succ ? RB_PREV(ms_tcp_segtree, &h->segs, succ)
+                                   : RB_MAX(ms_tcp_segtree, &h->segs);
+    if (succ && succ->off == off) {
+        pred = succ;
+        succ = RB_NEXT(ms_tcp_segtree, &h->segs, succ);
+    }
+    if (pred && pred->off + pred->len > off) {
+        size_t covered = (size_t)(pred->off + pred->len - off);
+        if (covered > n)
+            covered = n;
+        compare_copy(b, u, in->seq + (uint32_t)(off - off_of(h, in->seq)),
+                     pred->data + (off - pred->off), p, covered);
+        lower_gate(pred, in, gated);
+        off += covered;
+        p += covered;
+        n -= covered;
+    }
     while (n > 0) {
-        while (*link && SEQ_LEQ((*link)->seq + (*link)->len, seq))
-            link = &(*link)->next;
-        struct ms_tcp_seg *succ = *link;
-        if (succ && SEQ_LEQ(succ->seq, seq)) {
-            /* Starts inside succ: the covered front is succ's. */
-            uint32_t off = seq - succ->seq;
-            size_t covered = succ->len - off;
-            if (covered > n)
-                covered = n;
-            compare_copy(b, c, seq, succ->data + off, p, covered);
-            seq += (uint32_t)covered;
-            p += covered;
-            n -= covered;
-            continue;
-        }
+        /* succ: the first stored segment starting after off. */
         size_t piece = n;
-        if (succ && SEQ_LT(succ->seq, seq + (uint32_t)n))
-            piece = succ->seq - seq;
-        size_t cost = piece + SEG_OVERHEAD;
-        if (h->ooo_bytes + cost > b->max_half || b->used + cost > b->max_total)
-            return false;
-        struct ms_tcp_seg *s = malloc(sizeof(*s) + piece);
-        if (!s)
-            return false;
-        s->seq = seq;
-        s->len = (uint32_t)piece;
-        memcpy(s->data, p, piece);
-        s->next = succ;
-        *link = s;
-        link = &s->next;
-        h->ooo_bytes += cost;
-        b->used += cost;
-        if (b->used > b->used_peak)
-            b->used_peak = b->used;
-        seq += (uint32_t)piece;
-        p += piece;
-        n -= piece;
+        if (succ && succ->off < off + n)
+            piece = (size_t)(succ->off - off);
+        if (piece > 0) {
+            size_t cost = piece + SEG_OVERHEAD;
+            if (h->seg_bytes + cost > b->max_half || b->used + cost > b->max_total)
+                return false;
+            struct ms_tcp_seg *s = malloc(sizeof(*s) + piece);
+            if (!s)
+                return false;
+            s->off = off;
+            s->len = (uint32_t)piece;
+            s->ack = in->ack;
+            s->has_ack = gated && in->has_ack;
+            s->meta = in->meta;
+            memcpy(s->data, p, piece);
+            RB_INSERT(ms_tcp_segtree, &h->segs, s);
+            h->nsegs++;
+            h->seg_bytes += cost;
+            b->used += cost;
+            if (b->used > b->used_peak)
+                b->used_peak = b->used;
+            off += piece;
+            p += piece;
+            n -= piece;
+        }
+        if (n == 0)
+            break;
+        /* Now at succ: its bytes are the first copy. */
+        size_t covered = succ->len < n ? succ->len : n;
+        compare_copy(b, u, in->seq + (uint32_t)(off - off_of(h, in->seq)), succ->data, p,
+                     covered);
+        lower_gate(succ, in, gated);
+        off += covered;
+        p += covered;
+        n -= covered;
+        succ = RB_NEXT(ms_tcp_segtree, &h->segs, succ);
     }
     return true;
 }
 
-static void segment(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint32_t seq,
-                    const uint8_t *p, size_t n, struct seg_ctx *c)
+enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
+                           const struct ms_tcp_segin *in, bool gate_open,
+                           struct ms_tcp_put_ctx *c, const struct ms_stream_out *out)
 {
-    if (n == 0)
-        return;
-    uint32_t end = seq + (uint32_t)n;
-    if (SEQ_LT(seq, h->next_seq)) {
-        /* Retransmitted bytes: compare with what was delivered, drop. */
-        size_t old = SEQ_LEQ(end, h->next_seq) ? n : (size_t)(h->next_seq - seq);
-        uint32_t where;
-        note_overlap(b, c);
-        if (!c->diff_reported && win_differs(h, b, seq, p, old, &where))
-            note_diff(b, c, where);
-        if (old == n)
-            return;
-        p += old;
-        n -= old;
-        seq = h->next_seq;
-    }
-    if (seq == h->next_seq) {
-        deliver_in_order(h, b, p, n, c);
-        return;
-    }
-    /* Ahead of a hole: wait for the hole to fill. When a cap is hit, give
-     * up on the hole rather than on the new data, and try again. */
-    while (!insert(h, b, seq, p, n, c)) {
-        b->forced++;
-        if (!h->ooo) {
-            /* Nothing buffered and still no room: skip straight to it. */
-            skip_hole(h, b, seq, c->out);
-            segment(h, b, seq, p, n, c);
-            return;
-        }
-        skip_hole(h, b, h->ooo->seq, c->out);
-        if (SEQ_LEQ(seq, h->next_seq)) {
-            segment(h, b, seq, p, n, c);
-            return;
-        }
-    }
-}
-
-void ms_tcp_half_segment(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint32_t seq,
-                         const uint8_t *p, size_t n, bool fin, const struct ms_stream_out *out)
-{
+    struct put u = { c, out, &in->meta };
+    uint32_t seq = in->seq;
+    const uint8_t *p = in->p;
+    size_t n = in->n;
     if (!h->started) {
         /* Capture began mid-connection: take the first byte we see. */
         h->started = true;
         h->next_seq = seq;
     }
-    if (fin && !h->fin) {
-        h->fin = true;
-        h->fin_seq = seq + (uint32_t)n;
+    /* Nothing is taken past a FIN, nor past what the peer's RST
+     * acknowledged. */
+    if (n > 0 && h->fin && SEQ_GT(seq + (uint32_t)n, h->fin_seq))
+        n = SEQ_LT(seq, h->fin_seq) ? (size_t)(h->fin_seq - seq) : 0;
+    if (n > 0 && h->reset_limit && SEQ_GT(seq + (uint32_t)n, h->limit_seq))
+        n = SEQ_LT(seq, h->limit_seq) ? (size_t)(h->limit_seq - seq) : 0;
+    if (n == 0)
+        return MS_OK;
+    uint32_t end = seq + (uint32_t)n;
+    /* A keepalive probe: one byte (often garbage) just below what the
+     * sender has sent; never new data. */
+    if (n == 1 && h->seen_data && end == h->seen_end) {
+        b->keepalives++;
+        return MS_OK;
     }
-    struct seg_ctx c = { out, false, false };
-    segment(h, b, seq, p, n, &c);
-}
-
-void ms_tcp_half_acked(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint32_t ack,
-                       const struct ms_stream_out *out)
-{
-    /* The receiver got bytes we never saw: the hole will not fill. Only act
-     * when data waits behind it; otherwise the next segment settles it. */
-    if (!h->started || !h->ooo || !SEQ_GT(ack, h->next_seq))
-        return;
-    uint32_t upto = SEQ_LT(ack, h->ooo->seq) ? ack : h->ooo->seq;
-    skip_hole(h, b, upto, out);
-}
-
-void ms_tcp_half_flush(struct ms_tcp_half *h, struct ms_reasm_budget *b,
-                       const struct ms_stream_out *out)
-{
-    /* Every pass hands on or drops the first waiting segment. */
-    while (h->ooo)
-        skip_hole(h, b, h->ooo->seq, out);
+    /* Mid-stream start (no SYN): the first segment seen need not be the
+     * lowest (a tap reorders, a pure ACK came first). Until a byte is
+     * delivered or a hole given up, the start moves back to it. */
+    if (!h->syn && !h->skipped && h->delivered == 0 && SEQ_LT(seq, h->next_seq) &&
+        (uint32_t)(h->next_seq - seq) <= REWIND_MAX) {
+        uint32_t back = h->next_seq - seq;
+        h->next_seq = seq;
+        h->next_off -= back;
+    }
+    if (!h->seen_data || SEQ_GT(end, h->seen_end)) {
+        h->seen_data = true;
+        h->seen_end = end;
+    }
+    if (SEQ_LT(seq, h->next_seq)) {
+        /* Retransmitted bytes: compare with what was delivered, drop. */
+        size_t old = SEQ_LEQ(end, h->next_seq) ? n : (size_t)(h->next_seq - seq);
+        uint32_t where;
+        note_overlap(b, &u);
+        if (!c->diff_reported && win_differs(h, b, seq, p, old, &where))
+            note_diff(b, &u, where);
+        if (old == n)
+            return MS_OK;
+        p += old;
+        n -= old;
+        seq = h->next_seq;
+    }
+    uint64_t off = off_of(h, seq);
+    /* The fast path: in order, allowed through, nothing stored in its way. */
+    if (off == h->next_off && gate_open) {
+        struct ms_tcp_seg *first = RB_MIN(ms_tcp_segtree, &h->segs);
+        if (!first || first->off >= off + n) {
+            deliver(h, b, p, n, &in->meta, out);
+            return MS_OK;
+        }
+    }
+    if (off == h->next_off && !gate_open)
+        b->held++;
+    /* Ahead of a hole, or held back: it waits. Gated only when the gate is
+     * closed now; once open it stays open (the peer only moves forward). */
+    return store(h, b, off, p, n, in, !gate_open, &u) ? MS_OK : MS_ERR_LIMIT;
 }
 
 void ms_tcp_half_free(struct ms_tcp_half *h, struct ms_reasm_budget *b)
 {
-    while (h->ooo) {
-        struct ms_tcp_seg *s = h->ooo;
-        h->ooo = s->next;
-        b->used -= s->len + SEG_OVERHEAD;
-        free(s);
-    }
-    h->ooo_bytes = 0;
+    struct ms_tcp_seg *s;
+    while ((s = RB_MIN(ms_tcp_segtree, &h->segs)))
+        seg_remove(h, b, s);
     if (h->win) {
         free(h->win);
         h->win = NULL;
@@ -365,7 +455,7 @@ void ms_tcp_half_free(struct ms_tcp_half *h, struct ms_reasm_budget *b)
 
 size_t ms_tcp_half_mem(const struct ms_tcp_half *h, const struct ms_reasm_budget *b)
 {
-    return h->ooo_bytes + (h->win ? b->window : 0);
+    return h->seg_bytes + (h->win ? b->window : 0);
 }
 
 size_t ms_tcp_seg_cost(size_t n)

@@ -39,6 +39,14 @@ struct ms_limits {
     /* Streams (capture/tcp_reasm.c, app/pipeline.c). */
     size_t reasm_window;        /* delivered bytes kept per direction to compare
                                  * retransmissions with (overlap anomaly); 0: off */
+    /* The wait window (capture/tcp_session.c): how long a hole, or a segment
+     * held for the peer's bytes its ACK covers, waits before the missing
+     * bytes are declared a gap. Counted from the moment delivery stalls (or
+     * last moved while stalled); bytes held are bounded by reasm_max_flow. */
+    uint64_t reasm_wait_pkts;   /* packets of the connection */
+    uint64_t reasm_wait_us;     /* capture clock; in live capture the wall clock too */
+    size_t closed_flows_max;    /* recently ended flows remembered, so that their late
+                                 * segments open no new flow (kept flow_timeout_us) */
     size_t flow_memcap;         /* memory for per-flow state overall (table entry,
                                  * classification, nDPI, dissector estimate); LRU
                                  * flows are ended past it (Suricata flow.memcap) */
@@ -70,6 +78,9 @@ struct ms_limits {
     .extract_max_bytes = 4ull << 30,             \
     .smtp_max_rcpt = 100,                        \
     .reasm_window = 2048,                        \
+    .reasm_wait_pkts = 2048,                     \
+    .reasm_wait_us = 10ull * 1000000,            \
+    .closed_flows_max = 65536,                   \
     .flow_memcap = 256u * 1024 * 1024,           \
 }
 

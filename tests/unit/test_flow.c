@@ -59,7 +59,7 @@ static void test_both_directions_one_flow(void **state)
 {
     (void)state;
     struct ended e = { 0 };
-    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, 0, on_end, &e);
     enum ms_dir d1, d2, d3;
     struct ms_flow *f1 = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 1), &d1);
     struct ms_flow *f2 = look(t, pkt(SRV, 110, CLI, 40000, MS_TH_SYN | MS_TH_ACK, 9, 1), &d2);
@@ -94,7 +94,7 @@ static void test_direction_sources(void **state)
 {
     (void)state;
     struct ended e = { 0 };
-    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, 0, on_end, &e);
     enum ms_dir d;
     /* SYN-ACK first (the SYN was missed): its receiver is the client, even
      * on an unusual port layout. */
@@ -139,7 +139,7 @@ static void test_eviction_boundaries(void **state)
     for (size_t extra = 0; extra < 3; extra++) {
         size_t n = max - 1 + extra;
         struct ended e = { 0 };
-        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, on_end, &e);
+        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, 0, on_end, &e);
         enum ms_dir d;
         for (size_t i = 0; i + 1 < n; i++)
             look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1), &d);
@@ -171,7 +171,7 @@ static void test_timeouts(void **state)
     (void)state;
     struct ended e = { 0 };
     const uint64_t to = 60u * 1000000u;
-    struct ms_flow_table *t = ms_flow_table_new(16, to, on_end, &e);
+    struct ms_flow_table *t = ms_flow_table_new(16, to, 0, on_end, &e);
     enum ms_dir d;
     look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 100), &d);
     look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 1, 130), &d);
@@ -202,15 +202,15 @@ static void test_port_reuse(void **state)
 {
     (void)state;
     struct ended e = { 0 };
-    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, 0, on_end, &e);
     enum ms_dir d;
     struct ms_flow *f = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1000, 1), &d);
-    ms_tcp_half_syn(&f->half[MS_TO_SERVER], 1000);
+    ms_tcp_half_syn(&f->tcp.dir[MS_TO_SERVER], 1000);
     uint64_t id = f->flow_id;
     /* Not closing: a SYN (even another ISN) stays in the flow. */
     struct ms_flow *g = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 5000, 2), &d);
     assert_ptr_equal(f, g);
-    f->closing = true;
+    ms_tcp_half_fin(&f->tcp.dir[MS_TO_SERVER], 1001);
     /* Closing, retransmitted opening SYN: same flow. */
     g = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1000, 3), &d);
     assert_ptr_equal(f, g);
@@ -221,7 +221,7 @@ static void test_port_reuse(void **state)
     assert_int_equal(e.last_reason, MS_FLOW_END_REUSED);
     assert_non_null(g);
     assert_int_not_equal(g->flow_id, id);
-    assert_false(g->closing);
+    assert_false(ms_tcp_session_closing(&g->tcp));
     assert_int_equal(ms_flow_table_stats(t)->reused, 1);
     assert_int_equal(ms_flow_table_stats(t)->active, 1);
     ms_flow_table_free(t);
@@ -233,7 +233,7 @@ static void test_evict_lru_keep(void **state)
 {
     (void)state;
     struct ended e = { 0 };
-    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, 0, on_end, &e);
     enum ms_dir d;
     struct ms_flow *a = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 1), &d);
     look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 1, 2), &d);
@@ -268,7 +268,7 @@ static void test_eviction_spares_payload(void **state)
     for (size_t extra = 0; extra < 3; extra++) {
         size_t n = max - 2 + extra; /* half-open flows after the session */
         struct ended e = { 0 };
-        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, on_end, &e);
+        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, 0, on_end, &e);
         enum ms_dir d;
         struct ms_flow *s = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 1), &d);
         s->payload_dirs = 3;
@@ -310,7 +310,7 @@ static void test_eviction_ranks(void **state)
 {
     (void)state;
     struct ended e = { 0 };
-    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, on_end, &e);
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, 0, on_end, &e);
     enum ms_dir d;
     struct ms_flow *both = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 1), &d);
     both->payload_dirs = 3;
@@ -341,7 +341,7 @@ static void test_eviction_scan_bound(void **state)
     for (size_t extra = 0; extra < 3; extra++) {
         size_t ahead = MS_FLOW_EVICT_SCAN - 1 + extra; /* its place in the scan */
         struct ended e = { 0 };
-        struct ms_flow_table *t = ms_flow_table_new(1024, 600000000u, on_end, &e);
+        struct ms_flow_table *t = ms_flow_table_new(1024, 600000000u, 0, on_end, &e);
         enum ms_dir d;
         struct ms_flow *keep = NULL;
         for (size_t i = 0; i < ahead; i++) {
@@ -370,7 +370,7 @@ static void test_eviction_all_established(void **state)
     for (size_t extra = 0; extra < 3; extra++) {
         size_t n = max - 1 + extra;
         struct ended e = { 0 };
-        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, on_end, &e);
+        struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, 0, on_end, &e);
         enum ms_dir d;
         for (size_t i = 0; i + 1 < n; i++) {
             struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1), &d);
@@ -398,7 +398,7 @@ static void test_ipv6(void **state)
 {
     (void)state;
     struct ended e = { 0 };
-    struct ms_flow_table *t = ms_flow_table_new(4, 600000000u, on_end, &e);
+    struct ms_flow_table *t = ms_flow_table_new(4, 600000000u, 0, on_end, &e);
     struct ms_pkt p;
     memset(&p, 0, sizeof(p));
     p.ip_version = 6;

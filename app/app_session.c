@@ -1,0 +1,577 @@
+/* The per-flow state machine:
+ *
+ *   CLASSIFYING: packets go to nDPI; reassembled bytes are logged (in
+ *     delivery order, both directions interleaved, capped) and shown to each
+ *     dissector's probe. A verdict from either picks the dissector.
+ *   DISSECTING:  the log is replayed into the dissector, then bytes flow
+ *     straight through.
+ *   IGNORED:     not mail, or encrypted: nothing more is kept.
+ *
+ * Per-flow cost is kept small for floods of half-open connections: nDPI
+ * state is allocated at the first payload packet only, and classification
+ * state is freed as soon as a verdict is reached. The memory a flow holds is
+ * charged against lim->flow_memcap (the pipeline evicts past it).
+ * The classification log is capped (2 * lim->classify_buf): a direction that
+ * overflows it is cut, and the dissector is told of the rest as a gap.
+ *
+ * Direction: when the capture starts mid-connection the flow table guesses
+ * the client from the ports. Before a dissector starts, the dissectors'
+ * probes may prove the guess wrong (a server banner from the side taken for
+ * the client, a client command from the other side): the flow is then
+ * swapped once, buffered bytes included.
+ */
+#include "app_session.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../dissectors/dissector.h"
+
+enum app_state { ST_CLASSIFYING = 0, ST_DISSECTING, ST_IGNORED };
+
+/* Probes see at most this much of each direction's first bytes. */
+#define PROBE_BYTES 512
+
+/* Per direction: swapped as one struct with the flow's. */
+struct app_dir {
+    struct ms_buf probe;        /* first bytes */
+    bool log_over;              /* no longer logged ... */
+    uint64_t log_dropped;       /* ... and these bytes of it are missing */
+    bool overlap_reported;      /* one anomaly of each kind per direction */
+    bool gap_reported;
+};
+
+struct ms_app_session {
+    struct ms_app_ctx *c;
+    struct ms_flow *flow;
+    enum app_state state;
+    struct ms_classify_flow *cf;
+    unsigned payload_pkts;
+    struct ms_buf log;              /* records: see log_record */
+    bool log_full;                  /* the log hit its cap: no verdict in time */
+    struct app_dir dir[2];
+    const struct ms_dissector *d;
+    void *dst;
+    struct ms_sink sink;
+    struct ms_msg_tap *tap;         /* c->tap with this flow's id (--extract) */
+    struct ms_seg_meta now;         /* events' packet: the latest that carried bytes
+                                     * given to the dissector so far */
+    struct ms_seg_meta last;        /* the flow's last packet */
+    bool cap_hit;                   /* a reassembly cap forced a gap */
+    bool cap_reported;
+    size_t charged;                 /* bytes counted in c->flow_mem */
+};
+
+/* Memory charged per flow (see flow_cost): the table entry and this
+ * struct with allocator overhead; nDPI 4.2's flow struct (688 bytes) with
+ * its wrapper; a dissector's state, estimated from its line buffers. */
+#define FLOW_BASE_COST (sizeof(struct ms_flow) + sizeof(struct ms_app_session) + 32)
+#define CLASSIFY_COST 768
+#define DISSECTOR_COST(lim) (2 * (lim)->max_line + 2048)
+
+/* Log record: [dir | LOG_GAP][len:4][ts_us:8][pkt_no:8] then len bytes
+ * (none for a gap). */
+#define LOG_GAP 0x80u
+#define LOG_HDR 21
+
+/* ---- events ---------------------------------------------------------- */
+
+static void addr_str(uint8_t ip_version, const uint8_t *a, char *out, size_t n)
+{
+    if (!inet_ntop(ip_version == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n))
+        snprintf(out, n, "?");
+}
+
+static void flow_emit(void *user, const struct ms_event *ev)
+{
+    struct ms_app_session *a = user;
+    struct ms_flow *f = a->flow;
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    addr_str(f->ip_version, f->cli_addr, src, sizeof(src));
+    addr_str(f->ip_version, f->srv_addr, dst, sizeof(dst));
+    struct ms_flow_meta m = {
+        .ts_us = a->now.ts_us,
+        .flow_id = f->flow_id,
+        .src_ip = src,
+        .src_port = f->cli_port,
+        .dest_ip = dst,
+        .dest_port = f->srv_port,
+        .pcap_filename = a->c->source_name,
+        .pcap_cnt = a->c->offline ? a->now.pkt_no : 0,
+    };
+    if (ms_output_event(a->c->out, &m, ev) != MS_OK)
+        a->c->st.write_errors++;
+}
+
+/* A stream-level anomaly on this flow (type "stream"). */
+static void stream_anomaly(struct ms_app_session *a, const char *code, const char *detail)
+{
+    struct ms_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = MS_EV_ANOMALY;
+    ev.app_proto = a->d ? a->d->name : NULL;
+    ev.u.anomaly.type = "stream";
+    ev.u.anomaly.code = code;
+    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
+    flow_emit(a, &ev);
+}
+
+/* A hole the dissector is told of: said once per direction (the stats
+ * count every one). */
+static void gap_anomaly(struct ms_app_session *a, unsigned dir, uint64_t missing)
+{
+    if (a->dir[dir].gap_reported)
+        return;
+    a->dir[dir].gap_reported = true;
+    char detail[200];
+    snprintf(detail, sizeof(detail),
+             "%llu bytes of the %s stream were never captured: what spans them is reported "
+             "incomplete or truncated",
+             (unsigned long long)missing, dir == MS_TO_SERVER ? "client's" : "server's");
+    stream_anomaly(a, "reassembly_gap", detail);
+}
+
+/* The packet that completed an event is the latest of those whose bytes
+ * it is made of: in conversation order, everything delivered so far. A
+ * reply captured before its request completes the event with the request. */
+static void advance(struct ms_app_session *a, const struct ms_seg_meta *m)
+{
+    if (m->pkt_no >= a->now.pkt_no)
+        a->now = *m;
+}
+
+/* m: the packet at which the hole was given up (the anomaly's time). */
+static void dissect_gap(struct ms_app_session *a, unsigned dir, uint64_t missing,
+                        const struct ms_seg_meta *m)
+{
+    a->d->gap(a->dst, dir, missing);
+    struct ms_seg_meta saved = a->now;
+    a->now = *m;
+    gap_anomaly(a, dir, missing);
+    a->now = saved;
+}
+
+/* ---- dissector selection --------------------------------------------- */
+
+static void stop_classifying(struct ms_app_session *a)
+{
+    ms_classify_flow_free(a->cf);
+    a->cf = NULL;
+    ms_buf_free(&a->dir[0].probe);
+    ms_buf_free(&a->dir[1].probe);
+}
+
+static void ignore_flow(struct ms_app_session *a, bool encrypted)
+{
+    stop_classifying(a);
+    ms_buf_free(&a->log);
+    a->state = ST_IGNORED;
+    if (encrypted)
+        a->c->st.flows_encrypted++;
+    else
+        a->c->st.flows_ignored++;
+}
+
+static void replay_log(struct ms_app_session *a)
+{
+    const struct ms_dissector *d = a->d;
+    const uint8_t *p = a->log.p;
+    size_t left = a->log.len;
+    while (left >= LOG_HDR) {
+        unsigned hdr = p[0];
+        uint32_t len;
+        struct ms_seg_meta m;
+        memcpy(&len, p + 1, 4);
+        memcpy(&m.ts_us, p + 5, 8);
+        memcpy(&m.pkt_no, p + 13, 8);
+        p += LOG_HDR;
+        left -= LOG_HDR;
+        if (hdr & LOG_GAP) {
+            dissect_gap(a, hdr & 1u, len, &m);
+            continue;
+        }
+        if (len > left)
+            break;
+        advance(a, &m);
+        d->feed(a->dst, hdr & 1u, p, len);
+        p += len;
+        left -= len;
+    }
+}
+
+static void start_dissector(struct ms_app_session *a, const struct ms_dissector *d)
+{
+    struct ms_app_ctx *c = a->c;
+    stop_classifying(a);
+    a->sink.emit = flow_emit;
+    a->sink.user = a;
+    if (c->tap.msg_begin) {
+        /* Extracted files are named after the flow: each mail flow gets
+         * its own copy of the tap with its id. */
+        a->tap = malloc(sizeof(*a->tap));
+        if (a->tap) {
+            *a->tap = c->tap;
+            a->tap->flow_id = a->flow->flow_id;
+            a->sink.tap = a->tap;
+        }
+    }
+    a->dst = d->create(c->lim, &a->sink);
+    if (!a->dst) {
+        ms_buf_free(&a->log);
+        a->state = ST_IGNORED;
+        c->st.flows_ignored++;
+        return;
+    }
+    a->d = d;
+    a->state = ST_DISSECTING;
+    c->st.flows_mail++;
+    for (size_t i = 0; i < MS_APP_MAX_DISSECTORS && ms_dissectors[i]; i++) {
+        if (ms_dissectors[i] == d)
+            c->st.per_dissector[i]++;
+    }
+    /* Replay what arrived while we were deciding, in its original order,
+     * with the packets it came in. */
+    replay_log(a);
+    /* A direction that overflowed the log was cut there (log_record): the
+     * rest of it is a gap after what was replayed, so the dissector never
+     * joins the bytes before the hole to those after it. */
+    bool lost = false;
+    for (unsigned dir = 0; dir < 2; dir++) {
+        if (a->dir[dir].log_dropped > 0) {
+            d->gap(a->dst, dir, a->dir[dir].log_dropped);
+            lost = true;
+        }
+    }
+    ms_buf_free(&a->log);
+    if (lost)
+        stream_anomaly(a, "classify_buffer_full",
+                       "more bytes came before the protocol was known than the "
+                       "classification buffer holds: the rest was declared a gap");
+    if (a->cap_hit && !a->cap_reported) {
+        a->cap_reported = true;
+        stream_anomaly(a, "reassembly_memcap",
+                       "out-of-order buffer cap reached: a hole was declared a gap");
+    }
+}
+
+static const struct ms_dissector *dissector_for_app(enum ms_app v)
+{
+    switch (v) {
+    case MS_APP_POP3: return ms_dissector_by_name("pop3");
+    case MS_APP_IMAP: return ms_dissector_by_name("imap");
+    case MS_APP_SMTP: return ms_dissector_by_name("smtp");
+    default: return NULL;
+    }
+}
+
+/* Dissector probes on the first bytes of each direction: a banner or a
+ * first command confirms a protocol whatever the port. */
+static const struct ms_dissector *probe_all(struct ms_app_session *a, bool *all_no)
+{
+    *all_no = true;
+    for (size_t i = 0; ms_dissectors[i]; i++) {
+        const struct ms_dissector *d = ms_dissectors[i];
+        bool maybe = false;
+        for (unsigned dir = 0; dir < 2; dir++) {
+            const struct ms_buf *pb = &a->dir[dir].probe;
+            if (pb->len == 0) {
+                maybe = true;
+                continue;
+            }
+            enum ms_probe r = d->probe(dir, pb->p, pb->len);
+            if (r == MS_PROBE_YES)
+                return d;
+            if (r == MS_PROBE_MAYBE)
+                maybe = true;
+        }
+        if (maybe)
+            *all_no = false;
+    }
+    return NULL;
+}
+
+/* Flips the direction bit of every record of the log. */
+static void log_swap(struct ms_app_session *a)
+{
+    uint8_t *p = a->log.p;
+    size_t left = a->log.len;
+    while (left >= LOG_HDR) {
+        uint32_t len;
+        memcpy(&len, p + 1, 4);
+        bool gap = p[0] & LOG_GAP;
+        p[0] ^= 1u;
+        p += LOG_HDR;
+        left -= LOG_HDR;
+        if (gap)
+            continue;
+        if (len > left)
+            break;
+        p += len;
+        left -= len;
+    }
+}
+
+static bool probe_says(const struct ms_app_session *a, unsigned as_dir, unsigned dir)
+{
+    const struct ms_buf *pb = &a->dir[dir].probe;
+    for (size_t i = 0; ms_dissectors[i]; i++) {
+        if (pb->len > 0 && ms_dissectors[i]->probe(as_dir, pb->p, pb->len) == MS_PROBE_YES)
+            return true;
+    }
+    return false;
+}
+
+/* Mid-connection start: the ports chose the client. If a probe recognises
+ * the bytes of one side only when read as the other side's (a "+OK"
+ * banner from the "client"), swap client and server. A probe that accepts
+ * the current orientation settles it the other way. */
+static void check_direction(struct ms_app_session *a)
+{
+    struct ms_flow *f = a->flow;
+    if (f->dir_source != MS_FLOW_DIR_PORTS || f->swapped)
+        return;
+    if (probe_says(a, 0, 0) || probe_says(a, 1, 1))
+        return;
+    if (!probe_says(a, 1, 0) && !probe_says(a, 0, 1))
+        return;
+    ms_flow_swap(a->c->flows, f);
+    struct app_dir t = a->dir[0];
+    a->dir[0] = a->dir[1];
+    a->dir[1] = t;
+    log_swap(a);
+}
+
+static void decide(struct ms_app_session *a, enum ms_app verdict, bool final)
+{
+    if (a->state != ST_CLASSIFYING)
+        return;
+    check_direction(a);
+    bool all_no;
+    const struct ms_dissector *d = probe_all(a, &all_no);
+    if (verdict == MS_APP_ENCRYPTED) {
+        /* nDPI judges packets in capture order: a tap's reordering (the
+         * client's first command before the server's banner) makes it say
+         * IMAPS of a plaintext session. Clear text that a probe recognises
+         * wins; a STARTTLS is then the dissector's to follow. Until the
+         * probes have said no to both sides, the verdict waits. */
+        if (d) {
+            start_dissector(a, d);
+            return;
+        }
+        if (all_no || final || a->log_full)
+            ignore_flow(a, true);
+        return;
+    }
+    if (!d)
+        d = dissector_for_app(verdict);
+    if (d) {
+        start_dissector(a, d);
+        return;
+    }
+    if (final || a->log_full || (all_no && verdict == MS_APP_OTHER) ||
+        (verdict != MS_APP_UNKNOWN && all_no))
+        ignore_flow(a, false);
+}
+
+/* ---- stream callbacks (from reassembly) ------------------------------- */
+
+/* Logs n bytes (p) or a gap of n bytes (p NULL) of direction hdr & 1.
+ * The first record of a direction that does not fit ends that direction's
+ * log: it and everything after it in that direction only count as dropped,
+ * replayed as one gap at the end (start_dissector). The other direction
+ * goes on while there is room. */
+static void log_record(struct ms_app_session *a, unsigned hdr, const uint8_t *p, uint64_t n,
+                       const struct ms_seg_meta *m)
+{
+    struct app_dir *ad = &a->dir[hdr & 1u];
+    uint32_t len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    uint8_t h[LOG_HDR];
+    h[0] = (uint8_t)hdr;
+    memcpy(h + 1, &len, 4);
+    memcpy(h + 5, &m->ts_us, 8);
+    memcpy(h + 13, &m->pkt_no, 8);
+    size_t need = LOG_HDR + (p ? (size_t)len : 0);
+    if (!ad->log_over && a->log.len + need <= a->log.max) {
+        if (ms_buf_append(&a->log, h, LOG_HDR) == MS_OK) {
+            if (!p || ms_buf_append(&a->log, p, len) == MS_OK)
+                return;
+            a->log.len -= LOG_HDR; /* no header without its bytes */
+        }
+    }
+    a->log_full = true;
+    ad->log_over = true;
+    ad->log_dropped += n;
+}
+
+static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n,
+                           const struct ms_seg_meta *m)
+{
+    struct ms_app_session *a = user;
+    switch (a->state) {
+    case ST_DISSECTING:
+        advance(a, m);
+        a->d->feed(a->dst, dir, p, n);
+        break;
+    case ST_CLASSIFYING:
+        ms_buf_append_some(&a->dir[dir].probe, p, n);
+        log_record(a, dir, p, n, m);
+        break;
+    case ST_IGNORED:
+        break;
+    }
+}
+
+static void on_stream_gap(void *user, unsigned dir, uint64_t missing, const struct ms_seg_meta *m)
+{
+    struct ms_app_session *a = user;
+    a->c->st.gaps++;
+    a->c->st.gap_bytes += missing;
+    if (a->state == ST_DISSECTING) {
+        dissect_gap(a, dir, missing, m);
+    } else if (a->state == ST_CLASSIFYING) {
+        log_record(a, dir | LOG_GAP, NULL, missing, m);
+    }
+}
+
+/* Overlapping bytes differ from the first copy (kept): an evasion attempt
+ * or a broken stack. Reported once per direction; every case is counted. */
+static void on_stream_overlap(void *user, unsigned dir, uint32_t seq, const struct ms_seg_meta *m)
+{
+    struct ms_app_session *a = user;
+    (void)seq;
+    if (a->dir[dir].overlap_reported || a->state == ST_IGNORED)
+        return;
+    a->dir[dir].overlap_reported = true;
+    struct ms_seg_meta saved = a->now;
+    a->now = *m;
+    stream_anomaly(a, "reassembly_overlap_different_data",
+                   dir == MS_TO_SERVER
+                       ? "client retransmitted different bytes; the first copy is kept"
+                       : "server retransmitted different bytes; the first copy is kept");
+    a->now = saved;
+}
+
+const struct ms_stream_ops ms_app_stream_ops = { on_stream_data, on_stream_gap,
+                                                 on_stream_overlap };
+
+/* ---- memory accounting ----------------------------------------------- */
+
+static size_t flow_cost(const struct ms_app_session *a)
+{
+    const struct ms_app_ctx *c = a->c;
+    size_t m = FLOW_BASE_COST + a->log.cap + a->dir[0].probe.cap + a->dir[1].probe.cap;
+    if (a->cf)
+        m += CLASSIFY_COST;
+    if (a->dst)
+        m += DISSECTOR_COST(c->lim);
+    for (unsigned dir = 0; dir < 2; dir++) {
+        if (a->flow->tcp.dir[dir].win)
+            m += c->budget->window;
+    }
+    return m;
+}
+
+static void account(struct ms_app_session *a)
+{
+    struct ms_app_ctx *c = a->c;
+    size_t cost = flow_cost(a);
+    c->flow_mem = c->flow_mem - a->charged + cost;
+    a->charged = cost;
+    if (c->flow_mem > c->flow_mem_peak)
+        c->flow_mem_peak = c->flow_mem;
+}
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+struct ms_app_session *ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f)
+{
+    struct ms_app_session *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->c = c;
+    a->flow = f;
+    ms_buf_init(&a->log, 2 * c->lim->classify_buf);
+    ms_buf_init(&a->dir[0].probe, PROBE_BYTES);
+    ms_buf_init(&a->dir[1].probe, PROBE_BYTES);
+    f->app = a;
+    f->tcp.user = a;
+    c->st.flows++;
+    return a;
+}
+
+void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
+                             const struct ms_seg_meta *m)
+{
+    a->last = *m;
+    if (a->now.pkt_no == 0)
+        a->now = *m; /* before any byte: the flow's first packet */
+    /* nDPI state is allocated at the first payload packet: a handshake
+     * alone (a SYN flood) never pays for it. */
+    if (a->state != ST_CLASSIFYING || (!a->cf && p->payload_len == 0))
+        return;
+    enum ms_app v = ms_classify_packet(a->c->cls, &a->cf, p->l3, p->l3_len, p->ts_us);
+    if (p->payload_len > 0)
+        a->payload_pkts++;
+    if (v != MS_APP_UNKNOWN)
+        decide(a, v, false);
+}
+
+bool ms_app_session_ignored(const struct ms_app_session *a)
+{
+    return a->state == ST_IGNORED;
+}
+
+void ms_app_session_packet_done(struct ms_app_session *a)
+{
+    if (a->state == ST_CLASSIFYING) {
+        bool final = a->payload_pkts >= a->c->lim->classify_pkts;
+        decide(a, final ? ms_classify_giveup(a->c->cls, a->cf) : MS_APP_UNKNOWN, final);
+    }
+    account(a);
+}
+
+void ms_app_session_cap_hit(struct ms_app_session *a)
+{
+    a->cap_hit = true;
+    if (a->state == ST_DISSECTING && !a->cap_reported) {
+        a->cap_reported = true;
+        struct ms_seg_meta saved = a->now;
+        a->now = a->last;
+        stream_anomaly(a, "reassembly_memcap",
+                       "out-of-order buffer cap reached: a hole was declared a gap");
+        a->now = saved;
+    }
+}
+
+void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
+{
+    struct ms_app_ctx *c = a->c;
+    struct ms_flow *f = a->flow;
+    /* Events of a flow ended by timeout or end of input carry the time of
+     * its last packet, not of whatever packet triggered the sweep. */
+    a->now = a->last;
+    if (f->end_reason == MS_FLOW_END_EVICTED && a->state == ST_DISSECTING)
+        stream_anomaly(a, "flow_evicted",
+                       "flow table or flow memory cap reached: this mail session was ended early");
+    ms_tcp_session_flush(tcp, &f->tcp, &a->last);
+    a->now = a->last;
+    /* A flow that never carried a byte (a half-open connection, a scan)
+     * is not "other": it was nothing. */
+    if (a->state == ST_CLASSIFYING && (a->payload_pkts > 0 || a->log.len > 0))
+        decide(a, ms_classify_giveup(c->cls, a->cf), true);
+    if (a->state == ST_DISSECTING) {
+        a->d->finish(a->dst);
+        a->d->destroy(a->dst);
+    }
+    ms_tcp_session_free(tcp, &f->tcp);
+    free(a->tap);
+    stop_classifying(a);
+    ms_buf_free(&a->log);
+    c->flow_mem -= a->charged;
+    free(a);
+    f->app = NULL;
+    f->tcp.user = NULL;
+}

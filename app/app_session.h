@@ -1,0 +1,66 @@
+/* The app-layer side of one TCP flow: classification (nDPI plus the
+ * dissectors' probes on a capped log of the first bytes), the replay of that
+ * log into the chosen dissector, the direction swap of a mid-connection
+ * start, the dissector's lifecycle, and the flow's events. Bytes come in
+ * through ms_app_stream_ops in conversation order (capture/tcp_session.h),
+ * each chunk with the packet it came in; an event carries the time and
+ * number of the packet whose bytes completed it. */
+#ifndef MS_APP_SESSION_H
+#define MS_APP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../capture/classify.h"
+#include "../capture/decode.h"
+#include "../capture/flow.h"
+#include "../capture/tcp_session.h"
+#include "../common/limits.h"
+#include "../common/rc.h"
+#include "../output/output.h"
+
+/* Dissectors counted per protocol in the stats event. */
+#define MS_APP_MAX_DISSECTORS 16
+
+struct ms_app_stats {
+    uint64_t flows, flows_mail, flows_encrypted, flows_ignored;
+    uint64_t gaps, gap_bytes;
+    uint64_t write_errors;
+    uint64_t per_dissector[MS_APP_MAX_DISSECTORS]; /* as in ms_dissectors[] */
+};
+
+/* What every session of a pipeline shares; the pipeline owns it. */
+struct ms_app_ctx {
+    const struct ms_limits *lim;
+    struct ms_output *out;
+    struct ms_classifier *cls;
+    struct ms_flow_table *flows;            /* for a direction swap */
+    const struct ms_reasm_budget *budget;   /* for the windows' memory */
+    const char *source_name;                /* pcap_filename, NULL live */
+    bool offline;                           /* reading files: events carry pcap_cnt */
+    struct ms_msg_tap tap;                  /* --extract; msg_begin NULL: none */
+    struct ms_app_stats st;
+    size_t flow_mem, flow_mem_peak;         /* per-flow state, against lim->flow_memcap */
+};
+
+struct ms_app_session;
+
+extern const struct ms_stream_ops ms_app_stream_ops;
+
+/* Attaches a new session to f (f->app, f->tcp.user). NULL: out of memory. */
+struct ms_app_session *ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f);
+/* Before reassembly: a packet of the flow while it is being classified. */
+void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
+                             const struct ms_seg_meta *m);
+/* Not mail, or encrypted: the flow needs no reassembly. */
+bool ms_app_session_ignored(const struct ms_app_session *a);
+/* After reassembly of a packet: a verdict when classification is over,
+ * and the flow's memory charge. */
+void ms_app_session_packet_done(struct ms_app_session *a);
+/* A reassembly cap forced a gap on this flow (said once, as a mail flow). */
+void ms_app_session_cap_hit(struct ms_app_session *a);
+/* The flow ends (f->end_reason set): what waits is delivered, the
+ * dissector finishes, everything is freed. */
+void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp);
+
+#endif

@@ -1,0 +1,139 @@
+#include "flow_recent.h"
+
+#include <stdlib.h>
+
+#define NONE UINT32_MAX
+
+struct entry {
+    uint64_t key;
+    uint64_t ts_us;
+    uint32_t next;         /* bucket chain */
+    bool used;
+};
+
+struct ms_flow_recent {
+    struct entry *e;
+    uint32_t *bucket;
+    size_t max, nbuckets;  /* nbuckets: a power of two >= 2 * max */
+    size_t ring;           /* the slot replaced next */
+    size_t count;
+    uint64_t ttl_us;
+};
+
+struct ms_flow_recent *ms_flow_recent_new(size_t max, uint64_t ttl_us)
+{
+    if (max == 0)
+        max = 1;
+    if (max > (size_t)1 << 28)
+        max = (size_t)1 << 28;
+    struct ms_flow_recent *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->max = max;
+    r->ttl_us = ttl_us;
+    r->nbuckets = 2;
+    while (r->nbuckets < 2 * max)
+        r->nbuckets <<= 1;
+    r->e = calloc(max, sizeof(*r->e));
+    r->bucket = malloc(r->nbuckets * sizeof(*r->bucket));
+    if (!r->e || !r->bucket) {
+        ms_flow_recent_free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->nbuckets; i++)
+        r->bucket[i] = NONE;
+    return r;
+}
+
+static uint32_t *link_of(struct ms_flow_recent *r, uint64_t key, uint32_t idx)
+{
+    uint32_t *link = &r->bucket[key & (r->nbuckets - 1)];
+    while (*link != NONE && *link != idx)
+        link = &r->e[*link].next;
+    return link;
+}
+
+static void drop(struct ms_flow_recent *r, uint32_t idx)
+{
+    struct entry *x = &r->e[idx];
+    uint32_t *link = link_of(r, x->key, idx);
+    if (*link == idx)
+        *link = x->next;
+    x->used = false;
+    r->count--;
+}
+
+static struct entry *find(struct ms_flow_recent *r, uint64_t key, uint32_t *idx)
+{
+    for (uint32_t i = r->bucket[key & (r->nbuckets - 1)]; i != NONE; i = r->e[i].next) {
+        if (r->e[i].key == key) {
+            *idx = i;
+            return &r->e[i];
+        }
+    }
+    return NULL;
+}
+
+enum ms_rc ms_flow_recent_add(struct ms_flow_recent *r, uint64_t key, uint64_t now_us)
+{
+    uint32_t idx;
+    struct entry *x = find(r, key, &idx);
+    if (x) {
+        x->ts_us = now_us;
+        return MS_OK;
+    }
+    idx = (uint32_t)r->ring;
+    r->ring = (r->ring + 1) % r->max;
+    if (r->e[idx].used)
+        drop(r, idx);
+    x = &r->e[idx];
+    x->key = key;
+    x->ts_us = now_us;
+    x->used = true;
+    uint32_t *head = &r->bucket[key & (r->nbuckets - 1)];
+    x->next = *head;
+    *head = idx;
+    r->count++;
+    return MS_OK;
+}
+
+bool ms_flow_recent_hit(struct ms_flow_recent *r, uint64_t key, uint64_t now_us)
+{
+    uint32_t idx;
+    struct entry *x = find(r, key, &idx);
+    if (!x)
+        return false;
+    if (now_us > x->ts_us && now_us - x->ts_us > r->ttl_us) {
+        drop(r, idx);
+        return false;
+    }
+    if (now_us > x->ts_us)
+        x->ts_us = now_us;
+    return true;
+}
+
+void ms_flow_recent_forget(struct ms_flow_recent *r, uint64_t key)
+{
+    uint32_t idx;
+    if (find(r, key, &idx))
+        drop(r, idx);
+}
+
+size_t ms_flow_recent_count(const struct ms_flow_recent *r)
+{
+    return r ? r->count : 0;
+}
+
+size_t ms_flow_recent_mem(const struct ms_flow_recent *r)
+{
+    return r ? sizeof(*r) + r->max * sizeof(*r->e) + r->nbuckets * sizeof(*r->bucket) : 0;
+}
+
+void ms_flow_recent_free(struct ms_flow_recent *r)
+{
+    if (!r)
+        return;
+    free(r->e);
+    free(r->bucket);
+    free(r);
+}
