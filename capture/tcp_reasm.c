@@ -394,10 +394,11 @@ enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
     uint32_t end = seq + (uint32_t)n;
     /* A keepalive probe: one byte (often garbage) just below what the
      * sender has sent; never new data. */
-    if (n == 1 && h->seen_data && end == h->seen_end) {
+    if (n == 1 && h->seen_data && end == h->seen_end && !c->tried) {
         b->keepalives++;
         return MS_OK;
     }
+    c->tried = true;
     /* Mid-stream start (no SYN): the first segment seen need not be the
      * lowest (a tap reorders, a pure ACK came first). Until a byte is
      * delivered or a hole given up, the start moves back to it. */

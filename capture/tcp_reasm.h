@@ -86,6 +86,7 @@ struct ms_tcp_segin {
 struct ms_tcp_put_ctx {
     bool overlap_counted;
     bool diff_reported;
+    bool tried;            /* offered before: seen_end already counts it */
 };
 
 /* The first waiting segment of a half (ms_tcp_half_first). */

@@ -222,7 +222,7 @@ static void put(struct ms_tcp_ctx *c, struct ms_tcp_session *s, unsigned dir,
 {
     struct ms_tcp_half *h = &s->dir[dir];
     struct ms_stream_out o = out_of(c, s, dir);
-    struct ms_tcp_put_ctx pc = { false, false };
+    struct ms_tcp_put_ctx pc = { false, false, false };
     bool counted = false;
     while (ms_tcp_half_put(h, &c->budget, in, gate_open, &pc, &o) != MS_OK) {
         if (!counted) {
