@@ -4,18 +4,20 @@
 
 #define NONE UINT32_MAX
 
+/* An entry is on its bucket's chain and on the age list (oldest first)
+ * while used, on the free list otherwise. */
 struct entry {
     uint64_t key;
     uint64_t ts_us;
     uint32_t next;         /* bucket chain */
-    bool used;
+    uint32_t older, newer; /* age list; newer doubles as the free list's link */
 };
 
 struct ms_flow_recent {
     struct entry *e;
     uint32_t *bucket;
     size_t max, nbuckets;  /* nbuckets: a power of two >= 2 * max */
-    size_t ring;           /* the slot replaced next */
+    uint32_t oldest, newest, free;
     size_t count;
     uint64_t ttl_us;
 };
@@ -34,7 +36,7 @@ struct ms_flow_recent *ms_flow_recent_new(size_t max, uint64_t ttl_us)
     r->nbuckets = 2;
     while (r->nbuckets < 2 * max)
         r->nbuckets <<= 1;
-    r->e = calloc(max, sizeof(*r->e));
+    r->e = malloc(max * sizeof(*r->e));
     r->bucket = malloc(r->nbuckets * sizeof(*r->bucket));
     if (!r->e || !r->bucket) {
         ms_flow_recent_free(r);
@@ -42,24 +44,49 @@ struct ms_flow_recent *ms_flow_recent_new(size_t max, uint64_t ttl_us)
     }
     for (size_t i = 0; i < r->nbuckets; i++)
         r->bucket[i] = NONE;
+    for (size_t i = 0; i < max; i++)
+        r->e[i].newer = i + 1 < max ? (uint32_t)(i + 1) : NONE;
+    r->free = 0;
+    r->oldest = r->newest = NONE;
     return r;
 }
 
-static uint32_t *link_of(struct ms_flow_recent *r, uint64_t key, uint32_t idx)
+static void age_unlink(struct ms_flow_recent *r, uint32_t idx)
 {
-    uint32_t *link = &r->bucket[key & (r->nbuckets - 1)];
-    while (*link != NONE && *link != idx)
-        link = &r->e[*link].next;
-    return link;
+    struct entry *x = &r->e[idx];
+    if (x->older != NONE)
+        r->e[x->older].newer = x->newer;
+    else
+        r->oldest = x->newer;
+    if (x->newer != NONE)
+        r->e[x->newer].older = x->older;
+    else
+        r->newest = x->older;
+}
+
+static void age_push(struct ms_flow_recent *r, uint32_t idx)
+{
+    struct entry *x = &r->e[idx];
+    x->older = r->newest;
+    x->newer = NONE;
+    if (r->newest != NONE)
+        r->e[r->newest].newer = idx;
+    else
+        r->oldest = idx;
+    r->newest = idx;
 }
 
 static void drop(struct ms_flow_recent *r, uint32_t idx)
 {
     struct entry *x = &r->e[idx];
-    uint32_t *link = link_of(r, x->key, idx);
+    uint32_t *link = &r->bucket[x->key & (r->nbuckets - 1)];
+    while (*link != NONE && *link != idx)
+        link = &r->e[*link].next;
     if (*link == idx)
         *link = x->next;
-    x->used = false;
+    age_unlink(r, idx);
+    x->newer = r->free;
+    r->free = idx;
     r->count--;
 }
 
@@ -80,19 +107,21 @@ enum ms_rc ms_flow_recent_add(struct ms_flow_recent *r, uint64_t key, uint64_t n
     struct entry *x = find(r, key, &idx);
     if (x) {
         x->ts_us = now_us;
+        age_unlink(r, idx);
+        age_push(r, idx);
         return MS_OK;
     }
-    idx = (uint32_t)r->ring;
-    r->ring = (r->ring + 1) % r->max;
-    if (r->e[idx].used)
-        drop(r, idx);
+    if (r->free == NONE)
+        drop(r, r->oldest);
+    idx = r->free;
     x = &r->e[idx];
+    r->free = x->newer;
     x->key = key;
     x->ts_us = now_us;
-    x->used = true;
     uint32_t *head = &r->bucket[key & (r->nbuckets - 1)];
     x->next = *head;
     *head = idx;
+    age_push(r, idx);
     r->count++;
     return MS_OK;
 }

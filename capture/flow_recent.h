@@ -1,8 +1,8 @@
 /* Recently ended flows, remembered by the hash of their endpoints, so that a
  * late segment of a closed connection, or the rest of an evicted one, is
  * recognised instead of opening a new mid-stream flow. Bounded: at most max
- * entries (the oldest added is replaced first), each forgotten ttl_us after
- * it was last seen. */
+ * entries (when full, the one added longest ago is replaced; adding a key
+ * again makes it the newest), each forgotten ttl_us after it was last seen. */
 #ifndef MS_FLOW_RECENT_H
 #define MS_FLOW_RECENT_H
 
