@@ -527,7 +527,11 @@ bool ms_app_session_ignored(const struct ms_app_session *a)
 void ms_app_session_packet_done(struct ms_app_session *a)
 {
     if (a->state == ST_CLASSIFYING) {
-        bool final = a->payload_pkts >= a->c->lim->classify_pkts;
+        /* nDPI gives up after so many packets; the probes not while bytes
+         * wait in reassembly (held for conversation order: a tap recorded
+         * the server's replies before the client's SYN), since they have
+         * not seen them yet. The wait window bounds that. */
+        bool final = a->payload_pkts >= a->c->lim->classify_pkts && !a->flow->tcp.waiting;
         decide(a, final ? ms_classify_giveup(a->c->cls, a->cf) : MS_APP_UNKNOWN, final);
     }
     account(a);
