@@ -11,9 +11,17 @@
 2. Throughput: 2000 complete POP3 sessions, each a login and a 64 KiB
    message (about 140 MB), read from a file: MB/s of capture (wall clock
    and CPU time), and every login must be reported.
+3. 100,000 tiny segments after a hole: one POP3 flow whose RETR reply is
+   a first segment and then 100,000 one-byte segments, the first segment
+   captured last, so that every one of them waits behind the hole (red-black
+   tree of waiting segments: O(log n) each). Run within the wait window
+   (--reasm-flow-cap 64m --reasm-wait-packets 200000); CPU seconds and peak
+   RSS, and the message must come out whole (email event, right sha256).
+   The same flow captured in order is the control.
 
-Usage: bench.py MAILSPILL [--flows N] [--sessions N]
-Exit status 1 when a bound is exceeded or a login is missing.
+Usage: bench.py MAILSPILL [--flows N] [--sessions N] [--tiny N]
+Exit status 1 when a bound is exceeded, a login is missing or a message
+is not whole.
 """
 import argparse
 import json
@@ -26,6 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join(HERE, "gen_pcap.py")
+GEN_TINY = os.path.join(HERE, "gen_tinyseg.py")
 MIB = 1024 * 1024
 
 
@@ -57,6 +66,7 @@ def main():
     ap.add_argument("mailspill")
     ap.add_argument("--flows", type=int, default=1000000)
     ap.add_argument("--sessions", type=int, default=2000)
+    ap.add_argument("--tiny", type=int, default=100000)
     a = ap.parse_args()
     ok = True
     with tempfile.TemporaryDirectory(prefix="mailspill-bench.", dir="/tmp") as d:
@@ -97,12 +107,57 @@ def main():
         if alerts != a.sessions or emails != a.sessions:
             print("  MISSING events: expected %d alerts and %d emails" % (a.sessions, a.sessions))
             ok = False
+        os.unlink(sess)
+
+        ok &= tiny_segments(a, d)
     return 0 if ok else 1
+
+
+TINY_CAPS = ["--reasm-flow-cap", "64m", "--reasm-wait-packets", "200000"]
+
+
+def tiny_segments(a, d):
+    """Benchmark 3; True when the message came out whole both ways."""
+    ok = True
+    for label, extra in (("first segment last", []), ("in order (control)", ["inorder"])):
+        path = os.path.join(d, "tiny.pcap")
+        g = subprocess.run(["/usr/bin/python3", GEN_TINY, path, str(a.tiny)] + extra,
+                           stdout=subprocess.PIPE, check=True)
+        want_sha, want_size = g.stdout.decode().split()
+        cmd = ["/usr/bin/python3", __file__, "--measure-child", a.mailspill] + TINY_CAPS + \
+              ["-r", path]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, check=True)
+        res = json.loads(p.stdout.decode().splitlines()[-1])
+        st = res["stats"]["tcp"]
+        em = res["emails"]
+        whole = (len(em) == 1 and em[0]["sha256"] == want_sha and
+                 em[0]["size"] == int(want_size) and not em[0]["truncated"])
+        ok &= whole
+        print("tiny segments (%s): 1 POP3 flow, RETR reply = 1 segment + %d one-byte segments, "
+              "%s: %.2f s CPU, %.2f s wall, peak RSS %.1f MiB, reassembly memuse peak %.1f MiB, "
+              "gaps %d; email %s"
+              % (label, a.tiny, " ".join(TINY_CAPS), res["cpu"], res["wall"], res["rss"] / MIB,
+                 st["reassembly_memuse_peak"] / MIB, st["reassembly_gap"],
+                 "whole (sha256 ok)" if whole else "NOT WHOLE: %s" % json.dumps(em)))
+        os.unlink(path)
+    return ok
+
+
+def emails_of(out):
+    """sha256, size and truncated of every email event."""
+    res = []
+    for line in out.decode().splitlines():
+        if '"event_type":"email"' in line:
+            e = json.loads(line)["email"]
+            res.append({"sha256": e.get("sha256"), "size": e.get("size"),
+                        "truncated": e.get("truncated")})
+    return res
 
 
 def measure_child(argv):
     out, wall, cpu, rss = run(argv)
-    print(json.dumps({"rss": rss, "wall": wall, "cpu": cpu, "stats": stats_of(out)}))
+    print(json.dumps({"rss": rss, "wall": wall, "cpu": cpu, "stats": stats_of(out),
+                      "emails": emails_of(out)}))
     return 0
 
 
