@@ -128,8 +128,12 @@ static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_en
         t->recent_max > 0) {
         if (!t->recent)
             t->recent = ms_flow_recent_new(t->recent_max, t->timeout_us);
-        if (t->recent)
+        if (t->recent) {
+            const struct ms_tcp_half *cli = &f->tcp.dir[MS_TO_SERVER];
             ms_flow_recent_add(t->recent, bucket_key(f), f->last_ts_us);
+            if (cli->syn)
+                ms_flow_recent_set_isn(t->recent, bucket_key(f), cli->isn);
+        }
     }
     free(f);
 }
@@ -259,13 +263,18 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
     }
     if (!create)
         return NULL;
-    if (t->recent) {
-        if (p->tcp_flags & MS_TH_SYN) {
-            ms_flow_recent_forget(t->recent, key);
-        } else if (ms_flow_recent_hit(t->recent, key, p->ts_us)) {
+    if (t->recent && ms_flow_recent_hit(t->recent, key, p->ts_us)) {
+        /* A SYN opens a new connection, unless it is a late copy of the
+         * ended one's (its SYN, or its SYN-ACK). */
+        uint32_t isn;
+        bool syn = p->tcp_flags & MS_TH_SYN, ack = p->tcp_flags & MS_TH_ACK;
+        bool copy = syn && ms_flow_recent_isn(t->recent, key, &isn) &&
+                    (ack ? p->ack == isn + 1 : p->seq == isn);
+        if (!syn || copy) {
             t->stats.late_packets++;
             return NULL;
         }
+        ms_flow_recent_forget(t->recent, key);
     }
     if (t->stats.active >= t->max_flows && t->lru_tail) {
         t->stats.evicted++;

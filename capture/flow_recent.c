@@ -11,6 +11,8 @@ struct entry {
     uint64_t ts_us;
     uint32_t next;         /* bucket chain */
     uint32_t older, newer; /* age list; newer doubles as the free list's link */
+    uint32_t isn;
+    bool has_isn;
 };
 
 struct ms_flow_recent {
@@ -118,6 +120,7 @@ enum ms_rc ms_flow_recent_add(struct ms_flow_recent *r, uint64_t key, uint64_t n
     r->free = x->newer;
     x->key = key;
     x->ts_us = now_us;
+    x->has_isn = false;
     uint32_t *head = &r->bucket[key & (r->nbuckets - 1)];
     x->next = *head;
     *head = idx;
@@ -138,6 +141,26 @@ bool ms_flow_recent_hit(struct ms_flow_recent *r, uint64_t key, uint64_t now_us)
     }
     if (now_us > x->ts_us)
         x->ts_us = now_us;
+    return true;
+}
+
+void ms_flow_recent_set_isn(struct ms_flow_recent *r, uint64_t key, uint32_t isn)
+{
+    uint32_t idx;
+    struct entry *x = find(r, key, &idx);
+    if (x) {
+        x->isn = isn;
+        x->has_isn = true;
+    }
+}
+
+bool ms_flow_recent_isn(struct ms_flow_recent *r, uint64_t key, uint32_t *isn)
+{
+    uint32_t idx;
+    struct entry *x = find(r, key, &idx);
+    if (!x || !x->has_isn)
+        return false;
+    *isn = x->isn;
     return true;
 }
 

@@ -19,6 +19,11 @@ struct ms_flow_recent *ms_flow_recent_new(size_t max, uint64_t ttl_us);
 enum ms_rc ms_flow_recent_add(struct ms_flow_recent *r, uint64_t key, uint64_t now_us);
 /* True when key ended less than ttl_us before now_us; a hit keeps it longer. */
 bool ms_flow_recent_hit(struct ms_flow_recent *r, uint64_t key, uint64_t now_us);
+/* The ended connection's opening SYN, when it was seen: a copy of it that
+ * comes late (a SPAN port's duplicate) is no new connection. */
+void ms_flow_recent_set_isn(struct ms_flow_recent *r, uint64_t key, uint32_t isn);
+/* True when key is remembered with its client's ISN (*isn). */
+bool ms_flow_recent_isn(struct ms_flow_recent *r, uint64_t key, uint32_t *isn);
 /* A new connection on these endpoints: forget the old one. */
 void ms_flow_recent_forget(struct ms_flow_recent *r, uint64_t key);
 size_t ms_flow_recent_count(const struct ms_flow_recent *r);

@@ -425,6 +425,53 @@ static void test_ipv6(void **state)
     ms_flow_table_free(t);
 }
 
+/* A flow that carried payload is remembered when it ends: its late packets
+ * open nothing (counted), nor does a late copy of its SYN or SYN-ACK (a SPAN
+ * port's duplicate); a SYN with another ISN is a new connection. A flow
+ * without payload is not remembered. */
+static void test_recently_ended(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, 8, on_end, &e);
+    enum ms_dir d;
+    struct ms_flow *f = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1000, 1), &d);
+    ms_tcp_half_syn(&f->tcp.dir[MS_TO_SERVER], 1000);
+    f->payload_dirs = 3;
+    ms_flow_end(t, f);
+    assert_int_equal(e.n, 1);
+    struct ms_pkt late = pkt(SRV, 110, CLI, 40000, MS_TH_ACK | MS_TH_PSH, 7000, 2);
+    assert_null(look(t, late, &d));
+    assert_null(look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1000, 3), &d));
+    struct ms_pkt synack = pkt(SRV, 110, CLI, 40000, MS_TH_SYN | MS_TH_ACK, 5000, 3);
+    synack.ack = 1001;
+    assert_null(look(t, synack, &d));
+    assert_int_equal(ms_flow_table_stats(t)->late_packets, 3);
+    assert_int_equal(ms_flow_table_stats(t)->created, 1);
+    /* Past the flow timeout it is forgotten: a late packet is a new flow. */
+    assert_non_null(look(t, pkt(SRV, 110, CLI, 40000, MS_TH_ACK, 7000, 700), &d));
+    assert_int_equal(ms_flow_table_stats(t)->created, 2);
+    ms_flow_table_free(t);
+
+    /* A new ISN: a new connection on the same ports. */
+    e.n = 0;
+    t = ms_flow_table_new(16, 600000000u, 8, on_end, &e);
+    f = look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 1000, 1), &d);
+    ms_tcp_half_syn(&f->tcp.dir[MS_TO_SERVER], 1000);
+    f->payload_dirs = 1;
+    ms_flow_end(t, f);
+    assert_non_null(look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 99000, 2), &d));
+    assert_int_equal(ms_flow_table_stats(t)->late_packets, 0);
+    ms_flow_table_free(t);
+
+    /* Without payload: nothing remembered. */
+    t = ms_flow_table_new(16, 600000000u, 8, on_end, &e);
+    f = look(t, pkt(CLI, 40002, SRV, 110, MS_TH_SYN, 1000, 1), &d);
+    ms_flow_end(t, f);
+    assert_non_null(look(t, pkt(CLI, 40002, SRV, 110, MS_TH_ACK | MS_TH_PSH, 1001, 2), &d));
+    ms_flow_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_eviction_scan_bound),
         cmocka_unit_test(test_eviction_all_established),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_recently_ended),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
