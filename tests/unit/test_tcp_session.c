@@ -795,6 +795,31 @@ static void test_window_packets(void **state)
     hand_free(&h);
 }
 
+/* The client's FIN was not captured, but the server's goodbye acknowledges
+ * it (one past the client's last byte): once the window is over the
+ * goodbye goes on, and no gap is invented for a FIN, which carries no byte. */
+static void test_uncaptured_fin_no_gap(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    lim.reasm_wait_pkts = 2;
+    struct hand h;
+    hand_init(&h, &lim);
+    hp(&h, C, CI, 0, FL_SYN, NULL);
+    hp(&h, S, SI, CI + 1, FL_SYN | FL_ACK, NULL);
+    hp(&h, C, CI + 1, SI + 1, FL_ACK, "QUIT\r\n");
+    /* the client's FIN (CI + 7) never captured */
+    hp(&h, S, SI + 1, CI + 8, FL_ACK, "+OK bye\r\n");      /* held: acks the FIN */
+    assert_out(h.k, S, "");
+    hp(&h, S, SI + 10, CI + 8, FL_ACK, NULL);
+    hp(&h, S, SI + 10, CI + 8, FL_ACK, NULL);
+    hp(&h, S, SI + 10, CI + 8, FL_ACK, NULL);
+    assert_out(h.k, S, "+OK bye\r\n");
+    assert_int_equal(h.k->ngaps, 0);
+    assert_int_equal(h.ctx.st.ack_gaps, 0);
+    hand_free(&h);
+}
+
 /* The server's reply acknowledges a client segment never captured: held
  * for it within the window, then the client's bytes are a gap (the ACK
  * says they were sent) and the reply goes on. */
@@ -943,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_late_segment_after_fins),
         cmocka_unit_test(test_window_packets),
         cmocka_unit_test(test_window_packets_ack_gap),
+        cmocka_unit_test(test_uncaptured_fin_no_gap),
         cmocka_unit_test(test_window_time),
         cmocka_unit_test(test_rst_with_late_data),
     };
