@@ -39,7 +39,8 @@ enum app_state { ST_CLASSIFYING = 0, ST_DISSECTING, ST_IGNORED };
 struct app_dir {
     struct ms_buf probe;        /* first bytes */
     bool log_over;              /* no longer logged ... */
-    uint64_t log_dropped;       /* ... and these bytes of it are missing */
+    uint64_t log_dropped;       /* ... and these bytes of it are missing, */
+    uint32_t gap_rec;           /* said by the gap record at this offset of the log */
     bool overlap_reported;      /* one anomaly of each kind per direction */
     bool gap_reported;
 };
@@ -72,9 +73,11 @@ struct ms_app_session {
 #define CLASSIFY_COST 768
 #define DISSECTOR_COST(lim) (2 * (lim)->max_line + 2048)
 
-/* Log record: [dir | LOG_GAP][len:4][ts_us:8][pkt_no:8] then len bytes
- * (none for a gap). */
+/* Log record: [dir | LOG_GAP | LOG_CUT][len:4][ts_us:8][pkt_no:8] then len
+ * bytes (none for a gap). LOG_CUT: the rest of that direction did not fit
+ * in the log (not a hole in the capture). */
 #define LOG_GAP 0x80u
+#define LOG_CUT 0x40u
 #define LOG_HDR 21
 
 /* ---- events ---------------------------------------------------------- */
@@ -189,6 +192,10 @@ static void replay_log(struct ms_app_session *a)
         memcpy(&m.pkt_no, p + 13, 8);
         p += LOG_HDR;
         left -= LOG_HDR;
+        if (hdr & LOG_CUT) {
+            d->gap(a->dst, hdr & 1u, len);
+            continue;
+        }
         if (hdr & LOG_GAP) {
             dissect_gap(a, hdr & 1u, len, &m);
             continue;
@@ -235,15 +242,16 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
     /* Replay what arrived while we were deciding, in its original order,
      * with the packets it came in. */
     replay_log(a);
-    /* A direction that overflowed the log was cut there (log_record): the
-     * rest of it is a gap after what was replayed, so the dissector never
-     * joins the bytes before the hole to those after it. */
+    /* A direction that overflowed the log was cut there (log_record): its
+     * cut record told the dissector of the rest as a gap at that point, so
+     * it never joins the bytes before the hole to those after it. */
     bool lost = false;
     for (unsigned dir = 0; dir < 2; dir++) {
-        if (a->dir[dir].log_dropped > 0) {
+        if (!a->dir[dir].log_over)
+            continue;
+        lost = true;
+        if (a->dir[dir].gap_rec == UINT32_MAX) /* the cut record could not be logged */
             d->gap(a->dst, dir, a->dir[dir].log_dropped);
-            lost = true;
-        }
     }
     ms_buf_free(&a->log);
     if (lost)
@@ -386,24 +394,42 @@ static void decide(struct ms_app_session *a, enum ms_app verdict, bool final)
 static void log_record(struct ms_app_session *a, unsigned hdr, const uint8_t *p, uint64_t n,
                        const struct ms_seg_meta *m)
 {
-    struct app_dir *ad = &a->dir[hdr & 1u];
+    unsigned dir = hdr & 1u;
+    struct app_dir *ad = &a->dir[dir];
     uint32_t len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     uint8_t h[LOG_HDR];
     h[0] = (uint8_t)hdr;
     memcpy(h + 1, &len, 4);
     memcpy(h + 5, &m->ts_us, 8);
     memcpy(h + 13, &m->pkt_no, 8);
+    if (ad->log_over) {
+        /* Already cut: the direction's gap record grows. */
+        ad->log_dropped += n;
+        uint32_t total = ad->log_dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)ad->log_dropped;
+        if (ad->gap_rec != UINT32_MAX)
+            memcpy(a->log.p + ad->gap_rec + 1, &total, 4);
+        return;
+    }
+    /* Room is kept for one gap record per direction not yet cut. */
+    size_t reserve = LOG_HDR * (!a->dir[0].log_over + !a->dir[1].log_over);
     size_t need = LOG_HDR + (p ? (size_t)len : 0);
-    if (!ad->log_over && a->log.len + need <= a->log.max) {
+    if (a->log.len + need + reserve <= a->log.max) {
         if (ms_buf_append(&a->log, h, LOG_HDR) == MS_OK) {
             if (!p || ms_buf_append(&a->log, p, len) == MS_OK)
                 return;
             a->log.len -= LOG_HDR; /* no header without its bytes */
         }
     }
+    /* The direction is cut here: a gap record at this point of the log,
+     * so that the replay tells the dissector of the hole before whatever
+     * the other direction logged after it. */
     a->log_full = true;
     ad->log_over = true;
-    ad->log_dropped += n;
+    ad->log_dropped = n;
+    h[0] = (uint8_t)(dir | LOG_GAP | LOG_CUT);
+    ad->gap_rec = (uint32_t)a->log.len;
+    if (ms_buf_append(&a->log, h, LOG_HDR) != MS_OK)
+        ad->gap_rec = UINT32_MAX;
 }
 
 static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n,
@@ -493,7 +519,7 @@ struct ms_app_session *ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *
         return NULL;
     a->c = c;
     a->flow = f;
-    ms_buf_init(&a->log, 2 * c->lim->classify_buf);
+    ms_buf_init(&a->log, 2 * c->lim->classify_buf + 2 * LOG_HDR); /* + the cut records */
     ms_buf_init(&a->dir[0].probe, PROBE_BYTES);
     ms_buf_init(&a->dir[1].probe, PROBE_BYTES);
     f->app = a;
@@ -554,18 +580,24 @@ void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
 {
     struct ms_app_ctx *c = a->c;
     struct ms_flow *f = a->flow;
-    /* Events of a flow ended by timeout or end of input carry the time of
-     * its last packet, not of whatever packet triggered the sweep. */
-    a->now = a->last;
-    if (f->end_reason == MS_FLOW_END_EVICTED && a->state == ST_DISSECTING)
+    if (f->end_reason == MS_FLOW_END_EVICTED && a->state == ST_DISSECTING) {
+        struct ms_seg_meta saved = a->now;
+        a->now = a->last;
         stream_anomaly(a, "flow_evicted",
                        "flow table or flow memory cap reached: this mail session was ended early");
+        a->now = saved;
+    }
+    /* What waited is delivered with the packets it came in, so events it
+     * completes carry them, whatever the wait window. */
     ms_tcp_session_flush(tcp, &f->tcp, &a->last);
-    a->now = a->last;
     /* A flow that never carried a byte (a half-open connection, a scan)
      * is not "other": it was nothing. */
     if (a->state == ST_CLASSIFYING && (a->payload_pkts > 0 || a->log.len > 0))
         decide(a, ms_classify_giveup(c->cls, a->cf), true);
+    /* What only the end completes (a login whose reply never came)
+     * carries the flow's last packet, not whatever packet triggered the
+     * sweep (a timeout, the end of input). */
+    a->now = a->last;
     if (a->state == ST_DISSECTING) {
         a->d->finish(a->dst);
         a->d->destroy(a->dst);

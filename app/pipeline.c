@@ -294,6 +294,7 @@ void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stat
     st->keepalives = b->keepalives;
     st->wait_expired = pl->tcp.st.wait_expired;
     st->ack_gaps = pl->tcp.st.ack_gaps;
+    st->bad_ends = pl->tcp.st.bad_ends;
     st->reasm_memuse = b->used + b->window_mem;
     st->reasm_memuse_peak = b->used_peak;
     st->flow_memuse = pl->app.flow_mem;
@@ -351,6 +352,7 @@ enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_captur
     STAT("tcp.wait_expired", st.wait_expired);
     STAT("tcp.acked_not_captured", st.ack_gaps);
     STAT("tcp.late_after_close", st.late_packets);
+    STAT("tcp.invalid_fin_rst", st.bad_ends);
     STAT("tcp.reassembly_gap", st.gaps);
     STAT("tcp.reassembly_gap_bytes", st.gap_bytes);
     STAT("tcp.reassembly_forced_gap", st.reasm_forced);

@@ -24,7 +24,7 @@ struct ms_pipeline_stats {
     uint64_t frag_reassembled, frag_timeouts, frag_evicted, frag_dropped, frag_overlaps;
     /* streams and flows */
     uint64_t tcp_packets, overlaps, overlap_diff;
-    uint64_t keepalives, held, wait_expired, ack_gaps, late_packets;
+    uint64_t keepalives, held, wait_expired, ack_gaps, late_packets, bad_ends;
     uint64_t flows_created, flows_ended, flows_timed_out, flows_evicted, flows_memcap_evicted;
     uint64_t flows_reused, flows_midstream, flows_swapped;
     uint64_t flows_active, flows_peak;

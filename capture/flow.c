@@ -124,7 +124,7 @@ static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_en
         t->on_end(t->user, f);
     /* A flow without payload leaves nothing that could come late: only a
      * SYN or payload opens a flow. */
-    if (why != MS_FLOW_END_SHUTDOWN && why != MS_FLOW_END_REUSED && f->payload_dirs &&
+    if (why != MS_FLOW_END_SHUTDOWN && why != MS_FLOW_END_TIMEOUT && f->payload_dirs &&
         t->recent_max > 0) {
         if (!t->recent)
             t->recent = ms_flow_recent_new(t->recent_max, t->timeout_us);
@@ -196,12 +196,15 @@ static bool sender_is_client(const struct ms_pkt *p, uint8_t *source)
     return p->sport >= p->dport;
 }
 
-/* A bare SYN on a flow that was closing, other than a retransmission of
- * the SYN that opened it: the ports were reused for a new connection. */
+/* A bare SYN on a flow that was closing, or silent for MS_FLOW_REUSE_IDLE_US
+ * (its FIN or RST not captured), other than a retransmission of the SYN
+ * that opened it: the ports were reused for a new connection. */
 static bool is_port_reuse(const struct ms_flow *f, const struct ms_pkt *p, enum ms_dir dir)
 {
-    if ((p->tcp_flags & (MS_TH_SYN | MS_TH_ACK | MS_TH_RST)) != MS_TH_SYN ||
-        !ms_tcp_session_closing(&f->tcp))
+    if ((p->tcp_flags & (MS_TH_SYN | MS_TH_ACK | MS_TH_RST)) != MS_TH_SYN)
+        return false;
+    bool idle = p->ts_us > f->last_ts_us && p->ts_us - f->last_ts_us >= MS_FLOW_REUSE_IDLE_US;
+    if (!ms_tcp_session_closing(&f->tcp) && !idle)
         return false;
     /* A side never seen before opens its part of this connection (a tap
      * recorded the server's whole reply before the client's SYN). */

@@ -9,8 +9,9 @@
  * ports (dir_source MS_FLOW_DIR_PORTS) and the pipeline may correct it once
  * with ms_flow_swap when the first bytes say otherwise (a server banner
  * from the side taken for the client).
- * Port reuse: a bare SYN on a closing flow (FIN or RST seen) whose ISN is
- * not the one that opened it ends the old flow and starts a new one.
+ * Port reuse: a bare SYN whose ISN is not the one that opened the flow, on
+ * a flow that is closing (FIN or RST seen) or silent for
+ * MS_FLOW_REUSE_IDLE_US, ends the old flow and starts a new one.
  * Recently ended flows that carried payload are remembered (flow_recent.h):
  * a later packet of theirs other than a SYN opens nothing and is counted
  * (late_packets), so a segment captured after its connection closed, or the
@@ -74,6 +75,12 @@ static inline struct ms_flow *ms_flow_of_session(struct ms_tcp_session *s)
 {
     return (struct ms_flow *)(void *)((char *)s - offsetof(struct ms_flow, tcp));
 }
+
+/* A live connection's bare SYN with a new ISN is forged, or the port was
+ * reused after a close the capture missed; after this long without a packet
+ * it is taken as reuse (a closed port is normally reused only after
+ * TIME_WAIT: 60 s on Linux, longer elsewhere). */
+#define MS_FLOW_REUSE_IDLE_US (10ull * 1000000)
 
 /* Least recently used flows looked at to choose an eviction victim. */
 #define MS_FLOW_EVICT_SCAN 32

@@ -262,6 +262,16 @@ uint32_t ms_tcp_half_ack_point(const struct ms_tcp_half *h)
     return h->next_seq + (h->fin && h->next_seq == h->fin_seq ? 1u : 0u);
 }
 
+bool ms_tcp_half_end_plausible(const struct ms_tcp_half *h, uint32_t seq, uint32_t window)
+{
+    if (!h->started)
+        return true;
+    if (SEQ_LT(seq, h->next_seq))
+        return false;
+    uint32_t seen = h->seen_data && SEQ_GT(h->seen_end, h->next_seq) ? h->seen_end : h->next_seq;
+    return !SEQ_GT(seq, seen + window);
+}
+
 void ms_tcp_half_reset_at(struct ms_tcp_half *h, uint32_t ack)
 {
     if (h->reset_limit)
@@ -401,12 +411,14 @@ enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
     c->tried = true;
     /* Mid-stream start (no SYN): the first segment seen need not be the
      * lowest (a tap reorders, a pure ACK came first). Until a byte is
-     * delivered or a hole given up, the start moves back to it. */
+     * delivered or a hole given up, the start moves back to it, by
+     * REWIND_MAX in all. */
     if (!h->syn && !h->skipped && h->delivered == 0 && SEQ_LT(seq, h->next_seq) &&
-        (uint32_t)(h->next_seq - seq) <= REWIND_MAX) {
+        (uint32_t)(h->next_seq - seq) <= REWIND_MAX - h->rewound) {
         uint32_t back = h->next_seq - seq;
         h->next_seq = seq;
         h->next_off -= back;
+        h->rewound += back;
     }
     if (!h->seen_data || SEQ_GT(end, h->seen_end)) {
         h->seen_data = true;
@@ -434,8 +446,10 @@ enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
             return MS_OK;
         }
     }
-    if (off == h->next_off && !gate_open)
+    if (off == h->next_off && !gate_open && !c->held_counted) {
+        c->held_counted = true;
         b->held++;
+    }
     /* Ahead of a hole, or held back: it waits. Gated only when the gate is
      * closed now; once open it stays open (the peer only moves forward). */
     return store(h, b, off, p, n, in, !gate_open, &u) ? MS_OK : MS_ERR_LIMIT;

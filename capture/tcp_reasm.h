@@ -87,6 +87,7 @@ struct ms_tcp_put_ctx {
     bool overlap_counted;
     bool diff_reported;
     bool tried;            /* offered before: seen_end already counts it */
+    bool held_counted;
 };
 
 /* The first waiting segment of a half (ms_tcp_half_first). */
@@ -118,6 +119,7 @@ struct ms_tcp_half {
     uint32_t fin_seq;
     uint32_t seen_end;         /* highest end of data seen */
     uint64_t next_off;         /* stream offset of next_seq (tree keys) */
+    uint32_t rewound;          /* how far a mid-stream start moved back, in all */
     struct ms_tcp_segtree segs;/* waiting segments, non-overlapping */
     size_t nsegs;
     size_t seg_bytes;          /* their cost against the caps (bytes + overhead) */
@@ -131,6 +133,10 @@ void ms_tcp_half_init(struct ms_tcp_half *h);
 void ms_tcp_half_syn(struct ms_tcp_half *h, uint32_t isn);
 /* Records a FIN at seq (the first one counts): bytes past it are dropped. */
 void ms_tcp_half_fin(struct ms_tcp_half *h, uint32_t seq);
+/* Whether a FIN or RST of this side at seq can be real: not behind bytes
+ * already delivered, nor further ahead of what was seen than window (a
+ * forged or stale one would cut the stream; RFC 5961 section 3). */
+bool ms_tcp_half_end_plausible(const struct ms_tcp_half *h, uint32_t seq, uint32_t window);
 /* The peer reset the connection having acknowledged everything below ack:
  * this side's bytes from ack on are dropped, those below still expected. */
 void ms_tcp_half_reset_at(struct ms_tcp_half *h, uint32_t ack);

@@ -6,6 +6,7 @@
  * bytes in flight (a forged or broken ACK): it is not turned into a gap. */
 #define ACK_GAP_MAX (1u << 30)
 
+
 void ms_tcp_ctx_init(struct ms_tcp_ctx *c, const struct ms_limits *lim,
                      const struct ms_stream_ops *ops)
 {
@@ -74,7 +75,8 @@ static bool half_waits(const struct ms_tcp_half *h)
 /* How far delivery has got in both directions (progress resets the window). */
 static uint64_t progress_mark(const struct ms_tcp_session *s)
 {
-    return s->dir[0].next_off + s->dir[1].next_off;
+    /* A mid-stream start moving back is no progress. */
+    return s->dir[0].next_off + s->dir[0].rewound + s->dir[1].next_off + s->dir[1].rewound;
 }
 
 /* After any change: on the wait list while something waits, its window
@@ -96,20 +98,23 @@ static void update_wait(struct ms_tcp_ctx *c, struct ms_tcp_session *s, uint64_t
 /* ---- delivery in conversation order ----------------------------------- */
 
 /* Direction dir may deliver a segment whose ACK is at or below the peer's
- * acknowledgement point. A peer not seen yet gates nothing (a one-sided
- * capture), unless this side's SYN or SYN-ACK was seen: the connection
- * opened in the capture, so the peer did send (its SYN-ACK or SYN, then
- * whatever this side's ACKs cover) and a tap merely recorded it later. */
+ * acknowledgement point. Before the peer's first packet its start is not
+ * known: a segment that acknowledges something waits for it (a tap records
+ * a reply before the request it answers, mid-stream as well; one recorded
+ * a POP3 server's SYN-ACK and 90 data packets before the client's SYN),
+ * one wait window at most; after that the capture is one-sided and the
+ * direction gates nothing (alone). */
 static enum ms_gate gate_of(const struct ms_tcp_session *s, unsigned dir, uint32_t *gate)
 {
     const struct ms_tcp_half *me = &s->dir[dir], *peer = &s->dir[dir ^ 1u];
     if (me->alone)
         return MS_GATE_OPEN;
     if (!peer->started)
-        return me->syn ? MS_GATE_SHUT : MS_GATE_OPEN;
+        return MS_GATE_SHUT;
     *gate = ms_tcp_half_ack_point(peer);
     return MS_GATE_ACK;
 }
+
 
 static bool pump(struct ms_tcp_ctx *c, struct ms_tcp_session *s)
 {
@@ -225,12 +230,21 @@ static void put(struct ms_tcp_ctx *c, struct ms_tcp_session *s, unsigned dir,
 {
     struct ms_tcp_half *h = &s->dir[dir];
     struct ms_stream_out o = out_of(c, s, dir);
-    struct ms_tcp_put_ctx pc = { false, false, false };
+    struct ms_tcp_put_ctx pc = { 0 };
     bool counted = false;
     while (ms_tcp_half_put(h, &c->budget, in, gate_open, &pc, &o) != MS_OK) {
         if (!counted) {
             counted = true;
             c->budget.forced++;
+        }
+        /* The hole before this very segment goes first: skipping past it
+         * to a later waiting one would drop it as old. */
+        struct ms_tcp_wait w;
+        if (MS_SEQ_GT(in->seq, h->next_seq) && ms_tcp_half_first(h, &w) && w.at_hole &&
+            MS_SEQ_LT(in->seq, w.seq)) {
+            ms_tcp_half_skip(h, &c->budget, in->seq, m, &o);
+            pump(c, s);
+            continue;
         }
         if (force_one(c, s, m))
             continue;
@@ -249,6 +263,15 @@ enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_sess
     s->pkts++;
     if (p->tcp_flags & MS_TH_SYN)
         ms_tcp_half_syn(h, p->seq);
+    /* How far past the bytes seen a FIN or RST may sit: as far as this side
+     * may have bytes waiting (a tap records the end before them); further
+     * is a forged or stale one, which would cut the stream. */
+    uint32_t end_window = (uint32_t)(c->budget.max_half < UINT32_MAX / 2 ? c->budget.max_half
+                                                                          : UINT32_MAX / 2);
+    if ((p->tcp_flags & MS_TH_RST) && !ms_tcp_half_end_plausible(h, p->seq, end_window)) {
+        c->st.bad_ends++;
+        return MS_TCP_OPEN;
+    }
     if (p->tcp_flags & MS_TH_RST) {
         /* RFC 9293 lets a RST carry data, but receivers do not deliver it,
          * so neither do we (Suricata bug 6244). Bytes sent before it are
@@ -274,8 +297,12 @@ enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_sess
         .ack = p->ack,
         .meta = *m,
     };
-    if (p->tcp_flags & MS_TH_FIN)
-        ms_tcp_half_fin(h, in.seq + (uint32_t)in.n);
+    if (p->tcp_flags & MS_TH_FIN) {
+        if (ms_tcp_half_end_plausible(h, in.seq + (uint32_t)in.n, end_window))
+            ms_tcp_half_fin(h, in.seq + (uint32_t)in.n);
+        else
+            c->st.bad_ends++;
+    }
     if (s->bytes_off)
         return done(s) ? MS_TCP_DONE : MS_TCP_OPEN;
     uint32_t gate = 0;

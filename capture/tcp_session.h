@@ -9,12 +9,14 @@
  *   the memory, or the connection ends.
  * - Conversation order: a segment is delivered no earlier than the peer
  *   bytes its ACK covers (the sender had received them before it sent it),
- *   so a reply captured before its request is parsed after it. A direction
- *   never seen holds nothing back; only when the connection's opening was
- *   seen is the peer known to exist before its first packet comes, and
- *   then a direction waits for it at most one window.
- * - RST ends the connection (its data is not used); FIN both ways ends it
- *   once nothing waits.
+ *   so a reply captured before its request is parsed after it. Before the
+ *   peer's first packet a direction waits for it, one window at most; a
+ *   peer that never shows up (a one-sided capture) then holds nothing back,
+ *   and no gap is reported for it.
+ * - RST ends the connection once the bytes it acknowledges are in (its
+ *   data is not used); FIN both ways ends it once nothing waits. A FIN or
+ *   RST behind bytes already delivered, or far ahead of what was seen, is
+ *   ignored (RFC 5961: a stale or forged one must not cut the stream).
  * - The window runs from the moment delivery stalls, and again from each
  *   step of progress while something still waits.
  *
@@ -53,6 +55,7 @@ struct ms_tcp_stats {
     uint64_t wait_expired;     /* holes or holds ended by the window */
     uint64_t ack_gaps;         /* peer bytes acknowledged but never captured */
     uint64_t gate_released;    /* holds released without the peer's bytes */
+    uint64_t bad_ends;         /* FIN or RST behind delivered bytes or far ahead: ignored */
 };
 
 struct ms_tcp_ctx {

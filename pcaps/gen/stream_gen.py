@@ -1022,6 +1022,74 @@ def case_one_sided():
     return pkts, exp, "client side only"
 
 
+def login_only(c, pw=PASSWORD.encode(), user=USER.encode()):
+    """Banner, USER, +OK, PASS, +OK Logged in., as (label, packets)."""
+    return [("banner", c.send(False, b"+OK POP3 ready.\r\n")),
+            ("user", c.send(True, b"USER %s\r\n" % user)),
+            ("user_ok", c.send(False, b"+OK\r\n")),
+            ("pass", c.send(True, b"PASS %s\r\n" % pw)),
+            ("pass_ok", c.send(False, b"+OK Logged in.\r\n"))]
+
+
+def case_stale_fin_rst():
+    """Found by review: a FIN or RST at any sequence number was taken, and
+    cut the stream. (1) after USER, a FIN 3,000,000 bytes behind the
+    client's stream; (2) a RST as far behind; (3) a RST 3,000,000 bytes
+    ahead. None can be real (RFC 5961 section 3): each is ignored and
+    counted, each login is whole, no gap is invented."""
+    pkts, exp = [], []
+    for i, (flags, delta) in enumerate((("FA", -3000000), ("R", -3000000), ("R", 3000000))):
+        c = Conn(cport=41110 + i, cisn=1000 + i * 7, sisn=500000 + i * 11)
+        hs = c.handshake()
+        steps = login_only(c)
+        d = dict(steps)
+        bogus = c.pkt(True, flags, seq=c.seq[True] - len(b"PASS %s\r\n" % PASSWORD.encode()) + delta)
+        pkts += hs + d["banner"] + d["user"] + d["user_ok"] + [bogus] + d["pass"] + \
+            d["pass_ok"] + close(c)
+        exp.append(alert(c))
+    exp.append({"event_type": "stats", "stats": {"tcp": {"invalid_fin_rst": 3, "reassembly_gap": 0}}})
+    return pkts, exp, "FIN/RST far behind or ahead ignored"
+
+
+def case_midstream_reply_first():
+    """Found by review: a capture that starts mid-session, and a tap that
+    recorded the server's +OK to USER before the USER itself. Before the
+    client's first packet, nothing told when its bytes start: the reply
+    was parsed first and every later reply went to the wrong command (the
+    wrong password reported accepted). Now a reply waits for the peer's
+    first packet (one window at most)."""
+    c = Conn(cport=41120, cisn=7000, sisn=900000)
+    c.send(False, b"+OK POP3 ready.\r\n")  # before the capture began
+    user = c.send(True, b"USER %s\r\n" % USER.encode())
+    user_ok = c.send(False, b"+OK\r\n")
+    pass1 = c.send(True, b"PASS wrongpass\r\n")
+    fail = c.send(False, b"-ERR [AUTH] Authentication failed.\r\n")
+    user2 = c.send(True, b"USER %s\r\n" % USER.encode())
+    ok2 = c.send(False, b"+OK\r\n")
+    pass2 = c.send(True, b"PASS %s\r\n" % PASSWORD.encode())
+    ok3 = c.send(False, b"+OK Logged in.\r\n")
+    pkts = user_ok + user + pass1 + fail + user2 + ok2 + pass2 + ok3 + close(c)
+    exp = [alert(c, outcome="failure", reply="-ERR [AUTH] Authentication failed.",
+                 password="wrongpass"),
+           alert(c)]
+    return pkts, exp, "mid-session start, reply before its request"
+
+
+def case_reuse_without_close():
+    """Found by review: the same client port connects again 30 s later with
+    a new ISN, the first connection's FIN and RST never captured. The SYN
+    on a flow that was not closing was ignored, and the second login lost.
+    A bare SYN with a new ISN after 10 s of silence is port reuse."""
+    a = Conn(cport=41130, cisn=1000, sisn=500000)
+    b = Conn(cport=41130, cisn=3000000000, sisn=2000000000)
+    first = a.handshake() + flat(login_only(a, pw=b"firstpw"))
+    second = b.handshake() + flat(login_only(b, pw=b"secondpw")) + close(b)
+    times = [i * 0.001 for i in range(len(first))] + [30 + i * 0.001 for i in range(len(second))]
+    exp = [alert(a, password="firstpw"), alert(b, password="secondpw"),
+           {"event_type": "stats", "stats": {"tcp": {"port_reuse": 1, "reassembly_gap": 0}}}]
+    return first + second, exp, "port reused after a close the capture missed", times
+
+
 CASES = {
     "reorder": case_reorder,
     "duplicate": case_duplicate,
@@ -1042,6 +1110,9 @@ CASES = {
     "keepalive": case_keepalive,
     "late-after-fin": case_late_after_fin,
     "one-sided": case_one_sided,
+    "stale-fin-rst": case_stale_fin_rst,
+    "midstream-reply-first": case_midstream_reply_first,
+    "reuse-without-close": case_reuse_without_close,
 }
 
 

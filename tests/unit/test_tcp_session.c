@@ -820,6 +820,34 @@ static void test_uncaptured_fin_no_gap(void **state)
     hand_free(&h);
 }
 
+/* Found by review: with the per-direction cap full of segments waiting
+ * behind a hole, a segment arriving between the hole and them made room by
+ * skipping to the first waiting one, and was then dropped as old. Now the
+ * hole before it goes: a 5-byte gap, then it and the rest in order. */
+static void test_cap_keeps_segment_in_hand(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    lim.reasm_max_flow = 2 * ms_tcp_seg_cost(5);
+    struct hand h;
+    hand_init(&h, &lim);
+    hp(&h, C, CI, 0, FL_SYN, NULL);
+    hp(&h, S, SI, CI + 1, FL_SYN | FL_ACK, NULL);
+    hp(&h, C, CI + 1, SI + 1, FL_ACK, "aaaaa");
+    /* bbbbb (CI + 6) never captured */
+    hp(&h, C, CI + 16, SI + 1, FL_ACK, "ddddd");
+    hp(&h, C, CI + 21, SI + 1, FL_ACK, "eeeee");            /* the cap is full */
+    hp(&h, C, CI + 11, SI + 1, FL_ACK, "ccccc");            /* in hand */
+    assert_int_equal(h.k->ngaps, 1);
+    assert_int_equal(h.k->gaps[0].size, 5);
+    assert_int_equal(h.k->gaps[0].pos, 5);
+    assert_int_equal(h.k->pos[C], 25);     /* positions count the gap's bytes */
+    assert_memory_equal(h.k->out[C], "aaaaa", 5);
+    assert_memory_equal(h.k->out[C] + 10, "cccccdddddeeeee", 15);
+    assert_int_equal(h.ctx.budget.overlaps, 0);
+    hand_free(&h);
+}
+
 /* The server's reply acknowledges a client segment never captured: held
  * for it within the window, then the client's bytes are a gap (the ACK
  * says they were sent) and the reply goes on. */
@@ -969,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_window_packets),
         cmocka_unit_test(test_window_packets_ack_gap),
         cmocka_unit_test(test_uncaptured_fin_no_gap),
+        cmocka_unit_test(test_cap_keeps_segment_in_hand),
         cmocka_unit_test(test_window_time),
         cmocka_unit_test(test_rst_with_late_data),
     };
