@@ -404,8 +404,12 @@ enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
     uint32_t end = seq + (uint32_t)n;
     /* A keepalive probe: one byte (often garbage) just below what the
      * sender has sent; never new data. */
-    if (n == 1 && h->seen_data && end == h->seen_end && !c->tried) {
+    if (n == 1 && !c->tried &&
+        ((h->seen_data && end == h->seen_end) ||
+         (h->keepalive_seen && seq == h->keepalive_seq && SEQ_LT(seq, h->next_seq)))) {
         b->keepalives++;
+        h->keepalive_seen = true;
+        h->keepalive_seq = seq;
         return MS_OK;
     }
     c->tried = true;

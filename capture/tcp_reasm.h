@@ -120,6 +120,8 @@ struct ms_tcp_half {
     uint32_t seen_end;         /* highest end of data seen */
     uint64_t next_off;         /* stream offset of next_seq (tree keys) */
     uint32_t rewound;          /* how far a mid-stream start moved back, in all */
+    uint32_t keepalive_seq;    /* where the last keepalive probe sat (a SPAN port's */
+    bool keepalive_seen;       /* copy of it may come after newer data) */
     struct ms_tcp_segtree segs;/* waiting segments, non-overlapping */
     size_t nsegs;
     size_t seg_bytes;          /* their cost against the caps (bytes + overhead) */

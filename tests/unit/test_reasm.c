@@ -104,7 +104,7 @@ static enum ms_rc put_n(struct fixture *f, struct ms_reasm_budget *b, uint32_t s
 {
     struct ms_tcp_segin in = { .seq = seq, .p = (const uint8_t *)d, .n = n,
                                .meta = { .ts_us = 1000 * f->pkt, .pkt_no = f->pkt } };
-    struct ms_tcp_put_ctx c = { false, false, false };
+    struct ms_tcp_put_ctx c = { 0 };
     f->pkt++;
     enum ms_rc rc = ms_tcp_half_put(&f->h, b, &in, true, &c, &f->o);
     ms_tcp_half_pump(&f->h, b, MS_GATE_OPEN, 0, &f->o);
@@ -310,6 +310,13 @@ static void test_keepalive_not_overlap(void **state)
     seg(&f, 7, "ghi");
     assert_string_equal(f.s.out, "abcdefghijk");
     assert_int_equal(f.b.used, 0);
+    /* A SPAN port's copy of the last probe, recorded after newer data: still
+     * a probe, not a retransmission that differs. */
+    seg(&f, 12, "lm");
+    put_n(&f, &f.b, 11, "Z", 1);
+    assert_int_equal(f.b.keepalives, 3);
+    assert_int_equal(f.s.overlaps, 1);
+    assert_string_equal(f.s.out, "abcdefghijklm");
     ms_tcp_half_free(&f.h, &f.b);
 }
 
@@ -321,7 +328,7 @@ static enum ms_rc put_gated(struct fixture *f, uint32_t seq, const char *d, bool
     struct ms_tcp_segin in = { .seq = seq, .p = (const uint8_t *)d, .n = strlen(d),
                                .has_ack = true, .ack = ack,
                                .meta = { .ts_us = 1000 * f->pkt, .pkt_no = f->pkt } };
-    struct ms_tcp_put_ctx c = { false, false, false };
+    struct ms_tcp_put_ctx c = { 0 };
     f->pkt++;
     return ms_tcp_half_put(&f->h, &f->b, &in, gate_open, &c, &f->o);
 }
@@ -462,7 +469,7 @@ static unsigned put_forced(struct fixture *f, struct ms_reasm_budget *b, uint32_
 {
     struct ms_tcp_segin in = { .seq = seq, .p = (const uint8_t *)d, .n = strlen(d),
                                .meta = { .ts_us = 1000 * f->pkt, .pkt_no = f->pkt } };
-    struct ms_tcp_put_ctx c = { false, false, false };
+    struct ms_tcp_put_ctx c = { 0 };
     unsigned limited = 0;
     f->pkt++;
     while (ms_tcp_half_put(&f->h, b, &in, true, &c, &f->o) != MS_OK) {
@@ -891,7 +898,7 @@ static void test_many_tiny_segments_random_order(void **state)
         uint32_t pos = HOLE + order[k];
         struct ms_tcp_segin in = { .seq = isn + 1 + pos, .p = truth + pos, .n = 1,
                                    .meta = { 10ull * (k + 1), k + 1 } };
-        struct ms_tcp_put_ctx c = { false, false, false };
+        struct ms_tcp_put_ctx c = { 0 };
         pkt_of[pos] = k + 1;
         assert_int_equal(ms_tcp_half_put(&h, &b, &in, true, &c, &o), MS_OK);
     }
@@ -901,7 +908,7 @@ static void test_many_tiny_segments_random_order(void **state)
     assert_int_equal(b.keepalives, 0);
     struct ms_tcp_segin in = { .seq = isn + 1, .p = truth, .n = HOLE,
                                .meta = { 10ull * (N + 1), N + 1 } };
-    struct ms_tcp_put_ctx c = { false, false, false };
+    struct ms_tcp_put_ctx c = { 0 };
     for (size_t i = 0; i < HOLE; i++)
         pkt_of[i] = N + 1;
     assert_int_equal(ms_tcp_half_put(&h, &b, &in, true, &c, &o), MS_OK);
@@ -1021,13 +1028,18 @@ static void test_random_against_model(void **state)
         ms_tcp_half_init(&h);
         ms_tcp_half_syn(&h, isn);
         uint64_t want_diff = 0, want_overlap = 0, want_keepalive = 0;
-        bool seen_any = false;
-        uint32_t max_end = 0;
+        bool seen_any = false, ka_seen = false;
+        uint32_t max_end = 0, ka_pos = 0, delivered = 0;
         for (size_t i = 0; i < nseg; i++) {
             bool diff = false, overlap = false;
             uint32_t end = segs[i].off + segs[i].n;
-            if (segs[i].n == 1 && seen_any && end == max_end) {
+            /* A probe: just below the highest end seen, or (a copy of it)
+             * where the last probe sat, once delivered. */
+            if (segs[i].n == 1 && ((seen_any && end == max_end) ||
+                                   (ka_seen && segs[i].off == ka_pos && ka_pos < delivered))) {
                 want_keepalive++;
+                ka_seen = true;
+                ka_pos = segs[i].off;
             } else {
                 if (!seen_any || end > max_end)
                     max_end = end;
@@ -1044,11 +1056,13 @@ static void test_random_against_model(void **state)
                     }
                 }
             }
+            while (delivered < len && seen[delivered])
+                delivered++;
             want_diff += diff;
             want_overlap += overlap;
             struct ms_tcp_segin in = { .seq = isn + 1 + segs[i].off, .p = segs[i].data,
                                        .n = segs[i].n, .meta = { 0, i + 1 } };
-            struct ms_tcp_put_ctx c = { false, false, false };
+            struct ms_tcp_put_ctx c = { 0 };
             assert_int_equal(ms_tcp_half_put(&h, &b, &in, true, &c, &od), MS_OK);
             ms_tcp_half_pump(&h, &b, MS_GATE_OPEN, 0, &od);
         }
