@@ -41,6 +41,17 @@ const void *ms_cmdfifo_peek(const struct ms_cmdfifo *f)
     return f->len ? f->slot + f->head * f->size : NULL;
 }
 
+void *ms_cmdfifo_at(struct ms_cmdfifo *f, size_t i)
+{
+    return i < f->len ? f->slot + ((f->head + i) % f->cap) * f->size : NULL;
+}
+
+void ms_cmdfifo_clear(struct ms_cmdfifo *f)
+{
+    f->head = 0;
+    f->len = 0;
+}
+
 void ms_cmdfifo_free(struct ms_cmdfifo *f)
 {
     free(f->slot);

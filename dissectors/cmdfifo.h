@@ -26,6 +26,10 @@ bool ms_cmdfifo_push(struct ms_cmdfifo *f, const void *rec, void *dropped);
 bool ms_cmdfifo_pop(struct ms_cmdfifo *f, void *out);
 /* The oldest record, NULL when empty. */
 const void *ms_cmdfifo_peek(const struct ms_cmdfifo *f);
+/* Record i, 0 being the oldest; NULL past the last. */
+void *ms_cmdfifo_at(struct ms_cmdfifo *f, size_t i);
+/* Forgets every record (after a gap: what they awaited may be lost). */
+void ms_cmdfifo_clear(struct ms_cmdfifo *f);
 void ms_cmdfifo_free(struct ms_cmdfifo *f);
 
 #endif

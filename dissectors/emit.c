@@ -47,6 +47,17 @@ bool ms_emit_sasl_begin(const struct ms_sink *sink, const char *proto, const cha
     return true;
 }
 
+void ms_emit_cut(struct ms_ev_credential *c, enum ms_emit_cut cut)
+{
+    if (cut == MS_CUT_NONE)
+        return;
+    c->incomplete = true;
+    if (cut == MS_CUT_NO_HASHCAT) {
+        c->hashcat = MS_BYTES_NONE;
+        c->hashcat_mode = 0;
+    }
+}
+
 struct ms_bytes ms_emit_buf(const struct ms_buf *b)
 {
     return ms_bytes_of(b->p ? b->p : (const uint8_t *)"", b->len);

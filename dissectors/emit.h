@@ -33,6 +33,18 @@ void ms_emit_credential(const struct ms_sink *sink, struct ms_event *ev, enum ms
 bool ms_emit_sasl_begin(const struct ms_sink *sink, const char *proto, const char *command,
                         const struct ms_sasl *sasl, const char *detail, struct ms_event *ev);
 
+/* How a gap cut a login short (README, Streams: what a gap means). */
+enum ms_emit_cut {
+    MS_CUT_NONE = 0,
+    MS_CUT_INCOMPLETE,  /* incomplete: a piece or the reply may be lost */
+    MS_CUT_NO_HASHCAT,  /* the server's side of a challenge/response exchange had a hole:
+                         * incomplete, and no hashcat line, since the challenge the
+                         * response answers may be the one lost */
+};
+
+/* Marks a credential about to be emitted as cut (MS_CUT_NONE: unchanged). */
+void ms_emit_cut(struct ms_ev_credential *c, enum ms_emit_cut cut);
+
 /* A buffer's bytes as an event field; an empty buffer gives "" (present,
  * zero length), not null. */
 struct ms_bytes ms_emit_buf(const struct ms_buf *b);

@@ -20,7 +20,18 @@
  * NetworkMiner does: each moves part of a message in the clear. Header field
  * subsets (BODY[HEADER.FIELDS (...)]) and part headers (BODY[1.MIME]) are
  * not: clients fetch them for every message of a listing, and they are not
- * messages. */
+ * messages.
+ *
+ * Gaps: outside a literal (whose byte count keeps parsing in step), a hole
+ * settles every login awaiting its tagged reply, outcome unknown (imap_gap):
+ * after a hole in the server's bytes, a line may be the middle of a literal
+ * whose header was lost. A client-side hole ends an AUTHENTICATE exchange,
+ * never continued with lines after it; a server-side one leaves the
+ * client's responses whole: the exchange goes on, incomplete, without a
+ * hashcat line and with an unknown outcome. Tags keep the other replies
+ * in step, unless the client reuses tags: then, until the replies have
+ * caught up, a tagged reply may be that of a command lost in the hole, and
+ * a login sent meanwhile gets no outcome (struct pending.unsure). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +75,8 @@ struct pending {
     struct ms_buf user, pass;
     bool have_user, have_pass;
     bool incomplete;          /* cut (cap, gap) or malformed */
+    bool settled;             /* LOGIN: reported at a gap; its reply says nothing more */
+    bool unsure;              /* sent after a gap, before the replies caught up */
 };
 
 struct imap {
@@ -78,6 +91,7 @@ struct imap {
      * pointers to entries stay valid. */
     struct pending **tab;
     uint64_t seq;
+    size_t n_used;            /* entries awaiting their reply */
 
     /* Client command being read (it may span literals). */
     bool cli_in_cmd;          /* the next client line continues a command */
@@ -97,6 +111,7 @@ struct imap {
 
     bool sasl_exchange;       /* an AUTHENTICATE holds the client's lines */
     struct pending *sasl_cmd;
+    enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange */
     struct ms_sasl sasl;
 
     struct pending *starttls; /* STARTTLS awaiting its reply */
@@ -105,6 +120,13 @@ struct imap {
     bool caps_seen;           /* a capability list went by */
     bool cap_starttls;        /* it offered STARTTLS or LOGINDISABLED */
     bool anomaly_long_line;
+
+    /* After a gap (see the top of the file). */
+    bool unsure;              /* tagged replies may not line up yet */
+    bool pipelining;          /* a command was sent while another awaited its reply */
+    bool tags_reused;         /* a command reused a tag pending or just used */
+    uint8_t last_tag[IMAP_MAX_TAG];
+    size_t last_tag_len;
 };
 
 /* ---- events ---------------------------------------------------------- */
@@ -138,15 +160,29 @@ static void emit_login(struct imap *s, struct pending *e, enum ms_outcome outcom
     ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_posture(s));
 }
 
-/* Reports what an AUTHENTICATE exchange revealed, once its outcome is known. */
-static void end_sasl(struct imap *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
+/* Reports what an AUTHENTICATE exchange revealed, once its outcome is known
+ * (or once a gap made it unknowable: cut). */
+static void end_sasl(struct imap *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen,
+                     enum ms_emit_cut cut)
 {
     s->sasl_exchange = false;
     s->sasl_cmd = NULL;
+    if (s->sasl_cut != MS_CUT_NONE) {
+        /* Its reply, after the hole, may be a line of a literal whose
+         * header the hole took. */
+        outcome = MS_OUTCOME_UNKNOWN;
+        reply = NULL;
+        rlen = 0;
+        if (cut < s->sasl_cut)
+            cut = s->sasl_cut;
+        s->sasl_cut = MS_CUT_NONE;
+    }
     struct ms_event ev;
     if (ms_emit_sasl_begin(&s->sink, "imap", "AUTHENTICATE", &s->sasl,
-                           "undecodable SASL response", &ev))
+                           "undecodable SASL response", &ev)) {
+        ms_emit_cut(&ev.u.cred, cut);
         ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_posture(s));
+    }
 }
 
 /* Ends a message literal: one email event per literal. */
@@ -186,6 +222,8 @@ static void feed_message(struct imap *s, struct ms_mime *m, const uint8_t *p, si
 
 static void entry_release(struct imap *s, struct pending *e)
 {
+    if (e->used)
+        s->n_used--;
     e->used = false;
     ms_buf_reset(&e->user);
     ms_buf_reset(&e->pass);
@@ -197,9 +235,18 @@ static void entry_release(struct imap *s, struct pending *e)
         s->starttls = NULL;
 }
 
+static struct pending *entry_find(struct imap *s, const uint8_t *tag, size_t tlen);
+
 static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen, enum imap_cmd cmd)
 {
     struct pending *e = NULL, *oldest = NULL;
+    size_t tl = tlen < IMAP_MAX_TAG ? tlen : IMAP_MAX_TAG;
+    if ((tl == s->last_tag_len && memcmp(tag, s->last_tag, tl) == 0) || entry_find(s, tag, tlen))
+        s->tags_reused = true;
+    memcpy(s->last_tag, tag, tl);
+    s->last_tag_len = tl;
+    if (s->n_used > 0)
+        s->pipelining = true;
     for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
         struct pending *x = s->tab[i];
         if (!x) {
@@ -225,12 +272,15 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
         emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
         if (!oldest)
             return NULL;
-        if (oldest->cmd == CMD_LOGIN)
+        if (oldest->cmd == CMD_LOGIN && !oldest->settled)
             emit_login(s, oldest, MS_OUTCOME_UNKNOWN, NULL, 0);
         entry_release(s, oldest);
         e = oldest;
     }
     e->used = true;
+    s->n_used++;
+    e->settled = false;
+    e->unsure = s->unsure;
     e->seq = s->seq++;
     e->tag_len = tlen < IMAP_MAX_TAG ? tlen : IMAP_MAX_TAG;
     memcpy(e->tag, tag, e->tag_len);
@@ -642,6 +692,12 @@ static void client_line(struct imap *s, const uint8_t *line, size_t len)
                              "plaintext sent after STARTTLS before the server's reply");
         return;
     }
+    if (s->sasl_exchange && !s->cli_in_cmd && s->sasl_cut != MS_CUT_NONE &&
+        memchr(line, ' ', n)) {
+        /* No response (base64 has no space): after a server-side gap, the
+         * exchange's end may be lost, and this is the next command. */
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
+    }
     if (s->sasl_exchange && !s->cli_in_cmd) {
         /* SASL responses are not commands; the tagged reply ends them. */
         ms_sasl_response(&s->sasl, line, n);
@@ -785,14 +841,32 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
     struct pending *e = entry_find(s, p, t);
     const uint8_t *text = w1 < n ? p + w1 + 1 : p + n;
     size_t tlen = w1 < n ? n - w1 - 1 : 0;
+    if (!e && !s->pipelining) {
+        /* A reply to a command lost in a gap (or sent before the capture):
+         * a client that sends one command at a time waited for it. */
+        s->unsure = false;
+    }
     if (e) {
         enum ms_outcome outcome = ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE;
+        const uint8_t *reply = p;
+        size_t rlen = n;
+        /* With tags reused, a command sent after a gap may get the reply
+         * of a command with the same tag lost in it. */
+        bool unsure = e->unsure && s->tags_reused;
+        if (unsure) {
+            outcome = MS_OUTCOME_UNKNOWN;
+            reply = NULL;
+            rlen = 0;
+        }
         if (e == s->cur)
             abort_client_command(s);
         if (e->cmd == CMD_LOGIN) {
-            emit_login(s, e, outcome, p, n);
+            if (unsure)
+                e->incomplete = true;
+            if (!e->settled)
+                emit_login(s, e, outcome, reply, rlen);
         } else if (e->cmd == CMD_AUTHENTICATE && s->sasl_exchange && s->sasl_cmd == e) {
-            end_sasl(s, outcome, p, n);
+            end_sasl(s, outcome, reply, rlen, unsure ? MS_CUT_INCOMPLETE : MS_CUT_NONE);
         } else if (e->cmd == CMD_STARTTLS && s->starttls == e) {
             /* After OK the next bytes are a TLS handshake (RFC 9051
              * 6.2.1); a refusal leaves the session in the clear. */
@@ -804,6 +878,8 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
             s->encrypted = true;
         }
         entry_release(s, e);
+        if (s->n_used == 0)
+            s->unsure = false; /* every reply since the gap is accounted for */
     }
     if (ok)
         resp_text_caps(s, text, tlen);
@@ -972,6 +1048,42 @@ static enum ms_rc imap_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
     return MS_OK;
 }
 
+/* A hole outside a literal: the logins awaiting their tagged reply are
+ * reported now, outcome unknown, oldest first (their entries stay, so that
+ * the reply, if it comes, is matched and dropped). A hole in the client's
+ * side ends an AUTHENTICATE exchange: the responses after it are no
+ * commands (no "tag SP command"), ignored. One in the server's side may
+ * have taken the challenge a response answers: the exchange is marked. */
+static void settle_pending(struct imap *s, unsigned dir)
+{
+    if (dir == MS_DIR_TO_CLIENT && s->sasl_exchange)
+        s->sasl_cut = MS_CUT_NO_HASHCAT; /* goes on: see the top of the file */
+    bool end_exchange = dir == MS_DIR_TO_SERVER;
+    for (;;) {
+        struct pending *oldest = NULL;
+        for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
+            struct pending *x = s->tab[i];
+            bool waits = x && x->used &&
+                         ((x->cmd == CMD_LOGIN && !x->settled) ||
+                          (end_exchange && x->cmd == CMD_AUTHENTICATE && s->sasl_exchange &&
+                           s->sasl_cmd == x));
+            if (waits && (!oldest || x->seq < oldest->seq))
+                oldest = x;
+        }
+        if (!oldest)
+            break;
+        if (oldest->cmd == CMD_LOGIN) {
+            oldest->settled = true;
+            oldest->incomplete = true;
+            emit_login(s, oldest, MS_OUTCOME_UNKNOWN, NULL, 0);
+        } else {
+            end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_INCOMPLETE);
+        }
+    }
+    if (end_exchange && s->sasl_exchange) /* its entry was evicted */
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_INCOMPLETE);
+}
+
 /* A hole in one direction. Inside a literal the byte count says where the
  * literal ends, so parsing goes on in step; elsewhere we are mid-line and
  * skip to the next line. What the hole cut is marked truncated/incomplete. */
@@ -1001,8 +1113,14 @@ static void imap_gap(void *st, unsigned dir, uint64_t missing)
         s->srv_in_resp = false;
         s->srv_fetch = false;
         s->skip_line[dir] = true;
+        /* Tagged replies may be lost: with tags reused, the next one with
+         * a tag may be its. */
+        if (s->n_used > 0)
+            s->unsure = true;
+        settle_pending(s, dir);
         return;
     }
+    bool cut_cmd = s->cur != NULL;
     if (s->cur)
         s->cur->incomplete = true;
     if (s->cli_lit_left > 0 && missing <= s->cli_lit_left) {
@@ -1023,6 +1141,14 @@ static void imap_gap(void *st, unsigned dir, uint64_t missing)
     s->cli_in_cmd = false;
     s->cur = NULL;
     s->skip_line[dir] = true;
+    /* Commands may be lost; with tags reused, their replies may carry the
+     * tag of a later command. Lost bytes sent while other commands than
+     * the one they cut (or an AUTHENTICATE they answered) awaited their
+     * reply: pipelined. */
+    if (s->n_used > (cut_cmd ? 1u : 0u) + (s->sasl_exchange ? 1u : 0u))
+        s->pipelining = true;
+    s->unsure = true;
+    settle_pending(s, dir);
 }
 
 static void imap_finish(void *st)
@@ -1035,7 +1161,7 @@ static void imap_finish(void *st)
     end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, true);
     end_message(s, &s->cli_msg, "APPEND", false, true);
     if (s->sasl_exchange)
-        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
     /* Logins still waiting for their reply, in the order they were sent. */
     for (;;) {
         struct pending *oldest = NULL;
@@ -1046,7 +1172,7 @@ static void imap_finish(void *st)
         }
         if (!oldest)
             break;
-        if (oldest->cmd == CMD_LOGIN && !s->encrypted)
+        if (oldest->cmd == CMD_LOGIN && !oldest->settled && !s->encrypted)
             emit_login(s, oldest, MS_OUTCOME_UNKNOWN, NULL, 0);
         entry_release(s, oldest);
     }

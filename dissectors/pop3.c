@@ -24,7 +24,20 @@
  * min(max_pending_cmds, POP3_MAX_PENDING_LOGINS) logins: past it the oldest
  * is reported with an unknown outcome (anomaly too_many_pending_logins), as
  * is a login whose command the FIFO drops (too_many_pending_commands) and
- * every login still waiting when the connection ends. */
+ * every login still waiting when the connection ends.
+ *
+ * Gaps: a reply lost in a hole would shift every later pairing, and a lost
+ * command's reply would be taken for the next command's. So a gap in either
+ * direction settles every login still awaiting its reply, outcome unknown
+ * (pop3_gap); a reply that nothing awaits is paired with nothing; and after
+ * a hole, commands sent before the replies have caught up with the FIFO
+ * (it drains, or a client seen to send one command at a time gets a reply
+ * it did not wait for) get no outcome either (struct pending.unsure). A
+ * client-side hole also forgets the USER name and ends an AUTH exchange:
+ * what the lost lines said is unknown. A server-side hole leaves the
+ * client's responses whole: the exchange goes on, incomplete, without a
+ * hashcat line and with an unknown outcome, until the server's next status
+ * line or a line that is plainly a command. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +70,7 @@ enum pop3_cmd {
 struct pending {
     enum pop3_cmd cmd;
     bool has_arg;
+    bool unsure;              /* sent after a gap, before the replies caught up */
     uint64_t login;           /* PASS, APOP: sequence number of its login */
 };
 
@@ -75,7 +89,7 @@ struct login {
     struct ms_buf secret;     /* PASS: the password; APOP: the digest */
     bool have_user;
     bool incomplete;          /* cut, malformed, or PASS without USER */
-    bool gap;                 /* PASS: a gap hit the connection while it waited */
+    bool gap;                 /* a gap made its reply unknowable */
 };
 
 /* A ring of struct login in command order; record seq lives at
@@ -96,6 +110,9 @@ struct pop3 {
 
     bool greeted;             /* the server's banner went by */
     bool sasl_exchange;       /* an AUTH exchange holds the client's lines */
+    bool sasl_dead;           /* ... one a client-side gap ended: its lines are
+                                 skipped until the server's next status line */
+    enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange */
     struct ms_sasl sasl;
     bool encrypted;           /* STLS accepted: the rest is TLS */
 
@@ -120,6 +137,12 @@ struct pop3 {
     enum pop3_cmd multi_cmd;
     struct ms_mime *msg;      /* RETR/TOP body, NULL for other lists */
     bool anomaly_long_line;
+
+    /* After a gap (see the top of the file). */
+    bool unsure;              /* replies may not line up with the FIFO yet */
+    bool pipelining;          /* the client sent a command while another awaited
+                                 its reply (or may have: a hole with commands
+                                 pending) */
 };
 
 /* What the server said about STLS before this login: offered in its CAPA
@@ -154,14 +177,27 @@ static void emit_userpass(struct pop3 *s, const struct login *l, enum ms_outcome
     ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
 }
 
-/* Reports what an AUTH exchange revealed, once its outcome is known. */
-static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
+/* Reports what an AUTH exchange revealed, once its outcome is known (or
+ * once a gap made it unknowable: cut). */
+static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen,
+                     enum ms_emit_cut cut)
 {
     s->sasl_exchange = false;
+    if (s->sasl_cut != MS_CUT_NONE) {
+        /* Its reply may be the one a server-side gap took. */
+        outcome = MS_OUTCOME_UNKNOWN;
+        reply = NULL;
+        rlen = 0;
+        if (cut < s->sasl_cut)
+            cut = s->sasl_cut;
+        s->sasl_cut = MS_CUT_NONE;
+    }
     struct ms_event ev;
     if (ms_emit_sasl_begin(&s->sink, "pop3", "AUTH", &s->sasl, ms_sasl_anomaly_detail(&s->sasl),
-                           &ev))
+                           &ev)) {
+        ms_emit_cut(&ev.u.cred, cut);
         ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
+    }
 }
 
 static bool hex32(const struct ms_buf *b)
@@ -203,8 +239,9 @@ static void emit_apop(struct pop3 *s, const struct login *l, enum ms_outcome out
         }
     }
     /* Without the banner's timestamp (or with one too long for the line)
-     * the digest cannot be attacked. */
-    c->incomplete = !whole || c->hashcat_mode == 0;
+     * the digest cannot be attacked. A gap leaves the digest whole: only
+     * the outcome is unknown. */
+    c->incomplete = !whole || c->hashcat_mode == 0 || l->gap;
     ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
 }
 
@@ -315,7 +352,10 @@ static void logins_answer(struct pop3 *s, uint64_t seq, enum ms_outcome outcome,
 
 static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t login)
 {
-    struct pending p = { .cmd = cmd, .has_arg = has_arg, .login = login }, dropped;
+    struct pending p = { .cmd = cmd, .has_arg = has_arg, .unsure = s->unsure, .login = login },
+                   dropped;
+    if (s->fifo.len > 0)
+        s->pipelining = true;
     if (ms_cmdfifo_push(&s->fifo, &p, &dropped)) {
         emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
         /* The dropped command's reply will never be matched to it. */
@@ -325,6 +365,22 @@ static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t 
 }
 
 /* ---- client side ----------------------------------------------------- */
+
+/* True for a line no SASL response is: one with a space (base64 has none)
+ * or a bare POP3 keyword (RFC 1939, 2449, 2595, 5034). After a server-side
+ * gap an exchange may be over unseen; the client's next command ends it. */
+static bool plainly_command(const uint8_t *line, size_t len)
+{
+    static const char *const bare[] = { "STAT", "LIST", "UIDL", "NOOP", "RSET", "QUIT",
+                                        "CAPA", "STLS", "AUTH" };
+    if (memchr(line, ' ', len))
+        return true;
+    for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
+        if (ms_ascii_eq(line, len, bare[i]))
+            return true;
+    }
+    return false;
+}
 
 static enum pop3_cmd parse_cmd(const uint8_t *w, size_t n)
 {
@@ -342,11 +398,15 @@ static enum pop3_cmd parse_cmd(const uint8_t *w, size_t n)
  * (RFC 1939 section 7 allows a password with spaces). */
 static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
 {
+    if (s->sasl_exchange && s->sasl_cut != MS_CUT_NONE && plainly_command(line, len))
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE); /* its end was lost */
     if (s->sasl_exchange) {
         /* SASL responses are not commands; the final reply ends them. */
         ms_sasl_response(&s->sasl, line, len);
         return;
     }
+    if (s->sasl_dead)
+        return; /* a response in an exchange a gap ended: already reported */
     size_t kw_end = 0;
     while (kw_end < len && line[kw_end] != ' ')
         kw_end++;
@@ -374,6 +434,7 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
         /* The user is the one named when PASS was sent: a pipelining
          * client may send its next USER before this PASS is answered. */
         struct login *l = logins_add(s, CMD_PASS);
+        l->gap = s->unsure;
         l->have_user = s->have_user;
         l->incomplete = !s->have_user || s->user_truncated;
         if (s->have_user && ms_buf_append(&l->user, s->user.p, s->user.len) != MS_OK)
@@ -387,6 +448,7 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
         /* APOP name digest (RFC 1939 section 7); the digest is the last
          * word, so a name with spaces stays whole. */
         struct login *l = logins_add(s, CMD_APOP);
+        l->gap = s->unsure;
         size_t sp = arg_len;
         while (sp > 0 && arg[sp - 1] != ' ')
             sp--;
@@ -448,6 +510,10 @@ static bool multiline_reply(const struct pending *p)
 
 static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t len)
 {
+    /* The server is done with any AUTH exchange a gap ended or cut. */
+    s->sasl_dead = false;
+    if (s->sasl_exchange && s->sasl_cut != MS_CUT_NONE)
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
     struct pending p;
     if (!ms_cmdfifo_pop(&s->fifo, &p)) {
         /* The banner, or a reply we joined too late for. An APOP server's
@@ -463,16 +529,34 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
             }
         }
         s->greeted = true;
+        /* Nothing awaited this reply: it answers a command lost in a gap
+         * (or sent before the capture), and is paired with nothing. A
+         * client that sends one command at a time waits for it: the next
+         * command is back in step. */
+        if (!s->pipelining)
+            s->unsure = false;
         return;
+    }
+    if (s->fifo.len == 0)
+        s->unsure = false; /* every reply since the gap is accounted for */
+    /* A command sent while replies could still be those of commands lost
+     * in a gap: this reply may not be its own. */
+    enum ms_outcome outcome = ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE;
+    const uint8_t *reply = line;
+    size_t rlen = len;
+    if (p.unsure) {
+        outcome = MS_OUTCOME_UNKNOWN;
+        reply = NULL;
+        rlen = 0;
     }
     switch (p.cmd) {
     case CMD_PASS:
     case CMD_APOP:
-        logins_answer(s, p.login, ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE, line, len);
+        logins_answer(s, p.login, outcome, reply, rlen);
         break;
     case CMD_AUTH:
         if (s->sasl_exchange)
-            end_sasl(s, ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE, line, len);
+            end_sasl(s, outcome, reply, rlen, p.unsure ? MS_CUT_INCOMPLETE : MS_CUT_NONE);
         break;
     case CMD_CAPA:
         if (ok) {
@@ -538,8 +622,10 @@ static void server_line(struct pop3 *s, const uint8_t *line, size_t len)
         server_status(s, true, line, n);
     } else if (n >= 4 && memcmp(line, "-ERR", 4) == 0) {
         server_status(s, false, line, n);
-    } else if (n >= 1 && line[0] == '+' && s->sasl_exchange) {
-        /* "+ challenge": a SASL continuation, the AUTH is still pending. */
+    } else if (n >= 1 && line[0] == '+' && s->sasl_exchange && s->sasl_cut == MS_CUT_NONE) {
+        /* "+ challenge": a SASL continuation, the AUTH is still pending.
+         * After a server-side gap it may not be the one the client
+         * answers: not used. */
         size_t skip = n >= 2 && line[1] == ' ' ? 2 : 1;
         ms_sasl_challenge(&s->sasl, line + skip, n - skip);
     } else if (!s->greeted && s->fifo.len == 0) {
@@ -638,9 +724,17 @@ static enum ms_rc pop3_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
     return MS_OK;
 }
 
+/* A hole in one direction (README, Streams: what a gap means). Whatever
+ * awaited a reply is settled now, outcome unknown: in the server's bytes
+ * its reply may be lost, and the replies after the hole then belong to
+ * commands sent before it, lost in it or sent after it, with no telling
+ * which. In the client's bytes the replies to the commands pending are
+ * still to come, first: their FIFO records stay, so that a RETR's body or
+ * an STLS is still read as such, but their logins are reported now. */
 static void pop3_gap(void *st, unsigned dir, uint64_t missing)
 {
     struct pop3 *s = st;
+    (void)missing;
     if (dir > 1 || s->encrypted)
         return;
     ms_linebuf_reset(&s->lb[dir]);
@@ -648,12 +742,40 @@ static void pop3_gap(void *st, unsigned dir, uint64_t missing)
     s->skip_line[dir] = true;
     if (dir == MS_DIR_TO_CLIENT && s->msg)
         ms_mime_set_truncated(s->msg);
-    /* A PASS waiting for its reply may have lost it in the hole. */
-    for (size_t i = 0; i < s->logins.len; i++) {
-        struct login *l = &s->logins.rec[(s->logins.head + i) % s->logins.cap];
-        if (l->cmd == CMD_PASS)
-            l->gap = true;
+    /* Commands pending besides an AUTH whose responses the hole cut. */
+    bool others_pending = s->fifo.len > (s->sasl_exchange ? 1u : 0u);
+    while (s->logins.len) {
+        s->logins.rec[s->logins.head].gap = true;
+        logins_emit_head(s, MS_OUTCOME_UNKNOWN, NULL, 0);
     }
+    if (s->sasl_exchange && dir == MS_DIR_TO_CLIENT) {
+        /* The hole may have taken the challenge the response answers, or
+         * the final reply: the client's lines go on being read, but the
+         * outcome is unknown (end_sasl). */
+        s->sasl_cut = MS_CUT_NO_HASHCAT;
+    } else if (s->sasl_exchange) {
+        /* Lines after the hole are not this exchange's for sure: never
+         * continued. */
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_INCOMPLETE);
+        s->sasl_dead = true;
+    }
+    if (dir == MS_DIR_TO_CLIENT) {
+        ms_cmdfifo_clear(&s->fifo);
+        /* Replies to what was pending may still come (or were lost); and
+         * the line after the hole is skipped, which may be a whole reply
+         * to a command not yet seen (a hole given up before the request
+         * it answers came). */
+        s->unsure = true;
+        return;
+    }
+    /* Commands may be lost: their replies come ahead of later commands'.
+     * A USER lost in the hole would have named someone else. */
+    s->unsure = true;
+    if (others_pending)
+        s->pipelining = true;
+    ms_buf_reset(&s->user);
+    s->have_user = false;
+    s->user_truncated = false;
 }
 
 static void pop3_finish(void *st)
@@ -669,7 +791,7 @@ static void pop3_finish(void *st)
     while (s->logins.len)
         logins_emit_head(s, MS_OUTCOME_UNKNOWN, NULL, 0);
     if (s->sasl_exchange)
-        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
 }
 
 static void pop3_destroy(void *st)

@@ -21,7 +21,22 @@
  * challenges, client lines are responses until the final reply (235 success,
  * anything else failure). After a 220 to STARTTLS the rest is TLS and nothing
  * more is read; client bytes that followed STARTTLS in the same chunk are
- * flagged (CVE-2011-0411 command injection). */
+ * flagged (CVE-2011-0411 command injection).
+ *
+ * Gaps: a reply lost in a hole would shift every later pairing, and a lost
+ * command's reply would be taken for the next command's. So a gap in either
+ * direction settles what awaited a reply, unknown: an AUTH is reported with
+ * an unknown outcome, a message with no verdict (smtp_gap); a reply that
+ * nothing awaits is paired with nothing; and after a hole, commands sent
+ * before the replies have caught up with the FIFO (it drains, or a client
+ * seen to send one command at a time gets a reply it did not wait for) get
+ * no outcome or verdict either (struct pending.unsure). A hole inside
+ * message data loses no command (the data ends at "." or at a BDAT count):
+ * it only truncates the message. A client-side hole ends an AUTH exchange
+ * (never continued with lines after it); a server-side one leaves the
+ * client's responses whole: the exchange goes on, incomplete, without a
+ * hashcat line and with an unknown outcome, until the server's next final
+ * reply or the client's next command. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,6 +91,7 @@ struct smsg {
 
 struct pending {
     enum smtp_cmd cmd;
+    bool unsure;              /* sent after a gap, before the replies caught up */
     struct smsg *msg;         /* DATA_END and the last BDAT: the message judged */
 };
 
@@ -101,7 +117,12 @@ struct smtp {
 
     bool sasl_exchange;       /* an AUTH exchange holds the client's lines */
     bool sasl_client_done;    /* the client went on with commands meanwhile */
-    bool sasl_gap;            /* a gap hit the exchange */
+    bool sasl_gap;            /* a response could not be read (over the line cap) */
+    bool sasl_dead;           /* an exchange a client-side gap ended: the client's
+                                 lines that are not commands are its responses,
+                                 skipped */
+    enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange (and took
+                                 its AUTH record: the next final reply ends it) */
     struct ms_sasl sasl;
 
     bool starttls_pending;    /* STARTTLS sent, its reply not yet seen */
@@ -125,6 +146,12 @@ struct smtp {
     bool bdat_last;           /* ... and it is the LAST one */
 
     bool anomaly_long_line;
+
+    /* After a gap (see the top of the file). */
+    bool unsure;              /* replies may not line up with the FIFO yet */
+    bool pipelining;          /* the client sent a command while another awaited
+                                 its reply (or may have: a hole with commands
+                                 pending) */
 };
 
 /* ---- events ---------------------------------------------------------- */
@@ -149,8 +176,10 @@ static enum ms_tristate starttls_offered(const struct smtp *s)
     return s->cap_starttls ? MS_TRI_TRUE : MS_TRI_FALSE;
 }
 
-/* Reports what an AUTH exchange revealed, once its outcome is known. */
-static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen)
+/* Reports what an AUTH exchange revealed, once its outcome is known (or
+ * once a gap made it unknowable: cut). */
+static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *reply, size_t rlen,
+                     enum ms_emit_cut cut)
 {
     s->sasl_exchange = false;
     struct ms_event ev;
@@ -158,9 +187,19 @@ static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *rep
                                    "undecodable SASL response", &ev);
     bool gap = s->sasl_gap;
     s->sasl_gap = false;
+    if (s->sasl_cut != MS_CUT_NONE) {
+        /* Its reply may be the one a server-side gap took. */
+        outcome = MS_OUTCOME_UNKNOWN;
+        reply = NULL;
+        rlen = 0;
+        if (cut < s->sasl_cut)
+            cut = s->sasl_cut;
+        s->sasl_cut = MS_CUT_NONE;
+    }
     if (!have)
         return;
     ev.u.cred.incomplete = ev.u.cred.incomplete || gap;
+    ms_emit_cut(&ev.u.cred, cut);
     ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
 }
 
@@ -292,7 +331,9 @@ static void feed_message(struct smtp *s, const uint8_t *p, size_t n)
 
 static void fifo_push(struct smtp *s, enum smtp_cmd cmd, struct smsg *msg)
 {
-    struct pending p = { .cmd = cmd, .msg = msg }, old;
+    struct pending p = { .cmd = cmd, .unsure = s->unsure, .msg = msg }, old;
+    if (s->fifo.len > 0)
+        s->pipelining = true;
     if (!ms_cmdfifo_push(&s->fifo, &p, &old))
         return;
     /* The oldest command was forgotten. A capture of the client side alone
@@ -518,7 +559,7 @@ static void command_line(struct smtp *s, const uint8_t *line, size_t len)
         /* AUTH mechanism [initial-response] (RFC 4954 4) */
         if (alen > 0) {
             if (s->sasl_exchange) /* the previous AUTH's reply never came */
-                end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+                end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
             size_t m = verb_len(arg, alen);
             size_t ir = m;
             while (ir < alen && ms_ascii_space(arg[ir]))
@@ -574,7 +615,7 @@ static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
          * of a line we cannot interpret, unless it is plainly a command (or,
          * in message data, the terminator). */
         size_t n = ms_line_strip(line, len);
-        bool in_sasl = s->sasl_exchange && !s->sasl_client_done;
+        bool in_sasl = (s->sasl_exchange && !s->sasl_client_done) || s->sasl_dead;
         bool resync = !(flags & MS_LINE_PARTIAL) &&
                       (s->data_mode ? (n == 1 && line[0] == '.')
                                     : (!in_sasl && is_command_line(line, n)));
@@ -606,11 +647,18 @@ static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
                              "client line over the cap");
         if (s->sasl_exchange && !s->sasl_client_done)
             s->sasl_gap = true; /* a response we could not read */
-        else
+        else if (!s->sasl_dead)
             fifo_push(s, CMD_OTHER, NULL);
         return;
     }
     size_t n = ms_line_strip(line, len);
+    if (s->sasl_dead) {
+        /* An exchange a gap ended (and reported): its responses go on
+         * until the client sends a command again. */
+        if (!is_command_line(line, n))
+            return;
+        s->sasl_dead = false;
+    }
     if (s->sasl_exchange && !s->sasl_client_done) {
         if (!is_command_line(line, n)) {
             /* SASL responses are not commands; the final reply ends them. */
@@ -619,8 +667,11 @@ static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
         }
         /* The client went on with commands: it pipelined them after an
          * initial response, gave up, or the replies were not captured. The
-         * AUTH's own reply, if it comes, still gives the outcome. */
+         * AUTH's own reply, if it comes, still gives the outcome; after a
+         * server-side gap it may be lost: the exchange ends here. */
         s->sasl_client_done = true;
+        if (s->sasl_cut != MS_CUT_NONE)
+            end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
     }
     command_line(s, line, n);
 }
@@ -656,6 +707,15 @@ static void ehlo_line(struct smtp *s, const uint8_t *text, size_t n)
         s->reply_cap_starttls = true;
 }
 
+/* A reply that nothing awaits: it answers a command lost in a gap (or sent
+ * before the capture), and is paired with nothing. A client that sends one
+ * command at a time waits for it: its next command is back in step. */
+static void reply_unpaired(struct smtp *s)
+{
+    if (!s->pipelining)
+        s->unsure = false;
+}
+
 /* A complete reply: act on the command it answers. */
 static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size_t n)
 {
@@ -666,11 +726,25 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
 
     if (s->reply_greeting)
         return;
+    if (s->sasl_exchange && s->sasl_cut != MS_CUT_NONE) {
+        /* An exchange a server-side gap cut: its challenges may not be
+         * the ones the client answers, and the next final reply ends it
+         * (its own, or one after it, lost). */
+        if (code == 334)
+            return;
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
+    }
     if (s->data_mode && s->fifo.len == 0) {
         /* Every command is answered, DATA's 354 included, yet the client is
          * still in its data: the server speaks again only after the
          * terminator (RFC 5321 4.1.1.4), so that was lost in a gap, or the
-         * server gave up (421). This reply is the verdict. */
+         * server gave up (421). This reply is the verdict, unless a gap
+         * left replies to come that nothing awaits any more (354 never is
+         * one). */
+        if (s->unsure || code == 354) {
+            reply_unpaired(s);
+            return;
+        }
         struct smsg *m = s->cur;
         s->cur = NULL;
         s->data_mode = false;
@@ -678,6 +752,8 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
             smsg_finish(m, true);
             emit_message(s, m, accepted, line, n);
         }
+        /* Commands pipelined after the lost terminator may be lost too. */
+        s->unsure = true;
         return;
     }
     if (code == 334 && fifo_peek(s) == CMD_AUTH) {
@@ -687,12 +763,27 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
         return;
     }
     struct pending p;
-    if (!ms_cmdfifo_pop(&s->fifo, &p))
-        return; /* a reply to a command we did not see */
+    if (!ms_cmdfifo_pop(&s->fifo, &p)) {
+        reply_unpaired(s);
+        return;
+    }
+    if (s->fifo.len == 0)
+        s->unsure = false; /* every reply since the gap is accounted for */
+    /* A command sent while replies could still be those of commands lost
+     * in a gap: this reply may not be its own. */
+    const uint8_t *reply = line;
+    size_t rlen = n;
+    if (p.unsure) {
+        outcome = MS_OUTCOME_UNKNOWN;
+        accepted = MS_TRI_UNKNOWN;
+        reply = NULL;
+        rlen = 0;
+    }
     switch (p.cmd) {
     case CMD_AUTH:
+        s->sasl_dead = false;
         if (s->sasl_exchange)
-            end_sasl(s, outcome, line, n);
+            end_sasl(s, outcome, reply, rlen, p.unsure ? MS_CUT_INCOMPLETE : MS_CUT_NONE);
         break;
     case CMD_STARTTLS:
         s->starttls_pending = false;
@@ -706,9 +797,10 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
         }
         break;
     case CMD_DATA:
-        /* 354 invites the data; anything else refuses it, and a client
-         * that waited sends none: drop the message begun at DATA. */
-        if (code != 354 && s->data_mode) {
+        /* 354 invites the data; a 4xx/5xx refuses it, and a client that
+         * waited sends none: drop the message begun at DATA. (DATA gets
+         * no 2xx: one is some other command's reply, after a gap.) */
+        if (code >= 400 && s->data_mode) {
             s->data_mode = false;
             smsg_free(s->cur);
             s->cur = NULL;
@@ -716,8 +808,11 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
         break;
     case CMD_DATA_END:
     case CMD_BDAT:
-        if (p.msg)
-            emit_message(s, p.msg, accepted, line, n);
+        /* 354 only invites data: no verdict on it. */
+        if (p.msg && code == 354)
+            emit_message(s, p.msg, MS_TRI_UNKNOWN, NULL, 0);
+        else if (p.msg)
+            emit_message(s, p.msg, accepted, reply, rlen);
         break;
     default:
         break;
@@ -831,6 +926,48 @@ static enum ms_rc smtp_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
     return MS_OK;
 }
 
+/* The AUTH exchange when a hole comes. In the client's bytes it ends now
+ * (never continued with lines after the hole; the lines up to the client's
+ * next command are skipped). In the server's bytes the hole may have taken
+ * a challenge or the final reply: the client's responses are still read,
+ * but no hashcat line is given and the outcome is unknown (end_sasl);
+ * it ends at the next final reply or command. */
+static void settle_sasl(struct smtp *s, unsigned dir)
+{
+    if (!s->sasl_exchange)
+        return;
+    if (dir == MS_DIR_TO_CLIENT && !s->sasl_client_done) {
+        s->sasl_cut = MS_CUT_NO_HASHCAT; /* goes on: see the top of the file */
+        return;
+    }
+    s->sasl_dead = !s->sasl_client_done;
+    end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0,
+             dir == MS_DIR_TO_CLIENT ? MS_CUT_NO_HASHCAT : MS_CUT_INCOMPLETE);
+}
+
+/* Settles, unknown, what awaited a reply when a hole came, oldest first:
+ * the AUTH exchange and the messages awaiting their verdict. In the
+ * server's bytes the replies may be lost: the FIFO is emptied, and replies
+ * still to come are paired with nothing. In the client's bytes the replies
+ * to the commands pending still come, first: their records stay, so that a
+ * 354 or a 220 to STARTTLS is still read as such. */
+static void settle_pending(struct smtp *s, unsigned dir)
+{
+    for (size_t i = 0; i < s->fifo.len; i++) {
+        struct pending *p = ms_cmdfifo_at(&s->fifo, i);
+        if (p->cmd == CMD_AUTH)
+            settle_sasl(s, dir);
+        if (p->msg) {
+            struct smsg *m = p->msg;
+            p->msg = NULL;
+            emit_message(s, m, MS_TRI_UNKNOWN, NULL, 0);
+        }
+    }
+    settle_sasl(s, dir); /* its AUTH was dropped from a full FIFO */
+    if (dir == MS_DIR_TO_CLIENT)
+        ms_cmdfifo_clear(&s->fifo);
+}
+
 static void smtp_gap(void *st, unsigned dir, uint64_t missing)
 {
     struct smtp *s = st;
@@ -838,7 +975,7 @@ static void smtp_gap(void *st, unsigned dir, uint64_t missing)
         return;
     if (dir == MS_DIR_TO_SERVER && s->bdat_active) {
         /* BDAT counts bytes, so a gap inside a chunk keeps us in step:
-         * the chunk just has a hole. */
+         * the chunk just has a hole, and no command is lost. */
         if (s->cur)
             ms_mime_set_truncated(s->cur->mime);
         if (missing < s->bdat_left) {
@@ -856,11 +993,23 @@ static void smtp_gap(void *st, unsigned dir, uint64_t missing)
     if (dir == MS_DIR_TO_SERVER) {
         if (s->cur)
             ms_mime_set_truncated(s->cur->mime);
-        if (s->sasl_exchange && !s->sasl_client_done)
-            s->sasl_gap = true;
+        /* Lost bytes sent while commands (other than an AUTH whose
+         * responses they were) awaited their reply: pipelined. */
+        if (s->fifo.len > (s->sasl_exchange && !s->sasl_client_done ? 1u : 0u))
+            s->pipelining = true;
+        /* Commands may be lost, their replies then coming ahead of later
+         * commands'. Not in message data: the client sends no command
+         * before the "." it resyncs on (a lost "." is final_reply's). */
+        if (!s->data_mode)
+            s->unsure = true;
     } else {
         s->in_reply = false;
+        /* Replies to what was pending may still come (or were lost); and
+         * the line after the hole is skipped, which may be a whole reply
+         * to a command not yet seen. */
+        s->unsure = true;
     }
+    settle_pending(s, dir);
 }
 
 static void smtp_finish(void *st)
@@ -884,7 +1033,7 @@ static void smtp_finish(void *st)
     }
     s->data_mode = false;
     if (s->sasl_exchange)
-        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0);
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
 }
 
 static void smtp_destroy(void *st)

@@ -577,6 +577,203 @@ static void test_gaps(void **state)
     free(log);
 }
 
+/* ---- gaps: no reply is paired across a hole (README, Streams) --------- */
+
+/* A server-side hole while a LOGIN awaits its tagged reply settles it,
+ * outcome unknown: after the hole a line may be the middle of a literal
+ * whose header was lost. Whether the reply was in the hole or comes after
+ * it, no outcome is given. */
+static void test_gap_server_settles_login(void **state)
+{
+    (void)state;
+    const struct ms_chunk lost[] = {
+        S("* OK ready\r\n"),
+        C("a1 LOGIN alice secret\r\n"),
+        S("a1 OK Log"),
+        GAP(MS_DIR_TO_CLIENT, 6), /* "ged in" */
+        S("\r\n"),
+        C("a2 SELECT INBOX\r\n"),
+        S("* 1 EXISTS\r\na2 OK [READ-WRITE] done\r\n"),
+    };
+    const struct ms_chunk after[] = {
+        S("* OK ready\r\n"),
+        C("a1 LOGIN alice secret\r\n"),
+        S("* CAPA"),
+        GAP(MS_DIR_TO_CLIENT, 10),
+        S("X\r\na1 OK Logged in\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(D, &l, lost, N(lost));
+    assert_string_equal(log, "CRED LOGIN LOGIN user=[alice] pass=[secret] outcome=0 reply=null "
+                             "incomplete=1\n");
+    free(log);
+    log = ms_test_run_all(D, &l, after, N(after));
+    assert_string_equal(log, "CRED LOGIN LOGIN user=[alice] pass=[secret] outcome=0 reply=null "
+                             "incomplete=1\n");
+    free(log);
+}
+
+/* A client that reuses one tag loses a command in a hole: its tagged reply
+ * carries the tag of the LOGIN sent after the hole. Pipelined, the LOGIN
+ * gets no outcome; waiting for each reply, the lost command's reply comes
+ * first, matches nothing, and the LOGIN is in step. With unique tags the
+ * hole changes nothing. */
+static void test_gap_client_reused_tags(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const struct ms_chunk piped[] = {
+        S("* OK ready\r\n"),
+        C("a CAPABILITY\r\n"),
+        S("* CAPABILITY IMAP4rev1\r\na OK done\r\n"),
+        C("a NO"),
+        GAP(MS_DIR_TO_SERVER, 2), /* "OP": a NOOP lost */
+        C("\r\na LOGIN u p\r\n"),
+        S("a OK NOOP done\r\na NO [AUTHENTICATIONFAILED] bad\r\n"),
+    };
+    char *log = ms_test_run_all(D, &l, piped, N(piped));
+    assert_string_equal(log, "CRED LOGIN LOGIN user=[u] pass=[p] outcome=0 reply=null "
+                             "incomplete=1\n");
+    free(log);
+    const struct ms_chunk lockstep[] = {
+        S("* OK ready\r\n"),
+        C("a CAPABILITY\r\n"),
+        S("* CAPABILITY IMAP4rev1\r\na OK done\r\n"),
+        C("a NO"),
+        GAP(MS_DIR_TO_SERVER, 2),
+        C("\r\n"),
+        S("a OK NOOP done\r\n"),
+        C("a LOGIN u p\r\n"),
+        S("a NO [AUTHENTICATIONFAILED] bad\r\n"),
+    };
+    log = ms_test_run_all(D, &l, lockstep, N(lockstep));
+    assert_string_equal(log, "CRED LOGIN LOGIN user=[u] pass=[p] outcome=2 "
+                             "reply=[a NO [AUTHENTICATIONFAILED] bad] incomplete=0\n");
+    free(log);
+    const struct ms_chunk unique[] = {
+        S("* OK ready\r\n"),
+        C("a1 CAPABILITY\r\n"),
+        S("* CAPABILITY IMAP4rev1\r\na1 OK done\r\n"),
+        C("a2 NO"),
+        GAP(MS_DIR_TO_SERVER, 2),
+        C("\r\na3 LOGIN u p\r\n"),
+        S("a2 OK NOOP done\r\na3 NO [AUTHENTICATIONFAILED] bad\r\n"),
+    };
+    log = ms_test_run_all(D, &l, unique, N(unique));
+    assert_string_equal(log, "CRED LOGIN LOGIN user=[u] pass=[p] outcome=2 "
+                             "reply=[a3 NO [AUTHENTICATIONFAILED] bad] incomplete=0\n");
+    free(log);
+}
+
+/* A client-side hole in an AUTHENTICATE exchange ends it at once: what
+ * came before is reported, outcome unknown, and no line after the hole is
+ * taken for one of its responses (the password would become the user). */
+static void test_gap_client_ends_authenticate(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const struct ms_chunk pass_cut[] = {
+        S("* OK ready\r\n"),
+        C("a AUTHENTICATE LOGIN\r\n"),
+        S("+ VXNlcm5hbWU6\r\n"),
+        C("ZnJhbms=\r\n"),
+        S("+ UGFzc3dvcmQ6\r\n"),
+        C("aHVu"),
+        GAP(MS_DIR_TO_SERVER, 4),
+        C("\r\n"),
+        S("a OK welcome\r\n"),
+        C("b SELECT INBOX\r\n"),
+        S("b OK done\r\n"),
+    };
+    char *log = ms_test_run_all(D, &l, pass_cut, N(pass_cut));
+    assert_string_equal(log, "CRED AUTHENTICATE LOGIN user=[frank] pass=null outcome=0 "
+                             "reply=null incomplete=1\n");
+    free(log);
+    const struct ms_chunk user_cut[] = {
+        S("* OK ready\r\n"),
+        C("a AUTHENTICATE LOGIN\r\n"),
+        S("+ VXNlcm5hbWU6\r\n"),
+        C("Zn"),
+        GAP(MS_DIR_TO_SERVER, 6),
+        C("\r\n"),
+        S("+ UGFzc3dvcmQ6\r\n"),
+        C("aHVudGVyIDI=\r\n"),
+        S("a OK welcome\r\n"),
+    };
+    log = ms_test_run_all(D, &l, user_cut, N(user_cut));
+    assert_string_equal(log, "");
+    free(log);
+}
+
+/* Credentials with their hashcat mode, which the common log leaves out. */
+static void record_mode(void *user, const struct ms_event *ev)
+{
+    struct ms_buf *log = user;
+    if (ev->kind != MS_EV_CREDENTIAL)
+        return;
+    const struct ms_ev_credential *c = &ev->u.cred;
+    char tmp[256];
+    snprintf(tmp, sizeof(tmp), "CRED %s %s user=%.*s pass=%.*s mode=%d outcome=%d "
+                               "incomplete=%d\n",
+             c->command, c->mechanism, (int)c->username.len,
+             c->username.p ? (const char *)c->username.p : "", (int)c->password.len,
+             c->password.p ? (const char *)c->password.p : "", c->hashcat_mode,
+             (int)c->outcome, (int)c->incomplete);
+    ms_buf_append(log, tmp, strlen(tmp));
+}
+
+/* A server-side hole in an AUTHENTICATE exchange: the client's responses
+ * are whole and still read, but the tagged reply after the hole may be a
+ * line of a literal, and the challenge a response answers may be the one
+ * lost: outcome unknown, no hashcat line. A client that goes on with a
+ * command ends the exchange (its tagged reply may have been lost). */
+static void test_gap_server_cuts_authenticate(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const struct ms_chunk whole[] = {
+        S("* OK IMAP4 Server\r\n"),
+        C("A1 AUTHENTICATE CRAM-MD5\r\n"),
+        S("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+        C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+        S("A1 OK CRAM authentication successful\r\n"),
+    };
+    char *log = ms_test_run_all_with(D, &l, whole, N(whole), record_mode);
+    assert_string_equal(log, "CRED AUTHENTICATE CRAM-MD5 user=tim pass= mode=10200 outcome=1 "
+                             "incomplete=0\n");
+    free(log);
+    const struct ms_chunk final_lost[] = {
+        S("* OK IMAP4 Server\r\n"),
+        C("A1 AUTHENTICATE CRAM-MD5\r\n"),
+        S("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+        C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+        S("A1 OK CRAM"),
+        GAP(MS_DIR_TO_CLIENT, 20),
+        S("ul\r\n"),
+        C("A2 SELECT INBOX\r\n"),
+        S("A2 OK done\r\n"),
+    };
+    log = ms_test_run_all_with(D, &l, final_lost, N(final_lost), record_mode);
+    assert_string_equal(log, "CRED AUTHENTICATE CRAM-MD5 user=tim pass= mode=0 outcome=0 "
+                             "incomplete=1\n");
+    free(log);
+    const struct ms_chunk prompt_lost[] = {
+        S("* OK ready\r\n"),
+        C("a AUTHENTICATE LOGIN\r\n"),
+        S("+ VXNlcm5hbWU6\r\n"),
+        C("ZnJhbms=\r\n"),
+        S("+ UGF"),
+        GAP(MS_DIR_TO_CLIENT, 9),
+        S("\r\n"),
+        C("aHVudGVyIDI=\r\n"),
+        S("a OK welcome\r\n"),
+    };
+    log = ms_test_run_all_with(D, &l, prompt_lost, N(prompt_lost), record_mode);
+    assert_string_equal(log, "CRED AUTHENTICATE LOGIN user=frank pass=hunter 2 mode=0 outcome=0 "
+                             "incomplete=1\n");
+    free(log);
+}
+
 /* ---- malformed input and limits -------------------------------------- */
 
 static void test_unterminated_quote(void **state)
@@ -760,6 +957,10 @@ int main(void)
         cmocka_unit_test(test_garbage_and_long_lines),
         cmocka_unit_test(test_line_cap),
         cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_gap_server_settles_login),
+        cmocka_unit_test(test_gap_client_reused_tags),
+        cmocka_unit_test(test_gap_client_ends_authenticate),
+        cmocka_unit_test(test_gap_server_cuts_authenticate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -406,8 +406,9 @@ static void test_second_pass_same_user(void **state)
     free(log);
 }
 
-/* A gap while a PASS waits marks that login incomplete (its reply may be
- * lost), not a PASS sent after the gap. */
+/* A gap while a PASS waits settles it, outcome unknown: the reply after the
+ * hole may be another command's. That reply is paired with nothing, and a
+ * PASS sent after it, by a client that waits for each reply, is in step. */
 static void test_gap_marks_waiting_pass(void **state)
 {
     (void)state;
@@ -418,10 +419,209 @@ static void test_gap_marks_waiting_pass(void **state)
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
-    assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=2 reply=[-ERR no] "
+    assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=0 reply=null "
                              "incomplete=1\n"
                              "CRED USER USER user=[a] pass=[y] outcome=1 reply=[+OK] "
                              "incomplete=0\n");
+    free(log);
+}
+
+/* ---- gaps: no reply is paired across a hole (README, Streams) ----------- */
+
+/* Measured on a re-recorded capture with 3% loss: the reply to PASS lost in
+ * a server-side hole, and RETR's reply (or QUIT's) taken for it. The login
+ * is settled at the hole, outcome unknown; the session goes on in step. */
+static void test_gap_server_loses_pass_reply(void **state)
+{
+    (void)state;
+    const struct ms_chunk cut[] = {
+        S("+OK Dovecot ready.\r\n"),
+        C("USER alice\r\n"),
+        S("+OK\r\n"),
+        C("PASS Summer 2026!pw\r\n"),
+        S("+OK Logg"),
+        GAP(MS_DIR_TO_CLIENT, 6), /* "ed in." */
+        S(".\r\n"),
+        C("RETR 1\r\n"),
+        S("+OK 199661 octets\r\nSubject: big\r\n\r\nbody\r\n.\r\n"),
+        C("QUIT\r\n"),
+        S("+OK Logging out.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, cut, N(cut));
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
+    assert_non_null(strstr(log, "CRED USER USER user=[alice] pass=[Summer 2026!pw] outcome=0 "
+                                "reply=null incomplete=1\n"));
+    /* RETR's reply is still RETR's: its message is read. */
+    assert_int_equal(ms_test_count_lines(log, "EMAIL RETR"), 1);
+    assert_non_null(strstr(log, "subject=[big]"));
+    assert_non_null(strstr(log, "truncated=0\n"));
+    free(log);
+
+    /* The hole ends on a line boundary: the first line after it cannot be
+     * told from the tail of a cut one and is skipped, so the next status
+     * line is QUIT's. */
+    const struct ms_chunk whole_line[] = {
+        S("+OK Dovecot ready.\r\n"),
+        C("USER alice\r\n"),
+        S("+OK\r\n"),
+        C("PASS Summer 2026!pw\r\n"),
+        GAP(MS_DIR_TO_CLIENT, 16), /* "+OK Logged in.\r\n" */
+        C("RETR 1\r\n"),
+        S("+OK 199661 octets\r\n"),
+        C("QUIT\r\n"),
+        S("+OK Logging out.\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, whole_line, N(whole_line));
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
+    assert_non_null(strstr(log, "CRED USER USER user=[alice] pass=[Summer 2026!pw] outcome=0 "
+                                "reply=null incomplete=1\n"));
+    free(log);
+}
+
+/* A client-side hole takes "USER alice": the PASS after it names nobody,
+ * and it is never a success, whatever the order of the replies (+OK to the
+ * lost USER, -ERR to PASS). */
+static void test_gap_client_loses_user(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    /* One command at a time: USER's reply comes before PASS is sent; it
+     * awaits nothing and is dropped, and PASS gets its own reply. */
+    const struct ms_chunk lockstep[] = {
+        S("+OK ready\r\n"),
+        C("US"),
+        GAP(MS_DIR_TO_SERVER, 8), /* "ER alice" */
+        C("\r\n"),
+        S("+OK\r\n"),
+        C("PASS secret\r\n"),
+        S("-ERR [AUTH] Authentication failed.\r\n"),
+    };
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, lockstep, N(lockstep));
+    assert_string_equal(log, "CRED USER USER user=null pass=[secret] outcome=2 "
+                             "reply=[-ERR [AUTH] Authentication failed.] incomplete=1\n");
+    free(log);
+    /* Pipelined: PASS is sent before USER's reply, which would pair with
+     * it. PASS came after the hole, before the replies caught up: no
+     * outcome. */
+    const struct ms_chunk piped[] = {
+        S("+OK ready\r\n"),
+        C("US"),
+        GAP(MS_DIR_TO_SERVER, 8),
+        C("\r\nPASS secret\r\n"),
+        S("+OK\r\n-ERR [AUTH] Authentication failed.\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, piped, N(piped));
+    assert_string_equal(log, "CRED USER USER user=null pass=[secret] outcome=0 reply=null "
+                             "incomplete=1\n");
+    free(log);
+}
+
+/* A rejected login, a client-side hole (a lost line that may have been a
+ * USER), then an accepted PASS: it must not carry the user named before
+ * the hole. */
+static void test_gap_client_forgets_user(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("USER alice\r\n"),
+        S("+OK\r\n"),
+        C("PASS wrong\r\n"),
+        S("-ERR [AUTH] Authentication failed.\r\n"),
+        C("US"),
+        GAP(MS_DIR_TO_SERVER, 6), /* "ER bob" */
+        C("\r\n"),
+        S("+OK\r\n"),
+        C("PASS secret\r\n"),
+        S("+OK Logged in.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=[alice] pass=[wrong] outcome=2 "
+                             "reply=[-ERR [AUTH] Authentication failed.] incomplete=0\n"
+                             "CRED USER USER user=null pass=[secret] outcome=1 "
+                             "reply=[+OK Logged in.] incomplete=1\n");
+    assert_null(strstr(log, "user=[alice] pass=[secret]"));
+    free(log);
+}
+
+/* A client seen to pipeline loses three commands in a hole: a reply that
+ * nothing awaits does not put it back in step (more may follow), so the
+ * PASS it sends next gets no outcome; "+OK 1 messages" is LIST's. */
+static void test_gap_pipelining_client(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("CAPA\r\nUSER a\r\n"),
+        S("+OK\r\nPIPELINING\r\nUSER\r\n.\r\n+OK\r\n"),
+        C("ST"),
+        GAP(MS_DIR_TO_SERVER, 12), /* "AT\r\nLIST\r\nNO": STAT, LIST, NOOP */
+        C("OP\r\n"),
+        S("+OK 1 120\r\n"),
+        C("PASS x\r\n"),
+        S("+OK 1 messages\r\n1 120\r\n.\r\n+OK\r\n-ERR [AUTH] bad\r\n"),
+        C("STAT\r\n"),
+        S("+OK 0 0\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=null pass=[x] outcome=0 reply=null "
+                             "incomplete=1\n");
+    free(log);
+}
+
+/* Pipelined logins awaiting their reply when a client-side hole comes are
+ * settled at once, outcome unknown; the replies of the commands before the
+ * hole still come first, so a later RETR is read in step. */
+static void test_gap_client_settles_pending(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("USER a\r\nPASS x\r\n"),
+        C("NO"),
+        GAP(MS_DIR_TO_SERVER, 2), /* "OP": a NOOP lost */
+        C("\r\n"),
+        S("+OK\r\n+OK welcome\r\n+OK\r\n"),
+        C("RETR 1\r\n"),
+        S("+OK\r\nSubject: after\r\n\r\nbody\r\n.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
+    static const char first[] = "CRED USER USER user=[a] pass=[x] outcome=0 reply=null "
+                                "incomplete=1\n";
+    assert_true(strncmp(log, first, sizeof(first) - 1) == 0);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL RETR"), 1);
+    assert_non_null(strstr(log, "subject=[after]"));
+    free(log);
+}
+
+/* A client-side hole in an AUTH exchange ends it: what came before is
+ * reported, outcome unknown, and no line after the hole is taken for one
+ * of its responses (here the password would become the user name). */
+static void test_gap_client_ends_sasl(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const struct ms_chunk pass_cut[] = {
+        S("+OK\r\n"), C("AUTH LOGIN\r\n"), S("+ VXNlcm5hbWU6\r\n"), C("Ym9i\r\n"),
+        S("+ UGFzc3dvcmQ6\r\n"), C("czNj"), GAP(MS_DIR_TO_SERVER, 4), C("\r\n"),
+        S("+OK Logged in.\r\n"), C("STAT\r\n"), S("+OK 0 0\r\n"),
+    };
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, pass_cut, N(pass_cut));
+    assert_string_equal(log, "CRED AUTH LOGIN user=[bob] pass=null outcome=0 reply=null "
+                             "incomplete=1\n");
+    free(log);
+    const struct ms_chunk user_cut[] = {
+        S("+OK\r\n"), C("AUTH LOGIN\r\n"), S("+ VXNlcm5hbWU6\r\n"), C("Ym"),
+        GAP(MS_DIR_TO_SERVER, 2), C("\r\n"), S("+ UGFzc3dvcmQ6\r\n"), C("czNjcjN0\r\n"),
+        S("+OK Logged in.\r\n"), C("STAT\r\n"), S("+OK 0 0\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, user_cut, N(user_cut));
+    assert_string_equal(log, "");
     free(log);
 }
 
@@ -605,6 +805,91 @@ static void test_fifo_cap_drops_login(void **state)
     run_fifo_cap(5);
 }
 
+/* Measured: the final reply of an AUTH exchange (DIGEST-MD5 there) lost in
+ * a server-side hole, and QUIT's "+OK Logging out." taken for it. The
+ * exchange ends at the client's next command, outcome unknown; a hole in
+ * the server's side may have taken the challenge a response answers, so
+ * no hashcat line either. */
+static void test_gap_server_cuts_sasl(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    /* RFC 2195's example. */
+    const struct ms_chunk whole[] = {
+        S("+OK ready\r\n"),
+        C("AUTH CRAM-MD5\r\n"),
+        S("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+        C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+        S("+OK Logged in.\r\n"),
+    };
+    char *log = ms_test_run_all_with(&ms_dissector_pop3, &l, whole, N(whole), record_resp);
+    assert_non_null(strstr(log, " mode=10200 outcome=1 reply=[+OK Logged in.] incomplete=0\n"));
+    free(log);
+    const struct ms_chunk final_lost[] = {
+        S("+OK ready\r\n"),
+        C("AUTH CRAM-MD5\r\n"),
+        S("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+        C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+        S("+OK Logg"),
+        GAP(MS_DIR_TO_CLIENT, 6),
+        S(".\r\n"),
+        C("QUIT\r\n"),
+        S("+OK Logging out.\r\n"),
+    };
+    log = ms_test_run_all_with(&ms_dissector_pop3, &l, final_lost, N(final_lost), record_resp);
+    assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
+    assert_non_null(strstr(log, "CRED AUTH user=[tim] pass=null "));
+    assert_non_null(strstr(log, " mode=0 outcome=0 reply=null incomplete=1\n"));
+    free(log);
+    /* The hole takes the second prompt of AUTH LOGIN: the client's
+     * responses are whole and still read; the reply after the hole may
+     * be another's, so the outcome is unknown. */
+    const struct ms_chunk prompt_lost[] = {
+        S("+OK ready\r\n"),
+        C("AUTH LOGIN\r\n"),
+        S("+ VXNlcm5hbWU6\r\n"),
+        C("Ym9i\r\n"),
+        S("+ UGFz"),
+        GAP(MS_DIR_TO_CLIENT, 8),
+        S("\r\n"),
+        C("czNjcjN0\r\n"),
+        S("+OK Logged in.\r\n"),
+        C("STAT\r\n"),
+        S("+OK 0 0\r\n"),
+    };
+    log = ms_test_run_all_with(&ms_dissector_pop3, &l, prompt_lost, N(prompt_lost), record_resp);
+    assert_string_equal(log, "CRED AUTH user=[bob] pass=[s3cr3t] resp=null mode=0 outcome=0 "
+                             "reply=null incomplete=1\n");
+    free(log);
+}
+
+/* Measured: APOP's reply lost in a server-side hole, and QUIT's taken for
+ * it. The digest and the banner's timestamp are whole: the hashcat line
+ * stays, the outcome is unknown. */
+static void test_gap_server_loses_apop_reply(void **state)
+{
+    (void)state;
+    static const char ts[] = "<4711.1700000000@mail.example>";
+    char d[33], apop[96], want[256];
+    apop_digest(ts, "alice secret", d);
+    snprintf(apop, sizeof(apop), "APOP alice %s\r\n", d);
+    const struct ms_chunk t[] = {
+        S("+OK POP3 ready <4711.1700000000@mail.example>\r\n"),
+        C(apop),
+        S("+OK mai"),
+        GAP(MS_DIR_TO_CLIENT, 10),
+        S("\r\n"),
+        C("QUIT\r\n"),
+        S("+OK Logging out.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all_with(&ms_dissector_pop3, &l, t, N(t), record_resp);
+    snprintf(want, sizeof(want), "CRED APOP user=[alice] pass=null resp=[%s] mode=20 outcome=0 "
+                                 "reply=null incomplete=1\n", d);
+    assert_string_equal(log, want);
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +911,14 @@ int main(void)
         cmocka_unit_test(test_pipelined_apop),
         cmocka_unit_test(test_pending_login_cap),
         cmocka_unit_test(test_fifo_cap_drops_login),
+        cmocka_unit_test(test_gap_server_loses_pass_reply),
+        cmocka_unit_test(test_gap_client_loses_user),
+        cmocka_unit_test(test_gap_client_forgets_user),
+        cmocka_unit_test(test_gap_pipelining_client),
+        cmocka_unit_test(test_gap_client_settles_pending),
+        cmocka_unit_test(test_gap_client_ends_sasl),
+        cmocka_unit_test(test_gap_server_cuts_sasl),
+        cmocka_unit_test(test_gap_server_loses_apop_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

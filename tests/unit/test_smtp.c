@@ -902,6 +902,242 @@ static void test_capture_ends_in_data(void **state)
     free(log);
 }
 
+/* ---- gaps: no reply is paired across a hole (README, Streams) ------------- */
+
+/* Measured on a re-recorded capture with 3% loss: AUTH LOGIN's 235 lost in
+ * a server-side hole, and MAIL FROM's "250 2.1.0 Ok" taken for it. The
+ * login's outcome is unknown; the session is back in step after MAIL's
+ * reply, so the message still gets its verdict. Once with the hole ending
+ * mid-line, once on a line boundary. */
+static void test_gap_server_loses_auth_reply(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 2; variant++) {
+        const struct ms_chunk mid_line[] = {
+            EHLO_NOTLS,
+            C("AUTH LOGIN\r\n"),
+            S("334 VXNlcm5hbWU6\r\n"),
+            C("Ym9i\r\n"),
+            S("334 UGFzc3dvcmQ6\r\n"),
+            C("czNjcjN0\r\n"),
+            S("235 2.7.0 Auth"),
+            GAP(MS_DIR_TO_CLIENT, 20), /* "entication successfu" */
+            S("l\r\n"),
+            C("MAIL FROM:<a@b>\r\n"),
+            S("250 2.1.0 Ok\r\n"),
+            C("RCPT TO:<c@d>\r\n"),
+            S("250 2.1.5 Ok\r\n"),
+            C("DATA\r\n"),
+            S("354 go\r\n"),
+            C("Subject: after\r\n\r\nx\r\n.\r\n"),
+            S("250 2.0.0 Ok: queued\r\n"),
+        };
+        const struct ms_chunk line_boundary[] = {
+            EHLO_NOTLS,
+            C("AUTH LOGIN\r\n"),
+            S("334 VXNlcm5hbWU6\r\n"),
+            C("Ym9i\r\n"),
+            S("334 UGFzc3dvcmQ6\r\n"),
+            C("czNjcjN0\r\n"),
+            GAP(MS_DIR_TO_CLIENT, 37), /* "235 2.7.0 Authentication successful\r\n" */
+            C("MAIL FROM:<a@b>\r\n"),
+            S("250 2.1.0 Ok\r\n"),
+            C("RCPT TO:<c@d>\r\n"),
+            S("250 2.1.5 Ok\r\n"),
+            C("DATA\r\n"),
+            S("354 go\r\n"),
+            C("Subject: after\r\n\r\nx\r\n.\r\n"),
+            S("250 2.0.0 Ok: queued\r\n"),
+        };
+        char *log = variant ? run(line_boundary, N(line_boundary)) : run(mid_line, N(mid_line));
+        assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
+        assert_non_null(strstr(log, "CRED AUTH LOGIN user=[bob] pass=[s3cr3t] outcome=0 "
+                                    "reply=null incomplete=1\n"));
+        assert_null(strstr(log, "250 2.1.0 Ok]"));
+        assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
+                                    "reply=[250 2.0.0 Ok: queued]\n"));
+        free(log);
+    }
+}
+
+/* The verdict on a message lost in a server-side hole: the message gets
+ * none, not QUIT's 221. */
+static void test_gap_server_loses_verdict(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\n"),
+        S("250 Ok\r\n"),
+        C("RCPT TO:<c@d>\r\n"),
+        S("250 Ok\r\n"),
+        C("DATA\r\n"),
+        S("354 go\r\n"),
+        C("Subject: verdict lost\r\n\r\nx\r\n.\r\n"),
+        GAP(MS_DIR_TO_CLIENT, 30),
+        C("QUIT\r\n"),
+        S("221 2.0.0 Bye\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
+    assert_non_null(strstr(log, "subject=[verdict lost]"));
+    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=unknown "
+                                "reply=null\n"));
+    free(log);
+}
+
+/* A server-side hole in the replies to a pipelined MAIL/RCPT/DATA: the 354
+ * after it is no verdict, and the verdict that comes is not paired with a
+ * message sent before the replies caught up. Nothing is reported wrong. */
+static void test_gap_server_in_pipelined_replies(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250-mx\r\n250 PIPELINING\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 2.1.0 Ok\r\n250 2.1"),
+        GAP(MS_DIR_TO_CLIENT, 5), /* ".5 Ok" */
+        S("\r\n354 End data with <CR><LF>.<CR><LF>\r\n"),
+        C("Subject: piped\r\n\r\nx\r\n.\r\n"),
+        S("250 2.0.0 Ok: queued as X\r\n"),
+        C("QUIT\r\n"),
+        S("221 2.0.0 Bye\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
+    assert_non_null(strstr(log, "subject=[piped]"));
+    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=unknown "
+                                "reply=null\n"));
+    free(log);
+}
+
+/* A client-side hole takes a RSET: an AUTH pipelined after it would get
+ * RSET's "250 2.0.0 Ok" (the measured shape of a wrong success); it came
+ * after the hole, before the replies caught up: no outcome. A client that
+ * waits for each reply gets RSET's, paired with nothing, first: its AUTH is
+ * in step. */
+static void test_gap_client_loses_command(void **state)
+{
+    (void)state;
+    const struct ms_chunk piped[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250-mx\r\n250 PIPELINING\r\n"),
+        C("RS"),
+        GAP(MS_DIR_TO_SERVER, 3), /* "ET\r" */
+        C("\nAUTH PLAIN AGJvYgBzM2NyM3Q=\r\n"),
+        S("250 2.0.0 Ok\r\n235 2.7.0 Authentication successful\r\n"),
+    };
+    char *log = run(piped, N(piped));
+    assert_string_equal(log, "CRED AUTH PLAIN user=[bob] pass=[s3cr3t] outcome=0 reply=null "
+                             "incomplete=1\n"
+                             "ANOMALY +cred starttls=false\n");
+    free(log);
+    const struct ms_chunk lockstep[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250-mx\r\n250 PIPELINING\r\n"),
+        C("RS"),
+        GAP(MS_DIR_TO_SERVER, 3),
+        C("\n"),
+        S("250 2.0.0 Ok\r\n"),
+        C("AUTH PLAIN AGJvYgBzM2NyM3Q=\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+    };
+    log = run(lockstep, N(lockstep));
+    assert_string_equal(log, "CRED AUTH PLAIN user=[bob] pass=[s3cr3t] outcome=1 "
+                             "reply=[235 2.7.0 Authentication successful] incomplete=0\n"
+                             "ANOMALY +cred starttls=false\n");
+    free(log);
+}
+
+/* A client-side hole in an AUTH exchange ends it at once: what came before
+ * is reported, outcome unknown, and the client's lines up to its next
+ * command are not taken for responses (the password would become the user
+ * name). */
+static void test_gap_client_ends_auth(void **state)
+{
+    (void)state;
+    const struct ms_chunk pass_cut[] = {
+        EHLO_NOTLS,
+        C("AUTH LOGIN\r\n"),
+        S("334 VXNlcm5hbWU6\r\n"),
+        C("Ym9i\r\n"),
+        S("334 UGFzc3dvcmQ6\r\n"),
+        C("czNj"),
+        GAP(MS_DIR_TO_SERVER, 4),
+        C("\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+        C("MAIL FROM:<a@b>\r\n"),
+        S("250 2.1.0 Ok\r\n"),
+    };
+    char *log = run(pass_cut, N(pass_cut));
+    assert_string_equal(log, "CRED AUTH LOGIN user=[bob] pass=null outcome=0 reply=null "
+                             "incomplete=1\n"
+                             "ANOMALY +cred starttls=false\n");
+    free(log);
+    const struct ms_chunk user_cut[] = {
+        EHLO_NOTLS,
+        C("AUTH LOGIN\r\n"),
+        S("334 VXNlcm5hbWU6\r\n"),
+        C("Ym"),
+        GAP(MS_DIR_TO_SERVER, 2),
+        C("\r\n"),
+        S("334 UGFzc3dvcmQ6\r\n"),
+        C("czNjcjN0\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+        C("MAIL FROM:<a@b>\r\n"),
+        S("250 2.1.0 Ok\r\n"),
+    };
+    log = run(user_cut, N(user_cut));
+    assert_string_equal(log, "");
+    free(log);
+}
+
+/* A server-side hole in an AUTH exchange: the client's responses are whole
+ * and still read (PcapPlusPlus' smtp-auth-login-fragments-gaps: the second
+ * prompt lost, the password line captured), but the reply after the hole
+ * may be another's, and the challenge a response answers may be the one
+ * lost: outcome unknown, no hashcat line. */
+static void test_gap_server_cuts_auth(void **state)
+{
+    (void)state;
+    const struct ms_chunk prompt_lost[] = {
+        EHLO_NOTLS,
+        C("AUTH LOGIN\r\n"),
+        S("334 VXNlcm5hbWU6\r\n"),
+        C("Ym9i\r\n"),
+        GAP(MS_DIR_TO_CLIENT, 18), /* "334 UGFzc3dvcmQ6\r\n" */
+        C("czNjcjN0\r\n"),
+        S("235 2.7.0 Authentication successful\r\n"),
+        C("QUIT\r\n"),
+        S("221 2.0.0 Bye\r\n"),
+    };
+    char *log = run(prompt_lost, N(prompt_lost));
+    assert_string_equal(log, "CRED AUTH LOGIN user=[bob] pass=[s3cr3t] outcome=0 reply=null "
+                             "incomplete=1\n"
+                             "ANOMALY +cred starttls=false\n");
+    free(log);
+    const struct ms_chunk final_lost[] = {
+        EHLO_TLS,
+        C("AUTH CRAM-MD5\r\n"),
+        S("334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+        C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+        GAP(MS_DIR_TO_CLIENT, 37),
+        C("QUIT\r\n"),
+        S("221 2.0.0 Bye\r\n"),
+    };
+    log = run(final_lost, N(final_lost));
+    assert_string_equal(log, "CRED AUTH CRAM-MD5 user=[tim] pass=null outcome=0 reply=null "
+                             "incomplete=1\n"
+                             "ANOMALY +cred starttls=true\n");
+    free(log);
+}
+
 /* ---- limits ----------------------------------------------------------------- */
 
 /* A command of max_line bytes (terminator included) is read; one byte more
@@ -1126,6 +1362,12 @@ int main(void)
         cmocka_unit_test(test_rcpt_cap),
         cmocka_unit_test(test_starttls_posture),
         cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_gap_server_loses_auth_reply),
+        cmocka_unit_test(test_gap_server_loses_verdict),
+        cmocka_unit_test(test_gap_server_in_pipelined_replies),
+        cmocka_unit_test(test_gap_client_loses_command),
+        cmocka_unit_test(test_gap_client_ends_auth),
+        cmocka_unit_test(test_gap_server_cuts_auth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
