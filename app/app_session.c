@@ -512,11 +512,12 @@ static void account(struct ms_app_session *a)
 
 /* ---- lifecycle ------------------------------------------------------- */
 
-struct ms_app_session *ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f)
+enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms_app_session **out)
 {
     struct ms_app_session *a = calloc(1, sizeof(*a));
+    *out = a;
     if (!a)
-        return NULL;
+        return MS_ERR_NOMEM;
     a->c = c;
     a->flow = f;
     ms_buf_init(&a->log, 2 * c->lim->classify_buf + 2 * LOG_HDR); /* + the cut records */
@@ -525,7 +526,7 @@ struct ms_app_session *ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *
     f->app = a;
     f->tcp.user = a;
     c->st.flows++;
-    return a;
+    return MS_OK;
 }
 
 void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,

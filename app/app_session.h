@@ -47,8 +47,8 @@ struct ms_app_session;
 
 extern const struct ms_stream_ops ms_app_stream_ops;
 
-/* Attaches a new session to f (f->app, f->tcp.user). NULL: out of memory. */
-struct ms_app_session *ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f);
+/* Attaches a new session to f (f->app, f->tcp.user); *out NULL on error. */
+enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms_app_session **out);
 /* Before reassembly: a packet of the flow while it is being classified. */
 void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
                              const struct ms_seg_meta *m);

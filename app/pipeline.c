@@ -75,8 +75,7 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
             ms_flow_end(pl->flows, f);
             return;
         }
-        a = ms_app_session_new(&pl->app, f);
-        if (!a) {
+        if (ms_app_session_new(&pl->app, f, &a) != MS_OK) {
             ms_flow_end(pl->flows, f);
             return;
         }
