@@ -60,7 +60,9 @@ def test_bad_limit_values():
     for opt, val in (("--max-flows", "0"), ("--max-flows", "ten"), ("--max-flows", "-5"),
                      ("--flow-memcap", "12x"), ("--flow-memcap", "0"), ("--reasm-memcap", "1t"),
                      ("--flow-timeout", "0"), ("--reasm-flow-cap", ""), ("--buffer-size", "0"),
-                     ("--snaplen", "999999")):
+                     ("--snaplen", "999999"), ("--reasm-wait", "ten"), ("--reasm-wait", "-1"),
+                     ("--reasm-wait", "90000"), ("--reasm-wait-packets", "x"),
+                     ("--reasm-wait-packets", "")):
         r = run([opt, val, "-r", DEMO])
         assert r.returncode == 2, (opt, val, r.returncode)
         assert opt in r.stderr.decode(), r.stderr
@@ -68,10 +70,48 @@ def test_bad_limit_values():
 
 def test_good_limit_values():
     r = run(["--max-flows", "16", "--flow-memcap", "8m", "--reasm-memcap", "64k",
-             "--reasm-flow-cap", "16K", "--flow-timeout", "30", "-r", DEMO])
+             "--reasm-flow-cap", "16K", "--flow-timeout", "30", "--reasm-wait", "30",
+             "--reasm-wait-packets", "20000", "-r", DEMO])
     assert r.returncode == 0, r.stderr
     base = events(run(["-r", DEMO]).stdout)
     assert events(r.stdout) == base
+
+
+def test_wait_window_options():
+    """The wait window decides whether a late segment is still delivered:
+    late-500.pcap holds one 500 packets of its flow late, late-beyond-time
+    one 20.4 s late (pcaps/README.md)."""
+    stream = os.path.join(os.path.dirname(DEMO), "..", "stream")
+    late500 = os.path.join(stream, "late-500.pcap")
+    late_time = os.path.join(stream, "late-beyond-time.pcap")
+
+    def summary(args, path):
+        evs = events(run(args + ["-r", path]).stdout)
+        emails = [e["email"]["truncated"] for e in evs if e["event_type"] == "email"]
+        gaps = [e for e in evs if e["event_type"] == "anomaly"
+                and e["anomaly"]["event"] == "reassembly_gap"]
+        return emails, len(gaps)
+
+    assert summary([], late500) == ([False], 0)
+    assert summary(["--reasm-wait-packets", "2000"], late500) == ([False], 0)
+    emails, gaps = summary(["--reasm-wait-packets", "100"], late500)
+    assert emails == [True] and gaps == 1, (emails, gaps)
+    emails, gaps = summary([], late_time)
+    assert sorted(emails) == [False, False, True] and gaps == 1, (emails, gaps)
+    assert summary(["--reasm-wait", "60"], late_time) == ([False, False, False], 0)
+
+
+def test_pcap_cnt():
+    """Reading a file, every flow event names the packet that completed it:
+    a login's is the packet with the server's reply."""
+    _, recs = records(DEMO)
+    evs = [e for e in events(run(["--show-passwords", "-r", DEMO]).stdout)
+           if e["event_type"] == "alert"]
+    assert evs
+    for e in evs:
+        n = e["pcap_cnt"]
+        reply = e["credential"]["server_reply"].encode()
+        assert reply in recs[n - 1][4], (n, reply)
 
 
 def test_stats_event_json():
@@ -157,7 +197,8 @@ def test_sigterm_flushes_stdin():
     assert c["outcome"] == "unknown", c
 
 
-for t in (test_list_dissectors, test_bad_limit_values, test_good_limit_values, test_stats_event_json,
+for t in (test_list_dissectors, test_bad_limit_values, test_good_limit_values,
+          test_wait_window_options, test_pcap_cnt, test_stats_event_json,
           test_stats_text, test_flow_cap_warning, test_user_with_files, test_sigterm_flushes_stdin):
     case(t)
 sys.exit(0 if all(results) else 1)
