@@ -17,6 +17,7 @@ void ms_tcp_ctx_init(struct ms_tcp_ctx *c, const struct ms_limits *lim,
     c->wait_pkts = lim->reasm_wait_pkts;
     c->wait_us = lim->reasm_wait_us;
     c->ops = ops;
+    TAILQ_INIT(&c->waitq);
 }
 
 void ms_tcp_session_init(struct ms_tcp_session *s, void *user)
@@ -40,15 +41,7 @@ static void wait_unlink(struct ms_tcp_ctx *c, struct ms_tcp_session *s)
 {
     if (!s->waiting)
         return;
-    if (s->wprev)
-        s->wprev->wnext = s->wnext;
-    else
-        c->whead = s->wnext;
-    if (s->wnext)
-        s->wnext->wprev = s->wprev;
-    else
-        c->wtail = s->wprev;
-    s->wprev = s->wnext = NULL;
+    TAILQ_REMOVE(&c->waitq, s, wlink);
     s->waiting = false;
 }
 
@@ -56,13 +49,7 @@ static void wait_append(struct ms_tcp_ctx *c, struct ms_tcp_session *s, uint64_t
 {
     s->wait_pkt = s->pkts;
     s->wait_ts_us = now_us;
-    s->wprev = c->wtail;
-    s->wnext = NULL;
-    if (c->wtail)
-        c->wtail->wnext = s;
-    else
-        c->whead = s;
-    c->wtail = s;
+    TAILQ_INSERT_TAIL(&c->waitq, s, wlink);
     s->waiting = true;
 }
 
@@ -324,7 +311,7 @@ enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_sess
 
 struct ms_tcp_session *ms_tcp_ctx_overdue(struct ms_tcp_ctx *c, uint64_t now_us)
 {
-    struct ms_tcp_session *s = c->whead;
+    struct ms_tcp_session *s = TAILQ_FIRST(&c->waitq);
     if (s && now_us > s->wait_ts_us && now_us - s->wait_ts_us > c->wait_us)
         return s;
     return NULL;

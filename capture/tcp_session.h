@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include "../common/limits.h"
 #include "../common/rc.h"
 #include "decode.h"
@@ -45,7 +46,7 @@ struct ms_tcp_session {
     bool rst;
     uint64_t pkts;                 /* packets of this connection */
     uint64_t wait_pkt, wait_ts_us; /* when the current wait began */
-    struct ms_tcp_session *wprev, *wnext;
+    TAILQ_ENTRY(ms_tcp_session) wlink;  /* the context's wait list */
     bool waiting;                  /* on the context's wait list */
     bool bytes_off;                /* nobody wants the bytes: flags only */
     void *user;                    /* for the stream ops */
@@ -64,7 +65,9 @@ struct ms_tcp_ctx {
     const struct ms_stream_ops *ops;
     uint64_t wait_pkts;            /* window: packets of the connection */
     uint64_t wait_us;              /* window: seconds (capture or wall clock) */
-    struct ms_tcp_session *whead, *wtail;
+    /* Stalled sessions, oldest stall first. The context must not move
+     * once initialised (the list head points into itself). */
+    TAILQ_HEAD(ms_tcp_waitq, ms_tcp_session) waitq;
 };
 
 enum ms_tcp_state { MS_TCP_OPEN = 0, MS_TCP_DONE };

@@ -45,6 +45,12 @@ enum ms_emit_cut {
 /* Marks a credential about to be emitted as cut (MS_CUT_NONE: unchanged). */
 void ms_emit_cut(struct ms_ev_credential *c, enum ms_emit_cut cut);
 
+/* An exchange a gap cut while it went on (*pending, set at the hole) ends:
+ * its outcome is unknown (the reply may be the one the hole took), the
+ * larger of the two cuts applies to *cut, and *pending is cleared. */
+void ms_emit_settle_cut(enum ms_emit_cut *pending, enum ms_outcome *outcome,
+                        const uint8_t **reply, size_t *rlen, enum ms_emit_cut *cut);
+
 /* A buffer's bytes as an event field; an empty buffer gives "" (present,
  * zero length), not null. */
 struct ms_bytes ms_emit_buf(const struct ms_buf *b);

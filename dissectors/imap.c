@@ -167,16 +167,9 @@ static void end_sasl(struct imap *s, enum ms_outcome outcome, const uint8_t *rep
 {
     s->sasl_exchange = false;
     s->sasl_cmd = NULL;
-    if (s->sasl_cut != MS_CUT_NONE) {
-        /* Its reply, after the hole, may be a line of a literal whose
-         * header the hole took. */
-        outcome = MS_OUTCOME_UNKNOWN;
-        reply = NULL;
-        rlen = 0;
-        if (cut < s->sasl_cut)
-            cut = s->sasl_cut;
-        s->sasl_cut = MS_CUT_NONE;
-    }
+    /* After a hole its reply may even be a line of a literal whose header
+     * the hole took. */
+    ms_emit_settle_cut(&s->sasl_cut, &outcome, &reply, &rlen, &cut);
     struct ms_event ev;
     if (ms_emit_sasl_begin(&s->sink, "imap", "AUTHENTICATE", &s->sasl,
                            "undecodable SASL response", &ev)) {

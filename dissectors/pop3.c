@@ -183,15 +183,7 @@ static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *rep
                      enum ms_emit_cut cut)
 {
     s->sasl_exchange = false;
-    if (s->sasl_cut != MS_CUT_NONE) {
-        /* Its reply may be the one a server-side gap took. */
-        outcome = MS_OUTCOME_UNKNOWN;
-        reply = NULL;
-        rlen = 0;
-        if (cut < s->sasl_cut)
-            cut = s->sasl_cut;
-        s->sasl_cut = MS_CUT_NONE;
-    }
+    ms_emit_settle_cut(&s->sasl_cut, &outcome, &reply, &rlen, &cut);
     struct ms_event ev;
     if (ms_emit_sasl_begin(&s->sink, "pop3", "AUTH", &s->sasl, ms_sasl_anomaly_detail(&s->sasl),
                            &ev)) {

@@ -187,15 +187,7 @@ static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *rep
                                    "undecodable SASL response", &ev);
     bool gap = s->sasl_gap;
     s->sasl_gap = false;
-    if (s->sasl_cut != MS_CUT_NONE) {
-        /* Its reply may be the one a server-side gap took. */
-        outcome = MS_OUTCOME_UNKNOWN;
-        reply = NULL;
-        rlen = 0;
-        if (cut < s->sasl_cut)
-            cut = s->sasl_cut;
-        s->sasl_cut = MS_CUT_NONE;
-    }
+    ms_emit_settle_cut(&s->sasl_cut, &outcome, &reply, &rlen, &cut);
     if (!have)
         return;
     ev.u.cred.incomplete = ev.u.cred.incomplete || gap;

@@ -108,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ms_seg_meta m = { 2000000000ull, pkt_no + 1 };
     ms_tcp_session_flush(&ctx, &s, &m);
     ms_tcp_session_free(&ctx, &s);
-    if (ctx.budget.used != 0 || ctx.budget.window_mem != 0 || ctx.whead)
+    if (ctx.budget.used != 0 || ctx.budget.window_mem != 0 || !TAILQ_EMPTY(&ctx.waitq))
         abort();
     return 0;
 }

@@ -521,7 +521,7 @@ static void test_random_conversations(void **state)
         assert_int_equal(ctx.st.gate_released, 0);
         assert_int_equal(ctx.st.wait_expired, 0);
         assert_int_equal(ctx.budget.used, 0);
-        assert_null(ctx.whead);
+        assert_true(TAILQ_EMPTY(&ctx.waitq));
         held_total += ctx.budget.held > 0;
         keepalives += ctx.budget.keepalives > 0;
         overlaps += ctx.budget.overlaps > 0;
@@ -624,7 +624,7 @@ static void test_random_loss(void **state)
             fail_msg("iter %d: with a large window the gap came before flush", iter);
         before_flush += small && !k->gaps[0].at_flush;
         assert_int_equal(ctx.budget.used, 0);
-        assert_null(ctx.whead);
+        assert_true(TAILQ_EMPTY(&ctx.waitq));
         ms_tcp_session_free(&ctx, &s);
         sink_free(k);
     }
@@ -756,7 +756,7 @@ static void test_late_segment_after_fins(void **state)
     assert_int_equal(h.k->nchunks, 4);
     assert_int_equal(h.k->chunks[3].dir, S);
     assert_int_equal(h.k->chunks[3].peer_pos, 9);
-    assert_null(h.ctx.whead);
+    assert_true(TAILQ_EMPTY(&h.ctx.waitq));
     hand_free(&h);
 }
 
@@ -791,7 +791,7 @@ static void test_window_packets(void **state)
     }
     assert_int_equal(h.k->pos[C], 3 + 3 + 3 * 7);
     assert_int_equal(h.ctx.st.wait_expired, 1);
-    assert_null(h.ctx.whead);
+    assert_true(TAILQ_EMPTY(&h.ctx.waitq));
     hand_free(&h);
 }
 
@@ -923,7 +923,7 @@ static void test_window_time(void **state)
     tpkt(&ctx, &s2, &m, S, SI, CI + 1, FL_SYN | FL_ACK, none, 1500100);
     tpkt(&ctx, &s2, &m, C, CI + 5, SI + 1, FL_ACK, "xyz", 1500200);    /* s2 stalls at 1500200 */
     tpkt(&ctx, &s1, &m, S, SI + 1, CI + 10, FL_ACK, none, 2000000);    /* no progress: still 1000300 */
-    assert_ptr_equal(ctx.whead, &s1);
+    assert_ptr_equal(TAILQ_FIRST(&ctx.waitq), &s1);
     assert_null(ms_tcp_ctx_overdue(&ctx, 2900000));
     assert_null(ms_tcp_ctx_overdue(&ctx, 3000300));       /* exactly wait_us */
     assert_ptr_equal(ms_tcp_ctx_overdue(&ctx, 3000301), &s1);
@@ -937,7 +937,7 @@ static void test_window_time(void **state)
     assert_int_equal(k1->pos[C], 9);
     assert_memory_equal(k1->out[C] + 6, "ghi", 3);
     /* s1 waits for nothing now; s2 is next, not before its own time. */
-    assert_ptr_equal(ctx.whead, &s2);
+    assert_ptr_equal(TAILQ_FIRST(&ctx.waitq), &s2);
     assert_null(ms_tcp_ctx_overdue(&ctx, 3500200));
     assert_ptr_equal(ms_tcp_ctx_overdue(&ctx, 3500201), &s2);
     m.pkt_no = 78;
@@ -945,7 +945,7 @@ static void test_window_time(void **state)
     assert_int_equal(k2->ngaps, 1);
     assert_int_equal(k2->gaps[0].size, 4);
     assert_int_equal(k2->pos[C], 7);
-    assert_null(ctx.whead);
+    assert_true(TAILQ_EMPTY(&ctx.waitq));
     assert_null(ms_tcp_ctx_overdue(&ctx, UINT64_MAX));
     assert_int_equal(ctx.st.wait_expired, 2);
     ms_tcp_session_free(&ctx, &s1);
