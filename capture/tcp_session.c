@@ -102,7 +102,6 @@ static enum ms_gate gate_of(const struct ms_tcp_session *s, unsigned dir, uint32
     return MS_GATE_ACK;
 }
 
-
 static bool pump(struct ms_tcp_ctx *c, struct ms_tcp_session *s)
 {
     bool any = false, moved;
