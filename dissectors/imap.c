@@ -74,6 +74,7 @@ struct pending {
     /* LOGIN */
     struct ms_buf user, pass;
     bool have_user, have_pass;
+    bool arg_cut;             /* a hole fell inside the LOGIN argument being read */
     bool incomplete;          /* cut (cap, gap) or malformed */
     bool settled;             /* LOGIN: reported at a gap; its reply says nothing more */
     bool unsure;              /* sent after a gap, before the replies caught up */
@@ -269,6 +270,13 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
             emit_login(s, oldest, MS_OUTCOME_UNKNOWN, NULL, 0);
         entry_release(s, oldest);
         e = oldest;
+        /* Its tagged reply will come all the same: with tags reused it
+         * would be taken for a later command's. */
+        s->unsure = true;
+        for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
+            if (s->tab[i] && s->tab[i]->used)
+                s->tab[i]->unsure = true;
+        }
     }
     e->used = true;
     s->n_used++;
@@ -279,7 +287,7 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
     memcpy(e->tag, tag, e->tag_len);
     e->cmd = cmd;
     e->nargs = 0;
-    e->have_user = e->have_pass = e->incomplete = false;
+    e->have_user = e->have_pass = e->incomplete = e->arg_cut = false;
     ms_buf_reset(&e->user);
     ms_buf_reset(&e->pass);
     return e;
@@ -455,10 +463,19 @@ static struct ms_buf *login_arg(struct pending *e)
 
 static void login_arg_done(struct pending *e)
 {
-    if (e->nargs == 0)
+    if (e->arg_cut) {
+        /* Bytes on both sides of a hole are not the argument: any value
+         * would be a guess, and the wrong user or password. */
+        struct ms_buf *b = login_arg(e);
+        if (b)
+            ms_buf_reset(b);
+        e->arg_cut = false;
+        e->incomplete = true;
+    } else if (e->nargs == 0) {
         e->have_user = true;
-    else if (e->nargs == 1)
+    } else if (e->nargs == 1) {
         e->have_pass = true;
+    }
     e->nargs++;
 }
 
@@ -691,8 +708,11 @@ static void client_line(struct imap *s, const uint8_t *line, size_t len)
          * exchange's end may be lost, and this is the next command. */
         end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
     }
-    if (s->sasl_exchange && !s->cli_in_cmd) {
-        /* SASL responses are not commands; the tagged reply ends them. */
+    if (s->sasl_exchange && !s->cli_in_cmd && !memchr(line, ' ', n)) {
+        /* SASL responses are not commands; the tagged reply ends them. A
+         * line with a space is no response (base64 has none, RFC 9051
+         * 6.2.2): it is a command the client sent on (its tagged reply,
+         * pairing by tag, still ends the exchange). */
         ms_sasl_response(&s->sasl, line, n);
         return;
     }
@@ -834,18 +854,15 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
     struct pending *e = entry_find(s, p, t);
     const uint8_t *text = w1 < n ? p + w1 + 1 : p + n;
     size_t tlen = w1 < n ? n - w1 - 1 : 0;
-    if (!e && !s->pipelining) {
-        /* A reply to a command lost in a gap (or sent before the capture):
-         * a client that sends one command at a time waited for it. */
-        s->unsure = false;
-    }
     if (e) {
         enum ms_outcome outcome = ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE;
         const uint8_t *reply = p;
         size_t rlen = n;
-        /* With tags reused, a command sent after a gap may get the reply
-         * of a command with the same tag lost in it. */
-        bool unsure = e->unsure && s->tags_reused;
+        /* A command sent after a gap may get the reply of one lost in it
+         * with the same tag (a tag reused, or one the hole took), or a line
+         * of a message whose literal header the hole took: no tagged reply
+         * after a hole is trusted to be its command's. */
+        bool unsure = e->unsure;
         if (unsure) {
             outcome = MS_OUTCOME_UNKNOWN;
             reply = NULL;
@@ -871,8 +888,6 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
             s->encrypted = true;
         }
         entry_release(s, e);
-        if (s->n_used == 0)
-            s->unsure = false; /* every reply since the gap is accounted for */
     }
     if (ok)
         resp_text_caps(s, text, tlen);
@@ -958,6 +973,16 @@ static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t 
     /* Server lines past the cap are normal (a FETCH with a big ENVELOPE):
      * the head says which response it is, the tail may open a literal. */
     if (!(flags & MS_LINE_CONT)) {
+        if (!s->srv_in_resp && len >= 1 && line[0] != '*' && line[0] != '+') {
+            /* A tagged reply past the cap is lost: which command it ended is
+             * unknown, and after it no tagged reply is trusted to be its
+             * command's. */
+            s->unsure = true;
+            for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
+                if (s->tab[i] && s->tab[i]->used)
+                    s->tab[i]->unsure = true;
+            }
+        }
         if (!s->srv_in_resp && len >= 2 && line[0] == '*' && line[1] == ' ') {
             size_t w1 = word_end(line, len, 2);
             size_t v1 = w1 < len ? word_end(line, len, w1 + 1) : w1;
@@ -1106,10 +1131,10 @@ static void imap_gap(void *st, unsigned dir, uint64_t missing)
         s->srv_in_resp = false;
         s->srv_fetch = false;
         s->skip_line[dir] = true;
-        /* Tagged replies may be lost: with tags reused, the next one with
-         * a tag may be its. */
-        if (s->n_used > 0)
-            s->unsure = true;
+        /* Tagged replies may be lost (the line after the hole is skipped,
+         * and may have been a whole one): with tags reused, the next one
+         * with a tag may be its. */
+        s->unsure = true;
         settle_pending(s, dir);
         return;
     }
@@ -1119,6 +1144,8 @@ static void imap_gap(void *st, unsigned dir, uint64_t missing)
     if (s->cli_lit_left > 0 && missing <= s->cli_lit_left) {
         s->cli_lit_left -= missing;
         s->cli_await_cont = false;
+        if (s->cli_lit == LIT_ARG && s->cur)
+            s->cur->arg_cut = true;
         if (s->cli_msg)
             ms_mime_set_truncated(s->cli_msg);
         if (s->cli_lit_left > 0)

@@ -110,6 +110,8 @@ struct pop3 {
 
     bool greeted;             /* the server's banner went by */
     bool sasl_exchange;       /* an AUTH exchange holds the client's lines */
+    bool sasl_piped;          /* ... one sent before the previous AUTH's reply:
+                                 which reply is its own is not known */
     bool sasl_dead;           /* ... one a client-side gap ended: its lines are
                                  skipped until the server's next status line */
     enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange */
@@ -184,6 +186,12 @@ static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *rep
 {
     s->sasl_exchange = false;
     ms_emit_settle_cut(&s->sasl_cut, &outcome, &reply, &rlen, &cut);
+    if (s->sasl_piped) {
+        s->sasl_piped = false;
+        outcome = MS_OUTCOME_UNKNOWN;
+        reply = NULL;
+        rlen = 0;
+    }
     struct ms_event ev;
     if (ms_emit_sasl_begin(&s->sink, "pop3", "AUTH", &s->sasl, ms_sasl_anomaly_detail(&s->sasl),
                            &ev)) {
@@ -353,6 +361,11 @@ static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t 
         /* The dropped command's reply will never be matched to it. */
         if (dropped.cmd == CMD_PASS || dropped.cmd == CMD_APOP)
             logins_answer(s, dropped.login, MS_OUTCOME_UNKNOWN, NULL, 0);
+        /* Its reply will come all the same, and be taken for the next
+         * command's: pairing is off from here on, as after a hole. */
+        s->unsure = true;
+        for (size_t i = 0; i < s->fifo.len; i++)
+            ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
     }
 }
 
@@ -392,7 +405,10 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
 {
     if (s->sasl_exchange && s->sasl_cut != MS_CUT_NONE && plainly_command(line, len))
         end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE); /* its end was lost */
-    if (s->sasl_exchange) {
+    /* A SASL response is base64 (RFC 5034 4): a command line during an
+     * exchange is a command (its reply, later, still ends the exchange),
+     * never a response: "USER carol" would otherwise vanish into it. */
+    if (s->sasl_exchange && !plainly_command(line, len)) {
         /* SASL responses are not commands; the final reply ends them. */
         ms_sasl_response(&s->sasl, line, len);
         return;
@@ -422,6 +438,17 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
         s->user_truncated = ms_buf_append_some(&s->user, arg, arg_len) < arg_len;
         s->have_user = true;
         break;
+    case CMD_PASS:
+        break;
+    default:
+        /* USER names the user of the PASS that follows it (RFC 1939 7);
+         * after any other command a PASS names no one known. */
+        ms_buf_reset(&s->user);
+        s->have_user = false;
+        s->user_truncated = false;
+        break;
+    }
+    switch (cmd) {
     case CMD_PASS: {
         /* The user is the one named when PASS was sent: a pipelining
          * client may send its next USER before this PASS is answered. */
@@ -467,6 +494,13 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
         break;
     case CMD_AUTH:
         /* AUTH mechanism [initial-response] (RFC 5034 section 4) */
+        if (has_arg && s->sasl_exchange) {
+            /* Pipelined behind an AUTH still awaiting its reply (RFC 5034
+             * forbids it): that one ends here, and the replies to come
+             * cannot be told apart. */
+            end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
+            s->sasl_piped = true;
+        }
         if (has_arg) {
             size_t m = 0;
             while (m < arg_len && arg[m] != ' ')
@@ -522,15 +556,13 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
         }
         s->greeted = true;
         /* Nothing awaited this reply: it answers a command lost in a gap
-         * (or sent before the capture), and is paired with nothing. A
-         * client that sends one command at a time waits for it: the next
-         * command is back in step. */
-        if (!s->pipelining)
-            s->unsure = false;
+         * (or sent before the capture), and is paired with nothing. */
         return;
     }
-    if (s->fifo.len == 0)
-        s->unsure = false; /* every reply since the gap is accounted for */
+    /* After a hole, replies stay unsure for the rest of the connection:
+     * neither an empty FIFO nor a reply nothing awaited proves them back
+     * in step (a lost command's reply may still come, a skipped line may
+     * have been a whole reply), and a wrong outcome is worse than none. */
     /* A command sent while replies could still be those of commands lost
      * in a gap: this reply may not be its own. */
     enum ms_outcome outcome = ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE;
@@ -627,15 +659,42 @@ static void server_line(struct pop3 *s, const uint8_t *line, size_t len)
 
 /* ---- line dispatch --------------------------------------------------- */
 
+/* A line dropped over the cap: what it would have changed is unknown. A
+ * client line was a command (the server will answer it) that may have
+ * named another user, or been a SASL response; a server line was a reply,
+ * and the replies after it may no longer line up. */
+static void lost_line(struct pop3 *s, unsigned dir)
+{
+    if (dir == MS_DIR_TO_SERVER) {
+        if (s->sasl_exchange) {
+            s->sasl_cut = MS_CUT_INCOMPLETE;
+            return;
+        }
+        fifo_push(s, CMD_OTHER, true, logins_next_seq(&s->logins));
+        ms_buf_reset(&s->user);
+        s->have_user = false;
+        s->user_truncated = false;
+        return;
+    }
+    s->unsure = true;
+    for (size_t i = 0; i < s->fifo.len; i++)
+        ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
+}
+
 static void on_line(struct pop3 *s, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
 {
     if (s->encrypted)
         return;
     if (s->skip_line[dir]) {
         /* After a gap we are mid-line: what precedes the next LF is the tail
-         * of a line we cannot interpret. */
+         * of a line we cannot interpret; but a lone "." still ends a
+         * multi-line reply (a tail never is one: it would have been "..").
+         * Missing it would run the next replies into the message. */
+        bool terminator = dir == MS_DIR_TO_CLIENT && s->multi && !(flags & MS_LINE_PARTIAL) &&
+                          ms_line_strip(line, len) == 1 && line[0] == '.';
         s->skip_line[dir] = (flags & MS_LINE_PARTIAL) != 0;
-        return;
+        if (!terminator)
+            return;
     }
     if (dir == MS_DIR_TO_CLIENT && s->multi) {
         multi_line(s, line, len, flags);
@@ -650,6 +709,7 @@ static void on_line(struct pop3 *s, unsigned dir, const uint8_t *line, size_t le
         ms_emit_anomaly_once(&s->sink, "pop3", &s->anomaly_long_line, "line_too_long",
                              dir == MS_DIR_TO_SERVER ? "client line over the cap"
                                                      : "server line over the cap");
+        lost_line(s, dir);
         return;
     }
     if (dir == MS_DIR_TO_SERVER)

@@ -149,6 +149,7 @@ struct smtp {
 
     /* After a gap (see the top of the file). */
     bool unsure;              /* replies may not line up with the FIFO yet */
+    bool client_hole;         /* the client's bytes had a hole: a DATA may be lost */
     bool pipelining;          /* the client sent a command while another awaited
                                  its reply (or may have: a hole with commands
                                  pending) */
@@ -335,6 +336,11 @@ static void fifo_push(struct smtp *s, enum smtp_cmd cmd, struct smsg *msg)
         emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
     if (old.msg)
         emit_message(s, old.msg, MS_TRI_UNKNOWN, NULL, 0);
+    /* Its reply will come all the same, and be taken for the next
+     * command's: pairing is off from here on, as after a hole. */
+    s->unsure = true;
+    for (size_t i = 0; i < s->fifo.len; i++)
+        ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
 }
 
 static enum smtp_cmd fifo_peek(const struct smtp *s)
@@ -574,6 +580,18 @@ static void command_line(struct smtp *s, const uint8_t *line, size_t len)
     fifo_push(s, cmd, NULL);
 }
 
+/* Message text whose DATA was lost in a gap (a 354 nothing awaited, or a
+ * line that is no command after a hole in the client's bytes): its start
+ * (and envelope) may be lost too. */
+static void start_data_unpaired(struct smtp *s)
+{
+    drop_cur(s);
+    s->cur = start_message(s, "DATA");
+    if (s->cur)
+        ms_mime_set_truncated(s->cur->mime);
+    s->data_mode = true;
+}
+
 /* One line of message data (RFC 5321 4.5.2): a line of just "." ends it, and
  * a leading "." on any other line was added by the client. Only the start of
  * a line is looked at; fragments of a long line are data. */
@@ -651,6 +669,16 @@ static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
             return;
         s->sasl_dead = false;
     }
+    if (s->client_hole && !(s->sasl_exchange && !s->sasl_client_done) &&
+        !is_command_line(line, n)) {
+        /* After a hole in the client's bytes, a line that is no command
+         * ("Subject: ...") says the hole took a DATA (and maybe its 354):
+         * this is message text, and its lines must never be read as
+         * commands (a body line "AUTH PLAIN ..." would become a login). */
+        start_data_unpaired(s);
+        data_line(s, line, len, flags);
+        return;
+    }
     if (s->sasl_exchange && !s->sasl_client_done) {
         if (!is_command_line(line, n)) {
             /* SASL responses are not commands; the final reply ends them. */
@@ -700,12 +728,14 @@ static void ehlo_line(struct smtp *s, const uint8_t *text, size_t n)
 }
 
 /* A reply that nothing awaits: it answers a command lost in a gap (or sent
- * before the capture), and is paired with nothing. A client that sends one
- * command at a time waits for it: its next command is back in step. */
-static void reply_unpaired(struct smtp *s)
+ * before the capture), and is paired with nothing. Replies stay unsure for
+ * the rest of the connection (see smtp_gap). A 354 says the client is now
+ * sending a message (its DATA was lost): read it as one, so that its lines
+ * are never taken for commands. */
+static void reply_unpaired(struct smtp *s, unsigned code)
 {
-    if (!s->pipelining)
-        s->unsure = false;
+    if (code == 354 && !s->data_mode)
+        start_data_unpaired(s);
 }
 
 /* A complete reply: act on the command it answers. */
@@ -734,7 +764,7 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
          * left replies to come that nothing awaits any more (354 never is
          * one). */
         if (s->unsure || code == 354) {
-            reply_unpaired(s);
+            reply_unpaired(s, code);
             return;
         }
         struct smsg *m = s->cur;
@@ -756,11 +786,9 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
     }
     struct pending p;
     if (!ms_cmdfifo_pop(&s->fifo, &p)) {
-        reply_unpaired(s);
+        reply_unpaired(s, code);
         return;
     }
-    if (s->fifo.len == 0)
-        s->unsure = false; /* every reply since the gap is accounted for */
     /* A command sent while replies could still be those of commands lost
      * in a gap: this reply may not be its own. */
     const uint8_t *reply = line;
@@ -830,6 +858,10 @@ static void server_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
     if (flags & MS_LINE_PARTIAL) {
         ms_emit_anomaly_once(&s->sink, "smtp", &s->anomaly_long_line, "line_too_long",
                              "server line over the cap");
+        /* A reply dropped: the replies after it may no longer line up. */
+        s->unsure = true;
+        for (size_t i = 0; i < s->fifo.len; i++)
+            ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
         return;
     }
     if (!reply_code(line, n, &code, &more))
@@ -992,8 +1024,13 @@ static void smtp_gap(void *st, unsigned dir, uint64_t missing)
         /* Commands may be lost, their replies then coming ahead of later
          * commands'. Not in message data: the client sends no command
          * before the "." it resyncs on (a lost "." is final_reply's). */
-        if (!s->data_mode)
+        if (!s->data_mode) {
             s->unsure = true;
+            s->client_hole = true;
+            /* A lost MAIL, RCPT or RSET changed the envelope: what was
+             * seen of it is no longer known to be the next message's. */
+            tx_reset(s);
+        }
     } else {
         s->in_reply = false;
         /* Replies to what was pending may still come (or were lost); and

@@ -407,8 +407,9 @@ static void test_second_pass_same_user(void **state)
 }
 
 /* A gap while a PASS waits settles it, outcome unknown: the reply after the
- * hole may be another command's. That reply is paired with nothing, and a
- * PASS sent after it, by a client that waits for each reply, is in step. */
+ * hole may be another command's. That reply is paired with nothing; after
+ * the hole no outcome is definite again (the line skipped after it may
+ * have been a whole reply), so the next PASS is unknown too. */
 static void test_gap_marks_waiting_pass(void **state)
 {
     (void)state;
@@ -421,8 +422,8 @@ static void test_gap_marks_waiting_pass(void **state)
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
     assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=0 reply=null "
                              "incomplete=1\n"
-                             "CRED USER USER user=[a] pass=[y] outcome=1 reply=[+OK] "
-                             "incomplete=0\n");
+                             "CRED USER USER user=[a] pass=[y] outcome=0 reply=null "
+                             "incomplete=1\n");
     free(log);
 }
 
@@ -487,7 +488,8 @@ static void test_gap_client_loses_user(void **state)
     (void)state;
     struct ms_limits l = lim();
     /* One command at a time: USER's reply comes before PASS is sent; it
-     * awaits nothing and is dropped, and PASS gets its own reply. */
+     * awaits nothing and is dropped. PASS's outcome stays unknown: after a
+     * hole no reply is trusted to be its command's. */
     const struct ms_chunk lockstep[] = {
         S("+OK ready\r\n"),
         C("US"),
@@ -498,8 +500,8 @@ static void test_gap_client_loses_user(void **state)
         S("-ERR [AUTH] Authentication failed.\r\n"),
     };
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, lockstep, N(lockstep));
-    assert_string_equal(log, "CRED USER USER user=null pass=[secret] outcome=2 "
-                             "reply=[-ERR [AUTH] Authentication failed.] incomplete=1\n");
+    assert_string_equal(log, "CRED USER USER user=null pass=[secret] outcome=0 "
+                             "reply=null incomplete=1\n");
     free(log);
     /* Pipelined: PASS is sent before USER's reply, which would pair with
      * it. PASS came after the hole, before the replies caught up: no
@@ -540,8 +542,8 @@ static void test_gap_client_forgets_user(void **state)
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
     assert_string_equal(log, "CRED USER USER user=[alice] pass=[wrong] outcome=2 "
                              "reply=[-ERR [AUTH] Authentication failed.] incomplete=0\n"
-                             "CRED USER USER user=null pass=[secret] outcome=1 "
-                             "reply=[+OK Logged in.] incomplete=1\n");
+                             "CRED USER USER user=null pass=[secret] outcome=0 "
+                             "reply=null incomplete=1\n");
     assert_null(strstr(log, "user=[alice] pass=[secret]"));
     free(log);
 }
@@ -890,6 +892,84 @@ static void test_gap_server_loses_apop_reply(void **state)
     free(log);
 }
 
+/* Found by review: a reply lost in a hole (USER's "+OK") put every later
+ * pairing one off; AUTH's -ERR went to PASS, the exchange stayed open and
+ * swallowed "USER carol", and carol's password came out under alice,
+ * accepted. Now a command line ends nothing but is a command, USER names
+ * only the PASS after it, and after the hole no outcome is definite. */
+static void test_gap_review_wrong_user(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK Dovecot ready.\r\n"),
+        C("USER alice\r\n"),
+        GAP(MS_DIR_TO_CLIENT, 5), /* "+OK\r\n" */
+        C("PASS alicepw\r\n"), S("-ERR [AUTH] Authentication failed.\r\n"),
+        C("AUTH PLAIN AGJvYgBib2Jwdw==\r\n"), S("-ERR [AUTH] Authentication failed.\r\n"),
+        C("USER carol\r\n"), S("+OK\r\n"),
+        C("PASS carolpw\r\n"), S("+OK Logged in.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_null(strstr(log, "user=[alice] pass=[carolpw]"));
+    assert_non_null(strstr(log, "user=[carol] pass=[carolpw] outcome=0 reply=null"));
+    assert_null(strstr(log, "outcome=1"));
+    free(log);
+    /* No hole: an AUTH pipelined with a USER after it (RFC 5034 forbids
+     * it): USER is no SASL response, and the pipelined AUTH's outcome is
+     * not guessed. */
+    const struct ms_chunk piped[] = {
+        S("+OK ready\r\n"),
+        C("USER alice\r\n"), S("+OK\r\n"), C("PASS x\r\n"), S("-ERR no\r\n"),
+        C("AUTH PLAIN AGJvYgBib2Jwdw==\r\nUSER carol\r\n"),
+        S("-ERR no\r\n+OK\r\n"),
+        C("PASS carolpw\r\n"), S("+OK Logged in.\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, piped, N(piped));
+    assert_null(strstr(log, "user=[alice] pass=[carolpw]"));
+    assert_non_null(strstr(log, "user=[carol] pass=[carolpw] outcome=1"));
+    free(log);
+}
+
+/* Found by review: a hole in the server's bytes ending just before a
+ * RETR's ".": the terminator was skipped with the tail, and the next
+ * replies ran into the message. A lone "." still ends it. */
+static void test_gap_review_terminator_after_hole(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"), C("RETR 1\r\n"),
+        S("+OK 30 octets\r\nSubject: one\r\n\r\nbody line\r\n"),
+        GAP(MS_DIR_TO_CLIENT, 12),
+        S(".\r\n"),
+        C("RETR 2\r\n"),
+        S("+OK 20 octets\r\nSubject: two\r\n\r\nx\r\n.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
+    assert_non_null(strstr(log, "subject=[two]"));
+    free(log);
+}
+
+/* Reviewed: a reply dropped over the line cap, or a command the FIFO
+ * forgot, shifts every later pairing: no outcome after either. */
+static void test_lost_reply_line_no_outcome(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    l.max_line = 16;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("USER a\r\n"), S("+OK\r\n"),
+        C("PASS x\r\n"), S("+OK a reply far over the line cap\r\n"),
+        C("QUIT\r\n"), S("+OK\r\n"),
+    };
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_non_null(strstr(log, "user=[a] pass=[x] outcome=0"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -917,6 +997,9 @@ int main(void)
         cmocka_unit_test(test_gap_pipelining_client),
         cmocka_unit_test(test_gap_client_settles_pending),
         cmocka_unit_test(test_gap_client_ends_sasl),
+        cmocka_unit_test(test_gap_review_wrong_user),
+        cmocka_unit_test(test_gap_review_terminator_after_hole),
+        cmocka_unit_test(test_lost_reply_line_no_outcome),
         cmocka_unit_test(test_gap_server_cuts_sasl),
         cmocka_unit_test(test_gap_server_loses_apop_reply),
     };
