@@ -82,7 +82,7 @@ struct ms_app_session {
 
 /* ---- events ---------------------------------------------------------- */
 
-static void addr_str(uint8_t ip_version, const uint8_t *a, char *out, size_t n)
+void ms_app_addr_str(uint8_t ip_version, const uint8_t *a, char *out, size_t n)
 {
     if (!inet_ntop(ip_version == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n))
         snprintf(out, n, "?");
@@ -93,8 +93,8 @@ static void flow_emit(void *user, const struct ms_event *ev)
     struct ms_app_session *a = user;
     struct ms_flow *f = a->flow;
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    addr_str(f->ip_version, f->cli_addr, src, sizeof(src));
-    addr_str(f->ip_version, f->srv_addr, dst, sizeof(dst));
+    ms_app_addr_str(f->ip_version, f->cli_addr, src, sizeof(src));
+    ms_app_addr_str(f->ip_version, f->srv_addr, dst, sizeof(dst));
     struct ms_flow_meta m = {
         .ts_us = a->now.ts_us,
         .flow_id = f->flow_id,

@@ -30,12 +30,6 @@ struct ms_pipeline {
     struct ms_defrag *defrag;       /* created at the first IP fragment */
 };
 
-static void addr_str(uint8_t ip_version, const uint8_t *a, char *out, size_t n)
-{
-    if (!inet_ntop(ip_version == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n))
-        snprintf(out, n, "?");
-}
-
 /* ---- flows ----------------------------------------------------------- */
 
 static void on_flow_end(void *user, struct ms_flow *f)
@@ -122,8 +116,8 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
 static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigned bit)
 {
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    addr_str(p->ip_version, p->src, src, sizeof(src));
-    addr_str(p->ip_version, p->dst, dst, sizeof(dst));
+    ms_app_addr_str(p->ip_version, p->src, src, sizeof(src));
+    ms_app_addr_str(p->ip_version, p->dst, dst, sizeof(dst));
     const char *detail = ms_defrag_event_detail(bit);
     struct ms_event ev;
     memset(&ev, 0, sizeof(ev));

@@ -229,6 +229,18 @@ static void entry_release(struct imap *s, struct pending *e)
         s->starttls = NULL;
 }
 
+/* A tagged reply will come for a command forgotten past the cap, or one
+ * was lost (dropped over the line cap): from here on no tagged reply is
+ * trusted to be its command's, those waiting now included. */
+static void pairing_lost(struct imap *s)
+{
+    s->unsure = true;
+    for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
+        if (s->tab[i] && s->tab[i]->used)
+            s->tab[i]->unsure = true;
+    }
+}
+
 static struct pending *entry_find(struct imap *s, const uint8_t *tag, size_t tlen);
 
 static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen, enum imap_cmd cmd)
@@ -272,11 +284,7 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
         e = oldest;
         /* Its tagged reply will come all the same: with tags reused it
          * would be taken for a later command's. */
-        s->unsure = true;
-        for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
-            if (s->tab[i] && s->tab[i]->used)
-                s->tab[i]->unsure = true;
-        }
+        pairing_lost(s);
     }
     e->used = true;
     s->n_used++;
@@ -977,11 +985,7 @@ static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t 
             /* A tagged reply past the cap is lost: which command it ended is
              * unknown, and after it no tagged reply is trusted to be its
              * command's. */
-            s->unsure = true;
-            for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
-                if (s->tab[i] && s->tab[i]->used)
-                    s->tab[i]->unsure = true;
-            }
+            pairing_lost(s);
         }
         if (!s->srv_in_resp && len >= 2 && line[0] == '*' && line[1] == ' ') {
             size_t w1 = word_end(line, len, 2);

@@ -350,6 +350,24 @@ static void logins_answer(struct pop3 *s, uint64_t seq, enum ms_outcome outcome,
 
 /* ---- command FIFO ---------------------------------------------------- */
 
+/* What USER named is no longer known to be the next PASS's user. */
+static void forget_user(struct pop3 *s)
+{
+    ms_buf_reset(&s->user);
+    s->have_user = false;
+    s->user_truncated = false;
+}
+
+/* A reply will come for a command not in the FIFO (forgotten past the cap),
+ * or one was lost (dropped over the line cap): from here on no reply is
+ * trusted to be its command's, those waiting now included. */
+static void pairing_lost(struct pop3 *s)
+{
+    s->unsure = true;
+    for (size_t i = 0; i < s->fifo.len; i++)
+        ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
+}
+
 static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t login)
 {
     struct pending p = { .cmd = cmd, .has_arg = has_arg, .unsure = s->unsure, .login = login },
@@ -363,9 +381,7 @@ static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t 
             logins_answer(s, dropped.login, MS_OUTCOME_UNKNOWN, NULL, 0);
         /* Its reply will come all the same, and be taken for the next
          * command's: pairing is off from here on, as after a hole. */
-        s->unsure = true;
-        for (size_t i = 0; i < s->fifo.len; i++)
-            ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
+        pairing_lost(s);
     }
 }
 
@@ -443,9 +459,7 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
     default:
         /* USER names the user of the PASS that follows it (RFC 1939 7);
          * after any other command a PASS names no one known. */
-        ms_buf_reset(&s->user);
-        s->have_user = false;
-        s->user_truncated = false;
+        forget_user(s);
         break;
     }
     switch (cmd) {
@@ -671,14 +685,10 @@ static void lost_line(struct pop3 *s, unsigned dir)
             return;
         }
         fifo_push(s, CMD_OTHER, true, logins_next_seq(&s->logins));
-        ms_buf_reset(&s->user);
-        s->have_user = false;
-        s->user_truncated = false;
+        forget_user(s);
         return;
     }
-    s->unsure = true;
-    for (size_t i = 0; i < s->fifo.len; i++)
-        ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
+    pairing_lost(s);
 }
 
 static void on_line(struct pop3 *s, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
@@ -825,9 +835,7 @@ static void pop3_gap(void *st, unsigned dir, uint64_t missing)
     s->unsure = true;
     if (others_pending)
         s->pipelining = true;
-    ms_buf_reset(&s->user);
-    s->have_user = false;
-    s->user_truncated = false;
+    forget_user(s);
 }
 
 static void pop3_finish(void *st)

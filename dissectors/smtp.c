@@ -322,6 +322,16 @@ static void feed_message(struct smtp *s, const uint8_t *p, size_t n)
 
 /* ---- command FIFO ---------------------------------------------------- */
 
+/* A reply will come for a command not in the FIFO (forgotten past the cap),
+ * or one was lost (dropped over the line cap): from here on no reply is
+ * trusted to be its command's, those waiting now included. */
+static void pairing_lost(struct smtp *s)
+{
+    s->unsure = true;
+    for (size_t i = 0; i < s->fifo.len; i++)
+        ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
+}
+
 static void fifo_push(struct smtp *s, enum smtp_cmd cmd, struct smsg *msg)
 {
     struct pending p = { .cmd = cmd, .unsure = s->unsure, .msg = msg }, old;
@@ -338,9 +348,7 @@ static void fifo_push(struct smtp *s, enum smtp_cmd cmd, struct smsg *msg)
         emit_message(s, old.msg, MS_TRI_UNKNOWN, NULL, 0);
     /* Its reply will come all the same, and be taken for the next
      * command's: pairing is off from here on, as after a hole. */
-    s->unsure = true;
-    for (size_t i = 0; i < s->fifo.len; i++)
-        ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
+    pairing_lost(s);
 }
 
 static enum smtp_cmd fifo_peek(const struct smtp *s)
@@ -859,9 +867,7 @@ static void server_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
         ms_emit_anomaly_once(&s->sink, "smtp", &s->anomaly_long_line, "line_too_long",
                              "server line over the cap");
         /* A reply dropped: the replies after it may no longer line up. */
-        s->unsure = true;
-        for (size_t i = 0; i < s->fifo.len; i++)
-            ((struct pending *)ms_cmdfifo_at(&s->fifo, i))->unsure = true;
+        pairing_lost(s);
         return;
     }
     if (!reply_code(line, n, &code, &more))
