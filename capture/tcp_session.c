@@ -366,8 +366,3 @@ void ms_tcp_session_swap(struct ms_tcp_session *s)
     s->dir[0] = s->dir[1];
     s->dir[1] = h;
 }
-
-size_t ms_tcp_session_mem(const struct ms_tcp_ctx *c, const struct ms_tcp_session *s)
-{
-    return ms_tcp_half_mem(&s->dir[0], &c->budget) + ms_tcp_half_mem(&s->dir[1], &c->budget);
-}

@@ -98,7 +98,5 @@ void ms_tcp_session_ignore_bytes(struct ms_tcp_ctx *c, struct ms_tcp_session *s)
 bool ms_tcp_session_closing(const struct ms_tcp_session *s);
 /* Exchanges the directions (a mid-connection guess proved wrong). */
 void ms_tcp_session_swap(struct ms_tcp_session *s);
-/* Heap bytes held (waiting segments and windows). */
-size_t ms_tcp_session_mem(const struct ms_tcp_ctx *c, const struct ms_tcp_session *s);
 
 #endif
