@@ -62,6 +62,8 @@ struct ms_attachment {
     struct ms_bytes content_type; /* lower-case type/subtype */
     uint64_t size;                /* bytes after transfer decoding */
     uint8_t sha256[32];           /* of the decoded content */
+    bool truncated;               /* its content may be incomplete: a gap, a cap, a partial
+                                   * fetch or the end of the message cut it before its end */
     struct ms_bytes file;         /* where --extract-attachments wrote it, else absent */
 };
 

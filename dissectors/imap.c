@@ -187,6 +187,8 @@ static void end_message(struct imap *s, struct ms_mime **msg, const char *comman
         return;
     if (truncated)
         ms_mime_set_truncated(*msg);
+    if (partial)
+        ms_mime_set_partial(*msg); /* an attachment running to its end may be cut */
     struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "imap" };
     ms_mime_finish(*msg, &ev.u.email);
     ev.u.email.command = command;

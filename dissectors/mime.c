@@ -26,6 +26,20 @@
  * matches the bytes on the wire; max_message only bounds how much is parsed
  * (headers, parts, attachment hashes). Whatever a cap cuts sets truncated.
  *
+ * Attachments' own truncated flag says their decoded content may be
+ * incomplete. A cut of the content (ms_mime_set_truncated: a gap, an
+ * out-of-memory stop, the end of the capture; or the max_message cut)
+ * marks the entity being parsed at that moment: the leaf open then, or the
+ * entity whose header block was being read (the hole may hold the start of
+ * its body). A leaf closed by its boundary is complete unless it was so
+ * marked. A leaf closed by the end of the message (single-part message,
+ * missing final boundary) is complete only if the message saw no cut at
+ * all and is not a partial transfer (ms_mime_set_partial). Caps that cut
+ * no content (addresses, header length, parts, depth) leave attachments
+ * alone. Dissectors call ms_mime_set_truncated at the gap itself, not at
+ * the end of the message, so that a leaf closed after the gap is judged
+ * right.
+ *
  * Extras: every leaf is transfer-decoded (so damage shows up in
  * mime_errors, each code once per message); the decoded text of text
  * leaves goes through the URL finder (mime_url.c), and the first
@@ -113,6 +127,7 @@ struct mime_entity {
     struct ms_buf charset;
     bool attachment;      /* Content-Disposition: attachment */
     enum mime_cte cte;
+    bool cut;             /* a cut came while its header block was read */
 };
 
 /* The leaf whose content is being decoded: hashed if it is an attachment,
@@ -125,6 +140,7 @@ struct mime_leaf {
     bool urls;            /* text: scanned for URLs */
     unsigned excerpt;     /* EX_PLAIN / EX_HTML: kept for body_excerpt */
     enum mime_cte cte;
+    bool cut;             /* a cut came while it (or its header block) was open */
     struct ms_b64 b64;
     struct ms_qp qp;
     struct ms_sha256 sha;
@@ -141,6 +157,8 @@ struct ms_mime {
     enum ms_rc rc;        /* sticky MS_ERR_NOMEM */
     bool finished;
     bool truncated;
+    bool cut;             /* content was cut (note_cut): a subset of truncated */
+    bool partial;         /* only part of the message is transferred */
     uint64_t size;        /* every byte fed */
     uint64_t parsed;      /* bytes given to the parser, <= max_message */
     struct ms_sha256 sha;
@@ -390,6 +408,7 @@ static void leaf_open(struct ms_mime *m)
     l->tracked = false;
     l->tap_att = NULL;
     l->cte = e->cte;
+    l->cut = e->cut;
     l->size = 0;
     ms_b64_init(&l->b64);
     ms_qp_init(&l->qp);
@@ -442,9 +461,11 @@ static void leaf_open(struct ms_mime *m)
         l->tap_att = m->tap->att_begin(m->tap_msg, l->att, a);
 }
 
-/* Flushes the decoder and stores size and hash. The held-back line
- * terminator has already been given to content() or dropped. */
-static void leaf_close(struct ms_mime *m)
+/* Flushes the decoder and stores size, hash and whether the content may be
+ * incomplete: at_end is true when the end of the message closes the leaf
+ * rather than a boundary. The held-back line terminator has already been
+ * given to content() or dropped. */
+static void leaf_close(struct ms_mime *m, bool at_end)
 {
     struct mime_leaf *l = &m->leaf;
     uint8_t out[MS_QP_HOLD];
@@ -477,6 +498,7 @@ static void leaf_close(struct ms_mime *m)
         return;
     ms_sha256_final(&l->sha, m->att[l->att].sha256);
     m->att[l->att].size = l->size;
+    m->att[l->att].truncated = l->cut || (at_end && (m->cut || m->partial));
     l->tracked = false;
 }
 
@@ -498,6 +520,7 @@ static void ent_reset(struct ms_mime *m, bool toplevel, bool parent_digest)
     e->has_filename = e->has_name = false;
     e->attachment = false;
     e->cte = CTE_IDENTITY;
+    e->cut = false;
 }
 
 /* Looks up a parameter into buf (reset first); notes a cut. */
@@ -766,7 +789,7 @@ static void on_boundary(struct ms_mime *m, size_t level, bool close)
     if (m->state == ST_HEADERS)
         headers_end(m); /* a part with headers and no body */
     if (m->state == ST_LEAF)
-        leaf_close(m); /* drops the held-back CRLF: it is the boundary's */
+        leaf_close(m, false); /* drops the held-back CRLF: it is the boundary's */
     if (level + 1 < m->depth)
         mime_error(m, ERR_MISSING_FINAL_BOUNDARY); /* inner ones never closed */
     m->depth = level + 1;
@@ -850,6 +873,19 @@ static void on_line(void *ctx, const uint8_t *line, size_t len, unsigned flags)
     on_piece(m, line, body, line + body, len - body, first, true);
 }
 
+/* Content is cut here (see the top of the file): the message is truncated,
+ * and so is the entity being parsed, whether its leaf is open or its header
+ * block is being read. */
+static void note_cut(struct ms_mime *m)
+{
+    m->truncated = true;
+    m->cut = true;
+    if (m->state == ST_HEADERS)
+        m->ent.cut = true;
+    else if (m->leaf.open)
+        m->leaf.cut = true;
+}
+
 /* ---- public ---------------------------------------------------------- */
 
 struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *sink)
@@ -913,16 +949,21 @@ enum ms_rc ms_mime_feed(struct ms_mime *m, const uint8_t *p, size_t n)
     /* The cut falls at a fixed offset, so it is split-invariant too. */
     room = m->lim.max_message - m->parsed;
     take = n < room ? n : (size_t)room;
-    if (take < n)
-        m->truncated = true;
     m->parsed += take;
     ms_linebuf_feed(&m->lb, p, take);
+    if (take < n)
+        note_cut(m); /* what is open after the bytes parsed loses the rest */
     return m->rc;
 }
 
 void ms_mime_set_truncated(struct ms_mime *m)
 {
-    m->truncated = true;
+    note_cut(m);
+}
+
+void ms_mime_set_partial(struct ms_mime *m)
+{
+    m->partial = true;
 }
 
 /* End of data: the open entity ends here. An unterminated multipart is
@@ -941,7 +982,7 @@ static void end_message(struct ms_mime *m)
         headers_end(m);
     if (m->rc == MS_OK && m->state == ST_LEAF) {
         content(m, m->eol, m->eol_len);
-        leaf_close(m);
+        leaf_close(m, true);
     }
     if (m->depth > 0)
         mime_error(m, ERR_MISSING_FINAL_BOUNDARY);
@@ -995,6 +1036,10 @@ void ms_mime_finish(struct ms_mime *m, struct ms_ev_email *out)
     if (!m->finished) {
         m->finished = true;
         end_message(m);
+        /* Parsing stopped (out of memory) with an attachment open: its
+         * size and hash stop where parsing did. */
+        if (m->leaf.open && m->leaf.tracked)
+            m->att[m->leaf.att].truncated = true;
         ms_sha256_final(&m->sha, m->sha256);
         make_excerpt(m);
         tap_end(m);

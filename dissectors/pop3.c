@@ -251,11 +251,15 @@ static void end_message(struct pop3 *s, bool truncated)
         return;
     if (truncated)
         ms_mime_set_truncated(s->msg);
+    /* TOP moves the header and only n lines of the body (RFC 1939 7): an
+     * attachment running to its end may be cut. */
+    bool partial = s->multi_cmd == CMD_TOP;
+    if (partial)
+        ms_mime_set_partial(s->msg);
     struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "pop3" };
     ms_mime_finish(s->msg, &ev.u.email);
-    ev.u.email.command = s->multi_cmd == CMD_TOP ? "TOP" : "RETR";
-    /* TOP moves the header and only n lines of the body (RFC 1939 7). */
-    ev.u.email.partial = s->multi_cmd == CMD_TOP;
+    ev.u.email.command = partial ? "TOP" : "RETR";
+    ev.u.email.partial = partial;
     s->sink.emit(s->sink.user, &ev);
     ms_mime_free(s->msg);
     s->msg = NULL;

@@ -79,6 +79,7 @@ static void record(void *user, const struct ms_event *ev)
             put_bytes(log, "type", e->attachments[i].content_type);
             put_num(log, "size", e->attachments[i].size);
             put_hash(log, "sha256", e->attachments[i].sha256);
+            put_num(log, "att_truncated", e->attachments[i].truncated);
         }
         put_num(log, "truncated", e->truncated);
         break;

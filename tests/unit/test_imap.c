@@ -960,6 +960,44 @@ static void test_gap_review_login_literal(void **state)
     free(log);
 }
 
+/* A partial fetch (BODY[]<0>) may stop inside an attachment that runs to
+ * the end of the literal: it is truncated, the message is not; BODY[] of
+ * the same message has it whole. */
+static void test_partial_fetch_attachment(void **state)
+{
+    (void)state;
+    static const char head[] = "Content-Type: application/pdf; name=a.pdf\r\n"
+                               "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n";
+    static const char full[] = "Content-Type: application/pdf; name=a.pdf\r\n"
+                               "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+                               "JSVFT0YK\r\n";
+    char part[256], whole[256];
+    snprintf(part, sizeof(part), "* 1 FETCH (BODY[]<0> {%zu}\r\n%s)\r\na OK\r\n",
+             sizeof(head) - 1, head);
+    snprintf(whole, sizeof(whole), "* 1 FETCH (BODY[] {%zu}\r\n%s)\r\nb OK\r\n",
+             sizeof(full) - 1, full);
+    const struct ms_chunk t[] = {
+        S("* OK ready\r\n"),
+        C("a FETCH 1 BODY.PEEK[]<0.80>\r\n"),
+        S(part),
+        C("b FETCH 1 BODY[]\r\n"),
+        S(whole),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(D, &l, t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL FETCH"), 2);
+    const char *first = strstr(log, "att=[a.pdf] type=[application/pdf] size=9 ");
+    assert_non_null(first);
+    assert_non_null(strstr(first, " att_truncated=1 truncated=0\n"));
+    const char *second = strstr(first, "att=[a.pdf] type=[application/pdf] size=15 ");
+    assert_non_null(second);
+    assert_non_null(strstr(second, " att_truncated=0 truncated=0\n"));
+    free(log);
+    char *f = run_flags(t, N(t));
+    assert_string_equal(f, "pf");
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -979,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_idle_and_compress),
         cmocka_unit_test(test_fetch_body),
         cmocka_unit_test(test_fetch_items),
+        cmocka_unit_test(test_partial_fetch_attachment),
         cmocka_unit_test(test_append),
         cmocka_unit_test(test_message_cap),
         cmocka_unit_test(test_midsession_start),

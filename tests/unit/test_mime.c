@@ -112,7 +112,7 @@ static void dump(struct ms_buf *d, const struct ms_ev_email *e)
         const struct ms_attachment *a = &e->attachments[i];
         dump_bytes(d, "fn", a->filename);
         dump_bytes(d, "ct", a->content_type);
-        addf(d, "asize=%llu\n", (unsigned long long)a->size);
+        addf(d, "asize=%llu atrunc=%d\n", (unsigned long long)a->size, a->truncated);
         addn(d, a->sha256, 32);
     }
     dump_bytes(d, "excerpt", e->body_excerpt);
@@ -868,6 +868,8 @@ static void test_message_cap(void **state)
         assert_int_equal(ev.truncated, extra == 0);
         assert_int_equal(ev.n_attachments, 1);
         assert_att(&ev.attachments[0], "a", "text/plain", "0123456789abcdef", 16);
+        /* Cut in its closing boundary line: it was open at the cut. */
+        assert_int_equal(ev.attachments[0].truncated, extra == 0);
         ms_mime_free(m);
     }
     /* Cut inside the attachment: what was parsed is hashed. */
@@ -875,6 +877,7 @@ static void test_message_cap(void **state)
     struct ms_mime *m = parse_lim(&lim, &b, &ev);
     assert_true(ev.truncated);
     assert_att(&ev.attachments[0], "a", "text/plain", "0123456789", 10);
+    assert_true(ev.attachments[0].truncated);
     ms_mime_free(m);
     ms_buf_free(&b);
 }
@@ -894,6 +897,327 @@ static void test_set_truncated(void **state)
     assert_bytes(ev.subject, "x");
     ms_mime_free(m);
     ms_mime_free(NULL);
+}
+
+/* ---- attachments' truncated ------------------------------------------ */
+
+/* Feeds msg in pieces of `step` bytes (0: whole), calling
+ * ms_mime_set_truncated once cut bytes are in (cut > n: never), and
+ * ms_mime_set_partial before finishing if asked; dumps the result. */
+static void run_cut(const struct ms_limits *lim, const uint8_t *msg, size_t n, size_t cut,
+                    bool partial, size_t step, struct ms_buf *d, struct ms_mime **keep_m,
+                    struct ms_ev_email *ev)
+{
+    struct ms_mime *m = ms_mime_new(lim, NULL);
+    size_t off = 0;
+
+    assert_non_null(m);
+    for (;;) {
+        if (off == cut)
+            ms_mime_set_truncated(m);
+        if (off >= n)
+            break;
+        size_t end = step ? off + step : n;
+        if (end > n)
+            end = n;
+        if (off < cut && end > cut)
+            end = cut; /* stop at the cut */
+        uint8_t *chunk = malloc(end - off);
+        assert_non_null(chunk);
+        memcpy(chunk, msg + off, end - off);
+        assert_int_equal(ms_mime_feed(m, chunk, end - off), MS_OK);
+        free(chunk);
+        off = end;
+    }
+    if (partial)
+        ms_mime_set_partial(m);
+    memset(ev, 0, sizeof(*ev));
+    ms_mime_finish(m, ev);
+    ms_buf_reset(d);
+    dump(d, ev);
+    if (keep_m)
+        *keep_m = m;
+    else
+        ms_mime_free(m);
+}
+
+/* Parses msg with a cut after `cut` bytes (and partial), checking that
+ * every chunking gives the same result; the caller frees the parser. */
+static struct ms_mime *parse_cut(const struct ms_limits *lim, const struct ms_buf *msg,
+                                 size_t cut, bool partial, struct ms_ev_email *ev)
+{
+    struct ms_buf whole, other;
+    struct ms_ev_email tmp;
+    struct ms_mime *m;
+
+    ms_buf_init(&whole, 1 << 20);
+    ms_buf_init(&other, 1 << 20);
+    run_cut(lim, msg->p, msg->len, cut, partial, 0, &whole, NULL, &tmp);
+    for (size_t step = 1; step <= 17; step++) {
+        run_cut(lim, msg->p, msg->len, cut, partial, step, &other, NULL, &tmp);
+        assert_same(&whole, &other);
+    }
+    run_cut(lim, msg->p, msg->len, cut, partial, 0, &other, &m, ev);
+    assert_same(&whole, &other);
+    ms_buf_free(&whole);
+    ms_buf_free(&other);
+    return m;
+}
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A text body then attachments a and b (base64) and c (7bit); *off_b_hdr,
+ * *off_b get where b's header block and content start, *off_c where c's
+ * header block starts; final: with the close delimiter and an epilogue. */
+static void three_atts(struct ms_buf *b, bool final, size_t *off_b_hdr, size_t *off_b,
+                       size_t *off_c)
+{
+    add(b, "From: a@example.org\r\n"
+           "Content-Type: multipart/mixed; boundary=\"=_cut\"\r\n\r\n"
+           "preamble\r\n"
+           "--=_cut\r\n"
+           "Content-Type: text/plain\r\n\r\n"
+           "body\r\n"
+           "--=_cut\r\n"
+           "Content-Disposition: attachment; filename=a.bin\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n"
+           "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n"
+           "--=_cut\r\n");
+    *off_b_hdr = b->len;
+    add(b, "Content-Disposition: attachment; filename=b.bin\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n");
+    *off_b = b->len;
+    add(b, "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJC\r\n"
+           "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJC\r\n"
+           "--=_cut\r\n");
+    *off_c = b->len;
+    add(b, "Content-Disposition: attachment; filename=c.bin\r\n\r\n"
+           "CCCCCCCC\r\n");
+    if (final)
+        add(b, "--=_cut--\r\nepilogue\r\n");
+}
+
+static void assert_truncs(const struct ms_ev_email *ev, bool a, bool b, bool c)
+{
+    assert_int_equal(ev->n_attachments, 3);
+    assert_int_equal(ev->attachments[0].truncated, a);
+    assert_int_equal(ev->attachments[1].truncated, b);
+    assert_int_equal(ev->attachments[2].truncated, c);
+}
+
+/* A leaf closed by its boundary is complete; one the end of the message
+ * closes (no final boundary) is complete too unless the transfer is
+ * partial, which leaves the message's own truncated alone. */
+static void test_att_truncated_boundary(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    size_t hb, ob, oc;
+
+    ms_buf_init(&b, 1 << 20);
+    three_atts(&b, true, &hb, &ob, &oc);
+    struct ms_mime *m = parse(&b, &ev);
+    assert_truncs(&ev, false, false, false);
+    assert_att(&ev.attachments[0], "a.bin", "text/plain", "AAAAAAAAAAAAAAAAAAAAAAAA", 24);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+    /* Partial: every leaf was closed by a boundary. */
+    m = parse_cut(&lim, &b, SIZE_MAX, true, &ev);
+    assert_truncs(&ev, false, false, false);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+
+    ms_buf_reset(&b);
+    three_atts(&b, false, &hb, &ob, &oc); /* missing final boundary */
+    m = parse(&b, &ev);
+    assert_truncs(&ev, false, false, false);
+    assert_att(&ev.attachments[2], "c.bin", "text/plain", "CCCCCCCC\r\n", 10);
+    assert_errors(&ev, "missing_final_boundary");
+    ms_mime_free(m);
+    m = parse_cut(&lim, &b, SIZE_MAX, true, &ev);
+    assert_truncs(&ev, false, false, true);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* ms_mime_set_truncated (a gap) while b is open: b is truncated even
+ * though its boundary closes it after the cut; a, closed before, and c,
+ * begun after, are not. */
+static void test_att_truncated_cut(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    size_t hb, ob, oc;
+
+    ms_buf_init(&b, 1 << 20);
+    three_atts(&b, true, &hb, &ob, &oc);
+    /* In b's content: on a line boundary, and mid-line. */
+    const size_t in_b[] = { ob, ob + 34, ob + 10 };
+    for (size_t i = 0; i < N_ELEMS(in_b); i++) {
+        struct ms_mime *m = parse_cut(&lim, &b, in_b[i], false, &ev);
+        assert_true(ev.truncated);
+        assert_truncs(&ev, false, true, false);
+        ms_mime_free(m);
+    }
+    /* In b's header block: the hole may hold the start of its content. */
+    struct ms_mime *m = parse_cut(&lim, &b, hb + 5, false, &ev);
+    assert_truncs(&ev, false, true, false);
+    ms_mime_free(m);
+    /* In the preamble and after the final boundary: nothing open. */
+    m = parse_cut(&lim, &b, 75, false, &ev);
+    assert_true(ev.truncated);
+    assert_truncs(&ev, false, false, false);
+    ms_mime_free(m);
+    m = parse_cut(&lim, &b, b.len - 3, false, &ev);
+    assert_true(ev.truncated);
+    assert_truncs(&ev, false, false, false);
+    ms_mime_free(m);
+    /* In c, the last one: truncated, the others not. */
+    m = parse_cut(&lim, &b, oc + 55, false, &ev);
+    assert_truncs(&ev, false, false, true);
+    ms_mime_free(m);
+
+    /* Without a final boundary the end of the message closes c: after any
+     * cut it may be incomplete. */
+    ms_buf_reset(&b);
+    three_atts(&b, false, &hb, &ob, &oc);
+    m = parse_cut(&lim, &b, ob + 10, false, &ev);
+    assert_truncs(&ev, false, true, true);
+    ms_mime_free(m);
+    m = parse_cut(&lim, &b, b.len, false, &ev); /* the end of the capture */
+    assert_truncs(&ev, false, false, true);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* The message itself is the attachment: complete only if it was neither
+ * cut nor partially transferred. */
+static void test_att_truncated_single_part(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "Content-Type: application/pdf\r\n"
+            "Content-Disposition: attachment; filename=\"doc.pdf\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+            "JVBERi0xLjQK\r\n"
+            "JSVFT0YK\r\n");
+    struct ms_mime *m = parse(&b, &ev);
+    assert_int_equal(ev.n_attachments, 1);
+    assert_att(&ev.attachments[0], "doc.pdf", "application/pdf", "%PDF-1.4\n%%EOF\n", 15);
+    assert_false(ev.attachments[0].truncated);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+
+    /* Cut at its end (end of capture), or in the middle. */
+    const size_t cuts[] = { b.len, b.len - 10 };
+    for (size_t i = 0; i < N_ELEMS(cuts); i++) {
+        m = parse_cut(&lim, &b, cuts[i], false, &ev);
+        assert_int_equal(ev.n_attachments, 1);
+        assert_true(ev.attachments[0].truncated);
+        assert_true(ev.truncated);
+        ms_mime_free(m);
+    }
+
+    /* Partial (POP3 TOP, IMAP BODY[]<0.n>): the attachment may go on. */
+    m = parse_cut(&lim, &b, SIZE_MAX, true, &ev);
+    assert_int_equal(ev.n_attachments, 1);
+    assert_true(ev.attachments[0].truncated);
+    assert_false(ev.truncated);
+    ms_mime_free(m);
+
+    /* A cut before the body began still counts: the header block was open. */
+    m = parse_cut(&lim, &b, 20, false, &ev);
+    assert_true(ev.attachments[0].truncated);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* max_message: the leaf open at the cut is truncated, those closed before
+ * are not, and a leaf the end of the message closes after it is. */
+static void test_att_truncated_message_cap(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    size_t hb, ob, oc;
+
+    ms_buf_init(&b, 1 << 20);
+    three_atts(&b, true, &hb, &ob, &oc);
+    lim.max_message = ob + 40; /* in b */
+    struct ms_mime *m = parse_lim(&lim, &b, &ev);
+    assert_true(ev.truncated);
+    assert_int_equal(ev.n_attachments, 2);
+    assert_false(ev.attachments[0].truncated);
+    assert_true(ev.attachments[1].truncated);
+    ms_mime_free(m);
+    lim.max_message = b.len - 3; /* in the epilogue: all closed */
+    m = parse_lim(&lim, &b, &ev);
+    assert_true(ev.truncated);
+    assert_truncs(&ev, false, false, false);
+    ms_mime_free(m);
+    lim.max_message = oc + 49; /* c's header block, before its blank line */
+    m = parse_lim(&lim, &b, &ev);
+    assert_truncs(&ev, false, false, true);
+    ms_mime_free(m);
+
+    /* No final boundary: c runs to the end of the message. Cut before its
+     * last LF it is open at the cut; with no cut it is complete. */
+    ms_buf_reset(&b);
+    three_atts(&b, false, &hb, &ob, &oc);
+    lim.max_message = b.len - 1;
+    m = parse_lim(&lim, &b, &ev);
+    assert_truncs(&ev, false, false, true);
+    ms_mime_free(m);
+    lim.max_message = b.len; /* exactly all: no cut */
+    m = parse_lim(&lim, &b, &ev);
+    assert_false(ev.truncated);
+    assert_truncs(&ev, false, false, false);
+    ms_mime_free(m);
+    ms_buf_free(&b);
+}
+
+/* Caps that cut no content (addresses, a long header field, parts) make
+ * the message truncated but leave its attachments complete. */
+static void test_att_truncated_other_caps(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct ms_buf b;
+    struct ms_ev_email ev;
+    size_t hb, ob, oc;
+
+    ms_buf_init(&b, 1 << 20);
+    add(&b, "To: x@example.org, y@example.org, z@example.org\r\n"
+            "Subject: a rather long subject line that goes over the cap of 128 bytes "
+            "set below for one unfolded header field, and then some more\r\n");
+    three_atts(&b, false, &hb, &ob, &oc); /* c closed by the end */
+    lim.mime_max_addrs = 1;
+    lim.mime_max_header = 128;
+    struct ms_mime *m = parse_lim(&lim, &b, &ev);
+    assert_true(ev.truncated);
+    assert_int_equal(ev.n_to, 1);
+    assert_truncs(&ev, false, false, false);
+    ms_mime_free(m);
+
+    lim = ms_limits_default();
+    lim.mime_max_parts = 2;
+    m = parse_lim(&lim, &b, &ev);
+    assert_true(ev.truncated);
+    assert_int_equal(ev.n_attachments, 2);
+    assert_false(ev.attachments[0].truncated);
+    assert_false(ev.attachments[1].truncated);
+    ms_mime_free(m);
+    ms_buf_free(&b);
 }
 
 /* Body lines longer than the line buffer pass through in fragments, and a
@@ -1708,6 +2032,11 @@ int main(void)
         cmocka_unit_test(test_addrs_limit),
         cmocka_unit_test(test_message_cap),
         cmocka_unit_test(test_set_truncated),
+        cmocka_unit_test(test_att_truncated_boundary),
+        cmocka_unit_test(test_att_truncated_cut),
+        cmocka_unit_test(test_att_truncated_single_part),
+        cmocka_unit_test(test_att_truncated_message_cap),
+        cmocka_unit_test(test_att_truncated_other_caps),
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_single_part_and_odd_multiparts),
         cmocka_unit_test(test_mime_errors),

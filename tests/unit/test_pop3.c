@@ -970,6 +970,38 @@ static void test_lost_reply_line_no_outcome(void **state)
     free(log);
 }
 
+/* TOP moves only part of the message (RFC 1939 7): an attachment that
+ * runs to its end may be cut, so it is truncated, though the message is
+ * not; RETR of the same message has it whole. */
+static void test_top_partial_attachment(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK\r\n"),
+        C("TOP 1 1\r\n"),
+        S("+OK\r\nContent-Type: application/pdf; name=a.pdf\r\n"
+          "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n.\r\n"),
+        C("RETR 1\r\n"),
+        S("+OK\r\nContent-Type: application/pdf; name=a.pdf\r\n"
+          "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\nJSVFT0YK\r\n.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
+    const char *top = strstr(log, "EMAIL TOP ");
+    const char *retr = strstr(log, "EMAIL RETR ");
+    assert_non_null(top);
+    assert_non_null(retr);
+    assert_true(top < retr);
+    assert_non_null(strstr(top, "att=[a.pdf] type=[application/pdf] size=9 "));
+    const char *top_end = strstr(top, " att_truncated=1 truncated=0\n");
+    assert_non_null(top_end);
+    assert_true(top_end < retr);
+    assert_non_null(strstr(retr, "att=[a.pdf] type=[application/pdf] size=15 "));
+    assert_non_null(strstr(retr, " att_truncated=0 truncated=0\n"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -985,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_line_cap),
         cmocka_unit_test(test_secret_cap),
         cmocka_unit_test(test_gap_truncates_message),
+        cmocka_unit_test(test_top_partial_attachment),
         cmocka_unit_test(test_pipelined_two_users),
         cmocka_unit_test(test_second_pass_same_user),
         cmocka_unit_test(test_gap_marks_waiting_pass),
