@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../common/buf.h"
+#include "../common/community_id.h"
 #include "../dissectors/dissector.h"
 
 enum app_state { ST_CLASSIFYING = 0, ST_DISSECTING, ST_IGNORED };
@@ -95,6 +96,9 @@ static void flow_emit(void *user, const struct ms_event *ev)
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
     ms_app_addr_str(f->ip_version, f->cli_addr, src, sizeof(src));
     ms_app_addr_str(f->ip_version, f->srv_addr, dst, sizeof(dst));
+    char cid[MS_COMMUNITY_ID_LEN];
+    bool have_cid = ms_community_id_v1(0, f->ip_version, f->cli_addr, f->srv_addr, 6, f->cli_port,
+                                       f->srv_port, cid, sizeof(cid)) == MS_OK;
     struct ms_flow_meta m = {
         .ts_us = a->now.ts_us,
         .flow_id = f->flow_id,
@@ -104,6 +108,7 @@ static void flow_emit(void *user, const struct ms_event *ev)
         .dest_port = f->srv_port,
         .pcap_filename = a->c->source_name,
         .pcap_cnt = a->c->offline ? a->now.pkt_no : 0,
+        .community_id = have_cid ? cid : NULL,
     };
     if (ms_output_event(a->c->out, &m, ev) != MS_OK)
         a->c->st.write_errors++;

@@ -18,6 +18,7 @@
 #include "../dissectors/dissector.h"
 #include "../output/extract.h"
 #include "../output/output.h"
+#include "../output/signature.h"
 #include "pipeline.h"
 
 #define MS_VERSION "0.1.0"
@@ -52,6 +53,8 @@ struct cli {
     struct ms_limits lim;
     const char *extract_dir;  /* --extract DIR */
     unsigned extract_flags;   /* MS_EXTRACT_ATTACHMENTS */
+    const char *sensor_name;  /* --sensor-name, else the host name (live only) */
+    char hostname[256];
 };
 
 static void usage(FILE *fp)
@@ -70,6 +73,9 @@ static void usage(FILE *fp)
           "      --no-stats         no stats event at the end (written by default;\n"
           "                         SIGUSR1 writes one at any time)\n"
           "      --list-dissectors  print the protocols this build decodes, and exit\n"
+          "      --sid-base N       first alert signature id (default 1610000); ids\n"
+          "                         use N .. N+999\n"
+          "      --sensor-name NAME the \"host\" of live events (default: the host name)\n"
           "\n"
           "Live capture:\n"
           "  -s, --snaplen N        snapshot length (default 262144)\n"
@@ -186,6 +192,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_TEXT = 256, OPT_SHOW, OPT_STATS, OPT_NO_STATS, OPT_LIST, OPT_IMMEDIATE, OPT_NO_IMMEDIATE,
         OPT_MAX_FLOWS, OPT_FLOW_MEMCAP, OPT_REASM_MEMCAP, OPT_REASM_FLOW, OPT_FLOW_TIMEOUT, OPT_REASM_WAIT, OPT_REASM_WAIT_PKTS,
         OPT_BODY_BYTES, OPT_EXTRACT, OPT_EXTRACT_ATT, OPT_EXTRACT_MAX,
+        OPT_SID_BASE, OPT_SENSOR_NAME,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -213,6 +220,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "extract", required_argument, NULL, OPT_EXTRACT },
         { "extract-attachments", no_argument, NULL, OPT_EXTRACT_ATT },
         { "extract-max-bytes", required_argument, NULL, OPT_EXTRACT_MAX },
+        { "sid-base", required_argument, NULL, OPT_SID_BASE },
+        { "sensor-name", required_argument, NULL, OPT_SENSOR_NAME },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -298,6 +307,16 @@ static int parse_args(int argc, char **argv, struct cli *c)
                 return bad_value("--extract-max-bytes", optarg);
             c->lim.extract_max_bytes = v;
             break;
+        case OPT_SID_BASE:
+            if (parse_uint(optarg, MS_SID_BASE_MAX, &v) < 0 || v == 0)
+                return bad_value("--sid-base", optarg);
+            c->out.sid_base = (uint32_t)v;
+            break;
+        case OPT_SENSOR_NAME:
+            if (!*optarg)
+                return bad_value("--sensor-name", optarg);
+            c->sensor_name = optarg;
+            break;
         case 'h': usage(stdout); return 1;
         case 'V': printf("mailspill %s\n", MS_VERSION); return 1;
         default:
@@ -308,6 +327,16 @@ static int parse_args(int argc, char **argv, struct cli *c)
     if (!c->nfiles == !c->iface) {
         fprintf(stderr, "mailspill: give either -r FILE or -i IFACE\nTry 'mailspill --help'.\n");
         return 2;
+    }
+    /* Interface and sensor only live: events from a file must not depend
+     * on the machine that read it. */
+    if (c->iface) {
+        c->out.in_iface = c->iface;
+        if (!c->sensor_name && gethostname(c->hostname, sizeof(c->hostname)) == 0) {
+            c->hostname[sizeof(c->hostname) - 1] = '\0';
+            c->sensor_name = c->hostname;
+        }
+        c->out.host = c->sensor_name;
     }
     if (optind < argc) {
         c->filter = join_filter(argc, argv, optind);

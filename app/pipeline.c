@@ -369,6 +369,7 @@ enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_captur
     STAT("output.alert", ms_output_count(pl->app.out, MS_EV_CREDENTIAL));
     STAT("output.email", ms_output_count(pl->app.out, MS_EV_EMAIL));
     STAT("output.anomaly", ms_output_count(pl->app.out, MS_EV_ANOMALY));
+    STAT("output.fileinfo", ms_output_fileinfo_count(pl->app.out));
     STAT("output.write_errors", st.write_errors);
 #undef STAT
     return ms_output_stats(pl->app.out, ts_us ? ts_us : pl->now_us, v, n);

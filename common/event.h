@@ -69,7 +69,11 @@ struct ms_attachment {
 
 struct ms_ev_email {
     const char *command;          /* "RETR", "TOP", "DATA", "BDAT", "FETCH", "APPEND" */
-    struct ms_bytes mail_from;    /* SMTP envelope, absent elsewhere */
+    /* SMTP only, absent elsewhere: the client's HELO/EHLO argument, and the
+     * envelope paths as the client wrote them (Suricata's form: the first
+     * word after "MAIL FROM:"/"RCPT TO:", angle brackets kept). */
+    struct ms_bytes helo;
+    struct ms_bytes mail_from;
     const struct ms_bytes *rcpt_to;
     size_t n_rcpt_to;
     struct ms_bytes from;         /* decoded UTF-8 header values */

@@ -15,7 +15,11 @@
  * the MIME parser, and reported once the server's verdict on it arrives
  * (accepted true for 2xx, false for 4xx/5xx), or at the end of the capture
  * with the verdict unknown. BDAT chunks (RFC 3030 2) are exact byte counts,
- * never unstuffed; the message ends with the chunk marked LAST.
+ * never unstuffed; the message ends with the chunk marked LAST. Each
+ * message carries its transaction's envelope (MAIL FROM, RCPT TO, as the
+ * client wrote them) and the latest HELO/EHLO argument; a hole in the
+ * client's bytes outside message data forgets both (a lost command may
+ * have changed them).
  *
  * Logins: AUTH exchanges go through sasl.c; "334 text" replies are
  * challenges, client lines are responses until the final reply (235 success,
@@ -82,6 +86,8 @@ struct smsg {
     struct ms_ev_email ev;    /* filled by ms_mime_finish once the data ended */
     bool finished;
     bool failed;              /* the parser ran out of memory */
+    struct ms_buf helo;       /* the HELO/EHLO in effect, copied from the session */
+    bool have_helo;
     struct ms_buf from;       /* envelope, moved from the transaction */
     bool have_from;
     struct ms_buf rcpt;       /* recipient addresses, back to back */
@@ -110,6 +116,13 @@ struct smtp {
     enum smtp_cmd reply_for;
     bool reply_greeting;
     bool reply_cap_starttls;
+
+    /* The argument of the latest HELO/EHLO (RFC 5321 4.1.1.1), capped at
+     * max_line. Suricata keeps the first; a new EHLO resets the session
+     * (RFC 5321 4.1.4), so the latest is the one in effect. Forgotten by a
+     * hole in the client's bytes, which may have held another. */
+    struct ms_buf helo;
+    bool have_helo;
 
     /* EHLO capabilities (RFC 5321 4.1.1.1): seen at all, and STARTTLS. */
     bool caps_seen;
@@ -201,6 +214,7 @@ static void smsg_free(struct smsg *m)
     if (!m)
         return;
     ms_mime_free(m->mime);
+    ms_buf_free(&m->helo);
     ms_buf_free(&m->from);
     ms_buf_free(&m->rcpt);
     free(m->rcpt_len);
@@ -226,6 +240,7 @@ static void emit_message(struct smtp *s, struct smsg *m, enum ms_tristate accept
     struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "smtp" };
     ev.u.email = m->ev;
     ev.u.email.command = m->command;
+    ev.u.email.helo = m->have_helo ? ms_emit_buf(&m->helo) : MS_BYTES_NONE;
     ev.u.email.mail_from = m->have_from ? ms_emit_buf(&m->from) : MS_BYTES_NONE;
     struct ms_bytes *rcpt = NULL;
     if (m->n_rcpt) {
@@ -292,6 +307,11 @@ static struct smsg *start_message(struct smtp *s, const char *command)
     }
     m->mime = mime;
     m->command = command;
+    /* The HELO/EHLO stays with the session: the message gets a copy. */
+    ms_buf_init(&m->helo, s->lim.max_line);
+    m->have_helo = s->have_helo;
+    if (s->have_helo)
+        ms_buf_append_some(&m->helo, s->helo.p, s->helo.len);
     /* The envelope moves to the message: the transaction starts afresh
      * with empty buffers (RFC 5321 4.1.1.4: DATA ends the transaction). */
     m->from = s->tx_from;
@@ -403,8 +423,11 @@ static bool is_command_line(const uint8_t *line, size_t len)
 }
 
 /* Path = "<" [ A-d-l ":" ] Mailbox ">" (RFC 5321 4.1.2), after "FROM:" or
- * "TO:". Tolerates a space after the colon and a missing pair of angle
- * brackets (seen from spambots); returns the address without brackets. */
+ * "TO:", reported as the client wrote it, in Suricata's form
+ * (app-layer-smtp.c, SMTPParseCommandWithParam): spaces after the colon
+ * skipped, then everything up to the next space, angle brackets kept, so
+ * "<a@b> SIZE=100" gives "<a@b>", "<>" gives "<>", and a path sent without
+ * brackets (spambots) is kept bare. */
 static bool parse_path(const uint8_t *arg, size_t alen, const char *kw, const uint8_t **out,
                        size_t *olen)
 {
@@ -412,22 +435,34 @@ static bool parse_path(const uint8_t *arg, size_t alen, const char *kw, const ui
     if (!ms_ascii_prefix(arg, alen, kw))
         return false;
     size_t i = kwl;
-    while (i < alen && ms_ascii_space(arg[i]))
+    while (i < alen && arg[i] == ' ')
         i++;
-    if (i < alen && arg[i] == '<') {
-        size_t j = i + 1;
-        while (j < alen && arg[j] != '>')
-            j++;
-        *out = arg + i + 1;
-        *olen = j - i - 1;
-        return true;
-    }
     size_t j = i;
-    while (j < alen && !ms_ascii_space(arg[j]))
+    while (j < alen && arg[j] != ' ')
         j++;
     *out = arg + i;
     *olen = j - i;
     return true;
+}
+
+/* The HELO/EHLO argument (the client's domain or address literal, RFC 5321
+ * 4.1.1.1): its first word, as Suricata keeps it (arg starts after the
+ * verb's spaces). An empty one is kept empty (present). */
+static void set_helo(struct smtp *s, const uint8_t *arg, size_t alen)
+{
+    size_t n = 0;
+    while (n < alen && !ms_ascii_space(arg[n]))
+        n++;
+    alen = n;
+    ms_buf_reset(&s->helo);
+    ms_buf_append_some(&s->helo, arg, alen);
+    s->have_helo = true;
+}
+
+static void forget_helo(struct smtp *s)
+{
+    ms_buf_reset(&s->helo);
+    s->have_helo = false;
 }
 
 /* Checked decimal parser: digits only, at most max. */
@@ -535,6 +570,7 @@ static void command_line(struct smtp *s, const uint8_t *line, size_t len)
         /* RFC 5321 4.1.4: EHLO/HELO reset any transaction. */
         drop_cur(s);
         tx_reset(s);
+        set_helo(s, arg, alen);
         break;
     case CMD_RSET:
         drop_cur(s);
@@ -925,6 +961,7 @@ static void *smtp_create(const struct ms_limits *lim, const struct ms_sink *sink
     ms_linebuf_init(&s->lb[MS_DIR_TO_SERVER], lim->max_line, on_line_cli, s);
     ms_linebuf_init(&s->lb[MS_DIR_TO_CLIENT], lim->max_line, on_line_srv, s);
     ms_sasl_init(&s->sasl, lim);
+    ms_buf_init(&s->helo, s->lim.max_line);
     ms_buf_init(&s->tx_from, s->lim.max_line);
     ms_buf_init(&s->tx_rcpt, rcpt_cap(&s->lim));
     enum ms_rc rc = ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending));
@@ -1033,9 +1070,11 @@ static void smtp_gap(void *st, unsigned dir, uint64_t missing)
         if (!s->data_mode) {
             s->unsure = true;
             s->client_hole = true;
-            /* A lost MAIL, RCPT or RSET changed the envelope: what was
-             * seen of it is no longer known to be the next message's. */
+            /* A lost MAIL, RCPT or RSET changed the envelope, and a lost
+             * HELO/EHLO the client's name: what was seen of them is no
+             * longer known to be the next message's. */
             tx_reset(s);
+            forget_helo(s);
         }
     } else {
         s->in_reply = false;
@@ -1083,6 +1122,7 @@ static void smtp_destroy(void *st)
     ms_linebuf_free(&s->lb[0]);
     ms_linebuf_free(&s->lb[1]);
     ms_sasl_free(&s->sasl);
+    ms_buf_free(&s->helo);
     ms_buf_free(&s->tx_from);
     ms_buf_free(&s->tx_rcpt);
     free(s->tx_rcpt_len);

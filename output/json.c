@@ -83,9 +83,12 @@ void ms_format_timestamp(uint64_t ts_us, char *out, size_t outlen)
     snprintf(out, outlen, "%s.%06u+0000", base, (unsigned)(ts_us % 1000000u));
 }
 
+/* Absent and unknown values are left out, never written as null (Suricata's
+ * schema types every key it defines, and null fits none of them). */
 static void add_bytes(struct json_object *o, const char *key, struct ms_bytes b)
 {
-    json_object_object_add(o, key, b.p ? ms_json_bytes(b) : NULL);
+    if (b.p)
+        json_object_object_add(o, key, ms_json_bytes(b));
 }
 
 static void add_hex(struct json_object *o, const char *key, const uint8_t *d, size_t n)
@@ -103,7 +106,14 @@ static void add_hex(struct json_object *o, const char *key, const uint8_t *d, si
 
 static void add_tristate(struct json_object *o, const char *key, enum ms_tristate t)
 {
-    json_object_object_add(o, key, t == MS_TRI_UNKNOWN ? NULL : json_object_new_boolean(t == MS_TRI_TRUE));
+    if (t != MS_TRI_UNKNOWN)
+        json_object_object_add(o, key, json_object_new_boolean(t == MS_TRI_TRUE));
+}
+
+static void add_true(struct json_object *o, const char *key, bool v)
+{
+    if (v)
+        json_object_object_add(o, key, json_object_new_boolean(1));
 }
 
 /* A secret: the value with --show-passwords, else that it was there and
@@ -123,10 +133,20 @@ static void add_secret(struct json_object *o, const char *key, struct ms_bytes b
     json_object_object_add(o, k, json_object_new_int64((int64_t)b.len));
 }
 
-static void add_present(struct json_object *o, const char *key, struct ms_bytes b)
+/* A list of strings, left out when it has none (Suricata's lists have
+ * minItems 1). */
+static void add_list(struct json_object *o, const char *key, const struct ms_bytes *v, size_t n)
 {
-    if (b.p)
-        add_bytes(o, key, b);
+    struct json_object *arr = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].p)
+            continue;
+        if (!arr)
+            arr = json_object_new_array();
+        json_object_array_add(arr, ms_json_bytes(v[i]));
+    }
+    if (arr)
+        json_object_object_add(o, key, arr);
 }
 
 static const char *outcome_str(enum ms_outcome o)
@@ -140,10 +160,10 @@ static const char *outcome_str(enum ms_outcome o)
 }
 
 static void add_credential(struct json_object *root, const char *app_proto,
-                           const struct ms_ev_credential *c, bool show)
+                           const struct ms_ev_credential *c, const struct ms_output_opts *opts)
 {
     struct ms_signature sig;
-    ms_signature_for(app_proto, c, &sig);
+    ms_signature_for(opts->sid_base, app_proto, c, &sig);
     struct json_object *a = json_object_new_object();
     json_object_object_add(a, "action", json_object_new_string("allowed"));
     json_object_object_add(a, "gid", json_object_new_int(1));
@@ -158,13 +178,13 @@ static void add_credential(struct json_object *root, const char *app_proto,
     json_object_object_add(k, "command", json_object_new_string(c->command));
     json_object_object_add(k, "mechanism", json_object_new_string(c->mechanism));
     add_bytes(k, "username", c->username);
-    add_present(k, "authzid", c->authzid);
-    add_present(k, "domain", c->domain);
-    add_present(k, "workstation", c->workstation);
-    add_secret(k, "password", c->password, show);
-    add_secret(k, "token", c->token, show);
-    add_present(k, "challenge", c->challenge);
-    add_present(k, "response", c->response);
+    add_bytes(k, "authzid", c->authzid);
+    add_bytes(k, "domain", c->domain);
+    add_bytes(k, "workstation", c->workstation);
+    add_secret(k, "password", c->password, opts->show_passwords);
+    add_secret(k, "token", c->token, opts->show_passwords);
+    add_bytes(k, "challenge", c->challenge);
+    add_bytes(k, "response", c->response);
     if (c->hashcat.p) {
         add_bytes(k, "hashcat", c->hashcat);
         json_object_object_add(k, "hashcat_mode", json_object_new_int(c->hashcat_mode));
@@ -173,39 +193,54 @@ static void add_credential(struct json_object *root, const char *app_proto,
     add_bytes(k, "server_reply", c->server_reply);
     json_object_object_add(k, "tls", json_object_new_boolean(c->tls));
     add_tristate(k, "starttls_offered", c->starttls_offered);
-    if (c->incomplete)
-        json_object_object_add(k, "incomplete", json_object_new_boolean(1));
+    add_true(k, "incomplete", c->incomplete);
     json_object_object_add(root, "credential", k);
 }
 
-static struct json_object *bytes_array(const struct ms_bytes *v, size_t n)
+/* Suricata's "smtp" object: the session's HELO and the envelope, exactly
+ * the keys Suricata writes; left out when none is known. */
+static void add_smtp(struct json_object *root, const struct ms_ev_email *e)
 {
-    struct json_object *arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *s = ms_json_bytes(v[i]);
-        if (s)
-            json_object_array_add(arr, s);
+    if (!e->helo.p && !e->mail_from.p && e->n_rcpt_to == 0)
+        return;
+    struct json_object *o = json_object_new_object();
+    add_bytes(o, "helo", e->helo);
+    add_bytes(o, "mail_from", e->mail_from);
+    add_list(o, "rcpt_to", e->rcpt_to, e->n_rcpt_to);
+    json_object_object_add(root, "smtp", o);
+}
+
+/* The header fields Suricata's "email" object has, in its shape:
+ * attachment is the list of file names, url the list of URLs. */
+static void add_email_header(struct json_object *o, const struct ms_ev_email *e)
+{
+    add_bytes(o, "from", e->from);
+    add_list(o, "to", e->to, e->n_to);
+    add_list(o, "cc", e->cc, e->n_cc);
+    add_bytes(o, "subject", e->subject);
+    add_bytes(o, "date", e->date);
+    add_bytes(o, "message_id", e->message_id);
+    struct json_object *names = NULL;
+    for (size_t i = 0; i < e->n_attachments; i++) {
+        if (!e->attachments[i].filename.p)
+            continue;
+        if (!names)
+            names = json_object_new_array();
+        json_object_array_add(names, ms_json_bytes(e->attachments[i].filename));
     }
-    return arr;
+    if (names)
+        json_object_object_add(o, "attachment", names);
+    add_list(o, "url", e->urls, e->n_urls);
 }
 
 static void add_email(struct json_object *root, const struct ms_ev_email *e)
 {
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "command", json_object_new_string(e->command ? e->command : ""));
-    if (e->mail_from.p || e->n_rcpt_to) {
-        add_bytes(o, "mail_from", e->mail_from);
-        json_object_object_add(o, "rcpt_to", bytes_array(e->rcpt_to, e->n_rcpt_to));
-    }
-    add_bytes(o, "from", e->from);
-    json_object_object_add(o, "to", bytes_array(e->to, e->n_to));
-    json_object_object_add(o, "cc", bytes_array(e->cc, e->n_cc));
-    add_bytes(o, "subject", e->subject);
-    add_bytes(o, "date", e->date);
-    add_bytes(o, "message_id", e->message_id);
+    add_email_header(o, e);
     json_object_object_add(o, "size", json_object_new_int64((int64_t)e->size));
     add_hex(o, "sha256", e->sha256, sizeof(e->sha256));
-    struct json_object *atts = json_object_new_array();
+    struct json_object *atts = NULL;
     for (size_t i = 0; i < e->n_attachments; i++) {
         const struct ms_attachment *at = &e->attachments[i];
         struct json_object *a = json_object_new_object();
@@ -213,37 +248,41 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
         add_bytes(a, "content_type", at->content_type);
         json_object_object_add(a, "size", json_object_new_int64((int64_t)at->size));
         add_hex(a, "sha256", at->sha256, sizeof(at->sha256));
-        add_present(a, "file", at->file); /* --extract-attachments */
+        add_true(a, "truncated", at->truncated);
+        add_bytes(a, "file", at->file); /* --extract-attachments */
+        if (!atts)
+            atts = json_object_new_array();
         json_object_array_add(atts, a);
     }
-    json_object_object_add(o, "attachments", atts);
-    add_present(o, "eml_file", e->eml_file); /* --extract */
-    add_present(o, "body_excerpt", e->body_excerpt);
-    if (e->n_urls)
-        json_object_object_add(o, "urls", bytes_array(e->urls, e->n_urls));
+    if (atts)
+        json_object_object_add(o, "attachments", atts);
+    add_bytes(o, "eml_file", e->eml_file); /* --extract */
+    add_bytes(o, "body_excerpt", e->body_excerpt);
     if (e->n_mime_errors) {
         struct json_object *errs = json_object_new_array();
         for (size_t i = 0; i < e->n_mime_errors; i++)
             json_object_array_add(errs, json_object_new_string(e->mime_errors[i]));
         json_object_object_add(o, "mime_errors", errs);
     }
-    if (e->accepted != MS_TRI_UNKNOWN || e->server_reply.p) {
-        add_tristate(o, "accepted", e->accepted);
-        add_bytes(o, "server_reply", e->server_reply);
-    }
-    if (e->partial)
-        json_object_object_add(o, "partial", json_object_new_boolean(1));
+    add_tristate(o, "accepted", e->accepted);
+    add_bytes(o, "server_reply", e->server_reply);
+    add_true(o, "partial", e->partial);
     json_object_object_add(o, "truncated", json_object_new_boolean(e->truncated));
     json_object_object_add(root, "email", o);
 }
 
+/* Suricata's anomaly object: app_proto names the protocol; layer, for a
+ * parser's event, is Suricata's "proto_parser". */
 static void add_anomaly(struct json_object *root, const char *app_proto, const struct ms_ev_anomaly *a)
 {
     struct json_object *o = json_object_new_object();
     const char *type = a->type ? a->type : "applayer";
     json_object_object_add(o, "type", json_object_new_string(type));
     json_object_object_add(o, "event", json_object_new_string(a->code));
-    json_object_object_add(o, "layer", json_object_new_string(app_proto ? app_proto : type));
+    if (app_proto)
+        json_object_object_add(o, "app_proto", json_object_new_string(app_proto));
+    if (strcmp(type, "applayer") == 0)
+        json_object_object_add(o, "layer", json_object_new_string("proto_parser"));
     add_bytes(o, "detail", a->detail);
     json_object_object_add(root, "anomaly", o);
 }
@@ -258,8 +297,9 @@ static const char *event_type(enum ms_event_kind k)
     return "anomaly";
 }
 
-struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_event *ev,
-                                  bool show_passwords)
+/* The keys every event starts with, in Suricata's order. */
+static struct json_object *header(const struct ms_flow_meta *m, const char *type,
+                                  const char *app_proto, const struct ms_output_opts *opts)
 {
     struct json_object *root = json_object_new_object();
     if (!root)
@@ -271,11 +311,13 @@ struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_
     bool in_flow = m->flow_id != 0;
     if (in_flow)
         json_object_object_add(root, "flow_id", json_object_new_int64((int64_t)m->flow_id));
+    if (opts->in_iface)
+        json_object_object_add(root, "in_iface", json_object_new_string(opts->in_iface));
     if (m->pcap_filename)
         add_bytes(root, "pcap_filename", ms_bytes_of(m->pcap_filename, strlen(m->pcap_filename)));
     if (m->pcap_cnt)
         json_object_object_add(root, "pcap_cnt", json_object_new_int64((int64_t)m->pcap_cnt));
-    json_object_object_add(root, "event_type", json_object_new_string(event_type(ev->kind)));
+    json_object_object_add(root, "event_type", json_object_new_string(type));
     json_object_object_add(root, "src_ip", json_object_new_string(m->src_ip));
     if (in_flow)
         json_object_object_add(root, "src_port", json_object_new_int(m->src_port));
@@ -285,18 +327,66 @@ struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_
     const char *proto = m->proto ? m->proto : "TCP";
     if (*proto)
         json_object_object_add(root, "proto", json_object_new_string(proto));
-    if (ev->app_proto)
-        json_object_object_add(root, "app_proto", json_object_new_string(ev->app_proto));
+    if (m->community_id)
+        json_object_object_add(root, "community_id", json_object_new_string(m->community_id));
+    if (app_proto)
+        json_object_object_add(root, "app_proto", json_object_new_string(app_proto));
+    if (opts->host)
+        json_object_object_add(root, "host", json_object_new_string(opts->host));
+    return root;
+}
+
+struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_event *ev,
+                                  const struct ms_output_opts *opts)
+{
+    struct json_object *root = header(m, event_type(ev->kind), ev->app_proto, opts);
+    if (!root)
+        return NULL;
     switch (ev->kind) {
     case MS_EV_CREDENTIAL:
-        add_credential(root, ev->app_proto, &ev->u.cred, show_passwords);
+        add_credential(root, ev->app_proto, &ev->u.cred, opts);
         break;
     case MS_EV_EMAIL:
+        add_smtp(root, &ev->u.email);
         add_email(root, &ev->u.email);
         break;
     case MS_EV_ANOMALY:
         add_anomaly(root, ev->app_proto, &ev->u.anomaly);
         break;
     }
+    return root;
+}
+
+/* A file Suricata would log: one attachment of a message, with the
+ * message's metadata as Suricata puts it on an SMTP fileinfo record. The
+ * type comes from the MIME header (no libmagic, so no "magic"); the hash
+ * of a file whose end was not seen would match nothing, so only a CLOSED
+ * file has one, as in Suricata. */
+struct json_object *ms_json_fileinfo(const struct ms_flow_meta *m, const struct ms_event *ev,
+                                     size_t index, const struct ms_output_opts *opts)
+{
+    const struct ms_ev_email *e = &ev->u.email;
+    const struct ms_attachment *at = &e->attachments[index];
+    struct json_object *root = header(m, "fileinfo", ev->app_proto, opts);
+    if (!root)
+        return NULL;
+    add_smtp(root, e);
+    struct json_object *em = json_object_new_object();
+    add_email_header(em, e);
+    if (em && json_object_object_length(em) > 0)
+        json_object_object_add(root, "email", em);
+    else
+        json_object_put(em);
+    struct json_object *f = json_object_new_object();
+    add_bytes(f, "filename", at->filename);
+    add_bytes(f, "content_type", at->content_type);
+    json_object_object_add(f, "gaps", json_object_new_boolean(at->truncated));
+    json_object_object_add(f, "state", json_object_new_string(at->truncated ? "TRUNCATED" : "CLOSED"));
+    if (!at->truncated)
+        add_hex(f, "sha256", at->sha256, sizeof(at->sha256));
+    json_object_object_add(f, "stored", json_object_new_boolean(at->file.p != NULL));
+    add_bytes(f, "file", at->file);
+    json_object_object_add(f, "size", json_object_new_int64((int64_t)at->size));
+    json_object_object_add(root, "fileinfo", f);
     return root;
 }

@@ -8,7 +8,11 @@
 
 /* A new object owned by the caller (json_object_put), NULL on ENOMEM. */
 struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_event *ev,
-                                  bool show_passwords);
+                                  const struct ms_output_opts *opts);
+/* The fileinfo event of attachment index of an email event (Suricata's
+ * file record); same ownership. */
+struct json_object *ms_json_fileinfo(const struct ms_flow_meta *m, const struct ms_event *ev,
+                                     size_t index, const struct ms_output_opts *opts);
 
 /* A JSON string of arbitrary bytes: invalid UTF-8 becomes U+FFFD, since
  * json-c passes bytes through unchecked and consumers reject bad UTF-8. */

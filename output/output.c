@@ -10,6 +10,7 @@ struct ms_output {
     FILE *fp;
     struct ms_output_opts opts;
     uint64_t counts[MS_EV_ANOMALY + 1];
+    uint64_t fileinfo;
 };
 
 struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o)
@@ -49,16 +50,25 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if ((unsigned)ev->kind <= MS_EV_ANOMALY)
         out->counts[ev->kind]++;
     if (out->opts.format == MS_OUTPUT_TEXT)
-        return flush_line(out, ms_text_event(out->fp, m, ev, out->opts.show_passwords) < 0
+        return flush_line(out, ms_text_event(out->fp, m, ev, &out->opts) < 0
                                    ? MS_ERR_IO : MS_OK);
-    return flush_line(out, write_json_line(out, ms_json_event(m, ev, out->opts.show_passwords)));
+    enum ms_rc rc = write_json_line(out, ms_json_event(m, ev, &out->opts));
+    /* Then a fileinfo record per attachment, as Suricata logs files, tied
+     * to the message by flow_id (and the email metadata it carries). */
+    if (ev->kind == MS_EV_EMAIL) {
+        for (size_t i = 0; i < ev->u.email.n_attachments && rc == MS_OK; i++) {
+            rc = write_json_line(out, ms_json_fileinfo(m, ev, i, &out->opts));
+            out->fileinfo += rc == MS_OK;
+        }
+    }
+    return flush_line(out, rc);
 }
 
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n)
 {
     if (out->opts.format == MS_OUTPUT_TEXT)
         return flush_line(out, ms_text_stats(out->fp, ts_us, v, n) < 0 ? MS_ERR_IO : MS_OK);
-    return flush_line(out, write_json_line(out, ms_json_stats(ts_us, v, n)));
+    return flush_line(out, write_json_line(out, ms_json_stats(ts_us, out->opts.host, v, n)));
 }
 
 void ms_output_set_fp(struct ms_output *out, FILE *fp)
@@ -69,6 +79,11 @@ void ms_output_set_fp(struct ms_output *out, FILE *fp)
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)
 {
     return (unsigned)kind <= MS_EV_ANOMALY ? out->counts[kind] : 0;
+}
+
+uint64_t ms_output_fileinfo_count(const struct ms_output *out)
+{
+    return out->fileinfo;
 }
 
 void ms_output_free(struct ms_output *out)

@@ -20,6 +20,7 @@ struct ms_flow_meta {
     const char *pcap_filename; /* NULL for live capture */
     uint64_t pcap_cnt;       /* packet that completed the event, when reading files (0: none) */
     const char *proto;       /* transport, "TCP" when NULL; "" leaves it out */
+    const char *community_id; /* Community ID v1 of the flow, NULL when none */
 };
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
@@ -27,6 +28,9 @@ enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
 struct ms_output_opts {
     enum ms_output_format format;
     bool show_passwords;
+    uint32_t sid_base;       /* first alert signature id; 0: MS_SID_BASE_DEFAULT */
+    const char *in_iface;    /* live capture: the interface (NULL: left out) */
+    const char *host;        /* live capture: the sensor name (NULL: left out) */
 };
 
 struct ms_output;
@@ -37,6 +41,8 @@ struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o);
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev);
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind);
+/* fileinfo events written (one per attachment of each email event, JSON only). */
+uint64_t ms_output_fileinfo_count(const struct ms_output *out);
 
 /* One counter of a stats event. name is a dotted path ("flow.evicted")
  * giving the nesting of the JSON object. */

@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS_SID_BASE 2610000u
-
 /* Fixed slots: sids never change meaning once published, since rules and
  * dashboards downstream key on them. */
 static const char *const mech_slots[] = {
@@ -46,15 +44,17 @@ void ms_mechanism_label(const struct ms_ev_credential *c, char *out, size_t outl
         snprintf(out, outlen, "%s %s", c->command, c->mechanism);
 }
 
-void ms_signature_for(const char *app_proto, const struct ms_ev_credential *c,
+void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_ev_credential *c,
                       struct ms_signature *out)
 {
+    if (sid_base == 0 || sid_base > MS_SID_BASE_MAX)
+        sid_base = MS_SID_BASE_DEFAULT;
     char proto[8];
     size_t i = 0;
     for (; app_proto[i] && i < sizeof(proto) - 1; i++)
         proto[i] = (char)(app_proto[i] >= 'a' && app_proto[i] <= 'z' ? app_proto[i] - 32 : app_proto[i]);
     proto[i] = '\0';
-    out->sid = MS_SID_BASE + proto_slot(app_proto) * 100 + mech_slot(c);
+    out->sid = sid_base + proto_slot(app_proto) * 100 + mech_slot(c);
     bool secret = c->password.p != NULL || c->token.p != NULL;
     char label[64];
     ms_mechanism_label(c, label, sizeof(label));

@@ -7,13 +7,23 @@
 #include <stdint.h>
 #include "../common/event.h"
 
+/* Signature ids fill one block of MS_SID_BLOCK ids from a base: base +
+ * 100 x protocol (1 POP3, 2 IMAP, 3 SMTP, 9 other) + mechanism slot (1-10,
+ * 99 other), so the block is base .. base + 999. The default lies in the
+ * range Snort and Suricata leave to local rules (1000000-1999999); a site
+ * whose own rules use it moves mailspill's with --sid-base. */
+#define MS_SID_BASE_DEFAULT 1610000u
+#define MS_SID_BLOCK 1000u
+#define MS_SID_BASE_MAX (UINT32_MAX - MS_SID_BLOCK + 1u)
+
 struct ms_signature {
     uint32_t sid;
     int severity;
     char text[128];
 };
 
-void ms_signature_for(const char *app_proto, const struct ms_ev_credential *c,
+/* sid_base: the block's first id (0: MS_SID_BASE_DEFAULT). */
+void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_ev_credential *c,
                       struct ms_signature *out);
 
 /* How people name the login: "USER/PASS", "APOP", "LOGIN", or the command

@@ -34,7 +34,8 @@ static struct json_object *section(struct json_object *root, const char *name, s
     return cur;
 }
 
-struct json_object *ms_json_stats(uint64_t ts_us, const struct ms_stat *v, size_t n)
+struct json_object *ms_json_stats(uint64_t ts_us, const char *host, const struct ms_stat *v,
+                                  size_t n)
 {
     struct json_object *root = json_object_new_object();
     struct json_object *st = json_object_new_object();
@@ -47,6 +48,8 @@ struct json_object *ms_json_stats(uint64_t ts_us, const struct ms_stat *v, size_
     ms_format_timestamp(ts_us, ts, sizeof(ts));
     json_object_object_add(root, "timestamp", json_object_new_string(ts));
     json_object_object_add(root, "event_type", json_object_new_string("stats"));
+    if (host)
+        json_object_object_add(root, "host", json_object_new_string(host));
     json_object_object_add(root, "stats", st);
     for (size_t i = 0; i < n; i++) {
         const char *dot = strrchr(v[i].name, '.');

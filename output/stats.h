@@ -6,9 +6,10 @@
 #include <stdio.h>
 #include "output.h"
 
-/* {"timestamp", "event_type": "stats", "stats": {nested by dotted names}};
- * NULL on ENOMEM. The caller owns the object. */
-struct json_object *ms_json_stats(uint64_t ts_us, const struct ms_stat *v, size_t n);
+/* {"timestamp", "event_type": "stats", "host" (when given), "stats":
+ * {nested by dotted names}}; NULL on ENOMEM. The caller owns the object. */
+struct json_object *ms_json_stats(uint64_t ts_us, const char *host, const struct ms_stat *v,
+                                  size_t n);
 /* "HH:MM:SS STATS name=value ..." on one line; < 0 on a write error. */
 int ms_text_stats(FILE *fp, uint64_t ts_us, const struct ms_stat *v, size_t n);
 

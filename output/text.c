@@ -63,7 +63,7 @@ static const char *outcome_text(enum ms_outcome o)
 }
 
 int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
-                  bool show_passwords)
+                  const struct ms_output_opts *opts)
 {
     time_t secs = (time_t)(m->ts_us / 1000000u);
     struct tm tm;
@@ -87,7 +87,7 @@ int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event 
         struct ms_bytes secret = c->password.p ? c->password : c->token;
         if (secret.p) {
             fputs(" / ", fp);
-            if (show_passwords)
+            if (opts->show_passwords)
                 put_safe(fp, secret, 256);
             else
                 fputs("********", fp);

@@ -8,6 +8,6 @@
 
 /* Returns 0, or -1 when writing failed. */
 int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
-                  bool show_passwords);
+                  const struct ms_output_opts *opts);
 
 #endif

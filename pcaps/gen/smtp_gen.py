@@ -212,7 +212,9 @@ def offers_starttls(server_lines):
 def smtp_email_event(host, port, command, mail_from, rcpts, subject, attachments, accepted,
                      reply, raw=None):
     ev = base_event("email", "smtp", host, port)
-    e = {"command": command, "mail_from": mail_from, "rcpt_to": rcpts}
+    # Suricata's smtp object: the paths as the client wrote them.
+    ev["smtp"] = {"mail_from": "<%s>" % mail_from, "rcpt_to": ["<%s>" % r for r in rcpts]}
+    e = {"command": command}
     if subject is not None:
         e["subject"] = subject
     if raw is not None:

@@ -559,9 +559,10 @@ def smtp_alert(c, pcap_cnt):
 def smtp_email(c, raw, pcap_cnt):
     subject = [l for l in raw.split(b"\r\n") if l.startswith(b"Subject: ")][0][9:].decode()
     return with_cnt({"event_type": "email", "app_proto": "smtp", "src_ip": CLI_IP,
-                     "src_port": c.cport, "dest_ip": SRV_IP, "dest_port": c.sport}, pcap_cnt,
-                    "email", {"command": "DATA", "mail_from": "bob@example.net",
-                              "rcpt_to": ["alice@example.org"], "accepted": True,
+                     "src_port": c.cport, "dest_ip": SRV_IP, "dest_port": c.sport,
+                     "smtp": {"mail_from": "<bob@example.net>", "rcpt_to": ["<alice@example.org>"]}},
+                    pcap_cnt,
+                    "email", {"command": "DATA", "accepted": True,
                               "server_reply": SMTP_QUEUED, "subject": subject, "size": len(raw),
                               "sha256": hashlib.sha256(raw).hexdigest(), "truncated": False})
 

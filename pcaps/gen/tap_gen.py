@@ -222,7 +222,9 @@ def cred_event(proto, host, sport, port, command, mech, user, password, ok, repl
 def smtp_email_event(host, sport, port, mail_from, rcpts, subject, attachments, accepted,
                      reply, raw=None):
     ev = base_event("email", "smtp", host, sport, port)
-    e = {"command": "DATA", "mail_from": mail_from, "rcpt_to": rcpts, "subject": subject}
+    # Suricata's smtp object: the paths as the client wrote them.
+    ev["smtp"] = {"mail_from": "<%s>" % mail_from, "rcpt_to": ["<%s>" % r for r in rcpts]}
+    e = {"command": "DATA", "subject": subject}
     if raw is not None:         # as submitted (the size/sha256 of what is reported)
         e["size"] = len(raw)
         e["sha256"] = hashlib.sha256(raw).hexdigest()

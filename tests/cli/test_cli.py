@@ -244,11 +244,55 @@ def test_truncated_capture():
                and e["credential"]["outcome"] == "success" for e in evs), evs
 
 
+def test_sid_base():
+    """Signature ids: one block from --sid-base, default in the local-use
+    range, the same offset per protocol and mechanism."""
+    base = [e["alert"]["signature_id"] for e in events(run(["-r", DEMO]).stdout)
+            if e["event_type"] == "alert"]
+    assert base and all(1610000 <= s <= 1610999 for s in base), base
+    moved = [e["alert"]["signature_id"] for e in events(run(["--sid-base", "3000000", "-r", DEMO]).stdout)
+             if e["event_type"] == "alert"]
+    assert moved == [s - 1610000 + 3000000 for s in base], (base, moved)
+    top = 2**32 - 1000
+    last = [e["alert"]["signature_id"] for e in events(run(["--sid-base", str(top), "-r", DEMO]).stdout)
+            if e["event_type"] == "alert"]
+    assert last == [s - 1610000 + top for s in base], last
+    for bad in ("0", "-1", str(top + 1), "1e6", ""):
+        one_line_error(run(["--sid-base", bad, "-r", DEMO]), 2, "--sid-base")
+
+
+def test_file_output_has_no_sensor():
+    """Reading a file, the output does not depend on the machine: no host,
+    no in_iface, even with --sensor-name; every flow event has a
+    community_id and no key is null or an empty list."""
+    r = run(["--sensor-name", "s1", "-r", DEMO])
+    assert r.returncode == 0, r.stderr
+    again = run(["-r", DEMO])
+    assert r.stdout == again.stdout
+    for e in events(r.stdout, with_stats=True):
+        assert "host" not in e and "in_iface" not in e, e
+        if "flow_id" in e:
+            assert re.fullmatch(r"1:[A-Za-z0-9+/]{27}=", e["community_id"]), e
+
+        def walk(v):
+            if isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, list):
+                assert v, e
+                for x in v:
+                    walk(x)
+            else:
+                assert v is not None, e
+        walk(e)
+    one_line_error(run(["--sensor-name", "", "-r", DEMO]), 2, "--sensor-name")
+
+
 for t in (test_envelope, test_redacted_by_default, test_show_passwords, test_text_view,
           test_output_file, test_stdin, test_pcapng, test_several_files_one_stream,
           test_bpf_filter, test_missing_file,
           test_not_a_capture, test_unknown_option, test_unsupported_linktype,
-          test_truncated_capture):
+          test_truncated_capture, test_sid_base, test_file_output_has_no_sensor):
     case(t)
 print(f"{results.count(True)} passed, {results.count(False)} failed")
 sys.exit(0 if all(results) else 1)

@@ -98,8 +98,8 @@ def test_files_match_capture(tmp):
         assert any(x["sha256"] == h and x["size"] == st.st_size for x in EXP_EMAILS), h
         listed.add(base)
         exp = next(x for x in EXP_EMAILS if x["sha256"] == h)
-        assert len(m["attachments"]) == len(exp["attachments"])
-        for k, (a, xa) in enumerate(zip(m["attachments"], exp["attachments"]), 1):
+        assert len(m.get("attachments", [])) == len(exp["attachments"])
+        for k, (a, xa) in enumerate(zip(m.get("attachments", []), exp["attachments"]), 1):
             apath = a["file"]
             abase = os.path.basename(apath)
             assert abase == f"{base[:-4]}-{k}-{safe_name(xa['filename'])}", abase
@@ -112,6 +112,56 @@ def test_files_match_capture(tmp):
     assert sorted(seqs) == list(range(1, len(emails) + 1)), seqs
     # Nothing else was written.
     assert set(os.listdir(out)) == listed, (os.listdir(out), listed)
+
+
+def parsed_attachments(path):
+    """(file name or None, sha256 of the decoded content) of each attachment
+    of the .eml, by Python's own MIME parser: a leaf part with a file name or
+    Content-Disposition: attachment (the README's rule)."""
+    with open(path, "rb") as f:
+        msg = email.message_from_binary_file(f, policy=email.policy.default)
+    out = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        name = part.get_filename()
+        if name is None and part.get_content_disposition() != "attachment":
+            continue
+        out.append((name, hashlib.sha256(part.get_payload(decode=True) or b"").hexdigest()))
+    return out
+
+
+def test_fileinfo_events(tmp):
+    """Suricata's email.attachment list and one fileinfo event per
+    attachment, right after its email, with the sha256 Python's parser
+    gets from the extracted message."""
+    out = os.path.join(tmp, "x")
+    r = run(["-r", DEMO, "--extract", out, "--extract-attachments"])
+    assert r.returncode == 0, r.stderr
+    evs = [e for e in events(r.stdout) if e["event_type"] != "stats"]
+    emails = [i for i, e in enumerate(evs) if e["event_type"] == "email"]
+    assert emails, "no email events"
+    n_files = 0
+    for i in emails:
+        m = evs[i]["email"]
+        want = parsed_attachments(m["eml_file"])
+        names = [n for n, _ in want if n is not None]
+        assert m.get("attachment", []) == names, (m.get("attachment"), names)
+        infos = evs[i + 1:i + 1 + len(want)]
+        assert [e["event_type"] for e in infos] == ["fileinfo"] * len(want), infos
+        for (name, h), e in zip(want, infos):
+            fi = e["fileinfo"]
+            assert e["flow_id"] == evs[i]["flow_id"] and e["app_proto"] == evs[i]["app_proto"]
+            assert e["community_id"] == evs[i]["community_id"]
+            assert fi.get("filename") == name, (fi, name)
+            assert fi["state"] == "CLOSED" and fi["gaps"] is False, fi
+            assert fi["sha256"] == h, (fi["sha256"], h)
+            assert fi["stored"] is True and sha256_file(fi["file"]) == h, fi
+            assert e["email"].get("message_id") == m.get("message_id")
+            n_files += 1
+    assert n_files == sum(1 for e in evs if e["event_type"] == "fileinfo")
+    if "--match-only" not in sys.argv[3:]:
+        assert n_files > 0, "the demo capture has attachments"
 
 
 def test_no_overwrite(tmp):
@@ -186,7 +236,7 @@ def test_disk_full(tmp):
     for n in os.listdir(out):
         assert os.path.getsize(os.path.join(out, n)) <= 1000, n
     files = {os.path.basename(m["eml_file"]) for m in emails if "eml_file" in m}
-    files |= {os.path.basename(a["file"]) for m in emails for a in m["attachments"] if "file" in a}
+    files |= {os.path.basename(a["file"]) for m in emails for a in m.get("attachments", []) if "file" in a}
     assert set(os.listdir(out)) == files, (os.listdir(out), files)
 
 
@@ -228,10 +278,10 @@ def test_usage(tmp):
     assert r.returncode == 1 and b"--extract" in r.stderr, r.stderr
 
 
-# With --match-only (any capture): only the byte-identity check; the other
-# cases know the demo capture's sizes.
-TESTS = (test_files_match_capture, test_no_overwrite, test_byte_cap, test_disk_full,
+# With --match-only (any capture): only the byte-identity and attachment
+# checks; the other cases know the demo capture's sizes.
+TESTS = (test_files_match_capture, test_fileinfo_events, test_no_overwrite, test_byte_cap, test_disk_full,
          test_body_bytes, test_usage)
-for t in TESTS[:1] if "--match-only" in sys.argv[3:] else TESTS:
+for t in TESTS[:2] if "--match-only" in sys.argv[3:] else TESTS:
     case(t)
 sys.exit(0 if all(results) else 1)

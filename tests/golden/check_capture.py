@@ -7,8 +7,11 @@ Each expected line is a partial event: it must match a distinct actual event
 on every key it gives (objects recursively; lists of equal length, element by
 element). The number of alert and email events must be exactly the number
 expected, so a missing or an extra login fails the test, and no anomaly may
-appear unless the expected file lists it. A line with "event_type": "stats" is
-matched against the stats event that ends every run."""
+appear unless the expected file lists it. A key expected as null or [] must
+be absent (mailspill leaves out unknown values and empty lists). A line with
+"event_type": "stats" is matched against the stats event that ends every run.
+Every email event's attachments must be followed by one fileinfo event each
+(same flow, file name, size, and the hash when the file is complete)."""
 import json
 import os
 import subprocess
@@ -17,11 +20,45 @@ import sys
 
 def matches(exp, act):
     if isinstance(exp, dict):
-        return isinstance(act, dict) and all(k in act and matches(v, act[k]) for k, v in exp.items())
+        return isinstance(act, dict) and all(
+            (k not in act) if v is None or v == [] else (k in act and matches(v, act[k]))
+            for k, v in exp.items())
     if isinstance(exp, list):
         return isinstance(act, list) and len(exp) == len(act) and all(
             matches(e, a) for e, a in zip(exp, act))
     return exp == act and type(exp) is type(act)
+
+
+def check_fileinfo(actual):
+    """The fileinfo events after each email event describe its attachments,
+    in order, as Suricata logs files."""
+    ok = True
+    for i, a in enumerate(actual):
+        if a.get("event_type") != "email":
+            continue
+        atts = a["email"].get("attachments", [])
+        infos = actual[i + 1:i + 1 + len(atts)]
+        for at, fi in zip(atts, infos):
+            f = fi.get("fileinfo", {})
+            want = {"filename": at.get("filename"), "size": at["size"],
+                    "content_type": at["content_type"],
+                    "state": "TRUNCATED" if at.get("truncated") else "CLOSED",
+                    "sha256": None if at.get("truncated") else at["sha256"]}
+            got = {k: f.get(k) for k in want}
+            if fi.get("event_type") != "fileinfo" or fi.get("flow_id") != a.get("flow_id") \
+                    or got != want:
+                print("FILEINFO MISMATCH: attachment", json.dumps(at), "record", json.dumps(fi))
+                ok = False
+        if len(infos) < len(atts):
+            print(f"FILEINFO: {len(atts)} attachments, {len(infos)} records after the email")
+            ok = False
+    n_att = sum(len(a["email"].get("attachments", [])) for a in actual
+                if a.get("event_type") == "email")
+    n_fi = sum(1 for a in actual if a.get("event_type") == "fileinfo")
+    if n_att != n_fi:
+        print(f"fileinfo: {n_att} attachments, {n_fi} fileinfo events")
+        ok = False
+    return ok
 
 
 def main():
@@ -64,6 +101,7 @@ def main():
             ok = False
         else:
             remaining.remove(hit)
+    ok = check_fileinfo(actual) and ok
     for kind in ("alert", "email", "anomaly"):
         n_exp = sum(1 for e in expected if e.get("event_type") == kind)
         n_act = sum(1 for a in actual if a.get("event_type") == kind)

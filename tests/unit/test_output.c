@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../../output/json.h"
+#include "../../output/signature.h"
 #include "../../output/text.h"
 
 static char *render_text(const char *user, size_t len)
@@ -25,7 +26,8 @@ static char *render_text(const char *user, size_t len)
     size_t n = 0;
     FILE *fp = open_memstream(&buf, &n);
     assert_non_null(fp);
-    assert_int_equal(ms_text_event(fp, &m, &ev, false), 0);
+    struct ms_output_opts opts = { .format = MS_OUTPUT_TEXT };
+    assert_int_equal(ms_text_event(fp, &m, &ev, &opts), 0);
     fclose(fp);
     return buf;
 }
@@ -61,11 +63,161 @@ static void test_json_is_valid_utf8(void **state)
     json_object_put(o);
 }
 
+static const struct ms_flow_meta flow_meta = {
+    .ts_us = 1, .flow_id = 7, .src_ip = "10.0.0.5", .src_port = 40000,
+    .dest_ip = "10.0.0.1", .dest_port = 25, .community_id = "1:abc",
+};
+
+static struct json_object *get(struct json_object *o, const char *path)
+{
+    char key[64];
+    while (o && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        assert_true(n < sizeof(key));
+        memcpy(key, path, n);
+        key[n] = '\0';
+        struct json_object *next = NULL;
+        if (!json_object_object_get_ex(o, key, &next))
+            return NULL;
+        o = next;
+        path += n + (dot ? 1 : 0);
+    }
+    return o;
+}
+
+static const char *get_str(struct json_object *o, const char *path)
+{
+    struct json_object *v = get(o, path);
+    assert_non_null(v);
+    assert_true(json_object_is_type(v, json_type_string));
+    return json_object_get_string(v);
+}
+
+/* Unknown values and empty lists are left out, never null or []. */
+static void test_json_omits_unknown(void **state)
+{
+    (void)state;
+    struct ms_output_opts opts = { .format = MS_OUTPUT_JSON };
+    struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "pop3" };
+    ev.u.email.command = "RETR";
+    struct json_object *o = ms_json_event(&flow_meta, &ev, &opts);
+    assert_non_null(o);
+    struct json_object *em = get(o, "email");
+    assert_non_null(em);
+    static const char *const absent[] = { "from", "to", "cc", "subject", "date", "message_id",
+                                          "attachment", "url", "attachments", "accepted",
+                                          "server_reply", "partial" };
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+        assert_null(get(em, absent[i]));
+    assert_null(get(o, "smtp")); /* not SMTP, no envelope */
+    assert_string_equal(get_str(o, "community_id"), "1:abc");
+    json_object_put(o);
+
+    struct ms_event c = { .kind = MS_EV_CREDENTIAL, .app_proto = "imap" };
+    c.u.cred.command = "LOGIN";
+    c.u.cred.mechanism = "LOGIN";
+    o = ms_json_event(&flow_meta, &c, &opts);
+    assert_null(get(o, "credential.username"));
+    assert_null(get(o, "credential.server_reply"));
+    assert_null(get(o, "credential.starttls_offered"));
+    assert_null(get(o, "credential.incomplete"));
+    assert_string_equal(get_str(o, "credential.outcome"), "unknown");
+    json_object_put(o);
+}
+
+/* An SMTP message: Suricata's smtp object and email lists, and one
+ * fileinfo record per attachment whose hash is given only when its end
+ * was seen. */
+static void test_json_email_suricata_shape(void **state)
+{
+    (void)state;
+    struct ms_output_opts opts = { .format = MS_OUTPUT_JSON };
+    struct ms_bytes rcpt[2] = { ms_bytes_of("<b@x>", 5), ms_bytes_of("<c@x>", 5) };
+    struct ms_bytes urls[1] = { ms_bytes_of("http://x/", 9) };
+    struct ms_attachment att[2];
+    memset(att, 0, sizeof(att));
+    att[0].filename = ms_bytes_of("a.pdf", 5);
+    att[0].content_type = ms_bytes_of("application/pdf", 15);
+    att[0].size = 3;
+    memset(att[0].sha256, 0xab, sizeof(att[0].sha256));
+    att[1].content_type = ms_bytes_of("image/png", 9); /* no file name */
+    att[1].truncated = true;
+    struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "smtp" };
+    ev.u.email.command = "DATA";
+    ev.u.email.helo = ms_bytes_of("client.example", 14);
+    ev.u.email.mail_from = ms_bytes_of("<a@x>", 5);
+    ev.u.email.rcpt_to = rcpt;
+    ev.u.email.n_rcpt_to = 2;
+    ev.u.email.urls = urls;
+    ev.u.email.n_urls = 1;
+    ev.u.email.attachments = att;
+    ev.u.email.n_attachments = 2;
+
+    struct json_object *o = ms_json_event(&flow_meta, &ev, &opts);
+    assert_string_equal(get_str(o, "smtp.helo"), "client.example");
+    assert_string_equal(get_str(o, "smtp.mail_from"), "<a@x>");
+    assert_int_equal(json_object_array_length(get(o, "smtp.rcpt_to")), 2);
+    assert_null(get(o, "email.mail_from"));
+    struct json_object *names = get(o, "email.attachment");
+    assert_int_equal(json_object_array_length(names), 1); /* only named files */
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(names, 0)), "a.pdf");
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(get(o, "email.url"), 0)),
+                        "http://x/");
+    assert_int_equal(json_object_array_length(get(o, "email.attachments")), 2);
+    json_object_put(o);
+
+    o = ms_json_fileinfo(&flow_meta, &ev, 0, &opts);
+    assert_string_equal(get_str(o, "event_type"), "fileinfo");
+    assert_string_equal(get_str(o, "app_proto"), "smtp");
+    assert_string_equal(get_str(o, "fileinfo.filename"), "a.pdf");
+    assert_string_equal(get_str(o, "fileinfo.content_type"), "application/pdf");
+    assert_string_equal(get_str(o, "fileinfo.state"), "CLOSED");
+    assert_string_equal(get_str(o, "fileinfo.sha256"),
+                        "abababababababababababababababababababababababababababababababab");
+    assert_int_equal(json_object_get_int64(get(o, "fileinfo.size")), 3);
+    assert_false(json_object_get_boolean(get(o, "fileinfo.stored")));
+    assert_string_equal(get_str(o, "smtp.mail_from"), "<a@x>");
+    assert_int_equal(json_object_array_length(get(o, "email.attachment")), 1);
+    assert_null(get(o, "email.attachments")); /* only Suricata's keys on a fileinfo record */
+    json_object_put(o);
+
+    o = ms_json_fileinfo(&flow_meta, &ev, 1, &opts);
+    assert_string_equal(get_str(o, "fileinfo.state"), "TRUNCATED");
+    assert_null(get(o, "fileinfo.sha256"));
+    assert_null(get(o, "fileinfo.filename"));
+    assert_true(json_object_get_boolean(get(o, "fileinfo.gaps")));
+    json_object_put(o);
+}
+
+/* Signature ids: one block from a configurable base, stable per protocol
+ * and mechanism. */
+static void test_signature_block(void **state)
+{
+    (void)state;
+    struct ms_ev_credential c = { .command = "USER", .mechanism = "USER" };
+    struct ms_signature sig;
+    ms_signature_for(0, "pop3", &c, &sig);
+    assert_int_equal(sig.sid, MS_SID_BASE_DEFAULT + 101);
+    ms_signature_for(3000000, "pop3", &c, &sig);
+    assert_int_equal(sig.sid, 3000101);
+    c.command = "AUTH";
+    c.mechanism = "OAUTHBEARER";
+    ms_signature_for(3000000, "smtp", &c, &sig);
+    assert_int_equal(sig.sid, 3000310);
+    c.mechanism = "NEW-MECH";
+    ms_signature_for(MS_SID_BASE_MAX, "other", &c, &sig);
+    assert_int_equal(sig.sid, UINT32_MAX); /* the block's last id still fits */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_escapes_controls),
         cmocka_unit_test(test_json_is_valid_utf8),
+        cmocka_unit_test(test_json_omits_unknown),
+        cmocka_unit_test(test_json_email_suricata_shape),
+        cmocka_unit_test(test_signature_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,10 +3,11 @@
  * runs must agree.
  *
  * helper_split records the fields every dissector shares; SMTP adds the
- * envelope, the server's verdict on a message and the STARTTLS posture. A
- * thin wrapper around the dissector (smtp_x below) follows every event with
- * a line "ANOMALY +..." holding those fields, so they are compared across
- * splits as well. count_anomalies() skips those lines. */
+ * HELO/EHLO, the envelope, the server's verdict on a message and the
+ * STARTTLS posture. A thin wrapper around the dissector (smtp_x below)
+ * follows every event with a line "ANOMALY +..." holding those fields, so
+ * they are compared across splits as well. count_anomalies() skips those
+ * lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +69,7 @@ static void wrap_emit(void *user, const struct ms_event *ev)
     } else if (ev->kind == MS_EV_EMAIL) {
         const struct ms_ev_email *e = &ev->u.email;
         put(buf, sizeof(buf), &at, "+email", 6);
+        put_b(buf, sizeof(buf), &at, " helo", e->helo);
         put_b(buf, sizeof(buf), &at, " mail_from", e->mail_from);
         for (size_t i = 0; i < e->n_rcpt_to; i++)
             put_b(buf, sizeof(buf), &at, " rcpt", e->rcpt_to[i]);
@@ -600,8 +602,9 @@ static void test_data_dot_stuffing(void **state)
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "EMAIL DATA from=[Alice <alice@example.org>] "
                                 "to=[Bob <bob@example.org>] subject=[dots]"));
-    assert_non_null(strstr(log, "truncated=0\nANOMALY +email mail_from=[alice@example.org] "
-                                "rcpt=[bob@example.org] accepted=true "
+    assert_non_null(strstr(log, "truncated=0\nANOMALY +email helo=[client.example.org] "
+                                "mail_from=[<alice@example.org>] "
+                                "rcpt=[<bob@example.org>] accepted=true "
                                 "reply=[250 2.0.0 Ok: queued as 4F3A2B]\n"));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     assert_int_equal(count_anomalies(log), 0);
@@ -628,10 +631,12 @@ static void test_pipelining(void **state)
     char *log = run(t, N(t));
     assert_non_null(strstr(log, "CRED AUTH PLAIN user=[alice] pass=[pw] outcome=1 "));
     assert_non_null(strstr(log, "subject=[p]"));
-    assert_non_null(strstr(log, "+email mail_from=[alice@example.org] rcpt=[bob@example.org] "
-                                "rcpt=[nobody@example.org] rcpt=[carol@example.org] "
+    assert_non_null(strstr(log, "+email helo=[client.example.org] "
+                                "mail_from=[<alice@example.org>] rcpt=[<bob@example.org>] "
+                                "rcpt=[<nobody@example.org>] rcpt=[<carol@example.org>] "
                                 "accepted=true reply=[250 2.0.0 Ok: queued as 1]\n"));
-    assert_non_null(strstr(log, "+email mail_from=[] rcpt=[x@y] accepted=false "
+    assert_non_null(strstr(log, "+email helo=[client.example.org] mail_from=[<>] rcpt=[<x@y>] "
+                                "accepted=false "
                                 "reply=[451 4.3.0 Error: queue file write error]\n"));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_int_equal(count_anomalies(log), 0);
@@ -656,7 +661,7 @@ static void test_body_before_354(void **state)
     char want[128];
     ms_test_want_msg("hello world 1234\r\n", 18, want, sizeof(want));
     assert_non_null(strstr(log, want));
-    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<a@b>] rcpt=[<c@d>] accepted=true "
                                 "reply=[250 2.0.0 Ok: queued]\n"));
     free(log);
 }
@@ -689,10 +694,11 @@ static void test_bdat(void **state)
     ms_test_want_msg(body, sizeof(body) - 1, want, sizeof(want));
     assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "EMAIL BDAT from=null subject=[chunked]"));
-    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
+    assert_non_null(strstr(log, "+email helo=[client.example.org] mail_from=[<a@b>] rcpt=[<c@d>] "
+                                "accepted=true "
                                 "reply=[250 2.0.0 Ok: 50 bytes queued as X]\n"));
     /* BDAT 0 LAST without a transaction: an empty message, refused. */
-    assert_non_null(strstr(log, "+email mail_from=null accepted=false "
+    assert_non_null(strstr(log, "+email helo=[client.example.org] mail_from=null accepted=false "
                                 "reply=[503 5.5.1 Error: need MAIL command]\n"));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_int_equal(count_anomalies(log), 0);
@@ -715,7 +721,8 @@ static void test_bdat_gap(void **state)
         S("250 queued\r\n250 Ok\r\n"),
     };
     char *log = run(t, N(t));
-    assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
+    assert_non_null(strstr(log, "truncated=1\nANOMALY +email helo=[x] mail_from=[<a@b>] "
+                                "rcpt=[<c@d>] "
                                 "accepted=true reply=[250 queued]\n"));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     free(log);
@@ -768,10 +775,10 @@ static void test_rset_and_several_messages(void **state)
     char *log = run(t, N(t));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_non_null(strstr(log, "subject=[m2]"));
-    assert_non_null(strstr(log, "+email mail_from=[two@a] rcpt=[y@b] accepted=true "
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<two@a>] rcpt=[<y@b>] accepted=true "
                                 "reply=[250 Ok: queued as 2]\n"));
     assert_non_null(strstr(log, "subject=[m3]"));
-    assert_non_null(strstr(log, "+email mail_from=[three@a] rcpt=[z@b] accepted=false "
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<three@a>] rcpt=[<z@b>] accepted=false "
                                 "reply=[554 5.7.1 Message contains virus: rejected]\n"));
     assert_null(strstr(log, "one@a"));
     assert_null(strstr(log, "four@a"));
@@ -793,9 +800,11 @@ static void test_client_side_only(void **state)
     char *log = run(t, N(t));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_non_null(strstr(log, "subject=[Hello1!]"));
-    assert_non_null(strstr(log, "+email mail_from=[robin@icir.org] rcpt=[robin@icir.org] "
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<robin@icir.org>] "
+                                "rcpt=[<robin@icir.org>] "
                                 "accepted=unknown reply=null\n"));
-    assert_non_null(strstr(log, "+email mail_from=[robin@icir.org] rcpt=[rsommer@lbl.gov] "
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<robin@icir.org>] "
+                                "rcpt=[<rsommer@lbl.gov>] "
                                 "accepted=unknown reply=null\n"));
     assert_int_equal(count_anomalies(log), 0);
     free(log);
@@ -819,7 +828,7 @@ static void test_client_before_greeting(void **state)
         S("250 2.0.0 queued\r\n"),
     };
     char *log = run(t, N(t));
-    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=true "
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<a@b>] rcpt=[<c@d>] accepted=true "
                                 "reply=[250 2.0.0 queued]\n"));
     free(log);
 }
@@ -846,12 +855,14 @@ static void test_gap_in_data(void **state)
     char *log = run(t, N(t));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
     assert_non_null(strstr(log, "subject=[cut]"));
-    assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
+    assert_non_null(strstr(log, "truncated=1\nANOMALY +email helo=[x] mail_from=[<a@b>] "
+                                "rcpt=[<c@d>] "
                                 "accepted=true reply=[250 Ok: queued]\n"));
     char want[128];
     ms_test_want_msg("Subject: whole\r\n\r\nfine\r\n", 24, want, sizeof(want));
     assert_non_null(strstr(log, want));
-    assert_non_null(strstr(log, "truncated=0\nANOMALY +email mail_from=[e@f] rcpt=[g@h] "
+    assert_non_null(strstr(log, "truncated=0\nANOMALY +email helo=[x] mail_from=[<e@f>] "
+                                "rcpt=[<g@h>] "
                                 "accepted=true reply=[250 Ok: queued 2]\n"));
     free(log);
 }
@@ -877,7 +888,8 @@ static void test_gap_eats_terminator(void **state)
     char *log = run(t, N(t));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     assert_non_null(strstr(log, "subject=[lost end]"));
-    assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
+    assert_non_null(strstr(log, "truncated=1\nANOMALY +email helo=[x] mail_from=[<a@b>] "
+                                "rcpt=[<c@d>] "
                                 "accepted=true reply=[250 2.0.0 Ok: queued as 994C]\n"));
     assert_int_equal(count_anomalies(log), 0);
     free(log);
@@ -897,8 +909,204 @@ static void test_capture_ends_in_data(void **state)
     };
     char *log = run(t, N(t));
     assert_non_null(strstr(log, "subject=[unfinished]"));
-    assert_non_null(strstr(log, "truncated=1\nANOMALY +email mail_from=[a@b] rcpt=[c@d] "
+    assert_non_null(strstr(log, "truncated=1\nANOMALY +email helo=[x] mail_from=[<a@b>] "
+                                "rcpt=[<c@d>] "
                                 "accepted=unknown reply=null\n"));
+    free(log);
+}
+
+/* ---- HELO/EHLO and the envelope as written ---------------------------------- */
+
+/* The latest HELO/EHLO's argument goes with each message: spaces around
+ * it dropped, an address literal kept, an empty one empty; a later EHLO
+ * replaces it (RFC 5321 4.1.4). */
+static void test_helo(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO   first.example not-part-of-it  \r\n"), /* first word, as Suricata */
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: 1\r\n\r\n.\r\n"),
+        S("250 queued 1\r\n"),
+        C("ehlo [192.0.2.7]\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: 2\r\n\r\n.\r\n"),
+        S("250 queued 2\r\n"),
+        C("HELO\r\n"),
+        S("501 Syntax: HELO hostname\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: 3\r\n\r\n.\r\n"),
+        S("250 queued 3\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 3);
+    assert_non_null(strstr(log, "+email helo=[first.example] mail_from=[<a@b>] rcpt=[<c@d>] "
+                                "accepted=true reply=[250 queued 1]\n"));
+    assert_non_null(strstr(log, "+email helo=[[192.0.2.7]] mail_from=[<a@b>] rcpt=[<c@d>] "
+                                "accepted=true reply=[250 queued 2]\n"));
+    assert_non_null(strstr(log, "+email helo=[] mail_from=[<a@b>] rcpt=[<c@d>] "
+                                "accepted=true reply=[250 queued 3]\n"));
+    free(log);
+}
+
+/* No HELO/EHLO seen (the capture started midstream): none reported. */
+static void test_helo_absent(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        C("MAIL FROM:<a@b>\r\n"),
+        S("250 Ok\r\n"),
+        C("RCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n354 go\r\n"),
+        C("Subject: mid\r\n\r\n.\r\n"),
+        S("250 queued\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_non_null(strstr(log, "+email helo=null mail_from=[<a@b>] rcpt=[<c@d>] "
+                                "accepted=true reply=[250 queued]\n"));
+    free(log);
+}
+
+/* A hole in the client's bytes outside message data may hold another
+ * EHLO: the one seen before it is forgotten, like the envelope, until the
+ * next one. A hole inside message data (test_gap_in_data) or in the
+ * server's bytes forgets nothing. */
+static void test_helo_forgotten_after_client_gap(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO before.example\r\n"),
+        S("250 mx\r\n"),
+        GAP(MS_DIR_TO_SERVER, 25),
+        C("MAIL FROM:<a@b>\r\n"),
+        S("250 Ok\r\n"),
+        C("RCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n354 go\r\n"),
+        C("Subject: after hole\r\n\r\n.\r\n"),
+        S("250 queued\r\n"),
+        C("EHLO again.example\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: after ehlo\r\n\r\n.\r\n"),
+        S("250 queued 2\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 2);
+    assert_non_null(strstr(log, "+email helo=null mail_from=[<a@b>] rcpt=[<c@d>]"));
+    assert_non_null(strstr(log, "+email helo=[again.example] mail_from=[<a@b>] rcpt=[<c@d>]"));
+    assert_null(strstr(log, "before.example"));
+    free(log);
+}
+
+/* MAIL FROM and RCPT TO as the client wrote them, Suricata's way: after the
+ * colon and its spaces, up to the next space, angle brackets kept. */
+static void test_envelope_as_written(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<alice@example.org> SIZE=100 BODY=8BITMIME\r\n"
+          "RCPT TO:<bob@example.org> NOTIFY=SUCCESS,FAILURE\r\n"
+          "RCPT TO:  carol@example.org\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: 1\r\n\r\n.\r\n"),
+        S("250 queued 1\r\n"),
+        C("MAIL FROM:<>\r\nRCPT TO:<postmaster>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: 2\r\n\r\n.\r\n"),
+        S("250 queued 2\r\n"),
+        C("mail from: bob@x\r\nrcpt to:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: 3\r\n\r\n.\r\n"),
+        S("250 queued 3\r\n"),
+        C("MAIL FROM:\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: 4\r\n\r\n.\r\n"),
+        S("501 Syntax\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 4);
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<alice@example.org>] "
+                                "rcpt=[<bob@example.org>] rcpt=[carol@example.org] "
+                                "accepted=true reply=[250 queued 1]\n"));
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<>] rcpt=[<postmaster>] "
+                                "accepted=true reply=[250 queued 2]\n"));
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[bob@x] rcpt=[<c@d>] "
+                                "accepted=true reply=[250 queued 3]\n"));
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[] rcpt=[<c@d>] "
+                                "accepted=false reply=[501 Syntax]\n"));
+    free(log);
+}
+
+/* ---- attachments cut by a gap ------------------------------------------------ */
+
+/* The att_truncated value helper_split logged for the attachment named
+ * name (-1: not found). */
+static int att_truncated(const char *log, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "att=[%s]", name);
+    const char *a = strstr(log, key);
+    if (!a)
+        return -1;
+    const char *t = strstr(a, " att_truncated=");
+    return t ? t[15] - '0' : -1;
+}
+
+/* A hole in the data while b.txt is open: b.txt is truncated although its
+ * boundary, after the hole, closes it; a.txt, closed before, and c.txt,
+ * begun after, are whole. The hole is marked when it comes, not when the
+ * message ends. */
+static void test_gap_truncates_open_attachment(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("220 mx ESMTP\r\n"),
+        C("EHLO x\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: g\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+          "--b\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\naaaa\r\n"
+          "--b\r\nContent-Disposition: attachment; filename=b.txt\r\n\r\nbbbb\r\nbb"),
+        GAP(MS_DIR_TO_SERVER, 50),
+        C("bb\r\nbbbb\r\n"
+          "--b\r\nContent-Disposition: attachment; filename=c.txt\r\n\r\ncccc\r\n"
+          "--b--\r\n.\r\n"),
+        S("250 queued\r\n"),
+    };
+    char *log = run(t, N(t));
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
+    assert_non_null(strstr(log, "truncated=1\n"));
+    assert_int_equal(att_truncated(log, "a.txt"), 0);
+    assert_int_equal(att_truncated(log, "b.txt"), 1);
+    assert_int_equal(att_truncated(log, "c.txt"), 0);
+    free(log);
+
+    /* Without the hole all three are whole. */
+    const struct ms_chunk whole[] = {
+        C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        C("Subject: g\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+          "--b\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\naaaa\r\n"
+          "--b\r\nContent-Disposition: attachment; filename=b.txt\r\n\r\nbbbb\r\n"
+          "--b\r\nContent-Disposition: attachment; filename=c.txt\r\n\r\ncccc\r\n"
+          "--b--\r\n.\r\n"),
+    };
+    log = run(whole, N(whole));
+    assert_non_null(strstr(log, "truncated=0\n"));
+    assert_int_equal(att_truncated(log, "a.txt"), 0);
+    assert_int_equal(att_truncated(log, "b.txt"), 0);
+    assert_int_equal(att_truncated(log, "c.txt"), 0);
     free(log);
 }
 
@@ -955,7 +1163,8 @@ static void test_gap_server_loses_auth_reply(void **state)
                                     "reply=null incomplete=1\n"));
         assert_null(strstr(log, "250 2.1.0 Ok]"));
         /* After the hole no verdict is trusted to be its message's. */
-        assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=unknown "
+        assert_non_null(strstr(log, "+email helo=[client.example.org] mail_from=[<a@b>] "
+                                    "rcpt=[<c@d>] accepted=unknown "
                                     "reply=null\n"));
         free(log);
     }
@@ -984,7 +1193,7 @@ static void test_gap_server_loses_verdict(void **state)
     char *log = run(t, N(t));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     assert_non_null(strstr(log, "subject=[verdict lost]"));
-    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=unknown "
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<a@b>] rcpt=[<c@d>] accepted=unknown "
                                 "reply=null\n"));
     free(log);
 }
@@ -1011,7 +1220,7 @@ static void test_gap_server_in_pipelined_replies(void **state)
     char *log = run(t, N(t));
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
     assert_non_null(strstr(log, "subject=[piped]"));
-    assert_non_null(strstr(log, "+email mail_from=[a@b] rcpt=[c@d] accepted=unknown "
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<a@b>] rcpt=[<c@d>] accepted=unknown "
                                 "reply=null\n"));
     free(log);
 }
@@ -1176,11 +1385,12 @@ static void test_line_cap(void **state)
         char *log = line_case(total);
         if (total <= 64) {
             assert_int_equal(count_anomalies(log), 0);
-            assert_non_null(strstr(log, "+email mail_from=[aaaa"));
+            assert_non_null(strstr(log, "+email helo=null mail_from=[<aaaa"));
         } else {
             assert_int_equal(count_anomalies(log), 1);
             assert_non_null(strstr(log, "ANOMALY line_too_long\n"));
-            assert_non_null(strstr(log, "+email mail_from=null rcpt=[c@d] accepted=true"));
+            assert_non_null(strstr(log, "+email helo=null mail_from=null rcpt=[<c@d>] "
+                                        "accepted=true"));
         }
         free(log);
     }
@@ -1248,9 +1458,9 @@ static void test_rcpt_cap(void **state)
         };
         char *log = ms_test_run_all(&smtp_x, &l, t, N(t));
         if (n == 2)
-            assert_non_null(strstr(log, "rcpt=[r0@x] rcpt=[r1@x] accepted=true"));
+            assert_non_null(strstr(log, "rcpt=[<r0@x>] rcpt=[<r1@x>] accepted=true"));
         else
-            assert_non_null(strstr(log, "rcpt=[r0@x] rcpt=[r1@x] rcpt=[r2@x] accepted=true"));
+            assert_non_null(strstr(log, "rcpt=[<r0@x>] rcpt=[<r1@x>] rcpt=[<r2@x>] accepted=true"));
         assert_int_equal(count_anomalies(log), n > 3 ? 1 : 0);
         if (n > 3)
             assert_non_null(strstr(log, "ANOMALY too_many_recipients\n"));
@@ -1382,7 +1592,7 @@ static void test_gap_review_envelope_reset(void **state)
         S("250 2.0.0 Ok: queued as TWO\r\n"),
     };
     char *log = run(t, N(t));
-    assert_null(strstr(log, "mail_from=[alice@x]"));
+    assert_null(strstr(log, "mail_from=[<alice@x>]"));
     assert_null(strstr(log, "bob@y"));
     assert_null(strstr(log, "accepted=true"));
     free(log);
@@ -1428,6 +1638,11 @@ int main(void)
         cmocka_unit_test(test_gap_review_lost_data),
         cmocka_unit_test(test_gap_review_envelope_reset),
         cmocka_unit_test(test_gap_server_cuts_auth),
+        cmocka_unit_test(test_helo),
+        cmocka_unit_test(test_helo_absent),
+        cmocka_unit_test(test_helo_forgotten_after_client_gap),
+        cmocka_unit_test(test_envelope_as_written),
+        cmocka_unit_test(test_gap_truncates_open_attachment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
