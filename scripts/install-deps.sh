@@ -3,7 +3,7 @@
 # those missing, so a prepared machine does not touch the network.
 set -eu
 PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-dev libssl-dev
-      libcmocka-dev libbsd-dev python3 jq
+      libcmocka-dev libbsd-dev python3 python3-jsonschema jq
       iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
 missing=""
 for p in $PKGS; do

@@ -158,6 +158,31 @@ def check(a):
         for e in alerts:
             print("UNEXPECTED alert:", json.dumps(e.get("credential")))
         ok = False
+    # Live events name the sensor and, for a flow's events, the interface;
+    # file-only keys are absent.
+    for e in events:
+        flow = "flow_id" in e
+        if e.get("host") != a.sensor or (flow and e.get("in_iface") != a.iface) \
+                or "pcap_cnt" in e or "pcap_filename" in e:
+            print("BAD live keys:", json.dumps({k: e.get(k) for k in
+                  ("event_type", "host", "in_iface", "pcap_cnt", "pcap_filename")}))
+            ok = False
+            break
+    # Live events (host, in_iface, stats.capture) against both schemas, as
+    # tests/schema does for the captures.
+    from jsonschema import Draft202012Validator
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    for rel in ("schema/mailspill-eve.schema.json", "third_party/suricata/schema.json"):
+        with open(os.path.join(repo, rel), encoding="utf-8") as f:
+            v = Draft202012Validator(json.load(f))
+        for e in events:
+            err = next(iter(v.iter_errors(e)), None)
+            if err is not None:
+                print("SCHEMA %s: %s at %s: %s" % (rel, e.get("event_type"),
+                                                   "/".join(map(str, err.absolute_path)),
+                                                   err.message[:200]))
+                ok = False
+                break
     return 0 if ok else 1
 
 
@@ -183,6 +208,8 @@ def main():
     k.add_argument("--events", nargs="+", required=True)
     k.add_argument("--transcript", required=True)
     k.add_argument("--dissectors", required=True)
+    k.add_argument("--iface", required=True)
+    k.add_argument("--sensor", required=True)
     a = ap.parse_args()
     return {"clients": clients, "hang-server": hang_server, "hang-client": hang_client,
             "relay": relay, "check": check}[a.cmd](a)

@@ -163,7 +163,7 @@ mkdir -p "$T/out"
 chown "$RUN_AS" "$T/out"      # -Z: the reopened file is created as $RUN_AS
 EVENTS=$T/out/events.json
 ip netns exec "$NS_CLI" "$BIN" -i "$VETH_CLI" -Z "$RUN_AS" -o "$EVENTS" --stats --show-passwords \
-    tcp 2>"$T/mailspill.err" &
+    --sensor-name ms-live-sensor tcp 2>"$T/mailspill.err" &
 MS_PID=$!
 PIDS+=("$MS_PID")
 # The interface is open (and the signal handlers installed) once the
@@ -234,6 +234,6 @@ wait "$MS_PID" || rc=$?
 DISSECTORS=$("$BIN" --list-dissectors | xargs)
 log "dissectors in this build: $DISSECTORS"
 "$PY" "$HELPER" check --events "$T/out/events.1.json" "$EVENTS" --transcript "$TRANSCRIPT" \
-    --dissectors "$DISSECTORS" || die "logins missing from mailspill's events"
+    --dissectors "$DISSECTORS" --iface "$VETH_CLI" --sensor ms-live-sensor || die "logins missing from mailspill's events"
 OK=1
 log "live test passed"
