@@ -53,6 +53,7 @@ struct cli {
     struct ms_limits lim;
     const char *extract_dir;  /* --extract DIR */
     unsigned extract_flags;   /* MS_EXTRACT_ATTACHMENTS */
+    bool list_signatures;     /* --list-signatures: print them and exit */
     const char *sensor_name;  /* --sensor-name, else the host name (live only) */
     char hostname[256];
 };
@@ -76,6 +77,7 @@ static void usage(FILE *fp)
           "      --sid-base N       first alert signature id (default 1610000); ids\n"
           "                         use N .. N+999\n"
           "      --sensor-name NAME the \"host\" of live events (default: the host name)\n"
+          "      --list-signatures  print the signature ids as sid-msg.map lines, and exit\n"
           "\n"
           "Live capture:\n"
           "  -s, --snaplen N        snapshot length (default 262144)\n"
@@ -184,6 +186,16 @@ static void list_dissectors(void)
         printf("%s\n", ms_dissectors[i]->name);
 }
 
+/* Snort's sid-msg.map lines ("sid || msg"), which SIEMs load to name the
+ * alerts' signature ids. */
+static void list_signatures(uint32_t sid_base)
+{
+    struct ms_signature sig[64];
+    size_t n = ms_signature_table(sid_base, sig, sizeof(sig) / sizeof(sig[0]));
+    for (size_t i = 0; i < n && i < sizeof(sig) / sizeof(sig[0]); i++)
+        printf("%u || %s\n", (unsigned)sig[i].sid, sig[i].text);
+}
+
 /* Returns 0 to run, 1 when done (help/version), 2 on a usage error.
  * To add an option: an enum value, a longopts line, a case. */
 static int parse_args(int argc, char **argv, struct cli *c)
@@ -192,7 +204,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_TEXT = 256, OPT_SHOW, OPT_STATS, OPT_NO_STATS, OPT_LIST, OPT_IMMEDIATE, OPT_NO_IMMEDIATE,
         OPT_MAX_FLOWS, OPT_FLOW_MEMCAP, OPT_REASM_MEMCAP, OPT_REASM_FLOW, OPT_FLOW_TIMEOUT, OPT_REASM_WAIT, OPT_REASM_WAIT_PKTS,
         OPT_BODY_BYTES, OPT_EXTRACT, OPT_EXTRACT_ATT, OPT_EXTRACT_MAX,
-        OPT_SID_BASE, OPT_SENSOR_NAME,
+        OPT_SID_BASE, OPT_SENSOR_NAME, OPT_LIST_SIGS,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -222,6 +234,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "extract-max-bytes", required_argument, NULL, OPT_EXTRACT_MAX },
         { "sid-base", required_argument, NULL, OPT_SID_BASE },
         { "sensor-name", required_argument, NULL, OPT_SENSOR_NAME },
+        { "list-signatures", no_argument, NULL, OPT_LIST_SIGS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -312,6 +325,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
                 return bad_value("--sid-base", optarg);
             c->out.sid_base = (uint32_t)v;
             break;
+        case OPT_LIST_SIGS: c->list_signatures = true; break;
         case OPT_SENSOR_NAME:
             if (!*optarg)
                 return bad_value("--sensor-name", optarg);
@@ -323,6 +337,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
             fputs("Try 'mailspill --help'.\n", stderr);
             return 2;
         }
+    }
+    if (c->list_signatures) { /* after the loop: --sid-base may come later */
+        list_signatures(c->out.sid_base);
+        return 1;
     }
     if (!c->nfiles == !c->iface) {
         fprintf(stderr, "mailspill: give either -r FILE or -i IFACE\nTry 'mailspill --help'.\n");

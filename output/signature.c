@@ -73,3 +73,55 @@ void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_
     else
         out->severity = 3;
 }
+
+size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t max)
+{
+    /* The logins each dissector reports, as the credential it emits. */
+    static const struct {
+        const char *proto, *command, *mechanism;
+        bool secret;
+    } logins[] = {
+        { "pop3", "USER", "USER", true }, { "pop3", "APOP", "APOP", false },
+        { "imap", "LOGIN", "LOGIN", true },
+    };
+    static const struct {
+        const char *name;
+        bool secret;
+    } sasl[] = {
+        { "PLAIN", true }, { "LOGIN", true }, { "CRAM-MD5", false }, { "DIGEST-MD5", false },
+        { "NTLM", false }, { "XOAUTH2", true }, { "OAUTHBEARER", true },
+    };
+    static const char *const protos[] = { "pop3", "imap", "smtp" };
+    size_t n = 0;
+    for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++) {
+        for (size_t i = 0; i < sizeof(logins) / sizeof(logins[0]) + sizeof(sasl) / sizeof(sasl[0]);
+             i++) {
+            struct ms_ev_credential c;
+            memset(&c, 0, sizeof(c));
+            bool secret;
+            if (i < sizeof(logins) / sizeof(logins[0])) {
+                if (strcmp(logins[i].proto, protos[p]) != 0)
+                    continue;
+                c.command = logins[i].command;
+                c.mechanism = logins[i].mechanism;
+                secret = logins[i].secret;
+            } else {
+                size_t k = i - sizeof(logins) / sizeof(logins[0]);
+                c.command = strcmp(protos[p], "imap") == 0 ? "AUTHENTICATE" : "AUTH";
+                c.mechanism = sasl[k].name;
+                secret = sasl[k].secret;
+            }
+            c.outcome = MS_OUTCOME_SUCCESS;
+            /* What decides the text: a reusable secret, or only a response. */
+            if (secret)
+                c.password = ms_bytes_of("", 0);
+            else
+                c.response = ms_bytes_of("", 0);
+            if (n < max)
+                ms_signature_for(sid_base, protos[p], &c, &out[n]);
+            n++;
+        }
+    }
+    return n;
+}
+

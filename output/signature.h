@@ -26,6 +26,11 @@ struct ms_signature {
 void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_ev_credential *c,
                       struct ms_signature *out);
 
+/* Every signature mailspill raises (each login of each protocol), in
+ * protocol then mechanism order, written to out (at most max); returns how
+ * many there are. Severity is that of an accepted login. */
+size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t max);
+
 /* How people name the login: "USER/PASS", "APOP", "LOGIN", or the command
  * and SASL mechanism, "AUTH PLAIN", "AUTHENTICATE CRAM-MD5". */
 void ms_mechanism_label(const struct ms_ev_credential *c, char *out, size_t outlen);

@@ -261,6 +261,31 @@ def test_sid_base():
         one_line_error(run(["--sid-base", bad, "-r", DEMO]), 2, "--sid-base")
 
 
+def test_list_signatures():
+    """--list-signatures is the sid-msg.map of every alert: distinct ids in
+    the block, and every alert raised over the bundled captures is in it
+    with the same text (severity aside, the text is the sid's)."""
+    import glob
+    r = run(["--list-signatures", "--sid-base", "2000000"])
+    assert r.returncode == 0, r.stderr
+    table = {}
+    for line in r.stdout.decode().splitlines():
+        sid, msg = line.split(" || ")
+        assert int(sid) not in table, line
+        table[int(sid)] = msg
+    assert len(table) >= 24 and all(2000000 <= s <= 2000999 for s in table), table
+    pcaps = glob.glob(os.path.join(os.path.dirname(os.path.dirname(DEMO)), "**", "*.pcap"),
+                      recursive=True)
+    seen = 0
+    for pcap in pcaps:
+        for e in events(run(["--sid-base", "2000000", "-r", pcap]).stdout):
+            if e["event_type"] == "alert":
+                a = e["alert"]
+                assert table.get(a["signature_id"]) == a["signature"], (pcap, a)
+                seen += 1
+    assert seen > 100, seen
+
+
 def test_file_output_has_no_sensor():
     """Reading a file, the output does not depend on the machine: no host,
     no in_iface, even with --sensor-name; every flow event has a
@@ -292,7 +317,8 @@ for t in (test_envelope, test_redacted_by_default, test_show_passwords, test_tex
           test_output_file, test_stdin, test_pcapng, test_several_files_one_stream,
           test_bpf_filter, test_missing_file,
           test_not_a_capture, test_unknown_option, test_unsupported_linktype,
-          test_truncated_capture, test_sid_base, test_file_output_has_no_sensor):
+          test_truncated_capture, test_sid_base, test_list_signatures,
+          test_file_output_has_no_sensor):
     case(t)
 print(f"{results.count(True)} passed, {results.count(False)} failed")
 sys.exit(0 if all(results) else 1)
