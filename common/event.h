@@ -96,6 +96,7 @@ struct ms_ev_email {
     enum ms_tristate accepted;    /* SMTP: the server's verdict on the data */
     struct ms_bytes server_reply; /* SMTP: that verdict's reply line */
     bool partial;                 /* only part of the message moved (TOP, IMAP sections) */
+    bool to_client;               /* it moved from the server to the client (RETR, TOP, FETCH) */
     bool truncated;               /* a gap, a cap or the end of capture cut it */
     struct ms_bytes eml_file;     /* where --extract wrote the message, else absent */
 };

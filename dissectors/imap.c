@@ -193,6 +193,7 @@ static void end_message(struct imap *s, struct ms_mime **msg, const char *comman
     ms_mime_finish(*msg, &ev.u.email);
     ev.u.email.command = command;
     ev.u.email.partial = partial;
+    ev.u.email.to_client = msg == &s->srv_msg;
     s->sink.emit(s->sink.user, &ev);
     ms_mime_free(*msg);
     *msg = NULL;

@@ -260,6 +260,7 @@ static void end_message(struct pop3 *s, bool truncated)
     ms_mime_finish(s->msg, &ev.u.email);
     ev.u.email.command = partial ? "TOP" : "RETR";
     ev.u.email.partial = partial;
+    ev.u.email.to_client = true;
     s->sink.emit(s->sink.user, &ev);
     ms_mime_free(s->msg);
     s->msg = NULL;

@@ -246,9 +246,12 @@ static void emit_message(struct smtp *s, struct smsg *m, enum ms_tristate accept
     if (m->n_rcpt) {
         rcpt = calloc(m->n_rcpt, sizeof(*rcpt));
         if (rcpt) {
+            /* Empty paths ("RCPT TO:") leave the buffer unallocated: they
+             * are still recipients, written as the client sent them (""). */
+            const uint8_t *base = m->rcpt.p ? m->rcpt.p : (const uint8_t *)"";
             size_t off = 0;
             for (size_t i = 0; i < m->n_rcpt; i++) {
-                rcpt[i] = ms_bytes_of(m->rcpt.p + off, m->rcpt_len[i]);
+                rcpt[i] = ms_bytes_of(base + off, m->rcpt_len[i]);
                 off += m->rcpt_len[i];
             }
             ev.u.email.rcpt_to = rcpt;

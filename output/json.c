@@ -87,8 +87,18 @@ void ms_format_timestamp(uint64_t ts_us, char *out, size_t outlen)
  * schema types every key it defines, and null fits none of them). */
 static void add_bytes(struct json_object *o, const char *key, struct ms_bytes b)
 {
-    if (b.p)
-        json_object_object_add(o, key, ms_json_bytes(b));
+    struct json_object *v = b.p ? ms_json_bytes(b) : NULL;
+    if (v) /* NULL also when out of memory: left out rather than null */
+        json_object_object_add(o, key, v);
+}
+
+/* Adds an object that has members, else drops it: never {}. */
+static void add_object(struct json_object *root, const char *key, struct json_object *o)
+{
+    if (o && json_object_object_length(o) > 0)
+        json_object_object_add(root, key, o);
+    else
+        json_object_put(o);
 }
 
 static void add_hex(struct json_object *o, const char *key, const uint8_t *d, size_t n)
@@ -141,9 +151,12 @@ static void add_list(struct json_object *o, const char *key, const struct ms_byt
     for (size_t i = 0; i < n; i++) {
         if (!v[i].p)
             continue;
+        struct json_object *s = ms_json_bytes(v[i]);
+        if (!s)
+            continue;
         if (!arr)
             arr = json_object_new_array();
-        json_object_array_add(arr, ms_json_bytes(v[i]));
+        json_object_array_add(arr, s);
     }
     if (arr)
         json_object_object_add(o, key, arr);
@@ -201,13 +214,13 @@ static void add_credential(struct json_object *root, const char *app_proto,
  * the keys Suricata writes; left out when none is known. */
 static void add_smtp(struct json_object *root, const struct ms_ev_email *e)
 {
-    if (!e->helo.p && !e->mail_from.p && e->n_rcpt_to == 0)
-        return;
     struct json_object *o = json_object_new_object();
+    if (!o)
+        return;
     add_bytes(o, "helo", e->helo);
     add_bytes(o, "mail_from", e->mail_from);
     add_list(o, "rcpt_to", e->rcpt_to, e->n_rcpt_to);
-    json_object_object_add(root, "smtp", o);
+    add_object(root, "smtp", o);
 }
 
 /* The header fields Suricata's "email" object has, in its shape:
@@ -222,11 +235,12 @@ static void add_email_header(struct json_object *o, const struct ms_ev_email *e)
     add_bytes(o, "message_id", e->message_id);
     struct json_object *names = NULL;
     for (size_t i = 0; i < e->n_attachments; i++) {
-        if (!e->attachments[i].filename.p)
+        struct json_object *n = ms_json_bytes(e->attachments[i].filename);
+        if (!n)
             continue;
         if (!names)
             names = json_object_new_array();
-        json_object_array_add(names, ms_json_bytes(e->attachments[i].filename));
+        json_object_array_add(names, n);
     }
     if (names)
         json_object_object_add(o, "attachment", names);
@@ -358,25 +372,32 @@ struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_
 }
 
 /* A file Suricata would log: one attachment of a message, with the
- * message's metadata as Suricata puts it on an SMTP fileinfo record. The
- * type comes from the MIME header (no libmagic, so no "magic"); the hash
- * of a file whose end was not seen would match nothing, so only a CLOSED
- * file has one, as in Suricata. */
+ * message's metadata as Suricata puts it on an SMTP fileinfo record. Its
+ * addresses go the way the file went, as Suricata writes them (a
+ * downloaded file comes from the server). The type comes from the MIME
+ * header (no libmagic, so no "magic"); the hash of a file whose end was
+ * not seen would match nothing, so only a CLOSED file has one, as in
+ * Suricata. */
 struct json_object *ms_json_fileinfo(const struct ms_flow_meta *m, const struct ms_event *ev,
                                      size_t index, const struct ms_output_opts *opts)
 {
     const struct ms_ev_email *e = &ev->u.email;
     const struct ms_attachment *at = &e->attachments[index];
-    struct json_object *root = header(m, "fileinfo", ev->app_proto, opts);
+    struct ms_flow_meta fm = *m;
+    if (e->to_client) {
+        fm.src_ip = m->dest_ip;
+        fm.src_port = m->dest_port;
+        fm.dest_ip = m->src_ip;
+        fm.dest_port = m->src_port;
+    }
+    struct json_object *root = header(&fm, "fileinfo", ev->app_proto, opts);
     if (!root)
         return NULL;
     add_smtp(root, e);
     struct json_object *em = json_object_new_object();
-    add_email_header(em, e);
-    if (em && json_object_object_length(em) > 0)
-        json_object_object_add(root, "email", em);
-    else
-        json_object_put(em);
+    if (em)
+        add_email_header(em, e);
+    add_object(root, "email", em);
     struct json_object *f = json_object_new_object();
     add_bytes(f, "filename", at->filename);
     add_bytes(f, "content_type", at->content_type);

@@ -55,7 +55,9 @@ def test_envelope():
     # One connection, one flow_id: the login and its messages share it.
     by_port = {}
     for e in evs:
-        by_port.setdefault(e["src_port"], set()).add(e["flow_id"])
+        # A fileinfo record goes the file's way (from the server here).
+        client = e["dest_port"] if e["event_type"] == "fileinfo" else e["src_port"]
+        by_port.setdefault(client, set()).add(e["flow_id"])
     assert all(len(v) == 1 for v in by_port.values()), by_port
     ids = [next(iter(v)) for v in by_port.values()]
     assert len(set(ids)) == len(ids), "two connections share a flow_id"

@@ -152,6 +152,10 @@ def test_fileinfo_events(tmp):
         for (name, h), e in zip(want, infos):
             fi = e["fileinfo"]
             assert e["flow_id"] == evs[i]["flow_id"] and e["app_proto"] == evs[i]["app_proto"]
+            # A downloaded file comes from the server (Suricata's file direction).
+            down = m["command"] in ("RETR", "TOP", "FETCH")
+            src = "dest" if down else "src"
+            assert (e["src_ip"], e["src_port"]) == (evs[i][src + "_ip"], evs[i][src + "_port"]), e
             assert e["community_id"] == evs[i]["community_id"]
             assert fi.get("filename") == name, (fi, name)
             assert fi["state"] == "CLOSED" and fi["gaps"] is False, fi

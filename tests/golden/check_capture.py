@@ -45,8 +45,14 @@ def check_fileinfo(actual):
                     "state": "TRUNCATED" if at.get("truncated") else "CLOSED",
                     "sha256": None if at.get("truncated") else at["sha256"]}
             got = {k: f.get(k) for k in want}
+            # Addresses go the way the file went: a downloaded one (POP3
+            # RETR/TOP, IMAP FETCH) comes from the server, as Suricata logs.
+            down = a["email"]["command"] in ("RETR", "TOP", "FETCH")
+            ends = ("dest_ip", "dest_port", "src_ip", "src_port") if down else \
+                   ("src_ip", "src_port", "dest_ip", "dest_port")
+            way = [fi.get(k) for k in ("src_ip", "src_port", "dest_ip", "dest_port")]
             if fi.get("event_type") != "fileinfo" or fi.get("flow_id") != a.get("flow_id") \
-                    or got != want:
+                    or got != want or way != [a.get(k) for k in ends]:
                 print("FILEINFO MISMATCH: attachment", json.dumps(at), "record", json.dumps(fi))
                 ok = False
         if len(infos) < len(atts):

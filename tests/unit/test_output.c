@@ -111,6 +111,14 @@ static void test_json_omits_unknown(void **state)
     for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
         assert_null(get(em, absent[i]));
     assert_null(get(o, "smtp")); /* not SMTP, no envelope */
+    json_object_put(o);
+    /* Recipients that are all absent make no smtp object, not {}. */
+    struct ms_bytes none[2] = { MS_BYTES_NONE, MS_BYTES_NONE };
+    ev.app_proto = "smtp";
+    ev.u.email.rcpt_to = none;
+    ev.u.email.n_rcpt_to = 2;
+    o = ms_json_event(&flow_meta, &ev, &opts);
+    assert_null(get(o, "smtp"));
     assert_string_equal(get_str(o, "community_id"), "1:abc");
     json_object_put(o);
 
@@ -180,7 +188,17 @@ static void test_json_email_suricata_shape(void **state)
     assert_string_equal(get_str(o, "smtp.mail_from"), "<a@x>");
     assert_int_equal(json_object_array_length(get(o, "email.attachment")), 1);
     assert_null(get(o, "email.attachments")); /* only Suricata's keys on a fileinfo record */
+    assert_string_equal(get_str(o, "src_ip"), "10.0.0.5"); /* uploaded: from the client */
     json_object_put(o);
+
+    ev.u.email.to_client = true; /* downloaded: the file comes from the server */
+    o = ms_json_fileinfo(&flow_meta, &ev, 0, &opts);
+    assert_string_equal(get_str(o, "src_ip"), "10.0.0.1");
+    assert_int_equal(json_object_get_int(get(o, "src_port")), 25);
+    assert_string_equal(get_str(o, "dest_ip"), "10.0.0.5");
+    assert_int_equal(json_object_get_int(get(o, "dest_port")), 40000);
+    json_object_put(o);
+    ev.u.email.to_client = false;
 
     o = ms_json_fileinfo(&flow_meta, &ev, 1, &opts);
     assert_string_equal(get_str(o, "fileinfo.state"), "TRUNCATED");

@@ -1033,9 +1033,14 @@ static void test_envelope_as_written(void **state)
         S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
         C("Subject: 4\r\n\r\n.\r\n"),
         S("501 Syntax\r\n"),
+        /* Only empty paths: still one recipient, as sent (no buffer behind it). */
+        C("MAIL FROM:<a@b>\r\nRCPT TO:\r\nDATA\r\n"),
+        S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
+        C("Subject: 5\r\n\r\n.\r\n"),
+        S("250 queued 5\r\n"),
     };
     char *log = run(t, N(t));
-    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 4);
+    assert_int_equal(ms_test_count_lines(log, "EMAIL"), 5);
     assert_non_null(strstr(log, "+email helo=[x] mail_from=[<alice@example.org>] "
                                 "rcpt=[<bob@example.org>] rcpt=[carol@example.org] "
                                 "accepted=true reply=[250 queued 1]\n"));
@@ -1045,6 +1050,8 @@ static void test_envelope_as_written(void **state)
                                 "accepted=true reply=[250 queued 3]\n"));
     assert_non_null(strstr(log, "+email helo=[x] mail_from=[] rcpt=[<c@d>] "
                                 "accepted=false reply=[501 Syntax]\n"));
+    assert_non_null(strstr(log, "+email helo=[x] mail_from=[<a@b>] rcpt=[] "
+                                "accepted=true reply=[250 queued 5]\n"));
     free(log);
 }
 
