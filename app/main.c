@@ -355,6 +355,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->sensor_name = c->hostname;
         }
         c->out.host = c->sensor_name;
+    } else if (c->sensor_name) {
+        fputs("mailspill: warning: --sensor-name applies to live capture (-i) only\n", stderr);
     }
     if (optind < argc) {
         c->filter = join_filter(argc, argv, optind);

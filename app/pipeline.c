@@ -111,6 +111,27 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
         pl->st.flows_memcap_evicted++;
 }
 
+/* EVE's "proto": the IANA keyword, as Suricata writes it, for the
+ * protocols a fragment is likely to carry; the number otherwise. */
+static void ip_proto_name(uint8_t n, char *out, size_t outlen)
+{
+    static const struct {
+        uint8_t num;
+        const char *name;
+    } names[] = {
+        { 1, "ICMP" }, { 2, "IGMP" }, { 4, "IP-in-IP" }, { 6, "TCP" }, { 17, "UDP" },
+        { 41, "IPv6" }, { 47, "GRE" }, { 50, "ESP" }, { 51, "AH" }, { 58, "IPv6-ICMP" },
+        { 103, "PIM" }, { 112, "VRRP" }, { 115, "L2TP" }, { 132, "SCTP" },
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (names[i].num == n) {
+            snprintf(out, outlen, "%s", names[i].name);
+            return;
+        }
+    }
+    snprintf(out, outlen, "%u", n);
+}
+
 /* An anomaly of the IP layer (type "decode"): no flow, no dissector yet;
  * the addresses are the fragment's, the ports unknown (0). */
 static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigned bit)
@@ -128,15 +149,9 @@ static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigne
     ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
     /* The fragment's transport is known from an IPv4 header; an IPv6
      * fragment's is behind its extension headers, so it is left out. */
-    char proto[8] = "";
-    if (p->ip_version == 4 && p->l3 && p->l3_len >= 20) {
-        switch (p->l3[9]) {
-        case 6: snprintf(proto, sizeof(proto), "TCP"); break;
-        case 17: snprintf(proto, sizeof(proto), "UDP"); break;
-        case 1: snprintf(proto, sizeof(proto), "ICMP"); break;
-        default: snprintf(proto, sizeof(proto), "%u", p->l3[9]); break;
-        }
-    }
+    char proto[16] = "";
+    if (p->ip_version == 4 && p->l3 && p->l3_len >= 20)
+        ip_proto_name(p->l3[9], proto, sizeof(proto));
     struct ms_flow_meta m = {
         .ts_us = p->ts_us,
         .src_ip = src,

@@ -294,6 +294,7 @@ def test_file_output_has_no_sensor():
     community_id and no key is null or an empty list."""
     r = run(["--sensor-name", "s1", "-r", DEMO])
     assert r.returncode == 0, r.stderr
+    assert b"--sensor-name applies to live capture" in r.stderr, r.stderr
     again = run(["-r", DEMO])
     assert r.stdout == again.stdout
     for e in events(r.stdout, with_stats=True):
