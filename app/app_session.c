@@ -22,13 +22,11 @@
  */
 #include "app_session.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/buf.h"
-#include "../common/community_id.h"
 #include "../dissectors/dissector.h"
 
 enum app_state { ST_CLASSIFYING = 0, ST_DISSECTING, ST_IGNORED };
@@ -83,32 +81,20 @@ struct ms_app_session {
 
 /* ---- events ---------------------------------------------------------- */
 
-void ms_app_addr_str(uint8_t ip_version, const uint8_t *a, char *out, size_t n)
-{
-    if (!inet_ntop(ip_version == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n))
-        snprintf(out, n, "?");
-}
-
 static void flow_emit(void *user, const struct ms_event *ev)
 {
     struct ms_app_session *a = user;
     struct ms_flow *f = a->flow;
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    ms_app_addr_str(f->ip_version, f->cli_addr, src, sizeof(src));
-    ms_app_addr_str(f->ip_version, f->srv_addr, dst, sizeof(dst));
-    char cid[MS_COMMUNITY_ID_LEN];
-    bool have_cid = ms_community_id_v1(0, f->ip_version, f->cli_addr, f->srv_addr, 6, f->cli_port,
-                                       f->srv_port, cid, sizeof(cid)) == MS_OK;
     struct ms_flow_meta m = {
         .ts_us = a->now.ts_us,
         .flow_id = f->flow_id,
-        .src_ip = src,
+        .ip_version = f->ip_version,
+        .src_addr = f->cli_addr,
         .src_port = f->cli_port,
-        .dest_ip = dst,
+        .dest_addr = f->srv_addr,
         .dest_port = f->srv_port,
         .pcap_filename = a->c->source_name,
         .pcap_cnt = a->c->offline ? a->now.pkt_no : 0,
-        .community_id = have_cid ? cid : NULL,
     };
     if (ms_output_event(a->c->out, &m, ev) != MS_OK)
         a->c->st.write_errors++;

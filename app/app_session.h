@@ -47,9 +47,6 @@ struct ms_app_session;
 
 extern const struct ms_stream_ops ms_app_stream_ops;
 
-/* An address as text for an event ("?" if it cannot be written). */
-void ms_app_addr_str(uint8_t ip_version, const uint8_t *a, char *out, size_t n);
-
 /* Attaches a new session to f (f->app, f->tcp.user); *out NULL on error. */
 enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms_app_session **out);
 /* Before reassembly: a packet of the flow while it is being classified. */

@@ -78,6 +78,8 @@ static void usage(FILE *fp)
           "                         use N .. N+999\n"
           "      --sensor-name NAME the \"host\" of live events (default: the host name)\n"
           "      --list-signatures  print the signature ids as sid-msg.map lines, and exit\n"
+          "      --ipv6-compress    JSON IPv6 addresses in short form (2001:db8::1);\n"
+          "                         default: all groups, as Suricata writes them\n"
           "\n"
           "Live capture:\n"
           "  -s, --snaplen N        snapshot length (default 262144)\n"
@@ -204,7 +206,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_TEXT = 256, OPT_SHOW, OPT_STATS, OPT_NO_STATS, OPT_LIST, OPT_IMMEDIATE, OPT_NO_IMMEDIATE,
         OPT_MAX_FLOWS, OPT_FLOW_MEMCAP, OPT_REASM_MEMCAP, OPT_REASM_FLOW, OPT_FLOW_TIMEOUT, OPT_REASM_WAIT, OPT_REASM_WAIT_PKTS,
         OPT_BODY_BYTES, OPT_EXTRACT, OPT_EXTRACT_ATT, OPT_EXTRACT_MAX,
-        OPT_SID_BASE, OPT_SENSOR_NAME, OPT_LIST_SIGS,
+        OPT_SID_BASE, OPT_SENSOR_NAME, OPT_LIST_SIGS, OPT_IPV6_COMPRESS,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -235,6 +237,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "sid-base", required_argument, NULL, OPT_SID_BASE },
         { "sensor-name", required_argument, NULL, OPT_SENSOR_NAME },
         { "list-signatures", no_argument, NULL, OPT_LIST_SIGS },
+        { "ipv6-compress", no_argument, NULL, OPT_IPV6_COMPRESS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -326,6 +329,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->out.sid_base = (uint32_t)v;
             break;
         case OPT_LIST_SIGS: c->list_signatures = true; break;
+        case OPT_IPV6_COMPRESS: c->out.ipv6_compress = true; break;
         case OPT_SENSOR_NAME:
             if (!*optarg)
                 return bad_value("--sensor-name", optarg);

@@ -7,7 +7,6 @@
  * Eviction), so a SYN flood does not push live sessions out. */
 #include "pipeline.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +135,6 @@ static void ip_proto_name(uint8_t n, char *out, size_t outlen)
  * the addresses are the fragment's, the ports unknown (0). */
 static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigned bit)
 {
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    ms_app_addr_str(p->ip_version, p->src, src, sizeof(src));
-    ms_app_addr_str(p->ip_version, p->dst, dst, sizeof(dst));
     const char *detail = ms_defrag_event_detail(bit);
     struct ms_event ev;
     memset(&ev, 0, sizeof(ev));
@@ -154,8 +150,9 @@ static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigne
         ip_proto_name(p->l3[9], proto, sizeof(proto));
     struct ms_flow_meta m = {
         .ts_us = p->ts_us,
-        .src_ip = src,
-        .dest_ip = dst,
+        .ip_version = p->ip_version,
+        .src_addr = p->src,
+        .dest_addr = p->dst,
         .pcap_filename = pl->app.source_name,
         .pcap_cnt = pl->app.offline ? pl->pkt_no : 0,
         .proto = proto,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/community_id.h"
 #include "signature.h"
 
 /* Length of the valid UTF-8 sequence at p, or 0 (RFC 3629 table). */
@@ -332,17 +333,23 @@ static struct json_object *header(const struct ms_flow_meta *m, const char *type
     if (m->pcap_cnt)
         json_object_object_add(root, "pcap_cnt", json_object_new_int64((int64_t)m->pcap_cnt));
     json_object_object_add(root, "event_type", json_object_new_string(type));
-    json_object_object_add(root, "src_ip", json_object_new_string(m->src_ip));
+    char addr[MS_ADDR_STRLEN];
+    ms_addr_str(m->ip_version, m->src_addr, opts->ipv6_compress, addr, sizeof(addr));
+    json_object_object_add(root, "src_ip", json_object_new_string(addr));
     if (in_flow)
         json_object_object_add(root, "src_port", json_object_new_int(m->src_port));
-    json_object_object_add(root, "dest_ip", json_object_new_string(m->dest_ip));
+    ms_addr_str(m->ip_version, m->dest_addr, opts->ipv6_compress, addr, sizeof(addr));
+    json_object_object_add(root, "dest_ip", json_object_new_string(addr));
     if (in_flow)
         json_object_object_add(root, "dest_port", json_object_new_int(m->dest_port));
     const char *proto = m->proto ? m->proto : "TCP";
     if (*proto)
         json_object_object_add(root, "proto", json_object_new_string(proto));
-    if (m->community_id)
-        json_object_object_add(root, "community_id", json_object_new_string(m->community_id));
+    /* A flow's 5-tuple (TCP), the same whichever way the event goes. */
+    char cid[MS_COMMUNITY_ID_LEN];
+    if (in_flow && ms_community_id_v1(0, m->ip_version, m->src_addr, m->dest_addr, 6, m->src_port,
+                                      m->dest_port, cid, sizeof(cid)) == MS_OK)
+        json_object_object_add(root, "community_id", json_object_new_string(cid));
     if (app_proto)
         json_object_object_add(root, "app_proto", json_object_new_string(app_proto));
     if (opts->host)
@@ -385,9 +392,9 @@ struct json_object *ms_json_fileinfo(const struct ms_flow_meta *m, const struct 
     const struct ms_attachment *at = &e->attachments[index];
     struct ms_flow_meta fm = *m;
     if (e->to_client) {
-        fm.src_ip = m->dest_ip;
+        fm.src_addr = m->dest_addr;
         fm.src_port = m->dest_port;
-        fm.dest_ip = m->src_ip;
+        fm.dest_addr = m->src_addr;
         fm.dest_port = m->src_port;
     }
     struct json_object *root = header(&fm, "fileinfo", ev->app_proto, opts);

@@ -1,5 +1,7 @@
 #include "output.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "json.h"
@@ -12,6 +14,18 @@ struct ms_output {
     uint64_t counts[MS_EV_ANOMALY + 1];
     uint64_t fileinfo;
 };
+
+void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out, size_t n)
+{
+    if (ip_version == 6 && !compress) {
+        snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+                 a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12],
+                 a[13], a[14], a[15]);
+        return;
+    }
+    if (!inet_ntop(ip_version == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n))
+        snprintf(out, n, "?");
+}
 
 struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o)
 {

@@ -12,15 +12,15 @@
 /* Where and when an event happened: filled in by the pipeline. */
 struct ms_flow_meta {
     uint64_t ts_us;
-    uint64_t flow_id;
-    const char *src_ip;      /* the client */
+    uint64_t flow_id;        /* 0: no flow (an IP-layer anomaly): no ports, no community_id */
+    uint8_t ip_version;      /* 4 or 6: the addresses are 4 or 16 bytes, network order */
+    const uint8_t *src_addr; /* the client */
     uint16_t src_port;
-    const char *dest_ip;     /* the server */
+    const uint8_t *dest_addr; /* the server */
     uint16_t dest_port;
     const char *pcap_filename; /* NULL for live capture */
     uint64_t pcap_cnt;       /* packet that completed the event, when reading files (0: none) */
     const char *proto;       /* transport, "TCP" when NULL; "" leaves it out */
-    const char *community_id; /* Community ID v1 of the flow, NULL when none */
 };
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
@@ -31,7 +31,15 @@ struct ms_output_opts {
     uint32_t sid_base;       /* first alert signature id; 0: MS_SID_BASE_DEFAULT */
     const char *in_iface;    /* live capture: the interface (NULL: left out) */
     const char *host;        /* live capture: the sensor name (NULL: left out) */
+    bool ipv6_compress;      /* JSON: IPv6 as RFC 5952 ("2001:db8::1"), not Suricata's
+                              * default full form ("2001:0db8:0000:...") */
 };
+
+/* An address as text: IPv4 dotted; IPv6 in RFC 5952 form when compress,
+ * else all eight groups of four digits, as Suricata writes it by default.
+ * out needs MS_ADDR_STRLEN bytes. */
+#define MS_ADDR_STRLEN 48
+void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out, size_t n);
 
 struct ms_output;
 

@@ -72,10 +72,14 @@ int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event 
     strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
     fprintf(fp, "%s ", hms);
     put_upper(fp, ev->app_proto ? ev->app_proto : "tcp");
-    /* IPv6 addresses in brackets so the port stays readable. */
-    bool v6s = strchr(m->src_ip, ':') != NULL, v6d = strchr(m->dest_ip, ':') != NULL;
-    fprintf(fp, " %s%s%s:%u", v6s ? "[" : "", m->src_ip, v6s ? "]" : "", m->src_port);
-    fprintf(fp, " -> %s%s%s:%u ", v6d ? "[" : "", m->dest_ip, v6d ? "]" : "", m->dest_port);
+    /* People read these: IPv6 short (RFC 5952) and in brackets, so the
+     * port stays readable. */
+    char src[MS_ADDR_STRLEN], dst[MS_ADDR_STRLEN];
+    ms_addr_str(m->ip_version, m->src_addr, true, src, sizeof(src));
+    ms_addr_str(m->ip_version, m->dest_addr, true, dst, sizeof(dst));
+    bool v6 = m->ip_version == 6;
+    fprintf(fp, " %s%s%s:%u", v6 ? "[" : "", src, v6 ? "]" : "", m->src_port);
+    fprintf(fp, " -> %s%s%s:%u ", v6 ? "[" : "", dst, v6 ? "]" : "", m->dest_port);
 
     switch (ev->kind) {
     case MS_EV_CREDENTIAL: {

@@ -18,6 +18,7 @@ Needs python3-scapy (Debian 12: 2.5). Runs in a second, no root, no network.
 import email
 import email.policy
 import hashlib
+import ipaddress
 import json
 import os
 import struct
@@ -29,6 +30,12 @@ from scapy.all import IP, IPv6, TCP, Raw, IPv6ExtHdrHopByHop, \
 
 CLI4, SRV4 = "10.30.0.5", "10.30.0.1"
 CLI6, SRV6 = "fd00:30::5", "fd00:30::1"
+
+
+def eve_ip(a):
+    """An address as mailspill's JSON writes it: IPv6 with every group in
+    full, Suricata's default form."""
+    return ipaddress.ip_address(a).exploded
 SPORT, DPORT = 49152, 110
 USER, PASSWORD = "erin", "Capture 2026!pw"
 LOGIN_OK = b"+OK Logged in."
@@ -94,14 +101,14 @@ def expected_events(cli, srv):
     msg = email.message_from_bytes(MESSAGE, policy=email.policy.default)
     cred = {
         "event_type": "alert", "app_proto": "pop3",
-        "src_ip": cli, "dest_ip": srv, "dest_port": DPORT,
+        "src_ip": eve_ip(cli), "dest_ip": eve_ip(srv), "dest_port": DPORT,
         "credential": {"command": "USER", "mechanism": "USER", "username": USER,
                        "password": PASSWORD, "outcome": "success",
                        "server_reply": LOGIN_OK.decode()},
     }
     mail = {
         "event_type": "email", "app_proto": "pop3",
-        "src_ip": cli, "dest_ip": srv, "dest_port": DPORT,
+        "src_ip": eve_ip(cli), "dest_ip": eve_ip(srv), "dest_port": DPORT,
         "email": {"command": "RETR", "subject": str(msg["Subject"]),
                   "from": str(msg["From"]),
                   "to": [str(a) for a in msg["To"].addresses],

@@ -10,6 +10,7 @@ its alerts against the corpus's expected.jsonl.
 - mailspill must exit 0 on every file, damaged ones included.
 Exits 77 (skipped) when the corpus is not there."""
 import argparse
+import ipaddress
 import json
 import os
 import subprocess
@@ -17,6 +18,8 @@ import sys
 
 
 def endpoint(ip, port):
+    # mailspill writes IPv6 in full, as Suricata does; the list in short form.
+    ip = ipaddress.ip_address(ip).compressed
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 

@@ -20,8 +20,9 @@ static char *render_text(const char *user, size_t len)
     ev.u.cred.command = "USER";
     ev.u.cred.mechanism = "USER";
     ev.u.cred.username = ms_bytes_of(user, len);
-    struct ms_flow_meta m = { .ts_us = 0, .flow_id = 1, .src_ip = "10.0.0.5", .src_port = 1,
-                              .dest_ip = "10.0.0.1", .dest_port = 110 };
+    static const uint8_t cli[4] = { 10, 0, 0, 5 }, srv[4] = { 10, 0, 0, 1 };
+    struct ms_flow_meta m = { .ts_us = 0, .flow_id = 1, .ip_version = 4, .src_addr = cli,
+                              .src_port = 1, .dest_addr = srv, .dest_port = 110 };
     char *buf = NULL;
     size_t n = 0;
     FILE *fp = open_memstream(&buf, &n);
@@ -63,9 +64,10 @@ static void test_json_is_valid_utf8(void **state)
     json_object_put(o);
 }
 
+static const uint8_t cli4[4] = { 10, 0, 0, 5 }, srv4[4] = { 10, 0, 0, 1 };
 static const struct ms_flow_meta flow_meta = {
-    .ts_us = 1, .flow_id = 7, .src_ip = "10.0.0.5", .src_port = 40000,
-    .dest_ip = "10.0.0.1", .dest_port = 25, .community_id = "1:abc",
+    .ts_us = 1, .flow_id = 7, .ip_version = 4, .src_addr = cli4, .src_port = 40000,
+    .dest_addr = srv4, .dest_port = 25,
 };
 
 static struct json_object *get(struct json_object *o, const char *path)
@@ -119,7 +121,9 @@ static void test_json_omits_unknown(void **state)
     ev.u.email.n_rcpt_to = 2;
     o = ms_json_event(&flow_meta, &ev, &opts);
     assert_null(get(o, "smtp"));
-    assert_string_equal(get_str(o, "community_id"), "1:abc");
+    /* Community ID of 10.0.0.5:40000 -> 10.0.0.1:25 TCP, seed 0, computed
+     * independently (Python hashlib, the spec's field order). */
+    assert_string_equal(get_str(o, "community_id"), "1:ocrAPYxadWc0z/V0SIrMr9Rc6Ko=");
     json_object_put(o);
 
     struct ms_event c = { .kind = MS_EV_CREDENTIAL, .app_proto = "imap" };
@@ -208,6 +212,55 @@ static void test_json_email_suricata_shape(void **state)
     json_object_put(o);
 }
 
+/* IPv6 as Suricata writes it by default (every group, four digits), or
+ * RFC 5952 with ipv6_compress; the text view always short. A decode
+ * anomaly (no flow) has no ports and no community_id. */
+static void test_ipv6_forms(void **state)
+{
+    (void)state;
+    static const uint8_t c6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 5 };
+    static const uint8_t s6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+    struct ms_flow_meta m = { .ts_us = 1, .flow_id = 9, .ip_version = 6, .src_addr = c6,
+                              .src_port = 40000, .dest_addr = s6, .dest_port = 110 };
+    struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "pop3" };
+    ev.u.cred.command = "USER";
+    ev.u.cred.mechanism = "USER";
+    struct ms_output_opts opts = { .format = MS_OUTPUT_JSON };
+    struct json_object *o = ms_json_event(&m, &ev, &opts);
+    assert_string_equal(get_str(o, "src_ip"), "2001:0db8:0000:0000:0000:0000:0000:0005");
+    assert_string_equal(get_str(o, "dest_ip"), "2001:0db8:0000:0000:0000:0000:0000:0001");
+    assert_string_equal(get_str(o, "community_id"), "1:jyaAiQHxJTRpzz5S/JTifzs81zk=");
+    json_object_put(o);
+    opts.ipv6_compress = true;
+    o = ms_json_event(&m, &ev, &opts);
+    assert_string_equal(get_str(o, "src_ip"), "2001:db8::5");
+    assert_string_equal(get_str(o, "community_id"), "1:jyaAiQHxJTRpzz5S/JTifzs81zk=");
+    json_object_put(o);
+
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *fp = open_memstream(&buf, &n);
+    assert_non_null(fp);
+    opts.format = MS_OUTPUT_TEXT;
+    assert_int_equal(ms_text_event(fp, &m, &ev, &opts), 0);
+    fclose(fp);
+    assert_non_null(strstr(buf, " [2001:db8::5]:40000 -> [2001:db8::1]:110 "));
+    free(buf);
+
+    struct ms_event an = { .kind = MS_EV_ANOMALY };
+    an.u.anomaly.type = "decode";
+    an.u.anomaly.code = "frag_overlap_different_data";
+    m.flow_id = 0;
+    m.proto = "GRE";
+    opts.format = MS_OUTPUT_JSON;
+    o = ms_json_event(&m, &an, &opts);
+    assert_null(get(o, "community_id"));
+    assert_null(get(o, "src_port"));
+    assert_null(get(o, "anomaly.layer")); /* only a parser's anomaly has one */
+    assert_string_equal(get_str(o, "proto"), "GRE");
+    json_object_put(o);
+}
+
 /* Signature ids: one block from a configurable base, stable per protocol
  * and mechanism. */
 static void test_signature_block(void **state)
@@ -236,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_json_omits_unknown),
         cmocka_unit_test(test_json_email_suricata_shape),
         cmocka_unit_test(test_signature_block),
+        cmocka_unit_test(test_ipv6_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
