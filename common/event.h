@@ -64,6 +64,7 @@ struct ms_attachment {
     uint8_t sha256[32];           /* of the decoded content */
     bool truncated;               /* its content may be incomplete: a gap, a cap, a partial
                                    * fetch or the end of the message cut it before its end */
+    bool gap;                     /* a hole in the capture fell inside it (so truncated) */
     struct ms_bytes file;         /* where --extract-attachments wrote it, else absent */
 };
 

@@ -1123,7 +1123,7 @@ static void imap_gap(void *st, unsigned dir, uint64_t missing)
         if (s->srv_lit_left > 0 && missing <= s->srv_lit_left) {
             s->srv_lit_left -= missing;
             if (s->srv_msg)
-                ms_mime_set_truncated(s->srv_msg);
+                ms_mime_set_gap(s->srv_msg);
             if (s->srv_lit_left > 0) {
                 ms_linebuf_raw(lb, s->srv_lit_left);
             } else {
@@ -1154,7 +1154,7 @@ static void imap_gap(void *st, unsigned dir, uint64_t missing)
         if (s->cli_lit == LIT_ARG && s->cur)
             s->cur->arg_cut = true;
         if (s->cli_msg)
-            ms_mime_set_truncated(s->cli_msg);
+            ms_mime_set_gap(s->cli_msg);
         if (s->cli_lit_left > 0)
             ms_linebuf_raw(lb, s->cli_lit_left);
         else

@@ -128,6 +128,7 @@ struct mime_entity {
     bool attachment;      /* Content-Disposition: attachment */
     enum mime_cte cte;
     bool cut;             /* a cut came while its header block was read */
+    bool gap;             /* ... and the cut was a capture gap */
 };
 
 /* The leaf whose content is being decoded: hashed if it is an attachment,
@@ -141,6 +142,7 @@ struct mime_leaf {
     unsigned excerpt;     /* EX_PLAIN / EX_HTML: kept for body_excerpt */
     enum mime_cte cte;
     bool cut;             /* a cut came while it (or its header block) was open */
+    bool gap;             /* ... and the cut was a capture gap */
     struct ms_b64 b64;
     struct ms_qp qp;
     struct ms_sha256 sha;
@@ -409,6 +411,7 @@ static void leaf_open(struct ms_mime *m)
     l->tap_att = NULL;
     l->cte = e->cte;
     l->cut = e->cut;
+    l->gap = e->gap;
     l->size = 0;
     ms_b64_init(&l->b64);
     ms_qp_init(&l->qp);
@@ -499,6 +502,7 @@ static void leaf_close(struct ms_mime *m, bool at_end)
     ms_sha256_final(&l->sha, m->att[l->att].sha256);
     m->att[l->att].size = l->size;
     m->att[l->att].truncated = l->cut || (at_end && (m->cut || m->partial));
+    m->att[l->att].gap = l->gap;
     l->tracked = false;
 }
 
@@ -521,6 +525,7 @@ static void ent_reset(struct ms_mime *m, bool toplevel, bool parent_digest)
     e->attachment = false;
     e->cte = CTE_IDENTITY;
     e->cut = false;
+    e->gap = false;
 }
 
 /* Looks up a parameter into buf (reset first); notes a cut. */
@@ -876,14 +881,17 @@ static void on_line(void *ctx, const uint8_t *line, size_t len, unsigned flags)
 /* Content is cut here (see the top of the file): the message is truncated,
  * and so is the entity being parsed, whether its leaf is open or its header
  * block is being read. */
-static void note_cut(struct ms_mime *m)
+static void note_cut(struct ms_mime *m, bool gap)
 {
     m->truncated = true;
     m->cut = true;
-    if (m->state == ST_HEADERS)
+    if (m->state == ST_HEADERS) {
         m->ent.cut = true;
-    else if (m->leaf.open)
+        m->ent.gap |= gap;
+    } else if (m->leaf.open) {
         m->leaf.cut = true;
+        m->leaf.gap |= gap;
+    }
 }
 
 /* ---- public ---------------------------------------------------------- */
@@ -952,13 +960,18 @@ enum ms_rc ms_mime_feed(struct ms_mime *m, const uint8_t *p, size_t n)
     m->parsed += take;
     ms_linebuf_feed(&m->lb, p, take);
     if (take < n)
-        note_cut(m); /* what is open after the bytes parsed loses the rest */
+        note_cut(m, false); /* what is open after the bytes parsed loses the rest */
     return m->rc;
 }
 
 void ms_mime_set_truncated(struct ms_mime *m)
 {
-    note_cut(m);
+    note_cut(m, false);
+}
+
+void ms_mime_set_gap(struct ms_mime *m)
+{
+    note_cut(m, true);
 }
 
 void ms_mime_set_partial(struct ms_mime *m)

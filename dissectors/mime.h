@@ -32,6 +32,9 @@ enum ms_rc ms_mime_feed(struct ms_mime *m, const uint8_t *p, size_t n);
  * and closed after it would look complete. The max_message cut in
  * ms_mime_feed does the same by itself. */
 void ms_mime_set_truncated(struct ms_mime *m);
+/* The same, for a hole in the capture: the attachment being parsed also
+ * says it had a gap (Suricata's fileinfo "gaps"). */
+void ms_mime_set_gap(struct ms_mime *m);
 /* Only part of the message is transferred (POP3 TOP, IMAP partial or
  * section fetches): a leaf that the end of the message closes (no closing
  * boundary) is then truncated. The message's own truncated is not set.

@@ -808,7 +808,7 @@ static void pop3_gap(void *st, unsigned dir, uint64_t missing)
     /* We are mid-line now: skip to the next line before parsing again. */
     s->skip_line[dir] = true;
     if (dir == MS_DIR_TO_CLIENT && s->msg)
-        ms_mime_set_truncated(s->msg);
+        ms_mime_set_gap(s->msg);
     /* Commands pending besides an AUTH whose responses the hole cut. */
     bool others_pending = s->fifo.len > (s->sasl_exchange ? 1u : 0u);
     while (s->logins.len) {

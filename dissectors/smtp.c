@@ -1047,7 +1047,7 @@ static void smtp_gap(void *st, unsigned dir, uint64_t missing)
         /* BDAT counts bytes, so a gap inside a chunk keeps us in step:
          * the chunk just has a hole, and no command is lost. */
         if (s->cur)
-            ms_mime_set_truncated(s->cur->mime);
+            ms_mime_set_gap(s->cur->mime);
         if (missing < s->bdat_left) {
             s->bdat_left -= missing;
             ms_linebuf_reset(&s->lb[dir]);
@@ -1062,7 +1062,7 @@ static void smtp_gap(void *st, unsigned dir, uint64_t missing)
     s->skip_line[dir] = true;
     if (dir == MS_DIR_TO_SERVER) {
         if (s->cur)
-            ms_mime_set_truncated(s->cur->mime);
+            ms_mime_set_gap(s->cur->mime);
         /* Lost bytes sent while commands (other than an AUTH whose
          * responses they were) awaited their reply: pipelined. */
         if (s->fifo.len > (s->sasl_exchange && !s->sasl_client_done ? 1u : 0u))

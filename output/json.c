@@ -264,6 +264,7 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
         json_object_object_add(a, "size", json_object_new_int64((int64_t)at->size));
         add_hex(a, "sha256", at->sha256, sizeof(at->sha256));
         add_true(a, "truncated", at->truncated);
+        add_true(a, "gaps", at->gap);
         add_bytes(a, "file", at->file); /* --extract-attachments */
         if (!atts)
             atts = json_object_new_array();
@@ -408,7 +409,7 @@ struct json_object *ms_json_fileinfo(const struct ms_flow_meta *m, const struct 
     struct json_object *f = json_object_new_object();
     add_bytes(f, "filename", at->filename);
     add_bytes(f, "content_type", at->content_type);
-    json_object_object_add(f, "gaps", json_object_new_boolean(at->truncated));
+    json_object_object_add(f, "gaps", json_object_new_boolean(at->gap));
     json_object_object_add(f, "state", json_object_new_string(at->truncated ? "TRUNCATED" : "CLOSED"));
     if (!at->truncated)
         add_hex(f, "sha256", at->sha256, sizeof(at->sha256));

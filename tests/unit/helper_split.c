@@ -80,6 +80,7 @@ static void record(void *user, const struct ms_event *ev)
             put_num(log, "size", e->attachments[i].size);
             put_hash(log, "sha256", e->attachments[i].sha256);
             put_num(log, "att_truncated", e->attachments[i].truncated);
+            put_num(log, "att_gap", e->attachments[i].gap);
         }
         put_num(log, "truncated", e->truncated);
         break;

@@ -988,10 +988,10 @@ static void test_partial_fetch_attachment(void **state)
     assert_int_equal(ms_test_count_lines(log, "EMAIL FETCH"), 2);
     const char *first = strstr(log, "att=[a.pdf] type=[application/pdf] size=9 ");
     assert_non_null(first);
-    assert_non_null(strstr(first, " att_truncated=1 truncated=0\n"));
+    assert_non_null(strstr(first, " att_truncated=1 att_gap=0 truncated=0\n"));
     const char *second = strstr(first, "att=[a.pdf] type=[application/pdf] size=15 ");
     assert_non_null(second);
-    assert_non_null(strstr(second, " att_truncated=0 truncated=0\n"));
+    assert_non_null(strstr(second, " att_truncated=0 att_gap=0 truncated=0\n"));
     free(log);
     char *f = run_flags(t, N(t));
     assert_string_equal(f, "pf");

@@ -208,6 +208,10 @@ static void test_json_email_suricata_shape(void **state)
     assert_string_equal(get_str(o, "fileinfo.state"), "TRUNCATED");
     assert_null(get(o, "fileinfo.sha256"));
     assert_null(get(o, "fileinfo.filename"));
+    assert_false(json_object_get_boolean(get(o, "fileinfo.gaps"))); /* cut, not holed */
+    json_object_put(o);
+    att[1].gap = true;
+    o = ms_json_fileinfo(&flow_meta, &ev, 1, &opts);
     assert_true(json_object_get_boolean(get(o, "fileinfo.gaps")));
     json_object_put(o);
 }

@@ -994,11 +994,11 @@ static void test_top_partial_attachment(void **state)
     assert_non_null(retr);
     assert_true(top < retr);
     assert_non_null(strstr(top, "att=[a.pdf] type=[application/pdf] size=9 "));
-    const char *top_end = strstr(top, " att_truncated=1 truncated=0\n");
+    const char *top_end = strstr(top, " att_truncated=1 att_gap=0 truncated=0\n");
     assert_non_null(top_end);
     assert_true(top_end < retr);
     assert_non_null(strstr(retr, "att=[a.pdf] type=[application/pdf] size=15 "));
-    assert_non_null(strstr(retr, " att_truncated=0 truncated=0\n"));
+    assert_non_null(strstr(retr, " att_truncated=0 att_gap=0 truncated=0\n"));
     free(log);
 }
 

@@ -1057,17 +1057,22 @@ static void test_envelope_as_written(void **state)
 
 /* ---- attachments cut by a gap ------------------------------------------------ */
 
-/* The att_truncated value helper_split logged for the attachment named
- * name (-1: not found). */
-static int att_truncated(const char *log, const char *name)
+/* A 0/1 field (" att_truncated=", " att_gap=") helper_split logged for the
+ * attachment named name (-1: not found). */
+static int att_flag(const char *log, const char *name, const char *field)
 {
     char key[64];
     snprintf(key, sizeof(key), "att=[%s]", name);
     const char *a = strstr(log, key);
     if (!a)
         return -1;
-    const char *t = strstr(a, " att_truncated=");
-    return t ? t[15] - '0' : -1;
+    const char *t = strstr(a, field);
+    return t ? t[strlen(field)] - '0' : -1;
+}
+
+static int att_truncated(const char *log, const char *name)
+{
+    return att_flag(log, name, " att_truncated=");
 }
 
 /* A hole in the data while b.txt is open: b.txt is truncated although its
@@ -1098,6 +1103,10 @@ static void test_gap_truncates_open_attachment(void **state)
     assert_int_equal(att_truncated(log, "a.txt"), 0);
     assert_int_equal(att_truncated(log, "b.txt"), 1);
     assert_int_equal(att_truncated(log, "c.txt"), 0);
+    /* The hole fell inside b.txt only (Suricata's fileinfo "gaps"). */
+    assert_int_equal(att_flag(log, "a.txt", " att_gap="), 0);
+    assert_int_equal(att_flag(log, "b.txt", " att_gap="), 1);
+    assert_int_equal(att_flag(log, "c.txt", " att_gap="), 0);
     free(log);
 
     /* Without the hole all three are whole. */
