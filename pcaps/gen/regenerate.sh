@@ -15,4 +15,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 /usr/bin/python3 "$HERE/stream_gen.py" "$HERE/../stream"
 # After the captures it re-records (their bugs were found on these files).
 /usr/bin/python3 "$HERE/tap_reorder.py" "$HERE/../stream"
+# Truncated files and a parser anomaly, derived from the chain and POP3 captures.
+/usr/bin/python3 "$HERE/eve_cases.py" "$HERE/../eve"
 echo "regenerate.sh: done; review with: git status pcaps/ && git diff --stat pcaps/"

@@ -43,6 +43,7 @@ def check_fileinfo(actual):
             want = {"filename": at.get("filename"), "size": at["size"],
                     "content_type": at["content_type"],
                     "state": "TRUNCATED" if at.get("truncated") else "CLOSED",
+                    "gaps": bool(at.get("gaps")),
                     "sha256": None if at.get("truncated") else at["sha256"]}
             got = {k: f.get(k) for k in want}
             # Addresses go the way the file went: a downloaded one (POP3

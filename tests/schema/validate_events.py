@@ -18,7 +18,11 @@ and validates every event it writes against
     Suricata's type and shape), and
   - mailspill's own schema, schema/mailspill-eve.schema.json (no undocumented
     key, no null, the per-event_type contract),
-both with Draft202012Validator. It fails when an event does not validate,
+both with Draft202012Validator, and checks the community_id of every event
+with TCP flow keys (src_ip, src_port, dest_ip, dest_port, proto "TCP")
+against an independent Community ID v1 implementation (seed 0, below;
+self-checked against the spec's published vectors at startup). It fails when
+an event does not validate or its community_id differs,
 when mailspill exits non-zero or writes a line that is not JSON, when no event
 was validated, or when the runs produced no event of some event_type (so a
 run whose alerts or emails all disappeared fails too).
@@ -33,11 +37,15 @@ by the rows of its keys: `credential.username` names `credential`).
 
 Run with Debian's /usr/bin/python3 (python3-jsonschema)."""
 import argparse
+import base64
 import collections
 import concurrent.futures
+import hashlib
+import ipaddress
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -124,6 +132,87 @@ def instance_paths(obj, prefix="", out=None):
             if isinstance(v, (dict, list)):
                 instance_paths(v, prefix + "[]", out)
     return out
+
+
+# ---- Community ID oracle ---------------------------------------------------
+#
+# Community ID v1 (https://github.com/corelight/community-id-spec), written
+# here from the spec, not from mailspill's common/community_id.c, so the two
+# can catch each other: SHA-1 over seed (2 bytes, big-endian), source
+# address, destination address, protocol (1 byte), a zero pad byte, source
+# port, destination port (2 bytes each, big-endian), the endpoints ordered so
+# that the first (address, port) is the smaller; base64, prefixed "1:".
+
+COMMUNITY_ID_SEED = 0
+PROTO_NUMBERS = {"TCP": 6}
+# (seed, proto, source, source port, destination, destination port, id), from
+# the spec's baseline/baseline_deflt.json (also in tests/unit/test_community_id.c);
+# each is checked in both directions.
+COMMUNITY_ID_VECTORS = [
+    (0, 6, "128.232.110.120", 34855, "66.35.250.204", 80, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="),
+    (0, 6, "2001:470:e5bf:dead:4957:2174:e82c:4887", 63943, "2607:f8b0:400c:c03::1a", 25,
+     "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="),
+]
+
+
+def community_id_v1(saddr, sport, daddr, dport, proto=6, seed=COMMUNITY_ID_SEED):
+    """The Community ID v1 of a flow; addresses as text (IPv4, IPv6
+    compressed or written out in full), ports as integers."""
+    a, b = ipaddress.ip_address(saddr), ipaddress.ip_address(daddr)
+    if a.version != b.version:
+        raise ValueError(f"{saddr} and {daddr} are not of the same IP version")
+    for port in (sport, dport):
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 0xffff:
+            raise ValueError(f"port {port!r} is not a 16-bit integer")
+    src, dst = (a.packed, sport), (b.packed, dport)
+    if dst < src:
+        src, dst = dst, src
+    data = (struct.pack("!H", seed) + src[0] + dst[0] + struct.pack("!BB", proto, 0)
+            + struct.pack("!HH", src[1], dst[1]))
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+def community_id_selfcheck():
+    """The oracle against the spec's vectors, both directions: a list of
+    what failed."""
+    bad = []
+    for seed, proto, sa, sp, da, dp, want in COMMUNITY_ID_VECTORS:
+        for args in ((sa, sp, da, dp), (da, dp, sa, sp)):
+            got = community_id_v1(*args, proto=proto, seed=seed)
+            if got != want:
+                bad.append(f"{args[0]}:{args[1]} -> {args[2]}:{args[3]} seed {seed}: "
+                           f"computed {got}, the spec says {want}")
+    return bad
+
+
+FLOW_KEYS = ("src_ip", "src_port", "dest_ip", "dest_port")
+
+
+def has_flow_keys(ev):
+    """The event names a TCP flow: its community_id can be recomputed."""
+    return isinstance(ev, dict) and all(k in ev for k in FLOW_KEYS) \
+        and ev.get("proto") in PROTO_NUMBERS
+
+
+def community_id_error(ev):
+    """For an event with flow keys: None when its community_id is the one
+    they give, else (cause, message)."""
+    def ep(addr, port):
+        return f"[{addr}]:{port}" if ":" in str(addr) else f"{addr}:{port}"
+    flow = (f"{ep(ev['src_ip'], ev['src_port'])} -> {ep(ev['dest_ip'], ev['dest_port'])} "
+            f"{ev['proto']}")
+    try:
+        want = community_id_v1(ev["src_ip"], ev["src_port"], ev["dest_ip"], ev["dest_port"],
+                               PROTO_NUMBERS[ev["proto"]])
+    except ValueError as e:
+        return "flow keys the Community ID cannot be computed from", f"{flow}: {e}"
+    got = ev.get("community_id")
+    if got is None:
+        return "community_id missing on an event with flow keys", f"{flow}: computed {want}"
+    if got != want:
+        return ("community_id is not the Community ID v1 of the flow keys",
+                f"{flow}: got {got!r}, computed {want}")
+    return None
 
 
 # ---- events ----------------------------------------------------------------
@@ -239,6 +328,7 @@ def check_events(binary, repo, jobs, extra_dirs=()):
     seen_paths = collections.defaultdict(set)  # event_type -> key paths seen
     mode_paths = collections.defaultdict(set)  # (mode, event_type) -> key paths seen
     failures = 0                              # events with at least one error
+    cid_checked = 0                           # events whose community_id was computed
     causes = collections.OrderedDict()        # (schema, event_type, path, cause) -> [n, example]
     shown = 0
     hard = []                                 # runs that failed outright
@@ -288,6 +378,23 @@ def check_events(binary, repo, jobs, extra_dirs=()):
                             shown += 1
                             print(f"FAIL {loc} ({et_name}): {sname} schema: at "
                                   f"{fmt_path(e.absolute_path)}: {short(message_of(e))}")
+                cid = None
+                if has_flow_keys(ev):
+                    cid_checked += 1
+                    cid = community_id_error(ev)
+                if cid is not None:
+                    bad = True
+                    cause, text = cid
+                    key = ("communityid", et_name, "community_id", cause)
+                    loc = f"{where} line {lineno}"
+                    if key in causes:
+                        causes[key][0] += 1
+                    else:
+                        causes[key] = [1, loc]
+                    if shown < DETAILS_SHOWN:
+                        shown += 1
+                        print(f"FAIL {loc} ({et_name}): community-id oracle: at community_id: "
+                              f"{short(cause + ': ' + text)}")
                 failures += bad
 
     ok = True
@@ -299,6 +406,7 @@ def check_events(binary, repo, jobs, extra_dirs=()):
         per_mode = ", ".join(f"{m} {mode_counts[(m, et)]}" for m, _ in modes)
         print(f"  {et:9} {counts[et]:6}   ({per_mode})")
     print(f"events failing validation: {failures}")
+    print(f"community_id recomputed from the flow keys: {cid_checked} events")
 
     if hard:
         ok = False
@@ -316,6 +424,9 @@ def check_events(binary, repo, jobs, extra_dirs=()):
     if total == 0:
         ok = False
         print("FAIL: no event at all was validated")
+    if total and cid_checked == 0:
+        ok = False
+        print("FAIL: no event with TCP flow keys: the community_id oracle checked nothing")
     missing = [et for et in EVENT_TYPES if counts[et] == 0]
     if missing:
         ok = False
@@ -428,6 +539,11 @@ def main():
     repo = os.path.abspath(a.repo_root)
     ok = True
     if a.check in ("events", "all"):
+        broken = community_id_selfcheck()
+        if broken:
+            for b in broken:
+                print("FAIL: community_id oracle self-check: " + b)
+            return 1
         ok = check_events(os.path.abspath(a.binary), repo, a.jobs, a.extra_captures) and ok
     if a.check in ("readme", "all"):
         if a.check == "all":
