@@ -21,7 +21,11 @@
 #include "../output/signature.h"
 #include "pipeline.h"
 
-#define MS_VERSION "0.1.0"
+/* The version has one source, CMakeLists.txt's project(VERSION), which
+ * passes it as a define. */
+#ifndef MS_VERSION
+#error "MS_VERSION is defined by the build (CMakeLists.txt project VERSION)"
+#endif
 
 /* The one piece of process-wide state: flags set by signal handlers, which
  * can touch nothing else safely. The main loop acts on them between
@@ -257,7 +261,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         case 'i': c->iface = optarg; break;
         case 'o': c->outpath = optarg; break;
         case 's':
-            if (parse_uint(optarg, 262144, &v) < 0)
+            if (parse_uint(optarg, MS_SNAPLEN_MAX, &v) < 0)
                 return bad_value("--snaplen", optarg);
             c->live.snaplen = (int)v;
             break;
@@ -312,7 +316,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->lim.reasm_wait_pkts = v;
             break;
         case OPT_BODY_BYTES:
-            if (parse_uint(optarg, 1u << 20, &v) < 0)
+            if (parse_uint(optarg, MS_BODY_EXCERPT_MAX, &v) < 0)
                 return bad_value("--body-bytes", optarg);
             c->lim.body_excerpt = (size_t)v;
             break;
@@ -423,7 +427,7 @@ static void write_stats(struct run *r)
 {
     struct ms_capture_counters kc;
     struct ms_source_stats ss;
-    bool have_kernel = r->live && ms_source_stats(r->live, &ss) == 0;
+    bool have_kernel = r->live && ms_source_stats(r->live, &ss) == MS_OK;
     if (have_kernel) {
         kc.received = ss.received;
         kc.dropped = ss.dropped;

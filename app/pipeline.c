@@ -135,14 +135,8 @@ static void ip_proto_name(uint8_t n, char *out, size_t outlen)
  * the addresses are the fragment's, the ports unknown (0). */
 static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigned bit)
 {
-    const char *detail = ms_defrag_event_detail(bit);
     struct ms_event ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = MS_EV_ANOMALY;
-    ev.app_proto = NULL;
-    ev.u.anomaly.type = "decode";
-    ev.u.anomaly.code = ms_defrag_event_code(bit);
-    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
+    ms_anomaly_event(&ev, ms_defrag_event_anomaly(bit), NULL);
     /* The fragment's transport is known from an IPv4 header; an IPv6
      * fragment's is behind its extension headers, so it is left out. */
     char proto[16] = "";
@@ -161,17 +155,6 @@ static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigne
         pl->app.st.write_errors++;
 }
 
-static void defrag_sync_stats(struct ms_pipeline *pl)
-{
-    struct ms_defrag_stats fst;
-    ms_defrag_get_stats(pl->defrag, &fst);
-    pl->st.frag_reassembled = fst.reassembled;
-    pl->st.frag_timeouts = fst.timeouts;
-    pl->st.frag_evicted = fst.evicted;
-    pl->st.frag_dropped = fst.dropped;
-    pl->st.frag_overlaps = fst.overlaps;
-}
-
 void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
                        const uint8_t *frame, size_t caplen)
 {
@@ -187,7 +170,6 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
     /* Incomplete datagrams time out on the capture clock, fragments or not. */
     if (pl->defrag && ms_defrag_datagrams(pl->defrag)) {
         ms_defrag_expire(pl->defrag, ts_us);
-        defrag_sync_stats(pl);
     }
     enum ms_decode_status ds = ms_decode_frame(linktype, frame, caplen, &p);
     /* IP fragments: reassemble, then decode the whole datagram (twice at
@@ -201,10 +183,8 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
         size_t dglen = 0;
         unsigned ev = 0;
         enum ms_defrag_status fs = MS_DEFRAG_DROPPED;
-        if (pl->defrag) {
+        if (pl->defrag)
             fs = ms_defrag_packet(pl->defrag, ts_us, p.l3, p.l3_len, &dg, &dglen, &ev);
-            defrag_sync_stats(pl);
-        }
         for (unsigned bit = 1; ev; bit <<= 1) {
             if (ev & bit)
                 frag_anomaly(pl, &p, bit);
@@ -280,110 +260,102 @@ void ms_pipeline_finish(struct ms_pipeline *pl)
     ms_flow_table_end_all(pl->flows);
 }
 
+/* ---- counters (app/stats.def) ---------------------------------------- */
+
+const struct ms_stat_def ms_stat_defs[] = {
+#define MS_STAT(field, name, merge, when, src)                                                     \
+    { name, MS_STAT_##merge, MS_STAT_##when, offsetof(struct ms_pipeline_stats, field), false },
+#define MS_STAT_DISSECTORS(field, prefix, merge, src)                                              \
+    { prefix, MS_STAT_##merge, MS_STAT_ALWAYS, offsetof(struct ms_pipeline_stats, field), true },
+#include "stats.def"
+#undef MS_STAT
+#undef MS_STAT_DISSECTORS
+};
+
+const size_t ms_stat_ndefs = sizeof(ms_stat_defs) / sizeof(ms_stat_defs[0]);
+
+/* Reads every counter from where it lives (the sources of stats.def).
+ * kernel: live capture counters, or NULL. */
+static void collect(const struct ms_pipeline *pl, const struct ms_capture_counters *kernel,
+                    struct ms_pipeline_stats *st)
+{
+    struct ms_defrag_stats defrag;
+    memset(&defrag, 0, sizeof(defrag));
+    if (pl->defrag)
+        ms_defrag_get_stats(pl->defrag, &defrag);
+    const struct ms_flow_stats *flow = ms_flow_table_stats(pl->flows);
+    memset(st, 0, sizeof(*st));
+#define OWN(x) pl->st.x
+#define DEFRAG(x) defrag.x
+#define FLOW(x) flow->x
+#define REASM(x) pl->tcp.budget.x
+#define TCP(x) pl->tcp.st.x
+#define APP(x) pl->app.st.x
+#define OUT(kind) ms_output_count(pl->app.out, kind)
+#define KERNEL(x) (kernel ? kernel->x : 0)
+#define MS_STAT(field, name, merge, when, src) st->field = (uint64_t)(src);
+#define MS_STAT_DISSECTORS(field, prefix, merge, src) memcpy(st->field, src, sizeof(st->field));
+#include "stats.def"
+#undef MS_STAT
+#undef MS_STAT_DISSECTORS
+#undef OWN
+#undef DEFRAG
+#undef FLOW
+#undef REASM
+#undef TCP
+#undef APP
+#undef OUT
+#undef KERNEL
+}
+
 void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st)
 {
-    const struct ms_reasm_budget *b = &pl->tcp.budget;
-    const struct ms_app_stats *as = &pl->app.st;
-    *st = pl->st;
-    st->flows = as->flows;
-    st->flows_mail = as->flows_mail;
-    st->flows_encrypted = as->flows_encrypted;
-    st->flows_ignored = as->flows_ignored;
-    st->gaps = as->gaps;
-    st->gap_bytes = as->gap_bytes;
-    st->write_errors = as->write_errors;
-    st->reasm_forced = b->forced;
-    st->overlaps = b->overlaps;
-    st->overlap_diff = b->overlap_diff;
-    st->held = b->held;
-    st->keepalives = b->keepalives;
-    st->wait_expired = pl->tcp.st.wait_expired;
-    st->ack_gaps = pl->tcp.st.ack_gaps;
-    st->bad_ends = pl->tcp.st.bad_ends;
-    st->reasm_memuse = b->used + b->window_mem;
-    st->reasm_memuse_peak = b->used_peak;
-    st->flow_memuse = pl->app.flow_mem;
-    st->flow_memuse_peak = pl->app.flow_mem_peak;
-    const struct ms_flow_stats *fs = ms_flow_table_stats(pl->flows);
-    st->flows_created = fs->created;
-    st->flows_ended = fs->ended;
-    st->flows_timed_out = fs->timed_out;
-    st->flows_evicted = fs->evicted;
-    st->flows_reused = fs->reused;
-    st->flows_swapped = fs->swapped;
-    st->flows_active = fs->active;
-    st->flows_peak = fs->peak;
-    st->late_packets = fs->late_packets;
+    collect(pl, NULL, st);
+}
+
+static uint64_t merged(enum ms_stat_merge m, uint64_t a, uint64_t b)
+{
+    if (m == MS_STAT_MAX)
+        return a > b ? a : b;
+    return a + b;
+}
+
+void ms_pipeline_stats_merge(struct ms_pipeline_stats *into, const struct ms_pipeline_stats *from)
+{
+#define MS_STAT(field, name, merge, when, src)                                                     \
+    into->field = merged(MS_STAT_##merge, into->field, from->field);
+#define MS_STAT_DISSECTORS(field, prefix, merge, src)                                              \
+    for (size_t i = 0; i < MS_MAX_DISSECTORS; i++)                                                 \
+        into->field[i] = merged(MS_STAT_##merge, into->field[i], from->field[i]);
+#include "stats.def"
+#undef MS_STAT
+#undef MS_STAT_DISSECTORS
 }
 
 enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_capture_counters *kernel,
                                   uint64_t ts_us)
 {
     struct ms_pipeline_stats st;
-    ms_pipeline_get_stats(pl, &st);
-    /* Names follow Suricata's stats where one exists (decoder.pkts,
-     * tcp.reassembly_gap, flow.memuse, capture.kernel_drops). */
-    struct ms_stat v[96];
-    char names[MS_APP_MAX_DISSECTORS][48];
+    collect(pl, kernel, &st);
+    struct ms_stat v[sizeof(ms_stat_defs) / sizeof(ms_stat_defs[0]) + MS_MAX_DISSECTORS];
+    char names[MS_MAX_DISSECTORS][48];
     size_t n = 0;
-#define STAT(name_, value_) (v[n].name = (name_), v[n].value = (uint64_t)(value_), n++)
-    if (kernel) {
-        STAT("capture.kernel_packets", kernel->received);
-        STAT("capture.kernel_drops", kernel->dropped);
-        STAT("capture.kernel_ifdrops", kernel->ifdropped);
+    for (size_t i = 0; i < ms_stat_ndefs; i++) {
+        const struct ms_stat_def *d = &ms_stat_defs[i];
+        const uint64_t *val = (const uint64_t *)(const void *)((const char *)&st + d->offset);
+        if (d->when == MS_STAT_LIVE && !kernel)
+            continue;
+        if (!d->per_dissector) {
+            v[n].name = d->name;
+            v[n++].value = *val;
+            continue;
+        }
+        for (size_t k = 0; k < MS_MAX_DISSECTORS && ms_dissectors[k]; k++) {
+            snprintf(names[k], sizeof(names[k]), "%s.%s", d->name, ms_dissectors[k]->name);
+            v[n].name = names[k];
+            v[n++].value = val[k];
+        }
     }
-    STAT("decoder.pkts", st.packets);
-    STAT("decoder.bytes", st.bytes);
-    STAT("decoder.tcp", st.tcp_packets);
-    STAT("decoder.not_tcp", st.not_tcp);
-    STAT("decoder.truncated", st.truncated);
-    STAT("decoder.malformed", st.malformed);
-    STAT("decoder.unsupported", st.unsupported);
-    STAT("decoder.wifi_protected", st.wifi_protected);
-    STAT("decoder.fragments", st.fragments);
-    STAT("defrag.reassembled", st.frag_reassembled);
-    STAT("defrag.timeouts", st.frag_timeouts);
-    STAT("defrag.evicted", st.frag_evicted);
-    STAT("defrag.dropped", st.frag_dropped);
-    STAT("defrag.overlaps", st.frag_overlaps);
-    STAT("tcp.checksum_errors", st.tcp_bad_csum);
-    STAT("tcp.midstream", st.flows_midstream);
-    STAT("tcp.direction_swapped", st.flows_swapped);
-    STAT("tcp.port_reuse", st.flows_reused);
-    STAT("tcp.overlap", st.overlaps);
-    STAT("tcp.overlap_diff_data", st.overlap_diff);
-    STAT("tcp.keepalive", st.keepalives);
-    STAT("tcp.held_for_order", st.held);
-    STAT("tcp.wait_expired", st.wait_expired);
-    STAT("tcp.acked_not_captured", st.ack_gaps);
-    STAT("tcp.late_after_close", st.late_packets);
-    STAT("tcp.invalid_fin_rst", st.bad_ends);
-    STAT("tcp.reassembly_gap", st.gaps);
-    STAT("tcp.reassembly_gap_bytes", st.gap_bytes);
-    STAT("tcp.reassembly_forced_gap", st.reasm_forced);
-    STAT("tcp.reassembly_memuse", st.reasm_memuse);
-    STAT("tcp.reassembly_memuse_peak", st.reasm_memuse_peak);
-    STAT("flow.created", st.flows_created);
-    STAT("flow.active", st.flows_active);
-    STAT("flow.active_peak", st.flows_peak);
-    STAT("flow.ended", st.flows_ended);
-    STAT("flow.timed_out", st.flows_timed_out);
-    STAT("flow.evicted", st.flows_evicted);
-    STAT("flow.evicted_memcap", st.flows_memcap_evicted);
-    STAT("flow.memuse", st.flow_memuse);
-    STAT("flow.memuse_peak", st.flow_memuse_peak);
-    for (size_t i = 0; i < MS_APP_MAX_DISSECTORS && ms_dissectors[i]; i++) {
-        snprintf(names[i], sizeof(names[i]), "app_layer.flow.%s", ms_dissectors[i]->name);
-        STAT(names[i], pl->app.st.per_dissector[i]);
-    }
-    STAT("app_layer.flow.encrypted", st.flows_encrypted);
-    STAT("app_layer.flow.other", st.flows_ignored);
-    STAT("output.alert", ms_output_count(pl->app.out, MS_EV_CREDENTIAL));
-    STAT("output.email", ms_output_count(pl->app.out, MS_EV_EMAIL));
-    STAT("output.anomaly", ms_output_count(pl->app.out, MS_EV_ANOMALY));
-    STAT("output.fileinfo", ms_output_fileinfo_count(pl->app.out));
-    STAT("output.write_errors", st.write_errors);
-#undef STAT
     return ms_output_stats(pl->app.out, ts_us ? ts_us : pl->now_us, v, n);
 }
 

@@ -13,23 +13,44 @@
 
 struct ms_pipeline;
 
-struct ms_pipeline_stats {
-    uint64_t packets, bytes;
-    uint64_t not_tcp, fragments, truncated, malformed, unsupported;
-    uint64_t flows, flows_mail, flows_encrypted, flows_ignored;
-    uint64_t gaps, gap_bytes, reasm_forced;
-    uint64_t write_errors;
-    /* capture layer (decode, IP reassembly, checksums) */
-    uint64_t wifi_protected, tcp_bad_csum;
-    uint64_t frag_reassembled, frag_timeouts, frag_evicted, frag_dropped, frag_overlaps;
-    /* streams and flows */
-    uint64_t tcp_packets, overlaps, overlap_diff;
-    uint64_t keepalives, held, wait_expired, ack_gaps, late_packets, bad_ends;
-    uint64_t flows_created, flows_ended, flows_timed_out, flows_evicted, flows_memcap_evicted;
-    uint64_t flows_reused, flows_midstream, flows_swapped;
-    uint64_t flows_active, flows_peak;
-    uint64_t reasm_memuse, reasm_memuse_peak, flow_memuse, flow_memuse_peak;
+/* How a counter combines across workers (app/stats.def). */
+enum ms_stat_merge {
+    MS_STAT_SUM = 0,    /* counters */
+    MS_STAT_MAX,        /* gauges: peaks, memory in use now */
 };
+
+/* When a counter is part of the stats event. */
+enum ms_stat_when {
+    MS_STAT_ALWAYS = 0,
+    MS_STAT_LIVE,       /* live capture only */
+};
+
+/* Every counter of app/stats.def, by its field name. */
+struct ms_pipeline_stats {
+#define MS_STAT(field, name, merge, when, src) uint64_t field;
+#define MS_STAT_DISSECTORS(field, prefix, merge, src) uint64_t field[MS_MAX_DISSECTORS];
+#include "stats.def"
+#undef MS_STAT
+#undef MS_STAT_DISSECTORS
+};
+
+/* One entry of app/stats.def; per_dissector: the entry stands for one
+ * counter per dissector, named <name>.<dissector name>. */
+struct ms_stat_def {
+    const char *name;
+    enum ms_stat_merge merge;
+    enum ms_stat_when when;
+    size_t offset;          /* of the field in struct ms_pipeline_stats */
+    bool per_dissector;
+};
+
+/* The registry, in output order. */
+extern const struct ms_stat_def ms_stat_defs[];
+extern const size_t ms_stat_ndefs;
+
+/* into = into merged with from, counter by counter, each by its rule
+ * (another worker's counters into the total). */
+void ms_pipeline_stats_merge(struct ms_pipeline_stats *into, const struct ms_pipeline_stats *from);
 
 /* Kernel counters of a live capture (pcap_stats), for the stats event. */
 struct ms_capture_counters {

@@ -14,9 +14,11 @@
  * TCP (RFC 9293 3.1) with checksum validation (RFC 9293 3.1, RFC 8200 8.1).
  *
  * Style of tcpdump's GET_ macros: every multi-byte read goes through a helper
- * after the length was checked. Tunnels nest at most MAX_DEPTH times so a
+ * after the length was checked. Tunnels nest at most MS_DECODE_MAX_DEPTH times so a
  * crafted packet cannot recurse deeply. */
 #include "decode.h"
+
+#include "../common/limits.h"
 
 #include <pcap/dlt.h>
 #include <string.h>
@@ -57,7 +59,6 @@
 #define LINKTYPE_RAW_ALT 101 /* LINKTYPE_RAW as written in pcap files */
 
 /* Encapsulations looked through for one frame (tunnel in tunnel ...). */
-#define MAX_DEPTH 8
 
 static uint16_t get_be16(const uint8_t *p)
 {
@@ -293,7 +294,7 @@ static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms
 
 static enum ms_decode_status decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > MS_DECODE_MAX_DEPTH)
         return MS_DECODE_UNSUPPORTED;
     if (len < 1)
         return MS_DECODE_TRUNCATED;
@@ -406,7 +407,7 @@ static enum ms_decode_status decode_mpls(const uint8_t *p, size_t len, struct ms
  * carry a mirrored Ethernet frame after their own header. */
 static enum ms_decode_status decode_gre(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > MS_DECODE_MAX_DEPTH)
         return MS_DECODE_UNSUPPORTED;
     if (len < 4)
         return MS_DECODE_TRUNCATED;
@@ -475,7 +476,7 @@ static enum ms_decode_status decode_gre(const uint8_t *p, size_t len, struct ms_
  * words, flags, protocol type, VNI, reserved, options). */
 static enum ms_decode_status decode_udp(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > MS_DECODE_MAX_DEPTH)
         return MS_DECODE_UNSUPPORTED;
     if (len < 8)
         return MS_DECODE_TRUNCATED;
@@ -508,7 +509,7 @@ static enum ms_decode_status decode_udp(const uint8_t *p, size_t len, struct ms_
 static enum ms_decode_status decode_ethertype(uint16_t type, const uint8_t *p, size_t len,
                                               struct ms_pkt *out, int depth)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > MS_DECODE_MAX_DEPTH)
         return MS_DECODE_UNSUPPORTED;
     /* VLAN tags stack (QinQ); bounded so a run of tags cannot loop long. */
     for (int tags = 0; tags < 8; tags++) {

@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/lru.h"
+
 struct frag {
     struct frag *next;     /* sorted by off; pieces never overlap */
     uint32_t off, len;
@@ -41,7 +43,7 @@ struct frag {
 
 struct dgram {
     struct dgram *hnext;               /* hash chain */
-    struct dgram *older, *newer;       /* age list, by first fragment */
+    struct ms_lru_node age;            /* age list, by first fragment */
     uint8_t version, proto;
     uint8_t src[16], dst[16];
     uint32_t id;
@@ -62,8 +64,7 @@ struct ms_defrag {
     struct ms_limits lim;
     struct dgram **buckets;
     size_t nbuckets;                   /* power of two */
-    struct dgram *oldest, *newest;
-    size_t count;
+    struct ms_lru age;                 /* oldest first; its count: datagrams held */
     size_t bytes;
     uint8_t *outbuf;                   /* the last datagram handed out */
     struct ms_defrag_stats st;
@@ -93,27 +94,12 @@ static uint32_t get_be32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-const char *ms_defrag_event_code(unsigned ev)
+enum ms_anomaly ms_defrag_event_anomaly(unsigned ev)
 {
     switch (ev) {
-    case MS_DEFRAG_EV_OVERLAP_DIFF: return "frag_overlap_different_data";
-    case MS_DEFRAG_EV_TOO_LARGE: return "frag_too_large";
-    case MS_DEFRAG_EV_INVALID: return "frag_invalid";
-    default: return "frag_unknown";
-    }
-}
-
-const char *ms_defrag_event_detail(unsigned ev)
-{
-    switch (ev) {
-    case MS_DEFRAG_EV_OVERLAP_DIFF:
-        return "overlapping IP fragments carry different bytes; the first-arrived ones were kept";
-    case MS_DEFRAG_EV_TOO_LARGE:
-        return "IP fragments would reassemble past 65535 bytes; the datagram was dropped";
-    case MS_DEFRAG_EV_INVALID:
-        return "IP fragment with a bad length or a conflicting end of datagram; it was dropped";
-    default:
-        return "IP fragment anomaly";
+    case MS_DEFRAG_EV_OVERLAP_DIFF: return MS_ANOM_FRAG_OVERLAP_DIFFERENT_DATA;
+    case MS_DEFRAG_EV_TOO_LARGE: return MS_ANOM_FRAG_TOO_LARGE;
+    default: return MS_ANOM_FRAG_INVALID;
     }
 }
 
@@ -217,9 +203,10 @@ struct ms_defrag *ms_defrag_new(const struct ms_limits *lim)
     if (!d)
         return NULL;
     d->lim = *lim;
+    ms_lru_init(&d->age);
     size_t want = lim->frag_max_datagrams < 16 ? 16 : lim->frag_max_datagrams;
-    if (want > (1u << 20))
-        want = 1u << 20;
+    if (want > MS_DEFRAG_MAX_BUCKETS)
+        want = MS_DEFRAG_MAX_BUCKETS;
     d->nbuckets = 16;
     while (d->nbuckets < want)
         d->nbuckets <<= 1;
@@ -239,14 +226,7 @@ static void dgram_remove(struct ms_defrag *d, struct dgram *g, size_t bucket)
             break;
         }
     }
-    if (g->older)
-        g->older->newer = g->newer;
-    else
-        d->oldest = g->newer;
-    if (g->newer)
-        g->newer->older = g->older;
-    else
-        d->newest = g->older;
+    ms_lru_remove(&d->age, &g->age);
     for (struct frag *f = g->frags; f;) {
         struct frag *n = f->next;
         free(f);
@@ -254,7 +234,6 @@ static void dgram_remove(struct ms_defrag *d, struct dgram *g, size_t bucket)
     }
     free(g->hdr);
     d->bytes -= g->bytes;
-    d->count--;
     free(g);
 }
 
@@ -265,11 +244,19 @@ static size_t bucket_of_dgram(const struct ms_defrag *d, const struct dgram *g)
     return bucket_of(d, &v);
 }
 
+static struct dgram *oldest(const struct ms_defrag *d)
+{
+    struct ms_lru_node *n = ms_lru_oldest(&d->age);
+    return n ? MS_LRU_ENTRY(n, struct dgram, age) : NULL;
+}
+
 static void evict_oldest(struct ms_defrag *d, const struct dgram *keep)
 {
-    struct dgram *g = d->oldest;
-    if (g == keep)
-        g = g->newer;
+    struct dgram *g = oldest(d);
+    if (g == keep) {
+        struct ms_lru_node *n = ms_lru_newer(&g->age);
+        g = n ? MS_LRU_ENTRY(n, struct dgram, age) : NULL;
+    }
     if (!g)
         return;
     d->st.evicted++;
@@ -280,10 +267,11 @@ void ms_defrag_expire(struct ms_defrag *d, uint64_t now_us)
 {
     /* The age list is in arrival order of first fragments; a capture clock
      * that steps back (several files) only delays expiry. */
-    while (d->oldest && now_us > d->oldest->first_ts &&
-           now_us - d->oldest->first_ts > d->lim.frag_timeout_us) {
+    struct dgram *g;
+    while ((g = oldest(d)) && now_us > g->first_ts &&
+           now_us - g->first_ts > d->lim.frag_timeout_us) {
         d->st.timeouts++;
-        dgram_remove(d, d->oldest, bucket_of_dgram(d, d->oldest));
+        dgram_remove(d, g, bucket_of_dgram(d, g));
     }
 }
 
@@ -441,7 +429,7 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
     /* 65535: IPv4 total length, IPv6 payload length after reassembly. */
     size_t fixed = v.version == 4 ? v.hdr_len : v.hdr_len - 40;
     uint32_t e = v.off + v.len;
-    if (fixed + e > 65535) {
+    if (fixed + e > MS_IP_MAX_DATAGRAM) {
         d->st.dropped++;
         *events |= MS_DEFRAG_EV_TOO_LARGE;
         if (g)
@@ -454,7 +442,7 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
             d->st.dropped++;
             return MS_DEFRAG_DROPPED;
         }
-        while (d->count >= d->lim.frag_max_datagrams)
+        while (ms_lru_count(&d->age) >= d->lim.frag_max_datagrams)
             evict_oldest(d, NULL);
         g = calloc(1, sizeof(*g));
         if (!g) {
@@ -469,13 +457,7 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
         g->first_ts = ts_us;
         g->hnext = d->buckets[b];
         d->buckets[b] = g;
-        g->older = d->newest;
-        if (d->newest)
-            d->newest->newer = g;
-        else
-            d->oldest = g;
-        d->newest = g;
-        d->count++;
+        ms_lru_push(&d->age, &g->age);
     }
 
     /* The end of the datagram is set once, by the first last fragment;
@@ -504,7 +486,7 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
         dgram_remove(d, g, b);
         return MS_DEFRAG_DROPPED;
     }
-    while (d->bytes + new_bytes + hdr_new > d->lim.frag_max_bytes && d->count > 1)
+    while (d->bytes + new_bytes + hdr_new > d->lim.frag_max_bytes && ms_lru_count(&d->age) > 1)
         evict_oldest(d, g);
     if (hdr_new) {
         g->hdr = malloc(v.hdr_len);
@@ -536,7 +518,7 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
         return MS_DEFRAG_HELD;
     /* The check above used each fragment's own header; the datagram gets
      * the first fragment's, which may carry more options. */
-    if ((g->version == 4 ? g->hdr_len : g->hdr_len - 40) + g->end > 65535) {
+    if ((g->version == 4 ? g->hdr_len : g->hdr_len - 40) + g->end > MS_IP_MAX_DATAGRAM) {
         d->st.dropped++;
         *events |= MS_DEFRAG_EV_TOO_LARGE;
         dgram_remove(d, g, b);
@@ -566,7 +548,7 @@ void ms_defrag_get_stats(const struct ms_defrag *d, struct ms_defrag_stats *st)
 
 size_t ms_defrag_datagrams(const struct ms_defrag *d)
 {
-    return d->count;
+    return ms_lru_count(&d->age);
 }
 
 size_t ms_defrag_bytes(const struct ms_defrag *d)
@@ -578,8 +560,9 @@ void ms_defrag_free(struct ms_defrag *d)
 {
     if (!d)
         return;
-    while (d->oldest)
-        dgram_remove(d, d->oldest, bucket_of_dgram(d, d->oldest));
+    struct dgram *g;
+    while ((g = oldest(d)))
+        dgram_remove(d, g, bucket_of_dgram(d, g));
     free(d->buckets);
     free(d->outbuf);
     free(d);

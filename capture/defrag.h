@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../common/anomaly.h"
 #include "../common/limits.h"
 
 struct ms_defrag;
@@ -39,10 +40,9 @@ struct ms_defrag *ms_defrag_new(const struct ms_limits *lim);
 enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, const uint8_t *ip,
                                        size_t len, const uint8_t **out, size_t *out_len,
                                        unsigned *events);
-/* Stable snake_case anomaly code for one MS_DEFRAG_EV_* bit. */
-const char *ms_defrag_event_code(unsigned ev);
-/* One sentence for the anomaly's detail. */
-const char *ms_defrag_event_detail(unsigned ev);
+/* The anomaly (common/anomalies.def) one MS_DEFRAG_EV_* bit stands for;
+ * its registry description is the event's detail. */
+enum ms_anomaly ms_defrag_event_anomaly(unsigned ev);
 /* Ends datagrams whose first fragment is older than the timeout. */
 void ms_defrag_expire(struct ms_defrag *d, uint64_t now_us);
 void ms_defrag_get_stats(const struct ms_defrag *d, struct ms_defrag_stats *st);

@@ -10,7 +10,7 @@ struct ms_flow_table {
     size_t nbuckets;       /* power of two */
     size_t max_flows;
     uint64_t timeout_us;
-    struct ms_flow *lru_head, *lru_tail;
+    struct ms_lru lru;     /* least recently used first */
     ms_flow_end_fn on_end;
     void *user;
     struct ms_flow_stats stats;
@@ -60,7 +60,7 @@ struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, s
     if (max_flows == 0)
         max_flows = 1;
     t->nbuckets = 1024;
-    while (t->nbuckets < max_flows && t->nbuckets < ((size_t)1 << 24))
+    while (t->nbuckets < max_flows && t->nbuckets < MS_FLOW_MAX_BUCKETS)
         t->nbuckets <<= 1;
     t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
     if (!t->buckets) {
@@ -70,33 +70,17 @@ struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, s
     t->max_flows = max_flows;
     t->timeout_us = timeout_us;
     t->recent_max = recent_max;
+    ms_lru_init(&t->lru);
     t->on_end = on_end;
     t->user = user;
     return t;
 }
 
-static void lru_unlink(struct ms_flow_table *t, struct ms_flow *f)
+/* The least recently used flow, NULL when there is none. */
+static struct ms_flow *lru_oldest(const struct ms_flow_table *t)
 {
-    if (f->lru_prev)
-        f->lru_prev->lru_next = f->lru_next;
-    else
-        t->lru_head = f->lru_next;
-    if (f->lru_next)
-        f->lru_next->lru_prev = f->lru_prev;
-    else
-        t->lru_tail = f->lru_prev;
-    f->lru_prev = f->lru_next = NULL;
-}
-
-static void lru_push_head(struct ms_flow_table *t, struct ms_flow *f)
-{
-    f->lru_prev = NULL;
-    f->lru_next = t->lru_head;
-    if (t->lru_head)
-        t->lru_head->lru_prev = f;
-    t->lru_head = f;
-    if (!t->lru_tail)
-        t->lru_tail = f;
+    struct ms_lru_node *n = ms_lru_oldest(&t->lru);
+    return n ? MS_LRU_ENTRY(n, struct ms_flow, lru) : NULL;
 }
 
 static uint64_t bucket_key(const struct ms_flow *f)
@@ -117,7 +101,7 @@ static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_en
         link = &(*link)->hnext;
     if (*link)
         *link = f->hnext;
-    lru_unlink(t, f);
+    ms_lru_remove(&t->lru, &f->lru);
     t->stats.active--;
     t->stats.ended++;
     if (t->on_end)
@@ -230,7 +214,9 @@ static struct ms_flow *evict_victim(const struct ms_flow_table *t, const struct 
 {
     struct ms_flow *best = NULL;
     unsigned best_rank = 3, seen = 0;
-    for (struct ms_flow *f = t->lru_tail; f && seen < MS_FLOW_EVICT_SCAN; f = f->lru_prev) {
+    for (struct ms_lru_node *n = ms_lru_oldest(&t->lru); n && seen < MS_FLOW_EVICT_SCAN;
+         n = ms_lru_newer(n)) {
+        struct ms_flow *f = MS_LRU_ENTRY(n, struct ms_flow, lru);
         if (f == keep)
             continue;
         seen++;
@@ -259,8 +245,7 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
                 break;
             }
             f->last_ts_us = p->ts_us;
-            lru_unlink(t, f);
-            lru_push_head(t, f);
+            ms_lru_touch(&t->lru, &f->lru);
             return f;
         }
     }
@@ -279,7 +264,7 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
         }
         ms_flow_recent_forget(t->recent, key);
     }
-    if (t->stats.active >= t->max_flows && t->lru_tail) {
+    if (t->stats.active >= t->max_flows && lru_oldest(t)) {
         t->stats.evicted++;
         end_flow(t, evict_victim(t, NULL), MS_FLOW_END_EVICTED);
     }
@@ -312,7 +297,7 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
     ms_tcp_session_init(&f->tcp, NULL);
     f->hnext = t->buckets[b];
     t->buckets[b] = f;
-    lru_push_head(t, f);
+    ms_lru_push(&t->lru, &f->lru);
     t->stats.created++;
     t->stats.active++;
     if (t->stats.active > t->stats.peak)
@@ -349,18 +334,20 @@ void ms_flow_swap(struct ms_flow_table *t, struct ms_flow *f)
 
 void ms_flow_table_expire(struct ms_flow_table *t, uint64_t now_us)
 {
-    while (t->lru_tail && now_us > t->lru_tail->last_ts_us &&
-           now_us - t->lru_tail->last_ts_us > t->timeout_us) {
+    struct ms_flow *f;
+    while ((f = lru_oldest(t)) && now_us > f->last_ts_us &&
+           now_us - f->last_ts_us > t->timeout_us) {
         t->stats.timed_out++;
-        end_flow(t, t->lru_tail, MS_FLOW_END_TIMEOUT);
+        end_flow(t, f, MS_FLOW_END_TIMEOUT);
     }
 }
 
 void ms_flow_table_end_all(struct ms_flow_table *t)
 {
     /* Oldest first, so events come out roughly in capture order. */
-    while (t->lru_tail)
-        end_flow(t, t->lru_tail, MS_FLOW_END_SHUTDOWN);
+    struct ms_flow *f;
+    while ((f = lru_oldest(t)))
+        end_flow(t, f, MS_FLOW_END_SHUTDOWN);
 }
 
 const struct ms_flow_stats *ms_flow_table_stats(const struct ms_flow_table *t)

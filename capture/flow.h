@@ -31,10 +31,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../common/dir.h"
+#include "../common/limits.h"
+#include "../common/lru.h"
 #include "decode.h"
 #include "tcp_session.h"
-
-enum ms_dir { MS_TO_SERVER = 0, MS_TO_CLIENT = 1 };
 
 /* Why a flow ended (f->end_reason during on_end). */
 enum ms_flow_end_reason {
@@ -54,7 +55,7 @@ enum ms_flow_dir_source {
 
 struct ms_flow {
     struct ms_flow *hnext;               /* hash chain */
-    struct ms_flow *lru_prev, *lru_next; /* most recent at the head */
+    struct ms_lru_node lru;              /* the table's recency list */
     uint8_t ip_version;
     uint8_t cli_addr[16], srv_addr[16];  /* client = who opened the connection */
     uint16_t cli_port, srv_port;
@@ -82,8 +83,7 @@ static inline struct ms_flow *ms_flow_of_session(struct ms_tcp_session *s)
  * TIME_WAIT: 60 s on Linux, longer elsewhere). */
 #define MS_FLOW_REUSE_IDLE_US (10ull * 1000000)
 
-/* Least recently used flows looked at to choose an eviction victim. */
-#define MS_FLOW_EVICT_SCAN 32
+/* MS_FLOW_EVICT_SCAN: common/limits.h. */
 
 struct ms_flow_table;
 

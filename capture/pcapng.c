@@ -69,21 +69,21 @@ static void clear_ifaces(struct ms_pcapng *r)
 }
 
 /* Checks the filter's syntax against one link type. */
-static int compile(const char *filter, int linktype, uint32_t snaplen, struct bpf_program *prog,
-                   char *err, size_t errlen)
+static enum ms_rc compile(const char *filter, int linktype, uint32_t snaplen,
+                          struct bpf_program *prog, char *err, size_t errlen)
 {
-    pcap_t *dead = pcap_open_dead(linktype, snaplen ? (int)(snaplen > 262144 ? 262144 : snaplen)
-                                                    : 262144);
+    pcap_t *dead = pcap_open_dead(linktype, snaplen ? (int)(snaplen > MS_SNAPLEN_MAX ? MS_SNAPLEN_MAX : snaplen)
+                                                    : MS_SNAPLEN_MAX);
     if (!dead) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return MS_ERR_NOMEM;
     }
     int rc = pcap_compile(dead, prog, filter, 1, PCAP_NETMASK_UNKNOWN);
     if (rc < 0)
         snprintf(err, errlen, "invalid filter \"%s\" for link type %d: %s", filter, linktype,
                  pcap_geterr(dead));
     pcap_close(dead);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? MS_ERR_ARG : MS_OK;
 }
 
 struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, char *err,
@@ -100,7 +100,7 @@ struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, ch
     if (filter && *filter) {
         struct bpf_program prog;
         r->filter = strdup(filter);
-        if (!r->filter || compile(filter, DLT_EN10MB, 0, &prog, err, errlen) < 0) {
+        if (!r->filter || compile(filter, DLT_EN10MB, 0, &prog, err, errlen) != MS_OK) {
             if (!r->filter)
                 snprintf(err, errlen, "out of memory");
             ms_pcapng_close(r);
@@ -121,50 +121,51 @@ int ms_pcapng_first_linktype(const struct ms_pcapng *r)
     return r->nifs ? r->ifs[0].linktype : -1;
 }
 
-/* Reads exactly n bytes. 1: done; 0: clean end of file before any byte;
- * -1: error or end of file in the middle. */
-static int read_exact(struct ms_pcapng *r, uint8_t *p, size_t n)
+/* Reads exactly n bytes: MS_NEXT_PACKET (read), MS_NEXT_END (clean end of
+ * file before any byte) or MS_NEXT_ERROR (an error, or the end of file in
+ * the middle; r->err says which). */
+static enum ms_next read_exact(struct ms_pcapng *r, uint8_t *p, size_t n)
 {
     size_t got = fread(p, 1, n, r->fp);
     if (got == n)
-        return 1;
+        return MS_NEXT_PACKET;
     if (got == 0 && feof(r->fp))
-        return 0;
+        return MS_NEXT_END;
     snprintf(r->err, sizeof(r->err), "%s", ferror(r->fp) ? "read error" : "truncated pcapng block");
-    return -1;
+    return MS_NEXT_ERROR;
 }
 
-static int grow(struct ms_pcapng *r, size_t n)
+static enum ms_rc grow(struct ms_pcapng *r, size_t n)
 {
     if (n <= r->cap)
-        return 0;
+        return MS_OK;
     uint8_t *nb = realloc(r->buf, n);
     if (!nb) {
         snprintf(r->err, sizeof(r->err), "out of memory");
-        return -1;
+        return MS_ERR_NOMEM;
     }
     r->buf = nb;
     r->cap = n;
-    return 0;
+    return MS_OK;
 }
 
 /* IDB (4.2): link type (2), reserved (2), snaplen (4), options. */
-static int on_idb(struct ms_pcapng *r, const uint8_t *b, size_t n)
+static enum ms_rc on_idb(struct ms_pcapng *r, const uint8_t *b, size_t n)
 {
     if (n < 8) {
         snprintf(r->err, sizeof(r->err), "interface description block too short");
-        return -1;
+        return MS_ERR_PROTO;
     }
     if (r->nifs == r->ifcap) {
         size_t nc = r->ifcap ? r->ifcap * 2 : 4;
-        if (nc > 65536) {
+        if (nc > MS_PCAPNG_MAX_IFACES) {
             snprintf(r->err, sizeof(r->err), "too many interfaces");
-            return -1;
+            return MS_ERR_LIMIT;
         }
         struct iface *ni = realloc(r->ifs, nc * sizeof(*ni));
         if (!ni) {
             snprintf(r->err, sizeof(r->err), "out of memory");
-            return -1;
+            return MS_ERR_NOMEM;
         }
         r->ifs = ni;
         r->ifcap = nc;
@@ -197,9 +198,11 @@ static int on_idb(struct ms_pcapng *r, const uint8_t *b, size_t n)
         /* A filter that names another link layer's fields ("ether host")
          * matches nothing on this interface; only when it fits no
          * interface at all is it an error, as libpcap would say. */
-        if (compile(r->filter, i->linktype, i->snaplen, &i->prog, r->err, sizeof(r->err)) < 0) {
+        enum ms_rc rc = compile(r->filter, i->linktype, i->snaplen, &i->prog, r->err,
+                                sizeof(r->err));
+        if (rc != MS_OK) {
             if (r->nifs == 0)
-                return -1;
+                return rc;
             i->reject_all = true;
             r->err[0] = '\0';
         } else {
@@ -207,7 +210,7 @@ static int on_idb(struct ms_pcapng *r, const uint8_t *b, size_t n)
         }
     }
     r->nifs++;
-    return 0;
+    return MS_OK;
 }
 
 /* Timestamp units to microseconds (4.2 if_tsresol: top bit clear, 10^-v
@@ -243,33 +246,33 @@ static const struct iface *iface_of(struct ms_pcapng *r, uint32_t id)
     return &r->ifs[id];
 }
 
-int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, size_t *caplen,
-                   int *linktype)
+enum ms_next ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data,
+                            size_t *caplen, int *linktype)
 {
     for (;;) {
         uint8_t h[12];
         uint32_t type;
-        int rc;
+        enum ms_next rc;
         if (r->pre_read) {
             /* The SHB type was consumed by format sniffing. */
             r->pre_read = false;
             memcpy(h, "\x0a\x0d\x0d\x0a", 4);
             rc = read_exact(r, h + 4, 8);
-            if (rc == 0) {
+            if (rc == MS_NEXT_END) {
                 snprintf(r->err, sizeof(r->err), "truncated pcapng block");
-                rc = -1;
+                rc = MS_NEXT_ERROR;
             }
         } else {
             rc = read_exact(r, h, 8);
-            if (rc == 1 && memcmp(h, "\x0a\x0d\x0d\x0a", 4) == 0) {
+            if (rc == MS_NEXT_PACKET && memcmp(h, "\x0a\x0d\x0d\x0a", 4) == 0) {
                 rc = read_exact(r, h + 8, 4);
-                if (rc == 0) {
+                if (rc == MS_NEXT_END) {
                     snprintf(r->err, sizeof(r->err), "truncated pcapng block");
-                    rc = -1;
+                    rc = MS_NEXT_ERROR;
                 }
             }
         }
-        if (rc <= 0)
+        if (rc != MS_NEXT_PACKET)
             return rc;
         size_t done;   /* header bytes already read */
         if (memcmp(h, "\x0a\x0d\x0d\x0a", 4) == 0) {
@@ -281,7 +284,7 @@ int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, s
                 r->big_endian = false;
             else {
                 snprintf(r->err, sizeof(r->err), "bad pcapng byte-order magic");
-                return -1;
+                return MS_NEXT_ERROR;
             }
             type = BT_SHB;
             done = 12;
@@ -290,7 +293,7 @@ int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, s
         } else {
             if (!r->in_section) {
                 snprintf(r->err, sizeof(r->err), "not a pcapng file");
-                return -1;
+                return MS_NEXT_ERROR;
             }
             type = rd32(r, h);
             done = 8;
@@ -298,24 +301,24 @@ int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, s
         uint32_t total = rd32(r, h + 4);
         if (total < 12 || (total & 3u) || total > MS_PCAPNG_MAX_BLOCK || total < done + 4) {
             snprintf(r->err, sizeof(r->err), "bad pcapng block length %u", total);
-            return -1;
+            return MS_NEXT_ERROR;
         }
         if (type == BT_SHB && total < 28) {
             snprintf(r->err, sizeof(r->err), "section header block too short");
-            return -1;
+            return MS_NEXT_ERROR;
         }
         size_t rest = total - done;
-        if (grow(r, rest) < 0)
-            return -1;
+        if (grow(r, rest) != MS_OK)
+            return MS_NEXT_ERROR;
         rc = read_exact(r, r->buf, rest);
-        if (rc <= 0) {
-            if (rc == 0)
+        if (rc != MS_NEXT_PACKET) {
+            if (rc == MS_NEXT_END)
                 snprintf(r->err, sizeof(r->err), "truncated pcapng block");
-            return -1;
+            return MS_NEXT_ERROR;
         }
         if (rd32(r, r->buf + rest - 4) != total) {
             snprintf(r->err, sizeof(r->err), "pcapng block lengths disagree");
-            return -1;
+            return MS_NEXT_ERROR;
         }
         const uint8_t *b = r->buf;   /* body, after type and length */
         size_t n = total - 12;       /* body length */
@@ -323,7 +326,7 @@ int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, s
             b = r->buf;              /* from the major version on */
             if (rd16(r, b) != 1) {
                 snprintf(r->err, sizeof(r->err), "unsupported pcapng version %u", rd16(r, b));
-                return -1;
+                return MS_NEXT_ERROR;
             }
             continue;
         }
@@ -333,8 +336,8 @@ int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, s
         uint64_t ts;
         switch (type) {
         case BT_IDB:
-            if (on_idb(r, b, n) < 0)
-                return -1;
+            if (on_idb(r, b, n) != MS_OK)
+                return MS_NEXT_ERROR;
             continue;
         case BT_EPB:
         case BT_PB: {
@@ -342,16 +345,16 @@ int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, s
              * PB: interface (2), drops (2), then the same. */
             if (n < 20) {
                 snprintf(r->err, sizeof(r->err), "packet block too short");
-                return -1;
+                return MS_NEXT_ERROR;
             }
             uint32_t id = type == BT_EPB ? rd32(r, b) : rd16(r, b);
             if (!(i = iface_of(r, id)))
-                return -1;
+                return MS_NEXT_ERROR;
             ts = ((uint64_t)rd32(r, b + 4) << 32) | rd32(r, b + 8);
             cl = rd32(r, b + 12);
             if (cl > n - 20) {
                 snprintf(r->err, sizeof(r->err), "packet longer than its block");
-                return -1;
+                return MS_NEXT_ERROR;
             }
             pkt = b + 20;
             ts = to_us(i, ts);
@@ -363,10 +366,10 @@ int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, s
              * what the block holds, the interface's snaplen). */
             if (n < 4) {
                 snprintf(r->err, sizeof(r->err), "simple packet block too short");
-                return -1;
+                return MS_NEXT_ERROR;
             }
             if (!(i = iface_of(r, 0)))
-                return -1;
+                return MS_NEXT_ERROR;
             cl = rd32(r, b);
             if (cl > n - 4)
                 cl = n - 4;
@@ -393,7 +396,7 @@ int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, s
         *data = pkt;
         *caplen = cl;
         *linktype = i->linktype;
-        return 1;
+        return MS_NEXT_PACKET;
     }
 }
 

@@ -11,12 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "../common/limits.h"
+#include "source.h"
 
 struct ms_pcapng;
 
 #define MS_PCAPNG_MAGIC 0x0A0D0D0Au
-/* Blocks larger than this are refused as damage. */
-#define MS_PCAPNG_MAX_BLOCK (16u * 1024 * 1024)
+/* Blocks larger than MS_PCAPNG_MAX_BLOCK (common/limits.h) are refused as
+ * damage. */
 
 /* fp: positioned at the start of the file, or just after its first 4 bytes
  * when pre_read is true (they were the SHB type, read to sniff the format).
@@ -26,9 +28,9 @@ struct ms_pcapng;
 struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, char *err,
                                  size_t errlen);
 
-/* 1: a packet; 0: end of file; -1: error (see ms_pcapng_error). Data stays
- * valid until the next call. */
-int ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, size_t *caplen,
+/* MS_NEXT_PACKET, MS_NEXT_END (end of file) or MS_NEXT_ERROR (see
+ * ms_pcapng_error). Data stays valid until the next call. */
+enum ms_next ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, size_t *caplen,
                    int *linktype);
 const char *ms_pcapng_error(const struct ms_pcapng *r);
 /* Link type of the first interface seen so far, -1 before any. */

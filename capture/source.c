@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "../common/limits.h"
 #include "decode.h"
 #include "pcapng.h"
 
@@ -25,22 +26,22 @@ struct ms_source {
     char err[PCAP_ERRBUF_SIZE + 64];
 };
 
-static int apply_filter(struct ms_source *s, const char *filter, char *err, size_t errlen)
+static enum ms_rc apply_filter(struct ms_source *s, const char *filter, char *err, size_t errlen)
 {
     if (!filter || !*filter)
-        return 0;
+        return MS_OK;
     struct bpf_program prog;
     if (pcap_compile(s->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
         snprintf(err, errlen, "invalid filter \"%s\": %s", filter, pcap_geterr(s->pcap));
-        return -1;
+        return MS_ERR_ARG;
     }
     int rc = pcap_setfilter(s->pcap, &prog);
     pcap_freecode(&prog);
     if (rc < 0) {
         snprintf(err, errlen, "cannot set filter: %s", pcap_geterr(s->pcap));
-        return -1;
+        return MS_ERR_IO;
     }
-    return 0;
+    return MS_OK;
 }
 
 static struct ms_source *finish_open(struct ms_source *s, const char *filter, char *err, size_t errlen)
@@ -53,7 +54,7 @@ static struct ms_source *finish_open(struct ms_source *s, const char *filter, ch
         ms_source_close(s);
         return NULL;
     }
-    if (apply_filter(s, filter, err, errlen) < 0) {
+    if (apply_filter(s, filter, err, errlen) != MS_OK) {
         ms_source_close(s);
         return NULL;
     }
@@ -166,7 +167,7 @@ struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_op
         free(s);
         return NULL;
     }
-    pcap_set_snaplen(s->pcap, o && o->snaplen > 0 ? o->snaplen : 262144);
+    pcap_set_snaplen(s->pcap, o && o->snaplen > 0 ? o->snaplen : MS_SNAPLEN_MAX);
     pcap_set_promisc(s->pcap, o ? o->promisc : 1);
     pcap_set_timeout(s->pcap, 250);
     if (o && o->buffer_size > 0)
@@ -195,11 +196,9 @@ enum ms_next ms_source_next(struct ms_source *s, uint64_t *ts_us, const uint8_t 
     if (s->ng) {
         if (s->brk)
             return MS_NEXT_END;
-        int r = ms_pcapng_next(s->ng, ts_us, data, caplen, linktype);
-        if (r > 0)
-            return MS_NEXT_PACKET;
-        if (r == 0)
-            return MS_NEXT_END;
+        enum ms_next r = ms_pcapng_next(s->ng, ts_us, data, caplen, linktype);
+        if (r != MS_NEXT_ERROR)
+            return r;
         snprintf(s->err, sizeof(s->err), "%s: %s", s->name, ms_pcapng_error(s->ng));
         return MS_NEXT_ERROR;
     }
@@ -258,17 +257,17 @@ const char *ms_source_name(const struct ms_source *s)
     return s->name;
 }
 
-int ms_source_stats(struct ms_source *s, struct ms_source_stats *st)
+enum ms_rc ms_source_stats(struct ms_source *s, struct ms_source_stats *st)
 {
     st->received = st->dropped = st->ifdropped = 0;
     struct pcap_stat ps;
     /* pcap_stats fails on savefiles: only live captures have counters. */
     if (!s->pcap || pcap_file(s->pcap) || pcap_stats(s->pcap, &ps) != 0)
-        return -1;
+        return MS_ERR_IO;
     st->received = ps.ps_recv;
     st->dropped = ps.ps_drop;
     st->ifdropped = ps.ps_ifdrop;
-    return 0;
+    return MS_OK;
 }
 
 void ms_source_close(struct ms_source *s)

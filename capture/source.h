@@ -10,7 +10,7 @@
 struct ms_source;
 
 struct ms_live_opts {
-    int snaplen;        /* 0: 262144 */
+    int snaplen;        /* 0: MS_SNAPLEN_MAX */
     int buffer_size;    /* bytes, 0: libpcap default */
     int immediate;      /* deliver packets as they arrive */
     int promisc;
@@ -34,11 +34,11 @@ int ms_source_linktype(const struct ms_source *s);
 const char *ms_source_name(const struct ms_source *s);
 /* Kernel counters of a live capture (pcap_stats): packets the kernel
  * received, dropped for lack of buffer room, and dropped by the interface
- * or its driver. Returns -1 (and zeroes) for files or when unavailable. */
+ * or its driver. MS_ERR_IO (and zeroes) for files or when unavailable. */
 struct ms_source_stats {
     uint64_t received, dropped, ifdropped;
 };
-int ms_source_stats(struct ms_source *s, struct ms_source_stats *st);
+enum ms_rc ms_source_stats(struct ms_source *s, struct ms_source_stats *st);
 void ms_source_close(struct ms_source *s);
 
 #endif

@@ -9,6 +9,8 @@
 #include <bsd/sys/tree.h>
 #include <string.h>
 
+#include "../common/limits.h"
+
 #define SEQ_LT MS_SEQ_LT
 #define SEQ_LEQ MS_SEQ_LEQ
 #define SEQ_GT MS_SEQ_GT
@@ -39,8 +41,6 @@ RB_GENERATE_STATIC(ms_tcp_segtree, ms_tcp_seg, rb, seg_cmp)
  * back (a segment from before the first one seen) without going below 0. */
 #define OFF_BASE (1ull << 40)
 
-/* How far back a mid-stream start may move (see put). */
-#define REWIND_MAX (256u * 1024)
 
 void ms_tcp_half_init(struct ms_tcp_half *h)
 {
@@ -311,10 +311,10 @@ static void lower_gate(struct ms_tcp_seg *s, const struct ms_tcp_segin *in, bool
 
 /* Stores [off, off+n) where no segment is, keeping bytes already stored
  * (first copy wins, compared) and storing only the parts not yet covered.
- * False when a cap stopped it; what was stored so far stays. */
-static bool store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64_t off,
-                  const uint8_t *p, size_t n, const struct ms_tcp_segin *in, bool gated,
-                  struct put *u)
+ * MS_ERR_LIMIT when a cap stopped it; what was stored so far stays. */
+static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64_t off,
+                        const uint8_t *p, size_t n, const struct ms_tcp_segin *in, bool gated,
+                        struct put *u)
 {
     struct ms_tcp_seg key;
     key.off = off;
@@ -345,10 +345,10 @@ static bool store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64_t off
         if (piece > 0) {
             size_t cost = piece + SEG_OVERHEAD;
             if (h->seg_bytes + cost > b->max_half || b->used + cost > b->max_total)
-                return false;
+                return MS_ERR_LIMIT;
             struct ms_tcp_seg *s = malloc(sizeof(*s) + piece);
             if (!s)
-                return false;
+                return MS_ERR_LIMIT;
             s->off = off;
             s->len = (uint32_t)piece;
             s->ack = in->ack;
@@ -377,7 +377,7 @@ static bool store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64_t off
         n -= covered;
         succ = RB_NEXT(ms_tcp_segtree, &h->segs, succ);
     }
-    return true;
+    return MS_OK;
 }
 
 enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
@@ -416,9 +416,9 @@ enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
     /* Mid-stream start (no SYN): the first segment seen need not be the
      * lowest (a tap reorders, a pure ACK came first). Until a byte is
      * delivered or a hole given up, the start moves back to it, by
-     * REWIND_MAX in all. */
+     * MS_REASM_REWIND_MAX in all. */
     if (!h->syn && !h->skipped && h->delivered == 0 && SEQ_LT(seq, h->next_seq) &&
-        (uint32_t)(h->next_seq - seq) <= REWIND_MAX - h->rewound) {
+        (uint32_t)(h->next_seq - seq) <= MS_REASM_REWIND_MAX - h->rewound) {
         uint32_t back = h->next_seq - seq;
         h->next_seq = seq;
         h->next_off -= back;
@@ -456,7 +456,7 @@ enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
     }
     /* Ahead of a hole, or held back: it waits. Gated only when the gate is
      * closed now; once open it stays open (the peer only moves forward). */
-    return store(h, b, off, p, n, in, !gate_open, &u) ? MS_OK : MS_ERR_LIMIT;
+    return store(h, b, off, p, n, in, !gate_open, &u);
 }
 
 void ms_tcp_half_free(struct ms_tcp_half *h, struct ms_reasm_budget *b)

@@ -2,9 +2,8 @@
 
 #include <string.h>
 
-/* An ACK this far past what was delivered from the peer is not evidence of
- * bytes in flight (a forged or broken ACK): it is not turned into a gap. */
-#define ACK_GAP_MAX (1u << 30)
+/* An ACK more than MS_ACK_GAP_MAX past what was delivered from the peer
+ * is not evidence of bytes in flight (common/limits.h). */
 
 
 void ms_tcp_ctx_init(struct ms_tcp_ctx *c, const struct ms_limits *lim,
@@ -177,7 +176,7 @@ static bool force_one(struct ms_tcp_ctx *c, struct ms_tcp_session *s, const stru
                 c->st.gate_released++;
             }
         } else if (MS_SEQ_GT(ack, ph->next_seq + 1) &&
-                   (uint32_t)(ack - ph->next_seq) <= ACK_GAP_MAX) {
+                   (uint32_t)(ack - ph->next_seq) <= MS_ACK_GAP_MAX) {
             /* Acknowledged, never captured (Wireshark: "ACKed segment
              * that wasn't captured"), and the window is over. Just one
              * past what was delivered is a FIN whose packet was missed:

@@ -17,10 +17,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "limits.h"
 
-/* Blanks held back to see whether they end a line. A longer run cannot be
- * trailing in any sane encoder's output, so the excess is passed on. */
-#define MS_QP_WS_MAX 64
+/* Blanks held back to see whether they end a line: MS_QP_WS_MAX
+ * (common/limits.h); the excess is passed on. */
 
 struct ms_qp {
     unsigned state;               /* internal, see qp.c */

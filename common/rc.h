@@ -11,4 +11,18 @@ enum ms_rc {
     MS_ERR_ARG = -5,    /* caller passed something invalid */
 };
 
+/* A word for messages: "ok", "out of memory", ... */
+static inline const char *ms_rc_str(enum ms_rc rc)
+{
+    switch (rc) {
+    case MS_OK: return "ok";
+    case MS_ERR_NOMEM: return "out of memory";
+    case MS_ERR_LIMIT: return "limit reached";
+    case MS_ERR_PROTO: return "protocol error";
+    case MS_ERR_IO: return "I/O error";
+    case MS_ERR_ARG: return "invalid argument";
+    }
+    return "error";
+}
+
 #endif

@@ -16,13 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/anomaly.h"
 #include "../common/ascii.h"
 
 #include "../common/buf.h"
+#include "../common/limits.h"
 
 /* Bytes of the sender's name kept, and of the extension kept with it. */
-#define SAFE_MAX 64
-#define EXT_MAX 16
+#define SAFE_MAX MS_EXTRACT_NAME_MAX
+#define EXT_MAX MS_EXTRACT_EXT_MAX
 /* "<flow_id>-<seq>-<k>-<safe>": three 20-digit numbers, the name, NUL. */
 #define NAME_CAP (3 * 21 + SAFE_MAX + 8)
 
@@ -114,7 +116,7 @@ size_t ms_extract_safe_name(const uint8_t *name, size_t n, char *out, size_t cap
 
 /* ---- files ------------------------------------------------------------ */
 
-static void anomaly(const struct xfile *f, const char *code, const char *what, int err)
+static void anomaly(const struct xfile *f, enum ms_anomaly code, const char *what, int err)
 {
     char detail[NAME_CAP + 128];
     int n;
@@ -129,15 +131,14 @@ static void anomaly(const struct xfile *f, const char *code, const char *what, i
         n = 0;
     if ((size_t)n >= sizeof(detail))
         n = (int)sizeof(detail) - 1;
-    struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = NULL };
-    ev.u.anomaly.type = "extract";
-    ev.u.anomaly.code = code;
+    struct ms_event ev;
+    ms_anomaly_event(&ev, code, NULL);
     ev.u.anomaly.detail = ms_bytes_of(detail, (size_t)n);
     f->sink->emit(f->sink->user, &ev);
 }
 
 /* Gives up on a file: close, remove, refund, report. */
-static void xfail(struct xfile *f, const char *code, const char *what, int err)
+static void xfail(struct xfile *f, enum ms_anomaly code, const char *what, int err)
 {
     if (f->failed)
         return;
@@ -162,7 +163,7 @@ static void xopen(struct xfile *f, struct ms_extract *x, const struct ms_sink *s
                     0600);
     if (fd < 0) {
         int err = errno;
-        xfail(f, err == EEXIST ? "extract_file_exists" : "extract_create_failed",
+        xfail(f, err == EEXIST ? MS_ANOM_EXTRACT_FILE_EXISTS : MS_ANOM_EXTRACT_CREATE_FAILED,
               "cannot create", err);
         return;
     }
@@ -171,7 +172,7 @@ static void xopen(struct xfile *f, struct ms_extract *x, const struct ms_sink *s
         int err = errno;
         close(fd);
         unlinkat(x->dirfd, f->name, 0);
-        xfail(f, "extract_create_failed", "cannot create", err);
+        xfail(f, MS_ANOM_EXTRACT_CREATE_FAILED, "cannot create", err);
     }
 }
 
@@ -182,11 +183,11 @@ static void xwrite(struct xfile *f, const uint8_t *p, size_t n)
     if (f->failed || n == 0)
         return;
     if (n > x->max_bytes - x->kept) {
-        xfail(f, "extract_limit_reached", "byte cap of --extract reached, removed", 0);
+        xfail(f, MS_ANOM_EXTRACT_LIMIT_REACHED, "byte cap of --extract reached, removed", 0);
         return;
     }
     if (fwrite(p, 1, n, f->fp) != n) {
-        xfail(f, "extract_write_failed", "cannot write", errno);
+        xfail(f, MS_ANOM_EXTRACT_WRITE_FAILED, "cannot write", errno);
         return;
     }
     f->bytes += n;
@@ -205,7 +206,7 @@ static struct ms_bytes xclose(struct xfile *f)
     if (rc != 0) {
         int err = errno;
         unlinkat(x->dirfd, f->name, 0);
-        xfail(f, "extract_write_failed", "cannot write", err);
+        xfail(f, MS_ANOM_EXTRACT_WRITE_FAILED, "cannot write", err);
         return MS_BYTES_NONE;
     }
     x->files++;

@@ -3,22 +3,25 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Fixed slots: sids never change meaning once published, since rules and
- * dashboards downstream key on them. */
-static const char *const mech_slots[] = {
-    NULL, "USER", "APOP", "LOGIN", "PLAIN", "SASL-LOGIN", "CRAM-MD5",
-    "DIGEST-MD5", "NTLM", "XOAUTH2", "OAUTHBEARER",
+#include "../common/proto.h"
+
+/* Fixed mechanism slots, 1 to 10 in order (99: other), with README's name
+ * for each (tests/registry checks README's alert.signature_id row): sids
+ * never change meaning once published, since rules and dashboards
+ * downstream key on them. Protocol slots: common/protocols.def. */
+static const struct {
+    const char *mech, *label;
+} mech_slots[] = {
+    { "USER", "USER/PASS" }, { "APOP", "APOP" }, { "LOGIN", "IMAP LOGIN" },
+    { "PLAIN", "PLAIN" }, { "SASL-LOGIN", "SASL LOGIN" }, { "CRAM-MD5", "CRAM-MD5" },
+    { "DIGEST-MD5", "DIGEST-MD5" }, { "NTLM", "NTLM" }, { "XOAUTH2", "XOAUTH2" },
+    { "OAUTHBEARER", "OAUTHBEARER" },
 };
 
 static unsigned proto_slot(const char *p)
 {
-    if (strcmp(p, "pop3") == 0)
-        return 1;
-    if (strcmp(p, "imap") == 0)
-        return 2;
-    if (strcmp(p, "smtp") == 0)
-        return 3;
-    return 9;
+    enum ms_proto id;
+    return ms_proto_by_name(p, &id) ? ms_proto_sid_slot(id) : MS_PROTO_SLOT_OTHER;
 }
 
 static unsigned mech_slot(const struct ms_ev_credential *c)
@@ -27,9 +30,9 @@ static unsigned mech_slot(const struct ms_ev_credential *c)
     /* SASL LOGIN and the IMAP LOGIN command share a name, not a slot. */
     if (strcmp(m, "LOGIN") == 0 && strcmp(c->command, "LOGIN") != 0)
         m = "SASL-LOGIN";
-    for (unsigned i = 1; i < sizeof(mech_slots) / sizeof(mech_slots[0]); i++) {
-        if (strcmp(mech_slots[i], m) == 0)
-            return i;
+    for (unsigned i = 0; i < sizeof(mech_slots) / sizeof(mech_slots[0]); i++) {
+        if (strcmp(mech_slots[i].mech, m) == 0)
+            return i + 1;
     }
     return 99;
 }
@@ -78,11 +81,12 @@ size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t ma
 {
     /* The logins each dissector reports, as the credential it emits. */
     static const struct {
-        const char *proto, *command, *mechanism;
+        enum ms_proto proto;
+        const char *command, *mechanism;
         bool secret;
     } logins[] = {
-        { "pop3", "USER", "USER", true }, { "pop3", "APOP", "APOP", false },
-        { "imap", "LOGIN", "LOGIN", true },
+        { MS_PROTO_POP3, "USER", "USER", true }, { MS_PROTO_POP3, "APOP", "APOP", false },
+        { MS_PROTO_IMAP, "LOGIN", "LOGIN", true },
     };
     static const struct {
         const char *name;
@@ -91,23 +95,22 @@ size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t ma
         { "PLAIN", true }, { "LOGIN", true }, { "CRAM-MD5", false }, { "DIGEST-MD5", false },
         { "NTLM", false }, { "XOAUTH2", true }, { "OAUTHBEARER", true },
     };
-    static const char *const protos[] = { "pop3", "imap", "smtp" };
     size_t n = 0;
-    for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++) {
+    for (unsigned p = 0; p < MS_PROTO_COUNT; p++) {
         for (size_t i = 0; i < sizeof(logins) / sizeof(logins[0]) + sizeof(sasl) / sizeof(sasl[0]);
              i++) {
             struct ms_ev_credential c;
             memset(&c, 0, sizeof(c));
             bool secret;
             if (i < sizeof(logins) / sizeof(logins[0])) {
-                if (strcmp(logins[i].proto, protos[p]) != 0)
+                if (logins[i].proto != p)
                     continue;
                 c.command = logins[i].command;
                 c.mechanism = logins[i].mechanism;
                 secret = logins[i].secret;
             } else {
                 size_t k = i - sizeof(logins) / sizeof(logins[0]);
-                c.command = strcmp(protos[p], "imap") == 0 ? "AUTHENTICATE" : "AUTH";
+                c.command = p == MS_PROTO_IMAP ? "AUTHENTICATE" : "AUTH";
                 c.mechanism = sasl[k].name;
                 secret = sasl[k].secret;
             }
@@ -118,7 +121,7 @@ size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t ma
             else
                 c.response = ms_bytes_of("", 0);
             if (n < max)
-                ms_signature_for(sid_base, protos[p], &c, &out[n]);
+                ms_signature_for(sid_base, ms_proto_name((enum ms_proto)p), &c, &out[n]);
             n++;
         }
     }

@@ -761,17 +761,17 @@ static void test_pcapng_prefixes(void **state)
                 size_t cl;
                 int lt;
                 size_t npkt = 0;
-                int rc;
-                while ((rc = ms_pcapng_next(r, &ts, &d, &cl, &lt)) == 1) {
+                enum ms_next rc;
+                while ((rc = ms_pcapng_next(r, &ts, &d, &cl, &lt)) == MS_NEXT_PACKET) {
                     assert_true(lt == 1 || lt == 113 || lt == 101 || lt == 276 || damage);
                     npkt++;
                 }
                 if (cut == flen && !damage) {
-                    assert_int_equal(rc, 0);
+                    assert_int_equal(rc, MS_NEXT_END);
                     full = npkt;
                     assert_int_equal(full, 26);
                 } else if (!damage) {
-                    assert_true(npkt < full || (npkt == full && rc == -1));
+                    assert_true(npkt < full || (npkt == full && rc == MS_NEXT_ERROR));
                 }
                 ms_pcapng_close(r);
                 free(copy);

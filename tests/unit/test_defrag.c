@@ -186,7 +186,8 @@ static void test_overlaps(void **state)
     struct ms_defrag_stats st;
     ms_defrag_get_stats(d, &st);
     assert_int_equal(st.overlaps, 3);
-    assert_string_equal(ms_defrag_event_code(MS_DEFRAG_EV_OVERLAP_DIFF), "frag_overlap_different_data");
+    assert_string_equal(ms_anomaly_code(ms_defrag_event_anomaly(MS_DEFRAG_EV_OVERLAP_DIFF)),
+                        "frag_overlap_different_data");
 
     /* A fragment falling inside held data in the middle of two pieces. */
     o = feed4(d, 0, 3, 0, 1, pattern, 8);
