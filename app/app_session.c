@@ -26,13 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/anomaly.h"
 #include "../common/buf.h"
+#include "../common/proto.h"
 #include "../dissectors/dissector.h"
 
 enum app_state { ST_CLASSIFYING = 0, ST_DISSECTING, ST_IGNORED };
 
-/* Probes see at most this much of each direction's first bytes. */
-#define PROBE_BYTES 512
+/* Probes see at most MS_PROBE_WINDOW bytes of each direction's first
+ * bytes (common/limits.h). */
 
 /* Per direction: swapped as one struct with the flow's. */
 struct app_dir {
@@ -62,6 +64,8 @@ struct ms_app_session {
     struct ms_seg_meta last;        /* the flow's last packet */
     bool cap_hit;                   /* a reassembly cap forced a gap */
     bool cap_reported;
+    bool stopped;                   /* the dissector's feed failed: it gets no more bytes */
+    bool counted_tls;               /* STARTTLS/STLS seen: counted in flows_encrypted */
     size_t charged;                 /* bytes counted in c->flow_mem */
 };
 
@@ -100,16 +104,13 @@ static void flow_emit(void *user, const struct ms_event *ev)
         a->c->st.write_errors++;
 }
 
-/* A stream-level anomaly on this flow (type "stream"). */
-static void stream_anomaly(struct ms_app_session *a, const char *code, const char *detail)
+/* An anomaly of this flow from the registry (its type there: "stream").
+ * detail NULL: the registry's description. */
+static void stream_anomaly(struct ms_app_session *a, enum ms_anomaly code, const char *detail)
 {
     struct ms_event ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = MS_EV_ANOMALY;
+    ms_anomaly_event(&ev, code, detail);
     ev.app_proto = a->d ? a->d->name : NULL;
-    ev.u.anomaly.type = "stream";
-    ev.u.anomaly.code = code;
-    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
     flow_emit(a, &ev);
 }
 
@@ -125,7 +126,33 @@ static void gap_anomaly(struct ms_app_session *a, unsigned dir, uint64_t missing
              "%llu bytes of the %s stream were never captured: what spans them is reported "
              "incomplete or truncated",
              (unsigned long long)missing, dir == MS_TO_SERVER ? "client's" : "server's");
-    stream_anomaly(a, "reassembly_gap", detail);
+    stream_anomaly(a, MS_ANOM_REASSEMBLY_GAP, detail);
+}
+
+/* Bytes to the dissector. An error from feed means the dissector stopped
+ * (GUIDE 3.4: a parser's fatal errors are sticky): it is fed nothing more,
+ * but still finishes and is destroyed with the flow. Said once, counted. */
+static void dissect_data(struct ms_app_session *a, unsigned dir, const uint8_t *p, size_t n)
+{
+    if (a->stopped)
+        return;
+    enum ms_rc rc = a->d->feed(a->dst, dir, p, n);
+    if (rc == MS_OK)
+        return;
+    a->stopped = true;
+    a->c->st.dissector_stopped++;
+    char detail[160];
+    snprintf(detail, sizeof(detail),
+             "the %s parser failed (%s) and was stopped: the rest of this flow is not parsed",
+             a->d->name, ms_rc_str(rc));
+    stream_anomaly(a, MS_ANOM_DISSECTOR_STOPPED, detail);
+}
+
+/* A hole, told to the dissector unless it stopped. */
+static void dissect_hole(struct ms_app_session *a, unsigned dir, uint64_t missing)
+{
+    if (!a->stopped)
+        a->d->gap(a->dst, dir, missing);
 }
 
 /* The packet that completed an event is the latest of those whose bytes
@@ -141,7 +168,7 @@ static void advance(struct ms_app_session *a, const struct ms_seg_meta *m)
 static void dissect_gap(struct ms_app_session *a, unsigned dir, uint64_t missing,
                         const struct ms_seg_meta *m)
 {
-    a->d->gap(a->dst, dir, missing);
+    dissect_hole(a, dir, missing);
     struct ms_seg_meta saved = a->now;
     a->now = *m;
     gap_anomaly(a, dir, missing);
@@ -171,7 +198,6 @@ static void ignore_flow(struct ms_app_session *a, bool encrypted)
 
 static void replay_log(struct ms_app_session *a)
 {
-    const struct ms_dissector *d = a->d;
     const uint8_t *p = a->log.p;
     size_t left = a->log.len;
     while (left >= LOG_HDR) {
@@ -184,7 +210,7 @@ static void replay_log(struct ms_app_session *a)
         p += LOG_HDR;
         left -= LOG_HDR;
         if (hdr & LOG_CUT) {
-            d->gap(a->dst, hdr & 1u, len);
+            dissect_hole(a, hdr & 1u, len);
             continue;
         }
         if (hdr & LOG_GAP) {
@@ -194,9 +220,20 @@ static void replay_log(struct ms_app_session *a)
         if (len > left)
             break;
         advance(a, &m);
-        d->feed(a->dst, hdr & 1u, p, len);
+        dissect_data(a, hdr & 1u, p, len);
         p += len;
         left -= len;
+    }
+}
+
+/* A session upgraded with STARTTLS/STLS counts as encrypted (README,
+ * Protocols), once, as soon as the dissector sees the upgrade, so that a
+ * SIGUSR1 stats event during the session has it too. */
+static void note_tls(struct ms_app_session *a)
+{
+    if (!a->counted_tls && a->d && a->d->tls && a->d->tls(a->dst)) {
+        a->counted_tls = true;
+        a->c->st.flows_encrypted++;
     }
 }
 
@@ -226,13 +263,14 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
     a->d = d;
     a->state = ST_DISSECTING;
     c->st.flows_mail++;
-    for (size_t i = 0; i < MS_APP_MAX_DISSECTORS && ms_dissectors[i]; i++) {
+    for (size_t i = 0; i < MS_MAX_DISSECTORS && ms_dissectors[i]; i++) {
         if (ms_dissectors[i] == d)
             c->st.per_dissector[i]++;
     }
     /* Replay what arrived while we were deciding, in its original order,
      * with the packets it came in. */
     replay_log(a);
+    note_tls(a);
     /* A direction that overflowed the log was cut there (log_record): its
      * cut record told the dissector of the rest as a gap at that point, so
      * it never joins the bytes before the hole to those after it. */
@@ -242,26 +280,23 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
             continue;
         lost = true;
         if (a->dir[dir].gap_rec == UINT32_MAX) /* the cut record could not be logged */
-            d->gap(a->dst, dir, a->dir[dir].log_dropped);
+            dissect_hole(a, dir, a->dir[dir].log_dropped);
     }
     ms_buf_free(&a->log);
     if (lost)
-        stream_anomaly(a, "classify_buffer_full",
-                       "more bytes came before the protocol was known than the "
-                       "classification buffer holds: the rest was declared a gap");
+        stream_anomaly(a, MS_ANOM_CLASSIFY_BUFFER_FULL, NULL);
     if (a->cap_hit && !a->cap_reported) {
         a->cap_reported = true;
-        stream_anomaly(a, "reassembly_memcap",
-                       "out-of-order buffer cap reached: a hole was declared a gap");
+        stream_anomaly(a, MS_ANOM_REASSEMBLY_MEMCAP, NULL);
     }
 }
 
 static const struct ms_dissector *dissector_for_app(enum ms_app v)
 {
     switch (v) {
-    case MS_APP_POP3: return ms_dissector_by_name("pop3");
-    case MS_APP_IMAP: return ms_dissector_by_name("imap");
-    case MS_APP_SMTP: return ms_dissector_by_name("smtp");
+    case MS_APP_POP3: return ms_dissector_by_name(ms_proto_name(MS_PROTO_POP3));
+    case MS_APP_IMAP: return ms_dissector_by_name(ms_proto_name(MS_PROTO_IMAP));
+    case MS_APP_SMTP: return ms_dissector_by_name(ms_proto_name(MS_PROTO_SMTP));
     default: return NULL;
     }
 }
@@ -430,7 +465,8 @@ static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n,
     switch (a->state) {
     case ST_DISSECTING:
         advance(a, m);
-        a->d->feed(a->dst, dir, p, n);
+        dissect_data(a, dir, p, n);
+        note_tls(a);
         break;
     case ST_CLASSIFYING:
         ms_buf_append_some(&a->dir[dir].probe, p, n);
@@ -464,7 +500,7 @@ static void on_stream_overlap(void *user, unsigned dir, uint32_t seq, const stru
     a->dir[dir].overlap_reported = true;
     struct ms_seg_meta saved = a->now;
     a->now = *m;
-    stream_anomaly(a, "reassembly_overlap_different_data",
+    stream_anomaly(a, MS_ANOM_REASSEMBLY_OVERLAP_DIFFERENT_DATA,
                    dir == MS_TO_SERVER
                        ? "client retransmitted different bytes; the first copy is kept"
                        : "server retransmitted different bytes; the first copy is kept");
@@ -512,8 +548,8 @@ enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms
     a->c = c;
     a->flow = f;
     ms_buf_init(&a->log, 2 * c->lim->classify_buf + 2 * LOG_HDR); /* + the cut records */
-    ms_buf_init(&a->dir[0].probe, PROBE_BYTES);
-    ms_buf_init(&a->dir[1].probe, PROBE_BYTES);
+    ms_buf_init(&a->dir[0].probe, MS_PROBE_WINDOW);
+    ms_buf_init(&a->dir[1].probe, MS_PROBE_WINDOW);
     f->app = a;
     f->tcp.user = a;
     c->st.flows++;
@@ -562,8 +598,7 @@ void ms_app_session_cap_hit(struct ms_app_session *a)
         a->cap_reported = true;
         struct ms_seg_meta saved = a->now;
         a->now = a->last;
-        stream_anomaly(a, "reassembly_memcap",
-                       "out-of-order buffer cap reached: a hole was declared a gap");
+        stream_anomaly(a, MS_ANOM_REASSEMBLY_MEMCAP, NULL);
         a->now = saved;
     }
 }
@@ -575,7 +610,7 @@ void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
     if (f->end_reason == MS_FLOW_END_EVICTED && a->state == ST_DISSECTING) {
         struct ms_seg_meta saved = a->now;
         a->now = a->last;
-        stream_anomaly(a, "flow_evicted",
+        stream_anomaly(a, MS_ANOM_FLOW_EVICTED,
                        "flow table or flow memory cap reached: this mail session was ended early");
         a->now = saved;
     }

@@ -19,14 +19,12 @@
 #include "../common/rc.h"
 #include "../output/output.h"
 
-/* Dissectors counted per protocol in the stats event. */
-#define MS_APP_MAX_DISSECTORS 16
-
 struct ms_app_stats {
     uint64_t flows, flows_mail, flows_encrypted, flows_ignored;
     uint64_t gaps, gap_bytes;
     uint64_t write_errors;
-    uint64_t per_dissector[MS_APP_MAX_DISSECTORS]; /* as in ms_dissectors[] */
+    uint64_t dissector_stopped;   /* flows whose dissector's feed failed */
+    uint64_t per_dissector[MS_MAX_DISSECTORS]; /* as in ms_dissectors[] */
 };
 
 /* What every session of a pipeline shares; the pipeline owns it. */

@@ -84,10 +84,68 @@ struct ms_limits {
     .flow_memcap = 256u * 1024 * 1024,           \
 }
 
+/* Protocol caps that are no run-time settings: bounds on what one command
+ * or one parser keeps, fixed by the RFCs or by what real peers send. */
+/* Bytes of one direction a dissector's probe looks at for a first whole
+ * line before it says no (POP3, IMAP, SMTP). */
+#define MS_PROBE_WINDOW 512
+/* IMAP tag bytes kept to match a tagged reply (RFC 9051 2.2.1: no bound). */
+#define MS_IMAP_MAX_TAG 64
+/* POP3 logins (PASS, APOP) awaiting their reply, each holding its secrets:
+ * a real client has one in flight; the cap is min(this, max_pending_cmds). */
+#define MS_POP3_MAX_PENDING_LOGINS 16
+/* An APOP digest is 32 hex digits (RFC 1939 7); a longer one is kept up to
+ * this many bytes to show, never attacked. */
+#define MS_POP3_APOP_DIGEST_MAX 64
+/* SMTP BDAT chunk sizes above this are not something a client sends (RFC
+ * 3030 says nothing; 1 TiB is far beyond any mail system's size limit). */
+#define MS_SMTP_BDAT_MAX_CHUNK (1ull << 40)
+/* DIGEST-MD5 directives parsed from one challenge or response (RFC 2831). */
+#define MS_SASL_MAX_DIRECTIVES 32
+/* Bytes of a MIME charset name kept (RFC 2978 names are at most 40). */
+#define MS_MIME_CHARSET_MAX 64
+
 static inline struct ms_limits ms_limits_default(void)
 {
     struct ms_limits l = MS_LIMITS_DEFAULT_INIT;
     return l;
 }
+
+/* Fixed caps of capture/, app/, output/ and common/: bounds on structures
+ * and inputs that are no run-time settings. */
+/* Dissectors a pipeline counts (stats app_layer.flow.<name>). */
+#define MS_MAX_DISSECTORS 16
+/* Snapshot length: the default live capture's, and the largest accepted
+ * (libpcap's MAXIMUM_SNAPLEN). */
+#define MS_SNAPLEN_MAX 262144
+/* Encapsulations (VLAN, MPLS, GRE, VXLAN, ...) decoded inside each other. */
+#define MS_DECODE_MAX_DEPTH 8
+/* An IP datagram is at most this long (RFC 791 total length; RFC 8200
+ * payload length after reassembly). */
+#define MS_IP_MAX_DATAGRAM 65535
+/* Hash buckets of IP reassembly and of the flow table, at most. */
+#define MS_DEFRAG_MAX_BUCKETS (1u << 20)
+#define MS_FLOW_MAX_BUCKETS ((size_t)1 << 24)
+/* Least recently used flows looked at to choose an eviction victim
+ * (capture/flow.h, Eviction). */
+#define MS_FLOW_EVICT_SCAN 32
+/* pcapng: blocks larger than this are refused as damage; interfaces per
+ * section. */
+#define MS_PCAPNG_MAX_BLOCK (16u * 1024 * 1024)
+#define MS_PCAPNG_MAX_IFACES 65536
+/* How far back a mid-stream TCP start may move (capture/tcp_reasm.c). */
+#define MS_REASM_REWIND_MAX (256u * 1024)
+/* An ACK this far past what was delivered from the peer is not evidence of
+ * bytes in flight (a forged or broken ACK): it is not turned into a gap. */
+#define MS_ACK_GAP_MAX (1u << 30)
+/* --extract file names: bytes of the sender's name kept, and of its
+ * extension. */
+#define MS_EXTRACT_NAME_MAX 64
+#define MS_EXTRACT_EXT_MAX 16
+/* Quoted-printable: blanks held back to see whether they end a line. A
+ * longer run cannot be trailing in any sane encoder's output. */
+#define MS_QP_WS_MAX 64
+/* --body-bytes, at most. */
+#define MS_BODY_EXCERPT_MAX (1u << 20)
 
 #endif

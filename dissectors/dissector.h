@@ -6,15 +6,14 @@
 #ifndef MS_DISSECTOR_H
 #define MS_DISSECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "../common/event.h"
 #include "../common/limits.h"
 #include "../common/rc.h"
 
-/* Same values as capture's enum ms_dir: 0 client->server, 1 server->client. */
-#define MS_DIR_TO_SERVER 0u
-#define MS_DIR_TO_CLIENT 1u
+#include "../common/dir.h" /* enum ms_dir: MS_TO_SERVER, MS_TO_CLIENT */
 
 enum ms_probe {
     MS_PROBE_NO = 0,    /* this is not the protocol */
@@ -31,6 +30,10 @@ struct ms_dissector {
     void (*gap)(void *st, unsigned dir, uint64_t missing);  /* resync, mark incomplete */
     void (*finish)(void *st);   /* end of the connection: flush what is pending */
     void (*destroy)(void *st);  /* NULL is a no-op */
+    /* True once the session went to TLS (STARTTLS/STLS accepted, or the
+     * client's TLS handshake seen after it): the rest is opaque, and the
+     * flow counts as encrypted. */
+    bool (*tls)(const void *st);
 };
 
 extern const struct ms_dissector ms_dissector_pop3;

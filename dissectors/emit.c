@@ -3,22 +3,22 @@
 
 #include "emit.h"
 
-void ms_emit_anomaly(const struct ms_sink *sink, const char *proto, const char *code,
+void ms_emit_anomaly(const struct ms_sink *sink, const char *proto, enum ms_anomaly a,
                      const char *detail)
 {
-    struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = proto };
-    ev.u.anomaly.code = code;
-    ev.u.anomaly.detail = ms_bytes_of(detail, strlen(detail));
+    struct ms_event ev;
+    ms_anomaly_event(&ev, a, detail);
+    ev.app_proto = proto;
     sink->emit(sink->user, &ev);
 }
 
 void ms_emit_anomaly_once(const struct ms_sink *sink, const char *proto, bool *said,
-                          const char *code, const char *detail)
+                          enum ms_anomaly a, const char *detail)
 {
     if (*said)
         return;
     *said = true;
-    ms_emit_anomaly(sink, proto, code, detail);
+    ms_emit_anomaly(sink, proto, a, detail);
 }
 
 void ms_emit_credential(const struct ms_sink *sink, struct ms_event *ev, enum ms_outcome outcome,
@@ -38,7 +38,7 @@ bool ms_emit_sasl_begin(const struct ms_sink *sink, const char *proto, const cha
 {
     /* The anomaly goes first, even when no credential follows: a broken
      * exchange is worth reporting on its own. */
-    if (sasl->anomaly)
+    if (sasl->has_anomaly)
         ms_emit_anomaly(sink, proto, sasl->anomaly, detail);
     *ev = (struct ms_event){ .kind = MS_EV_CREDENTIAL, .app_proto = proto };
     if (!ms_sasl_credential(sasl, &ev->u.cred))

@@ -9,17 +9,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../common/anomaly.h"
 #include "../common/buf.h"
 #include "../common/event.h"
 #include "sasl.h"
 
-void ms_emit_anomaly(const struct ms_sink *sink, const char *proto, const char *code,
+void ms_emit_anomaly(const struct ms_sink *sink, const char *proto, enum ms_anomaly a,
                      const char *detail);
 
 /* Emits the anomaly unless *said is set, then sets it: for a condition
  * worth one report per connection rather than one per occurrence. */
 void ms_emit_anomaly_once(const struct ms_sink *sink, const char *proto, bool *said,
-                          const char *code, const char *detail);
+                          enum ms_anomaly a, const char *detail);
 
 /* Fills the outcome, the server's reply (reply NULL: none was seen),
  * tls = false and starttls_offered into ev's credential, then emits ev. */

@@ -12,8 +12,9 @@
  * Reported: LOGIN (atom, quoted string or literal arguments, in any
  * combination), AUTHENTICATE exchanges (decoded by sasl.c), each with the
  * tagged reply as outcome; messages carried as literals by FETCH responses
- * (BODY[...], BINARY[...], RFC822...) and by APPEND. After an accepted
- * STARTTLS nothing more is read: what follows is TLS.
+ * (BODY[...], BINARY[...], RFC822...) and by APPEND. Lines, literals' raw
+ * runs, gaps, the stop after an accepted STARTTLS and the command injection
+ * rule are the text session's (textsess.h).
  *
  * Header-only and section fetches (BODY[HEADER], RFC822.HEADER, BODY[TEXT],
  * BODY[1], BODY[]<0>) are reported as email events with partial = true, as
@@ -31,7 +32,9 @@
  * hashcat line and with an unknown outcome. Tags keep the other replies
  * in step, unless the client reuses tags: then, until the replies have
  * caught up, a tagged reply may be that of a command lost in the hole, and
- * a login sent meanwhile gets no outcome (struct pending.unsure). */
+ * a login sent meanwhile gets no outcome (struct pending.unsure). A client
+ * line that begins right after a hole is parsed when it plainly is a
+ * command ("tag SP command"). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +45,8 @@
 #include "dissector.h"
 #include "emit.h"
 #include "keyword.h"
-#include "mime.h"
 #include "sasl.h"
-
-#define IMAP_MAX_TAG 64
+#include "textsess.h"
 
 enum imap_cmd {
     CMD_UNKNOWN = 0, /* an extension: its reply matters to nobody */
@@ -67,7 +68,7 @@ enum lit_kind {
 struct pending {
     bool used;
     uint64_t seq;             /* order of issue, to evict the oldest */
-    uint8_t tag[IMAP_MAX_TAG];
+    uint8_t tag[MS_IMAP_MAX_TAG];
     size_t tag_len;
     enum imap_cmd cmd;
     unsigned nargs;           /* arguments completed so far */
@@ -82,10 +83,7 @@ struct pending {
 
 struct imap {
     struct ms_limits lim;
-    struct ms_sink sink;
-    struct ms_linebuf lb[2];
-    bool skip_line[2];        /* after a gap: drop up to the next line end */
-    bool encrypted;           /* STARTTLS (or COMPRESS) accepted: the rest is opaque */
+    struct ms_textsess ts;    /* lines, literals, gaps, STARTTLS (textsess.h) */
 
     /* Commands awaiting their tagged reply: max_pending_cmds slots, each
      * allocated on first use (most sessions pipeline little) and kept, so
@@ -100,14 +98,14 @@ struct imap {
     uint64_t cli_lit_left;    /* raw bytes left in the current literal */
     enum lit_kind cli_lit;
     bool cli_await_cont;      /* synchronizing literal: waiting for "+" */
-    struct ms_mime *cli_msg;  /* APPEND message */
+    struct ms_textmsg cli_msg; /* APPEND message */
 
     /* Server response being read (it may span literals). */
     bool srv_in_resp;
     bool srv_fetch;           /* "* n FETCH (" */
     uint64_t srv_lit_left;
     enum lit_kind srv_lit;
-    struct ms_mime *srv_msg;
+    struct ms_textmsg srv_msg;
     bool srv_msg_partial;
 
     bool sasl_exchange;       /* an AUTHENTICATE holds the client's lines */
@@ -116,32 +114,21 @@ struct imap {
     struct ms_sasl sasl;
 
     struct pending *starttls; /* STARTTLS awaiting its reply */
-    bool anomaly_injection;
 
-    bool caps_seen;           /* a capability list went by */
-    bool cap_starttls;        /* it offered STARTTLS or LOGINDISABLED */
-    bool anomaly_long_line;
 
     /* After a gap (see the top of the file). */
     bool unsure;              /* tagged replies may not line up yet */
     bool pipelining;          /* a command was sent while another awaited its reply */
     bool tags_reused;         /* a command reused a tag pending or just used */
-    uint8_t last_tag[IMAP_MAX_TAG];
+    uint8_t last_tag[MS_IMAP_MAX_TAG];
     size_t last_tag_len;
 };
 
 /* ---- events ---------------------------------------------------------- */
 
-static void emit_anomaly(struct imap *s, const char *code, const char *detail)
+static void emit_anomaly(struct imap *s, enum ms_anomaly a, const char *detail)
 {
-    ms_emit_anomaly(&s->sink, "imap", code, detail);
-}
-
-static enum ms_tristate starttls_posture(const struct imap *s)
-{
-    if (s->cap_starttls)
-        return MS_TRI_TRUE;
-    return s->caps_seen ? MS_TRI_FALSE : MS_TRI_UNKNOWN;
+    ms_textsess_anomaly(&s->ts, a, detail);
 }
 
 static void emit_login(struct imap *s, struct pending *e, enum ms_outcome outcome,
@@ -158,7 +145,7 @@ static void emit_login(struct imap *s, struct pending *e, enum ms_outcome outcom
      * would be a guess. */
     c->password = e->have_pass ? ms_emit_buf(&e->pass) : MS_BYTES_NONE;
     c->incomplete = e->incomplete || !e->have_pass;
-    ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_posture(s));
+    ms_textsess_credential(&s->ts, &ev, outcome, reply, rlen);
 }
 
 /* Reports what an AUTHENTICATE exchange revealed, once its outcome is known
@@ -171,48 +158,15 @@ static void end_sasl(struct imap *s, enum ms_outcome outcome, const uint8_t *rep
     /* After a hole its reply may even be a line of a literal whose header
      * the hole took. */
     ms_emit_settle_cut(&s->sasl_cut, &outcome, &reply, &rlen, &cut);
-    struct ms_event ev;
-    if (ms_emit_sasl_begin(&s->sink, "imap", "AUTHENTICATE", &s->sasl,
-                           "undecodable SASL response", &ev)) {
-        ms_emit_cut(&ev.u.cred, cut);
-        ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_posture(s));
-    }
+    ms_textsess_sasl_end(&s->ts, &s->sasl, "AUTHENTICATE", "undecodable SASL response", outcome,
+                         reply, rlen, cut, false);
 }
 
 /* Ends a message literal: one email event per literal. */
-static void end_message(struct imap *s, struct ms_mime **msg, const char *command, bool partial,
+static void end_message(struct imap *s, struct ms_textmsg *msg, const char *command, bool partial,
                         bool truncated)
 {
-    if (!*msg)
-        return;
-    if (truncated)
-        ms_mime_set_truncated(*msg);
-    if (partial)
-        ms_mime_set_partial(*msg); /* an attachment running to its end may be cut */
-    struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "imap" };
-    ms_mime_finish(*msg, &ev.u.email);
-    ev.u.email.command = command;
-    ev.u.email.partial = partial;
-    ev.u.email.to_client = msg == &s->srv_msg;
-    s->sink.emit(s->sink.user, &ev);
-    ms_mime_free(*msg);
-    *msg = NULL;
-}
-
-static struct ms_mime *new_message(struct imap *s)
-{
-    struct ms_mime *m = ms_mime_new(&s->lim, &s->sink);
-    if (!m)
-        emit_anomaly(s, "out_of_memory", "message not parsed");
-    return m;
-}
-
-static void feed_message(struct imap *s, struct ms_mime *m, const uint8_t *p, size_t n)
-{
-    if (m && ms_mime_feed(m, p, n) != MS_OK) {
-        emit_anomaly(s, "out_of_memory", "message parsing stopped");
-        ms_mime_set_truncated(m);
-    }
+    ms_textsess_msg_emit(&s->ts, msg, command, partial, msg == &s->srv_msg, truncated);
 }
 
 /* ---- pending tag table ----------------------------------------------- */
@@ -228,8 +182,10 @@ static void entry_release(struct imap *s, struct pending *e)
         s->cur = NULL;
     if (s->sasl_cmd == e)
         s->sasl_cmd = NULL;
-    if (s->starttls == e)
+    if (s->starttls == e) {
         s->starttls = NULL;
+        ms_textsess_starttls_forget(&s->ts); /* answered, or forgotten */
+    }
 }
 
 /* A tagged reply will come for a command forgotten past the cap, or one
@@ -249,7 +205,7 @@ static struct pending *entry_find(struct imap *s, const uint8_t *tag, size_t tle
 static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen, enum imap_cmd cmd)
 {
     struct pending *e = NULL, *oldest = NULL;
-    size_t tl = tlen < IMAP_MAX_TAG ? tlen : IMAP_MAX_TAG;
+    size_t tl = tlen < MS_IMAP_MAX_TAG ? tlen : MS_IMAP_MAX_TAG;
     if ((tl == s->last_tag_len && memcmp(tag, s->last_tag, tl) == 0) || entry_find(s, tag, tlen))
         s->tags_reused = true;
     memcpy(s->last_tag, tag, tl);
@@ -261,7 +217,7 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
         if (!x) {
             x = calloc(1, sizeof(*x));
             if (!x) {
-                emit_anomaly(s, "out_of_memory", "command not tracked");
+                emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "command not tracked");
                 return NULL;
             }
             ms_buf_init(&x->user, s->lim.max_secret);
@@ -278,7 +234,7 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
     if (!e) {
         /* A client may pipeline, but not without bound: forget the oldest
          * so that a flood cannot grow state. */
-        emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
+        emit_anomaly(s, MS_ANOM_TOO_MANY_PENDING_COMMANDS, "pipelined commands past the cap");
         if (!oldest)
             return NULL;
         if (oldest->cmd == CMD_LOGIN && !oldest->settled)
@@ -294,7 +250,7 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
     e->settled = false;
     e->unsure = s->unsure;
     e->seq = s->seq++;
-    e->tag_len = tlen < IMAP_MAX_TAG ? tlen : IMAP_MAX_TAG;
+    e->tag_len = tlen < MS_IMAP_MAX_TAG ? tlen : MS_IMAP_MAX_TAG;
     memcpy(e->tag, tag, e->tag_len);
     e->cmd = cmd;
     e->nargs = 0;
@@ -309,7 +265,7 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
 static struct pending *entry_find(struct imap *s, const uint8_t *tag, size_t tlen)
 {
     struct pending *best = NULL;
-    size_t n = tlen < IMAP_MAX_TAG ? tlen : IMAP_MAX_TAG;
+    size_t n = tlen < MS_IMAP_MAX_TAG ? tlen : MS_IMAP_MAX_TAG;
     for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
         struct pending *x = s->tab[i];
         if (x && x->used && x->tag_len == n && memcmp(x->tag, tag, n) == 0 &&
@@ -364,7 +320,7 @@ static enum lit_parse find_literal(struct imap *s, const uint8_t *p, size_t n, s
 {
     enum lit_parse lp = literal_at_end(p, n, start, len, nonsync);
     if (lp == LIT_BAD)
-        emit_anomaly(s, "imap_literal_invalid", "literal size past 19 digits");
+        emit_anomaly(s, MS_ANOM_IMAP_LITERAL_INVALID, "literal size past 19 digits");
     return lp;
 }
 
@@ -420,7 +376,8 @@ static enum imap_cmd parse_cmd(const uint8_t *w, size_t n)
  * whether the server offered a way to protect the login. */
 static void parse_caps(struct imap *s, const uint8_t *p, size_t n)
 {
-    s->caps_seen = true;
+    /* A later list adds to what an earlier one offered. */
+    ms_textsess_caps_list(&s->ts, false);
     size_t i = 0;
     while (i < n && p[i] != ']') {
         if (p[i] == ' ') {
@@ -431,7 +388,7 @@ static void parse_caps(struct imap *s, const uint8_t *p, size_t n)
         while (e < n && p[e] != ' ' && p[e] != ']')
             e++;
         if (ms_ascii_eq(p + i, e - i, "STARTTLS") || ms_ascii_eq(p + i, e - i, "LOGINDISABLED"))
-            s->cap_starttls = true;
+            ms_textsess_caps_tls(&s->ts);
         i = e;
     }
 }
@@ -455,9 +412,9 @@ static void start_client_literal(struct imap *s, enum lit_kind kind, uint64_t n,
     s->cli_await_cont = !nonsync;
     s->cli_in_cmd = true;
     if (kind == LIT_MSG)
-        s->cli_msg = new_message(s);
+        ms_textsess_msg_new(&s->ts, &s->cli_msg);
     if (n > 0)
-        ms_linebuf_raw(&s->lb[MS_DIR_TO_SERVER], n);
+        ms_textsess_raw(&s->ts, MS_TO_SERVER, n);
     else
         client_raw(s, (const uint8_t *)"", 0); /* "{0}": already complete */
 }
@@ -538,7 +495,7 @@ static void client_args(struct imap *s, struct pending *e, const uint8_t *p, siz
                 /* Any cut would be a guess: the argument is dropped, the
                  * login reported incomplete. A "{n}" swallowed by the
                  * string is no literal either. */
-                emit_anomaly(s, "imap_unterminated_quoted_string",
+                emit_anomaly(s, MS_ANOM_IMAP_UNTERMINATED_QUOTED_STRING,
                              "quoted string without its closing quote");
                 *has_lit = false;
                 if (e) {
@@ -576,7 +533,7 @@ static enum lit_kind client_literal_kind(struct imap *s, struct pending *e, uint
         return LIT_SKIP;
     if (e->cmd == CMD_LOGIN && e->nargs < 2) {
         if (n > s->lim.max_secret) {
-            emit_anomaly(s, "imap_literal_too_large", "LOGIN literal over the secret cap");
+            emit_anomaly(s, MS_ANOM_IMAP_LITERAL_TOO_LARGE, "LOGIN literal over the secret cap");
             e->incomplete = true;
         }
         return LIT_ARG;
@@ -617,7 +574,11 @@ static void client_command_done(struct imap *s, struct pending *e, const uint8_t
         break;
     }
     case CMD_STARTTLS:
+        /* RFC 9051 6.2.1: the client must wait for the tagged reply
+         * before sending anything; the text session watches for bytes
+         * that do not (CVE-2011-0411). */
         s->starttls = e;
+        ms_textsess_starttls_sent(&s->ts);
         break;
     default:
         break;
@@ -678,7 +639,7 @@ static void client_raw(struct imap *s, const uint8_t *p, size_t n)
     if (s->cli_lit == LIT_ARG && s->cur)
         keep_bytes(s->cur, login_arg(s->cur), p, n);
     else if (s->cli_lit == LIT_MSG)
-        feed_message(s, s->cli_msg, p, n);
+        ms_textsess_msg_feed(&s->ts, &s->cli_msg, p, n);
     s->cli_lit_left -= n < s->cli_lit_left ? n : s->cli_lit_left;
     if (s->cli_lit_left > 0)
         return;
@@ -695,24 +656,6 @@ static void client_line(struct imap *s, const uint8_t *line, size_t len)
 {
     size_t n = ms_line_strip(line, len);
     bool terminated = len > 0 && line[len - 1] == '\n';
-    if (s->starttls && !s->cli_in_cmd) {
-        /* RFC 9051 6.2.1: the client must wait for the tagged reply to
-         * STARTTLS before sending anything. Plaintext commands sent after
-         * it are command injection (CVE-2011-0411): a vulnerable server
-         * runs them as if they came over TLS. They are not parsed as the
-         * client's own. This check looks at what reached the server before
-         * its reply, not at segment boundaries, so it stays split-invariant;
-         * the classic exploit puts both in one segment, which it covers. */
-        if (n > 0 && line[0] == 0x16) {
-            /* A TLS handshake record: the client went ahead with TLS. */
-            s->encrypted = true;
-            return;
-        }
-        ms_emit_anomaly_once(&s->sink, "imap", &s->anomaly_injection,
-                             "starttls_command_injection",
-                             "plaintext sent after STARTTLS before the server's reply");
-        return;
-    }
     if (s->sasl_exchange && !s->cli_in_cmd && s->sasl_cut != MS_CUT_NONE &&
         memchr(line, ' ', n)) {
         /* No response (base64 has no space): after a server-side gap, the
@@ -795,9 +738,9 @@ static void start_server_literal(struct imap *s, enum lit_kind kind, uint64_t n,
     s->srv_lit_left = n;
     s->srv_in_resp = true;
     if (n > 0)
-        ms_linebuf_raw(&s->lb[MS_DIR_TO_CLIENT], n);
+        ms_textsess_raw(&s->ts, MS_TO_CLIENT, n);
     if (kind == LIT_MSG && n > 0) {
-        s->srv_msg = new_message(s);
+        ms_textsess_msg_new(&s->ts, &s->srv_msg);
         s->srv_msg_partial = partial;
     } else {
         s->srv_lit = LIT_SKIP;
@@ -807,7 +750,7 @@ static void start_server_literal(struct imap *s, enum lit_kind kind, uint64_t n,
 static void server_raw(struct imap *s, const uint8_t *p, size_t n)
 {
     if (s->srv_lit == LIT_MSG)
-        feed_message(s, s->srv_msg, p, n);
+        ms_textsess_msg_feed(&s->ts, &s->srv_msg, p, n);
     s->srv_lit_left -= n < s->srv_lit_left ? n : s->srv_lit_left;
     if (s->srv_lit_left == 0) {
         end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, false);
@@ -837,14 +780,11 @@ static void server_segment_end(struct imap *s, const uint8_t *p, size_t n)
 static void abort_client_command(struct imap *s)
 {
     if (s->cli_await_cont) {
-        ms_linebuf_raw(&s->lb[MS_DIR_TO_SERVER], 0);
+        ms_textsess_raw(&s->ts, MS_TO_SERVER, 0);
         s->cli_lit_left = 0;
         s->cli_await_cont = false;
         s->cli_in_cmd = false;
-        if (s->cli_msg) {
-            ms_mime_free(s->cli_msg); /* never sent */
-            s->cli_msg = NULL;
-        }
+        ms_textsess_msg_free(&s->cli_msg); /* never sent */
     }
     /* Otherwise the client is streaming a LITERAL+: what remains of it
      * is read and ignored. */
@@ -891,12 +831,11 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
         } else if (e->cmd == CMD_STARTTLS && s->starttls == e) {
             /* After OK the next bytes are a TLS handshake (RFC 9051
              * 6.2.1); a refusal leaves the session in the clear. */
-            if (ok)
-                s->encrypted = true;
+            ms_textsess_starttls_reply(&s->ts, ok);
         } else if (e->cmd == CMD_COMPRESS && ok) {
             /* RFC 4978 3: after OK both directions are DEFLATE streams;
              * read as lines they would be noise. */
-            s->encrypted = true;
+            ms_textsess_encrypt(&s->ts);
         }
         entry_release(s, e);
     }
@@ -962,13 +901,12 @@ static void server_line(struct imap *s, const uint8_t *line, size_t len)
 static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t len,
                       unsigned flags)
 {
-    if (dir == MS_DIR_TO_SERVER) {
+    if (dir == MS_TO_SERVER) {
         /* No real client sends a command line past the cap: report it once,
          * give up on the command, but keep the literal that may end the
          * line so the stream stays in sync. */
         if (!(flags & MS_LINE_CONT)) {
-            ms_emit_anomaly_once(&s->sink, "imap", &s->anomaly_long_line, "line_too_long",
-                                 "client line over the cap");
+            ms_textsess_long_line(&s->ts, dir);
             if (s->cur) {
                 s->cur->incomplete = true;
                 s->cur = NULL;
@@ -1002,75 +940,53 @@ static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t 
         server_segment_end(s, line, ms_line_strip(line, len));
 }
 
-static void on_line(struct imap *s, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
+/* The first line after a hole. Client: "tag SP command" with a command we
+ * know is parsed (a hole of whole segments ends on a line boundary, and no
+ * line's tail is that by chance often); the logins it starts get no outcome
+ * (imap_lost: replies are unsure after a hole). Server: a tail is skipped,
+ * since it may be the middle of a literal whose header the hole took. */
+static bool imap_plausible(void *ctx, unsigned dir, const uint8_t *line, size_t len)
 {
-    if (s->encrypted)
-        return;
-    if (flags & MS_LINE_RAW) {
-        if (dir == MS_DIR_TO_SERVER)
-            client_raw(s, line, len);
-        else
-            server_raw(s, line, len);
-        return;
-    }
-    if (s->skip_line[dir]) {
-        /* After a gap we are mid-line: what precedes the next LF is the tail
-         * of a line we cannot interpret. */
-        s->skip_line[dir] = (flags & MS_LINE_PARTIAL) != 0;
-        return;
-    }
+    (void)ctx;
+    if (dir != MS_TO_SERVER)
+        return false;
+    size_t n = ms_line_strip(line, len);
+    size_t t = tag_len(line, n);
+    if (t == 0 || t >= n || line[t] != ' ' || ms_ascii_eq(line, t, "AUTH"))
+        return false;
+    size_t c1 = word_end(line, n, t + 1);
+    return parse_cmd(line + t + 1, c1 - t - 1) != CMD_UNKNOWN;
+}
+
+/* Lines past the cap are the protocol's: a literal may end them. */
+static bool imap_takes_fragments(void *ctx, unsigned dir)
+{
+    (void)ctx;
+    (void)dir;
+    return true;
+}
+
+static void imap_line(void *ctx, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
+{
+    struct imap *s = ctx;
+    if (flags & MS_TS_INJECTED)
+        return; /* sent after STARTTLS: not the client's own (RFC 9051 6.2.1) */
     if (flags & (MS_LINE_CONT | MS_LINE_PARTIAL)) {
         long_line(s, dir, line, len, flags);
         return;
     }
-    if (dir == MS_DIR_TO_SERVER)
+    if (dir == MS_TO_SERVER)
         client_line(s, line, len);
     else
         server_line(s, line, len);
 }
 
-static void on_line_cli(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+static void imap_raw(void *ctx, unsigned dir, const uint8_t *p, size_t n)
 {
-    on_line(ctx, MS_DIR_TO_SERVER, line, len, flags);
-}
-
-static void on_line_srv(void *ctx, const uint8_t *line, size_t len, unsigned flags)
-{
-    on_line(ctx, MS_DIR_TO_CLIENT, line, len, flags);
-}
-
-/* ---- vtable ---------------------------------------------------------- */
-
-static void imap_destroy(void *st);
-
-static void *imap_create(const struct ms_limits *lim, const struct ms_sink *sink)
-{
-    struct imap *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->lim = *lim;
-    if (s->lim.max_pending_cmds == 0)
-        s->lim.max_pending_cmds = 1;
-    s->sink = *sink;
-    s->tab = calloc(s->lim.max_pending_cmds, sizeof(*s->tab));
-    if (!s->tab) {
-        free(s);
-        return NULL;
-    }
-    ms_linebuf_init(&s->lb[MS_DIR_TO_SERVER], lim->max_line, on_line_cli, s);
-    ms_linebuf_init(&s->lb[MS_DIR_TO_CLIENT], lim->max_line, on_line_srv, s);
-    ms_sasl_init(&s->sasl, lim);
-    return s;
-}
-
-static enum ms_rc imap_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
-{
-    struct imap *s = st;
-    if (dir > 1)
-        return MS_ERR_ARG;
-    if (!s->encrypted)
-        ms_linebuf_feed(&s->lb[dir], p, n);
-    return MS_OK;
+    if (dir == MS_TO_SERVER)
+        client_raw(ctx, p, n);
+    else
+        server_raw(ctx, p, n);
 }
 
 /* A hole outside a literal: the logins awaiting their tagged reply are
@@ -1081,9 +997,9 @@ static enum ms_rc imap_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
  * have taken the challenge a response answers: the exchange is marked. */
 static void settle_pending(struct imap *s, unsigned dir)
 {
-    if (dir == MS_DIR_TO_CLIENT && s->sasl_exchange)
+    if (dir == MS_TO_CLIENT && s->sasl_exchange)
         s->sasl_cut = MS_CUT_NO_HASHCAT; /* goes on: see the top of the file */
-    bool end_exchange = dir == MS_DIR_TO_SERVER;
+    bool end_exchange = dir == MS_TO_SERVER;
     for (;;) {
         struct pending *oldest = NULL;
         for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
@@ -1109,35 +1025,20 @@ static void settle_pending(struct imap *s, unsigned dir)
         end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_INCOMPLETE);
 }
 
-/* A hole in one direction. Inside a literal the byte count says where the
- * literal ends, so parsing goes on in step; elsewhere we are mid-line and
- * skip to the next line. What the hole cut is marked truncated/incomplete. */
-static void imap_gap(void *st, unsigned dir, uint64_t missing)
+/* A hole outside a literal (imap_gap has dealt with those): we are
+ * mid-line, and skip to the next line. What the hole cut is marked
+ * truncated/incomplete. */
+static void imap_lost(void *ctx, unsigned dir, enum ms_ts_lost why)
 {
-    struct imap *s = st;
-    if (dir > 1 || s->encrypted)
-        return;
-    struct ms_linebuf *lb = &s->lb[dir];
-    ms_linebuf_reset(lb);
-    if (dir == MS_DIR_TO_CLIENT) {
-        if (s->srv_lit_left > 0 && missing <= s->srv_lit_left) {
-            s->srv_lit_left -= missing;
-            if (s->srv_msg)
-                ms_mime_set_gap(s->srv_msg);
-            if (s->srv_lit_left > 0) {
-                ms_linebuf_raw(lb, s->srv_lit_left);
-            } else {
-                end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, true);
-                s->srv_lit = LIT_SKIP;
-            }
-            return;
-        }
+    struct imap *s = ctx;
+    if (why != MS_TS_LOST_GAP)
+        return; /* lines past the cap are long_line's */
+    if (dir == MS_TO_CLIENT) {
         end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, true);
         s->srv_lit = LIT_SKIP;
         s->srv_lit_left = 0;
         s->srv_in_resp = false;
         s->srv_fetch = false;
-        s->skip_line[dir] = true;
         /* Tagged replies may be lost (the line after the hole is skipped,
          * and may have been a whole one): with tags reused, the next one
          * with a tag may be its. */
@@ -1146,28 +1047,12 @@ static void imap_gap(void *st, unsigned dir, uint64_t missing)
         return;
     }
     bool cut_cmd = s->cur != NULL;
-    if (s->cur)
-        s->cur->incomplete = true;
-    if (s->cli_lit_left > 0 && missing <= s->cli_lit_left) {
-        s->cli_lit_left -= missing;
-        s->cli_await_cont = false;
-        if (s->cli_lit == LIT_ARG && s->cur)
-            s->cur->arg_cut = true;
-        if (s->cli_msg)
-            ms_mime_set_gap(s->cli_msg);
-        if (s->cli_lit_left > 0)
-            ms_linebuf_raw(lb, s->cli_lit_left);
-        else
-            client_raw(s, (const uint8_t *)"", 0);
-        return;
-    }
     end_message(s, &s->cli_msg, "APPEND", false, true);
     s->cli_lit = LIT_SKIP;
     s->cli_lit_left = 0;
     s->cli_await_cont = false;
     s->cli_in_cmd = false;
     s->cur = NULL;
-    s->skip_line[dir] = true;
     /* Commands may be lost; with tags reused, their replies may carry the
      * tag of a later command. Lost bytes sent while other commands than
      * the one they cut (or an AUTHENTICATE they answered) awaited their
@@ -1178,13 +1063,84 @@ static void imap_gap(void *st, unsigned dir, uint64_t missing)
     settle_pending(s, dir);
 }
 
+static const struct ms_textsess_ops imap_ops = {
+    .proto = "imap",
+    .injection = MS_ANOM_STARTTLS_COMMAND_INJECTION,
+    .injection_detail = "plaintext sent after STARTTLS before the server's reply",
+    .on_line = imap_line,
+    .on_raw = imap_raw,
+    .plausible_line_start = imap_plausible,
+    .on_lost = imap_lost,
+    .takes_fragments = imap_takes_fragments,
+};
+
+/* ---- vtable ---------------------------------------------------------- */
+
+static void *imap_create(const struct ms_limits *lim, const struct ms_sink *sink)
+{
+    struct imap *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->lim = *lim;
+    if (s->lim.max_pending_cmds == 0)
+        s->lim.max_pending_cmds = 1;
+    s->tab = calloc(s->lim.max_pending_cmds, sizeof(*s->tab));
+    if (!s->tab) {
+        free(s);
+        return NULL;
+    }
+    ms_textsess_init(&s->ts, &s->lim, sink, &imap_ops, s);
+    ms_sasl_init(&s->sasl, lim);
+    return s;
+}
+
+static enum ms_rc imap_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
+{
+    struct imap *s = st;
+    return ms_textsess_feed(&s->ts, dir, p, n);
+}
+
+/* A hole in one direction. Inside a literal the byte count says where the
+ * literal ends, so parsing goes on in step; elsewhere imap_lost. */
+static void imap_gap(void *st, unsigned dir, uint64_t missing)
+{
+    struct imap *s = st;
+    if (dir > 1 || ms_textsess_encrypted(&s->ts))
+        return;
+    if (dir == MS_TO_CLIENT) {
+        if (s->srv_lit_left > 0 && missing <= s->srv_lit_left) {
+            s->srv_lit_left -= missing;
+            ms_textsess_msg_gap(&s->srv_msg);
+            ms_textsess_resync_raw(&s->ts, dir, s->srv_lit_left);
+            if (s->srv_lit_left == 0) {
+                end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, true);
+                s->srv_lit = LIT_SKIP;
+            }
+            return;
+        }
+        ms_textsess_gap(&s->ts, dir);
+        return;
+    }
+    if (s->cur)
+        s->cur->incomplete = true;
+    if (s->cli_lit_left > 0 && missing <= s->cli_lit_left) {
+        s->cli_lit_left -= missing;
+        s->cli_await_cont = false;
+        if (s->cli_lit == LIT_ARG && s->cur)
+            s->cur->arg_cut = true;
+        ms_textsess_msg_gap(&s->cli_msg);
+        ms_textsess_resync_raw(&s->ts, dir, s->cli_lit_left);
+        if (s->cli_lit_left == 0)
+            client_raw(s, (const uint8_t *)"", 0);
+        return;
+    }
+    ms_textsess_gap(&s->ts, dir);
+}
+
 static void imap_finish(void *st)
 {
     struct imap *s = st;
-    if (!s->encrypted) {
-        ms_linebuf_flush(&s->lb[MS_DIR_TO_SERVER]);
-        ms_linebuf_flush(&s->lb[MS_DIR_TO_CLIENT]);
-    }
+    ms_textsess_finish(&s->ts);
     end_message(s, &s->srv_msg, "FETCH", s->srv_msg_partial, true);
     end_message(s, &s->cli_msg, "APPEND", false, true);
     if (s->sasl_exchange)
@@ -1199,7 +1155,7 @@ static void imap_finish(void *st)
         }
         if (!oldest)
             break;
-        if (oldest->cmd == CMD_LOGIN && !oldest->settled && !s->encrypted)
+        if (oldest->cmd == CMD_LOGIN && !oldest->settled && !ms_textsess_encrypted(&s->ts))
             emit_login(s, oldest, MS_OUTCOME_UNKNOWN, NULL, 0);
         entry_release(s, oldest);
     }
@@ -1210,10 +1166,9 @@ static void imap_destroy(void *st)
     struct imap *s = st;
     if (!s)
         return;
-    ms_mime_free(s->srv_msg);
-    ms_mime_free(s->cli_msg);
-    ms_linebuf_free(&s->lb[0]);
-    ms_linebuf_free(&s->lb[1]);
+    ms_textsess_msg_free(&s->srv_msg);
+    ms_textsess_msg_free(&s->cli_msg);
+    ms_textsess_free(&s->ts);
     for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
         if (!s->tab[i])
             continue;
@@ -1259,8 +1214,8 @@ static enum ms_probe imap_probe(unsigned dir, const uint8_t *p, size_t n)
 {
     const uint8_t *lf = memchr(p, '\n', n);
     if (!lf)
-        return n < 512 ? MS_PROBE_MAYBE : MS_PROBE_NO;
-    if (dir == MS_DIR_TO_CLIENT) {
+        return n < MS_PROBE_WINDOW ? MS_PROBE_MAYBE : MS_PROBE_NO;
+    if (dir == MS_TO_CLIENT) {
         size_t off = 0;
         for (int i = 0; i < 16 && off < n; i++) {
             const uint8_t *e = memchr(p + off, '\n', n - off);
@@ -1297,6 +1252,11 @@ static enum ms_probe imap_probe(unsigned dir, const uint8_t *p, size_t n)
     return MS_PROBE_NO;
 }
 
+static bool imap_tls(const void *st)
+{
+    return ms_textsess_tls(&((const struct imap *)st)->ts);
+}
+
 const struct ms_dissector ms_dissector_imap = {
     .name = "imap",
     .probe = imap_probe,
@@ -1305,4 +1265,5 @@ const struct ms_dissector ms_dissector_imap = {
     .gap = imap_gap,
     .finish = imap_finish,
     .destroy = imap_destroy,
+    .tls = imap_tls,
 };

@@ -70,8 +70,6 @@
 #define BOUNDARY_SLACK 256
 /* RFC 5322 §2.1.1: a line MUST be at most 998 characters plus CRLF. */
 #define RFC5322_LINE_MAX 998
-/* Charset names are short (IANA registry: at most 40). */
-#define CHARSET_MAX 64
 /* Decoded bytes kept per excerpt candidate, per output byte: enough for
  * UTF-32 (4 bytes per character, at least 1 byte of UTF-8), plus a
  * character of slack. */
@@ -925,10 +923,10 @@ struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *s
     ms_buf_init(&m->ent.boundary, lim->mime_max_boundary);
     ms_buf_init(&m->ent.filename, lim->mime_max_header);
     ms_buf_init(&m->ent.name, lim->mime_max_header);
-    ms_buf_init(&m->ent.charset, CHARSET_MAX);
+    ms_buf_init(&m->ent.charset, MS_MIME_CHARSET_MAX);
     for (unsigned k = 0; k < 2; k++) {
         ms_buf_init(&m->ex_raw[k], EXCERPT_RAW(lim->body_excerpt));
-        ms_buf_init(&m->ex_cs[k], CHARSET_MAX);
+        ms_buf_init(&m->ex_cs[k], MS_MIME_CHARSET_MAX);
     }
     ms_url_scan_init(&m->us, lim->mime_max_url_len, on_url, m);
     ent_reset(m, true, false);

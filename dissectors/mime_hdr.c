@@ -1,6 +1,7 @@
 /* Header-value helpers: RFC 2047 encoded words, RFC 2045 §5.1 / RFC 2183 /
  * RFC 2231 parameters, RFC 5322 §3.4 address lists, charsets via iconv. */
 #include "mime_hdr.h"
+#include "../common/limits.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -11,8 +12,6 @@
 /* RFC 2231 continuations kept per parameter. Real filenames need a handful;
  * the bound keeps the segment table on the stack. */
 #define PARAM_MAX_SEGS 64
-/* Longest charset label passed to iconv (IANA names are under 45). */
-#define CHARSET_MAX 64
 
 static const uint8_t utf8_repl[3] = { 0xEF, 0xBF, 0xBD }; /* U+FFFD */
 
@@ -167,7 +166,7 @@ static bool charset_is_utf8(const uint8_t *cs, size_t n)
 enum ms_rc ms_mime_hdr_to_utf8(const uint8_t *cs, size_t cslen, const uint8_t *p, size_t n,
                                struct ms_buf *out)
 {
-    char name[CHARSET_MAX];
+    char name[MS_MIME_CHARSET_MAX];
 
     if (!charset_name(cs, cslen, name, sizeof(name)))
         return MS_ERR_PROTO;

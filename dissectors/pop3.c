@@ -11,17 +11,17 @@
  * (RFC 1939 section 7: the banner's timestamp is the challenge), AUTH
  * exchanges (decoded by sasl.c) with the final reply as outcome, and every
  * message retrieved (TOP ones marked partial). Every login carries whether
- * the server's CAPA list offered STLS (RFC 2595 section 4). After a
- * successful STLS nothing more is read: what follows is TLS. Commands the
- * client sent after STLS in the same segment are flagged as a command
- * injection attempt (CVE-2011-0411 style).
+ * the server's CAPA list offered STLS (RFC 2595 section 4). Lines, gaps,
+ * the stop after a successful STLS and the STLS command injection rule
+ * are the text session's (textsess.h); commands injected after STLS are
+ * still parsed (a vulnerable server runs them).
  *
  * A pipelining client may send several logins before the first reply
  * (USER a, PASS x, USER b, PASS y). Each PASS or APOP therefore snapshots
  * its user and secret, when it is sent, into a ring of pending logins, and
  * its FIFO entry carries the login's sequence number, so that the reply to
  * that very command gives its outcome. The ring holds at most
- * min(max_pending_cmds, POP3_MAX_PENDING_LOGINS) logins: past it the oldest
+ * min(max_pending_cmds, MS_POP3_MAX_PENDING_LOGINS) logins: past it the oldest
  * is reported with an unknown outcome (anomaly too_many_pending_logins), as
  * is a login whose command the FIFO drops (too_many_pending_commands) and
  * every login still waiting when the connection ends.
@@ -37,7 +37,10 @@
  * what the lost lines said is unknown. A server-side hole leaves the
  * client's responses whole: the exchange goes on, incomplete, without a
  * hashcat line and with an unknown outcome, until the server's next status
- * line or a line that is plainly a command. */
+ * line or a line that is plainly a command. A client line that begins
+ * right after a hole is parsed when it plainly is a command (a PASS then
+ * names no user: USER was forgotten), and a lone "." still ends a
+ * multi-line reply. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +52,8 @@
 #include "dissector.h"
 #include "emit.h"
 #include "keyword.h"
-#include "mime.h"
 #include "sasl.h"
+#include "textsess.h"
 
 enum pop3_cmd {
     CMD_OTHER = 0,
@@ -74,15 +77,6 @@ struct pending {
     uint64_t login;           /* PASS, APOP: sequence number of its login */
 };
 
-/* Logins awaiting their reply, each one's secrets held until then: a small
- * bound, since a real client has one login in flight (at most a few when a
- * client retries a password without waiting), and each record may hold
- * 2 * max_secret bytes. */
-#define POP3_MAX_PENDING_LOGINS 16
-/* An APOP digest is 32 hex digits (RFC 1939 section 7); a longer one is
- * kept up to this many bytes to show, never attacked. */
-#define POP3_APOP_DIGEST_MAX 64
-
 struct login {
     enum pop3_cmd cmd;        /* CMD_PASS or CMD_APOP */
     struct ms_buf user;       /* PASS: the latest USER when PASS was sent */
@@ -102,9 +96,7 @@ struct login_ring {
 
 struct pop3 {
     struct ms_limits lim;
-    struct ms_sink sink;
-    struct ms_linebuf lb[2];
-    bool skip_line[2];        /* after a gap: drop up to the next line end */
+    struct ms_textsess ts;    /* lines, gaps, STLS (textsess.h) */
 
     struct ms_cmdfifo fifo;   /* commands awaiting their reply (struct pending) */
 
@@ -116,7 +108,6 @@ struct pop3 {
                                  skipped until the server's next status line */
     enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange */
     struct ms_sasl sasl;
-    bool encrypted;           /* STLS accepted: the rest is TLS */
 
     struct ms_buf user;       /* from the latest USER */
     bool have_user;
@@ -127,18 +118,11 @@ struct pop3 {
     struct ms_buf apop_ts;    /* the banner's <timestamp>, angle brackets included */
     struct ms_buf apop_line;  /* the hashcat line being emitted */
 
-    /* RFC 2449 CAPA / RFC 2595 STLS posture. */
-    bool capa_seen, capa_stls, stls_refused;
-    /* STLS command injection: STLS seen in the client chunk being fed. */
-    bool stls_in_chunk;
-    size_t lines_after_stls;
-    bool injection_reported;
 
     /* Multi-line reply in progress. */
     bool multi;
     enum pop3_cmd multi_cmd;
-    struct ms_mime *msg;      /* RETR/TOP body, NULL for other lists */
-    bool anomaly_long_line;
+    struct ms_textmsg msg;    /* RETR/TOP body, none for other lists */
 
     /* After a gap (see the top of the file). */
     bool unsure;              /* replies may not line up with the FIFO yet */
@@ -147,23 +131,11 @@ struct pop3 {
                                  pending) */
 };
 
-/* What the server said about STLS before this login: offered in its CAPA
- * list (the client logged in in the clear anyway), or not offered (a CAPA
- * list without it, or a refused STLS), or unknown (no CAPA seen). */
-static enum ms_tristate starttls_offered(const struct pop3 *s)
-{
-    if (s->capa_seen && s->capa_stls)
-        return MS_TRI_TRUE;
-    if (s->capa_seen || s->stls_refused)
-        return MS_TRI_FALSE;
-    return MS_TRI_UNKNOWN;
-}
-
 /* ---- events ---------------------------------------------------------- */
 
-static void emit_anomaly(struct pop3 *s, const char *code, const char *detail)
+static void emit_anomaly(struct pop3 *s, enum ms_anomaly a, const char *detail)
 {
-    ms_emit_anomaly(&s->sink, "pop3", code, detail);
+    ms_textsess_anomaly(&s->ts, a, detail);
 }
 
 static void emit_userpass(struct pop3 *s, const struct login *l, enum ms_outcome outcome,
@@ -176,7 +148,7 @@ static void emit_userpass(struct pop3 *s, const struct login *l, enum ms_outcome
     c->username = l->have_user ? ms_emit_buf(&l->user) : MS_BYTES_NONE;
     c->password = ms_emit_buf(&l->secret);
     c->incomplete = l->incomplete || l->gap;
-    ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
+    ms_textsess_credential(&s->ts, &ev, outcome, reply, rlen);
 }
 
 /* Reports what an AUTH exchange revealed, once its outcome is known (or
@@ -192,12 +164,8 @@ static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *rep
         reply = NULL;
         rlen = 0;
     }
-    struct ms_event ev;
-    if (ms_emit_sasl_begin(&s->sink, "pop3", "AUTH", &s->sasl, ms_sasl_anomaly_detail(&s->sasl),
-                           &ev)) {
-        ms_emit_cut(&ev.u.cred, cut);
-        ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
-    }
+    ms_textsess_sasl_end(&s->ts, &s->sasl, "AUTH", ms_sasl_anomaly_detail(&s->sasl), outcome,
+                         reply, rlen, cut, false);
 }
 
 static bool hex32(const struct ms_buf *b)
@@ -242,28 +210,14 @@ static void emit_apop(struct pop3 *s, const struct login *l, enum ms_outcome out
      * the digest cannot be attacked. A gap leaves the digest whole: only
      * the outcome is unknown. */
     c->incomplete = !whole || c->hashcat_mode == 0 || l->gap;
-    ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
+    ms_textsess_credential(&s->ts, &ev, outcome, reply, rlen);
 }
 
 static void end_message(struct pop3 *s, bool truncated)
 {
-    if (!s->msg)
-        return;
-    if (truncated)
-        ms_mime_set_truncated(s->msg);
-    /* TOP moves the header and only n lines of the body (RFC 1939 7): an
-     * attachment running to its end may be cut. */
+    /* TOP moves the header and only n lines of the body (RFC 1939 7). */
     bool partial = s->multi_cmd == CMD_TOP;
-    if (partial)
-        ms_mime_set_partial(s->msg);
-    struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "pop3" };
-    ms_mime_finish(s->msg, &ev.u.email);
-    ev.u.email.command = partial ? "TOP" : "RETR";
-    ev.u.email.partial = partial;
-    ev.u.email.to_client = true;
-    s->sink.emit(s->sink.user, &ev);
-    ms_mime_free(s->msg);
-    s->msg = NULL;
+    ms_textsess_msg_emit(&s->ts, &s->msg, partial ? "TOP" : "RETR", partial, true, truncated);
 }
 
 /* ---- pending logins -------------------------------------------------- */
@@ -271,15 +225,15 @@ static void end_message(struct pop3 *s, bool truncated)
 static enum ms_rc logins_init(struct login_ring *r, const struct ms_limits *lim)
 {
     size_t cap = lim->max_pending_cmds ? lim->max_pending_cmds : 1; /* as cmdfifo */
-    if (cap > POP3_MAX_PENDING_LOGINS)
-        cap = POP3_MAX_PENDING_LOGINS;
+    if (cap > MS_POP3_MAX_PENDING_LOGINS)
+        cap = MS_POP3_MAX_PENDING_LOGINS;
     r->rec = calloc(cap, sizeof(*r->rec));
     if (!r->rec)
         return MS_ERR_NOMEM;
     r->cap = cap;
     /* The secret holds a password (max_secret) or an APOP digest. */
-    size_t secret_max = lim->max_secret > POP3_APOP_DIGEST_MAX ? lim->max_secret
-                                                                : POP3_APOP_DIGEST_MAX;
+    size_t secret_max = lim->max_secret > MS_POP3_APOP_DIGEST_MAX ? lim->max_secret
+                                                                : MS_POP3_APOP_DIGEST_MAX;
     for (size_t i = 0; i < cap; i++) {
         ms_buf_init(&r->rec[i].user, lim->max_secret);
         ms_buf_init(&r->rec[i].secret, secret_max);
@@ -325,7 +279,7 @@ static struct login *logins_add(struct pop3 *s, enum pop3_cmd cmd)
 {
     struct login_ring *r = &s->logins;
     if (r->len == r->cap) {
-        emit_anomaly(s, "too_many_pending_logins", "pipelined logins past the cap");
+        emit_anomaly(s, MS_ANOM_TOO_MANY_PENDING_LOGINS, "pipelined logins past the cap");
         logins_emit_head(s, MS_OUTCOME_UNKNOWN, NULL, 0);
     }
     struct login *l = &r->rec[(r->head + r->len) % r->cap];
@@ -380,10 +334,12 @@ static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t 
     if (s->fifo.len > 0)
         s->pipelining = true;
     if (ms_cmdfifo_push(&s->fifo, &p, &dropped)) {
-        emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
+        emit_anomaly(s, MS_ANOM_TOO_MANY_PENDING_COMMANDS, "pipelined commands past the cap");
         /* The dropped command's reply will never be matched to it. */
         if (dropped.cmd == CMD_PASS || dropped.cmd == CMD_APOP)
             logins_answer(s, dropped.login, MS_OUTCOME_UNKNOWN, NULL, 0);
+        if (dropped.cmd == CMD_STLS) /* its reply will be taken for another's */
+            ms_textsess_starttls_forget(&s->ts);
         /* Its reply will come all the same, and be taken for the next
          * command's: pairing is off from here on, as after a hole. */
         pairing_lost(s);
@@ -440,8 +396,6 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
     while (kw_end < len && line[kw_end] != ' ')
         kw_end++;
     enum pop3_cmd cmd = parse_cmd(line, kw_end);
-    if (s->stls_in_chunk)
-        s->lines_after_stls++;
     const uint8_t *arg = kw_end < len ? line + kw_end + 1 : line + len;
     size_t arg_len = kw_end < len ? len - kw_end - 1 : 0;
     /* Some clients pad with trailing blanks; a password keeps them. */
@@ -491,25 +445,24 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
         while (sp > 0 && arg[sp - 1] != ' ')
             sp--;
         if (sp == 0) {
-            emit_anomaly(s, "apop_malformed", "APOP without a digest");
+            emit_anomaly(s, MS_ANOM_APOP_MALFORMED, "APOP without a digest");
             ms_buf_append_some(&l->user, arg, arg_len);
             l->incomplete = true;
         } else {
             l->incomplete = ms_buf_append_some(&l->user, arg, sp - 1) < sp - 1;
             size_t dlen = arg_len - sp;
-            size_t take = dlen < POP3_APOP_DIGEST_MAX ? dlen : POP3_APOP_DIGEST_MAX;
+            size_t take = dlen < MS_POP3_APOP_DIGEST_MAX ? dlen : MS_POP3_APOP_DIGEST_MAX;
             if (ms_buf_append_some(&l->secret, arg + sp, take) < dlen)
                 l->incomplete = true;
             if (!hex32(&l->secret))
-                emit_anomaly(s, "apop_malformed", "APOP digest is not 32 hex digits");
+                emit_anomaly(s, MS_ANOM_APOP_MALFORMED, "APOP digest is not 32 hex digits");
         }
         break;
     }
     case CMD_STLS:
-        /* Bytes the client sends after STLS in the same segment were
-         * written before TLS could start: pop3_feed checks for them. */
-        s->stls_in_chunk = true;
-        s->lines_after_stls = 0;
+        /* Bytes the client sends before the reply were written before TLS
+         * could start: the text session watches for them. */
+        ms_textsess_starttls_sent(&s->ts);
         break;
     case CMD_AUTH:
         /* AUTH mechanism [initial-response] (RFC 5034 section 4) */
@@ -603,16 +556,15 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
         break;
     case CMD_CAPA:
         if (ok) {
-            /* A fresh list replaces what an earlier CAPA said. */
-            s->capa_seen = true;
-            s->capa_stls = false;
+            /* A fresh list replaces what an earlier CAPA said (RFC 2449
+             * 5); the STLS line is multi_line's. */
+            ms_textsess_caps_list(&s->ts, true);
         }
         break;
     case CMD_STLS:
-        if (ok)
-            s->encrypted = true;
-        else
-            s->stls_refused = true;
+        ms_textsess_starttls_reply(&s->ts, ok);
+        if (!ok)
+            ms_textsess_tls_refused(&s->ts);
         break;
     default:
         break;
@@ -620,11 +572,8 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
     if (ok && multiline_reply(&p)) {
         s->multi = true;
         s->multi_cmd = p.cmd;
-        if (p.cmd == CMD_RETR || p.cmd == CMD_TOP) {
-            s->msg = ms_mime_new(&s->lim, &s->sink);
-            if (!s->msg)
-                emit_anomaly(s, "out_of_memory", "message not parsed");
-        }
+        if (p.cmd == CMD_RETR || p.cmd == CMD_TOP)
+            ms_textsess_msg_new(&s->ts, &s->msg);
     }
 }
 
@@ -650,12 +599,9 @@ static void multi_line(struct pop3 *s, const uint8_t *line, size_t len, unsigned
         while (kw < n && line[kw] != ' ')
             kw++;
         if (ms_ascii_eq(line, kw, "STLS"))
-            s->capa_stls = true;
+            ms_textsess_caps_tls(&s->ts);
     }
-    if (s->msg && ms_mime_feed(s->msg, line, len) != MS_OK) {
-        emit_anomaly(s, "out_of_memory", "message parsing stopped");
-        ms_mime_set_truncated(s->msg);
-    }
+    ms_textsess_msg_feed(&s->ts, &s->msg, line, len);
 }
 
 static void server_line(struct pop3 *s, const uint8_t *line, size_t len)
@@ -678,117 +624,40 @@ static void server_line(struct pop3 *s, const uint8_t *line, size_t len)
 
 /* ---- line dispatch --------------------------------------------------- */
 
-/* A line dropped over the cap: what it would have changed is unknown. A
- * client line was a command (the server will answer it) that may have
- * named another user, or been a SASL response; a server line was a reply,
- * and the replies after it may no longer line up. */
-static void lost_line(struct pop3 *s, unsigned dir)
+/* Bare keywords (RFC 1939, 2449, 2595) besides parse_cmd's. */
+static bool bare_keyword(const uint8_t *w, size_t n)
 {
-    if (dir == MS_DIR_TO_SERVER) {
-        if (s->sasl_exchange) {
-            s->sasl_cut = MS_CUT_INCOMPLETE;
-            return;
-        }
-        fifo_push(s, CMD_OTHER, true, logins_next_seq(&s->logins));
-        forget_user(s);
-        return;
+    static const char *const bare[] = { "STAT", "NOOP", "RSET", "DELE", "LAST" };
+    for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
+        if (ms_ascii_eq(w, n, bare[i]))
+            return true;
     }
-    pairing_lost(s);
+    return false;
 }
 
-static void on_line(struct pop3 *s, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
+/* The first line after a hole. Client: a line that begins with a POP3
+ * keyword is a command (a hole of whole segments ends on a line boundary),
+ * so "PASS x" right after a hole is read; USER was forgotten by the hole
+ * (pop3_lost), so the PASS names no user. Server: a lone "." still ends a
+ * multi-line reply (a tail never is one: it would have been ".."); missing
+ * it would run the next replies into the message. */
+static bool pop3_plausible(void *ctx, unsigned dir, const uint8_t *line, size_t len)
 {
-    if (s->encrypted)
-        return;
-    if (s->skip_line[dir]) {
-        /* After a gap we are mid-line: what precedes the next LF is the tail
-         * of a line we cannot interpret; but a lone "." still ends a
-         * multi-line reply (a tail never is one: it would have been "..").
-         * Missing it would run the next replies into the message. */
-        bool terminator = dir == MS_DIR_TO_CLIENT && s->multi && !(flags & MS_LINE_PARTIAL) &&
-                          ms_line_strip(line, len) == 1 && line[0] == '.';
-        s->skip_line[dir] = (flags & MS_LINE_PARTIAL) != 0;
-        if (!terminator)
-            return;
-    }
-    if (dir == MS_DIR_TO_CLIENT && s->multi) {
-        multi_line(s, line, len, flags);
-        return;
-    }
-    /* Outside message bodies a line is a command or a reply. One longer
-     * than the cap is not something a real client or server sends: report
-     * it once and ignore all its fragments. */
-    if (flags & MS_LINE_CONT)
-        return;
-    if (flags & MS_LINE_PARTIAL) {
-        ms_emit_anomaly_once(&s->sink, "pop3", &s->anomaly_long_line, "line_too_long",
-                             dir == MS_DIR_TO_SERVER ? "client line over the cap"
-                                                     : "server line over the cap");
-        lost_line(s, dir);
-        return;
-    }
-    if (dir == MS_DIR_TO_SERVER)
-        client_line(s, line, ms_line_strip(line, len));
-    else
-        server_line(s, line, len);
+    struct pop3 *s = ctx;
+    size_t n = ms_line_strip(line, len);
+    if (dir == MS_TO_CLIENT)
+        return s->multi && n == 1 && line[0] == '.';
+    size_t kw = 0;
+    while (kw < n && line[kw] != ' ')
+        kw++;
+    return parse_cmd(line, kw) != CMD_OTHER || bare_keyword(line, kw);
 }
 
-static void on_line_cli(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+/* A multi-line reply is message text: its long lines are data. */
+static bool pop3_takes_fragments(void *ctx, unsigned dir)
 {
-    on_line(ctx, MS_DIR_TO_SERVER, line, len, flags);
-}
-
-static void on_line_srv(void *ctx, const uint8_t *line, size_t len, unsigned flags)
-{
-    on_line(ctx, MS_DIR_TO_CLIENT, line, len, flags);
-}
-
-/* ---- vtable ---------------------------------------------------------- */
-
-static void *pop3_create(const struct ms_limits *lim, const struct ms_sink *sink)
-{
-    struct pop3 *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->lim = *lim;
-    s->sink = *sink;
-    if (ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending)) != MS_OK) {
-        free(s);
-        return NULL;
-    }
-    if (logins_init(&s->logins, lim) != MS_OK) {
-        ms_cmdfifo_free(&s->fifo);
-        free(s);
-        return NULL;
-    }
-    ms_linebuf_init(&s->lb[MS_DIR_TO_SERVER], lim->max_line, on_line_cli, s);
-    ms_linebuf_init(&s->lb[MS_DIR_TO_CLIENT], lim->max_line, on_line_srv, s);
-    ms_buf_init(&s->user, lim->max_secret);
-    ms_buf_init(&s->apop_ts, lim->max_secret);
-    ms_buf_init(&s->apop_line, 33 + lim->max_secret);
-    ms_sasl_init(&s->sasl, lim);
-    return s;
-}
-
-static enum ms_rc pop3_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
-{
-    struct pop3 *s = st;
-    if (dir > 1)
-        return MS_ERR_ARG;
-    if (s->encrypted)
-        return MS_OK;
-    s->stls_in_chunk = false;
-    ms_linebuf_feed(&s->lb[dir], p, n);
-    if (dir == MS_DIR_TO_SERVER && s->stls_in_chunk &&
-        (s->lines_after_stls > 0 || s->lb[dir].acc.len > 0)) {
-        /* Plaintext after STLS in one segment: a client (or a man in the
-         * middle) hoping the server runs it after the TLS handshake. This
-         * depends on how the bytes were segmented, by nature. */
-        ms_emit_anomaly_once(&s->sink, "pop3", &s->injection_reported, "stls_command_injection",
-                             "plaintext sent after STLS in the same segment");
-    }
-    s->stls_in_chunk = false;
-    return MS_OK;
+    const struct pop3 *s = ctx;
+    return dir == MS_TO_CLIENT && s->multi;
 }
 
 /* A hole in one direction (README, Streams: what a gap means). Whatever
@@ -798,24 +667,17 @@ static enum ms_rc pop3_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
  * which. In the client's bytes the replies to the commands pending are
  * still to come, first: their FIFO records stay, so that a RETR's body or
  * an STLS is still read as such, but their logins are reported now. */
-static void pop3_gap(void *st, unsigned dir, uint64_t missing)
+static void lost_in_gap(struct pop3 *s, unsigned dir)
 {
-    struct pop3 *s = st;
-    (void)missing;
-    if (dir > 1 || s->encrypted)
-        return;
-    ms_linebuf_reset(&s->lb[dir]);
-    /* We are mid-line now: skip to the next line before parsing again. */
-    s->skip_line[dir] = true;
-    if (dir == MS_DIR_TO_CLIENT && s->msg)
-        ms_mime_set_gap(s->msg);
+    if (dir == MS_TO_CLIENT)
+        ms_textsess_msg_gap(&s->msg);
     /* Commands pending besides an AUTH whose responses the hole cut. */
     bool others_pending = s->fifo.len > (s->sasl_exchange ? 1u : 0u);
     while (s->logins.len) {
         s->logins.rec[s->logins.head].gap = true;
         logins_emit_head(s, MS_OUTCOME_UNKNOWN, NULL, 0);
     }
-    if (s->sasl_exchange && dir == MS_DIR_TO_CLIENT) {
+    if (s->sasl_exchange && dir == MS_TO_CLIENT) {
         /* The hole may have taken the challenge the response answers, or
          * the final reply: the client's lines go on being read, but the
          * outcome is unknown (end_sasl). */
@@ -826,8 +688,9 @@ static void pop3_gap(void *st, unsigned dir, uint64_t missing)
         end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_INCOMPLETE);
         s->sasl_dead = true;
     }
-    if (dir == MS_DIR_TO_CLIENT) {
+    if (dir == MS_TO_CLIENT) {
         ms_cmdfifo_clear(&s->fifo);
+        ms_textsess_starttls_forget(&s->ts); /* its reply cannot be paired */
         /* Replies to what was pending may still come (or were lost); and
          * the line after the hole is skipped, which may be a whole reply
          * to a command not yet seen (a hole given up before the request
@@ -843,13 +706,92 @@ static void pop3_gap(void *st, unsigned dir, uint64_t missing)
     forget_user(s);
 }
 
+/* A line lost (textsess.h): what it would have changed is unknown. A
+ * client line dropped over the cap was a command (the server will answer
+ * it) that may have named another user, or been a SASL response; a server
+ * line was a reply, and the replies after it may no longer line up. */
+static void pop3_lost(void *ctx, unsigned dir, enum ms_ts_lost why)
+{
+    struct pop3 *s = ctx;
+    if (why == MS_TS_LOST_GAP) {
+        lost_in_gap(s, dir);
+        return;
+    }
+    if (dir == MS_TO_SERVER) {
+        if (s->sasl_exchange) {
+            s->sasl_cut = MS_CUT_INCOMPLETE;
+            return;
+        }
+        fifo_push(s, CMD_OTHER, true, logins_next_seq(&s->logins));
+        forget_user(s);
+        return;
+    }
+    pairing_lost(s);
+}
+
+static void pop3_line(void *ctx, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
+{
+    struct pop3 *s = ctx;
+    if (dir == MS_TO_CLIENT && s->multi)
+        multi_line(s, line, len, flags);
+    else if (dir == MS_TO_SERVER)
+        client_line(s, line, ms_line_strip(line, len));
+    else
+        server_line(s, line, len);
+}
+
+static const struct ms_textsess_ops pop3_ops = {
+    .proto = "pop3",
+    .injection = MS_ANOM_STLS_COMMAND_INJECTION,
+    .injection_detail = "plaintext sent after STLS before the server's reply",
+    .on_line = pop3_line,
+    .plausible_line_start = pop3_plausible,
+    .on_lost = pop3_lost,
+    .takes_fragments = pop3_takes_fragments,
+};
+
+/* ---- vtable ---------------------------------------------------------- */
+
+static void *pop3_create(const struct ms_limits *lim, const struct ms_sink *sink)
+{
+    struct pop3 *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->lim = *lim;
+    if (ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending)) != MS_OK) {
+        free(s);
+        return NULL;
+    }
+    if (logins_init(&s->logins, lim) != MS_OK) {
+        ms_cmdfifo_free(&s->fifo);
+        free(s);
+        return NULL;
+    }
+    ms_textsess_init(&s->ts, &s->lim, sink, &pop3_ops, s);
+    ms_buf_init(&s->user, lim->max_secret);
+    ms_buf_init(&s->apop_ts, lim->max_secret);
+    ms_buf_init(&s->apop_line, 33 + lim->max_secret);
+    ms_sasl_init(&s->sasl, lim);
+    return s;
+}
+
+static enum ms_rc pop3_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
+{
+    struct pop3 *s = st;
+    return ms_textsess_feed(&s->ts, dir, p, n);
+}
+
+static void pop3_gap(void *st, unsigned dir, uint64_t missing)
+{
+    struct pop3 *s = st;
+    (void)missing;
+    ms_textsess_gap(&s->ts, dir);
+}
+
 static void pop3_finish(void *st)
 {
     struct pop3 *s = st;
-    if (!s->encrypted) {
-        ms_linebuf_flush(&s->lb[MS_DIR_TO_SERVER]);
-        ms_linebuf_flush(&s->lb[MS_DIR_TO_CLIENT]);
-    }
+    ms_textsess_finish(&s->ts);
     if (s->multi)
         end_message(s, true);
     s->multi = false;
@@ -864,9 +806,8 @@ static void pop3_destroy(void *st)
     struct pop3 *s = st;
     if (!s)
         return;
-    ms_mime_free(s->msg);
-    ms_linebuf_free(&s->lb[0]);
-    ms_linebuf_free(&s->lb[1]);
+    ms_textsess_msg_free(&s->msg);
+    ms_textsess_free(&s->ts);
     ms_buf_free(&s->user);
     logins_free(&s->logins);
     ms_buf_free(&s->apop_ts);
@@ -882,9 +823,9 @@ static enum ms_probe pop3_probe(unsigned dir, const uint8_t *p, size_t n)
 {
     const uint8_t *lf = memchr(p, '\n', n);
     if (!lf)
-        return n < 512 ? MS_PROBE_MAYBE : MS_PROBE_NO;
+        return n < MS_PROBE_WINDOW ? MS_PROBE_MAYBE : MS_PROBE_NO;
     size_t len = ms_line_strip(p, (size_t)(lf - p) + 1);
-    if (dir == MS_DIR_TO_CLIENT) {
+    if (dir == MS_TO_CLIENT) {
         if ((len >= 3 && memcmp(p, "+OK", 3) == 0 && (len == 3 || p[3] == ' ')) ||
             (len >= 4 && memcmp(p, "-ERR", 4) == 0))
             return MS_PROBE_YES;
@@ -899,6 +840,11 @@ static enum ms_probe pop3_probe(unsigned dir, const uint8_t *p, size_t n)
     return MS_PROBE_NO;
 }
 
+static bool pop3_tls(const void *st)
+{
+    return ms_textsess_tls(&((const struct pop3 *)st)->ts);
+}
+
 const struct ms_dissector ms_dissector_pop3 = {
     .name = "pop3",
     .probe = pop3_probe,
@@ -907,4 +853,5 @@ const struct ms_dissector ms_dissector_pop3 = {
     .gap = pop3_gap,
     .finish = pop3_finish,
     .destroy = pop3_destroy,
+    .tls = pop3_tls,
 };

@@ -63,10 +63,11 @@ static void keep(struct ms_sasl *s, struct ms_buf *b, const uint8_t *p, size_t n
         s->truncated = true;
 }
 
-static void set_anomaly(struct ms_sasl *s, const char *code)
+static void set_anomaly(struct ms_sasl *s, enum ms_anomaly a)
 {
     s->malformed = true;
-    s->anomaly = code;
+    s->has_anomaly = true;
+    s->anomaly = a;
 }
 
 /* ---- PLAIN, LOGIN ----------------------------------------------------- */
@@ -78,7 +79,7 @@ static void plain_message(struct ms_sasl *s, const uint8_t *m, size_t n)
     const uint8_t *nul2 = nul1 ? memchr(nul1 + 1, 0, n - (size_t)(nul1 - m) - 1) : NULL;
     if (!nul2) {
         /* Without both separators any split would be a guess. */
-        set_anomaly(s, "sasl_plain_malformed");
+        set_anomaly(s, MS_ANOM_SASL_PLAIN_MALFORMED);
         return;
     }
     keep(s, &s->authzid, m, (size_t)(nul1 - m));
@@ -135,7 +136,7 @@ static void derive_cram(struct ms_sasl *s)
     while (sp > 0 && m[sp - 1] != ' ')
         sp--;
     if (sp == 0) {
-        set_anomaly(s, "sasl_cram_md5_malformed");
+        set_anomaly(s, MS_ANOM_SASL_CRAM_MD5_MALFORMED);
         s->incomplete_cr = true;
         return;
     }
@@ -147,7 +148,7 @@ static void derive_cram(struct ms_sasl *s)
         s->cut = true;
     s->have_response = true;
     if (dlen != 32 || !is_hex(dg, dlen)) {
-        set_anomaly(s, "sasl_cram_md5_malformed");
+        set_anomaly(s, MS_ANOM_SASL_CRAM_MD5_MALFORMED);
         s->incomplete_cr = true;
         return;
     }
@@ -171,8 +172,6 @@ struct directive {
     size_t nlen, vlen;
     bool quoted;
 };
-
-#define MAX_DIRECTIVES 32
 
 static bool lws(uint8_t c)
 {
@@ -301,10 +300,10 @@ static bool unquote(struct ms_buf *out, const struct directive *v, bool utf8)
  * hashcat mode takes SASL DIGEST-MD5. */
 static void derive_digest(struct ms_sasl *s)
 {
-    struct directive d[MAX_DIRECTIVES];
-    int nd = parse_directives(s->cmsg.p, s->cmsg.len, d, MAX_DIRECTIVES);
+    struct directive d[MS_SASL_MAX_DIRECTIVES];
+    int nd = parse_directives(s->cmsg.p, s->cmsg.len, d, MS_SASL_MAX_DIRECTIVES);
     if (nd < 0) {
-        set_anomaly(s, "sasl_digest_md5_malformed");
+        set_anomaly(s, MS_ANOM_SASL_DIGEST_MD5_MALFORMED);
         s->incomplete_cr = true;
         return;
     }
@@ -320,7 +319,7 @@ static void derive_digest(struct ms_sasl *s)
             s->truncated = true;
         s->have_user = true;
     } else {
-        set_anomaly(s, "sasl_digest_md5_no_username");
+        set_anomaly(s, MS_ANOM_SASL_DIGEST_MD5_NO_USERNAME);
         s->incomplete_cr = true;
     }
     if (r) {
@@ -346,12 +345,12 @@ static void derive_ntlm(struct ms_sasl *s)
 {
     struct ms_ntlm_auth a;
     if (ms_ntlm_parse_authenticate(s->cmsg.p, s->cmsg.len, &a) != MS_OK) {
-        set_anomaly(s, "ntlm_malformed");
+        set_anomaly(s, MS_ANOM_NTLM_MALFORMED);
         s->incomplete_cr = true;
         return;
     }
     if (a.bad_offset) {
-        set_anomaly(s, "ntlm_bad_offset");
+        set_anomaly(s, MS_ANOM_NTLM_BAD_OFFSET);
         s->incomplete_cr = true;
     }
     if (!a.bad_offset && a.user.len == 0 && a.nt.len == 0 && a.lm.len <= 1)
@@ -401,7 +400,7 @@ static void ntlm_client(struct ms_sasl *s, const uint8_t *m, size_t n)
     if (n == 0)
         return;
     if (ms_ntlm_type(m, n, &type) != MS_OK) {
-        set_anomaly(s, "ntlm_malformed");
+        set_anomaly(s, MS_ANOM_NTLM_MALFORMED);
         return;
     }
     if (type == MS_NTLM_NEGOTIATE) {
@@ -412,7 +411,7 @@ static void ntlm_client(struct ms_sasl *s, const uint8_t *m, size_t n)
         return;
     }
     if (type != MS_NTLM_AUTHENTICATE) {
-        set_anomaly(s, "ntlm_malformed");
+        set_anomaly(s, MS_ANOM_NTLM_MALFORMED);
         return;
     }
     ms_buf_reset(&s->cmsg);
@@ -467,7 +466,7 @@ static void xoauth2_message(struct ms_sasl *s, const uint8_t *m, size_t n)
         return;
     oauth_kvpairs(s, m, n, true);
     if (!s->have_token && !s->have_user)
-        set_anomaly(s, "sasl_xoauth2_malformed");
+        set_anomaly(s, MS_ANOM_SASL_XOAUTH2_MALFORMED);
 }
 
 /* RFC 5801 saslname: "=2C" is "," and "=3D" is "="; anything else after
@@ -506,7 +505,7 @@ static void oauthbearer_message(struct ms_sasl *s, const uint8_t *m, size_t n)
     const uint8_t *c1 = memchr(m, ',', n);
     const uint8_t *c2 = c1 ? memchr(c1 + 1, ',', n - (size_t)(c1 - m) - 1) : NULL;
     if (!c2) {
-        set_anomaly(s, "sasl_oauthbearer_malformed");
+        set_anomaly(s, MS_ANOM_SASL_OAUTHBEARER_MALFORMED);
         return;
     }
     const uint8_t *az = c1 + 1;
@@ -518,7 +517,7 @@ static void oauthbearer_message(struct ms_sasl *s, const uint8_t *m, size_t n)
     size_t rest = n - (size_t)(c2 - m) - 1;
     oauth_kvpairs(s, c2 + 1, rest, false);
     if (!s->have_token)
-        set_anomaly(s, "sasl_oauthbearer_malformed");
+        set_anomaly(s, MS_ANOM_SASL_OAUTHBEARER_MALFORMED);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -620,7 +619,7 @@ void ms_sasl_response(struct ms_sasl *s, const uint8_t *line, size_t len)
     }
     size_t n = 0;
     if (ms_b64_decode_buf(line, take, out, sizeof(out), &n) != MS_OK) {
-        set_anomaly(s, "sasl_invalid_base64");
+        set_anomaly(s, MS_ANOM_SASL_INVALID_BASE64);
         return;
     }
     decoded(s, out, n);
@@ -641,7 +640,7 @@ void ms_sasl_challenge(struct ms_sasl *s, const uint8_t *b64, size_t len)
             s->ntlm_flags = flags;
             s->have_ntlm_chal = true;
         } else if (ok && n > 0) {
-            set_anomaly(s, "ntlm_malformed");
+            set_anomaly(s, MS_ANOM_NTLM_MALFORMED);
         }
     }
     ms_buf_reset(&s->challenge);
@@ -662,7 +661,7 @@ void ms_sasl_start(struct ms_sasl *s, const uint8_t *mech, size_t mlen, const ui
     s->have_user = s->have_pass = s->have_token = false;
     s->have_cmsg = s->cmsg_cut = s->have_ntlm_chal = false;
     s->ntlm_flags = 0;
-    s->anomaly = NULL;
+    s->has_anomaly = false;
     ms_buf_reset(&s->authzid);
     ms_buf_reset(&s->user);
     ms_buf_reset(&s->pass);
@@ -746,22 +745,5 @@ bool ms_sasl_credential(const struct ms_sasl *s, struct ms_ev_credential *c)
 
 const char *ms_sasl_anomaly_detail(const struct ms_sasl *s)
 {
-    static const struct { const char *code, *text; } t[] = {
-        { "sasl_invalid_base64", "SASL response is not valid base64" },
-        { "sasl_plain_malformed", "SASL PLAIN message without its two NUL separators" },
-        { "sasl_cram_md5_malformed", "CRAM-MD5 response is not \"user SP 32-hex-digest\"" },
-        { "sasl_digest_md5_malformed", "DIGEST-MD5 response is not a directive list" },
-        { "sasl_digest_md5_no_username", "DIGEST-MD5 response without a username directive" },
-        { "ntlm_malformed", "not an NTLM message of the expected type" },
-        { "ntlm_bad_offset", "NTLM AUTHENTICATE field points past the end of the message" },
-        { "sasl_xoauth2_malformed", "XOAUTH2 message without user= or auth=" },
-        { "sasl_oauthbearer_malformed", "OAUTHBEARER message without a GS2 header or auth=" },
-    };
-    if (!s->anomaly)
-        return "";
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-        if (strcmp(t[i].code, s->anomaly) == 0)
-            return t[i].text;
-    }
-    return "undecodable SASL response";
+    return s->has_anomaly ? ms_anomaly_description(s->anomaly) : "";
 }

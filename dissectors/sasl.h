@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../common/anomaly.h"
 #include "../common/buf.h"
 #include "../common/event.h"
 #include "../common/limits.h"
@@ -36,7 +37,8 @@ struct ms_sasl {
     unsigned responses;       /* client responses seen */
     bool cancelled;           /* the client sent "*" */
     bool malformed;           /* a response could not be decoded */
-    const char *anomaly;      /* what was wrong, for the caller to report */
+    bool has_anomaly;         /* what was wrong, for the caller to report: */
+    enum ms_anomaly anomaly;  /* (common/anomalies.def) */
     bool have_user, have_pass, truncated;
     struct ms_buf authzid, user, pass;
     struct ms_buf challenge;  /* the server's latest challenge, decoded (CRAM-MD5,

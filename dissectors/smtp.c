@@ -23,9 +23,10 @@
  *
  * Logins: AUTH exchanges go through sasl.c; "334 text" replies are
  * challenges, client lines are responses until the final reply (235 success,
- * anything else failure). After a 220 to STARTTLS the rest is TLS and nothing
- * more is read; client bytes that followed STARTTLS in the same chunk are
- * flagged (CVE-2011-0411 command injection).
+ * anything else failure). Lines, gaps, the stop after a 220 to STARTTLS and
+ * the command injection rule (client bytes after STARTTLS, before its
+ * reply: CVE-2011-0411) are the text session's (textsess.h); injected
+ * commands are not parsed as the client's.
  *
  * Gaps: a reply lost in a hole would shift every later pairing, and a lost
  * command's reply would be taken for the next command's. So a gap in either
@@ -53,12 +54,8 @@
 #include "dissector.h"
 #include "emit.h"
 #include "keyword.h"
-#include "mime.h"
 #include "sasl.h"
-
-/* BDAT sizes above this are not something a client sends (RFC 3030 says
- * nothing; 1 TiB is far beyond any mail system's size limit). */
-#define BDAT_MAX_CHUNK (1ull << 40)
+#include "textsess.h"
 
 enum smtp_cmd {
     CMD_OTHER = 0,
@@ -81,11 +78,10 @@ enum smtp_cmd {
 
 /* One message from DATA (or its first BDAT) to the server's verdict. */
 struct smsg {
-    struct ms_mime *mime;
+    struct ms_textmsg body;   /* the MIME parser */
     const char *command;      /* "DATA" or "BDAT" */
     struct ms_ev_email ev;    /* filled by ms_mime_finish once the data ended */
     bool finished;
-    bool failed;              /* the parser ran out of memory */
     struct ms_buf helo;       /* the HELO/EHLO in effect, copied from the session */
     bool have_helo;
     struct ms_buf from;       /* envelope, moved from the transaction */
@@ -103,9 +99,7 @@ struct pending {
 
 struct smtp {
     struct ms_limits lim;
-    struct ms_sink sink;
-    struct ms_linebuf lb[2];
-    bool skip_line[2];        /* after a gap: drop up to a line that can be parsed */
+    struct ms_textsess ts;    /* lines, gaps, STARTTLS (textsess.h) */
 
     struct ms_cmdfifo fifo;   /* commands awaiting their reply (struct pending) */
     bool server_seen;         /* any reply line at all (else: a one-sided capture) */
@@ -124,10 +118,6 @@ struct smtp {
     struct ms_buf helo;
     bool have_helo;
 
-    /* EHLO capabilities (RFC 5321 4.1.1.1): seen at all, and STARTTLS. */
-    bool caps_seen;
-    bool cap_starttls;
-
     bool sasl_exchange;       /* an AUTH exchange holds the client's lines */
     bool sasl_client_done;    /* the client went on with commands meanwhile */
     bool sasl_gap;            /* a response could not be read (over the line cap) */
@@ -137,11 +127,6 @@ struct smtp {
     enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange (and took
                                  its AUTH record: the next final reply ends it) */
     struct ms_sasl sasl;
-
-    bool starttls_pending;    /* STARTTLS sent, its reply not yet seen */
-    bool starttls_this_feed;  /* ... and it was sent in the chunk being fed */
-    bool injection_reported;
-    bool encrypted;           /* STARTTLS accepted: the rest is TLS */
 
     /* The mail transaction (RFC 5321 3.3). */
     struct ms_buf tx_from;
@@ -158,8 +143,6 @@ struct smtp {
     bool bdat_active;         /* a BDAT chunk is being received */
     bool bdat_last;           /* ... and it is the LAST one */
 
-    bool anomaly_long_line;
-
     /* After a gap (see the top of the file). */
     bool unsure;              /* replies may not line up with the FIFO yet */
     bool client_hole;         /* the client's bytes had a hole: a DATA may be lost */
@@ -170,24 +153,9 @@ struct smtp {
 
 /* ---- events ---------------------------------------------------------- */
 
-static void emit_anomaly(struct smtp *s, const char *code, const char *detail)
+static void emit_anomaly(struct smtp *s, enum ms_anomaly a, const char *detail)
 {
-    ms_emit_anomaly(&s->sink, "smtp", code, detail);
-}
-
-/* Client bytes that followed STARTTLS in the same chunk (CVE-2011-0411),
- * whether as whole lines or as a line not ended yet: said once. */
-static void report_injection(struct smtp *s)
-{
-    ms_emit_anomaly_once(&s->sink, "smtp", &s->injection_reported, "starttls_command_injection",
-                         "plaintext sent after STARTTLS in the same segment");
-}
-
-static enum ms_tristate starttls_offered(const struct smtp *s)
-{
-    if (!s->caps_seen)
-        return MS_TRI_UNKNOWN;
-    return s->cap_starttls ? MS_TRI_TRUE : MS_TRI_FALSE;
+    ms_textsess_anomaly(&s->ts, a, detail);
 }
 
 /* Reports what an AUTH exchange revealed, once its outcome is known (or
@@ -196,24 +164,18 @@ static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *rep
                      enum ms_emit_cut cut)
 {
     s->sasl_exchange = false;
-    struct ms_event ev;
-    bool have = ms_emit_sasl_begin(&s->sink, "smtp", "AUTH", &s->sasl,
-                                   "undecodable SASL response", &ev);
-    bool gap = s->sasl_gap;
+    bool gap = s->sasl_gap; /* a response could not be read */
     s->sasl_gap = false;
     ms_emit_settle_cut(&s->sasl_cut, &outcome, &reply, &rlen, &cut);
-    if (!have)
-        return;
-    ev.u.cred.incomplete = ev.u.cred.incomplete || gap;
-    ms_emit_cut(&ev.u.cred, cut);
-    ms_emit_credential(&s->sink, &ev, outcome, reply, rlen, starttls_offered(s));
+    ms_textsess_sasl_end(&s->ts, &s->sasl, "AUTH", "undecodable SASL response", outcome, reply,
+                         rlen, cut, gap);
 }
 
 static void smsg_free(struct smsg *m)
 {
     if (!m)
         return;
-    ms_mime_free(m->mime);
+    ms_textsess_msg_free(&m->body);
     ms_buf_free(&m->helo);
     ms_buf_free(&m->from);
     ms_buf_free(&m->rcpt);
@@ -226,8 +188,8 @@ static void smsg_finish(struct smsg *m, bool truncated)
     if (m->finished)
         return;
     if (truncated)
-        ms_mime_set_truncated(m->mime);
-    ms_mime_finish(m->mime, &m->ev);
+        ms_mime_set_truncated(m->body.mime);
+    ms_mime_finish(m->body.mime, &m->ev);
     m->finished = true;
 }
 
@@ -257,12 +219,12 @@ static void emit_message(struct smtp *s, struct smsg *m, enum ms_tristate accept
             ev.u.email.rcpt_to = rcpt;
             ev.u.email.n_rcpt_to = m->n_rcpt;
         } else {
-            emit_anomaly(s, "out_of_memory", "recipients not reported");
+            emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "recipients not reported");
         }
     }
     ev.u.email.accepted = accepted;
     ev.u.email.server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
-    s->sink.emit(s->sink.user, &ev);
+    s->ts.sink.emit(s->ts.sink.user, &ev);
     free(rcpt);
     smsg_free(m);
 }
@@ -300,15 +262,17 @@ static struct smsg *start_message(struct smtp *s, const char *command)
 {
     struct smsg *m = calloc(1, sizeof(*m));
     size_t *lens = calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(*lens));
-    struct ms_mime *mime = ms_mime_new(&s->lim, &s->sink);
-    if (!m || !lens || !mime) {
+    if (!m || !lens) {
         free(m);
         free(lens);
-        ms_mime_free(mime);
-        emit_anomaly(s, "out_of_memory", "message not parsed");
+        emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "message not parsed");
         return NULL;
     }
-    m->mime = mime;
+    if (!ms_textsess_msg_new(&s->ts, &m->body)) {
+        free(m);
+        free(lens);
+        return NULL;
+    }
     m->command = command;
     /* The HELO/EHLO stays with the session: the message gets a copy. */
     ms_buf_init(&m->helo, s->lim.max_line);
@@ -333,14 +297,8 @@ static struct smsg *start_message(struct smtp *s, const char *command)
 
 static void feed_message(struct smtp *s, const uint8_t *p, size_t n)
 {
-    if (!s->cur || s->cur->failed)
-        return;
-    if (ms_mime_feed(s->cur->mime, p, n) != MS_OK) {
-        /* Out of memory is sticky in the parser: say it once. */
-        s->cur->failed = true;
-        emit_anomaly(s, "out_of_memory", "message parsing stopped");
-        ms_mime_set_truncated(s->cur->mime);
-    }
+    if (s->cur)
+        ms_textsess_msg_feed(&s->ts, &s->cur->body, p, n);
 }
 
 /* ---- command FIFO ---------------------------------------------------- */
@@ -366,9 +324,13 @@ static void fifo_push(struct smtp *s, enum smtp_cmd cmd, struct smsg *msg)
      * never sees replies; only say so when replies were seen. A message it
      * held is reported with its verdict unknown. */
     if (s->server_seen)
-        emit_anomaly(s, "too_many_pending_commands", "pipelined commands past the cap");
+        emit_anomaly(s, MS_ANOM_TOO_MANY_PENDING_COMMANDS, "pipelined commands past the cap");
     if (old.msg)
         emit_message(s, old.msg, MS_TRI_UNKNOWN, NULL, 0);
+    /* A STARTTLS forgotten: its reply will not be known as such, and what
+     * the client sends after it is not read (it may be TLS). */
+    if (old.cmd == CMD_STARTTLS)
+        ms_textsess_starttls_lost(&s->ts);
     /* Its reply will come all the same, and be taken for the next
      * command's: pairing is off from here on, as after a hole. */
     pairing_lost(s);
@@ -504,10 +466,10 @@ static void cmd_bdat(struct smtp *s, const uint8_t *arg, size_t alen)
 {
     size_t n = verb_len(arg, alen);
     uint64_t size;
-    if (!parse_u64(arg, n, BDAT_MAX_CHUNK, &size)) {
+    if (!parse_u64(arg, n, MS_SMTP_BDAT_MAX_CHUNK, &size)) {
         /* Without the size the chunk's end cannot be found: what follows
          * is parsed as lines again (the server will refuse it too). */
-        emit_anomaly(s, "bdat_bad_size", "BDAT without a valid chunk size");
+        emit_anomaly(s, MS_ANOM_BDAT_BAD_SIZE, "BDAT without a valid chunk size");
         fifo_push(s, CMD_OTHER, NULL);
         return;
     }
@@ -524,7 +486,7 @@ static void cmd_bdat(struct smtp *s, const uint8_t *arg, size_t alen)
     if (size == 0)
         end_bdat_chunk(s);
     else
-        ms_linebuf_raw(&s->lb[MS_DIR_TO_SERVER], size);
+        ms_textsess_raw(&s->ts, MS_TO_SERVER, size);
 }
 
 static void bdat_bytes(struct smtp *s, const uint8_t *p, size_t n)
@@ -542,12 +504,12 @@ static void cmd_rcpt(struct smtp *s, const uint8_t *addr, size_t alen)
     if (s->tx_n_rcpt >= s->lim.smtp_max_rcpt) {
         if (!s->tx_rcpt_over) {
             s->tx_rcpt_over = true;
-            emit_anomaly(s, "too_many_recipients", "RCPT TO past the cap; later ones not kept");
+            emit_anomaly(s, MS_ANOM_TOO_MANY_RECIPIENTS, "RCPT TO past the cap; later ones not kept");
         }
         return;
     }
     if (ms_buf_append(&s->tx_rcpt, addr, alen) != MS_OK) {
-        emit_anomaly(s, "out_of_memory", "recipient not kept");
+        emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "recipient not kept");
         return;
     }
     s->tx_rcpt_len[s->tx_n_rcpt++] = alen;
@@ -618,8 +580,9 @@ static void command_line(struct smtp *s, const uint8_t *line, size_t len)
         }
         break;
     case CMD_STARTTLS:
-        s->starttls_pending = true;
-        s->starttls_this_feed = true;
+        /* RFC 3207 4: the client waits for the reply; the text session
+         * watches for bytes that do not. */
+        ms_textsess_starttls_sent(&s->ts);
         break;
     default:
         break;
@@ -635,7 +598,7 @@ static void start_data_unpaired(struct smtp *s)
     drop_cur(s);
     s->cur = start_message(s, "DATA");
     if (s->cur)
-        ms_mime_set_truncated(s->cur->mime);
+        ms_mime_set_truncated(s->cur->body.mime);
     s->data_mode = true;
 }
 
@@ -663,49 +626,10 @@ static void data_line(struct smtp *s, const uint8_t *line, size_t len, unsigned 
 
 static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigned flags)
 {
-    if (flags & MS_LINE_RAW) {
-        bdat_bytes(s, line, len);
-        return;
-    }
-    if (s->skip_line[MS_DIR_TO_SERVER]) {
-        /* After a gap we are mid-line: what precedes the next LF is the tail
-         * of a line we cannot interpret, unless it is plainly a command (or,
-         * in message data, the terminator). */
-        size_t n = ms_line_strip(line, len);
-        bool in_sasl = (s->sasl_exchange && !s->sasl_client_done) || s->sasl_dead;
-        bool resync = !(flags & MS_LINE_PARTIAL) &&
-                      (s->data_mode ? (n == 1 && line[0] == '.')
-                                    : (!in_sasl && is_command_line(line, n)));
-        if (!resync) {
-            s->skip_line[MS_DIR_TO_SERVER] = (flags & MS_LINE_PARTIAL) != 0;
-            return;
-        }
-        s->skip_line[MS_DIR_TO_SERVER] = false;
-    }
+    if (flags & MS_TS_INJECTED)
+        return; /* sent after STARTTLS: a vulnerable server runs it inside TLS */
     if (s->data_mode) {
         data_line(s, line, len, flags);
-        return;
-    }
-    if (s->starttls_pending) {
-        /* RFC 3207 4: the client waits for the reply. Lines sent in the same
-         * chunk as STARTTLS are an injection attempt (CVE-2011-0411): a
-         * vulnerable server runs them as if they came inside TLS. */
-        if (s->starttls_this_feed)
-            report_injection(s);
-        return;
-    }
-    /* Outside message data a line is a command. One longer than the cap is
-     * not something a real client sends: report it once and ignore all its
-     * fragments, but count it, as the server will answer it. */
-    if (flags & MS_LINE_CONT)
-        return;
-    if (flags & MS_LINE_PARTIAL) {
-        ms_emit_anomaly_once(&s->sink, "smtp", &s->anomaly_long_line, "line_too_long",
-                             "client line over the cap");
-        if (s->sasl_exchange && !s->sasl_client_done)
-            s->sasl_gap = true; /* a response we could not read */
-        else if (!s->sasl_dead)
-            fifo_push(s, CMD_OTHER, NULL);
         return;
     }
     size_t n = ms_line_strip(line, len);
@@ -853,14 +777,14 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
             end_sasl(s, outcome, reply, rlen, p.unsure ? MS_CUT_INCOMPLETE : MS_CUT_NONE);
         break;
     case CMD_STARTTLS:
-        s->starttls_pending = false;
-        if (code == 220)
-            s->encrypted = true; /* RFC 3207 4: TLS starts now */
+        ms_textsess_starttls_reply(&s->ts, code == 220); /* RFC 3207 4: TLS starts now */
         break;
     case CMD_EHLO:
         if (code / 100 == 2) {
-            s->caps_seen = true;
-            s->cap_starttls = s->reply_cap_starttls;
+            /* The latest EHLO reply's list is the one in effect. */
+            ms_textsess_caps_list(&s->ts, true);
+            if (s->reply_cap_starttls)
+                ms_textsess_caps_tls(&s->ts);
         }
         break;
     case CMD_DATA:
@@ -886,29 +810,11 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
     }
 }
 
-static void server_line(struct smtp *s, const uint8_t *line, size_t len, unsigned flags)
+static void server_line(struct smtp *s, const uint8_t *line, size_t len)
 {
     size_t n = ms_line_strip(line, len);
     unsigned code;
     bool more;
-    if (s->skip_line[MS_DIR_TO_CLIENT]) {
-        /* After a gap, resync on the first line that reads as a reply. */
-        if ((flags & MS_LINE_PARTIAL) || !reply_code(line, n, &code, &more)) {
-            s->skip_line[MS_DIR_TO_CLIENT] = (flags & MS_LINE_PARTIAL) != 0;
-            return;
-        }
-        s->skip_line[MS_DIR_TO_CLIENT] = false;
-        s->in_reply = false;
-    }
-    if (flags & MS_LINE_CONT)
-        return;
-    if (flags & MS_LINE_PARTIAL) {
-        ms_emit_anomaly_once(&s->sink, "smtp", &s->anomaly_long_line, "line_too_long",
-                             "server line over the cap");
-        /* A reply dropped: the replies after it may no longer line up. */
-        pairing_lost(s);
-        return;
-    }
     if (!reply_code(line, n, &code, &more))
         return; /* not a reply line: nothing to match it with */
     s->server_seen = true;
@@ -935,65 +841,44 @@ static void server_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
 
 /* ---- line dispatch --------------------------------------------------- */
 
-static void on_line_cli(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+/* The first line after a hole is parsed when it plainly is one: a reply
+ * line from the server; from the client, in message data the terminator,
+ * elsewhere a command (not while an AUTH exchange holds the client's
+ * lines: base64 responses may look like one). */
+static bool smtp_plausible(void *ctx, unsigned dir, const uint8_t *line, size_t len)
 {
     struct smtp *s = ctx;
-    if (!s->encrypted)
-        client_line(s, line, len, flags);
-}
-
-static void on_line_srv(void *ctx, const uint8_t *line, size_t len, unsigned flags)
-{
-    struct smtp *s = ctx;
-    if (!s->encrypted)
-        server_line(s, line, len, flags);
-}
-
-/* ---- vtable ---------------------------------------------------------- */
-
-static void smtp_destroy(void *st);
-
-static void *smtp_create(const struct ms_limits *lim, const struct ms_sink *sink)
-{
-    struct smtp *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->lim = *lim;
-    s->sink = *sink;
-    s->greeting_expected = true;
-    ms_linebuf_init(&s->lb[MS_DIR_TO_SERVER], lim->max_line, on_line_cli, s);
-    ms_linebuf_init(&s->lb[MS_DIR_TO_CLIENT], lim->max_line, on_line_srv, s);
-    ms_sasl_init(&s->sasl, lim);
-    ms_buf_init(&s->helo, s->lim.max_line);
-    ms_buf_init(&s->tx_from, s->lim.max_line);
-    ms_buf_init(&s->tx_rcpt, rcpt_cap(&s->lim));
-    enum ms_rc rc = ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending));
-    s->tx_rcpt_len = calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(size_t));
-    if (rc != MS_OK || !s->tx_rcpt_len) {
-        smtp_destroy(s);
-        return NULL;
+    size_t n = ms_line_strip(line, len);
+    if (dir == MS_TO_CLIENT) {
+        unsigned code;
+        bool more;
+        return reply_code(line, n, &code, &more);
     }
-    return s;
+    if (s->data_mode)
+        return n == 1 && line[0] == '.';
+    bool in_sasl = (s->sasl_exchange && !s->sasl_client_done) || s->sasl_dead;
+    return !in_sasl && is_command_line(line, n);
 }
 
-static enum ms_rc smtp_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
+/* Message data takes the fragments of its long lines. */
+static bool smtp_takes_fragments(void *ctx, unsigned dir)
 {
-    struct smtp *s = st;
-    if (dir > 1)
-        return MS_ERR_ARG;
-    if (s->encrypted)
-        return MS_OK;
-    if (dir == MS_DIR_TO_SERVER)
-        s->starttls_this_feed = false;
-    ms_linebuf_feed(&s->lb[dir], p, n);
-    if (dir == MS_DIR_TO_SERVER && s->starttls_this_feed && s->starttls_pending &&
-        s->lb[dir].acc.len > 0) {
-        /* Bytes after the STARTTLS line, in the same chunk, with no line
-         * end yet: injected all the same. */
-        report_injection(s);
-    }
-    s->starttls_this_feed = false;
-    return MS_OK;
+    const struct smtp *s = ctx;
+    return dir == MS_TO_SERVER && s->data_mode;
+}
+
+static void smtp_line(void *ctx, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
+{
+    if (dir == MS_TO_SERVER)
+        client_line(ctx, line, len, flags);
+    else
+        server_line(ctx, line, len);
+}
+
+static void smtp_raw(void *ctx, unsigned dir, const uint8_t *p, size_t n)
+{
+    if (dir == MS_TO_SERVER)
+        bdat_bytes(ctx, p, n);
 }
 
 /* The AUTH exchange when a hole comes. In the client's bytes it ends now
@@ -1006,13 +891,13 @@ static void settle_sasl(struct smtp *s, unsigned dir)
 {
     if (!s->sasl_exchange)
         return;
-    if (dir == MS_DIR_TO_CLIENT && !s->sasl_client_done) {
+    if (dir == MS_TO_CLIENT && !s->sasl_client_done) {
         s->sasl_cut = MS_CUT_NO_HASHCAT; /* goes on: see the top of the file */
         return;
     }
     s->sasl_dead = !s->sasl_client_done;
     end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0,
-             dir == MS_DIR_TO_CLIENT ? MS_CUT_NO_HASHCAT : MS_CUT_INCOMPLETE);
+             dir == MS_TO_CLIENT ? MS_CUT_NO_HASHCAT : MS_CUT_INCOMPLETE);
 }
 
 /* Settles, unknown, what awaited a reply when a hole came, oldest first:
@@ -1034,35 +919,34 @@ static void settle_pending(struct smtp *s, unsigned dir)
         }
     }
     settle_sasl(s, dir); /* its AUTH was dropped from a full FIFO */
-    if (dir == MS_DIR_TO_CLIENT)
+    if (dir == MS_TO_CLIENT) {
         ms_cmdfifo_clear(&s->fifo);
+        /* A STARTTLS's reply may be the one lost: what the client sends
+         * now is not read (it may be TLS). */
+        ms_textsess_starttls_lost(&s->ts);
+    }
 }
 
-static void smtp_gap(void *st, unsigned dir, uint64_t missing)
+/* A hole outside counted BDAT bytes (smtp_gap), or a line lost over the
+ * cap (textsess.h): forget what it could have changed. */
+static void smtp_lost(void *ctx, unsigned dir, enum ms_ts_lost why)
 {
-    struct smtp *s = st;
-    if (dir > 1 || s->encrypted)
-        return;
-    if (dir == MS_DIR_TO_SERVER && s->bdat_active) {
-        /* BDAT counts bytes, so a gap inside a chunk keeps us in step:
-         * the chunk just has a hole, and no command is lost. */
-        if (s->cur)
-            ms_mime_set_gap(s->cur->mime);
-        if (missing < s->bdat_left) {
-            s->bdat_left -= missing;
-            ms_linebuf_reset(&s->lb[dir]);
-            ms_linebuf_raw(&s->lb[dir], s->bdat_left);
-            return;
+    struct smtp *s = ctx;
+    if (why != MS_TS_LOST_GAP) {
+        if (dir == MS_TO_CLIENT) {
+            /* A reply dropped: the replies after it may no longer line up. */
+            pairing_lost(s);
+        } else if (s->sasl_exchange && !s->sasl_client_done) {
+            s->sasl_gap = true; /* a response we could not read */
+        } else if (!s->sasl_dead) {
+            /* A command all the same: the server will answer it. */
+            fifo_push(s, CMD_OTHER, NULL);
         }
-        s->bdat_left = 0;
-        end_bdat_chunk(s);
+        return;
     }
-    ms_linebuf_reset(&s->lb[dir]);
-    /* We are mid-line now: skip to the next line before parsing again. */
-    s->skip_line[dir] = true;
-    if (dir == MS_DIR_TO_SERVER) {
+    if (dir == MS_TO_SERVER) {
         if (s->cur)
-            ms_mime_set_gap(s->cur->mime);
+            ms_textsess_msg_gap(&s->cur->body);
         /* Lost bytes sent while commands (other than an AUTH whose
          * responses they were) awaited their reply: pipelined. */
         if (s->fifo.len > (s->sasl_exchange && !s->sasl_client_done ? 1u : 0u))
@@ -1089,13 +973,75 @@ static void smtp_gap(void *st, unsigned dir, uint64_t missing)
     settle_pending(s, dir);
 }
 
+static const struct ms_textsess_ops smtp_ops = {
+    .proto = "smtp",
+    .injection = MS_ANOM_STARTTLS_COMMAND_INJECTION,
+    .injection_detail = "plaintext sent after STARTTLS before the server's reply",
+    .on_line = smtp_line,
+    .on_raw = smtp_raw,
+    .plausible_line_start = smtp_plausible,
+    .on_lost = smtp_lost,
+    .takes_fragments = smtp_takes_fragments,
+};
+
+/* ---- vtable ---------------------------------------------------------- */
+
+static void smtp_destroy(void *st);
+
+static void *smtp_create(const struct ms_limits *lim, const struct ms_sink *sink)
+{
+    struct smtp *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->lim = *lim;
+    s->greeting_expected = true;
+    ms_textsess_init(&s->ts, &s->lim, sink, &smtp_ops, s);
+    ms_sasl_init(&s->sasl, lim);
+    ms_buf_init(&s->helo, s->lim.max_line);
+    ms_buf_init(&s->tx_from, s->lim.max_line);
+    ms_buf_init(&s->tx_rcpt, rcpt_cap(&s->lim));
+    enum ms_rc rc = ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending));
+    s->tx_rcpt_len = calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(size_t));
+    if (rc != MS_OK || !s->tx_rcpt_len) {
+        smtp_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+static enum ms_rc smtp_feed(void *st, unsigned dir, const uint8_t *p, size_t n)
+{
+    struct smtp *s = st;
+    return ms_textsess_feed(&s->ts, dir, p, n);
+}
+
+static void smtp_gap(void *st, unsigned dir, uint64_t missing)
+{
+    struct smtp *s = st;
+    if (dir > 1 || ms_textsess_encrypted(&s->ts))
+        return;
+    if (dir == MS_TO_SERVER && s->bdat_active) {
+        /* BDAT counts bytes, so a gap inside a chunk keeps us in step:
+         * the chunk just has a hole, and no command is lost. */
+        if (s->cur)
+            ms_textsess_msg_gap(&s->cur->body);
+        if (missing < s->bdat_left) {
+            s->bdat_left -= missing;
+            ms_textsess_resync_raw(&s->ts, dir, s->bdat_left);
+            return;
+        }
+        s->bdat_left = 0;
+        end_bdat_chunk(s);
+    }
+    /* We are mid-line now: skip to the next line before parsing again
+     * (smtp_lost forgets what the hole may have held). */
+    ms_textsess_gap(&s->ts, dir);
+}
+
 static void smtp_finish(void *st)
 {
     struct smtp *s = st;
-    if (!s->encrypted) {
-        ms_linebuf_flush(&s->lb[MS_DIR_TO_SERVER]);
-        ms_linebuf_flush(&s->lb[MS_DIR_TO_CLIENT]);
-    }
+    ms_textsess_finish(&s->ts);
     /* Messages whose verdict never came, oldest first, then the one cut. */
     struct pending p;
     while (ms_cmdfifo_pop(&s->fifo, &p)) {
@@ -1122,8 +1068,7 @@ static void smtp_destroy(void *st)
     while (ms_cmdfifo_pop(&s->fifo, &p))
         smsg_free(p.msg);
     smsg_free(s->cur);
-    ms_linebuf_free(&s->lb[0]);
-    ms_linebuf_free(&s->lb[1]);
+    ms_textsess_free(&s->ts);
     ms_sasl_free(&s->sasl);
     ms_buf_free(&s->helo);
     ms_buf_free(&s->tx_from);
@@ -1138,7 +1083,7 @@ static void smtp_destroy(void *st)
  * (POP3 and IMAP have no EHLO, HELO, MAIL FROM or bare STARTTLS). */
 static enum ms_probe smtp_probe(unsigned dir, const uint8_t *p, size_t n)
 {
-    if (dir == MS_DIR_TO_SERVER) {
+    if (dir == MS_TO_SERVER) {
         static const char *const only_smtp[] = { "EHLO ", "HELO ", "MAIL FROM:", "RCPT TO:",
                                                  "EHLO\r", "HELO\r", "EHLO\n", "HELO\n",
                                                  "STARTTLS\r", "STARTTLS\n" };
@@ -1162,7 +1107,7 @@ static enum ms_probe smtp_probe(unsigned dir, const uint8_t *p, size_t n)
     const uint8_t *lf = memchr(p, '\n', n);
     size_t len = lf ? ms_line_strip(p, (size_t)(lf - p) + 1) : n;
     if (len < 3)
-        return lf || n >= 512 ? MS_PROBE_NO : MS_PROBE_MAYBE;
+        return lf || n >= MS_PROBE_WINDOW ? MS_PROBE_NO : MS_PROBE_MAYBE;
     if (!reply_code(p, len, &code, &more))
         return MS_PROBE_NO;
     bool smtp = false, ftp = false;
@@ -1179,6 +1124,11 @@ static enum ms_probe smtp_probe(unsigned dir, const uint8_t *p, size_t n)
     return MS_PROBE_MAYBE;
 }
 
+static bool smtp_tls(const void *st)
+{
+    return ms_textsess_tls(&((const struct smtp *)st)->ts);
+}
+
 const struct ms_dissector ms_dissector_smtp = {
     .name = "smtp",
     .probe = smtp_probe,
@@ -1187,4 +1137,5 @@ const struct ms_dissector ms_dissector_smtp = {
     .gap = smtp_gap,
     .finish = smtp_finish,
     .destroy = smtp_destroy,
+    .tls = smtp_tls,
 };

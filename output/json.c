@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/anomaly.h"
 #include "../common/community_id.h"
 #include "signature.h"
 
@@ -292,12 +293,13 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
 static void add_anomaly(struct json_object *root, const char *app_proto, const struct ms_ev_anomaly *a)
 {
     struct json_object *o = json_object_new_object();
-    const char *type = a->type ? a->type : "applayer";
+    const char *applayer = ms_anomaly_type_name(MS_ANOMALY_APPLAYER);
+    const char *type = a->type ? a->type : applayer;
     json_object_object_add(o, "type", json_object_new_string(type));
     json_object_object_add(o, "event", json_object_new_string(a->code));
     if (app_proto)
         json_object_object_add(o, "app_proto", json_object_new_string(app_proto));
-    if (strcmp(type, "applayer") == 0)
+    if (strcmp(type, applayer) == 0)
         json_object_object_add(o, "layer", json_object_new_string("proto_parser"));
     add_bytes(o, "detail", a->detail);
     json_object_object_add(root, "anomaly", o);

@@ -9,7 +9,7 @@
 #include "../../dissectors/dissector.h"
 
 struct ms_chunk {
-    unsigned dir;       /* MS_DIR_TO_SERVER or MS_DIR_TO_CLIENT */
+    unsigned dir;       /* MS_TO_SERVER or MS_TO_CLIENT */
     const char *data;   /* may hold NULs when len is given */
     size_t len;         /* 0: strlen(data) */
     uint64_t gap;       /* > 0: a reassembly gap of this many bytes instead */
@@ -17,9 +17,9 @@ struct ms_chunk {
 
 /* Transcript literals: a client line, a server line, one given with its
  * length (it holds NULs), a gap; N counts an array's chunks. */
-#define C(s) { .dir = MS_DIR_TO_SERVER, .data = (s) }
-#define S(s) { .dir = MS_DIR_TO_CLIENT, .data = (s) }
-#define CN(s) { .dir = MS_DIR_TO_SERVER, .data = (s), .len = sizeof(s) - 1 }
+#define C(s) { .dir = MS_TO_SERVER, .data = (s) }
+#define S(s) { .dir = MS_TO_CLIENT, .data = (s) }
+#define CN(s) { .dir = MS_TO_SERVER, .data = (s), .len = sizeof(s) - 1 }
 #define GAP(d, n) { .dir = (d), .gap = (n) }
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -138,7 +138,7 @@ static void parse_case(const char *path, struct parsed *pc)
             unsigned long long g = strtoull(line + 6, &end, 10);
             if (*end || g == 0)
                 fail_msg("%s: bad gap", where);
-            c->dir = line[4] == 'C' ? MS_DIR_TO_SERVER : MS_DIR_TO_CLIENT;
+            c->dir = line[4] == 'C' ? MS_TO_SERVER : MS_TO_CLIENT;
             c->gap = g;
             pc->n++;
             continue;
@@ -152,7 +152,7 @@ static void parse_case(const char *path, struct parsed *pc)
             free(data);
             continue; /* nothing to feed */
         }
-        c->dir = line[0] == 'C' ? MS_DIR_TO_SERVER : MS_DIR_TO_CLIENT;
+        c->dir = line[0] == 'C' ? MS_TO_SERVER : MS_TO_CLIENT;
         c->data = data;
         c->len = len;
         pc->n++;

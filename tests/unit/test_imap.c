@@ -561,10 +561,10 @@ static void test_gaps(void **state)
         S("* OK ready\r\n"),
         C("a FETCH 1 BODY[]\r\n"),
         S("* 1 FETCH (BODY[] {30}\r\nSubject: gap\r\n"),
-        { .dir = MS_DIR_TO_CLIENT, .gap = 10 },
+        { .dir = MS_TO_CLIENT, .gap = 10 },
         S("tail\r\n)\r\na OK\r\n"),
         C("b LOGI"),
-        { .dir = MS_DIR_TO_SERVER, .gap = 7 },
+        { .dir = MS_TO_SERVER, .gap = 7 },
         C("x y\r\nc LOGIN u p\r\n"),
         S("b BAD\r\nc OK\r\n"),
     };
@@ -593,7 +593,7 @@ static void test_gap_server_settles_login(void **state)
         S("* OK ready\r\n"),
         C("a1 LOGIN alice secret\r\n"),
         S("a1 OK Log"),
-        GAP(MS_DIR_TO_CLIENT, 6), /* "ged in" */
+        GAP(MS_TO_CLIENT, 6), /* "ged in" */
         S("\r\n"),
         C("a2 SELECT INBOX\r\n"),
         S("* 1 EXISTS\r\na2 OK [READ-WRITE] done\r\n"),
@@ -602,7 +602,7 @@ static void test_gap_server_settles_login(void **state)
         S("* OK ready\r\n"),
         C("a1 LOGIN alice secret\r\n"),
         S("* CAPA"),
-        GAP(MS_DIR_TO_CLIENT, 10),
+        GAP(MS_TO_CLIENT, 10),
         S("X\r\na1 OK Logged in\r\n"),
     };
     struct ms_limits l = lim();
@@ -630,7 +630,7 @@ static void test_gap_client_reused_tags(void **state)
         C("a CAPABILITY\r\n"),
         S("* CAPABILITY IMAP4rev1\r\na OK done\r\n"),
         C("a NO"),
-        GAP(MS_DIR_TO_SERVER, 2), /* "OP": a NOOP lost */
+        GAP(MS_TO_SERVER, 2), /* "OP": a NOOP lost */
         C("\r\na LOGIN u p\r\n"),
         S("a OK NOOP done\r\na NO [AUTHENTICATIONFAILED] bad\r\n"),
     };
@@ -643,7 +643,7 @@ static void test_gap_client_reused_tags(void **state)
         C("a CAPABILITY\r\n"),
         S("* CAPABILITY IMAP4rev1\r\na OK done\r\n"),
         C("a NO"),
-        GAP(MS_DIR_TO_SERVER, 2),
+        GAP(MS_TO_SERVER, 2),
         C("\r\n"),
         S("a OK NOOP done\r\n"),
         C("a LOGIN u p\r\n"),
@@ -660,7 +660,7 @@ static void test_gap_client_reused_tags(void **state)
         C("a1 CAPABILITY\r\n"),
         S("* CAPABILITY IMAP4rev1\r\na1 OK done\r\n"),
         C("a2 NO"),
-        GAP(MS_DIR_TO_SERVER, 2),
+        GAP(MS_TO_SERVER, 2),
         C("\r\na3 LOGIN u p\r\n"),
         S("a2 OK NOOP done\r\na3 NO [AUTHENTICATIONFAILED] bad\r\n"),
     };
@@ -668,6 +668,82 @@ static void test_gap_client_reused_tags(void **state)
     /* Even with tags seen unique: the lost bytes may have held one more. */
     assert_string_equal(log, "CRED LOGIN LOGIN user=[u] pass=[p] outcome=0 reply=null "
                              "incomplete=1\n");
+    free(log);
+}
+
+/* A tagged command that begins right after a client-side hole is read
+ * (formerly skipped as the tail of a cut line): its reply is not trusted
+ * after the hole, so the LOGIN has no outcome. A tail that is no command
+ * ("hunter2") is still skipped. */
+static void test_gap_login_right_after_hole(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const struct ms_chunk t[] = {
+        S("* OK ready\r\n"),
+        C("a1 CAPABILITY\r\n"),
+        S("* CAPABILITY IMAP4rev1\r\na1 OK done\r\n"),
+        GAP(MS_TO_SERVER, 9), /* "a2 NOOP\r\n", whole */
+        S("a2 OK NOOP done\r\n"),
+        C("a3 LOGIN u p\r\n"),
+        S("a3 OK LOGIN completed\r\n"),
+    };
+    char *log = ms_test_run_all(D, &l, t, N(t));
+    assert_string_equal(log, "CRED LOGIN LOGIN user=[u] pass=[p] outcome=0 reply=null "
+                             "incomplete=1\n");
+    free(log);
+    const struct ms_chunk tail[] = {
+        S("* OK ready\r\n"),
+        C("a1 LOGIN alice "),
+        GAP(MS_TO_SERVER, 3),
+        C("hunter2\r\n"),
+        S("a1 OK done\r\n"),
+    };
+    log = ms_test_run_all(D, &l, tail, N(tail));
+    assert_int_equal(ms_test_count_lines(log, "pass=[hunter2]"), 0);
+    free(log);
+}
+
+/* CVE-2011-0411 in every segmentation: plaintext before the tagged reply
+ * to STARTTLS, in the same segment, in one of its own, or unfinished. */
+static void test_starttls_injection_split(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const struct ms_chunk two[] = {
+        S("* OK ready\r\n"),
+        C("a STARTTLS\r\n"),
+        C("b LOGIN x y\r\n"),
+        S("a OK Begin TLS negotiation now.\r\n"),
+    };
+    char *log = ms_test_run_all(D, &l, two, N(two));
+    assert_string_equal(log, "ANOMALY starttls_command_injection\n");
+    free(log);
+    const struct ms_chunk part[] = {
+        S("* OK ready\r\n"),
+        C("a STARTTLS\r\nb LOG"),
+        S("a OK Begin TLS negotiation now.\r\n"),
+    };
+    log = ms_test_run_all(D, &l, part, N(part));
+    assert_string_equal(log, "ANOMALY starttls_command_injection\n");
+    free(log);
+    /* Refused: flagged, and the injected LOGIN is not the client's. */
+    const struct ms_chunk refused[] = {
+        S("* OK ready\r\n"),
+        C("a STARTTLS\r\nb LOGIN x y\r\n"),
+        S("a NO not now\r\nb OK\r\n"),
+    };
+    log = ms_test_run_all(D, &l, refused, N(refused));
+    assert_string_equal(log, "ANOMALY starttls_command_injection\n");
+    free(log);
+    /* A client that starts TLS without waiting: no injection. */
+    const struct ms_chunk eager[] = {
+        S("* OK ready\r\n"),
+        C("a STARTTLS\r\n\x16\x03\x01\x00\x05hello\r\nb LOGIN x y\r\n"),
+        S("a OK Begin TLS negotiation now.\r\n"),
+    };
+    log = ms_test_run_all(D, &l, eager, N(eager));
+    assert_string_equal(log, "");
     free(log);
 }
 
@@ -685,7 +761,7 @@ static void test_gap_client_ends_authenticate(void **state)
         C("ZnJhbms=\r\n"),
         S("+ UGFzc3dvcmQ6\r\n"),
         C("aHVu"),
-        GAP(MS_DIR_TO_SERVER, 4),
+        GAP(MS_TO_SERVER, 4),
         C("\r\n"),
         S("a OK welcome\r\n"),
         C("b SELECT INBOX\r\n"),
@@ -700,7 +776,7 @@ static void test_gap_client_ends_authenticate(void **state)
         C("a AUTHENTICATE LOGIN\r\n"),
         S("+ VXNlcm5hbWU6\r\n"),
         C("Zn"),
-        GAP(MS_DIR_TO_SERVER, 6),
+        GAP(MS_TO_SERVER, 6),
         C("\r\n"),
         S("+ UGFzc3dvcmQ6\r\n"),
         C("aHVudGVyIDI=\r\n"),
@@ -754,7 +830,7 @@ static void test_gap_server_cuts_authenticate(void **state)
         S("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
         C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
         S("A1 OK CRAM"),
-        GAP(MS_DIR_TO_CLIENT, 20),
+        GAP(MS_TO_CLIENT, 20),
         S("ul\r\n"),
         C("A2 SELECT INBOX\r\n"),
         S("A2 OK done\r\n"),
@@ -769,7 +845,7 @@ static void test_gap_server_cuts_authenticate(void **state)
         S("+ VXNlcm5hbWU6\r\n"),
         C("ZnJhbms=\r\n"),
         S("+ UGF"),
-        GAP(MS_DIR_TO_CLIENT, 9),
+        GAP(MS_TO_CLIENT, 9),
         S("\r\n"),
         C("aHVudGVyIDI=\r\n"),
         S("a OK welcome\r\n"),
@@ -913,21 +989,21 @@ static void test_probe(void **state)
         const char *s;
         enum ms_probe want;
     } cases[] = {
-        { MS_DIR_TO_CLIENT, "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_CLIENT, "* PREAUTH hi\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_CLIENT, "* BYE busy\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_CLIENT, "body text\r\n)\r\n* 2 FETCH (BODY[] {3}\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_CLIENT, "+OK POP3 ready\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_CLIENT, "220 mx ESMTP\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_CLIENT, "* OK", MS_PROBE_MAYBE },
-        { MS_DIR_TO_SERVER, "a001 LOGIN bob pw\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_SERVER, "1 capability\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_SERVER, "A1 STARTTLS\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_SERVER, "AUTH LOGIN\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_SERVER, "AUTH PLAIN AGEAYg==\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_SERVER, "USER bob\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_SERVER, "EHLO x\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_SERVER, "CAPA\r\n", MS_PROBE_NO },
+        { MS_TO_CLIENT, "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", MS_PROBE_YES },
+        { MS_TO_CLIENT, "* PREAUTH hi\r\n", MS_PROBE_YES },
+        { MS_TO_CLIENT, "* BYE busy\r\n", MS_PROBE_YES },
+        { MS_TO_CLIENT, "body text\r\n)\r\n* 2 FETCH (BODY[] {3}\r\n", MS_PROBE_YES },
+        { MS_TO_CLIENT, "+OK POP3 ready\r\n", MS_PROBE_NO },
+        { MS_TO_CLIENT, "220 mx ESMTP\r\n", MS_PROBE_NO },
+        { MS_TO_CLIENT, "* OK", MS_PROBE_MAYBE },
+        { MS_TO_SERVER, "a001 LOGIN bob pw\r\n", MS_PROBE_YES },
+        { MS_TO_SERVER, "1 capability\r\n", MS_PROBE_YES },
+        { MS_TO_SERVER, "A1 STARTTLS\r\n", MS_PROBE_YES },
+        { MS_TO_SERVER, "AUTH LOGIN\r\n", MS_PROBE_NO },
+        { MS_TO_SERVER, "AUTH PLAIN AGEAYg==\r\n", MS_PROBE_NO },
+        { MS_TO_SERVER, "USER bob\r\n", MS_PROBE_NO },
+        { MS_TO_SERVER, "EHLO x\r\n", MS_PROBE_NO },
+        { MS_TO_SERVER, "CAPA\r\n", MS_PROBE_NO },
     };
     for (size_t i = 0; i < N(cases); i++)
         assert_int_equal(D->probe(cases[i].dir, (const uint8_t *)cases[i].s, strlen(cases[i].s)),
@@ -942,7 +1018,7 @@ static void test_gap_review_login_literal(void **state)
     struct ms_limits l = lim();
     const struct ms_chunk user_cut[] = {
         S("* OK ready\r\n"),
-        C("a1 LOGIN {5+}\r\nal"), GAP(MS_DIR_TO_SERVER, 1), C("ce hunter2\r\n"),
+        C("a1 LOGIN {5+}\r\nal"), GAP(MS_TO_SERVER, 1), C("ce hunter2\r\n"),
         S("a1 NO [AUTHENTICATIONFAILED] bad\r\n"),
     };
     char *log = ms_test_run_all(D, &l, user_cut, N(user_cut));
@@ -951,7 +1027,7 @@ static void test_gap_review_login_literal(void **state)
     free(log);
     const struct ms_chunk pass_cut[] = {
         S("* OK ready\r\n"),
-        C("a1 LOGIN alice {11+}\r\nhunt"), GAP(MS_DIR_TO_SERVER, 3), C("2026\r\n"),
+        C("a1 LOGIN alice {11+}\r\nhunt"), GAP(MS_TO_SERVER, 3), C("2026\r\n"),
         S("a1 OK done\r\n"),
     };
     log = ms_test_run_all(D, &l, pass_cut, N(pass_cut));
@@ -1031,6 +1107,8 @@ int main(void)
         cmocka_unit_test(test_gap_server_settles_login),
         cmocka_unit_test(test_gap_client_reused_tags),
         cmocka_unit_test(test_gap_client_ends_authenticate),
+        cmocka_unit_test(test_gap_login_right_after_hole),
+        cmocka_unit_test(test_starttls_injection_split),
         cmocka_unit_test(test_gap_review_login_literal),
         cmocka_unit_test(test_gap_server_cuts_authenticate),
     };

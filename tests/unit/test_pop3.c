@@ -309,7 +309,7 @@ static void test_gap_truncates_message(void **state)
         S("+OK\r\n"),
         C("RETR 1\r\n"),
         S("+OK\r\nSubject: cut\r\n\r\nfirst part\r\n"),
-        { .dir = MS_DIR_TO_CLIENT, .gap = 500 },
+        { .dir = MS_TO_CLIENT, .gap = 500 },
         S("tail of a line\r\nmore\r\n.\r\n"),
         C("QUIT\r\n"),
         S("+OK\r\n"),
@@ -415,7 +415,7 @@ static void test_gap_marks_waiting_pass(void **state)
     (void)state;
     const struct ms_chunk t[] = {
         S("+OK\r\n"), C("USER a\r\n"), S("+OK\r\n"), C("PASS x\r\n"),
-        GAP(MS_DIR_TO_CLIENT, 10), S("tail\r\n-ERR no\r\n"),
+        GAP(MS_TO_CLIENT, 10), S("tail\r\n-ERR no\r\n"),
         C("PASS y\r\n"), S("+OK\r\n"),
     };
     struct ms_limits l = lim();
@@ -441,7 +441,7 @@ static void test_gap_server_loses_pass_reply(void **state)
         S("+OK\r\n"),
         C("PASS Summer 2026!pw\r\n"),
         S("+OK Logg"),
-        GAP(MS_DIR_TO_CLIENT, 6), /* "ed in." */
+        GAP(MS_TO_CLIENT, 6), /* "ed in." */
         S(".\r\n"),
         C("RETR 1\r\n"),
         S("+OK 199661 octets\r\nSubject: big\r\n\r\nbody\r\n.\r\n"),
@@ -467,7 +467,7 @@ static void test_gap_server_loses_pass_reply(void **state)
         C("USER alice\r\n"),
         S("+OK\r\n"),
         C("PASS Summer 2026!pw\r\n"),
-        GAP(MS_DIR_TO_CLIENT, 16), /* "+OK Logged in.\r\n" */
+        GAP(MS_TO_CLIENT, 16), /* "+OK Logged in.\r\n" */
         C("RETR 1\r\n"),
         S("+OK 199661 octets\r\n"),
         C("QUIT\r\n"),
@@ -493,7 +493,7 @@ static void test_gap_client_loses_user(void **state)
     const struct ms_chunk lockstep[] = {
         S("+OK ready\r\n"),
         C("US"),
-        GAP(MS_DIR_TO_SERVER, 8), /* "ER alice" */
+        GAP(MS_TO_SERVER, 8), /* "ER alice" */
         C("\r\n"),
         S("+OK\r\n"),
         C("PASS secret\r\n"),
@@ -509,7 +509,7 @@ static void test_gap_client_loses_user(void **state)
     const struct ms_chunk piped[] = {
         S("+OK ready\r\n"),
         C("US"),
-        GAP(MS_DIR_TO_SERVER, 8),
+        GAP(MS_TO_SERVER, 8),
         C("\r\nPASS secret\r\n"),
         S("+OK\r\n-ERR [AUTH] Authentication failed.\r\n"),
     };
@@ -532,7 +532,7 @@ static void test_gap_client_forgets_user(void **state)
         C("PASS wrong\r\n"),
         S("-ERR [AUTH] Authentication failed.\r\n"),
         C("US"),
-        GAP(MS_DIR_TO_SERVER, 6), /* "ER bob" */
+        GAP(MS_TO_SERVER, 6), /* "ER bob" */
         C("\r\n"),
         S("+OK\r\n"),
         C("PASS secret\r\n"),
@@ -548,6 +548,98 @@ static void test_gap_client_forgets_user(void **state)
     free(log);
 }
 
+/* A hole of whole segments ends on a line boundary: a PASS that begins
+ * right after it is read (formerly skipped as the tail of a cut line). The
+ * hole may have held another USER, so the USER seen before it is forgotten:
+ * the PASS names no user, and after a hole its reply is not trusted. */
+static void test_gap_pass_right_after_hole(void **state)
+{
+    (void)state;
+    const struct ms_chunk t[] = {
+        S("+OK ready\r\n"),
+        C("USER alice\r\n"),
+        S("+OK\r\n"),
+        GAP(MS_TO_SERVER, 10), /* "USER bob\r\n", whole */
+        S("+OK\r\n"),
+        C("PASS secret\r\n"),
+        S("+OK Logged in.\r\n"),
+    };
+    struct ms_limits l = lim();
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
+    assert_string_equal(log, "CRED USER USER user=null pass=[secret] outcome=0 "
+                             "reply=null incomplete=1\n");
+    free(log);
+    /* The tail of a cut line is still skipped: "ecret" is no command. */
+    const struct ms_chunk tail[] = {
+        S("+OK ready\r\n"),
+        C("USER alice\r\nPA"),
+        GAP(MS_TO_SERVER, 4), /* "SS s" */
+        C("ecret\r\n"),
+        S("+OK\r\n-ERR\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, tail, N(tail));
+    assert_string_equal(log, "");
+    free(log);
+}
+
+/* STLS command injection (CVE-2011-0411 style): client bytes after STLS
+ * and before the server's reply, whatever the segmentation (the stream
+ * layer keeps conversation order). Injected commands are still parsed:
+ * their replies are inside TLS, so their outcome is unknown. */
+static void test_stls_injection_split(void **state)
+{
+    (void)state;
+    struct ms_limits l = lim();
+    const char *cred = "CRED USER USER user=[x] pass=[y] outcome=0 reply=null incomplete=0\n";
+    const struct ms_chunk one[] = {
+        S("+OK\r\n"), C("STLS\r\nUSER x\r\nPASS y\r\n"), S("+OK Begin TLS\r\n"),
+        C("\x16\x03\x01\x00\x05hello"),
+    };
+    char *log = ms_test_run_all(&ms_dissector_pop3, &l, one, N(one));
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY stls_command_injection"), 1);
+    assert_non_null(strstr(log, cred));
+    free(log);
+    /* In a segment of their own: injected all the same (formerly missed). */
+    const struct ms_chunk two[] = {
+        S("+OK\r\n"), C("STLS\r\n"), C("USER x\r\nPASS y\r\n"), S("+OK Begin TLS\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, two, N(two));
+    assert_int_equal(ms_test_count_lines(log, "ANOMALY stls_command_injection"), 1);
+    assert_non_null(strstr(log, cred));
+    free(log);
+    /* A partial line before the reply counts too. */
+    const struct ms_chunk part[] = { S("+OK\r\n"), C("STLS\r\nUS"), S("+OK\r\n") };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, part, N(part));
+    assert_string_equal(log, "ANOMALY stls_command_injection\n");
+    free(log);
+    /* After the reply: no injection (and TLS, not read). */
+    const struct ms_chunk clean[] = {
+        S("+OK\r\n"), C("STLS\r\n"), S("+OK Begin TLS\r\n"), C("USER x\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, clean, N(clean));
+    assert_string_equal(log, "");
+    free(log);
+    /* A client that starts its TLS handshake without waiting: no injection. */
+    const struct ms_chunk eager[] = {
+        S("+OK\r\n"), C("STLS\r\n\x16\x03\x01\x00\x05hello\r\nUSER x\r\n"),
+        S("+OK Begin TLS\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, eager, N(eager));
+    assert_string_equal(log, "");
+    free(log);
+    /* Refused: the bytes were injected all the same; the session goes on
+     * in the clear. */
+    const struct ms_chunk refused[] = {
+        S("+OK\r\n"), C("STLS\r\nNOOP\r\n"), S("-ERR no\r\n+OK\r\n"),
+        C("USER x\r\n"), S("+OK\r\n"), C("PASS y\r\n"), S("+OK in\r\n"),
+    };
+    log = ms_test_run_all(&ms_dissector_pop3, &l, refused, N(refused));
+    assert_string_equal(log, "ANOMALY stls_command_injection\n"
+                             "CRED USER USER user=[x] pass=[y] outcome=1 reply=[+OK in] "
+                             "incomplete=0\n");
+    free(log);
+}
+
 /* A client seen to pipeline loses three commands in a hole: a reply that
  * nothing awaits does not put it back in step (more may follow), so the
  * PASS it sends next gets no outcome; "+OK 1 messages" is LIST's. */
@@ -559,7 +651,7 @@ static void test_gap_pipelining_client(void **state)
         C("CAPA\r\nUSER a\r\n"),
         S("+OK\r\nPIPELINING\r\nUSER\r\n.\r\n+OK\r\n"),
         C("ST"),
-        GAP(MS_DIR_TO_SERVER, 12), /* "AT\r\nLIST\r\nNO": STAT, LIST, NOOP */
+        GAP(MS_TO_SERVER, 12), /* "AT\r\nLIST\r\nNO": STAT, LIST, NOOP */
         C("OP\r\n"),
         S("+OK 1 120\r\n"),
         C("PASS x\r\n"),
@@ -584,7 +676,7 @@ static void test_gap_client_settles_pending(void **state)
         S("+OK ready\r\n"),
         C("USER a\r\nPASS x\r\n"),
         C("NO"),
-        GAP(MS_DIR_TO_SERVER, 2), /* "OP": a NOOP lost */
+        GAP(MS_TO_SERVER, 2), /* "OP": a NOOP lost */
         C("\r\n"),
         S("+OK\r\n+OK welcome\r\n+OK\r\n"),
         C("RETR 1\r\n"),
@@ -610,7 +702,7 @@ static void test_gap_client_ends_sasl(void **state)
     struct ms_limits l = lim();
     const struct ms_chunk pass_cut[] = {
         S("+OK\r\n"), C("AUTH LOGIN\r\n"), S("+ VXNlcm5hbWU6\r\n"), C("Ym9i\r\n"),
-        S("+ UGFzc3dvcmQ6\r\n"), C("czNj"), GAP(MS_DIR_TO_SERVER, 4), C("\r\n"),
+        S("+ UGFzc3dvcmQ6\r\n"), C("czNj"), GAP(MS_TO_SERVER, 4), C("\r\n"),
         S("+OK Logged in.\r\n"), C("STAT\r\n"), S("+OK 0 0\r\n"),
     };
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, pass_cut, N(pass_cut));
@@ -619,7 +711,7 @@ static void test_gap_client_ends_sasl(void **state)
     free(log);
     const struct ms_chunk user_cut[] = {
         S("+OK\r\n"), C("AUTH LOGIN\r\n"), S("+ VXNlcm5hbWU6\r\n"), C("Ym"),
-        GAP(MS_DIR_TO_SERVER, 2), C("\r\n"), S("+ UGFzc3dvcmQ6\r\n"), C("czNjcjN0\r\n"),
+        GAP(MS_TO_SERVER, 2), C("\r\n"), S("+ UGFzc3dvcmQ6\r\n"), C("czNjcjN0\r\n"),
         S("+OK Logged in.\r\n"), C("STAT\r\n"), S("+OK 0 0\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, user_cut, N(user_cut));
@@ -833,7 +925,7 @@ static void test_gap_server_cuts_sasl(void **state)
         S("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
         C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
         S("+OK Logg"),
-        GAP(MS_DIR_TO_CLIENT, 6),
+        GAP(MS_TO_CLIENT, 6),
         S(".\r\n"),
         C("QUIT\r\n"),
         S("+OK Logging out.\r\n"),
@@ -852,7 +944,7 @@ static void test_gap_server_cuts_sasl(void **state)
         S("+ VXNlcm5hbWU6\r\n"),
         C("Ym9i\r\n"),
         S("+ UGFz"),
-        GAP(MS_DIR_TO_CLIENT, 8),
+        GAP(MS_TO_CLIENT, 8),
         S("\r\n"),
         C("czNjcjN0\r\n"),
         S("+OK Logged in.\r\n"),
@@ -879,7 +971,7 @@ static void test_gap_server_loses_apop_reply(void **state)
         S("+OK POP3 ready <4711.1700000000@mail.example>\r\n"),
         C(apop),
         S("+OK mai"),
-        GAP(MS_DIR_TO_CLIENT, 10),
+        GAP(MS_TO_CLIENT, 10),
         S("\r\n"),
         C("QUIT\r\n"),
         S("+OK Logging out.\r\n"),
@@ -903,7 +995,7 @@ static void test_gap_review_wrong_user(void **state)
     const struct ms_chunk t[] = {
         S("+OK Dovecot ready.\r\n"),
         C("USER alice\r\n"),
-        GAP(MS_DIR_TO_CLIENT, 5), /* "+OK\r\n" */
+        GAP(MS_TO_CLIENT, 5), /* "+OK\r\n" */
         C("PASS alicepw\r\n"), S("-ERR [AUTH] Authentication failed.\r\n"),
         C("AUTH PLAIN AGJvYgBib2Jwdw==\r\n"), S("-ERR [AUTH] Authentication failed.\r\n"),
         C("USER carol\r\n"), S("+OK\r\n"),
@@ -940,7 +1032,7 @@ static void test_gap_review_terminator_after_hole(void **state)
     const struct ms_chunk t[] = {
         S("+OK ready\r\n"), C("RETR 1\r\n"),
         S("+OK 30 octets\r\nSubject: one\r\n\r\nbody line\r\n"),
-        GAP(MS_DIR_TO_CLIENT, 12),
+        GAP(MS_TO_CLIENT, 12),
         S(".\r\n"),
         C("RETR 2\r\n"),
         S("+OK 20 octets\r\nSubject: two\r\n\r\nx\r\n.\r\n"),
@@ -1031,6 +1123,8 @@ int main(void)
         cmocka_unit_test(test_gap_client_settles_pending),
         cmocka_unit_test(test_gap_client_ends_sasl),
         cmocka_unit_test(test_gap_review_wrong_user),
+        cmocka_unit_test(test_gap_pass_right_after_hole),
+        cmocka_unit_test(test_stls_injection_split),
         cmocka_unit_test(test_gap_review_terminator_after_hole),
         cmocka_unit_test(test_lost_reply_line_no_outcome),
         cmocka_unit_test(test_gap_server_cuts_sasl),

@@ -404,11 +404,11 @@ static void test_auth_xoauth2(void **state)
     snprintf(cmd, sizeof(cmd), "AUTH XOAUTH2 %s\r\n", ir);
     const struct ms_chunk t[] = {
         EHLO_NOTLS,
-        { .dir = MS_DIR_TO_SERVER, .data = cmd },
+        { .dir = MS_TO_SERVER, .data = cmd },
         S("334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K\r\n"),
         C("\r\n"),
         S("535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 https://support.google.com/mail\r\n"),
-        { .dir = MS_DIR_TO_SERVER, .data = cmd },
+        { .dir = MS_TO_SERVER, .data = cmd },
         S("235 2.7.0 Accepted\r\n"),
     };
     char *log = run(t, N(t));
@@ -457,7 +457,7 @@ static void test_starttls_accepted(void **state)
         C("STARTTLS\r\n"),
         S("220 2.0.0 Ready to start TLS\r\n"),
         /* From here it is TLS; bytes that look like commands are not read. */
-        { .dir = MS_DIR_TO_SERVER, .data = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", .len = 11 },
+        { .dir = MS_TO_SERVER, .data = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", .len = 11 },
         C("\r\nAUTH PLAIN AGFsaWNlAFN1bW1lciAyMDI2IXB3\r\n"),
         S("235 2.7.0 Authentication successful\r\n"),
         C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
@@ -487,28 +487,10 @@ static void test_starttls_refused(void **state)
     free(log);
 }
 
-/* One line per event: an anomaly's code, or CRED / EMAIL. */
-static void log_emit(void *user, const struct ms_event *ev)
-{
-    struct ms_buf *log = user;
-    const char *what = ev->kind == MS_EV_ANOMALY ? ev->u.anomaly.code
-                       : ev->kind == MS_EV_CREDENTIAL ? "CRED"
-                                                       : "EMAIL";
-    ms_buf_append(log, what, strlen(what));
-    ms_buf_append(log, "\n", 1);
-}
-
-/* Feeds client/server chunks as given (no splitting) and returns the log
- * (the caller frees). */
-static char *feed_raw(const struct ms_chunk *t, size_t n)
-{
-    struct ms_limits l = lim();
-    return ms_test_run_with(&ms_dissector_smtp, &l, t, n, 0, log_emit);
-}
-
-/* CVE-2011-0411: commands in the same segment as STARTTLS. This depends on
- * how the bytes were cut into segments by nature, so it is tested with
- * fixed chunks here and kept out of the split-invariance runs. */
+/* CVE-2011-0411: client bytes after STARTTLS and before the server's reply
+ * to it. The stream layer delivers both directions in conversation order,
+ * so this depends on the bytes only, never on how they were segmented: it
+ * runs whole, byte by byte and at every split like every other case. */
 static void test_starttls_injection(void **state)
 {
     (void)state;
@@ -517,30 +499,42 @@ static void test_starttls_injection(void **state)
         C("STARTTLS\r\nRSET\r\n"),
         S("220 2.0.0 Ready to start TLS\r\n"),
     };
-    char *log = feed_raw(inj, N(inj));
-    assert_string_equal(log, "starttls_command_injection\n");
+    char *log = run(inj, N(inj));
+    assert_string_equal(log, "ANOMALY starttls_command_injection\n");
     free(log);
 
-    /* Injected bytes without a line end yet count too. */
+    /* Injected bytes without a line end yet count too, and are not parsed
+     * as the client's (no AUTH exchange, no credential). */
     const struct ms_chunk inj2[] = {
         EHLO_TLS,
         C("STARTTLS\r\nAUTH PLAIN AGFsaWNl"),
         S("220 2.0.0 Ready to start TLS\r\n"),
     };
-    log = feed_raw(inj2, N(inj2));
-    assert_string_equal(log, "starttls_command_injection\n");
+    log = run(inj2, N(inj2));
+    assert_string_equal(log, "ANOMALY starttls_command_injection\n");
     free(log);
 
-    /* The same bytes in two segments are a client that did not wait, not
-     * an injection; nothing is parsed from them either way. */
+    /* The same bytes in two segments reached the server before its reply
+     * all the same: an injection too (formerly missed). */
     const struct ms_chunk two[] = {
         EHLO_TLS,
         C("STARTTLS\r\n"),
         C("RSET\r\n"),
         S("220 2.0.0 Ready to start TLS\r\n"),
     };
-    log = feed_raw(two, N(two));
-    assert_string_equal(log, "");
+    log = run(two, N(two));
+    assert_string_equal(log, "ANOMALY starttls_command_injection\n");
+    free(log);
+
+    /* Injected commands before a refusal: flagged, still not parsed. */
+    const struct ms_chunk refused[] = {
+        EHLO_TLS,
+        C("STARTTLS\r\nAUTH PLAIN AGFsaWNlAFN1bW1lciAyMDI2IXB3\r\n"),
+        S("454 4.7.0 TLS not available\r\n"),
+        S("235 2.7.0 ok\r\n"),
+    };
+    log = run(refused, N(refused));
+    assert_string_equal(log, "ANOMALY starttls_command_injection\n");
     free(log);
 
     /* A plain STARTTLS then TLS. */
@@ -550,7 +544,21 @@ static void test_starttls_injection(void **state)
         S("220 2.0.0 Ready to start TLS\r\n"),
         C("\x16\x03\x01"),
     };
-    log = feed_raw(clean, N(clean));
+    log = run(clean, N(clean));
+    assert_string_equal(log, "");
+    free(log);
+
+    /* A client that went ahead with its TLS handshake without waiting for
+     * the reply: no injection, and the rest is TLS. */
+    const struct ms_chunk eager[] = {
+        EHLO_TLS,
+        C("STARTTLS\r\n"),
+        { .dir = MS_TO_SERVER, .data = "\x16\x03\x01\x02\x00\x01\r\nRSET\r\n", .len = 14 },
+        S("220 2.0.0 Ready to start TLS\r\n"),
+        C("AUTH PLAIN AGFsaWNlAFN1bW1lciAyMDI2IXB3\r\n"),
+        S("235 2.7.0 ok\r\n"),
+    };
+    log = run(eager, N(eager));
     assert_string_equal(log, "");
     free(log);
 }
@@ -715,7 +723,7 @@ static void test_bdat_gap(void **state)
         C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"),
         S("250 Ok\r\n250 Ok\r\n"),
         C("BDAT 30 LAST\r\nSubject: x\r\n\r\n"),
-        GAP(MS_DIR_TO_SERVER, 10),
+        GAP(MS_TO_SERVER, 10),
         C("abcdefgh"),
         C("MAIL FROM:<e@f>\r\n"),
         S("250 queued\r\n250 Ok\r\n"),
@@ -844,7 +852,7 @@ static void test_gap_in_data(void **state)
         C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
         S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
         C("Subject: cut\r\n\r\nline one\r\nline t"),
-        GAP(MS_DIR_TO_SERVER, 100),
+        GAP(MS_TO_SERVER, 100),
         C("wo tail\r\nline three\r\n.\r\n"),
         S("250 Ok: queued\r\n"),
         C("MAIL FROM:<e@f>\r\nRCPT TO:<g@h>\r\nDATA\r\n"),
@@ -880,7 +888,7 @@ static void test_gap_eats_terminator(void **state)
         C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
         S("250 Ok\r\n250 Ok\r\n354 go\r\n"),
         C("Subject: lost end\r\n\r\nfirst line\r\n"),
-        GAP(MS_DIR_TO_SERVER, 5000),
+        GAP(MS_TO_SERVER, 5000),
         S("250 2.0.0 Ok: queued as 994C\r\n"),
         C("QUIT\r\n"),
         S("221 2.0.0 Bye\r\n"),
@@ -984,7 +992,7 @@ static void test_helo_forgotten_after_client_gap(void **state)
         S("220 mx ESMTP\r\n"),
         C("EHLO before.example\r\n"),
         S("250 mx\r\n"),
-        GAP(MS_DIR_TO_SERVER, 25),
+        GAP(MS_TO_SERVER, 25),
         C("MAIL FROM:<a@b>\r\n"),
         S("250 Ok\r\n"),
         C("RCPT TO:<c@d>\r\nDATA\r\n"),
@@ -1091,7 +1099,7 @@ static void test_gap_truncates_open_attachment(void **state)
         C("Subject: g\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
           "--b\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\naaaa\r\n"
           "--b\r\nContent-Disposition: attachment; filename=b.txt\r\n\r\nbbbb\r\nbb"),
-        GAP(MS_DIR_TO_SERVER, 50),
+        GAP(MS_TO_SERVER, 50),
         C("bb\r\nbbbb\r\n"
           "--b\r\nContent-Disposition: attachment; filename=c.txt\r\n\r\ncccc\r\n"
           "--b--\r\n.\r\n"),
@@ -1145,7 +1153,7 @@ static void test_gap_server_loses_auth_reply(void **state)
             S("334 UGFzc3dvcmQ6\r\n"),
             C("czNjcjN0\r\n"),
             S("235 2.7.0 Auth"),
-            GAP(MS_DIR_TO_CLIENT, 20), /* "entication successfu" */
+            GAP(MS_TO_CLIENT, 20), /* "entication successfu" */
             S("l\r\n"),
             C("MAIL FROM:<a@b>\r\n"),
             S("250 2.1.0 Ok\r\n"),
@@ -1163,7 +1171,7 @@ static void test_gap_server_loses_auth_reply(void **state)
             C("Ym9i\r\n"),
             S("334 UGFzc3dvcmQ6\r\n"),
             C("czNjcjN0\r\n"),
-            GAP(MS_DIR_TO_CLIENT, 37), /* "235 2.7.0 Authentication successful\r\n" */
+            GAP(MS_TO_CLIENT, 37), /* "235 2.7.0 Authentication successful\r\n" */
             C("MAIL FROM:<a@b>\r\n"),
             S("250 2.1.0 Ok\r\n"),
             C("RCPT TO:<c@d>\r\n"),
@@ -1202,7 +1210,7 @@ static void test_gap_server_loses_verdict(void **state)
         C("DATA\r\n"),
         S("354 go\r\n"),
         C("Subject: verdict lost\r\n\r\nx\r\n.\r\n"),
-        GAP(MS_DIR_TO_CLIENT, 30),
+        GAP(MS_TO_CLIENT, 30),
         C("QUIT\r\n"),
         S("221 2.0.0 Bye\r\n"),
     };
@@ -1226,7 +1234,7 @@ static void test_gap_server_in_pipelined_replies(void **state)
         S("250-mx\r\n250 PIPELINING\r\n"),
         C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
         S("250 2.1.0 Ok\r\n250 2.1"),
-        GAP(MS_DIR_TO_CLIENT, 5), /* ".5 Ok" */
+        GAP(MS_TO_CLIENT, 5), /* ".5 Ok" */
         S("\r\n354 End data with <CR><LF>.<CR><LF>\r\n"),
         C("Subject: piped\r\n\r\nx\r\n.\r\n"),
         S("250 2.0.0 Ok: queued as X\r\n"),
@@ -1254,7 +1262,7 @@ static void test_gap_client_loses_command(void **state)
         C("EHLO x\r\n"),
         S("250-mx\r\n250 PIPELINING\r\n"),
         C("RS"),
-        GAP(MS_DIR_TO_SERVER, 3), /* "ET\r" */
+        GAP(MS_TO_SERVER, 3), /* "ET\r" */
         C("\nAUTH PLAIN AGJvYgBzM2NyM3Q=\r\n"),
         S("250 2.0.0 Ok\r\n235 2.7.0 Authentication successful\r\n"),
     };
@@ -1268,7 +1276,7 @@ static void test_gap_client_loses_command(void **state)
         C("EHLO x\r\n"),
         S("250-mx\r\n250 PIPELINING\r\n"),
         C("RS"),
-        GAP(MS_DIR_TO_SERVER, 3),
+        GAP(MS_TO_SERVER, 3),
         C("\n"),
         S("250 2.0.0 Ok\r\n"),
         C("AUTH PLAIN AGJvYgBzM2NyM3Q=\r\n"),
@@ -1295,7 +1303,7 @@ static void test_gap_client_ends_auth(void **state)
         C("Ym9i\r\n"),
         S("334 UGFzc3dvcmQ6\r\n"),
         C("czNj"),
-        GAP(MS_DIR_TO_SERVER, 4),
+        GAP(MS_TO_SERVER, 4),
         C("\r\n"),
         S("235 2.7.0 Authentication successful\r\n"),
         C("MAIL FROM:<a@b>\r\n"),
@@ -1311,7 +1319,7 @@ static void test_gap_client_ends_auth(void **state)
         C("AUTH LOGIN\r\n"),
         S("334 VXNlcm5hbWU6\r\n"),
         C("Ym"),
-        GAP(MS_DIR_TO_SERVER, 2),
+        GAP(MS_TO_SERVER, 2),
         C("\r\n"),
         S("334 UGFzc3dvcmQ6\r\n"),
         C("czNjcjN0\r\n"),
@@ -1337,7 +1345,7 @@ static void test_gap_server_cuts_auth(void **state)
         C("AUTH LOGIN\r\n"),
         S("334 VXNlcm5hbWU6\r\n"),
         C("Ym9i\r\n"),
-        GAP(MS_DIR_TO_CLIENT, 18), /* "334 UGFzc3dvcmQ6\r\n" */
+        GAP(MS_TO_CLIENT, 18), /* "334 UGFzc3dvcmQ6\r\n" */
         C("czNjcjN0\r\n"),
         S("235 2.7.0 Authentication successful\r\n"),
         C("QUIT\r\n"),
@@ -1353,7 +1361,7 @@ static void test_gap_server_cuts_auth(void **state)
         C("AUTH CRAM-MD5\r\n"),
         S("334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
         C("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
-        GAP(MS_DIR_TO_CLIENT, 37),
+        GAP(MS_TO_CLIENT, 37),
         C("QUIT\r\n"),
         S("221 2.0.0 Bye\r\n"),
     };
@@ -1384,7 +1392,7 @@ static char *line_case(size_t total)
     memcpy(cmd + at, ">\r\n", 4);
     const struct ms_chunk t[] = {
         S("220 mx ESMTP\r\n"),
-        { .dir = MS_DIR_TO_SERVER, .data = cmd },
+        { .dir = MS_TO_SERVER, .data = cmd },
         S("250 Ok\r\n"),
         C("RCPT TO:<c@d>\r\nDATA\r\n"),
         S("250 Ok\r\n354 go\r\n"),
@@ -1430,8 +1438,8 @@ static void test_pending_cap(void **state)
         append(replies, "235 2.7.0 Authentication successful\r\n");
         const struct ms_chunk t[] = {
             S("220 mx ESMTP\r\n"),
-            { .dir = MS_DIR_TO_SERVER, .data = cmds },
-            { .dir = MS_DIR_TO_CLIENT, .data = replies },
+            { .dir = MS_TO_SERVER, .data = cmds },
+            { .dir = MS_TO_CLIENT, .data = replies },
         };
         char *log = ms_test_run_all(&smtp_x, &l, t, N(t));
         if (n <= 4) {
@@ -1467,8 +1475,8 @@ static void test_rcpt_cap(void **state)
         append(replies, "354 go\r\n");
         const struct ms_chunk t[] = {
             S("220 mx ESMTP\r\n"),
-            { .dir = MS_DIR_TO_SERVER, .data = cmds },
-            { .dir = MS_DIR_TO_CLIENT, .data = replies },
+            { .dir = MS_TO_SERVER, .data = cmds },
+            { .dir = MS_TO_CLIENT, .data = replies },
             C("Subject: r\r\n\r\n.\r\n"),
             S("250 Ok\r\n"),
         };
@@ -1531,23 +1539,23 @@ static void test_probe(void **state)
 {
     (void)state;
     const struct { unsigned dir; const char *s; enum ms_probe want; } cases[] = {
-        { MS_DIR_TO_CLIENT, "220 mx.example.org ESMTP Postfix\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_CLIENT, "220-xc90.websitewelcome.com ESMTP Exim 4.69\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_CLIENT, "220 mail.example.org\r\n", MS_PROBE_MAYBE },
-        { MS_DIR_TO_CLIENT, "220 ProFTPD Server (ftp.example.org)\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_CLIENT, "220 (vsFTPd 3.0.3)\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_CLIENT, "+OK Dovecot ready.\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_CLIENT, "* OK [CAPABILITY IMAP4rev1] ready\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_CLIENT, "22", MS_PROBE_MAYBE },
-        { MS_DIR_TO_SERVER, "EHLO client.example.org\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_SERVER, "helo x\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_SERVER, "MAIL FROM:<a@b>\r\n", MS_PROBE_YES },
-        { MS_DIR_TO_SERVER, "EH", MS_PROBE_MAYBE },
-        { MS_DIR_TO_SERVER, "USER alice\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_SERVER, "CAPA\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_SERVER, "a1 LOGIN alice pw\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_SERVER, "A001 CAPABILITY\r\n", MS_PROBE_NO },
-        { MS_DIR_TO_SERVER, "GET / HTTP/1.1\r\n", MS_PROBE_NO },
+        { MS_TO_CLIENT, "220 mx.example.org ESMTP Postfix\r\n", MS_PROBE_YES },
+        { MS_TO_CLIENT, "220-xc90.websitewelcome.com ESMTP Exim 4.69\r\n", MS_PROBE_YES },
+        { MS_TO_CLIENT, "220 mail.example.org\r\n", MS_PROBE_MAYBE },
+        { MS_TO_CLIENT, "220 ProFTPD Server (ftp.example.org)\r\n", MS_PROBE_NO },
+        { MS_TO_CLIENT, "220 (vsFTPd 3.0.3)\r\n", MS_PROBE_NO },
+        { MS_TO_CLIENT, "+OK Dovecot ready.\r\n", MS_PROBE_NO },
+        { MS_TO_CLIENT, "* OK [CAPABILITY IMAP4rev1] ready\r\n", MS_PROBE_NO },
+        { MS_TO_CLIENT, "22", MS_PROBE_MAYBE },
+        { MS_TO_SERVER, "EHLO client.example.org\r\n", MS_PROBE_YES },
+        { MS_TO_SERVER, "helo x\r\n", MS_PROBE_YES },
+        { MS_TO_SERVER, "MAIL FROM:<a@b>\r\n", MS_PROBE_YES },
+        { MS_TO_SERVER, "EH", MS_PROBE_MAYBE },
+        { MS_TO_SERVER, "USER alice\r\n", MS_PROBE_NO },
+        { MS_TO_SERVER, "CAPA\r\n", MS_PROBE_NO },
+        { MS_TO_SERVER, "a1 LOGIN alice pw\r\n", MS_PROBE_NO },
+        { MS_TO_SERVER, "A001 CAPABILITY\r\n", MS_PROBE_NO },
+        { MS_TO_SERVER, "GET / HTTP/1.1\r\n", MS_PROBE_NO },
     };
     for (size_t i = 0; i < N(cases); i++) {
         enum ms_probe got = ms_dissector_smtp.probe(cases[i].dir, (const uint8_t *)cases[i].s,
@@ -1569,7 +1577,7 @@ static void test_gap_review_lost_data(void **state)
         S("220 mx ESMTP\r\n"), C("EHLO relay\r\n"), S("250 mx\r\n"),
         C("MAIL FROM:<a@x>\r\n"), S("250 2.1.0 Ok\r\n"),
         C("RCPT TO:<b@y>\r\n"), S("250 2.1.5 Ok\r\n"),
-        GAP(MS_DIR_TO_SERVER, 24), /* "DATA\r\nSubject: hi\r\n\r\n" */
+        GAP(MS_TO_SERVER, 24), /* "DATA\r\nSubject: hi\r\n\r\n" */
         S("354 go ahead\r\n"),
         C("AUTH PLAIN AGFsaWNlAGh1bnRlcjI=\r\n.\r\n"),
         S("250 2.0.0 Ok: queued as ABC\r\n"),
@@ -1581,9 +1589,9 @@ static void test_gap_review_lost_data(void **state)
     const struct ms_chunk without_354[] = {
         S("220 mx ESMTP\r\n"), C("EHLO relay\r\n"), S("250 mx\r\n"),
         C("MAIL FROM:<a@x>\r\n"), S("250 2.1.0 Ok\r\n"),
-        GAP(MS_DIR_TO_SERVER, 21), /* "RCPT TO:<b@y>\r\nDATA\r\n" */
+        GAP(MS_TO_SERVER, 21), /* "RCPT TO:<b@y>\r\nDATA\r\n" */
         C("Subject: hi\r\n\r\nAUTH PLAIN AGFsaWNlAGh1bnRlcjI=\r\n.\r\n"),
-        GAP(MS_DIR_TO_CLIENT, 29),
+        GAP(MS_TO_CLIENT, 29),
         S("250 2.0.0 Ok: queued as ABC\r\n"),
     };
     log = run(without_354, N(without_354));
@@ -1600,7 +1608,7 @@ static void test_gap_review_envelope_reset(void **state)
         S("220 mx ESMTP\r\n"), C("EHLO relay\r\n"), S("250 mx\r\n"),
         C("MAIL FROM:<alice@x>\r\n"), S("250 2.1.0 Ok\r\n"),
         C("RCPT TO:<bob@y>\r\n"), S("250 2.1.5 Ok\r\n"),
-        GAP(MS_DIR_TO_SERVER, 53),
+        GAP(MS_TO_SERVER, 53),
         S("354 go\r\n250 2.0.0 Ok: queued as ONE\r\n250 2.1.0 Ok\r\n"),
         C("RCPT TO:<carol@y>\r\n"), S("250 2.1.5 Ok\r\n"),
         C("DATA\r\n"), S("354 go\r\n"),

@@ -1,0 +1,280 @@
+/* The text session shared by the POP3, IMAP and SMTP dissectors
+ * (textsess.h). */
+#include <string.h>
+
+#include "dissector.h"
+#include "emit.h"
+#include "textsess.h"
+
+/* The first byte of a TLS record carrying a handshake (RFC 8446 5.1,
+ * ContentType handshake(22)): a client that went ahead with TLS without
+ * waiting for the reply to STARTTLS. */
+#define TLS_HANDSHAKE_RECORD 0x16
+
+static void report_injection(struct ms_textsess *ts)
+{
+    ms_emit_anomaly_once(&ts->sink, ts->ops->proto, &ts->said_injection, ts->ops->injection,
+                         ts->ops->injection_detail);
+}
+
+/* Every line of either direction passes here, in this order: the stop after
+ * TLS, raw runs, the resync after a gap, the injection rule, then lines over
+ * the cap, then the protocol. */
+static void on_line(struct ms_textsess *ts, unsigned dir, const uint8_t *line, size_t len,
+                    unsigned flags)
+{
+    if (ts->encrypted)
+        return;
+    if (flags & MS_LINE_RAW) {
+        if (ts->ops->on_raw)
+            ts->ops->on_raw(ts->proto, dir, line, len);
+        return;
+    }
+    if (ts->skip_line[dir]) {
+        /* After a gap we are mid-line: what precedes the next line end is
+         * the tail of a line that cannot be interpreted, unless it plainly
+         * starts something the protocol reads (a hole that ended on a line
+         * boundary, as holes of whole segments do). */
+        bool parse = !(flags & MS_LINE_PARTIAL) && ts->ops->plausible_line_start &&
+                     ts->ops->plausible_line_start(ts->proto, dir, line, len);
+        ts->skip_line[dir] = (flags & MS_LINE_PARTIAL) != 0;
+        if (!parse)
+            return;
+    }
+    if (dir == MS_TO_SERVER && ts->starttls_unknown)
+        return; /* perhaps TLS: its reply was lost */
+    if (dir == MS_TO_SERVER && ts->starttls_wait) {
+        if (!(flags & MS_LINE_CONT) && len > 0 && line[0] == TLS_HANDSHAKE_RECORD) {
+            ts->encrypted = ts->tls = true;
+            return;
+        }
+        report_injection(ts);
+        flags |= MS_TS_INJECTED;
+    }
+    if ((flags & (MS_LINE_CONT | MS_LINE_PARTIAL)) &&
+        !(ts->ops->takes_fragments && ts->ops->takes_fragments(ts->proto, dir))) {
+        /* A command or reply longer than the cap is not something a real
+         * client or server sends: reported once, all its fragments
+         * ignored, and the protocol forgets what it could have changed. */
+        if (flags & MS_LINE_CONT)
+            return;
+        ms_textsess_long_line(ts, dir);
+        if (ts->ops->on_lost)
+            ts->ops->on_lost(ts->proto, dir, MS_TS_LOST_OVER_CAP);
+        return;
+    }
+    ts->ops->on_line(ts->proto, dir, line, len, flags);
+}
+
+static void on_line_cli(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+{
+    on_line(ctx, MS_TO_SERVER, line, len, flags);
+}
+
+static void on_line_srv(void *ctx, const uint8_t *line, size_t len, unsigned flags)
+{
+    on_line(ctx, MS_TO_CLIENT, line, len, flags);
+}
+
+void ms_textsess_init(struct ms_textsess *ts, const struct ms_limits *lim,
+                      const struct ms_sink *sink, const struct ms_textsess_ops *ops, void *proto)
+{
+    memset(ts, 0, sizeof(*ts));
+    ts->lim = lim;
+    ts->sink = *sink;
+    ts->ops = ops;
+    ts->proto = proto;
+    ms_linebuf_init(&ts->lb[MS_TO_SERVER], lim->max_line, on_line_cli, ts);
+    ms_linebuf_init(&ts->lb[MS_TO_CLIENT], lim->max_line, on_line_srv, ts);
+}
+
+void ms_textsess_free(struct ms_textsess *ts)
+{
+    ms_linebuf_free(&ts->lb[0]);
+    ms_linebuf_free(&ts->lb[1]);
+}
+
+enum ms_rc ms_textsess_feed(struct ms_textsess *ts, unsigned dir, const uint8_t *p, size_t n)
+{
+    if (dir > 1)
+        return MS_ERR_ARG;
+    if (!ts->encrypted)
+        ms_linebuf_feed(&ts->lb[dir], p, n);
+    return MS_OK;
+}
+
+void ms_textsess_gap(struct ms_textsess *ts, unsigned dir)
+{
+    if (dir > 1 || ts->encrypted)
+        return;
+    ms_linebuf_reset(&ts->lb[dir]);
+    ts->skip_line[dir] = true;
+    if (ts->ops->on_lost)
+        ts->ops->on_lost(ts->proto, dir, MS_TS_LOST_GAP);
+}
+
+void ms_textsess_resync_raw(struct ms_textsess *ts, unsigned dir, uint64_t left)
+{
+    ms_linebuf_reset(&ts->lb[dir]);
+    ms_linebuf_raw(&ts->lb[dir], left);
+}
+
+void ms_textsess_finish(struct ms_textsess *ts)
+{
+    if (ts->encrypted)
+        return;
+    ms_linebuf_flush(&ts->lb[MS_TO_SERVER]);
+    ms_linebuf_flush(&ts->lb[MS_TO_CLIENT]);
+}
+
+void ms_textsess_raw(struct ms_textsess *ts, unsigned dir, uint64_t n)
+{
+    ms_linebuf_raw(&ts->lb[dir], n);
+}
+
+void ms_textsess_encrypt(struct ms_textsess *ts)
+{
+    ts->encrypted = true;
+}
+
+void ms_textsess_starttls_sent(struct ms_textsess *ts)
+{
+    ts->starttls_wait = true;
+}
+
+void ms_textsess_starttls_reply(struct ms_textsess *ts, bool ok)
+{
+    /* Client bytes not yet a whole line reached the server before its
+     * reply all the same. */
+    const struct ms_buf *acc = &ts->lb[MS_TO_SERVER].acc;
+    if (ts->starttls_wait && acc->len > 0 && acc->p[0] != TLS_HANDSHAKE_RECORD)
+        report_injection(ts);
+    ts->starttls_wait = false;
+    if (ok)
+        ts->encrypted = ts->tls = true;
+}
+
+void ms_textsess_starttls_forget(struct ms_textsess *ts)
+{
+    ts->starttls_wait = false;
+}
+
+void ms_textsess_starttls_lost(struct ms_textsess *ts)
+{
+    if (!ts->starttls_wait)
+        return;
+    ts->starttls_wait = false;
+    ts->starttls_unknown = true;
+}
+
+void ms_textsess_caps_list(struct ms_textsess *ts, bool fresh)
+{
+    ts->caps_seen = true;
+    if (fresh)
+        ts->caps_tls = false;
+}
+
+void ms_textsess_caps_tls(struct ms_textsess *ts)
+{
+    ts->caps_tls = true;
+}
+
+void ms_textsess_tls_refused(struct ms_textsess *ts)
+{
+    ts->tls_refused = true;
+}
+
+enum ms_tristate ms_textsess_tls_offered(const struct ms_textsess *ts)
+{
+    if (ts->caps_seen && ts->caps_tls)
+        return MS_TRI_TRUE;
+    if (ts->caps_seen || ts->tls_refused)
+        return MS_TRI_FALSE;
+    return MS_TRI_UNKNOWN;
+}
+
+void ms_textsess_credential(struct ms_textsess *ts, struct ms_event *ev, enum ms_outcome outcome,
+                            const uint8_t *reply, size_t rlen)
+{
+    ms_emit_credential(&ts->sink, ev, outcome, reply, rlen, ms_textsess_tls_offered(ts));
+}
+
+void ms_textsess_sasl_end(struct ms_textsess *ts, const struct ms_sasl *sasl, const char *command,
+                          const char *detail, enum ms_outcome outcome, const uint8_t *reply,
+                          size_t rlen, enum ms_emit_cut cut, bool incomplete)
+{
+    struct ms_event ev;
+    if (!ms_emit_sasl_begin(&ts->sink, ts->ops->proto, command, sasl, detail, &ev))
+        return;
+    ev.u.cred.incomplete = ev.u.cred.incomplete || incomplete;
+    ms_emit_cut(&ev.u.cred, cut);
+    ms_textsess_credential(ts, &ev, outcome, reply, rlen);
+}
+
+void ms_textsess_anomaly(struct ms_textsess *ts, enum ms_anomaly a, const char *detail)
+{
+    ms_emit_anomaly(&ts->sink, ts->ops->proto, a, detail);
+}
+
+void ms_textsess_long_line(struct ms_textsess *ts, unsigned dir)
+{
+    ms_emit_anomaly_once(&ts->sink, ts->ops->proto, &ts->said_long_line, MS_ANOM_LINE_TOO_LONG,
+                         dir == MS_TO_SERVER ? "client line over the cap"
+                                                 : "server line over the cap");
+}
+
+/* ---- messages -------------------------------------------------------- */
+
+bool ms_textsess_msg_new(struct ms_textsess *ts, struct ms_textmsg *m)
+{
+    m->failed = false;
+    m->mime = ms_mime_new(ts->lim, &ts->sink);
+    if (!m->mime)
+        ms_textsess_anomaly(ts, MS_ANOM_OUT_OF_MEMORY, "message not parsed");
+    return m->mime != NULL;
+}
+
+void ms_textsess_msg_feed(struct ms_textsess *ts, struct ms_textmsg *m, const uint8_t *p, size_t n)
+{
+    if (!m->mime || m->failed)
+        return;
+    if (ms_mime_feed(m->mime, p, n) != MS_OK) {
+        /* Out of memory is sticky in the parser: said once. */
+        m->failed = true;
+        ms_textsess_anomaly(ts, MS_ANOM_OUT_OF_MEMORY, "message parsing stopped");
+        ms_mime_set_truncated(m->mime);
+    }
+}
+
+void ms_textsess_msg_gap(struct ms_textmsg *m)
+{
+    if (m->mime)
+        ms_mime_set_gap(m->mime);
+}
+
+void ms_textsess_msg_emit(struct ms_textsess *ts, struct ms_textmsg *m, const char *command,
+                          bool partial, bool to_client, bool truncated)
+{
+    if (!m->mime)
+        return;
+    if (truncated)
+        ms_mime_set_truncated(m->mime);
+    /* A part of a message (POP3 TOP, an IMAP section): an attachment
+     * running to its end may be cut. */
+    if (partial)
+        ms_mime_set_partial(m->mime);
+    struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = ts->ops->proto };
+    ms_mime_finish(m->mime, &ev.u.email);
+    ev.u.email.command = command;
+    ev.u.email.partial = partial;
+    ev.u.email.to_client = to_client;
+    ts->sink.emit(ts->sink.user, &ev);
+    ms_textsess_msg_free(m);
+}
+
+void ms_textsess_msg_free(struct ms_textmsg *m)
+{
+    ms_mime_free(m->mime);
+    m->mime = NULL;
+    m->failed = false;
+}
