@@ -13,6 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$HERE/tap_capture.sh" "$HERE/../stream"
 /usr/bin/python3 "$HERE/capture_cases.py" "$HERE/../capture"
 /usr/bin/python3 "$HERE/stream_gen.py" "$HERE/../stream"
+/usr/bin/python3 "$HERE/sasl_cases.py" "$HERE/.."
 # After the captures it re-records (their bugs were found on these files).
 /usr/bin/python3 "$HERE/tap_reorder.py" "$HERE/../stream"
 # Truncated files and a parser anomaly, derived from the chain and POP3 captures.

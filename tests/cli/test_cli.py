@@ -61,9 +61,72 @@ def test_envelope():
     assert all(len(v) == 1 for v in by_port.values()), by_port
     ids = [next(iter(v)) for v in by_port.values()]
     assert len(set(ids)) == len(ids), "two connections share a flow_id"
-    alert = next(e for e in evs if e["event_type"] == "alert")
-    for k in ("action", "gid", "signature_id", "rev", "signature", "category", "severity"):
-        assert k in alert["alert"], k
+    alerts = [e for e in evs if e["event_type"] == "alert"]
+    assert alerts, "no alert"
+    for e in alerts:
+        assert e["alert"] == want_alert(e), (e["alert"], want_alert(e))
+
+
+# The README's "alert" table: signature_id = base + 100 x protocol +
+# mechanism; severity 1 for a cleartext secret the server accepted, 2 for one
+# refused or unanswered, 3 for a challenge/response login (no reusable secret).
+PROTO_NO = {"pop3": 1, "imap": 2, "smtp": 3}
+MECH_NO = {"USER": 1, "APOP": 2, "PLAIN": 4, "CRAM-MD5": 6, "DIGEST-MD5": 7,
+           "NTLM": 8, "XOAUTH2": 9, "OAUTHBEARER": 10}
+CHALLENGE_RESPONSE = {"APOP", "CRAM-MD5", "DIGEST-MD5", "NTLM"}
+
+
+def want_alert(e, sid_base=1610000):
+    """The alert object an alert event must carry, from its app_proto and
+    credential alone."""
+    c = e["credential"]
+    mech, cmd = c["mechanism"], c["command"]
+    if mech == "LOGIN":
+        no = 3 if cmd == "LOGIN" else 5          # IMAP LOGIN / SASL LOGIN
+    else:
+        no = MECH_NO.get(mech, 99)
+    if mech in CHALLENGE_RESPONSE:
+        kind, severity = "challenge/response", 3
+    else:
+        kind, severity = "cleartext", 1 if c["outcome"] == "success" else 2
+    label = {"USER": "USER/PASS", "APOP": "APOP"}.get(mech, None)
+    if label is None:
+        label = "LOGIN" if cmd == "LOGIN" else f"{cmd} {mech}"
+    return {"action": "allowed", "gid": 1,
+            "signature_id": sid_base + 100 * PROTO_NO[e["app_proto"]] + no, "rev": 1,
+            "signature": f"MAILSPILL {e['app_proto'].upper()} {kind} login ({label})",
+            "category": "Potential Corporate Privacy Violation", "severity": severity}
+
+
+def test_alert_values():
+    """Every alert over every bundled capture carries the README's values;
+    the demo's credentials are the ones its expected file lists, in order,
+    with no other key than tls (false) and starttls_offered."""
+    import glob
+    evs = events(run(["--show-passwords", "-r", DEMO]).stdout)
+    got = [e for e in evs if e["event_type"] == "alert"]
+    exp = [e for e in EXPECTED if e["event_type"] == "alert"]
+    assert len(got) == len(exp), (len(got), len(exp))
+    for g, x in zip(got, exp):
+        for k in ("app_proto", "src_ip", "dest_ip", "dest_port"):
+            assert g[k] == x[k], (k, g, x)
+        gc, xc = g["credential"], x["credential"]
+        extra = set(gc) - set(xc)
+        assert extra <= {"tls", "starttls_offered"}, (extra, gc, xc)
+        assert gc["tls"] is False, gc
+        for k, v in xc.items():
+            assert gc.get(k) == v, (k, gc, xc)
+        assert g["alert"]["severity"] == (1 if xc["outcome"] == "success" else 2), g
+    seen = set()
+    pcaps = glob.glob(os.path.join(os.path.dirname(os.path.dirname(DEMO)), "**", "*.pcap*"),
+                      recursive=True)
+    for pcap in pcaps:
+        for e in events(run(["-r", pcap]).stdout):
+            if e["event_type"] == "alert":
+                assert e["alert"] == want_alert(e), (pcap, e["alert"], want_alert(e))
+                seen.add((e["alert"]["signature_id"], e["alert"]["severity"]))
+    # The bundled captures cover each severity.
+    assert {s for _, s in seen} == {1, 2, 3}, seen
 
 
 def test_redacted_by_default():
@@ -93,6 +156,15 @@ def test_text_view():
     assert PASSWORD not in r.stdout.decode()
     shown = run(["--text", "--show-passwords", "-r", DEMO]).stdout.decode()
     assert f"USER/PASS {USER} / {PASSWORD} (accepted)" in shown, shown
+    # Each login's line says what the server answered (the expected file's
+    # outcome), one line per login, in order.
+    words = {"success": "accepted", "failure": "rejected", "unknown": "outcome unknown"}
+    want = [(e["credential"]["username"], e["credential"]["password"],
+             words[e["credential"]["outcome"]]) for e in EXPECTED if e["event_type"] == "alert"]
+    got = [l for l in shown.splitlines() if re.search(r" (USER/PASS|AUTH |APOP|LOGIN)", l)]
+    assert len(got) == len(want), (got, want)
+    for line, (user, pw, word) in zip(got, want):
+        assert line.endswith(f" {user} / {pw} ({word})"), (line, word)
 
 
 def test_output_file():
@@ -316,7 +388,7 @@ def test_file_output_has_no_sensor():
     one_line_error(run(["--sensor-name", "", "-r", DEMO]), 2, "--sensor-name")
 
 
-for t in (test_envelope, test_redacted_by_default, test_show_passwords, test_text_view,
+for t in (test_envelope, test_alert_values, test_redacted_by_default, test_show_passwords, test_text_view,
           test_output_file, test_stdin, test_pcapng, test_several_files_one_stream,
           test_bpf_filter, test_missing_file,
           test_not_a_capture, test_unknown_option, test_unsupported_linktype,

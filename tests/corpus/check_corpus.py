@@ -8,7 +8,7 @@ its alerts against the corpus's expected.jsonl.
 - Every alert mailspill reports must be an expected login (no false
   positives; a capture with no expected line must give no alert).
 - mailspill must exit 0 on every file, damaged ones included.
-Exits 77 (skipped) when the corpus is not there."""
+Exits 77 (skipped) when the corpus is not there, 1 with MS_REQUIRE_ALL=1 (CI)."""
 import argparse
 import ipaddress
 import json
@@ -52,6 +52,11 @@ def main():
     args = ap.parse_args()
     exp_file = os.path.join(args.corpus, "expected.jsonl")
     if not os.path.exists(exp_file):
+        # CI (.ci/run sets MS_REQUIRE_ALL=1) has the corpus: a skip there
+        # would hide a missing input, so it fails.
+        if os.environ.get("MS_REQUIRE_ALL") == "1":
+            print(f"FAIL: no corpus at {args.corpus}, and MS_REQUIRE_ALL=1 forbids skipping")
+            return 1
         print(f"SKIP: no corpus at {args.corpus}")
         return 77
     with open(exp_file, encoding="utf-8") as f:

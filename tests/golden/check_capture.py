@@ -11,9 +11,17 @@ appear unless the expected file lists it. A key expected as null or [] must
 be absent (mailspill leaves out unknown values and empty lists). A line with
 "event_type": "stats" is matched against the stats event that ends every run.
 Every email event's attachments must be followed by one fileinfo event each
-(same flow, file name, size, and the hash when the file is complete)."""
+(same flow, file name, size, and the hash when the file is complete).
+
+The capture is then read again without --show-passwords (check_redaction):
+no secret of 4 bytes or more (every credential.password and credential.token
+of the first run and of the expected file) may appear anywhere in that
+output, raw or JSON-escaped, and each credential must say password_redacted
+/ token_redacted with the secret's length in bytes, the events being
+otherwise the same as with --show-passwords."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -68,6 +76,78 @@ def check_fileinfo(actual):
     return ok
 
 
+SECRETS = ("password", "token")
+
+
+def secrets_of(events):
+    out = set()
+    for e in events:
+        c = e.get("credential") if isinstance(e, dict) else None
+        if not isinstance(c, dict):
+            continue
+        for k in SECRETS:
+            if isinstance(c.get(k), str):
+                out.add(c[k])
+    return out
+
+
+def forms(secret):
+    """The byte strings a secret would show up as in NDJSON: raw UTF-8, and
+    JSON-escaped (with and without non-ASCII escaped, slash escaped or not,
+    either case of hex digits)."""
+    out = {secret.encode("utf-8", "surrogatepass")}
+    for ascii_only in (False, True):
+        esc = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        for v in (esc, esc.replace("/", "\\/")):
+            out.add(v.encode("utf-8", "surrogatepass"))
+            out.add(re.sub(r"\\u[0-9a-f]{4}", lambda m: m.group(0).upper().replace("\\U", "\\u"),
+                           v).encode("utf-8", "surrogatepass"))
+    return out
+
+
+def check_redaction(binary, capture, shown, expected):
+    """Runs the capture again without --show-passwords; see the docstring."""
+    run = subprocess.run([binary, "-r", capture], capture_output=True, timeout=300)
+    if run.returncode != 0:
+        print(f"redacted run: mailspill exited {run.returncode}: {run.stderr.decode(errors='replace')}")
+        return False
+    ok = True
+    raw = run.stdout
+    for secret in sorted(secrets_of(shown) | secrets_of(expected)):
+        if len(secret.encode("utf-8", "surrogatepass")) < 4:
+            continue
+        for f in forms(secret):
+            if f in raw:
+                print(f"REDACTION: secret {secret!r} appears in the output without "
+                      f"--show-passwords (as {f!r})")
+                ok = False
+                break
+    redacted = [json.loads(l) for l in raw.decode("utf-8").splitlines() if l.strip()]
+    if len(redacted) != len(shown):
+        print(f"REDACTION: {len(shown)} events with --show-passwords, {len(redacted)} without")
+        return False
+    for a, r in zip(shown, redacted):
+        want = json.loads(json.dumps(a))
+        c = want.get("credential")
+        if isinstance(c, dict):
+            for k in SECRETS:
+                if k in c:
+                    v = c.pop(k)
+                    c[k + "_redacted"] = True
+                    c[k + "_length"] = len(v.encode("utf-8", "surrogatepass"))
+                    if "\ufffd" in v:
+                        # Invalid bytes are shown as U+FFFD (3 bytes for 1): the
+                        # length is the raw byte count, unknowable from here.
+                        rc_ = r.get("credential", {})
+                        if isinstance(rc_.get(k + "_length"), int):
+                            c[k + "_length"] = rc_[k + "_length"]
+        if r != want:
+            print("REDACTION MISMATCH: expected", json.dumps(want, ensure_ascii=False),
+                  "got", json.dumps(r, ensure_ascii=False))
+            ok = False
+    return ok
+
+
 def main():
     binary, capture = sys.argv[1], sys.argv[2]
     base = capture.rsplit(".", 1)[0]
@@ -94,6 +174,7 @@ def main():
             print("STATS MISMATCH: expected", json.dumps(exp), "got",
                   json.dumps(stats[0] if stats else None))
             ok = False
+    all_events = actual
     expected = [e for e in expected if e.get("event_type") != "stats"]
     actual = [a for a in actual if a.get("event_type") != "stats"]
     for e in actual:
@@ -109,6 +190,7 @@ def main():
         else:
             remaining.remove(hit)
     ok = check_fileinfo(actual) and ok
+    ok = check_redaction(binary, capture, all_events, expected) and ok
     for kind in ("alert", "email", "anomaly"):
         n_exp = sum(1 for e in expected if e.get("event_type") == kind)
         n_act = sum(1 for a in actual if a.get("event_type") == kind)
