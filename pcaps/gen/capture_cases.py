@@ -27,6 +27,7 @@ from email.message import EmailMessage
 
 from scapy.all import IP, IPv6, TCP, Raw, IPv6ExtHdrHopByHop, \
     IPv6ExtHdrDestOpt, IPv6ExtHdrRouting, PadN  # noqa: E402
+import gencommon  # noqa: E402  (same directory)
 
 CLI4, SRV4 = "10.30.0.5", "10.30.0.1"
 CLI6, SRV6 = "fd00:30::5", "fd00:30::1"
@@ -402,7 +403,7 @@ def write_pcapng(path, ifaces, packets, big_endian=False):
 def write_expected(path, events):
     with open(path, "w", encoding="utf-8") as f:
         for e in events:
-            f.write(json.dumps(e, ensure_ascii=False) + "\n")
+            f.write(json.dumps(gencommon.with_alert(e), ensure_ascii=False) + "\n")
 
 
 # ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import struct
 import sys
 
 from scapy.all import Ether, IP, TCP, wrpcap  # noqa: E402
+import gencommon  # noqa: E402  (same directory)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI_IP, SRV_IP = "10.61.0.5", "10.61.0.1"
@@ -100,7 +101,7 @@ def write(outdir, name, pkts, events, stats):
     wrpcap(path + ".pcap", pkts)
     with open(path + ".expected.json", "w", encoding="utf-8") as f:
         for e in events + [{"event_type": "stats", "stats": stats}]:
-            f.write(json.dumps(e, ensure_ascii=False) + "\n")
+            f.write(json.dumps(gencommon.with_alert(e), ensure_ascii=False) + "\n")
     print(f"wrote {path}.pcap ({len(pkts)} packets), {len(events)} expected events")
 
 

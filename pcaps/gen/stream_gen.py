@@ -28,6 +28,7 @@ import random
 import sys
 
 from scapy.all import Ether, IP, TCP, wrpcap  # noqa: E402
+import gencommon  # noqa: E402  (same directory)
 
 CLI_IP, SRV_IP = "10.77.0.5", "10.77.0.1"
 CLI_MAC, SRV_MAC = "02:00:00:77:00:05", "02:00:00:77:00:01"
@@ -1132,7 +1133,7 @@ def main():
         wrpcap(path, pkts)
         with open(os.path.join(outdir, name + ".expected.json"), "w", encoding="utf-8") as f:
             for e in expected:
-                f.write(json.dumps(e, ensure_ascii=False) + "\n")
+                f.write(json.dumps(gencommon.with_alert(e), ensure_ascii=False) + "\n")
         print("%-24s %4d packets, %d events: %s" % (name, len(pkts), len(expected), what))
     return 0
 
