@@ -1,20 +1,38 @@
 # Convenience entry points; the build itself is CMake.
-#   make demo   install what is missing, build, run on the bundled capture
-#   make test   install what is missing, build, run the whole suite
+#   make build  install the missing build packages, build mailspill
+#   make demo   the same, then run it on the bundled capture
+#   make test   install the missing build and test packages, build, run the whole suite
+#   make lint   install cppcheck and clang-tidy if missing, run scripts/lint.sh
 BUILD ?= build
 BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO ?= pcaps/pop3/demo-userpass-retr.pcap
 
-.PHONY: all deps build demo test test-san check-src clean pcaps bench
+.PHONY: all deps deps-build deps-test deps-lint build demo test test-san check-src lint \
+        mutation clean pcaps bench
 
 all: build
 
-deps:
-	./scripts/install-deps.sh
+# Targets share the build tree and apt; each recipe runs its own jobs in
+# parallel (cmake --build -j, ctest -j), so make itself runs one at a time.
+.NOTPARALLEL:
 
-build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Debian packages, only those missing (scripts/install-deps.sh says which).
+# deps-test and deps-lint come after deps-build: one apt-get at a time.
+deps: deps-build deps-test
+deps-build:
+	./scripts/install-deps.sh build
+deps-test: deps-build
+	./scripts/install-deps.sh test
+deps-lint: deps-build
+	./scripts/install-deps.sh lint
+
+# build needs only the build packages, so it configures without the test
+# suite (MS_TESTS=OFF: no cmocka); test and lint turn it on in the same tree.
+CONFIGURE = cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps-build
+	$(CONFIGURE) -DMS_TESTS=OFF
 	cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
@@ -24,21 +42,35 @@ demo: build
 	@echo "== mailspill -r $(DEMO)   (JSON, passwords redacted)"
 	@./$(BUILD)/mailspill -r $(DEMO)
 
-test: build check-src
+test: deps-test check-src
+	$(CONFIGURE) -DMS_TESTS=ON
+	cmake --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
-test-san: deps
-	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=ON -DMS_WERROR=ON
+test-san: deps-test
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=ON -DMS_WERROR=ON -DMS_TESTS=ON
 	cmake --build $(BUILD_SAN) -j$(JOBS)
 	cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS)
 
 check-src:
 	./scripts/check-src.sh
 
+# Static analysis: cppcheck and clang-tidy (.clang-tidy) over every file in
+# $(BUILD)/compile_commands.json, tests included; fails on any finding.
+# Configuring is enough: the analysers read the sources, not the objects.
+lint: deps-lint
+	$(CONFIGURE) -DMS_TESTS=ON
+	./scripts/lint.sh $(BUILD)
+
+# Plants each bug of tests/mutation/mutants/ alone in a scratch copy and
+# runs the tests labelled for it: every one must be caught (a few minutes).
+mutation: deps-test
+	/usr/bin/python3 tests/mutation/run.py
+
 # Benchmarks (not part of test): flood of 1,000,000 half-open flows under a
 # flow cap (peak RSS), and throughput on generated POP3 sessions.
-bench: build
+bench: deps-test build
 	/usr/bin/python3 bench/bench.py $(BUILD)/mailspill
 
 # Regenerating captures needs root, network namespaces and the servers.

@@ -1,12 +1,53 @@
 #!/bin/sh
-# Installs the Debian 12 packages mailspill needs to build and test, only
-# those missing, so a prepared machine does not touch the network.
+# Installs the Debian 12 packages mailspill needs, only those missing, so a
+# prepared machine does not touch the network.
+#
+#   scripts/install-deps.sh [build] [test] [lint] [pcaps]   (no argument: build test)
+#
+#   build  compile mailspill (make build, make demo)
+#   test   run the suite (make test, make test-san): cmocka (unit tests),
+#          python3 and jsonschema (golden, cli, schema tests), iproute2 and
+#          dovecot (live test; it starts its own dovecot in a namespace)
+#   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, and the cmocka
+#          headers, since the unit tests are analysed too
+#   pcaps  regenerating the captures (make pcaps, pcaps/gen/): the servers
+#          (dovecot, postfix) and clients the generators run in namespaces
+#
+# Installing must leave no daemon behind: Debian's dovecot starts a POP3 and
+# IMAP server on install and at every boot. So apt-get runs with a
+# policy-rc.d that forbids starting any service (the previous policy-rc.d
+# is put back afterwards, also on failure), and the units of the packages
+# this run installed are then disabled (stopped too when systemd runs).
+# A dovecot that was already installed is left as it was.
 set -eu
-PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-dev libssl-dev
-      libcmocka-dev libbsd-dev python3 python3-jsonschema jq
-      iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
+BUILD_PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-dev libssl-dev
+            libbsd-dev"
+TEST_PKGS="libcmocka-dev python3 python3-jsonschema
+           iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
+LINT_PKGS="cppcheck clang-tidy libcmocka-dev"
+PCAPS_PKGS="dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd tcpdump curl iproute2 ethtool
+            python3 openssl python3-scapy postfix swaks"
+POLICY=/usr/sbin/policy-rc.d
+SAVED=$POLICY.mailspill-saved
+MARK="# written by mailspill scripts/install-deps.sh while it installs"
+
+[ $# -gt 0 ] || set -- build test
+PKGS=""
+for group in "$@"; do
+    case $group in
+    build) PKGS="$PKGS $BUILD_PKGS" ;;
+    test) PKGS="$PKGS $TEST_PKGS" ;;
+    lint) PKGS="$PKGS $LINT_PKGS" ;;
+    pcaps) PKGS="$PKGS $PCAPS_PKGS" ;;
+    *)
+        echo "usage: $0 [build] [test] [lint] [pcaps]" >&2
+        exit 2
+        ;;
+    esac
+done
 missing=""
 for p in $PKGS; do
+    case " $missing " in *" $p "*) continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
@@ -15,8 +56,78 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "run as root, or: sudo apt-get install -y$missing" >&2
     exit 1
 fi
+
+# Puts back the policy-rc.d that was there before (or none). Also run first:
+# a run killed with SIGKILL leaves its own in place.
+restore_policy() {
+    if [ -e "$SAVED" ] || [ -L "$SAVED" ]; then
+        mv -f "$SAVED" "$POLICY"
+    elif grep -qsF "$MARK" "$POLICY"; then
+        rm -f "$POLICY"
+    fi
+}
+
+# Disables the services that the packages "$@" ship (systemd services and
+# sockets, SysV init scripts): stopped and disabled when systemd runs;
+# otherwise (a container, a chroot) nothing runs, and only the links that
+# would start them at boot go.
+quiet_services() {
+    files=$(dpkg -L "$@" 2>/dev/null) || true
+    units=$(printf '%s\n' "$files" |
+        sed -n 's@^\(/usr\)\{0,1\}/lib/systemd/system/\([^/@]*\.\(service\|socket\)\)$@\2@p' |
+        sort -u | tr '\n' ' ')
+    scripts=$(printf '%s\n' "$files" | sed -n 's@^/etc/init\.d/\([^/]*\)$@\1@p' | sort -u)
+    [ -n "$units$scripts" ] || return 0
+    if [ -d /run/systemd/system ] && [ -n "$units" ]; then
+        echo "install-deps.sh: stopping and disabling $units"
+        # shellcheck disable=SC2086
+        systemctl disable --now $units
+    elif command -v systemctl >/dev/null; then
+        # No systemd running: offline, links only (SysV ones too).
+        # shellcheck disable=SC2086
+        [ -z "$units" ] || systemctl disable $units >/dev/null 2>&1 ||
+            echo "install-deps.sh: warning: could not disable $units" >&2
+    else
+        # shellcheck disable=SC2086
+        [ -z "$units" ] || ! command -v deb-systemd-helper >/dev/null ||
+            deb-systemd-helper disable $units ||
+            echo "install-deps.sh: warning: could not disable $units" >&2
+        for sc in $scripts; do
+            ! command -v update-rc.d >/dev/null || update-rc.d "$sc" disable >/dev/null 2>&1 ||
+                echo "install-deps.sh: warning: could not disable /etc/init.d/$sc" >&2
+        done
+    fi
+}
+
+# One install at a time (make -j, two checkouts): they share policy-rc.d.
+lockdir=/run/lock
+[ -d "$lockdir" ] || lockdir=/tmp
+exec 9>"$lockdir/mailspill-install-deps.lock"
+flock -w 900 9 || { echo "install-deps.sh: another install holds the lock" >&2; exit 1; }
+restore_policy
+trap restore_policy EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+if [ -e "$POLICY" ] || [ -L "$POLICY" ]; then
+    mv -f "$POLICY" "$SAVED"
+fi
+printf '#!/bin/sh\n%s\nexit 101\n' "$MARK" >"$POLICY.new"
+chmod 755 "$POLICY.new"
+mv -f "$POLICY.new" "$POLICY"
+
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# postfix: installed unconfigured, no system instance (the capture scripts
+# run their own inside a namespace).
+case " $missing " in
+*" postfix "*) echo 'postfix postfix/main_mailer_type select No configuration' |
+    debconf-set-selections ;;
+esac
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+restore_policy
+trap - EXIT HUP INT TERM
+# shellcheck disable=SC2086
+quiet_services $missing
