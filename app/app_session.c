@@ -437,7 +437,7 @@ static void log_record(struct ms_app_session *a, unsigned hdr, const uint8_t *p,
         return;
     }
     /* Room is kept for one gap record per direction not yet cut. */
-    size_t reserve = LOG_HDR * (!a->dir[0].log_over + !a->dir[1].log_over);
+    size_t reserve = (size_t)LOG_HDR * (!a->dir[0].log_over + !a->dir[1].log_over);
     size_t need = LOG_HDR + (p ? (size_t)len : 0);
     if (a->log.len + need + reserve <= a->log.max) {
         if (ms_buf_append(&a->log, h, LOG_HDR) == MS_OK) {
@@ -547,7 +547,7 @@ enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms
         return MS_ERR_NOMEM;
     a->c = c;
     a->flow = f;
-    ms_buf_init(&a->log, 2 * c->lim->classify_buf + 2 * LOG_HDR); /* + the cut records */
+    ms_buf_init(&a->log, 2 * c->lim->classify_buf + 2 * (size_t)LOG_HDR); /* + the cut records */
     ms_buf_init(&a->dir[0].probe, MS_PROBE_WINDOW);
     ms_buf_init(&a->dir[1].probe, MS_PROBE_WINDOW);
     f->app = a;

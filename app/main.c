@@ -301,7 +301,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->lim.reasm_max_flow = (size_t)v;
             break;
         case OPT_FLOW_TIMEOUT:
-            if (parse_uint(optarg, 7u * 86400, &v) < 0 || v == 0)
+            if (parse_uint(optarg, 7ull * 86400, &v) < 0 || v == 0)
                 return bad_value("--flow-timeout", optarg);
             c->lim.flow_timeout_us = v * 1000000u;
             break;
@@ -506,10 +506,8 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
             if (live)
                 ms_pipeline_tick(r->pl, wall_us());
             continue;
-        } else if (n == MS_NEXT_END) {
-            return 0;
-        } else if (stop_requested) {
-            /* A read interrupted by SIGINT/SIGTERM: not damage. */
+        } else if (n == MS_NEXT_END || stop_requested) {
+            /* The end, or a read interrupted by SIGINT/SIGTERM: not damage. */
             return 0;
         } else {
             /* A truncated or damaged file: keep what was read. */

@@ -719,7 +719,8 @@ static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen
     }
 }
 
-enum ms_decode_status ms_decode_frame(int lt, const uint8_t *f, size_t caplen, struct ms_pkt *out)
+enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t caplen,
+                                      struct ms_pkt *out)
 {
-    return decode_link(lt, f, caplen, out, true);
+    return decode_link(linktype, frame, caplen, out, true);
 }

@@ -62,6 +62,9 @@ struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, s
     t->nbuckets = 1024;
     while (t->nbuckets < max_flows && t->nbuckets < MS_FLOW_MAX_BUCKETS)
         t->nbuckets <<= 1;
+    /* sizeof(*buckets) is meant: buckets is an array of pointers, each element a
+     * pointer (the check expects an array of the structs themselves). */
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): see above */
     t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
     if (!t->buckets) {
         free(t);

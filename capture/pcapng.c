@@ -92,7 +92,7 @@ struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, ch
     struct ms_pcapng *r = calloc(1, sizeof(*r));
     if (!r) {
         snprintf(err, errlen, "out of memory");
-        fclose(fp);
+        (void)fclose(fp);   /* a capture opened for reading: no data to lose */
         return NULL;
     }
     r->fp = fp;
@@ -409,6 +409,6 @@ void ms_pcapng_close(struct ms_pcapng *r)
     free(r->buf);
     free(r->filter);
     if (r->fp)
-        fclose(r->fp);
+        (void)fclose(r->fp);   /* opened for reading: no data to lose */
     free(r);
 }

@@ -137,9 +137,9 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, char
         pk->in = stdin;
         s->pcap = pcap_fopen_offline_with_tstamp_precision(pf, PCAP_TSTAMP_PRECISION_MICRO, perr);
         if (!s->pcap)
-            fclose(pf);
+            (void)fclose(pf);   /* read only: no data to lose */
     } else {
-        fclose(fp);
+        (void)fclose(fp);       /* read only, reopened by path below */
         /* Microsecond timestamps whatever the file stores (pcapng may use ns). */
         s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
     }

@@ -316,8 +316,7 @@ static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64
                         const uint8_t *p, size_t n, const struct ms_tcp_segin *in, bool gated,
                         struct put *u)
 {
-    struct ms_tcp_seg key;
-    key.off = off;
+    struct ms_tcp_seg key = { .off = off };   /* seg_cmp reads off only */
     /* The segment that starts at or before off may cover its front. */
     struct ms_tcp_seg *succ = RB_NFIND(ms_tcp_segtree, &h->segs, &key);
     struct ms_tcp_seg *pred = succ ? RB_PREV(ms_tcp_segtree, &h->segs, succ)
@@ -355,7 +354,14 @@ static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64
             s->has_ack = gated && in->has_ack;
             s->meta = in->meta;
             memcpy(s->data, p, piece);
-            RB_INSERT(ms_tcp_segtree, &h->segs, s);
+            /* RB_INSERT returns the segment already at off, if any. None
+             * is: stored segments are disjoint and non-empty, off is past
+             * pred's end and before succ's start. Should that ever break,
+             * the new copy is dropped rather than leaked. */
+            if (RB_INSERT(ms_tcp_segtree, &h->segs, s)) {
+                free(s);
+                return MS_ERR_LIMIT;
+            }
             h->nsegs++;
             h->seg_bytes += cost;
             b->used += cost;

@@ -52,36 +52,36 @@ struct ms_limits {
                                  * flows are ended past it (Suricata flow.memcap) */
 };
 
-#define MS_LIMITS_DEFAULT_INIT {                 \
-    .max_line = 4096,                            \
-    .max_pending_cmds = 64,                      \
-    .max_secret = 1024,                          \
-    .mime_max_header = 8192,                     \
-    .mime_max_depth = 8,                         \
-    .mime_max_parts = 64,                        \
-    .mime_max_addrs = 64,                        \
-    .mime_max_boundary = 254,                    \
-    .max_message = 64u * 1024 * 1024,            \
-    .reasm_max_flow = 1024 * 1024,               \
-    .reasm_max_total = 256u * 1024 * 1024,       \
-    .max_flows = 65536,                          \
-    .flow_timeout_us = 600ull * 1000000,         \
-    .classify_buf = 4096,                        \
-    .classify_pkts = 16,                         \
-    .frag_max_datagrams = 4096,                  \
-    .frag_max_bytes = 16u * 1024 * 1024,         \
-    .frag_max_per_datagram = 256,                \
-    .frag_timeout_us = 60ull * 1000000,          \
-    .body_excerpt = 0,                           \
-    .mime_max_urls = 64,                         \
-    .mime_max_url_len = 2048,                    \
-    .extract_max_bytes = 4ull << 30,             \
-    .smtp_max_rcpt = 100,                        \
-    .reasm_window = 2048,                        \
-    .reasm_wait_pkts = 2048,                     \
-    .reasm_wait_us = 10ull * 1000000,            \
-    .closed_flows_max = 65536,                   \
-    .flow_memcap = 256u * 1024 * 1024,           \
+#define MS_LIMITS_DEFAULT_INIT {                  \
+    .max_line = 4096,                             \
+    .max_pending_cmds = 64,                       \
+    .max_secret = 1024,                           \
+    .mime_max_header = 8192,                      \
+    .mime_max_depth = 8,                          \
+    .mime_max_parts = 64,                         \
+    .mime_max_addrs = 64,                         \
+    .mime_max_boundary = 254,                     \
+    .max_message = 64ull * 1024 * 1024,           \
+    .reasm_max_flow = (size_t)1024 * 1024,        \
+    .reasm_max_total = (size_t)256 * 1024 * 1024, \
+    .max_flows = 65536,                           \
+    .flow_timeout_us = 600ull * 1000000,          \
+    .classify_buf = 4096,                         \
+    .classify_pkts = 16,                          \
+    .frag_max_datagrams = 4096,                   \
+    .frag_max_bytes = (size_t)16 * 1024 * 1024,   \
+    .frag_max_per_datagram = 256,                 \
+    .frag_timeout_us = 60ull * 1000000,           \
+    .body_excerpt = 0,                            \
+    .mime_max_urls = 64,                          \
+    .mime_max_url_len = 2048,                     \
+    .extract_max_bytes = 4ull << 30,              \
+    .smtp_max_rcpt = 100,                         \
+    .reasm_window = 2048,                         \
+    .reasm_wait_pkts = 2048,                      \
+    .reasm_wait_us = 10ull * 1000000,             \
+    .closed_flows_max = 65536,                    \
+    .flow_memcap = (size_t)256 * 1024 * 1024,     \
 }
 
 /* Protocol caps that are no run-time settings: bounds on what one command

@@ -108,7 +108,9 @@ size_t ms_qp_decode(struct ms_qp *s, const uint8_t *in, size_t n, uint8_t *out)
         case QP_EQ_HEX:
             if (ms_ascii_hexval(c) >= 0) {
                 i++;
-                out[o++] = (uint8_t)(ms_ascii_hexval(s->hex1) << 4 | ms_ascii_hexval(c));
+                /* hex1 was a hex digit when stored (QP_EQ): both values are 0..15. */
+                out[o++] = (uint8_t)((unsigned)ms_ascii_hexval(s->hex1) << 4 |
+                                     (unsigned)ms_ascii_hexval(c));
             } else {
                 s->invalid++;
                 out[o++] = '=';

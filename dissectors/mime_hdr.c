@@ -524,8 +524,8 @@ static enum ms_rc ext_value(const struct param *pr, bool initial, const uint8_t 
 }
 
 struct seg {
-    unsigned idx;
     struct param pr;
+    unsigned idx;
     bool ext;
 };
 
@@ -659,10 +659,9 @@ enum ms_rc ms_mime_hdr_param(const uint8_t *p, size_t n, const char *name, unsig
             rc = put(out, raw.p, raw.len);
         else if (!extended)
             rc = ms_mime_hdr_decode(raw.p, raw.len, out); /* '"=?utf-8?...?="' */
-        else if (!cs || cslen == 0)
-            rc = ms_mime_hdr_utf8(raw.p, raw.len, out);
-        else if ((rc = ms_mime_hdr_to_utf8(cs, cslen, raw.p, raw.len, out)) == MS_ERR_PROTO)
-            rc = ms_mime_hdr_utf8(raw.p, raw.len, out); /* unknown charset */
+        else if (!cs || cslen == 0 ||
+                 (rc = ms_mime_hdr_to_utf8(cs, cslen, raw.p, raw.len, out)) == MS_ERR_PROTO)
+            rc = ms_mime_hdr_utf8(raw.p, raw.len, out); /* no charset, or an unknown one */
     }
     ms_buf_free(&raw);
     if (rc == MS_OK && lost_segs)

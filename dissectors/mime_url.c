@@ -171,11 +171,9 @@ static size_t trim_tail(const uint8_t *p, size_t n)
 {
     while (n > 0) {
         uint8_t c = p[n - 1];
-        if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == '\'')
-            n--;
-        else if (c == ')' && count(p, n, '(') < count(p, n, ')'))
-            n--;
-        else if (c == ']' && count(p, n, '[') < count(p, n, ']'))
+        if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == '\'' ||
+            (c == ')' && count(p, n, '(') < count(p, n, ')')) ||
+            (c == ']' && count(p, n, '[') < count(p, n, ']')))
             n--;
         else
             break;

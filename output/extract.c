@@ -144,7 +144,8 @@ static void xfail(struct xfile *f, enum ms_anomaly code, const char *what, int e
         return;
     f->failed = true;
     if (f->fp) {
-        fclose(f->fp);
+        /* The file is removed next: an error closing it changes nothing. */
+        (void)fclose(f->fp);
         f->fp = NULL;
         unlinkat(f->x->dirfd, f->name, 0);
     }
@@ -259,7 +260,7 @@ static void *x_att_begin(void *msg, size_t index, const struct ms_attachment *a)
     if (a->filename.p)
         ms_extract_safe_name(a->filename.p, a->filename.len, safe, sizeof(safe));
     else
-        ms_extract_safe_name(NULL, 0, safe, sizeof(safe));
+        ms_extract_safe_name((const uint8_t *)"", 0, safe, sizeof(safe));
     snprintf(f->name, sizeof(f->name), "%s-%llu-%s", m->stem, (unsigned long long)index + 1,
              safe);
     xopen(f, m->f.x, m->f.sink);

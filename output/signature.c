@@ -54,7 +54,7 @@ void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_
         sid_base = MS_SID_BASE_DEFAULT;
     char proto[8];
     size_t i = 0;
-    for (; app_proto[i] && i < sizeof(proto) - 1; i++)
+    for (; i < sizeof(proto) - 1 && app_proto[i]; i++)
         proto[i] = (char)(app_proto[i] >= 'a' && app_proto[i] <= 'z' ? app_proto[i] - 32 : app_proto[i]);
     proto[i] = '\0';
     out->sid = sid_base + proto_slot(app_proto) * 100 + mech_slot(c);

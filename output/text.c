@@ -33,7 +33,9 @@ static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
                         ((b.p[i + 1] == 0x80 && b.p[i + 2] >= 0xaa && b.p[i + 2] <= 0xae) ||
                          (b.p[i + 1] == 0x81 && b.p[i + 2] >= 0xa6 && b.p[i + 2] <= 0xa9));
             if (k == len && !c1 && !bidi) {
-                fwrite(b.p + i, 1, len, fp);
+                /* A short write sets ferror(fp), which ms_text_event
+                 * returns as -1, as for the fputc and fprintf around. */
+                (void)fwrite(b.p + i, 1, len, fp);
                 i += len - 1;
             } else {
                 fprintf(fp, "\\x%02x", c);

@@ -57,7 +57,8 @@ mkdir -p "$OUT/cppcheck-cache" "$OUT/clang-tidy"
 # headers, and without RB_GENERATE_STATIC it gives up on tcp_reasm.c.
 filters=()
 if [ $# -gt 0 ]; then
-    for f in "${files[@]}"; do filters+=("--file-filter=$f"); done
+    # cppcheck 2.10 matches --file-filter against paths relative to the top.
+    for f in "${files[@]}"; do filters+=("--file-filter=${f#"$ROOT"/}"); done
 fi
 echo "lint.sh: cppcheck on ${#files[@]} files"
 cppcheck_rc=0

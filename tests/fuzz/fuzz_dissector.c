@@ -92,6 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t nd = 0;
     while (ms_dissectors[nd])
         nd++;
+    if (nd == 0)
+        return 0;
     size_t idx = data[0] & 0x07u;
     const struct ms_dissector *d = ms_dissectors[idx < nd ? idx : 0];
     struct ms_limits lim = ms_limits_default();

@@ -24,7 +24,7 @@ int main(int argc, char **argv)
                 uint8_t *nb = realloc(buf, cap);
                 if (!nb) {
                     free(buf);
-                    fclose(f);
+                    (void)fclose(f);   /* read only */
                     return 1;
                 }
                 buf = nb;
@@ -34,7 +34,11 @@ int main(int argc, char **argv)
                 break;
             len += got;
         }
-        fclose(f);
+        if (ferror(f)) {
+            perror(argv[i]);
+            failures++;
+        }
+        (void)fclose(f);   /* read only */
         LLVMFuzzerTestOneInput(buf, len);
         free(buf);
     }

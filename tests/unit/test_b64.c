@@ -119,7 +119,7 @@ static void test_output_bound(void **state)
     ms_b64_init(&s);
     assert_int_equal(ms_b64_decode(&s, (const uint8_t *)"QUJ", 3, out), 0);
     in[0] = 'D';
-    for (int i = 0; i < 15; i++)
+    for (size_t i = 0; i < 15; i++)
         memcpy(in + 1 + 4 * i, "QUJD", 4);
     memcpy(in + 61, "QU=", 3);
     size_t got = ms_b64_decode(&s, (const uint8_t *)in, 64, out);

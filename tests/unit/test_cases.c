@@ -157,7 +157,8 @@ static void parse_case(const char *path, struct parsed *pc)
         c->len = len;
         pc->n++;
     }
-    fclose(fp);
+    assert_false(ferror(fp));
+    assert_int_equal(fclose(fp), 0);
     if (!in_expect)
         fail_msg("%s: no '--- expect' section", path);
 }

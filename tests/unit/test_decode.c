@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <pcap/dlt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +49,22 @@ static void put(struct frame *f, const void *p, size_t n)
     f->n += n;
 }
 
+/* The byte spelled by the two hex digits at s (checked: the test's own
+ * data). */
+static uint8_t hex_byte(const char *s)
+{
+    char two[3] = { s[0], s[1], '\0' };
+    char *end;
+    assert_true(isxdigit((unsigned char)two[0]) && isxdigit((unsigned char)two[1]));
+    unsigned long v = strtoul(two, &end, 16);
+    assert_ptr_equal(end, two + 2);
+    return (uint8_t)v;
+}
+
 static void put_hex(struct frame *f, const char *hex)
 {
     for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) {
-        unsigned v;
-        assert_int_equal(sscanf(hex + i, "%2x", &v), 1);
-        uint8_t c = (uint8_t)v;
+        uint8_t c = hex_byte(hex + i);
         put(f, &c, 1);
     }
 }
@@ -591,21 +602,21 @@ static void test_nesting_bound(void **state)
 {
     (void)state;
     enum { N = 40 };
-    uint8_t *b = calloc(1, N * 20 + 64);
+    uint8_t *b = calloc(1, (size_t)N * 20 + 64);
     assert_non_null(b);
-    size_t total = N * 20 + ip_len(false);
+    size_t total = (size_t)N * 20 + ip_len(false);
     struct frame inner;
     build(K_RAW, false, &inner);
-    for (int i = 0; i < N; i++) {
+    for (size_t i = 0; i < N; i++) {
         uint8_t *h = b + i * 20;
-        size_t t = total - (size_t)i * 20;
+        size_t t = total - i * 20;
         h[0] = 0x45;
         h[2] = (uint8_t)(t >> 8);
         h[3] = (uint8_t)t;
         h[8] = 64;
         h[9] = 4;
     }
-    memcpy(b + N * 20, inner.b, inner.n);
+    memcpy(b + (size_t)N * 20, inner.b, inner.n);
     struct ms_pkt p;
     assert_int_equal(ms_decode_frame(101, b, total, &p), MS_DECODE_UNSUPPORTED);
     free(b);
@@ -691,7 +702,7 @@ static void run_capture(const char *path, struct ms_pipeline_stats *st)
     ms_pipeline_get_stats(pl, st);
     ms_pipeline_free(pl);
     ms_output_free(out);
-    fclose(devnull);
+    assert_int_equal(fclose(devnull), 0);
     ms_source_close(src);
 }
 
@@ -739,7 +750,8 @@ static void test_pcapng_prefixes(void **state)
         assert_non_null(fp);
         static uint8_t file[65536];
         size_t flen = fread(file, 1, sizeof(file), fp);
-        fclose(fp);
+        assert_false(ferror(fp));
+        assert_int_equal(fclose(fp), 0);
         assert_true(flen > 100);
         size_t full = 0;
         for (size_t cut = flen + 1; cut-- > 0;) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,7 @@ static void test_in_order_and_reversed(void **state)
     struct ms_defrag *d = ms_defrag_new(&l);
     struct out o;
     for (int i = 0; i < 3; i++) {
-        o = feed4(d, 0, 1, (uint32_t)i * 16, 1, pattern + i * 16, 16);
+        o = feed4(d, 0, 1, (uint32_t)i * 16, 1, pattern + (size_t)i * 16, 16);
         assert_int_equal(o.st, MS_DEFRAG_HELD);
     }
     o = feed4(d, 0, 1, 48, 0, pattern + 48, 13);
@@ -115,7 +116,7 @@ static void test_in_order_and_reversed(void **state)
     o = feed4(d, 0, 2, 48, 0, pattern + 48, 13);
     assert_int_equal(o.st, MS_DEFRAG_HELD);
     for (int i = 2; i >= 0; i--)
-        o = feed4(d, 0, 2, (uint32_t)i * 16, 1, pattern + i * 16, 16);
+        o = feed4(d, 0, 2, (uint32_t)i * 16, 1, pattern + (size_t)i * 16, 16);
     check_v4(&o, pattern, 61);
     assert_int_equal(o.ev, 0);
     struct ms_defrag_stats st;
@@ -138,7 +139,7 @@ static void test_every_order(void **state)
         struct out o;
         for (int i = 0; i < 4; i++) {
             int f = perms[p][i];
-            o = feed4(d, 0, (uint16_t)(100 + p), (uint32_t)f * 24, f != 3, pattern + f * 24,
+            o = feed4(d, 0, (uint16_t)(100 + p), (uint32_t)f * 24, f != 3, pattern + (size_t)f * 24,
                       f == 3 ? 5 : 24);
             if (i < 3)
                 assert_int_equal(o.st, MS_DEFRAG_HELD);
@@ -446,6 +447,18 @@ static void test_ipv6(void **state)
     ms_defrag_free(d);
 }
 
+/* The byte spelled by the two hex digits at s (checked: the test's own
+ * data). */
+static uint8_t hex_byte(const char *s)
+{
+    char two[3] = { s[0], s[1], '\0' };
+    char *end;
+    assert_true(isxdigit((unsigned char)two[0]) && isxdigit((unsigned char)two[1]));
+    unsigned long v = strtoul(two, &end, 16);
+    assert_ptr_equal(end, two + 2);
+    return (uint8_t)v;
+}
+
 /* A TCP segment cut in two fragments comes back whole, decodes, and its
  * checksum (computed by scapy) verifies. */
 static void test_decode_round_trip(void **state)
@@ -455,11 +468,8 @@ static void test_decode_round_trip(void **state)
         "450000320007000040065fb20a0102030a0405069c40006e00000064000000c8501820009f66"
         "00005553455220626f620d0a";
     uint8_t ip[50];
-    for (size_t i = 0; i < sizeof(ip); i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        ip[i] = (uint8_t)v;
-    }
+    for (size_t i = 0; i < sizeof(ip); i++)
+        ip[i] = hex_byte(hex + 2 * i);
     uint8_t f1[36], f2[34];
     memcpy(f1, ip, 20);
     memcpy(f1 + 20, ip + 20, 16);
@@ -504,9 +514,9 @@ static void test_random(void **state)
         uint16_t id = (uint16_t)((x >> 8) % 12);
         uint32_t off = ((x >> 12) % 64) * 8;
         x = x * 1103515245u + 12345u;
-        int more = (x >> 9) & 1;
+        int more = (int)((x >> 9) & 1);
         size_t n = more ? (((x >> 10) % 16) + 1) * 8 : ((x >> 10) % 100) + 1;
-        const uint8_t *src = pattern + ((x >> 20) & 1) * 3;   /* sometimes different data */
+        const uint8_t *src = pattern + (size_t)((x >> 20) & 1) * 3;   /* sometimes different data */
         feed4(d, (uint64_t)i, id, off, more, src + off, n);
         assert_true(ms_defrag_bytes(d) <= l.frag_max_bytes);
         assert_true(ms_defrag_datagrams(d) <= l.frag_max_datagrams);

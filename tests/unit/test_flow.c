@@ -170,28 +170,28 @@ static void test_timeouts(void **state)
 {
     (void)state;
     struct ended e = { 0 };
-    const uint64_t to = 60u * 1000000u;
+    const uint64_t to = 60ull * 1000000u;
     struct ms_flow_table *t = ms_flow_table_new(16, to, 0, on_end, &e);
     enum ms_dir d;
     look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1, 100), &d);
     look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 1, 130), &d);
-    ms_flow_table_expire(t, 100u * 1000000u + to - 1);
-    ms_flow_table_expire(t, 100u * 1000000u + to);
+    ms_flow_table_expire(t, 100ull * 1000000u + to - 1);
+    ms_flow_table_expire(t, 100ull * 1000000u + to);
     assert_int_equal(e.n, 0);
     /* Keep the second one alive. */
     look(t, pkt(SRV, 110, CLI, 40001, MS_TH_ACK, 1, 150), &d);
-    ms_flow_table_expire(t, 100u * 1000000u + to + 1);
+    ms_flow_table_expire(t, 100ull * 1000000u + to + 1);
     assert_int_equal(e.n, 1);
     assert_int_equal(e.last_cli_port, 40000);
     assert_int_equal(e.last_reason, MS_FLOW_END_TIMEOUT);
-    ms_flow_table_expire(t, 150u * 1000000u + to);
+    ms_flow_table_expire(t, 150ull * 1000000u + to);
     assert_int_equal(e.n, 1);
-    ms_flow_table_expire(t, 150u * 1000000u + to + 1);
+    ms_flow_table_expire(t, 150ull * 1000000u + to + 1);
     assert_int_equal(e.n, 2);
     assert_int_equal(ms_flow_table_stats(t)->timed_out, 2);
     /* A capture clock that goes backwards (a second file) ends nothing. */
     look(t, pkt(CLI, 40002, SRV, 110, MS_TH_SYN, 1, 500), &d);
-    ms_flow_table_expire(t, 10u * 1000000u);
+    ms_flow_table_expire(t, 10ull * 1000000u);
     assert_int_equal(e.n, 2);
     ms_flow_table_free(t);
 }

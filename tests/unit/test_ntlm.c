@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@
 static void md4_block(uint32_t st[4], const uint8_t b[64])
 {
     uint32_t x[16];
-    for (int i = 0; i < 16; i++)
+    for (size_t i = 0; i < 16; i++)
         x[i] = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
                (uint32_t)b[4 * i + 3] << 24;
     uint32_t a = st[0], bb = st[1], c = st[2], d = st[3];
@@ -83,14 +84,23 @@ static void hex(const uint8_t *p, size_t n, char *out)
         snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
+/* The byte spelled by the two hex digits at s (checked: the test's own
+ * data). */
+static uint8_t hex_byte(const char *s)
+{
+    char two[3] = { s[0], s[1], '\0' };
+    char *end;
+    assert_true(isxdigit((unsigned char)two[0]) && isxdigit((unsigned char)two[1]));
+    unsigned long v = strtoul(two, &end, 16);
+    assert_ptr_equal(end, two + 2);
+    return (uint8_t)v;
+}
+
 static size_t unhex(const char *h, uint8_t *out)
 {
     size_t n = strlen(h) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = 0;
-        sscanf(h + 2 * i, "%2x", &v);
-        out[i] = (uint8_t)v;
-    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = hex_byte(h + 2 * i);
     return n;
 }
 
@@ -174,7 +184,7 @@ static size_t build_auth(uint8_t *m, uint32_t flags, struct field lm, struct fie
     put32(m + 8, 3);
     size_t off = 72;
     const struct field f[5] = { lm, nt, dom, user, ws };
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 5; i++) {
         put16(m + 12 + 8 * i, (unsigned)f[i].len);
         put16(m + 14 + 8 * i, (unsigned)f[i].len);
         put32(m + 16 + 8 * i, (uint32_t)off);
@@ -362,7 +372,7 @@ static void test_bad_offsets(void **state)
     memset(nt, 0x4e, sizeof(nt));
     size_t n = build_auth(m, MS_NTLM_FLAG_OEM, fld(nt, 24), fld(nt, 24), fld("DOM", 3), fld("user", 4),
                           fld("WS", 2));
-    for (int f = 0; f < 5; f++) {
+    for (size_t f = 0; f < 5; f++) {
         /* Offset one past the end, offset fine but length one too many,
          * and an offset near 2^32 (no wraparound). */
         const uint32_t offs[3] = { (uint32_t)n + 1, 0, 0xfffffff0u };
@@ -379,7 +389,7 @@ static void test_bad_offsets(void **state)
             assert_int_equal(ms_ntlm_parse_authenticate(c, n, &a), MS_OK);
             assert_true(a.bad_offset);
             const struct ms_bytes *all[5] = { &a.lm, &a.nt, &a.domain, &a.user, &a.workstation };
-            for (int j = 0; j < 5; j++) {
+            for (size_t j = 0; j < 5; j++) {
                 if (j == f)
                     assert_null(all[j]->p);
                 else
@@ -405,7 +415,7 @@ static void test_bad_offsets(void **state)
     /* The 52-byte form of early clients: no flags. */
     uint8_t old[52];
     memcpy(old, m, 52);
-    for (int f = 0; f < 5; f++)
+    for (size_t f = 0; f < 5; f++)
         put16(old + 12 + 8 * f, 0);
     assert_int_equal(ms_ntlm_parse_authenticate(old, 52, &a), MS_OK);
     assert_false(a.have_flags);

@@ -167,7 +167,7 @@ static void finish(struct run *r)
 {
     ms_pipeline_finish(r->pl);
     assert_int_equal(ms_pipeline_emit_stats(r->pl, NULL, 0), MS_OK);
-    fflush(r->fp);
+    assert_int_equal(fflush(r->fp), 0);
     char *line = r->buf;
     while (line && *line && r->nev < 256) {
         char *nl = strchr(line, '\n');
@@ -186,7 +186,7 @@ static void done(struct run *r)
         json_object_put(r->ev[i]);
     ms_pipeline_free(r->pl);
     ms_output_free(r->out);
-    fclose(r->fp);
+    assert_int_equal(fclose(r->fp), 0);
     free(r->buf);
 }
 
@@ -385,7 +385,7 @@ static void test_timeout_unknown(void **state)
 {
     (void)state;
     struct ms_limits lim = ms_limits_default();
-    lim.flow_timeout_us = 60u * 1000000u;
+    lim.flow_timeout_us = 60ull * 1000000u;
     struct run r;
     start(&r, &lim);
     struct conn k = conn(r.pl, 5, 40000, 110);
@@ -395,12 +395,12 @@ static void test_timeout_unknown(void **state)
     char when[48];
     snprintf(when, sizeof(when), "2023-11-14T22:13:20.%06u+0000", (unsigned)(last % 1000000u));
     struct conn other = conn(r.pl, 6, 40001, 110);
-    other.ts = last + 60u * 1000000u;   /* at the timeout: still alive */
+    other.ts = last + 60ull * 1000000u;   /* at the timeout: still alive */
     put(&other, true, F_SYN, NULL);
     assert_int_equal(r.len, 0);
-    other.ts = last + 60u * 1000000u + 1;
+    other.ts = last + 60ull * 1000000u + 1;
     put(&other, true, F_SYN, NULL);
-    fflush(r.fp);
+    assert_int_equal(fflush(r.fp), 0);
     assert_true(r.len > 0);              /* emitted now, not at the end */
     finish(&r);
     struct json_object *a = nth(&r, "alert", 0);
@@ -450,7 +450,7 @@ static void test_flow_memcap_and_eviction_anomaly(void **state)
 {
     (void)state;
     struct ms_limits lim = ms_limits_default();
-    lim.flow_memcap = 64 * 1024;
+    lim.flow_memcap = (size_t)64 * 1024;
     struct run r;
     start(&r, &lim);
     struct conn mail = conn(r.pl, 5, 40000, 110);
@@ -491,7 +491,7 @@ static void test_evict_spares_session(void **state)
             if (cap == 0)
                 lim.max_flows = 64;
             else
-                lim.flow_memcap = 48 * 1024;
+                lim.flow_memcap = (size_t)48 * 1024;
             struct run r;
             start(&r, &lim);
             struct conn mail = conn(r.pl, 5, 40000, 110);

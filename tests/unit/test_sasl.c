@@ -557,7 +557,7 @@ static size_t type3(uint8_t *m, uint32_t flags, bool unicode, const uint8_t *lm,
     }
     const uint8_t *p[5] = { lm, nt, tmp[0], tmp[1], tmp[2] };
     size_t l[5] = { lmlen, ntlen, tl[0], tl[1], tl[2] };
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 5; i++) {
         put16(m + 12 + 8 * i, (unsigned)l[i]);
         put16(m + 14 + 8 * i, (unsigned)l[i]);
         put32(m + 16 + 8 * i, (uint32_t)off);
