@@ -38,11 +38,11 @@ enum app_state { ST_CLASSIFYING = 0, ST_DISSECTING, ST_IGNORED };
 
 /* Per direction: swapped as one struct with the flow's. */
 struct app_dir {
-    struct ms_buf probe;        /* first bytes */
-    bool log_over;              /* no longer logged ... */
-    uint64_t log_dropped;       /* ... and these bytes of it are missing, */
-    uint32_t gap_rec;           /* said by the gap record at this offset of the log */
-    bool overlap_reported;      /* one anomaly of each kind per direction */
+    struct ms_buf probe;   /* first bytes */
+    bool log_over;         /* no longer logged ... */
+    uint64_t log_dropped;  /* ... and these bytes of it are missing, */
+    uint32_t gap_rec;      /* said by the gap record at this offset of the log */
+    bool overlap_reported; /* one anomaly of each kind per direction */
     bool gap_reported;
 };
 
@@ -52,21 +52,21 @@ struct ms_app_session {
     enum app_state state;
     struct ms_classify_flow *cf;
     unsigned payload_pkts;
-    struct ms_buf log;              /* records: see log_record */
-    bool log_full;                  /* the log hit its cap: no verdict in time */
+    struct ms_buf log; /* records: see log_record */
+    bool log_full;     /* the log hit its cap: no verdict in time */
     struct app_dir dir[2];
     const struct ms_dissector *d;
     void *dst;
     struct ms_sink sink;
-    struct ms_msg_tap *tap;         /* c->tap with this flow's id (--extract) */
-    struct ms_seg_meta now;         /* events' packet: the latest that carried bytes
+    struct ms_msg_tap *tap;  /* c->tap with this flow's id (--extract) */
+    struct ms_seg_meta now;  /* events' packet: the latest that carried bytes
                                      * given to the dissector so far */
-    struct ms_seg_meta last;        /* the flow's last packet */
-    bool cap_hit;                   /* a reassembly cap forced a gap */
+    struct ms_seg_meta last; /* the flow's last packet */
+    bool cap_hit;            /* a reassembly cap forced a gap */
     bool cap_reported;
-    bool stopped;                   /* the dissector's feed failed: it gets no more bytes */
-    bool counted_tls;               /* STARTTLS/STLS seen: counted in flows_encrypted */
-    size_t charged;                 /* bytes counted in c->flow_mem */
+    bool stopped;     /* the dissector's feed failed: it gets no more bytes */
+    bool counted_tls; /* STARTTLS/STLS seen: counted in flows_encrypted */
+    size_t charged;   /* bytes counted in c->flow_mem */
 };
 
 /* Memory charged per flow (see flow_cost): the table entry and this
@@ -294,10 +294,14 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
 static const struct ms_dissector *dissector_for_app(enum ms_app v)
 {
     switch (v) {
-    case MS_APP_POP3: return ms_dissector_by_name(ms_proto_name(MS_PROTO_POP3));
-    case MS_APP_IMAP: return ms_dissector_by_name(ms_proto_name(MS_PROTO_IMAP));
-    case MS_APP_SMTP: return ms_dissector_by_name(ms_proto_name(MS_PROTO_SMTP));
-    default: return NULL;
+    case MS_APP_POP3:
+        return ms_dissector_by_name(ms_proto_name(MS_PROTO_POP3));
+    case MS_APP_IMAP:
+        return ms_dissector_by_name(ms_proto_name(MS_PROTO_IMAP));
+    case MS_APP_SMTP:
+        return ms_dissector_by_name(ms_proto_name(MS_PROTO_SMTP));
+    default:
+        return NULL;
     }
 }
 
@@ -507,8 +511,7 @@ static void on_stream_overlap(void *user, unsigned dir, uint32_t seq, const stru
     a->now = saved;
 }
 
-const struct ms_stream_ops ms_app_stream_ops = { on_stream_data, on_stream_gap,
-                                                 on_stream_overlap };
+const struct ms_stream_ops ms_app_stream_ops = { on_stream_data, on_stream_gap, on_stream_overlap };
 
 /* ---- memory accounting ----------------------------------------------- */
 

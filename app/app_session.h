@@ -23,7 +23,7 @@ struct ms_app_stats {
     uint64_t flows, flows_mail, flows_encrypted, flows_ignored;
     uint64_t gaps, gap_bytes;
     uint64_t write_errors;
-    uint64_t dissector_stopped;   /* flows whose dissector's feed failed */
+    uint64_t dissector_stopped;                /* flows whose dissector's feed failed */
     uint64_t per_dissector[MS_MAX_DISSECTORS]; /* as in ms_dissectors[] */
 };
 
@@ -32,13 +32,13 @@ struct ms_app_ctx {
     const struct ms_limits *lim;
     struct ms_output *out;
     struct ms_classifier *cls;
-    struct ms_flow_table *flows;            /* for a direction swap */
-    const struct ms_reasm_budget *budget;   /* for the windows' memory */
-    const char *source_name;                /* pcap_filename, NULL live */
-    bool offline;                           /* reading files: events carry pcap_cnt */
-    struct ms_msg_tap tap;                  /* --extract; msg_begin NULL: none */
+    struct ms_flow_table *flows;          /* for a direction swap */
+    const struct ms_reasm_budget *budget; /* for the windows' memory */
+    const char *source_name;              /* pcap_filename, NULL live */
+    bool offline;                         /* reading files: events carry pcap_cnt */
+    struct ms_msg_tap tap;                /* --extract; msg_begin NULL: none */
     struct ms_app_stats st;
-    size_t flow_mem, flow_mem_peak;         /* per-flow state, against lim->flow_memcap */
+    size_t flow_mem, flow_mem_peak; /* per-flow state, against lim->flow_memcap */
 };
 
 struct ms_app_session;

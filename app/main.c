@@ -49,16 +49,16 @@ struct cli {
     size_t nfiles;
     const char *iface;
     const char *outpath;
-    const char *user;        /* -Z: drop privileges to this user */
+    const char *user; /* -Z: drop privileges to this user */
     char *filter;
-    bool stats;              /* a stats event at the end (--no-stats: none) */
+    bool stats; /* a stats event at the end (--no-stats: none) */
     struct ms_output_opts out;
     struct ms_live_opts live;
     struct ms_limits lim;
-    const char *extract_dir;  /* --extract DIR */
-    unsigned extract_flags;   /* MS_EXTRACT_ATTACHMENTS */
-    bool list_signatures;     /* --list-signatures: print them and exit */
-    const char *sensor_name;  /* --sensor-name, else the host name (live only) */
+    const char *extract_dir; /* --extract DIR */
+    unsigned extract_flags;  /* MS_EXTRACT_ATTACHMENTS */
+    bool list_signatures;    /* --list-signatures: print them and exit */
+    const char *sensor_name; /* --sensor-name, else the host name (live only) */
     char hostname[256];
 };
 
@@ -166,10 +166,20 @@ static int parse_size(const char *s, unsigned long long max, unsigned long long 
     unsigned shift = 0;
     if (*end) {
         switch (*end) {
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
-        default: return -1;
+        case 'k':
+        case 'K':
+            shift = 10;
+            break;
+        case 'm':
+        case 'M':
+            shift = 20;
+            break;
+        case 'g':
+        case 'G':
+            shift = 30;
+            break;
+        default:
+            return -1;
         }
         if (end[1] && !((end[1] == 'b' || end[1] == 'B') && !end[2]))
             return -1;
@@ -207,10 +217,28 @@ static void list_signatures(uint32_t sid_base)
 static int parse_args(int argc, char **argv, struct cli *c)
 {
     enum {
-        OPT_TEXT = 256, OPT_SHOW, OPT_STATS, OPT_NO_STATS, OPT_LIST, OPT_IMMEDIATE, OPT_NO_IMMEDIATE,
-        OPT_MAX_FLOWS, OPT_FLOW_MEMCAP, OPT_REASM_MEMCAP, OPT_REASM_FLOW, OPT_FLOW_TIMEOUT, OPT_REASM_WAIT, OPT_REASM_WAIT_PKTS,
-        OPT_BODY_BYTES, OPT_EXTRACT, OPT_EXTRACT_ATT, OPT_EXTRACT_MAX,
-        OPT_SID_BASE, OPT_SENSOR_NAME, OPT_LIST_SIGS, OPT_IPV6_COMPRESS,
+        OPT_TEXT = 256,
+        OPT_SHOW,
+        OPT_STATS,
+        OPT_NO_STATS,
+        OPT_LIST,
+        OPT_IMMEDIATE,
+        OPT_NO_IMMEDIATE,
+        OPT_MAX_FLOWS,
+        OPT_FLOW_MEMCAP,
+        OPT_REASM_MEMCAP,
+        OPT_REASM_FLOW,
+        OPT_FLOW_TIMEOUT,
+        OPT_REASM_WAIT,
+        OPT_REASM_WAIT_PKTS,
+        OPT_BODY_BYTES,
+        OPT_EXTRACT,
+        OPT_EXTRACT_ATT,
+        OPT_EXTRACT_MAX,
+        OPT_SID_BASE,
+        OPT_SENSOR_NAME,
+        OPT_LIST_SIGS,
+        OPT_IPV6_COMPRESS,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -257,9 +285,15 @@ static int parse_args(int argc, char **argv, struct cli *c)
     unsigned long long v;
     while ((opt = getopt_long(argc, argv, "+r:i:o:s:B:pZ:hV", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'r': c->files[c->nfiles++] = optarg; break;
-        case 'i': c->iface = optarg; break;
-        case 'o': c->outpath = optarg; break;
+        case 'r':
+            c->files[c->nfiles++] = optarg;
+            break;
+        case 'i':
+            c->iface = optarg;
+            break;
+        case 'o':
+            c->outpath = optarg;
+            break;
         case 's':
             if (parse_uint(optarg, MS_SNAPLEN_MAX, &v) < 0)
                 return bad_value("--snaplen", optarg);
@@ -271,15 +305,33 @@ static int parse_args(int argc, char **argv, struct cli *c)
                 return bad_value("--buffer-size", optarg);
             c->live.buffer_size = (int)(v * 1024);
             break;
-        case 'p': c->live.promisc = 0; break;
-        case 'Z': c->user = optarg; break;
-        case OPT_IMMEDIATE: c->live.immediate = 1; break;
-        case OPT_NO_IMMEDIATE: c->live.immediate = 0; break;
-        case OPT_TEXT: c->out.format = MS_OUTPUT_TEXT; break;
-        case OPT_SHOW: c->out.show_passwords = true; break;
-        case OPT_STATS: c->stats = true; break;
-        case OPT_NO_STATS: c->stats = false; break;
-        case OPT_LIST: list_dissectors(); return 1;
+        case 'p':
+            c->live.promisc = 0;
+            break;
+        case 'Z':
+            c->user = optarg;
+            break;
+        case OPT_IMMEDIATE:
+            c->live.immediate = 1;
+            break;
+        case OPT_NO_IMMEDIATE:
+            c->live.immediate = 0;
+            break;
+        case OPT_TEXT:
+            c->out.format = MS_OUTPUT_TEXT;
+            break;
+        case OPT_SHOW:
+            c->out.show_passwords = true;
+            break;
+        case OPT_STATS:
+            c->stats = true;
+            break;
+        case OPT_NO_STATS:
+            c->stats = false;
+            break;
+        case OPT_LIST:
+            list_dissectors();
+            return 1;
         case OPT_MAX_FLOWS:
             if (parse_uint(optarg, 1u << 24, &v) < 0 || v == 0)
                 return bad_value("--max-flows", optarg);
@@ -320,8 +372,12 @@ static int parse_args(int argc, char **argv, struct cli *c)
                 return bad_value("--body-bytes", optarg);
             c->lim.body_excerpt = (size_t)v;
             break;
-        case OPT_EXTRACT: c->extract_dir = optarg; break;
-        case OPT_EXTRACT_ATT: c->extract_flags |= MS_EXTRACT_ATTACHMENTS; break;
+        case OPT_EXTRACT:
+            c->extract_dir = optarg;
+            break;
+        case OPT_EXTRACT_ATT:
+            c->extract_flags |= MS_EXTRACT_ATTACHMENTS;
+            break;
         case OPT_EXTRACT_MAX:
             if (parse_size(optarg, 1ull << 50, &v) < 0)
                 return bad_value("--extract-max-bytes", optarg);
@@ -332,15 +388,23 @@ static int parse_args(int argc, char **argv, struct cli *c)
                 return bad_value("--sid-base", optarg);
             c->out.sid_base = (uint32_t)v;
             break;
-        case OPT_LIST_SIGS: c->list_signatures = true; break;
-        case OPT_IPV6_COMPRESS: c->out.ipv6_compress = true; break;
+        case OPT_LIST_SIGS:
+            c->list_signatures = true;
+            break;
+        case OPT_IPV6_COMPRESS:
+            c->out.ipv6_compress = true;
+            break;
         case OPT_SENSOR_NAME:
             if (!*optarg)
                 return bad_value("--sensor-name", optarg);
             c->sensor_name = optarg;
             break;
-        case 'h': usage(stdout); return 1;
-        case 'V': printf("mailspill %s\n", MS_VERSION); return 1;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case 'V':
+            printf("mailspill %s\n", MS_VERSION);
+            return 1;
         default:
             fputs("Try 'mailspill --help'.\n", stderr);
             return 2;
@@ -400,8 +464,8 @@ static int drop_privileges(const char *user)
     }
     gid_t groups[2];
     int ng = getgroups(2, groups);
-    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid ||
-        ng < 0 || ng > 1 || (ng == 1 && groups[0] != gid) || (uid != 0 && setuid(0) == 0)) {
+    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid || ng < 0 ||
+        ng > 1 || (ng == 1 && groups[0] != gid) || (uid != 0 && setuid(0) == 0)) {
         fprintf(stderr, "mailspill: -Z: privileges were not dropped to '%s'\n", user);
         return -1;
     }
@@ -412,8 +476,8 @@ struct run {
     struct cli *c;
     struct ms_pipeline *pl;
     struct ms_output *out;
-    FILE *fp;                 /* the -o file, or stdout */
-    struct ms_source *live;   /* for kernel counters */
+    FILE *fp;               /* the -o file, or stdout */
+    struct ms_source *live; /* for kernel counters */
 };
 
 static uint64_t wall_us(void)
@@ -469,7 +533,8 @@ static void reopen_output(struct run *r)
     }
     ms_output_set_fp(r->out, nfp);
     if (fclose(r->fp) != 0)
-        fprintf(stderr, "mailspill: error closing the old %s: %s\n", r->c->outpath, strerror(errno));
+        fprintf(stderr, "mailspill: error closing the old %s: %s\n", r->c->outpath,
+                strerror(errno));
     r->fp = nfp;
 }
 
@@ -511,7 +576,8 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
             return 0;
         } else {
             /* A truncated or damaged file: keep what was read. */
-            fprintf(stderr, "mailspill: warning: %s; stopped reading there\n", ms_source_error(src));
+            fprintf(stderr, "mailspill: warning: %s; stopped reading there\n",
+                    ms_source_error(src));
             return live ? 1 : 0;
         }
     }
@@ -521,13 +587,17 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
 static void warn_limits(const struct ms_pipeline_stats *st, const struct ms_limits *lim)
 {
     if (st->flows_evicted > st->flows_memcap_evicted)
-        fprintf(stderr, "mailspill: warning: %llu flows ended early: more than %zu at once (--max-flows)\n",
+        fprintf(stderr,
+                "mailspill: warning: %llu flows ended early: more than %zu at once (--max-flows)\n",
                 (unsigned long long)(st->flows_evicted - st->flows_memcap_evicted), lim->max_flows);
     if (st->flows_memcap_evicted)
-        fprintf(stderr, "mailspill: warning: %llu flows ended early: flow memory cap of %zu bytes (--flow-memcap)\n",
+        fprintf(stderr,
+                "mailspill: warning: %llu flows ended early: flow memory cap of %zu bytes "
+                "(--flow-memcap)\n",
                 (unsigned long long)st->flows_memcap_evicted, lim->flow_memcap);
     if (st->reasm_forced)
-        fprintf(stderr, "mailspill: warning: %llu holes declared gaps because out-of-order "
+        fprintf(stderr,
+                "mailspill: warning: %llu holes declared gaps because out-of-order "
                 "buffers were full (--reasm-memcap, --reasm-flow-cap)\n",
                 (unsigned long long)st->reasm_forced);
 }

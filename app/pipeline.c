@@ -20,13 +20,13 @@
 
 struct ms_pipeline {
     struct ms_limits lim;
-    struct ms_app_ctx app;          /* shared by every flow's app session */
-    struct ms_tcp_ctx tcp;          /* shared by every flow's TCP session */
+    struct ms_app_ctx app; /* shared by every flow's app session */
+    struct ms_tcp_ctx tcp; /* shared by every flow's TCP session */
     struct ms_flow_table *flows;
     struct ms_pipeline_stats st;
-    uint64_t now_us;                /* time of the last packet */
-    uint64_t pkt_no;                /* packets so far (pcap_cnt) */
-    struct ms_defrag *defrag;       /* created at the first IP fragment */
+    uint64_t now_us;          /* time of the last packet */
+    uint64_t pkt_no;          /* packets so far (pcap_cnt) */
+    struct ms_defrag *defrag; /* created at the first IP fragment */
 };
 
 /* ---- flows ----------------------------------------------------------- */
@@ -118,9 +118,9 @@ static void ip_proto_name(uint8_t n, char *out, size_t outlen)
         uint8_t num;
         const char *name;
     } names[] = {
-        { 1, "ICMP" }, { 2, "IGMP" }, { 4, "IP-in-IP" }, { 6, "TCP" }, { 17, "UDP" },
-        { 41, "IPv6" }, { 47, "GRE" }, { 50, "ESP" }, { 51, "AH" }, { 58, "IPv6-ICMP" },
-        { 103, "PIM" }, { 112, "VRRP" }, { 115, "L2TP" }, { 132, "SCTP" },
+        { 1, "ICMP" },  { 2, "IGMP" },   { 4, "IP-in-IP" }, { 6, "TCP" },    { 17, "UDP" },
+        { 41, "IPv6" }, { 47, "GRE" },   { 50, "ESP" },     { 51, "AH" },    { 58, "IPv6-ICMP" },
+        { 103, "PIM" }, { 112, "VRRP" }, { 115, "L2TP" },   { 132, "SCTP" },
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (names[i].num == n) {
@@ -155,8 +155,8 @@ static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigne
         pl->app.st.write_errors++;
 }
 
-void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
-                       const uint8_t *frame, size_t caplen)
+void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, const uint8_t *frame,
+                       size_t caplen)
 {
     pl->st.packets++;
     pl->st.bytes += caplen;
@@ -203,12 +203,23 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
     case MS_DECODE_TCP:
         tcp_packet(pl, &p);
         break;
-    case MS_DECODE_NOT_TCP: pl->st.not_tcp++; break;
-    case MS_DECODE_FRAGMENT: break;   /* counted above; nested too deep */
-    case MS_DECODE_TRUNCATED: pl->st.truncated++; break;
-    case MS_DECODE_MALFORMED: pl->st.malformed++; break;
-    case MS_DECODE_UNSUPPORTED: pl->st.unsupported++; break;
-    case MS_DECODE_PROTECTED: pl->st.wifi_protected++; break;
+    case MS_DECODE_NOT_TCP:
+        pl->st.not_tcp++;
+        break;
+    case MS_DECODE_FRAGMENT:
+        break; /* counted above; nested too deep */
+    case MS_DECODE_TRUNCATED:
+        pl->st.truncated++;
+        break;
+    case MS_DECODE_MALFORMED:
+        pl->st.malformed++;
+        break;
+    case MS_DECODE_UNSUPPORTED:
+        pl->st.unsupported++;
+        break;
+    case MS_DECODE_PROTECTED:
+        pl->st.wifi_protected++;
+        break;
     }
 }
 
@@ -263,9 +274,9 @@ void ms_pipeline_finish(struct ms_pipeline *pl)
 /* ---- counters (app/stats.def) ---------------------------------------- */
 
 const struct ms_stat_def ms_stat_defs[] = {
-#define MS_STAT(field, name, merge, when, src)                                                     \
+#define MS_STAT(field, name, merge, when, src) \
     { name, MS_STAT_##merge, MS_STAT_##when, offsetof(struct ms_pipeline_stats, field), false },
-#define MS_STAT_DISSECTORS(field, prefix, merge, src)                                              \
+#define MS_STAT_DISSECTORS(field, prefix, merge, src) \
     { prefix, MS_STAT_##merge, MS_STAT_ALWAYS, offsetof(struct ms_pipeline_stats, field), true },
 #include "stats.def"
 #undef MS_STAT
@@ -322,10 +333,10 @@ static uint64_t merged(enum ms_stat_merge m, uint64_t a, uint64_t b)
 
 void ms_pipeline_stats_merge(struct ms_pipeline_stats *into, const struct ms_pipeline_stats *from)
 {
-#define MS_STAT(field, name, merge, when, src)                                                     \
+#define MS_STAT(field, name, merge, when, src) \
     into->field = merged(MS_STAT_##merge, into->field, from->field);
-#define MS_STAT_DISSECTORS(field, prefix, merge, src)                                              \
-    for (size_t i = 0; i < MS_MAX_DISSECTORS; i++)                                                 \
+#define MS_STAT_DISSECTORS(field, prefix, merge, src) \
+    for (size_t i = 0; i < MS_MAX_DISSECTORS; i++)    \
         into->field[i] = merged(MS_STAT_##merge, into->field[i], from->field[i]);
 #include "stats.def"
 #undef MS_STAT

@@ -15,14 +15,14 @@ struct ms_pipeline;
 
 /* How a counter combines across workers (app/stats.def). */
 enum ms_stat_merge {
-    MS_STAT_SUM = 0,    /* counters */
-    MS_STAT_MAX,        /* gauges: peaks, memory in use now */
+    MS_STAT_SUM = 0, /* counters */
+    MS_STAT_MAX,     /* gauges: peaks, memory in use now */
 };
 
 /* When a counter is part of the stats event. */
 enum ms_stat_when {
     MS_STAT_ALWAYS = 0,
-    MS_STAT_LIVE,       /* live capture only */
+    MS_STAT_LIVE, /* live capture only */
 };
 
 /* Every counter of app/stats.def, by its field name. */
@@ -40,7 +40,7 @@ struct ms_stat_def {
     const char *name;
     enum ms_stat_merge merge;
     enum ms_stat_when when;
-    size_t offset;          /* of the field in struct ms_pipeline_stats */
+    size_t offset; /* of the field in struct ms_pipeline_stats */
     bool per_dissector;
 };
 
@@ -67,8 +67,8 @@ void ms_pipeline_set_offline(struct ms_pipeline *pl, bool offline);
 /* Message tap for every flow dissected from now on (--extract); copied.
  * Whatever tap->user points to must outlive the pipeline's flows. */
 void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap);
-void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
-                       const uint8_t *frame, size_t caplen);
+void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, const uint8_t *frame,
+                       size_t caplen);
 /* Live capture, while no packet comes: the wait window's seconds also run
  * on the wall clock (microseconds since the epoch). */
 void ms_pipeline_tick(struct ms_pipeline *pl, uint64_t wall_us);

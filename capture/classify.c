@@ -39,16 +39,21 @@ void ms_classifier_free(struct ms_classifier *c)
 static enum ms_app map_proto(uint16_t id)
 {
     switch (id) {
-    case NDPI_PROTOCOL_UNKNOWN: return MS_APP_UNKNOWN;
-    case NDPI_PROTOCOL_MAIL_POP: return MS_APP_POP3;
-    case NDPI_PROTOCOL_MAIL_IMAP: return MS_APP_IMAP;
-    case NDPI_PROTOCOL_MAIL_SMTP: return MS_APP_SMTP;
+    case NDPI_PROTOCOL_UNKNOWN:
+        return MS_APP_UNKNOWN;
+    case NDPI_PROTOCOL_MAIL_POP:
+        return MS_APP_POP3;
+    case NDPI_PROTOCOL_MAIL_IMAP:
+        return MS_APP_IMAP;
+    case NDPI_PROTOCOL_MAIL_SMTP:
+        return MS_APP_SMTP;
     case NDPI_PROTOCOL_MAIL_POPS:
     case NDPI_PROTOCOL_MAIL_IMAPS:
     case NDPI_PROTOCOL_MAIL_SMTPS:
     case NDPI_PROTOCOL_TLS:
         return MS_APP_ENCRYPTED;
-    default: return MS_APP_OTHER;
+    default:
+        return MS_APP_OTHER;
     }
 }
 

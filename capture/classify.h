@@ -13,8 +13,8 @@ enum ms_app {
     MS_APP_POP3,
     MS_APP_IMAP,
     MS_APP_SMTP,
-    MS_APP_ENCRYPTED,   /* TLS, POP3S, IMAPS, SMTPS */
-    MS_APP_OTHER,       /* nDPI recognised something that is not mail */
+    MS_APP_ENCRYPTED, /* TLS, POP3S, IMAPS, SMTPS */
+    MS_APP_OTHER,     /* nDPI recognised something that is not mail */
 };
 
 struct ms_classifier;

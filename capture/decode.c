@@ -31,10 +31,10 @@
 #define ETH_PPPOE_SESS 0x8864u
 #define ETH_MPLS_UC 0x8847u
 #define ETH_MPLS_MC 0x8848u
-#define ETH_TEB 0x6558u        /* transparent Ethernet bridging (GRE) */
+#define ETH_TEB 0x6558u /* transparent Ethernet bridging (GRE) */
 #define ETH_ERSPAN2 0x88BEu
 #define ETH_ERSPAN3 0x22EBu
-#define ETH_PPP 0x880Bu        /* PPTP enhanced GRE payload */
+#define ETH_PPP 0x880Bu /* PPTP enhanced GRE payload */
 
 #define IPPROTO_V_IPIP 4
 #define IPPROTO_V_TCP 6
@@ -119,8 +119,8 @@ static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n)
     return acc;
 }
 
-uint16_t ms_tcp_checksum(int ip_version, const uint8_t *src, const uint8_t *dst,
-                         const uint8_t *seg, size_t len)
+uint16_t ms_tcp_checksum(int ip_version, const uint8_t *src, const uint8_t *dst, const uint8_t *seg,
+                         size_t len)
 {
     uint32_t acc = 0;
     size_t alen = ip_version == 4 ? 4 : 16;
@@ -167,8 +167,10 @@ static enum ms_decode_status decode_tcp(const uint8_t *p, size_t len, struct ms_
 /* ---- IP ---------------------------------------------------------------- */
 
 static enum ms_decode_status decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out, int depth);
-static enum ms_decode_status decode_gre(const uint8_t *p, size_t len, struct ms_pkt *out, int depth);
-static enum ms_decode_status decode_udp(const uint8_t *p, size_t len, struct ms_pkt *out, int depth);
+static enum ms_decode_status decode_gre(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                        int depth);
+static enum ms_decode_status decode_udp(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                        int depth);
 
 /* What an IPv4 protocol / IPv6 next header carries, once the IP header is
  * done: TCP, or a tunnel to look into. */
@@ -198,7 +200,8 @@ static enum ms_decode_status ip_payload(unsigned proto, const uint8_t *p, size_t
 
 /* RFC 791 3.1: version/IHL, TOS, total length, id, flags/fragment offset,
  * TTL, protocol, header checksum, source, destination, options. */
-static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                         int depth)
 {
     if (len < 20)
         return MS_DECODE_TRUNCATED;
@@ -226,7 +229,7 @@ static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms
     out->l3 = p;
     out->l3_len = len;
     uint16_t frag = get_be16(p + 6);
-    if ((frag & 0x3fffu) != 0)   /* MF set or offset non-zero */
+    if ((frag & 0x3fffu) != 0) /* MF set or offset non-zero */
         return MS_DECODE_FRAGMENT;
     return ip_payload(p[9], p + ihl, len - ihl, out, depth, complete, out->dst);
 }
@@ -234,7 +237,8 @@ static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms
 /* RFC 8200 3 and 4: fixed 40-byte header, then a chain of extension headers
  * (hop-by-hop, routing, destination options, AH, mobility: "next header,
  * length" first) ending in an upper-layer protocol. */
-static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                         int depth)
 {
     if (len < 40)
         return MS_DECODE_TRUNCATED;
@@ -264,15 +268,15 @@ static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms
             if (len - off < 8)
                 return MS_DECODE_TRUNCATED;
             ext = ((size_t)p[off + 1] + 1) * 8;
-            if (nh == 43 && p[off + 3] != 0)   /* segments left */
+            if (nh == 43 && p[off + 3] != 0) /* segments left */
                 pseudo_dst = NULL;
             break;
-        case 51:  /* AH (RFC 4302 2.2): length in 32-bit words minus 2 */
+        case 51: /* AH (RFC 4302 2.2): length in 32-bit words minus 2 */
             if (len - off < 8)
                 return MS_DECODE_TRUNCATED;
             ext = ((size_t)p[off + 1] + 2) * 4;
             break;
-        case 44:  /* fragment (RFC 8200 4.5) */
+        case 44: /* fragment (RFC 8200 4.5) */
             if (len - off < 8)
                 return MS_DECODE_TRUNCATED;
             /* An atomic fragment (offset 0, M 0) is a whole packet and is
@@ -299,9 +303,12 @@ static enum ms_decode_status decode_ip(const uint8_t *p, size_t len, struct ms_p
     if (len < 1)
         return MS_DECODE_TRUNCATED;
     switch (p[0] >> 4) {
-    case 4: return decode_ipv4(p, len, out, depth);
-    case 6: return decode_ipv6(p, len, out, depth);
-    default: return MS_DECODE_MALFORMED;
+    case 4:
+        return decode_ipv4(p, len, out, depth);
+    case 6:
+        return decode_ipv6(p, len, out, depth);
+    default:
+        return MS_DECODE_MALFORMED;
     }
 }
 
@@ -314,7 +321,8 @@ enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *
 
 static enum ms_decode_status decode_ethertype(uint16_t type, const uint8_t *p, size_t len,
                                               struct ms_pkt *out, int depth);
-static enum ms_decode_status decode_eth(const uint8_t *p, size_t len, struct ms_pkt *out, int depth);
+static enum ms_decode_status decode_eth(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                        int depth);
 
 /* PPP protocol field (RFC 1661 2, may be compressed to one byte when odd),
  * optionally after the HDLC address/control bytes FF 03 (RFC 1662 3.1). */
@@ -349,7 +357,8 @@ static enum ms_decode_status decode_ppp(const uint8_t *p, size_t len, struct ms_
 }
 
 /* RFC 2516 PPPoE session: ver/type, code, session id, length, then PPP. */
-static enum ms_decode_status decode_pppoe(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+static enum ms_decode_status decode_pppoe(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                          int depth)
 {
     if (len < 8)
         return MS_DECODE_TRUNCATED;
@@ -359,7 +368,7 @@ static enum ms_decode_status decode_pppoe(const uint8_t *p, size_t len, struct m
     /* The PPPoE length covers the PPP frame; Ethernet padding follows it. */
     if (plen + 6 < len)
         len = plen + 6;
-    if (len < 8)   /* a length too short to hold the PPP protocol */
+    if (len < 8) /* a length too short to hold the PPP protocol */
         return MS_DECODE_MALFORMED;
     uint16_t proto = get_be16(p + 6);
     if (proto == 0x0021 || proto == 0x0057)
@@ -371,7 +380,8 @@ static enum ms_decode_status decode_pppoe(const uint8_t *p, size_t len, struct m
  * bottom-of-stack bit. What follows has no type field: the first nibble
  * says IPv4 (4) or IPv6 (6); 0 is the pseudowire control word (RFC 4385 3)
  * followed by an Ethernet frame (RFC 4448). */
-static enum ms_decode_status decode_mpls(const uint8_t *p, size_t len, struct ms_pkt *out, int depth)
+static enum ms_decode_status decode_mpls(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                         int depth)
 {
     for (int i = 0;; i++) {
         if (i >= 16)
@@ -646,7 +656,7 @@ static enum ms_decode_status decode_radiotap(const uint8_t *p, size_t len, struc
         flags = p[off];
     }
     if (flags & 0x40u)
-        return MS_DECODE_MALFORMED;   /* failed FCS: no station accepted it */
+        return MS_DECODE_MALFORMED; /* failed FCS: no station accepted it */
     p += rlen;
     len -= rlen;
     if (flags & 0x10u) {

@@ -17,13 +17,13 @@
 #define MS_TH_ACK 0x10u
 
 struct ms_pkt {
-    uint64_t ts_us;             /* capture time, microseconds since the epoch */
-    uint8_t ip_version;         /* 4 or 6 */
-    uint8_t src[16], dst[16];   /* IPv4 uses the first 4 bytes */
+    uint64_t ts_us;           /* capture time, microseconds since the epoch */
+    uint8_t ip_version;       /* 4 or 6 */
+    uint8_t src[16], dst[16]; /* IPv4 uses the first 4 bytes */
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint8_t tcp_flags;
-    const uint8_t *l3;          /* IP header, for nDPI; for MS_DECODE_FRAGMENT the
+    const uint8_t *l3; /* IP header, for nDPI; for MS_DECODE_FRAGMENT the
                                  * whole fragment (trimmed to the IP length) */
     size_t l3_len;
     const uint8_t *payload;
@@ -36,13 +36,13 @@ struct ms_pkt {
 };
 
 enum ms_decode_status {
-    MS_DECODE_TCP = 0,       /* *out holds a TCP segment */
-    MS_DECODE_NOT_TCP,       /* well-formed, but nothing for us (ARP, UDP, ...) */
-    MS_DECODE_FRAGMENT,      /* an IP fragment: out->l3/l3_len hold it for defrag */
-    MS_DECODE_TRUNCATED,     /* the frame ends before a header does */
-    MS_DECODE_MALFORMED,     /* a header field is impossible */
-    MS_DECODE_UNSUPPORTED,   /* a link or network type we do not decode */
-    MS_DECODE_PROTECTED,     /* an encrypted 802.11 data frame (WEP/WPA): skipped */
+    MS_DECODE_TCP = 0,     /* *out holds a TCP segment */
+    MS_DECODE_NOT_TCP,     /* well-formed, but nothing for us (ARP, UDP, ...) */
+    MS_DECODE_FRAGMENT,    /* an IP fragment: out->l3/l3_len hold it for defrag */
+    MS_DECODE_TRUNCATED,   /* the frame ends before a header does */
+    MS_DECODE_MALFORMED,   /* a header field is impossible */
+    MS_DECODE_UNSUPPORTED, /* a link or network type we do not decode */
+    MS_DECODE_PROTECTED,   /* an encrypted 802.11 data frame (WEP/WPA): skipped */
 };
 
 /* True for the pcap link types (DLT_*) ms_decode_frame understands. */
@@ -56,7 +56,7 @@ enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *
 
 /* Internet checksum (RFC 1071) of the TCP segment seg[0..len) with the
  * IPv4 or IPv6 pseudo-header; 0 when the stored checksum is right. */
-uint16_t ms_tcp_checksum(int ip_version, const uint8_t *src, const uint8_t *dst,
-                         const uint8_t *seg, size_t len);
+uint16_t ms_tcp_checksum(int ip_version, const uint8_t *src, const uint8_t *dst, const uint8_t *seg,
+                         size_t len);
 
 #endif

@@ -36,26 +36,26 @@
 #include "../common/lru.h"
 
 struct frag {
-    struct frag *next;     /* sorted by off; pieces never overlap */
+    struct frag *next; /* sorted by off; pieces never overlap */
     uint32_t off, len;
     uint8_t data[];
 };
 
 struct dgram {
-    struct dgram *hnext;               /* hash chain */
-    struct ms_lru_node age;            /* age list, by first fragment */
+    struct dgram *hnext;    /* hash chain */
+    struct ms_lru_node age; /* age list, by first fragment */
     uint8_t version, proto;
     uint8_t src[16], dst[16];
     uint32_t id;
     uint64_t first_ts;
     struct frag *frags;
     size_t npieces;
-    size_t bytes;                      /* data held, header included */
-    uint8_t *hdr;                      /* unfragmentable part, from offset 0 */
+    size_t bytes; /* data held, header included */
+    uint8_t *hdr; /* unfragmentable part, from offset 0 */
     size_t hdr_len;
-    size_t hdr_nh_off;                 /* IPv6: byte that said "44" */
-    uint8_t next_header;               /* IPv6: from the offset-0 fragment header */
-    uint32_t end;                      /* fragmentable length, once known */
+    size_t hdr_nh_off;   /* IPv6: byte that said "44" */
+    uint8_t next_header; /* IPv6: from the offset-0 fragment header */
+    uint32_t end;        /* fragmentable length, once known */
     bool have_last;
     bool overlap_reported;
 };
@@ -63,10 +63,10 @@ struct dgram {
 struct ms_defrag {
     struct ms_limits lim;
     struct dgram **buckets;
-    size_t nbuckets;                   /* power of two */
-    struct ms_lru age;                 /* oldest first; its count: datagrams held */
+    size_t nbuckets;   /* power of two */
+    struct ms_lru age; /* oldest first; its count: datagrams held */
     size_t bytes;
-    uint8_t *outbuf;                   /* the last datagram handed out */
+    uint8_t *outbuf; /* the last datagram handed out */
     struct ms_defrag_stats st;
 };
 
@@ -75,9 +75,9 @@ struct fragview {
     uint8_t version, proto;
     const uint8_t *src, *dst;
     uint32_t id;
-    uint32_t off;                      /* bytes */
+    uint32_t off; /* bytes */
     bool more;
-    const uint8_t *hdr;                /* unfragmentable part */
+    const uint8_t *hdr; /* unfragmentable part */
     size_t hdr_len, hdr_nh_off;
     uint8_t next_header;
     const uint8_t *data;
@@ -97,9 +97,12 @@ static uint32_t get_be32(const uint8_t *p)
 enum ms_anomaly ms_defrag_event_anomaly(unsigned ev)
 {
     switch (ev) {
-    case MS_DEFRAG_EV_OVERLAP_DIFF: return MS_ANOM_FRAG_OVERLAP_DIFFERENT_DATA;
-    case MS_DEFRAG_EV_TOO_LARGE: return MS_ANOM_FRAG_TOO_LARGE;
-    default: return MS_ANOM_FRAG_INVALID;
+    case MS_DEFRAG_EV_OVERLAP_DIFF:
+        return MS_ANOM_FRAG_OVERLAP_DIFFERENT_DATA;
+    case MS_DEFRAG_EV_TOO_LARGE:
+        return MS_ANOM_FRAG_TOO_LARGE;
+    default:
+        return MS_ANOM_FRAG_INVALID;
     }
 }
 
@@ -242,8 +245,9 @@ static void dgram_remove(struct ms_defrag *d, struct dgram *g, size_t bucket)
 
 static size_t bucket_of_dgram(const struct ms_defrag *d, const struct dgram *g)
 {
-    struct fragview v = { .version = g->version, .proto = g->proto, .src = g->src,
-                          .dst = g->dst, .id = g->id };
+    struct fragview v = {
+        .version = g->version, .proto = g->proto, .src = g->src, .dst = g->dst, .id = g->id
+    };
     return bucket_of(d, &v);
 }
 
@@ -319,7 +323,7 @@ static bool insert(struct dgram *g, uint32_t o, const uint8_t *data, uint32_t n,
                 pp = &f->next;
                 continue;
             }
-            piece_end = f->off;   /* a hole before f */
+            piece_end = f->off; /* a hole before f */
         }
         *new_bytes += piece_end - cur;
         (*new_pieces)++;
@@ -392,7 +396,7 @@ static uint8_t *build(const struct dgram *g, size_t *out_len)
     if (g->version == 4) {
         b[2] = (uint8_t)(n >> 8);
         b[3] = (uint8_t)n;
-        b[6] &= 0x40;   /* keep DF, clear MF and the offset */
+        b[6] &= 0x40; /* keep DF, clear MF and the offset */
         b[7] = 0;
         ipv4_header_checksum(b, g->hdr_len);
     } else {
@@ -415,8 +419,9 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
     ms_defrag_expire(d, ts_us);
 
     struct fragview v;
-    bool ok = len >= 1 && ((ip[0] >> 4) == 4 ? parse_v4(ip, len, &v)
-                           : (ip[0] >> 4) == 6 ? parse_v6(ip, len, &v) : false);
+    bool ok = len >= 1 && ((ip[0] >> 4) == 4   ? parse_v4(ip, len, &v)
+                           : (ip[0] >> 4) == 6 ? parse_v6(ip, len, &v)
+                                               : false);
     if (!ok || v.len == 0) {
         d->st.dropped++;
         return MS_DEFRAG_DROPPED;
@@ -511,7 +516,7 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
     bool df;
     if (!insert(g, v.off, v.data, v.len, true, &nb, &np, &df)) {
         d->st.dropped++;
-        dgram_remove(d, g, b);   /* its accounting below never happened */
+        dgram_remove(d, g, b); /* its accounting below never happened */
         return MS_DEFRAG_DROPPED;
     }
     g->npieces += np;

@@ -16,22 +16,22 @@
 struct ms_defrag;
 
 enum ms_defrag_status {
-    MS_DEFRAG_HELD = 0,  /* stored; the datagram is not complete yet */
-    MS_DEFRAG_DONE,      /* *out, *out_len: the reassembled datagram */
-    MS_DEFRAG_DROPPED,   /* not kept: invalid, truncated, too large or over a cap */
+    MS_DEFRAG_HELD = 0, /* stored; the datagram is not complete yet */
+    MS_DEFRAG_DONE,     /* *out, *out_len: the reassembled datagram */
+    MS_DEFRAG_DROPPED,  /* not kept: invalid, truncated, too large or over a cap */
 };
 
 /* Things worth an anomaly event (bits of *events). */
-#define MS_DEFRAG_EV_OVERLAP_DIFF 0x1u  /* overlapping fragments carry different bytes */
-#define MS_DEFRAG_EV_TOO_LARGE 0x2u     /* reassembly would pass 65535 bytes */
-#define MS_DEFRAG_EV_INVALID 0x4u       /* bad length, conflicting end of datagram */
+#define MS_DEFRAG_EV_OVERLAP_DIFF 0x1u /* overlapping fragments carry different bytes */
+#define MS_DEFRAG_EV_TOO_LARGE 0x2u    /* reassembly would pass 65535 bytes */
+#define MS_DEFRAG_EV_INVALID 0x4u      /* bad length, conflicting end of datagram */
 
 struct ms_defrag_stats {
-    uint64_t reassembled;   /* datagrams completed */
-    uint64_t timeouts;      /* datagrams expired incomplete */
-    uint64_t evicted;       /* datagrams removed to make room (count or bytes cap) */
-    uint64_t dropped;       /* fragments or datagrams refused (invalid, too big, frag cap) */
-    uint64_t overlaps;      /* fragments overlapping held bytes with different data */
+    uint64_t reassembled; /* datagrams completed */
+    uint64_t timeouts;    /* datagrams expired incomplete */
+    uint64_t evicted;     /* datagrams removed to make room (count or bytes cap) */
+    uint64_t dropped;     /* fragments or datagrams refused (invalid, too big, frag cap) */
+    uint64_t overlaps;    /* fragments overlapping held bytes with different data */
 };
 
 struct ms_defrag *ms_defrag_new(const struct ms_limits *lim);
@@ -46,8 +46,8 @@ enum ms_anomaly ms_defrag_event_anomaly(unsigned ev);
 /* Ends datagrams whose first fragment is older than the timeout. */
 void ms_defrag_expire(struct ms_defrag *d, uint64_t now_us);
 void ms_defrag_get_stats(const struct ms_defrag *d, struct ms_defrag_stats *st);
-size_t ms_defrag_datagrams(const struct ms_defrag *d);  /* in progress */
-size_t ms_defrag_bytes(const struct ms_defrag *d);      /* fragment bytes held */
+size_t ms_defrag_datagrams(const struct ms_defrag *d); /* in progress */
+size_t ms_defrag_bytes(const struct ms_defrag *d);     /* fragment bytes held */
 void ms_defrag_free(struct ms_defrag *d);
 
 #endif

@@ -7,10 +7,10 @@
 
 struct ms_flow_table {
     struct ms_flow **buckets;
-    size_t nbuckets;       /* power of two */
+    size_t nbuckets; /* power of two */
     size_t max_flows;
     uint64_t timeout_us;
-    struct ms_lru lru;     /* least recently used first */
+    struct ms_lru lru; /* least recently used first */
     ms_flow_end_fn on_end;
     void *user;
     struct ms_flow_stats stats;
@@ -30,7 +30,8 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 }
 
 /* Hashes the endpoints so that both directions land in one bucket. */
-static uint64_t tuple_hash(uint8_t ver, const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp)
+static uint64_t tuple_hash(uint8_t ver, const uint8_t *a, uint16_t ap, const uint8_t *b,
+                           uint16_t bp)
 {
     size_t alen = ver == 4 ? 4 : 16;
     int c = memcmp(a, b, alen);
@@ -153,8 +154,15 @@ static bool same_endpoints(const struct ms_flow *f, const struct ms_pkt *p, enum
 static bool mail_port(uint16_t port)
 {
     switch (port) {
-    case 25: case 110: case 143: case 465: case 587: case 993: case 995:
-    case 2525: case 4190:
+    case 25:
+    case 110:
+    case 143:
+    case 465:
+    case 587:
+    case 993:
+    case 995:
+    case 2525:
+    case 4190:
         return true;
     default:
         return false;

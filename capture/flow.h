@@ -48,25 +48,25 @@ enum ms_flow_end_reason {
 
 /* How the client was chosen. */
 enum ms_flow_dir_source {
-    MS_FLOW_DIR_SYN = 0,    /* it sent the bare SYN */
-    MS_FLOW_DIR_SYNACK,     /* it received the SYN-ACK (the SYN was missed) */
-    MS_FLOW_DIR_PORTS,      /* mid-connection: a port heuristic */
+    MS_FLOW_DIR_SYN = 0, /* it sent the bare SYN */
+    MS_FLOW_DIR_SYNACK,  /* it received the SYN-ACK (the SYN was missed) */
+    MS_FLOW_DIR_PORTS,   /* mid-connection: a port heuristic */
 };
 
 struct ms_flow {
-    struct ms_flow *hnext;               /* hash chain */
-    struct ms_lru_node lru;              /* the table's recency list */
+    struct ms_flow *hnext;  /* hash chain */
+    struct ms_lru_node lru; /* the table's recency list */
     uint8_t ip_version;
-    uint8_t cli_addr[16], srv_addr[16];  /* client = who opened the connection */
+    uint8_t cli_addr[16], srv_addr[16]; /* client = who opened the connection */
     uint16_t cli_port, srv_port;
     uint64_t first_ts_us, last_ts_us;
-    uint64_t flow_id;                    /* stable for the connection's events */
-    struct ms_tcp_session tcp;           /* both directions' stream state */
-    void *app;                           /* the pipeline's per-flow state */
-    uint8_t dir_source;                  /* enum ms_flow_dir_source */
-    bool swapped;                        /* ms_flow_swap was applied */
-    uint8_t end_reason;                  /* enum ms_flow_end_reason, set before on_end */
-    uint8_t payload_dirs;                /* bit 1 << enum ms_dir: that side sent payload
+    uint64_t flow_id;          /* stable for the connection's events */
+    struct ms_tcp_session tcp; /* both directions' stream state */
+    void *app;                 /* the pipeline's per-flow state */
+    uint8_t dir_source;        /* enum ms_flow_dir_source */
+    bool swapped;              /* ms_flow_swap was applied */
+    uint8_t end_reason;        /* enum ms_flow_end_reason, set before on_end */
+    uint8_t payload_dirs;      /* bit 1 << enum ms_dir: that side sent payload
                                           * (set by the pipeline; ms_flow_swap keeps it
                                           * right); eviction spares these flows first */
 };

@@ -18,7 +18,7 @@ struct entry {
 struct ms_flow_recent {
     struct entry *e;
     uint32_t *bucket;
-    size_t max, nbuckets;  /* nbuckets: a power of two >= 2 * max */
+    size_t max, nbuckets; /* nbuckets: a power of two >= 2 * max */
     uint32_t oldest, newest, free;
     size_t count;
     uint64_t ttl_us;

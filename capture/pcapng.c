@@ -27,24 +27,24 @@
 struct iface {
     int linktype;
     uint32_t snaplen;
-    uint8_t tsresol;            /* raw option value; default 6 (microseconds) */
-    int64_t tsoffset;           /* seconds added to every timestamp */
+    uint8_t tsresol;  /* raw option value; default 6 (microseconds) */
+    int64_t tsoffset; /* seconds added to every timestamp */
     struct bpf_program prog;
     bool have_prog;
-    bool reject_all;            /* the filter cannot apply to this link type */
+    bool reject_all; /* the filter cannot apply to this link type */
 };
 
 struct ms_pcapng {
     FILE *fp;
-    bool pre_read;              /* the first 4 bytes (SHB type) are consumed */
-    bool big_endian;            /* byte order of the current section */
+    bool pre_read;   /* the first 4 bytes (SHB type) are consumed */
+    bool big_endian; /* byte order of the current section */
     bool in_section;
     char *filter;
     uint8_t *buf;
     size_t cap;
     struct iface *ifs;
     size_t nifs, ifcap;
-    uint64_t last_ts;           /* for Simple Packet Blocks, which have none */
+    uint64_t last_ts; /* for Simple Packet Blocks, which have none */
     char err[PCAP_ERRBUF_SIZE + 128];
 };
 
@@ -72,8 +72,10 @@ static void clear_ifaces(struct ms_pcapng *r)
 static enum ms_rc compile(const char *filter, int linktype, uint32_t snaplen,
                           struct bpf_program *prog, char *err, size_t errlen)
 {
-    pcap_t *dead = pcap_open_dead(linktype, snaplen ? (int)(snaplen > MS_SNAPLEN_MAX ? MS_SNAPLEN_MAX : snaplen)
-                                                    : MS_SNAPLEN_MAX);
+    pcap_t *dead = pcap_open_dead(linktype,
+                                  snaplen
+                                      ? (int)(snaplen > MS_SNAPLEN_MAX ? MS_SNAPLEN_MAX : snaplen)
+                                      : MS_SNAPLEN_MAX);
     if (!dead) {
         snprintf(err, errlen, "out of memory");
         return MS_ERR_NOMEM;
@@ -92,7 +94,7 @@ struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, ch
     struct ms_pcapng *r = calloc(1, sizeof(*r));
     if (!r) {
         snprintf(err, errlen, "out of memory");
-        (void)fclose(fp);   /* a capture opened for reading: no data to lose */
+        (void)fclose(fp); /* a capture opened for reading: no data to lose */
         return NULL;
     }
     r->fp = fp;
@@ -233,7 +235,7 @@ static uint64_t to_us(const struct iface *i, uint64_t ts)
         us = ts / div;
     }
     if (i->tsoffset)
-        us += (uint64_t)i->tsoffset * 1000000u;   /* wraps like the file asks */
+        us += (uint64_t)i->tsoffset * 1000000u; /* wraps like the file asks */
     return us;
 }
 
@@ -274,7 +276,7 @@ enum ms_next ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t 
         }
         if (rc != MS_NEXT_PACKET)
             return rc;
-        size_t done;   /* header bytes already read */
+        size_t done; /* header bytes already read */
         if (memcmp(h, "\x0a\x0d\x0d\x0a", 4) == 0) {
             /* A new section: its byte-order magic decides how to read even
              * its own length. */
@@ -320,10 +322,10 @@ enum ms_next ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t 
             snprintf(r->err, sizeof(r->err), "pcapng block lengths disagree");
             return MS_NEXT_ERROR;
         }
-        const uint8_t *b = r->buf;   /* body, after type and length */
-        size_t n = total - 12;       /* body length */
+        const uint8_t *b = r->buf; /* body, after type and length */
+        size_t n = total - 12;     /* body length */
         if (type == BT_SHB) {
-            b = r->buf;              /* from the major version on */
+            b = r->buf; /* from the major version on */
             if (rd16(r, b) != 1) {
                 snprintf(r->err, sizeof(r->err), "unsupported pcapng version %u", rd16(r, b));
                 return MS_NEXT_ERROR;
@@ -409,6 +411,6 @@ void ms_pcapng_close(struct ms_pcapng *r)
     free(r->buf);
     free(r->filter);
     if (r->fp)
-        (void)fclose(r->fp);   /* opened for reading: no data to lose */
+        (void)fclose(r->fp); /* opened for reading: no data to lose */
     free(r);
 }

@@ -30,8 +30,8 @@ struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, ch
 
 /* MS_NEXT_PACKET, MS_NEXT_END (end of file) or MS_NEXT_ERROR (see
  * ms_pcapng_error). Data stays valid until the next call. */
-enum ms_next ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data, size_t *caplen,
-                   int *linktype);
+enum ms_next ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t **data,
+                            size_t *caplen, int *linktype);
 const char *ms_pcapng_error(const struct ms_pcapng *r);
 /* Link type of the first interface seen so far, -1 before any. */
 int ms_pcapng_first_linktype(const struct ms_pcapng *r);

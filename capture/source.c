@@ -19,8 +19,8 @@
 
 struct ms_source {
     pcap_t *pcap;
-    struct ms_pcapng *ng;       /* instead of pcap, for pcapng files */
-    volatile int brk;           /* ms_source_break on a pcapng source */
+    struct ms_pcapng *ng; /* instead of pcap, for pcapng files */
+    volatile int brk;     /* ms_source_break on a pcapng source */
     int linktype;
     char name[256];
     char err[PCAP_ERRBUF_SIZE + 64];
@@ -44,7 +44,8 @@ static enum ms_rc apply_filter(struct ms_source *s, const char *filter, char *er
     return MS_OK;
 }
 
-static struct ms_source *finish_open(struct ms_source *s, const char *filter, char *err, size_t errlen)
+static struct ms_source *finish_open(struct ms_source *s, const char *filter, char *err,
+                                     size_t errlen)
 {
     s->linktype = pcap_datalink(s->pcap);
     if (!ms_decode_linktype_supported(s->linktype)) {
@@ -91,7 +92,8 @@ static int peek_close(void *c)
     return 0;
 }
 
-struct ms_source *ms_source_open_file(const char *path, const char *filter, char *err, size_t errlen)
+struct ms_source *ms_source_open_file(const char *path, const char *filter, char *err,
+                                      size_t errlen)
 {
     struct ms_source *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -137,9 +139,9 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, char
         pk->in = stdin;
         s->pcap = pcap_fopen_offline_with_tstamp_precision(pf, PCAP_TSTAMP_PRECISION_MICRO, perr);
         if (!s->pcap)
-            (void)fclose(pf);   /* read only: no data to lose */
+            (void)fclose(pf); /* read only: no data to lose */
     } else {
-        (void)fclose(fp);       /* read only, reopened by path below */
+        (void)fclose(fp); /* read only, reopened by path below */
         /* Microsecond timestamps whatever the file stores (pcapng may use ns). */
         s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
     }

@@ -10,14 +10,15 @@
 struct ms_source;
 
 struct ms_live_opts {
-    int snaplen;        /* 0: MS_SNAPLEN_MAX */
-    int buffer_size;    /* bytes, 0: libpcap default */
-    int immediate;      /* deliver packets as they arrive */
+    int snaplen;     /* 0: MS_SNAPLEN_MAX */
+    int buffer_size; /* bytes, 0: libpcap default */
+    int immediate;   /* deliver packets as they arrive */
     int promisc;
 };
 
 /* On failure returns NULL and writes a one-line reason into err. */
-struct ms_source *ms_source_open_file(const char *path, const char *filter, char *err, size_t errlen);
+struct ms_source *ms_source_open_file(const char *path, const char *filter, char *err,
+                                      size_t errlen);
 struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_opts *o,
                                       const char *filter, char *err, size_t errlen);
 

@@ -17,10 +17,10 @@
 
 struct ms_tcp_seg {
     RB_ENTRY(ms_tcp_seg) rb;
-    uint64_t off;              /* stream offset of data[0] */
+    uint64_t off; /* stream offset of data[0] */
     uint32_t len;
     uint32_t ack;
-    bool has_ack;              /* waits for the peer to reach ack */
+    bool has_ack; /* waits for the peer to reach ack */
     struct ms_seg_meta meta;
     uint8_t data[];
 };
@@ -40,7 +40,6 @@ RB_GENERATE_STATIC(ms_tcp_segtree, ms_tcp_seg, rb, seg_cmp)
 /* Offsets start here so that a half started mid-stream can move its start
  * back (a segment from before the first one seen) without going below 0. */
 #define OFF_BASE (1ull << 40)
-
 
 void ms_tcp_half_init(struct ms_tcp_half *h)
 {
@@ -109,8 +108,8 @@ static void win_put(struct ms_tcp_half *h, struct ms_reasm_budget *b, const uint
 
 /* Compares [seq, seq+n), which lies before next_seq, with what was
  * delivered, as far as the window reaches. */
-static bool win_differs(const struct ms_tcp_half *h, const struct ms_reasm_budget *b,
-                        uint32_t seq, const uint8_t *p, size_t n, uint32_t *where)
+static bool win_differs(const struct ms_tcp_half *h, const struct ms_reasm_budget *b, uint32_t seq,
+                        const uint8_t *p, size_t n, uint32_t *where)
 {
     if (!h->win || h->win_valid == 0)
         return false;
@@ -175,8 +174,8 @@ static void compare_copy(struct ms_reasm_budget *b, struct put *u, uint32_t seq,
 
 /* ---- delivery --------------------------------------------------------- */
 
-static void deliver(struct ms_tcp_half *h, struct ms_reasm_budget *b, const uint8_t *p,
-                    size_t n, const struct ms_seg_meta *m, const struct ms_stream_out *out)
+static void deliver(struct ms_tcp_half *h, struct ms_reasm_budget *b, const uint8_t *p, size_t n,
+                    const struct ms_seg_meta *m, const struct ms_stream_out *out)
 {
     win_put(h, b, p, n);
     h->next_seq += (uint32_t)n;
@@ -202,7 +201,7 @@ bool ms_tcp_half_pump(struct ms_tcp_half *h, struct ms_reasm_budget *b, enum ms_
     while ((s = RB_MIN(ms_tcp_segtree, &h->segs)) && s->off <= h->next_off) {
         uint64_t end = s->off + s->len;
         if (end <= h->next_off) {
-            seg_remove(h, b, s);  /* wholly behind: can only follow a skip */
+            seg_remove(h, b, s); /* wholly behind: can only follow a skip */
             continue;
         }
         if (s->has_ack && (g == MS_GATE_SHUT || (g == MS_GATE_ACK && SEQ_GT(s->ack, gate))))
@@ -316,7 +315,7 @@ static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64
                         const uint8_t *p, size_t n, const struct ms_tcp_segin *in, bool gated,
                         struct put *u)
 {
-    struct ms_tcp_seg key = { .off = off };   /* seg_cmp reads off only */
+    struct ms_tcp_seg key = { .off = off }; /* seg_cmp reads off only */
     /* The segment that starts at or before off may cover its front. */
     struct ms_tcp_seg *succ = RB_NFIND(ms_tcp_segtree, &h->segs, &key);
     struct ms_tcp_seg *pred = succ ? RB_PREV(ms_tcp_segtree, &h->segs, succ)
@@ -375,8 +374,7 @@ static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64
             break;
         /* Now at succ: its bytes are the first copy. */
         size_t covered = succ->len < n ? succ->len : n;
-        compare_copy(b, u, in->seq + (uint32_t)(off - off_of(h, in->seq)), succ->data, p,
-                     covered);
+        compare_copy(b, u, in->seq + (uint32_t)(off - off_of(h, in->seq)), succ->data, p, covered);
         lower_gate(succ, in, gated);
         off += covered;
         p += covered;
@@ -387,8 +385,8 @@ static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64
 }
 
 enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
-                           const struct ms_tcp_segin *in, bool gate_open,
-                           struct ms_tcp_put_ctx *c, const struct ms_stream_out *out)
+                           const struct ms_tcp_segin *in, bool gate_open, struct ms_tcp_put_ctx *c,
+                           const struct ms_stream_out *out)
 {
     struct put u = { c, out, &in->meta };
     uint32_t seq = in->seq;

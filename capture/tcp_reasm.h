@@ -37,7 +37,7 @@
 #define MS_SEQ_GT(a, b) MS_SEQ_LT(b, a)
 
 struct ms_reasm_budget {
-    size_t used;           /* out-of-order memory buffered across all halves: segment
+    size_t used; /* out-of-order memory buffered across all halves: segment
                             * bytes plus a fixed overhead per segment (ms_tcp_seg_cost) */
     size_t used_peak;
     size_t max_total;
@@ -56,12 +56,11 @@ struct ms_reasm_budget {
 /* The packet a chunk of bytes came in: events completed by it carry both. */
 struct ms_seg_meta {
     uint64_t ts_us;
-    uint64_t pkt_no;       /* 1-based packet number in the run */
+    uint64_t pkt_no; /* 1-based packet number in the run */
 };
 
 struct ms_stream_out {
-    void (*data)(void *user, unsigned dir, const uint8_t *p, size_t n,
-                 const struct ms_seg_meta *m);
+    void (*data)(void *user, unsigned dir, const uint8_t *p, size_t n, const struct ms_seg_meta *m);
     /* missing bytes were never seen; m: the packet at which that was decided */
     void (*gap)(void *user, unsigned dir, uint64_t missing, const struct ms_seg_meta *m);
     /* Optional (NULL): a segment's overlapping bytes differ from the first
@@ -73,11 +72,11 @@ struct ms_stream_out {
 
 /* One segment offered to a half. */
 struct ms_tcp_segin {
-    uint32_t seq;          /* sequence number of p[0] (after the SYN) */
+    uint32_t seq; /* sequence number of p[0] (after the SYN) */
     const uint8_t *p;
     size_t n;
-    bool has_ack;          /* the packet had ACK set: ack is meaningful */
-    uint32_t ack;          /* the peer's sequence space */
+    bool has_ack; /* the packet had ACK set: ack is meaningful */
+    uint32_t ack; /* the peer's sequence space */
     struct ms_seg_meta meta;
 };
 
@@ -86,48 +85,48 @@ struct ms_tcp_segin {
 struct ms_tcp_put_ctx {
     bool overlap_counted;
     bool diff_reported;
-    bool tried;            /* offered before: seen_end already counts it */
+    bool tried; /* offered before: seen_end already counts it */
     bool held_counted;
 };
 
 /* The first waiting segment of a half (ms_tcp_half_first). */
 struct ms_tcp_wait {
     uint32_t seq;
-    bool at_hole;          /* a hole lies before it */
-    bool has_ack;          /* it is gated on the peer reaching ack */
+    bool at_hole; /* a hole lies before it */
+    bool has_ack; /* it is gated on the peer reaching ack */
     uint32_t ack;
-    uint64_t pkt_no;       /* when it arrived */
+    uint64_t pkt_no; /* when it arrived */
 };
 
 struct ms_tcp_seg;
 struct ms_tcp_segtree {
-    struct ms_tcp_seg *rbh_root;   /* bsd/sys/tree.h RB_HEAD layout */
+    struct ms_tcp_seg *rbh_root; /* bsd/sys/tree.h RB_HEAD layout */
 };
 
 struct ms_tcp_half {
-    bool started;              /* next_seq is known */
-    bool syn;                  /* a SYN from this side was seen; isn is valid */
-    bool fin;                  /* FIN (or its RST) seen: no data past fin_seq */
-    bool reset_limit;          /* the peer's RST acknowledged up to limit_seq: */
-    uint32_t limit_seq;        /* later bytes were never taken (RFC 9293 3.10.7) */
-    bool seen_data;            /* seen_end is valid */
-    bool skipped;              /* a hole was declared lost (no rewinding the start) */
-    bool alone;                /* (tcp_session.c) the peer never showed up within a
+    bool started;       /* next_seq is known */
+    bool syn;           /* a SYN from this side was seen; isn is valid */
+    bool fin;           /* FIN (or its RST) seen: no data past fin_seq */
+    bool reset_limit;   /* the peer's RST acknowledged up to limit_seq: */
+    uint32_t limit_seq; /* later bytes were never taken (RFC 9293 3.10.7) */
+    bool seen_data;     /* seen_end is valid */
+    bool skipped;       /* a hole was declared lost (no rewinding the start) */
+    bool alone;         /* (tcp_session.c) the peer never showed up within a
                                 * window: this side waits for nothing of it */
     uint32_t isn;
-    uint32_t next_seq;         /* first byte not yet delivered */
+    uint32_t next_seq; /* first byte not yet delivered */
     uint32_t fin_seq;
-    uint32_t seen_end;         /* highest end of data seen */
-    uint64_t next_off;         /* stream offset of next_seq (tree keys) */
-    uint32_t rewound;          /* how far a mid-stream start moved back, in all */
-    uint32_t keepalive_seq;    /* where the last keepalive probe sat (a SPAN port's */
-    bool keepalive_seen;       /* copy of it may come after newer data) */
-    struct ms_tcp_segtree segs;/* waiting segments, non-overlapping */
+    uint32_t seen_end;          /* highest end of data seen */
+    uint64_t next_off;          /* stream offset of next_seq (tree keys) */
+    uint32_t rewound;           /* how far a mid-stream start moved back, in all */
+    uint32_t keepalive_seq;     /* where the last keepalive probe sat (a SPAN port's */
+    bool keepalive_seen;        /* copy of it may come after newer data) */
+    struct ms_tcp_segtree segs; /* waiting segments, non-overlapping */
     size_t nsegs;
-    size_t seg_bytes;          /* their cost against the caps (bytes + overhead) */
-    uint64_t delivered;        /* bytes handed on */
-    uint8_t *win;              /* ring of the last delivered bytes (lazy) */
-    uint32_t win_valid;        /* bytes of the ring just before next_seq that are real */
+    size_t seg_bytes;   /* their cost against the caps (bytes + overhead) */
+    uint64_t delivered; /* bytes handed on */
+    uint8_t *win;       /* ring of the last delivered bytes (lazy) */
+    uint32_t win_valid; /* bytes of the ring just before next_seq that are real */
 };
 
 void ms_tcp_half_init(struct ms_tcp_half *h);
@@ -148,13 +147,13 @@ void ms_tcp_half_reset_at(struct ms_tcp_half *h, uint32_t ack);
  * MS_ERR_LIMIT when a cap left part of it unstored: the caller makes room
  * and calls again with the same ctx. */
 enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
-                           const struct ms_tcp_segin *in, bool gate_open,
-                           struct ms_tcp_put_ctx *c, const struct ms_stream_out *out);
+                           const struct ms_tcp_segin *in, bool gate_open, struct ms_tcp_put_ctx *c,
+                           const struct ms_stream_out *out);
 /* What the peer lets through (tcp_session.c). */
 enum ms_gate {
-    MS_GATE_OPEN = 0,  /* everything in order goes */
-    MS_GATE_ACK,       /* segments whose ack is at or below the gate value */
-    MS_GATE_SHUT,      /* only segments that carry no ACK: the peer's start is not known yet */
+    MS_GATE_OPEN = 0, /* everything in order goes */
+    MS_GATE_ACK,      /* segments whose ack is at or below the gate value */
+    MS_GATE_SHUT,     /* only segments that carry no ACK: the peer's start is not known yet */
 };
 /* Delivers waiting segments that are in order and that the gate allows.
  * True when any byte moved. */

@@ -5,7 +5,6 @@
 /* An ACK more than MS_ACK_GAP_MAX past what was delivered from the peer
  * is not evidence of bytes in flight (common/limits.h). */
 
-
 void ms_tcp_ctx_init(struct ms_tcp_ctx *c, const struct ms_limits *lim,
                      const struct ms_stream_ops *ops)
 {
@@ -170,7 +169,7 @@ static bool force_one(struct ms_tcp_ctx *c, struct ms_tcp_session *s, const stru
             ack = ph->fin_seq;
         if (has[peer] && MS_SEQ_LT(w[peer].seq, ack)) {
             if (w[peer].at_hole)
-                skip(c, s, peer, w[peer].seq, m);  /* the peer's own hole first */
+                skip(c, s, peer, w[peer].seq, m); /* the peer's own hole first */
             else {
                 ms_tcp_half_ungate_first(&s->dir[me]); /* each waits for the other */
                 c->st.gate_released++;
@@ -252,7 +251,7 @@ enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_sess
      * may have bytes waiting (a tap records the end before them); further
      * is a forged or stale one, which would cut the stream. */
     uint32_t end_window = (uint32_t)(c->budget.max_half < UINT32_MAX / 2 ? c->budget.max_half
-                                                                          : UINT32_MAX / 2);
+                                                                         : UINT32_MAX / 2);
     if ((p->tcp_flags & MS_TH_RST) && !ms_tcp_half_end_plausible(h, p->seq, end_window)) {
         c->st.bad_ends++;
         return MS_TCP_OPEN;
@@ -292,7 +291,8 @@ enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_sess
         return done(s) ? MS_TCP_DONE : MS_TCP_OPEN;
     uint32_t gate = 0;
     enum ms_gate g = gate_of(s, dir, &gate);
-    bool gate_open = !in.has_ack || g == MS_GATE_OPEN || (g == MS_GATE_ACK && MS_SEQ_LEQ(in.ack, gate));
+    bool gate_open = !in.has_ack || g == MS_GATE_OPEN ||
+                     (g == MS_GATE_ACK && MS_SEQ_LEQ(in.ack, gate));
     put(c, s, dir, &in, gate_open, m);
     pump(c, s);
     update_wait(c, s, before, m->ts_us);

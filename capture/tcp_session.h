@@ -35,36 +35,35 @@
 
 /* The app layer's side of every session of one context. */
 struct ms_stream_ops {
-    void (*data)(void *user, unsigned dir, const uint8_t *p, size_t n,
-                 const struct ms_seg_meta *m);
+    void (*data)(void *user, unsigned dir, const uint8_t *p, size_t n, const struct ms_seg_meta *m);
     void (*gap)(void *user, unsigned dir, uint64_t missing, const struct ms_seg_meta *m);
     void (*overlap)(void *user, unsigned dir, uint32_t seq, const struct ms_seg_meta *m);
 };
 
 struct ms_tcp_session {
-    struct ms_tcp_half dir[2];     /* indexed by enum ms_dir */
+    struct ms_tcp_half dir[2]; /* indexed by enum ms_dir */
     bool rst;
-    uint64_t pkts;                 /* packets of this connection */
-    uint64_t wait_pkt, wait_ts_us; /* when the current wait began */
-    TAILQ_ENTRY(ms_tcp_session) wlink;  /* the context's wait list */
-    bool waiting;                  /* on the context's wait list */
-    bool bytes_off;                /* nobody wants the bytes: flags only */
-    void *user;                    /* for the stream ops */
+    uint64_t pkts;                     /* packets of this connection */
+    uint64_t wait_pkt, wait_ts_us;     /* when the current wait began */
+    TAILQ_ENTRY(ms_tcp_session) wlink; /* the context's wait list */
+    bool waiting;                      /* on the context's wait list */
+    bool bytes_off;                    /* nobody wants the bytes: flags only */
+    void *user;                        /* for the stream ops */
 };
 
 struct ms_tcp_stats {
-    uint64_t wait_expired;     /* holes or holds ended by the window */
-    uint64_t ack_gaps;         /* peer bytes acknowledged but never captured */
-    uint64_t gate_released;    /* holds released without the peer's bytes */
-    uint64_t bad_ends;         /* FIN or RST behind delivered bytes or far ahead: ignored */
+    uint64_t wait_expired;  /* holes or holds ended by the window */
+    uint64_t ack_gaps;      /* peer bytes acknowledged but never captured */
+    uint64_t gate_released; /* holds released without the peer's bytes */
+    uint64_t bad_ends;      /* FIN or RST behind delivered bytes or far ahead: ignored */
 };
 
 struct ms_tcp_ctx {
     struct ms_reasm_budget budget;
     struct ms_tcp_stats st;
     const struct ms_stream_ops *ops;
-    uint64_t wait_pkts;            /* window: packets of the connection */
-    uint64_t wait_us;              /* window: seconds (capture or wall clock) */
+    uint64_t wait_pkts; /* window: packets of the connection */
+    uint64_t wait_us;   /* window: seconds (capture or wall clock) */
     /* Stalled sessions, oldest stall first. The context must not move
      * once initialised (the list head points into itself). */
     TAILQ_HEAD(ms_tcp_waitq, ms_tcp_session) waitq;

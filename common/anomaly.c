@@ -31,10 +31,14 @@ enum ms_anomaly_type ms_anomaly_type_of(enum ms_anomaly a)
 const char *ms_anomaly_type_name(enum ms_anomaly_type t)
 {
     switch (t) {
-    case MS_ANOMALY_STREAM: return "stream";
-    case MS_ANOMALY_DECODE: return "decode";
-    case MS_ANOMALY_EXTRACT: return "extract";
-    case MS_ANOMALY_APPLAYER: break;
+    case MS_ANOMALY_STREAM:
+        return "stream";
+    case MS_ANOMALY_DECODE:
+        return "decode";
+    case MS_ANOMALY_EXTRACT:
+        return "extract";
+    case MS_ANOMALY_APPLAYER:
+        break;
     }
     return "applayer";
 }

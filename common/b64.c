@@ -5,8 +5,8 @@
 #include <string.h>
 
 #define B64_SKIP 0xfe /* whitespace */
-#define B64_BAD  0xff /* outside the alphabet */
-#define B64_PAD  0xfd /* '=' */
+#define B64_BAD 0xff  /* outside the alphabet */
+#define B64_PAD 0xfd  /* '=' */
 
 /* Value of a base64 character, or one of the markers above. A switch on
  * ranges keeps the table const-free of 256 hand-written entries. */
@@ -19,11 +19,19 @@ static uint8_t b64_val(uint8_t c)
     if (c >= '0' && c <= '9')
         return (uint8_t)(c - '0' + 52);
     switch (c) {
-    case '+': return 62;
-    case '/': return 63;
-    case '=': return B64_PAD;
-    case ' ': case '\t': case '\r': case '\n': return B64_SKIP;
-    default: return B64_BAD;
+    case '+':
+        return 62;
+    case '/':
+        return 63;
+    case '=':
+        return B64_PAD;
+    case ' ':
+    case '\t':
+    case '\r':
+    case '\n':
+        return B64_SKIP;
+    default:
+        return B64_BAD;
     }
 }
 
@@ -116,8 +124,7 @@ size_t ms_b64_finish(struct ms_b64 *s, uint8_t *out)
     return o;
 }
 
-enum ms_rc ms_b64_decode_buf(const uint8_t *in, size_t n, uint8_t *out, size_t cap,
-                             size_t *out_len)
+enum ms_rc ms_b64_decode_buf(const uint8_t *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
 {
     struct ms_b64 s;
     uint8_t tmp[MS_B64_OUT_MAX(64)];

@@ -16,7 +16,7 @@ void ms_buf_init(struct ms_buf *b, size_t max);
 enum ms_rc ms_buf_append(struct ms_buf *b, const void *d, size_t n);
 /* Appends as much as fits under max; returns how many bytes were taken. */
 size_t ms_buf_append_some(struct ms_buf *b, const void *d, size_t n);
-void ms_buf_reset(struct ms_buf *b);   /* len = 0, keeps memory */
-void ms_buf_free(struct ms_buf *b);    /* safe on a zeroed or freed buffer */
+void ms_buf_reset(struct ms_buf *b); /* len = 0, keeps memory */
+void ms_buf_free(struct ms_buf *b);  /* safe on a zeroed or freed buffer */
 
 #endif

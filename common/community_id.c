@@ -14,9 +14,9 @@ enum {
     CID_PROTO_ICMP6 = 58,
     CID_PROTO_SCTP = 132,
     CID_SHA1_LEN = 20,
-    CID_B64_LEN = 28,                                      /* 4 * ceil(20 / 3) */
-    CID_STR_LEN = 2 + CID_B64_LEN,                         /* "1:" + base64 */
-    CID_INPUT_MAX = 2 + 16 + 16 + 1 + 1 + 2 + 2,           /* IPv6 with ports */
+    CID_B64_LEN = 28,                            /* 4 * ceil(20 / 3) */
+    CID_STR_LEN = 2 + CID_B64_LEN,               /* "1:" + base64 */
+    CID_INPUT_MAX = 2 + 16 + 16 + 1 + 1 + 2 + 2, /* IPv6 with ports */
 };
 
 _Static_assert(MS_COMMUNITY_ID_LEN > CID_STR_LEN, "room for the NUL");
@@ -25,20 +25,20 @@ _Static_assert(MS_COMMUNITY_ID_LEN > CID_STR_LEN, "room for the NUL");
  * ICMP.cc, copied by the spec): both directions of an exchange map to the
  * same "port" pair so that they hash alike. */
 static const uint8_t icmp4_pairs[][2] = {
-    {8, 0},   /* echo / echo reply */
-    {13, 14}, /* timestamp / reply */
-    {15, 16}, /* information request / reply */
-    {10, 9},  /* router solicitation / advertisement */
-    {17, 18}, /* address mask request / reply */
+    { 8, 0 },   /* echo / echo reply */
+    { 13, 14 }, /* timestamp / reply */
+    { 15, 16 }, /* information request / reply */
+    { 10, 9 },  /* router solicitation / advertisement */
+    { 17, 18 }, /* address mask request / reply */
 };
 
 static const uint8_t icmp6_pairs[][2] = {
-    {128, 129}, /* echo request / reply */
-    {133, 134}, /* router solicitation / advertisement */
-    {135, 136}, /* neighbor solicitation / advertisement */
-    {130, 131}, /* MLD listener query / report */
-    {139, 140}, /* node information (who-are-you) query / reply */
-    {144, 145}, /* home agent address discovery request / reply */
+    { 128, 129 }, /* echo request / reply */
+    { 133, 134 }, /* router solicitation / advertisement */
+    { 135, 136 }, /* neighbor solicitation / advertisement */
+    { 130, 131 }, /* MLD listener query / report */
+    { 139, 140 }, /* node information (who-are-you) query / reply */
+    { 144, 145 }, /* home agent address discovery request / reply */
 };
 
 /* Maps an ICMP type/code to the spec's port equivalents. Returns true when
@@ -67,8 +67,8 @@ static void put16(uint8_t *p, uint16_t v)
 }
 
 enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *saddr,
-                              const uint8_t *daddr, uint8_t proto, uint16_t sport,
-                              uint16_t dport, char *out, size_t outlen)
+                              const uint8_t *daddr, uint8_t proto, uint16_t sport, uint16_t dport,
+                              char *out, size_t outlen)
 {
     uint8_t in[CID_INPUT_MAX];
     uint8_t md[EVP_MAX_MD_SIZE];
@@ -98,12 +98,12 @@ enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *
         break;
     /* The table follows proto, not ip_version, as pycommunityid does. */
     case CID_PROTO_ICMP:
-        one_way = icmp_ports(icmp4_pairs, sizeof icmp4_pairs / sizeof icmp4_pairs[0], sport,
-                             dport, &sport, &dport);
+        one_way = icmp_ports(icmp4_pairs, sizeof icmp4_pairs / sizeof icmp4_pairs[0], sport, dport,
+                             &sport, &dport);
         break;
     case CID_PROTO_ICMP6:
-        one_way = icmp_ports(icmp6_pairs, sizeof icmp6_pairs / sizeof icmp6_pairs[0], sport,
-                             dport, &sport, &dport);
+        one_way = icmp_ports(icmp6_pairs, sizeof icmp6_pairs / sizeof icmp6_pairs[0], sport, dport,
+                             &sport, &dport);
         break;
     default:
         /* The spec hashes other protocols without ports, not with zeros. */

@@ -26,7 +26,7 @@
  * MS_ERR_LIMIT if outlen < 31 (out then holds "" when outlen > 0);
  * MS_ERR_NOMEM if OpenSSL cannot allocate its digest context. */
 enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *saddr,
-                              const uint8_t *daddr, uint8_t proto, uint16_t sport,
-                              uint16_t dport, char *out, size_t outlen);
+                              const uint8_t *daddr, uint8_t proto, uint16_t sport, uint16_t dport,
+                              char *out, size_t outlen);
 
 #endif

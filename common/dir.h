@@ -6,8 +6,8 @@
 #define MS_DIR_H
 
 enum ms_dir {
-    MS_TO_SERVER = 0,   /* client -> server */
-    MS_TO_CLIENT = 1,   /* server -> client */
+    MS_TO_SERVER = 0, /* client -> server */
+    MS_TO_CLIENT = 1, /* server -> client */
 };
 
 #endif

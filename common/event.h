@@ -36,25 +36,25 @@ enum ms_outcome {
 };
 
 struct ms_ev_credential {
-    const char *command;          /* protocol command: "USER", "APOP", "AUTH", ... */
-    const char *mechanism;        /* SASL name, or the command ("USER" for USER/PASS) */
+    const char *command;   /* protocol command: "USER", "APOP", "AUTH", ... */
+    const char *mechanism; /* SASL name, or the command ("USER" for USER/PASS) */
     struct ms_bytes username;
-    struct ms_bytes authzid;      /* SASL authorization identity, when given */
-    struct ms_bytes password;     /* the cleartext secret, if one crossed the wire */
-    struct ms_bytes token;        /* OAuth bearer token (XOAUTH2, OAUTHBEARER): a secret too */
+    struct ms_bytes authzid;  /* SASL authorization identity, when given */
+    struct ms_bytes password; /* the cleartext secret, if one crossed the wire */
+    struct ms_bytes token;    /* OAuth bearer token (XOAUTH2, OAUTHBEARER): a secret too */
     /* Challenge/response logins (APOP, CRAM-MD5, DIGEST-MD5, NTLM): printable
      * text (hex for binary values), and the line hashcat takes. */
     struct ms_bytes challenge;
     struct ms_bytes response;
     struct ms_bytes hashcat;
-    int hashcat_mode;             /* 0: none; 20 APOP, 10200 CRAM-MD5, 5500/5600 NetNTLMv1/v2 */
-    struct ms_bytes domain;       /* NTLM */
-    struct ms_bytes workstation;  /* NTLM */
+    int hashcat_mode;            /* 0: none; 20 APOP, 10200 CRAM-MD5, 5500/5600 NetNTLMv1/v2 */
+    struct ms_bytes domain;      /* NTLM */
+    struct ms_bytes workstation; /* NTLM */
     enum ms_outcome outcome;
-    struct ms_bytes server_reply; /* reply line without its terminator */
-    bool tls;                     /* false: seen in the clear */
+    struct ms_bytes server_reply;      /* reply line without its terminator */
+    bool tls;                          /* false: seen in the clear */
     enum ms_tristate starttls_offered; /* the server offered STARTTLS/STLS (or LOGINDISABLED) */
-    bool incomplete;              /* pieces were missing (gap, cap, bad input) */
+    bool incomplete;                   /* pieces were missing (gap, cap, bad input) */
 };
 
 struct ms_attachment {
@@ -69,7 +69,7 @@ struct ms_attachment {
 };
 
 struct ms_ev_email {
-    const char *command;          /* "RETR", "TOP", "DATA", "BDAT", "FETCH", "APPEND" */
+    const char *command; /* "RETR", "TOP", "DATA", "BDAT", "FETCH", "APPEND" */
     /* SMTP only, absent elsewhere: the client's HELO/EHLO argument, and the
      * envelope paths as the client wrote them (Suricata's form: the first
      * word after "MAIL FROM:"/"RCPT TO:", angle brackets kept). */
@@ -77,7 +77,7 @@ struct ms_ev_email {
     struct ms_bytes mail_from;
     const struct ms_bytes *rcpt_to;
     size_t n_rcpt_to;
-    struct ms_bytes from;         /* decoded UTF-8 header values */
+    struct ms_bytes from; /* decoded UTF-8 header values */
     const struct ms_bytes *to;
     size_t n_to;
     const struct ms_bytes *cc;
@@ -85,8 +85,8 @@ struct ms_ev_email {
     struct ms_bytes subject;
     struct ms_bytes date;
     struct ms_bytes message_id;
-    uint64_t size;                /* bytes as transferred, after dot-unstuffing */
-    uint8_t sha256[32];           /* of those bytes */
+    uint64_t size;      /* bytes as transferred, after dot-unstuffing */
+    uint8_t sha256[32]; /* of those bytes */
     const struct ms_attachment *attachments;
     size_t n_attachments;
     struct ms_bytes body_excerpt; /* start of the first text part (--body-bytes) */
@@ -103,14 +103,14 @@ struct ms_ev_email {
 };
 
 struct ms_ev_anomaly {
-    const char *type;             /* "applayer" (NULL means this), "stream", "decode" */
-    const char *code;             /* stable identifier, e.g. "line_too_long" */
-    struct ms_bytes detail;       /* human-readable context */
+    const char *type;       /* "applayer" (NULL means this), "stream", "decode" */
+    const char *code;       /* stable identifier, e.g. "line_too_long" */
+    struct ms_bytes detail; /* human-readable context */
 };
 
 struct ms_event {
     enum ms_event_kind kind;
-    const char *app_proto;        /* "pop3", "imap", "smtp"; NULL before classification */
+    const char *app_proto; /* "pop3", "imap", "smtp"; NULL before classification */
     union {
         struct ms_ev_credential cred;
         struct ms_ev_email email;
@@ -146,8 +146,8 @@ struct ms_msg_tap {
     void (*att_data)(void *att, const uint8_t *p, size_t n);
     struct ms_bytes (*att_end)(void *att);
     struct ms_bytes (*msg_end)(void *msg);
-    void *user;                   /* the tap's own state */
-    uint64_t flow_id;             /* set by the pipeline for each flow: names files */
+    void *user;       /* the tap's own state */
+    uint64_t flow_id; /* set by the pipeline for each flow: names files */
 };
 
 static inline struct ms_bytes ms_bytes_of(const void *p, size_t len)

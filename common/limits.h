@@ -8,28 +8,28 @@
 #include <stdint.h>
 
 struct ms_limits {
-    size_t max_line;            /* command/response line (Suricata: 4096) */
-    size_t max_pending_cmds;    /* pipelined commands awaiting a reply */
-    size_t max_secret;          /* username/password bytes kept */
-    size_t mime_max_header;     /* one unfolded header field */
-    size_t mime_max_depth;      /* nested multiparts */
-    size_t mime_max_parts;      /* attachments reported per message */
-    size_t mime_max_addrs;      /* addresses kept per To/Cc */
-    size_t mime_max_boundary;   /* RFC 2046 says 70; stay tolerant */
-    uint64_t max_message;       /* bytes of one message parsed/hashed */
-    size_t reasm_max_flow;      /* out-of-order bytes buffered per direction */
-    size_t reasm_max_total;     /* out-of-order bytes buffered overall */
-    size_t max_flows;           /* flow table size; LRU eviction past it */
-    uint64_t flow_timeout_us;   /* idle time (capture clock) before a flow ends */
-    size_t classify_buf;        /* bytes held per direction until a protocol is known */
-    unsigned classify_pkts;     /* payload packets given to nDPI before giving up */
+    size_t max_line;          /* command/response line (Suricata: 4096) */
+    size_t max_pending_cmds;  /* pipelined commands awaiting a reply */
+    size_t max_secret;        /* username/password bytes kept */
+    size_t mime_max_header;   /* one unfolded header field */
+    size_t mime_max_depth;    /* nested multiparts */
+    size_t mime_max_parts;    /* attachments reported per message */
+    size_t mime_max_addrs;    /* addresses kept per To/Cc */
+    size_t mime_max_boundary; /* RFC 2046 says 70; stay tolerant */
+    uint64_t max_message;     /* bytes of one message parsed/hashed */
+    size_t reasm_max_flow;    /* out-of-order bytes buffered per direction */
+    size_t reasm_max_total;   /* out-of-order bytes buffered overall */
+    size_t max_flows;         /* flow table size; LRU eviction past it */
+    uint64_t flow_timeout_us; /* idle time (capture clock) before a flow ends */
+    size_t classify_buf;      /* bytes held per direction until a protocol is known */
+    unsigned classify_pkts;   /* payload packets given to nDPI before giving up */
     /* IP fragment reassembly (capture/defrag.c). Linux keeps fragments 30 s
      * (ipfrag_time) and Suricata 60 s; Suricata caps at 65535 trackers and
      * 32 MiB. Datagrams are at most 65535 bytes (RFC 791, RFC 8200 4.5). */
-    size_t frag_max_datagrams;  /* datagrams in progress; the oldest is evicted past it */
-    size_t frag_max_bytes;      /* fragment bytes held overall; oldest evicted past it */
+    size_t frag_max_datagrams;    /* datagrams in progress; the oldest is evicted past it */
+    size_t frag_max_bytes;        /* fragment bytes held overall; oldest evicted past it */
     size_t frag_max_per_datagram; /* fragments held for one datagram; past it it is dropped */
-    uint64_t frag_timeout_us;   /* capture time from a datagram's first fragment */
+    uint64_t frag_timeout_us;     /* capture time from a datagram's first fragment */
     /* MIME extras and --extract (dissectors/mime.c, output/extract.c). */
     size_t body_excerpt;        /* bytes of the first text part reported (--body-bytes); 0: none */
     size_t mime_max_urls;       /* distinct URLs reported per message */
@@ -37,52 +37,37 @@ struct ms_limits {
     uint64_t extract_max_bytes; /* bytes --extract writes in one run, all files together */
     size_t smtp_max_rcpt;       /* SMTP RCPT TO kept per transaction (RFC 5321 4.5.3.1.8: 100) */
     /* Streams (capture/tcp_reasm.c, app/pipeline.c). */
-    size_t reasm_window;        /* delivered bytes kept per direction to compare
+    size_t reasm_window; /* delivered bytes kept per direction to compare
                                  * retransmissions with (overlap anomaly); 0: off */
     /* The wait window (capture/tcp_session.c): how long a hole, or a segment
      * held for the peer's bytes its ACK covers, waits before the missing
      * bytes are declared a gap. Counted from the moment delivery stalls (or
      * last moved while stalled); bytes held are bounded by reasm_max_flow. */
-    uint64_t reasm_wait_pkts;   /* packets of the connection */
-    uint64_t reasm_wait_us;     /* capture clock; in live capture the wall clock too */
-    size_t closed_flows_max;    /* recently ended flows remembered, so that their late
+    uint64_t reasm_wait_pkts; /* packets of the connection */
+    uint64_t reasm_wait_us;   /* capture clock; in live capture the wall clock too */
+    size_t closed_flows_max;  /* recently ended flows remembered, so that their late
                                  * segments open no new flow (kept flow_timeout_us) */
-    size_t flow_memcap;         /* memory for per-flow state overall (table entry,
+    size_t flow_memcap;       /* memory for per-flow state overall (table entry,
                                  * classification, nDPI, dissector estimate); LRU
                                  * flows are ended past it (Suricata flow.memcap) */
 };
 
-#define MS_LIMITS_DEFAULT_INIT {                  \
-    .max_line = 4096,                             \
-    .max_pending_cmds = 64,                       \
-    .max_secret = 1024,                           \
-    .mime_max_header = 8192,                      \
-    .mime_max_depth = 8,                          \
-    .mime_max_parts = 64,                         \
-    .mime_max_addrs = 64,                         \
-    .mime_max_boundary = 254,                     \
-    .max_message = 64ull * 1024 * 1024,           \
-    .reasm_max_flow = (size_t)1024 * 1024,        \
-    .reasm_max_total = (size_t)256 * 1024 * 1024, \
-    .max_flows = 65536,                           \
-    .flow_timeout_us = 600ull * 1000000,          \
-    .classify_buf = 4096,                         \
-    .classify_pkts = 16,                          \
-    .frag_max_datagrams = 4096,                   \
-    .frag_max_bytes = (size_t)16 * 1024 * 1024,   \
-    .frag_max_per_datagram = 256,                 \
-    .frag_timeout_us = 60ull * 1000000,           \
-    .body_excerpt = 0,                            \
-    .mime_max_urls = 64,                          \
-    .mime_max_url_len = 2048,                     \
-    .extract_max_bytes = 4ull << 30,              \
-    .smtp_max_rcpt = 100,                         \
-    .reasm_window = 2048,                         \
-    .reasm_wait_pkts = 2048,                      \
-    .reasm_wait_us = 10ull * 1000000,             \
-    .closed_flows_max = 65536,                    \
-    .flow_memcap = (size_t)256 * 1024 * 1024,     \
-}
+/* clang-format off: one aligned column of defaults */
+#define MS_LIMITS_DEFAULT_INIT                                                                     \
+    {                                                                                              \
+        .max_line = 4096, .max_pending_cmds = 64, .max_secret = 1024, .mime_max_header = 8192,     \
+        .mime_max_depth = 8, .mime_max_parts = 64, .mime_max_addrs = 64, .mime_max_boundary = 254, \
+        .max_message = 64ull * 1024 * 1024, .reasm_max_flow = (size_t)1024 * 1024,                 \
+        .reasm_max_total = (size_t)256 * 1024 * 1024, .max_flows = 65536,                          \
+        .flow_timeout_us = 600ull * 1000000, .classify_buf = 4096, .classify_pkts = 16,            \
+        .frag_max_datagrams = 4096, .frag_max_bytes = (size_t)16 * 1024 * 1024,                    \
+        .frag_max_per_datagram = 256, .frag_timeout_us = 60ull * 1000000, .body_excerpt = 0,       \
+        .mime_max_urls = 64, .mime_max_url_len = 2048, .extract_max_bytes = 4ull << 30,            \
+        .smtp_max_rcpt = 100, .reasm_window = 2048, .reasm_wait_pkts = 2048,                       \
+        .reasm_wait_us = 10ull * 1000000, .closed_flows_max = 65536,                               \
+        .flow_memcap = (size_t)256 * 1024 * 1024,                                                  \
+    }
+/* clang-format on */
 
 /* Protocol caps that are no run-time settings: bounds on what one command
  * or one parser keeps, fixed by the RFCs or by what real peers send. */

@@ -13,17 +13,17 @@
 #include <stdint.h>
 #include "buf.h"
 
-#define MS_LINE_CONT    0x1u /* continues a line begun in an earlier callback */
+#define MS_LINE_CONT 0x1u    /* continues a line begun in an earlier callback */
 #define MS_LINE_PARTIAL 0x2u /* the line is not finished; more follows */
-#define MS_LINE_RAW     0x4u /* bytes of a raw run requested by ms_linebuf_raw */
+#define MS_LINE_RAW 0x4u     /* bytes of a raw run requested by ms_linebuf_raw */
 
 typedef void (*ms_line_cb)(void *ctx, const uint8_t *line, size_t len, unsigned flags);
 
 struct ms_linebuf {
-    struct ms_buf acc;   /* bytes of an unfinished line */
+    struct ms_buf acc; /* bytes of an unfinished line */
     size_t max_line;
-    uint64_t raw_left;   /* > 0: deliver this many bytes raw before lines resume */
-    bool cont;           /* the next fragment continues an earlier one */
+    uint64_t raw_left; /* > 0: deliver this many bytes raw before lines resume */
+    bool cont;         /* the next fragment continues an earlier one */
     ms_line_cb cb;
     void *ctx;
 };

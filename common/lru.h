@@ -11,7 +11,7 @@
 #include <sys/queue.h>
 
 struct ms_lru_node {
-    TAILQ_ENTRY(ms_lru_node) link;  /* the head side is the oldest */
+    TAILQ_ENTRY(ms_lru_node) link; /* the head side is the oldest */
 };
 
 struct ms_lru {
@@ -20,7 +20,7 @@ struct ms_lru {
 };
 
 /* The object that embeds node n as its member m. */
-#define MS_LRU_ENTRY(n, type, m) ((type *)(void *)((char *)(n) - offsetof(type, m)))
+#define MS_LRU_ENTRY(n, type, m) ((type *)(void *)((char *)(n)-offsetof(type, m)))
 
 static inline void ms_lru_init(struct ms_lru *l)
 {

@@ -23,11 +23,11 @@
  * (common/limits.h); the excess is passed on. */
 
 struct ms_qp {
-    unsigned state;               /* internal, see qp.c */
-    uint8_t hex1;                 /* first digit of "=X?" */
-    uint8_t ws[MS_QP_WS_MAX];     /* held blanks */
+    unsigned state;           /* internal, see qp.c */
+    uint8_t hex1;             /* first digit of "=X?" */
+    uint8_t ws[MS_QP_WS_MAX]; /* held blanks */
     size_t nws;
-    uint64_t invalid;             /* malformed "=" sequences */
+    uint64_t invalid; /* malformed "=" sequences */
 };
 
 /* Most bytes the decoder can hold back between calls. */

@@ -12,7 +12,7 @@
 #include "../common/rc.h"
 
 struct ms_cmdfifo {
-    uint8_t *slot;    /* cap records of size bytes */
+    uint8_t *slot; /* cap records of size bytes */
     size_t size, cap;
     size_t head, len; /* oldest record, records held */
 };

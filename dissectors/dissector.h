@@ -16,20 +16,20 @@
 #include "../common/dir.h" /* enum ms_dir: MS_TO_SERVER, MS_TO_CLIENT */
 
 enum ms_probe {
-    MS_PROBE_NO = 0,    /* this is not the protocol */
-    MS_PROBE_MAYBE,     /* need more bytes */
+    MS_PROBE_NO = 0, /* this is not the protocol */
+    MS_PROBE_MAYBE,  /* need more bytes */
     MS_PROBE_YES,
 };
 
 struct ms_dissector {
-    const char *name;   /* "pop3": also the JSON app_proto */
+    const char *name; /* "pop3": also the JSON app_proto */
     /* Looks at the first bytes of one direction (a banner or a command). */
     enum ms_probe (*probe)(unsigned dir, const uint8_t *p, size_t n);
     void *(*create)(const struct ms_limits *lim, const struct ms_sink *sink); /* NULL: ENOMEM */
     enum ms_rc (*feed)(void *st, unsigned dir, const uint8_t *p, size_t n);
-    void (*gap)(void *st, unsigned dir, uint64_t missing);  /* resync, mark incomplete */
-    void (*finish)(void *st);   /* end of the connection: flush what is pending */
-    void (*destroy)(void *st);  /* NULL is a no-op */
+    void (*gap)(void *st, unsigned dir, uint64_t missing); /* resync, mark incomplete */
+    void (*finish)(void *st);  /* end of the connection: flush what is pending */
+    void (*destroy)(void *st); /* NULL is a no-op */
     /* True once the session went to TLS (STARTTLS/STLS accepted, or the
      * client's TLS handshake seen after it): the rest is opaque, and the
      * flow counts as encrypted. */

@@ -63,8 +63,8 @@ struct ms_bytes ms_emit_buf(const struct ms_buf *b)
     return ms_bytes_of(b->p ? b->p : (const uint8_t *)"", b->len);
 }
 
-void ms_emit_settle_cut(enum ms_emit_cut *pending, enum ms_outcome *outcome,
-                        const uint8_t **reply, size_t *rlen, enum ms_emit_cut *cut)
+void ms_emit_settle_cut(enum ms_emit_cut *pending, enum ms_outcome *outcome, const uint8_t **reply,
+                        size_t *rlen, enum ms_emit_cut *cut)
 {
     if (*pending == MS_CUT_NONE)
         return;

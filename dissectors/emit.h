@@ -37,8 +37,8 @@ bool ms_emit_sasl_begin(const struct ms_sink *sink, const char *proto, const cha
 /* How a gap cut a login short (README, Streams: what a gap means). */
 enum ms_emit_cut {
     MS_CUT_NONE = 0,
-    MS_CUT_INCOMPLETE,  /* incomplete: a piece or the reply may be lost */
-    MS_CUT_NO_HASHCAT,  /* the server's side of a challenge/response exchange had a hole:
+    MS_CUT_INCOMPLETE, /* incomplete: a piece or the reply may be lost */
+    MS_CUT_NO_HASHCAT, /* the server's side of a challenge/response exchange had a hole:
                          * incomplete, and no hashcat line, since the challenge the
                          * response answers may be the one lost */
 };
@@ -49,8 +49,8 @@ void ms_emit_cut(struct ms_ev_credential *c, enum ms_emit_cut cut);
 /* An exchange a gap cut while it went on (*pending, set at the hole) ends:
  * its outcome is unknown (the reply may be the one the hole took), the
  * larger of the two cuts applies to *cut, and *pending is cleared. */
-void ms_emit_settle_cut(enum ms_emit_cut *pending, enum ms_outcome *outcome,
-                        const uint8_t **reply, size_t *rlen, enum ms_emit_cut *cut);
+void ms_emit_settle_cut(enum ms_emit_cut *pending, enum ms_outcome *outcome, const uint8_t **reply,
+                        size_t *rlen, enum ms_emit_cut *cut);
 
 /* A buffer's bytes as an event field; an empty buffer gives "" (present,
  * zero length), not null. */

@@ -61,24 +61,24 @@ enum imap_cmd {
 /* What the raw bytes of the current literal are. */
 enum lit_kind {
     LIT_SKIP = 0,
-    LIT_ARG,  /* a LOGIN argument */
-    LIT_MSG,  /* a message: FETCH body, APPEND */
+    LIT_ARG, /* a LOGIN argument */
+    LIT_MSG, /* a message: FETCH body, APPEND */
 };
 
 struct pending {
     bool used;
-    uint64_t seq;             /* order of issue, to evict the oldest */
+    uint64_t seq; /* order of issue, to evict the oldest */
     uint8_t tag[MS_IMAP_MAX_TAG];
     size_t tag_len;
     enum imap_cmd cmd;
-    unsigned nargs;           /* arguments completed so far */
+    unsigned nargs; /* arguments completed so far */
     /* LOGIN */
     struct ms_buf user, pass;
     bool have_user, have_pass;
-    bool arg_cut;             /* a hole fell inside the LOGIN argument being read */
-    bool incomplete;          /* cut (cap, gap) or malformed */
-    bool settled;             /* LOGIN: reported at a gap; its reply says nothing more */
-    bool unsure;              /* sent after a gap, before the replies caught up */
+    bool arg_cut;    /* a hole fell inside the LOGIN argument being read */
+    bool incomplete; /* cut (cap, gap) or malformed */
+    bool settled;    /* LOGIN: reported at a gap; its reply says nothing more */
+    bool unsure;     /* sent after a gap, before the replies caught up */
 };
 
 /* Fields are grouped by what they track, not packed by size: the padding
@@ -86,43 +86,42 @@ struct pending {
 /* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): see above */
 struct imap {
     struct ms_limits lim;
-    struct ms_textsess ts;    /* lines, literals, gaps, STARTTLS (textsess.h) */
+    struct ms_textsess ts; /* lines, literals, gaps, STARTTLS (textsess.h) */
 
     /* Commands awaiting their tagged reply: max_pending_cmds slots, each
      * allocated on first use (most sessions pipeline little) and kept, so
      * pointers to entries stay valid. */
     struct pending **tab;
     uint64_t seq;
-    size_t n_used;            /* entries awaiting their reply */
+    size_t n_used; /* entries awaiting their reply */
 
     /* Client command being read (it may span literals). */
-    bool cli_in_cmd;          /* the next client line continues a command */
-    struct pending *cur;      /* its table entry; NULL: read but ignored */
-    uint64_t cli_lit_left;    /* raw bytes left in the current literal */
+    bool cli_in_cmd;       /* the next client line continues a command */
+    struct pending *cur;   /* its table entry; NULL: read but ignored */
+    uint64_t cli_lit_left; /* raw bytes left in the current literal */
     enum lit_kind cli_lit;
-    bool cli_await_cont;      /* synchronizing literal: waiting for "+" */
+    bool cli_await_cont;       /* synchronizing literal: waiting for "+" */
     struct ms_textmsg cli_msg; /* APPEND message */
 
     /* Server response being read (it may span literals). */
     bool srv_in_resp;
-    bool srv_fetch;           /* "* n FETCH (" */
+    bool srv_fetch; /* "* n FETCH (" */
     uint64_t srv_lit_left;
     enum lit_kind srv_lit;
     struct ms_textmsg srv_msg;
     bool srv_msg_partial;
 
-    bool sasl_exchange;       /* an AUTHENTICATE holds the client's lines */
+    bool sasl_exchange; /* an AUTHENTICATE holds the client's lines */
     struct pending *sasl_cmd;
     enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange */
     struct ms_sasl sasl;
 
     struct pending *starttls; /* STARTTLS awaiting its reply */
 
-
     /* After a gap (see the top of the file). */
-    bool unsure;              /* tagged replies may not line up yet */
-    bool pipelining;          /* a command was sent while another awaited its reply */
-    bool tags_reused;         /* a command reused a tag pending or just used */
+    bool unsure;      /* tagged replies may not line up yet */
+    bool pipelining;  /* a command was sent while another awaited its reply */
+    bool tags_reused; /* a command reused a tag pending or just used */
     uint8_t last_tag[MS_IMAP_MAX_TAG];
     size_t last_tag_len;
 };
@@ -659,8 +658,7 @@ static void client_line(struct imap *s, const uint8_t *line, size_t len)
 {
     size_t n = ms_line_strip(line, len);
     bool terminated = len > 0 && line[len - 1] == '\n';
-    if (s->sasl_exchange && !s->cli_in_cmd && s->sasl_cut != MS_CUT_NONE &&
-        memchr(line, ' ', n)) {
+    if (s->sasl_exchange && !s->cli_in_cmd && s->sasl_cut != MS_CUT_NONE && memchr(line, ' ', n)) {
         /* No response (base64 has no space): after a server-side gap, the
          * exchange's end may be lost, and this is the next command. */
         end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
@@ -901,8 +899,7 @@ static void server_line(struct imap *s, const uint8_t *line, size_t len)
 
 /* ---- line dispatch --------------------------------------------------- */
 
-static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t len,
-                      unsigned flags)
+static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
 {
     if (dir == MS_TO_SERVER) {
         /* No real client sends a command line past the cap: report it once,
@@ -1241,10 +1238,10 @@ static enum ms_probe imap_probe(unsigned dir, const uint8_t *p, size_t n)
     size_t c1 = word_end(p, len, t + 1);
     const uint8_t *c = p + t + 1;
     size_t cl = c1 - t - 1;
-    static const char *const imap_only[] = { "CAPABILITY", "LOGIN",  "AUTHENTICATE", "STARTTLS",
-                                             "SELECT",     "EXAMINE", "LIST",        "LSUB",
-                                             "NOOP",       "ID",     "UID",          "FETCH",
-                                             "APPEND",     "STATUS", "ENABLE",       "NAMESPACE",
+    static const char *const imap_only[] = { "CAPABILITY", "LOGIN",   "AUTHENTICATE", "STARTTLS",
+                                             "SELECT",     "EXAMINE", "LIST",         "LSUB",
+                                             "NOOP",       "ID",      "UID",          "FETCH",
+                                             "APPEND",     "STATUS",  "ENABLE",       "NAMESPACE",
                                              "LOGOUT" };
     for (size_t i = 0; i < sizeof(imap_only) / sizeof(imap_only[0]); i++) {
         if (ms_ascii_eq(c, cl, imap_only[i])) {

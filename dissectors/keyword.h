@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 struct ms_keyword {
-    const char *kw;   /* upper case, NUL-terminated */
-    int id;           /* the dissector's enum value */
+    const char *kw; /* upper case, NUL-terminated */
+    int id;         /* the dissector's enum value */
 };
 
 /* The id of the entry whose keyword equals (w, n), ignoring case; none when

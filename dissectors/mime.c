@@ -73,7 +73,7 @@
 /* Decoded bytes kept per excerpt candidate, per output byte: enough for
  * UTF-32 (4 bytes per character, at least 1 byte of UTF-8), plus a
  * character of slack. */
-#define EXCERPT_RAW(n) ((n) <= (SIZE_MAX - 8) / 4 ? (n) * 4 + 8 : SIZE_MAX)
+#define EXCERPT_RAW(n) ((n) <= (SIZE_MAX - 8) / 4 ? (n)*4 + 8 : SIZE_MAX)
 
 /* MIME damage, reported once each in mime_errors, in this order. */
 enum mime_err {
@@ -109,38 +109,38 @@ enum mime_cte { CTE_IDENTITY, CTE_BASE64, CTE_QP };
 /* One open multipart. */
 struct mime_level {
     struct ms_buf boundary;
-    bool digest;          /* multipart/digest: parts default to message/rfc822 */
+    bool digest; /* multipart/digest: parts default to message/rfc822 */
 };
 
 /* What the header block of the current entity said. */
 struct mime_entity {
-    bool toplevel;        /* the message itself, whose From/To/... we report */
+    bool toplevel; /* the message itself, whose From/To/... we report */
     bool parent_digest;
     bool have_ctype, have_disp, have_cte;
-    struct ms_buf ctype;  /* lower-case type/subtype */
+    struct ms_buf ctype; /* lower-case type/subtype */
     struct ms_buf boundary;
     bool has_boundary, boundary_long;
     struct ms_buf filename, name;
     bool has_filename, has_name;
     struct ms_buf charset;
-    bool attachment;      /* Content-Disposition: attachment */
+    bool attachment; /* Content-Disposition: attachment */
     enum mime_cte cte;
-    bool cut;             /* a cut came while its header block was read */
-    bool gap;             /* ... and the cut was a capture gap */
+    bool cut; /* a cut came while its header block was read */
+    bool gap; /* ... and the cut was a capture gap */
 };
 
 /* The leaf whose content is being decoded: hashed if it is an attachment,
  * scanned for URLs if it is text, kept if it is the body excerpt. */
 struct mime_leaf {
     bool open;
-    bool tracked;         /* an attachment: hashed */
-    size_t att;           /* index into m->att */
-    void *tap_att;        /* the tap's handle for it, or NULL */
-    bool urls;            /* text: scanned for URLs */
-    unsigned excerpt;     /* EX_PLAIN / EX_HTML: kept for body_excerpt */
+    bool tracked;     /* an attachment: hashed */
+    size_t att;       /* index into m->att */
+    void *tap_att;    /* the tap's handle for it, or NULL */
+    bool urls;        /* text: scanned for URLs */
+    unsigned excerpt; /* EX_PLAIN / EX_HTML: kept for body_excerpt */
     enum mime_cte cte;
-    bool cut;             /* a cut came while it (or its header block) was open */
-    bool gap;             /* ... and the cut was a capture gap */
+    bool cut; /* a cut came while it (or its header block) was open */
+    bool gap; /* ... and the cut was a capture gap */
     struct ms_b64 b64;
     struct ms_qp qp;
     struct ms_sha256 sha;
@@ -154,31 +154,31 @@ struct addr_list {
 
 struct ms_mime {
     struct ms_limits lim;
-    enum ms_rc rc;        /* sticky MS_ERR_NOMEM */
+    enum ms_rc rc; /* sticky MS_ERR_NOMEM */
     bool finished;
     bool truncated;
-    bool cut;             /* content was cut (note_cut): a subset of truncated */
-    bool partial;         /* only part of the message is transferred */
-    uint64_t size;        /* every byte fed */
-    uint64_t parsed;      /* bytes given to the parser, <= max_message */
+    bool cut;        /* content was cut (note_cut): a subset of truncated */
+    bool partial;    /* only part of the message is transferred */
+    uint64_t size;   /* every byte fed */
+    uint64_t parsed; /* bytes given to the parser, <= max_message */
     struct ms_sha256 sha;
     uint8_t sha256[MS_SHA256_LEN];
 
     struct ms_linebuf lb;
-    bool held_cr;         /* a fragment ended in CR: maybe half of CRLF */
+    bool held_cr; /* a fragment ended in CR: maybe half of CRLF */
     enum mime_state state;
-    struct ms_buf field;  /* the header field being unfolded */
+    struct ms_buf field; /* the header field being unfolded */
     bool field_active;
     struct ms_buf scratch; /* a decoded header value */
     struct mime_entity ent;
     struct mime_level *stack;
     size_t depth;
     struct mime_leaf leaf;
-    uint8_t eol[2];       /* the held-back terminator of the last content line */
+    uint8_t eol[2]; /* the held-back terminator of the last content line */
     size_t eol_len;
-    size_t hline;         /* length so far of the current header line */
-    size_t nfields;       /* header fields seen in this entity */
-    unsigned errs;        /* bit per enum mime_err */
+    size_t hline;   /* length so far of the current header line */
+    size_t nfields; /* header fields seen in this entity */
+    unsigned errs;  /* bit per enum mime_err */
     const char *err_list[ERR_COUNT];
     size_t n_errs;
 
@@ -423,7 +423,7 @@ static void leaf_open(struct ms_mime *m)
     if (!is_att && m->lim.body_excerpt > 0) {
         unsigned k = ms_ascii_eq(ct.p, ct.len, "text/plain")  ? EX_PLAIN
                      : ms_ascii_eq(ct.p, ct.len, "text/html") ? EX_HTML
-                                                               : EX_NONE;
+                                                              : EX_NONE;
         if (k != EX_NONE && !m->ex_seen[k]) {
             m->ex_seen[k] = true;
             l->excerpt = k;
@@ -574,8 +574,7 @@ static void hdr_content_type(struct ms_mime *m, const uint8_t *v, size_t n)
      * anything reported, so MS_ERR_LIMIT is not "truncated" here. */
     bool found;
     ms_buf_reset(&e->charset);
-    if (ms_mime_hdr_param(v, n, "charset", MS_MIME_PARAM_RAW, &e->charset, &found) ==
-        MS_ERR_NOMEM)
+    if (ms_mime_hdr_param(v, n, "charset", MS_MIME_PARAM_RAW, &e->charset, &found) == MS_ERR_NOMEM)
         nomem(m);
 }
 
@@ -747,7 +746,7 @@ static void header_piece(struct ms_mime *m, const uint8_t *d, size_t n, bool fir
     if (n > 0 && ms_ascii_space(d[0])) {
         if (!m->field_active)
             mime_error(m, ERR_BAD_HEADER_LINE); /* folds nothing */
-        field_add(m, d, n); /* folded continuation */
+        field_add(m, d, n);                     /* folded continuation */
         return;
     }
     field_end(m);
@@ -1013,8 +1012,8 @@ static void make_excerpt(struct ms_mime *m)
         return;
     ms_buf_init(&out, m->lim.body_excerpt);
     if (m->ex_cs[k].len > 0)
-        rc = ms_mime_hdr_to_utf8(m->ex_cs[k].p, m->ex_cs[k].len, m->ex_raw[k].p,
-                                 m->ex_raw[k].len, &out);
+        rc = ms_mime_hdr_to_utf8(m->ex_cs[k].p, m->ex_cs[k].len, m->ex_raw[k].p, m->ex_raw[k].len,
+                                 &out);
     if (rc == MS_ERR_PROTO) {
         ms_buf_reset(&out);
         rc = ms_mime_hdr_utf8(m->ex_raw[k].p, m->ex_raw[k].len, &out);

@@ -94,8 +94,8 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
     for (size_t i = 1; i < len; i++)
         if ((p[i] & 0xC0) != 0x80)
             return 0;
-    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) ||
-        (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) || (c == 0xF0 && p[1] < 0x90) ||
+        (c == 0xF4 && p[1] >= 0x90))
         return 0;
     return len;
 }
@@ -221,10 +221,10 @@ enum ms_rc ms_mime_hdr_to_utf8(const uint8_t *cs, size_t cslen, const uint8_t *p
 struct eword {
     const uint8_t *cs;
     size_t cslen;
-    uint8_t enc;          /* 'b' or 'q' */
+    uint8_t enc; /* 'b' or 'q' */
     const uint8_t *text;
     size_t tlen;
-    size_t len;           /* whole word, "=?" to "?=" */
+    size_t len; /* whole word, "=?" to "?=" */
 };
 
 static bool eword_char(uint8_t c)
@@ -301,7 +301,7 @@ struct ew_run {
     bool active;
     const uint8_t *cs;
     size_t cslen;
-    size_t start, end;    /* the words' span in the input, for fallback */
+    size_t start, end; /* the words' span in the input, for fallback */
     struct ms_buf raw;
 };
 
@@ -412,9 +412,9 @@ void ms_mime_hdr_value(const uint8_t *p, size_t n, const uint8_t **v, size_t *vl
 }
 
 struct param {
-    const uint8_t *name;  /* attribute as written: "filename", "name*0*" */
+    const uint8_t *name; /* attribute as written: "filename", "name*0*" */
     size_t nlen;
-    const uint8_t *val;   /* inside the quotes, escapes still in */
+    const uint8_t *val; /* inside the quotes, escapes still in */
     size_t vlen;
     bool quoted;
 };
@@ -493,8 +493,8 @@ static enum ms_rc unquote(const struct param *pr, struct ms_buf *raw)
  *   extended-other-values  := *(ext-octet / attribute-char)
  *   ext-octet := "%" 2(DIGIT / "A" / "B" / "C" / "D" / "E" / "F")
  * The charset is only on the first segment. A malformed "%" stays literal. */
-static enum ms_rc ext_value(const struct param *pr, bool initial, const uint8_t **cs,
-                            size_t *cslen, struct ms_buf *raw)
+static enum ms_rc ext_value(const struct param *pr, bool initial, const uint8_t **cs, size_t *cslen,
+                            struct ms_buf *raw)
 {
     const uint8_t *v = pr->val;
     size_t n = pr->vlen;
@@ -514,7 +514,8 @@ static enum ms_rc ext_value(const struct param *pr, bool initial, const uint8_t 
         uint8_t c = v[i];
         if (c == '\\' && pr->quoted)
             continue; /* not allowed here, but some senders quote anyway */
-        if (c == '%' && i + 2 < n && ms_ascii_hexval(v[i + 1]) >= 0 && ms_ascii_hexval(v[i + 2]) >= 0) {
+        if (c == '%' && i + 2 < n && ms_ascii_hexval(v[i + 1]) >= 0 &&
+            ms_ascii_hexval(v[i + 2]) >= 0) {
             c = (uint8_t)(ms_ascii_hexval(v[i + 1]) << 4 | ms_ascii_hexval(v[i + 2]));
             i += 2;
         }
@@ -675,8 +676,7 @@ enum ms_rc ms_mime_hdr_param(const uint8_t *p, size_t n, const char *name, unsig
  *   address-list = address *("," address)
  *   name-addr    = [display-name] angle-addr      angle-addr = "<" addr-spec ">"
  * A comma separates only outside quoted-string, angle-addr and comment. */
-bool ms_mime_hdr_addr_next(const uint8_t *p, size_t n, size_t *pos, const uint8_t **a,
-                           size_t *alen)
+bool ms_mime_hdr_addr_next(const uint8_t *p, size_t n, size_t *pos, const uint8_t **a, size_t *alen)
 {
     size_t i = *pos;
     bool closed;

@@ -33,8 +33,9 @@ enum ms_rc ms_mime_hdr_to_utf8(const uint8_t *cs, size_t cslen, const uint8_t *p
  * trimmed, as a span of p (not lower-cased). */
 void ms_mime_hdr_value(const uint8_t *p, size_t n, const uint8_t **v, size_t *vlen);
 
-#define MS_MIME_PARAM_RAW     0x0u /* boundary: keep bytes as they are */
-#define MS_MIME_PARAM_TEXT    0x1u /* filename, name: decode to UTF-8, also
+#define MS_MIME_PARAM_RAW 0x0u /* boundary: keep bytes as they are */
+#define MS_MIME_PARAM_TEXT \
+    0x1u /* filename, name: decode to UTF-8, also
                                       RFC 2047 words in quoted values */
 
 /* Finds parameter `name` (case-insensitive) of a Content-Type or

@@ -103,8 +103,7 @@ static bool after_xmlns(const struct ms_url_scan *s, size_t p)
 
 /* True when the window ends with kw, and kw starts the text or follows a
  * byte for which `glued` is false. */
-static bool win_ends(const struct ms_url_scan *s, const char *kw, size_t n,
-                     bool (*glued)(uint8_t))
+static bool win_ends(const struct ms_url_scan *s, const char *kw, size_t n, bool (*glued)(uint8_t))
 {
     if (s->nwin < n || memcmp(s->win + s->nwin - n, kw, n) != 0)
         return false;

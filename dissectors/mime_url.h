@@ -36,11 +36,11 @@ struct ms_url_scan {
     bool html;
     uint8_t win[2 * MS_URL_WIN]; /* last bytes of text, lower-cased */
     size_t nwin;
-    bool drop;               /* the URL being collected is not reported */
-    uint8_t quote;           /* the quote that ends an href value, or 0 */
-    size_t scheme_len;       /* 0 for an href value */
-    struct ms_buf cur;       /* the URL being collected, capped at max_len */
-    bool cut;                /* cur reached max_len */
+    bool drop;         /* the URL being collected is not reported */
+    uint8_t quote;     /* the quote that ends an href value, or 0 */
+    size_t scheme_len; /* 0 for an href value */
+    struct ms_buf cur; /* the URL being collected, capped at max_len */
+    bool cut;          /* cur reached max_len */
     ms_url_cb cb;
     void *ctx;
 };

@@ -174,8 +174,7 @@ static bool put(struct ms_buf *out, const void *p, size_t n)
 #define NTLMV2_MIN (16 + 28)
 
 int ms_ntlm_hashcat(struct ms_buf *out, struct ms_bytes user, struct ms_bytes domain,
-                    const uint8_t challenge[8], struct ms_bytes lm, struct ms_bytes nt,
-                    bool *cut)
+                    const uint8_t challenge[8], struct ms_bytes lm, struct ms_bytes nt, bool *cut)
 {
     int mode;
     if (nt.p && nt.len == 24)
@@ -191,8 +190,7 @@ int ms_ntlm_hashcat(struct ms_buf *out, struct ms_bytes user, struct ms_bytes do
         /* hashcat -m 5500 wants the LM field even when it only carries the
          * client challenge (extended session security) or is empty. */
         ok = ok && (lm.p ? ms_ntlm_hex(out, lm.p, lm.len) : true) && put(out, ":", 1) &&
-             ms_ntlm_hex(out, nt.p, nt.len) && put(out, ":", 1) &&
-             ms_ntlm_hex(out, challenge, 8);
+             ms_ntlm_hex(out, nt.p, nt.len) && put(out, ":", 1) && ms_ntlm_hex(out, challenge, 8);
     } else {
         ok = ok && ms_ntlm_hex(out, challenge, 8) && put(out, ":", 1) &&
              ms_ntlm_hex(out, nt.p, 16) && put(out, ":", 1) &&

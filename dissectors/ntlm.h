@@ -14,12 +14,12 @@
 #include "../common/event.h"
 #include "../common/rc.h"
 
-#define MS_NTLM_NEGOTIATE    1u
-#define MS_NTLM_CHALLENGE    2u
+#define MS_NTLM_NEGOTIATE 1u
+#define MS_NTLM_CHALLENGE 2u
 #define MS_NTLM_AUTHENTICATE 3u
 
 #define MS_NTLM_FLAG_UNICODE 0x00000001u /* NTLMSSP_NEGOTIATE_UNICODE */
-#define MS_NTLM_FLAG_OEM     0x00000002u /* NTLM_NEGOTIATE_OEM */
+#define MS_NTLM_FLAG_OEM 0x00000002u     /* NTLM_NEGOTIATE_OEM */
 
 /* The message type after the "NTLMSSP\0" signature; MS_ERR_PROTO when the
  * signature or the type field is missing. */
@@ -31,10 +31,10 @@ enum ms_rc ms_ntlm_parse_challenge(const uint8_t *m, size_t n, uint8_t challenge
 
 /* AUTHENTICATE_MESSAGE (type 3). Spans point into m. */
 struct ms_ntlm_auth {
-    uint32_t flags;         /* 0 when the (optional) flags field is absent */
+    uint32_t flags; /* 0 when the (optional) flags field is absent */
     bool have_flags;
     struct ms_bytes lm, nt, domain, user, workstation; /* p NULL: bad buffer */
-    bool bad_offset;        /* some buffer pointed past the end of m */
+    bool bad_offset;                                   /* some buffer pointed past the end of m */
 };
 /* MS_ERR_PROTO when m is not an AUTHENTICATE message at all; MS_OK
  * otherwise, with bad_offset set when some field could not be taken. */
@@ -56,7 +56,6 @@ bool ms_ntlm_hex(struct ms_buf *out, const uint8_t *p, size_t n);
  * Returns the mode, or 0 (nothing written) when the NT response is neither
  * (anonymous, or too short to hold an NTProofStr and a blob). */
 int ms_ntlm_hashcat(struct ms_buf *out, struct ms_bytes user, struct ms_bytes domain,
-                    const uint8_t challenge[8], struct ms_bytes lm, struct ms_bytes nt,
-                    bool *cut);
+                    const uint8_t challenge[8], struct ms_bytes lm, struct ms_bytes nt, bool *cut);
 
 #endif

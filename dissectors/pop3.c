@@ -73,17 +73,17 @@ enum pop3_cmd {
 struct pending {
     enum pop3_cmd cmd;
     bool has_arg;
-    bool unsure;              /* sent after a gap, before the replies caught up */
-    uint64_t login;           /* PASS, APOP: sequence number of its login */
+    bool unsure;    /* sent after a gap, before the replies caught up */
+    uint64_t login; /* PASS, APOP: sequence number of its login */
 };
 
 struct login {
-    enum pop3_cmd cmd;        /* CMD_PASS or CMD_APOP */
-    struct ms_buf user;       /* PASS: the latest USER when PASS was sent */
-    struct ms_buf secret;     /* PASS: the password; APOP: the digest */
+    enum pop3_cmd cmd;    /* CMD_PASS or CMD_APOP */
+    struct ms_buf user;   /* PASS: the latest USER when PASS was sent */
+    struct ms_buf secret; /* PASS: the password; APOP: the digest */
     bool have_user;
-    bool incomplete;          /* cut, malformed, or PASS without USER */
-    bool gap;                 /* a gap made its reply unknowable */
+    bool incomplete; /* cut, malformed, or PASS without USER */
+    bool gap;        /* a gap made its reply unknowable */
 };
 
 /* A ring of struct login in command order; record seq lives at
@@ -96,37 +96,36 @@ struct login_ring {
 
 struct pop3 {
     struct ms_limits lim;
-    struct ms_textsess ts;    /* lines, gaps, STLS (textsess.h) */
+    struct ms_textsess ts; /* lines, gaps, STLS (textsess.h) */
 
-    struct ms_cmdfifo fifo;   /* commands awaiting their reply (struct pending) */
+    struct ms_cmdfifo fifo; /* commands awaiting their reply (struct pending) */
 
-    bool greeted;             /* the server's banner went by */
-    bool sasl_exchange;       /* an AUTH exchange holds the client's lines */
-    bool sasl_piped;          /* ... one sent before the previous AUTH's reply:
+    bool greeted;              /* the server's banner went by */
+    bool sasl_exchange;        /* an AUTH exchange holds the client's lines */
+    bool sasl_piped;           /* ... one sent before the previous AUTH's reply:
                                  which reply is its own is not known */
-    bool sasl_dead;           /* ... one a client-side gap ended: its lines are
+    bool sasl_dead;            /* ... one a client-side gap ended: its lines are
                                  skipped until the server's next status line */
     enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange */
     struct ms_sasl sasl;
 
-    struct ms_buf user;       /* from the latest USER */
+    struct ms_buf user; /* from the latest USER */
     bool have_user;
     bool user_truncated;
     struct login_ring logins; /* PASS and APOP awaiting their reply */
 
     /* APOP (RFC 1939 section 7). */
-    struct ms_buf apop_ts;    /* the banner's <timestamp>, angle brackets included */
-    struct ms_buf apop_line;  /* the hashcat line being emitted */
-
+    struct ms_buf apop_ts;   /* the banner's <timestamp>, angle brackets included */
+    struct ms_buf apop_line; /* the hashcat line being emitted */
 
     /* Multi-line reply in progress. */
     bool multi;
     enum pop3_cmd multi_cmd;
-    struct ms_textmsg msg;    /* RETR/TOP body, none for other lists */
+    struct ms_textmsg msg; /* RETR/TOP body, none for other lists */
 
     /* After a gap (see the top of the file). */
-    bool unsure;              /* replies may not line up with the FIFO yet */
-    bool pipelining;          /* the client sent a command while another awaited
+    bool unsure;     /* replies may not line up with the FIFO yet */
+    bool pipelining; /* the client sent a command while another awaited
                                  its reply (or may have: a hole with commands
                                  pending) */
 };
@@ -164,8 +163,8 @@ static void end_sasl(struct pop3 *s, enum ms_outcome outcome, const uint8_t *rep
         reply = NULL;
         rlen = 0;
     }
-    ms_textsess_sasl_end(&s->ts, &s->sasl, "AUTH", ms_sasl_anomaly_detail(&s->sasl), outcome,
-                         reply, rlen, cut, false);
+    ms_textsess_sasl_end(&s->ts, &s->sasl, "AUTH", ms_sasl_anomaly_detail(&s->sasl), outcome, reply,
+                         rlen, cut, false);
 }
 
 static bool hex32(const struct ms_buf *b)
@@ -233,7 +232,7 @@ static enum ms_rc logins_init(struct login_ring *r, const struct ms_limits *lim)
     r->cap = cap;
     /* The secret holds a password (max_secret) or an APOP digest. */
     size_t secret_max = lim->max_secret > MS_POP3_APOP_DIGEST_MAX ? lim->max_secret
-                                                                : MS_POP3_APOP_DIGEST_MAX;
+                                                                  : MS_POP3_APOP_DIGEST_MAX;
     for (size_t i = 0; i < cap; i++) {
         ms_buf_init(&r->rec[i].user, lim->max_secret);
         ms_buf_init(&r->rec[i].secret, secret_max);
@@ -353,8 +352,8 @@ static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t 
  * gap an exchange may be over unseen; the client's next command ends it. */
 static bool plainly_command(const uint8_t *line, size_t len)
 {
-    static const char *const bare[] = { "STAT", "LIST", "UIDL", "NOOP", "RSET", "QUIT",
-                                        "CAPA", "STLS", "AUTH" };
+    static const char *const bare[] = { "STAT", "LIST", "UIDL", "NOOP", "RSET",
+                                        "QUIT", "CAPA", "STLS", "AUTH" };
     if (memchr(line, ' ', len))
         return true;
     for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
@@ -367,10 +366,9 @@ static bool plainly_command(const uint8_t *line, size_t len)
 static enum pop3_cmd parse_cmd(const uint8_t *w, size_t n)
 {
     static const struct ms_keyword table[] = {
-        { "USER", CMD_USER }, { "PASS", CMD_PASS }, { "RETR", CMD_RETR },
-        { "TOP", CMD_TOP },   { "CAPA", CMD_CAPA }, { "LIST", CMD_LIST },
-        { "UIDL", CMD_UIDL }, { "AUTH", CMD_AUTH }, { "STLS", CMD_STLS },
-        { "QUIT", CMD_QUIT }, { "APOP", CMD_APOP },
+        { "USER", CMD_USER }, { "PASS", CMD_PASS }, { "RETR", CMD_RETR }, { "TOP", CMD_TOP },
+        { "CAPA", CMD_CAPA }, { "LIST", CMD_LIST }, { "UIDL", CMD_UIDL }, { "AUTH", CMD_AUTH },
+        { "STLS", CMD_STLS }, { "QUIT", CMD_QUIT }, { "APOP", CMD_APOP },
     };
     return ms_keyword_find(table, sizeof(table) / sizeof(table[0]), w, n, CMD_OTHER);
 }
@@ -832,7 +830,7 @@ static enum ms_probe pop3_probe(unsigned dir, const uint8_t *p, size_t n)
         return MS_PROBE_NO;
     }
     static const char *const only_pop3[] = { "USER ", "PASS ", "APOP ", "STLS", "CAPA",
-                                             "RETR ", "UIDL", "TOP ", "STAT" };
+                                             "RETR ", "UIDL",  "TOP ",  "STAT" };
     for (size_t i = 0; i < sizeof(only_pop3) / sizeof(only_pop3[0]); i++) {
         if (ms_ascii_prefix(p, len, only_pop3[i]))
             return MS_PROBE_YES;

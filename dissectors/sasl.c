@@ -156,8 +156,9 @@ static void derive_cram(struct ms_sasl *s)
         s->incomplete_cr = true; /* no challenge seen: nothing to crack against */
         return;
     }
-    if (append(&s->hashcat, "$cram_md5$", 10) && b64_encode(&s->hashcat, s->challenge.p, s->challenge.len) &&
-        append(&s->hashcat, "$", 1) && b64_encode(&s->hashcat, m, n)) {
+    if (append(&s->hashcat, "$cram_md5$", 10) &&
+        b64_encode(&s->hashcat, s->challenge.p, s->challenge.len) && append(&s->hashcat, "$", 1) &&
+        b64_encode(&s->hashcat, m, n)) {
         s->hashcat_mode = 10200;
     } else {
         ms_buf_reset(&s->hashcat);
@@ -258,7 +259,11 @@ static bool valid_utf8(const uint8_t *p, size_t n)
     size_t i = 0;
     while (i < n) {
         uint8_t c = p[i];
-        size_t k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+        size_t k = c < 0x80             ? 0
+                   : (c & 0xE0) == 0xC0 ? 1
+                   : (c & 0xF0) == 0xE0 ? 2
+                   : (c & 0xF8) == 0xF0 ? 3
+                                        : 9;
         if (k == 9 || (k == 1 && c < 0xC2) || n - i - 1 < k)
             return false;
         for (size_t j = 1; j <= k; j++) {
@@ -388,7 +393,8 @@ static void derive_ntlm(struct ms_sasl *s)
         return; /* the line would be wrong */
     bool cut = false;
     struct ms_bytes user = ms_bytes_of(s->user.p ? s->user.p : (const uint8_t *)"", s->user.len);
-    struct ms_bytes dom = ms_bytes_of(s->domain.p ? s->domain.p : (const uint8_t *)"", s->domain.len);
+    struct ms_bytes dom = ms_bytes_of(s->domain.p ? s->domain.p : (const uint8_t *)"",
+                                      s->domain.len);
     s->hashcat_mode = ms_ntlm_hashcat(&s->hashcat, user, dom, s->ntlm_chal, a.lm, a.nt, &cut);
     if (cut)
         s->cut = true;
@@ -674,10 +680,16 @@ void ms_sasl_start(struct ms_sasl *s, const uint8_t *mech, size_t mlen, const ui
     for (; i < mlen && i < sizeof(s->mech_name) - 1; i++)
         s->mech_name[i] = (char)(mech[i] >= 'a' && mech[i] <= 'z' ? mech[i] - 32 : mech[i]);
     s->mech_name[i] = '\0';
-    static const struct { const char *name; enum ms_sasl_mech mech; } names[] = {
-        { "PLAIN", MS_SASL_PLAIN },       { "LOGIN", MS_SASL_LOGIN },
-        { "CRAM-MD5", MS_SASL_CRAM_MD5 }, { "DIGEST-MD5", MS_SASL_DIGEST_MD5 },
-        { "NTLM", MS_SASL_NTLM },         { "XOAUTH2", MS_SASL_XOAUTH2 },
+    static const struct {
+        const char *name;
+        enum ms_sasl_mech mech;
+    } names[] = {
+        { "PLAIN", MS_SASL_PLAIN },
+        { "LOGIN", MS_SASL_LOGIN },
+        { "CRAM-MD5", MS_SASL_CRAM_MD5 },
+        { "DIGEST-MD5", MS_SASL_DIGEST_MD5 },
+        { "NTLM", MS_SASL_NTLM },
+        { "XOAUTH2", MS_SASL_XOAUTH2 },
         { "OAUTHBEARER", MS_SASL_OAUTHBEARER },
     };
     s->mech = MS_SASL_OTHER;

@@ -33,32 +33,32 @@ enum ms_sasl_mech {
 
 struct ms_sasl {
     enum ms_sasl_mech mech;
-    char mech_name[24];       /* upper-case, as the client named it */
-    unsigned responses;       /* client responses seen */
-    bool cancelled;           /* the client sent "*" */
-    bool malformed;           /* a response could not be decoded */
-    bool has_anomaly;         /* what was wrong, for the caller to report: */
-    enum ms_anomaly anomaly;  /* (common/anomalies.def) */
+    char mech_name[24];      /* upper-case, as the client named it */
+    unsigned responses;      /* client responses seen */
+    bool cancelled;          /* the client sent "*" */
+    bool malformed;          /* a response could not be decoded */
+    bool has_anomaly;        /* what was wrong, for the caller to report: */
+    enum ms_anomaly anomaly; /* (common/anomalies.def) */
     bool have_user, have_pass, truncated;
     struct ms_buf authzid, user, pass;
-    struct ms_buf challenge;  /* the server's latest challenge, decoded (CRAM-MD5,
+    struct ms_buf challenge; /* the server's latest challenge, decoded (CRAM-MD5,
                                  DIGEST-MD5: the first non-empty one, which the
                                  client answered; later ones are rspauth) */
     /* Challenge/response and token mechanisms (filled by the derivation). */
-    size_t max_msg;           /* cap of one decoded client message */
-    struct ms_buf cmsg;       /* the client message the credential comes from */
+    size_t max_msg;     /* cap of one decoded client message */
+    struct ms_buf cmsg; /* the client message the credential comes from */
     bool have_cmsg, cmsg_cut;
     bool have_token, have_response, cut;
-    struct ms_buf token;      /* XOAUTH2/OAUTHBEARER bearer token */
-    struct ms_buf response;   /* printable response (hex digest, NT response hex...) */
-    struct ms_buf chal_text;  /* printable challenge (NTLM: server challenge hex) */
+    struct ms_buf token;     /* XOAUTH2/OAUTHBEARER bearer token */
+    struct ms_buf response;  /* printable response (hex digest, NT response hex...) */
+    struct ms_buf chal_text; /* printable challenge (NTLM: server challenge hex) */
     struct ms_buf hashcat;
     int hashcat_mode;
     struct ms_buf domain, workstation;
-    bool incomplete_cr;       /* challenge/response pieces missing or bad */
-    uint8_t ntlm_chal[8];     /* from the CHALLENGE message (type 2) */
+    bool incomplete_cr;   /* challenge/response pieces missing or bad */
+    uint8_t ntlm_chal[8]; /* from the CHALLENGE message (type 2) */
     bool have_ntlm_chal;
-    uint32_t ntlm_flags;      /* from NEGOTIATE, then CHALLENGE */
+    uint32_t ntlm_flags; /* from NEGOTIATE, then CHALLENGE */
 };
 
 void ms_sasl_init(struct ms_sasl *s, const struct ms_limits *lim);

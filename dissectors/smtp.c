@@ -78,23 +78,23 @@ enum smtp_cmd {
 
 /* One message from DATA (or its first BDAT) to the server's verdict. */
 struct smsg {
-    struct ms_textmsg body;   /* the MIME parser */
-    const char *command;      /* "DATA" or "BDAT" */
-    struct ms_ev_email ev;    /* filled by ms_mime_finish once the data ended */
+    struct ms_textmsg body; /* the MIME parser */
+    const char *command;    /* "DATA" or "BDAT" */
+    struct ms_ev_email ev;  /* filled by ms_mime_finish once the data ended */
     bool finished;
-    struct ms_buf helo;       /* the HELO/EHLO in effect, copied from the session */
+    struct ms_buf helo; /* the HELO/EHLO in effect, copied from the session */
     bool have_helo;
-    struct ms_buf from;       /* envelope, moved from the transaction */
+    struct ms_buf from; /* envelope, moved from the transaction */
     bool have_from;
-    struct ms_buf rcpt;       /* recipient addresses, back to back */
-    size_t *rcpt_len;         /* length of each, in order */
+    struct ms_buf rcpt; /* recipient addresses, back to back */
+    size_t *rcpt_len;   /* length of each, in order */
     size_t n_rcpt;
 };
 
 struct pending {
     enum smtp_cmd cmd;
-    bool unsure;              /* sent after a gap, before the replies caught up */
-    struct smsg *msg;         /* DATA_END and the last BDAT: the message judged */
+    bool unsure;      /* sent after a gap, before the replies caught up */
+    struct smsg *msg; /* DATA_END and the last BDAT: the message judged */
 };
 
 /* Fields are grouped by what they track, not packed by size: the padding
@@ -102,11 +102,11 @@ struct pending {
 /* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): see above */
 struct smtp {
     struct ms_limits lim;
-    struct ms_textsess ts;    /* lines, gaps, STARTTLS (textsess.h) */
+    struct ms_textsess ts; /* lines, gaps, STARTTLS (textsess.h) */
 
-    struct ms_cmdfifo fifo;   /* commands awaiting their reply (struct pending) */
-    bool server_seen;         /* any reply line at all (else: a one-sided capture) */
-    bool greeting_expected;   /* the server's first reply is its greeting */
+    struct ms_cmdfifo fifo; /* commands awaiting their reply (struct pending) */
+    bool server_seen;       /* any reply line at all (else: a one-sided capture) */
+    bool greeting_expected; /* the server's first reply is its greeting */
 
     /* The reply being assembled (multi-line replies, RFC 5321 4.2.1). */
     bool in_reply;
@@ -121,10 +121,10 @@ struct smtp {
     struct ms_buf helo;
     bool have_helo;
 
-    bool sasl_exchange;       /* an AUTH exchange holds the client's lines */
-    bool sasl_client_done;    /* the client went on with commands meanwhile */
-    bool sasl_gap;            /* a response could not be read (over the line cap) */
-    bool sasl_dead;           /* an exchange a client-side gap ended: the client's
+    bool sasl_exchange;        /* an AUTH exchange holds the client's lines */
+    bool sasl_client_done;     /* the client went on with commands meanwhile */
+    bool sasl_gap;             /* a response could not be read (over the line cap) */
+    bool sasl_dead;            /* an exchange a client-side gap ended: the client's
                                  lines that are not commands are its responses,
                                  skipped */
     enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange (and took
@@ -141,15 +141,15 @@ struct smtp {
 
     /* Message data in progress. */
     struct smsg *cur;
-    bool data_mode;           /* DATA: lines up to "." are the message */
-    uint64_t bdat_left;       /* BDAT: raw bytes still to come in this chunk */
-    bool bdat_active;         /* a BDAT chunk is being received */
-    bool bdat_last;           /* ... and it is the LAST one */
+    bool data_mode;     /* DATA: lines up to "." are the message */
+    uint64_t bdat_left; /* BDAT: raw bytes still to come in this chunk */
+    bool bdat_active;   /* a BDAT chunk is being received */
+    bool bdat_last;     /* ... and it is the LAST one */
 
     /* After a gap (see the top of the file). */
-    bool unsure;              /* replies may not line up with the FIFO yet */
-    bool client_hole;         /* the client's bytes had a hole: a DATA may be lost */
-    bool pipelining;          /* the client sent a command while another awaited
+    bool unsure;      /* replies may not line up with the FIFO yet */
+    bool client_hole; /* the client's bytes had a hole: a DATA may be lost */
+    bool pipelining;  /* the client sent a command while another awaited
                                  its reply (or may have: a hole with commands
                                  pending) */
 };
@@ -507,7 +507,8 @@ static void cmd_rcpt(struct smtp *s, const uint8_t *addr, size_t alen)
     if (s->tx_n_rcpt >= s->lim.smtp_max_rcpt) {
         if (!s->tx_rcpt_over) {
             s->tx_rcpt_over = true;
-            emit_anomaly(s, MS_ANOM_TOO_MANY_RECIPIENTS, "RCPT TO past the cap; later ones not kept");
+            emit_anomaly(s, MS_ANOM_TOO_MANY_RECIPIENTS,
+                         "RCPT TO past the cap; later ones not kept");
         }
         return;
     }
@@ -1087,9 +1088,10 @@ static void smtp_destroy(void *st)
 static enum ms_probe smtp_probe(unsigned dir, const uint8_t *p, size_t n)
 {
     if (dir == MS_TO_SERVER) {
-        static const char *const only_smtp[] = { "EHLO ", "HELO ", "MAIL FROM:", "RCPT TO:",
-                                                 "EHLO\r", "HELO\r", "EHLO\n", "HELO\n",
-                                                 "STARTTLS\r", "STARTTLS\n" };
+        static const char *const only_smtp[] = {
+            "EHLO ",  "HELO ",  "MAIL FROM:", "RCPT TO:",   "EHLO\r",
+            "HELO\r", "EHLO\n", "HELO\n",     "STARTTLS\r", "STARTTLS\n"
+        };
         bool maybe = false;
         for (size_t i = 0; i < sizeof(only_smtp) / sizeof(only_smtp[0]); i++) {
             size_t kl = strlen(only_smtp[i]);

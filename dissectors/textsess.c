@@ -220,7 +220,7 @@ void ms_textsess_long_line(struct ms_textsess *ts, unsigned dir)
 {
     ms_emit_anomaly_once(&ts->sink, ts->ops->proto, &ts->said_long_line, MS_ANOM_LINE_TOO_LONG,
                          dir == MS_TO_SERVER ? "client line over the cap"
-                                                 : "server line over the cap");
+                                             : "server line over the cap");
 }
 
 /* ---- messages -------------------------------------------------------- */

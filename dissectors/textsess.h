@@ -49,7 +49,7 @@ enum ms_ts_lost {
 #define MS_TS_INJECTED 0x100u
 
 struct ms_textsess_ops {
-    const char *proto;          /* app_proto of every event: "pop3" */
+    const char *proto;         /* app_proto of every event: "pop3" */
     enum ms_anomaly injection; /* MS_ANOM_STLS_COMMAND_INJECTION */
     const char *injection_detail;
     /* A line (terminator included). Fragments of a line over the cap come

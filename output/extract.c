@@ -30,12 +30,12 @@
 
 struct ms_extract {
     int dirfd;
-    char *dir;              /* as given, without trailing slashes */
+    char *dir; /* as given, without trailing slashes */
     unsigned flags;
     uint64_t max_bytes, kept;
-    uint64_t seq;           /* messages begun in this run */
+    uint64_t seq; /* messages begun in this run */
     uint64_t files;
-    struct ms_buf last;     /* path returned by the latest *_end */
+    struct ms_buf last; /* path returned by the latest *_end */
 };
 
 /* One file being written. */
@@ -50,15 +50,15 @@ struct xfile {
 
 struct xmsg {
     struct xfile f;
-    char stem[48];          /* "<flow_id>-<seq>" */
+    char stem[48]; /* "<flow_id>-<seq>" */
 };
 
 /* ---- names ------------------------------------------------------------ */
 
 static bool safe_char(uint8_t c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '.' || c == '-' || c == '_' || c == '+';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+           c == '-' || c == '_' || c == '+';
 }
 
 size_t ms_extract_safe_name(const uint8_t *name, size_t n, char *out, size_t cap)
@@ -160,8 +160,7 @@ static void xopen(struct xfile *f, struct ms_extract *x, const struct ms_sink *s
     f->sink = sink;
     /* O_EXCL: never overwrite, never follow a planted symlink (O_EXCL
      * already refuses one; O_NOFOLLOW says so twice). */
-    int fd = openat(x->dirfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    0600);
+    int fd = openat(x->dirfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         int err = errno;
         xfail(f, err == EEXIST ? MS_ANOM_EXTRACT_FILE_EXISTS : MS_ANOM_EXTRACT_CREATE_FAILED,
@@ -261,8 +260,7 @@ static void *x_att_begin(void *msg, size_t index, const struct ms_attachment *a)
         ms_extract_safe_name(a->filename.p, a->filename.len, safe, sizeof(safe));
     else
         ms_extract_safe_name((const uint8_t *)"", 0, safe, sizeof(safe));
-    snprintf(f->name, sizeof(f->name), "%s-%llu-%s", m->stem, (unsigned long long)index + 1,
-             safe);
+    snprintf(f->name, sizeof(f->name), "%s-%llu-%s", m->stem, (unsigned long long)index + 1, safe);
     xopen(f, m->f.x, m->f.sink);
     return f;
 }
@@ -281,8 +279,8 @@ static struct ms_bytes x_att_end(void *att)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-struct ms_extract *ms_extract_open(const char *dir, unsigned flags, uint64_t max_bytes,
-                                   char *err, size_t errlen)
+struct ms_extract *ms_extract_open(const char *dir, unsigned flags, uint64_t max_bytes, char *err,
+                                   size_t errlen)
 {
     struct ms_extract *x = calloc(1, sizeof(*x));
     size_t dl = strlen(dir);

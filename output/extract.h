@@ -25,8 +25,8 @@ struct ms_extract;
 
 /* Opens dir (created with mode 0700 if missing). max_bytes caps the bytes
  * of all files kept in the run. NULL on failure, with a message in err. */
-struct ms_extract *ms_extract_open(const char *dir, unsigned flags, uint64_t max_bytes,
-                                   char *err, size_t errlen);
+struct ms_extract *ms_extract_open(const char *dir, unsigned flags, uint64_t max_bytes, char *err,
+                                   size_t errlen);
 /* Fills *tap with the extractor's callbacks (flow_id 0); the pipeline
  * copies it per flow and sets flow_id. */
 void ms_extract_tap(struct ms_extract *x, struct ms_msg_tap *tap);

@@ -167,9 +167,12 @@ static void add_list(struct json_object *o, const char *key, const struct ms_byt
 static const char *outcome_str(enum ms_outcome o)
 {
     switch (o) {
-    case MS_OUTCOME_SUCCESS: return "success";
-    case MS_OUTCOME_FAILURE: return "failure";
-    case MS_OUTCOME_UNKNOWN: break;
+    case MS_OUTCOME_SUCCESS:
+        return "success";
+    case MS_OUTCOME_FAILURE:
+        return "failure";
+    case MS_OUTCOME_UNKNOWN:
+        break;
     }
     return "unknown";
 }
@@ -185,7 +188,8 @@ static void add_credential(struct json_object *root, const char *app_proto,
     json_object_object_add(a, "signature_id", json_object_new_int64(sig.sid));
     json_object_object_add(a, "rev", json_object_new_int(1));
     json_object_object_add(a, "signature", json_object_new_string(sig.text));
-    json_object_object_add(a, "category", json_object_new_string("Potential Corporate Privacy Violation"));
+    json_object_object_add(a, "category",
+                           json_object_new_string("Potential Corporate Privacy Violation"));
     json_object_object_add(a, "severity", json_object_new_int(sig.severity));
     json_object_object_add(root, "alert", a);
 
@@ -290,7 +294,8 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
 
 /* Suricata's anomaly object: app_proto names the protocol; layer, for a
  * parser's event, is Suricata's "proto_parser". */
-static void add_anomaly(struct json_object *root, const char *app_proto, const struct ms_ev_anomaly *a)
+static void add_anomaly(struct json_object *root, const char *app_proto,
+                        const struct ms_ev_anomaly *a)
 {
     struct json_object *o = json_object_new_object();
     const char *applayer = ms_anomaly_type_name(MS_ANOMALY_APPLAYER);
@@ -308,9 +313,12 @@ static void add_anomaly(struct json_object *root, const char *app_proto, const s
 static const char *event_type(enum ms_event_kind k)
 {
     switch (k) {
-    case MS_EV_CREDENTIAL: return "alert";
-    case MS_EV_EMAIL: return "email";
-    case MS_EV_ANOMALY: break;
+    case MS_EV_CREDENTIAL:
+        return "alert";
+    case MS_EV_EMAIL:
+        return "email";
+    case MS_EV_ANOMALY:
+        break;
     }
     return "anomaly";
 }
@@ -412,7 +420,8 @@ struct json_object *ms_json_fileinfo(const struct ms_flow_meta *m, const struct 
     add_bytes(f, "filename", at->filename);
     add_bytes(f, "content_type", at->content_type);
     json_object_object_add(f, "gaps", json_object_new_boolean(at->gap));
-    json_object_object_add(f, "state", json_object_new_string(at->truncated ? "TRUNCATED" : "CLOSED"));
+    json_object_object_add(f, "state",
+                           json_object_new_string(at->truncated ? "TRUNCATED" : "CLOSED"));
     if (!at->truncated)
         add_hex(f, "sha256", at->sha256, sizeof(at->sha256));
     json_object_object_add(f, "stored", json_object_new_boolean(at->file.p != NULL));

@@ -43,8 +43,10 @@ static enum ms_rc write_json_line(struct ms_output *out, struct json_object *o)
     if (!o)
         return MS_ERR_NOMEM;
     size_t len = 0;
-    const char *s = json_object_to_json_string_length(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    const char *s = json_object_to_json_string_length(o,
+                                                      JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                      &len);
     int bad = fwrite(s, 1, len, out->fp) != len || fputc('\n', out->fp) == EOF;
     json_object_put(o);
     return bad ? MS_ERR_IO : MS_OK;
@@ -64,8 +66,7 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if ((unsigned)ev->kind <= MS_EV_ANOMALY)
         out->counts[ev->kind]++;
     if (out->opts.format == MS_OUTPUT_TEXT)
-        return flush_line(out, ms_text_event(out->fp, m, ev, &out->opts) < 0
-                                   ? MS_ERR_IO : MS_OK);
+        return flush_line(out, ms_text_event(out->fp, m, ev, &out->opts) < 0 ? MS_ERR_IO : MS_OK);
     enum ms_rc rc = write_json_line(out, ms_json_event(m, ev, &out->opts));
     /* Then a fileinfo record per attachment, as Suricata logs files, tied
      * to the message by flow_id (and the email metadata it carries). */

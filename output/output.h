@@ -19,8 +19,8 @@ struct ms_flow_meta {
     const uint8_t *dest_addr; /* the server */
     uint16_t dest_port;
     const char *pcap_filename; /* NULL for live capture */
-    uint64_t pcap_cnt;       /* packet that completed the event, when reading files (0: none) */
-    const char *proto;       /* transport, "TCP" when NULL; "" leaves it out */
+    uint64_t pcap_cnt;         /* packet that completed the event, when reading files (0: none) */
+    const char *proto;         /* transport, "TCP" when NULL; "" leaves it out */
 };
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
@@ -28,10 +28,10 @@ enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
 struct ms_output_opts {
     enum ms_output_format format;
     bool show_passwords;
-    uint32_t sid_base;       /* first alert signature id; 0: MS_SID_BASE_DEFAULT */
-    const char *in_iface;    /* live capture: the interface (NULL: left out) */
-    const char *host;        /* live capture: the sensor name (NULL: left out) */
-    bool ipv6_compress;      /* JSON: IPv6 as RFC 5952 ("2001:db8::1"), not Suricata's
+    uint32_t sid_base;    /* first alert signature id; 0: MS_SID_BASE_DEFAULT */
+    const char *in_iface; /* live capture: the interface (NULL: left out) */
+    const char *host;     /* live capture: the sensor name (NULL: left out) */
+    bool ipv6_compress;   /* JSON: IPv6 as RFC 5952 ("2001:db8::1"), not Suricata's
                               * default full form ("2001:0db8:0000:...") */
 };
 
@@ -61,7 +61,8 @@ struct ms_stat {
 
 /* Writes a stats event: {"timestamp", "event_type": "stats", "stats": {...}}
  * in JSON, one "STATS k=v ..." line in the text view. */
-enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n);
+enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v,
+                           size_t n);
 /* Writes to fp from now on (SIGHUP: the caller reopened its file). fp
  * stays the caller's. */
 void ms_output_set_fp(struct ms_output *out, FILE *fp);

@@ -12,10 +12,11 @@
 static const struct {
     const char *mech, *label;
 } mech_slots[] = {
-    { "USER", "USER/PASS" }, { "APOP", "APOP" }, { "LOGIN", "IMAP LOGIN" },
-    { "PLAIN", "PLAIN" }, { "SASL-LOGIN", "SASL LOGIN" }, { "CRAM-MD5", "CRAM-MD5" },
-    { "DIGEST-MD5", "DIGEST-MD5" }, { "NTLM", "NTLM" }, { "XOAUTH2", "XOAUTH2" },
-    { "OAUTHBEARER", "OAUTHBEARER" },
+    { "USER", "USER/PASS" },        { "APOP", "APOP" },
+    { "LOGIN", "IMAP LOGIN" },      { "PLAIN", "PLAIN" },
+    { "SASL-LOGIN", "SASL LOGIN" }, { "CRAM-MD5", "CRAM-MD5" },
+    { "DIGEST-MD5", "DIGEST-MD5" }, { "NTLM", "NTLM" },
+    { "XOAUTH2", "XOAUTH2" },       { "OAUTHBEARER", "OAUTHBEARER" },
 };
 
 static unsigned proto_slot(const char *p)
@@ -55,7 +56,8 @@ void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_
     char proto[8];
     size_t i = 0;
     for (; i < sizeof(proto) - 1 && app_proto[i]; i++)
-        proto[i] = (char)(app_proto[i] >= 'a' && app_proto[i] <= 'z' ? app_proto[i] - 32 : app_proto[i]);
+        proto[i] = (char)(app_proto[i] >= 'a' && app_proto[i] <= 'z' ? app_proto[i] - 32
+                                                                     : app_proto[i]);
     proto[i] = '\0';
     out->sid = sid_base + proto_slot(app_proto) * 100 + mech_slot(c);
     bool secret = c->password.p != NULL || c->token.p != NULL;
@@ -85,14 +87,15 @@ size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t ma
         const char *command, *mechanism;
         bool secret;
     } logins[] = {
-        { MS_PROTO_POP3, "USER", "USER", true }, { MS_PROTO_POP3, "APOP", "APOP", false },
+        { MS_PROTO_POP3, "USER", "USER", true },
+        { MS_PROTO_POP3, "APOP", "APOP", false },
         { MS_PROTO_IMAP, "LOGIN", "LOGIN", true },
     };
     static const struct {
         const char *name;
         bool secret;
     } sasl[] = {
-        { "PLAIN", true }, { "LOGIN", true }, { "CRAM-MD5", false }, { "DIGEST-MD5", false },
+        { "PLAIN", true }, { "LOGIN", true },   { "CRAM-MD5", false },   { "DIGEST-MD5", false },
         { "NTLM", false }, { "XOAUTH2", true }, { "OAUTHBEARER", true },
     };
     size_t n = 0;
@@ -127,4 +130,3 @@ size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t ma
     }
     return n;
 }
-

@@ -22,7 +22,8 @@ static struct json_object *section(struct json_object *root, const char *name, s
         memcpy(key, name + at, kl);
         key[kl] = '\0';
         struct json_object *next = NULL;
-        if (!json_object_object_get_ex(cur, key, &next) || !json_object_is_type(next, json_type_object)) {
+        if (!json_object_object_get_ex(cur, key, &next) ||
+            !json_object_is_type(next, json_type_object)) {
             next = json_object_new_object();
             if (!next)
                 return NULL;

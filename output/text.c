@@ -57,9 +57,12 @@ static void put_upper(FILE *fp, const char *s)
 static const char *outcome_text(enum ms_outcome o)
 {
     switch (o) {
-    case MS_OUTCOME_SUCCESS: return "accepted";
-    case MS_OUTCOME_FAILURE: return "rejected";
-    case MS_OUTCOME_UNKNOWN: break;
+    case MS_OUTCOME_SUCCESS:
+        return "accepted";
+    case MS_OUTCOME_FAILURE:
+        return "rejected";
+    case MS_OUTCOME_UNKNOWN:
+        break;
     }
     return "outcome unknown";
 }

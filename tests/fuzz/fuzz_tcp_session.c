@@ -21,7 +21,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define ISN_C 0xfffffc00u   /* wraps within the first 1024 bytes */
+#define ISN_C 0xfffffc00u /* wraps within the first 1024 bytes */
 #define ISN_S 0x7ffffff0u
 
 struct check {

@@ -24,7 +24,7 @@ int main(int argc, char **argv)
                 uint8_t *nb = realloc(buf, cap);
                 if (!nb) {
                     free(buf);
-                    (void)fclose(f);   /* read only */
+                    (void)fclose(f); /* read only */
                     return 1;
                 }
                 buf = nb;
@@ -38,7 +38,7 @@ int main(int argc, char **argv)
             perror(argv[i]);
             failures++;
         }
-        (void)fclose(f);   /* read only */
+        (void)fclose(f); /* read only */
         LLVMFuzzerTestOneInput(buf, len);
         free(buf);
     }

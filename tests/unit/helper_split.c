@@ -94,8 +94,7 @@ static void record(void *user, const struct ms_event *ev)
 }
 
 char *ms_test_run_with(const struct ms_dissector *d, const struct ms_limits *lim,
-                       const struct ms_chunk *chunks, size_t n, size_t split,
-                       ms_test_recorder rec)
+                       const struct ms_chunk *chunks, size_t n, size_t split, ms_test_recorder rec)
 {
     struct ms_buf log;
     ms_buf_init(&log, 1 << 24);

@@ -9,18 +9,30 @@
 #include "../../dissectors/dissector.h"
 
 struct ms_chunk {
-    unsigned dir;       /* MS_TO_SERVER or MS_TO_CLIENT */
-    const char *data;   /* may hold NULs when len is given */
-    size_t len;         /* 0: strlen(data) */
-    uint64_t gap;       /* > 0: a reassembly gap of this many bytes instead */
+    unsigned dir;     /* MS_TO_SERVER or MS_TO_CLIENT */
+    const char *data; /* may hold NULs when len is given */
+    size_t len;       /* 0: strlen(data) */
+    uint64_t gap;     /* > 0: a reassembly gap of this many bytes instead */
 };
 
 /* Transcript literals: a client line, a server line, one given with its
  * length (it holds NULs), a gap; N counts an array's chunks. */
-#define C(s) { .dir = MS_TO_SERVER, .data = (s) }
-#define S(s) { .dir = MS_TO_CLIENT, .data = (s) }
-#define CN(s) { .dir = MS_TO_SERVER, .data = (s), .len = sizeof(s) - 1 }
-#define GAP(d, n) { .dir = (d), .gap = (n) }
+#define C(s)                             \
+    {                                    \
+        .dir = MS_TO_SERVER, .data = (s) \
+    }
+#define S(s)                             \
+    {                                    \
+        .dir = MS_TO_CLIENT, .data = (s) \
+    }
+#define CN(s)                                                  \
+    {                                                          \
+        .dir = MS_TO_SERVER, .data = (s), .len = sizeof(s) - 1 \
+    }
+#define GAP(d, n)              \
+    {                          \
+        .dir = (d), .gap = (n) \
+    }
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Records an event in the log (user: the struct ms_buf being built). */
@@ -40,8 +52,7 @@ char *ms_test_run_all(const struct ms_dissector *d, const struct ms_limits *lim,
 /* The same with a recorder of the test's own, for fields the common log
  * leaves out. */
 char *ms_test_run_with(const struct ms_dissector *d, const struct ms_limits *lim,
-                       const struct ms_chunk *chunks, size_t n, size_t split,
-                       ms_test_recorder rec);
+                       const struct ms_chunk *chunks, size_t n, size_t split, ms_test_recorder rec);
 char *ms_test_run_all_with(const struct ms_dissector *d, const struct ms_limits *lim,
                            const struct ms_chunk *chunks, size_t n, ms_test_recorder rec);
 

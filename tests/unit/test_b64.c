@@ -14,8 +14,7 @@
 
 /* Decodes in in one go (cuts == 0), byte by byte (cuts == 1) or split at
  * offset `at` (cuts == 2); returns the output length. */
-static size_t decode(const char *in, size_t n, int cuts, size_t at, uint8_t *out,
-                     uint64_t *invalid)
+static size_t decode(const char *in, size_t n, int cuts, size_t at, uint8_t *out, uint64_t *invalid)
 {
     struct ms_b64 s;
     size_t o = 0;
@@ -36,8 +35,7 @@ static size_t decode(const char *in, size_t n, int cuts, size_t at, uint8_t *out
 }
 
 /* Every chunking gives want, with the expected count of invalid chars. */
-static void checkn(const char *in, size_t n, const void *want, size_t wlen,
-                   uint64_t want_invalid)
+static void checkn(const char *in, size_t n, const void *want, size_t wlen, uint64_t want_invalid)
 {
     uint8_t *out = malloc(MS_B64_OUT_MAX(n) + 8);
     uint64_t invalid;
@@ -78,31 +76,35 @@ static void test_whitespace_and_padding(void **state)
     (void)state;
     check("Zm9v\r\nYmFy\r\n", "foobar", 6, 0);
     check(" Z m 9 v\tY\nm\rE=", "fooba", 5, 0);
-    check("YWJj\r\nZA=\r\n=\r\n", "abcd", 4, 0);   /* padding split over lines */
-    check("NA=\n=Mg\n==", "42", 2, 0);             /* Suricata bug 6207 */
-    check("Zm9vYmE", "fooba", 5, 0);               /* missing padding: fine */
+    check("YWJj\r\nZA=\r\n=\r\n", "abcd", 4, 0); /* padding split over lines */
+    check("NA=\n=Mg\n==", "42", 2, 0);           /* Suricata bug 6207 */
+    check("Zm9vYmE", "fooba", 5, 0);             /* missing padding: fine */
     check("Zg", "f", 1, 0);
-    check("Zg==Zm8=", "ffo", 3, 0);                /* data after padding */
+    check("Zg==Zm8=", "ffo", 3, 0); /* data after padding */
 }
 
 static void test_invalid(void **state)
 {
     (void)state;
-    check("Zm9v!YmFy", "foobar", 6, 1);            /* junk skipped, counted */
-    checkn("Zm\0" "9v", 5, "foo", 3, 1);          /* NUL is just another bad byte */
+    check("Zm9v!YmFy", "foobar", 6, 1); /* junk skipped, counted */
+    checkn("Zm\0"
+           "9v",
+           5, "foo", 3, 1); /* NUL is just another bad byte */
     checkn("\xff\x80Zm9v\x7f", 7, "foo", 3, 3);
 }
 
 static void test_invalid_counts(void **state)
 {
     (void)state;
-    check("Z", "", 0, 1);                          /* dangling sextet */
+    check("Z", "", 0, 1); /* dangling sextet */
     check("Zm9vZ", "foo", 3, 1);
-    check("=Zg==", "f", 1, 1);                     /* stray '=' */
-    check("Zg==" "=", "f", 1, 1);                  /* one '=' too many */
-    check("Z=Zg==", "f", 1, 1);                    /* "x=" cannot make a byte */
-    check("Zm=Zg==", "ff", 2, 1);                  /* padding cut short */
-    check("Zm9-_A==", "fo@", 3, 4);                /* URL-safe letters are not MIME,
+    check("=Zg==", "f", 1, 1); /* stray '=' */
+    check("Zg=="
+          "=",
+          "f", 1, 1);               /* one '=' too many */
+    check("Z=Zg==", "f", 1, 1);     /* "x=" cannot make a byte */
+    check("Zm=Zg==", "ff", 2, 1);   /* padding cut short */
+    check("Zm9-_A==", "fo@", 3, 4); /* URL-safe letters are not MIME,
                                                       the '=' after a full quantum neither */
 }
 
@@ -139,8 +141,8 @@ static void test_decode_buf(void **state)
     size_t len = 99;
 
     /* AUTH PLAIN "\0user\0pass" */
-    assert_int_equal(ms_b64_decode_buf((const uint8_t *)"AHVzZXIAcGFzcw==", 16, out,
-                                       sizeof(out), &len),
+    assert_int_equal(ms_b64_decode_buf((const uint8_t *)"AHVzZXIAcGFzcw==", 16, out, sizeof(out),
+                                       &len),
                      MS_OK);
     assert_int_equal(len, 10);
     assert_memory_equal(out, "\0user\0pass", 10);
@@ -155,16 +157,14 @@ static void test_decode_buf(void **state)
     assert_int_equal(ms_b64_decode_buf((const uint8_t *)"dXNlc", 5, out, sizeof(out), &len),
                      MS_ERR_PROTO);
     /* cap at max-1, max, max+1 of the decoded size (6 bytes) */
-    assert_int_equal(ms_b64_decode_buf((const uint8_t *)"Zm9vYmFy", 8, out, 5, &len),
-                     MS_ERR_LIMIT);
+    assert_int_equal(ms_b64_decode_buf((const uint8_t *)"Zm9vYmFy", 8, out, 5, &len), MS_ERR_LIMIT);
     assert_int_equal(len, 5);
     assert_memory_equal(out, "fooba", 5);
     assert_int_equal(ms_b64_decode_buf((const uint8_t *)"Zm9vYmFy", 8, out, 6, &len), MS_OK);
     assert_int_equal(len, 6);
     assert_int_equal(ms_b64_decode_buf((const uint8_t *)"Zm9vYmFy", 8, out, 7, &len), MS_OK);
     assert_int_equal(len, 6);
-    assert_int_equal(ms_b64_decode_buf((const uint8_t *)"Zg==", 4, NULL, 0, &len),
-                     MS_ERR_LIMIT);
+    assert_int_equal(ms_b64_decode_buf((const uint8_t *)"Zg==", 4, NULL, 0, &len), MS_ERR_LIMIT);
     assert_int_equal(len, 0);
 }
 
@@ -225,12 +225,9 @@ static void test_roundtrip_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc4648_vectors),
-        cmocka_unit_test(test_whitespace_and_padding),
-        cmocka_unit_test(test_invalid),
-        cmocka_unit_test(test_invalid_counts),
-        cmocka_unit_test(test_output_bound),
-        cmocka_unit_test(test_decode_buf),
+        cmocka_unit_test(test_rfc4648_vectors),  cmocka_unit_test(test_whitespace_and_padding),
+        cmocka_unit_test(test_invalid),          cmocka_unit_test(test_invalid_counts),
+        cmocka_unit_test(test_output_bound),     cmocka_unit_test(test_decode_buf),
         cmocka_unit_test(test_roundtrip_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

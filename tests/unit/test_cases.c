@@ -132,8 +132,7 @@ static void parse_case(const char *path, struct parsed *pc)
         if (pc->n >= MAX_CHUNKS)
             fail_msg("%s: too many lines", where);
         struct ms_chunk *c = &pc->chunks[pc->n];
-        if (strncmp(line, "GAP ", 4) == 0 && (line[4] == 'C' || line[4] == 'S') &&
-            line[5] == ' ') {
+        if (strncmp(line, "GAP ", 4) == 0 && (line[4] == 'C' || line[4] == 'S') && line[5] == ' ') {
             char *end;
             unsigned long long g = strtoull(line + 6, &end, 10);
             if (*end || g == 0)
@@ -175,8 +174,13 @@ static void free_case(struct parsed *pc)
 static void record_json(void *user, const struct ms_event *ev)
 {
     static const uint8_t cli[4] = { 192, 0, 2, 5 }, srv[4] = { 192, 0, 2, 1 };
-    const struct ms_flow_meta m = { .ts_us = 1, .flow_id = 1, .ip_version = 4, .src_addr = cli,
-                                    .src_port = 40000, .dest_addr = srv, .dest_port = 1 };
+    const struct ms_flow_meta m = { .ts_us = 1,
+                                    .flow_id = 1,
+                                    .ip_version = 4,
+                                    .src_addr = cli,
+                                    .src_port = 40000,
+                                    .dest_addr = srv,
+                                    .dest_port = 1 };
     const struct ms_output_opts opts = { .format = MS_OUTPUT_JSON, .show_passwords = true };
     struct json_object *o = ms_json_event(&m, ev, &opts);
     assert_non_null(o);
@@ -189,7 +193,8 @@ static void record_json(void *user, const struct ms_event *ev)
 
 static int is_empty(struct json_object *v)
 {
-    return v == NULL || (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0);
+    return v == NULL ||
+           (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0);
 }
 
 static int matches(struct json_object *exp, struct json_object *act)
@@ -290,7 +295,8 @@ static void run_case(void **state)
     }
     if (!ok) {
         for (size_t k = 0; k < n_act; k++)
-            print_error("  got %s\n", json_object_to_json_string_ext(actual[k], JSON_C_TO_STRING_PLAIN));
+            print_error("  got %s\n",
+                        json_object_to_json_string_ext(actual[k], JSON_C_TO_STRING_PLAIN));
     }
     for (size_t k = 0; k < n_act; k++)
         json_object_put(actual[k]);

@@ -23,170 +23,124 @@ struct vec {
     const char *want;
 };
 
+/* clang-format off: the spec's vectors, one per line */
 static const struct vec vecs[] = {
     /* baseline/baseline_deflt.json: ICMP ports there are already the
      * mapped type/counterpart, which the mapping leaves unchanged. */
-    {0, 58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea",
-     135, 136, "1:dGHyGvjMfljg6Bppwm3bg0LO8TY="},
-    {0, 58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da",
-     136, 135, "1:dGHyGvjMfljg6Bppwm3bg0LO8TY="},
-    {0, 58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da",
-     135, 136, "1:zavyT/cezQr1fmImYCwYnMXbgck="},
-    {0, 58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea",
-     136, 135, "1:zavyT/cezQr1fmImYCwYnMXbgck="},
-    {0, 58, "3ffe:501:1800:2345::2", "3ffe:507:0:1:200:86ff:fe05:80da",
-     3, 0, "1:2ObVBgIn28oZvibYZhZMBgh7WdQ="},
-    {0, 58, "3ffe:501:410:0:2c0:dfff:fe47:33e", "3ffe:507:0:1:200:86ff:fe05:80da",
-     1, 4, "1:hLZd0XGWojozrvxqE0dWB1iM6R0="},
-    {0, 58, "3ffe:507:0:1:200:86ff:fe05:80da", "3ffe:501:0:1001::2",
-     128, 129, "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg="},
-    {0, 58, "3ffe:501:0:1001::2", "3ffe:507:0:1:200:86ff:fe05:80da",
-     129, 128, "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg="},
-    {0, 58, "fe80::200:86ff:fe05:80da", "ff02::2",
-     133, 134, "1:hO+sN4H+MG5MY/8hIrXPqc4ZQz0="},
-    {0, 58, "fe80::260:97ff:fe07:69ea", "ff02::1",
-     134, 133, "1:pkvHqCL88/tg1k4cPigmZXUtL00="},
-    {0, 1, "192.168.0.89", "192.168.0.1",
-     8, 0, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk="},
-    {0, 1, "192.168.0.1", "192.168.0.89",
-     0, 8, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk="},
-    {0, 1, "10.0.0.1", "10.0.0.2",
-     11, 0, "1:YHxtAirCG//0OzkcVAukqKQN9xM="},
-    {0, 6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a",
-     63943, 25, "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="},
-    {0, 6, "2607:f8b0:400c:c03::1a", "2001:470:e5bf:dead:4957:2174:e82c:4887",
-     25, 63943, "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="},
-    {0, 132, "192.168.170.8", "192.168.170.56",
-     7, 7, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs="},
-    {0, 132, "192.168.170.56", "192.168.170.8",
-     7, 7, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs="},
-    {0, 6, "128.232.110.120", "66.35.250.204",
-     34855, 80, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="},
-    {0, 6, "66.35.250.204", "128.232.110.120",
-     80, 34855, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="},
-    {0, 17, "192.168.1.52", "8.8.8.8",
-     54585, 53, "1:d/FP5EW3wiY1vCndhwleRRKHowQ="},
-    {0, 17, "8.8.8.8", "192.168.1.52",
-     53, 54585, "1:d/FP5EW3wiY1vCndhwleRRKHowQ="},
-    {0, 46, "10.1.12.1", "10.1.12.2",
-     0, 0, "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw="},
-    {0, 46, "10.1.12.2", "10.1.12.1",
-     0, 0, "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw="},
+    { 0, 58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 135, 136,
+      "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=" },
+    { 0, 58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da", 136, 135,
+      "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=" },
+    { 0, 58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da", 135, 136,
+      "1:zavyT/cezQr1fmImYCwYnMXbgck=" },
+    { 0, 58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 136, 135,
+      "1:zavyT/cezQr1fmImYCwYnMXbgck=" },
+    { 0, 58, "3ffe:501:1800:2345::2", "3ffe:507:0:1:200:86ff:fe05:80da", 3, 0,
+      "1:2ObVBgIn28oZvibYZhZMBgh7WdQ=" },
+    { 0, 58, "3ffe:501:410:0:2c0:dfff:fe47:33e", "3ffe:507:0:1:200:86ff:fe05:80da", 1, 4,
+      "1:hLZd0XGWojozrvxqE0dWB1iM6R0=" },
+    { 0, 58, "3ffe:507:0:1:200:86ff:fe05:80da", "3ffe:501:0:1001::2", 128, 129,
+      "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg=" },
+    { 0, 58, "3ffe:501:0:1001::2", "3ffe:507:0:1:200:86ff:fe05:80da", 129, 128,
+      "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg=" },
+    { 0, 58, "fe80::200:86ff:fe05:80da", "ff02::2", 133, 134, "1:hO+sN4H+MG5MY/8hIrXPqc4ZQz0=" },
+    { 0, 58, "fe80::260:97ff:fe07:69ea", "ff02::1", 134, 133, "1:pkvHqCL88/tg1k4cPigmZXUtL00=" },
+    { 0, 1, "192.168.0.89", "192.168.0.1", 8, 0, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=" },
+    { 0, 1, "192.168.0.1", "192.168.0.89", 0, 8, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=" },
+    { 0, 1, "10.0.0.1", "10.0.0.2", 11, 0, "1:YHxtAirCG//0OzkcVAukqKQN9xM=" },
+    { 0, 6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 63943, 25,
+      "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=" },
+    { 0, 6, "2607:f8b0:400c:c03::1a", "2001:470:e5bf:dead:4957:2174:e82c:4887", 25, 63943,
+      "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=" },
+    { 0, 132, "192.168.170.8", "192.168.170.56", 7, 7, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=" },
+    { 0, 132, "192.168.170.56", "192.168.170.8", 7, 7, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=" },
+    { 0, 6, "128.232.110.120", "66.35.250.204", 34855, 80, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=" },
+    { 0, 6, "66.35.250.204", "128.232.110.120", 80, 34855, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=" },
+    { 0, 17, "192.168.1.52", "8.8.8.8", 54585, 53, "1:d/FP5EW3wiY1vCndhwleRRKHowQ=" },
+    { 0, 17, "8.8.8.8", "192.168.1.52", 53, 54585, "1:d/FP5EW3wiY1vCndhwleRRKHowQ=" },
+    { 0, 46, "10.1.12.1", "10.1.12.2", 0, 0, "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw=" },
+    { 0, 46, "10.1.12.2", "10.1.12.1", 0, 0, "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw=" },
     /* baseline/baseline_seed1.json (seed 1): ICMP ports there are already the
      * mapped type/counterpart, which the mapping leaves unchanged. */
-    {1, 58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea",
-     135, 136, "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY="},
-    {1, 58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da",
-     136, 135, "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY="},
-    {1, 58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da",
-     135, 136, "1:2hSqmsDZ2kdcY9kbiUzOEBic0iM="},
-    {1, 58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea",
-     136, 135, "1:2hSqmsDZ2kdcY9kbiUzOEBic0iM="},
-    {1, 58, "3ffe:501:1800:2345::2", "3ffe:507:0:1:200:86ff:fe05:80da",
-     3, 0, "1:lVEtCZpYu84Xqaa++3lXFyuu2n4="},
-    {1, 58, "3ffe:501:410:0:2c0:dfff:fe47:33e", "3ffe:507:0:1:200:86ff:fe05:80da",
-     1, 4, "1:W8MHwXpWzpoSTD+cGcaJr4u0ys8="},
-    {1, 58, "3ffe:507:0:1:200:86ff:fe05:80da", "3ffe:501:0:1001::2",
-     128, 129, "1:GfZxjAkDk2MkegpBYHV6tadtFXQ="},
-    {1, 58, "3ffe:501:0:1001::2", "3ffe:507:0:1:200:86ff:fe05:80da",
-     129, 128, "1:GfZxjAkDk2MkegpBYHV6tadtFXQ="},
-    {1, 58, "fe80::200:86ff:fe05:80da", "ff02::2",
-     133, 134, "1:L7Ka0ZMYu+J3bL4ulW2PrqyXNo8="},
-    {1, 58, "fe80::260:97ff:fe07:69ea", "ff02::1",
-     134, 133, "1:K/ee5UCqAMAQXDorP5nSa2CGLjc="},
-    {1, 1, "192.168.0.89", "192.168.0.1",
-     8, 0, "1:03g6IloqVBdcZlPyX8r0hgoE7kA="},
-    {1, 1, "192.168.0.1", "192.168.0.89",
-     0, 8, "1:03g6IloqVBdcZlPyX8r0hgoE7kA="},
-    {1, 1, "10.0.0.1", "10.0.0.2",
-     11, 0, "1:XjUibYHaafLQ3pxQeiMI8g25q20="},
-    {1, 6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a",
-     63943, 25, "1:eJYTW6AOzFLlSUoESovMjnu7rMw="},
-    {1, 6, "2607:f8b0:400c:c03::1a", "2001:470:e5bf:dead:4957:2174:e82c:4887",
-     25, 63943, "1:eJYTW6AOzFLlSUoESovMjnu7rMw="},
-    {1, 132, "192.168.170.8", "192.168.170.56",
-     7, 7, "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg="},
-    {1, 132, "192.168.170.56", "192.168.170.8",
-     7, 7, "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg="},
-    {1, 6, "128.232.110.120", "66.35.250.204",
-     34855, 80, "1:3V71V58M3Ksw/yuFALMcW0LAHvc="},
-    {1, 6, "66.35.250.204", "128.232.110.120",
-     80, 34855, "1:3V71V58M3Ksw/yuFALMcW0LAHvc="},
-    {1, 17, "192.168.1.52", "8.8.8.8",
-     54585, 53, "1:Q9We8WO3piVF8yEQBNJF4uiSVrI="},
-    {1, 17, "8.8.8.8", "192.168.1.52",
-     53, 54585, "1:Q9We8WO3piVF8yEQBNJF4uiSVrI="},
-    {1, 46, "10.1.12.1", "10.1.12.2",
-     0, 0, "1:rYir8gphR31noO9iDRQmF/BteEI="},
-    {1, 46, "10.1.12.2", "10.1.12.1",
-     0, 0, "1:rYir8gphR31noO9iDRQmF/BteEI="},
+    { 1, 58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 135, 136,
+      "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY=" },
+    { 1, 58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da", 136, 135,
+      "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY=" },
+    { 1, 58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da", 135, 136,
+      "1:2hSqmsDZ2kdcY9kbiUzOEBic0iM=" },
+    { 1, 58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 136, 135,
+      "1:2hSqmsDZ2kdcY9kbiUzOEBic0iM=" },
+    { 1, 58, "3ffe:501:1800:2345::2", "3ffe:507:0:1:200:86ff:fe05:80da", 3, 0,
+      "1:lVEtCZpYu84Xqaa++3lXFyuu2n4=" },
+    { 1, 58, "3ffe:501:410:0:2c0:dfff:fe47:33e", "3ffe:507:0:1:200:86ff:fe05:80da", 1, 4,
+      "1:W8MHwXpWzpoSTD+cGcaJr4u0ys8=" },
+    { 1, 58, "3ffe:507:0:1:200:86ff:fe05:80da", "3ffe:501:0:1001::2", 128, 129,
+      "1:GfZxjAkDk2MkegpBYHV6tadtFXQ=" },
+    { 1, 58, "3ffe:501:0:1001::2", "3ffe:507:0:1:200:86ff:fe05:80da", 129, 128,
+      "1:GfZxjAkDk2MkegpBYHV6tadtFXQ=" },
+    { 1, 58, "fe80::200:86ff:fe05:80da", "ff02::2", 133, 134, "1:L7Ka0ZMYu+J3bL4ulW2PrqyXNo8=" },
+    { 1, 58, "fe80::260:97ff:fe07:69ea", "ff02::1", 134, 133, "1:K/ee5UCqAMAQXDorP5nSa2CGLjc=" },
+    { 1, 1, "192.168.0.89", "192.168.0.1", 8, 0, "1:03g6IloqVBdcZlPyX8r0hgoE7kA=" },
+    { 1, 1, "192.168.0.1", "192.168.0.89", 0, 8, "1:03g6IloqVBdcZlPyX8r0hgoE7kA=" },
+    { 1, 1, "10.0.0.1", "10.0.0.2", 11, 0, "1:XjUibYHaafLQ3pxQeiMI8g25q20=" },
+    { 1, 6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 63943, 25,
+      "1:eJYTW6AOzFLlSUoESovMjnu7rMw=" },
+    { 1, 6, "2607:f8b0:400c:c03::1a", "2001:470:e5bf:dead:4957:2174:e82c:4887", 25, 63943,
+      "1:eJYTW6AOzFLlSUoESovMjnu7rMw=" },
+    { 1, 132, "192.168.170.8", "192.168.170.56", 7, 7, "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg=" },
+    { 1, 132, "192.168.170.56", "192.168.170.8", 7, 7, "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg=" },
+    { 1, 6, "128.232.110.120", "66.35.250.204", 34855, 80, "1:3V71V58M3Ksw/yuFALMcW0LAHvc=" },
+    { 1, 6, "66.35.250.204", "128.232.110.120", 80, 34855, "1:3V71V58M3Ksw/yuFALMcW0LAHvc=" },
+    { 1, 17, "192.168.1.52", "8.8.8.8", 54585, 53, "1:Q9We8WO3piVF8yEQBNJF4uiSVrI=" },
+    { 1, 17, "8.8.8.8", "192.168.1.52", 53, 54585, "1:Q9We8WO3piVF8yEQBNJF4uiSVrI=" },
+    { 1, 46, "10.1.12.1", "10.1.12.2", 0, 0, "1:rYir8gphR31noO9iDRQmF/BteEI=" },
+    { 1, 46, "10.1.12.2", "10.1.12.1", 0, 0, "1:rYir8gphR31noO9iDRQmF/BteEI=" },
     /* baseline/README.md, "Default settings" table: raw ICMP type/code. */
-    {0, 6, "1.2.3.4", "5.6.7.8",
-     1122, 3344, "1:wCb3OG7yAFWelaUydu0D+125CLM="},
-    {0, 6, "5.6.7.8", "1.2.3.4",
-     3344, 1122, "1:wCb3OG7yAFWelaUydu0D+125CLM="},
-    {0, 17, "1.2.3.4", "5.6.7.8",
-     1122, 3344, "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg="},
-    {0, 17, "5.6.7.8", "1.2.3.4",
-     3344, 1122, "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg="},
-    {0, 132, "1.2.3.4", "5.6.7.8",
-     1122, 3344, "1:EKt4MsxuyaE6mL+hmrEkQ9csDD8="},
-    {0, 132, "5.6.7.8", "1.2.3.4",
-     3344, 1122, "1:EKt4MsxuyaE6mL+hmrEkQ9csDD8="},
-    {0, 1, "1.2.3.4", "5.6.7.8",
-     8, 0, "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="},
-    {0, 1, "5.6.7.8", "1.2.3.4",
-     0, 0, "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="},
-    {0, 1, "1.2.3.4", "5.6.7.8",
-     11, 0, "1:f/YiSyWqczrTgfUCZlBUnvHRcPk="},
-    {0, 58, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
-     128, 0, "1:0bf7hyMJUwt3fMED7z8LIfRpBeo="},
-    {0, 58, "fe80:1011:1213:1415:1617:1819:1A1B:1C1D", "fe80:0001:0203:0405:0607:0809:0A0B:0C0D",
-     129, 0, "1:0bf7hyMJUwt3fMED7z8LIfRpBeo="},
-    {0, 58, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
-     146, 0, "1:fYC8+pz24E+EhANP1EZhpX0Dw10="},
-    {0, 46, "1.2.3.4", "5.6.7.8",
-     0, 0, "1:ikv3kmf89luf73WPz1jOs49S768="},
-    {0, 46, "5.6.7.8", "1.2.3.4",
-     0, 0, "1:ikv3kmf89luf73WPz1jOs49S768="},
-    {0, 46, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
-     0, 0, "1:wQ/2mwrnXP4lmJcHdGL5ePjR+e0="},
-    {0, 46, "fe80:1011:1213:1415:1617:1819:1A1B:1C1D", "fe80:0001:0203:0405:0607:0809:0A0B:0C0D",
-     0, 0, "1:wQ/2mwrnXP4lmJcHdGL5ePjR+e0="},
+    { 0, 6, "1.2.3.4", "5.6.7.8", 1122, 3344, "1:wCb3OG7yAFWelaUydu0D+125CLM=" },
+    { 0, 6, "5.6.7.8", "1.2.3.4", 3344, 1122, "1:wCb3OG7yAFWelaUydu0D+125CLM=" },
+    { 0, 17, "1.2.3.4", "5.6.7.8", 1122, 3344, "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg=" },
+    { 0, 17, "5.6.7.8", "1.2.3.4", 3344, 1122, "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg=" },
+    { 0, 132, "1.2.3.4", "5.6.7.8", 1122, 3344, "1:EKt4MsxuyaE6mL+hmrEkQ9csDD8=" },
+    { 0, 132, "5.6.7.8", "1.2.3.4", 3344, 1122, "1:EKt4MsxuyaE6mL+hmrEkQ9csDD8=" },
+    { 0, 1, "1.2.3.4", "5.6.7.8", 8, 0, "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=" },
+    { 0, 1, "5.6.7.8", "1.2.3.4", 0, 0, "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=" },
+    { 0, 1, "1.2.3.4", "5.6.7.8", 11, 0, "1:f/YiSyWqczrTgfUCZlBUnvHRcPk=" },
+    { 0, 58, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
+      128, 0, "1:0bf7hyMJUwt3fMED7z8LIfRpBeo=" },
+    { 0, 58, "fe80:1011:1213:1415:1617:1819:1A1B:1C1D", "fe80:0001:0203:0405:0607:0809:0A0B:0C0D",
+      129, 0, "1:0bf7hyMJUwt3fMED7z8LIfRpBeo=" },
+    { 0, 58, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
+      146, 0, "1:fYC8+pz24E+EhANP1EZhpX0Dw10=" },
+    { 0, 46, "1.2.3.4", "5.6.7.8", 0, 0, "1:ikv3kmf89luf73WPz1jOs49S768=" },
+    { 0, 46, "5.6.7.8", "1.2.3.4", 0, 0, "1:ikv3kmf89luf73WPz1jOs49S768=" },
+    { 0, 46, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
+      0, 0, "1:wQ/2mwrnXP4lmJcHdGL5ePjR+e0=" },
+    { 0, 46, "fe80:1011:1213:1415:1617:1819:1A1B:1C1D", "fe80:0001:0203:0405:0607:0809:0A0B:0C0D",
+      0, 0, "1:wQ/2mwrnXP4lmJcHdGL5ePjR+e0=" },
     /* baseline/README.md, "A custom seed=1 value" table. */
-    {1, 6, "1.2.3.4", "5.6.7.8",
-     1122, 3344, "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk="},
-    {1, 6, "5.6.7.8", "1.2.3.4",
-     3344, 1122, "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk="},
-    {1, 17, "1.2.3.4", "5.6.7.8",
-     1122, 3344, "1:OShq+iKDAMVouh/4bMxB9Sz4amw="},
-    {1, 17, "5.6.7.8", "1.2.3.4",
-     3344, 1122, "1:OShq+iKDAMVouh/4bMxB9Sz4amw="},
-    {1, 132, "1.2.3.4", "5.6.7.8",
-     1122, 3344, "1:uitchpn5MMGAQKBJh7bIr/bAr7s="},
-    {1, 132, "5.6.7.8", "1.2.3.4",
-     3344, 1122, "1:uitchpn5MMGAQKBJh7bIr/bAr7s="},
-    {1, 1, "1.2.3.4", "5.6.7.8",
-     8, 0, "1:9pr4ZGTICiuZoIh90RRYE2RyXpU="},
-    {1, 1, "5.6.7.8", "1.2.3.4",
-     0, 0, "1:9pr4ZGTICiuZoIh90RRYE2RyXpU="},
-    {1, 1, "1.2.3.4", "5.6.7.8",
-     11, 0, "1:1DD7cWGC/Yg91YGsQeni8du3pIA="},
-    {1, 58, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
-     128, 0, "1:IO27GQzPuCtNnwFvjWALMHu5tJE="},
-    {1, 58, "fe80:1011:1213:1415:1617:1819:1A1B:1C1D", "fe80:0001:0203:0405:0607:0809:0A0B:0C0D",
-     129, 0, "1:IO27GQzPuCtNnwFvjWALMHu5tJE="},
-    {1, 58, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
-     146, 0, "1:Cv4IKJe56BNkF0MBW2YxQ3Nwc3s="},
-    {1, 46, "1.2.3.4", "5.6.7.8",
-     0, 0, "1:/buhqeOmaRCopOZFy9HnoJd5XW8="},
-    {1, 46, "5.6.7.8", "1.2.3.4",
-     0, 0, "1:/buhqeOmaRCopOZFy9HnoJd5XW8="},
-    {1, 46, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
-     0, 0, "1:j6EyyfBzL4vWKHFXgUqb5Az3OxM="},
-    {1, 46, "fe80:1011:1213:1415:1617:1819:1A1B:1C1D", "fe80:0001:0203:0405:0607:0809:0A0B:0C0D",
-     0, 0, "1:j6EyyfBzL4vWKHFXgUqb5Az3OxM="},
+    { 1, 6, "1.2.3.4", "5.6.7.8", 1122, 3344, "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk=" },
+    { 1, 6, "5.6.7.8", "1.2.3.4", 3344, 1122, "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk=" },
+    { 1, 17, "1.2.3.4", "5.6.7.8", 1122, 3344, "1:OShq+iKDAMVouh/4bMxB9Sz4amw=" },
+    { 1, 17, "5.6.7.8", "1.2.3.4", 3344, 1122, "1:OShq+iKDAMVouh/4bMxB9Sz4amw=" },
+    { 1, 132, "1.2.3.4", "5.6.7.8", 1122, 3344, "1:uitchpn5MMGAQKBJh7bIr/bAr7s=" },
+    { 1, 132, "5.6.7.8", "1.2.3.4", 3344, 1122, "1:uitchpn5MMGAQKBJh7bIr/bAr7s=" },
+    { 1, 1, "1.2.3.4", "5.6.7.8", 8, 0, "1:9pr4ZGTICiuZoIh90RRYE2RyXpU=" },
+    { 1, 1, "5.6.7.8", "1.2.3.4", 0, 0, "1:9pr4ZGTICiuZoIh90RRYE2RyXpU=" },
+    { 1, 1, "1.2.3.4", "5.6.7.8", 11, 0, "1:1DD7cWGC/Yg91YGsQeni8du3pIA=" },
+    { 1, 58, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
+      128, 0, "1:IO27GQzPuCtNnwFvjWALMHu5tJE=" },
+    { 1, 58, "fe80:1011:1213:1415:1617:1819:1A1B:1C1D", "fe80:0001:0203:0405:0607:0809:0A0B:0C0D",
+      129, 0, "1:IO27GQzPuCtNnwFvjWALMHu5tJE=" },
+    { 1, 58, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
+      146, 0, "1:Cv4IKJe56BNkF0MBW2YxQ3Nwc3s=" },
+    { 1, 46, "1.2.3.4", "5.6.7.8", 0, 0, "1:/buhqeOmaRCopOZFy9HnoJd5XW8=" },
+    { 1, 46, "5.6.7.8", "1.2.3.4", 0, 0, "1:/buhqeOmaRCopOZFy9HnoJd5XW8=" },
+    { 1, 46, "fe80:0001:0203:0405:0607:0809:0A0B:0C0D", "fe80:1011:1213:1415:1617:1819:1A1B:1C1D",
+      0, 0, "1:j6EyyfBzL4vWKHFXgUqb5Az3OxM=" },
+    { 1, 46, "fe80:1011:1213:1415:1617:1819:1A1B:1C1D", "fe80:0001:0203:0405:0607:0809:0A0B:0C0D",
+      0, 0, "1:j6EyyfBzL4vWKHFXgUqb5Az3OxM=" },
 };
+/* clang-format on */
 
 /* Parses a vector's addresses; returns the IP version. */
 static uint8_t parse(const struct vec *v, uint8_t s[16], uint8_t d[16])
@@ -206,8 +160,8 @@ static void test_baseline_vectors(void **state)
         char out[MS_COMMUNITY_ID_LEN];
         uint8_t ipv = parse(v, s, d);
 
-        assert_int_equal(ms_community_id_v1(v->seed, ipv, s, d, v->proto, v->sport, v->dport,
-                                            out, sizeof out),
+        assert_int_equal(ms_community_id_v1(v->seed, ipv, s, d, v->proto, v->sport, v->dport, out,
+                                            sizeof out),
                          MS_OK);
         assert_string_equal(out, v->want);
     }
@@ -218,7 +172,7 @@ static void test_baseline_vectors(void **state)
  * including the equal-address case where only the ports decide. */
 static void test_order_independent(void **state)
 {
-    static const uint8_t a[4] = {10, 0, 0, 1};
+    static const uint8_t a[4] = { 10, 0, 0, 1 };
     char x[MS_COMMUNITY_ID_LEN], y[MS_COMMUNITY_ID_LEN];
 
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
@@ -229,8 +183,8 @@ static void test_order_independent(void **state)
         if (v->proto != 6 && v->proto != 17 && v->proto != 132)
             continue;
         ipv = parse(v, s, d);
-        assert_int_equal(ms_community_id_v1(v->seed, ipv, d, s, v->proto, v->dport, v->sport,
-                                            x, sizeof x),
+        assert_int_equal(ms_community_id_v1(v->seed, ipv, d, s, v->proto, v->dport, v->sport, x,
+                                            sizeof x),
                          MS_OK);
         assert_string_equal(x, v->want);
     }
@@ -243,7 +197,7 @@ static void test_order_independent(void **state)
  * different flow (baseline_deflt.json: 10.0.0.1 -> 10.0.0.2 time exceeded). */
 static void test_icmp_one_way_keeps_direction(void **state)
 {
-    static const uint8_t s[4] = {10, 0, 0, 1}, d[4] = {10, 0, 0, 2};
+    static const uint8_t s[4] = { 10, 0, 0, 1 }, d[4] = { 10, 0, 0, 2 };
     char out[MS_COMMUNITY_ID_LEN];
 
     assert_int_equal(ms_community_id_v1(0, 4, s, d, 1, 11, 0, out, sizeof out), MS_OK);
@@ -254,7 +208,7 @@ static void test_icmp_one_way_keeps_direction(void **state)
 
 static void test_output_bound(void **state)
 {
-    static const uint8_t s[4] = {128, 232, 110, 120}, d[4] = {66, 35, 250, 204};
+    static const uint8_t s[4] = { 128, 232, 110, 120 }, d[4] = { 66, 35, 250, 204 };
     const char *want = "1:LQU9qZlK+B5F3KDmev6m5PMibrg=";
     size_t need = strlen(want) + 1;
     char buf[MS_COMMUNITY_ID_LEN + 8];
@@ -277,7 +231,7 @@ static void test_output_bound(void **state)
 
 static void test_bad_args(void **state)
 {
-    static const uint8_t a[16] = {1};
+    static const uint8_t a[16] = { 1 };
     char out[MS_COMMUNITY_ID_LEN];
 
     assert_int_equal(ms_community_id_v1(0, 5, a, a, 6, 1, 2, out, sizeof out), MS_ERR_ARG);

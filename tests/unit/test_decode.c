@@ -101,15 +101,42 @@ static void put_eth_hdr(struct frame *f, unsigned type)
 
 /* Each builder writes one frame around the IP packet and says its link type. */
 enum kind {
-    K_ETH, K_VLAN, K_QINQ, K_SLL, K_SLL2, K_RAW, K_NULL, K_LOOP, K_PPPOE, K_MPLS, K_MPLS_PW,
-    K_GRE, K_GRE_TEB, K_GRE_PPTP, K_ERSPAN2, K_IPIP, K_6IN4, K_8023_SNAP, K_VXLAN, K_GENEVE,
-    K_WIFI, K_WIFI_QOS_HTC, K_WIFI_WDS, K_RADIOTAP, K_RADIOTAP_PAD_FCS, K_PPI, K_MAX
+    K_ETH,
+    K_VLAN,
+    K_QINQ,
+    K_SLL,
+    K_SLL2,
+    K_RAW,
+    K_NULL,
+    K_LOOP,
+    K_PPPOE,
+    K_MPLS,
+    K_MPLS_PW,
+    K_GRE,
+    K_GRE_TEB,
+    K_GRE_PPTP,
+    K_ERSPAN2,
+    K_IPIP,
+    K_6IN4,
+    K_8023_SNAP,
+    K_VXLAN,
+    K_GENEVE,
+    K_WIFI,
+    K_WIFI_QOS_HTC,
+    K_WIFI_WDS,
+    K_RADIOTAP,
+    K_RADIOTAP_PAD_FCS,
+    K_PPI,
+    K_MAX
 };
 
 static const char *const KIND_NAMES[K_MAX] = {
-    "eth", "vlan", "qinq", "sll", "sll2", "raw", "null", "loop", "pppoe", "mpls", "mpls_pw",
-    "gre", "gre_teb", "gre_pptp", "erspan2", "ipip", "6in4", "8023_snap", "vxlan", "geneve",
-    "wifi", "wifi_qos_htc", "wifi_wds", "radiotap", "radiotap_pad_fcs", "ppi",
+    "eth",     "vlan",         "qinq",      "sll",      "sll2",
+    "raw",     "null",         "loop",      "pppoe",    "mpls",
+    "mpls_pw", "gre",          "gre_teb",   "gre_pptp", "erspan2",
+    "ipip",    "6in4",         "8023_snap", "vxlan",    "geneve",
+    "wifi",    "wifi_qos_htc", "wifi_wds",  "radiotap", "radiotap_pad_fcs",
+    "ppi",
 };
 
 static void put_outer_ipv4(struct frame *f, unsigned proto, size_t inner_len)
@@ -212,7 +239,7 @@ static int build(enum kind k, bool v6, struct frame *f)
         put_be16(f, (unsigned)ip_len(v6) + 2);
         put_be16(f, v6 ? 0x0057 : 0x0021);
         put_ip(f, v6);
-        put_bytes(f, 4, 0, 0, 0, 0);   /* Ethernet padding after PPPoE */
+        put_bytes(f, 4, 0, 0, 0, 0); /* Ethernet padding after PPPoE */
         return DLT_EN10MB;
     case K_MPLS:
         put_eth_hdr(f, 0x8847);
@@ -222,7 +249,7 @@ static int build(enum kind k, bool v6, struct frame *f)
     case K_MPLS_PW:
         put_eth_hdr(f, 0x8847);
         put_bytes(f, 4, 0x00, 0x3e, 0x91, 64);
-        put_bytes(f, 4, 0, 0, 0, 0);   /* control word */
+        put_bytes(f, 4, 0, 0, 0, 0); /* control word */
         put_eth_hdr(f, et);
         put_ip(f, v6);
         return DLT_EN10MB;
@@ -243,15 +270,15 @@ static int build(enum kind k, bool v6, struct frame *f)
     case K_GRE_PPTP:
         put_eth_hdr(f, 0x0800);
         put_outer_ipv4(f, 47, 12 + 4 + ip_len(v6));
-        put_bytes(f, 4, 0x30, 0x01, 0x88, 0x0b);   /* K S, version 1 */
-        put_bytes(f, 8, 0, 0, 0, 1, 0, 0, 0, 7);    /* payload length, call id, seq */
+        put_bytes(f, 4, 0x30, 0x01, 0x88, 0x0b); /* K S, version 1 */
+        put_bytes(f, 8, 0, 0, 0, 1, 0, 0, 0, 7); /* payload length, call id, seq */
         put_bytes(f, 4, 0xff, 0x03, 0, v6 ? 0x57 : 0x21);
         put_ip(f, v6);
         return DLT_EN10MB;
     case K_ERSPAN2:
         put_eth_hdr(f, 0x0800);
         put_outer_ipv4(f, 47, 8 + 8 + 14 + ip_len(v6));
-        put_bytes(f, 4, 0x10, 0, 0x88, 0xbe);   /* S, ERSPAN II */
+        put_bytes(f, 4, 0x10, 0, 0x88, 0xbe); /* S, ERSPAN II */
         put_bytes(f, 4, 0, 0, 0, 1);
         put_bytes(f, 8, 0x10, 0, 0, 1, 0, 0, 0, 0);
         put_eth_hdr(f, et);
@@ -266,21 +293,21 @@ static int build(enum kind k, bool v6, struct frame *f)
     case K_VXLAN:
         put_eth_hdr(f, 0x0800);
         put_outer_ipv4(f, 17, 8 + 8 + 14 + ip_len(v6));
-        put_bytes(f, 4, 0xc0, 0x01, 0x12, 0xb5);               /* port 49153 -> 4789 */
+        put_bytes(f, 4, 0xc0, 0x01, 0x12, 0xb5); /* port 49153 -> 4789 */
         put_be16(f, (unsigned)(8 + 8 + 14 + ip_len(v6)));
         put_bytes(f, 2, 0, 0);
-        put_bytes(f, 8, 0x08, 0, 0, 0, 0, 0, 0x2a, 0);         /* I flag, VNI 42 */
+        put_bytes(f, 8, 0x08, 0, 0, 0, 0, 0, 0x2a, 0); /* I flag, VNI 42 */
         put_eth_hdr(f, et);
         put_ip(f, v6);
         return DLT_EN10MB;
     case K_GENEVE:
         put_eth_hdr(f, 0x0800);
         put_outer_ipv4(f, 17, 8 + 16 + 14 + ip_len(v6));
-        put_bytes(f, 4, 0xc0, 0x01, 0x17, 0xc1);               /* -> 6081 */
+        put_bytes(f, 4, 0xc0, 0x01, 0x17, 0xc1); /* -> 6081 */
         put_be16(f, (unsigned)(8 + 16 + 14 + ip_len(v6)));
         put_bytes(f, 2, 0, 0);
-        put_bytes(f, 8, 0x02, 0, 0x65, 0x58, 0, 0, 0x2a, 0);   /* 2 option words */
-        put_bytes(f, 8, 0x01, 0x02, 0x03, 0x01, 0, 0, 0, 0);   /* one 4-byte option */
+        put_bytes(f, 8, 0x02, 0, 0x65, 0x58, 0, 0, 0x2a, 0); /* 2 option words */
+        put_bytes(f, 8, 0x01, 0x02, 0x03, 0x01, 0, 0, 0, 0); /* one 4-byte option */
         put_eth_hdr(f, et);
         put_ip(f, v6);
         return DLT_EN10MB;
@@ -509,10 +536,10 @@ static void test_ipv6_headers(void **state)
     size_t tcp_len = ip.n - 40;
     put(&f, ip.b, 40);
     f.b[6] = 0;
-    put_bytes(&f, 8, 51, 0, 1, 4, 0, 0, 0, 0);                 /* HBH -> AH */
-    put_bytes(&f, 8, 60, 2, 0, 0, 0, 0, 0, 1);                 /* AH -> DST, 16 bytes */
+    put_bytes(&f, 8, 51, 0, 1, 4, 0, 0, 0, 0); /* HBH -> AH */
+    put_bytes(&f, 8, 60, 2, 0, 0, 0, 0, 0, 1); /* AH -> DST, 16 bytes */
     put_bytes(&f, 8, 0, 0, 0, 0, 0, 0, 0, 0);
-    put_bytes(&f, 8, 6, 0, 1, 4, 0, 0, 0, 0);                  /* DST -> TCP */
+    put_bytes(&f, 8, 6, 0, 1, 4, 0, 0, 0, 0); /* DST -> TCP */
     put(&f, ip.b + 40, tcp_len);
     f.b[4] = (uint8_t)((f.n - 40) >> 8);
     f.b[5] = (uint8_t)(f.n - 40);
@@ -668,10 +695,13 @@ struct counter {
     size_t off;
 };
 
-#define C(f) { #f, offsetof(struct ms_pipeline_stats, f) }
+#define C(f)                                      \
+    {                                             \
+#f, offsetof(struct ms_pipeline_stats, f) \
+    }
 static const struct counter COUNTERS[] = {
-    C(packets), C(truncated), C(malformed), C(unsupported), C(wifi_protected), C(tcp_bad_csum),
-    C(fragments), C(frag_reassembled), C(frag_overlaps), C(frag_dropped),
+    C(packets),      C(truncated), C(malformed),        C(unsupported),   C(wifi_protected),
+    C(tcp_bad_csum), C(fragments), C(frag_reassembled), C(frag_overlaps), C(frag_dropped),
 };
 #undef C
 
@@ -716,7 +746,8 @@ static void test_capture_counters(void **state)
     if (!all)
         fail_msg("cannot read %s", path);
     size_t files = 0;
-    json_object_object_foreach(all, fname, want) {
+    json_object_object_foreach(all, fname, want)
+    {
         snprintf(path, sizeof(path), "%s/%s", dir, fname);
         struct ms_pipeline_stats st;
         run_capture(path, &st);
@@ -743,7 +774,8 @@ static void test_pcapng_prefixes(void **state)
     (void)state;
     char dir[1024], path[1200];
     capture_dir(dir, sizeof(dir));
-    static const char *const names[] = { "pcapng-eth-sll.pcapng", "pcapng-bigendian-raw-sll2.pcapng" };
+    static const char *const names[] = { "pcapng-eth-sll.pcapng",
+                                         "pcapng-bigendian-raw-sll2.pcapng" };
     for (size_t k = 0; k < 2; k++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
         FILE *fp = fopen(path, "rb");
@@ -764,7 +796,7 @@ static void test_pcapng_prefixes(void **state)
                 FILE *m = fmemopen(copy, cut ? cut : 1, "rb");
                 assert_non_null(m);
                 if (!cut)
-                    fgetc(m);   /* an empty stream */
+                    fgetc(m); /* an empty stream */
                 char err[256];
                 struct ms_pcapng *r = ms_pcapng_open(m, false, NULL, err, sizeof(err));
                 assert_non_null(r);
@@ -795,16 +827,11 @@ static void test_pcapng_prefixes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_link_type),
-        cmocka_unit_test(test_truncated_everywhere),
-        cmocka_unit_test(test_wifi_skips),
-        cmocka_unit_test(test_checksum),
-        cmocka_unit_test(test_ipv6_headers),
-        cmocka_unit_test(test_ipv4_fragment_and_padding),
-        cmocka_unit_test(test_nesting_bound),
-        cmocka_unit_test(test_random_input),
-        cmocka_unit_test(test_capture_counters),
-        cmocka_unit_test(test_pcapng_prefixes),
+        cmocka_unit_test(test_every_link_type),  cmocka_unit_test(test_truncated_everywhere),
+        cmocka_unit_test(test_wifi_skips),       cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_ipv6_headers),     cmocka_unit_test(test_ipv4_fragment_and_padding),
+        cmocka_unit_test(test_nesting_bound),    cmocka_unit_test(test_random_input),
+        cmocka_unit_test(test_capture_counters), cmocka_unit_test(test_pcapng_prefixes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

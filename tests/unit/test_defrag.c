@@ -31,8 +31,8 @@ static uint16_t be16(const uint8_t *p)
 
 /* One IPv4 fragment of datagram id (10.0.0.1 -> 10.0.0.2, protocol 17):
  * data[0..n) at byte offset off. Returns its length. */
-static size_t v4_frag(uint8_t *b, uint16_t id, uint32_t off, int more, const uint8_t *data, size_t n,
-                      uint8_t proto)
+static size_t v4_frag(uint8_t *b, uint16_t id, uint32_t off, int more, const uint8_t *data,
+                      size_t n, uint8_t proto)
 {
     size_t total = 20 + n;
     memset(b, 0, 20);
@@ -55,7 +55,7 @@ static size_t v4_frag(uint8_t *b, uint16_t id, uint32_t off, int more, const uin
 static struct out feed4(struct ms_defrag *d, uint64_t ts, uint16_t id, uint32_t off, int more,
                         const uint8_t *data, size_t n)
 {
-    uint8_t *b = malloc(20 + n);   /* exact size: ASan sees over-reads */
+    uint8_t *b = malloc(20 + n); /* exact size: ASan sees over-reads */
     assert_non_null(b);
     size_t len = v4_frag(b, id, off, more, data, n, 17);
     struct out o;
@@ -129,9 +129,11 @@ static void test_every_order(void **state)
 {
     (void)state;
     static const int perms[24][4] = {
-        {0,1,2,3},{0,1,3,2},{0,2,1,3},{0,2,3,1},{0,3,1,2},{0,3,2,1},{1,0,2,3},{1,0,3,2},
-        {1,2,0,3},{1,2,3,0},{1,3,0,2},{1,3,2,0},{2,0,1,3},{2,0,3,1},{2,1,0,3},{2,1,3,0},
-        {2,3,0,1},{2,3,1,0},{3,0,1,2},{3,0,2,1},{3,1,0,2},{3,1,2,0},{3,2,0,1},{3,2,1,0},
+        { 0, 1, 2, 3 }, { 0, 1, 3, 2 }, { 0, 2, 1, 3 }, { 0, 2, 3, 1 }, { 0, 3, 1, 2 },
+        { 0, 3, 2, 1 }, { 1, 0, 2, 3 }, { 1, 0, 3, 2 }, { 1, 2, 0, 3 }, { 1, 2, 3, 0 },
+        { 1, 3, 0, 2 }, { 1, 3, 2, 0 }, { 2, 0, 1, 3 }, { 2, 0, 3, 1 }, { 2, 1, 0, 3 },
+        { 2, 1, 3, 0 }, { 2, 3, 0, 1 }, { 2, 3, 1, 0 }, { 3, 0, 1, 2 }, { 3, 0, 2, 1 },
+        { 3, 1, 0, 2 }, { 3, 1, 2, 0 }, { 3, 2, 0, 1 }, { 3, 2, 1, 0 },
     };
     struct ms_limits l = lim_default();
     struct ms_defrag *d = ms_defrag_new(&l);
@@ -174,7 +176,7 @@ static void test_overlaps(void **state)
     o = feed4(d, 0, 2, 8, 1, other + 8, 16);
     assert_int_equal(o.st, MS_DEFRAG_HELD);
     assert_int_equal(o.ev, MS_DEFRAG_EV_OVERLAP_DIFF);
-    o = feed4(d, 0, 2, 16, 1, pattern + 16, 8);   /* differs from the held [16,24) */
+    o = feed4(d, 0, 2, 16, 1, pattern + 16, 8); /* differs from the held [16,24) */
     assert_int_equal(o.ev, 0);
     /* A last fragment covering everything: holes filled from it, held
      * bytes kept. */
@@ -194,7 +196,7 @@ static void test_overlaps(void **state)
     o = feed4(d, 0, 3, 0, 1, pattern, 8);
     o = feed4(d, 0, 3, 16, 1, pattern + 16, 8);
     o = feed4(d, 0, 3, 32, 0, pattern + 32, 8);
-    o = feed4(d, 0, 3, 0, 1, pattern, 32);   /* covers both holes, same bytes */
+    o = feed4(d, 0, 3, 0, 1, pattern, 32); /* covers both holes, same bytes */
     assert_int_equal(o.ev, 0);
     check_v4(&o, pattern, 40);
     ms_defrag_free(d);
@@ -244,7 +246,7 @@ static void test_cap_datagrams(void **state)
         for (size_t i = n; i-- > 0;) {
             struct out o = feed4(d, 10, (uint16_t)i, 8, 0, pattern + 8, 3);
             if (n == 5 && i == 0)
-                assert_int_equal(o.st, MS_DEFRAG_HELD);   /* the oldest was evicted */
+                assert_int_equal(o.st, MS_DEFRAG_HELD); /* the oldest was evicted */
             else
                 check_v4(&o, pattern, 11);
         }
@@ -395,20 +397,21 @@ static void test_id_reuse(void **state)
 }
 
 /* IPv6: fixed header, hop-by-hop (unfragmentable), fragment header. */
-static size_t v6_frag(uint8_t *b, uint32_t id, uint32_t off, int more, const uint8_t *data, size_t n)
+static size_t v6_frag(uint8_t *b, uint32_t id, uint32_t off, int more, const uint8_t *data,
+                      size_t n)
 {
     memset(b, 0, 56);
     b[0] = 0x60;
     size_t plen = 8 + 8 + n;
     b[4] = (uint8_t)(plen >> 8);
     b[5] = (uint8_t)plen;
-    b[6] = 0;     /* hop-by-hop */
+    b[6] = 0; /* hop-by-hop */
     b[7] = 64;
     b[8] = 0xfd, b[23] = 1;
     b[24] = 0xfd, b[39] = 2;
-    b[40] = 44;   /* HBH -> fragment */
-    b[42] = 1, b[43] = 4;   /* PadN 4 */
-    b[48] = 17;   /* fragment -> UDP */
+    b[40] = 44;           /* HBH -> fragment */
+    b[42] = 1, b[43] = 4; /* PadN 4 */
+    b[48] = 17;           /* fragment -> UDP */
     uint16_t fo = (uint16_t)(off | (more ? 1 : 0));
     b[50] = (uint8_t)(fo >> 8);
     b[51] = (uint8_t)fo;
@@ -438,7 +441,7 @@ static void test_ipv6(void **state)
     assert_int_equal(n, 48 + 73);
     assert_int_equal(be16(p + 4), 8 + 73);
     assert_int_equal(p[6], 0);
-    assert_int_equal(p[40], 17);   /* HBH now points past the fragment header */
+    assert_int_equal(p[40], 17); /* HBH now points past the fragment header */
     assert_memory_equal(p + 48, pattern, 73);
     /* IPv6 datagram size: payload length past 65535 is refused. */
     size_t len = v6_frag(b, 5, 65520, 0, pattern, 8);
@@ -516,7 +519,7 @@ static void test_random(void **state)
         x = x * 1103515245u + 12345u;
         int more = (int)((x >> 9) & 1);
         size_t n = more ? (((x >> 10) % 16) + 1) * 8 : ((x >> 10) % 100) + 1;
-        const uint8_t *src = pattern + (size_t)((x >> 20) & 1) * 3;   /* sometimes different data */
+        const uint8_t *src = pattern + (size_t)((x >> 20) & 1) * 3; /* sometimes different data */
         feed4(d, (uint64_t)i, id, off, more, src + off, n);
         assert_true(ms_defrag_bytes(d) <= l.frag_max_bytes);
         assert_true(ms_defrag_datagrams(d) <= l.frag_max_datagrams);

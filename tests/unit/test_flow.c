@@ -345,7 +345,8 @@ static void test_eviction_scan_bound(void **state)
         enum ms_dir d;
         struct ms_flow *keep = NULL;
         for (size_t i = 0; i < ahead; i++) {
-            struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1), &d);
+            struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1),
+                                     &d);
             f->payload_dirs = 3;
             if (i == 0)
                 keep = f; /* the tail itself, skipped */
@@ -373,11 +374,13 @@ static void test_eviction_all_established(void **state)
         struct ms_flow_table *t = ms_flow_table_new(max, 600000000u, 0, on_end, &e);
         enum ms_dir d;
         for (size_t i = 0; i + 1 < n; i++) {
-            struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1), &d);
+            struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + i), SRV, 110, MS_TH_SYN, 1, 1),
+                                     &d);
             f->payload_dirs = 3;
         }
         look(t, pkt(SRV, 110, CLI, 40000, MS_TH_ACK, 1, 2), &d); /* 40001 is the tail now */
-        struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + n - 1), SRV, 110, MS_TH_SYN, 1, 3), &d);
+        struct ms_flow *f = look(t, pkt(CLI, (uint16_t)(40000 + n - 1), SRV, 110, MS_TH_SYN, 1, 3),
+                                 &d);
         f->payload_dirs = 3;
         const struct ms_flow_stats *st = ms_flow_table_stats(t);
         if (n <= max) {

@@ -46,7 +46,7 @@ static void test_add_hit_forget(void **state)
     assert_int_equal(ms_flow_recent_count(r), 1);
     assert_false(ms_flow_recent_hit(r, 42, 300));
     assert_true(ms_flow_recent_hit(r, 43, 300));
-    ms_flow_recent_forget(r, 42);              /* unknown: nothing */
+    ms_flow_recent_forget(r, 42); /* unknown: nothing */
     ms_flow_recent_forget(r, 7);
     assert_int_equal(ms_flow_recent_count(r), 1);
     /* Forgotten, then added again. */
@@ -70,10 +70,10 @@ static void test_ttl(void **state)
     ms_flow_recent_add(r, 1, 10000);
     ms_flow_recent_add(r, 2, 10000);
     ms_flow_recent_add(r, 3, 10000);
-    assert_true(ms_flow_recent_hit(r, 1, 10000 + TTL));       /* exactly ttl: in, kept longer */
+    assert_true(ms_flow_recent_hit(r, 1, 10000 + TTL)); /* exactly ttl: in, kept longer */
     assert_true(ms_flow_recent_hit(r, 1, 10000 + 2 * TTL));
-    assert_false(ms_flow_recent_hit(r, 2, 10000 + TTL + 1));  /* past ttl: out */
-    assert_false(ms_flow_recent_hit(r, 2, 10000));            /* and gone */
+    assert_false(ms_flow_recent_hit(r, 2, 10000 + TTL + 1)); /* past ttl: out */
+    assert_false(ms_flow_recent_hit(r, 2, 10000));           /* and gone */
     assert_int_equal(ms_flow_recent_count(r), 2);
     assert_false(ms_flow_recent_hit(r, 1, 10000 + 3 * TTL + 1));
     assert_int_equal(ms_flow_recent_count(r), 1);
@@ -182,9 +182,9 @@ static void test_no_replacement_while_room(void **state)
     ms_flow_recent_add(r, 1, 10);
     ms_flow_recent_add(r, 2, 10);
     ms_flow_recent_add(r, 3, 10);
-    ms_flow_recent_forget(r, 2);             /* a new connection on 2's endpoints */
+    ms_flow_recent_forget(r, 2); /* a new connection on 2's endpoints */
     assert_int_equal(ms_flow_recent_count(r), 2);
-    ms_flow_recent_add(r, 4, 20);            /* room for it: nothing replaced */
+    ms_flow_recent_add(r, 4, 20); /* room for it: nothing replaced */
     assert_int_equal(ms_flow_recent_count(r), 3);
     assert_true(ms_flow_recent_hit(r, 1, 30));
     assert_true(ms_flow_recent_hit(r, 3, 30));
@@ -211,7 +211,7 @@ static void test_random_against_fifo(void **state)
     enum { MAX = 37, KEYS = 120 };
     struct ms_flow_recent *r = ms_flow_recent_new(MAX, (uint64_t)1 << 40);
     assert_non_null(r);
-    uint64_t fifo[MAX] = { 0 };   /* zeroed for cppcheck: only entries written are read */
+    uint64_t fifo[MAX] = { 0 }; /* zeroed for cppcheck: only entries written are read */
     size_t head = 0, count = 0;
     for (int step = 0; step < 200000; step++) {
         uint64_t k = rnd(2) ? same_bucket(rnd(KEYS)) : spread(rnd(KEYS));

@@ -57,8 +57,9 @@ static void test_login_atoms(void **state)
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t, N(t));
-    assert_string_equal(log, "CRED LOGIN LOGIN user=[samir] pass=[pfres] outcome=1 "
-                             "reply=[a001 OK [CAPABILITY IMAP4rev1 IDLE] Logged in] incomplete=0\n");
+    assert_string_equal(log,
+                        "CRED LOGIN LOGIN user=[samir] pass=[pfres] outcome=1 "
+                        "reply=[a001 OK [CAPABILITY IMAP4rev1 IDLE] Logged in] incomplete=0\n");
     free(log);
     char *f = run_flags(t, N(t));
     assert_string_equal(f, "F"); /* capabilities seen, no STARTTLS */
@@ -96,8 +97,9 @@ static void test_login_quoted_escapes(void **state)
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t, N(t));
-    assert_string_equal(log, "CRED LOGIN LOGIN user=[al\"ice] pass=[p a\\ss \"q\" \xc3\xa9t\xc3\xa9] "
-                             "outcome=1 reply=[a1 OK done] incomplete=0\n");
+    assert_string_equal(log,
+                        "CRED LOGIN LOGIN user=[al\"ice] pass=[p a\\ss \"q\" \xc3\xa9t\xc3\xa9] "
+                        "outcome=1 reply=[a1 OK done] incomplete=0\n");
     free(log);
 }
 
@@ -137,12 +139,9 @@ static void test_login_literal_plus_and_mixed(void **state)
         S("x1 OK hi\r\n"),
     };
     const struct ms_chunk mixed[] = {
-        S("* OK ready\r\n"),
-        C("m1 LOGIN \"carol smith\" {4}\r\n"),
-        S("+ go\r\n"),
-        C("\"\\ \"\r\n"),
-        S("m1 OK ok\r\n"),
-        C("m2 LOGIN {4+}\r\ndave \"pw\"\r\n"),
+        S("* OK ready\r\n"), C("m1 LOGIN \"carol smith\" {4}\r\n"),
+        S("+ go\r\n"),       C("\"\\ \"\r\n"),
+        S("m1 OK ok\r\n"),   C("m2 LOGIN {4+}\r\ndave \"pw\"\r\n"),
         S("m2 NO bad\r\n"),
     };
     struct ms_limits l = lim();
@@ -185,7 +184,8 @@ static void test_login_long_password(void **state)
     char *log = ms_test_run_all(D, &l, t, N(t));
     snprintf(want, sizeof(want),
              "CRED LOGIN LOGIN user=[\xc3\xbcser] pass=[%s] outcome=1 reply=[L1 OK yes] "
-             "incomplete=0\n", pw);
+             "incomplete=0\n",
+             pw);
     assert_string_equal(log, want);
     free(log);
 }
@@ -234,11 +234,8 @@ static void test_literal_refused(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        S("* OK ready\r\n"),
-        C("c1 LOGIN zed {99999}\r\n"),
-        S("c1 NO literal too big\r\n"),
-        C("c2 LOGIN zed short\r\n"),
-        S("c2 OK fine\r\n"),
+        S("* OK ready\r\n"),         C("c1 LOGIN zed {99999}\r\n"), S("c1 NO literal too big\r\n"),
+        C("c2 LOGIN zed short\r\n"), S("c2 OK fine\r\n"),
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, t, N(t));
@@ -289,12 +286,8 @@ static void test_authenticate_login_and_cancel(void **state)
 {
     (void)state;
     const struct ms_chunk ok[] = {
-        S("* OK ready\r\n"),
-        C("a AUTHENTICATE LOGIN\r\n"),
-        S("+ VXNlcm5hbWU6\r\n"),
-        C("ZnJhbms=\r\n"),
-        S("+ UGFzc3dvcmQ6\r\n"),
-        C("aHVudGVyIDI=\r\n"),
+        S("* OK ready\r\n"),   C("a AUTHENTICATE LOGIN\r\n"), S("+ VXNlcm5hbWU6\r\n"),
+        C("ZnJhbms=\r\n"),     S("+ UGFzc3dvcmQ6\r\n"),       C("aHVudGVyIDI=\r\n"),
         S("a OK welcome\r\n"),
     };
     const struct ms_chunk cancel[] = {
@@ -599,11 +592,8 @@ static void test_gap_server_settles_login(void **state)
         S("* 1 EXISTS\r\na2 OK [READ-WRITE] done\r\n"),
     };
     const struct ms_chunk after[] = {
-        S("* OK ready\r\n"),
-        C("a1 LOGIN alice secret\r\n"),
-        S("* CAPA"),
-        GAP(MS_TO_CLIENT, 10),
-        S("X\r\na1 OK Logged in\r\n"),
+        S("* OK ready\r\n"),   C("a1 LOGIN alice secret\r\n"), S("* CAPA"),
+        GAP(MS_TO_CLIENT, 10), S("X\r\na1 OK Logged in\r\n"),
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(D, &l, lost, N(lost));
@@ -693,11 +683,8 @@ static void test_gap_login_right_after_hole(void **state)
                              "incomplete=1\n");
     free(log);
     const struct ms_chunk tail[] = {
-        S("* OK ready\r\n"),
-        C("a1 LOGIN alice "),
-        GAP(MS_TO_SERVER, 3),
-        C("hunter2\r\n"),
-        S("a1 OK done\r\n"),
+        S("* OK ready\r\n"), C("a1 LOGIN alice "), GAP(MS_TO_SERVER, 3),
+        C("hunter2\r\n"),    S("a1 OK done\r\n"),
     };
     log = ms_test_run_all(D, &l, tail, N(tail));
     assert_int_equal(ms_test_count_lines(log, "pass=[hunter2]"), 0);
@@ -755,16 +742,11 @@ static void test_gap_client_ends_authenticate(void **state)
     (void)state;
     struct ms_limits l = lim();
     const struct ms_chunk pass_cut[] = {
-        S("* OK ready\r\n"),
-        C("a AUTHENTICATE LOGIN\r\n"),
-        S("+ VXNlcm5hbWU6\r\n"),
-        C("ZnJhbms=\r\n"),
-        S("+ UGFzc3dvcmQ6\r\n"),
-        C("aHVu"),
-        GAP(MS_TO_SERVER, 4),
-        C("\r\n"),
-        S("a OK welcome\r\n"),
-        C("b SELECT INBOX\r\n"),
+        S("* OK ready\r\n"),     C("a AUTHENTICATE LOGIN\r\n"),
+        S("+ VXNlcm5hbWU6\r\n"), C("ZnJhbms=\r\n"),
+        S("+ UGFzc3dvcmQ6\r\n"), C("aHVu"),
+        GAP(MS_TO_SERVER, 4),    C("\r\n"),
+        S("a OK welcome\r\n"),   C("b SELECT INBOX\r\n"),
         S("b OK done\r\n"),
     };
     char *log = ms_test_run_all(D, &l, pass_cut, N(pass_cut));
@@ -772,14 +754,10 @@ static void test_gap_client_ends_authenticate(void **state)
                              "reply=null incomplete=1\n");
     free(log);
     const struct ms_chunk user_cut[] = {
-        S("* OK ready\r\n"),
-        C("a AUTHENTICATE LOGIN\r\n"),
-        S("+ VXNlcm5hbWU6\r\n"),
-        C("Zn"),
-        GAP(MS_TO_SERVER, 6),
-        C("\r\n"),
-        S("+ UGFzc3dvcmQ6\r\n"),
-        C("aHVudGVyIDI=\r\n"),
+        S("* OK ready\r\n"),     C("a AUTHENTICATE LOGIN\r\n"),
+        S("+ VXNlcm5hbWU6\r\n"), C("Zn"),
+        GAP(MS_TO_SERVER, 6),    C("\r\n"),
+        S("+ UGFzc3dvcmQ6\r\n"), C("aHVudGVyIDI=\r\n"),
         S("a OK welcome\r\n"),
     };
     log = ms_test_run_all(D, &l, user_cut, N(user_cut));
@@ -795,12 +773,13 @@ static void record_mode(void *user, const struct ms_event *ev)
         return;
     const struct ms_ev_credential *c = &ev->u.cred;
     char tmp[256];
-    snprintf(tmp, sizeof(tmp), "CRED %s %s user=%.*s pass=%.*s mode=%d outcome=%d "
-                               "incomplete=%d\n",
+    snprintf(tmp, sizeof(tmp),
+             "CRED %s %s user=%.*s pass=%.*s mode=%d outcome=%d "
+             "incomplete=%d\n",
              c->command, c->mechanism, (int)c->username.len,
              c->username.p ? (const char *)c->username.p : "", (int)c->password.len,
-             c->password.p ? (const char *)c->password.p : "", c->hashcat_mode,
-             (int)c->outcome, (int)c->incomplete);
+             c->password.p ? (const char *)c->password.p : "", c->hashcat_mode, (int)c->outcome,
+             (int)c->incomplete);
     ms_buf_append(log, tmp, strlen(tmp));
 }
 
@@ -896,8 +875,8 @@ static void test_secret_cap(void **state)
         snprintf(want, sizeof(want),
                  "%sCRED LOGIN LOGIN user=[u] pass=[%.*s] outcome=1 reply=[s OK] incomplete=%d\n"
                  "CRED LOGIN LOGIN user=[u] pass=[%.*s] outcome=1 reply=[t OK] incomplete=%d\n",
-                 inc ? "ANOMALY imap_literal_too_large\n" : "", (int)kept, pw, inc, (int)kept,
-                 pw, inc);
+                 inc ? "ANOMALY imap_literal_too_large\n" : "", (int)kept, pw, inc, (int)kept, pw,
+                 inc);
         assert_string_equal(log, want);
         free(log);
     }
@@ -1019,7 +998,9 @@ static void test_gap_review_login_literal(void **state)
     struct ms_limits l = lim();
     const struct ms_chunk user_cut[] = {
         S("* OK ready\r\n"),
-        C("a1 LOGIN {5+}\r\nal"), GAP(MS_TO_SERVER, 1), C("ce hunter2\r\n"),
+        C("a1 LOGIN {5+}\r\nal"),
+        GAP(MS_TO_SERVER, 1),
+        C("ce hunter2\r\n"),
         S("a1 NO [AUTHENTICATIONFAILED] bad\r\n"),
     };
     char *log = ms_test_run_all(D, &l, user_cut, N(user_cut));
@@ -1027,8 +1008,7 @@ static void test_gap_review_login_literal(void **state)
     assert_int_equal(ms_test_count_lines(log, "CRED"), 0);
     free(log);
     const struct ms_chunk pass_cut[] = {
-        S("* OK ready\r\n"),
-        C("a1 LOGIN alice {11+}\r\nhunt"), GAP(MS_TO_SERVER, 3), C("2026\r\n"),
+        S("* OK ready\r\n"), C("a1 LOGIN alice {11+}\r\nhunt"), GAP(MS_TO_SERVER, 3), C("2026\r\n"),
         S("a1 OK done\r\n"),
     };
     log = ms_test_run_all(D, &l, pass_cut, N(pass_cut));
@@ -1049,10 +1029,10 @@ static void test_partial_fetch_attachment(void **state)
                                "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
                                "JSVFT0YK\r\n";
     char part[256], whole[256];
-    snprintf(part, sizeof(part), "* 1 FETCH (BODY[]<0> {%zu}\r\n%s)\r\na OK\r\n",
-             sizeof(head) - 1, head);
-    snprintf(whole, sizeof(whole), "* 1 FETCH (BODY[] {%zu}\r\n%s)\r\nb OK\r\n",
-             sizeof(full) - 1, full);
+    snprintf(part, sizeof(part), "* 1 FETCH (BODY[]<0> {%zu}\r\n%s)\r\na OK\r\n", sizeof(head) - 1,
+             head);
+    snprintf(whole, sizeof(whole), "* 1 FETCH (BODY[] {%zu}\r\n%s)\r\nb OK\r\n", sizeof(full) - 1,
+             full);
     const struct ms_chunk t[] = {
         S("* OK ready\r\n"),
         C("a FETCH 1 BODY.PEEK[]<0.80>\r\n"),

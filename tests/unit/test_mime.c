@@ -137,8 +137,8 @@ static void assert_errors(const struct ms_ev_email *ev, const char *want)
 }
 
 /* Feeds msg cut at the given offsets (ascending) and dumps the result. */
-static void run_cuts(const struct ms_limits *lim, const uint8_t *msg, size_t n,
-                     const size_t *cuts, size_t ncuts, struct ms_buf *d)
+static void run_cuts(const struct ms_limits *lim, const uint8_t *msg, size_t n, const size_t *cuts,
+                     size_t ncuts, struct ms_buf *d)
 {
     struct ms_mime *m = ms_mime_new(lim, NULL);
     struct ms_ev_email ev;
@@ -419,8 +419,7 @@ static void test_crlf_before_boundary(void **state)
     assert_att(&ev.attachments[1], "b.txt", "text/plain", "two lines\r\nand a newline\r\n", 26);
     assert_att(&ev.attachments[2], "empty", "text/plain", "", 0);
     assert_att(&ev.attachments[3], "noblank", "text/plain", "", 0);
-    assert_att(&ev.attachments[4], "c.txt", "text/plain", "--sepx is content, --sep -- too",
-               31);
+    assert_att(&ev.attachments[4], "c.txt", "text/plain", "--sepx is content, --sep -- too", 31);
     assert_false(ev.truncated);
     assert_errors(&ev, "");
     ms_mime_free(m);
@@ -536,7 +535,8 @@ static void test_encoded_subjects(void **state)
     } cases[] = {
         { "=?UTF-8?B?w4lsw6lvbm9yZSBEdXByw6k=?=", "\xc3\x89l\xc3\xa9onore Dupr\xc3\xa9" },
         { "=?ISO-8859-1?Q?Caf=E9_cr=E8me?=", "Caf\xc3\xa9 cr\xc3\xa8me" },
-        { "=?iso-8859-1?b?R3L832UgYXVzIEv2bG4=?=", "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln" },
+        { "=?iso-8859-1?b?R3L832UgYXVzIEv2bG4=?=", "Gr\xc3\xbc\xc3\x9f"
+                                                   "e aus K\xc3\xb6ln" },
         { "=?GB2312?B?u9i4tDogu9i4tDogsuLK1DHPwg==?=", "回复: 回复: 测试1下" },
         /* adjacent words: the white space between them goes, even folded */
         { "=?UTF-8?Q?caf=C3?= =?UTF-8?Q?=A9?=", "caf\xc3\xa9" },
@@ -611,8 +611,8 @@ static void test_filename_params(void **state)
             "------=_Part_0_12.34--\r\n");
     struct ms_mime *m = parse(&b, &ev);
     assert_int_equal(ev.n_attachments, 6);
-    assert_att(&ev.attachments[0], "\xe2\x82\xac rates r\xc3\xa9sum\xc3\xa9.txt", "text/plain",
-               "1", 1);
+    assert_att(&ev.attachments[0], "\xe2\x82\xac rates r\xc3\xa9sum\xc3\xa9.txt", "text/plain", "1",
+               1);
     assert_att(&ev.attachments[1], "real", "text/plain", "2", 1);
     assert_att(&ev.attachments[2], "a \"q\";b.dat", "application/x-thing", "3", 1);
     assert_att(&ev.attachments[3], "r\xc3\xa9sum\xc3\xa9.pdf", "text/plain", "4", 1);
@@ -943,8 +943,8 @@ static void run_cut(const struct ms_limits *lim, const uint8_t *msg, size_t n, s
 
 /* Parses msg with a cut after `cut` bytes (and partial), checking that
  * every chunking gives the same result; the caller frees the parser. */
-static struct ms_mime *parse_cut(const struct ms_limits *lim, const struct ms_buf *msg,
-                                 size_t cut, bool partial, struct ms_ev_email *ev)
+static struct ms_mime *parse_cut(const struct ms_limits *lim, const struct ms_buf *msg, size_t cut,
+                                 bool partial, struct ms_ev_email *ev)
 {
     struct ms_buf whole, other;
     struct ms_ev_email tmp;
@@ -1347,8 +1347,9 @@ static void test_mime_errors(void **state)
                  "");
     /* Lines that are not "name: value". An mbox separator opening the
      * message is tolerated. */
-    check_errors(&lim, "From alice@example.org Mon Jan  1 00:00:00 2024\r\n"
-                       "Subject: x\r\n\r\nbody\r\n",
+    check_errors(&lim,
+                 "From alice@example.org Mon Jan  1 00:00:00 2024\r\n"
+                 "Subject: x\r\n\r\nbody\r\n",
                  "");
     check_errors(&lim, "Subject: x\r\nnot a header\r\n\r\nbody\r\n", "bad_header_line");
     check_errors(&lim, ": no name\r\n\r\n", "bad_header_line");
@@ -1444,23 +1445,24 @@ static void test_urls(void **state)
     struct ms_ev_email ev;
 
     ms_buf_init(&b, 1 << 20);
-    add(&b, "Subject: links\r\n"
-            "Content-Type: multipart/mixed; boundary=u\r\n\r\n"
-            "--u\r\n"
-            "Content-Type: multipart/alternative; boundary=v\r\n\r\n"
-            "--v\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-            /* a soft line break inside a URL: found whole once decoded */
-            "Go to https://login.example.com/very/long/pa=\r\n"
-            "th?id=3D42 now.\r\n"
-            "(see http://paren.example/a_(b)) and <http://angle.example/>,\r\n"
-            "HTTPS://Upper.Example/Path, xhttp://glued.example/ ftp://files.example/f.\r\n"
-            "mail mailto:bob@example.org; again https://login.example.com/very/long/path?id=3D42\r\n"
-            "bare http:// and mailto: alone\r\n"
-            "--v\r\n"
-            "Content-Type: text/html\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n");
+    add(&b,
+        "Subject: links\r\n"
+        "Content-Type: multipart/mixed; boundary=u\r\n\r\n"
+        "--u\r\n"
+        "Content-Type: multipart/alternative; boundary=v\r\n\r\n"
+        "--v\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        /* a soft line break inside a URL: found whole once decoded */
+        "Go to https://login.example.com/very/long/pa=\r\n"
+        "th?id=3D42 now.\r\n"
+        "(see http://paren.example/a_(b)) and <http://angle.example/>,\r\n"
+        "HTTPS://Upper.Example/Path, xhttp://glued.example/ ftp://files.example/f.\r\n"
+        "mail mailto:bob@example.org; again https://login.example.com/very/long/path?id=3D42\r\n"
+        "bare http:// and mailto: alone\r\n"
+        "--v\r\n"
+        "Content-Type: text/html\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n");
     add_b64(&b, (const uint8_t *)url_html, strlen(url_html), "\r\n");
     add(&b, "--v--\r\n"
             "--u\r\n"
@@ -1966,8 +1968,8 @@ static void check_addrs(const char *list, const char *const *want, size_t n)
 static void test_hdr_addrs(void **state)
 {
     (void)state;
-    static const char *const w1[] = { "\"Last, First\" <a@x>", "b@x (Bob, \\) B)",
-                                      "<c,d@x>", "e@x" };
+    static const char *const w1[] = { "\"Last, First\" <a@x>", "b@x (Bob, \\) B)", "<c,d@x>",
+                                      "e@x" };
     check_addrs(" \"Last, First\" <a@x> ,, b@x (Bob, \\) B),<c,d@x>, e@x,", w1, 4);
     check_addrs("", NULL, 0);
     check_addrs(" , ,\r\n ", NULL, 0);
@@ -1990,10 +1992,15 @@ static void test_hdr_value_and_charsets(void **state)
     ms_buf_init(&out, 64);
     /* invalid GBK byte: replaced, conversion goes on */
     assert_int_equal(ms_mime_hdr_to_utf8((const uint8_t *)"gbk", 3,
-                                         (const uint8_t *)"\xb2\xe2\xff" "a", 4, &out),
+                                         (const uint8_t *)"\xb2\xe2\xff"
+                                                          "a",
+                                         4, &out),
                      MS_OK);
     assert_int_equal(out.len, 7);
-    assert_memory_equal(out.p, "\xe6\xb5\x8b\xef\xbf\xbd" "a", 7);
+    assert_memory_equal(out.p,
+                        "\xe6\xb5\x8b\xef\xbf\xbd"
+                        "a",
+                        7);
     /* cut by the cap: on a character boundary */
     struct ms_buf small;
     const char *gb = "\xbb\xd8\xb8\xb4: \xbb\xd8\xb8\xb4: \xb2\xe2\xca\xd4";
@@ -2005,8 +2012,8 @@ static void test_hdr_value_and_charsets(void **state)
     assert_memory_equal(small.p, "回复: 回复: 测", 19);
     ms_buf_free(&small);
     ms_buf_reset(&out);
-    assert_int_equal(ms_mime_hdr_to_utf8((const uint8_t *)"../../x", 7,
-                                         (const uint8_t *)"a", 1, &out),
+    assert_int_equal(ms_mime_hdr_to_utf8((const uint8_t *)"../../x", 7, (const uint8_t *)"a", 1,
+                                         &out),
                      MS_ERR_PROTO);
     assert_int_equal(out.len, 0);
     /* overlong, surrogate and truncated UTF-8 */

@@ -121,8 +121,8 @@ static size_t utf16(const char *s, bool upper, uint8_t *out)
 /* MS-NLMP 3.3.2: NTOWFv2 = HMAC_MD5(MD4(UNICODE(Passwd)),
  * UNICODE(Uppercase(User) || UserDom)); NTProofStr = HMAC_MD5(NTOWFv2,
  * ServerChallenge || temp), temp being the blob after the proof. */
-static void ntproofstr(const char *pass, const char *user, const char *dom,
-                       const uint8_t chal[8], const uint8_t *blob, size_t blen, uint8_t out[16])
+static void ntproofstr(const char *pass, const char *user, const char *dom, const uint8_t chal[8],
+                       const uint8_t *blob, size_t blen, uint8_t out[16])
 {
     uint8_t u[256], nthash[16], key[16], msg[2048];
     md4(u, utf16(pass, false, u), nthash);
@@ -139,7 +139,9 @@ static void test_md4_rfc1320(void **state)
 {
     (void)state;
     /* RFC 1320 appendix A.5 test suite. */
-    static const struct { const char *in, *out; } v[] = {
+    static const struct {
+        const char *in, *out;
+    } v[] = {
         { "", "31d6cfe0d16ae931b73c59d7e0c089c0" },
         { "abc", "a448017aaf21d8525fc10ae87aa6729d" },
         { "message digest", "d9130a8164549fe818874806e1c7014b" },
@@ -250,9 +252,9 @@ static void test_msnlmp_ntlmv2(void **state)
     memcpy(nt + 16, blob, blen);
     uint8_t lmv2[24];
     memset(lmv2, 0x86, sizeof(lmv2)); /* any 24 bytes: v2 lines ignore LM */
-    size_t n = build_auth(m, MS_NTLM_FLAG_UNICODE | 0xe2888215u, fld(lmv2, 24),
-                          fld(nt, 16 + blen), fld(d, utf16("Domain", false, d)),
-                          fld(u, utf16("User", false, u)), fld(w, utf16("COMPUTER", false, w)));
+    size_t n = build_auth(m, MS_NTLM_FLAG_UNICODE | 0xe2888215u, fld(lmv2, 24), fld(nt, 16 + blen),
+                          fld(d, utf16("Domain", false, d)), fld(u, utf16("User", false, u)),
+                          fld(w, utf16("COMPUTER", false, w)));
     struct ms_ntlm_auth a;
     assert_int_equal(ms_ntlm_parse_authenticate(m, n, &a), MS_OK);
     assert_false(a.bad_offset);
@@ -268,14 +270,15 @@ static void test_msnlmp_ntlmv2(void **state)
     assert_memory_equal(user.p, "User", 4);
     assert_memory_equal(ws.p, "COMPUTER", 8);
     bool cut = false;
-    assert_int_equal(ms_ntlm_hashcat(&line, ms_bytes_of(user.p, user.len), ms_bytes_of(dom.p, dom.len),
-                                     chal, a.lm, a.nt, &cut),
+    assert_int_equal(ms_ntlm_hashcat(&line, ms_bytes_of(user.p, user.len),
+                                     ms_bytes_of(dom.p, dom.len), chal, a.lm, a.nt, &cut),
                      5600);
     assert_false(cut);
     char want[512];
     char bh[300];
     hex(blob, blen, bh);
-    snprintf(want, sizeof(want), "User::Domain:0123456789abcdef:68cd0ab851e51c96aabc927bebef6a1c:%s", bh);
+    snprintf(want, sizeof(want),
+             "User::Domain:0123456789abcdef:68cd0ab851e51c96aabc927bebef6a1c:%s", bh);
     char *got = line_of(&line);
     assert_string_equal(got, want);
     free(got);
@@ -292,9 +295,8 @@ static const char hc5600[] =
     "admin::N46iSNekpT:08ca45b7d7ea58ee:88dcbe4446168966a153a0064958dac6:"
     "5c7830315c7830310000000000000b45c67103d07d7b95acd12ffa11230e0000000052920b85f78d013c31cdb3b92f"
     "5d765c783030";
-static const char hc5500[] =
-    "u4-netntlm::kNS:338d08f8e26de93300000000000000000000000000000000:"
-    "9526fb8c23a90751cdd619b6cea564742e1e4bf33006ba41:cb8086049ec4736c";
+static const char hc5500[] = "u4-netntlm::kNS:338d08f8e26de93300000000000000000000000000000000:"
+                             "9526fb8c23a90751cdd619b6cea564742e1e4bf33006ba41:cb8086049ec4736c";
 
 static void test_hashcat_examples(void **state)
 {
@@ -328,13 +330,14 @@ static void test_hashcat_examples(void **state)
     unhex("cb8086049ec4736c", chal);
     unhex("338d08f8e26de93300000000000000000000000000000000", lm);
     unhex("9526fb8c23a90751cdd619b6cea564742e1e4bf33006ba41", nt);
-    n = build_auth(m, MS_NTLM_FLAG_OEM, fld(lm, 24), fld(nt, 24), fld("kNS", 3), fld("u4-netntlm", 10),
-                   fld("WS", 2));
+    n = build_auth(m, MS_NTLM_FLAG_OEM, fld(lm, 24), fld(nt, 24), fld("kNS", 3),
+                   fld("u4-netntlm", 10), fld("WS", 2));
     assert_int_equal(ms_ntlm_parse_authenticate(m, n, &a), MS_OK);
     struct ms_buf user;
     ms_buf_init(&user, 64);
     assert_true(ms_ntlm_text(&user, a.user, false));
-    assert_int_equal(ms_ntlm_hashcat(&line, ms_bytes_of(user.p, user.len), a.domain, chal, a.lm, a.nt, &cut),
+    assert_int_equal(ms_ntlm_hashcat(&line, ms_bytes_of(user.p, user.len), a.domain, chal, a.lm,
+                                     a.nt, &cut),
                      5500);
     got = line_of(&line);
     assert_string_equal(got, hc5500);
@@ -370,8 +373,8 @@ static void test_bad_offsets(void **state)
     (void)state;
     uint8_t nt[24], m[256];
     memset(nt, 0x4e, sizeof(nt));
-    size_t n = build_auth(m, MS_NTLM_FLAG_OEM, fld(nt, 24), fld(nt, 24), fld("DOM", 3), fld("user", 4),
-                          fld("WS", 2));
+    size_t n = build_auth(m, MS_NTLM_FLAG_OEM, fld(nt, 24), fld(nt, 24), fld("DOM", 3),
+                          fld("user", 4), fld("WS", 2));
     for (size_t f = 0; f < 5; f++) {
         /* Offset one past the end, offset fine but length one too many,
          * and an offset near 2^32 (no wraparound). */
@@ -450,8 +453,11 @@ static void test_challenge(void **state)
 static void test_utf16(void **state)
 {
     (void)state;
-    static const uint8_t in[] = { 'J', 0, 0xe9, 0, 0x3d, 0xd8, 0x00, 0xde, /* U+1F600 */
-                                  0x00, 0xdc, /* lone low */ 0x00, 0xd8, 'x', 0, /* lone high */
+    static const uint8_t in[] = { 'J',  0,    0xe9,
+                                  0,    0x3d, 0xd8,
+                                  0x00, 0xde, /* U+1F600 */
+                                  0x00, 0xdc, /* lone low */ 0x00,
+                                  0xd8, 'x',  0, /* lone high */
                                   0x41 };
     struct ms_buf b;
     ms_buf_init(&b, 64);
@@ -473,12 +479,9 @@ static void test_utf16(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_md4_rfc1320),
-        cmocka_unit_test(test_msnlmp_ntlmv2),
-        cmocka_unit_test(test_hashcat_examples),
-        cmocka_unit_test(test_bad_offsets),
-        cmocka_unit_test(test_challenge),
-        cmocka_unit_test(test_utf16),
+        cmocka_unit_test(test_md4_rfc1320),      cmocka_unit_test(test_msnlmp_ntlmv2),
+        cmocka_unit_test(test_hashcat_examples), cmocka_unit_test(test_bad_offsets),
+        cmocka_unit_test(test_challenge),        cmocka_unit_test(test_utf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

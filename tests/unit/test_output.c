@@ -21,8 +21,13 @@ static char *render_text(const char *user, size_t len)
     ev.u.cred.mechanism = "USER";
     ev.u.cred.username = ms_bytes_of(user, len);
     static const uint8_t cli[4] = { 10, 0, 0, 5 }, srv[4] = { 10, 0, 0, 1 };
-    struct ms_flow_meta m = { .ts_us = 0, .flow_id = 1, .ip_version = 4, .src_addr = cli,
-                              .src_port = 1, .dest_addr = srv, .dest_port = 110 };
+    struct ms_flow_meta m = { .ts_us = 0,
+                              .flow_id = 1,
+                              .ip_version = 4,
+                              .src_addr = cli,
+                              .src_port = 1,
+                              .dest_addr = srv,
+                              .dest_port = 110 };
     char *buf = NULL;
     size_t n = 0;
     FILE *fp = open_memstream(&buf, &n);
@@ -39,7 +44,8 @@ static void test_text_escapes_controls(void **state)
     /* C0 (ESC), C1 (8-bit CSI), a bidi override, invalid UTF-8. The
      * unterminated RLO (U+202E) is the point: the output must escape it. */
     /* NOLINTNEXTLINE(misc-misleading-bidirectional): deliberate, see above */
-    static const char evil[] = "a\x1b[2Jb\xc2\x9b" "31mc\xe2\x80\xaeZ\xff";
+    static const char evil[] = "a\x1b[2Jb\xc2\x9b"
+                               "31mc\xe2\x80\xaeZ\xff";
     char *out = render_text(evil, sizeof(evil) - 1);
     assert_non_null(strstr(out, "a\\x1b[2Jb\\xc2\\x9b31mc\\xe2\\x80\\xaeZ\\xff"));
     for (const char *p = out; *p; p++)
@@ -55,7 +61,9 @@ static void test_text_escapes_controls(void **state)
 static void test_json_is_valid_utf8(void **state)
 {
     (void)state;
-    struct json_object *o = ms_json_bytes(ms_bytes_of("a\xff\xc3\x28" "b\xed\xa0\x80", 8));
+    struct json_object *o = ms_json_bytes(ms_bytes_of("a\xff\xc3\x28"
+                                                      "b\xed\xa0\x80",
+                                                      8));
     assert_non_null(o);
     /* Each invalid byte becomes U+FFFD (EF BF BD); surrogates are invalid. */
     assert_string_equal(json_object_get_string(o),
@@ -68,8 +76,13 @@ static void test_json_is_valid_utf8(void **state)
 
 static const uint8_t cli4[4] = { 10, 0, 0, 5 }, srv4[4] = { 10, 0, 0, 1 };
 static const struct ms_flow_meta flow_meta = {
-    .ts_us = 1, .flow_id = 7, .ip_version = 4, .src_addr = cli4, .src_port = 40000,
-    .dest_addr = srv4, .dest_port = 25,
+    .ts_us = 1,
+    .flow_id = 7,
+    .ip_version = 4,
+    .src_addr = cli4,
+    .src_port = 40000,
+    .dest_addr = srv4,
+    .dest_port = 25,
 };
 
 static struct json_object *get(struct json_object *o, const char *path)
@@ -109,9 +122,9 @@ static void test_json_omits_unknown(void **state)
     assert_non_null(o);
     struct json_object *em = get(o, "email");
     assert_non_null(em);
-    static const char *const absent[] = { "from", "to", "cc", "subject", "date", "message_id",
-                                          "attachment", "url", "attachments", "accepted",
-                                          "server_reply", "partial" };
+    static const char *const absent[] = { "from",        "to",         "cc",           "subject",
+                                          "date",        "message_id", "attachment",   "url",
+                                          "attachments", "accepted",   "server_reply", "partial" };
     for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
         assert_null(get(em, absent[i]));
     assert_null(get(o, "smtp")); /* not SMTP, no envelope */
@@ -226,8 +239,13 @@ static void test_ipv6_forms(void **state)
     (void)state;
     static const uint8_t c6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 5 };
     static const uint8_t s6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-    struct ms_flow_meta m = { .ts_us = 1, .flow_id = 9, .ip_version = 6, .src_addr = c6,
-                              .src_port = 40000, .dest_addr = s6, .dest_port = 110 };
+    struct ms_flow_meta m = { .ts_us = 1,
+                              .flow_id = 9,
+                              .ip_version = 6,
+                              .src_addr = c6,
+                              .src_port = 40000,
+                              .dest_addr = s6,
+                              .dest_port = 110 };
     struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "pop3" };
     ev.u.cred.command = "USER";
     ev.u.cred.mechanism = "USER";

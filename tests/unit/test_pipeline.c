@@ -239,8 +239,8 @@ static struct json_object *nth(const struct run *r, const char *type, size_t k)
 
 static struct conn conn(struct ms_pipeline *pl, uint8_t cli_last, uint16_t cport, uint16_t sport)
 {
-    struct conn k = { pl, { { 10, 9, 0, cli_last }, cport }, { { 10, 9, 0, 1 }, sport },
-                      1000, 5000000, 1700000000ull * 1000000u };
+    struct conn k = { pl,      { { 10, 9, 0, cli_last }, cport }, { { 10, 9, 0, 1 }, sport }, 1000,
+                      5000000, 1700000000ull * 1000000u };
     return k;
 }
 
@@ -395,13 +395,13 @@ static void test_timeout_unknown(void **state)
     char when[48];
     snprintf(when, sizeof(when), "2023-11-14T22:13:20.%06u+0000", (unsigned)(last % 1000000u));
     struct conn other = conn(r.pl, 6, 40001, 110);
-    other.ts = last + 60ull * 1000000u;   /* at the timeout: still alive */
+    other.ts = last + 60ull * 1000000u; /* at the timeout: still alive */
     put(&other, true, F_SYN, NULL);
     assert_int_equal(r.len, 0);
     other.ts = last + 60ull * 1000000u + 1;
     put(&other, true, F_SYN, NULL);
     assert_int_equal(fflush(r.fp), 0);
-    assert_true(r.len > 0);              /* emitted now, not at the end */
+    assert_true(r.len > 0); /* emitted now, not at the end */
     finish(&r);
     struct json_object *a = nth(&r, "alert", 0);
     assert_non_null(a);
@@ -485,7 +485,7 @@ static void test_flow_memcap_and_eviction_anomaly(void **state)
 static void test_evict_spares_session(void **state)
 {
     (void)state;
-    for (unsigned kind = 0; kind < 3; kind++) { /* SYN only, one way, both ways */
+    for (unsigned kind = 0; kind < 3; kind++) {  /* SYN only, one way, both ways */
         for (unsigned cap = 0; cap < 2; cap++) { /* max_flows, flow_memcap */
             struct ms_limits lim = ms_limits_default();
             if (cap == 0)

@@ -60,7 +60,8 @@ static void test_userpass_success_and_retr(void **state)
     ms_test_sha256_hex(msg, sizeof(msg) - 1, hex);
     snprintf(want, sizeof(want), " size=%zu sha256=%s", sizeof(msg) - 1, hex);
     assert_non_null(strstr(log, want));
-    assert_non_null(strstr(log, "EMAIL RETR from=[Alice <alice@example.org>] to=[bob@example.org]"));
+    assert_non_null(
+        strstr(log, "EMAIL RETR from=[Alice <alice@example.org>] to=[bob@example.org]"));
     assert_non_null(strstr(log, "subject=[hello]"));
     assert_int_equal(ms_test_count_lines(log, "CRED"), 1);
     assert_int_equal(ms_test_count_lines(log, "EMAIL"), 1);
@@ -149,12 +150,13 @@ static void test_stls(void **state)
 {
     (void)state;
     const struct ms_chunk ok[] = {
-        S("+OK ready\r\n"), C("STLS\r\n"), S("+OK Begin TLS negotiation now.\r\n"),
+        S("+OK ready\r\n"),        C("STLS\r\n"),       S("+OK Begin TLS negotiation now.\r\n"),
         C("USER x\r\nPASS y\r\n"), S("+OK\r\n+OK\r\n"),
     };
     const struct ms_chunk refused[] = {
         S("+OK ready\r\n"), C("STLS\r\n"), S("-ERR not available\r\n"),
-        C("USER x\r\n"), S("+OK\r\n"), C("PASS y\r\n"), S("+OK\r\n"),
+        C("USER x\r\n"),    S("+OK\r\n"),  C("PASS y\r\n"),
+        S("+OK\r\n"),
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, ok, N(ok));
@@ -171,15 +173,9 @@ static void test_auth_exchange_keeps_sync(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        S("+OK ready\r\n"),
-        C("AUTH\r\n"),
-        S("+OK\r\nPLAIN\r\nUSER x\r\n.\r\n"),
-        C("AUTH PLAIN\r\n"),
-        S("+ \r\n"),
-        C("AGpvZQBzZWNyZXQ=\r\n"),
-        S("+OK logged in\r\n"),
-        C("RETR 2\r\n"),
-        S("+OK\r\nSubject: s\r\n\r\nb\r\n.\r\n"),
+        S("+OK ready\r\n"),     C("AUTH\r\n"),   S("+OK\r\nPLAIN\r\nUSER x\r\n.\r\n"),
+        C("AUTH PLAIN\r\n"),    S("+ \r\n"),     C("AGpvZQBzZWNyZXQ=\r\n"),
+        S("+OK logged in\r\n"), C("RETR 2\r\n"), S("+OK\r\nSubject: s\r\n\r\nb\r\n.\r\n"),
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
@@ -209,8 +205,9 @@ static void test_auth_mechanisms(void **state)
     free(log);
 
     const struct ms_chunk login[] = {
-        S("+OK\r\n"), C("auth login\r\n"), S("+ VXNlcm5hbWU6\r\n"),
-        C("Ym9i\r\n"), S("+ UGFzc3dvcmQ6\r\n"), C("czNjcjN0\r\n"), S("+OK\r\n"),
+        S("+OK\r\n"),  C("auth login\r\n"),     S("+ VXNlcm5hbWU6\r\n"),
+        C("Ym9i\r\n"), S("+ UGFzc3dvcmQ6\r\n"), C("czNjcjN0\r\n"),
+        S("+OK\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, login, N(login));
     assert_string_equal(log, "CRED AUTH LOGIN user=[bob] pass=[s3cr3t] outcome=1 reply=[+OK] "
@@ -218,16 +215,16 @@ static void test_auth_mechanisms(void **state)
     free(log);
 
     const struct ms_chunk cancel[] = {
-        S("+OK\r\n"), C("AUTH PLAIN\r\n"), S("+ \r\n"), C("*\r\n"),
-        S("-ERR cancelled\r\n"), C("USER u\r\n"), S("+OK\r\n"),
+        S("+OK\r\n"),    C("AUTH PLAIN\r\n"), S("+ \r\n"), C("*\r\n"), S("-ERR cancelled\r\n"),
+        C("USER u\r\n"), S("+OK\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, cancel, N(cancel));
     assert_string_equal(log, "");
     free(log);
 
     const struct ms_chunk bad[] = {
-        S("+OK\r\n"), C("AUTH PLAIN dXNlcnBhc3M=\r\n"), /* "userpass": no NULs */
-        S("-ERR\r\n"), C("AUTH PLAIN !!!!\r\n"), S("-ERR\r\n"),
+        S("+OK\r\n"),  C("AUTH PLAIN dXNlcnBhc3M=\r\n"), /* "userpass": no NULs */
+        S("-ERR\r\n"), C("AUTH PLAIN !!!!\r\n"),         S("-ERR\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, bad, N(bad));
     assert_string_equal(log, "ANOMALY sasl_plain_malformed\nANOMALY sasl_invalid_base64\n");
@@ -386,8 +383,8 @@ static void test_second_pass_same_user(void **state)
                              "incomplete=0\n");
     free(log);
     const struct ms_chunk lockstep[] = {
-        S("+OK\r\n"), C("USER a\r\n"), S("+OK\r\n"), C("PASS x\r\n"), S("-ERR wrong\r\n"),
-        C("PASS y\r\n"), S("+OK in\r\n"),
+        S("+OK\r\n"),        C("USER a\r\n"), S("+OK\r\n"),    C("PASS x\r\n"),
+        S("-ERR wrong\r\n"), C("PASS y\r\n"), S("+OK in\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, lockstep, N(lockstep));
     assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=2 reply=[-ERR wrong] "
@@ -396,7 +393,9 @@ static void test_second_pass_same_user(void **state)
                              "incomplete=0\n");
     free(log);
     const struct ms_chunk unanswered[] = {
-        S("+OK\r\n"), C("USER a\r\nPASS x\r\nPASS y\r\n"), S("+OK\r\n-ERR wrong\r\n"),
+        S("+OK\r\n"),
+        C("USER a\r\nPASS x\r\nPASS y\r\n"),
+        S("+OK\r\n-ERR wrong\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, unanswered, N(unanswered));
     assert_string_equal(log, "CRED USER USER user=[a] pass=[x] outcome=2 reply=[-ERR wrong] "
@@ -414,9 +413,8 @@ static void test_gap_marks_waiting_pass(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        S("+OK\r\n"), C("USER a\r\n"), S("+OK\r\n"), C("PASS x\r\n"),
-        GAP(MS_TO_CLIENT, 10), S("tail\r\n-ERR no\r\n"),
-        C("PASS y\r\n"), S("+OK\r\n"),
+        S("+OK\r\n"),          C("USER a\r\n"),          S("+OK\r\n"),    C("PASS x\r\n"),
+        GAP(MS_TO_CLIENT, 10), S("tail\r\n-ERR no\r\n"), C("PASS y\r\n"), S("+OK\r\n"),
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
@@ -556,13 +554,9 @@ static void test_gap_pass_right_after_hole(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        S("+OK ready\r\n"),
-        C("USER alice\r\n"),
-        S("+OK\r\n"),
+        S("+OK ready\r\n"),    C("USER alice\r\n"),  S("+OK\r\n"),
         GAP(MS_TO_SERVER, 10), /* "USER bob\r\n", whole */
-        S("+OK\r\n"),
-        C("PASS secret\r\n"),
-        S("+OK Logged in.\r\n"),
+        S("+OK\r\n"),          C("PASS secret\r\n"), S("+OK Logged in.\r\n"),
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
@@ -571,11 +565,8 @@ static void test_gap_pass_right_after_hole(void **state)
     free(log);
     /* The tail of a cut line is still skipped: "ecret" is no command. */
     const struct ms_chunk tail[] = {
-        S("+OK ready\r\n"),
-        C("USER alice\r\nPA"),
-        GAP(MS_TO_SERVER, 4), /* "SS s" */
-        C("ecret\r\n"),
-        S("+OK\r\n-ERR\r\n"),
+        S("+OK ready\r\n"), C("USER alice\r\nPA"), GAP(MS_TO_SERVER, 4), /* "SS s" */
+        C("ecret\r\n"),     S("+OK\r\n-ERR\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, tail, N(tail));
     assert_string_equal(log, "");
@@ -592,7 +583,9 @@ static void test_stls_injection_split(void **state)
     struct ms_limits l = lim();
     const char *cred = "CRED USER USER user=[x] pass=[y] outcome=0 reply=null incomplete=0\n";
     const struct ms_chunk one[] = {
-        S("+OK\r\n"), C("STLS\r\nUSER x\r\nPASS y\r\n"), S("+OK Begin TLS\r\n"),
+        S("+OK\r\n"),
+        C("STLS\r\nUSER x\r\nPASS y\r\n"),
+        S("+OK Begin TLS\r\n"),
         C("\x16\x03\x01\x00\x05hello"),
     };
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, one, N(one));
@@ -601,7 +594,10 @@ static void test_stls_injection_split(void **state)
     free(log);
     /* In a segment of their own: injected all the same (formerly missed). */
     const struct ms_chunk two[] = {
-        S("+OK\r\n"), C("STLS\r\n"), C("USER x\r\nPASS y\r\n"), S("+OK Begin TLS\r\n"),
+        S("+OK\r\n"),
+        C("STLS\r\n"),
+        C("USER x\r\nPASS y\r\n"),
+        S("+OK Begin TLS\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, two, N(two));
     assert_int_equal(ms_test_count_lines(log, "ANOMALY stls_command_injection"), 1);
@@ -614,14 +610,18 @@ static void test_stls_injection_split(void **state)
     free(log);
     /* After the reply: no injection (and TLS, not read). */
     const struct ms_chunk clean[] = {
-        S("+OK\r\n"), C("STLS\r\n"), S("+OK Begin TLS\r\n"), C("USER x\r\n"),
+        S("+OK\r\n"),
+        C("STLS\r\n"),
+        S("+OK Begin TLS\r\n"),
+        C("USER x\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, clean, N(clean));
     assert_string_equal(log, "");
     free(log);
     /* A client that starts its TLS handshake without waiting: no injection. */
     const struct ms_chunk eager[] = {
-        S("+OK\r\n"), C("STLS\r\n\x16\x03\x01\x00\x05hello\r\nUSER x\r\n"),
+        S("+OK\r\n"),
+        C("STLS\r\n\x16\x03\x01\x00\x05hello\r\nUSER x\r\n"),
         S("+OK Begin TLS\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, eager, N(eager));
@@ -630,8 +630,8 @@ static void test_stls_injection_split(void **state)
     /* Refused: the bytes were injected all the same; the session goes on
      * in the clear. */
     const struct ms_chunk refused[] = {
-        S("+OK\r\n"), C("STLS\r\nNOOP\r\n"), S("-ERR no\r\n+OK\r\n"),
-        C("USER x\r\n"), S("+OK\r\n"), C("PASS y\r\n"), S("+OK in\r\n"),
+        S("+OK\r\n"), C("STLS\r\nNOOP\r\n"), S("-ERR no\r\n+OK\r\n"), C("USER x\r\n"),
+        S("+OK\r\n"), C("PASS y\r\n"),       S("+OK in\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, refused, N(refused));
     assert_string_equal(log, "ANOMALY stls_command_injection\n"
@@ -701,18 +701,34 @@ static void test_gap_client_ends_sasl(void **state)
     (void)state;
     struct ms_limits l = lim();
     const struct ms_chunk pass_cut[] = {
-        S("+OK\r\n"), C("AUTH LOGIN\r\n"), S("+ VXNlcm5hbWU6\r\n"), C("Ym9i\r\n"),
-        S("+ UGFzc3dvcmQ6\r\n"), C("czNj"), GAP(MS_TO_SERVER, 4), C("\r\n"),
-        S("+OK Logged in.\r\n"), C("STAT\r\n"), S("+OK 0 0\r\n"),
+        S("+OK\r\n"),
+        C("AUTH LOGIN\r\n"),
+        S("+ VXNlcm5hbWU6\r\n"),
+        C("Ym9i\r\n"),
+        S("+ UGFzc3dvcmQ6\r\n"),
+        C("czNj"),
+        GAP(MS_TO_SERVER, 4),
+        C("\r\n"),
+        S("+OK Logged in.\r\n"),
+        C("STAT\r\n"),
+        S("+OK 0 0\r\n"),
     };
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, pass_cut, N(pass_cut));
     assert_string_equal(log, "CRED AUTH LOGIN user=[bob] pass=null outcome=0 reply=null "
                              "incomplete=1\n");
     free(log);
     const struct ms_chunk user_cut[] = {
-        S("+OK\r\n"), C("AUTH LOGIN\r\n"), S("+ VXNlcm5hbWU6\r\n"), C("Ym"),
-        GAP(MS_TO_SERVER, 2), C("\r\n"), S("+ UGFzc3dvcmQ6\r\n"), C("czNjcjN0\r\n"),
-        S("+OK Logged in.\r\n"), C("STAT\r\n"), S("+OK 0 0\r\n"),
+        S("+OK\r\n"),
+        C("AUTH LOGIN\r\n"),
+        S("+ VXNlcm5hbWU6\r\n"),
+        C("Ym"),
+        GAP(MS_TO_SERVER, 2),
+        C("\r\n"),
+        S("+ UGFzc3dvcmQ6\r\n"),
+        C("czNjcjN0\r\n"),
+        S("+OK Logged in.\r\n"),
+        C("STAT\r\n"),
+        S("+OK 0 0\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, user_cut, N(user_cut));
     assert_string_equal(log, "");
@@ -792,16 +808,16 @@ static void test_pipelined_apop(void **state)
              "CRED APOP user=[alice] pass=null resp=[%s] mode=20 outcome=2 "
              "reply=[-ERR [AUTH] Authentication failed.] incomplete=0\n"
              "CRED APOP user=[bob] pass=null resp=[%s] mode=20 outcome=1 "
-             "reply=[+OK bob's maildrop] incomplete=0\n", da, db);
+             "reply=[+OK bob's maildrop] incomplete=0\n",
+             da, db);
     assert_string_equal(log, want);
     free(log);
 
     char mixed[200];
-    snprintf(mixed, sizeof(mixed), "APOP alice %s\r\nUSER carol\r\nPASS cpw\r\nAPOP bob %s\r\n",
-             da, db);
+    snprintf(mixed, sizeof(mixed), "APOP alice %s\r\nUSER carol\r\nPASS cpw\r\nAPOP bob %s\r\n", da,
+             db);
     const struct ms_chunk m[] = {
-        S("+OK POP3 ready <4711.1700000000@mail.example>\r\n"),
-        C(mixed),
+        S("+OK POP3 ready <4711.1700000000@mail.example>\r\n"), C(mixed),
         S("-ERR a\r\n+OK\r\n+OK c\r\n"), /* APOP bob never answered */
     };
     log = ms_test_run_all_with(&ms_dissector_pop3, &l, m, N(m), record_resp);
@@ -811,7 +827,8 @@ static void test_pipelined_apop(void **state)
              "CRED USER user=[carol] pass=[cpw] resp=null mode=0 outcome=1 reply=[+OK c] "
              "incomplete=0\n"
              "CRED APOP user=[bob] pass=null resp=[%s] mode=20 outcome=0 reply=null "
-             "incomplete=0\n", da, db);
+             "incomplete=0\n",
+             da, db);
     assert_string_equal(log, want);
     free(log);
 }
@@ -834,7 +851,8 @@ static void run_pending_logins(size_t n)
         wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
                                "ANOMALY too_many_pending_logins\n"
                                "CRED USER user=[u] pass=[p%02zu] resp=null mode=0 outcome=0 "
-                               "reply=null incomplete=0\n", i);
+                               "reply=null incomplete=0\n",
+                               i);
     }
     for (size_t i = 1; i <= n; i++) {
         cl += (size_t)snprintf(cli + cl, sizeof(cli) - cl, "PASS p%02zu\r\n", i);
@@ -843,7 +861,8 @@ static void run_pending_logins(size_t n)
         if (i > dropped)
             wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
                                    "CRED USER user=[u] pass=[p%02zu] resp=null mode=0 outcome=%d "
-                                   "reply=[%s r%02zu] incomplete=0\n", i, i % 2 ? 2 : 1, st, i);
+                                   "reply=[%s r%02zu] incomplete=0\n",
+                                   i, i % 2 ? 2 : 1, st, i);
     }
     assert_true(cl < sizeof(cli) && sl < sizeof(srv) && wl < sizeof(want));
     const struct ms_chunk t[] = { S("+OK\r\n"), C(cli), S(srv) };
@@ -876,13 +895,15 @@ static void run_fifo_cap(size_t n)
         wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
                                "ANOMALY too_many_pending_commands\n"
                                "CRED USER user=null pass=[p%zu] resp=null mode=0 outcome=0 "
-                               "reply=null incomplete=1\n", i);
+                               "reply=null incomplete=1\n",
+                               i);
     for (size_t i = 1; i <= n; i++) {
         cl += (size_t)snprintf(cli + cl, sizeof(cli) - cl, "PASS p%zu\r\n", i);
         if (i > dropped)
             wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
                                    "CRED USER user=null pass=[p%zu] resp=null mode=0 outcome=0 "
-                                   "reply=null incomplete=1\n", i);
+                                   "reply=null incomplete=1\n",
+                                   i);
     }
     assert_true(cl < sizeof(cli) && wl < sizeof(want));
     const struct ms_chunk t[] = { S("+OK\r\n"), C(cli) };
@@ -939,17 +960,10 @@ static void test_gap_server_cuts_sasl(void **state)
      * responses are whole and still read; the reply after the hole may
      * be another's, so the outcome is unknown. */
     const struct ms_chunk prompt_lost[] = {
-        S("+OK ready\r\n"),
-        C("AUTH LOGIN\r\n"),
-        S("+ VXNlcm5hbWU6\r\n"),
-        C("Ym9i\r\n"),
-        S("+ UGFz"),
-        GAP(MS_TO_CLIENT, 8),
-        S("\r\n"),
-        C("czNjcjN0\r\n"),
-        S("+OK Logged in.\r\n"),
-        C("STAT\r\n"),
-        S("+OK 0 0\r\n"),
+        S("+OK ready\r\n"), C("AUTH LOGIN\r\n"), S("+ VXNlcm5hbWU6\r\n"),
+        C("Ym9i\r\n"),      S("+ UGFz"),         GAP(MS_TO_CLIENT, 8),
+        S("\r\n"),          C("czNjcjN0\r\n"),   S("+OK Logged in.\r\n"),
+        C("STAT\r\n"),      S("+OK 0 0\r\n"),
     };
     log = ms_test_run_all_with(&ms_dissector_pop3, &l, prompt_lost, N(prompt_lost), record_resp);
     assert_string_equal(log, "CRED AUTH user=[bob] pass=[s3cr3t] resp=null mode=0 outcome=0 "
@@ -978,8 +992,10 @@ static void test_gap_server_loses_apop_reply(void **state)
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all_with(&ms_dissector_pop3, &l, t, N(t), record_resp);
-    snprintf(want, sizeof(want), "CRED APOP user=[alice] pass=null resp=[%s] mode=20 outcome=0 "
-                                 "reply=null incomplete=1\n", d);
+    snprintf(want, sizeof(want),
+             "CRED APOP user=[alice] pass=null resp=[%s] mode=20 outcome=0 "
+             "reply=null incomplete=1\n",
+             d);
     assert_string_equal(log, want);
     free(log);
 }
@@ -996,10 +1012,14 @@ static void test_gap_review_wrong_user(void **state)
         S("+OK Dovecot ready.\r\n"),
         C("USER alice\r\n"),
         GAP(MS_TO_CLIENT, 5), /* "+OK\r\n" */
-        C("PASS alicepw\r\n"), S("-ERR [AUTH] Authentication failed.\r\n"),
-        C("AUTH PLAIN AGJvYgBib2Jwdw==\r\n"), S("-ERR [AUTH] Authentication failed.\r\n"),
-        C("USER carol\r\n"), S("+OK\r\n"),
-        C("PASS carolpw\r\n"), S("+OK Logged in.\r\n"),
+        C("PASS alicepw\r\n"),
+        S("-ERR [AUTH] Authentication failed.\r\n"),
+        C("AUTH PLAIN AGJvYgBib2Jwdw==\r\n"),
+        S("-ERR [AUTH] Authentication failed.\r\n"),
+        C("USER carol\r\n"),
+        S("+OK\r\n"),
+        C("PASS carolpw\r\n"),
+        S("+OK Logged in.\r\n"),
     };
     struct ms_limits l = lim();
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
@@ -1012,10 +1032,14 @@ static void test_gap_review_wrong_user(void **state)
      * not guessed. */
     const struct ms_chunk piped[] = {
         S("+OK ready\r\n"),
-        C("USER alice\r\n"), S("+OK\r\n"), C("PASS x\r\n"), S("-ERR no\r\n"),
+        C("USER alice\r\n"),
+        S("+OK\r\n"),
+        C("PASS x\r\n"),
+        S("-ERR no\r\n"),
         C("AUTH PLAIN AGJvYgBib2Jwdw==\r\nUSER carol\r\n"),
         S("-ERR no\r\n+OK\r\n"),
-        C("PASS carolpw\r\n"), S("+OK Logged in.\r\n"),
+        C("PASS carolpw\r\n"),
+        S("+OK Logged in.\r\n"),
     };
     log = ms_test_run_all(&ms_dissector_pop3, &l, piped, N(piped));
     assert_null(strstr(log, "user=[alice] pass=[carolpw]"));
@@ -1030,7 +1054,8 @@ static void test_gap_review_terminator_after_hole(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        S("+OK ready\r\n"), C("RETR 1\r\n"),
+        S("+OK ready\r\n"),
+        C("RETR 1\r\n"),
         S("+OK 30 octets\r\nSubject: one\r\n\r\nbody line\r\n"),
         GAP(MS_TO_CLIENT, 12),
         S(".\r\n"),
@@ -1053,9 +1078,12 @@ static void test_lost_reply_line_no_outcome(void **state)
     l.max_line = 16;
     const struct ms_chunk t[] = {
         S("+OK ready\r\n"),
-        C("USER a\r\n"), S("+OK\r\n"),
-        C("PASS x\r\n"), S("+OK a reply far over the line cap\r\n"),
-        C("QUIT\r\n"), S("+OK\r\n"),
+        C("USER a\r\n"),
+        S("+OK\r\n"),
+        C("PASS x\r\n"),
+        S("+OK a reply far over the line cap\r\n"),
+        C("QUIT\r\n"),
+        S("+OK\r\n"),
     };
     char *log = ms_test_run_all(&ms_dissector_pop3, &l, t, N(t));
     assert_non_null(strstr(log, "user=[a] pass=[x] outcome=0"));

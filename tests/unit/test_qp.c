@@ -80,10 +80,10 @@ static void test_soft_breaks(void **state)
     (void)state;
     check("abc=\r\ndef", "abcdef", 0);
     check("abc=\ndef", "abcdef", 0);
-    check("abc= \t \r\ndef", "abcdef", 0);  /* transport padding after '=' */
+    check("abc= \t \r\ndef", "abcdef", 0); /* transport padding after '=' */
     check("abc=  \ndef", "abcdef", 0);
     check("=\r\n=\r\nx", "x", 0);
-    check("end=", "end", 0);                /* its CRLF went to the boundary */
+    check("end=", "end", 0); /* its CRLF went to the boundary */
     check("end= ", "end", 0);
     check("end=\r", "end", 0);
 }
@@ -93,13 +93,13 @@ static void test_hard_breaks_and_blanks(void **state)
     (void)state;
     check("a\r\nb", "a\r\nb", 0);
     check("a\nb", "a\nb", 0);
-    check("a  \r\nb", "a\r\nb", 0);         /* rule 3: trailing blanks go */
+    check("a  \r\nb", "a\r\nb", 0); /* rule 3: trailing blanks go */
     check("a \t\nb", "a\nb", 0);
     check("a \t b", "a \t b", 0);
-    check("a  ", "a", 0);                   /* end of data ends the line */
-    check("a \rb", "a \rb", 0);             /* bare CR is data */
+    check("a  ", "a", 0);       /* end of data ends the line */
+    check("a \rb", "a \rb", 0); /* bare CR is data */
     check("a\r", "a\r", 0);
-    check("a =20\r\n", "a  \r\n", 0);       /* encoded blank is kept */
+    check("a =20\r\n", "a  \r\n", 0); /* encoded blank is kept */
 }
 
 static void test_malformed(void **state)
@@ -144,12 +144,9 @@ static void test_long_blank_runs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_and_hex),
-        cmocka_unit_test(test_binary_bytes),
-        cmocka_unit_test(test_soft_breaks),
-        cmocka_unit_test(test_hard_breaks_and_blanks),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_long_blank_runs),
+        cmocka_unit_test(test_plain_and_hex), cmocka_unit_test(test_binary_bytes),
+        cmocka_unit_test(test_soft_breaks),   cmocka_unit_test(test_hard_breaks_and_blanks),
+        cmocka_unit_test(test_malformed),     cmocka_unit_test(test_long_blank_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

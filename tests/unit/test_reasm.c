@@ -26,12 +26,15 @@
 struct sink {
     char out[1024];
     size_t at;
-    unsigned overlaps;        /* overlap callbacks */
-    uint32_t overlap_seq;     /* where the last one said the difference is */
-    uint64_t overlap_pkt;     /* the packet it named */
+    unsigned overlaps;    /* overlap callbacks */
+    uint32_t overlap_seq; /* where the last one said the difference is */
+    uint64_t overlap_pkt; /* the packet it named */
     unsigned nchunks;
-    struct { size_t n; struct ms_seg_meta m; } chunk[MAX_CHUNKS];
-    uint64_t gap_pkt;         /* the packet the last gap was decided at */
+    struct {
+        size_t n;
+        struct ms_seg_meta m;
+    } chunk[MAX_CHUNKS];
+    uint64_t gap_pkt; /* the packet the last gap was decided at */
 };
 
 static void on_data(void *user, unsigned dir, const uint8_t *p, size_t n,
@@ -74,7 +77,7 @@ struct fixture {
     struct ms_reasm_budget b;
     struct sink s;
     struct ms_stream_out o;
-    uint64_t pkt;             /* packet number of the next segment */
+    uint64_t pkt; /* packet number of the next segment */
 };
 
 static void setup_nosyn(struct fixture *f, size_t max_half)
@@ -99,10 +102,12 @@ static void setup(struct fixture *f, size_t max_half, uint32_t isn)
 
 /* Offers one segment (no ACK, gate open) and pumps what is now in order,
  * as tcp_session.c does after every packet. */
-static enum ms_rc put_n(struct fixture *f, struct ms_reasm_budget *b, uint32_t seq,
-                        const char *d, size_t n)
+static enum ms_rc put_n(struct fixture *f, struct ms_reasm_budget *b, uint32_t seq, const char *d,
+                        size_t n)
 {
-    struct ms_tcp_segin in = { .seq = seq, .p = (const uint8_t *)d, .n = n,
+    struct ms_tcp_segin in = { .seq = seq,
+                               .p = (const uint8_t *)d,
+                               .n = n,
                                .meta = { .ts_us = 1000 * f->pkt, .pkt_no = f->pkt } };
     struct ms_tcp_put_ctx c = { 0 };
     f->pkt++;
@@ -144,7 +149,7 @@ static void test_in_order_and_retransmit(void **state)
     seg(&f, 100, "USER ");
     seg(&f, 105, "alice\r\n");
     seg(&f, 100, "USER ");          /* retransmission: dropped */
-    seg(&f, 102, "ER alice\r\nPA");  /* partial overlap: only "PA" is new */
+    seg(&f, 102, "ER alice\r\nPA"); /* partial overlap: only "PA" is new */
     assert_string_equal(f.s.out, "USER alice\r\nPA");
     assert_int_equal(f.s.overlaps, 0);
     assert_int_equal(f.b.overlaps, 2);
@@ -177,7 +182,7 @@ static void test_overlap_first_wins(void **state)
     struct fixture f;
     setup(&f, 1024, 0);
     seg(&f, 4, "DEF");
-    seg(&f, 3, "cXYZg");  /* "XYZ" conflicts with "DEF": kept as DEF */
+    seg(&f, 3, "cXYZg"); /* "XYZ" conflicts with "DEF": kept as DEF */
     assert_int_equal(f.s.overlaps, 1);
     assert_int_equal(f.s.overlap_seq, 4);
     assert_int_equal(f.s.overlap_pkt, 2);
@@ -197,7 +202,7 @@ static void test_overlap_same_bytes_silent(void **state)
     seg(&f, 4, "DEF");
     seg(&f, 3, "cDEFg");
     seg(&f, 1, "ab");
-    seg(&f, 2, "bcD");        /* retransmission of delivered bytes */
+    seg(&f, 2, "bcD"); /* retransmission of delivered bytes */
     assert_string_equal(f.s.out, "abcDEFg");
     assert_int_equal(f.s.overlaps, 0);
     assert_int_equal(f.b.overlaps, 2);
@@ -213,7 +218,7 @@ static void test_in_order_over_buffered(void **state)
     struct fixture f;
     setup(&f, 1024, 0);
     seg(&f, 5, "EF");
-    seg(&f, 1, "abcdXYgh");   /* XY at 5..6 conflicts with the buffered EF */
+    seg(&f, 1, "abcdXYgh"); /* XY at 5..6 conflicts with the buffered EF */
     assert_string_equal(f.s.out, "abcdEFgh");
     assert_int_equal(f.s.overlaps, 1);
     assert_int_equal(f.s.overlap_seq, 5);
@@ -238,7 +243,7 @@ static void test_retransmit_different_data(void **state)
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     seg(&f, 14, big);
-    seg(&f, 14, "zzzz");          /* 199 bytes back: outside the window */
+    seg(&f, 14, "zzzz"); /* 199 bytes back: outside the window */
     assert_int_equal(f.s.overlaps, 1);
     seg(&f, 14 + 199 - 4, "azzz"); /* 3 bytes back: inside */
     assert_int_equal(f.s.overlaps, 2);
@@ -258,10 +263,10 @@ static void test_window_after_gap(void **state)
     seg(&f, 10, "jk");
     flush(&f, &f.b);
     assert_string_equal(f.s.out, "abc<gap 6>jk");
-    seg(&f, 9, "XJ");   /* 9 was never seen: only J/j compared */
+    seg(&f, 9, "XJ"); /* 9 was never seen: only J/j compared */
     assert_int_equal(f.s.overlaps, 1);
     assert_int_equal(f.s.overlap_seq, 10);
-    seg(&f, 9, "Yj");   /* same as delivered where known */
+    seg(&f, 9, "Yj"); /* same as delivered where known */
     assert_int_equal(f.s.overlaps, 1);
     ms_tcp_half_free(&f.h, &f.b);
 }
@@ -292,7 +297,7 @@ static void test_keepalive_not_overlap(void **state)
     struct fixture f;
     setup(&f, 1024, 0);
     seg(&f, 1, "abcdef");
-    put_n(&f, &f.b, 6, "X", 1);   /* seq 6 + 1 == 7, the highest end seen */
+    put_n(&f, &f.b, 6, "X", 1); /* seq 6 + 1 == 7, the highest end seen */
     assert_string_equal(f.s.out, "abcdef");
     assert_int_equal(f.s.overlaps, 0);
     assert_int_equal(f.b.overlaps, 0);
@@ -325,8 +330,11 @@ static void test_keepalive_not_overlap(void **state)
 static enum ms_rc put_gated(struct fixture *f, uint32_t seq, const char *d, bool gate_open,
                             uint32_t ack)
 {
-    struct ms_tcp_segin in = { .seq = seq, .p = (const uint8_t *)d, .n = strlen(d),
-                               .has_ack = true, .ack = ack,
+    struct ms_tcp_segin in = { .seq = seq,
+                               .p = (const uint8_t *)d,
+                               .n = strlen(d),
+                               .has_ack = true,
+                               .ack = ack,
                                .meta = { .ts_us = 1000 * f->pkt, .pkt_no = f->pkt } };
     struct ms_tcp_put_ctx c = { 0 };
     f->pkt++;
@@ -415,10 +423,10 @@ static void test_meta_of_chunks(void **state)
     (void)state;
     struct fixture f;
     setup(&f, 1024, 0);
-    seg(&f, 1, "ab");          /* pkt 1: straight through */
-    seg(&f, 7, "gh");          /* pkt 2: waits */
-    seg(&f, 5, "eXYZ");        /* pkt 3: "eX" stored before pkt 2's "gh"; YZ vs gh */
-    seg(&f, 2, "bcd");         /* pkt 4: "cd" is new, fills the hole */
+    seg(&f, 1, "ab");   /* pkt 1: straight through */
+    seg(&f, 7, "gh");   /* pkt 2: waits */
+    seg(&f, 5, "eXYZ"); /* pkt 3: "eX" stored before pkt 2's "gh"; YZ vs gh */
+    seg(&f, 2, "bcd");  /* pkt 4: "cd" is new, fills the hole */
     assert_string_equal(f.s.out, "abcdeXgh");
     assert_int_equal(f.s.overlaps, 1);
     assert_int_equal(f.s.overlap_pkt, 3);
@@ -428,8 +436,8 @@ static void test_meta_of_chunks(void **state)
     assert_chunk(&f.s, 2, 2, 3);
     assert_chunk(&f.s, 3, 2, 2);
     /* A gap carries the packet at which it was decided. */
-    seg(&f, 20, "t");          /* pkt 5 */
-    flush(&f, &f.b);           /* decided at pkt 6 */
+    seg(&f, 20, "t"); /* pkt 5 */
+    flush(&f, &f.b);  /* decided at pkt 6 */
     assert_string_equal(f.s.out, "abcdeXgh<gap 11>t");
     assert_int_equal(f.s.gap_pkt, 6);
     assert_chunk(&f.s, 4, 1, 5);
@@ -467,7 +475,9 @@ static void test_tiny_segments_bounded(void **state)
 static unsigned put_forced(struct fixture *f, struct ms_reasm_budget *b, uint32_t seq,
                            const char *d)
 {
-    struct ms_tcp_segin in = { .seq = seq, .p = (const uint8_t *)d, .n = strlen(d),
+    struct ms_tcp_segin in = { .seq = seq,
+                               .p = (const uint8_t *)d,
+                               .n = strlen(d),
                                .meta = { .ts_us = 1000 * f->pkt, .pkt_no = f->pkt } };
     struct ms_tcp_put_ctx c = { 0 };
     unsigned limited = 0;
@@ -520,11 +530,11 @@ static void test_cap_retry_one_byte(void **state)
     (void)state;
     struct fixture f;
     setup(&f, ms_tcp_seg_cost(1), 0);
-    assert_int_equal(put_forced(&f, &f.b, 5, "a"), 0);   /* waits: hole 1..4 */
-    assert_int_equal(put_forced(&f, &f.b, 7, "b"), 1);   /* no room: hole 1..4 given up */
+    assert_int_equal(put_forced(&f, &f.b, 5, "a"), 0); /* waits: hole 1..4 */
+    assert_int_equal(put_forced(&f, &f.b, 7, "b"), 1); /* no room: hole 1..4 given up */
     assert_string_equal(f.s.out, "<gap 4>a");
     assert_int_equal(f.b.keepalives, 0);
-    assert_int_equal(f.h.nsegs, 1);                      /* "b" waits for 6 */
+    assert_int_equal(f.h.nsegs, 1); /* "b" waits for 6 */
     seg(&f, 6, "X");
     assert_string_equal(f.s.out, "<gap 4>aXb");
     ms_tcp_half_free(&f.h, &f.b);
@@ -566,7 +576,7 @@ static void test_cap_partial_retry(void **state)
     (void)state;
     struct fixture f;
     setup(&f, ms_tcp_seg_cost(1) * 2 + 2, 0);
-    seg(&f, 3, "B");                          /* waits: hole at 1..2 */
+    seg(&f, 3, "B"); /* waits: hole at 1..2 */
     unsigned limited = put_forced(&f, &f.b, 2, "bcdef");
     /* "b" stored (cost(1)), "c" compared with "B", "def" does not fit. */
     assert_int_equal(limited, 1);
@@ -586,10 +596,10 @@ static void test_sequence_wrap(void **state)
     (void)state;
     struct fixture f;
     setup(&f, 1024, 0xfffffffdu);
-    seg(&f, 0x00000001u, "cd");   /* after the wrap, before its predecessor */
-    seg(&f, 0xfffffffeu, "ab!");  /* 0xfffffffe..0x00000000 */
+    seg(&f, 0x00000001u, "cd");  /* after the wrap, before its predecessor */
+    seg(&f, 0xfffffffeu, "ab!"); /* 0xfffffffe..0x00000000 */
     assert_string_equal(f.s.out, "ab!cd");
-    seg(&f, 0xffffffffu, "b!c");  /* retransmission across the wrap */
+    seg(&f, 0xffffffffu, "b!c"); /* retransmission across the wrap */
     assert_string_equal(f.s.out, "ab!cd");
     assert_int_equal(f.s.overlaps, 0);
     assert_int_equal(ms_tcp_half_ack_point(&f.h), 3);
@@ -608,7 +618,7 @@ static void test_second_syn_with_waiting_data(void **state)
     for (size_t i = 0; i < 3; i++) {
         struct fixture f;
         setup(&f, 1024, 1000);
-        seg(&f, 1101, "later");            /* a hole at 1001..1100 */
+        seg(&f, 1101, "later"); /* a hole at 1001..1100 */
         ms_tcp_half_syn(&f.h, isn2[i]);
         assert_int_equal(f.h.next_seq, 1001);
         flush(&f, &f.b);
@@ -632,15 +642,15 @@ static void test_fin_end(void **state)
     ms_tcp_half_fin(&f.h, 10);
     assert_true(ms_tcp_half_end_hole(&f.h, &upto));
     assert_int_equal(upto, 10);
-    ms_tcp_half_fin(&f.h, 20);                  /* the first FIN counts */
+    ms_tcp_half_fin(&f.h, 20); /* the first FIN counts */
     assert_int_equal(f.h.fin_seq, 10);
-    seg(&f, 7, "ghiJKL");                       /* JKL lies past the FIN */
+    seg(&f, 7, "ghiJKL"); /* JKL lies past the FIN */
     assert_int_equal(f.h.seg_bytes, ms_tcp_seg_cost(3));
     flush(&f, &f.b);
     assert_string_equal(f.s.out, "abc<gap 3>ghi");
     assert_false(ms_tcp_half_end_hole(&f.h, &upto));
     assert_int_equal(ms_tcp_half_ack_point(&f.h), 11);
-    seg(&f, 10, "Z");                           /* past the FIN: nothing */
+    seg(&f, 10, "Z"); /* past the FIN: nothing */
     assert_string_equal(f.s.out, "abc<gap 3>ghi");
     ms_tcp_half_free(&f.h, &f.b);
 
@@ -675,7 +685,7 @@ static void test_midstream_start(void **state)
      * bytes: the start moves back to the lowest segment seen while
      * nothing is delivered. */
     setup_nosyn(&f, 1024);
-    put_n(&f, &f.b, 5010, "", 0);               /* pure ACK: starts at 5010 */
+    put_n(&f, &f.b, 5010, "", 0); /* pure ACK: starts at 5010 */
     assert_true(f.h.started);
     seg(&f, 5000, "USER alice");
     assert_string_equal(f.s.out, "USER alice");
@@ -721,7 +731,7 @@ static void test_midstream_start(void **state)
 
     setup_nosyn(&f, 1024);
     put_n(&f, &f.b, 3000, "", 0);
-    put_n(&f, &f.b, 3000 - 300 * 1024, "far", 3);  /* beyond the limit: old */
+    put_n(&f, &f.b, 3000 - 300 * 1024, "far", 3); /* beyond the limit: old */
     assert_int_equal(f.h.next_seq, 3000);
     assert_string_equal(f.s.out, "");
     ms_tcp_half_free(&f.h, &f.b);
@@ -733,7 +743,7 @@ struct ssink {
     char out[2][256];
     size_t at[2];
     unsigned gaps;
-    size_t peer_at_first[2];  /* the peer's bytes delivered when dir's first byte went */
+    size_t peer_at_first[2]; /* the peer's bytes delivered when dir's first byte went */
 };
 
 static void s_data(void *user, unsigned dir, const uint8_t *p, size_t n,
@@ -797,14 +807,14 @@ static void test_late_segment_after_peer_ack(void **state)
     spkt(&ctx, &s, 1, 5000, 1001, SYN | ACK, NULL, &pkt);
     spkt(&ctx, &s, 0, 1001, 5001, ACK, NULL, &pkt);
     spkt(&ctx, &s, 0, 1001, 5001, ACK, "abc", &pkt);
-    spkt(&ctx, &s, 0, 1010, 5001, ACK, "jk", &pkt);        /* 1004..1009 missing */
-    spkt(&ctx, &s, 1, 5001, 1012, ACK, NULL, &pkt);        /* the server has them all */
-    spkt(&ctx, &s, 1, 5001, 1012, ACK, "+OK\r\n", &pkt);   /* its reply: held */
+    spkt(&ctx, &s, 0, 1010, 5001, ACK, "jk", &pkt);      /* 1004..1009 missing */
+    spkt(&ctx, &s, 1, 5001, 1012, ACK, NULL, &pkt);      /* the server has them all */
+    spkt(&ctx, &s, 1, 5001, 1012, ACK, "+OK\r\n", &pkt); /* its reply: held */
     assert_string_equal(k.out[0], "abc");
     assert_string_equal(k.out[1], "");
     assert_int_equal(k.gaps, 0);
     assert_int_equal(ctx.budget.gaps, 0);
-    spkt(&ctx, &s, 0, 1004, 5001, ACK, "defghi", &pkt);    /* the late segment */
+    spkt(&ctx, &s, 0, 1004, 5001, ACK, "defghi", &pkt); /* the late segment */
     assert_string_equal(k.out[0], "abcdefghijk");
     assert_string_equal(k.out[1], "+OK\r\n");
     assert_int_equal(k.peer_at_first[1], 11);
@@ -830,7 +840,7 @@ static uint32_t rnd(uint32_t n)
 struct tiny_sink {
     uint8_t *out;
     size_t at, cap;
-    const uint64_t *pkt_of;   /* the packet that carried each byte */
+    const uint64_t *pkt_of; /* the packet that carried each byte */
     unsigned chunks, gaps;
 };
 
@@ -868,7 +878,7 @@ static void test_many_tiny_segments_random_order(void **state)
 {
     (void)state;
     enum { N = 100000, HOLE = 10 };
-    const uint32_t isn = 0xffff0000u;   /* the stream wraps past 2^32 */
+    const uint32_t isn = 0xffff0000u; /* the stream wraps past 2^32 */
     uint8_t *truth = malloc(HOLE + N);
     uint64_t *pkt_of = malloc((HOLE + N) * sizeof(*pkt_of));
     uint32_t *order = malloc(N * sizeof(*order));
@@ -896,8 +906,9 @@ static void test_many_tiny_segments_random_order(void **state)
     ms_tcp_half_syn(&h, isn);
     for (uint32_t k = 0; k < N; k++) {
         uint32_t pos = HOLE + order[k];
-        struct ms_tcp_segin in = { .seq = isn + 1 + pos, .p = truth + pos, .n = 1,
-                                   .meta = { 10ull * (k + 1), k + 1 } };
+        struct ms_tcp_segin in = {
+            .seq = isn + 1 + pos, .p = truth + pos, .n = 1, .meta = { 10ull * (k + 1), k + 1 }
+        };
         struct ms_tcp_put_ctx c = { 0 };
         pkt_of[pos] = k + 1;
         assert_int_equal(ms_tcp_half_put(&h, &b, &in, true, &c, &o), MS_OK);
@@ -906,8 +917,9 @@ static void test_many_tiny_segments_random_order(void **state)
     assert_int_equal(h.nsegs, N);
     assert_int_equal(b.used, (size_t)N * ms_tcp_seg_cost(1));
     assert_int_equal(b.keepalives, 0);
-    struct ms_tcp_segin in = { .seq = isn + 1, .p = truth, .n = HOLE,
-                               .meta = { 10ull * (N + 1), N + 1 } };
+    struct ms_tcp_segin in = {
+        .seq = isn + 1, .p = truth, .n = HOLE, .meta = { 10ull * (N + 1), N + 1 }
+    };
     struct ms_tcp_put_ctx c = { 0 };
     for (size_t i = 0; i < HOLE; i++)
         pkt_of[i] = N + 1;
@@ -1060,8 +1072,10 @@ static void test_random_against_model(void **state)
                 delivered++;
             want_diff += diff;
             want_overlap += overlap;
-            struct ms_tcp_segin in = { .seq = isn + 1 + segs[i].off, .p = segs[i].data,
-                                       .n = segs[i].n, .meta = { 0, i + 1 } };
+            struct ms_tcp_segin in = { .seq = isn + 1 + segs[i].off,
+                                       .p = segs[i].data,
+                                       .n = segs[i].n,
+                                       .meta = { 0, i + 1 } };
             struct ms_tcp_put_ctx c = { 0 };
             assert_int_equal(ms_tcp_half_put(&h, &b, &in, true, &c, &od), MS_OK);
             ms_tcp_half_pump(&h, &b, MS_GATE_OPEN, 0, &od);

@@ -64,7 +64,8 @@ static void record(void *user, const struct ms_event *ev)
         snprintf(tmp, sizeof(tmp), " mode=%d outcome=%d", c->hashcat_mode, (int)c->outcome);
         ms_buf_append(log, tmp, strlen(tmp));
         put(log, "reply", c->server_reply);
-        snprintf(tmp, sizeof(tmp), " stls=%s incomplete=%d", tri(c->starttls_offered), c->incomplete);
+        snprintf(tmp, sizeof(tmp), " stls=%s incomplete=%d", tri(c->starttls_offered),
+                 c->incomplete);
         ms_buf_append(log, tmp, strlen(tmp));
     } else if (ev->kind == MS_EV_EMAIL) {
         snprintf(tmp, sizeof(tmp), "EMAIL %s partial=%d truncated=%d", ev->u.email.command,
@@ -165,7 +166,8 @@ static void cram_case(const char *chal, const char *user, const char *pass, cons
         ok[0], ok[1], ok[2], ok[3], S("-ERR [AUTH] Authentication failed.\r\n"),
     };
     log = run_all(bad, N(bad));
-    assert_int_equal(count(log, "mode=10200 outcome=2 reply=[-ERR [AUTH] Authentication failed.]"), 1);
+    assert_int_equal(count(log, "mode=10200 outcome=2 reply=[-ERR [AUTH] Authentication failed.]"),
+                     1);
     free(log);
 }
 
@@ -233,16 +235,21 @@ static void test_cram_md5_malformed(void **state)
 {
     (void)state;
     const struct ms_chunk nospace[] = {
-        S("+OK\r\n"), C("AUTH CRAM-MD5\r\n"), S("+ PDEuMkBoPg==\r\n"), /* <1.2@h> */
-        C("dGltYjkxM2E2MDJjN2VkYTdhNDk1YjRlNmU3MzM0ZDM4OTA=\r\n"),     /* no space */
+        S("+OK\r\n"),
+        C("AUTH CRAM-MD5\r\n"),
+        S("+ PDEuMkBoPg==\r\n"),                                   /* <1.2@h> */
+        C("dGltYjkxM2E2MDJjN2VkYTdhNDk1YjRlNmU3MzM0ZDM4OTA=\r\n"), /* no space */
         S("-ERR\r\n"),
     };
     char *log = run_all(nospace, N(nospace));
     assert_string_equal(log, "ANOMALY sasl_cram_md5_malformed\n");
     free(log);
     const struct ms_chunk shortdigest[] = {
-        S("+OK\r\n"), C("AUTH CRAM-MD5\r\n"), S("+ PDEuMkBoPg==\r\n"),
-        C(b64line("", "tim b913a602", 12, "\r\n")), S("-ERR\r\n"),
+        S("+OK\r\n"),
+        C("AUTH CRAM-MD5\r\n"),
+        S("+ PDEuMkBoPg==\r\n"),
+        C(b64line("", "tim b913a602", 12, "\r\n")),
+        S("-ERR\r\n"),
     };
     log = run_all(shortdigest, N(shortdigest));
     assert_string_equal(log, "ANOMALY sasl_cram_md5_malformed\n"
@@ -251,8 +258,8 @@ static void test_cram_md5_malformed(void **state)
     free(log);
     /* Cancelled: nothing. */
     const struct ms_chunk cancel[] = {
-        S("+OK\r\n"), C("AUTH CRAM-MD5\r\n"), S("+ PDEuMkBoPg==\r\n"), C("*\r\n"),
-        S("-ERR cancelled\r\n"),
+        S("+OK\r\n"), C("AUTH CRAM-MD5\r\n"),  S("+ PDEuMkBoPg==\r\n"),
+        C("*\r\n"),   S("-ERR cancelled\r\n"),
     };
     log = run_all(cancel, N(cancel));
     assert_string_equal(log, "");
@@ -261,8 +268,9 @@ static void test_cram_md5_malformed(void **state)
 
 /* ---- DIGEST-MD5 (RFC 2831 section 4) -------------------------------------- */
 
-static const char dmd5_chal[] = "realm=\"elwood.innosoft.com\",nonce=\"OA6MG9tEQGm2hh\",qop=\"auth\","
-                                "algorithm=md5-sess,charset=utf-8";
+static const char dmd5_chal[] =
+    "realm=\"elwood.innosoft.com\",nonce=\"OA6MG9tEQGm2hh\",qop=\"auth\","
+    "algorithm=md5-sess,charset=utf-8";
 static const char dmd5_resp[] = "charset=utf-8,username=\"chris\",realm=\"elwood.innosoft.com\","
                                 "nonce=\"OA6MG9tEQGm2hh\",nc=00000001,cnonce=\"OA6MHXh6VqTrRk\","
                                 "digest-uri=\"imap/elwood.innosoft.com\","
@@ -324,7 +332,9 @@ static void test_digest_md5_syntax(void **state)
     (void)state;
     char *log = digest_run(" ,, username = \"a\\\"b\\\\c d\" ,realm=\"R\\\\1\", authzid=\"boss\","
                            "response=0123456789abcdef0123456789ABCDEF,nonce=\"x,y\"");
-    assert_int_equal(count(log, "CRED AUTH DIGEST-MD5 user=[a\"b\\c d] authzid=[boss] domain=[R\\1]"), 1);
+    assert_int_equal(count(log,
+                           "CRED AUTH DIGEST-MD5 user=[a\"b\\c d] authzid=[boss] domain=[R\\1]"),
+                     1);
     assert_int_equal(count(log, "incomplete=0\n"), 1);
     assert_int_equal(count(log, "ANOMALY"), 0);
     free(log);
@@ -332,7 +342,8 @@ static void test_digest_md5_syntax(void **state)
     log = digest_run("username=\"Jos\xe9\",response=0123456789abcdef0123456789abcdef");
     assert_int_equal(count(log, "user=[Jos\xc3\xa9]"), 1);
     free(log);
-    log = digest_run("charset=utf-8,username=\"Jos\xc3\xa9\",response=0123456789abcdef0123456789abcdef");
+    log = digest_run(
+        "charset=utf-8,username=\"Jos\xc3\xa9\",response=0123456789abcdef0123456789abcdef");
     assert_int_equal(count(log, "user=[Jos\xc3\xa9]"), 1);
     free(log);
     /* curl sends UTF-8 without charset=utf-8: valid UTF-8 stays as is. */
@@ -375,13 +386,15 @@ static void test_xoauth2(void **state)
         S("+OK Welcome.\r\n"),
     };
     char *log = run_all(ir, N(ir));
-    assert_string_equal(log, "CRED AUTH XOAUTH2 user=[someuser@example.com] "
-                             "token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg] mode=0 outcome=1 "
-                             "reply=[+OK Welcome.] stls=null incomplete=0\n");
+    assert_string_equal(log,
+                        "CRED AUTH XOAUTH2 user=[someuser@example.com] "
+                        "token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg] mode=0 outcome=1 "
+                        "reply=[+OK Welcome.] stls=null incomplete=0\n");
     free(log);
     /* Google's failure: a base64 JSON error as a challenge, the client's
      * empty response, then the failure. */
-    static const char err[] = "{\"status\":\"401\",\"schemes\":\"bearer mac\",\"scope\":\"https://mail.google.com/\"}";
+    static const char err[] =
+        "{\"status\":\"401\",\"schemes\":\"bearer mac\",\"scope\":\"https://mail.google.com/\"}";
     const struct ms_chunk fail[] = {
         S("+OK\r\n"),
         C("AUTH XOAUTH2\r\n"),
@@ -392,12 +405,15 @@ static void test_xoauth2(void **state)
         S("-ERR [AUTH] Invalid credentials.\r\n"),
     };
     log = run_all(fail, N(fail));
-    assert_string_equal(log, "CRED AUTH XOAUTH2 user=[someuser@example.com] "
-                             "token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg] mode=0 outcome=2 "
-                             "reply=[-ERR [AUTH] Invalid credentials.] stls=null incomplete=0\n");
+    assert_string_equal(log,
+                        "CRED AUTH XOAUTH2 user=[someuser@example.com] "
+                        "token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg] mode=0 outcome=2 "
+                        "reply=[-ERR [AUTH] Invalid credentials.] stls=null incomplete=0\n");
     free(log);
     const struct ms_chunk junk[] = {
-        S("+OK\r\n"), C(b64line("AUTH XOAUTH2 ", "hello", 5, "\r\n")), S("-ERR\r\n"),
+        S("+OK\r\n"),
+        C(b64line("AUTH XOAUTH2 ", "hello", 5, "\r\n")),
+        S("-ERR\r\n"),
     };
     log = run_all(junk, N(junk));
     assert_string_equal(log, "ANOMALY sasl_xoauth2_malformed\n");
@@ -421,10 +437,12 @@ static void test_oauthbearer(void **state)
                              "token=[vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==] mode=0 outcome=1 "
                              "reply=[+OK Logged in] stls=null incomplete=0\n");
     free(log);
-    static const char fail_msg[] = "n,a=user@example.com,\001host=server.example.com\001port=143\001"
-                                   "auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCh==\001\001";
-    static const char err[] = "{\"status\":\"invalid_token\",\"scope\":\"example_scope\","
-                              "\"openid-configuration\":\"https://example.com/.well-known/openid-configuration\"}";
+    static const char fail_msg[] =
+        "n,a=user@example.com,\001host=server.example.com\001port=143\001"
+        "auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCh==\001\001";
+    static const char err[] =
+        "{\"status\":\"invalid_token\",\"scope\":\"example_scope\","
+        "\"openid-configuration\":\"https://example.com/.well-known/openid-configuration\"}";
     const struct ms_chunk fail[] = {
         S("+OK\r\n"),
         C(b64line("AUTH OAUTHBEARER ", fail_msg, sizeof(fail_msg) - 1, "\r\n")),
@@ -440,22 +458,29 @@ static void test_oauthbearer(void **state)
     /* saslname escapes, no authzid, and a message without gs2 header. */
     static const char esc[] = "n,a=a=2Cb=3Dc,\001auth=Bearer t\001\001";
     const struct ms_chunk e[] = {
-        S("+OK\r\n"), C(b64line("AUTH OAUTHBEARER ", esc, sizeof(esc) - 1, "\r\n")), S("+OK\r\n"),
+        S("+OK\r\n"),
+        C(b64line("AUTH OAUTHBEARER ", esc, sizeof(esc) - 1, "\r\n")),
+        S("+OK\r\n"),
     };
     log = run_all(e, N(e));
     assert_int_equal(count(log, "user=[a,b=c] token=[t]"), 1);
     free(log);
     static const char noa[] = "n,,\001auth=Bearer t\001\001";
     const struct ms_chunk na[] = {
-        S("+OK\r\n"), C(b64line("AUTH OAUTHBEARER ", noa, sizeof(noa) - 1, "\r\n")), S("+OK\r\n"),
+        S("+OK\r\n"),
+        C(b64line("AUTH OAUTHBEARER ", noa, sizeof(noa) - 1, "\r\n")),
+        S("+OK\r\n"),
     };
     log = run_all(na, N(na));
-    assert_string_equal(log, "CRED AUTH OAUTHBEARER token=[t] mode=0 outcome=1 reply=[+OK] stls=null "
-                             "incomplete=0\n");
+    assert_string_equal(log,
+                        "CRED AUTH OAUTHBEARER token=[t] mode=0 outcome=1 reply=[+OK] stls=null "
+                        "incomplete=0\n");
     free(log);
     static const char nogs2[] = "\001auth=Bearer t\001\001";
     const struct ms_chunk ng[] = {
-        S("+OK\r\n"), C(b64line("AUTH OAUTHBEARER ", nogs2, sizeof(nogs2) - 1, "\r\n")), S("-ERR\r\n"),
+        S("+OK\r\n"),
+        C(b64line("AUTH OAUTHBEARER ", nogs2, sizeof(nogs2) - 1, "\r\n")),
+        S("-ERR\r\n"),
     };
     log = run_all(ng, N(ng));
     assert_string_equal(log, "ANOMALY sasl_oauthbearer_malformed\n");
@@ -474,11 +499,14 @@ static void test_token_cap(void **state)
         tok[len] = '\0';
         int n = snprintf(msg, sizeof(msg), "user=u\001auth=Bearer %s\001\001", tok);
         const struct ms_chunk t[] = {
-            S("+OK\r\n"), C(b64line("AUTH XOAUTH2 ", msg, (size_t)n, "\r\n")), S("+OK\r\n"),
+            S("+OK\r\n"),
+            C(b64line("AUTH XOAUTH2 ", msg, (size_t)n, "\r\n")),
+            S("+OK\r\n"),
         };
         char *log = run_all_lim(&lim, t, N(t));
         char want[128];
-        snprintf(want, sizeof(want), "token=[%.*s] mode=0 outcome=1 reply=[+OK] stls=null incomplete=%d\n",
+        snprintf(want, sizeof(want),
+                 "token=[%.*s] mode=0 outcome=1 reply=[+OK] stls=null incomplete=%d\n",
                  (int)(len > 16 ? 16 : len), tok, len > 16);
         assert_int_equal(count(log, want), 1);
         free(log);
@@ -538,7 +566,8 @@ static const uint8_t proof[16] = { 0x68, 0xcd, 0x0a, 0xb8, 0x51, 0xe5, 0x1c, 0x9
                                    0xaa, 0xbc, 0x92, 0x7b, 0xeb, 0xef, 0x6a, 0x1c };
 
 static size_t type3(uint8_t *m, uint32_t flags, bool unicode, const uint8_t *lm, size_t lmlen,
-                    const uint8_t *nt, size_t ntlen, const char *dom, const char *user, const char *ws)
+                    const uint8_t *nt, size_t ntlen, const char *dom, const char *user,
+                    const char *ws)
 {
     memset(m, 0, 72);
     memcpy(m, "NTLMSSP", 8);
@@ -614,7 +643,8 @@ static void test_ntlm_v2_pop3(void **state)
     snprintf(want, sizeof(want),
              "CRED AUTH NTLM user=[User] domain=[Domain] ws=[COMPUTER] chal=[0123456789abcdef] "
              "resp=[68cd0ab851e51c96aabc927bebef6a1c%s] "
-             "hashcat=[User::Domain:0123456789abcdef:68cd0ab851e51c96aabc927bebef6a1c:%s] mode=5600 "
+             "hashcat=[User::Domain:0123456789abcdef:68cd0ab851e51c96aabc927bebef6a1c:%s] "
+             "mode=5600 "
              "outcome=1 reply=[+OK Logged in.] stls=true incomplete=0\n",
              bh, bh);
     assert_string_equal(log, want);
@@ -653,7 +683,8 @@ static void test_ntlm_v1_pop3(void **state)
     free(log);
 
     const struct ms_chunk late[] = {
-        C(b64line("", m3, n3, "\r\n")), S("+OK\r\n"),
+        C(b64line("", m3, n3, "\r\n")),
+        S("+OK\r\n"),
     };
     /* Without the AUTH line the response is not SASL at all: nothing. */
     log = run_all(late, N(late));
@@ -682,15 +713,20 @@ static void test_ntlm_bad_offset_pop3(void **state)
     put32(m3 + 28 + 4, 0x7fffffffu); /* the domain buffer points far away */
     size_t n2 = type2(m2, 0x00000201u);
     const struct ms_chunk t[] = {
-        S("+OK\r\n"), C("AUTH NTLM\r\n"), S("+ \r\n"),
+        S("+OK\r\n"),
+        C("AUTH NTLM\r\n"),
+        S("+ \r\n"),
         C("TlRMTVNTUAABAAAAAQIAAA==\r\n"), /* a type 1 */
-        S(b64line("+ ", m2, n2, "\r\n")), C(b64line("", m3, n3, "\r\n")), S("+OK\r\n"),
+        S(b64line("+ ", m2, n2, "\r\n")),
+        C(b64line("", m3, n3, "\r\n")),
+        S("+OK\r\n"),
     };
     char *log = run_all(t, N(t));
     char nh[49], want[512];
     ms_test_hex(nt, 24, nh);
     snprintf(want, sizeof(want),
-             "ANOMALY ntlm_bad_offset\nCRED AUTH NTLM user=[u] ws=[W] chal=[0123456789abcdef] resp=[%s] "
+             "ANOMALY ntlm_bad_offset\nCRED AUTH NTLM user=[u] ws=[W] chal=[0123456789abcdef] "
+             "resp=[%s] "
              "mode=0 outcome=1 reply=[+OK] stls=null incomplete=1\n",
              nh);
     assert_string_equal(log, want);
@@ -700,16 +736,21 @@ static void test_ntlm_bad_offset_pop3(void **state)
     uint8_t z = 0;
     n3 = type3(m3, 0x00000201u, true, &z, 1, nt, 0, "", "", "W");
     const struct ms_chunk anon[] = {
-        S("+OK\r\n"), C("AUTH NTLM\r\n"), S("+ \r\n"),
-        S(b64line("+ ", m2, n2, "\r\n")), C(b64line("", m3, n3, "\r\n")), S("-ERR\r\n"),
+        S("+OK\r\n"),
+        C("AUTH NTLM\r\n"),
+        S("+ \r\n"),
+        S(b64line("+ ", m2, n2, "\r\n")),
+        C(b64line("", m3, n3, "\r\n")),
+        S("-ERR\r\n"),
     };
     log = run_all(anon, N(anon));
     assert_string_equal(log, "");
     free(log);
     /* Not NTLMSSP at all, and a message cut inside its header. */
     const struct ms_chunk junk[] = {
-        S("+OK\r\n"), C("AUTH NTLM\r\n"), S("+ \r\n"), C("aGVsbG8gd29ybGQ=\r\n"), S("-ERR\r\n"),
-        C("AUTH NTLM\r\n"), S("+ \r\n"), C(b64line("", m3, 40, "\r\n")), S("-ERR\r\n"),
+        S("+OK\r\n"),  C("AUTH NTLM\r\n"), S("+ \r\n"), C("aGVsbG8gd29ybGQ=\r\n"),
+        S("-ERR\r\n"), C("AUTH NTLM\r\n"), S("+ \r\n"), C(b64line("", m3, 40, "\r\n")),
+        S("-ERR\r\n"),
     };
     log = run_all(junk, N(junk));
     assert_string_equal(log, "ANOMALY ntlm_malformed\nANOMALY ntlm_malformed\n");
@@ -732,8 +773,10 @@ static void test_apop(void **state)
     char *log = run_all(t, N(t));
     assert_string_equal(log, "CRED APOP APOP user=[mrose] chal=[<1896.697170952@dbc.mtview.ca.us>] "
                              "resp=[c4c9334bac560ecc979e58001b3e22fb] "
-                             "hashcat=[c4c9334bac560ecc979e58001b3e22fb:<1896.697170952@dbc.mtview.ca.us>] "
-                             "mode=20 outcome=1 reply=[+OK mrose's maildrop has 2 messages (320 octets)] "
+                             "hashcat=[c4c9334bac560ecc979e58001b3e22fb:<1896.697170952@dbc.mtview."
+                             "ca.us>] "
+                             "mode=20 outcome=1 reply=[+OK mrose's maildrop has 2 messages (320 "
+                             "octets)] "
                              "stls=null incomplete=0\n");
     free(log);
     /* hashcat's -m 20 example shape is hash:salt; the salt is the whole
@@ -752,18 +795,22 @@ static void test_apop(void **state)
     free(log);
     /* No banner (joined late), a bad digest, no digest, no reply. */
     const struct ms_chunk odd[] = {
-        C("APOP u 0123456789abcdef0123456789abcdef\r\n"), S("+OK\r\n"),
-        C("APOP u xyz\r\n"), S("-ERR\r\n"),
+        C("APOP u 0123456789abcdef0123456789abcdef\r\n"),
+        S("+OK\r\n"),
+        C("APOP u xyz\r\n"),
+        S("-ERR\r\n"),
         C("APOP u\r\n"),
     };
     log = run_all(odd, N(odd));
-    assert_string_equal(log, "CRED APOP APOP user=[u] resp=[0123456789abcdef0123456789abcdef] mode=0 "
-                             "outcome=1 reply=[+OK] stls=null incomplete=1\n"
-                             "ANOMALY apop_malformed\n"
-                             "CRED APOP APOP user=[u] resp=[xyz] mode=0 outcome=2 reply=[-ERR] "
-                             "stls=null incomplete=1\n"
-                             "ANOMALY apop_malformed\n"
-                             "CRED APOP APOP user=[u] resp=[] mode=0 outcome=0 stls=null incomplete=1\n");
+    assert_string_equal(log,
+                        "CRED APOP APOP user=[u] resp=[0123456789abcdef0123456789abcdef] mode=0 "
+                        "outcome=1 reply=[+OK] stls=null incomplete=1\n"
+                        "ANOMALY apop_malformed\n"
+                        "CRED APOP APOP user=[u] resp=[xyz] mode=0 outcome=2 reply=[-ERR] "
+                        "stls=null incomplete=1\n"
+                        "ANOMALY apop_malformed\n"
+                        "CRED APOP APOP user=[u] resp=[] mode=0 outcome=0 stls=null "
+                        "incomplete=1\n");
     free(log);
 }
 
@@ -783,15 +830,20 @@ static void test_apop_timestamp_cap(void **state)
         ts[len] = '\0';
         snprintf(banner, sizeof(banner), "+OK hello %s\r\n", ts);
         const struct ms_chunk t[] = {
-            S(banner), C("APOP u 0123456789abcdef0123456789abcdef\r\n"), S("+OK\r\n"),
+            S(banner),
+            C("APOP u 0123456789abcdef0123456789abcdef\r\n"),
+            S("+OK\r\n"),
         };
         char *log = run_all_lim(&lim, t, N(t));
         if (len <= 16)
-            snprintf(want, sizeof(want), "chal=[%s] resp=[0123456789abcdef0123456789abcdef] "
+            snprintf(want, sizeof(want),
+                     "chal=[%s] resp=[0123456789abcdef0123456789abcdef] "
                      "hashcat=[0123456789abcdef0123456789abcdef:%s] mode=20 outcome=1 reply=[+OK] "
-                     "stls=null incomplete=0\n", ts, ts);
+                     "stls=null incomplete=0\n",
+                     ts, ts);
         else
-            snprintf(want, sizeof(want), "CRED APOP APOP user=[u] resp=[0123456789abcdef0123456789abcdef] "
+            snprintf(want, sizeof(want),
+                     "CRED APOP APOP user=[u] resp=[0123456789abcdef0123456789abcdef] "
                      "mode=0 outcome=1 reply=[+OK] stls=null incomplete=1\n");
         assert_int_equal(count(log, want), 1);
         free(log);
@@ -804,22 +856,31 @@ static void test_starttls_offered(void **state)
 {
     (void)state;
     const struct ms_chunk offered[] = {
-        S("+OK\r\n"), C("CAPA\r\n"), S("+OK\r\nTOP\r\nSTLS\r\nSASL PLAIN\r\nUSER\r\n.\r\n"),
-        C("USER a\r\n"), S("+OK\r\n"), C("PASS b\r\n"), S("+OK\r\n"),
+        S("+OK\r\n"),    C("CAPA\r\n"), S("+OK\r\nTOP\r\nSTLS\r\nSASL PLAIN\r\nUSER\r\n.\r\n"),
+        C("USER a\r\n"), S("+OK\r\n"),  C("PASS b\r\n"),
+        S("+OK\r\n"),
     };
     char *log = run_all(offered, N(offered));
-    assert_int_equal(count(log, "CRED USER USER user=[a] pass=[b] mode=0 outcome=1 reply=[+OK] stls=true"), 1);
+    assert_int_equal(count(log, "CRED USER USER user=[a] pass=[b] mode=0 outcome=1 reply=[+OK] "
+                                "stls=true"),
+                     1);
     free(log);
     const struct ms_chunk not_offered[] = {
-        S("+OK\r\n"), C("CAPA\r\n"), S("+OK\r\nTOP\r\nSASL PLAIN STLS\r\nUSER\r\n.\r\n"),
-        C("AUTH PLAIN AGEAYg==\r\n"), S("+OK\r\n"),
+        S("+OK\r\n"),
+        C("CAPA\r\n"),
+        S("+OK\r\nTOP\r\nSASL PLAIN STLS\r\nUSER\r\n.\r\n"),
+        C("AUTH PLAIN AGEAYg==\r\n"),
+        S("+OK\r\n"),
     };
     log = run_all(not_offered, N(not_offered));
-    assert_int_equal(count(log, "CRED AUTH PLAIN user=[a] pass=[b] mode=0 outcome=1 reply=[+OK] stls=false"), 1);
+    assert_int_equal(count(log, "CRED AUTH PLAIN user=[a] pass=[b] mode=0 outcome=1 reply=[+OK] "
+                                "stls=false"),
+                     1);
     free(log);
     const struct ms_chunk refused[] = {
-        S("+OK\r\n"), C("STLS\r\n"), S("-ERR not now\r\n"),
-        C("APOP u 0123456789abcdef0123456789abcdef\r\n"), S("-ERR\r\n"),
+        S("+OK\r\n"),          C("STLS\r\n"),
+        S("-ERR not now\r\n"), C("APOP u 0123456789abcdef0123456789abcdef\r\n"),
+        S("-ERR\r\n"),
     };
     log = run_all(refused, N(refused));
     assert_int_equal(count(log, "stls=false"), 1);
@@ -835,12 +896,15 @@ static void test_stls_injection(void **state)
     (void)state;
     struct ms_limits lim = ms_limits_default();
     const struct ms_chunk t[] = {
-        S("+OK\r\n"), C("STLS\r\nUSER x\r\nPASS y\r\n"), S("+OK Begin TLS\r\n"),
+        S("+OK\r\n"),
+        C("STLS\r\nUSER x\r\nPASS y\r\n"),
+        S("+OK Begin TLS\r\n"),
         C("\x16\x03\x01\x00\x05hello"),
     };
     char *log = ms_test_run_with(&ms_dissector_pop3, &lim, t, N(t), 0, record);
     assert_string_equal(log, "ANOMALY stls_command_injection\n"
-                             "CRED USER USER user=[x] pass=[y] mode=0 outcome=0 stls=null incomplete=0\n");
+                             "CRED USER USER user=[x] pass=[y] mode=0 outcome=0 stls=null "
+                             "incomplete=0\n");
     free(log);
     /* A partial line after STLS counts too. */
     const struct ms_chunk part[] = { S("+OK\r\n"), C("STLS\r\nUS"), S("+OK\r\n") };
@@ -849,7 +913,10 @@ static void test_stls_injection(void **state)
     free(log);
     /* STLS alone in its segment: nothing, in every split. */
     const struct ms_chunk clean[] = {
-        S("+OK\r\n"), C("STLS\r\n"), S("+OK Begin TLS\r\n"), C("\x16\x03\x01\x00\x05hello"),
+        S("+OK\r\n"),
+        C("STLS\r\n"),
+        S("+OK Begin TLS\r\n"),
+        C("\x16\x03\x01\x00\x05hello"),
     };
     log = run_all(clean, N(clean));
     assert_string_equal(log, "");
@@ -860,8 +927,11 @@ static void test_top_partial(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        S("+OK\r\n"), C("TOP 1 0\r\n"), S("+OK\r\nSubject: x\r\n\r\n.\r\n"),
-        C("RETR 1\r\n"), S("+OK\r\nSubject: x\r\n\r\nbody\r\n.\r\n"),
+        S("+OK\r\n"),
+        C("TOP 1 0\r\n"),
+        S("+OK\r\nSubject: x\r\n\r\n.\r\n"),
+        C("RETR 1\r\n"),
+        S("+OK\r\nSubject: x\r\n\r\nbody\r\n.\r\n"),
     };
     char *log = run_all(t, N(t));
     assert_string_equal(log, "EMAIL TOP partial=1 truncated=0\nEMAIL RETR partial=0 truncated=0\n");
@@ -873,7 +943,8 @@ static void test_top_partial(void **state)
 static void test_invalid_base64_each_mech(void **state)
 {
     (void)state;
-    static const char *const mechs[] = { "CRAM-MD5", "DIGEST-MD5", "NTLM", "XOAUTH2", "OAUTHBEARER" };
+    static const char *const mechs[] = { "CRAM-MD5", "DIGEST-MD5", "NTLM", "XOAUTH2",
+                                         "OAUTHBEARER" };
     for (size_t i = 0; i < N(mechs); i++) {
         char auth[64];
         snprintf(auth, sizeof(auth), "AUTH %s\r\n", mechs[i]);
@@ -899,8 +970,11 @@ static void test_cram_user_cap(void **state)
         user[len] = '\0';
         int n = snprintf(resp, sizeof(resp), "%s 0123456789abcdef0123456789abcdef", user);
         const struct ms_chunk t[] = {
-            S("+OK\r\n"), C("AUTH CRAM-MD5\r\n"), S("+ PDEuMkBoPg==\r\n"),
-            C(b64line("", resp, (size_t)n, "\r\n")), S("+OK\r\n"),
+            S("+OK\r\n"),
+            C("AUTH CRAM-MD5\r\n"),
+            S("+ PDEuMkBoPg==\r\n"),
+            C(b64line("", resp, (size_t)n, "\r\n")),
+            S("+OK\r\n"),
         };
         char *log = run_all_lim(&lim, t, N(t));
         char want[64];

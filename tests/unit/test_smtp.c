@@ -162,12 +162,12 @@ static void append(char *dst, const char *src)
     memcpy(dst + have, src, n + 1);
 }
 
-#define EHLO_TLS                                                                            \
-    S("220 mx.example.org ESMTP Postfix\r\n"), C("EHLO client.example.org\r\n"),           \
+#define EHLO_TLS                                                                          \
+    S("220 mx.example.org ESMTP Postfix\r\n"), C("EHLO client.example.org\r\n"),          \
         S("250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n" \
           "250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-CHUNKING\r\n250 8BITMIME\r\n")
-#define EHLO_NOTLS                                                                          \
-    S("220 mx.example.org ESMTP Postfix\r\n"), C("EHLO client.example.org\r\n"),           \
+#define EHLO_NOTLS                                                               \
+    S("220 mx.example.org ESMTP Postfix\r\n"), C("EHLO client.example.org\r\n"), \
         S("250-mx.example.org\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n250 CHUNKING\r\n")
 
 /* ---- AUTH ----------------------------------------------------------------- */
@@ -241,12 +241,8 @@ static void test_auth_plain_empty_ir(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        C("HELO x\r\n"),
-        S("250 mx\r\n"),
-        C("AUTH PLAIN =\r\n"),
-        S("334 \r\n"),
-        C("AGFsaWNlAHB3\r\n"),
-        S("235 ok\r\n"),
+        C("HELO x\r\n"), S("250 mx\r\n"),       C("AUTH PLAIN =\r\n"),
+        S("334 \r\n"),   C("AGFsaWNlAHB3\r\n"), S("235 ok\r\n"),
     };
     char *log = run(t, N(t));
     assert_non_null(strstr(log, "CRED AUTH PLAIN user=[alice] pass=[pw] outcome=1 reply=[235 ok]"));
@@ -348,12 +344,8 @@ static void test_auth_login_cancel_after_user(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        C("EHLO x\r\n"),
-        S("250 mx\r\n"),
-        C("AUTH LOGIN dXNlcg==\r\n"),
-        S("334 UGFzc3dvcmQ6\r\n"),
-        C("*\r\n"),
-        S("501 5.7.0 Authentication aborted\r\n"),
+        C("EHLO x\r\n"),           S("250 mx\r\n"), C("AUTH LOGIN dXNlcg==\r\n"),
+        S("334 UGFzc3dvcmQ6\r\n"), C("*\r\n"),      S("501 5.7.0 Authentication aborted\r\n"),
     };
     char *log = run(t, N(t));
     assert_string_equal(log, "CRED AUTH LOGIN user=[user] pass=null outcome=2 "
@@ -405,9 +397,12 @@ static void test_auth_xoauth2(void **state)
     const struct ms_chunk t[] = {
         EHLO_NOTLS,
         { .dir = MS_TO_SERVER, .data = cmd },
-        S("334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K\r\n"),
+        S("334 "
+          "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2ds"
+          "ZS5jb20vIn0K\r\n"),
         C("\r\n"),
-        S("535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 https://support.google.com/mail\r\n"),
+        S("535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 "
+          "https://support.google.com/mail\r\n"),
         { .dir = MS_TO_SERVER, .data = cmd },
         S("235 2.7.0 Accepted\r\n"),
     };
@@ -415,7 +410,10 @@ static void test_auth_xoauth2(void **state)
     assert_int_equal(ms_test_count_lines(log, "CRED AUTH XOAUTH2 user=[someuser@example.com]"), 2);
     assert_non_null(strstr(log, "outcome=2 reply=[535 5.7.8 https://support.google.com/mail]"));
     assert_non_null(strstr(log, "outcome=1 reply=[235 2.7.0 Accepted]"));
-    assert_int_equal(ms_test_count_lines(log, "ANOMALY +cred starttls=false token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg]"), 2);
+    assert_int_equal(ms_test_count_lines(log,
+                                         "ANOMALY +cred starttls=false "
+                                         "token=[ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg]"),
+                     2);
     assert_int_equal(count_anomalies(log), 0);
     free(log);
 }
@@ -575,7 +573,7 @@ static const char msg1[] = "From: Alice <alice@example.org>\r\n"
                            "end\r\n";
 /* msg1 as the client sends it, but its last line: every line starting with
  * "." gets one more. */
-#define MSG1_STUFFED                       \
+#define MSG1_STUFFED                      \
     "From: Alice <alice@example.org>\r\n" \
     "To: Bob <bob@example.org>\r\n"       \
     "Subject: dots\r\n"                   \
@@ -968,12 +966,9 @@ static void test_helo_absent(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        C("MAIL FROM:<a@b>\r\n"),
-        S("250 Ok\r\n"),
-        C("RCPT TO:<c@d>\r\nDATA\r\n"),
-        S("250 Ok\r\n354 go\r\n"),
-        C("Subject: mid\r\n\r\n.\r\n"),
-        S("250 queued\r\n"),
+        C("MAIL FROM:<a@b>\r\n"),       S("250 Ok\r\n"),
+        C("RCPT TO:<c@d>\r\nDATA\r\n"), S("250 Ok\r\n354 go\r\n"),
+        C("Subject: mid\r\n\r\n.\r\n"), S("250 queued\r\n"),
     };
     char *log = run(t, N(t));
     assert_non_null(strstr(log, "+email helo=null mail_from=[<a@b>] rcpt=[<c@d>] "
@@ -1200,18 +1195,12 @@ static void test_gap_server_loses_verdict(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        S("220 mx ESMTP\r\n"),
-        C("EHLO x\r\n"),
-        S("250 mx\r\n"),
-        C("MAIL FROM:<a@b>\r\n"),
-        S("250 Ok\r\n"),
-        C("RCPT TO:<c@d>\r\n"),
-        S("250 Ok\r\n"),
-        C("DATA\r\n"),
-        S("354 go\r\n"),
-        C("Subject: verdict lost\r\n\r\nx\r\n.\r\n"),
-        GAP(MS_TO_CLIENT, 30),
-        C("QUIT\r\n"),
+        S("220 mx ESMTP\r\n"),  C("EHLO x\r\n"),
+        S("250 mx\r\n"),        C("MAIL FROM:<a@b>\r\n"),
+        S("250 Ok\r\n"),        C("RCPT TO:<c@d>\r\n"),
+        S("250 Ok\r\n"),        C("DATA\r\n"),
+        S("354 go\r\n"),        C("Subject: verdict lost\r\n\r\nx\r\n.\r\n"),
+        GAP(MS_TO_CLIENT, 30),  C("QUIT\r\n"),
         S("221 2.0.0 Bye\r\n"),
     };
     char *log = run(t, N(t));
@@ -1391,12 +1380,9 @@ static char *line_case(size_t total)
     at += fill;
     memcpy(cmd + at, ">\r\n", 4);
     const struct ms_chunk t[] = {
-        S("220 mx ESMTP\r\n"),
-        { .dir = MS_TO_SERVER, .data = cmd },
-        S("250 Ok\r\n"),
-        C("RCPT TO:<c@d>\r\nDATA\r\n"),
-        S("250 Ok\r\n354 go\r\n"),
-        C("Subject: x\r\n\r\n.\r\n"),
+        S("220 mx ESMTP\r\n"),     { .dir = MS_TO_SERVER, .data = cmd },
+        S("250 Ok\r\n"),           C("RCPT TO:<c@d>\r\nDATA\r\n"),
+        S("250 Ok\r\n354 go\r\n"), C("Subject: x\r\n\r\n.\r\n"),
         S("250 Ok\r\n"),
     };
     return ms_test_run_all(&smtp_x, &l, t, N(t));
@@ -1497,10 +1483,7 @@ static void test_starttls_posture(void **state)
 {
     (void)state;
     const struct ms_chunk helo[] = {
-        S("220 mx ESMTP\r\n"),
-        C("HELO x\r\n"),
-        S("250 mx\r\n"),
-        C("AUTH PLAIN AGFsaWNlAHB3\r\n"),
+        S("220 mx ESMTP\r\n"), C("HELO x\r\n"), S("250 mx\r\n"), C("AUTH PLAIN AGFsaWNlAHB3\r\n"),
         S("235 ok\r\n"),
     };
     char *log = run(helo, N(helo));
@@ -1509,10 +1492,7 @@ static void test_starttls_posture(void **state)
 
     /* A one-line EHLO reply lists no extension: not offered. */
     const struct ms_chunk ehlo1[] = {
-        S("220 mx ESMTP\r\n"),
-        C("EHLO x\r\n"),
-        S("250 mx\r\n"),
-        C("AUTH PLAIN AGFsaWNlAHB3\r\n"),
+        S("220 mx ESMTP\r\n"), C("EHLO x\r\n"), S("250 mx\r\n"), C("AUTH PLAIN AGFsaWNlAHB3\r\n"),
         S("235 ok\r\n"),
     };
     log = run(ehlo1, N(ehlo1));
@@ -1525,7 +1505,8 @@ static void test_starttls_posture(void **state)
         S("220 mx ESMTP\r\n"),
         C("EHLO x\r\n"),
         S("250-STARTTLS\r\n250 AUTH PLAIN\r\n"),
-        C("EHLO " "y\r\n"),
+        C("EHLO "
+          "y\r\n"),
         S("502 5.5.2 Error: command not recognized\r\n"),
         C("AUTH PLAIN AGFsaWNlAHB3\r\n"),
         S("235 ok\r\n"),
@@ -1539,7 +1520,11 @@ static void test_probe(void **state)
 {
     (void)state;
     /* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): a test table, in reading order */
-    const struct { unsigned dir; const char *s; enum ms_probe want; } cases[] = {
+    const struct {
+        unsigned dir;
+        const char *s;
+        enum ms_probe want;
+    } cases[] = {
         { MS_TO_CLIENT, "220 mx.example.org ESMTP Postfix\r\n", MS_PROBE_YES },
         { MS_TO_CLIENT, "220-xc90.websitewelcome.com ESMTP Exim 4.69\r\n", MS_PROBE_YES },
         { MS_TO_CLIENT, "220 mail.example.org\r\n", MS_PROBE_MAYBE },
@@ -1575,9 +1560,13 @@ static void test_gap_review_lost_data(void **state)
 {
     (void)state;
     const struct ms_chunk with_354[] = {
-        S("220 mx ESMTP\r\n"), C("EHLO relay\r\n"), S("250 mx\r\n"),
-        C("MAIL FROM:<a@x>\r\n"), S("250 2.1.0 Ok\r\n"),
-        C("RCPT TO:<b@y>\r\n"), S("250 2.1.5 Ok\r\n"),
+        S("220 mx ESMTP\r\n"),
+        C("EHLO relay\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@x>\r\n"),
+        S("250 2.1.0 Ok\r\n"),
+        C("RCPT TO:<b@y>\r\n"),
+        S("250 2.1.5 Ok\r\n"),
         GAP(MS_TO_SERVER, 24), /* "DATA\r\nSubject: hi\r\n\r\n" */
         S("354 go ahead\r\n"),
         C("AUTH PLAIN AGFsaWNlAGh1bnRlcjI=\r\n.\r\n"),
@@ -1588,8 +1577,11 @@ static void test_gap_review_lost_data(void **state)
     assert_null(strstr(log, "accepted=true"));
     free(log);
     const struct ms_chunk without_354[] = {
-        S("220 mx ESMTP\r\n"), C("EHLO relay\r\n"), S("250 mx\r\n"),
-        C("MAIL FROM:<a@x>\r\n"), S("250 2.1.0 Ok\r\n"),
+        S("220 mx ESMTP\r\n"),
+        C("EHLO relay\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<a@x>\r\n"),
+        S("250 2.1.0 Ok\r\n"),
         GAP(MS_TO_SERVER, 21), /* "RCPT TO:<b@y>\r\nDATA\r\n" */
         C("Subject: hi\r\n\r\nAUTH PLAIN AGFsaWNlAGh1bnRlcjI=\r\n.\r\n"),
         GAP(MS_TO_CLIENT, 29),
@@ -1606,13 +1598,19 @@ static void test_gap_review_envelope_reset(void **state)
 {
     (void)state;
     const struct ms_chunk t[] = {
-        S("220 mx ESMTP\r\n"), C("EHLO relay\r\n"), S("250 mx\r\n"),
-        C("MAIL FROM:<alice@x>\r\n"), S("250 2.1.0 Ok\r\n"),
-        C("RCPT TO:<bob@y>\r\n"), S("250 2.1.5 Ok\r\n"),
+        S("220 mx ESMTP\r\n"),
+        C("EHLO relay\r\n"),
+        S("250 mx\r\n"),
+        C("MAIL FROM:<alice@x>\r\n"),
+        S("250 2.1.0 Ok\r\n"),
+        C("RCPT TO:<bob@y>\r\n"),
+        S("250 2.1.5 Ok\r\n"),
         GAP(MS_TO_SERVER, 53),
         S("354 go\r\n250 2.0.0 Ok: queued as ONE\r\n250 2.1.0 Ok\r\n"),
-        C("RCPT TO:<carol@y>\r\n"), S("250 2.1.5 Ok\r\n"),
-        C("DATA\r\n"), S("354 go\r\n"),
+        C("RCPT TO:<carol@y>\r\n"),
+        S("250 2.1.5 Ok\r\n"),
+        C("DATA\r\n"),
+        S("354 go\r\n"),
         C("Subject: two\r\n\r\nbody\r\n.\r\n"),
         S("250 2.0.0 Ok: queued as TWO\r\n"),
     };

@@ -61,7 +61,7 @@ static uint32_t rnd(uint32_t n)
 struct chunk {
     uint8_t dir;
     uint32_t pos, n;
-    uint32_t peer_pos;        /* the peer's stream position when it was delivered */
+    uint32_t peer_pos; /* the peer's stream position when it was delivered */
 };
 
 struct gapev {
@@ -74,7 +74,7 @@ struct gapev {
 
 struct sink {
     uint8_t out[2][STREAM_MAX];
-    uint32_t pos[2];          /* bytes delivered plus bytes declared lost */
+    uint32_t pos[2]; /* bytes delivered plus bytes declared lost */
     struct chunk *chunks;
     size_t nchunks;
     struct gapev gaps[16];
@@ -144,32 +144,32 @@ static void sink_free(struct sink *k)
 
 struct gpkt {
     uint8_t dir, flags;
-    bool ka;                  /* a keepalive probe (kab: its garbage byte, if n) */
-    bool orig;                /* the first transmission of its bytes */
+    bool ka;   /* a keepalive probe (kab: its garbage byte, if n) */
+    bool orig; /* the first transmission of its bytes */
     uint8_t kab;
     uint32_t seq, ack;
-    uint32_t off, n;          /* the bytes: stream offset, length */
-    uint64_t t;               /* when it was sent */
-    uint64_t cap;             /* when the tap recorded it */
-    uint32_t id;              /* the packet it is a copy of */
-    uint32_t ord;             /* sort tie-break */
+    uint32_t off, n; /* the bytes: stream offset, length */
+    uint64_t t;      /* when it was sent */
+    uint64_t cap;    /* when the tap recorded it */
+    uint32_t id;     /* the packet it is a copy of */
+    uint32_t ord;    /* sort tie-break */
 };
 
 struct msg {
     uint8_t dir;
     uint32_t start, end;
-    uint32_t req;             /* peer bytes its sender had received */
+    uint32_t req; /* peer bytes its sender had received */
 };
 
 struct conv {
     uint32_t isn[2];
     uint8_t stream[2][STREAM_MAX];
-    uint32_t sent[2];         /* bytes sent */
-    uint32_t recv[2];         /* peer bytes received */
-    uint32_t acked[2];        /* own bytes the peer acknowledged (as far as known) */
+    uint32_t sent[2];  /* bytes sent */
+    uint32_t recv[2];  /* peer bytes received */
+    uint32_t acked[2]; /* own bytes the peer acknowledged (as far as known) */
     struct msg msgs[MSGS_MAX];
     unsigned nmsgs;
-    struct gpkt *p;           /* in the order sent */
+    struct gpkt *p; /* in the order sent */
     size_t np;
     uint64_t t;
     /* what to generate */
@@ -201,8 +201,7 @@ static struct gpkt *emit_data(struct conv *c, unsigned dir, uint32_t off, uint32
 {
     if (c->recv[dir] > c->acked[dir ^ 1u])
         c->acked[dir ^ 1u] = c->recv[dir];
-    return emit(c, dir, FL_ACK, c->isn[dir] + 1 + off, c->isn[dir ^ 1u] + 1 + c->recv[dir],
-                off, n);
+    return emit(c, dir, FL_ACK, c->isn[dir] + 1 + off, c->isn[dir ^ 1u] + 1 + c->recv[dir], off, n);
 }
 
 static void pure_ack(struct conv *c, unsigned dir)
@@ -234,7 +233,7 @@ static void keepalive(struct conv *c, unsigned dir)
 {
     c->t += 1000;
     bool one = rnd(3) != 0;
-    uint32_t seq = c->isn[dir] + c->sent[dir];  /* snd_nxt - 1 */
+    uint32_t seq = c->isn[dir] + c->sent[dir]; /* snd_nxt - 1 */
     struct gpkt *g = emit(c, dir, FL_ACK, seq, c->isn[dir ^ 1u] + 1 + c->recv[dir],
                           c->sent[dir] ? c->sent[dir] - 1 : 0, one ? 1 : 0);
     g->ka = true;
@@ -258,10 +257,10 @@ static void gen_conv(struct conv *c, bool retrans, bool ka)
     emit(c, S, FL_SYN | FL_ACK, c->isn[S], c->isn[C] + 1, 0, 0);
     emit_data(c, C, 0, 0);
     unsigned nmsg = 1 + rnd(MSGS_MAX - 2);
-    unsigned a = rnd(3) ? S : C;            /* mostly the server first (POP3, SMTP, IMAP) */
+    unsigned a = rnd(3) ? S : C; /* mostly the server first (POP3, SMTP, IMAP) */
     for (unsigned k = 0; k < nmsg; k++) {
         unsigned b = a ^ 1u;
-        c->recv[a] = c->sent[b];            /* a answers what it has read */
+        c->recv[a] = c->sent[b]; /* a answers what it has read */
         if (c->keepalive && rnd(4) == 0)
             keepalive(c, rnd(2));
         uint32_t len = 1 + rnd(rnd(6) == 0 ? 3000 : 200);
@@ -271,8 +270,7 @@ static void gen_conv(struct conv *c, bool retrans, bool ka)
             break;
         for (uint32_t i = 0; i < len; i++)
             c->stream[a][c->sent[a] + i] = (uint8_t)(' ' + rnd(95));
-        c->msgs[c->nmsgs++] = (struct msg){ (uint8_t)a, c->sent[a], c->sent[a] + len,
-                                            c->recv[a] };
+        c->msgs[c->nmsgs++] = (struct msg){ (uint8_t)a, c->sent[a], c->sent[a] + len, c->recv[a] };
         uint32_t end = c->sent[a] + len;
         while (c->sent[a] < end) {
             uint32_t n = 1 + rnd(c->mss);
@@ -303,9 +301,9 @@ static void gen_conv(struct conv *c, bool retrans, bool ka)
 /* ---- the tap ----------------------------------------------------------- */
 
 struct damage {
-    uint32_t delay;           /* (a) max per-direction delay (0: none) */
-    bool swaps;               /* (b) */
-    bool dups;                /* (c) */
+    uint32_t delay; /* (a) max per-direction delay (0: none) */
+    bool swaps;     /* (b) */
+    bool dups;      /* (c) */
 };
 
 static int cmp_cap(const void *x, const void *y)
@@ -386,8 +384,7 @@ static enum ms_tcp_state feed(struct ms_tcp_ctx *ctx, struct ms_tcp_session *s,
     return ms_tcp_session_packet(ctx, s, g->dir, &p, &m);
 }
 
-static void flush(struct ms_tcp_ctx *ctx, struct ms_tcp_session *s, struct sink *k,
-                  uint64_t pkt_no)
+static void flush(struct ms_tcp_ctx *ctx, struct ms_tcp_session *s, struct sink *k, uint64_t pkt_no)
 {
     struct ms_seg_meta m = { 1000000ull * pkt_no, pkt_no };
     k->flushing = true;
@@ -406,8 +403,8 @@ static void check_conversation_order(const struct conv *c, const struct sink *k)
                 continue;
             if (ch->peer_pos < mg->req)
                 fail_msg("dir %u bytes %u..%u delivered after %u peer bytes; their sender "
-                         "had read %u", ch->dir, ch->pos, ch->pos + ch->n, ch->peer_pos,
-                         mg->req);
+                         "had read %u",
+                         ch->dir, ch->pos, ch->pos + ch->n, ch->peer_pos, mg->req);
         }
     }
 }
@@ -441,16 +438,16 @@ static void dump(const struct conv *c, const struct gpkt *cap, size_t n, const s
             c->sent[C], c->sent[S]);
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "%zu: id %u %s fl %02x seq %u (off %u) n %u ack %u%s t %llu\n", i + 1,
-                cap[i].id, cap[i].dir == C ? "c>s" : "s>c", cap[i].flags, cap[i].seq,
-                cap[i].off, cap[i].n, cap[i].ack, cap[i].ka ? " keepalive" : "",
-                (unsigned long long)cap[i].t);
+                cap[i].id, cap[i].dir == C ? "c>s" : "s>c", cap[i].flags, cap[i].seq, cap[i].off,
+                cap[i].n, cap[i].ack, cap[i].ka ? " keepalive" : "", (unsigned long long)cap[i].t);
     for (size_t i = 0; i < k->nchunks; i++)
-        fprintf(stderr, "chunk %s bytes %u..%u, peer at %u\n", k->chunks[i].dir == C ? "c>s" : "s>c",
-                k->chunks[i].pos, k->chunks[i].pos + k->chunks[i].n, k->chunks[i].peer_pos);
+        fprintf(stderr, "chunk %s bytes %u..%u, peer at %u\n",
+                k->chunks[i].dir == C ? "c>s" : "s>c", k->chunks[i].pos,
+                k->chunks[i].pos + k->chunks[i].n, k->chunks[i].peer_pos);
     for (unsigned i = 0; i < k->ngaps && i < 16; i++)
-        fprintf(stderr, "gap %s at %u size %llu (packet %llu)\n", k->gaps[i].dir == C ? "c>s" : "s>c",
-                k->gaps[i].pos, (unsigned long long)k->gaps[i].size,
-                (unsigned long long)k->gaps[i].pkt_no);
+        fprintf(stderr, "gap %s at %u size %llu (packet %llu)\n",
+                k->gaps[i].dir == C ? "c>s" : "s>c", k->gaps[i].pos,
+                (unsigned long long)k->gaps[i].size, (unsigned long long)k->gaps[i].pkt_no);
     fprintf(stderr, "%u overlap reports\n", k->overlaps);
 }
 
@@ -557,8 +554,8 @@ static void check_one_gap(const struct conv *c, const struct sink *k, const stru
 {
     if (k->ngaps != 1 || k->gaps[0].dir != lost->dir || k->gaps[0].pos != lost->off ||
         k->gaps[0].size != lost->n)
-        fail_msg("lost dir %u bytes %u+%u; %u gaps, the first dir %u at %u size %llu",
-                 lost->dir, lost->off, lost->n, k->ngaps, k->gaps[0].dir, k->gaps[0].pos,
+        fail_msg("lost dir %u bytes %u+%u; %u gaps, the first dir %u at %u size %llu", lost->dir,
+                 lost->off, lost->n, k->ngaps, k->gaps[0].dir, k->gaps[0].pos,
                  (unsigned long long)k->gaps[0].size);
     assert_int_equal(k->overlaps, 0);
     for (unsigned d = 0; d < 2; d++) {
@@ -567,8 +564,7 @@ static void check_one_gap(const struct conv *c, const struct sink *k, const stru
             assert_memory_equal(k->out[d], c->stream[d], c->sent[d]);
         } else {
             assert_memory_equal(k->out[d], c->stream[d], lost->off);
-            assert_memory_equal(k->out[d] + lost->off + lost->n,
-                                c->stream[d] + lost->off + lost->n,
+            assert_memory_equal(k->out[d] + lost->off + lost->n, c->stream[d] + lost->off + lost->n,
                                 c->sent[d] - lost->off - lost->n);
         }
     }
@@ -705,8 +701,8 @@ static void hand_free(struct hand *h)
     sink_free(h->k);
 }
 
-static enum ms_tcp_state hp(struct hand *h, unsigned dir, uint32_t seq, uint32_t ack,
-                            uint8_t flags, const char *d)
+static enum ms_tcp_state hp(struct hand *h, unsigned dir, uint32_t seq, uint32_t ack, uint8_t flags,
+                            const char *d)
 {
     struct ms_pkt p;
     memset(&p, 0, sizeof(p));
@@ -726,12 +722,12 @@ static void assert_out(const struct sink *k, unsigned dir, const char *want)
 {
     size_t n = strlen(want);
     if (k->pos[dir] != n || memcmp(k->out[dir], want, n) != 0)
-        fail_msg("dir %u: got %u bytes \"%.*s\", want \"%s\"", dir, k->pos[dir],
-                 (int)k->pos[dir], (const char *)k->out[dir], want);
+        fail_msg("dir %u: got %u bytes \"%.*s\", want \"%s\"", dir, k->pos[dir], (int)k->pos[dir],
+                 (const char *)k->out[dir], want);
 }
 
-#define CI 1000u      /* client ISN */
-#define SI 5000u      /* server ISN */
+#define CI 1000u /* client ISN */
+#define SI 5000u /* server ISN */
 
 /* A client segment captured after both FINs and the last ACK: it is still
  * delivered (and the server's reply held for it after it), and only then
@@ -779,7 +775,7 @@ static void test_window_packets(void **state)
     hp(&h, C, CI, 0, FL_SYN, NULL);
     hp(&h, S, SI, CI + 1, FL_SYN | FL_ACK, NULL);
     hp(&h, C, CI + 1, SI + 1, FL_ACK, NULL);
-    hp(&h, C, CI + 1, SI + 1, FL_ACK, "s1.");             /* packet 4 */
+    hp(&h, C, CI + 1, SI + 1, FL_ACK, "s1."); /* packet 4 */
     /* s2. (CI + 4) never captured */
     static const char *const seg[] = { "s3.", "s4.", "s5.", "s6.", "s7.", "s8.", "s9." };
     for (unsigned i = 0; i < 7; i++) {
@@ -815,7 +811,7 @@ static void test_uncaptured_fin_no_gap(void **state)
     hp(&h, S, SI, CI + 1, FL_SYN | FL_ACK, NULL);
     hp(&h, C, CI + 1, SI + 1, FL_ACK, "QUIT\r\n");
     /* the client's FIN (CI + 7) never captured */
-    hp(&h, S, SI + 1, CI + 8, FL_ACK, "+OK bye\r\n");      /* held: acks the FIN */
+    hp(&h, S, SI + 1, CI + 8, FL_ACK, "+OK bye\r\n"); /* held: acks the FIN */
     assert_out(h.k, S, "");
     hp(&h, S, SI + 10, CI + 8, FL_ACK, NULL);
     hp(&h, S, SI + 10, CI + 8, FL_ACK, NULL);
@@ -842,12 +838,12 @@ static void test_cap_keeps_segment_in_hand(void **state)
     hp(&h, C, CI + 1, SI + 1, FL_ACK, "aaaaa");
     /* bbbbb (CI + 6) never captured */
     hp(&h, C, CI + 16, SI + 1, FL_ACK, "ddddd");
-    hp(&h, C, CI + 21, SI + 1, FL_ACK, "eeeee");            /* the cap is full */
-    hp(&h, C, CI + 11, SI + 1, FL_ACK, "ccccc");            /* in hand */
+    hp(&h, C, CI + 21, SI + 1, FL_ACK, "eeeee"); /* the cap is full */
+    hp(&h, C, CI + 11, SI + 1, FL_ACK, "ccccc"); /* in hand */
     assert_int_equal(h.k->ngaps, 1);
     assert_int_equal(h.k->gaps[0].size, 5);
     assert_int_equal(h.k->gaps[0].pos, 5);
-    assert_int_equal(h.k->pos[C], 25);     /* positions count the gap's bytes */
+    assert_int_equal(h.k->pos[C], 25); /* positions count the gap's bytes */
     assert_memory_equal(h.k->out[C], "aaaaa", 5);
     assert_memory_equal(h.k->out[C] + 10, "cccccdddddeeeee", 15);
     assert_int_equal(h.ctx.budget.overlaps, 0);
@@ -870,13 +866,13 @@ static void test_window_packets_ack_gap(void **state)
     hp(&h, S, SI + 1, CI + 1, FL_ACK, "+OK hello\r\n");
     hp(&h, C, CI + 1, SI + 12, FL_ACK, "USER a\r\n");
     /* "PASS b\r\n" (CI + 9) never captured */
-    hp(&h, S, SI + 12, CI + 17, FL_ACK, "+OK\r\n");         /* packet 6: held */
+    hp(&h, S, SI + 12, CI + 17, FL_ACK, "+OK\r\n"); /* packet 6: held */
     hp(&h, C, CI + 17, SI + 17, FL_ACK, NULL);
     hp(&h, C, CI + 17, SI + 17, FL_ACK, NULL);
     hp(&h, S, SI + 17, CI + 17, FL_ACK, NULL);
     assert_out(h.k, S, "+OK hello\r\n");
     assert_int_equal(h.k->ngaps, 0);
-    hp(&h, S, SI + 17, CI + 17, FL_ACK, NULL);              /* packet 10 */
+    hp(&h, S, SI + 17, CI + 17, FL_ACK, NULL); /* packet 10 */
     assert_int_equal(h.k->ngaps, 1);
     assert_int_equal(h.k->gaps[0].dir, C);
     assert_int_equal(h.k->gaps[0].pos, 8);
@@ -924,14 +920,14 @@ static void test_window_time(void **state)
     tpkt(&ctx, &s1, &m, C, CI, 0, FL_SYN, none, 1000000);
     tpkt(&ctx, &s1, &m, S, SI, CI + 1, FL_SYN | FL_ACK, none, 1000100);
     tpkt(&ctx, &s1, &m, C, CI + 1, SI + 1, FL_ACK, "abc", 1000200);
-    tpkt(&ctx, &s1, &m, C, CI + 7, SI + 1, FL_ACK, "ghi", 1000300);    /* s1 stalls at 1000300 */
+    tpkt(&ctx, &s1, &m, C, CI + 7, SI + 1, FL_ACK, "ghi", 1000300); /* s1 stalls at 1000300 */
     tpkt(&ctx, &s2, &m, C, CI, 0, FL_SYN, none, 1500000);
     tpkt(&ctx, &s2, &m, S, SI, CI + 1, FL_SYN | FL_ACK, none, 1500100);
-    tpkt(&ctx, &s2, &m, C, CI + 5, SI + 1, FL_ACK, "xyz", 1500200);    /* s2 stalls at 1500200 */
-    tpkt(&ctx, &s1, &m, S, SI + 1, CI + 10, FL_ACK, none, 2000000);    /* no progress: still 1000300 */
+    tpkt(&ctx, &s2, &m, C, CI + 5, SI + 1, FL_ACK, "xyz", 1500200); /* s2 stalls at 1500200 */
+    tpkt(&ctx, &s1, &m, S, SI + 1, CI + 10, FL_ACK, none, 2000000); /* no progress: still 1000300 */
     assert_ptr_equal(TAILQ_FIRST(&ctx.waitq), &s1);
     assert_null(ms_tcp_ctx_overdue(&ctx, 2900000));
-    assert_null(ms_tcp_ctx_overdue(&ctx, 3000300));       /* exactly wait_us */
+    assert_null(ms_tcp_ctx_overdue(&ctx, 3000300)); /* exactly wait_us */
     assert_ptr_equal(ms_tcp_ctx_overdue(&ctx, 3000301), &s1);
     m.pkt_no = 77;
     m.ts_us = 3000301;
