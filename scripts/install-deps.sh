@@ -8,7 +8,7 @@
 #   test   run the suite (make test, make test-san): cmocka (unit tests),
 #          python3 and jsonschema (golden, cli, schema tests), iproute2 and
 #          dovecot (live test; it starts its own dovecot in a namespace)
-#   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, and the cmocka
+#   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, clang-format, and the cmocka
 #          headers, since the unit tests are analysed too
 #   pcaps  regenerating the captures (make pcaps, pcaps/gen/): the servers
 #          (dovecot, postfix) and clients the generators run in namespaces
@@ -24,7 +24,7 @@ BUILD_PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-d
             libbsd-dev"
 TEST_PKGS="libcmocka-dev python3 python3-jsonschema
            iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
-LINT_PKGS="cppcheck clang-tidy libcmocka-dev"
+LINT_PKGS="cppcheck clang-tidy clang-format libcmocka-dev"
 PCAPS_PKGS="dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd tcpdump curl iproute2 ethtool
             python3 openssl python3-scapy postfix swaks"
 POLICY=/usr/sbin/policy-rc.d

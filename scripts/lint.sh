@@ -27,7 +27,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 die() { printf 'lint.sh: %s\n' "$*" >&2; exit 2; }
 [ -f "$DB" ] || die "no $DB: configure first (make lint does)"
-for tool in cppcheck clang-tidy; do
+for tool in cppcheck clang-tidy clang-format; do
     command -v "$tool" >/dev/null || die "$tool is missing: scripts/install-deps.sh lint"
 done
 
@@ -112,6 +112,21 @@ if [ -s "$OUT/clang-tidy.failed" ] && [ "$n_tidy" -eq 0 ]; then
     die "clang-tidy failed on the files above without a finding (see $OUT/clang-tidy/)"
 fi
 
-echo "lint.sh: $n_cppcheck cppcheck and $n_tidy clang-tidy findings" \
+# The layout of .clang-format, on every C file and header of the tree (the
+# whole tree, or the FILEs given): a file that clang-format would change is a
+# finding, listed with the command that fixes it.
+mapfile -t fmt_files < <(if [ $# -gt 0 ]; then printf '%s\n' "${files[@]#"$ROOT"/}"; else
+    git ls-files '*.c' '*.h' | grep -E '^(app|capture|common|dissectors|output|tests)/'; fi)
+n_format=0
+if [ "${#fmt_files[@]}" -gt 0 ]; then
+    for f in "${fmt_files[@]}"; do
+        if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+            echo "$f:1:1: clang-format: not formatted (clang-format -i $f)"
+            n_format=$((n_format + 1))
+        fi
+    done
+fi
+
+echo "lint.sh: $n_cppcheck cppcheck, $n_tidy clang-tidy and $n_format clang-format findings" \
      "(clang-tidy's reports with the analyser's notes: $OUT/clang-tidy/)"
-[ "$n_cppcheck" -eq 0 ] && [ "$n_tidy" -eq 0 ]
+[ "$n_cppcheck" -eq 0 ] && [ "$n_tidy" -eq 0 ] && [ "$n_format" -eq 0 ]
