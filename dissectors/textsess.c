@@ -11,6 +11,28 @@
  * waiting for the reply to STARTTLS. */
 #define TLS_HANDSHAKE_RECORD 0x16
 
+/* The client went ahead with TLS: its bytes start a TLS handshake record
+ * (RFC 8446 5.1: type 22, legacy version 3.x with x <= 4, a length of at
+ * most 2^14 + 2048). A bare 0x16 is not enough: an injector could put one
+ * before plaintext commands to hide them. n may be short of the 5-byte
+ * header (a line cut at a length byte that is LF, or a partial line):
+ * then the bytes there must fit. */
+static bool tls_record_start(const uint8_t *p, size_t n)
+{
+    if (n == 0 || p[0] != TLS_HANDSHAKE_RECORD)
+        return false;
+    if (n >= 2 && p[1] != 0x03)
+        return false;
+    if (n >= 3 && p[2] > 0x04)
+        return false;
+    if (n >= 5) {
+        unsigned len = ((unsigned)p[3] << 8) | p[4];
+        if (len == 0 || len > 18432)
+            return false;
+    }
+    return true;
+}
+
 static void report_injection(struct ms_textsess *ts)
 {
     ms_emit_anomaly_once(&ts->sink, ts->ops->proto, &ts->said_injection, ts->ops->injection,
@@ -44,7 +66,7 @@ static void on_line(struct ms_textsess *ts, unsigned dir, const uint8_t *line, s
     if (dir == MS_TO_SERVER && ts->starttls_unknown)
         return; /* perhaps TLS: its reply was lost */
     if (dir == MS_TO_SERVER && ts->starttls_wait) {
-        if (!(flags & MS_LINE_CONT) && len > 0 && line[0] == TLS_HANDSHAKE_RECORD) {
+        if (!(flags & MS_LINE_CONT) && tls_record_start(line, len)) {
             ts->encrypted = ts->tls = true;
             return;
         }
@@ -147,9 +169,10 @@ void ms_textsess_starttls_reply(struct ms_textsess *ts, bool ok)
     /* Client bytes not yet a whole line reached the server before its
      * reply all the same. */
     const struct ms_buf *acc = &ts->lb[MS_TO_SERVER].acc;
-    if (ts->starttls_wait && acc->len > 0 && acc->p[0] != TLS_HANDSHAKE_RECORD)
+    if (ts->starttls_wait && acc->len > 0 && !tls_record_start(acc->p, acc->len))
         report_injection(ts);
     ts->starttls_wait = false;
+    ts->starttls_unknown = false; /* its reply came after all */
     if (ok)
         ts->encrypted = ts->tls = true;
 }
