@@ -945,17 +945,19 @@ static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t 
  * line's tail is that by chance often); the logins it starts get no outcome
  * (imap_lost: replies are unsure after a hole). Server: a tail is skipped,
  * since it may be the middle of a literal whose header the hole took. */
+/* No line right after a hole is trusted to start a command, either way: the
+ * hole may have held the "{n}" of an APPEND (client) or a FETCH (server),
+ * and then the line is message text that anyone could have written; a
+ * "tag LOGIN user pass" there would name an account the client never
+ * used. The next line boundary is not safer in theory, but it is what
+ * IMAP clients and servers resynchronise on. */
 static bool imap_plausible(void *ctx, unsigned dir, const uint8_t *line, size_t len)
 {
     (void)ctx;
-    if (dir != MS_TO_SERVER)
-        return false;
-    size_t n = ms_line_strip(line, len);
-    size_t t = tag_len(line, n);
-    if (t == 0 || t >= n || line[t] != ' ' || ms_ascii_eq(line, t, "AUTH"))
-        return false;
-    size_t c1 = word_end(line, n, t + 1);
-    return parse_cmd(line + t + 1, c1 - t - 1) != CMD_UNKNOWN;
+    (void)dir;
+    (void)line;
+    (void)len;
+    return false;
 }
 
 /* Lines past the cap are the protocol's: a literal may end them. */
@@ -1039,6 +1041,11 @@ static void imap_lost(void *ctx, unsigned dir, enum ms_ts_lost why)
         s->srv_lit_left = 0;
         s->srv_in_resp = false;
         s->srv_fetch = false;
+        /* A STARTTLS's reply may be the one lost: what the client sends
+         * now is not read (it may be TLS) unless its tagged reply comes
+         * after all. */
+        if (s->starttls)
+            ms_textsess_starttls_lost(&s->ts);
         /* Tagged replies may be lost (the line after the hole is skipped,
          * and may have been a whole one): with tags reused, the next one
          * with a tag may be its. */

@@ -688,7 +688,9 @@ static void lost_in_gap(struct pop3 *s, unsigned dir)
     }
     if (dir == MS_TO_CLIENT) {
         ms_cmdfifo_clear(&s->fifo);
-        ms_textsess_starttls_forget(&s->ts); /* its reply cannot be paired */
+        /* An STLS's reply may be the one lost: what the client sends now
+         * is not read (it may be TLS), as in SMTP. */
+        ms_textsess_starttls_lost(&s->ts);
         /* Replies to what was pending may still come (or were lost); and
          * the line after the hole is skipped, which may be a whole reply
          * to a command not yet seen (a hole given up before the request
