@@ -12,7 +12,8 @@ A .mut file:
     exact text, one or more lines
     --- replace
     the text put in its place
-The scratch copy is built once and its tests must pass (else nothing can
+A mutant must compile: one that does not is reported BROKEN (it tests
+nothing). The scratch copy is built once and its tests must pass (else nothing can
 be said); each mutant then changes one file, which an incremental build
 recompiles, and the file is restored afterwards.
 
@@ -124,7 +125,8 @@ def main():
                     f.write(orig.replace(m["search"], m["replace"]))
                 r = sh(["cmake", "--build", build, "-j", jobs], src)
                 if r.returncode != 0:
-                    verdict, caught = "caught by the build", True
+                    # A mutant that does not compile plants no bug: fix it.
+                    verdict, caught = "BROKEN: the mutant does not compile", False
                 else:
                     r = sh(["ctest", "-L", m["labels"], "-j", jobs, "--timeout", "300"], build)
                     caught = r.returncode != 0

@@ -316,6 +316,23 @@ int main(void)
     static struct tcase cases[MAX_CASES];
     static struct CMUnitTest tests[MAX_CASES];
     size_t n = 0;
+    /* Every folder must name a dissector: a case in a misspelt one would
+     * silently never run. */
+    DIR *top = opendir(MS_CASES_DIR);
+    if (!top) {
+        fprintf(stderr, "cannot open %s\n", MS_CASES_DIR);
+        return 1;
+    }
+    for (struct dirent *de; (de = readdir(top)) != NULL;) {
+        if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+            continue;
+        if (!ms_dissector_by_name(de->d_name)) {
+            fprintf(stderr, "%s/%s: no dissector of that name\n", MS_CASES_DIR, de->d_name);
+            closedir(top);
+            return 1;
+        }
+    }
+    closedir(top);
     for (size_t i = 0; ms_dissectors[i]; i++) {
         char dir[256];
         snprintf(dir, sizeof(dir), "%.200s/%.32s", MS_CASES_DIR, ms_dissectors[i]->name);
