@@ -38,7 +38,7 @@ bool ms_emit_sasl_begin(const struct ms_sink *sink, const char *proto, const cha
 {
     /* The anomaly goes first, even when no credential follows: a broken
      * exchange is worth reporting on its own. */
-    if (sasl->has_anomaly)
+    if (sasl->malformed)
         ms_emit_anomaly(sink, proto, sasl->anomaly, detail);
     *ev = (struct ms_event){ .kind = MS_EV_CREDENTIAL, .app_proto = proto };
     if (!ms_sasl_credential(sasl, &ev->u.cred))

@@ -66,7 +66,6 @@ static void keep(struct ms_sasl *s, struct ms_buf *b, const uint8_t *p, size_t n
 static void set_anomaly(struct ms_sasl *s, enum ms_anomaly a)
 {
     s->malformed = true;
-    s->has_anomaly = true;
     s->anomaly = a;
 }
 
@@ -667,7 +666,6 @@ void ms_sasl_start(struct ms_sasl *s, const uint8_t *mech, size_t mlen, const ui
     s->have_user = s->have_pass = s->have_token = false;
     s->have_cmsg = s->cmsg_cut = s->have_ntlm_chal = false;
     s->ntlm_flags = 0;
-    s->has_anomaly = false;
     ms_buf_reset(&s->authzid);
     ms_buf_reset(&s->user);
     ms_buf_reset(&s->pass);
@@ -757,5 +755,5 @@ bool ms_sasl_credential(const struct ms_sasl *s, struct ms_ev_credential *c)
 
 const char *ms_sasl_anomaly_detail(const struct ms_sasl *s)
 {
-    return s->has_anomaly ? ms_anomaly_description(s->anomaly) : "";
+    return s->malformed ? ms_anomaly_description(s->anomaly) : "";
 }

@@ -37,8 +37,7 @@ struct ms_sasl {
     unsigned responses;      /* client responses seen */
     bool cancelled;          /* the client sent "*" */
     bool malformed;          /* a response could not be decoded */
-    bool has_anomaly;        /* what was wrong, for the caller to report: */
-    enum ms_anomaly anomaly; /* (common/anomalies.def) */
+    enum ms_anomaly anomaly; /* what was wrong (valid when malformed), for the caller */
     bool have_user, have_pass, truncated;
     struct ms_buf authzid, user, pass;
     struct ms_buf challenge; /* the server's latest challenge, decoded (CRAM-MD5,

@@ -224,7 +224,7 @@ static void test_cram_md5_any_order(void **state)
     assert_int_equal(c2.hashcat_mode, 10200);
     assert_string_equal(ms_sasl_anomaly_detail(&s1), "");
     ms_sasl_response(&s1, (const uint8_t *)"@@", 2);
-    assert_true(s1.has_anomaly);
+    assert_true(s1.malformed);
     assert_string_equal(ms_anomaly_code(s1.anomaly), "sasl_invalid_base64");
     assert_string_equal(ms_sasl_anomaly_detail(&s1), "SASL response is not valid base64");
     ms_sasl_free(&s1);
