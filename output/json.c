@@ -147,19 +147,22 @@ static void add_secret(struct json_object *o, const char *key, struct ms_bytes b
 
 /* A list of strings, left out when it has none (Suricata's lists have
  * minItems 1). */
+/* Appends v (NULL: nothing) to *arr, which is made on the first one, so
+ * that a list with no member is never written. */
+static void list_push(struct json_object **arr, struct json_object *v)
+{
+    if (!v)
+        return;
+    if (!*arr)
+        *arr = json_object_new_array();
+    json_object_array_add(*arr, v);
+}
+
 static void add_list(struct json_object *o, const char *key, const struct ms_bytes *v, size_t n)
 {
     struct json_object *arr = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].p)
-            continue;
-        struct json_object *s = ms_json_bytes(v[i]);
-        if (!s)
-            continue;
-        if (!arr)
-            arr = json_object_new_array();
-        json_object_array_add(arr, s);
-    }
+    for (size_t i = 0; i < n; i++)
+        list_push(&arr, ms_json_bytes(v[i])); /* NULL for an absent value */
     if (arr)
         json_object_object_add(o, key, arr);
 }
@@ -240,14 +243,8 @@ static void add_email_header(struct json_object *o, const struct ms_ev_email *e)
     add_bytes(o, "date", e->date);
     add_bytes(o, "message_id", e->message_id);
     struct json_object *names = NULL;
-    for (size_t i = 0; i < e->n_attachments; i++) {
-        struct json_object *n = ms_json_bytes(e->attachments[i].filename);
-        if (!n)
-            continue;
-        if (!names)
-            names = json_object_new_array();
-        json_object_array_add(names, n);
-    }
+    for (size_t i = 0; i < e->n_attachments; i++)
+        list_push(&names, ms_json_bytes(e->attachments[i].filename));
     if (names)
         json_object_object_add(o, "attachment", names);
     add_list(o, "url", e->urls, e->n_urls);
@@ -271,9 +268,7 @@ static void add_email(struct json_object *root, const struct ms_ev_email *e)
         add_true(a, "truncated", at->truncated);
         add_true(a, "gaps", at->gap);
         add_bytes(a, "file", at->file); /* --extract-attachments */
-        if (!atts)
-            atts = json_object_new_array();
-        json_object_array_add(atts, a);
+        list_push(&atts, a);
     }
     if (atts)
         json_object_object_add(o, "attachments", atts);
