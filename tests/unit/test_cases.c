@@ -9,9 +9,12 @@
  *   C: text   /  S: text           a client / server line; CRLF is appended
  *   C- text   /  S- text           the same bytes without the CRLF
  *   GAP C n   /  GAP S n           a hole of n bytes in that direction
+ *   LIMIT name n                   a cap of common/limits.h for this case
+ *                                  (max_line, max_pending_cmds, max_secret)
  *   --- expect                     then one partial event per line (JSON)
  * In text, \r \n \t \\ and \xHH are escapes; everything else is literal.
- * Expected events match as in the golden captures: each line must match a
+ * Expected events are partial (golden expected files give whole events):
+ * each line must match a
  * distinct event on every key it gives (objects recursively, lists element
  * by element); a key given as null or [] must be absent; the numbers of
  * alert and email events must be those expected, and an anomaly appears
@@ -44,6 +47,7 @@ struct tcase {
 };
 
 struct parsed {
+    struct ms_limits lim;
     struct ms_chunk chunks[MAX_CHUNKS];
     size_t n;
     char *expect[MAX_EXPECT];
@@ -103,6 +107,7 @@ static void parse_case(const char *path, struct parsed *pc)
     if (!fp)
         fail_msg("cannot open %s", path);
     memset(pc, 0, sizeof(*pc));
+    pc->lim = ms_limits_default();
     char line[65536];
     unsigned lineno = 0;
     int in_expect = 0;
@@ -132,6 +137,22 @@ static void parse_case(const char *path, struct parsed *pc)
         if (pc->n >= MAX_CHUNKS)
             fail_msg("%s: too many lines", where);
         struct ms_chunk *c = &pc->chunks[pc->n];
+        if (strncmp(line, "LIMIT ", 6) == 0) {
+            char name[32];
+            unsigned long long v;
+            char extra;
+            if (sscanf(line + 6, "%31s %llu %c", name, &v, &extra) != 2 || v == 0)
+                fail_msg("%s: expected LIMIT name n", where);
+            if (strcmp(name, "max_line") == 0)
+                pc->lim.max_line = (size_t)v;
+            else if (strcmp(name, "max_pending_cmds") == 0)
+                pc->lim.max_pending_cmds = (size_t)v;
+            else if (strcmp(name, "max_secret") == 0)
+                pc->lim.max_secret = (size_t)v;
+            else
+                fail_msg("%s: unknown limit %s", where, name);
+            continue;
+        }
         if (strncmp(line, "GAP ", 4) == 0 && (line[4] == 'C' || line[4] == 'S') && line[5] == ' ') {
             char *end;
             unsigned long long g = strtoull(line + 6, &end, 10);
@@ -144,7 +165,7 @@ static void parse_case(const char *path, struct parsed *pc)
         }
         if ((line[0] != 'C' && line[0] != 'S') || (line[1] != ':' && line[1] != '-') ||
             (line[2] != ' ' && line[2] != '\0'))
-            fail_msg("%s: expected C:, S:, C-, S-, GAP or --- expect", where);
+            fail_msg("%s: expected C:, S:, C-, S-, GAP, LIMIT or --- expect", where);
         size_t len;
         char *data = unescape(line[2] ? line + 3 : "", line[1] == ':', &len, where);
         if (len == 0) {
@@ -241,8 +262,7 @@ static void run_case(void **state)
     struct parsed *pc = calloc(1, sizeof(*pc));
     assert_non_null(pc);
     parse_case(tc->path, pc);
-    struct ms_limits lim = ms_limits_default();
-    char *log = ms_test_run_all_with(tc->d, &lim, pc->chunks, pc->n, record_json);
+    char *log = ms_test_run_all_with(tc->d, &pc->lim, pc->chunks, pc->n, record_json);
 
     struct json_object *actual[MAX_EXPECT * 2];
     int used[MAX_EXPECT * 2];
