@@ -70,8 +70,11 @@ void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_
              challenge_response ? "challenge/response" : "cleartext", label);
     /* An accepted cleartext secret (a password or a bearer token) is the
      * worst case; a rejected or unconfirmed one still leaked, but may not
-     * open anything; a challenge/response only exposes a crackable hash. */
-    if (secret && c->outcome == MS_OUTCOME_SUCCESS)
+     * open anything; a challenge/response only exposes a crackable hash.
+     * An incomplete one (a line lost, a gap) may belong to another account
+     * than it seems, so it is never the most severe: nobody should act on
+     * it against an account without looking. */
+    if (secret && c->outcome == MS_OUTCOME_SUCCESS && !c->incomplete)
         out->severity = 1;
     else if (secret)
         out->severity = 2;

@@ -88,7 +88,9 @@ def want_alert(e, sid_base=1610000):
     if mech in CHALLENGE_RESPONSE:
         kind, severity = "challenge/response", 3
     else:
-        kind, severity = "cleartext", 1 if c["outcome"] == "success" else 2
+        # An incomplete login may be another account's: never 1.
+        whole = c["outcome"] == "success" and not c.get("incomplete")
+        kind, severity = "cleartext", 1 if whole else 2
     label = {"USER": "USER/PASS", "APOP": "APOP"}.get(mech, None)
     if label is None:
         label = "LOGIN" if cmd == "LOGIN" else f"{cmd} {mech}"
