@@ -79,6 +79,13 @@ struct pending {
     bool incomplete; /* cut (cap, gap) or malformed */
     bool settled;    /* LOGIN: reported at a gap; its reply says nothing more */
     bool unsure;     /* sent after a gap, before the replies caught up */
+    /* Sent after a hole in the client's bytes: it may be a line of a
+     * message whose APPEND line the hole took (anyone can mail one). A
+     * login is reported only once its own tagged reply came and named no
+     * other command (confirmed); otherwise it is dropped, said by a
+     * login_unconfirmed anomaly. */
+    bool confirm;
+    bool confirmed;
 };
 
 /* Fields are grouped by what they track, not packed by size: the padding
@@ -112,6 +119,9 @@ struct imap {
     bool srv_msg_partial;
 
     bool sasl_exchange; /* an AUTHENTICATE holds the client's lines */
+    bool sasl_confirm;  /* ... sent after a client hole (pending.confirm) */
+    bool sasl_confirmed;
+    bool sasl_resp_lost; /* the fragments of a response past the cap go on */
     struct pending *sasl_cmd;
     enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange */
     struct ms_sasl sasl;
@@ -119,9 +129,13 @@ struct imap {
     struct pending *starttls; /* STARTTLS awaiting its reply */
 
     /* After a gap (see the top of the file). */
-    bool unsure;      /* tagged replies may not line up yet */
-    bool pipelining;  /* a command was sent while another awaited its reply */
-    bool tags_reused; /* a command reused a tag pending or just used */
+    bool cli_hole;            /* the client's bytes had a hole outside a literal */
+    bool cli_literal_unknown; /* a "+" nothing awaited: the client is sending a
+                                 literal whose command the hole took; its lines
+                                 are skipped up to the next tagged reply */
+    bool unsure;              /* tagged replies may not line up yet */
+    bool pipelining;          /* a command was sent while another awaited its reply */
+    bool tags_reused;         /* a command reused a tag pending or just used */
     uint8_t last_tag[MS_IMAP_MAX_TAG];
     size_t last_tag_len;
 };
@@ -138,6 +152,10 @@ static void emit_login(struct imap *s, struct pending *e, enum ms_outcome outcom
 {
     if (!e->have_user)
         return; /* nothing identifying crossed the wire */
+    if (e->confirm && !e->confirmed) {
+        ms_textsess_login_unconfirmed(&s->ts, "LOGIN");
+        return;
+    }
     struct ms_event ev = { .kind = MS_EV_CREDENTIAL, .app_proto = "imap" };
     struct ms_ev_credential *c = &ev.u.cred;
     c->command = "LOGIN";
@@ -157,6 +175,10 @@ static void end_sasl(struct imap *s, enum ms_outcome outcome, const uint8_t *rep
 {
     s->sasl_exchange = false;
     s->sasl_cmd = NULL;
+    if (s->sasl_confirm && !s->sasl_confirmed) {
+        ms_textsess_login_unconfirmed(&s->ts, "AUTHENTICATE");
+        return;
+    }
     /* After a hole its reply may even be a line of a literal whose header
      * the hole took. */
     ms_emit_settle_cut(&s->sasl_cut, &outcome, &reply, &rlen, &cut);
@@ -208,8 +230,20 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
 {
     struct pending *e = NULL, *oldest = NULL;
     size_t tl = tlen < MS_IMAP_MAX_TAG ? tlen : MS_IMAP_MAX_TAG;
-    if ((tl == s->last_tag_len && memcmp(tag, s->last_tag, tl) == 0) || entry_find(s, tag, tlen))
+    struct pending *same = entry_find(s, tag, tlen);
+    if ((tl == s->last_tag_len && memcmp(tag, s->last_tag, tl) == 0) || same)
         s->tags_reused = true;
+    if (same && same->confirm && !same->confirmed && same != s->cur &&
+        (same->cmd == CMD_LOGIN || same->cmd == CMD_AUTHENTICATE)) {
+        /* The client itself now uses the tag of a login read after a
+         * hole: that "login" was a line of text the client sent inside
+         * something else (a message), tagged as the attacker guessed. */
+        if (same->cmd == CMD_LOGIN && !same->settled)
+            emit_login(s, same, MS_OUTCOME_UNKNOWN, NULL, 0);
+        else if (same == s->sasl_cmd && s->sasl_exchange)
+            end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
+        entry_release(s, same);
+    }
     memcpy(s->last_tag, tag, tl);
     s->last_tag_len = tl;
     if (s->n_used > 0)
@@ -251,6 +285,8 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
     s->n_used++;
     e->settled = false;
     e->unsure = s->unsure;
+    e->confirm = s->cli_hole;
+    e->confirmed = false;
     e->seq = s->seq++;
     e->tag_len = tlen < MS_IMAP_MAX_TAG ? tlen : MS_IMAP_MAX_TAG;
     memcpy(e->tag, tag, e->tag_len);
@@ -573,6 +609,8 @@ static void client_command_done(struct imap *s, struct pending *e, const uint8_t
                       has_ir ? word_end(p, n, r) - r : 0, has_ir);
         s->sasl_exchange = true;
         s->sasl_cmd = e;
+        s->sasl_confirm = e->confirm;
+        s->sasl_confirmed = false;
         break;
     }
     case CMD_STARTTLS:
@@ -656,6 +694,8 @@ static void client_raw(struct imap *s, const uint8_t *p, size_t n)
 
 static void client_line(struct imap *s, const uint8_t *line, size_t len)
 {
+    if (s->cli_literal_unknown)
+        return; /* text of a literal whose command was lost (server_line) */
     size_t n = ms_line_strip(line, len);
     bool terminated = len > 0 && line[len - 1] == '\n';
     if (s->sasl_exchange && !s->cli_in_cmd && s->sasl_cut != MS_CUT_NONE && memchr(line, ' ', n)) {
@@ -794,6 +834,52 @@ static void abort_client_command(struct imap *s)
         s->cli_lit = LIT_SKIP;
 }
 
+/* True when a tagged reply's resp-text (RFC 9051 7.1) plainly answers some
+ * other command than a login: a response code only those get (APPENDUID
+ * after APPEND, READ-WRITE after SELECT, ...) or text that starts with
+ * another command's name ("APPEND completed", dovecot's "Fetch
+ * completed"). A login's reply carries CAPABILITY or an auth code, and
+ * says "Logged in", "LOGIN completed", "Authentication failed". Used to
+ * confirm a login read after a client hole (pending.confirm). */
+static bool text_names_other_command(const uint8_t *t, size_t n)
+{
+    static const char *const codes[] = {
+        "APPENDUID",     "COPYUID",        "READ-WRITE", "READ-ONLY",   "UIDVALIDITY",   "UIDNEXT",
+        "UNSEEN",        "PERMANENTFLAGS", "TRYCREATE",  "NONEXISTENT", "ALREADYEXISTS", "CLOSED",
+        "EXPUNGEISSUED", "HIGHESTMODSEQ",  "NOMODSEQ",   "MODIFIED",
+    };
+    static const char *const verbs[] = {
+        "APPEND",   "FETCH",   "SELECT", "EXAMINE", "STORE",     "SEARCH",      "COPY",
+        "MOVE",     "EXPUNGE", "LOGOUT", "NOOP",    "IDLE",      "LIST",        "LSUB",
+        "STATUS",   "CREATE",  "DELETE", "RENAME",  "SUBSCRIBE", "UNSUBSCRIBE", "CLOSE",
+        "UNSELECT", "CHECK",   "UID",    "ENABLE",  "NAMESPACE", "ID",          "GETQUOTAROOT",
+        "GETQUOTA", "SORT",    "THREAD",
+    };
+    size_t i = 0;
+    if (n > 0 && t[0] == '[') {
+        size_t c = 1;
+        while (c < n && t[c] != ' ' && t[c] != ']')
+            c++;
+        for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++) {
+            if (ms_ascii_eq(t + 1, c - 1, codes[k]))
+                return true;
+        }
+        while (c < n && t[c] != ']')
+            c++;
+        i = c < n ? c + 1 : n;
+        while (i < n && t[i] == ' ')
+            i++;
+    }
+    size_t w = i;
+    while (w < n && ((t[w] >= 'A' && t[w] <= 'Z') || (t[w] >= 'a' && t[w] <= 'z')))
+        w++;
+    for (size_t k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++) {
+        if (ms_ascii_eq(t + i, w - i, verbs[k]))
+            return true;
+    }
+    return false;
+}
+
 /* response-tagged = tag SP resp-cond-state CRLF
  * resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text  (RFC 9051 7.1) */
 static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
@@ -806,6 +892,20 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
     struct pending *e = entry_find(s, p, t);
     const uint8_t *text = w1 < n ? p + w1 + 1 : p + n;
     size_t tlen = w1 < n ? n - w1 - 1 : 0;
+    /* The command whose literal the client was sending has its reply:
+     * the client's next line is a command again. */
+    s->cli_literal_unknown = false;
+    if (e && e->confirm && (e->cmd == CMD_LOGIN || e->cmd == CMD_AUTHENTICATE)) {
+        /* A reply that answers some other command is that of one the hole
+         * took with the same tag (or of the command whose message held
+         * this "login"): the login waits on for a reply of its own. */
+        if (text_names_other_command(text, tlen))
+            e = NULL;
+        else
+            e->confirmed = true;
+        if (e && e == s->sasl_cmd)
+            s->sasl_confirmed = true;
+    }
     if (e) {
         enum ms_outcome outcome = ok ? MS_OUTCOME_SUCCESS : MS_OUTCOME_FAILURE;
         const uint8_t *reply = p;
@@ -883,6 +983,11 @@ static void server_line(struct imap *s, const uint8_t *line, size_t len)
         } else if (s->sasl_exchange) {
             size_t skip = n >= 2 && line[1] == ' ' ? 2 : 1;
             ms_sasl_challenge(&s->sasl, line + skip, n - skip);
+        } else if (s->cli_hole && !s->cli_in_cmd) {
+            /* A go-ahead nobody asked for: the hole took the command that
+             * announced a literal (an APPEND), whose length is unknown.
+             * What the client sends until the tagged reply is its text. */
+            s->cli_literal_unknown = true;
         }
         return;
     }
@@ -905,6 +1010,20 @@ static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t 
         /* No real client sends a command line past the cap: report it once,
          * give up on the command, but keep the literal that may end the
          * line so the stream stays in sync. */
+        if (s->sasl_exchange && !s->cli_in_cmd && !s->sasl_resp_lost) {
+            /* A SASL response past the cap: it keeps its place in the
+             * exchange (the next one is not taken for it), unread. */
+            if (!(flags & MS_LINE_CONT)) {
+                ms_textsess_long_line(&s->ts, dir);
+                ms_sasl_lost_response(&s->sasl);
+            }
+            s->sasl_resp_lost = (flags & MS_LINE_PARTIAL) != 0;
+            return;
+        }
+        if (s->sasl_resp_lost) {
+            s->sasl_resp_lost = (flags & MS_LINE_PARTIAL) != 0;
+            return;
+        }
         if (!(flags & MS_LINE_CONT)) {
             ms_textsess_long_line(&s->ts, dir);
             if (s->cur) {
@@ -1067,6 +1186,7 @@ static void imap_lost(void *ctx, unsigned dir, enum ms_ts_lost why)
     if (s->n_used > (cut_cmd ? 1u : 0u) + (s->sasl_exchange ? 1u : 0u))
         s->pipelining = true;
     s->unsure = true;
+    s->cli_hole = true;
     settle_pending(s, dir);
 }
 

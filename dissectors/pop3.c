@@ -720,6 +720,7 @@ static void pop3_lost(void *ctx, unsigned dir, enum ms_ts_lost why)
     if (dir == MS_TO_SERVER) {
         if (s->sasl_exchange) {
             s->sasl_cut = MS_CUT_INCOMPLETE;
+            ms_sasl_lost_response(&s->sasl);
             return;
         }
         fifo_push(s, CMD_OTHER, true, logins_next_seq(&s->logins));

@@ -572,11 +572,13 @@ static void decoded(struct ms_sasl *s, const uint8_t *m, size_t n)
         plain_message(s, m, n);
         break;
     case MS_SASL_LOGIN:
-        /* First response the user name, second the password. */
-        if (!s->have_user) {
+        /* First response the user name, second the password: by position,
+         * so that a response lost or undecodable leaves its own field
+         * unknown instead of shifting the next one into it. */
+        if (s->responses == 1) {
             keep(s, &s->user, m, n);
             s->have_user = true;
-        } else if (!s->have_pass) {
+        } else if (s->responses == 2) {
             keep(s, &s->pass, m, n);
             s->have_pass = true;
         }
@@ -628,6 +630,12 @@ void ms_sasl_response(struct ms_sasl *s, const uint8_t *line, size_t len)
         return;
     }
     decoded(s, out, n);
+}
+
+void ms_sasl_lost_response(struct ms_sasl *s)
+{
+    s->responses++;
+    s->truncated = true;
 }
 
 void ms_sasl_challenge(struct ms_sasl *s, const uint8_t *b64, size_t len)

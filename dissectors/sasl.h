@@ -69,6 +69,10 @@ void ms_sasl_start(struct ms_sasl *s, const uint8_t *mech, size_t mlen, const ui
 void ms_sasl_challenge(struct ms_sasl *s, const uint8_t *b64, size_t len);
 /* One client response line, without its terminator. */
 void ms_sasl_response(struct ms_sasl *s, const uint8_t *line, size_t len);
+/* A client response that could not be read (over the line cap): it still
+ * takes its place in the exchange (AUTH LOGIN's user name, so the password
+ * after it is never taken for one), and the credential is incomplete. */
+void ms_sasl_lost_response(struct ms_sasl *s);
 /* True when the exchange revealed a user name, a secret or a response;
  * fills the mechanism, username, authzid, password, token, challenge,
  * response, hashcat, hashcat_mode, domain and workstation fields of *c

@@ -129,6 +129,10 @@ struct smtp {
                                  skipped */
     enum ms_emit_cut sasl_cut; /* a server-side gap hit the exchange (and took
                                  its AUTH record: the next final reply ends it) */
+    bool sasl_confirm;         /* begun after a client hole: reported only once a
+                                 reply fits an AUTH (sasl_fits) */
+    bool sasl_fits;
+    bool sasl_bogus; /* ... and a "response" came before any 334 asked for one */
     struct ms_sasl sasl;
 
     /* The mail transaction (RFC 5321 3.3). */
@@ -169,6 +173,13 @@ static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *rep
     s->sasl_exchange = false;
     bool gap = s->sasl_gap; /* a response could not be read */
     s->sasl_gap = false;
+    if (s->sasl_confirm && (!s->sasl_fits || s->sasl_bogus)) {
+        /* After a client hole this "AUTH" may be a line of a message whose
+         * DATA or BDAT was lost: only a reply no message gets proves it a
+         * command (see auth_reply_fits). */
+        ms_textsess_login_unconfirmed(&s->ts, "AUTH");
+        return;
+    }
     ms_emit_settle_cut(&s->sasl_cut, &outcome, &reply, &rlen, &cut);
     ms_textsess_sasl_end(&s->ts, &s->sasl, "AUTH", "undecodable SASL response", outcome, reply,
                          rlen, cut, gap);
@@ -581,6 +592,9 @@ static void command_line(struct smtp *s, const uint8_t *line, size_t len)
             s->sasl_exchange = true;
             s->sasl_client_done = false;
             s->sasl_gap = false;
+            s->sasl_confirm = s->client_hole;
+            s->sasl_fits = false;
+            s->sasl_bogus = false;
         }
         break;
     case CMD_STARTTLS:
@@ -656,7 +670,12 @@ static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
     }
     if (s->sasl_exchange && !s->sasl_client_done) {
         if (!is_command_line(line, n)) {
-            /* SASL responses are not commands; the final reply ends them. */
+            /* SASL responses are not commands; the final reply ends them.
+             * A client answers a 334 only: after a client hole, a line
+             * before any (and no server hole to have taken it) says the
+             * "AUTH" was a line of message text going on. */
+            if (s->sasl_confirm && !s->sasl_fits && s->sasl_cut == MS_CUT_NONE)
+                s->sasl_bogus = true;
             ms_sasl_response(&s->sasl, line, n);
             return;
         }
@@ -713,6 +732,33 @@ static void reply_unpaired(struct smtp *s, unsigned code)
         start_data_unpaired(s);
 }
 
+/* Replies an AUTH can get (RFC 4954 4, 6; RFC 5321 4.2.4, 4.3.2): 235, a 334
+ * challenge, or a refusal of the login. Never what a message gets at its
+ * end (250, or 550-554 for one refused), which is what follows an "AUTH"
+ * line inside message text. */
+static bool auth_reply_fits(unsigned code)
+{
+    switch (code) {
+    case 235:
+    case 334:
+    case 421:
+    case 432:
+    case 454:
+    case 500:
+    case 501:
+    case 502:
+    case 503:
+    case 504:
+    case 530:
+    case 534:
+    case 535:
+    case 538:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* A complete reply: act on the command it answers. */
 static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size_t n)
 {
@@ -729,6 +775,7 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
          * (its own, or one after it, lost). */
         if (code == 334)
             return;
+        s->sasl_fits = s->sasl_fits || auth_reply_fits(code);
         end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
     }
     if (s->data_mode && s->fifo.len == 0) {
@@ -755,8 +802,17 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
     }
     if (code == 334 && fifo_peek(s) == CMD_AUTH) {
         /* RFC 4954 4: "334" carries a challenge; the AUTH goes on. */
+        s->sasl_fits = true;
         if (s->sasl_exchange)
             ms_sasl_challenge(&s->sasl, text, tlen);
+        return;
+    }
+    if (fifo_peek(s) == CMD_AUTH && s->sasl_exchange && s->sasl_confirm && s->fifo.len == 1 &&
+        !auth_reply_fits(code)) {
+        /* After a client hole, a reply no AUTH gets, with nothing sent
+         * after the AUTH, answers a command the hole took (a lost RSET's
+         * 250): the AUTH's own reply is still to come. */
+        reply_unpaired(s, code);
         return;
     }
     struct pending p;
@@ -777,6 +833,7 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
     switch (p.cmd) {
     case CMD_AUTH:
         s->sasl_dead = false;
+        s->sasl_fits = s->sasl_fits || auth_reply_fits(code);
         if (s->sasl_exchange)
             end_sasl(s, outcome, reply, rlen, p.unsure ? MS_CUT_INCOMPLETE : MS_CUT_NONE);
         break;
@@ -942,6 +999,7 @@ static void smtp_lost(void *ctx, unsigned dir, enum ms_ts_lost why)
             pairing_lost(s);
         } else if (s->sasl_exchange && !s->sasl_client_done) {
             s->sasl_gap = true; /* a response we could not read */
+            ms_sasl_lost_response(&s->sasl);
         } else if (!s->sasl_dead) {
             /* A command all the same: the server will answer it. */
             fifo_push(s, CMD_OTHER, NULL);

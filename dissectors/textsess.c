@@ -1,5 +1,6 @@
 /* The text session shared by the POP3, IMAP and SMTP dissectors
  * (textsess.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "dissector.h"
@@ -232,6 +233,14 @@ void ms_textsess_sasl_end(struct ms_textsess *ts, const struct ms_sasl *sasl, co
     ev.u.cred.incomplete = ev.u.cred.incomplete || incomplete;
     ms_emit_cut(&ev.u.cred, cut);
     ms_textsess_credential(ts, &ev, outcome, reply, rlen);
+}
+
+void ms_textsess_login_unconfirmed(struct ms_textsess *ts, const char *command)
+{
+    char detail[96];
+    snprintf(detail, sizeof(detail), "%s after lost client bytes got no reply that fits it",
+             command);
+    ms_textsess_anomaly(ts, MS_ANOM_LOGIN_UNCONFIRMED, detail);
 }
 
 void ms_textsess_anomaly(struct ms_textsess *ts, enum ms_anomaly a, const char *detail)

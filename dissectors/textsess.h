@@ -153,6 +153,13 @@ void ms_textsess_sasl_end(struct ms_textsess *ts, const struct ms_sasl *sasl, co
                           const char *detail, enum ms_outcome outcome, const uint8_t *reply,
                           size_t rlen, enum ms_emit_cut cut, bool incomplete);
 
+/* A login-looking exchange read after client bytes were lost (a hole, a
+ * line over the cap) got no reply that fits a login: it may be message
+ * text whose DATA, BDAT or APPEND line was lost, written by whoever mailed
+ * it, so it is dropped unreported (a report names an account). Says so
+ * without naming anyone. */
+void ms_textsess_login_unconfirmed(struct ms_textsess *ts, const char *command);
+
 /* Anomalies under the protocol's name. */
 void ms_textsess_anomaly(struct ms_textsess *ts, enum ms_anomaly a, const char *detail);
 /* line_too_long, once per connection, for protocols that take fragments. */
