@@ -8,7 +8,8 @@ BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO ?= pcaps/pop3/demo-userpass-retr.pcap
 
-.PHONY: all deps deps-build deps-test deps-lint build demo test test-san check-src lint \
+.PHONY: all deps deps-build deps-test deps-lint deps-clang build demo test test-san \
+        test-san-clang check-src lint \
         mutation clean pcaps bench
 
 all: build
@@ -26,6 +27,8 @@ deps-test: deps-build
 	./scripts/install-deps.sh test
 deps-lint: deps-build
 	./scripts/install-deps.sh lint
+deps-clang: deps-test
+	./scripts/install-deps.sh clang
 
 # build needs only the build packages, so it configures without the test
 # suite (MS_TESTS=OFF: no cmocka); test and lint turn it on in the same tree.
@@ -52,6 +55,15 @@ test-san: deps-test
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=ON -DMS_WERROR=ON -DMS_TESTS=ON
 	cmake --build $(BUILD_SAN) -j$(JOBS)
 	cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS)
+
+# Again with clang: its UBSan catches what gcc's misses (a NULL pointer
+# given an offset, for one).
+BUILD_SAN_CLANG ?= build-san-clang
+test-san-clang: deps-clang
+	CC=clang cmake -S . -B $(BUILD_SAN_CLANG) -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=ON \
+	    -DMS_WERROR=ON -DMS_TESTS=ON
+	cmake --build $(BUILD_SAN_CLANG) -j$(JOBS)
+	cd $(BUILD_SAN_CLANG) && ctest --output-on-failure -j$(JOBS)
 
 check-src:
 	./scripts/check-src.sh

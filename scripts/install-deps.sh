@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages mailspill needs, only those missing, so a
 # prepared machine does not touch the network.
 #
-#   scripts/install-deps.sh [build] [test] [lint] [pcaps]   (no argument: build test)
+#   scripts/install-deps.sh [build] [test] [lint] [clang] [pcaps]   (no argument: build test)
 #
 #   build  compile mailspill (make build, make demo)
 #   test   run the suite (make test, make test-san): cmocka (unit tests),
@@ -10,6 +10,8 @@
 #          dovecot (live test; it starts its own dovecot in a namespace)
 #   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, clang-format, and the cmocka
 #          headers, since the unit tests are analysed too
+#   clang  the suite built with clang too (make test-san-clang, make fuzz):
+#          clang and its libFuzzer/sanitizer runtimes
 #   pcaps  regenerating the captures (make pcaps, pcaps/gen/): the servers
 #          (dovecot, postfix) and clients the generators run in namespaces
 #
@@ -25,6 +27,7 @@ BUILD_PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-d
 TEST_PKGS="libcmocka-dev python3 python3-jsonschema
            iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
 LINT_PKGS="cppcheck clang-tidy clang-format libcmocka-dev"
+CLANG_PKGS="clang libclang-rt-14-dev"
 PCAPS_PKGS="dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd tcpdump curl iproute2 ethtool
             python3 openssl python3-scapy postfix swaks"
 POLICY=/usr/sbin/policy-rc.d
@@ -38,9 +41,10 @@ for group in "$@"; do
     build) PKGS="$PKGS $BUILD_PKGS" ;;
     test) PKGS="$PKGS $TEST_PKGS" ;;
     lint) PKGS="$PKGS $LINT_PKGS" ;;
+    clang) PKGS="$PKGS $CLANG_PKGS" ;;
     pcaps) PKGS="$PKGS $PCAPS_PKGS" ;;
     *)
-        echo "usage: $0 [build] [test] [lint] [pcaps]" >&2
+        echo "usage: $0 [build] [test] [lint] [clang] [pcaps]" >&2
         exit 2
         ;;
     esac
