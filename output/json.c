@@ -8,48 +8,17 @@
 
 #include "../common/anomaly.h"
 #include "../common/community_id.h"
+#include "../common/utf8.h"
 #include "signature.h"
-
-/* Length of the valid UTF-8 sequence at p, or 0 (RFC 3629 table). */
-static size_t utf8_seq(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    size_t len;
-    uint32_t min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    uint32_t cp = c & (0xff >> (len + 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 struct json_object *ms_json_bytes(struct ms_bytes b)
 {
     if (!b.p)
         return NULL;
     size_t i = 0;
+    uint32_t cp;
     while (i < b.len) {
-        size_t k = utf8_seq(b.p + i, b.len - i);
+        size_t k = ms_utf8_seq(b.p + i, b.len - i, &cp);
         if (k == 0)
             break;
         i += k;
@@ -61,7 +30,7 @@ struct json_object *ms_json_bytes(struct ms_bytes b)
     if (!pb)
         return NULL;
     for (i = 0; i < b.len;) {
-        size_t k = utf8_seq(b.p + i, b.len - i);
+        size_t k = ms_utf8_seq(b.p + i, b.len - i, &cp);
         if (k == 0) {
             printbuf_memappend(pb, "\xef\xbf\xbd", 3);
             i++;

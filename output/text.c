@@ -4,10 +4,26 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/utf8.h"
 #include "signature.h"
 
-/* Captured bytes go to a terminal: escape controls and invalid UTF-8 so a
- * crafted user name cannot move the cursor or change colours. */
+/* Characters that steer a terminal or a reader without being visible:
+ * C1 controls (U+0080-U+009F, e.g. an 8-bit CSI), bidi marks, embeddings,
+ * overrides and isolates (U+061C, U+200E-200F, U+202A-202E, U+2066-2069:
+ * "Trojan Source"), and the line and paragraph separators U+2028/U+2029,
+ * which some viewers break lines at. */
+static bool steers(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+           cp == 0x2029;
+}
+
+/* Captured bytes go to a terminal: controls and invalid UTF-8 (the same
+ * rule as the JSON view's, common/utf8.h: surrogates and code points past
+ * U+10FFFF included) and steering characters are escaped as \xNN per
+ * byte, so a crafted user name can neither move the cursor, change colours
+ * nor reorder or break the line it is shown on. */
 static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
 {
     if (!b.p) {
@@ -15,33 +31,21 @@ static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
         return;
     }
     size_t n = b.len < max ? b.len : max;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = b.p[i];
-        if (c >= 0x20 && c != 0x7f && c < 0x80) {
-            fputc(c, fp);
-        } else if (c >= 0xc2 && c <= 0xf4) {
-            /* Copy a well-formed multi-byte sequence as it is. */
-            size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-            size_t k = 1;
-            while (k < len && i + k < n && (b.p[i + k] & 0xc0) == 0x80)
-                k++;
-            /* C1 controls (U+0080-U+009F: 0xc2 0x80-0x9f, e.g. an 8-bit CSI)
-             * and bidi overrides (U+202A-202E, U+2066-2069) steer some
-             * terminals: escaped like C0 controls. */
-            bool c1 = len == 2 && c == 0xc2 && b.p[i + 1] < 0xa0;
-            bool bidi = len == 3 && c == 0xe2 &&
-                        ((b.p[i + 1] == 0x80 && b.p[i + 2] >= 0xaa && b.p[i + 2] <= 0xae) ||
-                         (b.p[i + 1] == 0x81 && b.p[i + 2] >= 0xa6 && b.p[i + 2] <= 0xa9));
-            if (k == len && !c1 && !bidi) {
-                /* A short write sets ferror(fp), which ms_text_event
-                 * returns as -1, as for the fputc and fprintf around. */
-                (void)fwrite(b.p + i, 1, len, fp);
-                i += len - 1;
-            } else {
-                fprintf(fp, "\\x%02x", c);
-            }
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t k = ms_utf8_seq(b.p + i, n - i, &cp);
+        if (k == 0 || cp < 0x20 || cp == 0x7f) {
+            fprintf(fp, "\\x%02x", b.p[i]);
+            i++;
+        } else if (steers(cp)) {
+            for (size_t j = 0; j < k; j++)
+                fprintf(fp, "\\x%02x", b.p[i + j]);
+            i += k;
         } else {
-            fprintf(fp, "\\x%02x", c);
+            /* A short write sets ferror(fp), which ms_text_event returns
+             * as -1, as for the fprintf around. */
+            (void)fwrite(b.p + i, 1, k, fp);
+            i += k;
         }
     }
     if (n < b.len)

@@ -51,6 +51,17 @@ static void test_text_escapes_controls(void **state)
     for (const char *p = out; *p; p++)
         assert_true((unsigned char)*p >= 0x20 || *p == '\n');
     free(out);
+    /* Issue 11: what the JSON view turns into U+FFFD, the text view must
+     * not pass raw either: an encoded surrogate (U+D800), a code point past
+     * U+10FFFF, an overlong "/" and a cut sequence; and U+2028, U+2029 and
+     * the isolates/marks (U+2067, U+200F), which reorder or break lines. */
+    static const char odd[] = "s\xed\xa0\x80|\xf4\x90\x80\x80|\xc0\xaf|\xe2\x80\xa8|"
+                              "\xe2\x80\xa9|\xe2\x81\xa7|\xe2\x80\x8f|\xe2\x9c";
+    out = render_text(odd, sizeof(odd) - 1);
+    assert_non_null(strstr(out, "s\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\xc0\\xaf|"
+                                "\\xe2\\x80\\xa8|\\xe2\\x80\\xa9|\\xe2\\x81\\xa7|"
+                                "\\xe2\\x80\\x8f|\\xe2\\x9c"));
+    free(out);
     /* Printable UTF-8 (here "Zoë ✓") passes as it is. */
     static const char ok[] = "Zo\xc3\xab \xe2\x9c\x93";
     out = render_text(ok, sizeof(ok) - 1);
