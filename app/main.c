@@ -583,6 +583,12 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
     }
 }
 
+static void warn_line(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "mailspill: warning: %s\n", line);
+}
+
 /* Past a cap mailspill keeps going; at the end it says what it dropped. */
 static void warn_limits(const struct ms_pipeline_stats *st, const struct ms_limits *lim)
 {
@@ -702,7 +708,14 @@ int main(int argc, char **argv)
             ms_pipeline_set_offline(pl, true);
             if (run_source(&r, src, false) != 0)
                 status = 1;
+            bool unreadable = ms_source_unreadable(src, err, sizeof(err), warn_line, NULL);
             ms_source_close(src);
+            if (unreadable) {
+                /* As a classic pcap of that link type is refused at open. */
+                fprintf(stderr, "mailspill: %s\n", err);
+                status = 1;
+                break;
+            }
         }
     }
     /* Flush sessions in progress: a login whose reply never came is still

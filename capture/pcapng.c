@@ -9,6 +9,8 @@
  * custom, ...) are skipped. */
 #include "pcapng.h"
 
+#include "decode.h"
+
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,11 @@ struct ms_pcapng {
     size_t cap;
     struct iface *ifs;
     size_t nifs, ifcap;
+    /* Interfaces over all sections, and those the decoder cannot read:
+     * their numbers in the file and link types, for the caller to say. */
+    size_t ifs_total, ifs_unsupported;
+    size_t unsup_number[MS_PCAPNG_NOTED_IFACES];
+    int unsup_linktype[MS_PCAPNG_NOTED_IFACES];
     uint64_t last_ts; /* for Simple Packet Blocks, which have none */
     char err[PCAP_ERRBUF_SIZE + 128];
 };
@@ -121,6 +128,21 @@ const char *ms_pcapng_error(const struct ms_pcapng *r)
 int ms_pcapng_first_linktype(const struct ms_pcapng *r)
 {
     return r->nifs ? r->ifs[0].linktype : -1;
+}
+
+size_t ms_pcapng_interfaces(const struct ms_pcapng *r, size_t *unsupported)
+{
+    *unsupported = r->ifs_unsupported;
+    return r->ifs_total;
+}
+
+bool ms_pcapng_unsupported_iface(const struct ms_pcapng *r, size_t k, size_t *number, int *linktype)
+{
+    if (k >= r->ifs_unsupported || k >= MS_PCAPNG_NOTED_IFACES)
+        return false;
+    *number = r->unsup_number[k];
+    *linktype = r->unsup_linktype[k];
+    return true;
 }
 
 /* Reads exactly n bytes: MS_NEXT_PACKET (read), MS_NEXT_END (clean end of
@@ -211,6 +233,14 @@ static enum ms_rc on_idb(struct ms_pcapng *r, const uint8_t *b, size_t n)
             i->have_prog = true;
         }
     }
+    if (!ms_decode_linktype_supported(i->linktype)) {
+        if (r->ifs_unsupported < MS_PCAPNG_NOTED_IFACES) {
+            r->unsup_number[r->ifs_unsupported] = r->ifs_total;
+            r->unsup_linktype[r->ifs_unsupported] = i->linktype;
+        }
+        r->ifs_unsupported++;
+    }
+    r->ifs_total++;
     r->nifs++;
     return MS_OK;
 }

@@ -35,6 +35,13 @@ enum ms_next ms_pcapng_next(struct ms_pcapng *r, uint64_t *ts_us, const uint8_t 
 const char *ms_pcapng_error(const struct ms_pcapng *r);
 /* Link type of the first interface seen so far, -1 before any. */
 int ms_pcapng_first_linktype(const struct ms_pcapng *r);
+/* Interfaces read so far over all sections; *unsupported: how many have a
+ * link type the decoder cannot read (their packets are skipped). */
+size_t ms_pcapng_interfaces(const struct ms_pcapng *r, size_t *unsupported);
+/* The k-th of those (k < MS_PCAPNG_NOTED_IFACES): its number in the file
+ * (0 for the first IDB) and link type; false past the ones noted. */
+bool ms_pcapng_unsupported_iface(const struct ms_pcapng *r, size_t k, size_t *number,
+                                 int *linktype);
 void ms_pcapng_close(struct ms_pcapng *r);
 
 #endif

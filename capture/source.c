@@ -233,6 +233,40 @@ enum ms_next ms_source_next(struct ms_source *s, uint64_t *ts_us, const uint8_t 
     }
 }
 
+bool ms_source_unreadable(const struct ms_source *s, char *err, size_t errlen,
+                          void (*warn)(void *user, const char *line), void *user)
+{
+    if (!s->ng)
+        return false;
+    size_t unsupported = 0;
+    size_t total = ms_pcapng_interfaces(s->ng, &unsupported);
+    size_t number;
+    int lt;
+    if (total > 0 && unsupported == total) {
+        (void)ms_pcapng_unsupported_iface(s->ng, 0, &number, &lt);
+        const char *n = pcap_datalink_val_to_name(lt);
+        snprintf(err, errlen, "%s: unsupported link type %d (%s)%s", s->name, lt, n ? n : "unknown",
+                 total > 1 ? " on every interface" : "");
+        return true;
+    }
+    char line[512];
+    for (size_t k = 0; ms_pcapng_unsupported_iface(s->ng, k, &number, &lt); k++) {
+        const char *n = pcap_datalink_val_to_name(lt);
+        snprintf(line, sizeof(line),
+                 "%s: interface %zu has unsupported link type %d (%s); its packets were skipped",
+                 s->name, number, lt, n ? n : "unknown");
+        warn(user, line);
+    }
+    if (unsupported > MS_PCAPNG_NOTED_IFACES) {
+        snprintf(line, sizeof(line),
+                 "%s: %zu more interfaces have an unsupported link type; their packets were "
+                 "skipped",
+                 s->name, unsupported - MS_PCAPNG_NOTED_IFACES);
+        warn(user, line);
+    }
+    return false;
+}
+
 const char *ms_source_error(const struct ms_source *s)
 {
     return s->err;

@@ -3,6 +3,7 @@
 #ifndef MS_SOURCE_H
 #define MS_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "../common/rc.h"
@@ -32,6 +33,13 @@ const char *ms_source_error(const struct ms_source *s);
 /* Makes a blocked ms_source_next return (signal handlers may call it). */
 void ms_source_break(struct ms_source *s);
 int ms_source_linktype(const struct ms_source *s);
+/* After reading a pcapng file: it had interfaces and all of them have a
+ * link type the decoder cannot read (err says which, as the classic pcap
+ * check at open does); else false, and warn(user, line) is called once
+ * per unsupported interface (their packets were skipped). Nothing for
+ * classic pcap and live sources, which are checked at open. */
+bool ms_source_unreadable(const struct ms_source *s, char *err, size_t errlen,
+                          void (*warn)(void *user, const char *line), void *user);
 const char *ms_source_name(const struct ms_source *s);
 /* Kernel counters of a live capture (pcap_stats): packets the kernel
  * received, dropped for lack of buffer room, and dropped by the interface

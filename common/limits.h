@@ -118,6 +118,9 @@ static inline struct ms_limits ms_limits_default(void)
  * section. */
 #define MS_PCAPNG_MAX_BLOCK (16u * 1024 * 1024)
 #define MS_PCAPNG_MAX_IFACES 65536
+/* pcapng interfaces of an unsupported link type named one by one in the
+ * warnings (the rest are counted). */
+#define MS_PCAPNG_NOTED_IFACES 8
 /* How far back a mid-stream TCP start may move (capture/tcp_reasm.c). */
 #define MS_REASM_REWIND_MAX (256u * 1024)
 /* An ACK this far past what was delivered from the peer is not evidence of
