@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "../common/lru.h"
+#include "../common/siphash.h"
 
 struct frag {
     struct frag *next; /* sorted by off; pieces never overlap */
@@ -68,6 +69,7 @@ struct ms_defrag {
     size_t bytes;
     uint8_t *outbuf; /* the last datagram handed out */
     struct ms_defrag_stats st;
+    uint8_t hash_key[MS_SIPHASH_KEY_LEN]; /* random: ids and addresses are the sender's */
 };
 
 /* One fragment, parsed. */
@@ -177,20 +179,19 @@ static bool parse_v6(const uint8_t *p, size_t len, struct fragview *v)
     return true;
 }
 
+/* SipHash of the datagram key under the table's random key: a sender
+ * picks ids and addresses, and must not be able to pile them into one
+ * bucket. */
 static size_t bucket_of(const struct ms_defrag *d, const struct fragview *v)
 {
-    /* FNV-1a over the key. */
-    uint32_t h = 2166136261u;
+    uint8_t buf[2 + 32 + 4];
     size_t alen = v->version == 4 ? 4 : 16;
-    for (size_t i = 0; i < alen; i++)
-        h = (h ^ v->src[i]) * 16777619u;
-    for (size_t i = 0; i < alen; i++)
-        h = (h ^ v->dst[i]) * 16777619u;
-    for (int i = 0; i < 4; i++)
-        h = (h ^ ((v->id >> (8 * i)) & 0xffu)) * 16777619u;
-    h = (h ^ v->proto) * 16777619u;
-    h = (h ^ v->version) * 16777619u;
-    return h & (d->nbuckets - 1);
+    buf[0] = v->version;
+    buf[1] = v->proto;
+    memcpy(buf + 2, v->src, alen);
+    memcpy(buf + 2 + alen, v->dst, alen);
+    memcpy(buf + 2 + 2 * alen, &v->id, 4);
+    return ms_siphash24(d->hash_key, buf, 6 + 2 * alen) & (d->nbuckets - 1);
 }
 
 static bool same_key(const struct dgram *g, const struct fragview *v)
@@ -206,6 +207,7 @@ struct ms_defrag *ms_defrag_new(const struct ms_limits *lim)
     if (!d)
         return NULL;
     d->lim = *lim;
+    ms_siphash_random_key(d->hash_key);
     ms_lru_init(&d->age);
     size_t want = lim->frag_max_datagrams < 16 ? 16 : lim->frag_max_datagrams;
     if (want > MS_DEFRAG_MAX_BUCKETS)

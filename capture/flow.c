@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/siphash.h"
+
 struct ms_flow_table {
     struct ms_flow **buckets;
     size_t nbuckets; /* power of two */
@@ -16,6 +18,9 @@ struct ms_flow_table {
     struct ms_flow_stats stats;
     struct ms_flow_recent *recent; /* created at the first flow that ends */
     size_t recent_max;
+    /* Key of the bucket hash, random per table: tuples that collide
+     * cannot be picked in advance (flow_id stays unkeyed: reproducible). */
+    uint8_t hash_key[MS_SIPHASH_KEY_LEN];
 };
 
 /* FNV-1a, 64-bit: deterministic so flow ids are reproducible run to run. */
@@ -29,7 +34,39 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-/* Hashes the endpoints so that both directions land in one bucket. */
+/* The endpoints in one order whichever way the packet went, so that both
+ * directions hash alike: version, lower address and port, higher ones. */
+static size_t canonical_tuple(uint8_t ver, const uint8_t *a, uint16_t ap, const uint8_t *b,
+                              uint16_t bp, uint8_t out[37])
+{
+    size_t alen = ver == 4 ? 4 : 16;
+    int c = memcmp(a, b, alen);
+    if (c > 0 || (c == 0 && ap > bp)) {
+        const uint8_t *t = a;
+        a = b;
+        b = t;
+        uint16_t tp = ap;
+        ap = bp;
+        bp = tp;
+    }
+    out[0] = ver;
+    memcpy(out + 1, a, alen);
+    memcpy(out + 1 + alen, &ap, 2);
+    memcpy(out + 3 + alen, b, alen);
+    memcpy(out + 3 + 2 * alen, &bp, 2);
+    return 5 + 2 * alen;
+}
+
+/* The bucket (and ended-flow record) key: SipHash under the table's key. */
+static uint64_t keyed_hash(const struct ms_flow_table *t, uint8_t ver, const uint8_t *a,
+                           uint16_t ap, const uint8_t *b, uint16_t bp)
+{
+    uint8_t buf[37];
+    size_t n = canonical_tuple(ver, a, ap, b, bp, buf);
+    return ms_siphash24(t->hash_key, buf, n);
+}
+
+/* Hashes the endpoints so that both directions land alike (flow_id). */
 static uint64_t tuple_hash(uint8_t ver, const uint8_t *a, uint16_t ap, const uint8_t *b,
                            uint16_t bp)
 {
@@ -74,6 +111,7 @@ struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, s
     t->max_flows = max_flows;
     t->timeout_us = timeout_us;
     t->recent_max = recent_max;
+    ms_siphash_random_key(t->hash_key);
     ms_lru_init(&t->lru);
     t->on_end = on_end;
     t->user = user;
@@ -87,14 +125,14 @@ static struct ms_flow *lru_oldest(const struct ms_flow_table *t)
     return n ? MS_LRU_ENTRY(n, struct ms_flow, lru) : NULL;
 }
 
-static uint64_t bucket_key(const struct ms_flow *f)
+static uint64_t bucket_key(const struct ms_flow_table *t, const struct ms_flow *f)
 {
-    return tuple_hash(f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port);
+    return keyed_hash(t, f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port);
 }
 
 static size_t bucket_of(const struct ms_flow_table *t, const struct ms_flow *f)
 {
-    return bucket_key(f) & (t->nbuckets - 1);
+    return bucket_key(t, f) & (t->nbuckets - 1);
 }
 
 static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_end_reason why)
@@ -118,9 +156,9 @@ static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_en
             t->recent = ms_flow_recent_new(t->recent_max, t->timeout_us);
         if (t->recent) {
             const struct ms_tcp_half *cli = &f->tcp.dir[MS_TO_SERVER];
-            ms_flow_recent_add(t->recent, bucket_key(f), f->last_ts_us);
+            ms_flow_recent_add(t->recent, bucket_key(t, f), f->last_ts_us);
             if (cli->syn)
-                ms_flow_recent_set_isn(t->recent, bucket_key(f), cli->isn);
+                ms_flow_recent_set_isn(t->recent, bucket_key(t, f), cli->isn);
         }
     }
     free(f);
@@ -246,7 +284,7 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
                                enum ms_dir *dir, bool *created)
 {
     *created = false;
-    uint64_t key = tuple_hash(p->ip_version, p->src, p->sport, p->dst, p->dport);
+    uint64_t key = keyed_hash(t, p->ip_version, p->src, p->sport, p->dst, p->dport);
     size_t b = key & (t->nbuckets - 1);
     for (struct ms_flow *f = t->buckets[b]; f; f = f->hnext) {
         if (same_endpoints(f, p, dir)) {
@@ -359,6 +397,18 @@ void ms_flow_table_end_all(struct ms_flow_table *t)
     struct ms_flow *f;
     while ((f = lru_oldest(t)))
         end_flow(t, f, MS_FLOW_END_SHUTDOWN);
+}
+
+size_t ms_flow_table_longest_chain(const struct ms_flow_table *t)
+{
+    size_t best = 0;
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        size_t n = 0;
+        for (const struct ms_flow *f = t->buckets[b]; f; f = f->hnext)
+            n++;
+        best = n > best ? n : best;
+    }
+    return best;
 }
 
 const struct ms_flow_stats *ms_flow_table_stats(const struct ms_flow_table *t)

@@ -119,6 +119,8 @@ void ms_flow_table_expire(struct ms_flow_table *t, uint64_t now_us);
 /* Ends every flow, oldest activity first (end of input). */
 void ms_flow_table_end_all(struct ms_flow_table *t);
 const struct ms_flow_stats *ms_flow_table_stats(const struct ms_flow_table *t);
+/* The most flows one bucket holds (tests: the bucket hash is keyed). */
+size_t ms_flow_table_longest_chain(const struct ms_flow_table *t);
 void ms_flow_table_free(struct ms_flow_table *t); /* ends all flows first */
 
 #endif
