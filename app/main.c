@@ -590,6 +590,57 @@ static void warn_line(void *user, const char *line)
 }
 
 /* Past a cap mailspill keeps going; at the end it says what it dropped. */
+static void warn_cap(uint64_t n, const char *what)
+{
+    if (n)
+        fprintf(stderr, "mailspill: warning: %llu %s\n", (unsigned long long)n, what);
+}
+
+/* Caps that cut data (README, Limits): one line each at the end of the
+ * run, with the events' own words, so a cut is not only in the JSON. */
+static void warn_data_caps(const struct ms_output *out, const struct ms_limits *lim)
+{
+    char what[256];
+    snprintf(what, sizeof(what),
+             "command/reply lines over the line cap of %zu bytes were dropped (line_too_long; "
+             "counted once per flow)",
+             lim->max_line);
+    warn_cap(ms_output_anomaly_count(out, MS_ANOM_LINE_TOO_LONG), what);
+    snprintf(what, sizeof(what),
+             "messages were larger than the message cap of %llu bytes: parsed up to it "
+             "(truncated, message_too_large)",
+             (unsigned long long)lim->max_message);
+    warn_cap(ms_output_cap_mime_count(out, MS_OUTPUT_CAP_MESSAGE), what);
+    snprintf(what, sizeof(what),
+             "messages nest MIME parts deeper than %zu levels: deeper parts not parsed "
+             "(depth_exceeded)",
+             lim->mime_max_depth);
+    warn_cap(ms_output_cap_mime_count(out, MS_OUTPUT_CAP_DEPTH), what);
+    snprintf(what, sizeof(what),
+             "messages have more than %zu attachments: the rest not reported (too_many_parts)",
+             lim->mime_max_parts);
+    warn_cap(ms_output_cap_mime_count(out, MS_OUTPUT_CAP_PARTS), what);
+    snprintf(what, sizeof(what),
+             "messages have a header field longer than %zu bytes: cut (header_line_too_long)",
+             lim->mime_max_header);
+    warn_cap(ms_output_cap_mime_count(out, MS_OUTPUT_CAP_HEADER), what);
+    snprintf(what, sizeof(what),
+             "files were not extracted: the --extract-max-bytes cap of %llu bytes was reached "
+             "(extract_limit_reached)",
+             (unsigned long long)lim->extract_max_bytes);
+    warn_cap(ms_output_anomaly_count(out, MS_ANOM_EXTRACT_LIMIT_REACHED), what);
+    snprintf(what, sizeof(what),
+             "SMTP transactions had more than %zu recipients: the rest not kept "
+             "(too_many_recipients)",
+             lim->smtp_max_rcpt);
+    warn_cap(ms_output_anomaly_count(out, MS_ANOM_TOO_MANY_RECIPIENTS), what);
+    snprintf(what, sizeof(what),
+             "flows pipelined more than %zu commands: replies to the rest not matched "
+             "(too_many_pending_commands)",
+             lim->max_pending_cmds);
+    warn_cap(ms_output_anomaly_count(out, MS_ANOM_TOO_MANY_PENDING_COMMANDS), what);
+}
+
 static void warn_limits(const struct ms_pipeline_stats *st, const struct ms_limits *lim)
 {
     if (st->flows_evicted > st->flows_memcap_evicted)
@@ -731,6 +782,7 @@ int main(int argc, char **argv)
     r.live = NULL;
     ms_pipeline_get_stats(pl, &st);
     warn_limits(&st, &c.lim);
+    warn_data_caps(out, &c.lim);
     if (st.write_errors) {
         fprintf(stderr, "mailspill: %llu events could not be written\n",
                 (unsigned long long)st.write_errors);

@@ -86,6 +86,7 @@ enum mime_err {
     ERR_BAD_HEADER_LINE,
     ERR_MISSING_BOUNDARY,
     ERR_BOUNDARY_TOO_LONG,
+    ERR_MESSAGE_TOO_LARGE,
     ERR_COUNT
 };
 
@@ -99,6 +100,7 @@ static const char *const mime_err_codes[ERR_COUNT] = {
     [ERR_BAD_HEADER_LINE] = "bad_header_line",
     [ERR_MISSING_BOUNDARY] = "missing_boundary",
     [ERR_BOUNDARY_TOO_LONG] = "boundary_too_long",
+    [ERR_MESSAGE_TOO_LARGE] = "message_too_large",
 };
 
 enum { EX_PLAIN = 0, EX_HTML = 1, EX_NONE = 2 };
@@ -475,13 +477,18 @@ static void leaf_close(struct ms_mime *m, bool at_end)
     if (!l->open)
         return;
     l->open = false;
+    /* A quantum or escape that a cut (the end of the capture, a cap) left
+     * unfinished is no damage of the message: only what came before is. */
+    bool cut_short = at_end && l->cut;
     if (l->cte == CTE_BASE64) {
+        bool bad = l->b64.invalid;
         leaf_out(m, out, ms_b64_finish(&l->b64, out));
-        if (l->b64.invalid)
+        if (bad || (l->b64.invalid && !cut_short))
             mime_error(m, ERR_INVALID_BASE64);
     } else if (l->cte == CTE_QP) {
+        bool bad = l->qp.invalid;
         leaf_out(m, out, ms_qp_finish(&l->qp, out));
-        if (l->qp.invalid)
+        if (bad || (l->qp.invalid && !cut_short))
             mime_error(m, ERR_INVALID_QP);
     }
     if (l->urls) {
@@ -956,8 +963,10 @@ enum ms_rc ms_mime_feed(struct ms_mime *m, const uint8_t *p, size_t n)
     take = n < room ? n : (size_t)room;
     m->parsed += take;
     ms_linebuf_feed(&m->lb, p, take);
-    if (take < n)
+    if (take < n) {
         note_cut(m, false); /* what is open after the bytes parsed loses the rest */
+        mime_error(m, ERR_MESSAGE_TOO_LARGE);
+    }
     return m->rc;
 }
 
@@ -994,7 +1003,8 @@ static void end_message(struct ms_mime *m)
         content(m, m->eol, m->eol_len);
         leaf_close(m, true);
     }
-    if (m->depth > 0)
+    /* A message the capture or a cap cut never got to its boundary. */
+    if (m->depth > 0 && !m->cut)
         mime_error(m, ERR_MISSING_FINAL_BOUNDARY);
 }
 

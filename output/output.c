@@ -3,17 +3,47 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json.h"
 #include "stats.h"
 #include "text.h"
+
+/* The mime_errors codes that say a cap cut the message (counted for the
+ * end-of-run warnings; dissectors/mime.c writes them). */
+static const char *const cap_mime_errors[MS_OUTPUT_CAP_MIME_COUNT] = {
+    [MS_OUTPUT_CAP_MESSAGE] = "message_too_large",
+    [MS_OUTPUT_CAP_DEPTH] = "depth_exceeded",
+    [MS_OUTPUT_CAP_PARTS] = "too_many_parts",
+    [MS_OUTPUT_CAP_HEADER] = "header_line_too_long",
+};
 
 struct ms_output {
     FILE *fp;
     struct ms_output_opts opts;
     uint64_t counts[MS_EV_ANOMALY + 1];
     uint64_t fileinfo;
+    uint64_t anomalies[MS_ANOM_COUNT];
+    uint64_t cap_mime[MS_OUTPUT_CAP_MIME_COUNT];
 };
+
+/* Counts what the end-of-run warnings need: anomalies by code, emails a
+ * cap cut by the mime_errors code that says so. */
+static void count_event(struct ms_output *out, const struct ms_event *ev)
+{
+    enum ms_anomaly a;
+    if (ev->kind == MS_EV_ANOMALY && ev->u.anomaly.code &&
+        ms_anomaly_lookup(ev->u.anomaly.code, &a))
+        out->anomalies[a]++;
+    if (ev->kind != MS_EV_EMAIL)
+        return;
+    for (size_t i = 0; i < ev->u.email.n_mime_errors; i++) {
+        for (size_t k = 0; k < MS_OUTPUT_CAP_MIME_COUNT; k++) {
+            if (strcmp(ev->u.email.mime_errors[i], cap_mime_errors[k]) == 0)
+                out->cap_mime[k]++;
+        }
+    }
+}
 
 void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out, size_t n)
 {
@@ -65,6 +95,7 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
 {
     if ((unsigned)ev->kind <= MS_EV_ANOMALY)
         out->counts[ev->kind]++;
+    count_event(out, ev);
     if (out->opts.format == MS_OUTPUT_TEXT)
         return flush_line(out, ms_text_event(out->fp, m, ev, &out->opts) < 0 ? MS_ERR_IO : MS_OK);
     enum ms_rc rc = write_json_line(out, ms_json_event(m, ev, &out->opts));
@@ -99,6 +130,16 @@ uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)
 uint64_t ms_output_fileinfo_count(const struct ms_output *out)
 {
     return out->fileinfo;
+}
+
+uint64_t ms_output_anomaly_count(const struct ms_output *out, enum ms_anomaly a)
+{
+    return (unsigned)a < MS_ANOM_COUNT ? out->anomalies[a] : 0;
+}
+
+uint64_t ms_output_cap_mime_count(const struct ms_output *out, enum ms_output_cap_mime c)
+{
+    return (unsigned)c < MS_OUTPUT_CAP_MIME_COUNT ? out->cap_mime[c] : 0;
 }
 
 void ms_output_free(struct ms_output *out)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "../common/anomaly.h"
 #include "../common/event.h"
 #include "../common/rc.h"
 
@@ -51,6 +52,17 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind);
 /* fileinfo events written (one per attachment of each email event, JSON only). */
 uint64_t ms_output_fileinfo_count(const struct ms_output *out);
+/* Events written so far with anomaly a. */
+uint64_t ms_output_anomaly_count(const struct ms_output *out, enum ms_anomaly a);
+/* Emails written so far that a cap cut, by the mime_errors code saying so. */
+enum ms_output_cap_mime {
+    MS_OUTPUT_CAP_MESSAGE = 0, /* message_too_large: max_message */
+    MS_OUTPUT_CAP_DEPTH,       /* depth_exceeded: mime_max_depth */
+    MS_OUTPUT_CAP_PARTS,       /* too_many_parts: mime_max_parts */
+    MS_OUTPUT_CAP_HEADER,      /* header_line_too_long: mime_max_header */
+    MS_OUTPUT_CAP_MIME_COUNT
+};
+uint64_t ms_output_cap_mime_count(const struct ms_output *out, enum ms_output_cap_mime c);
 
 /* One counter of a stats event. name is a dotted path ("flow.evicted")
  * giving the nesting of the JSON object. */

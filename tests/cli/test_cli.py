@@ -367,6 +367,92 @@ def test_truncated_capture():
                and e["credential"]["outcome"] == "success" for e in evs), evs
 
 
+def tcp_capture(turns, cport=41000, sport=25):
+    """A classic pcap of one TCP connection (Ethernet, IPv4, checksums
+    right): handshake, then each (from_client, bytes) turn as one segment
+    with the peer's ACK after it, then FINs. Built by hand: the CLI tests
+    need no scapy."""
+    cli, srv = bytes([10, 66, 0, 5]), bytes([10, 66, 0, 1])
+
+    def csum(b):
+        b += b"\0" * (len(b) % 2)
+        s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+        while s >> 16:
+            s = (s & 0xffff) + (s >> 16)
+        return ~s & 0xffff
+
+    seq = {True: 1000, False: 9000}
+    frames = []
+
+    def seg(fc, flags, data=b""):
+        a, b = (cli, srv) if fc else (srv, cli)
+        sp, dp = (cport, sport) if fc else (sport, cport)
+        tcp = struct.pack("!HHIIBBHHH", sp, dp, seq[fc], seq[not fc], 5 << 4, flags, 65535, 0, 0)
+        c = csum(a + b + struct.pack("!BBH", 0, 6, len(tcp) + len(data)) + tcp + data)
+        tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(data), 0, 0x4000, 64, 6,
+                         0, a, b)
+        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+        frames.append(b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00" + ip + tcp + data)
+        seq[fc] += len(data) + (1 if flags & 0x03 else 0)
+
+    seg(True, 0x02)
+    seg(False, 0x12)
+    seg(True, 0x10)
+    for fc, data in turns:
+        for off in range(0, len(data), 1400):
+            seg(fc, 0x18, data[off:off + 1400])
+        seg(not fc, 0x10)
+    seg(True, 0x11)
+    seg(False, 0x11)
+    seg(True, 0x10)
+    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
+    for i, f in enumerate(frames):
+        out += struct.pack("<IIII", 1800000000 + i, 0, len(f), len(f)) + f
+    return out
+
+
+def test_cap_warnings():
+    """Issue 11: caps that cut data say so once each on standard error at
+    the end of the run (README, Limits), not only in the JSON: a command
+    line over the line cap, MIME nested past the depth cap, --extract past
+    its byte cap. Nothing is said when no cap was hit."""
+    depth = 12
+    body = b"Subject: deep\r\nMIME-Version: 1.0\r\n"
+    for k in range(depth):
+        body += b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (k, k)
+    body += b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    for k in reversed(range(depth)):
+        body += b"--b%d--\r\n" % k
+    s, c = False, True
+    turns = [(s, b"220 mx ESMTP\r\n"), (c, b"EHLO x\r\n"), (s, b"250 mx\r\n"),
+             (c, b"NOOP " + b"x" * 5000 + b"\r\n"), (s, b"500 too long\r\n"),
+             (c, b"MAIL FROM:<a@example.net>\r\n"), (s, b"250 ok\r\n"),
+             (c, b"RCPT TO:<b@example.org>\r\n"), (s, b"250 ok\r\n"),
+             (c, b"DATA\r\n"), (s, b"354 go\r\n"), (c, body + b".\r\n"),
+             (s, b"250 queued\r\n"), (c, b"QUIT\r\n"), (s, b"221 bye\r\n")]
+    with tempfile.TemporaryDirectory() as d:
+        cap = os.path.join(d, "caps.pcap")
+        with open(cap, "wb") as f:
+            f.write(tcp_capture(turns))
+        x = os.path.join(d, "x")
+        os.mkdir(x)
+        r = run(["-r", cap, "--extract", x, "--extract-max-bytes", "10"])
+        err = r.stderr.decode()
+        assert r.returncode == 0, (r.returncode, err)
+        evs = events(r.stdout)
+        assert [e["smtp"]["mail_from"] for e in evs if e["event_type"] == "email"] == \
+            ["<a@example.net>"], evs
+        lines = err.strip().splitlines()
+        for needle in ("(line_too_long", "(depth_exceeded)", "(extract_limit_reached)"):
+            hits = [l for l in lines if needle in l]
+            assert len(hits) == 1 and hits[0].startswith("mailspill: warning: 1 "), (needle, err)
+        assert len(lines) == 3, err
+    # A run within every cap: not a word.
+    r = run(["-r", DEMO])
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+
+
 def test_sid_base():
     """Signature ids: one block from --sid-base, default in the local-use
     range, the same offset per protocol and mechanism."""
@@ -442,7 +528,7 @@ for t in (test_envelope, test_alert_values, test_redacted_by_default, test_show_
           test_bpf_filter, test_missing_file,
           test_not_a_capture, test_unknown_option, test_unsupported_linktype,
           test_unsupported_linktype_pcapng,
-          test_truncated_capture, test_sid_base, test_list_signatures,
+          test_truncated_capture, test_cap_warnings, test_sid_base, test_list_signatures,
           test_file_output_has_no_sensor):
     case(t)
 print(f"{results.count(True)} passed, {results.count(False)} failed")
