@@ -28,8 +28,10 @@ TEST_PKGS="libcmocka-dev python3 python3-jsonschema
            iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
 LINT_PKGS="cppcheck clang-tidy clang-format libcmocka-dev"
 CLANG_PKGS="clang libclang-rt-14-dev"
+# libnet-ssleay-perl: swaks --tls (smtp/starttls-no-credential) needs it, and
+# swaks only recommends it, which --no-install-recommends below skips.
 PCAPS_PKGS="dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd tcpdump curl iproute2 ethtool
-            python3 openssl python3-scapy postfix swaks"
+            python3 openssl python3-scapy postfix swaks libnet-ssleay-perl"
 POLICY=/usr/sbin/policy-rc.d
 SAVED=$POLICY.mailspill-saved
 MARK="# written by mailspill scripts/install-deps.sh while it installs"

@@ -7,7 +7,9 @@ type and encapsulation mailspill decodes, fragmented, given extension
 headers or bad checksums. Each capture gets a <name>.expected.json written
 from the transcript this script put into it (the login it typed, the reply
 it made the server give, the message bytes and the attachment it generated),
-never from running mailspill.
+never from running mailspill: whole events, every key the README's event
+tables give them, and a stats line with the counters the file was built to
+produce (the same ones counters.json gives tests/unit/test_decode.c).
 
 Usage: /usr/bin/python3 pcaps/gen/capture_cases.py [OUTDIR]
        (default OUTDIR: pcaps/capture next to this script's directory)
@@ -42,6 +44,14 @@ USER, PASSWORD = "erin", "Capture 2026!pw"
 LOGIN_OK = b"+OK Logged in."
 T0 = 1767225600  # 2026-01-01T00:00:00Z, fixed so the files are stable
 MSS = 600        # server segments; the message spans several of them
+
+# anomaly.detail of the codes these captures raise, as the README's "Anomaly
+# codes" table gives each code's sentence (the table is generated from the
+# source's one list, so it is the documented text of the event).
+ANOMALY_DETAIL = {
+    "frag_overlap_different_data":
+        "overlapping IP fragments carry different bytes; the first-arrived ones were kept",
+}
 
 # ---------------------------------------------------------------------------
 # The transcript
@@ -98,24 +108,35 @@ TRANSCRIPT = [
 
 
 def expected_events(cli, srv):
-    """From the transcript above: the login and the message it carries."""
+    """From the transcript above: the login and the message it carries, whole
+    (every key mailspill writes for them, as the README's event tables
+    describe it; null marks a key that must be absent)."""
     msg = email.message_from_bytes(MESSAGE, policy=email.policy.default)
-    cred = {
-        "event_type": "alert", "app_proto": "pop3",
-        "src_ip": eve_ip(cli), "dest_ip": eve_ip(srv), "dest_port": DPORT,
-        "credential": {"command": "USER", "mechanism": "USER", "username": USER,
-                       "password": PASSWORD, "outcome": "success",
-                       "server_reply": LOGIN_OK.decode()},
-    }
-    mail = {
-        "event_type": "email", "app_proto": "pop3",
-        "src_ip": eve_ip(cli), "dest_ip": eve_ip(srv), "dest_port": DPORT,
-        "email": {"command": "RETR", "subject": str(msg["Subject"]),
-                  "from": str(msg["From"]),
-                  "to": [str(a) for a in msg["To"].addresses],
-                  "size": len(MESSAGE), "sha256": hashlib.sha256(MESSAGE).hexdigest(),
-                  "attachments": ATTACHMENTS},
-    }
+    flow = {"app_proto": "pop3", "src_ip": eve_ip(cli), "src_port": SPORT,
+            "dest_ip": eve_ip(srv), "dest_port": DPORT}
+    cred = {"event_type": "alert", **flow, "credential": {
+        "command": "USER", "mechanism": "USER", "username": USER,
+        "password": PASSWORD, "outcome": "success",
+        "server_reply": LOGIN_OK.decode(),
+        # A cleartext session; no CAPA was sent, so the server's
+        # capabilities were never seen: starttls_offered is unknown.
+        "tls": False, "starttls_offered": None,
+        # USER and PASS both seen in full, nothing cut.
+        "incomplete": None}}
+    mail = {"event_type": "email", **flow, "email": {
+        "command": "RETR", "subject": str(msg["Subject"]),
+        "from": str(msg["From"]),
+        "to": [str(a) for a in msg["To"].addresses],
+        "cc": [str(a) for a in msg["Cc"].addresses] if msg["Cc"] else None,
+        "date": str(msg["Date"]),
+        "message_id": str(msg["Message-ID"]),
+        "attachment": [a["filename"] for a in ATTACHMENTS],
+        "size": len(MESSAGE), "sha256": hashlib.sha256(MESSAGE).hexdigest(),
+        "attachments": ATTACHMENTS,
+        # RETR moved the whole message and the capture holds all of it.
+        "partial": None, "truncated": False,
+        # The text part has no URL.
+        "url": None}}
     return [cred, mail]
 
 
@@ -400,7 +421,36 @@ def write_pcapng(path, ifaces, packets, big_endian=False):
         f.write(out)
 
 
-def write_expected(path, events):
+# counters.json name -> the stats event's key (README, "Run statistics").
+STATS_KEYS = {"packets": "decoder.pkts", "truncated": "decoder.truncated",
+              "malformed": "decoder.malformed", "unsupported": "decoder.unsupported",
+              "wifi_protected": "decoder.wifi_protected", "fragments": "decoder.fragments",
+              "frag_reassembled": "defrag.reassembled", "frag_overlaps": "defrag.overlaps",
+              "frag_dropped": "defrag.dropped", "tcp_bad_csum": "tcp.checksum_errors"}
+
+
+def stats_event(counters, events):
+    """The stats line of a capture (matched partially by the golden check):
+    the capture-layer counters the file was built to produce, one POP3 flow
+    in the clear, and one output record per expected event (and one
+    fileinfo per attachment)."""
+    st = {}
+    for name, key in STATS_KEYS.items():
+        group, leaf = key.split(".")
+        st.setdefault(group, {})[leaf] = counters[name]
+    st["flow"] = {"created": 1}
+    st["app_layer"] = {"flow": {"pop3": 1, "imap": 0, "smtp": 0, "encrypted": 0, "other": 0}}
+    kinds = [e["event_type"] for e in events]
+    st["output"] = {k: kinds.count(k) for k in ("alert", "email", "anomaly")}
+    st["output"]["fileinfo"] = sum(len(e["email"].get("attachments", []))
+                                   for e in events if e["event_type"] == "email")
+    return {"event_type": "stats", "stats": st}
+
+
+def write_expected(path, events, counters=None):
+    """events, then (counters given) the stats line they make."""
+    if counters is not None:
+        events = events + [stats_event(counters, events)]
     with open(path, "w", encoding="utf-8") as f:
         for e in events:
             f.write(json.dumps(gencommon.with_alert(e), ensure_ascii=False) + "\n")
@@ -479,13 +529,14 @@ def main():
              "frag_reassembled": 0, "frag_overlaps": 0, "frag_dropped": 0}
         c.update(extra)
         counters[fname] = c
+        return c
 
     def emit(name, linktype, frames, expected, **extra):
         path = os.path.join(out, name + ".pcap")
         write_pcap(path, linktype, frames)
-        write_expected(os.path.join(out, name + ".expected.json"), expected)
+        c = count(name + ".pcap", len(frames), **extra)
+        write_expected(os.path.join(out, name + ".expected.json"), expected, c)
         written.append((path, len(frames)))
-        count(name + ".pcap", len(frames), **extra)
 
     simple = [
         ("eth", 1, l_eth), ("vlan-8021q", 1, l_vlan), ("qinq-8021ad", 1, l_qinq),
@@ -526,9 +577,9 @@ def main():
         pk = [(0 if d == "c" else 1, wrap[ifaces[0 if d == "c" else 1][0]](d, b)) for d, b in v4]
         path = os.path.join(out, name + ".pcapng")
         write_pcapng(path, ifaces, pk, big_endian=big)
-        write_expected(os.path.join(out, name + ".expected.json"), exp4)
+        c = count(name + ".pcapng", len(pk))
+        write_expected(os.path.join(out, name + ".expected.json"), exp4, c)
         written.append((path, len(pk)))
-        count(name + ".pcapng", len(pk))
 
     # IPv4 fragments: the PASS segment cut inside the password, and the
     # segments of the message, in order and in reverse order.
@@ -577,8 +628,13 @@ def main():
             frames += [l_eth(d, x) for x in (f[1], bytes(forged), f[2], f[0])]
         else:
             frames.append(l_eth(d, b))
-    anomaly = {"event_type": "anomaly", "src_ip": CLI4, "dest_ip": SRV4,
-               "anomaly": {"type": "decode", "event": "frag_overlap_different_data"}}
+    # A decode anomaly belongs to no flow: addresses only (README, "Anomalies");
+    # its detail is the code's sentence in the README's "Anomaly codes" table.
+    anomaly = {"event_type": "anomaly", "src_ip": eve_ip(CLI4), "dest_ip": eve_ip(SRV4),
+               "src_port": None, "dest_port": None, "app_proto": None,
+               "anomaly": {"type": "decode", "event": "frag_overlap_different_data",
+                           "app_proto": None, "layer": None,
+                           "detail": ANOMALY_DETAIL["frag_overlap_different_data"]}}
     emit("frag-ipv4-overlap-different", 1, frames, exp4 + [anomaly], fragments=4,
          frag_reassembled=1, frag_overlaps=1)
 

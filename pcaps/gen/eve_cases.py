@@ -11,7 +11,14 @@ damages the capture the way a tap or a broken client would, and writes
 <case>.pcap and <case>.expected.json. The expected events are the source
 capture's expected lines (written from what the real clients sent and saw)
 changed only by what this script removed or rewrote, never by running
-mailspill:
+mailspill. What the damage changes is stated from what is left in the
+capture, by README's rules: a cut message's size and sha256 are those of
+the bytes of it that were seen, a cut attachment's those of the content
+its base64 lines seen decode to (whole 4-character groups); a hole loses
+the line it cuts whole (README "What a gap means": the dissector
+resynchronises on the next line, the tail of a cut line is skipped), the
+end of the capture loses nothing seen. The message as sent had no MIME
+damage, so no mime_errors is expected of it:
 
   smtp-capture-ends-in-attachment  chain/1-submit-smtp.pcap, the capture
       stopped after the client segment carrying the middle of the base64 of
@@ -40,7 +47,10 @@ mailspill:
       sasl_plain_malformed (README "SASL anomalies"; dissectors/sasl.c), the
       RETR whole.
 
-Usage: eve_cases.py [OUTDIR]   (default: pcaps/eve next to this script)
+Usage: eve_cases.py [OUTDIR [PCAPS_DIR]]
+    OUTDIR defaults to pcaps/eve next to this script; PCAPS_DIR, the tree
+    holding the sources (chain/, pop3/), to pcaps/ (another one: derive from
+    captures recorded into a scratch tree before they are installed).
 Nothing is sent on any network: packets are only read and written."""
 import base64
 import binascii
@@ -56,6 +66,7 @@ from scapy.all import IP, TCP, Ether, Padding, Raw, rdpcap, wrpcap  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PCAPS = os.path.join(HERE, "..")
+SOURCES = PCAPS             # where the source captures are read (main's 2nd argument)
 MASK = 0xffffffff
 F_SYN = 0x02
 
@@ -73,7 +84,7 @@ def check(cond, text):
 # ---- reading a capture -------------------------------------------------------
 
 def load(src):
-    path = os.path.join(PCAPS, src)
+    path = os.path.join(SOURCES, src)
     pkts = rdpcap(path)
     with open(path.rsplit(".", 1)[0] + ".expected.json", encoding="utf-8") as f:
         exp = [json.loads(l) for l in f if l.strip()]
@@ -245,18 +256,50 @@ def with_flow(ev, conn):
     return out
 
 
-def truncated_attachment(a, gap):
+def seen_bytes(c, m, upto=None, hole=None):
+    """The bytes of message m (as transferred) that the damaged capture
+    still holds: all of it up to message offset `upto` (the end of the
+    capture: every byte seen is kept), or all of it but the lines that the
+    hole (start, end), in message offsets, cuts: a line cut by a hole is
+    lost whole (its head waited for its line end; its tail is skipped)."""
+    raw = m[3]
+    end = upto if upto is not None else hole[1]
+    # message offsets are stream offsets here: nothing before is dot-stuffed
+    check(c.stream[m[0]][m[1]:m[1] + end] == raw[:end], "a dot-stuffed line before the damage")
+    if upto is not None:
+        return raw[:upto], (0, upto)
+    head = raw.rfind(b"\r\n", 0, hole[0]) + 2          # the cut line's start
+    tail = raw.find(b"\r\n", hole[1]) + 2              # the next line's start
+    check(tail > 1, "no line end after the hole")
+    return raw[:head] + raw[tail:], (head, tail)
+
+
+def decoded_seen(raw, a0, a1, lost):
+    """The content a base64 body raw[a0:a1] decodes to when the bytes in
+    lost = (start, end) are missing: a streaming decoder takes the seen
+    base64 characters in whole groups of 4."""
+    b64 = raw[a0:max(a0, min(a1, lost[0]))] + raw[max(a0, lost[1]):a1]
+    chars = bytes(ch for ch in b64 if ch not in b"\r\n")
+    return base64.b64decode(chars[:len(chars) // 4 * 4], validate=True)
+
+
+def truncated_attachment(a, gap, content):
     """An attachment cut short: its name and type (its headers were seen),
-    truncated, and gaps when the cut was a hole inside it (None: absent);
-    its size and hash are of part of it and not stated."""
-    return {"filename": a["filename"], "content_type": a["content_type"], "truncated": True,
-            "gaps": True if gap else None}
+    truncated, gaps when the cut was a hole inside it (None: absent), and
+    the size and hash of the content seen (content)."""
+    return {"filename": a["filename"], "content_type": a["content_type"],
+            "size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
+            "truncated": True, "gaps": True if gap else None}
 
 
-def gap_anomaly(conn):
+def gap_anomaly(conn, proto):
+    """proto: the flow's protocol (its app_proto, README's anomaly table:
+    known once the flow was classified, before the hole). anomaly.detail,
+    "a readable sentence", is not written: README defines no wording."""
     # flow events name the client as src, whichever direction the hole is in
-    return with_flow({"event_type": "anomaly",
-                      "anomaly": {"type": "stream", "event": "reassembly_gap"}}, conn)
+    return with_flow({"event_type": "anomaly", "app_proto": proto,
+                      "anomaly": {"type": "stream", "event": "reassembly_gap",
+                                  "app_proto": proto}}, conn)
 
 
 # ---- cases -------------------------------------------------------------------
@@ -284,11 +327,13 @@ def case_capture_ends(src, attachment):
     names = [a["filename"] for a in e["attachments"]]
     cut_at = names.index(fname)
     # before the cut one: whole (their closing boundary came before its
-    # headers); the cut one: truncated; the ones after it: never seen
+    # headers); the cut one: truncated, its base64 seen decoded; the ones
+    # after it: never seen
+    seen, lost = seen_bytes(c, m, upto=s1 - m[1])
+    content = decoded_seen(m[3], a0, a1, (lost[1], len(m[3])))
     e["attachments"] = e["attachments"][:cut_at] + [truncated_attachment(e["attachments"][cut_at],
-                                                                         False)]
-    for key in ("size", "sha256"):
-        del e[key]                               # of part of the message: not stated
+                                                                         False, content)]
+    e["size"], e["sha256"] = len(seen), hashlib.sha256(seen).hexdigest()
     if "accepted" in e:                          # SMTP: no reply to the data was captured
         e["accepted"] = e["server_reply"] = None
     e["truncated"] = True
@@ -337,10 +382,11 @@ def case_lost_segment(src, attachment, which):
         x = copy.deepcopy(x)
         if j == k:
             e = x["email"]
-            e["attachments"] = [truncated_attachment(a, True) if a["filename"] == fname else a
-                                for a in e["attachments"]]
-            for key in ("size", "sha256"):
-                del e[key]
+            seen, lost = seen_bytes(c, m, hole=(s0 - m[1], s1 - m[1]))
+            content = decoded_seen(m[3], a0, a1, lost)
+            e["attachments"] = [truncated_attachment(a, True, content)
+                                if a["filename"] == fname else a for a in e["attachments"]]
+            e["size"], e["sha256"] = len(seen), hashlib.sha256(seen).hexdigest()
             e["truncated"] = True
             # SMTP: the hole lies inside message data, where no command can
             # be (README, "What a gap means"): the message keeps the envelope
@@ -352,7 +398,7 @@ def case_lost_segment(src, attachment, which):
             check(len(conns) == 1, "a message of the same hash in another connection")
             x = with_flow(x, c)
         expected.append(x)
-    expected.append(gap_anomaly(c))
+    expected.append(gap_anomaly(c, exp[k]["app_proto"]))
     expected.append({"event_type": "stats",
                      "stats": {"tcp": {"reassembly_gap": 1, "reassembly_gap_bytes": s1 - s0}}})
     what = "%d bytes of %s (encoded %d..%d of %d) lost, %s's ACK covers them" % (
@@ -448,7 +494,9 @@ def case_plain_malformed(src):
         k = next(k for k, e in enumerate(exp) if e.get("event_type") == "email" and
                  e["email"]["sha256"] == h)
         expected.append(with_flow(exp[k], c))
-    expected.append(with_flow({"event_type": "anomaly",
+    # anomaly.detail ("a readable sentence") is not written: README
+    # defines no wording for it.
+    expected.append(with_flow({"event_type": "anomaly", "app_proto": "pop3",
                                "anomaly": {"type": "applayer", "event": "sasl_plain_malformed",
                                            "app_proto": "pop3", "layer": "proto_parser"}}, c))
     what = "AUTH PLAIN response %s -> %s (%r)" % (old.decode(), new.decode(), bad.decode())
@@ -468,7 +516,10 @@ CASES = {
 
 
 def main():
+    global SOURCES
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(PCAPS, "eve")
+    if len(sys.argv) > 2:
+        SOURCES = sys.argv[2]
     os.makedirs(outdir, exist_ok=True)
     for name, fn in CASES.items():
         pkts, expected, what = fn()

@@ -1,15 +1,22 @@
 """Shared helpers of the capture generators' python halves (pop3_gen.py,
 pop3_mech_gen.py, imap_gen.py, smtp_gen.py): error exit, NDJSON output,
-curl --trace-ascii reading, attachment descriptions, and the capture sanity
-check's pcap scan. Each generator keeps its own policy (which commands the
-client must have sent, how a TLS session may end); what is here is the part
-that is really the same.
+curl --trace-ascii reading, attachment descriptions, the email keys of a
+message (README's event table), clients that connect from a chosen port, the
+alert object, and the capture sanity check's pcap scan. Each generator keeps
+its own policy (which commands the client must have sent, how a TLS session
+may end); what is here is the part that is really the same.
 
 The sanity check is verification only: it never feeds the expected events.
 """
+import email
+import email.policy
 import hashlib
+import imaplib
 import json
 import os
+import poplib
+import re
+import socket
 import struct
 import sys
 
@@ -113,6 +120,7 @@ class Scan:
         self.fins = 0
         self.rsts = 0
         self.fin_dirs = set()
+        self.client_ports = []  # of each client SYN, in order
         self.streams = {}       # (src, sport, dst, dport) -> bytearray
 
     def client_bytes(self, client_ip):
@@ -129,6 +137,12 @@ class Scan:
             with open(expected, encoding="utf-8") as f:
                 events = [json.loads(l) for l in f if l.strip()]
             line += ", %d expected events" % len(events)
+            # The src_port the generator read from each client is a
+            # connection of this capture (a check of the generator).
+            for e in events:
+                if "src_port" in e and e["src_port"] not in self.client_ports:
+                    self.problems.append("expected src_port %d: no connection from it (%s)"
+                                         % (e["src_port"], self.client_ports))
         print(line)
         if self.problems:
             die("%s:\n  " % self.path + "\n  ".join(self.problems))
@@ -169,6 +183,7 @@ def scan_pcap(path, ports, sessions, tolerate_retransmission=False):
         if flags & 0x02:                       # SYN
             if not flags & 0x10:
                 s.syns += 1
+                s.client_ports.append(sport)
                 if dport not in ports:
                     s.problems.append("connection to port %d" % dport)
             next_seq[key] = (seq + 1) & 0xFFFFFFFF
@@ -225,10 +240,109 @@ def with_alert(ev):
     if c["mechanism"] in CHALLENGE_RESPONSE:
         severity = 3
     else:
-        severity = 1 if c["outcome"] == "success" else 2
+        # An incomplete login may be another account's: never severity 1.
+        severity = 1 if c["outcome"] == "success" and not c.get("incomplete") else 2
     out = dict(ev)
     out["alert"] = {"action": "allowed", "gid": 1,
                     "signature_id": SID_BASE + 100 * SID_PROTO[ev["app_proto"]] + SID_MECH.get(mech, 99),
                     "rev": 1, "category": "Potential Corporate Privacy Violation",
                     "severity": severity}
+    return out
+
+
+# Clients ----------------------------------------------------------------------
+# The capture generators connect every client from a port they pick (as
+# tap_gen.py does), so a capture's connections keep their ports from run to
+# run (the README's demo and tap_reorder.py's cases name them); the expected
+# src_port is still read back from the client's own socket (or curl's
+# %{local_port}), never from the capture.
+
+class POP3From(poplib.POP3):
+    """poplib.POP3 connecting from src = (address, port)."""
+
+    def __init__(self, host, port, src, timeout=20):
+        self._src = src
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=self._src)
+
+
+class IMAP4From(imaplib.IMAP4):
+    """imaplib.IMAP4 connecting from src = (address, port)."""
+
+    def __init__(self, host, port, src, timeout=20):
+        self._src = src
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=self._src)
+
+
+def local_port(sock):
+    """The client's port, as its socket has it."""
+    return sock.getsockname()[1]
+
+
+def curl_local_port(stdout):
+    """curl -w '%{local_port}' output (what curl printed last)."""
+    text = stdout.decode() if isinstance(stdout, bytes) else stdout
+    m = re.search(r"(\d+)\s*$", text)
+    if not m or not 0 < int(m.group(1)) < 65536:
+        die("no local port in curl's output %r" % text[-80:])
+    return int(m.group(1))
+
+
+# Messages ---------------------------------------------------------------------
+# README's "A message" table, from the bytes of a message the generator made
+# or a client sent or received: what mailspill must report of it.
+
+def _header(raw_msg, name):
+    """A header's value as written (unfolded, trimmed), None when absent."""
+    v = raw_msg[name]
+    return None if v is None else re.sub(r"\r?\n(?=[ \t])", "", str(v)).strip()
+
+
+# What would be a URL by README's rules (running-text http/https/ftp/mailto,
+# any non-empty HTML href), once the URLs the generator knows are taken out.
+_URLISH = re.compile(r"(?:https?|ftp)://|mailto:|href\s*=\s*(?:\"[^\"]|'[^']|[^\"'\s>])", re.I)
+
+
+def message_fields(raw, urls=(), attachments=None):
+    """The email object's message keys: from, subject, date, message_id
+    (header values, RFC 2047 encoded words decoded; absent when the header
+    is), to and cc (the addresses, each decoded), url (the URLs the
+    generator put in the message's text, in order: the caller knows them;
+    checked to be there, and that no other URL is), size and sha256 (of raw:
+    the message as transferred), attachments (att_meta of each; default:
+    parsed from raw) and truncated (false: the client got it whole)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    compat = email.message_from_bytes(raw)          # values as written
+    out = {}
+    if msg["From"] is not None:
+        out["from"] = str(msg["From"])
+    for key, name in (("to", "To"), ("cc", "Cc")):
+        if msg[name] is not None:
+            out[key] = [str(a) for a in msg[name].addresses]
+    if msg["Subject"] is not None:
+        out["subject"] = str(msg["Subject"])
+    for key, name in (("date", "Date"), ("message_id", "Message-ID")):
+        v = _header(compat, name)
+        if v is not None:
+            out[key] = v
+    text = "".join(p.get_content() for p in msg.walk() if p.get_content_maintype() == "text")
+    rest = text
+    for u in urls:
+        if u not in text:
+            die("URL %r is not in the message %s" % (u, out.get("message_id")))
+        rest = rest.replace(u, "")
+    if _URLISH.search(rest):
+        die("message %s holds a URL the generator does not know: %r"
+            % (out.get("message_id"), _URLISH.search(rest).group(0)))
+    if urls:
+        out["url"] = list(urls)
+    out["size"] = len(raw)
+    out["sha256"] = hashlib.sha256(raw).hexdigest()
+    out["attachments"] = received_attachments(msg) if attachments is None else attachments
+    out["truncated"] = False
     return out

@@ -12,6 +12,10 @@
 # python3 imaplib, curl and a raw-socket client (imap_gen.py) talk to it.
 # Beside each capture it writes <name>.expected.json (NDJSON), derived only
 # from what the clients sent and received and from the generated messages.
+# Each client connects from a port picked here (the second argument of gen
+# and curl_session), so the connections keep their ports from run to run
+# (tap_reorder.py names one); the expected src_port is read back from the
+# client's socket and from curl's -w '%{local_port}'.
 #
 # Produces:
 #   logins-fetch-append.pcap   port 143: imaplib LOGIN (quoted, UTF-8,
@@ -122,32 +126,36 @@ wait_listening 4 143 "$ALT_PORT" \
     || die "dovecot does not listen on ports 143 and $ALT_PORT (see $T/dovecot.log)"
 
 # ---------------------------------------------------------------- capture
-gen() {                     # $1 subcommand, $2 host, $3 port, $4 expected, rest: options
-    local sub=$1 host=$2 port=$3 exp=$4
-    shift 4
-    cli "$PY" "$GEN" "$sub" --host "$host" --port "$port" --meta "$T/meta.json" \
-        --expected "$exp" "$@"
+# $1 subcommand, $2 client port, $3 host, $4 port, $5 expected, rest: options
+gen() {
+    local sub=$1 sport=$2 host=$3 port=$4 exp=$5
+    shift 5
+    cli "$PY" "$GEN" "$sub" --src-port "$sport" --host "$host" --port "$port" \
+        --meta "$T/meta.json" --expected "$exp" "$@"
 }
 user_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["users"][sys.argv[2]]["user"])' "$T/meta.json" "$1"; }
 pass_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["users"][sys.argv[2]]["password"])' "$T/meta.json" "$1"; }
 
-# curl session: $1 expected, $2 user key, $3 login options, $4 URL path, [$5 body file]
+# curl session: $1 expected, $2 client port, $3 user key, $4 login options, $5 URL path,
+# [$6 body file]
 CURL_N=0
 curl_session() {
-    local exp=$1 key=$2 opts=$3 path=$4 body=${5:-}
+    local exp=$1 sport=$2 key=$3 opts=$4 path=$5 body=${6:-} port
     CURL_N=$((CURL_N + 1))
     local trace=$T/curl$CURL_N.trace
     local out=${body:-/dev/null}
     log "  curl --login-options '$opts' imap://$SRV_IP/$path"
-    cli curl -sS --max-time 20 --login-options "$opts" -u "$(user_of "$key"):$(pass_of "$key")" \
-        --trace-ascii "$trace" -o "$out" "imap://$SRV_IP/$path" \
+    port=$(cli curl -sS --max-time 20 --login-options "$opts" \
+        -u "$(user_of "$key"):$(pass_of "$key")" --local-port "$sport" -w '%{local_port}' \
+        --trace-ascii "$trace" -o "$out" "imap://$SRV_IP/$path") \
         || die "curl failed (trace: $trace)"
     if [ -n "$body" ]; then
-        "$PY" "$GEN" curl-events --host "$SRV_IP" --port 143 --meta "$T/meta.json" \
-            --expected "$exp" --user-key "$key" --trace "$trace" --body "$body"
+        "$PY" "$GEN" curl-events --host "$SRV_IP" --port 143 --src-port "$port" \
+            --meta "$T/meta.json" --expected "$exp" --user-key "$key" --trace "$trace" \
+            --body "$body"
     else
-        "$PY" "$GEN" curl-events --host "$SRV_IP" --port 143 --meta "$T/meta.json" \
-            --expected "$exp" --user-key "$key" --trace "$trace"
+        "$PY" "$GEN" curl-events --host "$SRV_IP" --port 143 --src-port "$port" \
+            --meta "$T/meta.json" --expected "$exp" --user-key "$key" --trace "$trace"
     fi
 }
 
@@ -158,21 +166,21 @@ PCAP=$T/$NAME.pcap EXP=$T/$NAME.expected.json
 log "capture $NAME"
 start_capture "$PCAP"
 log "  imaplib: LOGIN, SELECT, FETCH 1 and 2 (BODY.PEEK[]), APPEND to Sent, LOGOUT"
-gen imaplib "$SRV_IP" 143 "$EXP" --user-key main --fetch 1 --fetch 2 --append
+gen imaplib 50106 "$SRV_IP" 143 "$EXP" --user-key main --fetch 1 --fetch 2 --append
 log "  imaplib: wrong password"
-gen imaplib "$SRV_IP" 143 "$EXP" --user-key main --wrong-password
-curl_session "$EXP" main 'AUTH=PLAIN' 'INBOX/;UID=1' "$T/curl-body.eml"
-curl_session "$EXP" utf8 'AUTH=LOGIN' ''
-curl_session "$EXP" cram 'AUTH=CRAM-MD5' ''
+gen imaplib 50120 "$SRV_IP" 143 "$EXP" --user-key main --wrong-password
+curl_session "$EXP" 50132 main 'AUTH=PLAIN' 'INBOX/;UID=1' "$T/curl-body.eml"
+curl_session "$EXP" 50140 utf8 'AUTH=LOGIN' ''
+curl_session "$EXP" 50152 cram 'AUTH=CRAM-MD5' ''
 log "  raw: LOGIN with synchronizing literals (230-character password)"
-gen raw "$SRV_IP" 143 "$EXP" --user-key long --mode sync-literal
+gen raw 45404 "$SRV_IP" 143 "$EXP" --user-key long --mode sync-literal
 log "  raw: LOGIN quoted user + LITERAL+ password"
-gen raw "$SRV_IP" 143 "$EXP" --user-key utf8 --mode literal-plus
+gen raw 45406 "$SRV_IP" 143 "$EXP" --user-key utf8 --mode literal-plus
 log "  raw: AUTHENTICATE PLAIN with SASL-IR"
-gen raw "$SRV_IP" 143 "$EXP" --user-key long --mode sasl-ir
+gen raw 45418 "$SRV_IP" 143 "$EXP" --user-key long --mode sasl-ir
 # curl 7.88 cannot do DIGEST-MD5 with dovecot (curl issue #11369).
 log "  raw: AUTHENTICATE DIGEST-MD5"
-gen raw "$SRV_IP" 143 "$EXP" --user-key digest --mode digest-md5
+gen raw 45424 "$SRV_IP" 143 "$EXP" --user-key digest --mode digest-md5
 finish_capture
 
 # ---- capture 2: non-standard port ----------------------------------------------
@@ -182,7 +190,7 @@ PCAP2=$T/$NAME2.pcap EXP2=$T/$NAME2.expected.json
 log "capture $NAME2"
 start_capture "$PCAP2"
 log "  imaplib: LOGIN, FETCH 2, LOGOUT on port $ALT_PORT"
-gen imaplib "$SRV_IP" "$ALT_PORT" "$EXP2" --user-key main --fetch 2
+gen imaplib 47938 "$SRV_IP" "$ALT_PORT" "$EXP2" --user-key main --fetch 2
 finish_capture
 
 # ---- capture 3: STARTTLS ---------------------------------------------------------
@@ -195,7 +203,7 @@ printf '%s\n' '{"event_type": "stats", "stats": {"flow": {"created": 1}, "app_la
 log "capture $NAME3"
 start_capture "$PCAP3"
 log "  imaplib: STARTTLS, then LOGIN, FETCH 1, APPEND inside TLS"
-gen imaplib "$TLS_IP" 143 "$EXP3" --user-key main --starttls --fetch 1 --append
+gen imaplib 37640 "$TLS_IP" 143 "$EXP3" --user-key main --starttls --fetch 1 --append
 finish_capture
 
 stop_dovecot

@@ -6,21 +6,27 @@ SASL-IR) and writes the expected NDJSON events.
 The expected events come ONLY from what the clients sent, what the server
 answered as the clients saw it (tagged replies, FETCH literals), curl's
 --trace-ascii log and the bytes this script generated -- never from the
-capture or from mailspill.
+capture or from mailspill. Each event is whole (every key of README's event
+tables that the session determines): the client's port as its socket or
+curl had it, the alert object, starttls_offered from the capabilities the
+client saw, the challenge/response fields and hashcat line, the message's
+header keys, size and hash.
 
 Subcommands:
   setup DIR                    users (seeded random names and passwords),
                                Maildirs with the fixed messages, DIR/users
                                (dovecot passwd-file) and DIR/meta.json
-  imaplib --host H --port P --meta META --expected OUT --user-key K
-          [--wrong-password] [--fetch N] [--append] [--starttls]
-                               one imaplib session; appends its events
-  raw --host H --port P --meta META --expected OUT --user-key K
-      --mode sync-literal|literal-plus|sasl-ir
+  imaplib --host H --port P --src-port S --meta META --expected OUT
+          --user-key K [--wrong-password] [--fetch N] [--append] [--starttls]
+                               one imaplib session from port S; appends its
+                               events
+  raw --host H --port P --src-port S --meta META --expected OUT --user-key K
+      --mode sync-literal|literal-plus|sasl-ir|digest-md5
                                one hand-made session over a socket
-  curl-events --host H --port P --meta META --expected OUT --user-key K
-      --trace TRACE [--body FILE]
-                               events of a finished curl session
+  curl-events --host H --port P --src-port S --meta META --expected OUT
+      --user-key K --trace TRACE [--body FILE]
+                               events of a finished curl session (S: the
+                               port curl printed, -w '%{local_port}')
   check-pcap --pcap F --expected E --port P --sessions N [--want S ...]
              [--refuse S ...]  sanity check of a capture (verification only)
 """
@@ -29,6 +35,7 @@ import base64
 import email
 import email.policy
 import hashlib
+import hmac
 import imaplib
 import json
 import os
@@ -158,8 +165,9 @@ def cmd_setup(args):
         os.makedirs(os.path.join(maildir, sub), exist_ok=True)
     for name, raw, atts in msgs:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
+        # No URL in any of the texts (message_fields checks there is none).
         info = {"message_id": str(msg["Message-ID"]), "subject": str(msg["Subject"]),
-                "attachments": atts, "raw_b64": base64.b64encode(raw).decode()}
+                "attachments": atts, "urls": [], "raw_b64": base64.b64encode(raw).decode()}
         if name is None:
             meta["append"] = info
             continue
@@ -176,15 +184,17 @@ load_meta = gencommon.load_json
 
 # Expected events -------------------------------------------------------------
 
-def base_event(kind, host, port):
-    return {"event_type": kind, "app_proto": "imap", "src_ip": CLIENT_IP,
+def base_event(kind, host, port, src_port):
+    return {"event_type": kind, "app_proto": "imap", "src_ip": CLIENT_IP, "src_port": src_port,
             "dest_ip": host, "dest_port": port}
 
 
-def credential_event(host, port, command, mech, user, password, reply, starttls_offered,
-                     extra=None):
+def credential_event(host, port, src_port, command, mech, user, password, reply,
+                     starttls_offered, extra=None):
+    """The whole alert event (README's alert table). starttls_offered: from
+    the capabilities the client saw (None: it saw none)."""
     ok = reply.split(" ", 2)[1].upper() == "OK"
-    ev = base_event("alert", host, port)
+    ev = base_event("alert", host, port, src_port)
     cred = {"command": command, "mechanism": mech, "username": user}
     if password is not None:
         cred["password"] = password
@@ -194,10 +204,21 @@ def credential_event(host, port, command, mech, user, password, reply, starttls_
     if starttls_offered is not None:
         cred["starttls_offered"] = starttls_offered
     ev["credential"] = cred
-    return ev
+    return gencommon.with_alert(ev)
 
 
-def email_event(host, port, command, raw, info, partial=False):
+def cram_md5_fields(challenge, response):
+    """README's CRAM-MD5 row, from the decoded challenge and response
+    ("user SP digest"): the hex digest, and the hashcat line (mode 10200)
+    with both in base64."""
+    digest = response.rsplit(b" ", 1)[1].decode()
+    return {"challenge": challenge.decode("utf-8"), "response": digest,
+            "hashcat": "$cram_md5$%s$%s" % (base64.b64encode(challenge).decode(),
+                                             base64.b64encode(response).decode()),
+            "hashcat_mode": 10200}
+
+
+def email_event(host, port, src_port, command, raw, info, partial=False):
     """raw: the literal's bytes as the client received (FETCH) or sent (APPEND)."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     got = gencommon.received_attachments(msg)
@@ -205,18 +226,9 @@ def email_event(host, port, command, raw, info, partial=False):
         die("attachments of %s differ from the generated ones: %r" % (info["message_id"], got))
     if str(msg["Subject"]) != info["subject"]:
         die("subject of %s decodes to %r" % (info["message_id"], str(msg["Subject"])))
-    ev = base_event("email", host, port)
-    ev["email"] = {
-        "command": command,
-        "subject": str(msg["Subject"]),
-        "from": str(msg["From"]),
-        "to": [str(a) for a in msg["To"].addresses],
-        "message_id": str(msg["Message-ID"]),
-        "size": len(raw),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "attachments": info["attachments"],
-        "truncated": False,
-    }
+    ev = base_event("email", host, port, src_port)
+    ev["email"] = {"command": command}
+    ev["email"].update(gencommon.message_fields(raw, info["urls"], info["attachments"]))
     if partial:
         ev["email"]["partial"] = True
     return ev
@@ -246,7 +258,8 @@ def cmd_imaplib(args):
     u = meta["users"][args.user_key]
     password = u["password"] + ("-wrong" if args.wrong_password else "")
     events = []
-    M = imaplib.IMAP4(args.host, args.port, timeout=20)
+    M = gencommon.IMAP4From(args.host, args.port, (CLIENT_IP, args.src_port))
+    sport = gencommon.local_port(M.sock)
     M._encoding = "utf-8"          # quoted strings carry UTF-8 (RFC 9051 4.3)
     print("  S: " + M.welcome.decode())
     caps = list(M.capabilities)
@@ -264,7 +277,7 @@ def cmd_imaplib(args):
     if (typ == "OK") == args.wrong_password:
         die("login %s unexpectedly" % ("succeeded" if typ == "OK" else "failed"))
     if not args.starttls:
-        events.append(credential_event(args.host, args.port, "LOGIN", "LOGIN", u["user"],
+        events.append(credential_event(args.host, args.port, sport, "LOGIN", "LOGIN", u["user"],
                                        password, reply, offered(caps)))
     if typ == "OK":
         M.state = "AUTH"
@@ -276,7 +289,7 @@ def cmd_imaplib(args):
             raw = data[0][1]
             print("  C: FETCH %d (BODY.PEEK[])  ->  %s, %d bytes" % (n, data[0][0].decode(), len(raw)))
             if not args.starttls:
-                events.append(email_event(args.host, args.port, "FETCH", raw,
+                events.append(email_event(args.host, args.port, sport, "FETCH", raw,
                                           message_by_id(meta, raw)))
         if args.append:
             info = meta["append"]
@@ -288,7 +301,7 @@ def cmd_imaplib(args):
             # imaplib sends the message with every line end made CRLF.
             sent = imaplib.MapCRLF.sub(imaplib.CRLF, raw)
             if not args.starttls:
-                events.append(email_event(args.host, args.port, "APPEND", sent, info))
+                events.append(email_event(args.host, args.port, sport, "APPEND", sent, info))
     print("  C: LOGOUT  ->  %s" % (M.logout()[0],))
     append_events(args.expected, events)
 
@@ -296,8 +309,10 @@ def cmd_imaplib(args):
 # raw socket client -------------------------------------------------------------
 
 class Raw:
-    def __init__(self, host, port):
-        self.s = socket.create_connection((host, port), timeout=20)
+    def __init__(self, host, port, src_port):
+        self.s = socket.create_connection((host, port), timeout=20,
+                                          source_address=(CLIENT_IP, src_port))
+        self.port = gencommon.local_port(self.s)
         self.f = self.s.makefile("rb")
 
     def line(self):
@@ -333,7 +348,7 @@ def cmd_raw(args):
     meta = load_meta(args.meta)
     u = meta["users"][args.user_key]
     user, pw = u["user"].encode(), u["password"].encode()
-    c = Raw(args.host, args.port)
+    c = Raw(args.host, args.port, args.src_port)
     caps = caps_from_greeting(c.line())
     if args.mode == "sync-literal":
         # RFC 9051 4.3: a synchronizing literal waits for "+" before its bytes.
@@ -345,8 +360,8 @@ def cmd_raw(args):
             die("no continuation for the password literal")
         c.send(pw + b"\r\n")
         reply = c.tagged("L1")
-        ev = credential_event(args.host, args.port, "LOGIN", "LOGIN", u["user"], u["password"],
-                              reply, offered(caps))
+        ev = credential_event(args.host, args.port, c.port, "LOGIN", "LOGIN", u["user"],
+                              u["password"], reply, offered(caps))
     elif args.mode == "literal-plus":
         if "LITERAL+" not in caps:
             die("the server does not offer LITERAL+")
@@ -354,8 +369,8 @@ def cmd_raw(args):
         q = imap_quote(u["user"]).encode()
         c.send(b"P1 LOGIN " + q + b" {%d+}\r\n" % len(pw) + pw + b"\r\n")
         reply = c.tagged("P1")
-        ev = credential_event(args.host, args.port, "LOGIN", "LOGIN", u["user"], u["password"],
-                              reply, offered(caps))
+        ev = credential_event(args.host, args.port, c.port, "LOGIN", "LOGIN", u["user"],
+                              u["password"], reply, offered(caps))
     elif args.mode == "digest-md5":
         ev = digest_md5(c, args, u, caps)
         reply = ev["credential"]["server_reply"]
@@ -365,7 +380,7 @@ def cmd_raw(args):
         ir = base64.b64encode(b"\0" + user + b"\0" + pw)
         c.send(b"S1 AUTHENTICATE PLAIN " + ir + b"\r\n")
         reply = c.tagged("S1")
-        ev = credential_event(args.host, args.port, "AUTHENTICATE", "PLAIN", u["user"],
+        ev = credential_event(args.host, args.port, c.port, "AUTHENTICATE", "PLAIN", u["user"],
                               u["password"], reply, offered(caps))
     if not reply.split(" ")[1] == "OK":
         die("raw %s login failed: %s" % (args.mode, reply))
@@ -406,8 +421,13 @@ def digest_md5(c, args, u, caps):
         die("DIGEST-MD5 response refused: %r" % ln)
     c.send(b"\r\n")                # rspauth seen; an empty response finishes
     reply = c.tagged("D1")
-    return credential_event(args.host, args.port, "AUTHENTICATE", "DIGEST-MD5", u["user"], None,
-                            reply, offered(caps))
+    # README's DIGEST-MD5 row: the decoded directives both ways, the realm
+    # as domain; no hashcat line (hashcat has no mode for it).
+    extra = {"challenge": chal.decode("utf-8"), "response": msg.decode("utf-8")}
+    if realm:
+        extra["domain"] = realm.decode("utf-8")
+    return credential_event(args.host, args.port, c.port, "AUTHENTICATE", "DIGEST-MD5",
+                            u["user"], None, reply, offered(caps), extra)
 
 
 # curl --------------------------------------------------------------------------
@@ -451,8 +471,8 @@ def cmd_curl_events(args):
             if not m:
                 die("cannot read curl's LOGIN line %r" % text)
             user, password = unquote(m.group(1)), unquote(m.group(2))
-            ev = credential_event(args.host, args.port, "LOGIN", "LOGIN", user, password, reply,
-                                  offered(caps))
+            ev = credential_event(args.host, args.port, args.src_port, "LOGIN", "LOGIN", user,
+                                  password, reply, offered(caps))
         else:
             mech = parts[2].upper()
             responses = ([parts[3]] if len(parts) > 3 else []) + sent
@@ -464,17 +484,25 @@ def cmd_curl_events(args):
             elif mech == "LOGIN":
                 user, password = dec[0].decode(), dec[1].decode()
             elif mech == "CRAM-MD5":
+                chal = base64.b64decode(challenges[0])
                 user, digest = dec[0].decode().rsplit(" ", 1)
                 password = None
-                extra = {"challenge": base64.b64decode(challenges[0]).decode(),
-                         "response": digest}
+                good = hmac.new(u["password"].encode(), chal, hashlib.md5).hexdigest()
+                if digest != good:
+                    die("curl's CRAM-MD5 digest does not match the password")
+                extra = cram_md5_fields(chal, dec[0])
             elif mech == "DIGEST-MD5":
                 m = re.search(r'username="((?:[^"\\]|\\.)*)"', dec[0].decode())
                 user, password = unquote('"' + m.group(1) + '"'), None
+                chal = base64.b64decode(challenges[0]).decode()
+                extra = {"challenge": chal, "response": dec[0].decode()}
+                realm = re.search(r'realm="((?:[^"\\]|\\.)*)"', dec[0].decode())
+                if realm and realm.group(1):
+                    extra["domain"] = unquote('"' + realm.group(1) + '"')
             else:
                 die("curl used AUTHENTICATE %s: not handled here" % mech)
-            ev = credential_event(args.host, args.port, "AUTHENTICATE", mech, user, password,
-                                  reply, offered(caps), extra)
+            ev = credential_event(args.host, args.port, args.src_port, "AUTHENTICATE", mech, user,
+                                  password, reply, offered(caps), extra)
         if user != u["user"] or (password is not None and password != u["password"]):
             die("curl logged in as %r / %r" % (user, password))
         print("  curl: %s  ->  %s" % (text if verb != "LOGIN" else "LOGIN ...", reply))
@@ -485,7 +513,8 @@ def cmd_curl_events(args):
     if args.body:
         with open(args.body, "rb") as f:
             raw = f.read()
-        events.append(email_event(args.host, args.port, "FETCH", raw, message_by_id(meta, raw)))
+        events.append(email_event(args.host, args.port, args.src_port, "FETCH", raw,
+                                  message_by_id(meta, raw)))
     append_events(args.expected, events)
 
 
@@ -518,6 +547,9 @@ def main():
         p = sub.add_parser(name)
         p.add_argument("--host", required=True)
         p.add_argument("--port", type=int, required=True)
+        p.add_argument("--src-port", type=int, required=True,
+                       help="imaplib, raw: the port to connect from; curl-events: "
+                            "the one curl printed")
         p.add_argument("--meta", required=True)
         p.add_argument("--expected", required=True)
         p.add_argument("--user-key", required=True)

@@ -9,6 +9,10 @@
 # captures on the client's veth end while python3 poplib and curl talk to it.
 # Beside each capture it writes <name>.expected.json (NDJSON), derived only
 # from what the clients sent and received and from the generated messages.
+# Each client connects from a port picked here (SPORT_*), so the captures'
+# connections, and the README's demo output, keep their ports from run to
+# run; the expected src_port is read back from poplib's socket and from
+# curl's -w '%{local_port}'.
 #
 # Produces:
 #   demo-userpass-retr.pcap     poplib USER/PASS, LIST, RETR 1, RETR 2, QUIT;
@@ -35,6 +39,12 @@ MAIL_PASS='Summer 2026!pw'  # POP3 PASS takes the rest of the line, spaces inclu
 WRONG_PASS='Summer 2025!pw'
 MAIL_UID=65534              # static uid/gid of the mail user (nobody/nogroup)
 MAIL_GID=65534
+# Client ports, one per connection (no two alike: a port still in TIME_WAIT
+# could not be bound again).
+SPORT_DEMO_GOOD=44524
+SPORT_DEMO_WRONG=44530
+SPORT_DEMO_CURL=44534
+SPORT_ALT=45278
 
 PROG=pop3_capture.sh
 # shellcheck source=pcaps/gen/netns_lib.sh
@@ -92,11 +102,12 @@ wait_listening 2 110 "$ALT_PORT" \
     || die "dovecot does not listen on $SRV_IP:110 and :$ALT_PORT (see $T/dovecot.log)"
 
 # ---------------------------------------------------------------- capture
-poplib_session() {          # $1 port, $2 expected file, rest: pop3_gen.py options
-    local port=$1 exp=$2
-    shift 2
-    cli "$PY" "$GEN" poplib --host "$SRV_IP" --port "$port" --user "$MAIL_USER" \
-        --meta "$T/meta.json" --expected "$exp" "$@"
+# $1 port, $2 client port, $3 expected file, rest: pop3_gen.py options
+poplib_session() {
+    local port=$1 sport=$2 exp=$3
+    shift 3
+    cli "$PY" "$GEN" poplib --host "$SRV_IP" --port "$port" --src-port "$sport" \
+        --user "$MAIL_USER" --meta "$T/meta.json" --expected "$exp" "$@"
 }
 
 # ---- capture 1: the demo ----------------------------------------------------
@@ -107,10 +118,10 @@ log "capture $NAME"
 start_capture "$PCAP"
 
 log "  poplib: good login, LIST, RETR 1, RETR 2, QUIT"
-poplib_session 110 "$EXP" --password "$MAIL_PASS" --list --retr 1 --retr 2
+poplib_session 110 "$SPORT_DEMO_GOOD" "$EXP" --password "$MAIL_PASS" --list --retr 1 --retr 2
 
 log "  poplib: wrong password, QUIT"
-poplib_session 110 "$EXP" --password "$WRONG_PASS" --expect-failure
+poplib_session 110 "$SPORT_DEMO_WRONG" "$EXP" --password "$WRONG_PASS" --expect-failure
 
 # curl cannot be made to send USER/PASS to this server. Dovecot advertises
 # "SASL PLAIN LOGIN" in CAPA (its USER/PASS needs the PLAIN mechanism enabled:
@@ -123,13 +134,14 @@ poplib_session 110 "$EXP" --password "$WRONG_PASS" --expect-failure
 # change of curl's preference cannot silently change the capture.
 CURL_LOGIN_OPTIONS='AUTH=PLAIN'
 log "  curl: AUTH PLAIN (--login-options '$CURL_LOGIN_OPTIONS'), RETR 1, QUIT"
-cli curl -sS --max-time 20 --login-options "$CURL_LOGIN_OPTIONS" \
+CURL_PORT=$(cli curl -sS --max-time 20 --login-options "$CURL_LOGIN_OPTIONS" \
+    --local-port "$SPORT_DEMO_CURL" -w '%{local_port}' \
     -u "$MAIL_USER:$MAIL_PASS" --trace-ascii "$T/curl.trace" \
-    -o "$T/curl-body.eml" "pop3://$SRV_IP/1" \
+    -o "$T/curl-body.eml" "pop3://$SRV_IP/1") \
     || die "curl failed (trace: $T/curl.trace)"
-"$PY" "$GEN" curl-events --host "$SRV_IP" --port 110 --user "$MAIL_USER" \
-    --password "$MAIL_PASS" --meta "$T/meta.json" --trace "$T/curl.trace" \
-    --body "$T/curl-body.eml" --expected "$EXP"
+"$PY" "$GEN" curl-events --host "$SRV_IP" --port 110 --src-port "$CURL_PORT" \
+    --user "$MAIL_USER" --password "$MAIL_PASS" --meta "$T/meta.json" \
+    --trace "$T/curl.trace" --body "$T/curl-body.eml" --expected "$EXP"
 
 finish_capture
 
@@ -140,7 +152,7 @@ PCAP2=$T/$NAME2.pcap EXP2=$T/$NAME2.expected.json
 log "capture $NAME2"
 start_capture "$PCAP2"
 log "  poplib: good login, RETR 1, QUIT on port $ALT_PORT"
-poplib_session "$ALT_PORT" "$EXP2" --password "$MAIL_PASS" --retr 1
+poplib_session "$ALT_PORT" "$SPORT_ALT" "$EXP2" --password "$MAIL_PASS" --retr 1
 finish_capture
 
 stop_dovecot

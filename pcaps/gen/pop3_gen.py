@@ -5,16 +5,22 @@ poplib client sessions and writes the expected NDJSON events.
 The expected events are derived ONLY from what the clients sent, what the
 server answered as the clients saw it, the RETR bytes the clients received and
 the bytes this script generated -- never from the capture or from mailspill.
+Each event is whole (every key mailspill writes, as README's event tables
+define them): the client's port as its socket (or curl) had it, the alert
+object of the login, the message's header keys, size and hash.
 
 Subcommands:
   messages MAILDIR META        write the fixed messages into MAILDIR/new and
                                describe them (attachments, hashes) in META
-  poplib --host H --port P --user U --password PW [--list] [--retr N ...]
-         --meta META --expected OUT
-                               one POP3 session with poplib; appends events
-  curl-events --host H --port P --meta META --trace TRACE --body BODY
-         --expected OUT        events of a finished curl session, from curl's
-                               --trace-ascii log and its output file
+  poplib --host H --port P --src-port S --user U --password PW [--list]
+         [--retr N ...] --meta META --expected OUT
+                               one POP3 session with poplib from port S;
+                               appends its events
+  curl-events --host H --port P --src-port S --meta META --trace TRACE
+         --body BODY --expected OUT
+                               events of a finished curl session, from curl's
+                               --trace-ascii log, its output file and the
+                               port it printed (-w '%{local_port}')
   check-pcap --pcap F --expected E --port P --sessions N [--want CMD ...]
          [--refuse CMD ...]    sanity check of a finished capture (checksums,
                                no truncation/retransmission, the commands the
@@ -100,6 +106,8 @@ def build_messages():
             "message_id": msg["Message-ID"],
             "subject": str(msg["Subject"]),
             "attachments": atts,
+            # No URL in either text (message_fields checks there is none).
+            "urls": [],
         }))
     return out
 
@@ -119,26 +127,53 @@ def cmd_messages(args):
 
 # Expected events -------------------------------------------------------------
 
-def credential_event(host, port, user, password, reply):
+def stls_offered(lines, upto):
+    """What the client saw of CAPA before its login (lines as
+    read_curl_trace gives them, the login at index upto): True when the list
+    held STLS, False when it did not, None when no CAPA went by (then
+    mailspill cannot know, and writes no starttls_offered)."""
+    seen, stls, in_capa = None, False, False
+    for d, t in lines[:upto]:
+        if d == ">" and t.upper() == "CAPA":
+            in_capa, stls = "wait", False
+        elif d == "<" and in_capa == "wait":
+            in_capa = t.startswith("+OK")
+            seen = True if in_capa else seen
+        elif d == "<" and in_capa is True:
+            if t == ".":
+                in_capa = False
+            elif t.split(" ")[0].upper() == "STLS":
+                stls = True
+    return None if seen is None else stls
+
+
+def credential_event(host, port, src_port, user, password, reply, starttls_offered=None):
+    """starttls_offered: None when the client asked for no CAPA (poplib
+    logs in without), so the key is absent."""
     reply = reply.decode("utf-8")
+    cred = {
+        "command": "USER",
+        "mechanism": "USER",
+        "username": user,
+        "password": password,
+        "outcome": "success" if reply.startswith("+OK") else "failure",
+        "server_reply": reply,
+        "tls": False,           # only cleartext logins are reported
+    }
+    if starttls_offered is not None:
+        cred["starttls_offered"] = starttls_offered
     return {
         "event_type": "alert",
         "app_proto": "pop3",
         "src_ip": CLIENT_IP,
+        "src_port": src_port,
         "dest_ip": host,
         "dest_port": port,
-        "credential": {
-            "command": "USER",
-            "mechanism": "USER",
-            "username": user,
-            "password": password,
-            "outcome": "success" if reply.startswith("+OK") else "failure",
-            "server_reply": reply,
-        },
+        "credential": cred,
     }
 
 
-def email_event(host, port, raw, meta):
+def email_event(host, port, src_port, raw, meta):
     """raw: the message as transferred after dot-unstuffing (CRLF lines)."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     mid = str(msg["Message-ID"])
@@ -151,21 +186,16 @@ def email_event(host, port, raw, meta):
         die("attachments of %s differ from the generated ones: %r" % (mid, got))
     if str(msg["Subject"]) != info["subject"]:
         die("subject of %s decodes to %r" % (mid, str(msg["Subject"])))
+    e = {"command": "RETR"}
+    e.update(gencommon.message_fields(raw, info["urls"], info["attachments"]))
     return {
         "event_type": "email",
         "app_proto": "pop3",
         "src_ip": CLIENT_IP,
+        "src_port": src_port,
         "dest_ip": host,
         "dest_port": port,
-        "email": {
-            "command": "RETR",
-            "subject": str(msg["Subject"]),
-            "from": str(msg["From"]),
-            "to": [str(a) for a in msg["To"].addresses],
-            "size": len(raw),
-            "sha256": hashlib.sha256(raw).hexdigest(),
-            "attachments": info["attachments"],
-        },
+        "email": e,
     }
 
 
@@ -175,7 +205,8 @@ load_meta = gencommon.load_json
 def cmd_poplib(args):
     meta = load_meta(args.meta)
     events = []
-    pop = poplib.POP3(args.host, args.port, timeout=20)
+    pop = gencommon.POP3From(args.host, args.port, (CLIENT_IP, args.src_port))
+    sport = gencommon.local_port(pop.sock)
     print("  S: " + pop.getwelcome().decode())
     print("  C: USER " + args.user + "  ->  " + pop.user(args.user).decode())
     try:
@@ -185,8 +216,9 @@ def cmd_poplib(args):
         if not isinstance(reply, bytes):
             die("unexpected poplib error %r" % (e,))
     print("  C: PASS " + args.password + "  ->  " + reply.decode())
-    events.append(credential_event(args.host, args.port, args.user,
-                                   args.password, reply))
+    # poplib sends no CAPA: the client never saw whether STLS was offered.
+    events.append(gencommon.with_alert(credential_event(
+        args.host, args.port, sport, args.user, args.password, reply)))
     logged_in = reply.startswith(b"+OK")
     if logged_in != args.expect_success:
         die("login %s, expected %s" % ("succeeded" if logged_in else "failed",
@@ -202,7 +234,7 @@ def cmd_poplib(args):
             raw = b"\r\n".join(lines) + b"\r\n"
             print("  C: RETR %d  ->  %s (%d bytes)" % (n, resp.decode(),
                                                       len(raw)))
-            events.append(email_event(args.host, args.port, raw, meta))
+            events.append(email_event(args.host, args.port, sport, raw, meta))
     print("  C: QUIT  ->  " + pop.quit().decode())
     append_events(args.expected, events)
 
@@ -248,14 +280,14 @@ def cmd_curl_events(args):
         die("curl logged in as %r / %r" % (user, password))
     print("  curl: %s %s (user %s, password %s)  ->  %s"
           % (command, mech, user, password, reply))
-    ev = credential_event(args.host, args.port, user, password,
-                          reply.encode("utf-8"))
+    ev = credential_event(args.host, args.port, args.src_port, user, password,
+                          reply.encode("utf-8"), stls_offered(lines, i))  # CAPA before it
     ev["credential"]["command"] = command
     ev["credential"]["mechanism"] = mech
-    events = [ev]
+    events = [gencommon.with_alert(ev)]
     with open(args.body, "rb") as f:
         raw = f.read()
-    events.append(email_event(args.host, args.port, raw, meta))
+    events.append(email_event(args.host, args.port, args.src_port, raw, meta))
     append_events(args.expected, events)
 
 
@@ -267,8 +299,10 @@ def cmd_check_pcap(args):
     scan = gencommon.scan_pcap(args.pcap, {args.port}, args.sessions,
                                tolerate_retransmission=args.allow_rst)
     problems = scan.problems
-    if args.allow_rst and scan.fins + scan.rsts >= 2 * scan.syns:
-        pass    # a TLS peer's close_notify after the other side's FIN
+    if args.allow_rst and scan.fins + scan.rsts >= scan.syns:
+        # a TLS peer's close_notify after the other side's FIN, or the
+        # server resetting the client's late close_notify before any FIN
+        pass
     elif scan.fins != 2 * scan.syns:
         problems.append("%d FINs for %d connections: not all closed cleanly"
                         % (scan.fins, scan.syns))
@@ -293,6 +327,9 @@ def main():
         p = sub.add_parser(name)
         p.add_argument("--host", required=True)
         p.add_argument("--port", type=int, required=True)
+        p.add_argument("--src-port", type=int, required=True,
+                       help="poplib: the port to connect from; curl-events: the "
+                            "one curl printed")
         p.add_argument("--user", required=True)
         p.add_argument("--password", required=True)
         p.add_argument("--meta", required=True)

@@ -15,7 +15,10 @@
 # names with a space, a quote and UTF-8; passwords with spaces, quotes,
 # backslashes, UTF-8 and one of 230 characters. Beside each capture it writes
 # <name>.expected.json from curl's --trace-ascii log and poplib's replies,
-# after checking every digest against the account's password.
+# after checking every digest against the account's password. Each client
+# connects from a port picked here (its last argument below), so the
+# connections keep their ports from run to run; the expected src_port is
+# read back from poplib's socket and from curl's -w '%{local_port}'.
 #
 # Produces:
 #   mech-cram-digest-login-apop.pcap
@@ -101,8 +104,8 @@ acct() {                    # $1 account, $2 user|password
 }
 
 N=0
-curl_login() {              # $1 account, $2 login options, $3 expected, [$4 wrong]
-    local acc=$1 opts=$2 exp=$3 wrong=${4:-} user pass rc=0
+curl_login() {              # $1 account, $2 login options, $3 expected, $4 client port, [$5 wrong]
+    local acc=$1 opts=$2 exp=$3 sport=$4 wrong=${5:-} user pass rc=0 port
     local extra=()
     user=$(acct "$acc" user)
     pass=$(acct "$acc" password)
@@ -112,8 +115,9 @@ curl_login() {              # $1 account, $2 login options, $3 expected, [$4 wro
         extra=(--expect-failure)
     fi
     log "  curl --login-options '$opts' as $acc${wrong:+ (wrong password)}"
-    cli curl -sS --max-time 20 --login-options "$opts" -u "$user:$pass" \
-        --trace-ascii "$T/curl$N.trace" -o /dev/null "pop3://$SRV_IP/" || rc=$?
+    port=$(cli curl -sS --max-time 20 --login-options "$opts" -u "$user:$pass" \
+        --local-port "$sport" -w '%{local_port}' \
+        --trace-ascii "$T/curl$N.trace" -o /dev/null "pop3://$SRV_IP/") || rc=$?
     # A refused login is curl's exit 67 (CURLE_LOGIN_DENIED).
     if [ -n "$wrong" ]; then
         [ "$rc" = 67 ] || die "curl exit $rc, expected 67 (trace: $T/curl$N.trace)"
@@ -121,7 +125,8 @@ curl_login() {              # $1 account, $2 login options, $3 expected, [$4 wro
         [ "$rc" = 0 ] || die "curl failed ($rc; trace: $T/curl$N.trace)"
     fi
     "$PY" "$GEN" curl-events --trace "$T/curl$N.trace" --account "$acc" \
-        --accounts "$T/accounts.json" --host "$SRV_IP" --port 110 --expected "$exp" "${extra[@]}"
+        --accounts "$T/accounts.json" --host "$SRV_IP" --port 110 --src-port "$port" \
+        --expected "$exp" "${extra[@]}"
 }
 
 # ---- capture 1: every mechanism dovecot offers ----------------------------
@@ -130,18 +135,18 @@ PCAP=$T/$NAME.pcap EXP=$T/$NAME.expected.json
 : > "$EXP"
 log "capture $NAME"
 start_capture "$PCAP"
-curl_login cram 'AUTH=CRAM-MD5' "$EXP"
-curl_login cram 'AUTH=CRAM-MD5' "$EXP" wrong
+curl_login cram 'AUTH=CRAM-MD5' "$EXP" 55728
+curl_login cram 'AUTH=CRAM-MD5' "$EXP" 55740 wrong
 # curl 7.88 cancels DIGEST-MD5 against dovecot (see pop3_mech_gen.py
 # poplib-digest): the DIGEST-MD5 session is poplib's.
 log "  poplib CAPA, AUTH DIGEST-MD5"
 cli "$PY" "$GEN" poplib-digest --account digest --accounts "$T/accounts.json" \
-    --host "$SRV_IP" --port 110 --expected "$EXP"
-curl_login login 'AUTH=LOGIN' "$EXP"
-curl_login apop 'AUTH=+APOP' "$EXP"
+    --host "$SRV_IP" --port 110 --src-port 55746 --expected "$EXP"
+curl_login login 'AUTH=LOGIN' "$EXP" 57568
+curl_login apop 'AUTH=+APOP' "$EXP" 57576
 log "  poplib APOP, wrong password"
 cli "$PY" "$GEN" poplib-apop --account apop --accounts "$T/accounts.json" \
-    --host "$SRV_IP" --port 110 --expected "$EXP" --wrong-password
+    --host "$SRV_IP" --port 110 --src-port 57580 --expected "$EXP" --wrong-password
 finish_capture
 
 # ---- capture 2: STLS, then nothing in the clear ----------------------------
@@ -154,7 +159,7 @@ printf '%s\n' '{"event_type": "stats", "stats": {"flow": {"created": 1}, "app_la
 log "capture $NAME2"
 start_capture "$PCAP2"
 log "  curl --ssl-reqd (STLS), AUTH PLAIN and LIST inside TLS"
-cli curl -sS --max-time 20 --ssl-reqd -k --login-options 'AUTH=PLAIN' \
+cli curl -sS --max-time 20 --ssl-reqd -k --login-options 'AUTH=PLAIN' --local-port 57596 \
     -u "$(acct login user):$(acct login password)" --trace-ascii "$T/curl-stls.trace" \
     -o /dev/null "pop3://$SRV_IP/" || die "curl over STLS failed (trace: $T/curl-stls.trace)"
 grep -q '^0000: STLS' "$T/curl-stls.trace" || die "curl did not send STLS"

@@ -7,18 +7,23 @@ server answered as the clients saw it (curl's --trace-ascii log, poplib's
 replies) and from the accounts this script generated -- never from the
 capture or from mailspill. Each digest the client sent is also recomputed
 from the known password, so a session that did not go as planned stops the
-generator instead of producing a wrong expected file.
+generator instead of producing a wrong expected file. Each event is whole
+(README's alert table): the client's port as its socket or curl had it, the
+alert object, tls, starttls_offered as the client saw CAPA.
 
 Subcommands:
   users USERS_FILE ACCOUNTS_JSON   deterministic random accounts (seeded):
                                    dovecot passwd-file + their description
   curl-events --trace T --account NAME --accounts J --host H --port P
-         --expected OUT [--expect-failure]
-                                   the login event of one curl session
-  poplib-apop --account NAME --accounts J --host H --port P --expected OUT
-         [--wrong-password]        an APOP login with python's poplib
-  poplib-digest --account NAME --accounts J --host H --port P --expected OUT
-                                   CAPA and AUTH DIGEST-MD5 over poplib
+         --src-port S --expected OUT [--expect-failure]
+                                   the login event of one curl session (S:
+                                   the port curl printed, -w '%{local_port}')
+  poplib-apop --account NAME --accounts J --host H --port P --src-port S
+         --expected OUT [--wrong-password]
+                                   an APOP login with python's poplib, from
+                                   port S
+  poplib-digest --account NAME --accounts J --host H --port P --src-port S
+         --expected OUT            CAPA and AUTH DIGEST-MD5 over poplib
   check-pcap ...                   pop3_gen.py's capture sanity check, with
                                    this generator's client address
 """
@@ -34,7 +39,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import pop3_gen  # noqa: E402  (its pcap checker)
+import gencommon  # noqa: E402
+import pop3_gen  # noqa: E402  (its pcap checker and CAPA reading)
 from gencommon import append_events, die, read_curl_trace  # noqa: E402
 
 CLIENT_IP = "10.44.4.5"
@@ -94,9 +100,15 @@ def account(args):
 
 # Expected events -------------------------------------------------------------
 
-def alert(host, port, cred):
-    return {"event_type": "alert", "app_proto": "pop3", "src_ip": CLIENT_IP,
-            "dest_ip": host, "dest_port": port, "credential": cred}
+def alert(host, port, src_port, cred):
+    """The whole alert event; cred["starttls_offered"] None (the client saw
+    no CAPA) leaves the key out."""
+    cred = dict(cred, tls=False)            # only cleartext logins are reported
+    if cred.get("starttls_offered") is None:
+        cred.pop("starttls_offered", None)
+    return gencommon.with_alert({"event_type": "alert", "app_proto": "pop3", "src_ip": CLIENT_IP,
+                                 "src_port": src_port, "dest_ip": host, "dest_port": port,
+                                 "credential": cred})
 
 
 def outcome(reply):
@@ -156,24 +168,6 @@ def digest_md5_response(d, user, password, authzid=None):
                                         d.get("qop", "auth"), HEX(a2))).encode())
 
 
-def stls_offered(lines, upto):
-    """What the client saw of CAPA before its login: True when the list
-    held STLS, False when it did not, None when no CAPA went by."""
-    seen, stls, in_capa = None, False, False
-    for d, t in lines[:upto]:
-        if d == ">" and t.upper() == "CAPA":
-            in_capa, stls = "wait", False
-        elif d == "<" and in_capa == "wait":
-            in_capa = t.startswith("+OK")
-            seen = True if in_capa else seen
-        elif d == "<" and in_capa is True:
-            if t == ".":
-                in_capa = False
-            elif t.split(" ")[0].upper() == "STLS":
-                stls = True
-    return None if seen is None else stls
-
-
 def cmd_curl_events(args):
     user, password = account(args)
     lines = read_curl_trace(args.trace)
@@ -183,7 +177,7 @@ def cmd_curl_events(args):
     if i is None:
         die("curl sent no login (trace %s)" % args.trace)
     verb = lines[i][1].split(" ")[0].upper()
-    cred = {"command": verb, "starttls_offered": stls_offered(lines, i)}
+    cred = {"command": verb, "starttls_offered": pop3_gen.stls_offered(lines, i)}
     # The client's lines up to the server's final +OK/-ERR.
     k, chals, resps = i + 1, [], []
     while k < len(lines) and not (lines[k][0] == "<" and
@@ -242,12 +236,13 @@ def cmd_curl_events(args):
     if (cred["outcome"] == "failure") != args.expect_failure:
         die("curl's login ended %r" % reply)
     print("  curl: %s %s user %r -> %s" % (verb, cred["mechanism"], cred["username"], reply))
-    append_events(args.expected, [alert(args.host, args.port, cred)])
+    append_events(args.expected, [alert(args.host, args.port, args.src_port, cred)])
 
 
 def cmd_poplib_apop(args):
     user, password = account(args)
-    pop = poplib.POP3(args.host, args.port, timeout=20)
+    pop = gencommon.POP3From(args.host, args.port, (CLIENT_IP, args.src_port))
+    sport = gencommon.local_port(pop.sock)
     banner = pop.getwelcome().decode()
     ts = banner[banner.index("<"):banner.index(">", banner.index("<")) + 1]
     digest = hashlib.md5((ts + password).encode("utf-8")).hexdigest()
@@ -260,7 +255,7 @@ def cmd_poplib_apop(args):
     if reply.startswith("+OK") == args.wrong_password:
         die("APOP ended %r" % reply)
     pop.quit()
-    append_events(args.expected, [alert(args.host, args.port, {
+    append_events(args.expected, [alert(args.host, args.port, sport, {
         "command": "APOP", "mechanism": "APOP", "username": user,
         "challenge": ts, "response": digest, "hashcat": "%s:%s" % (digest, ts),
         "hashcat_mode": 20, "outcome": outcome(reply), "server_reply": reply,
@@ -273,7 +268,8 @@ def cmd_poplib_digest(args):
     (algorithm="md5-sess") where curl compares the bare token. The client
     side here follows RFC 2831 2.1.2 (CAPA first, as mail clients do)."""
     user, password = account(args)
-    pop = poplib.POP3(args.host, args.port, timeout=20)
+    pop = gencommon.POP3From(args.host, args.port, (CLIENT_IP, args.src_port))
+    sport = gencommon.local_port(pop.sock)
     caps = pop.capa()
     stls = "STLS" in caps
     pop._putcmd("AUTH DIGEST-MD5")
@@ -304,7 +300,7 @@ def cmd_poplib_digest(args):
             "server_reply": line, "starttls_offered": stls}
     if d["realm"]:
         cred["domain"] = d["realm"]
-    append_events(args.expected, [alert(args.host, args.port, cred)])
+    append_events(args.expected, [alert(args.host, args.port, sport, cred)])
 
 
 def main():
@@ -321,6 +317,9 @@ def main():
         p.add_argument("--accounts", required=True)
         p.add_argument("--host", required=True)
         p.add_argument("--port", type=int, required=True)
+        p.add_argument("--src-port", type=int, required=True,
+                       help="poplib: the port to connect from; curl-events: the "
+                            "one curl printed")
         p.add_argument("--expected", required=True)
         p.set_defaults(func=func)
         if name == "curl-events":

@@ -15,6 +15,9 @@
 # curl, poplib and imaplib talk to them. Beside each capture it writes
 # <name>.expected.json (NDJSON) from what the clients sent and received and
 # from the files and messages this generator made (pcaps/gen/smtp_gen.py).
+# Each client connects from a port picked here (--src-port; no two alike, a
+# port in TIME_WAIT could not be bound again), so the connections keep their
+# ports from run to run: tap_reorder.py names two of them (41456, 54240).
 #
 # Produces (see pcaps/README.md, section SMTP):
 #   smtp/auth-mechanisms.pcap        swaks/smtplib/curl: PLAIN, LOGIN, CRAM-MD5,
@@ -205,21 +208,21 @@ P1=$T/$NAME.pcap E1=$T/$NAME.expected.json
 log "capture smtp/$NAME"
 start_capture "$P1"
 log "  swaks AUTH PLAIN (240-character password), message"
-gen swaks "$E1" --port 25 --user plain --auth PLAIN
+gen swaks "$E1" --port 25 --src-port 41440 --user plain --auth PLAIN
 log "  swaks AUTH LOGIN (UTF-8 user), message with a PNG"
-gen swaks "$E1" --port 25 --user login --auth LOGIN --attach chart.png
+gen swaks "$E1" --port 25 --src-port 41444 --user login --auth LOGIN --attach chart.png
 log "  swaks AUTH CRAM-MD5"
-gen swaks "$E1" --port 25 --user cram --auth CRAM-MD5 --quit-after-auth
+gen swaks "$E1" --port 25 --src-port 41456 --user cram --auth CRAM-MD5 --quit-after-auth
 log "  swaks AUTH PLAIN and AUTH LOGIN with wrong passwords"
-gen swaks "$E1" --port 25 --user plain --auth PLAIN --wrong
-gen swaks "$E1" --port 25 --user login --auth LOGIN --wrong
+gen swaks "$E1" --port 25 --src-port 41466 --user plain --auth PLAIN --wrong
+gen swaks "$E1" --port 25 --src-port 43644 --user login --auth LOGIN --wrong
 log "  smtplib AUTH PLAIN on 587 (STARTTLS offered, not used), two messages"
-gen smtplib "$E1" --port 587 --user alice --mech PLAIN --msg plain --msg html
+gen smtplib "$E1" --port 587 --src-port 33998 --user alice --mech PLAIN --msg plain --msg html
 log "  smtplib AUTH LOGIN wrong password (smtplib sends ASCII only), CRAM-MD5 good"
-gen smtplib "$E1" --port 587 --user alice --mech LOGIN --wrong
-gen smtplib "$E1" --port 25 --user cram --mech CRAM-MD5
+gen smtplib "$E1" --port 587 --src-port 33718 --user alice --mech LOGIN --wrong
+gen smtplib "$E1" --port 25 --src-port 58514 --user cram --mech CRAM-MD5
 log "  curl AUTH=LOGIN, message with attachments"
-gen curl "$E1" --port 25 --user login --mech LOGIN --msg attach
+gen curl "$E1" --port 25 --src-port 35322 --user login --mech LOGIN --msg attach
 finish_capture
 
 # ---- smtp/nonstandard-port-2525 ----------------------------------------------
@@ -228,7 +231,8 @@ P2=$T/$NAME2.pcap E2=$T/$NAME2.expected.json
 : > "$E2"
 log "capture smtp/$NAME2"
 start_capture "$P2"
-gen swaks "$E2" --port 2525 --user plain --auth PLAIN --attach "Résumé – 2026 ✓.pdf"
+gen swaks "$E2" --port 2525 --src-port 44762 --user plain --auth PLAIN \
+    --attach "Résumé – 2026 ✓.pdf"
 finish_capture
 
 # ---- smtp/starttls-no-credential ---------------------------------------------
@@ -240,7 +244,8 @@ printf '%s\n' '{"event_type": "stats", "stats": {"flow": {"created": 1}, "app_la
     > "$E3"
 log "capture smtp/$NAME3 (swaks --tls: nothing may be reported)"
 start_capture "$P3"
-cli swaks --server "$SRV_IP" --port 587 --tls --auth PLAIN --auth-user "alice@example.test" \
+cli swaks --server "$SRV_IP" --port 587 --local-port 54240 --tls --auth PLAIN \
+    --auth-user "alice@example.test" \
     --auth-password "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["alice"]["password"])' "$T/users.json")" \
     --from sender@example.net --to alice@example.test --timeout 20 > "$T/swaks-tls.log" 2>&1 \
     || die "swaks --tls failed (see $T/swaks-tls.log)"
@@ -257,7 +262,8 @@ C3=$T/3-fetch-imap.pcap CE3=$T/3-fetch-imap.expected.json
 : > "$CE1"; : > "$CE2"; : > "$CE3"
 log "capture chain/1-submit-smtp"
 start_capture "$C1"
-gen smtplib "$CE1" --port 25 --user alice --mech PLAIN --msg plain --msg html --msg attach --msg long
+gen smtplib "$CE1" --port 25 --src-port 35326 --user alice --mech PLAIN \
+    --msg plain --msg html --msg attach --msg long
 finish_capture
 log "  waiting for LMTP delivery into alice's Maildir"
 for _ in $(seq 100); do
@@ -268,24 +274,24 @@ done
 [ "$n" -ge 4 ] || die "only $n of 4 messages delivered (see $T/postfix.log)"
 log "capture chain/2-fetch-pop3"
 start_capture "$C2"
-gen poplib "$CE2" --port 110 --user alice
+gen poplib "$CE2" --port 110 --src-port 59444 --user alice
 finish_capture
 log "capture chain/3-fetch-imap"
 start_capture "$C3"
-gen imaplib "$CE3" --port 143 --user alice
+gen imaplib "$CE3" --port 143 --src-port 57320 --user alice
 finish_capture
 
 stop_servers
 
 # ---------------------------------------------------------------- checks
 log "checking the captures"
-check --pcap "$P1" --ports 25,587 --sessions 9 --want "AUTH PLAIN" --want "AUTH LOGIN" \
-    --want "AUTH CRAM-MD5" --want "MAIL FROM" --want DATA
-check --pcap "$P2" --ports 2525 --sessions 1 --want "AUTH PLAIN" --want DATA
-check --pcap "$P3" --ports 587 --sessions 1 --want STARTTLS --no-fin-check
-check --pcap "$C1" --ports 25 --sessions 1 --want "AUTH PLAIN" --want DATA
-check --pcap "$C2" --ports 110 --sessions 1 --want USER --want "RETR 4"
-check --pcap "$C3" --ports 143 --sessions 1
+check --pcap "$P1" --expected "$E1" --ports 25,587 --sessions 9 --want "AUTH PLAIN" \
+    --want "AUTH LOGIN" --want "AUTH CRAM-MD5" --want "MAIL FROM" --want DATA
+check --pcap "$P2" --expected "$E2" --ports 2525 --sessions 1 --want "AUTH PLAIN" --want DATA
+check --pcap "$P3" --expected "$E3" --ports 587 --sessions 1 --want STARTTLS --no-fin-check
+check --pcap "$C1" --expected "$CE1" --ports 25 --sessions 1 --want "AUTH PLAIN" --want DATA
+check --pcap "$C2" --expected "$CE2" --ports 110 --sessions 1 --want USER --want "RETR 4"
+check --pcap "$C3" --expected "$CE3" --ports 143 --sessions 1
 
 install_outputs "$OUT" "$P1" "$E1" "$P2" "$E2" "$P3" "$E3"
 install_outputs "$OUT_CHAIN" "$C1" "$CE1" "$C2" "$CE2" "$C3" "$CE3"

@@ -21,6 +21,8 @@ Usage: stream_gen.py [OUTDIR]   (default: pcaps/stream next to this script)
 Nothing is sent on any network: packets are only written to files.
 """
 import base64
+import email
+import email.policy
 import hashlib
 import json
 import os
@@ -139,8 +141,10 @@ def flat(steps):
 
 
 def alert(c, outcome="success", reply="+OK Logged in.", pcap_cnt=None, **extra):
+    """A POP3 USER/PASS login of flow c. No session here sends CAPA, so
+    starttls_offered is never known; every login is in the clear (tls)."""
     cred = {"command": "USER", "mechanism": "USER", "password": PASSWORD, "outcome": outcome,
-            "server_reply": reply}
+            "server_reply": reply, "tls": False}
     cred.update(extra)
     if "username" not in cred:
         cred["username"] = USER
@@ -159,23 +163,99 @@ def with_cnt(ev, pcap_cnt, key, value):
     return ev
 
 
-def email_ev(c, raw, truncated=False, pcap_cnt=None):
-    subject = [l for l in raw.split(b"\r\n") if l.startswith(b"Subject: ")][0][9:].decode()
-    e = {"command": "RETR", "subject": subject, "from": "Bob Sender <bob@example.net>",
-         "truncated": truncated}
-    if not truncated:
-        e["size"] = len(raw)
-        e["sha256"] = hashlib.sha256(raw).hexdigest()
+def headers(raw):
+    """The header keys of an email event, from the message this script
+    wrote (README "A message": values decoded, To/Cc as address lists;
+    a header the message lacks gives no key)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    out = {}
+    for key, name in (("from", "From"), ("subject", "Subject"), ("date", "Date"),
+                      ("message_id", "Message-ID")):
+        if msg[name] is not None:
+            out[key] = str(msg[name])
+    for key, name in (("to", "To"), ("cc", "Cc")):
+        if msg[name] is not None:
+            out[key] = [str(a) for a in msg[name].addresses]
+    return out
+
+
+def kept_after_gap(raw, hole):
+    """The message bytes a line-based reader keeps when the RETR reply
+    (retr_body(raw)) loses bytes hole = (start, end) of it (README,
+    Streams, "what a gap means"): it resynchronises on lines, so the line
+    the hole cuts is lost whole (its head waits for a line end that never
+    comes, its tail is skipped as the rest of a cut line), unless the hole
+    ends right where a line that plainly starts one begins (for a message
+    only its terminator). The reply's status line and terminator are not
+    message bytes; the rest is dot-unstuffed."""
+    body = retr_body(raw)
+    start, end = hole
+    resume = end
+    if not (body[end - 2:end] == b"\r\n" and body[end:].startswith(b".\r\n")):
+        resume = body.index(b"\r\n", end) + 2
+    lines, at = [], 0
+    while at < len(body):
+        nxt = body.index(b"\r\n", at) + 2
+        if nxt <= start or at >= resume:
+            lines.append(body[at:nxt])
+        at = nxt
+    assert lines[0].startswith(b"+OK ") and lines[-1] == b".\r\n"
+    return b"".join(l[1:] if l.startswith(b"..") else l for l in lines[1:-1])
+
+
+def email_ev(c, raw, truncated=False, pcap_cnt=None, hole=None):
+    """The RETR of message raw on flow c. A truncated message (hole: the
+    bytes of the RETR reply never delivered, see kept_after_gap) is
+    described by what was kept of it: its size and hash, the headers that
+    survived."""
+    assert truncated == (hole is not None)
+    kept = kept_after_gap(raw, hole) if truncated else raw
+    e = {"command": "RETR"}
+    e.update(headers(kept))
+    e.update({"size": len(kept), "sha256": hashlib.sha256(kept).hexdigest(),
+              "truncated": truncated})
     return with_cnt({"event_type": "email", "app_proto": "pop3", "src_ip": CLI_IP,
                      "src_port": c.cport, "dest_ip": SRV_IP, "dest_port": c.sport},
                     pcap_cnt, "email", e)
 
 
-def gap_anomaly(c):
-    """The one reassembly_gap anomaly of a direction of flow c (flow events
-    name the client as src whichever direction the hole is in)."""
-    return {"event_type": "anomaly", "src_ip": CLI_IP, "src_port": c.cport, "dest_ip": SRV_IP,
-            "dest_port": c.sport, "anomaly": {"type": "stream", "event": "reassembly_gap"}}
+def hole_of(steps_pkts, p):
+    """(start, end) of packet p's bytes within its step, whose packets are
+    steps_pkts (the first one carries the step's first byte)."""
+    start = (p[TCP].seq - steps_pkts[0][TCP].seq) & 0xffffffff
+    return start, start + len(bytes(p[TCP].payload))
+
+
+# anomaly.detail: the wording is mailspill's own (it is not part of the
+# README's contract, only that a gap's detail gives the missing byte count);
+# the facts in it -- which side, how many bytes -- are what this script put
+# into the capture.
+SIDE = {True: "client", False: "server"}
+
+
+def stream_anomaly(c, event, detail, app_proto="pop3"):
+    """A stream anomaly of flow c (flow events name the client as src
+    whichever direction it is about)."""
+    return {"event_type": "anomaly", "app_proto": app_proto, "src_ip": CLI_IP,
+            "src_port": c.cport, "dest_ip": SRV_IP, "dest_port": c.sport,
+            "anomaly": {"type": "stream", "event": event, "app_proto": app_proto,
+                        "detail": detail}}
+
+
+def gap_anomaly(c, missing, from_client=False):
+    """The one reassembly_gap anomaly of a direction of flow c: `missing`
+    bytes of that direction were never captured (the first hole)."""
+    return stream_anomaly(c, "reassembly_gap",
+                          "%d bytes of the %s's stream were never captured: what spans them "
+                          "is reported incomplete or truncated" % (missing, SIDE[from_client]))
+
+
+def overlap_anomaly(c, from_client):
+    """The one reassembly_overlap_different_data anomaly of a direction of
+    flow c: a copy of bytes it had sent carried other bytes."""
+    return stream_anomaly(c, "reassembly_overlap_different_data",
+                          "%s retransmitted different bytes; the first copy is kept"
+                          % SIDE[from_client])
 
 
 def close(c):
@@ -231,9 +311,8 @@ def case_overlap():
     # rest from p1: the real line.
     d["pass"] = [p1, forged, p0, forged2]
     pkts = hs + [x for k, _ in steps for x in d[k]] + close(c)
-    anomaly = {"event_type": "anomaly", "src_ip": CLI_IP, "src_port": c.cport,
-               "anomaly": {"type": "stream", "event": "reassembly_overlap_different_data"}}
-    return pkts, [alert(c), email_ev(c, raw), anomaly], "overlap with different data"
+    return pkts, [alert(c), email_ev(c, raw), overlap_anomaly(c, True)], \
+        "overlap with different data"
 
 
 def case_gap():
@@ -245,10 +324,12 @@ def case_gap():
     hs = c.handshake()
     steps, raw = pop3_session(c, 4, cuts={"message": (800, 1600)})
     d = dict(steps)
+    lost = d["message"][1]
+    hole = hole_of(d["message"], lost)
     d["message"] = [d["message"][0], d["message"][2]]
     pkts = hs + [x for k, _ in steps for x in d[k]] + close(c)
-    return pkts, [alert(c), email_ev(c, raw, truncated=True), gap_anomaly(c)], \
-        "a gap in the message"
+    return pkts, [alert(c), email_ev(c, raw, truncated=True, hole=hole),
+                  gap_anomaly(c, hole[1] - hole[0])], "a gap in the message"
 
 
 def case_wrap():
@@ -523,6 +604,7 @@ def pop3_build(c, retrs, cuts=None):
 
 SMTP_USER = "alice@example.org"
 SMTP_QUEUED = "250 2.0.0 Ok: queued as 4F2A1B3C5D"
+SMTP_HELO = "client.example.net"
 
 
 def smtp_build(c, raw, cuts=None):
@@ -530,7 +612,7 @@ def smtp_build(c, raw, cuts=None):
     with the initial response, MAIL, RCPT, DATA, the message, QUIT."""
     plain = base64.b64encode(b"\0" + SMTP_USER.encode() + b"\0" + PASSWORD.encode())
     steps = [("banner", False, b"220 mail.example.org ESMTP ready\r\n"),
-             ("ehlo", True, b"EHLO client.example.net\r\n"),
+             ("ehlo", True, b"EHLO %s\r\n" % SMTP_HELO.encode()),
              ("ehlo_ok", False, b"250-mail.example.org\r\n250-PIPELINING\r\n"
                                 b"250-SIZE 10240000\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"),
              ("auth", True, b"AUTH PLAIN " + plain + b"\r\n"),
@@ -554,18 +636,19 @@ def smtp_alert(c, pcap_cnt):
                     "credential", {"command": "AUTH", "mechanism": "PLAIN", "username": SMTP_USER,
                                    "password": PASSWORD, "outcome": "success",
                                    "server_reply": "235 2.7.0 Authentication successful",
-                                   "starttls_offered": False})
+                                   "tls": False, "starttls_offered": False})
 
 
 def smtp_email(c, raw, pcap_cnt):
-    subject = [l for l in raw.split(b"\r\n") if l.startswith(b"Subject: ")][0][9:].decode()
+    """The DATA message of smtp_build: the envelope and EHLO name it sent."""
+    e = {"command": "DATA", "accepted": True, "server_reply": SMTP_QUEUED}
+    e.update(headers(raw))
+    e.update({"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(), "truncated": False})
     return with_cnt({"event_type": "email", "app_proto": "smtp", "src_ip": CLI_IP,
                      "src_port": c.cport, "dest_ip": SRV_IP, "dest_port": c.sport,
-                     "smtp": {"mail_from": "<bob@example.net>", "rcpt_to": ["<alice@example.org>"]}},
-                    pcap_cnt,
-                    "email", {"command": "DATA", "accepted": True,
-                              "server_reply": SMTP_QUEUED, "subject": subject, "size": len(raw),
-                              "sha256": hashlib.sha256(raw).hexdigest(), "truncated": False})
+                     "smtp": {"helo": SMTP_HELO, "mail_from": "<bob@example.net>",
+                              "rcpt_to": ["<alice@example.org>"]}},
+                    pcap_cnt, "email", e)
 
 
 def pick(P, spec):
@@ -789,9 +872,9 @@ def case_late_beyond_time():
     m = Model(pkts, gaps_before={len(a1) + len(fb): [(SRV_IP, 110, CLI_IP, a.cport)]})
     m.check(a, b, holes=[A["msg17"][2]])
     exp = [alert(a, pcap_cnt=m.cnt(A["pass_ok"][-1])),
-           email_ev(a, raw17, truncated=True),
+           email_ev(a, raw17, truncated=True, hole=hole_of(A["msg17"], A["msg17"][2])),
            email_ev(a, raw18, pcap_cnt=m.cnt(A["msg18"][-1])),
-           gap_anomaly(a),
+           gap_anomaly(a, len(payload(A["msg17"][2]))),
            alert(b, pcap_cnt=m.cnt(B["pass_ok"][-1])),
            email_ev(b, raw19, pcap_cnt=m.cnt(B["msg19"][-1]))]
     return pkts, exp, "a piece more than 10 s late: gap", times
@@ -825,9 +908,9 @@ def case_late_beyond_packets():
     m = Model(pkts, gaps_before={index_of(pkts, late): [(SRV_IP, 110, CLI_IP, a.cport)]})
     m.check(a, b, holes=[late])
     exp = [alert(a, pcap_cnt=m.cnt(A["pass_ok"][-1])),
-           email_ev(a, raw20, truncated=True),
+           email_ev(a, raw20, truncated=True, hole=hole_of(A["msg20"], late)),
            email_ev(a, raw21, pcap_cnt=m.cnt(A["msg21"][-1])),
-           gap_anomaly(a),
+           gap_anomaly(a, len(payload(late))),
            alert(b, pcap_cnt=m.cnt(B["pass_ok"][-1])),
            email_ev(b, raw22, pcap_cnt=m.cnt(B["msg22"][-1]))]
     return pkts, exp, "a piece more than 2048 packets late: gap"

@@ -8,10 +8,12 @@ passwords, message bytes, attachment files), what the clients sent and what
 the server answered as the clients saw it (smtplib/poplib/imaplib return
 values and the bytes they received, swaks transcripts, curl traces and
 output files) -- never from a capture or from mailspill. Every client
-connects from a fixed source port (port base + session number), so each
-event names its connection (src_port) and the expected files only change
-where the servers do (queue ids, IMAP tags, the delivered messages'
-Received headers).
+connects from a fixed source port (port base + session number: the client
+socket's own port, bound before connecting), so each event names its
+connection (src_port) and the expected files only change where the servers
+and swaks do (queue ids, IMAP tags, the delivered messages' Received
+headers, the Date, Message-Id and MIME boundary of the message swaks
+composes).
 
 Subcommands (state lives in the work dir W made by the shell script):
   setup W                      users (W/users for dovecot, W/users.json),
@@ -211,24 +213,50 @@ def base_event(kind, proto, host, sport, port):
 
 def cred_event(proto, host, sport, port, command, mech, user, password, ok, reply, starttls):
     """starttls: whether the client saw STARTTLS/STLS offered before its
-    login (None: it asked for no capability list)."""
+    login (None: it asked for no capability list). The alert object follows
+    from the protocol, mechanism and outcome (README's alert table)."""
     ev = base_event("alert", proto, host, sport, port)
     ev["credential"] = {"command": command, "mechanism": mech, "username": user,
                         "password": password, "outcome": "success" if ok else "failure",
                         "server_reply": reply, "tls": False, "starttls_offered": starttls}
-    return ev
+    return gencommon.with_alert(ev)
 
 
-def smtp_email_event(host, sport, port, mail_from, rcpts, subject, attachments, accepted,
-                     reply, raw=None):
+def message_keys(raw):
+    """(parsed message, the header keys of its email event): README "A
+    message": From, Subject, Date, Message-ID decoded; To and Cc as lists
+    of the addresses, decoded; a header the message lacks gives no key."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    keys = {}
+    for key, name in (("from", "From"), ("subject", "Subject"), ("date", "Date"),
+                      ("message_id", "Message-ID")):
+        if msg[name] is not None:
+            keys[key] = str(msg[name])
+    for key, name in (("to", "To"), ("cc", "Cc")):
+        if msg[name] is not None:
+            keys[key] = [str(a) for a in msg[name].addresses]
+    return msg, keys
+
+
+def smtp_email_event(host, sport, port, helo, mail_from, rcpts, subject, attachments, accepted,
+                     reply, raw):
+    """A submitted message: raw is what the client sent after DATA (before
+    dot-stuffing), so its headers, size and sha256 are the event's; the
+    subject and attachments it was meant to carry are checked against it."""
+    msg, keys = message_keys(raw)
+    if keys.get("subject") != subject:
+        die("submitted message has subject %r, not %r" % (keys.get("subject"), subject))
+    got = gencommon.received_attachments(msg)
+    if got != attachments:
+        die("attachments of %r differ from the files sent: %r" % (subject, got))
     ev = base_event("email", "smtp", host, sport, port)
-    # Suricata's smtp object: the paths as the client wrote them.
-    ev["smtp"] = {"mail_from": "<%s>" % mail_from, "rcpt_to": ["<%s>" % r for r in rcpts]}
-    e = {"command": "DATA", "subject": subject}
-    if raw is not None:         # as submitted (the size/sha256 of what is reported)
-        e["size"] = len(raw)
-        e["sha256"] = hashlib.sha256(raw).hexdigest()
-    e.update({"attachments": attachments, "accepted": accepted, "server_reply": reply,
+    # Suricata's smtp object: the EHLO name and the paths as the client wrote them.
+    ev["smtp"] = {"helo": helo, "mail_from": "<%s>" % mail_from,
+                  "rcpt_to": ["<%s>" % r for r in rcpts]}
+    e = {"command": "DATA"}
+    e.update(keys)
+    e.update({"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
+              "attachments": attachments, "accepted": accepted, "server_reply": reply,
               "truncated": False})
     ev["email"] = e
     return ev
@@ -236,10 +264,10 @@ def smtp_email_event(host, sport, port, mail_from, rcpts, subject, attachments, 
 
 def fetched_event(proto, host, sport, port, command, raw, meta):
     """A delivered message as a client received it (after dot-unstuffing
-    for POP3, the literal for IMAP): size/sha256 of those bytes; attachments
-    checked against the files sent."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    subject = str(msg["Subject"])
+    for POP3, the literal for IMAP): its headers, size/sha256 of those
+    bytes; attachments checked against the files sent."""
+    msg, keys = message_keys(raw)
+    subject = keys.get("subject")
     known = [i for i in meta["messages"].values() if i["subject"] == subject]
     known += [meta["swaks"]] if meta["swaks"]["subject"] == subject else []
     if len(known) != 1:
@@ -248,11 +276,11 @@ def fetched_event(proto, host, sport, port, command, raw, meta):
     if got != known[0]["attachments"]:
         die("attachments of %r differ from the files sent: %r" % (subject, got))
     ev = base_event("email", proto, host, sport, port)
-    ev["email"] = {"command": command, "subject": subject, "from": str(msg["From"]),
-                   "to": [str(a) for a in msg["To"].addresses],
-                   "message_id": str(msg["Message-ID"]), "size": len(raw),
-                   "sha256": hashlib.sha256(raw).hexdigest(),
-                   "attachments": known[0]["attachments"], "truncated": False}
+    e = {"command": command}
+    e.update(keys)
+    e.update({"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
+              "attachments": known[0]["attachments"], "truncated": False})
+    ev["email"] = e
     return ev
 
 
@@ -337,16 +365,32 @@ def s_smtplib(ctx, n, port, ukey, mech, msgs, wrong=False):
         ctx.say(n, "  DATA %s (%d bytes) -> %s" % (name, len(raw), reply))
         if code != 250:
             die("message %s refused: %s" % (name, reply))
-        events.append(smtp_email_event(ctx.host, ctx.sport(n), port, mail_from, rcpts,
-                                       info["subject"], info["attachments"], True, reply, raw))
+        # smtplib's EHLO named local_hostname.
+        events.append(smtp_email_event(ctx.host, ctx.sport(n), port, s.local_hostname,
+                                       mail_from, rcpts, info["subject"], info["attachments"],
+                                       True, reply, raw))
     s.quit()
     return events
 
 
+def swaks_data(client, server):
+    """The message swaks sent: the lines it shows (" -> ") between the 354
+    reply to DATA and the lone ".", CRLF-terminated and dot-unstuffed.
+    swaks prints every line it sends, so this is the message byte for
+    byte (its Date, Message-Id and MIME boundary are its own, made at run
+    time)."""
+    data = next(i for i, t in client if t.upper() == "DATA")
+    go = next(i for i, t in server if i > data and t.startswith("354"))
+    dot = next(i for i, t in client if i > go and t == ".")
+    return b"".join((t[1:] if t.startswith("..") else t).encode("utf-8", "surrogateescape")
+                    + b"\r\n"
+                    for i, t in client if go < i < dot)
+
+
 def s_swaks(ctx, n, port, ukey):
     """swaks AUTH LOGIN and a message it composes with one attachment. swaks
-    builds the message itself, so (as in smtp_gen.py) its size and hash are
-    not asserted; the attachment is the file."""
+    builds the message itself: its bytes come from swaks's transcript; the
+    attachment is checked against the file."""
     u = ctx.users[ukey]
     fmeta = ctx.meta["files"][SWAKS["attach"]]
     mail_from, rcpt = "bob@example.net", "alice@%s" % DOMAIN
@@ -356,8 +400,9 @@ def s_swaks(ctx, n, port, ukey):
            "--header", "Subject: " + SWAKS["subject"], "--attach-type", fmeta["content_type"],
            "--attach", "@" + os.path.join(ctx.w, "files", SWAKS["attach"]), "--timeout", "30"]
     run = subprocess.run(cmd, capture_output=True, timeout=90)
-    out = run.stdout.decode("utf-8", "replace").splitlines()
-    with open(os.path.join(ctx.w, "swaks-%d.log" % ctx.sport(n)), "w", encoding="utf-8") as f:
+    out = run.stdout.decode("utf-8", "surrogateescape").splitlines()
+    with open(os.path.join(ctx.w, "swaks-%d.log" % ctx.sport(n)), "w", encoding="utf-8",
+              errors="surrogateescape") as f:
         f.write("\n".join(out))
     # Transcript: " -> " client, "<-  " server, "<** " server error reply.
     server = [(i, l[4:]) for i, l in enumerate(out) if l.startswith(("<-  ", "<** "))]
@@ -378,11 +423,14 @@ def s_swaks(ctx, n, port, ukey):
             or not data_reply.startswith("250"):
         die("s%d swaks: AUTH %r, DATA %r" % (n, auth_reply, data_reply))
     starttls = any(re.match(r"^250[ -]STARTTLS\s*$", t, re.I) for _, t in server)
-    ctx.say(n, "swaks AUTH LOGIN %s -> %s; DATA -> %s" % (u["user"], auth_reply, data_reply))
+    helo = next(t.split(" ", 1)[1] for _, t in client if t.upper().startswith("EHLO "))
+    raw = swaks_data(client, server)
+    ctx.say(n, "swaks AUTH LOGIN %s -> %s; DATA (%d bytes) -> %s"
+            % (u["user"], auth_reply, len(raw), data_reply))
     return [cred_event("smtp", ctx.host, ctx.sport(n), port, "AUTH", "LOGIN", u["user"],
                        u["password"], True, auth_reply, starttls),
-            smtp_email_event(ctx.host, ctx.sport(n), port, mail_from, [rcpt], SWAKS["subject"],
-                             [fmeta], True, data_reply)]
+            smtp_email_event(ctx.host, ctx.sport(n), port, helo, mail_from, [rcpt],
+                             SWAKS["subject"], [fmeta], True, data_reply, raw)]
 
 
 def curl_recv_lines(trace):
@@ -404,6 +452,11 @@ def s_curl_smtp(ctx, n, port, ukey, msg):
     if run.returncode != 0:
         die("s%d curl failed: %s" % (n, run.stderr.decode(errors="replace")))
     recv = curl_recv_lines(trace)
+    # curl names the URL's path in EHLO; its trace shows what it sent.
+    helo = next((t.split(" ", 1)[1] for d, t in read_curl_trace(trace)
+                 if d == ">" and t.upper().startswith("EHLO ")), None)
+    if helo is None:
+        die("s%d: curl sent no EHLO" % n)
     auth_reply = next((l for l in recv if re.match(r"^(235|5\d\d)", l)), None)
     data_reply = next((l for l in reversed(recv) if l.startswith("250") and "queued" in l), None)
     if not auth_reply or not auth_reply.startswith("235") or not data_reply:
@@ -414,8 +467,8 @@ def s_curl_smtp(ctx, n, port, ukey, msg):
             % (u["user"], auth_reply, msg, len(raw), data_reply))
     return [cred_event("smtp", ctx.host, ctx.sport(n), port, "AUTH", "PLAIN", u["user"],
                        u["password"], True, auth_reply, starttls),
-            smtp_email_event(ctx.host, ctx.sport(n), port, mail_from, [rcpt], info["subject"],
-                             info["attachments"], True, data_reply, raw)]
+            smtp_email_event(ctx.host, ctx.sport(n), port, helo, mail_from, [rcpt],
+                             info["subject"], info["attachments"], True, data_reply, raw)]
 
 
 def pop3_login_userpass(ctx, n, p, u, password):

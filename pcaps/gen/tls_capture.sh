@@ -101,9 +101,10 @@ i.login("alice", pw); i.select("INBOX"); i.fetch("1", "(BODY.PEEK[])"); i.logout
 EOP
 finish_capture
 
-# What must come out: no credential, no message, no anomaly; the three
-# sessions the clients above made, counted as encrypted.
-printf '%s\n' '{"event_type": "stats", "stats": {"app_layer": {"flow": {"encrypted": 3, "pop3": 0, "imap": 0, "smtp": 0}}, "output": {"alert": 0, "email": 0}}}' \
+# What must come out: no credential, no message, no file, no anomaly; the
+# three connections the clients above made, each counted as encrypted and
+# none as a cleartext protocol or as unknown.
+printf '%s\n' '{"event_type": "stats", "stats": {"flow": {"created": 3}, "app_layer": {"flow": {"encrypted": 3, "pop3": 0, "imap": 0, "smtp": 0, "other": 0}}, "output": {"alert": 0, "email": 0, "fileinfo": 0, "anomaly": 0}}}' \
     > "$T/implicit-tls-pop3s-imaps.expected.json"
 mkdir -p "$OUT"
 install_outputs "$OUT" "$T/implicit-tls-pop3s-imaps.pcap" "$T/implicit-tls-pop3s-imaps.expected.json"
