@@ -3,13 +3,14 @@
 #   make demo   the same, then run it on the bundled capture
 #   make test   install the missing build and test packages, build, run the whole suite
 #   make lint   install cppcheck and clang-tidy if missing, run scripts/lint.sh
+#   make fuzz   build the libFuzzer targets with clang, run each SECONDS (60) seconds
 BUILD ?= build
 BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO ?= pcaps/pop3/demo-userpass-retr.pcap
 
 .PHONY: all deps deps-build deps-test deps-lint deps-clang build demo test test-san \
-        test-san-clang check-src lint \
+        test-san-clang check-src lint fuzz \
         mutation clean pcaps bench
 
 all: build
@@ -67,6 +68,18 @@ test-san-clang: deps-clang
 
 check-src:
 	./scripts/check-src.sh
+
+# Every libFuzzer target of tests/fuzz/, built with clang (sanitizers and
+# coverage on every library) in $(BUILD_FUZZ), each run SECONDS seconds
+# from its seeds on a scratch corpus (tests/fuzz/run.sh); fails if any
+# finds a crash, a leak or a hang, keeping the input.
+BUILD_FUZZ ?= build-fuzz
+SECONDS ?= 60
+fuzz: deps-clang
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_FUZZ=ON \
+	    -DMS_TESTS=ON
+	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+	./tests/fuzz/run.sh $(BUILD_FUZZ) $(SECONDS)
 
 # Static analysis: cppcheck and clang-tidy (.clang-tidy) over every file in
 # $(BUILD)/compile_commands.json, tests included; fails on any finding.
