@@ -14,6 +14,12 @@
  * The classification log is capped (2 * lim->classify_buf): a direction that
  * overflows it is cut, and the dissector is told of the rest as a gap.
  *
+ * Out of memory: a flow whose state could not be allocated (classification,
+ * its log, reassembly, the dissector's own) is dropped with one
+ * out_of_memory anomaly: IGNORED from then on, its dissector destroyed
+ * without finishing, since what it holds may lack what the failure took
+ * (a PASS without its USER) and a part reported as the whole is wrong.
+ *
  * Direction: when the capture starts mid-connection the flow table guesses
  * the client from the ports. Before a dissector starts, the dissectors'
  * probes may prove the guess wrong (a server banner from the side taken for
@@ -26,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/anomaly.h"
 #include "../common/buf.h"
 #include "../common/proto.h"
@@ -129,9 +136,38 @@ static void gap_anomaly(struct ms_app_session *a, unsigned dir, uint64_t missing
     stream_anomaly(a, MS_ANOM_REASSEMBLY_GAP, detail);
 }
 
+/* The flow is dropped for lack of memory (top of the file). what: the
+ * detail, NULL when the dissector said it already. */
+static void drop_flow(struct ms_app_session *a, const char *what)
+{
+    if (a->state == ST_IGNORED)
+        return;
+    if (what) {
+        char detail[160];
+        snprintf(detail, sizeof(detail), "out of memory (%s): the rest of this flow is not parsed",
+                 what);
+        stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY, detail);
+    }
+    if (a->state == ST_DISSECTING) {
+        a->d->destroy(a->dst);
+        a->dst = NULL;
+        a->stopped = true;
+        a->c->st.dissector_stopped++;
+    } else {
+        a->c->st.flows_ignored++;
+    }
+    ms_classify_flow_free(a->cf);
+    a->cf = NULL;
+    ms_buf_free(&a->dir[0].probe);
+    ms_buf_free(&a->dir[1].probe);
+    ms_buf_free(&a->log);
+    a->state = ST_IGNORED;
+}
+
 /* Bytes to the dissector. An error from feed means the dissector stopped
  * (GUIDE 3.4: a parser's fatal errors are sticky): it is fed nothing more,
- * but still finishes and is destroyed with the flow. Said once, counted. */
+ * but still finishes and is destroyed with the flow. Said once, counted.
+ * Out of memory drops the flow instead (the dissector said so). */
 static void dissect_data(struct ms_app_session *a, unsigned dir, const uint8_t *p, size_t n)
 {
     if (a->stopped)
@@ -139,6 +175,10 @@ static void dissect_data(struct ms_app_session *a, unsigned dir, const uint8_t *
     enum ms_rc rc = a->d->feed(a->dst, dir, p, n);
     if (rc == MS_OK)
         return;
+    if (rc == MS_ERR_NOMEM) {
+        drop_flow(a, NULL);
+        return;
+    }
     a->stopped = true;
     a->c->st.dissector_stopped++;
     char detail[160];
@@ -231,7 +271,7 @@ static void replay_log(struct ms_app_session *a)
  * SIGUSR1 stats event during the session has it too. */
 static void note_tls(struct ms_app_session *a)
 {
-    if (!a->counted_tls && a->d && a->d->tls && a->d->tls(a->dst)) {
+    if (!a->counted_tls && a->dst && a->d->tls && a->d->tls(a->dst)) {
         a->counted_tls = true;
         a->c->st.flows_encrypted++;
     }
@@ -241,26 +281,28 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
 {
     struct ms_app_ctx *c = a->c;
     stop_classifying(a);
+    a->d = d; /* the app_proto of its anomalies */
     a->sink.emit = flow_emit;
     a->sink.user = a;
     if (c->tap.msg_begin) {
         /* Extracted files are named after the flow: each mail flow gets
          * its own copy of the tap with its id. */
-        a->tap = malloc(sizeof(*a->tap));
+        a->tap = ms_malloc(sizeof(*a->tap));
         if (a->tap) {
             *a->tap = c->tap;
             a->tap->flow_id = a->flow->flow_id;
             a->sink.tap = a->tap;
+        } else {
+            /* The mail is still parsed; only its files are not written. */
+            stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
+                           "out of memory: no message of this flow is extracted");
         }
     }
     a->dst = d->create(c->lim, &a->sink);
     if (!a->dst) {
-        ms_buf_free(&a->log);
-        a->state = ST_IGNORED;
-        c->st.flows_ignored++;
+        drop_flow(a, "the parser could not be started");
         return;
     }
-    a->d = d;
     a->state = ST_DISSECTING;
     c->st.flows_mail++;
     for (size_t i = 0; i < MS_MAX_DISSECTORS && ms_dissectors[i]; i++) {
@@ -274,14 +316,7 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
     /* A direction that overflowed the log was cut there (log_record): its
      * cut record told the dissector of the rest as a gap at that point, so
      * it never joins the bytes before the hole to those after it. */
-    bool lost = false;
-    for (unsigned dir = 0; dir < 2; dir++) {
-        if (!a->dir[dir].log_over)
-            continue;
-        lost = true;
-        if (a->dir[dir].gap_rec == UINT32_MAX) /* the cut record could not be logged */
-            dissect_hole(a, dir, a->dir[dir].log_dropped);
-    }
+    bool lost = a->dir[0].log_over || a->dir[1].log_over;
     ms_buf_free(&a->log);
     if (lost)
         stream_anomaly(a, MS_ANOM_CLASSIFY_BUFFER_FULL, NULL);
@@ -436,19 +471,21 @@ static void log_record(struct ms_app_session *a, unsigned hdr, const uint8_t *p,
         /* Already cut: the direction's gap record grows. */
         ad->log_dropped += n;
         uint32_t total = ad->log_dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)ad->log_dropped;
-        if (ad->gap_rec != UINT32_MAX)
-            memcpy(a->log.p + ad->gap_rec + 1, &total, 4);
+        memcpy(a->log.p + ad->gap_rec + 1, &total, 4);
         return;
     }
     /* Room is kept for one gap record per direction not yet cut. */
     size_t reserve = (size_t)LOG_HDR * (!a->dir[0].log_over + !a->dir[1].log_over);
     size_t need = LOG_HDR + (p ? (size_t)len : 0);
     if (a->log.len + need + reserve <= a->log.max) {
-        if (ms_buf_append(&a->log, h, LOG_HDR) == MS_OK) {
-            if (!p || ms_buf_append(&a->log, p, len) == MS_OK)
-                return;
-            a->log.len -= LOG_HDR; /* no header without its bytes */
+        /* It fits: only memory fails, and a log with a hole nothing
+         * records would join the bytes around it. */
+        if (ms_buf_append(&a->log, h, LOG_HDR) != MS_OK ||
+            (p && ms_buf_append(&a->log, p, len) != MS_OK)) {
+            drop_flow(a, "the classification log could not grow");
+            return;
         }
+        return;
     }
     /* The direction is cut here: a gap record at this point of the log,
      * so that the replay tells the dissector of the hole before whatever
@@ -458,8 +495,9 @@ static void log_record(struct ms_app_session *a, unsigned hdr, const uint8_t *p,
     ad->log_dropped = n;
     h[0] = (uint8_t)(dir | LOG_GAP | LOG_CUT);
     ad->gap_rec = (uint32_t)a->log.len;
+    /* Room was reserved for it: only memory fails. */
     if (ms_buf_append(&a->log, h, LOG_HDR) != MS_OK)
-        ad->gap_rec = UINT32_MAX;
+        drop_flow(a, "the classification log could not grow");
 }
 
 static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n,
@@ -473,7 +511,10 @@ static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n,
         note_tls(a);
         break;
     case ST_CLASSIFYING:
-        ms_buf_append_some(&a->dir[dir].probe, p, n);
+        if (ms_buf_append_some(&a->dir[dir].probe, p, n) == MS_ERR_NOMEM) {
+            drop_flow(a, "the probe window could not grow");
+            break;
+        }
         log_record(a, dir, p, n, m);
         break;
     case ST_IGNORED:
@@ -544,7 +585,7 @@ static void account(struct ms_app_session *a)
 
 enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms_app_session **out)
 {
-    struct ms_app_session *a = calloc(1, sizeof(*a));
+    struct ms_app_session *a = ms_calloc(1, sizeof(*a));
     *out = a;
     if (!a)
         return MS_ERR_NOMEM;
@@ -570,6 +611,11 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
     if (a->state != ST_CLASSIFYING || (!a->cf && p->payload_len == 0))
         return;
     enum ms_app v = ms_classify_packet(a->c->cls, &a->cf, p->l3, p->l3_len, p->ts_us);
+    if (!a->cf) {
+        /* nDPI's flow state could not be allocated. */
+        drop_flow(a, "classification state could not be allocated");
+        return;
+    }
     if (p->payload_len > 0)
         a->payload_pkts++;
     if (v != MS_APP_UNKNOWN)
@@ -592,6 +638,14 @@ void ms_app_session_packet_done(struct ms_app_session *a)
         decide(a, final ? ms_classify_giveup(a->c->cls, a->cf) : MS_APP_UNKNOWN, final);
     }
     account(a);
+}
+
+void ms_app_session_nomem(struct ms_app_session *a, const char *what)
+{
+    struct ms_seg_meta saved = a->now;
+    a->now = a->last;
+    drop_flow(a, what);
+    a->now = saved;
 }
 
 void ms_app_session_cap_hit(struct ms_app_session *a)
@@ -633,11 +687,11 @@ void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
         a->d->destroy(a->dst);
     }
     ms_tcp_session_free(tcp, &f->tcp);
-    free(a->tap);
+    ms_free(a->tap);
     stop_classifying(a);
     ms_buf_free(&a->log);
     c->flow_mem -= a->charged;
-    free(a);
+    ms_free(a);
     f->app = NULL;
     f->tcp.user = NULL;
 }

@@ -57,6 +57,10 @@ bool ms_app_session_ignored(const struct ms_app_session *a);
 void ms_app_session_packet_done(struct ms_app_session *a);
 /* A reassembly cap forced a gap on this flow (said once, as a mail flow). */
 void ms_app_session_cap_hit(struct ms_app_session *a);
+/* Something the flow needed could not be allocated outside the session
+ * (what: for the detail): the flow is dropped with an out_of_memory
+ * anomaly, and ignored from then on. */
+void ms_app_session_nomem(struct ms_app_session *a, const char *what);
 /* The flow ends (f->end_reason set): what waits is delivered, the
  * dissector finishes, everything is freed. */
 void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../capture/source.h"
+#include "../common/alloc.h"
 #include "../common/limits.h"
 #include "../dissectors/dissector.h"
 #include "../output/extract.h"
@@ -126,7 +127,7 @@ static char *join_filter(int argc, char **argv, int first)
     size_t len = 1;
     for (int i = first; i < argc; i++)
         len += strlen(argv[i]) + 1;
-    char *f = calloc(1, len);
+    char *f = ms_calloc(1, len);
     if (!f)
         return NULL;
     size_t at = 0;
@@ -274,9 +275,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    c->files = calloc((size_t)argc + 1, sizeof(*c->files));
-    if (!c->files)
+    c->files = ms_calloc((size_t)argc + 1, sizeof(*c->files));
+    if (!c->files) {
+        fputs("mailspill: out of memory\n", stderr);
         return 2;
+    }
     c->live.promisc = 1;
     c->live.immediate = 1;
     c->stats = true;
@@ -432,8 +435,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
     }
     if (optind < argc) {
         c->filter = join_filter(argc, argv, optind);
-        if (!c->filter)
+        if (!c->filter) {
+            fputs("mailspill: out of memory\n", stderr);
             return 2;
+        }
     }
     return 0;
 }
@@ -680,8 +685,8 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     int rc = parse_args(argc, argv, &c);
     if (rc) {
-        free(c.files);
-        free(c.filter);
+        ms_free(c.files);
+        ms_free(c.filter);
         return rc == 1 ? 0 : 2;
     }
 
@@ -690,8 +695,8 @@ int main(int argc, char **argv)
         fp = open_output(c.outpath, false);
         if (!fp) {
             fprintf(stderr, "mailspill: cannot open %s: %s\n", c.outpath, strerror(errno));
-            free(c.files);
-            free(c.filter);
+            ms_free(c.files);
+            ms_free(c.filter);
             return 1;
         }
     }
@@ -797,7 +802,7 @@ done:
         fprintf(stderr, "mailspill: error writing %s: %s\n", c.outpath, strerror(errno));
         status = 1;
     }
-    free(c.files);
-    free(c.filter);
+    ms_free(c.files);
+    ms_free(c.filter);
     return status;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
+
 #include "../capture/decode.h"
 #include "../capture/defrag.h"
 #include "../capture/flow.h"
@@ -52,6 +54,32 @@ static void expire_waits(struct ms_pipeline *pl, uint64_t now_us)
     }
 }
 
+static void packet_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, enum ms_anomaly code,
+                           const char *detail);
+
+/* A flow whose app session could not be allocated: said under the flow's
+ * name, then the flow ends (its later packets are a closed flow's). */
+static void flow_nomem(struct ms_pipeline *pl, const struct ms_flow *f)
+{
+    struct ms_event ev;
+    ms_anomaly_event(&ev, MS_ANOM_OUT_OF_MEMORY,
+                     "out of memory (no session for the flow): the packet was dropped, and with "
+                     "it its connection if it carried bytes");
+    struct ms_flow_meta m = {
+        .ts_us = pl->now_us,
+        .flow_id = f->flow_id,
+        .ip_version = f->ip_version,
+        .src_addr = f->cli_addr,
+        .src_port = f->cli_port,
+        .dest_addr = f->srv_addr,
+        .dest_port = f->srv_port,
+        .pcap_filename = pl->app.source_name,
+        .pcap_cnt = pl->app.offline ? pl->pkt_no : 0,
+    };
+    if (ms_output_event(pl->app.out, &m, &ev) != MS_OK)
+        pl->app.st.write_errors++;
+}
+
 static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
 {
     /* A stray ACK or FIN of a connection we never saw opens nothing. */
@@ -59,9 +87,16 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
     enum ms_dir dir;
     bool created;
     pl->st.tcp_packets++;
+    uint64_t nomem = ms_flow_table_stats(pl->flows)->nomem;
     struct ms_flow *f = ms_flow_lookup(pl->flows, p, opens, &dir, &created);
-    if (!f)
+    if (!f) {
+        /* The packet is lost (ms_flow_drop says what follows). */
+        if (ms_flow_table_stats(pl->flows)->nomem != nomem)
+            packet_anomaly(pl, p, MS_ANOM_OUT_OF_MEMORY,
+                           "out of memory (no flow for a TCP packet): the packet was dropped, "
+                           "and with it its connection if it carried bytes");
         return;
+    }
     struct ms_app_session *a = f->app;
     if (!a) {
         if (!opens) {
@@ -69,7 +104,8 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
             return;
         }
         if (ms_app_session_new(&pl->app, f, &a) != MS_OK) {
-            ms_flow_end(pl->flows, f);
+            flow_nomem(pl, f);
+            ms_flow_drop(pl->flows, f, p);
             return;
         }
         if (f->dir_source == MS_FLOW_DIR_PORTS)
@@ -85,8 +121,10 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
     if (ms_app_session_ignored(a))
         ms_tcp_session_ignore_bytes(&pl->tcp, &f->tcp);
 
-    uint64_t forced = pl->tcp.budget.forced;
+    uint64_t forced = pl->tcp.budget.forced, nomem_tcp = pl->tcp.st.nomem;
     enum ms_tcp_state ts = ms_tcp_session_packet(&pl->tcp, &f->tcp, dir, p, &m);
+    if (pl->tcp.st.nomem != nomem_tcp)
+        ms_app_session_nomem(a, "a segment could not be stored for reassembly");
     if (pl->tcp.budget.forced != forced)
         ms_app_session_cap_hit(a);
     swapped = f->swapped;
@@ -131,12 +169,14 @@ static void ip_proto_name(uint8_t n, char *out, size_t outlen)
     snprintf(out, outlen, "%u", n);
 }
 
-/* An anomaly of the IP layer (type "decode"): no flow, no dissector yet;
- * the addresses are the fragment's, the ports unknown (0). */
-static void frag_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, unsigned bit)
+/* An anomaly of a packet that belongs to no flow (an IP fragment; a
+ * packet no flow could be made for): no dissector yet; the addresses are
+ * the packet's, the ports left out. detail NULL: the registry's. */
+static void packet_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, enum ms_anomaly code,
+                           const char *detail)
 {
     struct ms_event ev;
-    ms_anomaly_event(&ev, ms_defrag_event_anomaly(bit), NULL);
+    ms_anomaly_event(&ev, code, detail);
     /* The fragment's transport is known from an IPv4 header; an IPv6
      * fragment's is behind its extension headers, so it is left out. */
     char proto[16] = "";
@@ -185,9 +225,14 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
         enum ms_defrag_status fs = MS_DEFRAG_DROPPED;
         if (pl->defrag)
             fs = ms_defrag_packet(pl->defrag, ts_us, p.l3, p.l3_len, &dg, &dglen, &ev);
+        if (!pl->defrag)
+            ev = MS_DEFRAG_EV_NOMEM;
         for (unsigned bit = 1; ev; bit <<= 1) {
             if (ev & bit)
-                frag_anomaly(pl, &p, bit);
+                packet_anomaly(pl, &p, ms_defrag_event_anomaly(bit),
+                               bit == MS_DEFRAG_EV_NOMEM
+                                   ? "out of memory (IP reassembly): a datagram was dropped"
+                                   : NULL);
             ev &= ~bit;
         }
         if (fs != MS_DEFRAG_DONE)
@@ -227,7 +272,7 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
 
 struct ms_pipeline *ms_pipeline_new(const struct ms_limits *lim, struct ms_output *out)
 {
-    struct ms_pipeline *pl = calloc(1, sizeof(*pl));
+    struct ms_pipeline *pl = ms_calloc(1, sizeof(*pl));
     if (!pl)
         return NULL;
     pl->lim = *lim;
@@ -377,5 +422,5 @@ void ms_pipeline_free(struct ms_pipeline *pl)
     ms_flow_table_free(pl->flows);
     ms_classifier_free(pl->app.cls);
     ms_defrag_free(pl->defrag);
-    free(pl);
+    ms_free(pl);
 }

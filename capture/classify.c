@@ -3,6 +3,8 @@
 #include <ndpi/ndpi_api.h>
 #include <stdlib.h>
 
+#include "../common/alloc.h"
+
 struct ms_classifier {
     struct ndpi_detection_module_struct *ndpi;
 };
@@ -13,12 +15,12 @@ struct ms_classify_flow {
 
 struct ms_classifier *ms_classifier_new(void)
 {
-    struct ms_classifier *c = calloc(1, sizeof(*c));
+    struct ms_classifier *c = ms_calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
     if (!c->ndpi) {
-        free(c);
+        ms_free(c);
         return NULL;
     }
     NDPI_PROTOCOL_BITMASK all;
@@ -33,7 +35,7 @@ void ms_classifier_free(struct ms_classifier *c)
     if (!c)
         return;
     ndpi_exit_detection_module(c->ndpi);
-    free(c);
+    ms_free(c);
 }
 
 static enum ms_app map_proto(uint16_t id)
@@ -75,12 +77,12 @@ enum ms_app ms_classify_packet(struct ms_classifier *c, struct ms_classify_flow 
                                const uint8_t *l3, size_t l3_len, uint64_t ts_us)
 {
     if (!*flow) {
-        struct ms_classify_flow *cf = calloc(1, sizeof(*cf));
+        struct ms_classify_flow *cf = ms_calloc(1, sizeof(*cf));
         if (!cf)
             return MS_APP_UNKNOWN;
-        cf->nf = calloc(1, SIZEOF_FLOW_STRUCT);
+        cf->nf = ms_calloc(1, SIZEOF_FLOW_STRUCT);
         if (!cf->nf) {
-            free(cf);
+            ms_free(cf);
             return MS_APP_UNKNOWN;
         }
         *flow = cf;
@@ -107,6 +109,6 @@ void ms_classify_flow_free(struct ms_classify_flow *flow)
     if (!flow)
         return;
     ndpi_free_flow_data(flow->nf);
-    free(flow->nf);
-    free(flow);
+    ms_free(flow->nf);
+    ms_free(flow);
 }

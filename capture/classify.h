@@ -24,7 +24,8 @@ struct ms_classifier *ms_classifier_new(void);
 void ms_classifier_free(struct ms_classifier *c);
 
 /* Feeds one packet (from its IP header) of the flow to nDPI; *flow is
- * allocated on first use. Returns the verdict so far. */
+ * allocated on first use (it stays NULL only when out of memory). Returns
+ * the verdict so far. */
 enum ms_app ms_classify_packet(struct ms_classifier *c, struct ms_classify_flow **flow,
                                const uint8_t *l3, size_t l3_len, uint64_t ts_us);
 /* nDPI's best answer without more packets (ndpi_detection_giveup). */

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/lru.h"
 #include "../common/siphash.h"
 
@@ -103,6 +104,8 @@ enum ms_anomaly ms_defrag_event_anomaly(unsigned ev)
         return MS_ANOM_FRAG_OVERLAP_DIFFERENT_DATA;
     case MS_DEFRAG_EV_TOO_LARGE:
         return MS_ANOM_FRAG_TOO_LARGE;
+    case MS_DEFRAG_EV_NOMEM:
+        return MS_ANOM_OUT_OF_MEMORY;
     default:
         return MS_ANOM_FRAG_INVALID;
     }
@@ -203,7 +206,7 @@ static bool same_key(const struct dgram *g, const struct fragview *v)
 
 struct ms_defrag *ms_defrag_new(const struct ms_limits *lim)
 {
-    struct ms_defrag *d = calloc(1, sizeof(*d));
+    struct ms_defrag *d = ms_calloc(1, sizeof(*d));
     if (!d)
         return NULL;
     d->lim = *lim;
@@ -218,9 +221,9 @@ struct ms_defrag *ms_defrag_new(const struct ms_limits *lim)
     /* sizeof(*buckets) is meant: buckets is an array of pointers, each element a
      * pointer (the check expects an array of the structs themselves). */
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): see above */
-    d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
+    d->buckets = ms_calloc(d->nbuckets, sizeof(*d->buckets));
     if (!d->buckets) {
-        free(d);
+        ms_free(d);
         return NULL;
     }
     return d;
@@ -237,12 +240,12 @@ static void dgram_remove(struct ms_defrag *d, struct dgram *g, size_t bucket)
     ms_lru_remove(&d->age, &g->age);
     for (struct frag *f = g->frags; f;) {
         struct frag *n = f->next;
-        free(f);
+        ms_free(f);
         f = n;
     }
-    free(g->hdr);
+    ms_free(g->hdr);
     d->bytes -= g->bytes;
-    free(g);
+    ms_free(g);
 }
 
 static size_t bucket_of_dgram(const struct ms_defrag *d, const struct dgram *g)
@@ -286,7 +289,7 @@ void ms_defrag_expire(struct ms_defrag *d, uint64_t now_us)
 
 static struct frag *piece_new(const uint8_t *data, uint32_t off, uint32_t len)
 {
-    struct frag *f = malloc(sizeof(*f) + len);
+    struct frag *f = ms_malloc(sizeof(*f) + len);
     if (!f)
         return NULL;
     f->next = NULL;
@@ -389,7 +392,7 @@ static uint8_t *build(const struct dgram *g, size_t *out_len)
     if (!g->hdr)
         return NULL;
     size_t n = g->hdr_len + g->end;
-    uint8_t *b = malloc(n);
+    uint8_t *b = ms_malloc(n);
     if (!b)
         return NULL;
     memcpy(b, g->hdr, g->hdr_len);
@@ -458,9 +461,10 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
         }
         while (ms_lru_count(&d->age) >= d->lim.frag_max_datagrams)
             evict_oldest(d, NULL);
-        g = calloc(1, sizeof(*g));
+        g = ms_calloc(1, sizeof(*g));
         if (!g) {
             d->st.dropped++;
+            *events |= MS_DEFRAG_EV_NOMEM;
             return MS_DEFRAG_DROPPED;
         }
         g->version = v.version;
@@ -503,9 +507,10 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
     while (d->bytes + new_bytes + hdr_new > d->lim.frag_max_bytes && ms_lru_count(&d->age) > 1)
         evict_oldest(d, g);
     if (hdr_new) {
-        g->hdr = malloc(v.hdr_len);
+        g->hdr = ms_malloc(v.hdr_len);
         if (!g->hdr) {
             d->st.dropped++;
+            *events |= MS_DEFRAG_EV_NOMEM;
             dgram_remove(d, g, b);
             return MS_DEFRAG_DROPPED;
         }
@@ -518,6 +523,7 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
     bool df;
     if (!insert(g, v.off, v.data, v.len, true, &nb, &np, &df)) {
         d->st.dropped++;
+        *events |= MS_DEFRAG_EV_NOMEM;
         dgram_remove(d, g, b); /* its accounting below never happened */
         return MS_DEFRAG_DROPPED;
     }
@@ -544,10 +550,11 @@ enum ms_defrag_status ms_defrag_packet(struct ms_defrag *d, uint64_t ts_us, cons
     dgram_remove(d, g, b);
     if (!buf) {
         d->st.dropped++;
+        *events |= MS_DEFRAG_EV_NOMEM;
         return MS_DEFRAG_DROPPED;
     }
     /* Only now: the input may have pointed into the previous output. */
-    free(d->outbuf);
+    ms_free(d->outbuf);
     d->outbuf = buf;
     d->st.reassembled++;
     *out = buf;
@@ -577,7 +584,7 @@ void ms_defrag_free(struct ms_defrag *d)
     struct dgram *g;
     while ((g = oldest(d)))
         dgram_remove(d, g, bucket_of_dgram(d, g));
-    free(d->buckets);
-    free(d->outbuf);
-    free(d);
+    ms_free(d->buckets);
+    ms_free(d->outbuf);
+    ms_free(d);
 }

@@ -25,6 +25,7 @@ enum ms_defrag_status {
 #define MS_DEFRAG_EV_OVERLAP_DIFF 0x1u /* overlapping fragments carry different bytes */
 #define MS_DEFRAG_EV_TOO_LARGE 0x2u    /* reassembly would pass 65535 bytes */
 #define MS_DEFRAG_EV_INVALID 0x4u      /* bad length, conflicting end of datagram */
+#define MS_DEFRAG_EV_NOMEM 0x8u        /* out of memory: the datagram was dropped */
 
 struct ms_defrag_stats {
     uint64_t reassembled; /* datagrams completed */

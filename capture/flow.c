@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/siphash.h"
 
 struct ms_flow_table {
@@ -92,7 +93,7 @@ static uint64_t tuple_hash(uint8_t ver, const uint8_t *a, uint16_t ap, const uin
 struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, size_t recent_max,
                                         ms_flow_end_fn on_end, void *user)
 {
-    struct ms_flow_table *t = calloc(1, sizeof(*t));
+    struct ms_flow_table *t = ms_calloc(1, sizeof(*t));
     if (!t)
         return NULL;
     if (max_flows == 0)
@@ -103,9 +104,9 @@ struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, s
     /* sizeof(*buckets) is meant: buckets is an array of pointers, each element a
      * pointer (the check expects an array of the structs themselves). */
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): see above */
-    t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+    t->buckets = ms_calloc(t->nbuckets, sizeof(*t->buckets));
     if (!t->buckets) {
-        free(t);
+        ms_free(t);
         return NULL;
     }
     t->max_flows = max_flows;
@@ -135,6 +136,20 @@ static size_t bucket_of(const struct ms_flow_table *t, const struct ms_flow *f)
     return bucket_key(t, f) & (t->nbuckets - 1);
 }
 
+/* Records an ended connection (flow_recent.h); cli: its client half, for a
+ * SYN's ISN, or NULL. */
+static void remember(struct ms_flow_table *t, uint64_t key, uint64_t ts_us,
+                     const struct ms_tcp_half *cli)
+{
+    if (!t->recent)
+        t->recent = ms_flow_recent_new(t->recent_max, t->timeout_us);
+    if (!t->recent)
+        return;
+    ms_flow_recent_add(t->recent, key, ts_us);
+    if (cli && cli->syn)
+        ms_flow_recent_set_isn(t->recent, key, cli->isn);
+}
+
 static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_end_reason why)
 {
     f->end_reason = (uint8_t)why;
@@ -149,24 +164,22 @@ static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_en
     if (t->on_end)
         t->on_end(t->user, f);
     /* A flow without payload leaves nothing that could come late: only a
-     * SYN or payload opens a flow. */
-    if (why != MS_FLOW_END_SHUTDOWN && why != MS_FLOW_END_TIMEOUT && f->payload_dirs &&
-        t->recent_max > 0) {
-        if (!t->recent)
-            t->recent = ms_flow_recent_new(t->recent_max, t->timeout_us);
-        if (t->recent) {
-            const struct ms_tcp_half *cli = &f->tcp.dir[MS_TO_SERVER];
-            ms_flow_recent_add(t->recent, bucket_key(t, f), f->last_ts_us);
-            if (cli->syn)
-                ms_flow_recent_set_isn(t->recent, bucket_key(t, f), cli->isn);
-        }
-    }
-    free(f);
+     * SYN or payload opens a flow. One dropped for lack of memory may have
+     * lost its first packet. */
+    if (why != MS_FLOW_END_SHUTDOWN && why != MS_FLOW_END_TIMEOUT &&
+        (f->payload_dirs || why == MS_FLOW_END_NOMEM) && t->recent_max > 0)
+        remember(t, bucket_key(t, f), f->last_ts_us, &f->tcp.dir[MS_TO_SERVER]);
+    ms_free(f);
 }
 
 void ms_flow_end(struct ms_flow_table *t, struct ms_flow *f)
 {
     end_flow(t, f, MS_FLOW_END_CLOSED);
+}
+
+void ms_flow_drop(struct ms_flow_table *t, struct ms_flow *f, const struct ms_pkt *p)
+{
+    end_flow(t, f, p->payload_len > 0 ? MS_FLOW_END_NOMEM : MS_FLOW_END_CLOSED);
 }
 
 static bool same_endpoints(const struct ms_flow *f, const struct ms_pkt *p, enum ms_dir *dir)
@@ -317,9 +330,16 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
         t->stats.evicted++;
         end_flow(t, evict_victim(t, NULL), MS_FLOW_END_EVICTED);
     }
-    struct ms_flow *f = calloc(1, sizeof(*f));
-    if (!f)
+    struct ms_flow *f = ms_calloc(1, sizeof(*f));
+    if (!f) {
+        /* The packet is lost to its connection: with payload, it is
+         * remembered as ended (ms_flow_drop), so that a later packet does
+         * not start it with these bytes missing unseen. */
+        t->stats.nomem++;
+        if (p->payload_len > 0 && t->recent_max > 0)
+            remember(t, key, p->ts_us, NULL);
         return NULL;
+    }
     f->ip_version = p->ip_version;
     size_t alen = p->ip_version == 4 ? 4 : 16;
     if (sender_is_client(p, &f->dir_source)) {
@@ -422,6 +442,6 @@ void ms_flow_table_free(struct ms_flow_table *t)
         return;
     ms_flow_table_end_all(t);
     ms_flow_recent_free(t->recent);
-    free(t->buckets);
-    free(t);
+    ms_free(t->buckets);
+    ms_free(t);
 }

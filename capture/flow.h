@@ -44,6 +44,7 @@ enum ms_flow_end_reason {
     MS_FLOW_END_EVICTED,    /* table full or memory cap (see Eviction above) */
     MS_FLOW_END_REUSED,     /* a new connection on the same ports */
     MS_FLOW_END_SHUTDOWN,   /* end of input, or the program stops */
+    MS_FLOW_END_NOMEM,      /* ms_flow_drop: its state could not be allocated */
 };
 
 /* How the client was chosen. */
@@ -94,6 +95,7 @@ struct ms_flow_stats {
     uint64_t reused;       /* ended by a new SYN on the same ports (port reuse) */
     uint64_t swapped;      /* direction corrected after a mid-connection start */
     uint64_t late_packets; /* packets of a recently ended flow: no new flow */
+    uint64_t nomem;        /* flows not created for lack of memory */
     size_t active, peak;
 };
 
@@ -108,6 +110,14 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
                                enum ms_dir *dir, bool *created);
 /* Ends one flow now (FIN/RST exchange complete). */
 void ms_flow_end(struct ms_flow_table *t, struct ms_flow *f);
+/* Ends f, whose state could not be allocated while the packet p opening it
+ * was handled. When p carried payload, f is remembered as ended (as is a
+ * flow that could not be created at all for such a packet, in
+ * ms_flow_lookup): its later packets (a new SYN aside) start no flow
+ * mid-connection with p's bytes missing unseen, which would pair what
+ * follows with what was lost (a reply with the wrong command). A packet
+ * without payload loses no byte: a flow may start at the next one. */
+void ms_flow_drop(struct ms_flow_table *t, struct ms_flow *f, const struct ms_pkt *p);
 /* Ends one flow other than keep (memory pressure), chosen as on a full
  * table (see Eviction). Counted as an eviction. False when there was
  * nothing to end. */

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "../common/alloc.h"
+
 #define NONE UINT32_MAX
 
 /* An entry is on its bucket's chain and on the age list (oldest first)
@@ -30,7 +32,7 @@ struct ms_flow_recent *ms_flow_recent_new(size_t max, uint64_t ttl_us)
         max = 1;
     if (max > (size_t)1 << 28)
         max = (size_t)1 << 28;
-    struct ms_flow_recent *r = calloc(1, sizeof(*r));
+    struct ms_flow_recent *r = ms_calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     r->max = max;
@@ -38,8 +40,8 @@ struct ms_flow_recent *ms_flow_recent_new(size_t max, uint64_t ttl_us)
     r->nbuckets = 2;
     while (r->nbuckets < 2 * max)
         r->nbuckets <<= 1;
-    r->e = malloc(max * sizeof(*r->e));
-    r->bucket = malloc(r->nbuckets * sizeof(*r->bucket));
+    r->e = ms_malloc(max * sizeof(*r->e));
+    r->bucket = ms_malloc(r->nbuckets * sizeof(*r->bucket));
     if (!r->e || !r->bucket) {
         ms_flow_recent_free(r);
         return NULL;
@@ -185,7 +187,7 @@ void ms_flow_recent_free(struct ms_flow_recent *r)
 {
     if (!r)
         return;
-    free(r->e);
-    free(r->bucket);
-    free(r);
+    ms_free(r->e);
+    ms_free(r->bucket);
+    ms_free(r);
 }

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
+
 #define BT_SHB 0x0A0D0D0Au
 #define BT_IDB 1u
 #define BT_PB 2u
@@ -98,7 +100,7 @@ static enum ms_rc compile(const char *filter, int linktype, uint32_t snaplen,
 struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, char *err,
                                  size_t errlen)
 {
-    struct ms_pcapng *r = calloc(1, sizeof(*r));
+    struct ms_pcapng *r = ms_calloc(1, sizeof(*r));
     if (!r) {
         snprintf(err, errlen, "out of memory");
         (void)fclose(fp); /* a capture opened for reading: no data to lose */
@@ -108,7 +110,7 @@ struct ms_pcapng *ms_pcapng_open(FILE *fp, bool pre_read, const char *filter, ch
     r->pre_read = pre_read;
     if (filter && *filter) {
         struct bpf_program prog;
-        r->filter = strdup(filter);
+        r->filter = ms_strdup(filter);
         if (!r->filter || compile(filter, DLT_EN10MB, 0, &prog, err, errlen) != MS_OK) {
             if (!r->filter)
                 snprintf(err, errlen, "out of memory");
@@ -163,7 +165,7 @@ static enum ms_rc grow(struct ms_pcapng *r, size_t n)
 {
     if (n <= r->cap)
         return MS_OK;
-    uint8_t *nb = realloc(r->buf, n);
+    uint8_t *nb = ms_realloc(r->buf, n);
     if (!nb) {
         snprintf(r->err, sizeof(r->err), "out of memory");
         return MS_ERR_NOMEM;
@@ -186,7 +188,7 @@ static enum ms_rc on_idb(struct ms_pcapng *r, const uint8_t *b, size_t n)
             snprintf(r->err, sizeof(r->err), "too many interfaces");
             return MS_ERR_LIMIT;
         }
-        struct iface *ni = realloc(r->ifs, nc * sizeof(*ni));
+        struct iface *ni = ms_realloc(r->ifs, nc * sizeof(*ni));
         if (!ni) {
             snprintf(r->err, sizeof(r->err), "out of memory");
             return MS_ERR_NOMEM;
@@ -437,10 +439,10 @@ void ms_pcapng_close(struct ms_pcapng *r)
     if (!r)
         return;
     clear_ifaces(r);
-    free(r->ifs);
-    free(r->buf);
-    free(r->filter);
+    ms_free(r->ifs);
+    ms_free(r->buf);
+    ms_free(r->filter);
     if (r->fp)
         (void)fclose(r->fp); /* opened for reading: no data to lose */
-    free(r);
+    ms_free(r);
 }

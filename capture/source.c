@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
 #include "../common/limits.h"
 #include "decode.h"
 #include "pcapng.h"
@@ -88,14 +89,14 @@ static ssize_t peek_read(void *c, char *buf, size_t size)
 
 static int peek_close(void *c)
 {
-    free(c);
+    ms_free(c);
     return 0;
 }
 
 struct ms_source *ms_source_open_file(const char *path, const char *filter, char *err,
                                       size_t errlen)
 {
-    struct ms_source *s = calloc(1, sizeof(*s));
+    struct ms_source *s = ms_calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -105,7 +106,7 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, char
     FILE *fp = is_stdin ? stdin : fopen(path, "rb");
     if (!fp) {
         snprintf(err, errlen, "%s: %s", s->name, strerror(errno));
-        free(s);
+        ms_free(s);
         return NULL;
     }
     /* No read-ahead on stdin: peek_read reads its descriptor directly. */
@@ -118,20 +119,20 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, char
         s->ng = ms_pcapng_open(fp, true, filter, nerr, sizeof(nerr));
         if (!s->ng) {
             snprintf(err, errlen, "%s: %s", s->name, nerr);
-            free(s);
+            ms_free(s);
             return NULL;
         }
         return s;
     }
     char perr[PCAP_ERRBUF_SIZE] = "";
     if (is_stdin) {
-        struct peek *pk = calloc(1, sizeof(*pk));
+        struct peek *pk = ms_calloc(1, sizeof(*pk));
         cookie_io_functions_t io = { .read = peek_read, .close = peek_close };
         FILE *pf = pk ? fopencookie(pk, "r", io) : NULL;
         if (!pf) {
-            free(pk);
+            ms_free(pk);
             snprintf(err, errlen, "out of memory");
-            free(s);
+            ms_free(s);
             return NULL;
         }
         memcpy(pk->b, magic, got);
@@ -147,7 +148,7 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, char
     }
     if (!s->pcap) {
         snprintf(err, errlen, "%s: %s", s->name, perr);
-        free(s);
+        ms_free(s);
         return NULL;
     }
     return finish_open(s, filter, err, errlen);
@@ -156,7 +157,7 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, char
 struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_opts *o,
                                       const char *filter, char *err, size_t errlen)
 {
-    struct ms_source *s = calloc(1, sizeof(*s));
+    struct ms_source *s = ms_calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -166,7 +167,7 @@ struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_op
     s->pcap = pcap_create(iface, perr);
     if (!s->pcap) {
         snprintf(err, errlen, "%s: %s", iface, perr);
-        free(s);
+        ms_free(s);
         return NULL;
     }
     pcap_set_snaplen(s->pcap, o && o->snaplen > 0 ? o->snaplen : MS_SNAPLEN_MAX);
@@ -313,5 +314,5 @@ void ms_source_close(struct ms_source *s)
     if (s->pcap)
         pcap_close(s->pcap);
     ms_pcapng_close(s->ng);
-    free(s);
+    ms_free(s);
 }

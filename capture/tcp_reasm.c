@@ -9,6 +9,7 @@
 #include <bsd/sys/tree.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/limits.h"
 
 #define SEQ_LT MS_SEQ_LT
@@ -84,7 +85,7 @@ static void win_put(struct ms_tcp_half *h, struct ms_reasm_budget *b, const uint
     if (!h->win) {
         /* Allocated only once the half carries data: a flood of
          * handshakes costs nothing here. */
-        h->win = malloc(w);
+        h->win = ms_malloc(w);
         if (!h->win)
             return;
         b->window_mem += w;
@@ -190,7 +191,7 @@ static void seg_remove(struct ms_tcp_half *h, struct ms_reasm_budget *b, struct 
     h->nsegs--;
     h->seg_bytes -= s->len + SEG_OVERHEAD;
     b->used -= s->len + SEG_OVERHEAD;
-    free(s);
+    ms_free(s);
 }
 
 bool ms_tcp_half_pump(struct ms_tcp_half *h, struct ms_reasm_budget *b, enum ms_gate g,
@@ -213,7 +214,7 @@ bool ms_tcp_half_pump(struct ms_tcp_half *h, struct ms_reasm_budget *b, enum ms_
         h->seg_bytes -= s->len + SEG_OVERHEAD;
         b->used -= s->len + SEG_OVERHEAD;
         deliver(h, b, s->data + skip, s->len - skip, &s->meta, out);
-        free(s);
+        ms_free(s);
         moved = true;
     }
     return moved;
@@ -310,7 +311,8 @@ static void lower_gate(struct ms_tcp_seg *s, const struct ms_tcp_segin *in, bool
 
 /* Stores [off, off+n) where no segment is, keeping bytes already stored
  * (first copy wins, compared) and storing only the parts not yet covered.
- * MS_ERR_LIMIT when a cap stopped it; what was stored so far stays. */
+ * MS_ERR_LIMIT when a cap stopped it, MS_ERR_NOMEM when memory did; what
+ * was stored so far stays. */
 static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64_t off,
                         const uint8_t *p, size_t n, const struct ms_tcp_segin *in, bool gated,
                         struct put *u)
@@ -344,9 +346,9 @@ static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64
             size_t cost = piece + SEG_OVERHEAD;
             if (h->seg_bytes + cost > b->max_half || b->used + cost > b->max_total)
                 return MS_ERR_LIMIT;
-            struct ms_tcp_seg *s = malloc(sizeof(*s) + piece);
+            struct ms_tcp_seg *s = ms_malloc(sizeof(*s) + piece);
             if (!s)
-                return MS_ERR_LIMIT;
+                return MS_ERR_NOMEM;
             s->off = off;
             s->len = (uint32_t)piece;
             s->ack = in->ack;
@@ -358,7 +360,7 @@ static enum ms_rc store(struct ms_tcp_half *h, struct ms_reasm_budget *b, uint64
              * pred's end and before succ's start. Should that ever break,
              * the new copy is dropped rather than leaked. */
             if (RB_INSERT(ms_tcp_segtree, &h->segs, s)) {
-                free(s);
+                ms_free(s);
                 return MS_ERR_LIMIT;
             }
             h->nsegs++;
@@ -469,7 +471,7 @@ void ms_tcp_half_free(struct ms_tcp_half *h, struct ms_reasm_budget *b)
     while ((s = RB_MIN(ms_tcp_segtree, &h->segs)))
         seg_remove(h, b, s);
     if (h->win) {
-        free(h->win);
+        ms_free(h->win);
         h->win = NULL;
         b->window_mem -= b->window;
     }

@@ -145,7 +145,8 @@ void ms_tcp_half_reset_at(struct ms_tcp_half *h, uint32_t ack);
  * be delivered as soon as it is in order; else it waits, with its ACK, for
  * ms_tcp_half_pump. MS_OK when every new byte was delivered or stored;
  * MS_ERR_LIMIT when a cap left part of it unstored: the caller makes room
- * and calls again with the same ctx. */
+ * and calls again with the same ctx; MS_ERR_NOMEM when storing failed for
+ * lack of memory (what was stored so far stays). */
 enum ms_rc ms_tcp_half_put(struct ms_tcp_half *h, struct ms_reasm_budget *b,
                            const struct ms_tcp_segin *in, bool gate_open, struct ms_tcp_put_ctx *c,
                            const struct ms_stream_out *out);

@@ -208,15 +208,23 @@ static bool done(const struct ms_tcp_session *s)
 
 /* Offers the segment until it is stored: when a cap leaves no room, the
  * session's oldest waits are ended; with nothing left waiting, the segment
- * goes on at once (its own hole a gap, its gate open). */
-static void put(struct ms_tcp_ctx *c, struct ms_tcp_session *s, unsigned dir,
+ * goes on at once (its own hole a gap, its gate open). Out of memory is no
+ * cap: making room would turn a hole the capture may still fill into a
+ * gap, so the session's bytes are off (false; c->st.nomem counts it). */
+static bool put(struct ms_tcp_ctx *c, struct ms_tcp_session *s, unsigned dir,
                 const struct ms_tcp_segin *in, bool gate_open, const struct ms_seg_meta *m)
 {
     struct ms_tcp_half *h = &s->dir[dir];
     struct ms_stream_out o = out_of(c, s, dir);
     struct ms_tcp_put_ctx pc = { 0 };
     bool counted = false;
-    while (ms_tcp_half_put(h, &c->budget, in, gate_open, &pc, &o) != MS_OK) {
+    enum ms_rc rc;
+    while ((rc = ms_tcp_half_put(h, &c->budget, in, gate_open, &pc, &o)) != MS_OK) {
+        if (rc == MS_ERR_NOMEM) {
+            ms_tcp_session_ignore_bytes(c, s);
+            c->st.nomem++;
+            return false;
+        }
         if (!counted) {
             counted = true;
             c->budget.forced++;
@@ -236,6 +244,7 @@ static void put(struct ms_tcp_ctx *c, struct ms_tcp_session *s, unsigned dir,
             ms_tcp_half_skip(h, &c->budget, in->seq, m, &o);
         gate_open = true;
     }
+    return true;
 }
 
 enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_session *s,
@@ -293,7 +302,8 @@ enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_sess
     enum ms_gate g = gate_of(s, dir, &gate);
     bool gate_open = !in.has_ack || g == MS_GATE_OPEN ||
                      (g == MS_GATE_ACK && MS_SEQ_LEQ(in.ack, gate));
-    put(c, s, dir, &in, gate_open, m);
+    if (!put(c, s, dir, &in, gate_open, m))
+        return done(s) ? MS_TCP_DONE : MS_TCP_OPEN;
     pump(c, s);
     update_wait(c, s, before, m->ts_us);
     /* The window in packets: one wait ended per packet past it (each

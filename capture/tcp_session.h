@@ -52,6 +52,10 @@ struct ms_tcp_session {
 };
 
 struct ms_tcp_stats {
+    /* Sessions whose bytes were turned off because a segment could not be
+     * stored for lack of memory: nothing more is delivered (the caller
+     * sees the count move and drops the flow). */
+    uint64_t nomem;
     uint64_t wait_expired;  /* holes or holds ended by the window */
     uint64_t ack_gaps;      /* peer bytes acknowledged but never captured */
     uint64_t gate_released; /* holds released without the peer's bytes */

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 void ms_buf_init(struct ms_buf *b, size_t max)
 {
     b->p = NULL;
@@ -21,7 +23,7 @@ static enum ms_rc grow(struct ms_buf *b, size_t need)
         ncap = ncap > b->max / 2 ? b->max : ncap * 2;
     if (ncap < need)
         ncap = need;
-    uint8_t *np = realloc(b->p, ncap);
+    uint8_t *np = ms_realloc(b->p, ncap);
     if (!np)
         return MS_ERR_NOMEM;
     b->p = np;
@@ -43,13 +45,19 @@ enum ms_rc ms_buf_append(struct ms_buf *b, const void *d, size_t n)
     return MS_OK;
 }
 
-size_t ms_buf_append_some(struct ms_buf *b, const void *d, size_t n)
+enum ms_rc ms_buf_append_some(struct ms_buf *b, const void *d, size_t n)
 {
     size_t room = b->len < b->max ? b->max - b->len : 0;
     size_t take = n < room ? n : room;
     if (take && ms_buf_append(b, d, take) != MS_OK)
-        return 0;
-    return take;
+        return MS_ERR_NOMEM;
+    return take < n ? MS_ERR_LIMIT : MS_OK;
+}
+
+enum ms_rc ms_buf_reserve(struct ms_buf *b, size_t n)
+{
+    size_t room = b->len < b->max ? b->max - b->len : 0;
+    return grow(b, b->len + (n < room ? n : room));
 }
 
 void ms_buf_reset(struct ms_buf *b)
@@ -59,7 +67,7 @@ void ms_buf_reset(struct ms_buf *b)
 
 void ms_buf_free(struct ms_buf *b)
 {
-    free(b->p);
+    ms_free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
 }

@@ -8,6 +8,7 @@ void ms_linebuf_init(struct ms_linebuf *lb, size_t max_line, ms_line_cb cb, void
     lb->max_line = max_line ? max_line : 1;
     lb->raw_left = 0;
     lb->cont = false;
+    lb->nomem = false;
     lb->cb = cb;
     lb->ctx = ctx;
 }
@@ -19,8 +20,19 @@ static void deliver(struct ms_linebuf *lb, const uint8_t *p, size_t n, bool part
     lb->cb(lb->ctx, p, n, flags);
 }
 
-void ms_linebuf_feed(struct ms_linebuf *lb, const uint8_t *d, size_t n)
+/* Out of memory for the unfinished line: see ms_linebuf_feed. */
+static enum ms_rc lost(struct ms_linebuf *lb)
 {
+    lb->nomem = true;
+    lb->acc.len = 0;
+    lb->raw_left = 0;
+    return MS_ERR_NOMEM;
+}
+
+enum ms_rc ms_linebuf_feed(struct ms_linebuf *lb, const uint8_t *d, size_t n)
+{
+    if (lb->nomem)
+        return MS_ERR_NOMEM;
     while (n > 0) {
         if (lb->raw_left > 0) {
             size_t take = lb->raw_left < n ? (size_t)lb->raw_left : n;
@@ -39,7 +51,9 @@ void ms_linebuf_feed(struct ms_linebuf *lb, const uint8_t *d, size_t n)
             if (lb->acc.len == 0) {
                 deliver(lb, d, take, false);
             } else {
-                ms_buf_append_some(&lb->acc, d, take);
+                /* take fits under max_line (scan <= room): only memory fails. */
+                if (ms_buf_append(&lb->acc, d, take) != MS_OK)
+                    return lost(lb);
                 size_t len = lb->acc.len;
                 lb->acc.len = 0; /* before the callback: it may feed/reset */
                 deliver(lb, lb->acc.p, len, false);
@@ -51,7 +65,8 @@ void ms_linebuf_feed(struct ms_linebuf *lb, const uint8_t *d, size_t n)
             if (lb->acc.len == 0) {
                 deliver(lb, d, scan, true);
             } else {
-                ms_buf_append_some(&lb->acc, d, scan);
+                if (ms_buf_append(&lb->acc, d, scan) != MS_OK)
+                    return lost(lb);
                 size_t len = lb->acc.len;
                 lb->acc.len = 0;
                 deliver(lb, lb->acc.p, len, true);
@@ -59,20 +74,12 @@ void ms_linebuf_feed(struct ms_linebuf *lb, const uint8_t *d, size_t n)
             d += scan;
             n -= scan;
         } else {
-            size_t took = ms_buf_append_some(&lb->acc, d, n);
-            if (took != n) {
-                /* Out of memory: pass what we hold and what we could not
-                 * keep on, as a partial line, rather than lose it (and never
-                 * retry the same bytes: that would not progress). */
-                size_t len = lb->acc.len;
-                lb->acc.len = 0;
-                if (len > 0)
-                    deliver(lb, lb->acc.p, len, true);
-                deliver(lb, d + took, n - took, true);
-            }
+            if (ms_buf_append(&lb->acc, d, n) != MS_OK)
+                return lost(lb);
             n = 0;
         }
     }
+    return MS_OK;
 }
 
 void ms_linebuf_raw(struct ms_linebuf *lb, uint64_t nbytes)
@@ -82,7 +89,7 @@ void ms_linebuf_raw(struct ms_linebuf *lb, uint64_t nbytes)
 
 void ms_linebuf_flush(struct ms_linebuf *lb)
 {
-    if (lb->acc.len == 0)
+    if (lb->acc.len == 0 || lb->nomem)
         return;
     size_t len = lb->acc.len;
     lb->acc.len = 0;

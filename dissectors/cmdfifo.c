@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "cmdfifo.h"
 
 enum ms_rc ms_cmdfifo_init(struct ms_cmdfifo *f, size_t cap, size_t size)
@@ -9,7 +10,7 @@ enum ms_rc ms_cmdfifo_init(struct ms_cmdfifo *f, size_t cap, size_t size)
     memset(f, 0, sizeof(*f));
     f->cap = cap ? cap : 1;
     f->size = size;
-    f->slot = calloc(f->cap, size);
+    f->slot = ms_calloc(f->cap, size);
     return f->slot ? MS_OK : MS_ERR_NOMEM;
 }
 
@@ -54,7 +55,7 @@ void ms_cmdfifo_clear(struct ms_cmdfifo *f)
 
 void ms_cmdfifo_free(struct ms_cmdfifo *f)
 {
-    free(f->slot);
+    ms_free(f->slot);
     f->slot = NULL;
     f->len = 0;
 }

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/ascii.h"
 #include "../common/buf.h"
 #include "../common/linebuf.h"
@@ -251,7 +252,7 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
     for (size_t i = 0; i < s->lim.max_pending_cmds; i++) {
         struct pending *x = s->tab[i];
         if (!x) {
-            x = calloc(1, sizeof(*x));
+            x = ms_calloc(1, sizeof(*x));
             if (!x) {
                 emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "command not tracked");
                 return NULL;
@@ -485,10 +486,14 @@ static void login_arg_done(struct pending *e)
     e->nargs++;
 }
 
-static void keep_bytes(struct pending *e, struct ms_buf *b, const uint8_t *p, size_t n)
+static void keep_bytes(struct imap *s, struct pending *e, struct ms_buf *b, const uint8_t *p,
+                       size_t n)
 {
-    if (b && ms_buf_append_some(b, p, n) < n)
+    enum ms_rc rc = b ? ms_buf_append_some(b, p, n) : MS_OK;
+    if (rc == MS_ERR_LIMIT)
         e->incomplete = true; /* over max_secret: the head is kept */
+    else if (rc == MS_ERR_NOMEM)
+        ms_textsess_nomem(&s->ts, "a LOGIN argument could not be kept");
 }
 
 /* Arguments of one command segment, from pos to the end (or to the literal
@@ -515,7 +520,7 @@ static void client_args(struct imap *s, struct pending *e, const uint8_t *p, siz
                         i = n; /* a trailing backslash escapes nothing */
                         break;
                     }
-                    keep_bytes(e, dst, p + i + 1, 1);
+                    keep_bytes(s, e, dst, p + i + 1, 1);
                     i += 2;
                 } else if (p[i] == '"') {
                     closed = true;
@@ -525,7 +530,7 @@ static void client_args(struct imap *s, struct pending *e, const uint8_t *p, siz
                     size_t r = i;
                     while (r < n && p[r] != '\\' && p[r] != '"')
                         r++;
-                    keep_bytes(e, dst, p + i, r - i);
+                    keep_bytes(s, e, dst, p + i, r - i);
                     i = r;
                 }
             }
@@ -555,7 +560,7 @@ static void client_args(struct imap *s, struct pending *e, const uint8_t *p, siz
         while (end < n && p[end] != ' ' && !(*has_lit && end == lit_start))
             end++;
         if (e && e->cmd == CMD_LOGIN) {
-            keep_bytes(e, dst, p + pos, end - pos);
+            keep_bytes(s, e, dst, p + pos, end - pos);
             login_arg_done(e);
         } else if (e) {
             e->nargs++;
@@ -677,7 +682,7 @@ static void client_raw(struct imap *s, const uint8_t *p, size_t n)
     /* Bytes mean the client went ahead: no "+" is awaited any more. */
     s->cli_await_cont = false;
     if (s->cli_lit == LIT_ARG && s->cur)
-        keep_bytes(s->cur, login_arg(s->cur), p, n);
+        keep_bytes(s, s->cur, login_arg(s->cur), p, n);
     else if (s->cli_lit == LIT_MSG)
         ms_textsess_msg_feed(&s->ts, &s->cli_msg, p, n);
     s->cli_lit_left -= n < s->cli_lit_left ? n : s->cli_lit_left;
@@ -1205,7 +1210,7 @@ static const struct ms_textsess_ops imap_ops = {
 
 static void *imap_create(const struct ms_limits *lim, const struct ms_sink *sink)
 {
-    struct imap *s = calloc(1, sizeof(*s));
+    struct imap *s = ms_calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->lim = *lim;
@@ -1214,9 +1219,9 @@ static void *imap_create(const struct ms_limits *lim, const struct ms_sink *sink
     /* sizeof(*tab) is meant: tab is an array of pointers, each element a
      * pointer (the check expects an array of the structs themselves). */
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): see above */
-    s->tab = calloc(s->lim.max_pending_cmds, sizeof(*s->tab));
+    s->tab = ms_calloc(s->lim.max_pending_cmds, sizeof(*s->tab));
     if (!s->tab) {
-        free(s);
+        ms_free(s);
         return NULL;
     }
     ms_textsess_init(&s->ts, &s->lim, sink, &imap_ops, s);
@@ -1304,11 +1309,11 @@ static void imap_destroy(void *st)
             continue;
         ms_buf_free(&s->tab[i]->user);
         ms_buf_free(&s->tab[i]->pass);
-        free(s->tab[i]);
+        ms_free(s->tab[i]);
     }
     ms_sasl_free(&s->sasl);
-    free(s->tab);
-    free(s);
+    ms_free(s->tab);
+    ms_free(s);
 }
 
 /* A server status line: "* OK", "* PREAUTH", "* BYE" (the greeting,

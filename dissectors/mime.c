@@ -52,6 +52,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "../common/alloc.h"
 #include "../common/ascii.h"
 #include "../common/b64.h"
 #include "../common/buf.h"
@@ -237,7 +238,7 @@ static void *grow(struct ms_mime *m, void *arr, size_t *cap, size_t n, size_t si
         nomem(m);
         return NULL;
     }
-    p = realloc(arr, ncap * size);
+    p = ms_realloc(arr, ncap * size);
     if (!p) {
         nomem(m);
         return NULL;
@@ -256,7 +257,7 @@ static struct ms_bytes keep(struct ms_mime *m, const uint8_t *p, size_t n)
     if (!pool)
         return MS_BYTES_NONE;
     m->pool = pool;
-    c = malloc(n ? n : 1);
+    c = ms_malloc(n ? n : 1);
     if (!c) {
         nomem(m);
         return MS_BYTES_NONE;
@@ -349,8 +350,8 @@ static void leaf_out(struct ms_mime *m, const uint8_t *p, size_t n)
     if (l->urls && m->n_urls < m->lim.mime_max_urls &&
         ms_url_scan_feed(&m->us, p, n) == MS_ERR_NOMEM)
         nomem(m);
-    if (l->excerpt != EX_NONE)
-        ms_buf_append_some(&m->ex_raw[l->excerpt], p, n);
+    if (l->excerpt != EX_NONE && ms_buf_append_some(&m->ex_raw[l->excerpt], p, n) == MS_ERR_NOMEM)
+        nomem(m);
 }
 
 static bool leaf_wanted(const struct mime_leaf *l)
@@ -430,7 +431,8 @@ static void leaf_open(struct ms_mime *m)
             m->ex_seen[k] = true;
             l->excerpt = k;
             ms_buf_reset(&m->ex_cs[k]);
-            ms_buf_append_some(&m->ex_cs[k], e->charset.p, e->charset.len);
+            if (ms_buf_append_some(&m->ex_cs[k], e->charset.p, e->charset.len) == MS_ERR_NOMEM)
+                nomem(m);
         }
     }
 
@@ -902,17 +904,17 @@ static void note_cut(struct ms_mime *m, bool gap)
 
 struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *sink)
 {
-    struct ms_mime *m = calloc(1, sizeof(*m));
+    struct ms_mime *m = ms_calloc(1, sizeof(*m));
     size_t line_max, depth;
 
     if (!m)
         return NULL;
     m->lim = *lim;
     depth = lim->mime_max_depth ? lim->mime_max_depth : 1;
-    m->stack = calloc(depth, sizeof(*m->stack));
+    m->stack = ms_calloc(depth, sizeof(*m->stack));
     if (!m->stack || ms_sha256_init(&m->sha) != MS_OK) {
-        free(m->stack);
-        free(m);
+        ms_free(m->stack);
+        ms_free(m);
         return NULL;
     }
     for (size_t i = 0; i < depth; i++)
@@ -962,7 +964,8 @@ enum ms_rc ms_mime_feed(struct ms_mime *m, const uint8_t *p, size_t n)
     room = m->lim.max_message - m->parsed;
     take = n < room ? n : (size_t)room;
     m->parsed += take;
-    ms_linebuf_feed(&m->lb, p, take);
+    if (ms_linebuf_feed(&m->lb, p, take) != MS_OK)
+        nomem(m);
     if (take < n) {
         note_cut(m, false); /* what is open after the bytes parsed loses the rest */
         mime_error(m, ERR_MESSAGE_TOO_LARGE);
@@ -1063,6 +1066,10 @@ void ms_mime_finish(struct ms_mime *m, struct ms_ev_email *out)
         ms_sha256_final(&m->sha, m->sha256);
         make_excerpt(m);
         tap_end(m);
+        /* Out of memory, here or earlier: what is reported stops short of
+         * the message (the caller says out_of_memory). */
+        if (m->rc != MS_OK)
+            m->truncated = true;
         m->n_errs = 0;
         for (unsigned e = 0; e < ERR_COUNT; e++)
             if (m->errs & (1u << e))
@@ -1089,6 +1096,11 @@ void ms_mime_finish(struct ms_mime *m, struct ms_ev_email *out)
     out->eml_file = m->eml_file;
 }
 
+bool ms_mime_failed(const struct ms_mime *m)
+{
+    return m->rc != MS_OK;
+}
+
 void ms_mime_free(struct ms_mime *m)
 {
     size_t depth;
@@ -1099,7 +1111,7 @@ void ms_mime_free(struct ms_mime *m)
     depth = m->lim.mime_max_depth ? m->lim.mime_max_depth : 1;
     for (size_t i = 0; i < depth; i++)
         ms_buf_free(&m->stack[i].boundary);
-    free(m->stack);
+    ms_free(m->stack);
     ms_sha256_free(&m->sha);
     ms_sha256_free(&m->leaf.sha);
     ms_linebuf_free(&m->lb);
@@ -1115,12 +1127,12 @@ void ms_mime_free(struct ms_mime *m)
         ms_buf_free(&m->ex_cs[k]);
     }
     ms_url_scan_free(&m->us);
-    free(m->urls);
+    ms_free(m->urls);
     for (size_t i = 0; i < m->n_pool; i++)
-        free(m->pool[i]);
-    free(m->pool);
-    free(m->to.v);
-    free(m->cc.v);
-    free(m->att);
-    free(m);
+        ms_free(m->pool[i]);
+    ms_free(m->pool);
+    ms_free(m->to.v);
+    ms_free(m->cc.v);
+    ms_free(m->att);
+    ms_free(m);
 }

@@ -48,6 +48,10 @@ void ms_mime_set_partial(struct ms_mime *m);
  * partial transfer; a leaf its boundary closed with no cut is complete.
  * Pointers in *out stay valid until ms_mime_free. Call once. */
 void ms_mime_finish(struct ms_mime *m, struct ms_ev_email *out);
+/* True once an allocation failed: parsing stopped there (the hash and size
+ * still cover every byte fed), and ms_mime_finish reports the message
+ * truncated. */
+bool ms_mime_failed(const struct ms_mime *m);
 void ms_mime_free(struct ms_mime *m); /* NULL is a no-op */
 
 #endif

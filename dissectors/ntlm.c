@@ -127,7 +127,7 @@ bool ms_ntlm_text(struct ms_buf *out, struct ms_bytes f, bool unicode)
     if (!f.p)
         return true;
     if (!unicode)
-        return ms_buf_append_some(out, f.p, f.len) == f.len;
+        return ms_buf_append_some(out, f.p, f.len) == MS_OK;
     size_t i = 0;
     while (i + 1 < f.len) {
         uint32_t cp = le16(f.p + i);

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/ascii.h"
 #include "../common/buf.h"
 #include "../common/linebuf.h"
@@ -199,8 +200,14 @@ static void emit_apop(struct pop3 *s, const struct login *l, enum ms_outcome out
             dg[i] = ms_ascii_lower(l->secret.p[i]);
         dg[32] = ':';
         ms_buf_reset(&s->apop_line);
-        if (whole && ms_buf_append(&s->apop_line, dg, 33) == MS_OK &&
-            ms_buf_append(&s->apop_line, s->apop_ts.p, s->apop_ts.len) == MS_OK) {
+        /* apop_line holds any timestamp kept (max_secret): only memory
+         * fails, and the credential would lack its hashcat line. */
+        if (whole && (ms_buf_append(&s->apop_line, dg, 33) != MS_OK ||
+                      ms_buf_append(&s->apop_line, s->apop_ts.p, s->apop_ts.len) != MS_OK)) {
+            ms_textsess_nomem(&s->ts, "an APOP hashcat line could not be built");
+            return;
+        }
+        if (whole) {
             c->hashcat = ms_emit_buf(&s->apop_line);
             c->hashcat_mode = 20;
         }
@@ -226,7 +233,7 @@ static enum ms_rc logins_init(struct login_ring *r, const struct ms_limits *lim)
     size_t cap = lim->max_pending_cmds ? lim->max_pending_cmds : 1; /* as cmdfifo */
     if (cap > MS_POP3_MAX_PENDING_LOGINS)
         cap = MS_POP3_MAX_PENDING_LOGINS;
-    r->rec = calloc(cap, sizeof(*r->rec));
+    r->rec = ms_calloc(cap, sizeof(*r->rec));
     if (!r->rec)
         return MS_ERR_NOMEM;
     r->cap = cap;
@@ -246,7 +253,7 @@ static void logins_free(struct login_ring *r)
         ms_buf_free(&r->rec[i].user);
         ms_buf_free(&r->rec[i].secret);
     }
-    free(r->rec);
+    ms_free(r->rec);
     r->rec = NULL;
     r->len = 0;
 }
@@ -406,11 +413,17 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
      * ring before this one takes a place there. */
     fifo_push(s, cmd, has_arg, logins_next_seq(&s->logins));
     switch (cmd) {
-    case CMD_USER:
+    case CMD_USER: {
         ms_buf_reset(&s->user);
-        s->user_truncated = ms_buf_append_some(&s->user, arg, arg_len) < arg_len;
+        enum ms_rc rc = ms_buf_append_some(&s->user, arg, arg_len);
+        if (rc == MS_ERR_NOMEM) {
+            ms_textsess_nomem(&s->ts, "a user name could not be kept");
+            return;
+        }
+        s->user_truncated = rc == MS_ERR_LIMIT;
         s->have_user = true;
         break;
+    }
     case CMD_PASS:
         break;
     default:
@@ -426,12 +439,12 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
         struct login *l = logins_add(s, CMD_PASS);
         l->gap = s->unsure;
         l->have_user = s->have_user;
-        l->incomplete = !s->have_user || s->user_truncated;
-        if (s->have_user && ms_buf_append(&l->user, s->user.p, s->user.len) != MS_OK)
-            l->incomplete = true;
         size_t take = arg_len < s->lim.max_secret ? arg_len : s->lim.max_secret;
-        if (ms_buf_append_some(&l->secret, arg, take) < arg_len)
-            l->incomplete = true;
+        l->incomplete = !s->have_user || s->user_truncated || take < arg_len;
+        /* Both fit their buffers (max_secret): only memory fails. */
+        if ((s->have_user && ms_buf_append(&l->user, s->user.p, s->user.len) != MS_OK) ||
+            ms_buf_append(&l->secret, arg, take) != MS_OK)
+            ms_textsess_nomem(&s->ts, "a login could not be kept");
         break;
     }
     case CMD_APOP: {
@@ -444,14 +457,21 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
             sp--;
         if (sp == 0) {
             emit_anomaly(s, MS_ANOM_APOP_MALFORMED, "APOP without a digest");
-            ms_buf_append_some(&l->user, arg, arg_len);
+            if (ms_buf_append_some(&l->user, arg, arg_len) == MS_ERR_NOMEM)
+                ms_textsess_nomem(&s->ts, "a login could not be kept");
             l->incomplete = true;
         } else {
-            l->incomplete = ms_buf_append_some(&l->user, arg, sp - 1) < sp - 1;
+            enum ms_rc rc = ms_buf_append_some(&l->user, arg, sp - 1);
+            l->incomplete = rc == MS_ERR_LIMIT;
             size_t dlen = arg_len - sp;
             size_t take = dlen < MS_POP3_APOP_DIGEST_MAX ? dlen : MS_POP3_APOP_DIGEST_MAX;
-            if (ms_buf_append_some(&l->secret, arg + sp, take) < dlen)
+            if (take < dlen)
                 l->incomplete = true;
+            /* The digest fits its buffer: only memory fails. */
+            if (rc == MS_ERR_NOMEM || ms_buf_append(&l->secret, arg + sp, take) != MS_OK) {
+                ms_textsess_nomem(&s->ts, "a login could not be kept");
+                break;
+            }
             if (!hex32(&l->secret))
                 emit_anomaly(s, MS_ANOM_APOP_MALFORMED, "APOP digest is not 32 hex digits");
         }
@@ -520,7 +540,13 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
             if (gt) {
                 ms_buf_reset(&s->apop_ts);
                 size_t tl = (size_t)(gt - lt) + 1;
-                if (ms_buf_append_some(&s->apop_ts, lt, tl) < tl)
+                enum ms_rc rc = ms_buf_append_some(&s->apop_ts, lt, tl);
+                if (rc == MS_ERR_NOMEM) {
+                    /* APOP credentials would lack their challenge. */
+                    ms_textsess_nomem(&s->ts, "the APOP timestamp could not be kept");
+                    return;
+                }
+                if (rc == MS_ERR_LIMIT)
                     ms_buf_reset(&s->apop_ts); /* a cut salt is useless */
             }
         }
@@ -755,17 +781,17 @@ static const struct ms_textsess_ops pop3_ops = {
 
 static void *pop3_create(const struct ms_limits *lim, const struct ms_sink *sink)
 {
-    struct pop3 *s = calloc(1, sizeof(*s));
+    struct pop3 *s = ms_calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->lim = *lim;
     if (ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending)) != MS_OK) {
-        free(s);
+        ms_free(s);
         return NULL;
     }
     if (logins_init(&s->logins, lim) != MS_OK) {
         ms_cmdfifo_free(&s->fifo);
-        free(s);
+        ms_free(s);
         return NULL;
     }
     ms_textsess_init(&s->ts, &s->lim, sink, &pop3_ops, s);
@@ -815,7 +841,7 @@ static void pop3_destroy(void *st)
     ms_buf_free(&s->apop_line);
     ms_sasl_free(&s->sasl);
     ms_cmdfifo_free(&s->fifo);
-    free(s);
+    ms_free(s);
 }
 
 /* Server: a banner or reply starting "+OK" / "-ERR". Client: a command

@@ -59,8 +59,11 @@ void ms_sasl_free(struct ms_sasl *s)
 static void keep(struct ms_sasl *s, struct ms_buf *b, const uint8_t *p, size_t n)
 {
     ms_buf_reset(b);
-    if (ms_buf_append_some(b, p, n) < n)
+    enum ms_rc rc = ms_buf_append_some(b, p, n);
+    if (rc == MS_ERR_LIMIT)
         s->truncated = true;
+    else if (rc == MS_ERR_NOMEM)
+        s->nomem = true;
 }
 
 static void set_anomaly(struct ms_sasl *s, enum ms_anomaly a)
@@ -89,20 +92,24 @@ static void plain_message(struct ms_sasl *s, const uint8_t *m, size_t n)
 
 /* ---- helpers for the derived fields ----------------------------------- */
 
-static bool append(struct ms_buf *b, const void *p, size_t n)
+/* False when b's cap cut it or memory failed (then s->nomem). */
+static bool append(struct ms_sasl *s, struct ms_buf *b, const void *p, size_t n)
 {
-    return ms_buf_append(b, p, n) == MS_OK;
+    enum ms_rc rc = ms_buf_append(b, p, n);
+    if (rc == MS_ERR_NOMEM)
+        s->nomem = true;
+    return rc == MS_OK;
 }
 
 /* RFC 4648 section 4 base64 (libcrypto's encoder), for the hashcat 10200
  * line. Chunks of 48 bytes, a multiple of 3, so padding only ends the whole. */
-static bool b64_encode(struct ms_buf *out, const uint8_t *p, size_t n)
+static bool b64_encode(struct ms_sasl *s, struct ms_buf *out, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i += 48) {
         size_t k = n - i < 48 ? n - i : 48;
         unsigned char enc[65];
         int len = EVP_EncodeBlock(enc, p + i, (int)k);
-        if (len < 0 || !append(out, enc, (size_t)len))
+        if (len < 0 || !append(s, out, enc, (size_t)len))
             return false;
     }
     return true;
@@ -143,7 +150,7 @@ static void derive_cram(struct ms_sasl *s)
     s->have_user = true;
     const uint8_t *dg = m + sp;
     size_t dlen = n - sp;
-    if (!append(&s->response, dg, dlen))
+    if (!append(s, &s->response, dg, dlen))
         s->cut = true;
     s->have_response = true;
     if (dlen != 32 || !is_hex(dg, dlen)) {
@@ -155,9 +162,9 @@ static void derive_cram(struct ms_sasl *s)
         s->incomplete_cr = true; /* no challenge seen: nothing to crack against */
         return;
     }
-    if (append(&s->hashcat, "$cram_md5$", 10) &&
-        b64_encode(&s->hashcat, s->challenge.p, s->challenge.len) && append(&s->hashcat, "$", 1) &&
-        b64_encode(&s->hashcat, m, n)) {
+    if (append(s, &s->hashcat, "$cram_md5$", 10) &&
+        b64_encode(s, &s->hashcat, s->challenge.p, s->challenge.len) &&
+        append(s, &s->hashcat, "$", 1) && b64_encode(s, &s->hashcat, m, n)) {
         s->hashcat_mode = 10200;
     } else {
         ms_buf_reset(&s->hashcat);
@@ -279,7 +286,7 @@ static bool valid_utf8(const uint8_t *p, size_t n)
  * bytes above 0x7F become their two-byte UTF-8 form; but clients such as
  * curl send UTF-8 without saying so, and Latin-1 text with high bytes is
  * almost never valid UTF-8, so a value that is valid UTF-8 is kept as is. */
-static bool unquote(struct ms_buf *out, const struct directive *v, bool utf8)
+static bool unquote(struct ms_sasl *s, struct ms_buf *out, const struct directive *v, bool utf8)
 {
     utf8 = utf8 || valid_utf8(v->val, v->vlen);
     for (size_t i = 0; i < v->vlen; i++) {
@@ -288,9 +295,9 @@ static bool unquote(struct ms_buf *out, const struct directive *v, bool utf8)
             c = v->val[++i];
         if (!utf8 && c >= 0x80) {
             uint8_t u[2] = { (uint8_t)(0xC0 | c >> 6), (uint8_t)(0x80 | (c & 0x3F)) };
-            if (!append(out, u, 2))
+            if (!append(s, out, u, 2))
                 return false;
-        } else if (!append(out, &c, 1)) {
+        } else if (!append(s, out, &c, 1)) {
             return false;
         }
     }
@@ -319,7 +326,7 @@ static void derive_digest(struct ms_sasl *s)
     const struct directive *az = find_directive(d, nd, "authzid");
     if (u) {
         ms_buf_reset(&s->user);
-        if (!unquote(&s->user, u, utf8))
+        if (!unquote(s, &s->user, u, utf8))
             s->truncated = true;
         s->have_user = true;
     } else {
@@ -328,17 +335,17 @@ static void derive_digest(struct ms_sasl *s)
     }
     if (r) {
         ms_buf_reset(&s->domain);
-        if (!unquote(&s->domain, r, utf8))
+        if (!unquote(s, &s->domain, r, utf8))
             s->truncated = true;
     }
     if (az) {
         ms_buf_reset(&s->authzid);
-        if (!unquote(&s->authzid, az, utf8))
+        if (!unquote(s, &s->authzid, az, utf8))
             s->truncated = true;
     }
     if (!resp || resp->vlen != 32 || !is_hex(resp->val, resp->vlen))
         s->incomplete_cr = true; /* no usable digest */
-    if (!append(&s->response, s->cmsg.p, s->cmsg.len))
+    if (!append(s, &s->response, s->cmsg.p, s->cmsg.len))
         s->cut = true;
     s->have_response = true;
 }
@@ -366,6 +373,17 @@ static void derive_ntlm(struct ms_sasl *s)
     ms_buf_reset(&s->user);
     ms_buf_reset(&s->domain);
     ms_buf_reset(&s->workstation);
+    /* The ms_ntlm_* writers say "cut" for any failure: room is made first,
+     * so that below only a cap can cut. UTF-16 becomes at most 3 bytes of
+     * UTF-8 per 2 (a pair 4 per 4), plus U+FFFD for an odd byte. */
+    if (ms_buf_reserve(&s->user, 2 * a.user.len + 3) != MS_OK ||
+        ms_buf_reserve(&s->domain, 2 * a.domain.len + 3) != MS_OK ||
+        ms_buf_reserve(&s->workstation, 2 * a.workstation.len + 3) != MS_OK ||
+        ms_buf_reserve(&s->response, 2 * a.nt.len) != MS_OK ||
+        ms_buf_reserve(&s->chal_text, 16) != MS_OK) {
+        s->nomem = true;
+        return;
+    }
     bool names_whole = true;
     if (a.user.p) {
         names_whole &= ms_ntlm_text(&s->user, a.user, unicode);
@@ -394,6 +412,13 @@ static void derive_ntlm(struct ms_sasl *s)
     struct ms_bytes user = ms_bytes_of(s->user.p ? s->user.p : (const uint8_t *)"", s->user.len);
     struct ms_bytes dom = ms_bytes_of(s->domain.p ? s->domain.p : (const uint8_t *)"",
                                       s->domain.len);
+    /* user::domain: then at most lm, nt and the challenge in hex, and
+     * three more colons. */
+    if (ms_buf_reserve(&s->hashcat, user.len + dom.len + 2 * (a.lm.len + a.nt.len) + 16 + 8) !=
+        MS_OK) {
+        s->nomem = true;
+        return;
+    }
     s->hashcat_mode = ms_ntlm_hashcat(&s->hashcat, user, dom, s->ntlm_chal, a.lm, a.nt, &cut);
     if (cut)
         s->cut = true;
@@ -420,7 +445,9 @@ static void ntlm_client(struct ms_sasl *s, const uint8_t *m, size_t n)
         return;
     }
     ms_buf_reset(&s->cmsg);
-    s->cmsg_cut = ms_buf_append_some(&s->cmsg, m, n) < n;
+    enum ms_rc rc = ms_buf_append_some(&s->cmsg, m, n);
+    s->cmsg_cut = rc == MS_ERR_LIMIT;
+    s->nomem = s->nomem || rc == MS_ERR_NOMEM;
     s->have_cmsg = true;
 }
 
@@ -490,7 +517,7 @@ static void saslname(struct ms_sasl *s, struct ms_buf *out, const uint8_t *p, si
                 i += 2;
             }
         }
-        if (!append(out, &c, 1)) {
+        if (!append(s, out, &c, 1)) {
             s->truncated = true;
             return;
         }
@@ -561,7 +588,9 @@ static void keep_cmsg(struct ms_sasl *s, const uint8_t *m, size_t n)
 {
     if (n == 0 || s->have_cmsg)
         return;
-    s->cmsg_cut = ms_buf_append_some(&s->cmsg, m, n) < n;
+    enum ms_rc rc = ms_buf_append_some(&s->cmsg, m, n);
+    s->cmsg_cut = rc == MS_ERR_LIMIT;
+    s->nomem = s->nomem || rc == MS_ERR_NOMEM;
     s->have_cmsg = true;
 }
 
@@ -670,7 +699,7 @@ void ms_sasl_start(struct ms_sasl *s, const uint8_t *mech, size_t mlen, const ui
                    size_t irlen, bool has_ir)
 {
     s->responses = 0;
-    s->cancelled = s->malformed = s->truncated = false;
+    s->cancelled = s->malformed = s->truncated = s->nomem = false;
     s->have_user = s->have_pass = s->have_token = false;
     s->have_cmsg = s->cmsg_cut = s->have_ntlm_chal = false;
     s->ntlm_flags = 0;
@@ -759,6 +788,11 @@ bool ms_sasl_credential(const struct ms_sasl *s, struct ms_ev_credential *c)
     c->incomplete = s->truncated || s->cut || s->cmsg_cut || s->incomplete_cr || !s->have_user ||
                     !s->have_response;
     return true;
+}
+
+bool ms_sasl_nomem(const struct ms_sasl *s)
+{
+    return s->nomem;
 }
 
 const char *ms_sasl_anomaly_detail(const struct ms_sasl *s)

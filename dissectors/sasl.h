@@ -39,6 +39,7 @@ struct ms_sasl {
     bool malformed;          /* a response could not be decoded */
     enum ms_anomaly anomaly; /* what was wrong (valid when malformed), for the caller */
     bool have_user, have_pass, truncated;
+    bool nomem; /* a part could not be kept for lack of memory (ms_sasl_nomem) */
     struct ms_buf authzid, user, pass;
     struct ms_buf challenge; /* the server's latest challenge, decoded (CRAM-MD5,
                                  DIGEST-MD5: the first non-empty one, which the
@@ -79,6 +80,9 @@ void ms_sasl_lost_response(struct ms_sasl *s);
  * (valid until the next start, challenge, response or free). Sets
  * c->incomplete when parts were missing, bad or cut. */
 bool ms_sasl_credential(const struct ms_sasl *s, struct ms_ev_credential *c);
+/* True when keeping a part of this exchange failed for lack of memory:
+ * its credential would lack that part and must not be reported. */
+bool ms_sasl_nomem(const struct ms_sasl *s);
 /* A readable sentence for s->anomaly (the stable code), for the anomaly
  * event's detail; "" when there is none. */
 const char *ms_sasl_anomaly_detail(const struct ms_sasl *s);

@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../common/ascii.h"
 #include "../common/buf.h"
 #include "../common/linebuf.h"
@@ -193,8 +194,8 @@ static void smsg_free(struct smsg *m)
     ms_buf_free(&m->helo);
     ms_buf_free(&m->from);
     ms_buf_free(&m->rcpt);
-    free(m->rcpt_len);
-    free(m);
+    ms_free(m->rcpt_len);
+    ms_free(m);
 }
 
 static void smsg_finish(struct smsg *m, bool truncated)
@@ -212,7 +213,12 @@ static void smsg_finish(struct smsg *m, bool truncated)
 static void emit_message(struct smtp *s, struct smsg *m, enum ms_tristate accepted,
                          const uint8_t *reply, size_t rlen)
 {
+    if (ms_textsess_failed(&s->ts)) {
+        smsg_free(m); /* dropped with the session (textsess.h) */
+        return;
+    }
     smsg_finish(m, true);
+    ms_textsess_msg_check(&s->ts, &m->body);
     struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = "smtp" };
     ev.u.email = m->ev;
     ev.u.email.command = m->command;
@@ -220,26 +226,29 @@ static void emit_message(struct smtp *s, struct smsg *m, enum ms_tristate accept
     ev.u.email.mail_from = m->have_from ? ms_emit_buf(&m->from) : MS_BYTES_NONE;
     struct ms_bytes *rcpt = NULL;
     if (m->n_rcpt) {
-        rcpt = calloc(m->n_rcpt, sizeof(*rcpt));
-        if (rcpt) {
-            /* Empty paths ("RCPT TO:") leave the buffer unallocated: they
-             * are still recipients, written as the client sent them (""). */
-            const uint8_t *base = m->rcpt.p ? m->rcpt.p : (const uint8_t *)"";
-            size_t off = 0;
-            for (size_t i = 0; i < m->n_rcpt; i++) {
-                rcpt[i] = ms_bytes_of(base + off, m->rcpt_len[i]);
-                off += m->rcpt_len[i];
-            }
-            ev.u.email.rcpt_to = rcpt;
-            ev.u.email.n_rcpt_to = m->n_rcpt;
-        } else {
-            emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "recipients not reported");
+        rcpt = ms_calloc(m->n_rcpt, sizeof(*rcpt));
+        if (!rcpt) {
+            /* Without its recipients the message would be misreported:
+             * it is dropped. */
+            emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "out of memory: a message is not reported");
+            smsg_free(m);
+            return;
         }
+        /* Empty paths ("RCPT TO:") leave the buffer unallocated: they
+         * are still recipients, written as the client sent them (""). */
+        const uint8_t *base = m->rcpt.p ? m->rcpt.p : (const uint8_t *)"";
+        size_t off = 0;
+        for (size_t i = 0; i < m->n_rcpt; i++) {
+            rcpt[i] = ms_bytes_of(base + off, m->rcpt_len[i]);
+            off += m->rcpt_len[i];
+        }
+        ev.u.email.rcpt_to = rcpt;
+        ev.u.email.n_rcpt_to = m->n_rcpt;
     }
     ev.u.email.accepted = accepted;
     ev.u.email.server_reply = reply ? ms_bytes_of(reply, rlen) : MS_BYTES_NONE;
     s->ts.sink.emit(s->ts.sink.user, &ev);
-    free(rcpt);
+    ms_free(rcpt);
     smsg_free(m);
 }
 
@@ -274,25 +283,33 @@ static void drop_cur(struct smtp *s)
 /* Starts a message, taking the transaction's envelope with it. */
 static struct smsg *start_message(struct smtp *s, const char *command)
 {
-    struct smsg *m = calloc(1, sizeof(*m));
-    size_t *lens = calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(*lens));
-    if (!m || !lens) {
-        free(m);
-        free(lens);
+    struct smsg *m = ms_calloc(1, sizeof(*m));
+    size_t *lens = ms_calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(*lens));
+    /* The HELO/EHLO stays with the session: the message gets a copy (it
+     * fits: both hold max_line). */
+    if (m) {
+        ms_buf_init(&m->helo, s->lim.max_line);
+        m->have_helo = s->have_helo;
+    }
+    if (!m || !lens || (s->have_helo && ms_buf_append(&m->helo, s->helo.p, s->helo.len) != MS_OK)) {
+        if (m)
+            ms_buf_free(&m->helo);
+        ms_free(m);
+        ms_free(lens);
         emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "message not parsed");
+        /* DATA ends the transaction all the same (RFC 5321 4.1.1.4): its
+         * envelope must not pass to a later message. */
+        tx_reset(s);
         return NULL;
     }
     if (!ms_textsess_msg_new(&s->ts, &m->body)) {
-        free(m);
-        free(lens);
+        ms_buf_free(&m->helo);
+        ms_free(m);
+        ms_free(lens);
+        tx_reset(s);
         return NULL;
     }
     m->command = command;
-    /* The HELO/EHLO stays with the session: the message gets a copy. */
-    ms_buf_init(&m->helo, s->lim.max_line);
-    m->have_helo = s->have_helo;
-    if (s->have_helo)
-        ms_buf_append_some(&m->helo, s->helo.p, s->helo.len);
     /* The envelope moves to the message: the transaction starts afresh
      * with empty buffers (RFC 5321 4.1.1.4: DATA ends the transaction). */
     m->from = s->tx_from;
@@ -434,7 +451,10 @@ static void set_helo(struct smtp *s, const uint8_t *arg, size_t alen)
         n++;
     alen = n;
     ms_buf_reset(&s->helo);
-    ms_buf_append_some(&s->helo, arg, alen);
+    if (ms_buf_append_some(&s->helo, arg, alen) == MS_ERR_NOMEM) {
+        ms_textsess_nomem(&s->ts, "a HELO could not be kept");
+        return;
+    }
     s->have_helo = true;
 }
 
@@ -523,8 +543,11 @@ static void cmd_rcpt(struct smtp *s, const uint8_t *addr, size_t alen)
         }
         return;
     }
+    /* tx_rcpt holds smtp_max_rcpt lines: only memory fails. A message
+     * without one of its recipients would be misreported: the session is
+     * dropped. */
     if (ms_buf_append(&s->tx_rcpt, addr, alen) != MS_OK) {
-        emit_anomaly(s, MS_ANOM_OUT_OF_MEMORY, "recipient not kept");
+        ms_textsess_nomem(&s->ts, "a recipient could not be kept");
         return;
     }
     s->tx_rcpt_len[s->tx_n_rcpt++] = alen;
@@ -560,7 +583,10 @@ static void command_line(struct smtp *s, const uint8_t *line, size_t len)
         drop_cur(s);
         tx_reset(s);
         if (parse_path(arg, alen, "FROM:", &addr, &addr_len)) {
-            ms_buf_append_some(&s->tx_from, addr, addr_len);
+            if (ms_buf_append_some(&s->tx_from, addr, addr_len) == MS_ERR_NOMEM) {
+                ms_textsess_nomem(&s->ts, "a sender could not be kept");
+                break;
+            }
             s->tx_have_from = true;
         }
         break;
@@ -1052,7 +1078,7 @@ static void smtp_destroy(void *st);
 
 static void *smtp_create(const struct ms_limits *lim, const struct ms_sink *sink)
 {
-    struct smtp *s = calloc(1, sizeof(*s));
+    struct smtp *s = ms_calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->lim = *lim;
@@ -1063,7 +1089,7 @@ static void *smtp_create(const struct ms_limits *lim, const struct ms_sink *sink
     ms_buf_init(&s->tx_from, s->lim.max_line);
     ms_buf_init(&s->tx_rcpt, rcpt_cap(&s->lim));
     enum ms_rc rc = ms_cmdfifo_init(&s->fifo, lim->max_pending_cmds, sizeof(struct pending));
-    s->tx_rcpt_len = calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(size_t));
+    s->tx_rcpt_len = ms_calloc(s->lim.smtp_max_rcpt ? s->lim.smtp_max_rcpt : 1, sizeof(size_t));
     if (rc != MS_OK || !s->tx_rcpt_len) {
         smtp_destroy(s);
         return NULL;
@@ -1135,9 +1161,9 @@ static void smtp_destroy(void *st)
     ms_buf_free(&s->helo);
     ms_buf_free(&s->tx_from);
     ms_buf_free(&s->tx_rcpt);
-    free(s->tx_rcpt_len);
+    ms_free(s->tx_rcpt_len);
     ms_cmdfifo_free(&s->fifo);
-    free(s);
+    ms_free(s);
 }
 
 /* Server: a greeting "220 ... SMTP" (FTP greets with 220 too, so a 220

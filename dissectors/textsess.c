@@ -46,7 +46,7 @@ static void report_injection(struct ms_textsess *ts)
 static void on_line(struct ms_textsess *ts, unsigned dir, const uint8_t *line, size_t len,
                     unsigned flags)
 {
-    if (ts->encrypted)
+    if (ts->encrypted || ts->rc != MS_OK)
         return;
     if (flags & MS_LINE_RAW) {
         if (ts->ops->on_raw)
@@ -121,14 +121,14 @@ enum ms_rc ms_textsess_feed(struct ms_textsess *ts, unsigned dir, const uint8_t 
 {
     if (dir > 1)
         return MS_ERR_ARG;
-    if (!ts->encrypted)
-        ms_linebuf_feed(&ts->lb[dir], p, n);
-    return MS_OK;
+    if (!ts->encrypted && ts->rc == MS_OK && ms_linebuf_feed(&ts->lb[dir], p, n) != MS_OK)
+        ms_textsess_nomem(ts, "a line could not be kept");
+    return ts->rc;
 }
 
 void ms_textsess_gap(struct ms_textsess *ts, unsigned dir)
 {
-    if (dir > 1 || ts->encrypted)
+    if (dir > 1 || ts->encrypted || ts->rc != MS_OK)
         return;
     ms_linebuf_reset(&ts->lb[dir]);
     ts->skip_line[dir] = true;
@@ -144,7 +144,7 @@ void ms_textsess_resync_raw(struct ms_textsess *ts, unsigned dir, uint64_t left)
 
 void ms_textsess_finish(struct ms_textsess *ts)
 {
-    if (ts->encrypted)
+    if (ts->encrypted || ts->rc != MS_OK)
         return;
     ms_linebuf_flush(&ts->lb[MS_TO_SERVER]);
     ms_linebuf_flush(&ts->lb[MS_TO_CLIENT]);
@@ -220,6 +220,8 @@ enum ms_tristate ms_textsess_tls_offered(const struct ms_textsess *ts)
 void ms_textsess_credential(struct ms_textsess *ts, struct ms_event *ev, enum ms_outcome outcome,
                             const uint8_t *reply, size_t rlen)
 {
+    if (ts->rc != MS_OK)
+        return; /* dropped: it may lack a part the failure took */
     ms_emit_credential(&ts->sink, ev, outcome, reply, rlen, ms_textsess_tls_offered(ts));
 }
 
@@ -228,6 +230,15 @@ void ms_textsess_sasl_end(struct ms_textsess *ts, const struct ms_sasl *sasl, co
                           size_t rlen, enum ms_emit_cut cut, bool incomplete)
 {
     struct ms_event ev;
+    if (ts->rc != MS_OK)
+        return;
+    if (ms_sasl_nomem(sasl)) {
+        /* A part of the exchange could not be kept: its credential would
+         * lack it. Only this exchange is dropped; the next starts afresh. */
+        ms_textsess_anomaly(ts, MS_ANOM_OUT_OF_MEMORY,
+                            "out of memory: the credential of a SASL exchange is not reported");
+        return;
+    }
     if (!ms_emit_sasl_begin(&ts->sink, ts->ops->proto, command, sasl, detail, &ev))
         return;
     ev.u.cred.incomplete = ev.u.cred.incomplete || incomplete;
@@ -241,6 +252,17 @@ void ms_textsess_login_unconfirmed(struct ms_textsess *ts, const char *command)
     snprintf(detail, sizeof(detail), "%s after lost client bytes got no reply that fits it",
              command);
     ms_textsess_anomaly(ts, MS_ANOM_LOGIN_UNCONFIRMED, detail);
+}
+
+void ms_textsess_nomem(struct ms_textsess *ts, const char *what)
+{
+    if (ts->rc != MS_OK)
+        return;
+    ts->rc = MS_ERR_NOMEM;
+    char detail[160];
+    snprintf(detail, sizeof(detail), "out of memory (%s): the rest of this session is not parsed",
+             what);
+    ms_textsess_anomaly(ts, MS_ANOM_OUT_OF_MEMORY, detail);
 }
 
 void ms_textsess_anomaly(struct ms_textsess *ts, enum ms_anomaly a, const char *detail)
@@ -289,6 +311,10 @@ void ms_textsess_msg_emit(struct ms_textsess *ts, struct ms_textmsg *m, const ch
 {
     if (!m->mime)
         return;
+    if (ts->rc != MS_OK) {
+        ms_textsess_msg_free(m); /* dropped with the session */
+        return;
+    }
     if (truncated)
         ms_mime_set_truncated(m->mime);
     /* A part of a message (POP3 TOP, an IMAP section): an attachment
@@ -297,11 +323,20 @@ void ms_textsess_msg_emit(struct ms_textsess *ts, struct ms_textmsg *m, const ch
         ms_mime_set_partial(m->mime);
     struct ms_event ev = { .kind = MS_EV_EMAIL, .app_proto = ts->ops->proto };
     ms_mime_finish(m->mime, &ev.u.email);
+    ms_textsess_msg_check(ts, m);
     ev.u.email.command = command;
     ev.u.email.partial = partial;
     ev.u.email.to_client = to_client;
     ts->sink.emit(ts->sink.user, &ev);
     ms_textsess_msg_free(m);
+}
+
+void ms_textsess_msg_check(struct ms_textsess *ts, struct ms_textmsg *m)
+{
+    if (m->mime && !m->failed && ms_mime_failed(m->mime)) {
+        m->failed = true;
+        ms_textsess_anomaly(ts, MS_ANOM_OUT_OF_MEMORY, "message parsing stopped");
+    }
 }
 
 void ms_textsess_msg_free(struct ms_textmsg *m)

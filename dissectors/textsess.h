@@ -21,7 +21,16 @@
  *
  * Also: the message helper (the MIME parser's new/feed/finish with the
  * out_of_memory anomalies) and the anomaly helper, all under the
- * protocol's app_proto name. */
+ * protocol's app_proto name.
+ *
+ * Out of memory (ms_textsess_nomem): an allocation the session's state
+ * needed failed (a line, a user name, a recipient). What is pending may
+ * then lack a part (a PASS whose USER was not kept, a message without one
+ * of its recipients), and reporting the rest as if it were whole would be
+ * wrong, so the session is dropped: out_of_memory is said once, no line is
+ * read and nothing is reported any more, and feed returns MS_ERR_NOMEM
+ * (the app session then destroys the dissector without finishing it). A
+ * message whose own parser ran out of memory is only cut (ms_textmsg). */
 #ifndef MS_TEXTSESS_H
 #define MS_TEXTSESS_H
 
@@ -87,6 +96,7 @@ struct ms_textsess {
     bool caps_seen;   /* a capability list went by */
     bool caps_tls;    /* ... offering STARTTLS/STLS (or LOGINDISABLED) */
     bool tls_refused; /* a STLS was refused */
+    enum ms_rc rc;    /* MS_ERR_NOMEM once dropped (ms_textsess_nomem) */
 };
 
 /* lim must outlive ts (the protocol's own copy). */
@@ -94,7 +104,8 @@ void ms_textsess_init(struct ms_textsess *ts, const struct ms_limits *lim,
                       const struct ms_sink *sink, const struct ms_textsess_ops *ops, void *proto);
 void ms_textsess_free(struct ms_textsess *ts);
 
-/* The dissector's feed: MS_ERR_ARG for a bad direction. */
+/* The dissector's feed: MS_ERR_ARG for a bad direction, MS_ERR_NOMEM once
+ * the session was dropped for lack of memory. */
 enum ms_rc ms_textsess_feed(struct ms_textsess *ts, unsigned dir, const uint8_t *p, size_t n);
 /* A gap mid-line (the dissector's gap, once it has ruled out a hole inside
  * a counted raw run): drops the unfinished line, skips to the next line end
@@ -160,6 +171,14 @@ void ms_textsess_sasl_end(struct ms_textsess *ts, const struct ms_sasl *sasl, co
  * without naming anyone. */
 void ms_textsess_login_unconfirmed(struct ms_textsess *ts, const char *command);
 
+/* An allocation failed (what: a few words, for the detail): the session is
+ * dropped (see the top of the file). Said once. */
+void ms_textsess_nomem(struct ms_textsess *ts, const char *what);
+static inline bool ms_textsess_failed(const struct ms_textsess *ts)
+{
+    return ts->rc != MS_OK;
+}
+
 /* Anomalies under the protocol's name. */
 void ms_textsess_anomaly(struct ms_textsess *ts, enum ms_anomaly a, const char *detail);
 /* line_too_long, once per connection, for protocols that take fragments. */
@@ -183,6 +202,9 @@ void ms_textsess_msg_gap(struct ms_textmsg *m);
  * nothing when none is active. */
 void ms_textsess_msg_emit(struct ms_textsess *ts, struct ms_textmsg *m, const char *command,
                           bool partial, bool to_client, bool truncated);
+/* After ms_mime_finish: says out_of_memory if finishing the message ran
+ * out of it (it is then reported truncated); once per message. */
+void ms_textsess_msg_check(struct ms_textsess *ts, struct ms_textmsg *m);
 void ms_textsess_msg_free(struct ms_textmsg *m);
 
 #endif

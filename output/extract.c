@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
 #include "../common/anomaly.h"
 #include "../common/ascii.h"
 
@@ -209,24 +210,45 @@ static struct ms_bytes xclose(struct xfile *f)
         xfail(f, MS_ANOM_EXTRACT_WRITE_FAILED, "cannot write", err);
         return MS_BYTES_NONE;
     }
-    x->files++;
     ms_buf_reset(&x->last);
+    /* last holds any path (its cap): only memory fails. A file no event
+     * names is removed, as one that could not be written. */
     if (ms_buf_append(&x->last, x->dir, strlen(x->dir)) != MS_OK ||
         ms_buf_append(&x->last, "/", 1) != MS_OK ||
-        ms_buf_append(&x->last, f->name, strlen(f->name)) != MS_OK)
-        return MS_BYTES_NONE; /* the file is there, only its name is lost */
+        ms_buf_append(&x->last, f->name, strlen(f->name)) != MS_OK) {
+        unlinkat(x->dirfd, f->name, 0);
+        x->kept -= f->bytes;
+        f->bytes = 0;
+        f->failed = true;
+        anomaly(f, MS_ANOM_OUT_OF_MEMORY, "out of memory: removed", 0);
+        return MS_BYTES_NONE;
+    }
+    x->files++;
     return ms_bytes_of(x->last.p, x->last.len);
 }
 
 /* ---- the tap ---------------------------------------------------------- */
 
+/* No memory for a file's state: it is not written, and the event names
+ * none. */
+static void no_file(const struct ms_sink *sink, const char *what)
+{
+    if (!sink || !sink->emit)
+        return;
+    struct ms_event ev;
+    ms_anomaly_event(&ev, MS_ANOM_OUT_OF_MEMORY, what);
+    sink->emit(sink->user, &ev);
+}
+
 static void *x_msg_begin(const struct ms_msg_tap *tap, const struct ms_sink *sink)
 {
     struct ms_extract *x = tap->user;
-    struct xmsg *m = calloc(1, sizeof(*m));
+    struct xmsg *m = ms_calloc(1, sizeof(*m));
 
-    if (!m)
+    if (!m) {
+        no_file(sink, "out of memory: a message is not extracted");
         return NULL;
+    }
     x->seq++;
     snprintf(m->stem, sizeof(m->stem), "%llu-%llu", (unsigned long long)tap->flow_id,
              (unsigned long long)x->seq);
@@ -244,18 +266,20 @@ static struct ms_bytes x_msg_end(void *msg)
 {
     struct xmsg *m = msg;
     struct ms_bytes b = xclose(&m->f);
-    free(m);
+    ms_free(m);
     return b;
 }
 
 static void *x_att_begin(void *msg, size_t index, const struct ms_attachment *a)
 {
     struct xmsg *m = msg;
-    struct xfile *f = calloc(1, sizeof(*f));
+    struct xfile *f = ms_calloc(1, sizeof(*f));
     char safe[SAFE_MAX + 1];
 
-    if (!f)
+    if (!f) {
+        no_file(m->f.sink, "out of memory: an attachment is not extracted");
         return NULL;
+    }
     if (a->filename.p)
         ms_extract_safe_name(a->filename.p, a->filename.len, safe, sizeof(safe));
     else
@@ -273,7 +297,7 @@ static void x_att_data(void *att, const uint8_t *p, size_t n)
 static struct ms_bytes x_att_end(void *att)
 {
     struct ms_bytes b = xclose(att);
-    free(att);
+    ms_free(att);
     return b;
 }
 
@@ -282,7 +306,7 @@ static struct ms_bytes x_att_end(void *att)
 struct ms_extract *ms_extract_open(const char *dir, unsigned flags, uint64_t max_bytes, char *err,
                                    size_t errlen)
 {
-    struct ms_extract *x = calloc(1, sizeof(*x));
+    struct ms_extract *x = ms_calloc(1, sizeof(*x));
     size_t dl = strlen(dir);
 
     if (!x) {
@@ -292,10 +316,10 @@ struct ms_extract *ms_extract_open(const char *dir, unsigned flags, uint64_t max
     x->dirfd = -1;
     while (dl > 1 && dir[dl - 1] == '/')
         dl--;
-    x->dir = malloc(dl + 1);
+    x->dir = ms_malloc(dl + 1);
     if (!x->dir) {
         snprintf(err, errlen, "out of memory");
-        free(x);
+        ms_free(x);
         return NULL;
     }
     memcpy(x->dir, dir, dl);
@@ -343,6 +367,6 @@ void ms_extract_close(struct ms_extract *x)
     if (x->dirfd >= 0)
         close(x->dirfd);
     ms_buf_free(&x->last);
-    free(x->dir);
-    free(x);
+    ms_free(x->dir);
+    ms_free(x);
 }

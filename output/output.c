@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/alloc.h"
+
 #include "json.h"
 #include "stats.h"
 #include "text.h"
@@ -59,7 +61,7 @@ void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out,
 
 struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o)
 {
-    struct ms_output *out = calloc(1, sizeof(*out));
+    struct ms_output *out = ms_calloc(1, sizeof(*out));
     if (!out)
         return NULL;
     out->fp = fp;
@@ -144,5 +146,5 @@ uint64_t ms_output_cap_mime_count(const struct ms_output *out, enum ms_output_ca
 
 void ms_output_free(struct ms_output *out)
 {
-    free(out);
+    ms_free(out);
 }

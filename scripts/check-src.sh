@@ -8,4 +8,12 @@ if grep -nE "$banned" --include='*.c' --include='*.h' -r app capture common diss
     echo "check-src: banned function used (see above)" >&2
     exit 1
 fi
+# Every allocation of the project goes through common/alloc.h, so that
+# tests/alloc can fail each one; the tests themselves may use libc's.
+alloc='(^|[^_[:alnum:]])(malloc|calloc|realloc|strdup|strndup)[[:space:]]*\('
+if grep -nE "$alloc" --include='*.c' --include='*.h' -r app capture common dissectors output |
+    grep -v '^common/alloc\.c:'; then
+    echo "check-src: allocate with ms_malloc, ms_calloc, ms_realloc, ms_strdup (common/alloc.h)" >&2
+    exit 1
+fi
 echo "check-src: ok"

@@ -139,10 +139,14 @@ static void parse_case(const char *path, struct parsed *pc)
         struct ms_chunk *c = &pc->chunks[pc->n];
         if (strncmp(line, "LIMIT ", 6) == 0) {
             char name[32];
-            unsigned long long v;
-            char extra;
-            if (sscanf(line + 6, "%31s %llu %c", name, &v, &extra) != 2 || v == 0)
+            const char *sp = strchr(line + 6, ' ');
+            size_t nl = sp ? (size_t)(sp - (line + 6)) : 0;
+            char *end = NULL;
+            unsigned long long v = sp ? strtoull(sp + 1, &end, 10) : 0;
+            if (!sp || nl == 0 || nl >= sizeof(name) || end == sp + 1 || *end || v == 0)
                 fail_msg("%s: expected LIMIT name n", where);
+            memcpy(name, line + 6, nl);
+            name[nl] = '\0';
             if (strcmp(name, "max_line") == 0)
                 pc->lim.max_line = (size_t)v;
             else if (strcmp(name, "max_pending_cmds") == 0)
