@@ -577,8 +577,6 @@ static void account(struct ms_app_session *a)
     size_t cost = flow_cost(a);
     c->flow_mem = c->flow_mem - a->charged + cost;
     a->charged = cost;
-    if (c->flow_mem > c->flow_mem_peak)
-        c->flow_mem_peak = c->flow_mem;
 }
 
 /* ---- lifecycle ------------------------------------------------------- */

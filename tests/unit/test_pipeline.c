@@ -469,7 +469,9 @@ static void test_flow_memcap_and_eviction_anomaly(void **state)
     finish(&r);
     struct json_object *s = nth(&r, "stats", 0);
     assert_true(num(s, "stats.flow.evicted_memcap") > 0);
-    assert_true(num(s, "stats.flow.memuse_peak") <= (int64_t)lim.flow_memcap + 16384);
+    /* Issue 11: the cap holds after every packet, so the peak is under it
+     * (it used to overshoot by the flow that pushed it over). */
+    assert_true(num(s, "stats.flow.memuse_peak") <= (int64_t)lim.flow_memcap);
     assert_int_equal(count(&r, "anomaly"), 1);
     assert_string_equal(str(nth(&r, "anomaly", 0), "anomaly.event"), "flow_evicted");
     assert_string_equal(str(nth(&r, "alert", 0), "credential.outcome"), "unknown");
