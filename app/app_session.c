@@ -240,7 +240,9 @@ static void replay_log(struct ms_app_session *a)
 {
     const uint8_t *p = a->log.p;
     size_t left = a->log.len;
-    while (left >= LOG_HDR) {
+    /* A record can end the dissection (out of memory drops the flow and
+     * frees the log): stop walking it then. */
+    while (left >= LOG_HDR && a->state == ST_DISSECTING) {
         unsigned hdr = p[0];
         uint32_t len;
         struct ms_seg_meta m;

@@ -143,10 +143,11 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
         ms_flow_end(pl->flows, f);
         f = NULL;
     }
-    /* Over the flow memory cap: end the least recently used flows, this
-     * one last (it is the most recent; its packet is done with), so that
-     * no packet leaves more than the cap in use. The peak is taken here,
-     * where the cap holds. */
+    /* Over the flow memory cap: end flows in eviction order (capture/
+     * flow.h: those without payload first, then the least recently used;
+     * this one may go too, its packet is done with), so that no packet
+     * leaves more than the cap in use. The peak is taken here, where the
+     * cap holds. */
     while (pl->app.flow_mem > pl->lim.flow_memcap && ms_flow_table_evict_lru(pl->flows, NULL))
         pl->st.flows_memcap_evicted++;
     if (pl->app.flow_mem > pl->app.flow_mem_peak)

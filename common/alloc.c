@@ -54,6 +54,8 @@ void *ms_realloc(void *p, size_t n)
         if (hook_fails())
             return NULL;
         void *np = realloc(p, n);
+        if (p && n == 0)
+            hook->live--; /* glibc frees p and returns NULL */
         return p ? np : hook_took(np);
     }
     return realloc(p, n);

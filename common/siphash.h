@@ -14,8 +14,9 @@
 uint64_t ms_siphash24(const uint8_t key[MS_SIPHASH_KEY_LEN], const void *data, size_t n);
 
 /* Fills key from the kernel's random source (getrandom); when that fails
- * (no entropy yet, seccomp), from the clock and the address of key, which
- * an attacker who does not run on the machine cannot predict either. */
+ * (no entropy yet, seccomp), from the monotonic clock and the address of
+ * key: weak (a few guessable bits), but still not a constant a flood can
+ * be computed for in advance. */
 void ms_siphash_random_key(uint8_t key[MS_SIPHASH_KEY_LEN]);
 
 #endif

@@ -87,6 +87,7 @@ struct pending {
      * login_unconfirmed anomaly. */
     bool confirm;
     bool confirmed;
+    bool after_login; /* ... and sent once a login had succeeded: text */
 };
 
 /* Fields are grouped by what they track, not packed by size: the padding
@@ -131,6 +132,7 @@ struct imap {
 
     /* After a gap (see the top of the file). */
     bool cli_hole;            /* the client's bytes had a hole outside a literal */
+    bool logged_in;           /* a login got its tagged OK: authenticated state */
     bool cli_literal_unknown; /* a "+" nothing awaited: the client is sending a
                                  literal whose command the hole took; its lines
                                  are skipped up to the next tagged reply */
@@ -176,7 +178,9 @@ static void end_sasl(struct imap *s, enum ms_outcome outcome, const uint8_t *rep
 {
     s->sasl_exchange = false;
     s->sasl_cmd = NULL;
+    s->sasl_resp_lost = false;
     if (s->sasl_confirm && !s->sasl_confirmed) {
+        s->sasl_cut = MS_CUT_NONE; /* a stale cut would weaken the next one */
         ms_textsess_login_unconfirmed(&s->ts, "AUTHENTICATE");
         return;
     }
@@ -231,20 +235,8 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
 {
     struct pending *e = NULL, *oldest = NULL;
     size_t tl = tlen < MS_IMAP_MAX_TAG ? tlen : MS_IMAP_MAX_TAG;
-    struct pending *same = entry_find(s, tag, tlen);
-    if ((tl == s->last_tag_len && memcmp(tag, s->last_tag, tl) == 0) || same)
+    if ((tl == s->last_tag_len && memcmp(tag, s->last_tag, tl) == 0) || entry_find(s, tag, tlen))
         s->tags_reused = true;
-    if (same && same->confirm && !same->confirmed && same != s->cur &&
-        (same->cmd == CMD_LOGIN || same->cmd == CMD_AUTHENTICATE)) {
-        /* The client itself now uses the tag of a login read after a
-         * hole: that "login" was a line of text the client sent inside
-         * something else (a message), tagged as the attacker guessed. */
-        if (same->cmd == CMD_LOGIN && !same->settled)
-            emit_login(s, same, MS_OUTCOME_UNKNOWN, NULL, 0);
-        else if (same == s->sasl_cmd && s->sasl_exchange)
-            end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
-        entry_release(s, same);
-    }
     memcpy(s->last_tag, tag, tl);
     s->last_tag_len = tl;
     if (s->n_used > 0)
@@ -288,6 +280,7 @@ static struct pending *entry_new(struct imap *s, const uint8_t *tag, size_t tlen
     e->unsure = s->unsure;
     e->confirm = s->cli_hole;
     e->confirmed = false;
+    e->after_login = s->cli_hole && s->logged_in;
     e->seq = s->seq++;
     e->tag_len = tlen < MS_IMAP_MAX_TAG ? tlen : MS_IMAP_MAX_TAG;
     memcpy(e->tag, tag, e->tag_len);
@@ -616,6 +609,7 @@ static void client_command_done(struct imap *s, struct pending *e, const uint8_t
         s->sasl_cmd = e;
         s->sasl_confirm = e->confirm;
         s->sasl_confirmed = false;
+        s->sasl_resp_lost = false;
         break;
     }
     case CMD_STARTTLS:
@@ -633,6 +627,8 @@ static void client_command_done(struct imap *s, struct pending *e, const uint8_t
 /* One client line outside literals: the first segment of a command, or the
  * segment after a literal. terminated is false for a line cut by the end of
  * the capture. */
+static void drop_guessed_login(struct imap *s, const uint8_t *tag, size_t tlen);
+
 static void client_segment(struct imap *s, const uint8_t *p, size_t n, bool terminated)
 {
     size_t lit_start = 0;
@@ -650,6 +646,7 @@ static void client_segment(struct imap *s, const uint8_t *p, size_t n, bool term
         size_t t = tag_len(p, n);
         if (t == 0 || t >= n || p[t] != ' ')
             return; /* not a command: resync on the next line */
+        drop_guessed_login(s, p, t);
         size_t c0 = t + 1;
         size_t c1 = word_end(p, n, c0);
         enum imap_cmd cmd = parse_cmd(p + c0, c1 - c0);
@@ -839,28 +836,22 @@ static void abort_client_command(struct imap *s)
         s->cli_lit = LIT_SKIP;
 }
 
-/* True when a tagged reply's resp-text (RFC 9051 7.1) plainly answers some
- * other command than a login: a response code only those get (APPENDUID
- * after APPEND, READ-WRITE after SELECT, ...) or text that starts with
- * another command's name ("APPEND completed", dovecot's "Fetch
- * completed"). A login's reply carries CAPABILITY or an auth code, and
- * says "Logged in", "LOGIN completed", "Authentication failed". Used to
- * confirm a login read after a client hole (pending.confirm). */
-static bool text_names_other_command(const uint8_t *t, size_t n)
+/* True when a tagged reply's resp-text (RFC 9051 7.1) shows that it
+ * answers a login: a CAPABILITY code (sent after a login, RFC 9051 6.2.3)
+ * or an RFC 5530 authentication code, or text about logging in ("Logged
+ * in", "LOGIN completed", gmail's "authenticated (Success)",
+ * "Authentication failed", "Invalid credentials"). Positive evidence
+ * only: the reply to a lost APPEND (OK, NO [OVERQUOTA], BAD ... APPEND)
+ * or to any other command shows none. Used to confirm a login read after
+ * a client hole (pending.confirm). */
+static bool reply_shows_login(const uint8_t *t, size_t n)
 {
     static const char *const codes[] = {
-        "APPENDUID",     "COPYUID",        "READ-WRITE", "READ-ONLY",   "UIDVALIDITY",   "UIDNEXT",
-        "UNSEEN",        "PERMANENTFLAGS", "TRYCREATE",  "NONEXISTENT", "ALREADYEXISTS", "CLOSED",
-        "EXPUNGEISSUED", "HIGHESTMODSEQ",  "NOMODSEQ",   "MODIFIED",
+        "CAPABILITY", "AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED", "PRIVACYREQUIRED",
     };
-    static const char *const verbs[] = {
-        "APPEND",   "FETCH",   "SELECT", "EXAMINE", "STORE",     "SEARCH",      "COPY",
-        "MOVE",     "EXPUNGE", "LOGOUT", "NOOP",    "IDLE",      "LIST",        "LSUB",
-        "STATUS",   "CREATE",  "DELETE", "RENAME",  "SUBSCRIBE", "UNSUBSCRIBE", "CLOSE",
-        "UNSELECT", "CHECK",   "UID",    "ENABLE",  "NAMESPACE", "ID",          "GETQUOTAROOT",
-        "GETQUOTA", "SORT",    "THREAD",
+    static const char *const words[] = {
+        "logged in", "login", "log in", "authenticat", "credentials", "password",
     };
-    size_t i = 0;
     if (n > 0 && t[0] == '[') {
         size_t c = 1;
         while (c < n && t[c] != ' ' && t[c] != ']')
@@ -869,20 +860,32 @@ static bool text_names_other_command(const uint8_t *t, size_t n)
             if (ms_ascii_eq(t + 1, c - 1, codes[k]))
                 return true;
         }
-        while (c < n && t[c] != ']')
-            c++;
-        i = c < n ? c + 1 : n;
-        while (i < n && t[i] == ' ')
-            i++;
     }
-    size_t w = i;
-    while (w < n && ((t[w] >= 'A' && t[w] <= 'Z') || (t[w] >= 'a' && t[w] <= 'z')))
-        w++;
-    for (size_t k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++) {
-        if (ms_ascii_eq(t + i, w - i, verbs[k]))
-            return true;
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+        size_t wl = strlen(words[k]);
+        for (size_t i = 0; i + wl <= n; i++) {
+            if (ms_ascii_prefix(t + i, n - i, words[k]))
+                return true;
+        }
     }
     return false;
+}
+
+/* A login read after a client hole whose tag the client itself now uses
+ * again: that "login" was a line of text the client sent inside something
+ * else (an APPEND's message), tagged as whoever wrote it guessed. Checked
+ * on every tagged client line, whatever its command (an extension too). */
+static void drop_guessed_login(struct imap *s, const uint8_t *tag, size_t tlen)
+{
+    struct pending *same = entry_find(s, tag, tlen);
+    if (!same || !same->confirm || same->confirmed || same == s->cur ||
+        (same->cmd != CMD_LOGIN && same->cmd != CMD_AUTHENTICATE))
+        return;
+    if (same->cmd == CMD_LOGIN && !same->settled)
+        emit_login(s, same, MS_OUTCOME_UNKNOWN, NULL, 0);
+    else if (same == s->sasl_cmd && s->sasl_exchange)
+        end_sasl(s, MS_OUTCOME_UNKNOWN, NULL, 0, MS_CUT_NONE);
+    entry_release(s, same);
 }
 
 /* response-tagged = tag SP resp-cond-state CRLF
@@ -901,10 +904,12 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
      * the client's next line is a command again. */
     s->cli_literal_unknown = false;
     if (e && e->confirm && (e->cmd == CMD_LOGIN || e->cmd == CMD_AUTHENTICATE)) {
-        /* A reply that answers some other command is that of one the hole
-         * took with the same tag (or of the command whose message held
-         * this "login"): the login waits on for a reply of its own. */
-        if (text_names_other_command(text, tlen))
+        /* A reply that does not show a login's is that of a command the
+         * hole took with the same tag (or of the command whose message
+         * held this "login"): the login waits on for a reply of its own.
+         * Once logged in, a client sends no LOGIN (RFC 9051 3): one read
+         * after a hole then is text, whatever the reply. */
+        if (e->after_login || !reply_shows_login(text, tlen))
             e = NULL;
         else
             e->confirmed = true;
@@ -927,6 +932,8 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
         }
         if (e == s->cur)
             abort_client_command(s);
+        if ((e->cmd == CMD_LOGIN || e->cmd == CMD_AUTHENTICATE) && ok && !unsure)
+            s->logged_in = true;
         if (e->cmd == CMD_LOGIN) {
             if (unsure)
                 e->incomplete = true;
@@ -1011,6 +1018,8 @@ static void server_line(struct imap *s, const uint8_t *line, size_t len)
 
 static void long_line(struct imap *s, unsigned dir, const uint8_t *line, size_t len, unsigned flags)
 {
+    if (dir == MS_TO_SERVER && s->cli_literal_unknown)
+        return; /* text of a literal whose command was lost (server_line) */
     if (dir == MS_TO_SERVER) {
         /* No real client sends a command line past the cap: report it once,
          * give up on the command, but keep the literal that may end the
@@ -1178,6 +1187,7 @@ static void imap_lost(void *ctx, unsigned dir, enum ms_ts_lost why)
         return;
     }
     bool cut_cmd = s->cur != NULL;
+    s->sasl_resp_lost = false; /* the line it was skipping ended in the hole */
     end_message(s, &s->cli_msg, "APPEND", false, true);
     s->cli_lit = LIT_SKIP;
     s->cli_lit_left = 0;

@@ -177,7 +177,9 @@ static void end_sasl(struct smtp *s, enum ms_outcome outcome, const uint8_t *rep
     if (s->sasl_confirm && (!s->sasl_fits || s->sasl_bogus)) {
         /* After a client hole this "AUTH" may be a line of a message whose
          * DATA or BDAT was lost: only a reply no message gets proves it a
-         * command (see auth_reply_fits). */
+         * command (see auth_reply_fits). Its cut dies with it: a stale one
+         * would disarm the next exchange's checks. */
+        s->sasl_cut = MS_CUT_NONE;
         ms_textsess_login_unconfirmed(&s->ts, "AUTH");
         return;
     }
@@ -621,6 +623,7 @@ static void command_line(struct smtp *s, const uint8_t *line, size_t len)
             s->sasl_confirm = s->client_hole;
             s->sasl_fits = false;
             s->sasl_bogus = false;
+            s->sasl_cut = MS_CUT_NONE;
         }
         break;
     case CMD_STARTTLS:
@@ -758,24 +761,18 @@ static void reply_unpaired(struct smtp *s, unsigned code)
         start_data_unpaired(s);
 }
 
-/* Replies an AUTH can get (RFC 4954 4, 6; RFC 5321 4.2.4, 4.3.2): 235, a 334
- * challenge, or a refusal of the login. Never what a message gets at its
- * end (250, or 550-554 for one refused), which is what follows an "AUTH"
- * line inside message text. */
+/* Replies only an AUTH gets (RFC 4954 4, 6): 235, a 334 challenge, or a
+ * refusal that is the login's own (432 password transition, 534 mechanism
+ * too weak, 535 credentials invalid, 538 encryption required). Not the
+ * codes any command can get (421, 454, 5.0.x syntax errors, 530): a server
+ * closing with 421 after a message whose content it disliked would
+ * otherwise confirm an "AUTH" line of that message. */
 static bool auth_reply_fits(unsigned code)
 {
     switch (code) {
     case 235:
     case 334:
-    case 421:
     case 432:
-    case 454:
-    case 500:
-    case 501:
-    case 502:
-    case 503:
-    case 504:
-    case 530:
     case 534:
     case 535:
     case 538:
