@@ -761,7 +761,7 @@ static void reply_unpaired(struct smtp *s, unsigned code)
         start_data_unpaired(s);
 }
 
-/* Replies only an AUTH gets (RFC 4954 4, 6): 235, a 334 challenge, or a
+/* Replies that only an AUTH receives (RFC 4954 4, 6): 235, a 334 challenge, or a
  * refusal that is the login's own (432 password transition, 534 mechanism
  * too weak, 535 credentials invalid, 538 encryption required). Not the
  * codes any command can get (421, 454, 5.0.x syntax errors, 530): a server
