@@ -19,7 +19,9 @@
 #include "../dissectors/dissector.h"
 #include "../output/extract.h"
 #include "../output/output.h"
+#include "../output/secrets.h"
 #include "../output/signature.h"
+#include "dirlist.h"
 #include "pipeline.h"
 
 /* The version has one source, CMakeLists.txt's project(VERSION), which
@@ -54,6 +56,9 @@ struct cli {
     char *filter;
     bool stats; /* a stats event at the end (--no-stats: none) */
     struct ms_output_opts out;
+    const char *hash_key_path;         /* --hash-key FILE */
+    const char *hashes_path;           /* --hashes FILE */
+    uint8_t hash_key[MS_HMAC_KEY_MAX]; /* --hash-key's content, wiped at the end */
     struct ms_live_opts live;
     struct ms_limits lim;
     const char *extract_dir; /* --extract DIR */
@@ -69,13 +74,24 @@ static void usage(FILE *fp)
           "Reports cleartext POP3/IMAP/SMTP logins and messages found in network traffic.\n"
           "\n"
           "Input and output:\n"
-          "  -r, --read FILE        read a pcap or pcapng capture (\"-\" for standard input);\n"
-          "                         repeat to read several files in order\n"
+          "  -r, --read FILE        read a pcap or pcapng capture (\"-\" for standard input),\n"
+          "                         plain or compressed (gzip, xz, zstd); repeat to read\n"
+          "                         several files in order as one stream\n"
+          "  -r, --read DIR         read every file in a folder, in name order (not\n"
+          "                         recursive, hidden files left out)\n"
           "  -i, --interface IFACE  capture live from a network interface\n"
           "  -o, --output FILE      write events to FILE instead of standard output\n"
           "                         (SIGHUP reopens it, for log rotation)\n"
           "      --text             one readable line per event instead of JSON\n"
-          "      --show-passwords   print passwords (redacted by default)\n"
+          "      --passwords MODE   what is shown of passwords and tokens: redact (the\n"
+          "                         default: their length), mask (first and last\n"
+          "                         character of 8 or more), hash (HMAC-SHA256 under\n"
+          "                         --hash-key), clear; responses and hashcat lines\n"
+          "                         are shown in clear mode only\n"
+          "      --show-passwords   the same as --passwords clear\n"
+          "      --hash-key FILE    the HMAC key for --passwords hash (32 to 4096 bytes)\n"
+          "      --hashes FILE      append each hashcat line to FILE (mode 0600), in any\n"
+          "                         mode, under \"# hashcat -m MODE\" lines\n"
           "      --no-stats         no stats event at the end (written by default;\n"
           "                         SIGUSR1 writes one at any time)\n"
           "      --list-dissectors  print the protocols this build decodes, and exit\n"
@@ -191,6 +207,66 @@ static int parse_size(const char *s, unsigned long long max, unsigned long long 
     return 0;
 }
 
+/* --passwords MODE (README "Secrets"). */
+static int parse_secrets(const char *s, enum ms_secrets *out)
+{
+    static const struct {
+        const char *name;
+        enum ms_secrets mode;
+    } modes[] = { { "redact", MS_SECRETS_REDACT },
+                  { "mask", MS_SECRETS_MASK },
+                  { "hash", MS_SECRETS_HASH },
+                  { "clear", MS_SECRETS_CLEAR } };
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(s, modes[i].name) == 0) {
+            *out = modes[i].mode;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* --hash-key and --hashes, before -o is opened (a bad key must not cost
+ * an existing output file its content) and before -Z, as -o. Returns 0,
+ * or 1 after saying why; never prints the key. */
+static int open_secrets(struct cli *c)
+{
+    char err[512];
+    if (c->hash_key_path) {
+        bool exposed;
+        if (ms_secrets_read_key(c->hash_key_path, c->hash_key, sizeof(c->hash_key),
+                                &c->out.hmac_key_len, &exposed, err, sizeof(err)) != MS_OK) {
+            fprintf(stderr, "mailspill: --hash-key: %s\n", err);
+            return 1;
+        }
+        c->out.hmac_key = c->hash_key;
+        if (exposed)
+            fprintf(stderr, "mailspill: warning: --hash-key: %s is readable by others\n",
+                    c->hash_key_path);
+    }
+    if (c->hashes_path) {
+        c->out.hashes = ms_secrets_open_hashes(c->hashes_path, err, sizeof(err));
+        if (!c->out.hashes) {
+            fprintf(stderr, "mailspill: --hashes: %s\n", err);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Returns 0, or 1 when the --hashes file could not be written. */
+static int close_secrets(struct cli *c)
+{
+    int status = 0;
+    if (c->out.hashes && fclose(c->out.hashes) != 0) {
+        fprintf(stderr, "mailspill: error writing %s: %s\n", c->hashes_path, strerror(errno));
+        status = 1;
+    }
+    c->out.hashes = NULL;
+    explicit_bzero(c->hash_key, sizeof(c->hash_key));
+    return status;
+}
+
 static int bad_value(const char *opt, const char *val)
 {
     fprintf(stderr, "mailspill: invalid value '%s' for %s\nTry 'mailspill --help'.\n", val, opt);
@@ -220,6 +296,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
     enum {
         OPT_TEXT = 256,
         OPT_SHOW,
+        OPT_PASSWORDS,
+        OPT_HASH_KEY,
+        OPT_HASHES,
         OPT_STATS,
         OPT_NO_STATS,
         OPT_LIST,
@@ -253,6 +332,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "no-immediate", no_argument, NULL, OPT_NO_IMMEDIATE },
         { "text", no_argument, NULL, OPT_TEXT },
         { "show-passwords", no_argument, NULL, OPT_SHOW },
+        { "passwords", required_argument, NULL, OPT_PASSWORDS },
+        { "hash-key", required_argument, NULL, OPT_HASH_KEY },
+        { "hashes", required_argument, NULL, OPT_HASHES },
         { "stats", no_argument, NULL, OPT_STATS },
         { "no-stats", no_argument, NULL, OPT_NO_STATS },
         { "list-dissectors", no_argument, NULL, OPT_LIST },
@@ -324,7 +406,17 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->out.format = MS_OUTPUT_TEXT;
             break;
         case OPT_SHOW:
-            c->out.show_passwords = true;
+            c->out.secrets = MS_SECRETS_CLEAR;
+            break;
+        case OPT_PASSWORDS:
+            if (parse_secrets(optarg, &c->out.secrets) < 0)
+                return bad_value("--passwords", optarg);
+            break;
+        case OPT_HASH_KEY:
+            c->hash_key_path = optarg;
+            break;
+        case OPT_HASHES:
+            c->hashes_path = optarg;
             break;
         case OPT_STATS:
             c->stats = true;
@@ -412,6 +504,13 @@ static int parse_args(int argc, char **argv, struct cli *c)
             fputs("Try 'mailspill --help'.\n", stderr);
             return 2;
         }
+    }
+    if ((c->out.secrets == MS_SECRETS_HASH) != (c->hash_key_path != NULL)) {
+        fputs(c->hash_key_path ? "mailspill: --hash-key is for --passwords hash only\n"
+                               : "mailspill: --passwords hash needs --hash-key FILE\n",
+              stderr);
+        fputs("Try 'mailspill --help'.\n", stderr);
+        return 2;
     }
     if (c->list_signatures) { /* after the loop: --sid-base may come later */
         list_signatures(c->out.sid_base);
@@ -510,8 +609,9 @@ static void write_stats(struct run *r)
 
 /* SIGHUP: logrotate moved the file away; write to a new one at the same
  * path. On failure keep writing to the old one and say so. */
-/* The output holds secrets (passwords with --show-passwords, hashcat lines
- * always): a new file is readable by its owner only, whatever the umask. */
+/* The output holds secrets (user names and messages always; passwords and
+ * hashcat lines with --passwords clear): a new file is readable by its
+ * owner only, whatever the umask. */
 static FILE *open_output(const char *path, bool append)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
@@ -592,6 +692,69 @@ static void warn_line(void *user, const char *line)
 {
     (void)user;
     fprintf(stderr, "mailspill: warning: %s\n", line);
+}
+
+/* Reads one capture file ("-": standard input) into the run. A file of a
+ * folder (in_dir) that is not a capture we can read is skipped with a
+ * warning; given alone, it is an error. Returns 0 (read), 1 (an error:
+ * stop, exit status 1) or 2 (skipped). */
+static int read_file(struct run *r, const char *path, bool in_dir)
+{
+    char err[512];
+    enum ms_rc why;
+    struct ms_source *src = ms_source_open_file(path, r->c->filter, &why, err, sizeof(err));
+    if (!src) {
+        if (in_dir && (why == MS_ERR_PROTO || why == MS_ERR_IO)) {
+            fprintf(stderr, "mailspill: warning: %s; skipped\n", err);
+            return 2;
+        }
+        fprintf(stderr, "mailspill: %s\n", err);
+        return 1;
+    }
+    /* Standard input has no file name to report. */
+    ms_pipeline_set_source_name(r->pl, strcmp(path, "-") == 0 ? NULL : path);
+    ms_pipeline_set_offline(r->pl, true);
+    int status = run_source(r, src, false);
+    bool unreadable = ms_source_unreadable(src, err, sizeof(err), warn_line, NULL);
+    ms_source_close(src);
+    if (unreadable && in_dir) {
+        fprintf(stderr, "mailspill: warning: %s; skipped\n", err);
+        return 2;
+    }
+    if (unreadable) {
+        /* As a classic pcap of that link type is refused at open. */
+        fprintf(stderr, "mailspill: %s\n", err);
+        return 1;
+    }
+    return status;
+}
+
+/* One -r argument: a file, or a folder whose files are read in name order
+ * as if each were given with -r (app/dirlist.h). A folder in which no file
+ * could be read is an error. dl keeps the paths (events name them) until
+ * the end of the run. Returns the exit status so far: 0, or 1 to stop. */
+static int read_arg(struct run *r, struct ms_dirlist *dl, const char *arg)
+{
+    if (strcmp(arg, "-") == 0 || !ms_dirlist_is_dir(arg))
+        return read_file(r, arg, false) == 1;
+    char err[512];
+    size_t first = dl->n;
+    if (ms_dirlist_add(dl, arg, err, sizeof(err)) != MS_OK) {
+        fprintf(stderr, "mailspill: %s\n", err);
+        return 1;
+    }
+    size_t read = 0;
+    for (size_t k = first; k < dl->n && !stop_requested; k++) {
+        int rc = read_file(r, dl->paths[k], true);
+        if (rc == 1)
+            return 1;
+        read += rc == 0;
+    }
+    if (read == 0 && !stop_requested) {
+        fprintf(stderr, "mailspill: %s: no capture file in this folder\n", arg);
+        return 1;
+    }
+    return 0;
 }
 
 /* Past a cap mailspill keeps going; at the end it says what it dropped. */
@@ -690,11 +853,18 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
 
+    if (open_secrets(&c) != 0) {
+        close_secrets(&c);
+        ms_free(c.files);
+        ms_free(c.filter);
+        return 1;
+    }
     FILE *fp = stdout;
     if (c.outpath && strcmp(c.outpath, "-") != 0) {
         fp = open_output(c.outpath, false);
         if (!fp) {
             fprintf(stderr, "mailspill: cannot open %s: %s\n", c.outpath, strerror(errno));
+            close_secrets(&c);
             ms_free(c.files);
             ms_free(c.filter);
             return 1;
@@ -705,6 +875,7 @@ int main(int argc, char **argv)
     struct ms_pipeline *pl = out ? ms_pipeline_new(&c.lim, out) : NULL;
     struct run r = { &c, pl, out, fp, NULL };
     struct ms_extract *xt = NULL;
+    struct ms_dirlist dl = { 0 }; /* the files of -r DIR */
     int status = 0;
     if (!pl) {
         fprintf(stderr, "mailspill: cannot initialise (out of memory or nDPI failure)\n");
@@ -752,27 +923,8 @@ int main(int argc, char **argv)
             status = 1;
             goto done;
         }
-        for (size_t i = 0; i < c.nfiles && !stop_requested; i++) {
-            struct ms_source *src = ms_source_open_file(c.files[i], c.filter, err, sizeof(err));
-            if (!src) {
-                fprintf(stderr, "mailspill: %s\n", err);
-                status = 1;
-                break;
-            }
-            /* Standard input has no file name to report. */
-            ms_pipeline_set_source_name(pl, strcmp(c.files[i], "-") == 0 ? NULL : c.files[i]);
-            ms_pipeline_set_offline(pl, true);
-            if (run_source(&r, src, false) != 0)
-                status = 1;
-            bool unreadable = ms_source_unreadable(src, err, sizeof(err), warn_line, NULL);
-            ms_source_close(src);
-            if (unreadable) {
-                /* As a classic pcap of that link type is refused at open. */
-                fprintf(stderr, "mailspill: %s\n", err);
-                status = 1;
-                break;
-            }
-        }
+        for (size_t i = 0; i < c.nfiles && !stop_requested && status == 0; i++)
+            status = read_arg(&r, &dl, c.files[i]);
     }
     /* Flush sessions in progress: a login whose reply never came is still
      * reported, with outcome "unknown". */
@@ -798,6 +950,9 @@ done:
     ms_pipeline_free(pl);
     ms_extract_close(xt); /* after the flows that wrote through it */
     ms_output_free(out);
+    if (close_secrets(&c) != 0) /* after the output that writes to it */
+        status = 1;
+    ms_dirlist_free(&dl); /* after the pipeline: it names its source with them */
     if (r.fp != stdout && fclose(r.fp) != 0) {
         fprintf(stderr, "mailspill: error writing %s: %s\n", c.outpath, strerror(errno));
         status = 1;

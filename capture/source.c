@@ -1,7 +1,9 @@
 /* Packet sources. Classic pcap files and live capture go through libpcap;
  * pcapng files go through our own reader (pcapng.c), which gives each
  * packet the link type of its interface (libpcap 1.10 refuses files whose
- * interfaces differ). The format is sniffed from the first 4 bytes. */
+ * interfaces differ). The format is sniffed from the first 4 bytes; a
+ * gzip, xz or zstd file is decompressed as it is read (instream.c), and
+ * its format sniffed from the first 4 bytes it decompresses to. */
 #include "source.h"
 
 #include <errno.h>
@@ -10,18 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "../common/alloc.h"
 #include "../common/limits.h"
 #include "decode.h"
+#include "instream.h"
 #include "pcapng.h"
 
 struct ms_source {
     pcap_t *pcap;
     struct ms_pcapng *ng; /* instead of pcap, for pcapng files */
     volatile int brk;     /* ms_source_break on a pcapng source */
+    /* Standard input and compressed files are read through this stream,
+     * owned by the FILE that pcap or ng closes; NULL otherwise. */
+    struct ms_instream *in;
     int linktype;
     char name[256];
     char err[PCAP_ERRBUF_SIZE + 64];
@@ -45,60 +49,91 @@ static enum ms_rc apply_filter(struct ms_source *s, const char *filter, char *er
     return MS_OK;
 }
 
-static struct ms_source *finish_open(struct ms_source *s, const char *filter, char *err,
-                                     size_t errlen)
+static struct ms_source *finish_open(struct ms_source *s, const char *filter, enum ms_rc *why,
+                                     char *err, size_t errlen)
 {
     s->linktype = pcap_datalink(s->pcap);
     if (!ms_decode_linktype_supported(s->linktype)) {
         const char *n = pcap_datalink_val_to_name(s->linktype);
         snprintf(err, errlen, "%s: unsupported link type %d (%s)", s->name, s->linktype,
                  n ? n : "unknown");
+        *why = MS_ERR_PROTO;
         ms_source_close(s);
         return NULL;
     }
-    if (apply_filter(s, filter, err, errlen) != MS_OK) {
+    enum ms_rc rc = apply_filter(s, filter, err, errlen);
+    if (rc != MS_OK) {
+        *why = rc;
         ms_source_close(s);
         return NULL;
     }
     return s;
 }
 
-/* Standard input after its first bytes were read to sniff the format:
- * a stream that gives those bytes back first, then the rest of stdin. */
-struct peek {
-    uint8_t b[4];
-    size_t n, at;
-    FILE *in;
-};
+static const uint8_t PCAPNG_MAGIC[4] = { 0x0a, 0x0d, 0x0d, 0x0a };
 
-static ssize_t peek_read(void *c, char *buf, size_t size)
+/* A pcapng file on fp, whose first 4 bytes were read when pre_read. */
+static struct ms_source *open_pcapng(struct ms_source *s, FILE *fp, bool pre_read,
+                                     const char *filter, enum ms_rc *why, char *err, size_t errlen)
 {
-    struct peek *pk = c;
-    size_t out = 0;
-    while (pk->at < pk->n && out < size)
-        buf[out++] = (char)pk->b[pk->at++];
-    if (out > 0)
-        return (ssize_t)out;
-    /* One read(2), not fread: hand on what has arrived, so a pipe from a
-     * live capture (tcpdump -w - | mailspill -r -) is processed as it
-     * comes, and packets read before SIGTERM are not stuck in a buffer.
-     * stdin is unbuffered (see ms_source_open_file), so nothing waits in
-     * its FILE buffer either. */
-    return read(fileno(pk->in), buf, size);
+    char nerr[PCAP_ERRBUF_SIZE + 128];
+    s->ng = ms_pcapng_open(fp, pre_read, filter, nerr, sizeof(nerr));
+    if (!s->ng) {
+        /* It reads nothing yet: the filter, or memory. */
+        *why = strcmp(nerr, "out of memory") == 0 ? MS_ERR_NOMEM : MS_ERR_ARG;
+        snprintf(err, errlen, "%s: %s", s->name, nerr);
+        ms_free(s);
+        return NULL;
+    }
+    return s;
 }
 
-static int peek_close(void *c)
+/* A capture read through an instream: standard input (the head bytes
+ * sniffed from it given back first), or a compressed file or standard
+ * input, whose format is sniffed from the bytes it decompresses to. fp is
+ * closed with the stream (own), or left open (standard input). */
+static struct ms_source *open_stream(struct ms_source *s, FILE *fp, bool own, enum ms_codec codec,
+                                     const uint8_t *head, size_t got, const char *filter,
+                                     enum ms_rc *why, char *err, size_t errlen)
 {
-    ms_free(c);
-    return 0;
+    /* Standard input is read with read(2) (see instream.c, raw_read). */
+    FILE *sf = ms_instream_open(fp, own, !own, codec, head, got, &s->in, err, errlen);
+    if (!sf) {
+        if (own)
+            (void)fclose(fp); /* read only: no data to lose */
+        *why = MS_ERR_NOMEM;
+        ms_free(s);
+        return NULL;
+    }
+    uint8_t magic[4];
+    size_t m = ms_instream_peek(s->in, magic, sizeof(magic));
+    if (m == sizeof(magic) && memcmp(magic, PCAPNG_MAGIC, sizeof(magic)) == 0)
+        return open_pcapng(s, sf, false, filter, why, err, errlen);
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    s->pcap = pcap_fopen_offline_with_tstamp_precision(sf, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    if (!s->pcap) {
+        /* Damage before the capture's header: the decompressor says it
+         * better than libpcap's "truncated dump file". */
+        const char *damage = ms_instream_damage(s->in);
+        snprintf(err, errlen, "%s: %s", s->name, damage ? damage : perr);
+        *why = MS_ERR_PROTO;
+        (void)fclose(sf); /* read only: no data to lose */
+        ms_free(s);
+        return NULL;
+    }
+    return finish_open(s, filter, why, err, errlen);
 }
 
-struct ms_source *ms_source_open_file(const char *path, const char *filter, char *err,
-                                      size_t errlen)
+struct ms_source *ms_source_open_file(const char *path, const char *filter, enum ms_rc *why,
+                                      char *err, size_t errlen)
 {
+    enum ms_rc ignored;
+    if (!why)
+        why = &ignored;
     struct ms_source *s = ms_calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
+        *why = MS_ERR_NOMEM;
         return NULL;
     }
     bool is_stdin = strcmp(path, "-") == 0;
@@ -106,52 +141,34 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, char
     FILE *fp = is_stdin ? stdin : fopen(path, "rb");
     if (!fp) {
         snprintf(err, errlen, "%s: %s", s->name, strerror(errno));
+        *why = MS_ERR_IO;
         ms_free(s);
         return NULL;
     }
-    /* No read-ahead on stdin: peek_read reads its descriptor directly. */
+    /* No read-ahead on stdin: the instream reads its descriptor directly. */
     if (is_stdin)
         setvbuf(stdin, NULL, _IONBF, 0);
-    uint8_t magic[4];
-    size_t got = fread(magic, 1, sizeof(magic), fp);
-    if (got == 4 && memcmp(magic, "\x0a\x0d\x0d\x0a", 4) == 0) {
-        char nerr[PCAP_ERRBUF_SIZE + 128];
-        s->ng = ms_pcapng_open(fp, true, filter, nerr, sizeof(nerr));
-        if (!s->ng) {
-            snprintf(err, errlen, "%s: %s", s->name, nerr);
-            ms_free(s);
-            return NULL;
-        }
-        return s;
-    }
+    uint8_t head[MS_INSTREAM_HEAD];
+    size_t got;
+    enum ms_codec codec = ms_instream_sniff(fp, head, &got);
+    if (codec != MS_CODEC_NONE)
+        return open_stream(s, fp, !is_stdin, codec, head, got, filter, why, err, errlen);
+    /* Only 4 bytes were read then: the xz magic's first 4 are no pcapng's. */
+    if (got == sizeof(PCAPNG_MAGIC) && memcmp(head, PCAPNG_MAGIC, sizeof(PCAPNG_MAGIC)) == 0)
+        return open_pcapng(s, fp, true, filter, why, err, errlen);
+    if (is_stdin)
+        return open_stream(s, fp, false, MS_CODEC_NONE, head, got, filter, why, err, errlen);
+    (void)fclose(fp); /* read only, reopened by path below */
     char perr[PCAP_ERRBUF_SIZE] = "";
-    if (is_stdin) {
-        struct peek *pk = ms_calloc(1, sizeof(*pk));
-        cookie_io_functions_t io = { .read = peek_read, .close = peek_close };
-        FILE *pf = pk ? fopencookie(pk, "r", io) : NULL;
-        if (!pf) {
-            ms_free(pk);
-            snprintf(err, errlen, "out of memory");
-            ms_free(s);
-            return NULL;
-        }
-        memcpy(pk->b, magic, got);
-        pk->n = got;
-        pk->in = stdin;
-        s->pcap = pcap_fopen_offline_with_tstamp_precision(pf, PCAP_TSTAMP_PRECISION_MICRO, perr);
-        if (!s->pcap)
-            (void)fclose(pf); /* read only: no data to lose */
-    } else {
-        (void)fclose(fp); /* read only, reopened by path below */
-        /* Microsecond timestamps whatever the file stores (pcapng may use ns). */
-        s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
-    }
+    /* Microsecond timestamps whatever the file stores (pcapng may use ns). */
+    s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (!s->pcap) {
         snprintf(err, errlen, "%s: %s", s->name, perr);
+        *why = MS_ERR_PROTO;
         ms_free(s);
         return NULL;
     }
-    return finish_open(s, filter, err, errlen);
+    return finish_open(s, filter, why, err, errlen);
 }
 
 struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_opts *o,
@@ -190,7 +207,19 @@ struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_op
         ms_source_close(s);
         return NULL;
     }
-    return finish_open(s, filter, err, errlen);
+    enum ms_rc why;
+    return finish_open(s, filter, &why, err, errlen);
+}
+
+/* A compressed file whose data ended early or is damaged: its reason
+ * replaces the reader's (a clean end, or "truncated dump file"). */
+static bool damaged(struct ms_source *s)
+{
+    const char *damage = s->in ? ms_instream_damage(s->in) : NULL;
+    if (!damage)
+        return false;
+    snprintf(s->err, sizeof(s->err), "%s: %s", s->name, damage);
+    return true;
 }
 
 enum ms_next ms_source_next(struct ms_source *s, uint64_t *ts_us, const uint8_t **data,
@@ -200,6 +229,10 @@ enum ms_next ms_source_next(struct ms_source *s, uint64_t *ts_us, const uint8_t 
         if (s->brk)
             return MS_NEXT_END;
         enum ms_next r = ms_pcapng_next(s->ng, ts_us, data, caplen, linktype);
+        if (r == MS_NEXT_PACKET)
+            return r;
+        if (damaged(s))
+            return MS_NEXT_ERROR;
         if (r != MS_NEXT_ERROR)
             return r;
         snprintf(s->err, sizeof(s->err), "%s: %s", s->name, ms_pcapng_error(s->ng));
@@ -226,10 +259,11 @@ enum ms_next ms_source_next(struct ms_source *s, uint64_t *ts_us, const uint8_t 
                 (void)poll(&pfd, 1, 250);
         }
         return MS_NEXT_TIMEOUT;
-    case PCAP_ERROR_BREAK:
-        return MS_NEXT_END;
+    case PCAP_ERROR_BREAK: /* the end of a file, or ms_source_break */
+        return damaged(s) ? MS_NEXT_ERROR : MS_NEXT_END;
     default:
-        snprintf(s->err, sizeof(s->err), "%s: %s", s->name, pcap_geterr(s->pcap));
+        if (!damaged(s))
+            snprintf(s->err, sizeof(s->err), "%s: %s", s->name, pcap_geterr(s->pcap));
         return MS_NEXT_ERROR;
     }
 }

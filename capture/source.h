@@ -1,5 +1,5 @@
-/* Packet sources over libpcap: a pcap/pcapng file, standard input ("-"),
- * or a live interface, with an optional BPF filter. */
+/* Packet sources over libpcap: a pcap/pcapng file (plain or compressed),
+ * standard input ("-"), or a live interface, with an optional BPF filter. */
 #ifndef MS_SOURCE_H
 #define MS_SOURCE_H
 
@@ -17,16 +17,24 @@ struct ms_live_opts {
     int promisc;
 };
 
-/* On failure returns NULL and writes a one-line reason into err. */
-struct ms_source *ms_source_open_file(const char *path, const char *filter, char *err,
-                                      size_t errlen);
+/* A capture file, or standard input for "-": pcap or pcapng, plain or
+ * compressed with gzip, xz or zstd (told by magic bytes; capture/instream.h).
+ * On failure returns NULL, writes a one-line reason into err and, when why
+ * is not NULL, the kind of failure into *why: MS_ERR_IO (cannot be opened),
+ * MS_ERR_PROTO (not a capture, an unsupported link type, or compressed data
+ * damaged before the capture's header), MS_ERR_ARG (the filter),
+ * MS_ERR_NOMEM. */
+struct ms_source *ms_source_open_file(const char *path, const char *filter, enum ms_rc *why,
+                                      char *err, size_t errlen);
 struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_opts *o,
                                       const char *filter, char *err, size_t errlen);
 
 enum ms_next { MS_NEXT_PACKET = 1, MS_NEXT_END = 0, MS_NEXT_TIMEOUT = 2, MS_NEXT_ERROR = -1 };
 
 /* Next frame: its capture time, captured bytes and link type. The data stays
- * valid until the next call. On MS_NEXT_ERROR, ms_source_error says why. */
+ * valid until the next call. On MS_NEXT_ERROR, ms_source_error says why
+ * (for a compressed file whose data ends early or is damaged: that, also
+ * when the capture inside happens to end cleanly there). */
 enum ms_next ms_source_next(struct ms_source *s, uint64_t *ts_us, const uint8_t **data,
                             size_t *caplen, int *linktype);
 const char *ms_source_error(const struct ms_source *s);

@@ -121,6 +121,13 @@ static inline struct ms_limits ms_limits_default(void)
 /* pcapng interfaces of an unsupported link type named one by one in the
  * warnings (the rest are counted). */
 #define MS_PCAPNG_NOTED_IFACES 8
+/* Compressed captures (capture/instream.c): the largest window (zstd) or
+ * dictionary (xz) a stream may need, 2^27 bytes: zstd's own default limit
+ * (ZSTD_WINDOWLOG_LIMIT_DEFAULT), twice xz -9's dictionary. gzip's window
+ * is always 32 KiB. A stream that asks for more is refused as damage, so
+ * decompressing stays within about this much memory. */
+#define MS_DECOMP_WINDOW_LOG_MAX 27
+#define MS_DECOMP_WINDOW_MAX ((uint64_t)1 << MS_DECOMP_WINDOW_LOG_MAX)
 /* How far back a mid-stream TCP start may move (capture/tcp_reasm.c). */
 #define MS_REASM_REWIND_MAX (256u * 1024)
 /* An ACK this far past what was delivered from the peer is not evidence of
@@ -135,5 +142,10 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_QP_WS_MAX 64
 /* --body-bytes, at most. */
 #define MS_BODY_EXCERPT_MAX (1u << 20)
+/* --hash-key: the HMAC-SHA256 key's bytes. RFC 2104 section 3 strongly
+ * discourages keys shorter than the hash's output (32 bytes); longer than
+ * a block (64) they are hashed first, so more than this adds nothing. */
+#define MS_HMAC_KEY_MIN 32
+#define MS_HMAC_KEY_MAX 4096
 
 #endif

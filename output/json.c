@@ -9,6 +9,7 @@
 #include "../common/anomaly.h"
 #include "../common/community_id.h"
 #include "../common/utf8.h"
+#include "secrets.h"
 #include "signature.h"
 
 struct json_object *ms_json_bytes(struct ms_bytes b)
@@ -97,21 +98,77 @@ static void add_true(struct json_object *o, const char *key, bool v)
         json_object_object_add(o, key, json_object_new_boolean(1));
 }
 
-/* A secret: the value with --show-passwords, else that it was there and
- * how long it was. */
-static void add_secret(struct json_object *o, const char *key, struct ms_bytes b, bool show)
+/* A password or token (README "Secrets"): the value (clear), or that it
+ * was there and its length in bytes with its mask (mask), its HMAC (hash)
+ * or nothing more (redact). What cannot be computed falls back to the
+ * redaction, never to the value. */
+static void add_secret(struct json_object *o, const char *key, struct ms_bytes b,
+                       const struct ms_output_opts *opts)
 {
     if (!b.p)
         return;
-    if (show) {
+    if (opts->secrets == MS_SECRETS_CLEAR) {
         add_bytes(o, key, b);
         return;
     }
+    struct json_object *v = NULL;
+    const char *form = "redacted";
+    if (opts->secrets == MS_SECRETS_MASK) {
+        struct ms_mask m;
+        ms_secret_mask(b, &m);
+        struct printbuf *pb = printbuf_new();
+        if (pb) {
+            bool ok = printbuf_memappend(pb, (const char *)m.first.p, (int)m.first.len) >= 0;
+            for (size_t i = 0; ok && i < m.stars; i++)
+                ok = printbuf_memappend(pb, "*", 1) >= 0;
+            ok = ok && printbuf_memappend(pb, (const char *)m.last.p, (int)m.last.len) >= 0;
+            /* The first and last characters may be invalid UTF-8. */
+            if (ok)
+                v = ms_json_bytes(ms_bytes_of(pb->buf, (size_t)pb->bpos));
+            printbuf_free(pb);
+        }
+        form = "masked";
+    } else if (opts->secrets == MS_SECRETS_HASH) {
+        char hex[MS_HMAC_HEX_LEN + 1];
+        if (ms_secret_hmac(opts->hmac_key, opts->hmac_key_len, b, hex))
+            v = json_object_new_string_len(hex, MS_HMAC_HEX_LEN);
+        form = "hmac";
+    }
+    if (!v) {
+        v = json_object_new_boolean(1);
+        form = "redacted";
+    }
     char k[48];
-    snprintf(k, sizeof(k), "%s_redacted", key);
-    json_object_object_add(o, k, json_object_new_boolean(1));
+    snprintf(k, sizeof(k), "%s_%s", key, form);
+    json_object_object_add(o, k, v);
     snprintf(k, sizeof(k), "%s_length", key);
     json_object_object_add(o, k, json_object_new_int64((int64_t)b.len));
+}
+
+/* What a challenge/response login leaks: the response and the hashcat
+ * line, from which a cracker recovers the password, are shown only in
+ * clear mode; otherwise they are said to be there (the hashcat line with
+ * its mode, for the --hashes file has it). The challenge is the server's,
+ * sent to anyone who connects: it is shown in every mode. */
+static void add_challenge_response(struct json_object *k, const struct ms_ev_credential *c,
+                                   const struct ms_output_opts *opts)
+{
+    bool clear = opts->secrets == MS_SECRETS_CLEAR;
+    add_bytes(k, "challenge", c->challenge);
+    if (clear) {
+        add_bytes(k, "response", c->response);
+    } else if (c->response.p) {
+        json_object_object_add(k, "response_redacted", json_object_new_boolean(1));
+        json_object_object_add(k, "response_length",
+                               json_object_new_int64((int64_t)c->response.len));
+    }
+    if (c->hashcat.p) {
+        if (clear)
+            add_bytes(k, "hashcat", c->hashcat);
+        else
+            json_object_object_add(k, "hashcat_redacted", json_object_new_boolean(1));
+        json_object_object_add(k, "hashcat_mode", json_object_new_int(c->hashcat_mode));
+    }
 }
 
 /* A list of strings, left out when it has none (Suricata's lists have
@@ -172,14 +229,9 @@ static void add_credential(struct json_object *root, const char *app_proto,
     add_bytes(k, "authzid", c->authzid);
     add_bytes(k, "domain", c->domain);
     add_bytes(k, "workstation", c->workstation);
-    add_secret(k, "password", c->password, opts->show_passwords);
-    add_secret(k, "token", c->token, opts->show_passwords);
-    add_bytes(k, "challenge", c->challenge);
-    add_bytes(k, "response", c->response);
-    if (c->hashcat.p) {
-        add_bytes(k, "hashcat", c->hashcat);
-        json_object_object_add(k, "hashcat_mode", json_object_new_int(c->hashcat_mode));
-    }
+    add_secret(k, "password", c->password, opts);
+    add_secret(k, "token", c->token, opts);
+    add_challenge_response(k, c, opts);
     json_object_object_add(k, "outcome", json_object_new_string(outcome_str(c->outcome)));
     add_bytes(k, "server_reply", c->server_reply);
     json_object_object_add(k, "tls", json_object_new_boolean(c->tls));

@@ -8,6 +8,7 @@
 #include "../common/alloc.h"
 
 #include "json.h"
+#include "secrets.h"
 #include "stats.h"
 #include "text.h"
 
@@ -27,6 +28,7 @@ struct ms_output {
     uint64_t fileinfo;
     uint64_t anomalies[MS_ANOM_COUNT];
     uint64_t cap_mime[MS_OUTPUT_CAP_MIME_COUNT];
+    int hashes_mode; /* --hashes: the mode of the line written last (0: none yet) */
 };
 
 /* Counts what the end-of-run warnings need: anomalies by code, emails a
@@ -98,8 +100,16 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if ((unsigned)ev->kind <= MS_EV_ANOMALY)
         out->counts[ev->kind]++;
     count_event(out, ev);
-    if (out->opts.format == MS_OUTPUT_TEXT)
-        return flush_line(out, ms_text_event(out->fp, m, ev, &out->opts) < 0 ? MS_ERR_IO : MS_OK);
+    /* The --hashes file takes the hashcat lines in every mode (README
+     * "Secrets"); the views take what the mode allows. */
+    enum ms_rc hrc = MS_OK;
+    if (ev->kind == MS_EV_CREDENTIAL)
+        hrc = ms_secrets_write_hashcat(out->opts.hashes, &ev->u.cred, &out->hashes_mode);
+    if (out->opts.format == MS_OUTPUT_TEXT) {
+        enum ms_rc rc = ms_text_event(out->fp, m, ev, &out->opts) < 0 ? MS_ERR_IO : MS_OK;
+        rc = flush_line(out, rc);
+        return rc == MS_OK ? hrc : rc;
+    }
     enum ms_rc rc = write_json_line(out, ms_json_event(m, ev, &out->opts));
     /* Then a fileinfo record per attachment, as Suricata logs files, tied
      * to the message by flow_id (and the email metadata it carries). */
@@ -109,7 +119,8 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
             out->fileinfo += rc == MS_OK;
         }
     }
-    return flush_line(out, rc);
+    rc = flush_line(out, rc);
+    return rc == MS_OK ? hrc : rc;
 }
 
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n)

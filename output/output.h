@@ -26,9 +26,23 @@ struct ms_flow_meta {
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
 
+/* What every sink and view shows of a credential's secrets (--passwords;
+ * README "Secrets"). Challenge/response values and hashcat lines are
+ * shown in MS_SECRETS_CLEAR only; the --hashes file has the hashcat lines
+ * in every mode. */
+enum ms_secrets {
+    MS_SECRETS_REDACT = 0, /* the default: that a secret was there, its length */
+    MS_SECRETS_MASK,       /* passwords, tokens: first and last character of 8 or more */
+    MS_SECRETS_HASH,       /* passwords, tokens: HMAC-SHA256 under hmac_key */
+    MS_SECRETS_CLEAR,      /* everything as seen (--show-passwords) */
+};
+
 struct ms_output_opts {
     enum ms_output_format format;
-    bool show_passwords;
+    enum ms_secrets secrets;
+    const uint8_t *hmac_key; /* MS_SECRETS_HASH: the key (the caller's, kept while in use) */
+    size_t hmac_key_len;
+    FILE *hashes;         /* --hashes: each hashcat line goes here too (the caller's); NULL: none */
     uint32_t sid_base;    /* first alert signature id; 0: MS_SID_BASE_DEFAULT */
     const char *in_iface; /* live capture: the interface (NULL: left out) */
     const char *host;     /* live capture: the sensor name (NULL: left out) */

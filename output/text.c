@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "../common/utf8.h"
+#include "secrets.h"
 #include "signature.h"
 
 /* Characters that steer a terminal or a reader without being visible:
@@ -50,6 +51,37 @@ static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
     }
     if (n < b.len)
         fputs("...", fp);
+}
+
+/* A password or token under the secrets policy (README "Secrets"), as
+ * the JSON view gives it: a fixed "********" when redacted, which says
+ * nothing of its length. */
+static void put_secret(FILE *fp, struct ms_bytes secret, const struct ms_output_opts *opts)
+{
+    char hex[MS_HMAC_HEX_LEN + 1];
+    switch (opts->secrets) {
+    case MS_SECRETS_CLEAR:
+        put_safe(fp, secret, 256);
+        return;
+    case MS_SECRETS_MASK: {
+        struct ms_mask m;
+        ms_secret_mask(secret, &m);
+        put_safe(fp, m.first, m.first.len);
+        for (size_t i = 0; i < m.stars; i++)
+            fputc('*', fp);
+        put_safe(fp, m.last, m.last.len);
+        return;
+    }
+    case MS_SECRETS_HASH:
+        if (ms_secret_hmac(opts->hmac_key, opts->hmac_key_len, secret, hex)) {
+            fprintf(fp, "hmac:%s", hex);
+            return;
+        }
+        break;
+    case MS_SECRETS_REDACT:
+        break;
+    }
+    fputs("********", fp);
 }
 
 static void put_upper(FILE *fp, const char *s)
@@ -100,10 +132,7 @@ int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event 
         struct ms_bytes secret = c->password.p ? c->password : c->token;
         if (secret.p) {
             fputs(" / ", fp);
-            if (opts->show_passwords)
-                put_safe(fp, secret, 256);
-            else
-                fputs("********", fp);
+            put_secret(fp, secret, opts);
         } else if (c->hashcat.p) {
             fprintf(fp, " / hashcat -m %d", c->hashcat_mode);
         }

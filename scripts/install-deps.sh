@@ -6,7 +6,8 @@
 #
 #   build  compile mailspill (make build, make demo)
 #   test   run the suite (make test, make test-san): cmocka (unit tests),
-#          python3 and jsonschema (golden, cli, schema tests), iproute2 and
+#          python3 and jsonschema (golden, cli, schema tests), zstd (the cli
+#          test compresses captures; gzip and xz are Python's), iproute2 and
 #          dovecot (live test; it starts its own dovecot in a namespace)
 #   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, clang-format, and the cmocka
 #          headers, since the unit tests are analysed too
@@ -23,8 +24,8 @@
 # A dovecot that was already installed is left as it was.
 set -eu
 BUILD_PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-dev libssl-dev
-            libbsd-dev"
-TEST_PKGS="libcmocka-dev python3 python3-jsonschema
+            libbsd-dev zlib1g-dev liblzma-dev libzstd-dev"
+TEST_PKGS="libcmocka-dev python3 python3-jsonschema zstd
            iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
 LINT_PKGS="cppcheck clang-tidy clang-format libcmocka-dev"
 CLANG_PKGS="clang libclang-rt-14-dev"

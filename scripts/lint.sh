@@ -57,8 +57,10 @@ mkdir -p "$OUT/cppcheck-cache" "$OUT/clang-tidy"
 # headers, and without RB_GENERATE_STATIC it gives up on tcp_reasm.c.
 filters=()
 if [ $# -gt 0 ]; then
-    # cppcheck 2.10 matches --file-filter against paths relative to the top.
-    for f in "${files[@]}"; do filters+=("--file-filter=${f#"$ROOT"/}"); done
+    # cppcheck 2.10 matches --file-filter against paths relative to the top
+    # when BUILD is inside the tree, and against absolute ones when it is
+    # outside (cmake -B /tmp/x): both are given.
+    for f in "${files[@]}"; do filters+=("--file-filter=${f#"$ROOT"/}" "--file-filter=$f"); done
 fi
 echo "lint.sh: cppcheck on ${#files[@]} files"
 cppcheck_rc=0

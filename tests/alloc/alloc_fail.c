@@ -151,7 +151,7 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
         exit(1);
     }
     struct ms_limits lim = ms_limits_default();
-    struct ms_output_opts oo = { .format = MS_OUTPUT_JSON, .show_passwords = true };
+    struct ms_output_opts oo = { .format = MS_OUTPUT_JSON, .secrets = MS_SECRETS_CLEAR };
     char err[512];
     memset(&r->hook, 0, sizeof(r->hook));
     r->hook.fail_at = r->fail_at;
@@ -162,7 +162,7 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
     struct ms_extract *xt = pl ? ms_extract_open(xdir, MS_EXTRACT_ATTACHMENTS,
                                                  lim.extract_max_bytes, err, sizeof(err))
                                : NULL;
-    struct ms_source *src = xt ? ms_source_open_file(pcap, NULL, err, sizeof(err)) : NULL;
+    struct ms_source *src = xt ? ms_source_open_file(pcap, NULL, NULL, err, sizeof(err)) : NULL;
     if (!src) {
         r->clean_error = true;
     } else {

@@ -1,5 +1,6 @@
 /* Fuzz target for the whole capture path: the input is a capture file
- * (pcap or pcapng) read through ms_source (libpcap or our pcapng reader),
+ * (pcap or pcapng, plain or compressed: corpus/capture/ has gzip, xz and
+ * zstd seeds) read through ms_source (libpcap or our pcapng reader),
  * decoded, defragmented, reassembled, classified and dissected. nDPI's
  * set-up is slow, so one pipeline serves every input; each input ends with
  * ms_pipeline_finish so no flow leaks into the next. */
@@ -48,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char path[64], err[512];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    struct ms_source *src = ms_source_open_file(path, NULL, err, sizeof(err));
+    struct ms_source *src = ms_source_open_file(path, NULL, NULL, err, sizeof(err));
     if (src) {
         uint64_t ts;
         const uint8_t *frame;

@@ -20,17 +20,29 @@ attachments must be followed by one fileinfo event each (same flow, file
 name, size, the hash when the file is complete, and the email's own keys),
 and email.attachment must list their names.
 
-The capture is then read again without --show-passwords (check_redaction):
-no secret of 4 bytes or more (every credential.password and credential.token
-of the first run and of the expected file) may appear anywhere in that
-output, raw or JSON-escaped, and each credential must say password_redacted
-/ token_redacted with the secret's length in bytes, the events being
-otherwise the same as with --show-passwords."""
+The capture is then read again in each other --passwords mode (redact,
+mask, hash), as JSON and with --text (check_secrets): no secret of 4 bytes
+or more (every credential.password, token, response and hashcat line of the
+first run and of the expected file) may appear anywhere in those outputs,
+raw, JSON-escaped or as the text view escapes it. Each JSON credential must
+be the clear run's with each secret replaced as the mode says (README
+"Secrets"): password_redacted / password_masked (first and last character
+of 8 or more, counted in code points) / password_hmac (HMAC-SHA256 under
+the key, computed here with Python's hmac module, so equal for an equal
+secret), with password_length in bytes, the same for token; response
+becomes response_redacted with response_length, hashcat becomes
+hashcat_redacted beside its hashcat_mode. The redact run also writes
+--hashes FILE, which must be mode 0600 and hold exactly the clear run's
+hashcat lines, in order, each under a "# hashcat -m MODE" line of its mode."""
+import hashlib
+import hmac
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
+import tempfile
 
 
 # Keys not compared, by path ("alert.signature" is key signature of the
@@ -158,15 +170,21 @@ def check_fileinfo(actual):
 
 
 SECRETS = ("password", "token")
+# Shown in the clear mode only: what a cracker recovers the password from.
+CRACKABLE = ("response", "hashcat")
+MODES = ("redact", "mask", "hash")
+# The --hash-key file of the hash runs: mailspill drops one final line end.
+HASH_KEY = b"mailspill golden check: HMAC key of 32 bytes or more"
+MASK_MIN_CHARS = 8
 
 
-def secrets_of(events):
+def secrets_of(events, keys=SECRETS):
     out = set()
     for e in events:
         c = e.get("credential") if isinstance(e, dict) else None
         if not isinstance(c, dict):
             continue
-        for k in SECRETS:
+        for k in keys:
             if isinstance(c.get(k), str):
                 out.add(c[k])
     return out
@@ -183,49 +201,209 @@ def forms(secret):
             out.add(v.encode("utf-8", "surrogatepass"))
             out.add(re.sub(r"\\u[0-9a-f]{4}", lambda m: m.group(0).upper().replace("\\U", "\\u"),
                            v).encode("utf-8", "surrogatepass"))
+    out.add(text_form(secret))
     return out
 
 
-def check_redaction(binary, capture, shown, expected):
-    """Runs the capture again without --show-passwords; see the docstring."""
-    run = subprocess.run([binary, "-r", capture], capture_output=True, timeout=300)
-    if run.returncode != 0:
-        print(f"redacted run: mailspill exited {run.returncode}: {run.stderr.decode(errors='replace')}")
-        return False
+def steers(cp):
+    """Characters the text view escapes besides controls (output/text.c)."""
+    return 0x80 <= cp <= 0x9f or cp in (0x061c, 0x200e, 0x200f, 0x2028, 0x2029) \
+        or 0x202a <= cp <= 0x202e or 0x2066 <= cp <= 0x2069
+
+
+def text_form(secret):
+    """The secret as the --text view writes captured bytes: controls and
+    steering characters as \\xNN per byte."""
+    out = b""
+    for ch in secret:
+        b = ch.encode("utf-8", "surrogatepass")
+        cp = ord(ch)
+        out += "".join(f"\\x{x:02x}" for x in b).encode() if cp < 0x20 or cp == 0x7f \
+            or steers(cp) else b
+    return out
+
+
+def mask_of(v):
+    """--passwords mask, written here from README: the first and the last
+    character of a secret of 8 characters or more, a '*' for each one
+    between; a '*' for each character of a shorter one. Characters are
+    code points (an invalid byte, U+FFFD in JSON, is one)."""
+    if len(v) < MASK_MIN_CHARS:
+        return "*" * len(v)
+    return v[0] + "*" * (len(v) - 2) + v[-1]
+
+
+def hmac_of(v):
+    return hmac.new(HASH_KEY, v.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def byte_length(v, actual):
+    """Bytes of a value; one with U+FFFD (an invalid byte shown as 3 bytes)
+    has a raw length unknowable from here: the actual one is taken."""
+    if "\ufffd" in v and isinstance(actual, int):
+        return actual
+    return len(v.encode("utf-8", "surrogatepass"))
+
+
+def under_mode(shown_event, actual_event, mode):
+    """The clear run's event as mode should write it."""
+    want = json.loads(json.dumps(shown_event))
+    c = want.get("credential")
+    if not isinstance(c, dict):
+        return want
+    ac = actual_event.get("credential", {}) if isinstance(actual_event, dict) else {}
+    out = {}
+    for key, v in c.items():
+        if key in SECRETS:
+            if mode == "mask":
+                out[key + "_masked"] = mask_of(v)
+            elif mode == "hash":
+                # Invalid bytes cannot be rebuilt from U+FFFD: checked for
+                # consistency across events only (check_secrets).
+                out[key + "_hmac"] = ac.get(key + "_hmac") if "\ufffd" in v else hmac_of(v)
+            else:
+                out[key + "_redacted"] = True
+            out[key + "_length"] = byte_length(v, ac.get(key + "_length"))
+        elif key == "response":
+            out["response_redacted"] = True
+            out["response_length"] = byte_length(v, ac.get("response_length"))
+        elif key == "hashcat":
+            out["hashcat_redacted"] = True
+        else:
+            out[key] = v
+    want["credential"] = out
+    return want
+
+
+def check_hashes_file(path, shown):
+    """--hashes: mode 0600, the clear run's hashcat lines in order, each
+    under a "# hashcat -m MODE" line of its mode."""
     ok = True
-    raw = run.stdout
-    for secret in sorted(secrets_of(shown) | secrets_of(expected)):
-        if len(secret.encode("utf-8", "surrogatepass")) < 4:
+    mode = stat.S_IMODE(os.lstat(path).st_mode)
+    if mode != 0o600:
+        print(f"HASHES: {path} has mode {mode:o}, not 600")
+        ok = False
+    want = [(e["credential"]["hashcat_mode"], e["credential"]["hashcat"].encode("utf-8"))
+            for e in shown if isinstance(e.get("credential"), dict) and "hashcat" in e["credential"]]
+    got, current = [], None
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    else:
+        print("HASHES: the file does not end with a line end")
+        ok = False
+    for line in lines:
+        m = re.fullmatch(rb"# hashcat -m (\d+)", line)
+        if m:
+            current = int(m.group(1))
+        elif line.startswith(b"#"):
+            print(f"HASHES: unexpected comment {line!r}")
+            ok = False
+        else:
+            got.append((current, line))
+    if got != want:
+        print(f"HASHES: the file holds {got!r}; the clear run's hashcat lines are {want!r}")
+        ok = False
+    return ok
+
+
+def run_mode(binary, capture, mode, tmp, text=False, hashes=None):
+    argv = [binary, "--passwords", mode]
+    if mode == "hash":
+        key = os.path.join(tmp, "key")
+        if not os.path.exists(key):
+            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, HASH_KEY + b"\n")
+            os.close(fd)
+        argv += ["--hash-key", key]
+    if text:
+        argv.append("--text")
+    if hashes:
+        argv += ["--hashes", hashes]
+    return subprocess.run(argv + ["-r", capture], capture_output=True, timeout=300)
+
+
+def check_secrets(binary, capture, shown, expected):
+    """Each mode but clear, as JSON and as text; see the docstring."""
+    forbidden = set()
+    for keys in (SECRETS, CRACKABLE):
+        for v in secrets_of(shown, keys) | secrets_of(expected, keys):
+            if len(v.encode("utf-8", "surrogatepass")) >= 4:
+                forbidden.add(v)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="mailspill-golden-") as tmp:
+        for mode in MODES:
+            for text in (False, True):
+                hashes = os.path.join(tmp, "hashes") if mode == "redact" and not text else None
+                run = run_mode(binary, capture, mode, tmp, text, hashes)
+                what = f"--passwords {mode}" + (" --text" if text else "")
+                if run.returncode != 0:
+                    print(f"{what}: mailspill exited {run.returncode}: "
+                          f"{run.stderr.decode(errors='replace')}")
+                    ok = False
+                    continue
+                raw = run.stdout
+                for secret in sorted(forbidden):
+                    f = next((f for f in forms(secret) if f in raw), None)
+                    if f is not None:
+                        print(f"SECRETS: {secret!r} appears in the output of {what} (as {f!r})")
+                        ok = False
+                if hashes:
+                    ok = check_hashes_file(hashes, shown) and ok
+                if text:
+                    ok = check_text(raw.decode("utf-8", errors="replace"), shown, mode, what) and ok
+                else:
+                    ok = check_json_mode(raw, shown, mode, what) and ok
+    return ok
+
+
+def printable(v):
+    return "\ufffd" not in v and text_form(v) == v.encode("utf-8", "surrogatepass")
+
+
+def check_text(out, shown, mode, what):
+    """The text view shows each login's password or token as the mode says:
+    ******** (redact), the mask, hmac:HEX."""
+    ok = True
+    for e in shown:
+        c = e.get("credential")
+        if not isinstance(c, dict):
             continue
-        for f in forms(secret):
-            if f in raw:
-                print(f"REDACTION: secret {secret!r} appears in the output without "
-                      f"--show-passwords (as {f!r})")
-                ok = False
-                break
-    redacted = [json.loads(l) for l in raw.decode("utf-8").splitlines() if l.strip()]
-    if len(redacted) != len(shown):
-        print(f"REDACTION: {len(shown)} events with --show-passwords, {len(redacted)} without")
+        v = c.get("password", c.get("token"))
+        if not isinstance(v, str) or not printable(v):
+            continue
+        want = {"redact": "********", "mask": mask_of(v), "hash": "hmac:" + hmac_of(v)}[mode]
+        if f" / {want} (" not in out:
+            print(f"SECRETS: {what}: no line shows {want!r} for a secret of {len(v)} characters")
+            ok = False
+    return ok
+
+
+def check_json_mode(raw, shown, mode, what):
+    ok = True
+    got = [json.loads(l) for l in raw.decode("utf-8").splitlines() if l.strip()]
+    if len(got) != len(shown):
+        print(f"SECRETS: {len(shown)} events in clear mode, {len(got)} with {what}")
         return False
-    for a, r in zip(shown, redacted):
-        want = json.loads(json.dumps(a))
-        c = want.get("credential")
-        if isinstance(c, dict):
-            for k in SECRETS:
-                if k in c:
-                    v = c.pop(k)
-                    c[k + "_redacted"] = True
-                    c[k + "_length"] = len(v.encode("utf-8", "surrogatepass"))
-                    if "\ufffd" in v:
-                        # Invalid bytes are shown as U+FFFD (3 bytes for 1): the
-                        # length is the raw byte count, unknowable from here.
-                        rc_ = r.get("credential", {})
-                        if isinstance(rc_.get(k + "_length"), int):
-                            c[k + "_length"] = rc_[k + "_length"]
+    hmacs = {}
+    for a, r in zip(shown, got):
+        want = under_mode(a, r, mode)
         if r != want:
-            print("REDACTION MISMATCH: expected", json.dumps(want, ensure_ascii=False),
+            print(f"SECRETS MISMATCH ({what}): expected", json.dumps(want, ensure_ascii=False),
                   "got", json.dumps(r, ensure_ascii=False))
             ok = False
+        c, rc_ = a.get("credential"), r.get("credential")
+        if mode == "hash" and isinstance(c, dict) and isinstance(rc_, dict):
+            for k in SECRETS:
+                h = rc_.get(k + "_hmac")
+                if k in c and not (isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h)):
+                    print(f"SECRETS: {what}: {k}_hmac {h!r} is no HMAC-SHA256")
+                    ok = False
+                # The same secret gives the same HMAC in every event.
+                if k in c and hmacs.setdefault(c[k], h) != h:
+                    print(f"SECRETS: {what}: one {k} has two HMACs, {hmacs[c[k]]} and {h}")
+                    ok = False
     return ok
 
 
@@ -276,7 +454,7 @@ def main():
         ok = False
     ok = check_fileinfo(actual) and ok
     ok = check_derived(actual) and ok
-    ok = check_redaction(binary, capture, all_events, expected) and ok
+    ok = check_secrets(binary, capture, all_events, expected) and ok
     for kind in ("alert", "email", "anomaly"):
         n_exp = sum(1 for e in expected if e.get("event_type") == kind)
         n_act = sum(1 for a in actual if a.get("event_type") == kind)

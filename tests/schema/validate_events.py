@@ -5,13 +5,16 @@ event tables against mailspill's own schema.
 usage: validate_events.py [--check events|readme|all] [--jobs N] BINARY REPO_ROOT
 
 events: runs BINARY over every capture under REPO_ROOT/pcaps (.pcap and
-.pcapng), like tests/golden/check_capture.py, in three ways:
+.pcapng), like tests/golden/check_capture.py, in four ways:
   show      --show-passwords -r PCAP
-  redacted  -r PCAP                       (password_redacted, token_redacted)
-  extract   --show-passwords --extract DIR --extract-attachments
+  redacted  -r PCAP                       (password_redacted, token_redacted,
+                                           response_redacted, hashcat_redacted)
+  extract   --passwords mask --extract DIR --extract-attachments
             --body-bytes 256 -r PCAP      (eml_file, attachments[].file,
-                                           fileinfo.stored, body_excerpt;
+                                           fileinfo.stored, body_excerpt,
+                                           password_masked;
                                            options missing from --help are left out)
+  hmac      --passwords hash --hash-key KEY -r PCAP   (password_hmac)
 and validates every event it writes against
   - Suricata's EVE schema, vendored in third_party/suricata/schema.json with
     only additionalProperties relaxed (every key Suricata defines keeps
@@ -274,8 +277,10 @@ def help_text(binary):
 def run_modes(binary):
     text = help_text(binary)
     modes = [("show", ["--show-passwords"]), ("redacted", [])]
+    policy = "--passwords" in text and "--hash-key" in text
     if "--extract " in text or "--extract\t" in text:
-        extra = ["--show-passwords", "--extract", "{dir}"]
+        extra = ["--passwords", "mask"] if policy else ["--show-passwords"]
+        extra += ["--extract", "{dir}"]
         if "--extract-attachments" in text:
             extra.append("--extract-attachments")
         if "--body-bytes" in text:
@@ -283,6 +288,10 @@ def run_modes(binary):
         modes.append(("extract", extra))
     else:
         print("note: no --extract in --help; the extract run is skipped")
+    if policy:
+        modes.append(("hmac", ["--passwords", "hash", "--hash-key", "{key}"]))
+    else:
+        print("note: no --passwords/--hash-key in --help; the hmac run is skipped")
     return modes
 
 
@@ -292,6 +301,8 @@ def run_one(binary, capture, mode, args, workdir):
         if a == "{dir}":
             os.makedirs(workdir, exist_ok=True)
             a = workdir
+        elif a == "{key}":
+            a = os.path.join(os.path.dirname(workdir), "hash.key")
         argv.append(a)
     argv += ["-r", capture]
     run = subprocess.run(argv, capture_output=True, timeout=300)
@@ -335,6 +346,9 @@ def check_events(binary, repo, jobs, extra_dirs=()):
 
     with tempfile.TemporaryDirectory(prefix="mailspill-schema-") as tmp:
         modes = run_modes(binary)
+        with open(os.path.join(tmp, "hash.key"), "wb") as f:
+            f.write(b"schema test: an HMAC key of at least 32 bytes\n")
+        os.chmod(os.path.join(tmp, "hash.key"), 0o600)
         tasks = []
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
             for i, pcap in enumerate(pcaps):
@@ -433,6 +447,13 @@ def check_events(binary, repo, jobs, extra_dirs=()):
         print(f"FAIL: no {', '.join(missing)} event in any run: the captures should produce every event type")
     # The second and third runs exist to cover the redacted and extraction keys.
     cover = [("redacted", "alert", "credential.password_redacted"),
+             ("redacted", "alert", "credential.token_redacted"),
+             ("redacted", "alert", "credential.response_redacted"),
+             ("redacted", "alert", "credential.hashcat_redacted"),
+             ("extract", "alert", "credential.password_masked"),
+             ("extract", "alert", "credential.token_masked"),
+             ("hmac", "alert", "credential.password_hmac"),
+             ("hmac", "alert", "credential.token_hmac"),
              ("extract", "email", "email.eml_file"),
              ("extract", "fileinfo", "fileinfo.file")]
     for mode, et, path in cover:

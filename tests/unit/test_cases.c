@@ -206,7 +206,7 @@ static void record_json(void *user, const struct ms_event *ev)
                                     .src_port = 40000,
                                     .dest_addr = srv,
                                     .dest_port = 1 };
-    const struct ms_output_opts opts = { .format = MS_OUTPUT_JSON, .show_passwords = true };
+    const struct ms_output_opts opts = { .format = MS_OUTPUT_JSON, .secrets = MS_SECRETS_CLEAR };
     struct json_object *o = ms_json_event(&m, ev, &opts);
     assert_non_null(o);
     const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);

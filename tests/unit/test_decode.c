@@ -708,7 +708,7 @@ static const struct counter COUNTERS[] = {
 static void run_capture(const char *path, struct ms_pipeline_stats *st)
 {
     char err[512];
-    struct ms_source *src = ms_source_open_file(path, NULL, err, sizeof(err));
+    struct ms_source *src = ms_source_open_file(path, NULL, NULL, err, sizeof(err));
     if (!src)
         fail_msg("%s", err);
     FILE *devnull = fopen("/dev/null", "w");

@@ -155,7 +155,7 @@ static void start(struct run *r, const struct ms_limits *lim)
     memset(r, 0, sizeof(*r));
     r->fp = open_memstream(&r->buf, &r->len);
     assert_non_null(r->fp);
-    struct ms_output_opts o = { .format = MS_OUTPUT_JSON, .show_passwords = true };
+    struct ms_output_opts o = { .format = MS_OUTPUT_JSON, .secrets = MS_SECRETS_CLEAR };
     r->out = ms_output_new(r->fp, &o);
     assert_non_null(r->out);
     r->pl = ms_pipeline_new(lim, r->out);
