@@ -8,6 +8,17 @@
 #include "secrets.h"
 #include "signature.h"
 
+/* Characters that show nothing: zero-width space, joiners and word
+ * joiner (U+200B-200D, U+2060-2064), the byte order mark used as a
+ * zero-width no-break space (U+FEFF), soft hyphen (U+00AD), combining
+ * grapheme joiner (U+034F), Mongolian vowel separator (U+180E). A user
+ * name ending in one would read like another ("alice" and "alice"+ZWSP). */
+static bool invisible(uint32_t cp)
+{
+    return (cp >= 0x200b && cp <= 0x200d) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xfeff ||
+           cp == 0x00ad || cp == 0x034f || cp == 0x180e;
+}
+
 /* Characters that steer a terminal or a reader without being visible:
  * C1 controls (U+0080-U+009F, e.g. an 8-bit CSI), bidi marks, embeddings,
  * overrides and isolates (U+061C, U+200E-200F, U+202A-202E, U+2066-2069:
@@ -17,7 +28,7 @@ static bool steers(uint32_t cp)
 {
     return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
-           cp == 0x2029;
+           cp == 0x2029 || invisible(cp);
 }
 
 /* Captured bytes go to a terminal: controls and invalid UTF-8 (the same

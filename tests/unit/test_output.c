@@ -63,6 +63,12 @@ static void test_text_escapes_controls(void **state)
                                 "\\xe2\\x80\\xa8|\\xe2\\x80\\xa9|\\xe2\\x81\\xa7|"
                                 "\\xe2\\x80\\x8f|\\xe2\\x9c"));
     free(out);
+    /* Invisible characters are written as their bytes, so that two user
+     * names that look alike do not read alike: U+200B, U+FEFF, U+00AD. */
+    static const char hidden[] = "alice\xe2\x80\x8b|\xef\xbb\xbf|\xc2\xad";
+    out = render_text(hidden, sizeof(hidden) - 1);
+    assert_non_null(strstr(out, "alice\\xe2\\x80\\x8b|\\xef\\xbb\\xbf|\\xc2\\xad"));
+    free(out);
     /* Printable UTF-8 (here "Zoë ✓") passes as it is. */
     static const char ok[] = "Zo\xc3\xab \xe2\x9c\x93";
     out = render_text(ok, sizeof(ok) - 1);
