@@ -420,6 +420,25 @@ static bool is_command_line(const uint8_t *line, size_t len)
     }
 }
 
+/* A line that reads as some command, known or not: an upper-case verb
+ * (RFC 5321 2.4: clients send verbs in upper case in practice) alone or
+ * before a space, as Postfix's XFORWARD and XCLIENT, or ETRN. Not a
+ * header ("Subject: ...") nor prose. After a client hole such a line is
+ * taken for a command, not for the start of a message whose DATA was
+ * lost: logins read after the hole are confirmed by their replies anyway
+ * (auth_reply_fits), and a message must not be invented from commands. */
+static bool looks_like_verb(const uint8_t *line, size_t len)
+{
+    size_t v = verb_len(line, len);
+    if (v < 4 || v > 16)
+        return false;
+    for (size_t i = 0; i < v; i++) {
+        if (line[i] < 'A' || line[i] > 'Z')
+            return false;
+    }
+    return true;
+}
+
 /* Path = "<" [ A-d-l ":" ] Mailbox ">" (RFC 5321 4.1.2), after "FROM:" or
  * "TO:", reported as the client wrote it, in Suricata's form
  * (app-layer-smtp.c, SMTPParseCommandWithParam): spaces after the colon
@@ -688,7 +707,7 @@ static void client_line(struct smtp *s, const uint8_t *line, size_t len, unsigne
         s->sasl_dead = false;
     }
     if (s->client_hole && !(s->sasl_exchange && !s->sasl_client_done) &&
-        !is_command_line(line, n)) {
+        !is_command_line(line, n) && !looks_like_verb(line, n)) {
         /* After a hole in the client's bytes, a line that is no command
          * ("Subject: ...") says the hole took a DATA (and maybe its 354):
          * this is message text, and its lines must never be read as
