@@ -98,11 +98,21 @@ enum ms_rc ms_secrets_read_key(const char *path, uint8_t *key, size_t cap, size_
     }
     close(fd);
     enum ms_rc rc = MS_OK;
-    if (n && tmp[n - 1] == '\n') {
-        n--;
-        if (n && tmp[n - 1] == '\r')
-            n--;
+    /* A key typed or echoed into a file ends in a line end that is no part
+     * of it; a binary key (head -c 32 /dev/urandom) ends in 0x0a one time
+     * in 256 and is used whole: the line end is dropped only when every
+     * other byte is printable ASCII. */
+    size_t body = n;
+    if (body && tmp[body - 1] == '\n') {
+        body--;
+        if (body && tmp[body - 1] == '\r')
+            body--;
     }
+    bool text = body < n;
+    for (size_t i = 0; i < body && text; i++)
+        text = tmp[i] >= 0x20 && tmp[i] <= 0x7e;
+    if (text)
+        n = body;
     /* A file that filled tmp is too long whatever its end. */
     if (n > MS_HMAC_KEY_MAX) {
         snprintf(err, errlen, "%s is longer than %u bytes: not a key", path,
@@ -128,8 +138,12 @@ enum ms_rc ms_secrets_read_key(const char *path, uint8_t *key, size_t cap, size_
 FILE *ms_secrets_open_hashes(const char *path, char *err, size_t errlen)
 {
     /* O_NOFOLLOW: a link planted where the file goes must not send the
-     * hashes elsewhere, nor make us change another file's mode. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+     * hashes elsewhere, nor make us change another file's mode (hard links:
+     * st_nlink below). O_NONBLOCK: a FIFO planted there must not hang us
+     * before the check that refuses it. */
+    int fd = open(path,
+                  O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                  0600);
     if (fd < 0) {
         if (errno == ELOOP)
             snprintf(err, errlen, "%s is a symbolic link: not followed", path);
@@ -143,10 +157,14 @@ FILE *ms_secrets_open_hashes(const char *path, char *err, size_t errlen)
         why = strerror(errno);
     else if (!S_ISREG(st.st_mode))
         why = "not a regular file";
+    else if (st.st_nlink != 1)
+        why = "it has other hard links, which would get the hashes too";
     else if (st.st_uid != geteuid())
         why = "it belongs to another user, who could read it";
     else if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0)
         why = "cannot make it mode 0600";
+    else if (fcntl(fd, F_SETFL, O_APPEND) != 0) /* O_NONBLOCK off again */
+        why = "cannot make it a blocking file";
     FILE *fp = why ? NULL : fdopen(fd, "a");
     if (!fp) {
         snprintf(err, errlen, "%s: %s", path, why ? why : strerror(errno));
@@ -164,16 +182,17 @@ enum ms_rc ms_secrets_write_hashcat(FILE *fp, const struct ms_ev_credential *c, 
         *last_mode = c->hashcat_mode;
     }
     /* NTLM user and domain names are the client's bytes, which may hold a
-     * line break: written, it would make two lines that are no hash, or
-     * one that passes for another. */
-    bool one_line = memchr(c->hashcat.p, '\n', c->hashcat.len) == NULL &&
-                    memchr(c->hashcat.p, '\r', c->hashcat.len) == NULL &&
-                    memchr(c->hashcat.p, '\0', c->hashcat.len) == NULL;
-    if (one_line) {
+     * line break (two lines that are no hash, or one that passes for
+     * another) or a terminal escape (run by whoever cats the file): a
+     * control byte never belongs in a hashcat line. */
+    bool clean = true;
+    for (size_t i = 0; i < c->hashcat.len && clean; i++)
+        clean = c->hashcat.p[i] >= 0x20 && c->hashcat.p[i] != 0x7f;
+    if (clean) {
         (void)fwrite(c->hashcat.p, 1, c->hashcat.len, fp); /* errors: ferror below */
         fputc('\n', fp);
     } else {
-        fputs("# a line was left out: it holds a line break or a NUL byte\n", fp);
+        fputs("# a line was left out: it holds a control byte (a line break, NUL, escape)\n", fp);
     }
     return fflush(fp) != 0 || ferror(fp) ? MS_ERR_IO : MS_OK;
 }

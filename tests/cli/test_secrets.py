@@ -131,17 +131,25 @@ def test_hash_key_file():
             assert PASSWORDS[0] == PASSWORDS[2] and got[0] == got[2] and got[0] != got[1]
             t = run(["--text", "--passwords", "hash", "--hash-key", key, "-r", DEMO])
             assert f" alice / hmac:{hmacs(text)[0]} (accepted)" in t.stdout.decode()
-        # Only one line end is dropped; a line end alone is the key's.
+        # A line end is dropped only from a one-line text key: one with
+        # another line end before it is used whole.
         write(key, text + b"\n\n")
         got = [c["password_hmac"] for c in creds(
             run(["--passwords", "hash", "--hash-key", key, "-r", DEMO]).stdout)]
-        assert got == hmacs(text + b"\n"), got
+        assert got == hmacs(text + b"\n\n"), got
         # Binary keys, the longest accepted: every byte counts.
         big = bytes(range(256)) * 16
         write(key, big)
         r = run(["--passwords", "hash", "--hash-key", key, "-r", DEMO])
         assert r.returncode == 0, r.stderr
         assert [c["password_hmac"] for c in creds(r.stdout)] == hmacs(big)
+        # A binary key that happens to end in 0x0a (head -c 32 /dev/urandom,
+        # one time in 256) is used whole: only text keys lose a line end.
+        binary = bytes(range(200, 231)) + b"\n"
+        write(key, binary)
+        r = run(["--passwords", "hash", "--hash-key", key, "-r", DEMO])
+        assert r.returncode == 0, r.stderr
+        assert [c["password_hmac"] for c in creds(r.stdout)] == hmacs(binary)
         # From a pipe (--hash-key <(command)).
         r = run(["--passwords", "hash", "--hash-key", "/dev/stdin", "-r", DEMO], stdin=text)
         assert r.returncode == 0, r.stderr
@@ -256,6 +264,18 @@ def test_hashes_never_follows_links():
         one_line_error(run(["--hashes", dangling, "-r", MECH]), 1, "symbolic link")
         assert not os.path.exists(os.path.join(d, "created"))
         one_line_error(run(["--hashes", d, "-r", MECH]), 1, "--hashes")
+        # A hard link to another file would get the hashes (and its mode
+        # changed): refused, the file untouched.
+        hard = os.path.join(d, "hard")
+        os.link(target, hard)
+        one_line_error(run(["--hashes", hard, "-r", MECH]), 1, "hard links")
+        with open(target, "rb") as f:
+            assert f.read() == b"someone else's file\n"
+        assert stat.S_IMODE(os.stat(target).st_mode) == 0o644
+        # A FIFO planted there is refused at once, not waited on.
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)
+        one_line_error(run(["--hashes", fifo, "-r", MECH]), 1, "--hashes")
         one_line_error(run(["--hashes", os.path.join(d, "no", "dir"), "-r", MECH]), 1,
                        "--hashes")
 

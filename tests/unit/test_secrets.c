@@ -305,6 +305,11 @@ static void test_hashcat_lines(void **state)
     ev.u.cred.hashcat = ms_bytes_of("u::D:0011\nforged", 16);
     ev.u.cred.hashcat_mode = 5600;
     assert_int_equal(ms_secrets_write_hashcat(fp, &ev.u.cred, &last), MS_OK);
+    /* A terminal escape (OSC ... BEL) in a user name. */
+    static const char esc[] = "u::\x1b]0;pwned\x07"
+                              "D:0011";
+    ev.u.cred.hashcat = ms_bytes_of(esc, sizeof(esc) - 1);
+    assert_int_equal(ms_secrets_write_hashcat(fp, &ev.u.cred, &last), MS_OK);
     ev.u.cred.hashcat = MS_BYTES_NONE; /* no line: nothing */
     assert_int_equal(ms_secrets_write_hashcat(fp, &ev.u.cred, &last), MS_OK);
     ev.u.cred.hashcat = ms_bytes_of(HASHCAT, strlen(HASHCAT));
@@ -314,7 +319,10 @@ static void test_hashcat_lines(void **state)
     assert_int_equal(fclose(fp), 0);
     assert_string_equal(buf, "# hashcat -m 20\n" HASHCAT "\n" HASHCAT "\n"
                              "# hashcat -m 5600\n"
-                             "# a line was left out: it holds a line break or a NUL byte\n"
+                             "# a line was left out: it holds a control byte (a line break, "
+                             "NUL, escape)\n"
+                             "# a line was left out: it holds a control byte (a line break, "
+                             "NUL, escape)\n"
                              "# hashcat -m 20\n" HASHCAT "\n");
     free(buf);
 }
