@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/alloc.h"
 #include "../common/limits.h"
@@ -156,8 +157,13 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
     /* Only 4 bytes were read then: the xz magic's first 4 are no pcapng's. */
     if (got == sizeof(PCAPNG_MAGIC) && memcmp(head, PCAPNG_MAGIC, sizeof(PCAPNG_MAGIC)) == 0)
         return open_pcapng(s, fp, true, filter, why, err, errlen);
-    if (is_stdin)
-        return open_stream(s, fp, false, MS_CODEC_NONE, head, got, filter, why, err, errlen);
+    /* A path that is no regular file (a pipe: -r <(zcat x.pcap.gz),
+     * /dev/stdin) cannot be reopened from its start: read on from fp,
+     * as standard input is, with the bytes already sniffed put back. */
+    struct stat st;
+    bool regular = fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode);
+    if (is_stdin || !regular)
+        return open_stream(s, fp, !is_stdin, MS_CODEC_NONE, head, got, filter, why, err, errlen);
     (void)fclose(fp); /* read only, reopened by path below */
     char perr[PCAP_ERRBUF_SIZE] = "";
     /* Microsecond timestamps whatever the file stores (pcapng may use ns). */

@@ -129,6 +129,17 @@ def test_compressed_stdin():
             assert all("pcap_filename" not in e for e in got)
 
 
+def test_plain_through_pipe_path():
+    """A plain capture named by a path that is a pipe (-r /dev/stdin, as
+    -r <(cat x.pcap) gives) is read from its first byte: it used to be
+    reopened by path after its first 4 bytes were read, and failed."""
+    for cap in (DEMO, PCAPNG):
+        want = without_name(plain_run(cap))
+        r = run(["-r", "/dev/stdin"], stdin=read(cap))
+        assert r.returncode == 0 and r.stderr == b"", (cap, r.stderr)
+        assert without_name(events(r.stdout)) == want, cap
+
+
 def test_concatenated():
     """Concatenated gzip members, xz streams and zstd frames decompress as
     one (cat a.gz b.gz), as the tools themselves do."""
@@ -360,7 +371,8 @@ def test_folder_keeps_fatal_errors():
     assert "warning" not in err, err
 
 
-for t in (test_compressed_same_events, test_compressed_stdin, test_concatenated,
+for t in (test_compressed_same_events, test_compressed_stdin, test_plain_through_pipe_path,
+          test_concatenated,
           test_truncated_compressed, test_damaged_compressed, test_compressed_not_a_capture,
           test_window_cap, test_folder, test_empty_folder, test_folder_keeps_fatal_errors):
     case(t)
