@@ -67,27 +67,14 @@ static uint64_t keyed_hash(const struct ms_flow_table *t, uint8_t ver, const uin
     return ms_siphash24(t->hash_key, buf, n);
 }
 
-/* Hashes the endpoints so that both directions land alike (flow_id). */
+/* FNV-1a of the same canonical tuple, unkeyed, so that flow_id is the same
+ * from run to run (the bytes hashed are those the sequential form took). */
 static uint64_t tuple_hash(uint8_t ver, const uint8_t *a, uint16_t ap, const uint8_t *b,
                            uint16_t bp)
 {
-    size_t alen = ver == 4 ? 4 : 16;
-    int c = memcmp(a, b, alen);
-    if (c > 0 || (c == 0 && ap > bp)) {
-        const uint8_t *t = a;
-        a = b;
-        b = t;
-        uint16_t tp = ap;
-        ap = bp;
-        bp = tp;
-    }
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv1a(h, &ver, 1);
-    h = fnv1a(h, a, alen);
-    h = fnv1a(h, &ap, sizeof(ap));
-    h = fnv1a(h, b, alen);
-    h = fnv1a(h, &bp, sizeof(bp));
-    return h;
+    uint8_t buf[37];
+    size_t n = canonical_tuple(ver, a, ap, b, bp, buf);
+    return fnv1a(0xcbf29ce484222325ull, buf, n);
 }
 
 struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, size_t recent_max,
