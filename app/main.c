@@ -768,45 +768,41 @@ static void warn_cap(uint64_t n, const char *what)
  * run, with the events' own words, so a cut is not only in the JSON. */
 static void warn_data_caps(const struct ms_output *out, const struct ms_limits *lim)
 {
+    /* Each cap: how often it was hit, its value, and the words before and
+     * after the value. */
+    const struct {
+        uint64_t hits;
+        unsigned long long cap;
+        const char *before, *after;
+    } caps[] = {
+        { ms_output_anomaly_count(out, MS_ANOM_LINE_TOO_LONG), lim->max_line,
+          "command/reply lines over the line cap of ",
+          " bytes were dropped (line_too_long; counted once per flow)" },
+        { ms_output_cap_mime_count(out, MS_OUTPUT_CAP_MESSAGE), lim->max_message,
+          "messages were larger than the message cap of ",
+          " bytes: parsed up to it (truncated, message_too_large)" },
+        { ms_output_cap_mime_count(out, MS_OUTPUT_CAP_DEPTH), lim->mime_max_depth,
+          "messages nest MIME parts deeper than ",
+          " levels: deeper parts not parsed (depth_exceeded)" },
+        { ms_output_cap_mime_count(out, MS_OUTPUT_CAP_PARTS), lim->mime_max_parts,
+          "messages have more than ", " attachments: the rest not reported (too_many_parts)" },
+        { ms_output_cap_mime_count(out, MS_OUTPUT_CAP_HEADER), lim->mime_max_header,
+          "messages have a header field longer than ", " bytes: cut (header_line_too_long)" },
+        { ms_output_anomaly_count(out, MS_ANOM_EXTRACT_LIMIT_REACHED), lim->extract_max_bytes,
+          "files were not extracted: the --extract-max-bytes cap of ",
+          " bytes was reached (extract_limit_reached)" },
+        { ms_output_anomaly_count(out, MS_ANOM_TOO_MANY_RECIPIENTS), lim->smtp_max_rcpt,
+          "SMTP transactions had more than ",
+          " recipients: the rest not kept (too_many_recipients)" },
+        { ms_output_anomaly_count(out, MS_ANOM_TOO_MANY_PENDING_COMMANDS), lim->max_pending_cmds,
+          "flows pipelined more than ",
+          " commands: replies to the rest not matched (too_many_pending_commands)" },
+    };
     char what[256];
-    snprintf(what, sizeof(what),
-             "command/reply lines over the line cap of %zu bytes were dropped (line_too_long; "
-             "counted once per flow)",
-             lim->max_line);
-    warn_cap(ms_output_anomaly_count(out, MS_ANOM_LINE_TOO_LONG), what);
-    snprintf(what, sizeof(what),
-             "messages were larger than the message cap of %llu bytes: parsed up to it "
-             "(truncated, message_too_large)",
-             (unsigned long long)lim->max_message);
-    warn_cap(ms_output_cap_mime_count(out, MS_OUTPUT_CAP_MESSAGE), what);
-    snprintf(what, sizeof(what),
-             "messages nest MIME parts deeper than %zu levels: deeper parts not parsed "
-             "(depth_exceeded)",
-             lim->mime_max_depth);
-    warn_cap(ms_output_cap_mime_count(out, MS_OUTPUT_CAP_DEPTH), what);
-    snprintf(what, sizeof(what),
-             "messages have more than %zu attachments: the rest not reported (too_many_parts)",
-             lim->mime_max_parts);
-    warn_cap(ms_output_cap_mime_count(out, MS_OUTPUT_CAP_PARTS), what);
-    snprintf(what, sizeof(what),
-             "messages have a header field longer than %zu bytes: cut (header_line_too_long)",
-             lim->mime_max_header);
-    warn_cap(ms_output_cap_mime_count(out, MS_OUTPUT_CAP_HEADER), what);
-    snprintf(what, sizeof(what),
-             "files were not extracted: the --extract-max-bytes cap of %llu bytes was reached "
-             "(extract_limit_reached)",
-             (unsigned long long)lim->extract_max_bytes);
-    warn_cap(ms_output_anomaly_count(out, MS_ANOM_EXTRACT_LIMIT_REACHED), what);
-    snprintf(what, sizeof(what),
-             "SMTP transactions had more than %zu recipients: the rest not kept "
-             "(too_many_recipients)",
-             lim->smtp_max_rcpt);
-    warn_cap(ms_output_anomaly_count(out, MS_ANOM_TOO_MANY_RECIPIENTS), what);
-    snprintf(what, sizeof(what),
-             "flows pipelined more than %zu commands: replies to the rest not matched "
-             "(too_many_pending_commands)",
-             lim->max_pending_cmds);
-    warn_cap(ms_output_anomaly_count(out, MS_ANOM_TOO_MANY_PENDING_COMMANDS), what);
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        snprintf(what, sizeof(what), "%s%llu%s", caps[i].before, caps[i].cap, caps[i].after);
+        warn_cap(caps[i].hits, what);
+    }
 }
 
 static void warn_limits(const struct ms_pipeline_stats *st, const struct ms_limits *lim)
