@@ -24,9 +24,10 @@
 # A dovecot that was already installed is left as it was.
 set -eu
 BUILD_PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-dev libssl-dev
-            libbsd-dev zlib1g-dev liblzma-dev libzstd-dev"
+            libbsd-dev zlib1g-dev liblzma-dev libzstd-dev libhiredis-dev"
 TEST_PKGS="libcmocka-dev python3 python3-jsonschema zstd
-           iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond"
+           iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond
+           redis-server postfix openssl python3-scapy"
 LINT_PKGS="cppcheck clang-tidy clang-format libcmocka-dev"
 CLANG_PKGS="clang libclang-rt-14-dev"
 # libnet-ssleay-perl: swaks --tls (smtp/starttls-no-credential) needs it, and
