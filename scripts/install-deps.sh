@@ -4,11 +4,13 @@
 #
 #   scripts/install-deps.sh [build] [test] [lint] [clang] [pcaps]   (no argument: build test)
 #
-#   build  compile mailspill (make build, make demo)
+#   build  compile mailspill (make build, make demo); hiredis for the redis sinks
 #   test   run the suite (make test, make test-san): cmocka (unit tests),
 #          python3 and jsonschema (golden, cli, schema tests), zstd (the cli
 #          test compresses captures; gzip and xz are Python's), iproute2 and
-#          dovecot (live test; it starts its own dovecot in a namespace)
+#          dovecot (live test; it starts its own dovecot in a namespace),
+#          redis-server (the redis sink tests start their own on loopback),
+#          postfix, openssl and scapy (session and STARTTLS tests)
 #   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, clang-format, and the cmocka
 #          headers, since the unit tests are analysed too
 #   clang  the suite built with clang too (make test-san-clang, make fuzz):
