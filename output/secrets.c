@@ -75,7 +75,15 @@ enum ms_rc ms_secrets_read_key(const char *path, uint8_t *key, size_t cap, size_
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        /* No such file: the argument may be the key itself, typed where
+         * its file's name belongs; it is not repeated into logs. */
+        if (errno == ENOENT)
+            snprintf(err, errlen,
+                     "cannot open the key file: %s (its name is not shown, "
+                     "in case the key itself was given)",
+                     strerror(errno));
+        else
+            snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return MS_ERR_IO;
     }
     struct stat st;

@@ -176,6 +176,11 @@ def test_bad_key_files():
                 assert f.read() == b"earlier events\n"
         one_line_error(run(["--passwords", "hash", "--hash-key", os.path.join(d, "none"),
                             "-r", DEMO]), 1, "cannot open")
+        # The key typed where its file's name belongs is not echoed.
+        typed = "Zq8vN3kLw0pR7sT2yU5x"
+        r = run(["--passwords", "hash", "--hash-key", typed, "-r", DEMO])
+        one_line_error(r, 1, "cannot open the key file")
+        assert typed.encode() not in r.stderr, r.stderr
         one_line_error(run(["--passwords", "hash", "--hash-key", d, "-r", DEMO]), 1,
                        "cannot read")
         # A key others may read works, with a warning that does not show it.
