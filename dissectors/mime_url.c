@@ -74,6 +74,68 @@ static void win_push(struct ms_url_scan *s, uint8_t c)
     s->win[s->nwin++] = ms_ascii_lower(c);
 }
 
+/* The same as k calls of win_push, in one copy: the window ends up holding
+ * the last nwin bytes pushed since it was emptied, nwin running from
+ * MS_URL_WIN + 1 to 2 * MS_URL_WIN once it has filled, as it does a byte
+ * at a time (after_xmlns looks back as far as the window goes). */
+static void win_push_run(struct ms_url_scan *s, const uint8_t *p, size_t k)
+{
+    size_t total = s->nwin + k;
+    size_t nw = total <= sizeof(s->win)
+                    ? total
+                    : MS_URL_WIN + 1 + (total - sizeof(s->win) - 1) % MS_URL_WIN;
+    size_t from_p = nw < k ? nw : k;
+    size_t keep = nw - from_p; /* bytes kept from the old window */
+    if (keep < s->nwin)        /* else the old bytes stay where they are */
+        memmove(s->win, s->win + s->nwin - keep, keep);
+    for (size_t i = 0; i < from_p; i++)
+        s->win[keep + i] = ms_ascii_lower(p[k - from_p + i]);
+    s->nwin = nw;
+}
+
+/* The bytes that can end a scheme ("...//", "mailto:") or "href": text
+ * between them only passes through the window. */
+static bool url_trigger(uint8_t c)
+{
+    return c == '/' || c == ':' || c == 'f' || c == 'F';
+}
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when a byte of v is zero (the classic bit trick: exact for "any",
+ * which is all that is asked). */
+static uint64_t any_zero_byte(uint64_t v)
+{
+    return (v - ONES) & ~v & HIGHS;
+}
+
+/* The first trigger at or after i, 8 bytes at a time: with bit 0x20 set
+ * in every byte, 'F' becomes 'f' while '/' and ':' stay (0x0f and 0x1a
+ * become them too: false alarms, which the exact test below sorts out). */
+static size_t next_trigger(const uint8_t *p, size_t i, size_t n)
+{
+    for (;;) {
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            w |= 0x20 * ONES;
+            if (any_zero_byte(w ^ ('/' * ONES)) | any_zero_byte(w ^ (':' * ONES)) |
+                any_zero_byte(w ^ ('f' * ONES)))
+                break;
+            i += 8;
+        }
+        /* The word that raised the alarm, or the tail. */
+        size_t end = n - i >= 8 ? i + 8 : n;
+        for (; i < end; i++) {
+            if (url_trigger(p[i]))
+                return i;
+        }
+        if (i == n)
+            return n;
+    }
+}
+
 static bool ns_name_char(uint8_t c)
 {
     return ms_ascii_alnum(c) || c == ':' || c == '_' || c == '-' || c == '.';
@@ -256,6 +318,15 @@ enum ms_rc ms_url_scan_feed(struct ms_url_scan *s, const uint8_t *p, size_t n)
     /* Every branch consumes p[i]; a byte that ends a URL or an href is
      * then also given to text_byte, so it can start the next one. */
     for (size_t i = 0; i < n && rc == MS_OK; i++) {
+        if (s->state == U_TEXT) {
+            /* The hot path: a run of text that can end no keyword goes
+             * to the window in one copy. */
+            size_t j = next_trigger(p, i, n);
+            win_push_run(s, p + i, j - i);
+            if (j == n)
+                break;
+            i = j;
+        }
         uint8_t c = p[i];
 
         switch (s->state) {
