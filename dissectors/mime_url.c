@@ -71,7 +71,7 @@ static void win_push(struct ms_url_scan *s, uint8_t c)
         memmove(s->win, s->win + MS_URL_WIN, MS_URL_WIN);
         s->nwin = MS_URL_WIN;
     }
-    s->win[s->nwin++] = ms_ascii_lower(c);
+    s->win[s->nwin++] = c;
 }
 
 /* The same as k calls of win_push, in one copy: the window ends up holding
@@ -88,8 +88,7 @@ static void win_push_run(struct ms_url_scan *s, const uint8_t *p, size_t k)
     size_t keep = nw - from_p; /* bytes kept from the old window */
     if (keep < s->nwin)        /* else the old bytes stay where they are */
         memmove(s->win, s->win + s->nwin - keep, keep);
-    for (size_t i = 0; i < from_p; i++)
-        s->win[keep + i] = ms_ascii_lower(p[k - from_p + i]);
+    memcpy(s->win + keep, p + k - from_p, from_p);
     s->nwin = nw;
 }
 
@@ -160,14 +159,14 @@ static bool after_xmlns(const struct ms_url_scan *s, size_t p)
     end = j;
     while (j > 0 && ns_name_char(w[j - 1]))
         j--;
-    return end - j >= 5 && memcmp(w + j, "xmlns", 5) == 0 && (end - j == 5 || w[j + 5] == ':');
+    return end - j >= 5 && ms_ascii_eq(w + j, 5, "xmlns") && (end - j == 5 || w[j + 5] == ':');
 }
 
-/* True when the window ends with kw, and kw starts the text or follows a
+/* True when the window ends with kw (in any case), and kw starts the text or follows a
  * byte for which `glued` is false. */
 static bool win_ends(const struct ms_url_scan *s, const char *kw, size_t n, bool (*glued)(uint8_t))
 {
-    if (s->nwin < n || memcmp(s->win + s->nwin - n, kw, n) != 0)
+    if (s->nwin < n || !ms_ascii_eq(s->win + s->nwin - n, n, kw))
         return false;
     return s->nwin == n || !glued(s->win[s->nwin - n - 1]);
 }

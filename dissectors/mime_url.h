@@ -34,7 +34,7 @@ typedef void (*ms_url_cb)(void *ctx, const uint8_t *url, size_t len);
 struct ms_url_scan {
     unsigned state;
     bool html;
-    uint8_t win[2 * MS_URL_WIN]; /* last bytes of text, lower-cased */
+    uint8_t win[2 * MS_URL_WIN]; /* last bytes of text, as they came */
     size_t nwin;
     bool drop;         /* the URL being collected is not reported */
     uint8_t quote;     /* the quote that ends an href value, or 0 */
