@@ -36,9 +36,46 @@ static size_t put_ws(struct ms_qp *s, uint8_t *out)
 {
     size_t n = s->nws;
 
+    if (n == 0)
+        return 0;
     memcpy(out, s->ws, n);
     s->nws = 0;
     return n;
+}
+
+/* A byte QP_TEXT passes on as it is, whatever follows. */
+static bool plain(uint8_t c)
+{
+    return c != '=' && c != ' ' && c != '\t' && c != '\r' && c != '\n';
+}
+
+/* What QP_TEXT, with no blanks held, does to in[*pi..n) while the result
+ * does not depend on the state or on bytes beyond n: plain bytes as they
+ * are, "=XX" as its byte, a blank with a plain byte after it (so it ends
+ * no line) as it is. Writes to out, returns the count, moves *pi. */
+static size_t text_run(const uint8_t *in, size_t *pi, size_t n, uint8_t *out)
+{
+    size_t i = *pi, o = 0;
+    while (i < n) {
+        uint8_t c = in[i];
+        if (plain(c)) {
+            out[o++] = c;
+            i++;
+        } else if (c == '=' && n - i >= 3 && ms_ascii_hexval(in[i + 1]) >= 0 &&
+                   ms_ascii_hexval(in[i + 2]) >= 0) {
+            out[o++] = (uint8_t)((unsigned)ms_ascii_hexval(in[i + 1]) << 4 |
+                                 (unsigned)ms_ascii_hexval(in[i + 2]));
+            i += 3;
+        } else if (blank(c) && n - i >= 2 && plain(in[i + 1])) {
+            out[o++] = c;
+            out[o++] = in[i + 1];
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    *pi = i;
+    return o;
 }
 
 size_t ms_qp_decode(struct ms_qp *s, const uint8_t *in, size_t n, uint8_t *out)
@@ -49,6 +86,12 @@ size_t ms_qp_decode(struct ms_qp *s, const uint8_t *in, size_t n, uint8_t *out)
     /* Every branch either consumes in[i] or moves to QP_TEXT without
      * consuming it, and QP_TEXT always consumes: the loop makes progress. */
     while (i < n) {
+        if (s->state == QP_TEXT && s->nws == 0) {
+            /* The hot path: ordinary text without the state machine. */
+            o += text_run(in, &i, n, out + o);
+            if (i == n)
+                break;
+        }
         uint8_t c = in[i];
 
         switch (s->state) {

@@ -141,12 +141,99 @@ static void test_long_blank_runs(void **state)
     check(in, want, 1);
 }
 
+/* Random messy text, decoded a byte at a time (the state machine for every
+ * byte: the fast path never sees a blank with its successor or a whole
+ * "=XX"), whole and in random pieces: the same bytes and invalid count. */
+static void test_random_split_invariance(void **state)
+{
+    (void)state;
+    static const char *const frag[] = {
+        "plain",
+        "words",
+        " ",
+        "  ",
+        "\t",
+        "=C3=A9",
+        "=c3=a9",
+        "=\r\n",
+        "= \t\r\n",
+        "=\n",
+        "=",
+        "=4",
+        "=G1",
+        "=4G",
+        "\r\n",
+        "\r",
+        "\n",
+        " \r\n",
+        "x=",
+        "==41",
+        "=20",
+        "                                                                      ",
+        "caf=C3=A9 na=C3=AFve ",
+        "a b c d e ",
+        "=\r",
+        "= x",
+    };
+    enum { DOC_MAX = 3000 };
+    uint8_t *doc = malloc(DOC_MAX + 100), *whole = malloc(MS_QP_OUT_MAX(DOC_MAX + 100)),
+            *bytes = malloc(MS_QP_OUT_MAX(DOC_MAX + 100)),
+            *cut = malloc(MS_QP_OUT_MAX(DOC_MAX + 100) + MS_QP_HOLD * (DOC_MAX + 100));
+    assert_non_null(doc);
+    assert_non_null(whole);
+    assert_non_null(bytes);
+    assert_non_null(cut);
+    uint32_t seed = 99;
+    for (int round = 0; round < 1500; round++) {
+        seed = seed * 1664525u + 1013904223u;
+        size_t n = 0, want = (seed >> 8) % DOC_MAX;
+        while (n < want) {
+            seed = seed * 1664525u + 1013904223u;
+            const char *f = frag[(seed >> 8) % (sizeof(frag) / sizeof(frag[0]))];
+            size_t k = strlen(f);
+            memcpy(doc + n, f, k);
+            n += k;
+        }
+        uint64_t inv_whole, inv_bytes;
+        size_t nw = decode(doc, n, 0, 0, whole, &inv_whole);
+        size_t nb = decode(doc, n, 1, 0, bytes, &inv_bytes);
+        assert_int_equal(nb, nw);
+        assert_memory_equal(bytes, whole, nw);
+        assert_int_equal(inv_bytes, inv_whole);
+        struct ms_qp q;
+        size_t o = 0;
+        ms_qp_init(&q);
+        for (size_t at = 0; at < n;) {
+            seed = seed * 1664525u + 1013904223u;
+            size_t k = (seed >> 8) % 9;
+            if (k > n - at)
+                k = n - at;
+            size_t got = ms_qp_decode(&q, doc + at, k, cut + o);
+            assert_true(got <= MS_QP_OUT_MAX(k));
+            o += got;
+            at += k;
+        }
+        o += ms_qp_finish(&q, cut + o);
+        assert_int_equal(o, nw);
+        assert_memory_equal(cut, whole, nw);
+        assert_int_equal(q.invalid, inv_whole);
+    }
+    free(doc);
+    free(whole);
+    free(bytes);
+    free(cut);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_and_hex), cmocka_unit_test(test_binary_bytes),
-        cmocka_unit_test(test_soft_breaks),   cmocka_unit_test(test_hard_breaks_and_blanks),
-        cmocka_unit_test(test_malformed),     cmocka_unit_test(test_long_blank_runs),
+        cmocka_unit_test(test_plain_and_hex),
+        cmocka_unit_test(test_binary_bytes),
+        cmocka_unit_test(test_soft_breaks),
+        cmocka_unit_test(test_hard_breaks_and_blanks),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_long_blank_runs),
+        cmocka_unit_test(test_random_split_invariance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
