@@ -34,8 +34,7 @@ struct ms_evidence_flow {
     bool alerted;  /* the file exists: frames are appended to it */
     bool failed;   /* it could not be created or written: nothing more */
     int fd;        /* the file, or -1 (past MS_EVIDENCE_OPEN_MAX: opened per frame) */
-    char *path;    /* dir/name, for the events */
-    char name[32]; /* "<flow_id>.pcap" */
+    char name[32]; /* "<flow_id>.pcap", in DIR; named by the alerts */
 };
 
 static void charge(struct ms_evidence *e, size_t add, size_t sub)
@@ -188,16 +187,6 @@ void ms_evidence_packet(struct ms_evidence *e, struct ms_evidence_flow **slot, i
 static void create_file(struct ms_evidence *e, struct ms_evidence_flow *f, uint64_t flow_id)
 {
     snprintf(f->name, sizeof(f->name), "%llu.pcap", (unsigned long long)flow_id);
-    size_t dl = strlen(e->dir), nl = strlen(f->name);
-    f->path = ms_malloc(dl + 1 + nl + 1);
-    if (!f->path) {
-        fail(e, f);
-        return;
-    }
-    memcpy(f->path, e->dir, dl);
-    f->path[dl] = '/';
-    memcpy(f->path + dl + 1, f->name, nl + 1);
-    charge(e, dl + nl + 2, 0);
     /* O_EXCL: never overwrite, never follow a planted symlink. */
     int fd = openat(e->dirfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -245,7 +234,7 @@ const char *ms_evidence_alert(struct ms_evidence *e, struct ms_evidence_flow **s
         create_file(e, f, flow_id);
         drop_held(e, f);
     }
-    return f->failed ? NULL : f->path;
+    return f->failed ? NULL : f->name;
 }
 
 void ms_evidence_flow_end(struct ms_evidence *e, struct ms_evidence_flow **slot)
@@ -259,9 +248,6 @@ void ms_evidence_flow_end(struct ms_evidence *e, struct ms_evidence_flow **slot)
         e->open_files--;
     }
     drop_held(e, f);
-    if (f->path)
-        charge(e, 0, strlen(f->path) + 1);
-    ms_free(f->path);
     charge(e, 0, sizeof(*f));
     ms_free(f);
     *slot = NULL;

@@ -44,8 +44,10 @@ struct ms_evidence *ms_evidence_open(const char *dir, size_t flow_max, size_t to
 void ms_evidence_packet(struct ms_evidence *e, struct ms_evidence_flow **slot, int linktype,
                         uint64_t ts_us, const uint8_t *frame, size_t caplen);
 /* The flow raised an alert: its file is written (at the first alert) and
- * its path returned, valid while the flow lives; NULL when there is none
- * (no frame held, or it could not be written: counted). */
+ * its name in DIR returned ("<flow_id>.pcap"), valid while the flow lives;
+ * NULL when there is none (no frame held, or it could not be created or
+ * written: counted). Nothing is allocated here: a lack of memory costs the
+ * file frames (counted, dropped_memcap), never the alert its name. */
 const char *ms_evidence_alert(struct ms_evidence *e, struct ms_evidence_flow **slot,
                               uint64_t flow_id);
 /* The flow ended: its file is closed, or what it held dropped. */

@@ -22,7 +22,8 @@ struct ms_flow_meta {
     const char *pcap_filename; /* NULL for live capture */
     uint64_t pcap_cnt;         /* packet that completed the event, when reading files (0: none) */
     const char *proto;         /* transport, "TCP" when NULL; "" leaves it out */
-    const char *evidence;      /* alerts: the --evidence file of the flow (NULL: none) */
+    const char *evidence;      /* alerts: the --evidence file of the flow, its name in
+                                * DIR (NULL: none) */
 };
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };

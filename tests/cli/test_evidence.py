@@ -10,10 +10,10 @@ made here (pop3gen.py) with three interleaved POP3 flows:
 
 Each alerted flow's file must be a valid pcap (read back here, and by
 tcpdump when it is installed) of mode 0600 in a directory created 0700,
+named (its name in DIR) by the flow's alert,
 holding exactly the input's frames of that flow's 5-tuple, in capture
 order with their times: every one for C, every one but the last ACK of
-the close for A (it comes after the flow ended, README says so). The
-alert names the file. Then the caps: with --evidence-flow-bytes 2k, C's
+the close for A (it comes after the flow ended, README says so). Then the caps: with --evidence-flow-bytes 2k, C's
 file holds the frames that fit in 2048 bytes of pcap records (16-byte
 header each) before its alert, then the frames after the alert's packet
 (pcap_cnt), and stats evidence.dropped_flow_cap counts the rest; with
@@ -131,7 +131,7 @@ def main():
               f"files {files}: one per alerted flow, none for B")
         total = 0
         for src, a in al.items():
-            check(a.get("evidence") == os.path.join(d, f"{a['flow_id']}.pcap"),
+            check(a.get("evidence") == f"{a['flow_id']}.pcap",
                   f"{src}: evidence {a.get('evidence')}")
             want = in_flow(flow_frames(pkts, a))
             total += len(want)
@@ -161,7 +161,7 @@ def main():
                 else:
                     full = True
                     dropped += 1
-            check_file(a.get("evidence", ""), held, f"flow cap {src}")
+            check_file(os.path.join(d2, a.get("evidence", "-")), held, f"flow cap {src}")
         st = evidence_stats(evs)
         check(dropped > 0, "the per-flow cap test drops nothing: the capture is too small")
         # B holds its frames too (no alert yet): what it could not hold is counted.
@@ -181,7 +181,8 @@ def main():
         for src, a in al.items():
             frames = in_flow(flow_frames(pkts, a))
             dropped += sum(1 for p in frames if p[0] <= a["pcap_cnt"])
-            check_file(a.get("evidence", ""), [p for p in frames if p[0] > a["pcap_cnt"]],
+            check_file(os.path.join(d3, a.get("evidence", "-")),
+                       [p for p in frames if p[0] > a["pcap_cnt"]],
                        f"memcap {src}")
         st = evidence_stats(evs)
         check(st and st["dropped_memcap"] == dropped and st["dropped_flow_cap"] == 0,
