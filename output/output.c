@@ -141,7 +141,7 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if (ev->kind == MS_EV_CREDENTIAL)
         hrc = ms_secrets_write_hashcat(out->opts.hashes, &ev->u.cred, &out->hashes_mode);
     if (out->opts.format == MS_OUTPUT_TEXT) {
-        enum ms_rc rc = ms_text_event(out->fp, m, ev, &out->opts) < 0 ? MS_ERR_IO : MS_OK;
+        enum ms_rc rc = ms_text_event_ex(out->fp, m, ev, &out->opts, &rep) < 0 ? MS_ERR_IO : MS_OK;
         rc = flush_line(out, rc);
         return rc == MS_OK ? hrc : rc;
     }

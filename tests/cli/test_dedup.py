@@ -138,6 +138,14 @@ def main():
             r2, _ = run(mode + ["--dedup", str(PERIOD), "-r", cap])
             check(r2.stdout == r.stdout, f"{name}: a second run differs")
 
+        # The text view says the same.
+        r = subprocess.run([BIN, "--text", "--dedup", str(PERIOD), "-r", cap], capture_output=True,
+                           timeout=60)
+        lines = r.stdout.decode().splitlines()
+        logins = [l for l in lines if " USER/PASS alice " in l]
+        more = [l for l in logins if "[4 more since " in l and "not shown: --dedup]" in l]
+        check(len(logins) == 8 and len(more) == 4, f"--text: {lines}")
+
         # A period shorter than the spacing reports every login.
         r, evs = run(["--dedup", "700", "-r", cap])
         n = sum(1 for e in evs if e["event_type"] == "alert")
