@@ -904,7 +904,8 @@ static void warn_limits(const struct ms_pipeline_stats *st, const struct ms_limi
 
 /* --dedup: repeats suppressed after the last report of their login are
  * in no alert: said here (and in stats dedup.unreported), never lost.
- * --evidence: frames a cap or a write failure kept out of the files. */
+ * --evidence: frames a cap, a write failure, their link type or their
+ * fragmentation kept out of the files. */
 static void warn_dedup_evidence(const struct ms_pipeline_stats *st)
 {
     warn_cap(st->dedup_unreported,
@@ -914,6 +915,12 @@ static void warn_dedup_evidence(const struct ms_pipeline_stats *st)
              "packets of flows were left out of --evidence files: a cap was reached "
              "(--evidence-flow-bytes, --evidence-memcap)");
     warn_cap(st->evid_write_errors, "--evidence files could not be created or written");
+    warn_cap(st->evid_linktype,
+             "packets were left out of --evidence files: their link type is not their flow's "
+             "first packet's, and a pcap file holds one (evidence.linktype_mismatch)");
+    warn_cap(st->evid_fragmented,
+             "packets were left out of --evidence files: they came as IP fragments "
+             "(evidence.fragmented)");
 }
 
 static void install_signals(void)

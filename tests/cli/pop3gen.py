@@ -107,3 +107,25 @@ def tuple_of(frame):
 def tcp_flags(frame):
     ihl = (frame[14] & 0x0f) * 4
     return frame[14 + ihl + 13]
+
+
+def read_pcapng(path):
+    """[(interface id, link type, frame bytes)] of the enhanced packet blocks
+    of a little- or big-endian pcapng file (one section), in file order."""
+    data = open(path, "rb").read()
+    at, e, links, out = 0, "<", [], []
+    while at + 12 <= len(data):
+        btype = struct.unpack(e + "I", data[at:at + 4])[0]
+        if btype == 0x0a0d0d0a:
+            e = "<" if data[at + 8:at + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+            links = []
+        blen = struct.unpack(e + "I", data[at + 4:at + 8])[0]
+        assert blen >= 12 and at + blen <= len(data), f"{path}: bad block at {at}"
+        body = data[at + 8:at + blen - 4]
+        if btype == 1:
+            links.append(struct.unpack(e + "H", body[:2])[0])
+        elif btype == 6:
+            iface, _, _, caplen = struct.unpack(e + "IIII", body[:16])
+            out.append((iface, links[iface], body[20:20 + caplen]))
+        at += blen
+    return out

@@ -20,7 +20,11 @@ header each) before its alert, then the frames after the alert's packet
 --evidence-memcap 0 nothing is held, so the files hold only the frames
 after each alert and dropped_memcap counts every frame held back. A file
 already there is never overwritten (write_errors, no "evidence" key);
-DIR as a symbolic link is refused."""
+DIR as a symbolic link is refused. Last, pcaps/capture/pcapng-eth-sll.pcapng,
+one flow whose client frames are on an Ethernet interface and server
+frames on a Linux SLL one: the file is Ethernet (the first frame's link
+type) with every Ethernet frame of the flow, and the SLL ones are counted
+in evidence.linktype_mismatch."""
 import json
 import os
 import shutil
@@ -32,7 +36,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pop3gen  # noqa: E402
 
-BIN = sys.argv[1]
+BIN, REPO = sys.argv[1], sys.argv[2]
 T0 = 1795000000 * 1000000
 failures = []
 
@@ -108,6 +112,35 @@ def alerts_of(evs):
 
 def evidence_stats(evs):
     return [e for e in evs if e["event_type"] == "stats"][-1]["stats"].get("evidence")
+
+
+def mixed_linktypes(tmp):
+    cap = os.path.join(REPO, "pcaps", "capture", "pcapng-eth-sll.pcapng")
+    frames = pop3gen.read_pcapng(cap)
+    # The flow ends at its FINs both ways; a bare ACK after them is not in it.
+    hdr = {1: 14, 113: 16}
+
+    def flags(lt, fr):
+        ihl = (fr[hdr[lt]] & 0x0f) * 4
+        return fr[hdr[lt] + ihl + 13]
+    fins = [i for i, (_, lt, fr) in enumerate(frames) if flags(lt, fr) & 0x01]
+    if len(fins) >= 2 and fins[-1] == len(frames) - 2 and flags(*frames[-1][1:]) == 0x10:
+        frames = frames[:-1]
+    d = os.path.join(tmp, "ev-mixed")
+    r, evs = run(["--evidence", d, "-r", cap])
+    al = [e for e in evs if e["event_type"] == "alert"]
+    if not check(len(al) == 1 and "evidence" in al[0], f"mixed: alerts {al}"):
+        return
+    lt, recs = pop3gen.read_pcap(os.path.join(d, al[0]["evidence"]))
+    eth = [fr for _, l, fr in frames if l == 1]
+    check(lt == 1 and [fr for _, fr in recs] == eth,
+          f"mixed: link type {lt}, {len(recs)} frames, expected the {len(eth)} Ethernet ones")
+    st = evidence_stats(evs)
+    sll = sum(1 for _, l, _ in frames if l == 113)
+    check(st["linktype_mismatch"] == sll and sll > 0,
+          f"mixed: linktype_mismatch {st['linktype_mismatch']}, expected {sll}")
+    check(f"warning: {sll} packets were left out of --evidence files: their link type".encode()
+          in r.stderr, f"mixed: no warning line: {r.stderr!r}")
 
 
 def main():
@@ -211,6 +244,7 @@ def main():
         r, evs = run(["--evidence", link, "-r", cap])
         check(r.returncode == 1 and b"symbolic link" in r.stderr and not os.listdir(real),
               f"symlinked DIR: exit {r.returncode} {r.stderr!r}")
+        mixed_linktypes(tmp)
         for bad in ("0", "x"):
             r, _ = run(["--evidence", d, "--evidence-flow-bytes", bad, "-r", cap])
             check(r.returncode == 2, f"--evidence-flow-bytes {bad}: exit {r.returncode}")
