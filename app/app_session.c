@@ -107,6 +107,11 @@ static void flow_emit(void *user, const struct ms_event *ev)
         .pcap_filename = a->c->source_name,
         .pcap_cnt = a->c->offline ? a->now.pkt_no : 0,
     };
+    /* The flow's frames so far go to its evidence file, which the alert
+     * names (also when --dedup suppresses the alert: the file is the
+     * repeat's evidence, named by its flow_id). */
+    if (ev->kind == MS_EV_CREDENTIAL && a->c->evidence)
+        m.evidence = ms_evidence_alert(a->c->evidence, &f->evidence, f->flow_id);
     if (ms_output_event(a->c->out, &m, ev) != MS_OK)
         a->c->st.write_errors++;
 }

@@ -17,6 +17,7 @@
 #include "../capture/tcp_session.h"
 #include "../common/limits.h"
 #include "../common/rc.h"
+#include "../output/evidence.h"
 #include "../output/output.h"
 
 struct ms_app_stats {
@@ -37,6 +38,7 @@ struct ms_app_ctx {
     const char *source_name;              /* pcap_filename, NULL live */
     bool offline;                         /* reading files: events carry pcap_cnt */
     struct ms_msg_tap tap;                /* --extract; msg_begin NULL: none */
+    struct ms_evidence *evidence;         /* --evidence; NULL: off */
     struct ms_app_stats st;
     size_t flow_mem, flow_mem_peak; /* per-flow state, against lim->flow_memcap */
 };

@@ -17,6 +17,8 @@
 #include "../common/alloc.h"
 #include "../common/limits.h"
 #include "../dissectors/dissector.h"
+#include "../output/dedup.h"
+#include "../output/evidence.h"
 #include "../output/extract.h"
 #include "../output/output.h"
 #include "../output/secrets.h"
@@ -66,6 +68,9 @@ struct cli {
     bool list_signatures;    /* --list-signatures: print them and exit */
     const char *sensor_name; /* --sensor-name, else the host name (live only) */
     char hostname[256];
+    uint64_t dedup_us;          /* --dedup SECONDS; 0: off */
+    uint64_t stats_interval_us; /* --stats-interval SECONDS (live); 0: off */
+    const char *evidence_dir;   /* --evidence DIR */
 };
 
 static void usage(FILE *fp)
@@ -101,6 +106,14 @@ static void usage(FILE *fp)
           "      --list-signatures  print the signature ids as sid-msg.map lines, and exit\n"
           "      --ipv6-compress    JSON IPv6 addresses in short form (2001:db8::1);\n"
           "                         default: all groups, as Suricata writes them\n"
+          "      --dedup SECONDS    report a repeated login (same server, user, secret,\n"
+          "                         outcome) once per SECONDS of capture time, with the\n"
+          "                         count of repeats suppressed (default: off)\n"
+          "      --evidence DIR     write the packets of each flow that raised an alert\n"
+          "                         to DIR/<flow_id>.pcap (mode 0600)\n"
+          "      --evidence-flow-bytes SIZE  packets held per flow until its alert\n"
+          "                         (default 1m)\n"
+          "      --evidence-memcap SIZE  ... for all flows together (default 64m)\n"
           "\n"
           "Live capture:\n"
           "  -s, --snaplen N        snapshot length (default 262144)\n"
@@ -109,6 +122,7 @@ static void usage(FILE *fp)
           "      --no-immediate     let the kernel batch packets\n"
           "  -p, --no-promisc       do not put the interface in promiscuous mode\n"
           "  -Z, --user USER        drop privileges to USER once the interface is open\n"
+          "      --stats-interval SECONDS  a stats event every SECONDS (wall clock)\n"
           "\n"
           "Memory and time limits (SIZE takes k, m, g suffixes, binary):\n"
           "      --max-flows N      flows tracked at once (default 65536); least\n"
@@ -319,6 +333,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_SENSOR_NAME,
         OPT_LIST_SIGS,
         OPT_IPV6_COMPRESS,
+        OPT_DEDUP,
+        OPT_STATS_INTERVAL,
+        OPT_EVIDENCE,
+        OPT_EVIDENCE_FLOW,
+        OPT_EVIDENCE_MEMCAP,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -353,6 +372,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "sensor-name", required_argument, NULL, OPT_SENSOR_NAME },
         { "list-signatures", no_argument, NULL, OPT_LIST_SIGS },
         { "ipv6-compress", no_argument, NULL, OPT_IPV6_COMPRESS },
+        { "dedup", required_argument, NULL, OPT_DEDUP },
+        { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+        { "evidence", required_argument, NULL, OPT_EVIDENCE },
+        { "evidence-flow-bytes", required_argument, NULL, OPT_EVIDENCE_FLOW },
+        { "evidence-memcap", required_argument, NULL, OPT_EVIDENCE_MEMCAP },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -494,6 +518,29 @@ static int parse_args(int argc, char **argv, struct cli *c)
                 return bad_value("--sensor-name", optarg);
             c->sensor_name = optarg;
             break;
+        case OPT_DEDUP:
+            if (parse_uint(optarg, MS_DEDUP_PERIOD_MAX, &v) < 0 || v == 0)
+                return bad_value("--dedup", optarg);
+            c->dedup_us = v * 1000000u;
+            break;
+        case OPT_STATS_INTERVAL:
+            if (parse_uint(optarg, MS_STATS_INTERVAL_MAX, &v) < 0 || v == 0)
+                return bad_value("--stats-interval", optarg);
+            c->stats_interval_us = v * 1000000u;
+            break;
+        case OPT_EVIDENCE:
+            c->evidence_dir = optarg;
+            break;
+        case OPT_EVIDENCE_FLOW:
+            if (parse_size(optarg, 1ull << 32, &v) < 0 || v == 0)
+                return bad_value("--evidence-flow-bytes", optarg);
+            c->lim.evidence_flow_max = (size_t)v;
+            break;
+        case OPT_EVIDENCE_MEMCAP:
+            if (parse_size(optarg, 1ull << 40, &v) < 0)
+                return bad_value("--evidence-memcap", optarg);
+            c->lim.evidence_max = (size_t)v;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -518,6 +565,15 @@ static int parse_args(int argc, char **argv, struct cli *c)
     }
     if (!c->nfiles == !c->iface) {
         fprintf(stderr, "mailspill: give either -r FILE or -i IFACE\nTry 'mailspill --help'.\n");
+        return 2;
+    }
+    /* Files are read as fast as the disk goes: a wall-clock interval says
+     * nothing about them, and one on the capture clock would only repeat
+     * the final stats event's totals in pieces. */
+    if (c->stats_interval_us && !c->iface) {
+        fputs("mailspill: --stats-interval is for live capture (-i) only\n"
+              "Try 'mailspill --help'.\n",
+              stderr);
         return 2;
     }
     /* Interface and sensor only live: events from a file must not depend
@@ -582,6 +638,7 @@ struct run {
     struct ms_output *out;
     FILE *fp;               /* the -o file, or stdout */
     struct ms_source *live; /* for kernel counters */
+    uint64_t next_stats_us; /* --stats-interval: wall-clock time of the next one */
 };
 
 static uint64_t wall_us(void)
@@ -643,6 +700,27 @@ static void reopen_output(struct run *r)
     r->fp = nfp;
 }
 
+/* --stats-interval: due on the wall clock (checked at least every 250 ms,
+ * the live capture's timeout). A late one (a stalled disk) does not make
+ * the next ones come in a burst. */
+static void interval_stats(struct run *r)
+{
+    uint64_t every = r->c->stats_interval_us;
+    if (!every || !r->live)
+        return;
+    uint64_t now = wall_us();
+    if (!r->next_stats_us) {
+        r->next_stats_us = now + every;
+        return;
+    }
+    if (now < r->next_stats_us)
+        return;
+    write_stats(r);
+    r->next_stats_us += every;
+    if (r->next_stats_us <= now)
+        r->next_stats_us = now + every;
+}
+
 static void service_signals(struct run *r)
 {
     if (reopen_requested) {
@@ -653,6 +731,7 @@ static void service_signals(struct run *r)
         stats_requested = 0;
         write_stats(r);
     }
+    interval_stats(r);
 }
 
 /* Runs one source to its end. Returns 0, or 1 when it failed outright. */
@@ -823,6 +902,27 @@ static void warn_limits(const struct ms_pipeline_stats *st, const struct ms_limi
                 (unsigned long long)st->reasm_forced);
 }
 
+/* --dedup: repeats suppressed after the last report of their login are
+ * in no alert: said here (and in stats dedup.unreported), never lost.
+ * --evidence: frames a cap, a write failure, their link type or their
+ * fragmentation kept out of the files. */
+static void warn_dedup_evidence(const struct ms_pipeline_stats *st)
+{
+    warn_cap(st->dedup_unreported,
+             "repeated logins were suppressed by --dedup after the last report of their login "
+             "(stats dedup.unreported)");
+    warn_cap(st->evid_flow_cap + st->evid_memcap,
+             "packets of flows were left out of --evidence files: a cap was reached "
+             "(--evidence-flow-bytes, --evidence-memcap)");
+    warn_cap(st->evid_write_errors, "--evidence files could not be created or written");
+    warn_cap(st->evid_linktype,
+             "packets were left out of --evidence files: their link type is not their flow's "
+             "first packet's, and a pcap file holds one (evidence.linktype_mismatch)");
+    warn_cap(st->evid_fragmented,
+             "packets were left out of --evidence files: they came as IP fragments "
+             "(evidence.fragmented)");
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -867,10 +967,16 @@ int main(int argc, char **argv)
         }
     }
 
-    struct ms_output *out = ms_output_new(fp, &c.out);
+    struct ms_dedup *dedup = NULL;
+    if (c.dedup_us) {
+        dedup = ms_dedup_new(c.dedup_us, MS_DEDUP_MAX_ENTRIES);
+        c.out.dedup = dedup;
+    }
+    struct ms_output *out = (dedup || !c.dedup_us) ? ms_output_new(fp, &c.out) : NULL;
     struct ms_pipeline *pl = out ? ms_pipeline_new(&c.lim, out) : NULL;
-    struct run r = { &c, pl, out, fp, NULL };
+    struct run r = { &c, pl, out, fp, NULL, 0 };
     struct ms_extract *xt = NULL;
+    struct ms_evidence *evid = NULL;
     struct ms_dirlist dl = { 0 }; /* the files of -r DIR */
     int status = 0;
     if (!pl) {
@@ -894,6 +1000,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "mailspill: --extract-attachments needs --extract DIR\n");
         status = 2;
         goto done;
+    }
+    if (c.evidence_dir) {
+        char eerr[512];
+        evid = ms_evidence_open(c.evidence_dir, c.lim.evidence_flow_max, c.lim.evidence_max, eerr,
+                                sizeof(eerr));
+        if (!evid) {
+            fprintf(stderr, "mailspill: --evidence: %s\n", eerr);
+            status = 1;
+            goto done;
+        }
+        ms_pipeline_set_evidence(pl, evid);
     }
     install_signals();
 
@@ -936,6 +1053,7 @@ int main(int argc, char **argv)
     ms_pipeline_get_stats(pl, &st);
     warn_limits(&st, &c.lim);
     warn_data_caps(out, &c.lim);
+    warn_dedup_evidence(&st);
     if (st.write_errors) {
         fprintf(stderr, "mailspill: %llu events could not be written\n",
                 (unsigned long long)st.write_errors);
@@ -945,7 +1063,9 @@ int main(int argc, char **argv)
 done:
     ms_pipeline_free(pl);
     ms_extract_close(xt); /* after the flows that wrote through it */
+    ms_evidence_close(evid);
     ms_output_free(out);
+    ms_dedup_free(dedup);
     if (close_secrets(&c) != 0) /* after the output that writes to it */
         status = 1;
     ms_dirlist_free(&dl); /* after the pipeline: it names its source with them */

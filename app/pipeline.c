@@ -18,6 +18,8 @@
 #include "../capture/flow.h"
 #include "../capture/tcp_session.h"
 #include "../dissectors/dissector.h"
+#include "../output/dedup.h"
+#include "../output/evidence.h"
 #include "app_session.h"
 
 struct ms_pipeline {
@@ -29,6 +31,11 @@ struct ms_pipeline {
     uint64_t now_us;          /* time of the last packet */
     uint64_t pkt_no;          /* packets so far (pcap_cnt) */
     struct ms_defrag *defrag; /* created at the first IP fragment */
+    /* --evidence: the frame being handled, as captured (NULL when its
+     * packet came as IP fragments). */
+    const uint8_t *frame;
+    size_t frame_len;
+    int linktype;
 };
 
 /* ---- flows ----------------------------------------------------------- */
@@ -39,7 +46,10 @@ static void on_flow_end(void *user, struct ms_flow *f)
     if (f->app)
         ms_app_session_end(f->app, &pl->tcp);
     else
-        ms_tcp_session_free(&pl->tcp, &f->tcp);
+        ms_tcp_session_free(
+            &pl->tcp, &f->tcp); /* After the session's end, whose last events may be alerts. */
+    if (f->evidence)
+        ms_evidence_flow_end(pl->app.evidence, &f->evidence);
 }
 
 /* Ends flows whose wait window ran out at now_us (capture clock, or the
@@ -111,6 +121,10 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
         if (f->dir_source == MS_FLOW_DIR_PORTS)
             pl->st.flows_midstream++;
     }
+    /* Held before the packet is dissected: an alert it completes finds it. */
+    if (pl->app.evidence)
+        ms_evidence_packet(pl->app.evidence, &f->evidence, pl->linktype, p->ts_us, pl->frame,
+                           pl->frame_len);
     struct ms_seg_meta m = { p->ts_us, pl->pkt_no };
     /* A swap (a probe proved the port guess wrong) turns this packet's
      * direction round too. */
@@ -217,6 +231,9 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     if (pl->defrag && ms_defrag_datagrams(pl->defrag)) {
         ms_defrag_expire(pl->defrag, ts_us);
     }
+    pl->frame = frame;
+    pl->frame_len = caplen;
+    pl->linktype = linktype;
     enum ms_decode_status ds = ms_decode_frame(linktype, frame, caplen, &p);
     /* IP fragments: reassemble, then decode the whole datagram (twice at
      * most: a tunnel's inner packet may be fragmented as well). The
@@ -243,6 +260,7 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
         }
         if (fs != MS_DEFRAG_DONE)
             return;
+        pl->frame = NULL; /* the datagram is not this frame */
         memset(&p, 0, sizeof(p));
         p.ts_us = ts_us;
         ds = ms_decode_ip(dg, dglen, &p);
@@ -312,6 +330,11 @@ void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap)
     pl->app.tap = *tap;
 }
 
+void ms_pipeline_set_evidence(struct ms_pipeline *pl, struct ms_evidence *ev)
+{
+    pl->app.evidence = ev;
+}
+
 void ms_pipeline_tick(struct ms_pipeline *pl, uint64_t wall_us)
 {
     expire_waits(pl, wall_us > pl->now_us ? wall_us : pl->now_us);
@@ -346,6 +369,14 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
     if (pl->defrag)
         ms_defrag_get_stats(pl->defrag, &defrag);
     const struct ms_flow_stats *flow = ms_flow_table_stats(pl->flows);
+    struct ms_dedup_stats dedup;
+    struct ms_evidence_stats evid;
+    memset(&dedup, 0, sizeof(dedup));
+    memset(&evid, 0, sizeof(evid));
+    if (ms_output_dedup(pl->app.out))
+        ms_dedup_get_stats(ms_output_dedup(pl->app.out), &dedup);
+    if (pl->app.evidence)
+        ms_evidence_get_stats(pl->app.evidence, &evid);
     memset(st, 0, sizeof(*st));
 #define OWN(x) pl->st.x
 #define DEFRAG(x) defrag.x
@@ -355,6 +386,8 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #define APP(x) pl->app.st.x
 #define OUT(kind) ms_output_count(pl->app.out, kind)
 #define KERNEL(x) (kernel ? kernel->x : 0)
+#define DEDUP(x) dedup.x
+#define EVID(x) evid.x
 #define MS_STAT(field, name, merge, when, src) st->field = (uint64_t)(src);
 #define MS_STAT_DISSECTORS(field, prefix, merge, src) memcpy(st->field, src, sizeof(st->field));
 #include "stats.def"
@@ -368,6 +401,8 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #undef APP
 #undef OUT
 #undef KERNEL
+#undef DEDUP
+#undef EVID
 }
 
 void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st)
@@ -405,7 +440,9 @@ enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_captur
     for (size_t i = 0; i < ms_stat_ndefs; i++) {
         const struct ms_stat_def *d = &ms_stat_defs[i];
         const uint64_t *val = (const uint64_t *)(const void *)((const char *)&st + d->offset);
-        if (d->when == MS_STAT_LIVE && !kernel)
+        if ((d->when == MS_STAT_LIVE && !kernel) ||
+            (d->when == MS_STAT_DEDUP && !ms_output_dedup(pl->app.out)) ||
+            (d->when == MS_STAT_EVIDENCE && !pl->app.evidence))
             continue;
         if (!d->per_dissector) {
             v[n].name = d->name;

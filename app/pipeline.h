@@ -12,6 +12,7 @@
 #include "../output/output.h"
 
 struct ms_pipeline;
+struct ms_evidence;
 
 /* How a counter combines across workers (app/stats.def). */
 enum ms_stat_merge {
@@ -22,7 +23,9 @@ enum ms_stat_merge {
 /* When a counter is part of the stats event. */
 enum ms_stat_when {
     MS_STAT_ALWAYS = 0,
-    MS_STAT_LIVE, /* live capture only */
+    MS_STAT_LIVE,     /* live capture only */
+    MS_STAT_DEDUP,    /* with --dedup only */
+    MS_STAT_EVIDENCE, /* with --evidence only */
 };
 
 /* Every counter of app/stats.def, by its field name. */
@@ -67,6 +70,9 @@ void ms_pipeline_set_offline(struct ms_pipeline *pl, bool offline);
 /* Message tap for every flow dissected from now on (--extract); copied.
  * Whatever tap->user points to must outlive the pipeline's flows. */
 void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap);
+/* --evidence: the frames of each flow that raises an alert go to ev
+ * (output/evidence.h), which must outlive the pipeline's flows. */
+void ms_pipeline_set_evidence(struct ms_pipeline *pl, struct ms_evidence *ev);
 void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, const uint8_t *frame,
                        size_t caplen);
 /* Live capture, while no packet comes: the wait window's seconds also run

@@ -37,6 +37,8 @@
 #include "decode.h"
 #include "tcp_session.h"
 
+struct ms_evidence_flow;
+
 /* Why a flow ended (f->end_reason during on_end). */
 enum ms_flow_end_reason {
     MS_FLOW_END_CLOSED = 0, /* ms_flow_end: FIN both ways, RST */
@@ -70,6 +72,9 @@ struct ms_flow {
     uint8_t payload_dirs;      /* bit 1 << enum ms_dir: that side sent payload
                                           * (set by the pipeline; ms_flow_swap keeps it
                                           * right); eviction spares these flows first */
+    /* --evidence: the pipeline's frames of this flow (output/evidence.h);
+     * NULL: none. */
+    struct ms_evidence_flow *evidence;
 };
 
 /* The flow a TCP session is part of. */

@@ -50,6 +50,10 @@ struct ms_limits {
     size_t flow_memcap;       /* memory for per-flow state overall (table entry,
                                  * classification, nDPI, dissector estimate); LRU
                                  * flows are ended past it (Suricata flow.memcap) */
+    /* --evidence (output/evidence.c): a flow's packets are held until it
+     * raises an alert or ends. */
+    size_t evidence_flow_max; /* bytes held for one flow (pcap records) */
+    size_t evidence_max;      /* bytes held for all flows together */
 };
 
 /* clang-format off: one aligned column of defaults */
@@ -65,7 +69,8 @@ struct ms_limits {
         .mime_max_urls = 64, .mime_max_url_len = 2048, .extract_max_bytes = 4ull << 30,            \
         .smtp_max_rcpt = 100, .reasm_window = 2048, .reasm_wait_pkts = 2048,                       \
         .reasm_wait_us = 10ull * 1000000, .closed_flows_max = 65536,                               \
-        .flow_memcap = (size_t)256 * 1024 * 1024,                                                  \
+        .flow_memcap = (size_t)256 * 1024 * 1024, .evidence_flow_max = (size_t)1024 * 1024,        \
+        .evidence_max = (size_t)64 * 1024 * 1024,                                                  \
     }
 /* clang-format on */
 
@@ -147,5 +152,16 @@ static inline struct ms_limits ms_limits_default(void)
  * a block (64) they are hashed first, so more than this adds nothing. */
 #define MS_HMAC_KEY_MIN 32
 #define MS_HMAC_KEY_MAX 4096
+/* --dedup: credentials remembered at once (least recently seen forgotten
+ * first; about 100 bytes each). */
+#define MS_DEDUP_MAX_ENTRIES 65536
+/* --dedup SECONDS, at most (30 days). */
+#define MS_DEDUP_PERIOD_MAX (30ull * 86400)
+/* --stats-interval SECONDS, at most (one day). */
+#define MS_STATS_INTERVAL_MAX 86400
+/* --evidence: files kept open at once for alerted flows still running;
+ * past it a file is opened for each packet appended (file descriptors
+ * are a process-wide resource). */
+#define MS_EVIDENCE_OPEN_MAX 256
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "../common/alloc.h"
 
+#include "dedup.h"
 #include "json.h"
 #include "secrets.h"
 #include "stats.h"
@@ -94,9 +95,43 @@ static enum ms_rc flush_line(struct ms_output *out, enum ms_rc rc)
     return fflush(out->fp) != 0 ? MS_ERR_IO : MS_OK;
 }
 
+/* An alert's additions after its credential object: the repeats --dedup
+ * suppressed before it, the --evidence file of its flow. */
+static struct json_object *alert_extras(struct json_object *o, const struct ms_flow_meta *m,
+                                        const struct ms_dedup_report *rep,
+                                        const struct ms_output_opts *opts)
+{
+    if (!o)
+        return NULL;
+    if (rep->suppressed) {
+        struct json_object *d = json_object_new_object();
+        char ts[48];
+        if (!d) {
+            json_object_put(o);
+            return NULL;
+        }
+        json_object_object_add(d, "suppressed", json_object_new_int64((int64_t)rep->suppressed));
+        ms_format_timestamp(rep->first_us, ts, sizeof(ts));
+        json_object_object_add(d, "first_seen", json_object_new_string(ts));
+        ms_format_timestamp(rep->last_us, ts, sizeof(ts));
+        json_object_object_add(d, "last_seen", json_object_new_string(ts));
+        json_object_object_add(d, "period",
+                               json_object_new_int64(
+                                   (int64_t)(ms_dedup_period_us(opts->dedup) / 1000000u)));
+        json_object_object_add(o, "dedup", d);
+    }
+    if (m->evidence)
+        json_object_object_add(o, "evidence", json_object_new_string(m->evidence));
+    return o;
+}
+
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev)
 {
+    struct ms_dedup_report rep = { 0 };
+    if (out->opts.dedup && ev->kind == MS_EV_CREDENTIAL &&
+        !ms_dedup_check(out->opts.dedup, m, ev, &rep))
+        return MS_OK;
     if ((unsigned)ev->kind <= MS_EV_ANOMALY)
         out->counts[ev->kind]++;
     count_event(out, ev);
@@ -106,11 +141,14 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if (ev->kind == MS_EV_CREDENTIAL)
         hrc = ms_secrets_write_hashcat(out->opts.hashes, &ev->u.cred, &out->hashes_mode);
     if (out->opts.format == MS_OUTPUT_TEXT) {
-        enum ms_rc rc = ms_text_event(out->fp, m, ev, &out->opts) < 0 ? MS_ERR_IO : MS_OK;
+        enum ms_rc rc = ms_text_event_ex(out->fp, m, ev, &out->opts, &rep) < 0 ? MS_ERR_IO : MS_OK;
         rc = flush_line(out, rc);
         return rc == MS_OK ? hrc : rc;
     }
-    enum ms_rc rc = write_json_line(out, ms_json_event(m, ev, &out->opts));
+    struct json_object *o = ms_json_event(m, ev, &out->opts);
+    if (ev->kind == MS_EV_CREDENTIAL)
+        o = alert_extras(o, m, &rep, &out->opts);
+    enum ms_rc rc = write_json_line(out, o);
     /* Then a fileinfo record per attachment, as Suricata logs files, tied
      * to the message by flow_id (and the email metadata it carries). */
     if (ev->kind == MS_EV_EMAIL) {
@@ -128,6 +166,11 @@ enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct m
     if (out->opts.format == MS_OUTPUT_TEXT)
         return flush_line(out, ms_text_stats(out->fp, ts_us, v, n) < 0 ? MS_ERR_IO : MS_OK);
     return flush_line(out, write_json_line(out, ms_json_stats(ts_us, out->opts.host, v, n)));
+}
+
+struct ms_dedup *ms_output_dedup(const struct ms_output *out)
+{
+    return out->opts.dedup;
 }
 
 void ms_output_set_fp(struct ms_output *out, FILE *fp)

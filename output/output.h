@@ -22,6 +22,8 @@ struct ms_flow_meta {
     const char *pcap_filename; /* NULL for live capture */
     uint64_t pcap_cnt;         /* packet that completed the event, when reading files (0: none) */
     const char *proto;         /* transport, "TCP" when NULL; "" leaves it out */
+    const char *evidence;      /* alerts: the --evidence file of the flow, its name in
+                                * DIR (NULL: none) */
 };
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
@@ -37,6 +39,8 @@ enum ms_secrets {
     MS_SECRETS_CLEAR,      /* everything as seen (--show-passwords) */
 };
 
+struct ms_dedup;
+
 struct ms_output_opts {
     enum ms_output_format format;
     enum ms_secrets secrets;
@@ -48,6 +52,8 @@ struct ms_output_opts {
     const char *host;     /* live capture: the sensor name (NULL: left out) */
     bool ipv6_compress;   /* JSON: IPv6 as RFC 5952 ("2001:db8::1"), not Suricata's
                               * default full form ("2001:0db8:0000:...") */
+    struct ms_dedup *dedup; /* --dedup (output/dedup.h; the caller's): repeated
+                             * alerts are suppressed here, before rendering; NULL: off */
 };
 
 /* An address as text: IPv4 dotted; IPv6 in RFC 5952 form when compress,
@@ -60,7 +66,8 @@ struct ms_output;
 
 /* fp stays the caller's: ms_output_free does not close it. */
 struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o);
-/* MS_ERR_IO when writing failed (disk full, closed pipe). */
+/* MS_ERR_IO when writing failed (disk full, closed pipe). An alert that
+ * --dedup suppresses is neither written nor counted (MS_OK). */
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev);
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind);
@@ -91,6 +98,8 @@ enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct m
                            size_t n);
 /* Writes to fp from now on (SIGHUP: the caller reopened its file). fp
  * stays the caller's. */
+/* --dedup's table (opts.dedup), NULL when off. */
+struct ms_dedup *ms_output_dedup(const struct ms_output *out);
 void ms_output_set_fp(struct ms_output *out, FILE *fp);
 void ms_output_free(struct ms_output *out);
 

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "../common/utf8.h"
+#include "dedup.h"
 #include "secrets.h"
 #include "signature.h"
 
@@ -117,6 +118,12 @@ static const char *outcome_text(enum ms_outcome o)
 int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
                   const struct ms_output_opts *opts)
 {
+    return ms_text_event_ex(fp, m, ev, opts, NULL);
+}
+
+int ms_text_event_ex(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
+                     const struct ms_output_opts *opts, const struct ms_dedup_report *rep)
+{
     time_t secs = (time_t)(m->ts_us / 1000000u);
     struct tm tm;
     gmtime_r(&secs, &tm);
@@ -150,6 +157,17 @@ int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event 
         fprintf(fp, " (%s)", outcome_text(c->outcome));
         if (c->incomplete)
             fputs(" [incomplete]", fp);
+        if (rep && rep->suppressed) {
+            time_t first = (time_t)(rep->first_us / 1000000u);
+            struct tm ftm;
+            char fhms[16];
+            gmtime_r(&first, &ftm);
+            strftime(fhms, sizeof(fhms), "%H:%M:%S", &ftm);
+            fprintf(fp, " [%llu more since %s, not shown: --dedup]",
+                    (unsigned long long)rep->suppressed, fhms);
+        }
+        if (m->evidence)
+            fprintf(fp, " [evidence %s]", m->evidence); /* digits and ".pcap" */
         break;
     }
     case MS_EV_EMAIL: {

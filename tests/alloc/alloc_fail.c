@@ -1,7 +1,7 @@
 /* Allocation-failure test (curl's torture test, Suricata's nallocinc):
  * the whole pipeline (source, decode, IP reassembly, flows, TCP
  * reassembly, classification, dissectors, JSON output, --extract with
- * attachments) runs on a capture once cleanly, counting the N allocations
+ * attachments, --dedup's table, --evidence's buffers and files) runs on a capture once cleanly, counting the N allocations
  * of the project's own code (common/alloc.h), then again with allocation k
  * failing, for every k in 1..N (stride 1) or every stride-th from 1. Each
  * run has a fresh output, pipeline and extraction directory. Allocations
@@ -81,6 +81,8 @@
 #include "../../capture/source.h"
 #include "../../common/alloc.h"
 #include "../../common/sha256.h"
+#include "../../output/dedup.h"
+#include "../../output/evidence.h"
 #include "../../output/extract.h"
 
 #if defined(__has_feature)
@@ -143,6 +145,20 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+/* --evidence's directory beside --extract's. */
+static void evidence_dir(const char *xdir, char *out, size_t n)
+{
+    snprintf(out, n, "%s-ev", xdir);
+}
+
+static void remove_dirs(const char *xdir)
+{
+    char ev[4200];
+    evidence_dir(xdir, ev, sizeof(ev));
+    remove_dir(xdir);
+    remove_dir(ev);
+}
+
 static void run_capture(const char *pcap, const char *xdir, struct run *r)
 {
     FILE *mem = open_memstream(&r->text, &r->text_len);
@@ -156,19 +172,33 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
     memset(&r->hook, 0, sizeof(r->hook));
     r->hook.fail_at = r->fail_at;
 
+    char evdir[4200];
+    evidence_dir(xdir, evdir, sizeof(evdir));
+
     ms_alloc_set_hook(&r->hook);
-    struct ms_output *out = ms_output_new(mem, &oo);
+    /* --dedup's table, with a period (1 us) in which no login here is
+     * repeated: the same alerts as without it, through the table's
+     * allocations. (With a longer one, a failing allocation reports a
+     * repeat the clean run suppressed, as the table says it must: never
+     * an alert lost for lack of memory.) */
+    struct ms_dedup *dd = ms_dedup_new(1, 64);
+    oo.dedup = dd;
+    struct ms_output *out = dd ? ms_output_new(mem, &oo) : NULL;
     struct ms_pipeline *pl = out ? ms_pipeline_new(&lim, out) : NULL;
     struct ms_extract *xt = pl ? ms_extract_open(xdir, MS_EXTRACT_ATTACHMENTS,
                                                  lim.extract_max_bytes, err, sizeof(err))
                                : NULL;
-    struct ms_source *src = xt ? ms_source_open_file(pcap, NULL, NULL, err, sizeof(err)) : NULL;
+    struct ms_evidence *evid = xt ? ms_evidence_open(evdir, lim.evidence_flow_max, lim.evidence_max,
+                                                     err, sizeof(err))
+                                  : NULL;
+    struct ms_source *src = evid ? ms_source_open_file(pcap, NULL, NULL, err, sizeof(err)) : NULL;
     if (!src) {
         r->clean_error = true;
     } else {
         struct ms_msg_tap tap;
         ms_extract_tap(xt, &tap);
         ms_pipeline_set_tap(pl, &tap);
+        ms_pipeline_set_evidence(pl, evid);
         ms_pipeline_set_source_name(pl, pcap);
         ms_pipeline_set_offline(pl, true);
         uint64_t ts;
@@ -185,7 +215,9 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
     ms_source_close(src);
     ms_pipeline_free(pl);
     ms_extract_close(xt);
+    ms_evidence_close(evid);
     ms_output_free(out);
+    ms_dedup_free(dd);
     ms_alloc_set_hook(NULL);
     if (fclose(mem) != 0) {
         perror("memstream");
@@ -613,7 +645,7 @@ static unsigned test_capture(const char *capture, uint64_t stride, uint64_t only
     run_capture(capture, xdir, &clean);
     for (size_t i = 0; i < json_object_array_length(clean.events); i++)
         check_files(&rp, json_object_array_get_idx(clean.events, i));
-    remove_dir(xdir);
+    remove_dirs(xdir);
     uint64_t n = clean.hook.calls;
     if (clean.clean_error || clean.hook.live != 0 || clean.hook.failed != 0 || n == 0) {
         fprintf(stderr, "alloc_fail: %s: the clean run failed (%llu allocations, %lld live)\n",
@@ -640,7 +672,7 @@ static unsigned test_capture(const char *capture, uint64_t stride, uint64_t only
         check_run(&rp, &clean, &r, clean_reported);
         if (only && fwrite(r.text, 1, r.text_len, stdout) != r.text_len)
             perror("alloc_fail: stdout");
-        remove_dir(xdir);
+        remove_dirs(xdir);
         runs++;
         errors += r.clean_error;
         for (size_t i = 0; i < json_object_array_length(r.events); i++)

@@ -10,9 +10,10 @@ events: runs BINARY over every capture under REPO_ROOT/pcaps (.pcap and
   redacted  -r PCAP                       (password_redacted, token_redacted,
                                            response_redacted, hashcat_redacted)
   extract   --passwords mask --extract DIR --extract-attachments
-            --body-bytes 256 -r PCAP      (eml_file, attachments[].file,
+            --body-bytes 256 --evidence DIR2 -r PCAP
+                                          (eml_file, attachments[].file,
                                            fileinfo.stored, body_excerpt,
-                                           password_masked;
+                                           password_masked, evidence;
                                            options missing from --help are left out)
   hmac      --passwords hash --hash-key KEY -r PCAP   (password_hmac)
 and validates every event it writes against
@@ -285,6 +286,8 @@ def run_modes(binary):
             extra.append("--extract-attachments")
         if "--body-bytes" in text:
             extra += ["--body-bytes", "256"]
+        if "--evidence " in text:
+            extra += ["--evidence", "{evdir}"]
         modes.append(("extract", extra))
     else:
         print("note: no --extract in --help; the extract run is skipped")
@@ -301,6 +304,8 @@ def run_one(binary, capture, mode, args, workdir):
         if a == "{dir}":
             os.makedirs(workdir, exist_ok=True)
             a = workdir
+        elif a == "{evdir}":
+            a = workdir.rstrip("/") + "-evidence"
         elif a == "{key}":
             a = os.path.join(os.path.dirname(workdir), "hash.key")
         argv.append(a)
@@ -455,7 +460,8 @@ def check_events(binary, repo, jobs, extra_dirs=()):
              ("hmac", "alert", "credential.password_hmac"),
              ("hmac", "alert", "credential.token_hmac"),
              ("extract", "email", "email.eml_file"),
-             ("extract", "fileinfo", "fileinfo.file")]
+             ("extract", "fileinfo", "fileinfo.file"),
+             ("extract", "alert", "evidence")]
     for mode, et, path in cover:
         if mode not in [m for m, _ in modes]:
             continue
