@@ -21,6 +21,7 @@
 #include "../output/output.h"
 #include "../output/secrets.h"
 #include "../output/signature.h"
+#include "../output/sink.h"
 #include "dirlist.h"
 #include "pipeline.h"
 
@@ -51,8 +52,10 @@ struct cli {
     const char **files;
     size_t nfiles;
     const char *iface;
-    const char *outpath;
-    const char *user; /* -Z: drop privileges to this user */
+    const char *outputs[MS_SINKS_MAX]; /* -o, in order; none: standard output */
+    size_t noutputs;
+    struct ms_sinks_opts sink; /* --syslog-socket, --sink-queue */
+    const char *user;          /* -Z: drop privileges to this user */
     char *filter;
     bool stats; /* a stats event at the end (--no-stats: none) */
     struct ms_output_opts out;
@@ -80,8 +83,17 @@ static void usage(FILE *fp)
           "  -r, --read DIR         read every file in a folder, in name order (not\n"
           "                         recursive, hidden files left out)\n"
           "  -i, --interface IFACE  capture live from a network interface\n"
-          "  -o, --output FILE      write events to FILE instead of standard output\n"
-          "                         (SIGHUP reopens it, for log rotation)\n"
+          "  -o, --output SINK      where events go (default: standard output); repeat\n"
+          "                         for several, each gets every event (see README.md,\n"
+          "                         \"Sinks\"): FILE (SIGHUP reopens it, for log rotation;\n"
+          "                         - is standard output), unix:PATH, unixgram:PATH,\n"
+          "                         syslog[:FACILITY] (default local5),\n"
+          "                         redis://HOST[:PORT]/KEY (RPUSH),\n"
+          "                         redis+pub://HOST[:PORT]/CHANNEL (PUBLISH)\n"
+          "      --syslog-socket PATH  the socket -o syslog writes to (default /dev/log)\n"
+          "      --sink-queue SIZE  queue of each sink (default 16m): live capture drops\n"
+          "                         what does not fit while a sink is slow or down;\n"
+          "                         reading files waits for the sink instead\n"
           "      --text             one readable line per event instead of JSON\n"
           "      --passwords MODE   what is shown of passwords and tokens: redact (the\n"
           "                         default: their length), mask (first and last\n"
@@ -319,6 +331,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_SENSOR_NAME,
         OPT_LIST_SIGS,
         OPT_IPV6_COMPRESS,
+        OPT_SYSLOG_SOCKET,
+        OPT_SINK_QUEUE,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -353,6 +367,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "sensor-name", required_argument, NULL, OPT_SENSOR_NAME },
         { "list-signatures", no_argument, NULL, OPT_LIST_SIGS },
         { "ipv6-compress", no_argument, NULL, OPT_IPV6_COMPRESS },
+        { "syslog-socket", required_argument, NULL, OPT_SYSLOG_SOCKET },
+        { "sink-queue", required_argument, NULL, OPT_SINK_QUEUE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -377,7 +393,19 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->iface = optarg;
             break;
         case 'o':
-            c->outpath = optarg;
+            if (c->noutputs == MS_SINKS_MAX) {
+                fprintf(stderr, "mailspill: at most %d -o\n", MS_SINKS_MAX);
+                return 2;
+            }
+            c->outputs[c->noutputs++] = optarg;
+            break;
+        case OPT_SYSLOG_SOCKET:
+            c->sink.syslog_socket = optarg;
+            break;
+        case OPT_SINK_QUEUE:
+            if (parse_size(optarg, (size_t)1 << 40, &v) < 0 || v < MS_SINK_QUEUE_BYTES_MIN)
+                return bad_value("--sink-queue", optarg);
+            c->sink.queue_bytes = (size_t)v;
             break;
         case 's':
             if (parse_uint(optarg, MS_SNAPLEN_MAX, &v) < 0)
@@ -580,7 +608,7 @@ struct run {
     struct cli *c;
     struct ms_pipeline *pl;
     struct ms_output *out;
-    FILE *fp;               /* the -o file, or stdout */
+    struct ms_sinks *sinks; /* every -o */
     struct ms_source *live; /* for kernel counters */
 };
 
@@ -602,52 +630,19 @@ static void write_stats(struct run *r)
         kc.ifdropped = ss.ifdropped;
     }
     /* Live: the wall clock (there may have been no packet yet). Files: the
-     * time of the last packet, so output stays reproducible. */
+     * time of the last packet, so output stays reproducible; and the sinks'
+     * counters too: every record before it is delivered first. */
+    if (!r->live)
+        ms_sinks_sync(r->sinks);
     if (ms_pipeline_emit_stats(r->pl, have_kernel ? &kc : NULL, r->live ? wall_us() : 0) != MS_OK)
         fprintf(stderr, "mailspill: cannot write the stats event\n");
-}
-
-/* SIGHUP: logrotate moved the file away; write to a new one at the same
- * path. On failure keep writing to the old one and say so. */
-/* The output holds secrets (user names and messages always; passwords and
- * hashcat lines with --passwords clear): a new file is readable by its
- * owner only, whatever the umask. */
-static FILE *open_output(const char *path, bool append)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
-    if (fd < 0)
-        return NULL;
-    FILE *fp = fdopen(fd, append ? "a" : "w");
-    if (!fp) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-    }
-    return fp;
-}
-
-static void reopen_output(struct run *r)
-{
-    if (!r->c->outpath || strcmp(r->c->outpath, "-") == 0)
-        return;
-    FILE *nfp = open_output(r->c->outpath, true);
-    if (!nfp) {
-        fprintf(stderr, "mailspill: cannot reopen %s: %s; still writing to the old file\n",
-                r->c->outpath, strerror(errno));
-        return;
-    }
-    ms_output_set_fp(r->out, nfp);
-    if (fclose(r->fp) != 0)
-        fprintf(stderr, "mailspill: error closing the old %s: %s\n", r->c->outpath,
-                strerror(errno));
-    r->fp = nfp;
 }
 
 static void service_signals(struct run *r)
 {
     if (reopen_requested) {
         reopen_requested = 0;
-        reopen_output(r);
+        ms_sinks_reopen(r->sinks); /* -o FILE: logrotate moved it away */
     }
     if (stats_requested) {
         stats_requested = 0;
@@ -823,6 +818,40 @@ static void warn_limits(const struct ms_pipeline_stats *st, const struct ms_limi
                 (unsigned long long)st->reasm_forced);
 }
 
+/* Every -o (standard output when none), files opened now: before -Z and
+ * before capture starts, so that a bad path fails at once. The writers
+ * start here too, with the signal handlers not yet installed. NULL after
+ * saying why, with *status 2 for a malformed -o, else 1. */
+static struct ms_sinks *open_sinks(struct cli *c, int *status)
+{
+    *status = 1;
+    c->sink.live = c->iface != NULL;
+    c->sink.stop = &stop_requested;
+    struct ms_sinks *sinks = ms_sinks_new(&c->sink);
+    if (!sinks) {
+        fputs("mailspill: out of memory\n", stderr);
+        return NULL;
+    }
+    char err[512];
+    enum ms_rc rc = MS_OK;
+    if (c->noutputs == 0)
+        rc = ms_sinks_add(sinks, "-", err, sizeof(err));
+    for (size_t i = 0; i < c->noutputs && rc == MS_OK; i++)
+        rc = ms_sinks_add(sinks, c->outputs[i], err, sizeof(err));
+    if (rc == MS_OK)
+        rc = ms_sinks_start(sinks, err, sizeof(err));
+    if (rc != MS_OK) {
+        fprintf(stderr, "mailspill: %s\n", err);
+        if (rc == MS_ERR_ARG) {
+            fputs("Try 'mailspill --help'.\n", stderr);
+            *status = 2;
+        }
+        ms_sinks_free(sinks);
+        return NULL;
+    }
+    return sinks;
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -855,21 +884,18 @@ int main(int argc, char **argv)
         ms_free(c.filter);
         return 1;
     }
-    FILE *fp = stdout;
-    if (c.outpath && strcmp(c.outpath, "-") != 0) {
-        fp = open_output(c.outpath, false);
-        if (!fp) {
-            fprintf(stderr, "mailspill: cannot open %s: %s\n", c.outpath, strerror(errno));
-            close_secrets(&c);
-            ms_free(c.files);
-            ms_free(c.filter);
-            return 1;
-        }
+    int open_status;
+    struct ms_sinks *sinks = open_sinks(&c, &open_status);
+    if (!sinks) {
+        close_secrets(&c);
+        ms_free(c.files);
+        ms_free(c.filter);
+        return open_status;
     }
 
-    struct ms_output *out = ms_output_new(fp, &c.out);
+    struct ms_output *out = ms_output_new(sinks, &c.out);
     struct ms_pipeline *pl = out ? ms_pipeline_new(&c.lim, out) : NULL;
-    struct run r = { &c, pl, out, fp, NULL };
+    struct run r = { &c, pl, out, sinks, NULL };
     struct ms_extract *xt = NULL;
     struct ms_dirlist dl = { 0 }; /* the files of -r DIR */
     int status = 0;
@@ -933,6 +959,9 @@ int main(int argc, char **argv)
         write_stats(&r);
     ms_source_close(r.live);
     r.live = NULL;
+    /* Delivers what is queued (README "Sinks": how long it may wait). */
+    ms_sinks_close(sinks);
+    ms_sinks_warn(sinks);
     ms_pipeline_get_stats(pl, &st);
     warn_limits(&st, &c.lim);
     warn_data_caps(out, &c.lim);
@@ -946,13 +975,10 @@ done:
     ms_pipeline_free(pl);
     ms_extract_close(xt); /* after the flows that wrote through it */
     ms_output_free(out);
+    ms_sinks_free(sinks);       /* after the output that writes to them */
     if (close_secrets(&c) != 0) /* after the output that writes to it */
         status = 1;
     ms_dirlist_free(&dl); /* after the pipeline: it names its source with them */
-    if (r.fp != stdout && fclose(r.fp) != 0) {
-        fprintf(stderr, "mailspill: error writing %s: %s\n", c.outpath, strerror(errno));
-        status = 1;
-    }
     ms_free(c.files);
     ms_free(c.filter);
     return status;

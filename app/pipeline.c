@@ -18,6 +18,7 @@
 #include "../capture/flow.h"
 #include "../capture/tcp_session.h"
 #include "../dissectors/dissector.h"
+#include "../output/sink.h"
 #include "app_session.h"
 
 struct ms_pipeline {
@@ -346,6 +347,10 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
     if (pl->defrag)
         ms_defrag_get_stats(pl->defrag, &defrag);
     const struct ms_flow_stats *flow = ms_flow_table_stats(pl->flows);
+    struct ms_sinks *sinks = ms_output_sinks(pl->app.out);
+    struct ms_sink_counters sink[MS_SINK_KIND_COUNT];
+    for (int k = 0; k < MS_SINK_KIND_COUNT; k++)
+        ms_sinks_kind_counters(sinks, (enum ms_sink_kind)k, &sink[k]);
     memset(st, 0, sizeof(*st));
 #define OWN(x) pl->st.x
 #define DEFRAG(x) defrag.x
@@ -355,6 +360,8 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #define APP(x) pl->app.st.x
 #define OUT(kind) ms_output_count(pl->app.out, kind)
 #define KERNEL(x) (kernel ? kernel->x : 0)
+#define SINK(kind, x) sink[MS_SINK_##kind].x
+#define SINK_ERRORS() ms_sinks_write_errors(sinks)
 #define MS_STAT(field, name, merge, when, src) st->field = (uint64_t)(src);
 #define MS_STAT_DISSECTORS(field, prefix, merge, src) memcpy(st->field, src, sizeof(st->field));
 #include "stats.def"
@@ -368,6 +375,8 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #undef APP
 #undef OUT
 #undef KERNEL
+#undef SINK
+#undef SINK_ERRORS
 }
 
 void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st)
@@ -406,6 +415,10 @@ enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_captur
         const struct ms_stat_def *d = &ms_stat_defs[i];
         const uint64_t *val = (const uint64_t *)(const void *)((const char *)&st + d->offset);
         if (d->when == MS_STAT_LIVE && !kernel)
+            continue;
+        if (d->when >= MS_STAT_SINK_FILE &&
+            !ms_sinks_kind_used(ms_output_sinks(pl->app.out),
+                                (enum ms_sink_kind)(d->when - MS_STAT_SINK_FILE)))
             continue;
         if (!d->per_dissector) {
             v[n].name = d->name;

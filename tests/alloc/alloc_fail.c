@@ -82,6 +82,7 @@
 #include "../../common/alloc.h"
 #include "../../common/sha256.h"
 #include "../../output/extract.h"
+#include "../../output/sink.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -157,7 +158,13 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
     r->hook.fail_at = r->fail_at;
 
     ms_alloc_set_hook(&r->hook);
-    struct ms_output *out = ms_output_new(mem, &oo);
+    /* The writer thread allocates nothing: every allocation of the sink
+     * layer is made and freed here, on the hooked thread. */
+    struct ms_sinks_opts so = { .queue_bytes = 256 * 1024 };
+    struct ms_sinks *sinks = ms_sinks_new(&so);
+    bool sinks_ok = sinks && ms_sinks_add_stream(sinks, mem, "memstream") == MS_OK &&
+                    ms_sinks_start(sinks, err, sizeof(err)) == MS_OK;
+    struct ms_output *out = sinks_ok ? ms_output_new(sinks, &oo) : NULL;
     struct ms_pipeline *pl = out ? ms_pipeline_new(&lim, out) : NULL;
     struct ms_extract *xt = pl ? ms_extract_open(xdir, MS_EXTRACT_ATTACHMENTS,
                                                  lim.extract_max_bytes, err, sizeof(err))
@@ -186,6 +193,7 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
     ms_pipeline_free(pl);
     ms_extract_close(xt);
     ms_output_free(out);
+    ms_sinks_free(sinks);
     ms_alloc_set_hook(NULL);
     if (fclose(mem) != 0) {
         perror("memstream");
