@@ -305,7 +305,7 @@ static void *writer(void *arg)
 {
     struct ms_sink *s = arg;
     struct iovec iov[MS_SINK_BATCH];
-    bool up = s->ops->connect == NULL, lost = false;
+    bool up = s->up, lost = s->lost; /* the first try's (ms_sinks_start) */
     unsigned backoff = MS_SINK_BACKOFF_MIN_MS;
     char err[256];
     for (;;) {
@@ -324,6 +324,8 @@ static void *writer(void *arg)
             if (w == MS_SINK_WR_LOST) {
                 s->ops->disconnect(s);
                 up = false;
+                if (ms_sinkq_aborted(s->q))
+                    return NULL; /* the end of the run cut it off: no news */
                 say_lost(s, &lost, err);
                 /* Wait before the first try too: a peer that accepts and
                  * fails at once must not spin this thread. */
@@ -348,6 +350,16 @@ enum ms_rc ms_sinks_start(struct ms_sinks *set, char *err, size_t errlen)
     /* The writers take no signal: SIGINT and SIGTERM must interrupt the
      * main thread's blocked read, and a closed pipe's SIGPIPE, pending on
      * a writer, leaves its write failing with EPIPE (counted). */
+    /* The first connection is tried here, before -Z drops privileges
+     * (a socket only root may reach) and so that a sink down at start is
+     * said at once; the writers retry. */
+    char why[256];
+    for (size_t i = 0; i < set->n; i++) {
+        struct ms_sink *s = set->s[i];
+        s->up = !s->ops->connect || s->ops->connect(s, why, sizeof(why)) == MS_OK;
+        if (!s->up)
+            say_lost(s, &s->lost, why);
+    }
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

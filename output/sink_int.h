@@ -51,6 +51,7 @@ struct ms_sink {
     atomic_bool reopen;            /* SIGHUP: the writer reopens the file */
     bool error_said;               /* an error reply was reported once */
     bool close_failed;             /* the file's last bytes could not be written */
+    bool up, lost;                 /* after the first connect, for the writer */
     struct ms_sinkq *q;
     pthread_t thread;
     bool started;

@@ -160,7 +160,7 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
     ms_alloc_set_hook(&r->hook);
     /* The writer thread allocates nothing: every allocation of the sink
      * layer is made and freed here, on the hooked thread. */
-    struct ms_sinks_opts so = { .queue_bytes = 256 * 1024 };
+    struct ms_sinks_opts so = { .queue_bytes = (size_t)256 * 1024 };
     struct ms_sinks *sinks = ms_sinks_new(&so);
     bool sinks_ok = sinks && ms_sinks_add_stream(sinks, mem, "memstream") == MS_OK &&
                     ms_sinks_start(sinks, err, sizeof(err)) == MS_OK;
