@@ -2,6 +2,7 @@
 a real redis-server on loopback, a small RESP client (no pip package),
 readers for unix stream and datagram sockets, and captures made by
 bench/gen_pcap.py."""
+import ctypes
 import os
 import shutil
 import signal
@@ -107,7 +108,8 @@ class Redis:
                 "--logfile", os.path.join(self.dir, "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else \
             ["--appendonly", "no"]
-        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  preexec_fn=_die_with_parent)
 
         def up():
             try:
@@ -130,6 +132,12 @@ class Redis:
 
     def client(self):
         return Resp(self.port)
+
+
+def _die_with_parent():
+    """In the child: SIGKILL when the test process dies (a ctest timeout
+    kills the test, and no redis-server may outlive it)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def have_redis():

@@ -174,17 +174,17 @@ def test_redis_killed_mid_run(tmp, pcap):
         redis.start()
         rc = p.wait(timeout=60)
         feeder.join(5)
+        c = redis.client()
+        got = c.cmd("LRANGE", "ms-list", 0, -1)
+        c.close()
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
         errf.close()
+        redis.kill()
     err = open(os.path.join(tmp, "killed.err"), encoding="utf-8").read()
     assert rc == 0, (rc, err)
-    c = redis.client()
-    got = c.cmd("LRANGE", "ms-list", 0, -1)
-    c.close()
-    redis.kill()
     want = lines(out)
     assert len(want) == 401, len(want)
     # At least once: a record resent after a lost reply may be there twice,
