@@ -73,7 +73,8 @@ struct cli {
 
 static void usage(FILE *fp)
 {
-    fputs("usage: mailspill [-r FILE]... [-i IFACE] [-o FILE] [options] [BPF filter expression]\n"
+    fputs("usage: mailspill [-r FILE]... [-i IFACE] [-o SINK]... [options] [BPF filter "
+          "expression]\n"
           "Reports cleartext POP3/IMAP/SMTP logins and messages found in network traffic.\n"
           "\n"
           "Input and output:\n"
