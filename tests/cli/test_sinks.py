@@ -14,7 +14,9 @@ stream and datagram sockets and a syslog socket this test owns.
   every record of the file sink, in order (a record whose reply was lost
   with the connection may be there twice: at-least-once);
 - a redis that never comes: the run waits, and SIGTERM still ends it at
-  once, the undelivered records counted as dropped.
+  once, the undelivered records counted as dropped;
+- a file that cannot be written (/dev/full): every record counted, the
+  other sink unharmed, "N events could not be written" and exit status 1.
 
   test_sinks.py MAILSPILL GEN_PCAP
 
@@ -59,6 +61,21 @@ def stats_of(recs):
 
 SYSLOG_RE = re.compile(rb"^<(\d+)>[A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d:\d\d mailspill\[(\d+)\]: (.*)$",
                        re.S)
+
+
+def test_file_that_cannot_be_written(tmp, pcap):
+    """A full disk (/dev/full): each record counted, the run goes on, the
+    other sink gets everything, and the end says so with exit status 1."""
+    out = os.path.join(tmp, "beside-full.json")
+    r = subprocess.run([BIN, "-r", pcap, "-o", "/dev/full", "-o", out], capture_output=True,
+                       timeout=60)
+    want = lines(out)
+    assert len(want) == 401, len(want)
+    assert r.returncode == 1, r.returncode
+    assert b"mailspill: 401 events could not be written" in r.stderr, r.stderr
+    sink = stats_of(want)["file"]
+    # The stats event counts the 400 failures before it; its own comes after.
+    assert sink["write_errors"] == 400 and sink["written"] == 400, sink
 
 
 def test_every_sink_at_once(tmp, pcap, redis):
@@ -226,12 +243,15 @@ def test_dead_redis_sigterm(tmp, pcap):
 
 
 def main():
-    if not sinklib.have_redis():
-        sinklib.skip("redis-server is not installed (scripts/install-deps.sh test)")
     with tempfile.TemporaryDirectory(prefix="mailspill-sinks.") as tmp:
         pcap, big = os.path.join(tmp, "s.pcap"), os.path.join(tmp, "big.pcap")
         sinklib.gen_sessions(GEN, pcap, 200, 1)
         sinklib.gen_sessions(GEN, big, 2, 100)
+        case(test_file_that_cannot_be_written, tmp, pcap)
+        if not sinklib.have_redis():
+            if not all(results):
+                return 1
+            sinklib.skip("redis-server is not installed (scripts/install-deps.sh test)")
         redis = sinklib.Redis(sinklib.free_port(), tmp)
         redis.start()
         try:
