@@ -23,6 +23,7 @@
 #include "../output/output.h"
 #include "../output/secrets.h"
 #include "../output/signature.h"
+#include "../output/sink.h"
 #include "dirlist.h"
 #include "pipeline.h"
 
@@ -53,8 +54,10 @@ struct cli {
     const char **files;
     size_t nfiles;
     const char *iface;
-    const char *outpath;
-    const char *user; /* -Z: drop privileges to this user */
+    const char *outputs[MS_SINKS_MAX]; /* -o, in order; none: standard output */
+    size_t noutputs;
+    struct ms_sinks_opts sink; /* --syslog-socket, --sink-queue */
+    const char *user;          /* -Z: drop privileges to this user */
     char *filter;
     bool stats; /* a stats event at the end (--no-stats: none) */
     struct ms_output_opts out;
@@ -75,7 +78,8 @@ struct cli {
 
 static void usage(FILE *fp)
 {
-    fputs("usage: mailspill [-r FILE]... [-i IFACE] [-o FILE] [options] [BPF filter expression]\n"
+    fputs("usage: mailspill [-r FILE]... [-i IFACE] [-o SINK]... [options] [BPF filter "
+          "expression]\n"
           "Reports cleartext POP3/IMAP/SMTP logins and messages found in network traffic.\n"
           "\n"
           "Input and output:\n"
@@ -85,8 +89,17 @@ static void usage(FILE *fp)
           "  -r, --read DIR         read every file in a folder, in name order (not\n"
           "                         recursive, hidden files left out)\n"
           "  -i, --interface IFACE  capture live from a network interface\n"
-          "  -o, --output FILE      write events to FILE instead of standard output\n"
-          "                         (SIGHUP reopens it, for log rotation)\n"
+          "  -o, --output SINK      where events go (default: standard output); repeat\n"
+          "                         for several, each gets every event (see README.md,\n"
+          "                         \"Sinks\"): FILE (SIGHUP reopens it, for log rotation;\n"
+          "                         - is standard output), unix:PATH, unixgram:PATH,\n"
+          "                         syslog[:FACILITY] (default local5),\n"
+          "                         redis://HOST[:PORT]/KEY (RPUSH),\n"
+          "                         redis+pub://HOST[:PORT]/CHANNEL (PUBLISH)\n"
+          "      --syslog-socket PATH  the socket -o syslog writes to (default /dev/log)\n"
+          "      --sink-queue SIZE  queue of each sink (default 16m): live capture drops\n"
+          "                         what does not fit while a sink is slow or down;\n"
+          "                         reading files waits for the sink instead\n"
           "      --text             one readable line per event instead of JSON\n"
           "      --passwords MODE   what is shown of passwords and tokens: redact (the\n"
           "                         default: their length), mask (first and last\n"
@@ -338,6 +351,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_EVIDENCE,
         OPT_EVIDENCE_FLOW,
         OPT_EVIDENCE_MEMCAP,
+        OPT_SYSLOG_SOCKET,
+        OPT_SINK_QUEUE,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -377,6 +392,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "evidence", required_argument, NULL, OPT_EVIDENCE },
         { "evidence-flow-bytes", required_argument, NULL, OPT_EVIDENCE_FLOW },
         { "evidence-memcap", required_argument, NULL, OPT_EVIDENCE_MEMCAP },
+        { "syslog-socket", required_argument, NULL, OPT_SYSLOG_SOCKET },
+        { "sink-queue", required_argument, NULL, OPT_SINK_QUEUE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -401,7 +418,19 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->iface = optarg;
             break;
         case 'o':
-            c->outpath = optarg;
+            if (c->noutputs == MS_SINKS_MAX) {
+                fprintf(stderr, "mailspill: at most %d -o\n", MS_SINKS_MAX);
+                return 2;
+            }
+            c->outputs[c->noutputs++] = optarg;
+            break;
+        case OPT_SYSLOG_SOCKET:
+            c->sink.syslog_socket = optarg;
+            break;
+        case OPT_SINK_QUEUE:
+            if (parse_size(optarg, (size_t)1 << 40, &v) < 0 || v < MS_SINK_QUEUE_BYTES_MIN)
+                return bad_value("--sink-queue", optarg);
+            c->sink.queue_bytes = (size_t)v;
             break;
         case 's':
             if (parse_uint(optarg, MS_SNAPLEN_MAX, &v) < 0)
@@ -636,7 +665,7 @@ struct run {
     struct cli *c;
     struct ms_pipeline *pl;
     struct ms_output *out;
-    FILE *fp;               /* the -o file, or stdout */
+    struct ms_sinks *sinks; /* every -o */
     struct ms_source *live; /* for kernel counters */
     uint64_t next_stats_us; /* --stats-interval: wall-clock time of the next one */
 };
@@ -659,45 +688,12 @@ static void write_stats(struct run *r)
         kc.ifdropped = ss.ifdropped;
     }
     /* Live: the wall clock (there may have been no packet yet). Files: the
-     * time of the last packet, so output stays reproducible. */
+     * time of the last packet, so output stays reproducible; and the sinks'
+     * counters too: every record before it is delivered first. */
+    if (!r->live)
+        ms_sinks_sync(r->sinks);
     if (ms_pipeline_emit_stats(r->pl, have_kernel ? &kc : NULL, r->live ? wall_us() : 0) != MS_OK)
         fprintf(stderr, "mailspill: cannot write the stats event\n");
-}
-
-/* SIGHUP: logrotate moved the file away; write to a new one at the same
- * path. On failure keep writing to the old one and say so. */
-/* The output holds secrets (user names and messages always; passwords and
- * hashcat lines with --passwords clear): a new file is readable by its
- * owner only, whatever the umask. */
-static FILE *open_output(const char *path, bool append)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
-    if (fd < 0)
-        return NULL;
-    FILE *fp = fdopen(fd, append ? "a" : "w");
-    if (!fp) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-    }
-    return fp;
-}
-
-static void reopen_output(struct run *r)
-{
-    if (!r->c->outpath || strcmp(r->c->outpath, "-") == 0)
-        return;
-    FILE *nfp = open_output(r->c->outpath, true);
-    if (!nfp) {
-        fprintf(stderr, "mailspill: cannot reopen %s: %s; still writing to the old file\n",
-                r->c->outpath, strerror(errno));
-        return;
-    }
-    ms_output_set_fp(r->out, nfp);
-    if (fclose(r->fp) != 0)
-        fprintf(stderr, "mailspill: error closing the old %s: %s\n", r->c->outpath,
-                strerror(errno));
-    r->fp = nfp;
 }
 
 /* --stats-interval: due on the wall clock (checked at least every 250 ms,
@@ -725,7 +721,7 @@ static void service_signals(struct run *r)
 {
     if (reopen_requested) {
         reopen_requested = 0;
-        reopen_output(r);
+        ms_sinks_reopen(r->sinks); /* -o FILE: logrotate moved it away */
     }
     if (stats_requested) {
         stats_requested = 0;
@@ -923,6 +919,40 @@ static void warn_dedup_evidence(const struct ms_pipeline_stats *st)
              "(evidence.fragmented)");
 }
 
+/* Every -o (standard output when none), files opened now: before -Z and
+ * before capture starts, so that a bad path fails at once. The writers
+ * start here too, with the signal handlers not yet installed. NULL after
+ * saying why, with *status 2 for a malformed -o, else 1. */
+static struct ms_sinks *open_sinks(struct cli *c, int *status)
+{
+    *status = 1;
+    c->sink.live = c->iface != NULL;
+    c->sink.stop = &stop_requested;
+    struct ms_sinks *sinks = ms_sinks_new(&c->sink);
+    if (!sinks) {
+        fputs("mailspill: out of memory\n", stderr);
+        return NULL;
+    }
+    char err[512];
+    enum ms_rc rc = MS_OK;
+    if (c->noutputs == 0)
+        rc = ms_sinks_add(sinks, "-", err, sizeof(err));
+    for (size_t i = 0; i < c->noutputs && rc == MS_OK; i++)
+        rc = ms_sinks_add(sinks, c->outputs[i], err, sizeof(err));
+    if (rc == MS_OK)
+        rc = ms_sinks_start(sinks, err, sizeof(err));
+    if (rc != MS_OK) {
+        fprintf(stderr, "mailspill: %s\n", err);
+        if (rc == MS_ERR_ARG) {
+            fputs("Try 'mailspill --help'.\n", stderr);
+            *status = 2;
+        }
+        ms_sinks_free(sinks);
+        return NULL;
+    }
+    return sinks;
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -955,16 +985,13 @@ int main(int argc, char **argv)
         ms_free(c.filter);
         return 1;
     }
-    FILE *fp = stdout;
-    if (c.outpath && strcmp(c.outpath, "-") != 0) {
-        fp = open_output(c.outpath, false);
-        if (!fp) {
-            fprintf(stderr, "mailspill: cannot open %s: %s\n", c.outpath, strerror(errno));
-            close_secrets(&c);
-            ms_free(c.files);
-            ms_free(c.filter);
-            return 1;
-        }
+    int open_status;
+    struct ms_sinks *sinks = open_sinks(&c, &open_status);
+    if (!sinks) {
+        close_secrets(&c);
+        ms_free(c.files);
+        ms_free(c.filter);
+        return open_status;
     }
 
     struct ms_dedup *dedup = NULL;
@@ -972,9 +999,9 @@ int main(int argc, char **argv)
         dedup = ms_dedup_new(c.dedup_us, MS_DEDUP_MAX_ENTRIES);
         c.out.dedup = dedup;
     }
-    struct ms_output *out = (dedup || !c.dedup_us) ? ms_output_new(fp, &c.out) : NULL;
+    struct ms_output *out = (dedup || !c.dedup_us) ? ms_output_new(sinks, &c.out) : NULL;
     struct ms_pipeline *pl = out ? ms_pipeline_new(&c.lim, out) : NULL;
-    struct run r = { &c, pl, out, fp, NULL, 0 };
+    struct run r = { &c, pl, out, sinks, NULL, 0 };
     struct ms_extract *xt = NULL;
     struct ms_evidence *evid = NULL;
     struct ms_dirlist dl = { 0 }; /* the files of -r DIR */
@@ -1050,6 +1077,9 @@ int main(int argc, char **argv)
         write_stats(&r);
     ms_source_close(r.live);
     r.live = NULL;
+    /* Delivers what is queued (README "Sinks": how long it may wait). */
+    ms_sinks_close(sinks);
+    ms_sinks_warn(sinks);
     ms_pipeline_get_stats(pl, &st);
     warn_limits(&st, &c.lim);
     warn_data_caps(out, &c.lim);
@@ -1066,13 +1096,10 @@ done:
     ms_evidence_close(evid);
     ms_output_free(out);
     ms_dedup_free(dedup);
+    ms_sinks_free(sinks);       /* after the output that writes to them */
     if (close_secrets(&c) != 0) /* after the output that writes to it */
         status = 1;
     ms_dirlist_free(&dl); /* after the pipeline: it names its source with them */
-    if (r.fp != stdout && fclose(r.fp) != 0) {
-        fprintf(stderr, "mailspill: error writing %s: %s\n", c.outpath, strerror(errno));
-        status = 1;
-    }
     ms_free(c.files);
     ms_free(c.filter);
     return status;

@@ -20,6 +20,7 @@
 #include "../dissectors/dissector.h"
 #include "../output/dedup.h"
 #include "../output/evidence.h"
+#include "../output/sink.h"
 #include "app_session.h"
 
 struct ms_pipeline {
@@ -377,6 +378,10 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
         ms_dedup_get_stats(ms_output_dedup(pl->app.out), &dedup);
     if (pl->app.evidence)
         ms_evidence_get_stats(pl->app.evidence, &evid);
+    struct ms_sinks *sinks = ms_output_sinks(pl->app.out);
+    struct ms_sink_counters sink[MS_SINK_KIND_COUNT];
+    for (int k = 0; k < MS_SINK_KIND_COUNT; k++)
+        ms_sinks_kind_counters(sinks, (enum ms_sink_kind)k, &sink[k]);
     memset(st, 0, sizeof(*st));
 #define OWN(x) pl->st.x
 #define DEFRAG(x) defrag.x
@@ -388,6 +393,8 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #define KERNEL(x) (kernel ? kernel->x : 0)
 #define DEDUP(x) dedup.x
 #define EVID(x) evid.x
+#define SINK(kind, x) sink[MS_SINK_##kind].x
+#define SINK_ERRORS() ms_sinks_write_errors(sinks)
 #define MS_STAT(field, name, merge, when, src) st->field = (uint64_t)(src);
 #define MS_STAT_DISSECTORS(field, prefix, merge, src) memcpy(st->field, src, sizeof(st->field));
 #include "stats.def"
@@ -403,6 +410,8 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #undef KERNEL
 #undef DEDUP
 #undef EVID
+#undef SINK
+#undef SINK_ERRORS
 }
 
 void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st)
@@ -443,6 +452,10 @@ enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_captur
         if ((d->when == MS_STAT_LIVE && !kernel) ||
             (d->when == MS_STAT_DEDUP && !ms_output_dedup(pl->app.out)) ||
             (d->when == MS_STAT_EVIDENCE && !pl->app.evidence))
+            continue;
+        if (d->when >= MS_STAT_SINK_FILE &&
+            !ms_sinks_kind_used(ms_output_sinks(pl->app.out),
+                                (enum ms_sink_kind)(d->when - MS_STAT_SINK_FILE)))
             continue;
         if (!d->per_dissector) {
             v[n].name = d->name;

@@ -26,6 +26,13 @@ enum ms_stat_when {
     MS_STAT_LIVE,     /* live capture only */
     MS_STAT_DEDUP,    /* with --dedup only */
     MS_STAT_EVIDENCE, /* with --evidence only */
+    /* Only when an -o of that kind is in use; in enum ms_sink_kind's
+     * order (output/sink.h). */
+    MS_STAT_SINK_FILE,
+    MS_STAT_SINK_UNIX,
+    MS_STAT_SINK_UNIXGRAM,
+    MS_STAT_SINK_SYSLOG,
+    MS_STAT_SINK_REDIS,
 };
 
 /* Every counter of app/stats.def, by its field name. */

@@ -164,4 +164,33 @@ static inline struct ms_limits ms_limits_default(void)
  * are a process-wide resource). */
 #define MS_EVIDENCE_OPEN_MAX 256
 
+/* Sinks (output/sink.c, README "Sinks"). */
+/* -o given at most this many times. */
+#define MS_SINKS_MAX 16
+/* Each sink's queue: bytes (--sink-queue; at least the minimum) and
+ * records. Live capture drops what does not fit; reading files waits. */
+#define MS_SINK_QUEUE_BYTES_DEFAULT ((size_t)16 << 20)
+#define MS_SINK_QUEUE_BYTES_MIN ((size_t)4096)
+#define MS_SINK_QUEUE_RECORDS 65536
+/* Records a writer takes from its queue at a time. */
+#define MS_SINK_BATCH 64
+/* How often a wait for a queue checks the stop flag (SIGINT, SIGTERM). */
+#define MS_SINK_POLL_MS 50
+/* Reconnecting: the first wait, doubled after each failure up to the
+ * last. Connects, sends and redis replies time out after MS_SINK_IO_MS. */
+#define MS_SINK_BACKOFF_MIN_MS 100
+#define MS_SINK_BACKOFF_MAX_MS 5000
+#define MS_SINK_IO_MS 5000
+/* At the end of a live run (or of a run stopped by a signal), how long the
+ * queues may take to drain before what is left is counted as dropped. */
+#define MS_SINK_DRAIN_MS 2000
+/* -o unixgram: one record per datagram, at most this long (a reader's
+ * buffer of 64 KiB takes any). -o syslog: the whole datagram, header
+ * included, at most rsyslog's default maxMessageSize (8k); journald and
+ * syslog-ng take more. Larger records are dropped and counted, never cut. */
+#define MS_SINK_DGRAM_MAX 65536
+#define MS_SINK_SYSLOG_MAX 8192
+/* --text: one rendered line at most (output.c renders into it). */
+#define MS_TEXT_RECORD_MAX ((size_t)64 << 10)
+
 #endif

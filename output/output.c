@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/limits.h"
 
 #include "dedup.h"
 #include "json.h"
 #include "secrets.h"
+#include "sink.h"
 #include "stats.h"
 #include "text.h"
 
@@ -23,7 +25,9 @@ static const char *const cap_mime_errors[MS_OUTPUT_CAP_MIME_COUNT] = {
 };
 
 struct ms_output {
-    FILE *fp;
+    struct ms_sinks *sinks; /* the caller's: every record goes to every sink */
+    FILE *tfp;              /* --text: renders into tbuf (fmemopen) */
+    char *tbuf;
     struct ms_output_opts opts;
     uint64_t counts[MS_EV_ANOMALY + 1];
     uint64_t fileinfo;
@@ -62,17 +66,34 @@ void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out,
         snprintf(out, n, "?");
 }
 
-struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o)
+struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_opts *o)
 {
     struct ms_output *out = ms_calloc(1, sizeof(*out));
     if (!out)
         return NULL;
-    out->fp = fp;
+    out->sinks = sinks;
     out->opts = *o;
+    if (o->format == MS_OUTPUT_TEXT) {
+        /* The text view writes to a FILE: give it one over our buffer. */
+        out->tbuf = ms_malloc(MS_TEXT_RECORD_MAX);
+        out->tfp = out->tbuf ? fmemopen(out->tbuf, MS_TEXT_RECORD_MAX, "w") : NULL;
+        if (!out->tfp) {
+            ms_output_free(out);
+            return NULL;
+        }
+    }
     return out;
 }
 
-/* Writes one JSON object as one line and frees it. */
+/* Hands one record to the sinks. What a sink drops it counts itself
+ * (README "Sinks"): that is not a failure to render. */
+static enum ms_rc put_record(struct ms_output *out, const char *rec, size_t len)
+{
+    ms_sinks_write(out->sinks, rec, len);
+    return MS_OK;
+}
+
+/* Renders one JSON object as one record and frees it. */
 static enum ms_rc write_json_line(struct ms_output *out, struct json_object *o)
 {
     if (!o)
@@ -82,17 +103,33 @@ static enum ms_rc write_json_line(struct ms_output *out, struct json_object *o)
                                                       JSON_C_TO_STRING_PLAIN |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE,
                                                       &len);
-    int bad = fwrite(s, 1, len, out->fp) != len || fputc('\n', out->fp) == EOF;
+    enum ms_rc rc = s ? put_record(out, s, len) : MS_ERR_NOMEM;
     json_object_put(o);
-    return bad ? MS_ERR_IO : MS_OK;
+    return rc;
 }
 
-/* One line per event, visible at once to a tail -f or a pipe reader. */
-static enum ms_rc flush_line(struct ms_output *out, enum ms_rc rc)
+/* The text view: rewinds the buffer's FILE for the renderer (rc its
+ * result), then hands the line, without its line end, to the sinks. */
+static FILE *text_begin(struct ms_output *out)
 {
-    if (rc != MS_OK)
-        return rc;
-    return fflush(out->fp) != 0 ? MS_ERR_IO : MS_OK;
+    rewind(out->tfp);
+    return out->tfp;
+}
+
+static enum ms_rc text_end(struct ms_output *out, int rendered)
+{
+    long len = ftell(out->tfp);
+    /* fmemopen keeps a byte for its NUL: a line that filled the buffer
+     * may have been cut, and a record is never cut. */
+    if (rendered < 0 || fflush(out->tfp) != 0 || len <= 0 ||
+        (size_t)len >= MS_TEXT_RECORD_MAX - 1) {
+        clearerr(out->tfp);
+        return MS_ERR_LIMIT;
+    }
+    size_t n = (size_t)len;
+    if (out->tbuf[n - 1] == '\n')
+        n--;
+    return put_record(out, out->tbuf, n);
 }
 
 /* An alert's additions after its credential object: the repeats --dedup
@@ -141,8 +178,8 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if (ev->kind == MS_EV_CREDENTIAL)
         hrc = ms_secrets_write_hashcat(out->opts.hashes, &ev->u.cred, &out->hashes_mode);
     if (out->opts.format == MS_OUTPUT_TEXT) {
-        enum ms_rc rc = ms_text_event_ex(out->fp, m, ev, &out->opts, &rep) < 0 ? MS_ERR_IO : MS_OK;
-        rc = flush_line(out, rc);
+        FILE *fp = text_begin(out);
+        enum ms_rc rc = text_end(out, ms_text_event_ex(fp, m, ev, &out->opts, &rep));
         return rc == MS_OK ? hrc : rc;
     }
     struct json_object *o = ms_json_event(m, ev, &out->opts);
@@ -157,15 +194,16 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
             out->fileinfo += rc == MS_OK;
         }
     }
-    rc = flush_line(out, rc);
     return rc == MS_OK ? hrc : rc;
 }
 
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n)
 {
-    if (out->opts.format == MS_OUTPUT_TEXT)
-        return flush_line(out, ms_text_stats(out->fp, ts_us, v, n) < 0 ? MS_ERR_IO : MS_OK);
-    return flush_line(out, write_json_line(out, ms_json_stats(ts_us, out->opts.host, v, n)));
+    if (out->opts.format == MS_OUTPUT_TEXT) {
+        FILE *fp = text_begin(out);
+        return text_end(out, ms_text_stats(fp, ts_us, v, n));
+    }
+    return write_json_line(out, ms_json_stats(ts_us, out->opts.host, v, n));
 }
 
 struct ms_dedup *ms_output_dedup(const struct ms_output *out)
@@ -173,9 +211,9 @@ struct ms_dedup *ms_output_dedup(const struct ms_output *out)
     return out->opts.dedup;
 }
 
-void ms_output_set_fp(struct ms_output *out, FILE *fp)
+struct ms_sinks *ms_output_sinks(const struct ms_output *out)
 {
-    out->fp = fp;
+    return out->sinks;
 }
 
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)
@@ -200,5 +238,10 @@ uint64_t ms_output_cap_mime_count(const struct ms_output *out, enum ms_output_ca
 
 void ms_output_free(struct ms_output *out)
 {
+    if (!out)
+        return;
+    if (out->tfp)
+        (void)fclose(out->tfp); /* our buffer: nothing to lose */
+    ms_free(out->tbuf);
     ms_free(out);
 }

@@ -63,11 +63,18 @@ struct ms_output_opts {
 void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out, size_t n);
 
 struct ms_output;
+struct ms_sinks;
 
-/* fp stays the caller's: ms_output_free does not close it. */
-struct ms_output *ms_output_new(FILE *fp, const struct ms_output_opts *o);
-/* MS_ERR_IO when writing failed (disk full, closed pipe). An alert that
- * --dedup suppresses is neither written nor counted (MS_OK). */
+/* Renders each event into a record (a JSON line, or a --text line) and
+ * hands it to every sink of sinks (output/sink.h), which stays the
+ * caller's. NULL when out of memory. */
+struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_opts *o);
+/* The sinks, for their counters (the stats event). */
+struct ms_sinks *ms_output_sinks(const struct ms_output *out);
+/* An error when the event could not be rendered (out of memory, a text
+ * line over MS_TEXT_RECORD_MAX); what a sink could not deliver it counts
+ * itself (output/sink.h). */
+/* An alert that --dedup suppresses is neither written nor counted (MS_OK). */
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev);
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind);
@@ -96,11 +103,8 @@ struct ms_stat {
  * in JSON, one "STATS k=v ..." line in the text view. */
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v,
                            size_t n);
-/* Writes to fp from now on (SIGHUP: the caller reopened its file). fp
- * stays the caller's. */
 /* --dedup's table (opts.dedup), NULL when off. */
 struct ms_dedup *ms_output_dedup(const struct ms_output *out);
-void ms_output_set_fp(struct ms_output *out, FILE *fp);
 void ms_output_free(struct ms_output *out);
 
 #endif

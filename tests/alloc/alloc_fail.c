@@ -84,6 +84,7 @@
 #include "../../output/dedup.h"
 #include "../../output/evidence.h"
 #include "../../output/extract.h"
+#include "../../output/sink.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -183,7 +184,13 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
      * an alert lost for lack of memory.) */
     struct ms_dedup *dd = ms_dedup_new(1, 64);
     oo.dedup = dd;
-    struct ms_output *out = dd ? ms_output_new(mem, &oo) : NULL;
+    /* The writer thread allocates nothing: every allocation of the sink
+     * layer is made and freed here, on the hooked thread. */
+    struct ms_sinks_opts so = { .queue_bytes = (size_t)256 * 1024 };
+    struct ms_sinks *sinks = ms_sinks_new(&so);
+    bool sinks_ok = sinks && ms_sinks_add_stream(sinks, mem, "memstream") == MS_OK &&
+                    ms_sinks_start(sinks, err, sizeof(err)) == MS_OK;
+    struct ms_output *out = dd && sinks_ok ? ms_output_new(sinks, &oo) : NULL;
     struct ms_pipeline *pl = out ? ms_pipeline_new(&lim, out) : NULL;
     struct ms_extract *xt = pl ? ms_extract_open(xdir, MS_EXTRACT_ATTACHMENTS,
                                                  lim.extract_max_bytes, err, sizeof(err))
@@ -218,6 +225,7 @@ static void run_capture(const char *pcap, const char *xdir, struct run *r)
     ms_evidence_close(evid);
     ms_output_free(out);
     ms_dedup_free(dd);
+    ms_sinks_free(sinks);
     ms_alloc_set_hook(NULL);
     if (fclose(mem) != 0) {
         perror("memstream");

@@ -12,11 +12,13 @@
 
 #include "../../app/pipeline.h"
 #include "../../capture/source.h"
+#include "../../output/sink.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct harness {
     FILE *null;
+    struct ms_sinks *sinks;
     struct ms_output *out;
     struct ms_pipeline *pl;
 };
@@ -28,8 +30,14 @@ static struct harness *get_harness(void)
     if (!h.pl) {
         struct ms_limits lim = ms_limits_default();
         struct ms_output_opts o = { .format = MS_OUTPUT_JSON };
+        struct ms_sinks_opts so = { 0 };
+        char err[256];
         h.null = fopen("/dev/null", "w");
-        h.out = h.null ? ms_output_new(h.null, &o) : NULL;
+        h.sinks = h.null ? ms_sinks_new(&so) : NULL;
+        if (!h.sinks || ms_sinks_add_stream(h.sinks, h.null, "/dev/null") != MS_OK ||
+            ms_sinks_start(h.sinks, err, sizeof(err)) != MS_OK)
+            abort();
+        h.out = ms_output_new(h.sinks, &o);
         h.pl = h.out ? ms_pipeline_new(&lim, h.out) : NULL;
         if (!h.pl)
             abort();

@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 
 #include "../../app/pipeline.h"
+#include "../../output/sink.h"
 #include "../../capture/decode.h"
 #include "../../capture/pcapng.h"
 #include "../../capture/source.h"
@@ -715,7 +716,12 @@ static void run_capture(const char *path, struct ms_pipeline_stats *st)
     assert_non_null(devnull);
     struct ms_output_opts oo;
     memset(&oo, 0, sizeof(oo));
-    struct ms_output *out = ms_output_new(devnull, &oo);
+    struct ms_sinks_opts so = { 0 };
+    struct ms_sinks *sinks = ms_sinks_new(&so);
+    assert_non_null(sinks);
+    assert_int_equal(ms_sinks_add_stream(sinks, devnull, "/dev/null"), MS_OK);
+    assert_int_equal(ms_sinks_start(sinks, err, sizeof(err)), MS_OK);
+    struct ms_output *out = ms_output_new(sinks, &oo);
     assert_non_null(out);
     struct ms_limits lim = ms_limits_default();
     struct ms_pipeline *pl = ms_pipeline_new(&lim, out);
@@ -732,6 +738,7 @@ static void run_capture(const char *path, struct ms_pipeline_stats *st)
     ms_pipeline_get_stats(pl, st);
     ms_pipeline_free(pl);
     ms_output_free(out);
+    ms_sinks_free(sinks);
     assert_int_equal(fclose(devnull), 0);
     ms_source_close(src);
 }

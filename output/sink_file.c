@@ -1,0 +1,69 @@
+/* -o FILE and -o -: one record a line, flushed at once so that a tail -f
+ * or a pipe reader sees each record whole when it is written. A record
+ * that cannot be written (disk full, a closed pipe) is counted and given
+ * up; main says "N events could not be written" and exits 1. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sink_int.h"
+
+FILE *ms_sink_file_open(const char *path, bool append)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+    if (fd < 0)
+        return NULL;
+    FILE *fp = fdopen(fd, append ? "a" : "w");
+    if (!fp) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return fp;
+}
+
+/* SIGHUP: logrotate moved the file away; write to a new one at the same
+ * path. On failure keep writing to the old one and say so. */
+void ms_sink_file_reopen(struct ms_sink *s)
+{
+    if (!s->own_fp)
+        return;
+    FILE *nfp = ms_sink_file_open(s->path, true);
+    if (!nfp) {
+        fprintf(stderr, "mailspill: cannot reopen %s: %s; still writing to the old file\n", s->path,
+                strerror(errno));
+        return;
+    }
+    if (fclose(s->fp) != 0)
+        fprintf(stderr, "mailspill: error closing the old %s: %s\n", s->path, strerror(errno));
+    s->fp = nfp;
+}
+
+static enum ms_sink_wr file_write(struct ms_sink *s, const struct iovec *rec, char *err,
+                                  size_t errlen)
+{
+    bool bad = fwrite(rec->iov_base, 1, rec->iov_len, s->fp) != rec->iov_len ||
+               fputc('\n', s->fp) == EOF || fflush(s->fp) != 0;
+    if (!bad)
+        return MS_SINK_WR_OK;
+    snprintf(err, errlen, "%s", strerror(errno));
+    /* The next record is tried again: space may come back. */
+    clearerr(s->fp);
+    return MS_SINK_WR_FAILED;
+}
+
+static void file_close(struct ms_sink *s)
+{
+    if (s->own_fp && s->fp && fclose(s->fp) != 0) {
+        fprintf(stderr, "mailspill: error writing %s: %s\n", s->path, strerror(errno));
+        s->close_failed = true; /* main exits 1 */
+    }
+    s->fp = NULL;
+}
+
+const struct ms_sink_ops ms_sink_file_ops = {
+    .connect = NULL,
+    .write = file_write,
+    .disconnect = file_close,
+};

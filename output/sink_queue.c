@@ -1,0 +1,357 @@
+/* A ring of bytes holding length-prefixed records, each contiguous: a
+ * record that does not fit before the end of the ring goes to its start,
+ * and the bytes skipped are marked (MS_SINKQ_WRAP) and counted as used
+ * until the writer passes them. The writer reads records in place, so a
+ * record is copied once, by the producer. */
+#include "sink_queue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/alloc.h"
+#include "../common/limits.h"
+
+#define MS_SINKQ_HDR sizeof(uint32_t)
+#define MS_SINKQ_WRAP UINT32_MAX
+
+struct ms_sinkq {
+    pthread_mutex_t mu;
+    pthread_cond_t room;  /* the producer waits for it */
+    pthread_cond_t avail; /* the writer waits for records (or close, abort, kick) */
+    pthread_cond_t idle;  /* drain waits for an empty queue; sleep for abort */
+    uint8_t *buf;
+    size_t cap; /* bytes of buf, a multiple of 8 */
+    size_t max_records;
+    size_t head;     /* where the next record goes */
+    size_t tail;     /* the oldest record */
+    size_t peek_pos; /* the oldest record not peeked at yet */
+    size_t used;     /* bytes held: records and skipped ends */
+    size_t nrec;     /* records held, those peeked at included */
+    size_t npeeked;
+    unsigned kicks, kicks_seen; /* a kick not seen yet by peek wakes it */
+    bool closed, aborted;
+    struct ms_sink_counters c;
+};
+
+static size_t rec_size(size_t len)
+{
+    return (MS_SINKQ_HDR + len + 7) & ~(size_t)7;
+}
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
+{
+    struct timespec ts;
+    deadline_in(&ts, ms);
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
+struct ms_sinkq *ms_sinkq_new(size_t max_bytes, size_t max_records)
+{
+    size_t cap = max_bytes & ~(size_t)7;
+    if (cap < 2 * MS_SINKQ_HDR || max_records == 0)
+        return NULL;
+    struct ms_sinkq *q = ms_calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->buf = ms_malloc(cap);
+    pthread_condattr_t ca;
+    bool ok = q->buf && pthread_condattr_init(&ca) == 0;
+    if (ok) {
+        /* Timed waits on the monotonic clock: a clock step is no timeout. */
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        ok = pthread_mutex_init(&q->mu, NULL) == 0;
+        ok = ok && pthread_cond_init(&q->room, &ca) == 0;
+        ok = ok && pthread_cond_init(&q->avail, &ca) == 0;
+        ok = ok && pthread_cond_init(&q->idle, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (!ok) {
+        /* Only allocation can fail on Linux: nothing else to undo. */
+        ms_free(q->buf);
+        ms_free(q);
+        return NULL;
+    }
+    q->cap = cap;
+    q->max_records = max_records;
+    return q;
+}
+
+void ms_sinkq_free(struct ms_sinkq *q)
+{
+    if (!q)
+        return;
+    pthread_cond_destroy(&q->room);
+    pthread_cond_destroy(&q->avail);
+    pthread_cond_destroy(&q->idle);
+    pthread_mutex_destroy(&q->mu);
+    ms_free(q->buf);
+    ms_free(q);
+}
+
+/* Where a record of sz bytes goes, and the bytes skipped at the end of the
+ * ring to put it there; false when there is no room. */
+static bool place(struct ms_sinkq *q, size_t sz, size_t *at, size_t *skip)
+{
+    *skip = 0;
+    if (q->nrec >= q->max_records)
+        return false;
+    if (q->nrec == 0) {
+        q->head = q->tail = q->peek_pos = 0;
+        q->used = 0;
+    }
+    if (q->used == 0) {
+        *at = 0;
+        return sz <= q->cap;
+    }
+    if (q->head > q->tail) {
+        if (q->cap - q->head >= sz) {
+            *at = q->head;
+            return true;
+        }
+        *at = 0;
+        *skip = q->cap - q->head;
+        return q->tail >= sz;
+    }
+    /* head <= tail with records held: the free bytes are between them. */
+    *at = q->head;
+    return q->tail - q->head >= sz;
+}
+
+static void put_len(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+static uint32_t get_len(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len, bool wait,
+                                 const volatile sig_atomic_t *stop)
+{
+    size_t sz = rec_size(len);
+    pthread_mutex_lock(&q->mu);
+    if (len >= MS_SINKQ_WRAP || sz > q->cap) {
+        q->c.dropped_too_large++;
+        pthread_mutex_unlock(&q->mu);
+        return MS_SINKQ_OVERSIZE;
+    }
+    size_t at, skip;
+    enum ms_sinkq_push why = MS_SINKQ_FULL;
+    if (q->closed || q->aborted)
+        goto dropped;
+    while (!place(q, sz, &at, &skip)) {
+        if (!wait || q->closed || q->aborted)
+            goto dropped;
+        if (stop && *stop) {
+            why = MS_SINKQ_STOPPED;
+            goto dropped;
+        }
+        wait_ms(&q->room, &q->mu, MS_SINK_POLL_MS);
+    }
+    if (skip) {
+        /* The end of the ring is skipped: say so where the writer looks
+         * next (there is always room for the mark: records are 8-aligned). */
+        put_len(q->buf + q->head, MS_SINKQ_WRAP);
+        q->used += skip;
+    }
+    put_len(q->buf + at, (uint32_t)len);
+    memcpy(q->buf + at + MS_SINKQ_HDR, rec, len);
+    q->head = at + sz;
+    q->used += sz;
+    q->nrec++;
+    pthread_cond_signal(&q->avail);
+    pthread_mutex_unlock(&q->mu);
+    return MS_SINKQ_PUSHED;
+dropped:
+    q->c.dropped_full++;
+    pthread_mutex_unlock(&q->mu);
+    return why;
+}
+
+void ms_sinkq_count_too_large(struct ms_sinkq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->c.dropped_too_large++;
+    pthread_mutex_unlock(&q->mu);
+}
+
+void ms_sinkq_count_reconnect(struct ms_sinkq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->c.reconnects++;
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* pos, moved past the skipped end of the ring when it is there. */
+static size_t unwrap(const struct ms_sinkq *q, size_t pos)
+{
+    if (pos == q->cap || get_len(q->buf + pos) == MS_SINKQ_WRAP)
+        return 0;
+    return pos;
+}
+
+size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->nrec == q->npeeked && !q->closed && !q->aborted && q->kicks == q->kicks_seen)
+        pthread_cond_wait(&q->avail, &q->mu);
+    q->kicks_seen = q->kicks;
+    size_t n = 0;
+    if (!q->aborted) {
+        size_t pos = q->peek_pos;
+        while (n < max && q->npeeked < q->nrec) {
+            pos = unwrap(q, pos);
+            uint32_t len = get_len(q->buf + pos);
+            iov[n].iov_base = q->buf + pos + MS_SINKQ_HDR;
+            iov[n++].iov_len = len;
+            pos += rec_size(len);
+            q->npeeked++;
+        }
+        q->peek_pos = pos;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+void ms_sinkq_release(struct ms_sinkq *q, enum ms_sinkq_outcome outcome)
+{
+    pthread_mutex_lock(&q->mu);
+    if (q->npeeked == 0) {
+        pthread_mutex_unlock(&q->mu);
+        return;
+    }
+    size_t pos = unwrap(q, q->tail);
+    if (pos != q->tail)
+        q->used -= q->cap - q->tail;
+    size_t sz = rec_size(get_len(q->buf + pos));
+    q->tail = pos + sz;
+    q->used -= sz;
+    q->nrec--;
+    q->npeeked--;
+    if (outcome == MS_SINKQ_WRITTEN)
+        q->c.written++;
+    else if (outcome == MS_SINKQ_TOO_LARGE)
+        q->c.dropped_too_large++;
+    else
+        q->c.write_errors++;
+    pthread_cond_signal(&q->room);
+    if (q->nrec == 0)
+        pthread_cond_broadcast(&q->idle);
+    pthread_mutex_unlock(&q->mu);
+}
+
+bool ms_sinkq_finished(struct ms_sinkq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    bool done = q->aborted || (q->closed && q->nrec == 0);
+    pthread_mutex_unlock(&q->mu);
+    return done;
+}
+
+bool ms_sinkq_aborted(struct ms_sinkq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    bool a = q->aborted;
+    pthread_mutex_unlock(&q->mu);
+    return a;
+}
+
+bool ms_sinkq_sleep(struct ms_sinkq *q, unsigned ms)
+{
+    struct timespec until;
+    deadline_in(&until, (long)ms);
+    pthread_mutex_lock(&q->mu);
+    while (!q->aborted && pthread_cond_timedwait(&q->idle, &q->mu, &until) != ETIMEDOUT)
+        ;
+    bool ok = !q->aborted;
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}
+
+void ms_sinkq_kick(struct ms_sinkq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->kicks++;
+    pthread_cond_signal(&q->avail);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void ms_sinkq_close(struct ms_sinkq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->closed = true;
+    pthread_cond_broadcast(&q->avail);
+    pthread_cond_broadcast(&q->room);
+    pthread_mutex_unlock(&q->mu);
+}
+
+bool ms_sinkq_drain(struct ms_sinkq *q, long timeout_ms, const volatile sig_atomic_t *stop,
+                    long stop_ms)
+{
+    struct timespec now, until;
+    bool bounded = timeout_ms >= 0;
+    if (bounded)
+        deadline_in(&until, timeout_ms);
+    pthread_mutex_lock(&q->mu);
+    while (q->nrec > 0 && !q->aborted) {
+        if (stop && *stop && (!bounded || stop_ms < timeout_ms)) {
+            /* The user asked to stop: wait at most stop_ms more. */
+            deadline_in(&until, stop_ms);
+            bounded = true;
+            timeout_ms = stop_ms;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (bounded && (now.tv_sec > until.tv_sec ||
+                        (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec)))
+            break;
+        wait_ms(&q->idle, &q->mu, MS_SINK_POLL_MS);
+    }
+    bool empty = q->nrec == 0;
+    pthread_mutex_unlock(&q->mu);
+    return empty;
+}
+
+void ms_sinkq_abort(struct ms_sinkq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->aborted = true;
+    pthread_cond_broadcast(&q->avail);
+    pthread_cond_broadcast(&q->room);
+    pthread_cond_broadcast(&q->idle);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void ms_sinkq_drop_rest(struct ms_sinkq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->c.dropped_full += q->nrec;
+    q->nrec = q->npeeked = 0;
+    q->used = 0;
+    q->head = q->tail = q->peek_pos = 0;
+    pthread_mutex_unlock(&q->mu);
+}
+
+void ms_sinkq_counters(struct ms_sinkq *q, struct ms_sink_counters *c)
+{
+    pthread_mutex_lock(&q->mu);
+    *c = q->c;
+    c->queued = q->nrec;
+    pthread_mutex_unlock(&q->mu);
+}

@@ -1,0 +1,297 @@
+/* The sink queue (output/sink_queue.h): the record and byte caps, the live
+ * drop policy (a full queue drops and counts at once), the offline one (a
+ * push waits for the writer, and the stop flag ends the wait), records
+ * larger than the queue, the drain's time limit, abort and kick, and a
+ * randomised run of pushes and releases across the ring's end against a
+ * FIFO model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../output/sink_queue.h"
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void push_ok(struct ms_sinkq *q, const char *s)
+{
+    assert_int_equal(ms_sinkq_push(q, s, strlen(s), false, NULL), MS_SINKQ_PUSHED);
+}
+
+/* Peeks one record and checks it is s; released as written. */
+static void pop_is(struct ms_sinkq *q, const char *s)
+{
+    struct iovec iov;
+    assert_int_equal(ms_sinkq_peek(q, &iov, 1), 1);
+    assert_int_equal(iov.iov_len, strlen(s));
+    assert_memory_equal(iov.iov_base, s, strlen(s));
+    ms_sinkq_release(q, MS_SINKQ_WRITTEN);
+}
+
+static void test_record_cap_drops_live(void **state)
+{
+    (void)state;
+    struct ms_sinkq *q = ms_sinkq_new(4096, 3);
+    assert_non_null(q);
+    push_ok(q, "one");
+    push_ok(q, "two");
+    push_ok(q, "three");
+    /* Live: no waiting, the fourth is dropped and counted. */
+    assert_int_equal(ms_sinkq_push(q, "four", 4, false, NULL), MS_SINKQ_FULL);
+    struct ms_sink_counters c;
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.dropped_full, 1);
+    assert_int_equal(c.queued, 3);
+    pop_is(q, "one");
+    push_ok(q, "five"); /* room again */
+    pop_is(q, "two");
+    pop_is(q, "three");
+    pop_is(q, "five");
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.written, 4);
+    assert_int_equal(c.queued, 0);
+    ms_sinkq_free(q);
+}
+
+static void test_byte_cap_and_wrap(void **state)
+{
+    (void)state;
+    /* 64 bytes: a 20-byte record takes 24 (length prefix, 8-aligned). */
+    struct ms_sinkq *q = ms_sinkq_new(64, 100);
+    assert_non_null(q);
+    const char *a = "aaaaaaaaaaaaaaaaaaaa", *b = "bbbbbbbbbbbbbbbbbbbb",
+               *c = "cccccccccccccccccccc";
+    push_ok(q, a);
+    push_ok(q, b);
+    assert_int_equal(ms_sinkq_push(q, c, 20, false, NULL), MS_SINKQ_FULL);
+    pop_is(q, a);
+    /* 16 bytes left at the end, 24 free at the start: c goes to the start. */
+    push_ok(q, c);
+    assert_int_equal(ms_sinkq_push(q, "d", 1, false, NULL), MS_SINKQ_FULL);
+    pop_is(q, b);
+    pop_is(q, c);
+    struct ms_sink_counters cnt;
+    ms_sinkq_counters(q, &cnt);
+    assert_int_equal(cnt.dropped_full, 2);
+    assert_int_equal(cnt.written, 3);
+    /* Over the whole ring: too large, whether waiting or not. */
+    char big[80];
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(ms_sinkq_push(q, big, sizeof(big), true, NULL), MS_SINKQ_OVERSIZE);
+    assert_int_equal(ms_sinkq_push(q, big, 61, false, NULL), MS_SINKQ_OVERSIZE);
+    assert_int_equal(ms_sinkq_push(q, big, 60, false, NULL), MS_SINKQ_PUSHED); /* 64 exactly */
+    ms_sinkq_counters(q, &cnt);
+    assert_int_equal(cnt.dropped_too_large, 2);
+    ms_sinkq_free(q);
+}
+
+struct consumer {
+    struct ms_sinkq *q;
+    long delay_ms;
+    long released_at;
+    volatile sig_atomic_t *raise;
+};
+
+static void *slow_consumer(void *arg)
+{
+    struct consumer *k = arg;
+    usleep((useconds_t)k->delay_ms * 1000);
+    struct iovec iov;
+    if (ms_sinkq_peek(k->q, &iov, 1) == 1) {
+        k->released_at = now_ms();
+        ms_sinkq_release(k->q, MS_SINKQ_WRITTEN);
+    }
+    return NULL;
+}
+
+static void *raiser(void *arg)
+{
+    struct consumer *k = arg;
+    usleep((useconds_t)k->delay_ms * 1000);
+    *k->raise = 1;
+    return NULL;
+}
+
+static void test_offline_push_waits_for_room(void **state)
+{
+    (void)state;
+    struct ms_sinkq *q = ms_sinkq_new(4096, 1);
+    assert_non_null(q);
+    push_ok(q, "first");
+    struct consumer k = { q, 150, 0, NULL };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_consumer, &k), 0);
+    long t0 = now_ms();
+    volatile sig_atomic_t stop = 0;
+    /* Offline: waits until the writer released "first", drops nothing. */
+    assert_int_equal(ms_sinkq_push(q, "second", 6, true, &stop), MS_SINKQ_PUSHED);
+    long t1 = now_ms();
+    pthread_join(t, NULL);
+    assert_true(t1 - t0 >= 100);
+    assert_true(k.released_at != 0 && t1 >= k.released_at);
+    struct ms_sink_counters c;
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.dropped_full, 0);
+    pop_is(q, "second");
+    ms_sinkq_free(q);
+}
+
+static void test_offline_wait_ends_on_stop(void **state)
+{
+    (void)state;
+    struct ms_sinkq *q = ms_sinkq_new(4096, 1);
+    assert_non_null(q);
+    push_ok(q, "first");
+    volatile sig_atomic_t stop = 0;
+    struct consumer k = { q, 100, 0, &stop };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, raiser, &k), 0);
+    long t0 = now_ms();
+    /* No writer: only the stop flag (SIGINT) ends the wait. */
+    assert_int_equal(ms_sinkq_push(q, "second", 6, true, &stop), MS_SINKQ_STOPPED);
+    long took = now_ms() - t0;
+    pthread_join(t, NULL);
+    assert_true(took >= 90 && took < 1000);
+    struct ms_sink_counters c;
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.dropped_full, 1);
+    assert_int_equal(c.queued, 1);
+    ms_sinkq_free(q);
+}
+
+static void test_drain_limits_and_abort(void **state)
+{
+    (void)state;
+    struct ms_sinkq *q = ms_sinkq_new(4096, 8);
+    assert_non_null(q);
+    push_ok(q, "stuck");
+    ms_sinkq_close(q);
+    /* Closed: pushes drop at once, even waiting ones. */
+    assert_int_equal(ms_sinkq_push(q, "late", 4, true, NULL), MS_SINKQ_FULL);
+    long t0 = now_ms();
+    assert_false(ms_sinkq_drain(q, 120, NULL, 0));
+    long took = now_ms() - t0;
+    assert_true(took >= 110 && took < 1000);
+    /* Stop raised: an unbounded drain waits stop_ms at most. */
+    volatile sig_atomic_t stop = 1;
+    t0 = now_ms();
+    assert_false(ms_sinkq_drain(q, -1, &stop, 100));
+    took = now_ms() - t0;
+    assert_true(took >= 90 && took < 1000);
+    assert_false(ms_sinkq_finished(q));
+    /* Abort: the writer's sleep ends early, and peek gives nothing. */
+    ms_sinkq_abort(q);
+    t0 = now_ms();
+    assert_false(ms_sinkq_sleep(q, 5000));
+    assert_true(now_ms() - t0 < 1000);
+    struct iovec iov;
+    assert_int_equal(ms_sinkq_peek(q, &iov, 1), 0);
+    assert_true(ms_sinkq_finished(q));
+    ms_sinkq_drop_rest(q);
+    struct ms_sink_counters c;
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.dropped_full, 2); /* "late", then "stuck" at the end */
+    assert_int_equal(c.queued, 0);
+    ms_sinkq_free(q);
+}
+
+static void *kicker(void *arg)
+{
+    usleep(50000);
+    ms_sinkq_kick(arg);
+    return NULL;
+}
+
+static void test_kick_wakes_peek(void **state)
+{
+    (void)state;
+    struct ms_sinkq *q = ms_sinkq_new(4096, 8);
+    assert_non_null(q);
+    /* A kick given before the writer waits is not lost. */
+    ms_sinkq_kick(q);
+    struct iovec iov;
+    assert_int_equal(ms_sinkq_peek(q, &iov, 1), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, kicker, q), 0);
+    assert_int_equal(ms_sinkq_peek(q, &iov, 1), 0);
+    pthread_join(t, NULL);
+    assert_false(ms_sinkq_finished(q));
+    ms_sinkq_free(q);
+}
+
+/* Random sizes through a small ring: every record comes out whole, in
+ * order, and the counters add up. */
+static void test_random_fifo(void **state)
+{
+    (void)state;
+    enum { N = 20000, MAXLEN = 300 };
+    struct ms_sinkq *q = ms_sinkq_new(1000, 16);
+    assert_non_null(q);
+    srand(12345);
+    unsigned next_in = 0, next_out = 0, dropped = 0, too_large = 0;
+    uint8_t rec[MAXLEN + 1100];
+    for (unsigned step = 0; step < N; step++) {
+        if (rand() % 3) {
+            size_t len = (size_t)(rand() % MAXLEN) + (rand() % 50 == 0 ? 1000 : 0);
+            memset(rec, 0, sizeof(rec));
+            memcpy(rec, &next_in, sizeof(next_in));
+            enum ms_sinkq_push r = ms_sinkq_push(q, rec, len < 4 ? 4 : len, false, NULL);
+            if (r == MS_SINKQ_PUSHED)
+                next_in++;
+            else if (r == MS_SINKQ_FULL)
+                dropped++;
+            else
+                too_large++;
+        } else {
+            struct ms_sink_counters c;
+            ms_sinkq_counters(q, &c);
+            if (c.queued == 0)
+                continue;
+            struct iovec iov[4];
+            size_t n = ms_sinkq_peek(q, iov, (size_t)(rand() % 4) + 1);
+            for (size_t i = 0; i < n; i++) {
+                unsigned id;
+                memcpy(&id, iov[i].iov_base, sizeof(id));
+                assert_int_equal(id, next_out);
+                next_out++;
+                ms_sinkq_release(q, MS_SINKQ_WRITTEN);
+            }
+        }
+    }
+    struct ms_sink_counters c;
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.written, next_out);
+    assert_int_equal(c.queued, next_in - next_out);
+    assert_int_equal(c.dropped_full, dropped);
+    assert_int_equal(c.dropped_too_large, too_large);
+    assert_true(dropped > 0 && too_large > 0 && next_out > 1000);
+    ms_sinkq_free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_cap_drops_live),
+        cmocka_unit_test(test_byte_cap_and_wrap),
+        cmocka_unit_test(test_offline_push_waits_for_room),
+        cmocka_unit_test(test_offline_wait_ends_on_stop),
+        cmocka_unit_test(test_drain_limits_and_abort),
+        cmocka_unit_test(test_kick_wakes_peek),
+        cmocka_unit_test(test_random_fifo),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
