@@ -24,7 +24,7 @@ static const char *const cap_mime_errors[MS_OUTPUT_CAP_MIME_COUNT] = {
 struct ms_output {
     FILE *fp;
     struct ms_output_opts opts;
-    uint64_t counts[MS_EV_ANOMALY + 1];
+    uint64_t counts[MS_EV_COUNT];
     uint64_t fileinfo;
     uint64_t anomalies[MS_ANOM_COUNT];
     uint64_t cap_mime[MS_OUTPUT_CAP_MIME_COUNT];
@@ -97,7 +97,7 @@ static enum ms_rc flush_line(struct ms_output *out, enum ms_rc rc)
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev)
 {
-    if ((unsigned)ev->kind <= MS_EV_ANOMALY)
+    if ((unsigned)ev->kind < MS_EV_COUNT)
         out->counts[ev->kind]++;
     count_event(out, ev);
     /* The --hashes file takes the hashcat lines in every mode (README
@@ -137,7 +137,7 @@ void ms_output_set_fp(struct ms_output *out, FILE *fp)
 
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)
 {
-    return (unsigned)kind <= MS_EV_ANOMALY ? out->counts[kind] : 0;
+    return (unsigned)kind < MS_EV_COUNT ? out->counts[kind] : 0;
 }
 
 uint64_t ms_output_fileinfo_count(const struct ms_output *out)
