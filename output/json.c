@@ -206,21 +206,27 @@ static const char *outcome_str(enum ms_outcome o)
     return "unknown";
 }
 
+/* Suricata's alert object. */
+static void add_alert(struct json_object *root, const struct ms_signature *sig,
+                      const char *category)
+{
+    struct json_object *a = json_object_new_object();
+    json_object_object_add(a, "action", json_object_new_string("allowed"));
+    json_object_object_add(a, "gid", json_object_new_int(1));
+    json_object_object_add(a, "signature_id", json_object_new_int64(sig->sid));
+    json_object_object_add(a, "rev", json_object_new_int(1));
+    json_object_object_add(a, "signature", json_object_new_string(sig->text));
+    json_object_object_add(a, "category", json_object_new_string(category));
+    json_object_object_add(a, "severity", json_object_new_int(sig->severity));
+    json_object_object_add(root, "alert", a);
+}
+
 static void add_credential(struct json_object *root, const char *app_proto,
                            const struct ms_ev_credential *c, const struct ms_output_opts *opts)
 {
     struct ms_signature sig;
     ms_signature_for(opts->sid_base, app_proto, c, &sig);
-    struct json_object *a = json_object_new_object();
-    json_object_object_add(a, "action", json_object_new_string("allowed"));
-    json_object_object_add(a, "gid", json_object_new_int(1));
-    json_object_object_add(a, "signature_id", json_object_new_int64(sig.sid));
-    json_object_object_add(a, "rev", json_object_new_int(1));
-    json_object_object_add(a, "signature", json_object_new_string(sig.text));
-    json_object_object_add(a, "category",
-                           json_object_new_string("Potential Corporate Privacy Violation"));
-    json_object_object_add(a, "severity", json_object_new_int(sig.severity));
-    json_object_object_add(root, "alert", a);
+    add_alert(root, &sig, "Potential Corporate Privacy Violation");
 
     struct json_object *k = json_object_new_object();
     json_object_object_add(k, "command", json_object_new_string(c->command));
@@ -405,15 +411,7 @@ static void add_stripped(struct json_object *root, const struct ms_flow_meta *m,
 {
     struct ms_signature sig;
     ms_signature_stripping(opts->sid_base, app_proto ? app_proto : "", &sig);
-    struct json_object *a = json_object_new_object();
-    json_object_object_add(a, "action", json_object_new_string("allowed"));
-    json_object_object_add(a, "gid", json_object_new_int(1));
-    json_object_object_add(a, "signature_id", json_object_new_int64(sig.sid));
-    json_object_object_add(a, "rev", json_object_new_int(1));
-    json_object_object_add(a, "signature", json_object_new_string(sig.text));
-    json_object_object_add(a, "category", json_object_new_string("Attempted Information Leak"));
-    json_object_object_add(a, "severity", json_object_new_int(sig.severity));
-    json_object_object_add(root, "alert", a);
+    add_alert(root, &sig, "Attempted Information Leak");
     struct json_object *o = json_object_new_object();
     add_u64(o, "offered_flow_id", e->offered_flow_id);
     char ts[48];
