@@ -37,11 +37,32 @@
 #include "../common/buf.h"
 #include "../common/proto.h"
 #include "../dissectors/dissector.h"
+#include "tls_memo.h"
 
 enum app_state { ST_CLASSIFYING = 0, ST_DISSECTING, ST_IGNORED };
 
 /* Probes see at most MS_PROBE_WINDOW bytes of each direction's first
  * bytes (common/limits.h). */
+
+/* The session event's facts gathered while the flow lives: allocated for
+ * mail flows and implicit-TLS ones only, so that a flood of other flows
+ * does not pay for it. The dissector's posture is asked for before it is
+ * destroyed (at the end, or when the flow is dropped). */
+struct app_summary {
+    uint64_t logins[3]; /* by enum ms_outcome */
+    struct ms_session_login login_list[MS_SESSION_MAX_LOGINS];
+    uint8_t users[MS_SESSION_MAX_LOGINS][MS_SESSION_USER_MAX];
+    /* SASL names live in the dissector's state: copied. */
+    char mechs[MS_SESSION_MAX_LOGINS][MS_SASL_MECH_NAME_MAX + 1];
+    size_t n_logins;
+    uint64_t messages, anomalies;
+    const char *codes[MS_SESSION_MAX_CODES];
+    size_t n_codes;
+    struct ms_session_posture posture;
+    bool have_posture;
+    bool implicit;                /* TLS from the first byte ... */
+    enum ms_proto implicit_proto; /* ... of this protocol */
+};
 
 /* Per direction: swapped as one struct with the flow's. */
 struct app_dir {
@@ -71,9 +92,11 @@ struct ms_app_session {
     struct ms_seg_meta last; /* the flow's last packet */
     bool cap_hit;            /* a reassembly cap forced a gap */
     bool cap_reported;
-    bool stopped;     /* the dissector's feed failed: it gets no more bytes */
-    bool counted_tls; /* STARTTLS/STLS seen: counted in flows_encrypted */
-    size_t charged;   /* bytes counted in c->flow_mem */
+    bool stopped;            /* the dissector's feed failed: it gets no more bytes */
+    bool counted_tls;        /* STARTTLS/STLS seen: counted in flows_encrypted */
+    uint64_t bytes[2];       /* TCP payload bytes of the flow's packets, per direction */
+    struct app_summary *sum; /* the session event's facts (NULL: no session event) */
+    size_t charged;          /* bytes counted in c->flow_mem */
 };
 
 /* Memory charged per flow (see flow_cost): the table entry and this
@@ -92,9 +115,57 @@ struct ms_app_session {
 
 /* ---- events ---------------------------------------------------------- */
 
+/* Every event of a mail flow passes here: what the session event counts. */
+static void tally(struct app_summary *s, const struct ms_event *ev)
+{
+    switch (ev->kind) {
+    case MS_EV_CREDENTIAL: {
+        const struct ms_ev_credential *c = &ev->u.cred;
+        s->logins[c->outcome <= MS_OUTCOME_FAILURE ? c->outcome : MS_OUTCOME_UNKNOWN]++;
+        if (s->n_logins < MS_SESSION_MAX_LOGINS) {
+            struct ms_session_login *l = &s->login_list[s->n_logins];
+            snprintf(s->mechs[s->n_logins], sizeof(s->mechs[0]), "%s",
+                     c->mechanism ? c->mechanism : "");
+            l->mechanism = s->mechs[s->n_logins];
+            l->outcome = c->outcome;
+            l->username = MS_BYTES_NONE;
+            if (c->username.p) {
+                size_t n = c->username.len < MS_SESSION_USER_MAX ? c->username.len
+                                                                 : MS_SESSION_USER_MAX;
+                memcpy(s->users[s->n_logins], c->username.p, n);
+                l->username = ms_bytes_of(s->users[s->n_logins], n);
+            }
+            s->n_logins++;
+        }
+        break;
+    }
+    case MS_EV_EMAIL:
+        s->messages++;
+        break;
+    case MS_EV_ANOMALY: {
+        s->anomalies++;
+        enum ms_anomaly code;
+        if (!ev->u.anomaly.code || !ms_anomaly_lookup(ev->u.anomaly.code, &code))
+            break;
+        const char *name = ms_anomaly_code(code); /* the registry's: it stays */
+        for (size_t i = 0; i < s->n_codes; i++) {
+            if (s->codes[i] == name)
+                return;
+        }
+        if (s->n_codes < MS_SESSION_MAX_CODES)
+            s->codes[s->n_codes++] = name;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 static void flow_emit(void *user, const struct ms_event *ev)
 {
     struct ms_app_session *a = user;
+    if (a->sum)
+        tally(a->sum, ev);
     struct ms_flow *f = a->flow;
     struct ms_flow_meta m = {
         .ts_us = a->now.ts_us,
@@ -108,9 +179,9 @@ static void flow_emit(void *user, const struct ms_event *ev)
         .pcap_cnt = a->c->offline ? a->now.pkt_no : 0,
     };
     /* The flow's frames so far go to its evidence file, which the alert
-     * names (also when --dedup suppresses the alert: the file is the
-     * repeat's evidence, named by its flow_id). */
-    if (ev->kind == MS_EV_CREDENTIAL && a->c->evidence)
+     * (a login, or STARTTLS stripping) names (also when --dedup suppresses
+     * the alert: the file is the repeat's evidence, named by its flow_id). */
+    if ((ev->kind == MS_EV_CREDENTIAL || ev->kind == MS_EV_STARTTLS_STRIPPED) && a->c->evidence)
         m.evidence = ms_evidence_alert(a->c->evidence, &f->evidence, f->flow_id);
     if (ms_output_event(a->c->out, &m, ev) != MS_OK)
         a->c->st.write_errors++;
@@ -141,6 +212,16 @@ static void gap_anomaly(struct ms_app_session *a, unsigned dir, uint64_t missing
     stream_anomaly(a, MS_ANOM_REASSEMBLY_GAP, detail);
 }
 
+/* The dissector's STARTTLS posture, kept for the session event before the
+ * dissector goes. */
+static void take_posture(struct ms_app_session *a)
+{
+    if (a->sum && a->dst && a->d->posture && !a->sum->have_posture) {
+        a->d->posture(a->dst, &a->sum->posture);
+        a->sum->have_posture = true;
+    }
+}
+
 /* The flow is dropped for lack of memory (top of the file). what: the
  * detail, NULL when the dissector said it already. */
 static void drop_flow(struct ms_app_session *a, const char *what)
@@ -154,6 +235,7 @@ static void drop_flow(struct ms_app_session *a, const char *what)
         stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY, detail);
     }
     if (a->state == ST_DISSECTING) {
+        take_posture(a);
         a->d->destroy(a->dst);
         a->dst = NULL;
         a->stopped = true;
@@ -230,8 +312,56 @@ static void stop_classifying(struct ms_app_session *a)
     ms_buf_free(&a->dir[1].probe);
 }
 
-static void ignore_flow(struct ms_app_session *a, bool encrypted)
+/* Implicit TLS (README, session events): nDPI names IMAPS, POP3S or
+ * SMTPS, or, when it cannot say which (TLS, or no verdict), the server's
+ * port is 993, 995 or 465. MS_PROTO_COUNT: not a mail session. */
+static enum ms_proto implicit_proto(const struct ms_app_session *a, enum ms_app v)
 {
+    switch (v) {
+    case MS_APP_POP3S:
+        return MS_PROTO_POP3;
+    case MS_APP_IMAPS:
+        return MS_PROTO_IMAP;
+    case MS_APP_SMTPS:
+        return MS_PROTO_SMTP;
+    case MS_APP_ENCRYPTED:
+    case MS_APP_UNKNOWN:
+        break;
+    default:
+        return MS_PROTO_COUNT;
+    }
+    switch (a->flow->srv_port) {
+    case 995:
+        return MS_PROTO_POP3;
+    case 993:
+        return MS_PROTO_IMAP;
+    case 465:
+        return MS_PROTO_SMTP;
+    default:
+        return MS_PROTO_COUNT;
+    }
+}
+
+/* A session event will be written for this flow; false (out_of_memory
+ * said) when its facts cannot be kept. */
+static bool want_summary(struct ms_app_session *a)
+{
+    if (a->sum)
+        return true;
+    a->sum = ms_calloc(1, sizeof(*a->sum));
+    if (!a->sum)
+        stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY, "out of memory: no session event for this flow");
+    return a->sum != NULL;
+}
+
+static void ignore_flow(struct ms_app_session *a, enum ms_app verdict, bool encrypted)
+{
+    enum ms_proto implicit = implicit_proto(a, verdict);
+    if (implicit != MS_PROTO_COUNT && want_summary(a)) {
+        a->sum->implicit = true;
+        a->sum->implicit_proto = implicit;
+        encrypted = true;
+    }
     stop_classifying(a);
     ms_buf_free(&a->log);
     a->state = ST_IGNORED;
@@ -291,6 +421,7 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
     a->d = d; /* the app_proto of its anomalies */
     a->sink.emit = flow_emit;
     a->sink.user = a;
+    want_summary(a); /* before any event of the session, to count it */
     if (c->tap.msg_begin) {
         /* Extracted files are named after the flow: each mail flow gets
          * its own copy of the tap with its id. */
@@ -418,6 +549,9 @@ static void check_direction(struct ms_app_session *a)
     if (!probe_says(a, 1, 0) && !probe_says(a, 0, 1))
         return;
     ms_flow_swap(a->c->flows, f);
+    uint64_t b = a->bytes[0];
+    a->bytes[0] = a->bytes[1];
+    a->bytes[1] = b;
     struct app_dir t = a->dir[0];
     a->dir[0] = a->dir[1];
     a->dir[1] = t;
@@ -431,7 +565,7 @@ static void decide(struct ms_app_session *a, enum ms_app verdict, bool final)
     check_direction(a);
     bool all_no;
     const struct ms_dissector *d = probe_all(a, &all_no);
-    if (verdict == MS_APP_ENCRYPTED) {
+    if (ms_app_encrypted(verdict)) {
         /* nDPI judges packets in capture order: a tap's reordering (the
          * client's first command before the server's banner) makes it say
          * IMAPS of a plaintext session. Clear text that a probe recognises
@@ -442,7 +576,7 @@ static void decide(struct ms_app_session *a, enum ms_app verdict, bool final)
             return;
         }
         if (all_no || final || a->log_full)
-            ignore_flow(a, true);
+            ignore_flow(a, verdict, true);
         return;
     }
     if (!d)
@@ -453,7 +587,7 @@ static void decide(struct ms_app_session *a, enum ms_app verdict, bool final)
     }
     if (final || a->log_full || (all_no && verdict == MS_APP_OTHER) ||
         (verdict != MS_APP_UNKNOWN && all_no))
-        ignore_flow(a, false);
+        ignore_flow(a, verdict, false);
 }
 
 /* ---- stream callbacks (from reassembly) ------------------------------- */
@@ -571,6 +705,8 @@ static size_t flow_cost(const struct ms_app_session *a)
         m += CLASSIFY_COST;
     if (a->dst)
         m += DISSECTOR_COST(c->lim);
+    if (a->sum)
+        m += sizeof(*a->sum);
     for (unsigned dir = 0; dir < 2; dir++) {
         if (a->flow->tcp.dir[dir].win)
             m += c->budget->window;
@@ -584,6 +720,70 @@ static void account(struct ms_app_session *a)
     size_t cost = flow_cost(a);
     c->flow_mem = c->flow_mem - a->charged + cost;
     a->charged = cost;
+}
+
+/* ---- the session event ------------------------------------------------ */
+
+/* STARTTLS stripping (app/tls_memo.h): a session that offered STARTTLS
+ * is remembered for its server; one whose listing was seen whole without
+ * the offer is checked against that memory. */
+static void check_stripping(struct ms_app_session *a, enum ms_proto proto,
+                            const struct ms_session_posture *p)
+{
+    struct ms_flow *f = a->flow;
+    if (!a->c->tls_memo || proto == MS_PROTO_COUNT)
+        return;
+    struct ms_tls_server srv = { .ip_version = f->ip_version,
+                                 .port = f->srv_port,
+                                 .proto = (uint8_t)proto };
+    memcpy(srv.addr, f->srv_addr, sizeof(srv.addr));
+    if (p->starttls_offered == MS_TRI_TRUE) {
+        if (ms_tls_memo_offered(a->c->tls_memo, &srv, f->flow_id, a->now.ts_us) != MS_OK)
+            stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
+                           "out of memory: this server's STARTTLS offer is not remembered");
+        return;
+    }
+    struct ms_event ev = { .kind = MS_EV_STARTTLS_STRIPPED, .app_proto = ms_proto_name(proto) };
+    if (p->listing_complete &&
+        ms_tls_memo_stripped(a->c->tls_memo, &srv, &ev.u.stripped.offered_flow_id,
+                             &ev.u.stripped.offered_ts_us))
+        flow_emit(a, &ev);
+}
+
+static void session_end_events(struct ms_app_session *a)
+{
+    struct app_summary *s = a->sum;
+    enum ms_proto proto = MS_PROTO_COUNT;
+    struct ms_event ev = { .kind = MS_EV_SESSION };
+    struct ms_ev_session *e = &ev.u.session;
+    if (s->implicit) {
+        proto = s->implicit_proto;
+        e->tls = MS_SESSION_TLS_IMPLICIT;
+    } else if (a->d) {
+        (void)ms_proto_by_name(a->d->name, &proto);
+        if (s->have_posture) {
+            check_stripping(a, proto, &s->posture);
+            e->posture = &s->posture;
+            if (s->posture.tls)
+                e->tls = MS_SESSION_TLS_STARTTLS;
+        }
+    } else {
+        return;
+    }
+    ev.app_proto = a->d ? a->d->name : ms_proto_name(proto);
+    memcpy(e->logins, s->logins, sizeof(e->logins));
+    e->login_list = s->login_list;
+    e->n_login_list = s->n_logins;
+    e->messages = s->messages;
+    e->bytes_toserver = a->bytes[MS_TO_SERVER];
+    e->bytes_toclient = a->bytes[MS_TO_CLIENT];
+    e->anomalies = s->anomalies;
+    e->anomaly_codes = s->codes;
+    e->n_anomaly_codes = s->n_codes;
+    struct app_summary *keep = a->sum;
+    a->sum = NULL; /* the session event is not counted in itself */
+    flow_emit(a, &ev);
+    a->sum = keep;
 }
 
 /* ---- lifecycle ------------------------------------------------------- */
@@ -653,6 +853,11 @@ void ms_app_session_nomem(struct ms_app_session *a, const char *what)
     a->now = saved;
 }
 
+void ms_app_session_count(struct ms_app_session *a, unsigned dir, size_t n)
+{
+    a->bytes[dir & 1u] += n;
+}
+
 void ms_app_session_cap_hit(struct ms_app_session *a)
 {
     a->cap_hit = true;
@@ -689,8 +894,12 @@ void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
     a->now = a->last;
     if (a->state == ST_DISSECTING) {
         a->d->finish(a->dst);
+        take_posture(a);
         a->d->destroy(a->dst);
     }
+    if (a->sum)
+        session_end_events(a);
+    ms_free(a->sum);
     ms_tcp_session_free(tcp, &f->tcp);
     ms_free(a->tap);
     stop_classifying(a);

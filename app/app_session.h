@@ -19,6 +19,7 @@
 #include "../common/rc.h"
 #include "../output/evidence.h"
 #include "../output/output.h"
+#include "tls_memo.h"
 
 struct ms_app_stats {
     uint64_t flows, flows_mail, flows_encrypted, flows_ignored;
@@ -39,6 +40,7 @@ struct ms_app_ctx {
     bool offline;                         /* reading files: events carry pcap_cnt */
     struct ms_msg_tap tap;                /* --extract; msg_begin NULL: none */
     struct ms_evidence *evidence;         /* --evidence; NULL: off */
+    struct ms_tls_memo *tls_memo;         /* servers that offered STARTTLS (stripping) */
     struct ms_app_stats st;
     size_t flow_mem, flow_mem_peak; /* per-flow state, against lim->flow_memcap */
 };
@@ -57,6 +59,9 @@ bool ms_app_session_ignored(const struct ms_app_session *a);
 /* After reassembly of a packet: a verdict when classification is over,
  * and the flow's memory charge. */
 void ms_app_session_packet_done(struct ms_app_session *a);
+/* A packet of the flow carried n TCP payload bytes in direction dir
+ * (the session event's bytes). */
+void ms_app_session_count(struct ms_app_session *a, unsigned dir, size_t n);
 /* A reassembly cap forced a gap on this flow (said once, as a mail flow). */
 void ms_app_session_cap_hit(struct ms_app_session *a);
 /* Something the flow needed could not be allocated outside the session
@@ -64,7 +69,9 @@ void ms_app_session_cap_hit(struct ms_app_session *a);
  * anomaly, and ignored from then on. */
 void ms_app_session_nomem(struct ms_app_session *a, const char *what);
 /* The flow ends (f->end_reason set): what waits is delivered, the
- * dissector finishes, everything is freed. */
+ * dissector finishes, a mail session (or an implicit-TLS one) gets its
+ * session event, preceded by a STARTTLS stripping alert when its server
+ * offered STARTTLS before and not now, and everything is freed. */
 void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp);
 
 #endif

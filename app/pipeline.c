@@ -154,6 +154,7 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
      * a flood of those never counts. */
     if (p->payload_len > 0 && !(p->tcp_flags & (MS_TH_SYN | MS_TH_RST)))
         f->payload_dirs |= (uint8_t)(1u << dir);
+    ms_app_session_count(a, dir, p->payload_len);
     if (ts == MS_TCP_DONE) {
         ms_flow_end(pl->flows, f);
         f = NULL;
@@ -306,10 +307,11 @@ struct ms_pipeline *ms_pipeline_new(const struct ms_limits *lim, struct ms_outpu
     pl->app.out = out;
     pl->app.budget = &pl->tcp.budget;
     pl->app.cls = ms_classifier_new();
+    pl->app.tls_memo = ms_tls_memo_new(MS_TLS_MEMO_MAX);
     pl->flows = ms_flow_table_new(lim->max_flows, lim->flow_timeout_us, lim->closed_flows_max,
                                   on_flow_end, pl);
     pl->app.flows = pl->flows;
-    if (!pl->app.cls || !pl->flows) {
+    if (!pl->app.cls || !pl->flows || !pl->app.tls_memo) {
         ms_pipeline_free(pl);
         return NULL;
     }
@@ -477,6 +479,7 @@ void ms_pipeline_free(struct ms_pipeline *pl)
         return;
     ms_flow_table_free(pl->flows);
     ms_classifier_free(pl->app.cls);
+    ms_tls_memo_free(pl->app.tls_memo); /* after the flows: their ends use it */
     ms_defrag_free(pl->defrag);
     ms_free(pl);
 }

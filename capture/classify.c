@@ -50,8 +50,11 @@ static enum ms_app map_proto(uint16_t id)
     case NDPI_PROTOCOL_MAIL_SMTP:
         return MS_APP_SMTP;
     case NDPI_PROTOCOL_MAIL_POPS:
+        return MS_APP_POP3S;
     case NDPI_PROTOCOL_MAIL_IMAPS:
+        return MS_APP_IMAPS;
     case NDPI_PROTOCOL_MAIL_SMTPS:
+        return MS_APP_SMTPS;
     case NDPI_PROTOCOL_TLS:
         return MS_APP_ENCRYPTED;
     default:
@@ -64,6 +67,11 @@ static enum ms_app map_result(ndpi_protocol p)
 {
     enum ms_app a = map_proto(p.app_protocol);
     enum ms_app m = map_proto(p.master_protocol);
+    /* The mail protocol inside TLS, when nDPI names it, then TLS. */
+    if (ms_app_encrypted(a) && a != MS_APP_ENCRYPTED)
+        return a;
+    if (ms_app_encrypted(m) && m != MS_APP_ENCRYPTED)
+        return m;
     if (a == MS_APP_ENCRYPTED || m == MS_APP_ENCRYPTED)
         return MS_APP_ENCRYPTED;
     if (a != MS_APP_UNKNOWN && a != MS_APP_OTHER)

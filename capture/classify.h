@@ -13,9 +13,18 @@ enum ms_app {
     MS_APP_POP3,
     MS_APP_IMAP,
     MS_APP_SMTP,
-    MS_APP_ENCRYPTED, /* TLS, POP3S, IMAPS, SMTPS */
+    MS_APP_ENCRYPTED, /* TLS that nDPI names no mail protocol of */
     MS_APP_OTHER,     /* nDPI recognised something that is not mail */
+    MS_APP_POP3S,     /* implicit TLS of a mail protocol (ms_app_encrypted) */
+    MS_APP_IMAPS,
+    MS_APP_SMTPS,
 };
+
+/* TLS, whether or not nDPI named the mail protocol inside. */
+static inline int ms_app_encrypted(enum ms_app v)
+{
+    return v == MS_APP_ENCRYPTED || v == MS_APP_POP3S || v == MS_APP_IMAPS || v == MS_APP_SMTPS;
+}
 
 struct ms_classifier;
 struct ms_classify_flow;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "limits.h"
 
 struct ms_bytes {
     const uint8_t *p;
@@ -20,6 +21,9 @@ enum ms_event_kind {
     MS_EV_CREDENTIAL = 1,
     MS_EV_EMAIL,
     MS_EV_ANOMALY,
+    MS_EV_SESSION,           /* a mail session ended (app/app_session.c) */
+    MS_EV_STARTTLS_STRIPPED, /* a server's STARTTLS offer vanished (app/tls_memo.c) */
+    MS_EV_COUNT
 };
 
 /* A yes/no that may not be known (JSON null); zero-initialised = unknown. */
@@ -108,6 +112,58 @@ struct ms_ev_anomaly {
     struct ms_bytes detail; /* human-readable context */
 };
 
+/* How a session was protected. */
+enum ms_session_tls {
+    MS_SESSION_TLS_NONE = 0, /* all of it in the clear */
+    MS_SESSION_TLS_STARTTLS, /* STARTTLS/STLS accepted: the rest went to TLS */
+    MS_SESSION_TLS_IMPLICIT, /* TLS from the first byte (IMAPS, POP3S, SMTPS) */
+};
+
+/* SASL mechanism names are at most 20 characters (RFC 4422 3.1). */
+#define MS_SASL_MECH_NAME_MAX 20
+
+/* What a dissector knows of its session's STARTTLS posture, asked for at
+ * the session's end (ms_dissector.posture). */
+struct ms_session_posture {
+    enum ms_tristate starttls_offered; /* STARTTLS/STLS (or LOGINDISABLED) in any clear listing */
+    /* A whole capability listing (EHLO reply, CAPABILITY response, CAPA
+     * list) was seen in the clear before any login succeeded, with no hole
+     * in it: only then does "not offered" mean the server did not offer it. */
+    bool listing_complete;
+    bool tls; /* STARTTLS/STLS accepted (or TLS begun after it) */
+    char mechs[MS_SESSION_MAX_MECHS][MS_SASL_MECH_NAME_MAX + 1]; /* AUTH mechanisms advertised */
+    size_t n_mechs;
+    bool mechs_truncated; /* more were advertised than are kept */
+};
+
+/* One login of a session, as its credential event gave it. */
+struct ms_session_login {
+    struct ms_bytes username; /* cut to MS_SESSION_USER_MAX bytes */
+    const char *mechanism;
+    enum ms_outcome outcome;
+};
+
+/* A mail session's summary, emitted when it ends. */
+struct ms_ev_session {
+    enum ms_session_tls tls;
+    const struct ms_session_posture *posture;  /* NULL: unknown (implicit TLS, dropped parser) */
+    uint64_t logins[3];                        /* by enum ms_outcome */
+    const struct ms_session_login *login_list; /* the first MS_SESSION_MAX_LOGINS */
+    size_t n_login_list;
+    uint64_t messages;                       /* email events */
+    uint64_t bytes_toserver, bytes_toclient; /* TCP payload bytes of the flow's packets */
+    uint64_t anomalies;                      /* anomaly events of the flow */
+    const char *const *anomaly_codes;        /* distinct codes, at most MS_SESSION_MAX_CODES */
+    size_t n_anomaly_codes;
+};
+
+/* A server that offered STARTTLS/STLS in an earlier session listed its
+ * capabilities without it in this one (a man in the middle removing it). */
+struct ms_ev_stripped {
+    uint64_t offered_flow_id; /* the earlier session that had the offer */
+    uint64_t offered_ts_us;   /* when that session ended */
+};
+
 struct ms_event {
     enum ms_event_kind kind;
     const char *app_proto; /* "pop3", "imap", "smtp"; NULL before classification */
@@ -115,6 +171,8 @@ struct ms_event {
         struct ms_ev_credential cred;
         struct ms_ev_email email;
         struct ms_ev_anomaly anomaly;
+        struct ms_ev_session session;
+        struct ms_ev_stripped stripped;
     } u;
 };
 

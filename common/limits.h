@@ -193,4 +193,17 @@ static inline struct ms_limits ms_limits_default(void)
 /* --text: one rendered line at most (output.c renders into it). */
 #define MS_TEXT_RECORD_MAX ((size_t)64 << 10)
 
+/* Session events (app/app_session.c): AUTH mechanisms kept from the clear
+ * listings (real servers advertise fewer than 10), logins listed by user
+ * and mechanism (the counts cover all of them), bytes of each user name
+ * listed, distinct anomaly codes listed. */
+#define MS_SESSION_MAX_MECHS 16
+#define MS_SESSION_MAX_LOGINS 8
+#define MS_SESSION_USER_MAX 64
+#define MS_SESSION_MAX_CODES 8
+/* STARTTLS stripping (app/tls_memo.c): servers (address, port, protocol)
+ * remembered as having offered STARTTLS; the least recently seen is
+ * forgotten past it (a server forgotten raises no stripping alert). */
+#define MS_TLS_MEMO_MAX 4096
+
 #endif

@@ -34,6 +34,9 @@ struct ms_dissector {
      * client's TLS handshake seen after it): the rest is opaque, and the
      * flow counts as encrypted. */
     bool (*tls)(const void *st);
+    /* The session's STARTTLS posture and advertised mechanisms, for its
+     * session event (common/event.h); asked before destroy. NULL: unknown. */
+    void (*posture)(const void *st, struct ms_session_posture *out);
 };
 
 extern const struct ms_dissector ms_dissector_pop3;

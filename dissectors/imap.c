@@ -410,6 +410,8 @@ static void parse_caps(struct imap *s, const uint8_t *p, size_t n)
 {
     /* A later list adds to what an earlier one offered. */
     ms_textsess_caps_list(&s->ts, false);
+    /* The list is one whole line (imap_line passes no fragment here). */
+    ms_textsess_listing_begin(&s->ts);
     size_t i = 0;
     while (i < n && p[i] != ']') {
         if (p[i] == ' ') {
@@ -421,8 +423,11 @@ static void parse_caps(struct imap *s, const uint8_t *p, size_t n)
             e++;
         if (ms_ascii_eq(p + i, e - i, "STARTTLS") || ms_ascii_eq(p + i, e - i, "LOGINDISABLED"))
             ms_textsess_caps_tls(&s->ts);
+        else if (e - i > 5 && ms_ascii_eq(p + i, 5, "AUTH="))
+            ms_textsess_caps_mech(&s->ts, p + i + 5, e - i - 5);
         i = e;
     }
+    ms_textsess_listing_end(&s->ts);
 }
 
 /* resp-text = ["[" resp-text-code "]" SP] [text]; looks for a CAPABILITY
@@ -1402,6 +1407,11 @@ static bool imap_tls(const void *st)
     return ms_textsess_tls(&((const struct imap *)st)->ts);
 }
 
+static void imap_posture(const void *st, struct ms_session_posture *out)
+{
+    ms_textsess_posture(&((const struct imap *)st)->ts, out);
+}
+
 const struct ms_dissector ms_dissector_imap = {
     .name = "imap",
     .probe = imap_probe,
@@ -1411,4 +1421,5 @@ const struct ms_dissector ms_dissector_imap = {
     .finish = imap_finish,
     .destroy = imap_destroy,
     .tls = imap_tls,
+    .posture = imap_posture,
 };

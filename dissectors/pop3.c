@@ -583,6 +583,9 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
             /* A fresh list replaces what an earlier CAPA said (RFC 2449
              * 5); the STLS line is multi_line's. */
             ms_textsess_caps_list(&s->ts, true);
+            /* A reply that may be another command's is no listing. */
+            if (!p.unsure)
+                ms_textsess_listing_begin(&s->ts);
         }
         break;
     case CMD_STLS:
@@ -608,6 +611,8 @@ static void multi_line(struct pop3 *s, const uint8_t *line, size_t len, unsigned
     bool line_start = !(flags & MS_LINE_CONT);
     if (line_start && len > 0 && line[0] == '.') {
         if (ms_line_strip(line, len) == 1 && !(flags & MS_LINE_PARTIAL) && line[len - 1] == '\n') {
+            if (s->multi_cmd == CMD_CAPA)
+                ms_textsess_listing_end(&s->ts);
             end_message(s, false);
             s->multi = false;
             return;
@@ -622,8 +627,20 @@ static void multi_line(struct pop3 *s, const uint8_t *line, size_t len, unsigned
         size_t kw = 0;
         while (kw < n && line[kw] != ' ')
             kw++;
-        if (ms_ascii_eq(line, kw, "STLS"))
+        if (ms_ascii_eq(line, kw, "STLS")) {
             ms_textsess_caps_tls(&s->ts);
+        } else if (ms_ascii_eq(line, kw, "SASL")) {
+            size_t i = kw;
+            while (i < n) {
+                while (i < n && line[i] == ' ')
+                    i++;
+                size_t e = i;
+                while (e < n && line[e] != ' ')
+                    e++;
+                ms_textsess_caps_mech(&s->ts, line + i, e - i);
+                i = e;
+            }
+        }
     }
     ms_textsess_msg_feed(&s->ts, &s->msg, line, len);
 }
@@ -872,6 +889,11 @@ static bool pop3_tls(const void *st)
     return ms_textsess_tls(&((const struct pop3 *)st)->ts);
 }
 
+static void pop3_posture(const void *st, struct ms_session_posture *out)
+{
+    ms_textsess_posture(&((const struct pop3 *)st)->ts, out);
+}
+
 const struct ms_dissector ms_dissector_pop3 = {
     .name = "pop3",
     .probe = pop3_probe,
@@ -881,4 +903,5 @@ const struct ms_dissector ms_dissector_pop3 = {
     .finish = pop3_finish,
     .destroy = pop3_destroy,
     .tls = pop3_tls,
+    .posture = pop3_posture,
 };

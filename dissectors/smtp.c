@@ -765,8 +765,21 @@ static void ehlo_line(struct smtp *s, const uint8_t *text, size_t n)
     size_t k = 0;
     while (k < n && text[k] != ' ' && text[k] != '=')
         k++;
-    if (ms_ascii_eq(text, k, "STARTTLS"))
+    if (ms_ascii_eq(text, k, "STARTTLS")) {
         s->reply_cap_starttls = true;
+    } else if (ms_ascii_eq(text, k, "AUTH")) {
+        /* "AUTH PLAIN LOGIN", or the pre-standard "AUTH=PLAIN LOGIN". */
+        size_t i = k;
+        while (i < n) {
+            while (i < n && (text[i] == ' ' || text[i] == '='))
+                i++;
+            size_t e = i;
+            while (e < n && text[e] != ' ')
+                e++;
+            ms_textsess_caps_mech(&s->ts, text + i, e - i);
+            i = e;
+        }
+    }
 }
 
 /* A reply that nothing awaits: it answers a command lost in a gap (or sent
@@ -888,6 +901,9 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
             ms_textsess_caps_list(&s->ts, true);
             if (s->reply_cap_starttls)
                 ms_textsess_caps_tls(&s->ts);
+            /* A reply that may be another command's is no listing. */
+            if (!p.unsure)
+                ms_textsess_listing_end(&s->ts);
         }
         break;
     case CMD_DATA:
@@ -932,6 +948,8 @@ static void server_line(struct smtp *s, const uint8_t *line, size_t len)
         }
         s->reply_for = s->reply_greeting ? CMD_OTHER : fifo_peek(s);
         s->reply_cap_starttls = false;
+        if (s->reply_for == CMD_EHLO)
+            ms_textsess_listing_begin(&s->ts);
     } else if (s->reply_for == CMD_EHLO) {
         /* Lines after the first of an EHLO reply list extensions. */
         ehlo_line(s, n > 4 ? line + 4 : line + n, n > 4 ? n - 4 : 0);
@@ -1234,6 +1252,11 @@ static bool smtp_tls(const void *st)
     return ms_textsess_tls(&((const struct smtp *)st)->ts);
 }
 
+static void smtp_posture(const void *st, struct ms_session_posture *out)
+{
+    ms_textsess_posture(&((const struct smtp *)st)->ts, out);
+}
+
 const struct ms_dissector ms_dissector_smtp = {
     .name = "smtp",
     .probe = smtp_probe,
@@ -1243,4 +1266,5 @@ const struct ms_dissector ms_dissector_smtp = {
     .finish = smtp_finish,
     .destroy = smtp_destroy,
     .tls = smtp_tls,
+    .posture = smtp_posture,
 };

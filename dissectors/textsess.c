@@ -82,6 +82,8 @@ static void on_line(struct ms_textsess *ts, unsigned dir, const uint8_t *line, s
         if (flags & MS_LINE_CONT)
             return;
         ms_textsess_long_line(ts, dir);
+        if (dir == MS_TO_CLIENT)
+            ts->listing_hole = true;
         if (ts->ops->on_lost)
             ts->ops->on_lost(ts->proto, dir, MS_TS_LOST_OVER_CAP);
         return;
@@ -132,6 +134,8 @@ void ms_textsess_gap(struct ms_textsess *ts, unsigned dir)
         return;
     ms_linebuf_reset(&ts->lb[dir]);
     ts->skip_line[dir] = true;
+    if (dir == MS_TO_CLIENT)
+        ts->listing_hole = true;
     if (ts->ops->on_lost)
         ts->ops->on_lost(ts->proto, dir, MS_TS_LOST_GAP);
 }
@@ -140,6 +144,8 @@ void ms_textsess_resync_raw(struct ms_textsess *ts, unsigned dir, uint64_t left)
 {
     ms_linebuf_reset(&ts->lb[dir]);
     ms_linebuf_raw(&ts->lb[dir], left);
+    if (dir == MS_TO_CLIENT)
+        ts->listing_hole = true;
 }
 
 void ms_textsess_finish(struct ms_textsess *ts)
@@ -201,6 +207,61 @@ void ms_textsess_caps_list(struct ms_textsess *ts, bool fresh)
 void ms_textsess_caps_tls(struct ms_textsess *ts)
 {
     ts->caps_tls = true;
+    ts->offered_any = true;
+}
+
+void ms_textsess_listing_begin(struct ms_textsess *ts)
+{
+    ts->listing_open = true;
+    ts->listing_hole = false;
+}
+
+void ms_textsess_listing_end(struct ms_textsess *ts)
+{
+    if (ts->listing_open && !ts->listing_hole && !ts->logged_in)
+        ts->listing_complete = true;
+    ts->listing_open = false;
+}
+
+/* sasl-mech = 1*20(UPPER-ALPHA / DIGIT / "-" / "_") (RFC 4422 3.1);
+ * servers write them in either case. */
+void ms_textsess_caps_mech(struct ms_textsess *ts, const uint8_t *p, size_t n)
+{
+    char name[MS_SASL_MECH_NAME_MAX + 1];
+    if (n == 0 || n > MS_SASL_MECH_NAME_MAX)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char c = (char)p[i];
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 32);
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return;
+        name[i] = c;
+    }
+    name[n] = '\0';
+    for (size_t i = 0; i < ts->n_mechs; i++) {
+        if (strcmp(ts->mechs[i], name) == 0)
+            return;
+    }
+    if (ts->n_mechs == MS_SESSION_MAX_MECHS) {
+        ts->mechs_truncated = true;
+        return;
+    }
+    memcpy(ts->mechs[ts->n_mechs++], name, n + 1);
+}
+
+void ms_textsess_posture(const struct ms_textsess *ts, struct ms_session_posture *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (ts->offered_any)
+        out->starttls_offered = MS_TRI_TRUE;
+    else if (ts->caps_seen || ts->tls_refused)
+        out->starttls_offered = MS_TRI_FALSE;
+    out->listing_complete = ts->listing_complete;
+    out->tls = ts->tls;
+    memcpy(out->mechs, ts->mechs, sizeof(out->mechs));
+    out->n_mechs = ts->n_mechs;
+    out->mechs_truncated = ts->mechs_truncated;
 }
 
 void ms_textsess_tls_refused(struct ms_textsess *ts)
@@ -222,6 +283,8 @@ void ms_textsess_credential(struct ms_textsess *ts, struct ms_event *ev, enum ms
 {
     if (ts->rc != MS_OK)
         return; /* dropped: it may lack a part the failure took */
+    if (outcome == MS_OUTCOME_SUCCESS)
+        ts->logged_in = true;
     ms_emit_credential(&ts->sink, ev, outcome, reply, rlen, ms_textsess_tls_offered(ts));
 }
 

@@ -96,7 +96,18 @@ struct ms_textsess {
     bool caps_seen;   /* a capability list went by */
     bool caps_tls;    /* ... offering STARTTLS/STLS (or LOGINDISABLED) */
     bool tls_refused; /* a STLS was refused */
-    enum ms_rc rc;    /* MS_ERR_NOMEM once dropped (ms_textsess_nomem) */
+    /* The session event's posture (ms_textsess_posture): an offer in any
+     * clear listing, a listing seen whole before a login succeeded, the
+     * mechanisms advertised. */
+    bool offered_any;
+    bool listing_open;     /* a listing is being read ... */
+    bool listing_hole;     /* ... and a server hole or lost line fell inside it */
+    bool listing_complete; /* one was seen whole before any accepted login */
+    bool logged_in;        /* a login was accepted */
+    char mechs[MS_SESSION_MAX_MECHS][MS_SASL_MECH_NAME_MAX + 1];
+    size_t n_mechs;
+    bool mechs_truncated;
+    enum ms_rc rc; /* MS_ERR_NOMEM once dropped (ms_textsess_nomem) */
 };
 
 /* lim must outlive ts (the protocol's own copy). */
@@ -152,6 +163,18 @@ void ms_textsess_caps_list(struct ms_textsess *ts, bool fresh);
 void ms_textsess_caps_tls(struct ms_textsess *ts);
 void ms_textsess_tls_refused(struct ms_textsess *ts);
 enum ms_tristate ms_textsess_tls_offered(const struct ms_textsess *ts);
+
+/* A capability listing starts (_listing_begin) and ends (_listing_end):
+ * it counts as seen whole only when no server hole or lost server line
+ * fell between the two and no login had been accepted before (a listing
+ * after login may drop STARTTLS on its own). _mech: one AUTH mechanism
+ * the listing advertises (p, n: its name; kept once, upper-case, when it
+ * is a valid SASL name). */
+void ms_textsess_listing_begin(struct ms_textsess *ts);
+void ms_textsess_listing_end(struct ms_textsess *ts);
+void ms_textsess_caps_mech(struct ms_textsess *ts, const uint8_t *p, size_t n);
+/* The session's posture for its session event (dissector.h, posture). */
+void ms_textsess_posture(const struct ms_textsess *ts, struct ms_session_posture *out);
 
 /* Emits a credential with its outcome and reply (NULL: none seen) and the
  * STARTTLS posture (ms_emit_credential). */

@@ -206,21 +206,27 @@ static const char *outcome_str(enum ms_outcome o)
     return "unknown";
 }
 
+/* Suricata's alert object. */
+static void add_alert(struct json_object *root, const struct ms_signature *sig,
+                      const char *category)
+{
+    struct json_object *a = json_object_new_object();
+    json_object_object_add(a, "action", json_object_new_string("allowed"));
+    json_object_object_add(a, "gid", json_object_new_int(1));
+    json_object_object_add(a, "signature_id", json_object_new_int64(sig->sid));
+    json_object_object_add(a, "rev", json_object_new_int(1));
+    json_object_object_add(a, "signature", json_object_new_string(sig->text));
+    json_object_object_add(a, "category", json_object_new_string(category));
+    json_object_object_add(a, "severity", json_object_new_int(sig->severity));
+    json_object_object_add(root, "alert", a);
+}
+
 static void add_credential(struct json_object *root, const char *app_proto,
                            const struct ms_ev_credential *c, const struct ms_output_opts *opts)
 {
     struct ms_signature sig;
     ms_signature_for(opts->sid_base, app_proto, c, &sig);
-    struct json_object *a = json_object_new_object();
-    json_object_object_add(a, "action", json_object_new_string("allowed"));
-    json_object_object_add(a, "gid", json_object_new_int(1));
-    json_object_object_add(a, "signature_id", json_object_new_int64(sig.sid));
-    json_object_object_add(a, "rev", json_object_new_int(1));
-    json_object_object_add(a, "signature", json_object_new_string(sig.text));
-    json_object_object_add(a, "category",
-                           json_object_new_string("Potential Corporate Privacy Violation"));
-    json_object_object_add(a, "severity", json_object_new_int(sig.severity));
-    json_object_object_add(root, "alert", a);
+    add_alert(root, &sig, "Potential Corporate Privacy Violation");
 
     struct json_object *k = json_object_new_object();
     json_object_object_add(k, "command", json_object_new_string(c->command));
@@ -326,14 +332,107 @@ static void add_anomaly(struct json_object *root, const char *app_proto,
     json_object_object_add(root, "anomaly", o);
 }
 
+static const char *session_tls_str(enum ms_session_tls t)
+{
+    switch (t) {
+    case MS_SESSION_TLS_STARTTLS:
+        return "starttls";
+    case MS_SESSION_TLS_IMPLICIT:
+        return "implicit";
+    case MS_SESSION_TLS_NONE:
+        break;
+    }
+    return "none";
+}
+
+static void add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+    json_object_object_add(o, key, json_object_new_int64((int64_t)v));
+}
+
+/* The "session" object (README, Event types: session): named after its
+ * event_type, as Suricata names each event's object; "flow" stays
+ * Suricata's. An implicit-TLS session says so and gives its bytes only:
+ * nothing inside it was looked for. */
+static void add_session(struct json_object *root, const struct ms_ev_session *e)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "tls", json_object_new_string(session_tls_str(e->tls)));
+    const struct ms_session_posture *p = e->posture;
+    if (p) {
+        add_tristate(o, "starttls_offered", p->starttls_offered);
+        json_object_object_add(o, "capabilities_complete",
+                               json_object_new_boolean(p->listing_complete));
+        struct json_object *mechs = NULL;
+        for (size_t i = 0; i < p->n_mechs; i++)
+            list_push(&mechs, json_object_new_string(p->mechs[i]));
+        if (mechs)
+            json_object_object_add(o, "auth_mechanisms", mechs);
+        add_true(o, "auth_mechanisms_truncated", p->mechs_truncated);
+    }
+    if (e->tls != MS_SESSION_TLS_IMPLICIT) {
+        struct json_object *l = json_object_new_object();
+        add_u64(l, "total", e->logins[0] + e->logins[1] + e->logins[2]);
+        add_u64(l, "success", e->logins[MS_OUTCOME_SUCCESS]);
+        add_u64(l, "failure", e->logins[MS_OUTCOME_FAILURE]);
+        add_u64(l, "unknown", e->logins[MS_OUTCOME_UNKNOWN]);
+        json_object_object_add(o, "logins", l);
+        struct json_object *list = NULL;
+        for (size_t i = 0; i < e->n_login_list; i++) {
+            const struct ms_session_login *x = &e->login_list[i];
+            struct json_object *j = json_object_new_object();
+            add_bytes(j, "username", x->username);
+            json_object_object_add(j, "mechanism", json_object_new_string(x->mechanism));
+            json_object_object_add(j, "outcome", json_object_new_string(outcome_str(x->outcome)));
+            list_push(&list, j);
+        }
+        if (list)
+            json_object_object_add(o, "login_list", list);
+        add_u64(o, "messages", e->messages);
+    }
+    add_u64(o, "bytes_toserver", e->bytes_toserver);
+    add_u64(o, "bytes_toclient", e->bytes_toclient);
+    if (e->tls != MS_SESSION_TLS_IMPLICIT) {
+        add_u64(o, "anomalies", e->anomalies);
+        struct json_object *codes = NULL;
+        for (size_t i = 0; i < e->n_anomaly_codes; i++)
+            list_push(&codes, json_object_new_string(e->anomaly_codes[i]));
+        if (codes)
+            json_object_object_add(o, "anomaly_codes", codes);
+    }
+    json_object_object_add(root, "session", o);
+}
+
+/* A STARTTLS stripping alert: Suricata's alert object, then which session
+ * had the offer (this event's flow_id is the one without it). */
+static void add_stripped(struct json_object *root, const struct ms_flow_meta *m,
+                         const char *app_proto, const struct ms_ev_stripped *e,
+                         const struct ms_output_opts *opts)
+{
+    struct ms_signature sig;
+    ms_signature_stripping(opts->sid_base, app_proto ? app_proto : "", &sig);
+    add_alert(root, &sig, "Attempted Information Leak");
+    struct json_object *o = json_object_new_object();
+    add_u64(o, "offered_flow_id", e->offered_flow_id);
+    char ts[48];
+    ms_format_timestamp(e->offered_ts_us, ts, sizeof(ts));
+    json_object_object_add(o, "offered_timestamp", json_object_new_string(ts));
+    add_u64(o, "stripped_flow_id", m->flow_id);
+    json_object_object_add(root, "starttls_stripped", o);
+}
+
 static const char *event_type(enum ms_event_kind k)
 {
     switch (k) {
+    case MS_EV_SESSION:
+        return "session";
+    case MS_EV_STARTTLS_STRIPPED:
     case MS_EV_CREDENTIAL:
         return "alert";
     case MS_EV_EMAIL:
         return "email";
     case MS_EV_ANOMALY:
+    case MS_EV_COUNT:
         break;
     }
     return "anomaly";
@@ -400,6 +499,14 @@ struct json_object *ms_json_event(const struct ms_flow_meta *m, const struct ms_
         break;
     case MS_EV_ANOMALY:
         add_anomaly(root, ev->app_proto, &ev->u.anomaly);
+        break;
+    case MS_EV_SESSION:
+        add_session(root, &ev->u.session);
+        break;
+    case MS_EV_STARTTLS_STRIPPED:
+        add_stripped(root, m, ev->app_proto, &ev->u.stripped, opts);
+        break;
+    case MS_EV_COUNT:
         break;
     }
     return root;

@@ -29,7 +29,7 @@ struct ms_output {
     FILE *tfp;              /* --text: renders into tbuf (fmemopen) */
     char *tbuf;
     struct ms_output_opts opts;
-    uint64_t counts[MS_EV_ANOMALY + 1];
+    uint64_t counts[MS_EV_COUNT];
     uint64_t fileinfo;
     uint64_t anomalies[MS_ANOM_COUNT];
     uint64_t cap_mime[MS_OUTPUT_CAP_MIME_COUNT];
@@ -169,7 +169,7 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if (out->opts.dedup && ev->kind == MS_EV_CREDENTIAL &&
         !ms_dedup_check(out->opts.dedup, m, ev, &rep))
         return MS_OK;
-    if ((unsigned)ev->kind <= MS_EV_ANOMALY)
+    if ((unsigned)ev->kind < MS_EV_COUNT)
         out->counts[ev->kind]++;
     count_event(out, ev);
     /* The --hashes file takes the hashcat lines in every mode (README
@@ -183,7 +183,7 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
         return rc == MS_OK ? hrc : rc;
     }
     struct json_object *o = ms_json_event(m, ev, &out->opts);
-    if (ev->kind == MS_EV_CREDENTIAL)
+    if (ev->kind == MS_EV_CREDENTIAL || ev->kind == MS_EV_STARTTLS_STRIPPED)
         o = alert_extras(o, m, &rep, &out->opts);
     enum ms_rc rc = write_json_line(out, o);
     /* Then a fileinfo record per attachment, as Suricata logs files, tied
@@ -218,7 +218,7 @@ struct ms_sinks *ms_output_sinks(const struct ms_output *out)
 
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)
 {
-    return (unsigned)kind <= MS_EV_ANOMALY ? out->counts[kind] : 0;
+    return (unsigned)kind < MS_EV_COUNT ? out->counts[kind] : 0;
 }
 
 uint64_t ms_output_fileinfo_count(const struct ms_output *out)

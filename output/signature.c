@@ -48,17 +48,36 @@ void ms_mechanism_label(const struct ms_ev_credential *c, char *out, size_t outl
         snprintf(out, outlen, "%s %s", c->command, c->mechanism);
 }
 
-void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_ev_credential *c,
-                      struct ms_signature *out)
+static uint32_t base_of(uint32_t sid_base)
 {
-    if (sid_base == 0 || sid_base > MS_SID_BASE_MAX)
-        sid_base = MS_SID_BASE_DEFAULT;
-    char proto[8];
+    return sid_base == 0 || sid_base > MS_SID_BASE_MAX ? MS_SID_BASE_DEFAULT : sid_base;
+}
+
+static void upper_proto(const char *app_proto, char *proto, size_t n)
+{
     size_t i = 0;
-    for (; i < sizeof(proto) - 1 && app_proto[i]; i++)
+    for (; i < n - 1 && app_proto[i]; i++)
         proto[i] = (char)(app_proto[i] >= 'a' && app_proto[i] <= 'z' ? app_proto[i] - 32
                                                                      : app_proto[i]);
     proto[i] = '\0';
+}
+
+void ms_signature_stripping(uint32_t sid_base, const char *app_proto, struct ms_signature *out)
+{
+    char proto[8];
+    upper_proto(app_proto, proto, sizeof(proto));
+    out->sid = base_of(sid_base) + proto_slot(app_proto) * 100 + MS_SID_SLOT_STRIPPING;
+    out->severity = 1;
+    snprintf(out->text, sizeof(out->text),
+             "MAILSPILL %s STARTTLS stripped (offered to an earlier session)", proto);
+}
+
+void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_ev_credential *c,
+                      struct ms_signature *out)
+{
+    sid_base = base_of(sid_base);
+    char proto[8];
+    upper_proto(app_proto, proto, sizeof(proto));
     out->sid = sid_base + proto_slot(app_proto) * 100 + mech_slot(c);
     bool secret = c->password.p != NULL || c->token.p != NULL;
     char label[64];
@@ -130,6 +149,9 @@ size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t ma
                 ms_signature_for(sid_base, ms_proto_name((enum ms_proto)p), &c, &out[n]);
             n++;
         }
+        if (n < max)
+            ms_signature_stripping(sid_base, ms_proto_name((enum ms_proto)p), &out[n]);
+        n++;
     }
     return n;
 }

@@ -26,8 +26,16 @@ struct ms_signature {
 void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_ev_credential *c,
                       struct ms_signature *out);
 
-/* Every signature mailspill raises (each login of each protocol), in
- * protocol then mechanism order, written to out (at most max); returns how
+/* The slot of a STARTTLS stripping alert in a protocol's hundred: apart
+ * from the login slots (1-10, 99). */
+#define MS_SID_SLOT_STRIPPING 50u
+
+/* A STARTTLS stripping alert (common/event.h, ms_ev_stripped) of app_proto:
+ * severity 1, since a man in the middle is at work on the path. */
+void ms_signature_stripping(uint32_t sid_base, const char *app_proto, struct ms_signature *out);
+
+/* Every signature mailspill raises (each login of each protocol, then its
+ * STARTTLS stripping alert), in protocol then slot order, written to out (at most max); returns how
  * many there are. Severity is that of an accepted login. */
 size_t ms_signature_table(uint32_t sid_base, struct ms_signature *out, size_t max);
 

@@ -115,6 +115,35 @@ static const char *outcome_text(enum ms_outcome o)
     return "outcome unknown";
 }
 
+static const char *tristate_text(enum ms_tristate t)
+{
+    return t == MS_TRI_TRUE ? "yes" : t == MS_TRI_FALSE ? "no" : "unknown";
+}
+
+/* One line: how it was protected, what was offered, what went by. */
+static void put_session(FILE *fp, const struct ms_ev_session *e)
+{
+    static const char *const tls[] = { "none", "STARTTLS", "implicit" };
+    fprintf(fp, "session tls=%s", tls[e->tls <= MS_SESSION_TLS_IMPLICIT ? e->tls : 0]);
+    if (e->posture) {
+        fprintf(fp, " starttls_offered=%s", tristate_text(e->posture->starttls_offered));
+        fputs(" auth=", fp);
+        for (size_t i = 0; i < e->posture->n_mechs; i++)
+            fprintf(fp, "%s%s", i ? "," : "", e->posture->mechs[i]);
+        if (e->posture->n_mechs == 0)
+            fputc('-', fp);
+    }
+    if (e->tls != MS_SESSION_TLS_IMPLICIT)
+        fprintf(fp, " logins=%llu accepted/%llu rejected/%llu unknown messages=%llu",
+                (unsigned long long)e->logins[MS_OUTCOME_SUCCESS],
+                (unsigned long long)e->logins[MS_OUTCOME_FAILURE],
+                (unsigned long long)e->logins[MS_OUTCOME_UNKNOWN], (unsigned long long)e->messages);
+    fprintf(fp, " bytes=%llu>/%llu<", (unsigned long long)e->bytes_toserver,
+            (unsigned long long)e->bytes_toclient);
+    if (e->tls != MS_SESSION_TLS_IMPLICIT)
+        fprintf(fp, " anomalies=%llu", (unsigned long long)e->anomalies);
+}
+
 int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
                   const struct ms_output_opts *opts)
 {
@@ -192,6 +221,15 @@ int ms_text_event_ex(FILE *fp, const struct ms_flow_meta *m, const struct ms_eve
     case MS_EV_ANOMALY:
         fprintf(fp, "anomaly %s: ", ev->u.anomaly.code);
         put_safe(fp, ev->u.anomaly.detail, 200);
+        break;
+    case MS_EV_SESSION:
+        put_session(fp, &ev->u.session);
+        break;
+    case MS_EV_STARTTLS_STRIPPED:
+        fprintf(fp, "STARTTLS STRIPPED: offered in flow %llu, not in this one (flow %llu)",
+                (unsigned long long)ev->u.stripped.offered_flow_id, (unsigned long long)m->flow_id);
+        break;
+    case MS_EV_COUNT:
         break;
     }
     fputc('\n', fp);

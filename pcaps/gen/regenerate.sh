@@ -10,6 +10,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$HERE/imap_capture.sh" "$HERE/../imap"
 "$HERE/smtp_capture.sh" "$HERE/../smtp" "$HERE/../chain"
 "$HERE/tls_capture.sh" "$HERE/../tls"
+"$HERE/starttls_capture.sh" "$HERE/../starttls"
 "$HERE/tap_capture.sh" "$HERE/../stream"
 /usr/bin/python3 "$HERE/capture_cases.py" "$HERE/../capture"
 /usr/bin/python3 "$HERE/stream_gen.py" "$HERE/../stream"

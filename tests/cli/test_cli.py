@@ -78,7 +78,14 @@ CHALLENGE_RESPONSE = {"APOP", "CRAM-MD5", "DIGEST-MD5", "NTLM"}
 
 def want_alert(e, sid_base=1610000):
     """The alert object an alert event must carry, from its app_proto and
-    credential alone."""
+    credential alone (README: a STARTTLS stripping alert has slot 50,
+    severity 1)."""
+    if "starttls_stripped" in e:
+        return {"action": "allowed", "gid": 1,
+                "signature_id": sid_base + 100 * PROTO_NO[e["app_proto"]] + 50, "rev": 1,
+                "signature": f"MAILSPILL {e['app_proto'].upper()} STARTTLS stripped "
+                             "(offered to an earlier session)",
+                "category": "Attempted Information Leak", "severity": 1}
     c = e["credential"]
     mech, cmd = c["mechanism"], c["command"]
     if mech == "LOGIN":

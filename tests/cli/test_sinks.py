@@ -27,6 +27,7 @@ import re
 import signal
 import subprocess
 import sys
+import traceback
 import tempfile
 import threading
 import time
@@ -46,6 +47,7 @@ def case(fn, *args):
     except AssertionError as e:
         results.append(False)
         print(f"FAIL {fn.__name__}: {e}")
+        traceback.print_exc()
 
 
 def lines(path):
@@ -70,12 +72,12 @@ def test_file_that_cannot_be_written(tmp, pcap):
     r = subprocess.run([BIN, "-r", pcap, "-o", "/dev/full", "-o", out], capture_output=True,
                        timeout=60)
     want = lines(out)
-    assert len(want) == 401, len(want)
+    assert len(want) == 601, len(want)  # 200 logins, messages, sessions; stats
     assert r.returncode == 1, r.returncode
-    assert b"mailspill: 401 events could not be written" in r.stderr, r.stderr
+    assert b"mailspill: 601 events could not be written" in r.stderr, r.stderr
     sink = stats_of(want)["file"]
-    # The stats event counts the 400 failures before it; its own comes after.
-    assert sink["write_errors"] == 400 and sink["written"] == 400, sink
+    # The stats event counts the 600 failures before it; its own comes after.
+    assert sink["write_errors"] == 600 and sink["written"] == 600, sink
 
 
 def test_every_sink_at_once(tmp, pcap, redis):
@@ -94,7 +96,7 @@ def test_every_sink_at_once(tmp, pcap, redis):
                            capture_output=True, timeout=60)
         assert r.returncode == 0 and r.stderr == b"", (r.returncode, r.stderr)
         want = lines(out)
-        assert len(want) == 401, len(want)  # 200 logins, 200 messages, stats
+        assert len(want) == 601, len(want)  # 200 logins, messages, sessions; stats
         assert sinklib.wait_for(lambda: len(sub.msgs) >= len(want) and len(dgram.msgs) >=
                                 len(want) and len(syslog.msgs) >= len(want), 10)
     finally:
@@ -115,12 +117,12 @@ def test_every_sink_at_once(tmp, pcap, redis):
         recs.append(mt.group(3))
     assert recs == want, "syslog records differ from the file"
     for j in map(json.loads, recs):
-        assert j["event_type"] in ("alert", "email", "stats")
+        assert j["event_type"] in ("alert", "email", "session", "stats")
     # The stats event counts what was written before it, per kind.
     sink = stats_of(want)
     for kind in ("file", "unix", "unixgram", "syslog"):
-        assert sink[kind]["written"] == 400 and sink[kind]["queued"] == 0, (kind, sink[kind])
-    assert sink["redis"]["written"] == 800, sink["redis"]  # list and channel add up
+        assert sink[kind]["written"] == 600 and sink[kind]["queued"] == 0, (kind, sink[kind])
+    assert sink["redis"]["written"] == 1200, sink["redis"]  # list and channel add up
 
 
 def test_too_large_dropped_not_cut(tmp, big):
@@ -140,7 +142,7 @@ def test_too_large_dropped_not_cut(tmp, big):
         syslog.stop()
     assert r.returncode == 0, (r.returncode, r.stderr)
     big_recs = [w for w in want if len(w) > 65536]
-    assert len(big_recs) == 2 and len(want) == 5, [len(w) for w in want]
+    assert len(big_recs) == 2 and len(want) == 7, [len(w) for w in want]
     small = [w for w in want if len(w) <= 65536]
     # Dropped whole: what arrives is exactly the records that fit.
     assert dgram.msgs == small, [len(m) for m in dgram.msgs]
@@ -150,7 +152,7 @@ def test_too_large_dropped_not_cut(tmp, big):
     assert re.search(r"unixgram:\S+: 2 records dropped: larger than 65536 bytes", err), err
     assert re.search(r"syslog: 2 records dropped: larger than \d+ bytes", err), err
     sink = stats_of(want)
-    assert sink["unixgram"]["dropped_too_large"] == 2 and sink["unixgram"]["written"] == 2
+    assert sink["unixgram"]["dropped_too_large"] == 2 and sink["unixgram"]["written"] == 4, sink
     assert sink["syslog"]["dropped_too_large"] == 2 and sink["file"]["dropped_too_large"] == 0
 
 
@@ -203,7 +205,7 @@ def test_redis_killed_mid_run(tmp, pcap):
     err = open(os.path.join(tmp, "killed.err"), encoding="utf-8").read()
     assert rc == 0, (rc, err)
     want = lines(out)
-    assert len(want) == 401, len(want)
+    assert len(want) == 601, len(want)
     # At least once: a record resent after a lost reply may be there twice,
     # next to itself; nothing else may differ.
     dedup = [g for i, g in enumerate(got) if i == 0 or g != got[i - 1]]

@@ -20,6 +20,10 @@ attachments must be followed by one fileinfo event each (same flow, file
 name, size, the hash when the file is complete, and the email's own keys),
 and email.attachment must list their names.
 
+Session events are checked by consistency with the rest of their flow and
+with the capture's own TCP payload bytes (session_check.py), and compared
+whole only when the expected file gives them.
+
 The capture is then read again in each other --passwords mode (redact,
 mask, hash), as JSON and with --text (check_secrets): no secret of 4 bytes
 or more (every credential.password, token, response and hashcat line of the
@@ -44,6 +48,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from session_check import check_sessions  # noqa: E402
+
 
 # Keys not compared, by path ("alert.signature" is key signature of the
 # alert object), with why:
@@ -57,6 +64,11 @@ IGNORED = {
     "alert.category",   # constant per signature_id
     "alert.action", "alert.gid", "alert.rev",  # constants of every alert
     "email.attachment",  # Suricata's list of attachment names: check_derived()
+    # Flow ids and a time a generator cannot know: session_check.py checks
+    # that they name the current session and the latest earlier one of the
+    # same server that offered STARTTLS.
+    "starttls_stripped.offered_flow_id", "starttls_stripped.stripped_flow_id",
+    "starttls_stripped.offered_timestamp",
 }
 # Keys compared only when the expected event gives them: free text whose
 # wording the README does not fix ("a readable sentence with the context").
@@ -440,7 +452,14 @@ def main():
         if e.get("pcap_filename") != capture:
             print(f"pcap_filename {e.get('pcap_filename')!r} != {capture!r}")
             ok = False
-    compared = [a for a in actual if a.get("event_type") != "fileinfo"]
+    # Session events: checked by consistency with the flow's other events
+    # and with the capture's bytes (session_check.py) in every capture;
+    # compared whole too when the expected file gives them (the captures
+    # whose generators wrote them).
+    ok = check_sessions(capture, actual) and ok
+    with_sessions = any(e.get("event_type") == "session" for e in expected)
+    compared = [a for a in actual if a.get("event_type") != "fileinfo"
+                and (with_sessions or a.get("event_type") != "session")]
     remaining = list(compared)
     for exp in expected:
         hit = next((a for a in remaining if equal(exp, a)), None)
@@ -455,7 +474,7 @@ def main():
     ok = check_fileinfo(actual) and ok
     ok = check_derived(actual) and ok
     ok = check_secrets(binary, capture, all_events, expected) and ok
-    for kind in ("alert", "email", "anomaly"):
+    for kind in ("alert", "email", "anomaly") + (("session",) if with_sessions else ()):
         n_exp = sum(1 for e in expected if e.get("event_type") == kind)
         n_act = sum(1 for a in actual if a.get("event_type") == kind)
         if n_exp != n_act:

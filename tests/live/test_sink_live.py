@@ -133,7 +133,7 @@ def inside(tmp):
     st = events[-1]["stats"]["output"]
     # The file sink got every record the pipeline made (what capture may
     # have missed of the replay is not this test's business).
-    made = st["alert"] + st["email"] + st["fileinfo"] + st["anomaly"]
+    made = st["alert"] + st["email"] + st["fileinfo"] + st["anomaly"] + st["session"]
     assert total == made and st["sink"]["file"]["dropped_full"] == 0, (total, st)
     assert total >= SESSIONS, f"file: {total} records of {2 * SESSIONS} sessions' events"
     rs = st["sink"]["redis"]

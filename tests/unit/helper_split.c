@@ -89,6 +89,10 @@ static void record(void *user, const struct ms_event *ev)
         ms_buf_append(log, "ANOMALY ", 8);
         ms_buf_append(log, ev->u.anomaly.code, strlen(ev->u.anomaly.code));
         break;
+    case MS_EV_SESSION: /* the app layer's, never a dissector's */
+    case MS_EV_STARTTLS_STRIPPED:
+    case MS_EV_COUNT:
+        break;
     }
     ms_buf_append(log, "\n", 1);
 }

@@ -446,11 +446,11 @@ static void test_syn_flood(void **state)
         assert_int_equal(st.flows_created, n);
         assert_int_equal(st.flows_evicted, n > 1000 ? n - 1000 : 0);
         assert_int_equal(st.flows_active, n > 1000 ? 1000 : n);
-        /* About 650 bytes of state per half-open flow (the table entry with
+        /* About 720 bytes of state per half-open flow (the table entry with
          * both directions' stream state and the --evidence hook, the app
-         * session): no nDPI state, no buffers (nDPI's alone would be 688
-         * bytes). */
-        assert_true(st.flow_memuse <= 708u * st.flows_active);
+         * session with the session event's byte counters): no nDPI state,
+         * no buffers, no session summary (nDPI's alone would be 688 bytes). */
+        assert_true(st.flow_memuse <= 736u * st.flows_active);
         finish(&r);
         assert_int_equal(count(&r, "anomaly"), 0);
         done(&r);
@@ -464,7 +464,11 @@ static void test_flow_memcap_and_eviction_anomaly(void **state)
 {
     (void)state;
     struct ms_limits lim = ms_limits_default();
-    lim.flow_memcap = (size_t)64 * 1024;
+    /* The cap must be crossed when the HTTP flows have sent their data:
+     * crossed during their handshakes, the new flow (no payload yet) ranks
+     * lowest and goes instead of the mail flow. Where that falls depends on
+     * the flows' costs (the mail flow's includes its session summary). */
+    lim.flow_memcap = (size_t)60 * 1024;
     struct run r;
     start(&r, &lim);
     struct conn mail = conn(r.pl, 5, 40000, 110);
