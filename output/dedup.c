@@ -168,9 +168,12 @@ bool ms_dedup_check(struct ms_dedup *d, const struct ms_flow_meta *m, const stru
         return true;
     }
     ms_lru_touch(&d->lru, &e->lru);
-    /* Within the period (a capture clock that went back, across files,
-     * counts as within). */
-    if (now < e->report_us || now - e->report_us < d->period_us) {
+    /* Within the period, either way: a capture clock that went back a
+     * little (files read out of order) is within; one that went back a
+     * period or more (a folder of older captures, a clock stepped back)
+     * starts a new one, or repeats days apart would never be reported. */
+    uint64_t apart = now >= e->report_us ? now - e->report_us : e->report_us - now;
+    if (apart < d->period_us) {
         if (e->suppressed++ == 0)
             e->first_us = now;
         e->last_us = now;

@@ -65,6 +65,16 @@ static void test_period(void **state)
     assert_int_equal(st.suppressed, 3);
     assert_int_equal(st.unreported, 0);
     assert_int_equal(st.entries, 3);
+    /* A clock that went back a period or more starts a new one: the
+     * same login a month later, then days earlier (an older capture read
+     * after), is reported each time, and held back within its period. */
+    const uint64_t day = 86400 * SEC;
+    assert_true(see(d, 4600 * SEC + 30 * day, secret, MS_OUTCOME_SUCCESS, &rep));
+    assert_true(see(d, 4600 * SEC + 2 * day, secret, MS_OUTCOME_SUCCESS, &rep));
+    assert_int_equal(rep.suppressed, 0);
+    assert_false(see(d, 4600 * SEC + 2 * day + 100 * SEC, secret, MS_OUTCOME_SUCCESS, &rep));
+    assert_true(see(d, 4600 * SEC + 1 * day, secret, MS_OUTCOME_SUCCESS, &rep));
+    assert_int_equal(rep.suppressed, 1);
     ms_dedup_free(d);
 }
 
