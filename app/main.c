@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -667,8 +668,17 @@ struct run {
     struct ms_output *out;
     struct ms_sinks *sinks; /* every -o */
     struct ms_source *live; /* for kernel counters */
-    uint64_t next_stats_us; /* --stats-interval: wall-clock time of the next one */
+    uint64_t next_stats_us; /* --stats-interval: CLOCK_MONOTONIC time of the next one */
 };
+
+/* For intervals: a wall clock stepped back (NTP) must not hold up the
+ * periodic stats event by the step. */
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static uint64_t wall_us(void)
 {
@@ -696,7 +706,7 @@ static void write_stats(struct run *r)
         fprintf(stderr, "mailspill: cannot write the stats event\n");
 }
 
-/* --stats-interval: due on the wall clock (checked at least every 250 ms,
+/* --stats-interval: due on the monotonic clock (checked at least every 250 ms,
  * the live capture's timeout). A late one (a stalled disk) does not make
  * the next ones come in a burst. */
 static void interval_stats(struct run *r)
@@ -704,7 +714,7 @@ static void interval_stats(struct run *r)
     uint64_t every = r->c->stats_interval_us;
     if (!every || !r->live)
         return;
-    uint64_t now = wall_us();
+    uint64_t now = mono_us();
     if (!r->next_stats_us) {
         r->next_stats_us = now + every;
         return;

@@ -235,7 +235,7 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     }
     pl->frame = frame;
     pl->frame_len = caplen;
-    pl->linktype = linktype;
+    pl->linktype = ms_decode_linktype_for_file(linktype);
     enum ms_decode_status ds = ms_decode_frame(linktype, frame, caplen, &p);
     /* IP fragments: reassemble, then decode the whole datagram (twice at
      * most: a tunnel's inner packet may be fragmented as well). The

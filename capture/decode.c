@@ -101,6 +101,17 @@ bool ms_decode_linktype_supported(int lt)
     }
 }
 
+int ms_decode_linktype_for_file(int lt)
+{
+    /* libpcap's DLT values are the pcap file's LINKTYPE values except for a
+     * few that differ by platform; of those, mailspill reads these two. */
+    if (lt == DLT_RAW)
+        return LINKTYPE_RAW_ALT;
+    if (lt == DLT_LOOP)
+        return 108; /* LINKTYPE_LOOP (DLT_LOOP is 12 on OpenBSD) */
+    return lt;
+}
+
 /* ---- checksums -------------------------------------------------------- */
 
 static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n)

@@ -47,6 +47,10 @@ enum ms_decode_status {
 
 /* True for the pcap link types (DLT_*) ms_decode_frame understands. */
 bool ms_decode_linktype_supported(int linktype);
+/* The LINKTYPE number a pcap file header gives for a link type of a frame
+ * (libpcap's DLT_RAW is 12 or 14 by platform, the file's 101): what
+ * --evidence writes, so that its files read the same everywhere. */
+int ms_decode_linktype_for_file(int linktype);
 
 enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t caplen,
                                       struct ms_pkt *out);

@@ -143,6 +143,22 @@ def mixed_linktypes(tmp):
           in r.stderr, f"mixed: no warning line: {r.stderr!r}")
 
 
+def raw_ip_linktype(tmp):
+    """A raw-IP capture (LINKTYPE_RAW, 101, which libpcap hands on as its
+    DLT_RAW, 12 on Linux): the evidence file says 101, as the pcap format
+    does, so that it reads the same on every platform."""
+    cap = os.path.join(REPO, "pcaps", "capture", "raw-ip.pcap")
+    d = os.path.join(tmp, "ev-raw")
+    _, evs = run(["--evidence", d, "-r", cap])
+    al = [e for e in evs if e["event_type"] == "alert"]
+    if not check(len(al) == 1 and "evidence" in al[0], f"raw: alerts {al}"):
+        return
+    lt, recs = pop3gen.read_pcap(os.path.join(d, al[0]["evidence"]))
+    _, src = pop3gen.read_pcap(cap)
+    check(lt == 101 and recs and [fr for _, fr in recs] == [fr for _, fr in src][:len(recs)],
+          f"raw: link type {lt} (expected 101), {len(recs)} frames")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="ms-evidence-") as tmp:
         cap = os.path.join(tmp, "three.pcap")
@@ -245,6 +261,7 @@ def main():
         check(r.returncode == 1 and b"symbolic link" in r.stderr and not os.listdir(real),
               f"symlinked DIR: exit {r.returncode} {r.stderr!r}")
         mixed_linktypes(tmp)
+        raw_ip_linktype(tmp)
         for bad in ("0", "x"):
             r, _ = run(["--evidence", d, "--evidence-flow-bytes", bad, "-r", cap])
             check(r.returncode == 2, f"--evidence-flow-bytes {bad}: exit {r.returncode}")
