@@ -101,15 +101,15 @@ bool ms_decode_linktype_supported(int lt)
     }
 }
 
-int ms_decode_linktype_for_file(int lt)
+int ms_decode_linktype_for_file(int linktype)
 {
     /* libpcap's DLT values are the pcap file's LINKTYPE values except for a
      * few that differ by platform; of those, mailspill reads these two. */
-    if (lt == DLT_RAW)
+    if (linktype == DLT_RAW)
         return LINKTYPE_RAW_ALT;
-    if (lt == DLT_LOOP)
+    if (linktype == DLT_LOOP)
         return 108; /* LINKTYPE_LOOP (DLT_LOOP is 12 on OpenBSD) */
-    return lt;
+    return linktype;
 }
 
 /* ---- checksums -------------------------------------------------------- */
