@@ -4,6 +4,7 @@
 #   make test   install the missing build and test packages, build, run the whole suite
 #   make lint   install cppcheck and clang-tidy if missing, run scripts/lint.sh
 #   make fuzz   build the libFuzzer targets with clang, run each SECONDS (60) seconds
+#   make bench  the benchmark against the read floor and the peers (QUICK=1: small)
 BUILD ?= build
 BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -11,7 +12,7 @@ DEMO ?= pcaps/pop3/demo-userpass-retr.pcap
 
 .PHONY: all deps deps-build deps-test deps-lint deps-clang build demo test test-san \
         test-san-clang check-src lint fuzz \
-        mutation clean pcaps bench
+        mutation clean pcaps bench deps-bench
 
 all: build
 
@@ -93,10 +94,18 @@ lint: deps-lint
 mutation: deps-test
 	/usr/bin/python3 tests/mutation/run.py
 
-# Benchmarks (not part of test): flood of 1,000,000 half-open flows under a
-# flow cap (peak RSS), and throughput on generated POP3 sessions.
-bench: deps-test build
-	/usr/bin/python3 bench/bench.py $(BUILD)/mailspill
+# Benchmarks (not part of test; see README, Benchmark): bench/bench.py
+# builds 1 GiB captures from the recorded sessions in bench/data (or
+# $MS_BENCH_DIR) when absent, times the read floor, a SHA-256 pass,
+# mailspill and the peers (installed by deps-bench) on them and prints the
+# table; then bench/checks.py's flood, throughput and tiny-segment bounds.
+# make bench QUICK=1 (or BENCH_ARGS=--quick): 100 MiB captures.
+BENCH_ARGS ?=
+bench: deps-test deps-bench build
+	/usr/bin/python3 bench/bench.py $(BUILD)/mailspill $(if $(QUICK),--quick) $(BENCH_ARGS)
+	/usr/bin/python3 bench/checks.py $(BUILD)/mailspill
+deps-bench: deps-build
+	./scripts/install-deps.sh bench
 
 # Regenerating captures needs root, network namespaces and the servers.
 pcaps:

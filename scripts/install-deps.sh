@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages mailspill needs, only those missing, so a
 # prepared machine does not touch the network.
 #
-#   scripts/install-deps.sh [build] [test] [lint] [clang] [pcaps]   (no argument: build test)
+#   scripts/install-deps.sh [build] [test] [lint] [clang] [pcaps] [bench]   (no argument: build test)
 #
 #   build  compile mailspill (make build, make demo); hiredis for the redis sinks
 #   test   run the suite (make test, make test-san): cmocka (unit tests),
@@ -17,7 +17,11 @@
 #          clang and its libFuzzer/sanitizer runtimes
 #   pcaps  regenerating the captures (make pcaps, pcaps/gen/): the servers
 #          (dovecot, postfix) and clients the generators run in namespaces
+#   bench  the peers make bench times beside mailspill (bench/bench.py):
+#          tshark, ettercap (text only), dsniff, ndpiReader (libndpi-bin)
 #
+# wireshark-common asks whether non-root users may capture: preseeded to
+# no, so the install stays non-interactive and adds no setuid dumpcap.
 # Installing must leave no daemon behind: Debian's dovecot starts a POP3 and
 # IMAP server on install and at every boot. So apt-get runs with a
 # policy-rc.d that forbids starting any service (the previous policy-rc.d
@@ -36,6 +40,7 @@ CLANG_PKGS="clang libclang-rt-14-dev"
 # swaks only recommends it, which --no-install-recommends below skips.
 PCAPS_PKGS="dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd tcpdump curl iproute2 ethtool
             python3 openssl python3-scapy postfix swaks libnet-ssleay-perl"
+BENCH_PKGS="tshark ettercap-text-only dsniff libndpi-bin"
 POLICY=/usr/sbin/policy-rc.d
 SAVED=$POLICY.mailspill-saved
 MARK="# written by mailspill scripts/install-deps.sh while it installs"
@@ -49,8 +54,9 @@ for group in "$@"; do
     lint) PKGS="$PKGS $LINT_PKGS" ;;
     clang) PKGS="$PKGS $CLANG_PKGS" ;;
     pcaps) PKGS="$PKGS $PCAPS_PKGS" ;;
+    bench) PKGS="$PKGS $BENCH_PKGS" ;;
     *)
-        echo "usage: $0 [build] [test] [lint] [clang] [pcaps]" >&2
+        echo "usage: $0 [build] [test] [lint] [clang] [pcaps] [bench]" >&2
         exit 2
         ;;
     esac
@@ -132,6 +138,10 @@ export DEBIAN_FRONTEND=noninteractive
 # run their own inside a namespace).
 case " $missing " in
 *" postfix "*) echo 'postfix postfix/main_mailer_type select No configuration' |
+    debconf-set-selections ;;
+esac
+case " $missing " in
+*" tshark "*) echo 'wireshark-common wireshark-common/install-setuid boolean false' |
     debconf-set-selections ;;
 esac
 apt-get update -q
