@@ -83,7 +83,7 @@ def main():
                 ev = json.loads(line)
                 if ev["event_type"] == "stats":
                     stats = ev["stats"]
-                elif ev["event_type"] == "alert":
+                elif ev["event_type"] == "alert" and "credential" in ev:
                     c = ev["credential"]
                     secret = c.get("password") or c.get("token") or c.get("response")
                     got[(ev["src_ip"], ev["src_port"], ev["dest_ip"], ev["dest_port"],
