@@ -211,6 +211,37 @@ class UnixStreamServer(threading.Thread):
         return self.data.split(b"\n")[:-1] if self.data else []
 
 
+class StallingUnixServer(UnixStreamServer):
+    """A unix stream reader that accepts, reads nothing for stall seconds,
+    then reads every connection to its end, as UnixStreamServer."""
+
+    def __init__(self, path, stall):
+        super().__init__(path)
+        self.stall, self.conns = stall, 0
+
+    def run(self):
+        while not self.done:
+            try:
+                conn, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            self.conns += 1
+            if self.conns == 1:
+                time.sleep(self.stall)
+            conn.settimeout(0.2)
+            with conn:
+                while True:
+                    try:
+                        d = conn.recv(65536)
+                    except socket.timeout:
+                        if self.done:
+                            break
+                        continue
+                    if not d:
+                        break
+                    self.data += d
+
+
 class DgramReader(threading.Thread):
     """Binds path; collects every datagram (up to 256 KiB each)."""
 
