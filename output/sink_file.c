@@ -52,6 +52,15 @@ static enum ms_sink_wr file_write(struct ms_sink *s, const struct iovec *rec, ch
     struct iovec *v = iov;
     int n = 2;
     int fd = fileno(s->fp);
+    if (fd < 0) {
+        /* A stream without a descriptor (a memory stream: tests). */
+        if (fwrite(rec->iov_base, 1, rec->iov_len, s->fp) == rec->iov_len &&
+            fputc('\n', s->fp) != EOF && fflush(s->fp) == 0)
+            return MS_SINK_WR_OK;
+        snprintf(err, errlen, "%s", strerror(errno));
+        clearerr(s->fp);
+        return MS_SINK_WR_FAILED;
+    }
     while (n > 0) {
         ssize_t w = writev(fd, v, n);
         if (w < 0 && errno == EINTR)
