@@ -311,12 +311,7 @@ static bool ensure_up(struct ms_sink *s, bool *up, bool *lost, unsigned *backoff
             return true;
         }
         if (rc == MS_OK) {
-            *up = true;
-            if (*lost) {
-                fprintf(stderr, "mailspill: %s: connected again\n", s->name);
-                ms_sinkq_count_reconnect(s->q);
-                *lost = false;
-            }
+            *up = true; /* "connected again" waits for a record to go through */
             return true;
         }
         say_lost(s, lost, err);
@@ -369,6 +364,14 @@ static void *writer(void *arg)
                 continue;
             }
             backoff = MS_SINK_BACKOFF_MIN_MS;
+            if (lost) {
+                /* Said once the peer takes records again: a server that
+                 * accepts connections and answers each command READONLY
+                 * is not back, and must not get a pair of lines a retry. */
+                fprintf(stderr, "mailspill: %s: connected again\n", s->name);
+                ms_sinkq_count_reconnect(s->q);
+                lost = false;
+            }
             ms_sinkq_release(s->q, w == MS_SINK_WR_OK          ? MS_SINKQ_WRITTEN
                                    : w == MS_SINK_WR_TOO_LARGE ? MS_SINKQ_TOO_LARGE
                                                                : MS_SINKQ_FAILED);

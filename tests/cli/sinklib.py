@@ -98,8 +98,8 @@ class Redis:
     append-only file fsynced on every write, in dir, so that a restart on
     the same dir gets back what was acknowledged."""
 
-    def __init__(self, port, workdir, aof=False):
-        self.port, self.dir, self.aof = port, workdir, aof
+    def __init__(self, port, workdir, aof=False, extra=()):
+        self.port, self.dir, self.aof, self.extra = port, workdir, aof, list(extra)
         self.p = None
 
     def start(self):
@@ -108,6 +108,7 @@ class Redis:
                 "--logfile", os.path.join(self.dir, "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else \
             ["--appendonly", "no"]
+        args += self.extra
         self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   preexec_fn=_die_with_parent)
 

@@ -375,6 +375,44 @@ def test_dead_redis_sigterm(tmp, pcap):
     assert re.search(r"redis://127\.0\.0\.1:\d+/k: \d+ records dropped", err), err
 
 
+def test_redis_readonly_replica(tmp, pcap):
+    """A redis that is a read-only replica (what a failover leaves behind)
+    answers READONLY: transient, the run waits and resends; once it is made
+    a master (REPLICAOF NO ONE) every record arrives."""
+    port = sinklib.free_port()
+    rdir = os.path.join(tmp, "replica")
+    os.mkdir(rdir)
+    # The master it follows does not exist: it stays a read-only replica.
+    redis = sinklib.Redis(port, rdir, extra=["--replicaof", "127.0.0.1", str(sinklib.free_port())])
+    redis.start()
+    out = os.path.join(tmp, "replica.json")
+    errp = os.path.join(tmp, "replica.err")
+    errf = open(errp, "wb")
+    p = subprocess.Popen([BIN, "-r", pcap, "--sink-queue", "4k", "-o", out,
+                          "-o", f"redis://127.0.0.1:{port}/ms-list"], stderr=errf)
+    try:
+        time.sleep(1.5)
+        assert p.poll() is None, f"mailspill did not wait for the replica ({p.returncode})"
+        c = redis.client()
+        assert c.cmd("LLEN", "ms-list") == 0
+        c.cmd("REPLICAOF", "NO", "ONE")
+        c.close()
+        rc = p.wait(timeout=60)
+        c = redis.client()
+        got = c.cmd("LRANGE", "ms-list", 0, -1)
+        c.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        errf.close()
+        redis.kill()
+    err = open(errp, encoding="utf-8").read()
+    assert rc == 0, (rc, err)
+    assert err.count("READONLY") == 1 and "reconnecting" in err, err
+    assert got == lines(out), f"redis holds {len(got)} records, the file {len(lines(out))}"
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="mailspill-sinks.") as tmp:
         pcap, big = os.path.join(tmp, "s.pcap"), os.path.join(tmp, "big.pcap")
@@ -403,6 +441,7 @@ def main():
         case(test_too_large_dropped_not_cut, tmp, big)
         case(test_redis_killed_mid_run, tmp, pcap)
         case(test_dead_redis_sigterm, tmp, pcap)
+        case(test_redis_readonly_replica, tmp, pcap)
     print(f"{results.count(True)} passed, {results.count(False)} failed")
     return 0 if all(results) else 1
 
