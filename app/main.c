@@ -740,6 +740,14 @@ static void service_signals(struct run *r)
     interval_stats(r);
 }
 
+/* Stopped by a signal, or every sink is dead for good (a closed pipe:
+ * the run ends as SIGPIPE used to end it, "N events could not be
+ * written" says the rest). */
+static bool run_over(const struct run *r)
+{
+    return stop_requested || ms_sinks_failed(r->sinks);
+}
+
 /* Runs one source to its end. Returns 0, or 1 when it failed outright. */
 static int run_source(struct run *r, struct ms_source *src, bool live)
 {
@@ -749,7 +757,7 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
     int lt;
     for (;;) {
         service_signals(r);
-        if (stop_requested)
+        if (run_over(r))
             return 0;
         enum ms_next n = ms_source_next(src, &ts, &data, &caplen, &lt);
         if (n == MS_NEXT_PACKET) {
@@ -829,13 +837,13 @@ static int read_arg(struct run *r, struct ms_dirlist *dl, const char *arg)
         return 1;
     }
     size_t read = 0;
-    for (size_t k = first; k < dl->n && !stop_requested; k++) {
+    for (size_t k = first; k < dl->n && !run_over(r); k++) {
         int rc = read_file(r, dl->paths[k], true);
         if (rc == 1)
             return 1;
         read += rc == 0;
     }
-    if (read == 0 && !stop_requested) {
+    if (read == 0 && !run_over(r)) {
         fprintf(stderr, "mailspill: %s: no capture file in this folder\n", arg);
         return 1;
     }
@@ -1073,7 +1081,7 @@ int main(int argc, char **argv)
             status = 1;
             goto done;
         }
-        for (size_t i = 0; i < c.nfiles && !stop_requested && status == 0; i++)
+        for (size_t i = 0; i < c.nfiles && !run_over(&r) && status == 0; i++)
             status = read_arg(&r, &dl, c.files[i]);
     }
     /* Flush sessions in progress: a login whose reply never came is still

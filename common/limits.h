@@ -184,6 +184,13 @@ static inline struct ms_limits ms_limits_default(void)
 /* At the end of a live run (or of a run stopped by a signal), how long the
  * queues may take to drain before what is left is counted as dropped. */
 #define MS_SINK_DRAIN_MS 2000
+/* After that, how long a writer that was told to stop may take to end
+ * before it is left behind (a write to a pipe nobody reads cannot be
+ * interrupted). A sink's first connection, tried before capture starts,
+ * times out sooner than the later ones: 16 dead sinks must not hold the
+ * start for 16 * MS_SINK_IO_MS. */
+#define MS_SINK_JOIN_MS 500
+#define MS_SINK_FIRST_CONNECT_MS 1000
 /* -o unixgram: one record per datagram, at most this long (a reader's
  * buffer of 64 KiB takes any). -o syslog: the whole datagram, header
  * included, at most rsyslog's default maxMessageSize (8k); journald and

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,11 @@ void ms_sink_set_shut_fd(struct ms_sink *s, int fd)
     pthread_mutex_unlock(&s->fd_mu);
 }
 
+void ms_sink_give_up(struct ms_sink *s)
+{
+    atomic_store(&s->dead, true);
+}
+
 struct ms_sinks *ms_sinks_new(const struct ms_sinks_opts *o)
 {
     struct ms_sinks *set = ms_calloc(1, sizeof(*set));
@@ -62,7 +68,7 @@ struct ms_sinks *ms_sinks_new(const struct ms_sinks_opts *o)
 
 static void sink_free(struct ms_sink *s)
 {
-    if (!s)
+    if (!s || s->abandoned)
         return;
     ms_sinkq_free(s->q);
     pthread_mutex_destroy(&s->fd_mu);
@@ -85,7 +91,9 @@ static struct ms_sink *sink_new(struct ms_sinks *set, enum ms_sink_kind kind, co
     s->ops = kind_ops[kind];
     s->o = &set->o;
     s->fd = s->shut_fd = -1;
+    s->connect_ms = MS_SINK_IO_MS;
     atomic_init(&s->reopen, false);
+    atomic_init(&s->dead, false);
     s->name = ms_strdup(name);
     s->q = ms_sinkq_new(set->o.queue_bytes, MS_SINK_QUEUE_RECORDS);
     if (!s->name || !s->q) {
@@ -157,6 +165,11 @@ static enum ms_rc parse_spec(struct ms_sinks *set, struct ms_sink *s, const char
             snprintf(err, errlen, "%s: no socket path", arg);
             return MS_ERR_ARG;
         }
+        if (strlen(rest) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            snprintf(err, errlen, "%s: socket path too long (at most %zu bytes)", arg,
+                     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+            return MS_ERR_ARG;
+        }
         s->path = ms_strdup(rest);
         if (s->kind == MS_SINK_UNIXGRAM)
             s->max_record = MS_SINK_DGRAM_MAX;
@@ -178,7 +191,13 @@ static enum ms_rc parse_spec(struct ms_sinks *set, struct ms_sink *s, const char
             }
         }
         s->pri = fac * 8 + MS_SYSLOG_SEVERITY;
-        s->path = ms_strdup(set->o.syslog_socket ? set->o.syslog_socket : "/dev/log");
+        rest = set->o.syslog_socket ? set->o.syslog_socket : "/dev/log";
+        if (strlen(rest) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            snprintf(err, errlen, "--syslog-socket %s: socket path too long (at most %zu bytes)",
+                     rest, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+            return MS_ERR_ARG;
+        }
+        s->path = ms_strdup(rest);
         if (s->path)
             s->max_record = MS_SINK_SYSLOG_MAX - ms_sink_syslog_header_len(s);
         break;
@@ -279,18 +298,20 @@ static void say_lost(struct ms_sink *s, bool *said, const char *why)
 }
 
 /* Connects, trying again after each failure with a doubling wait. False
- * when the queue was aborted meanwhile. */
+ * when the queue was aborted meanwhile. An address that can never work
+ * (MS_ERR_ARG) is given up at once: *up stays false, the sink is dead. */
 static bool ensure_up(struct ms_sink *s, bool *up, bool *lost, unsigned *backoff)
 {
     char err[256];
     while (!*up) {
-        if (s->ops->connect(s, err, sizeof(err)) == MS_OK) {
-            *up = true;
-            if (*lost) {
-                fprintf(stderr, "mailspill: %s: connected again\n", s->name);
-                ms_sinkq_count_reconnect(s->q);
-                *lost = false;
-            }
+        enum ms_rc rc = s->ops->connect(s, err, sizeof(err));
+        if (rc == MS_ERR_ARG) {
+            fprintf(stderr, "mailspill: %s: %s; its records are given up\n", s->name, err);
+            ms_sink_give_up(s);
+            return true;
+        }
+        if (rc == MS_OK) {
+            *up = true; /* "connected again" waits for a record to go through */
             return true;
         }
         say_lost(s, lost, err);
@@ -318,8 +339,15 @@ static void *writer(void *arg)
             continue;
         }
         for (size_t i = 0; i < n;) {
-            if (!up && !ensure_up(s, &up, &lost, &backoff))
+            if (ms_sinkq_aborted(s->q))
+                return NULL; /* close counts what is left */
+            if (!up && !atomic_load(&s->dead) && !ensure_up(s, &up, &lost, &backoff))
                 return NULL; /* aborted: close counts what is left */
+            if (atomic_load(&s->dead)) {
+                ms_sinkq_release(s->q, MS_SINKQ_FAILED);
+                i++;
+                continue;
+            }
             enum ms_sink_wr w = s->ops->write(s, &iov[i], err, sizeof(err));
             if (w == MS_SINK_WR_LOST) {
                 s->ops->disconnect(s);
@@ -336,6 +364,14 @@ static void *writer(void *arg)
                 continue;
             }
             backoff = MS_SINK_BACKOFF_MIN_MS;
+            if (lost) {
+                /* Said once the peer takes records again: a server that
+                 * accepts connections and answers each command READONLY
+                 * is not back, and must not get a pair of lines a retry. */
+                fprintf(stderr, "mailspill: %s: connected again\n", s->name);
+                ms_sinkq_count_reconnect(s->q);
+                lost = false;
+            }
             ms_sinkq_release(s->q, w == MS_SINK_WR_OK          ? MS_SINKQ_WRITTEN
                                    : w == MS_SINK_WR_TOO_LARGE ? MS_SINKQ_TOO_LARGE
                                                                : MS_SINKQ_FAILED);
@@ -356,7 +392,16 @@ enum ms_rc ms_sinks_start(struct ms_sinks *set, char *err, size_t errlen)
     char why[256];
     for (size_t i = 0; i < set->n; i++) {
         struct ms_sink *s = set->s[i];
-        s->up = !s->ops->connect || s->ops->connect(s, why, sizeof(why)) == MS_OK;
+        enum ms_rc c = MS_OK;
+        s->connect_ms = MS_SINK_FIRST_CONNECT_MS;
+        if (s->ops->connect)
+            c = s->ops->connect(s, why, sizeof(why));
+        s->connect_ms = MS_SINK_IO_MS;
+        if (c == MS_ERR_ARG) {
+            snprintf(err, errlen, "%s: %s", s->name, why);
+            return c;
+        }
+        s->up = c == MS_OK;
         if (!s->up)
             say_lost(s, &s->lost, why);
     }
@@ -432,6 +477,7 @@ void ms_sinks_close(struct ms_sinks *set)
      * whatever the number of dead sinks. */
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool aborted[MS_SINKS_MAX] = { false };
     for (size_t i = 0; i < set->n; i++) {
         struct ms_sink *s = set->s[i];
         if (!s->started)
@@ -443,19 +489,38 @@ void ms_sinks_close(struct ms_sinks *set)
             /* Undelivered: wake the writer wherever it waits (a backoff,
              * a send or a reply from a peer that does not answer). */
             ms_sinkq_abort(s->q);
+            aborted[i] = true;
             pthread_mutex_lock(&s->fd_mu);
             if (s->shut_fd >= 0)
                 shutdown(s->shut_fd, SHUT_RDWR);
             pthread_mutex_unlock(&s->fd_mu);
         }
     }
+    /* Nothing wakes a write to a file or a pipe (a reader that stopped
+     * reading, a FIFO, a hung NFS server): such a writer is left behind,
+     * its record counted as dropped. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += MS_SINK_JOIN_MS / 1000;
+    until.tv_nsec += (MS_SINK_JOIN_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     for (size_t i = 0; i < set->n; i++) {
         struct ms_sink *s = set->s[i];
-        if (s->started)
+        if (s->started && !aborted[i])
             pthread_join(s->thread, NULL);
+        else if (s->started && pthread_timedjoin_np(s->thread, NULL, &until) != 0)
+            s->abandoned = true;
         s->started = false;
         ms_sinkq_drop_rest(s->q);
-        s->ops->disconnect(s);
+        if (s->abandoned)
+            fprintf(stderr,
+                    "mailspill: warning: %s: its last write is still blocked; left behind\n",
+                    s->name);
+        else
+            s->ops->disconnect(s);
     }
 }
 
@@ -470,10 +535,13 @@ void ms_sinks_warn(struct ms_sinks *set)
                     "mailspill: warning: %s: %llu records dropped: its queue was full, or they "
                     "were not delivered by the end of the run\n",
                     s->name, (unsigned long long)c.dropped_full);
+        /* The cap that applied: the sink's own, or its queue's when smaller. */
+        size_t cap = ms_sinkq_max_record(s->q);
+        if (s->max_record && s->max_record < cap)
+            cap = s->max_record;
         if (c.dropped_too_large)
             fprintf(stderr, "mailspill: warning: %s: %llu records dropped: larger than %zu bytes\n",
-                    s->name, (unsigned long long)c.dropped_too_large,
-                    s->max_record ? s->max_record : s->o->queue_bytes);
+                    s->name, (unsigned long long)c.dropped_too_large, cap);
     }
 }
 
@@ -482,9 +550,22 @@ void ms_sinks_free(struct ms_sinks *set)
     if (!set)
         return;
     ms_sinks_close(set);
-    for (size_t i = 0; i < set->n; i++)
+    bool abandoned = false;
+    for (size_t i = 0; i < set->n; i++) {
+        abandoned = abandoned || set->s[i]->abandoned;
         sink_free(set->s[i]);
-    ms_free(set);
+    }
+    if (!abandoned) /* else its writer may still read the options */
+        ms_free(set);
+}
+
+bool ms_sinks_failed(struct ms_sinks *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (!atomic_load(&set->s[i]->dead))
+            return false;
+    }
+    return set->n > 0;
 }
 
 size_t ms_sinks_count(const struct ms_sinks *set)

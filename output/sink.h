@@ -65,8 +65,14 @@ void ms_sinks_reopen(struct ms_sinks *set);
 void ms_sinks_sync(struct ms_sinks *set);
 /* Drains the queues (live, or after a stop: at most MS_SINK_DRAIN_MS;
  * reading files: until delivered or stopped), ends the writers, counts
- * what is left as dropped, closes. */
+ * what is left as dropped, closes. A writer that an abort cannot wake (a
+ * write to a pipe nobody reads) is waited for MS_SINK_JOIN_MS more, then
+ * left running: the process is ending, and nothing it uses is freed. */
 void ms_sinks_close(struct ms_sinks *set);
+/* True once every sink is dead for good (a reader closed the pipe, an
+ * address that can never work): the run stops, as SIGPIPE used to stop it.
+ * Polled by the main loop; safe from any thread. */
+bool ms_sinks_failed(struct ms_sinks *set);
 /* Tells on stderr, per sink, what was dropped (nothing when nothing was). */
 void ms_sinks_warn(struct ms_sinks *set);
 void ms_sinks_free(struct ms_sinks *set);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sink_int.h"
@@ -40,17 +41,51 @@ void ms_sink_file_reopen(struct ms_sink *s)
     s->fp = nfp;
 }
 
+/* Written with writev, never through the FILE's buffer: a record is whole
+ * on its way out, and a writer left blocked on a pipe nobody reads
+ * (ms_sinks_close) leaves nothing in a stdio buffer for exit to flush
+ * into that same pipe. */
 static enum ms_sink_wr file_write(struct ms_sink *s, const struct iovec *rec, char *err,
                                   size_t errlen)
 {
-    bool bad = fwrite(rec->iov_base, 1, rec->iov_len, s->fp) != rec->iov_len ||
-               fputc('\n', s->fp) == EOF || fflush(s->fp) != 0;
-    if (!bad)
-        return MS_SINK_WR_OK;
-    snprintf(err, errlen, "%s", strerror(errno));
-    /* The next record is tried again: space may come back. */
-    clearerr(s->fp);
-    return MS_SINK_WR_FAILED;
+    struct iovec iov[2] = { *rec, { "\n", 1 } };
+    struct iovec *v = iov;
+    int n = 2;
+    int fd = fileno(s->fp);
+    if (fd < 0) {
+        /* A stream without a descriptor (a memory stream: tests). */
+        if (fwrite(rec->iov_base, 1, rec->iov_len, s->fp) == rec->iov_len &&
+            fputc('\n', s->fp) != EOF && fflush(s->fp) == 0)
+            return MS_SINK_WR_OK;
+        snprintf(err, errlen, "%s", strerror(errno));
+        clearerr(s->fp);
+        return MS_SINK_WR_FAILED;
+    }
+    while (n > 0) {
+        ssize_t w = writev(fd, v, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            snprintf(err, errlen, "%s", strerror(errno));
+            /* Nobody reads the pipe any more: nothing will ever be written
+             * (SIGPIPE, blocked in this thread, used to end the run). A
+             * full disk is not dead: the next record is tried again. */
+            if (errno == EPIPE)
+                ms_sink_give_up(s);
+            return MS_SINK_WR_FAILED;
+        }
+        size_t left = (size_t)w;
+        while (n > 0 && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (char *)v->iov_base + left;
+            v->iov_len -= left;
+        }
+    }
+    return MS_SINK_WR_OK;
 }
 
 static void file_close(struct ms_sink *s)

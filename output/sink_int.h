@@ -52,6 +52,9 @@ struct ms_sink {
     bool error_said;               /* an error reply was reported once */
     bool close_failed;             /* the file's last bytes could not be written */
     bool up, lost;                 /* after the first connect, for the writer */
+    unsigned connect_ms;           /* a connect's timeout: short for the first try */
+    atomic_bool dead;              /* given up for good: a closed pipe, a bad address */
+    bool abandoned;                /* its writer never came back: nothing of it is freed */
     struct ms_sinkq *q;
     pthread_t thread;
     bool started;
@@ -59,6 +62,9 @@ struct ms_sink {
 
 /* The connection an abort may shut down (-1: none), set by the backends. */
 void ms_sink_set_shut_fd(struct ms_sink *s, int fd);
+/* The sink can never write again (a reader that closed its pipe): what
+ * reaches it from now on is given up (write_errors) without trying. */
+void ms_sink_give_up(struct ms_sink *s);
 
 /* Opens path for a file sink, mode 0600 whatever the umask (the output
  * holds secrets): truncated, or appended to (a reopen). */

@@ -355,3 +355,8 @@ void ms_sinkq_counters(struct ms_sinkq *q, struct ms_sink_counters *c)
     c->queued = q->nrec;
     pthread_mutex_unlock(&q->mu);
 }
+
+size_t ms_sinkq_max_record(const struct ms_sinkq *q)
+{
+    return q->cap - MS_SINKQ_HDR;
+}

@@ -87,5 +87,7 @@ void ms_sinkq_abort(struct ms_sinkq *q);
 void ms_sinkq_drop_rest(struct ms_sinkq *q);
 
 void ms_sinkq_counters(struct ms_sinkq *q, struct ms_sink_counters *c);
+/* The longest record a push takes (longer ones: MS_SINKQ_OVERSIZE). */
+size_t ms_sinkq_max_record(const struct ms_sinkq *q);
 
 #endif

@@ -12,8 +12,9 @@
 
 static enum ms_rc redis_connect(struct ms_sink *s, char *err, size_t errlen)
 {
+    struct timeval ctv = { s->connect_ms / 1000, (suseconds_t)(s->connect_ms % 1000) * 1000 };
     struct timeval tv = { MS_SINK_IO_MS / 1000, (suseconds_t)(MS_SINK_IO_MS % 1000) * 1000 };
-    redisContext *c = redisConnectWithTimeout(s->path, s->port, tv);
+    redisContext *c = redisConnectWithTimeout(s->path, s->port, ctv);
     if (!c || c->err) {
         snprintf(err, errlen, "cannot connect: %s", c ? c->errstr : "out of memory");
         redisFree(c);
@@ -39,10 +40,12 @@ static void redis_close(struct ms_sink *s)
 }
 
 /* Errors a server says while it cannot serve yet (a restart loading its
- * data, a script running): the command is tried again, as after a loss. */
+ * data, a script running, a replica that a failover left behind and that
+ * a reconnect may find a master again): the command is tried again, as
+ * after a loss. */
 static bool transient(const char *msg)
 {
-    static const char *const words[] = { "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN" };
+    static const char *const words[] = { "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY" };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         size_t n = strlen(words[i]);
         if (strncmp(msg, words[i], n) == 0 && (msg[n] == ' ' || msg[n] == '\0'))

@@ -7,7 +7,7 @@
  * be checked before sending (a record is dropped, never cut), and keeps
  * openlog's process-wide state out. Sends never raise SIGPIPE
  * (MSG_NOSIGNAL) and time out after MS_SINK_IO_MS: a reader that stopped
- * reading counts as lost, and the writer reconnects. */
+ * reading between two records counts as lost, and the writer reconnects. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,13 +34,15 @@ static enum ms_rc sock_connect(struct ms_sink *s, int type, char *err, size_t er
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return MS_ERR_IO;
     }
-    struct timeval tv = { MS_SINK_IO_MS / 1000, (suseconds_t)(MS_SINK_IO_MS % 1000) * 1000 };
+    struct timeval tv = { s->connect_ms / 1000, (suseconds_t)(s->connect_ms % 1000) * 1000 };
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0) {
         snprintf(err, errlen, "cannot connect: %s", strerror(errno));
         close(fd);
         return MS_ERR_IO;
     }
+    tv = (struct timeval){ MS_SINK_IO_MS / 1000, (suseconds_t)(MS_SINK_IO_MS % 1000) * 1000 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     s->fd = fd;
     ms_sink_set_shut_fd(s, fd);
     return MS_OK;
@@ -65,7 +67,11 @@ static void sock_close(struct ms_sink *s)
     s->fd = -1;
 }
 
-/* Sends iov whole (a stream may take it in parts). */
+/* Sends iov whole (a stream may take it in parts). A timeout counts as a
+ * reader that stopped only before the record's first byte: once part of
+ * it is sent, giving up would leave the reader half a line (and send it
+ * whole again on the next connection), so the send waits on until the
+ * record is out or the end of the run shuts the socket down (EPIPE). */
 static enum ms_sink_wr send_all(struct ms_sink *s, struct iovec *iov, size_t n, char *err,
                                 size_t errlen)
 {
@@ -73,10 +79,13 @@ static enum ms_sink_wr send_all(struct ms_sink *s, struct iovec *iov, size_t n, 
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = iov;
     mh.msg_iovlen = n;
+    bool started = false;
     while (mh.msg_iovlen > 0) {
         ssize_t w = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
+        if (w < 0 && (errno == EINTR || (errno == EAGAIN && started)))
             continue;
+        if (w > 0)
+            started = true;
         if (w < 0) {
             if (errno == EMSGSIZE)
                 return MS_SINK_WR_TOO_LARGE;

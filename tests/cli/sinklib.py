@@ -98,8 +98,8 @@ class Redis:
     append-only file fsynced on every write, in dir, so that a restart on
     the same dir gets back what was acknowledged."""
 
-    def __init__(self, port, workdir, aof=False):
-        self.port, self.dir, self.aof = port, workdir, aof
+    def __init__(self, port, workdir, aof=False, extra=()):
+        self.port, self.dir, self.aof, self.extra = port, workdir, aof, list(extra)
         self.p = None
 
     def start(self):
@@ -108,6 +108,7 @@ class Redis:
                 "--logfile", os.path.join(self.dir, "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else \
             ["--appendonly", "no"]
+        args += self.extra
         self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   preexec_fn=_die_with_parent)
 
@@ -209,6 +210,37 @@ class UnixStreamServer(threading.Thread):
 
     def lines(self):
         return self.data.split(b"\n")[:-1] if self.data else []
+
+
+class StallingUnixServer(UnixStreamServer):
+    """A unix stream reader that accepts, reads nothing for stall seconds,
+    then reads every connection to its end, as UnixStreamServer."""
+
+    def __init__(self, path, stall):
+        super().__init__(path)
+        self.stall, self.conns = stall, 0
+
+    def run(self):
+        while not self.done:
+            try:
+                conn, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            self.conns += 1
+            if self.conns == 1:
+                time.sleep(self.stall)
+            conn.settimeout(0.2)
+            with conn:
+                while True:
+                    try:
+                        d = conn.recv(65536)
+                    except socket.timeout:
+                        if self.done:
+                            break
+                        continue
+                    if not d:
+                        break
+                    self.data += d
 
 
 class DgramReader(threading.Thread):

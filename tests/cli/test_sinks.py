@@ -80,6 +80,137 @@ def test_file_that_cannot_be_written(tmp, pcap):
     assert sink["write_errors"] == 600 and sink["written"] == 600, sink
 
 
+def test_sigint_pipe_nobody_reads(tmp, pcap):
+    """Standard output a pipe nobody reads: the writer blocks in write(2),
+    which nothing interrupts. SIGINT still ends the run within the drain
+    (2 s) and the wait for the writer (0.5 s), the rest counted dropped."""
+    rfd, wfd = os.pipe()
+    try:
+        p = subprocess.Popen([BIN, "-r", pcap], stdout=wfd, stderr=subprocess.PIPE)
+        os.close(wfd)
+        try:
+            time.sleep(1.5)
+            assert p.poll() is None, f"mailspill ended with its pipe full ({p.returncode})"
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                assert False, "SIGINT did not end a run whose standard output is blocked"
+            took = time.monotonic() - t0
+            err = p.stderr.read().decode()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    finally:
+        os.close(rfd)
+    assert took < 5, f"SIGINT took {took:.1f} s"
+    assert "standard output: its last write is still blocked; left behind" in err, err
+    assert re.search(r"standard output: \d+ records dropped", err), err
+
+
+def test_closed_pipe_stops_run(tmp, huge):
+    """-r - | head -c 10: once nobody reads standard output the run stops
+    early (as when SIGPIPE killed it), exit status 1; the capture this test
+    feeds on standard input is far from read whole."""
+    with open(huge, "rb") as f:
+        data = f.read()
+    p = subprocess.Popen(f"{BIN} -r - | head -c 10 >/dev/null; exit ${{PIPESTATUS[0]}}",
+                         shell=True, executable="/bin/bash", stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    fed = 0
+    try:
+        for at in range(0, len(data), 65536):
+            p.stdin.write(data[at:at + 65536])
+            p.stdin.flush()
+            fed = at + 65536
+        p.stdin.close()
+    except BrokenPipeError:
+        pass
+    try:
+        rc = p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = p.stderr.read().decode()
+    assert rc == 1, (rc, err)
+    assert re.search(r"mailspill: \d+ events could not be written", err), err
+    assert fed < len(data) // 4, f"read {fed} of {len(data)} bytes after the pipe closed"
+
+
+def test_closed_pipe_other_sinks_go_on(tmp, pcap):
+    """Standard output closed early, a file beside it: the file gets every
+    record, the run is not cut short; exit status 1 for what was lost."""
+    out = os.path.join(tmp, "beside-pipe.json")
+    r = subprocess.run(f"{BIN} -r {pcap} -o - -o {out} | head -c 10 >/dev/null; "
+                       "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert len(lines(out)) == 601, len(lines(out))
+    assert b"events could not be written" in r.stderr, r.stderr
+
+
+def test_socket_path_too_long(tmp, pcap):
+    """A socket path sun_path cannot hold is a usage error at once (it used
+    to be retried forever, holding the run)."""
+    long_path = os.path.join(tmp, "s" * 120)
+    for args in (["-o", f"unix:{long_path}"], ["-o", f"unixgram:{long_path}"],
+                 ["-o", "syslog", "--syslog-socket", long_path]):
+        try:
+            r = subprocess.run([BIN, "-r", pcap] + args, capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            assert False, f"{args}: the run waited for a path that can never work"
+        err = r.stderr.decode()
+        assert r.returncode == 2, (args, r.returncode, err)
+        assert err.startswith("mailspill: ") and "socket path too long (at most 107 bytes)" in \
+            err.splitlines()[0], (args, err)
+
+
+def test_too_large_says_queue_cap(tmp, big):
+    """A record over a --sink-queue smaller than the sink's own cap: the
+    warning names the queue's limit, the one that applied."""
+    ug = os.path.join(tmp, "small-q.sock")
+    dgram = sinklib.DgramReader(ug)
+    dgram.start()
+    try:
+        r = subprocess.run([BIN, "-r", big, "--body-bytes", "90000", "--sink-queue", "8k",
+                            "-o", f"unixgram:{ug}"],
+                           capture_output=True, timeout=60)
+    finally:
+        dgram.stop()
+    err = r.stderr.decode()
+    assert r.returncode == 0, (r.returncode, err)
+    m = re.search(r"unixgram:\S+: (\d+) records dropped: larger than (\d+) bytes", err)
+    assert m and int(m.group(1)) > 0, err
+    assert m.group(2) == str(8192 - 4), err  # the queue's, not unixgram's 65536
+    assert all(len(d) <= 8188 for d in dgram.msgs), [len(d) for d in dgram.msgs]
+
+
+def test_stream_reader_stalls_mid_record(tmp, stall_pcap):
+    """A unix stream reader that reads nothing for longer than two send
+    timeouts while a 600 KiB record is half sent: the record is finished
+    when it reads again, never cut and sent again on a new connection."""
+    us = os.path.join(tmp, "stall.sock")
+    out = os.path.join(tmp, "stall.json")
+    stream = sinklib.StallingUnixServer(us, 11)
+    stream.start()
+    try:
+        r = subprocess.run([BIN, "-r", stall_pcap, "--body-bytes", "1000000", "-o", out,
+                            "-o", f"unix:{us}"], capture_output=True, timeout=60)
+    finally:
+        stream.stop()
+    want = lines(out)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert max(len(w) for w in want) > 500000, [len(w) for w in want]
+    got = stream.lines()
+    for g in got:
+        json.loads(g)  # a cut record would not parse
+    assert got == want, f"{len(got)} lines, the file {len(want)}"
+    assert stream.conns == 1 and b"reconnecting" not in r.stderr, (stream.conns, r.stderr)
+
+
 def test_every_sink_at_once(tmp, pcap, redis):
     out = os.path.join(tmp, "all.json")
     us, ug, sl = (os.path.join(tmp, n) for n in ("stream.sock", "dgram.sock", "syslog.sock"))
@@ -244,12 +375,59 @@ def test_dead_redis_sigterm(tmp, pcap):
     assert re.search(r"redis://127\.0\.0\.1:\d+/k: \d+ records dropped", err), err
 
 
+def test_redis_readonly_replica(tmp, pcap):
+    """A redis that is a read-only replica (what a failover leaves behind)
+    answers READONLY: transient, the run waits and resends; once it is made
+    a master (REPLICAOF NO ONE) every record arrives."""
+    port = sinklib.free_port()
+    rdir = os.path.join(tmp, "replica")
+    os.mkdir(rdir)
+    # The master it follows does not exist: it stays a read-only replica.
+    redis = sinklib.Redis(port, rdir, extra=["--replicaof", "127.0.0.1", str(sinklib.free_port())])
+    redis.start()
+    out = os.path.join(tmp, "replica.json")
+    errp = os.path.join(tmp, "replica.err")
+    errf = open(errp, "wb")
+    p = subprocess.Popen([BIN, "-r", pcap, "--sink-queue", "4k", "-o", out,
+                          "-o", f"redis://127.0.0.1:{port}/ms-list"], stderr=errf)
+    try:
+        time.sleep(1.5)
+        assert p.poll() is None, f"mailspill did not wait for the replica ({p.returncode})"
+        c = redis.client()
+        assert c.cmd("LLEN", "ms-list") == 0
+        c.cmd("REPLICAOF", "NO", "ONE")
+        c.close()
+        rc = p.wait(timeout=60)
+        c = redis.client()
+        got = c.cmd("LRANGE", "ms-list", 0, -1)
+        c.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        errf.close()
+        redis.kill()
+    err = open(errp, encoding="utf-8").read()
+    assert rc == 0, (rc, err)
+    assert err.count("READONLY") == 1 and "reconnecting" in err, err
+    assert got == lines(out), f"redis holds {len(got)} records, the file {len(lines(out))}"
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="mailspill-sinks.") as tmp:
         pcap, big = os.path.join(tmp, "s.pcap"), os.path.join(tmp, "big.pcap")
         sinklib.gen_sessions(GEN, pcap, 200, 1)
         sinklib.gen_sessions(GEN, big, 2, 100)
+        huge, stall = os.path.join(tmp, "huge.pcap"), os.path.join(tmp, "stall.pcap")
+        sinklib.gen_sessions(GEN, huge, 5000, 1)
+        sinklib.gen_sessions(GEN, stall, 2, 600)
         case(test_file_that_cannot_be_written, tmp, pcap)
+        case(test_sigint_pipe_nobody_reads, tmp, pcap)
+        case(test_closed_pipe_stops_run, tmp, huge)
+        case(test_closed_pipe_other_sinks_go_on, tmp, pcap)
+        case(test_socket_path_too_long, tmp, pcap)
+        case(test_too_large_says_queue_cap, tmp, big)
+        case(test_stream_reader_stalls_mid_record, tmp, stall)
         if not sinklib.have_redis():
             if not all(results):
                 return 1
@@ -263,6 +441,7 @@ def main():
         case(test_too_large_dropped_not_cut, tmp, big)
         case(test_redis_killed_mid_run, tmp, pcap)
         case(test_dead_redis_sigterm, tmp, pcap)
+        case(test_redis_readonly_replica, tmp, pcap)
     print(f"{results.count(True)} passed, {results.count(False)} failed")
     return 0 if all(results) else 1
 

@@ -103,7 +103,7 @@ struct consumer {
     struct ms_sinkq *q;
     long delay_ms;
     long released_at;
-    volatile sig_atomic_t *raise;
+    pthread_t raise_in; /* raiser: the thread whose stop flag it raises */
 };
 
 static void *slow_consumer(void *arg)
@@ -118,11 +118,22 @@ static void *slow_consumer(void *arg)
     return NULL;
 }
 
+/* The stop flag is raised as mailspill raises it: by a signal handler, in
+ * the thread that waits (writing it from another thread would be a data
+ * race on a sig_atomic_t). */
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
 static void *raiser(void *arg)
 {
     struct consumer *k = arg;
     usleep((useconds_t)k->delay_ms * 1000);
-    *k->raise = 1;
+    pthread_kill(k->raise_in, SIGUSR1);
     return NULL;
 }
 
@@ -132,7 +143,7 @@ static void test_offline_push_waits_for_room(void **state)
     struct ms_sinkq *q = ms_sinkq_new(4096, 1);
     assert_non_null(q);
     push_ok(q, "first");
-    struct consumer k = { q, 150, 0, NULL };
+    struct consumer k = { .q = q, .delay_ms = 150 };
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, slow_consumer, &k), 0);
     long t0 = now_ms();
@@ -156,15 +167,21 @@ static void test_offline_wait_ends_on_stop(void **state)
     struct ms_sinkq *q = ms_sinkq_new(4096, 1);
     assert_non_null(q);
     push_ok(q, "first");
-    volatile sig_atomic_t stop = 0;
-    struct consumer k = { q, 100, 0, &stop };
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    stop_flag = 0;
+    struct consumer k = { q, 100, 0, pthread_self() };
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, raiser, &k), 0);
     long t0 = now_ms();
     /* No writer: only the stop flag (SIGINT) ends the wait. */
-    assert_int_equal(ms_sinkq_push(q, "second", 6, true, &stop), MS_SINKQ_STOPPED);
+    assert_int_equal(ms_sinkq_push(q, "second", 6, true, &stop_flag), MS_SINKQ_STOPPED);
     long took = now_ms() - t0;
     pthread_join(t, NULL);
+    sigaction(SIGUSR1, &old, NULL);
     assert_true(took >= 90 && took < 1000);
     struct ms_sink_counters c;
     ms_sinkq_counters(q, &c);
