@@ -312,9 +312,18 @@ static void stop_classifying(struct ms_app_session *a)
     ms_buf_free(&a->dir[1].probe);
 }
 
+/* The first bytes of a direction look like a TLS record: a handshake
+ * (22), version 3.0 to 3.4 (RFC 8446 5.1). */
+static bool tls_record_first(const struct ms_buf *b)
+{
+    return b->len >= 3 && b->p[0] == 0x16 && b->p[1] == 0x03 && b->p[2] <= 0x04;
+}
+
 /* Implicit TLS (README, session events): nDPI names IMAPS, POP3S or
  * SMTPS, or, when it cannot say which (TLS, or no verdict), the server's
- * port is 993, 995 or 465. MS_PROTO_COUNT: not a mail session. */
+ * port is 993, 995 or 465 and the first bytes of either side look like a
+ * TLS record (junk sent to those ports is no TLS session). MS_PROTO_COUNT:
+ * not a mail session. */
 static enum ms_proto implicit_proto(const struct ms_app_session *a, enum ms_app v)
 {
     switch (v) {
@@ -330,6 +339,8 @@ static enum ms_proto implicit_proto(const struct ms_app_session *a, enum ms_app 
     default:
         return MS_PROTO_COUNT;
     }
+    if (!tls_record_first(&a->dir[0].probe) && !tls_record_first(&a->dir[1].probe))
+        return MS_PROTO_COUNT;
     switch (a->flow->srv_port) {
     case 995:
         return MS_PROTO_POP3;
