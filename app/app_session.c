@@ -62,6 +62,7 @@ struct app_summary {
     bool have_posture;
     bool implicit;                /* TLS from the first byte ... */
     enum ms_proto implicit_proto; /* ... of this protocol */
+    bool offer_noted;             /* its STARTTLS offer is in the memo (note_offer) */
 };
 
 /* Per direction: swapped as one struct with the flow's. */
@@ -417,6 +418,37 @@ static void replay_log(struct ms_app_session *a)
 /* A session upgraded with STARTTLS/STLS counts as encrypted (README,
  * Protocols), once, as soon as the dissector sees the upgrade, so that a
  * SIGUSR1 stats event during the session has it too. */
+/* The memo's key for this flow's server (app/tls_memo.h). */
+static struct ms_tls_server memo_server(const struct ms_app_session *a, enum ms_proto proto)
+{
+    const struct ms_flow *f = a->flow;
+    struct ms_tls_server srv = { .ip_version = f->ip_version,
+                                 .port = f->srv_port,
+                                 .proto = (uint8_t)proto };
+    memcpy(srv.addr, f->srv_addr, sizeof(srv.addr));
+    return srv;
+}
+
+/* A STARTTLS offer goes into the memo when it is seen, not when its
+ * session ends: a long session (IDLE) that offered it must not leave a
+ * stripped session of the same server that ends first unjudged. The
+ * offer is the one noted for the session (its end adds none). */
+static void note_offer(struct ms_app_session *a)
+{
+    struct ms_session_posture p;
+    enum ms_proto proto = MS_PROTO_COUNT;
+    if (!a->sum || a->sum->offer_noted || !a->dst || !a->d->posture || !a->c->tls_memo)
+        return;
+    a->d->posture(a->dst, &p);
+    if (p.starttls_offered != MS_TRI_TRUE || !ms_proto_by_name(a->d->name, &proto))
+        return;
+    a->sum->offer_noted = true;
+    struct ms_tls_server srv = memo_server(a, proto);
+    if (ms_tls_memo_offered(a->c->tls_memo, &srv, a->flow->flow_id, a->now.ts_us) != MS_OK)
+        stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
+                       "out of memory: this server's STARTTLS offer is not remembered");
+}
+
 static void note_tls(struct ms_app_session *a)
 {
     if (!a->counted_tls && a->dst && a->d->tls && a->d->tls(a->dst)) {
@@ -462,6 +494,7 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
      * with the packets it came in. */
     replay_log(a);
     note_tls(a);
+    note_offer(a);
     /* A direction that overflowed the log was cut there (log_record): its
      * cut record told the dissector of the rest as a gap at that point, so
      * it never joins the bytes before the hole to those after it. */
@@ -661,6 +694,7 @@ static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n,
         advance(a, m);
         dissect_data(a, dir, p, n);
         note_tls(a);
+        note_offer(a);
         break;
     case ST_CLASSIFYING:
         if (ms_buf_append_some(&a->dir[dir].probe, p, n) == MS_ERR_NOMEM) {
@@ -744,11 +778,10 @@ static void check_stripping(struct ms_app_session *a, enum ms_proto proto,
     struct ms_flow *f = a->flow;
     if (!a->c->tls_memo || proto == MS_PROTO_COUNT)
         return;
-    struct ms_tls_server srv = { .ip_version = f->ip_version,
-                                 .port = f->srv_port,
-                                 .proto = (uint8_t)proto };
-    memcpy(srv.addr, f->srv_addr, sizeof(srv.addr));
+    struct ms_tls_server srv = memo_server(a, proto);
     if (p->starttls_offered == MS_TRI_TRUE) {
+        if (a->sum->offer_noted)
+            return; /* noted when seen (note_offer) */
         if (ms_tls_memo_offered(a->c->tls_memo, &srv, f->flow_id, a->now.ts_us) != MS_OK)
             stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
                            "out of memory: this server's STARTTLS offer is not remembered");

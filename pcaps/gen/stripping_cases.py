@@ -34,6 +34,10 @@ TCP payload this script wrote, never from mailspill's output:
   smtp-starttls-turned-off   three sessions after the offer list no
       STARTTLS (the admin turned it off): one alert, on the first of them
       (one alert per offer), none for the next two.
+  smtp-offer-in-open-session the offering session stays open to the end
+      of the capture; a session that lists no STARTTLS and logs in with
+      AUTH PLAIN ends first: one alert (the offer is remembered when seen,
+      not when its session ends).
   imap-logindisabled-left    STARTTLS replaced by "XXXXXXXA", LOGINDISABLED
       left in the greeting: the offer is STARTTLS itself: one alert.
   implicit-port-junk         bytes that are no TLS record to 465 and to 993
@@ -55,6 +59,7 @@ CIP, SIP = "10.0.0.9", "10.0.0.1"
 # README's alert table: "STARTTLS stripped" per protocol, and IMAP LOGIN.
 SIG_STRIPPED = {"pop3": 1610150, "imap": 1610250, "smtp": 1610350}
 SIG_IMAP_LOGIN = 1610203
+SIG_SMTP_PLAIN = 1610304
 EHLO_TLS = (b"250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n"
             b"250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n")
 EHLO_NOTLS = EHLO_TLS.replace(b"250-STARTTLS\r\n", b"")
@@ -244,6 +249,28 @@ def main():
                                        ("s", EHLO_NOTLS), ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n")],
                        offered=False, complete=True, mechs=("PLAIN", "LOGIN"), stripped=i == 0)
     c.write(outdir, "smtp-starttls-turned-off")
+
+    # The offering session stays open (IDLE-like) until the end of the
+    # capture; the stripped one ends first: its alert names the open one.
+    c = Capture()
+    c.mail_session(40001, 25, [("s", b"220 mx ESMTP\r\n"), ("c", b"EHLO c\r\n"), ("s", EHLO_TLS)],
+                   fin=False, offered=True, complete=True, mechs=("PLAIN", "LOGIN"))
+    open_session = c.events.pop()  # its session event comes last
+    c.mail_session(40002, 25, [("s", b"220 mx ESMTP\r\n"), ("c", b"EHLO c\r\n"), ("s", EHLO_NOTLS),
+                               ("c", b"AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n"), ("s", b"235 ok\r\n"),
+                               ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n")],
+                   offered=False, complete=True, mechs=("PLAIN", "LOGIN"), stripped=True,
+                   before=[("alert", {"alert": {"action": "allowed", "gid": 1, "rev": 1,
+                                                "severity": 1, "signature_id": SIG_SMTP_PLAIN},
+                                      "credential": {"command": "AUTH", "mechanism": "PLAIN",
+                                                     "username": "bob", "password": "secret",
+                                                     "outcome": "success", "server_reply": "235 ok",
+                                                     "tls": False, "starttls_offered": False}})],
+                   extra={"logins": {"total": 1, "success": 1, "failure": 0, "unknown": 0},
+                          "login_list": [{"username": "bob", "mechanism": "PLAIN",
+                                          "outcome": "success"}]})
+    c.events.append(open_session)
+    c.write(outdir, "smtp-offer-in-open-session")
 
     c = Capture()
     imap_offer(c)
