@@ -62,7 +62,8 @@ struct app_summary {
     bool have_posture;
     bool implicit;                /* TLS from the first byte ... */
     enum ms_proto implicit_proto; /* ... of this protocol */
-    bool offer_noted;             /* its STARTTLS offer is in the memo (note_offer) */
+    bool offer_noted;             /* its STARTTLS offer is in the memo (note_posture) */
+    bool judged;                  /* its whole listing without it was checked (note_posture) */
 };
 
 /* Per direction: swapped as one struct with the flow's. */
@@ -429,24 +430,37 @@ static struct ms_tls_server memo_server(const struct ms_app_session *a, enum ms_
     return srv;
 }
 
-/* A STARTTLS offer goes into the memo when it is seen, not when its
- * session ends: a long session (IDLE) that offered it must not leave a
- * stripped session of the same server that ends first unjudged. The
- * offer is the one noted for the session (its end adds none). */
-static void note_offer(struct ms_app_session *a)
+/* STARTTLS stripping as it happens (app/tls_memo.h): an offer goes into
+ * the memo when it is seen, and a whole listing without it is checked
+ * when it completes, not when the session ends: a long session (IDLE)
+ * that offered STARTTLS must not leave a stripped session of the same
+ * server that ends first unjudged, and the alert comes before the
+ * cleartext login it warns of. Each is done once per session; the
+ * session's end does what was not done (check_stripping). */
+static void note_posture(struct ms_app_session *a)
 {
     struct ms_session_posture p;
     enum ms_proto proto = MS_PROTO_COUNT;
-    if (!a->sum || a->sum->offer_noted || !a->dst || !a->d->posture || !a->c->tls_memo)
+    if (!a->sum || a->sum->offer_noted || a->sum->judged || !a->dst || !a->d->posture ||
+        !a->c->tls_memo)
         return;
     a->d->posture(a->dst, &p);
-    if (p.starttls_offered != MS_TRI_TRUE || !ms_proto_by_name(a->d->name, &proto))
+    if ((p.starttls_offered != MS_TRI_TRUE && !p.listing_complete) ||
+        !ms_proto_by_name(a->d->name, &proto))
         return;
-    a->sum->offer_noted = true;
     struct ms_tls_server srv = memo_server(a, proto);
-    if (ms_tls_memo_offered(a->c->tls_memo, &srv, a->flow->flow_id, a->now.ts_us) != MS_OK)
-        stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
-                       "out of memory: this server's STARTTLS offer is not remembered");
+    if (p.starttls_offered == MS_TRI_TRUE) {
+        a->sum->offer_noted = true;
+        if (ms_tls_memo_offered(a->c->tls_memo, &srv, a->flow->flow_id, a->now.ts_us) != MS_OK)
+            stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
+                           "out of memory: this server's STARTTLS offer is not remembered");
+        return;
+    }
+    a->sum->judged = true;
+    struct ms_event ev = { .kind = MS_EV_STARTTLS_STRIPPED, .app_proto = ms_proto_name(proto) };
+    if (ms_tls_memo_stripped(a->c->tls_memo, &srv, &ev.u.stripped.offered_flow_id,
+                             &ev.u.stripped.offered_ts_us))
+        flow_emit(a, &ev);
 }
 
 static void note_tls(struct ms_app_session *a)
@@ -494,7 +508,7 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
      * with the packets it came in. */
     replay_log(a);
     note_tls(a);
-    note_offer(a);
+    note_posture(a);
     /* A direction that overflowed the log was cut there (log_record): its
      * cut record told the dissector of the rest as a gap at that point, so
      * it never joins the bytes before the hole to those after it. */
@@ -694,7 +708,7 @@ static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n,
         advance(a, m);
         dissect_data(a, dir, p, n);
         note_tls(a);
-        note_offer(a);
+        note_posture(a);
         break;
     case ST_CLASSIFYING:
         if (ms_buf_append_some(&a->dir[dir].probe, p, n) == MS_ERR_NOMEM) {
@@ -781,12 +795,14 @@ static void check_stripping(struct ms_app_session *a, enum ms_proto proto,
     struct ms_tls_server srv = memo_server(a, proto);
     if (p->starttls_offered == MS_TRI_TRUE) {
         if (a->sum->offer_noted)
-            return; /* noted when seen (note_offer) */
+            return; /* noted when seen (note_posture) */
         if (ms_tls_memo_offered(a->c->tls_memo, &srv, f->flow_id, a->now.ts_us) != MS_OK)
             stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
                            "out of memory: this server's STARTTLS offer is not remembered");
         return;
     }
+    if (a->sum->judged)
+        return; /* checked when its listing completed (note_posture) */
     struct ms_event ev = { .kind = MS_EV_STARTTLS_STRIPPED, .app_proto = ms_proto_name(proto) };
     if (p->listing_complete &&
         ms_tls_memo_stripped(a->c->tls_memo, &srv, &ev.u.stripped.offered_flow_id,

@@ -9,7 +9,9 @@ server is remembered; what follows is the case. The expected file states
 every event: the stripping alerts there are (none, or the ones named
 below), and each session event whole, its posture written from what this
 script put in the server's replies (README, session events), its bytes the
-TCP payload this script wrote, never from mailspill's output:
+TCP payload this script wrote, never from mailspill's output; a stripping
+alert's pcap_cnt is the packet that carried the listing without STARTTLS
+(the alert comes when the listing completes, not at the session's end):
 
   smtp-ehlo-cut-capture-end  an EHLO reply whose last line is "250 STAR"
       with no CRLF, the capture ending there: the listing is not whole
@@ -96,7 +98,9 @@ class Capture:
         ss += 1
         self._pkt(CIP, SIP, cport, sport, "A", cs, ss)
         up = down = 0
+        self.numbers = []  # per exchange: the number of the packet carrying it (pcap_cnt)
         for d, pl in exchanges:
+            self.numbers.append(len(self.pkts) + 1)
             if d == "c":
                 self._pkt(CIP, SIP, cport, sport, "PA", cs, ss, pl)
                 cs += len(pl)
@@ -123,17 +127,21 @@ class Capture:
         self.events.append(ev)
 
     def mail_session(self, cport, sport, exchanges, fin=True, offered=None, complete=False,
-                     mechs=(), stripped=False, tls="none", before=(), extra=None):
+                     mechs=(), stripped=None, tls="none", before=(), extra=None):
         """A session and its expected events: those in before ((type, body)),
         the stripping alert when stripped, then the session event (offered
-        None: the key absent; extra: more of its keys)."""
+        None: the key absent; extra: more of its keys). stripped: the index
+        of the exchange that completes the listing without STARTTLS (the
+        alert comes with that packet, before the rest of the session), or
+        None for no alert."""
         up, down = self.session(cport, sport, exchanges, fin)
         for event_type, body in before:
             self.expect(cport, sport, event_type, body)
-        if stripped:
+        if stripped is not None:
             alert = {"action": "allowed", "gid": 1, "rev": 1, "severity": 1,
                      "signature_id": SIG_STRIPPED[PROTO[sport]]}
-            self.expect(cport, sport, "alert", {"alert": alert, "starttls_stripped": {}})
+            self.expect(cport, sport, "alert", {"alert": alert, "starttls_stripped": {},
+                                                "pcap_cnt": self.numbers[stripped]})
         s = {"tls": tls, "capabilities_complete": complete,
              "logins": {"total": 0, "success": 0, "failure": 0, "unknown": 0},
              "messages": 0, "anomalies": 0, "bytes_toserver": up, "bytes_toclient": down}
@@ -247,7 +255,8 @@ def main():
     for i in range(3):
         c.mail_session(40010 + i, 25, [("s", b"220 mx ESMTP\r\n"), ("c", b"EHLO c\r\n"),
                                        ("s", EHLO_NOTLS), ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n")],
-                       offered=False, complete=True, mechs=("PLAIN", "LOGIN"), stripped=i == 0)
+                       offered=False, complete=True, mechs=("PLAIN", "LOGIN"),
+                       stripped=2 if i == 0 else None)
     c.write(outdir, "smtp-starttls-turned-off")
 
     # The offering session stays open (IDLE-like) until the end of the
@@ -259,7 +268,7 @@ def main():
     c.mail_session(40002, 25, [("s", b"220 mx ESMTP\r\n"), ("c", b"EHLO c\r\n"), ("s", EHLO_NOTLS),
                                ("c", b"AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n"), ("s", b"235 ok\r\n"),
                                ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n")],
-                   offered=False, complete=True, mechs=("PLAIN", "LOGIN"), stripped=True,
+                   offered=False, complete=True, mechs=("PLAIN", "LOGIN"), stripped=2,
                    before=[("alert", {"alert": {"action": "allowed", "gid": 1, "rev": 1,
                                                 "severity": 1, "signature_id": SIG_SMTP_PLAIN},
                                       "credential": {"command": "AUTH", "mechanism": "PLAIN",
@@ -276,7 +285,7 @@ def main():
     imap_offer(c)
     c.mail_session(40002, 143, [("s", G_TLS.replace(b"STARTTLS", b"XXXXXXXA")),
                                 ("c", b"a1 LOGOUT\r\n"), ("s", b"* BYE\r\na1 OK bye\r\n")],
-                   offered=False, complete=True, stripped=True)
+                   offered=False, complete=True, stripped=0)
     c.write(outdir, "imap-logindisabled-left")
 
     c = Capture()
