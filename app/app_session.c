@@ -62,6 +62,8 @@ struct app_summary {
     bool have_posture;
     bool implicit;                /* TLS from the first byte ... */
     enum ms_proto implicit_proto; /* ... of this protocol */
+    bool offer_noted;             /* its STARTTLS offer is in the memo (note_posture) */
+    bool judged;                  /* its whole listing without it was checked (note_posture) */
 };
 
 /* Per direction: swapped as one struct with the flow's. */
@@ -312,9 +314,18 @@ static void stop_classifying(struct ms_app_session *a)
     ms_buf_free(&a->dir[1].probe);
 }
 
+/* The first bytes of a direction look like a TLS record: a handshake
+ * (22), version 3.0 to 3.4 (RFC 8446 5.1). */
+static bool tls_record_first(const struct ms_buf *b)
+{
+    return b->len >= 3 && b->p[0] == 0x16 && b->p[1] == 0x03 && b->p[2] <= 0x04;
+}
+
 /* Implicit TLS (README, session events): nDPI names IMAPS, POP3S or
  * SMTPS, or, when it cannot say which (TLS, or no verdict), the server's
- * port is 993, 995 or 465. MS_PROTO_COUNT: not a mail session. */
+ * port is 993, 995 or 465 and the first bytes of either side look like a
+ * TLS record (junk sent to those ports is no TLS session). MS_PROTO_COUNT:
+ * not a mail session. */
 static enum ms_proto implicit_proto(const struct ms_app_session *a, enum ms_app v)
 {
     switch (v) {
@@ -330,6 +341,8 @@ static enum ms_proto implicit_proto(const struct ms_app_session *a, enum ms_app 
     default:
         return MS_PROTO_COUNT;
     }
+    if (!tls_record_first(&a->dir[0].probe) && !tls_record_first(&a->dir[1].probe))
+        return MS_PROTO_COUNT;
     switch (a->flow->srv_port) {
     case 995:
         return MS_PROTO_POP3;
@@ -406,6 +419,50 @@ static void replay_log(struct ms_app_session *a)
 /* A session upgraded with STARTTLS/STLS counts as encrypted (README,
  * Protocols), once, as soon as the dissector sees the upgrade, so that a
  * SIGUSR1 stats event during the session has it too. */
+/* The memo's key for this flow's server (app/tls_memo.h). */
+static struct ms_tls_server memo_server(const struct ms_app_session *a, enum ms_proto proto)
+{
+    const struct ms_flow *f = a->flow;
+    struct ms_tls_server srv = { .ip_version = f->ip_version,
+                                 .port = f->srv_port,
+                                 .proto = (uint8_t)proto };
+    memcpy(srv.addr, f->srv_addr, sizeof(srv.addr));
+    return srv;
+}
+
+/* STARTTLS stripping as it happens (app/tls_memo.h): an offer goes into
+ * the memo when it is seen, and a whole listing without it is checked
+ * when it completes, not when the session ends: a long session (IDLE)
+ * that offered STARTTLS must not leave a stripped session of the same
+ * server that ends first unjudged, and the alert comes before the
+ * cleartext login it warns of. Each is done once per session; the
+ * session's end does what was not done (check_stripping). */
+static void note_posture(struct ms_app_session *a)
+{
+    struct ms_session_posture p;
+    enum ms_proto proto = MS_PROTO_COUNT;
+    if (!a->sum || a->sum->offer_noted || a->sum->judged || !a->dst || !a->d->posture ||
+        !a->c->tls_memo)
+        return;
+    a->d->posture(a->dst, &p);
+    if ((p.starttls_offered != MS_TRI_TRUE && !p.listing_complete) ||
+        !ms_proto_by_name(a->d->name, &proto))
+        return;
+    struct ms_tls_server srv = memo_server(a, proto);
+    if (p.starttls_offered == MS_TRI_TRUE) {
+        a->sum->offer_noted = true;
+        if (ms_tls_memo_offered(a->c->tls_memo, &srv, a->flow->flow_id, a->now.ts_us) != MS_OK)
+            stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
+                           "out of memory: this server's STARTTLS offer is not remembered");
+        return;
+    }
+    a->sum->judged = true;
+    struct ms_event ev = { .kind = MS_EV_STARTTLS_STRIPPED, .app_proto = ms_proto_name(proto) };
+    if (ms_tls_memo_stripped(a->c->tls_memo, &srv, &ev.u.stripped.offered_flow_id,
+                             &ev.u.stripped.offered_ts_us))
+        flow_emit(a, &ev);
+}
+
 static void note_tls(struct ms_app_session *a)
 {
     if (!a->counted_tls && a->dst && a->d->tls && a->d->tls(a->dst)) {
@@ -451,6 +508,7 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
      * with the packets it came in. */
     replay_log(a);
     note_tls(a);
+    note_posture(a);
     /* A direction that overflowed the log was cut there (log_record): its
      * cut record told the dissector of the rest as a gap at that point, so
      * it never joins the bytes before the hole to those after it. */
@@ -650,6 +708,7 @@ static void on_stream_data(void *user, unsigned dir, const uint8_t *p, size_t n,
         advance(a, m);
         dissect_data(a, dir, p, n);
         note_tls(a);
+        note_posture(a);
         break;
     case ST_CLASSIFYING:
         if (ms_buf_append_some(&a->dir[dir].probe, p, n) == MS_ERR_NOMEM) {
@@ -733,16 +792,17 @@ static void check_stripping(struct ms_app_session *a, enum ms_proto proto,
     struct ms_flow *f = a->flow;
     if (!a->c->tls_memo || proto == MS_PROTO_COUNT)
         return;
-    struct ms_tls_server srv = { .ip_version = f->ip_version,
-                                 .port = f->srv_port,
-                                 .proto = (uint8_t)proto };
-    memcpy(srv.addr, f->srv_addr, sizeof(srv.addr));
+    struct ms_tls_server srv = memo_server(a, proto);
     if (p->starttls_offered == MS_TRI_TRUE) {
+        if (a->sum->offer_noted)
+            return; /* noted when seen (note_posture) */
         if (ms_tls_memo_offered(a->c->tls_memo, &srv, f->flow_id, a->now.ts_us) != MS_OK)
             stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
                            "out of memory: this server's STARTTLS offer is not remembered");
         return;
     }
+    if (a->sum->judged)
+        return; /* checked when its listing completed (note_posture) */
     struct ms_event ev = { .kind = MS_EV_STARTTLS_STRIPPED, .app_proto = ms_proto_name(proto) };
     if (p->listing_complete &&
         ms_tls_memo_stripped(a->c->tls_memo, &srv, &ev.u.stripped.offered_flow_id,

@@ -140,9 +140,13 @@ bool ms_tls_memo_stripped(struct ms_tls_memo *m, const struct ms_tls_server *s, 
     struct entry *e = find(m, &k);
     if (!e)
         return false;
-    ms_lru_touch(&m->lru, &e->lru);
     *flow_id = e->flow_id;
     *ts_us = e->ts_us;
+    /* One alert per offer: a server whose admin turned STARTTLS off would
+     * otherwise raise one at every later session, naming the same old
+     * offer. The next offer seen remembers the server again. */
+    unlink_entry(m, e);
+    ms_free(e);
     return true;
 }
 

@@ -1,7 +1,8 @@
-/* STARTTLS stripping: which servers offered STARTTLS/STLS (or IMAP's
- * LOGINDISABLED) in the clear, so that a later session of the same server
- * (address, port, protocol) whose capability listing was seen whole
- * without it raises an alert naming both sessions. A man in the middle
+/* STARTTLS stripping: which servers offered STARTTLS/STLS (itself, not
+ * IMAP's LOGINDISABLED, which a stripping proxy may leave) in the clear,
+ * so that a later session of the same server (address, port, protocol)
+ * whose capability listing was seen whole without it raises an alert
+ * naming both sessions. A man in the middle
  * that removes the offer makes the client log in in the clear.
  *
  * Bounded: at most max servers, the least recently seen forgotten past it
@@ -36,7 +37,8 @@ enum ms_rc ms_tls_memo_offered(struct ms_tls_memo *m, const struct ms_tls_server
                                uint64_t flow_id, uint64_t ts_us);
 /* A session of s listed its capabilities whole without the offer: true
  * when s is remembered as having offered it, with that session's flow id
- * and end time. */
+ * and end time. s is then forgotten (one alert per offer): later stripped
+ * sessions raise none until s is seen offering STARTTLS again. */
 bool ms_tls_memo_stripped(struct ms_tls_memo *m, const struct ms_tls_server *s, uint64_t *flow_id,
                           uint64_t *ts_us);
 size_t ms_tls_memo_count(const struct ms_tls_memo *m);

@@ -125,7 +125,8 @@ enum ms_session_tls {
 /* What a dissector knows of its session's STARTTLS posture, asked for at
  * the session's end (ms_dissector.posture). */
 struct ms_session_posture {
-    enum ms_tristate starttls_offered; /* STARTTLS/STLS (or LOGINDISABLED) in any clear listing */
+    enum ms_tristate
+        starttls_offered; /* STARTTLS/STLS (never LOGINDISABLED) in any clear listing */
     /* A whole capability listing (EHLO reply, CAPABILITY response, CAPA
      * list) was seen in the clear before any login succeeded, with no hole
      * in it: only then does "not offered" mean the server did not offer it. */

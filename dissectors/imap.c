@@ -421,8 +421,10 @@ static void parse_caps(struct imap *s, const uint8_t *p, size_t n)
         size_t e = i;
         while (e < n && p[e] != ' ' && p[e] != ']')
             e++;
-        if (ms_ascii_eq(p + i, e - i, "STARTTLS") || ms_ascii_eq(p + i, e - i, "LOGINDISABLED"))
+        if (ms_ascii_eq(p + i, e - i, "STARTTLS"))
             ms_textsess_caps_tls(&s->ts);
+        else if (ms_ascii_eq(p + i, e - i, "LOGINDISABLED"))
+            ms_textsess_caps_logindisabled(&s->ts);
         else if (e - i > 5 && ms_ascii_eq(p + i, 5, "AUTH="))
             ms_textsess_caps_mech(&s->ts, p + i + 5, e - i - 5);
         i = e;
@@ -615,8 +617,12 @@ static void client_command_done(struct imap *s, struct pending *e, const uint8_t
         s->sasl_confirm = e->confirm;
         s->sasl_confirmed = false;
         s->sasl_resp_lost = false;
+        ms_textsess_login_sent(&s->ts);
         break;
     }
+    case CMD_LOGIN:
+        ms_textsess_login_sent(&s->ts);
+        break;
     case CMD_STARTTLS:
         /* RFC 9051 6.2.1: the client must wait for the tagged reply
          * before sending anything; the text session watches for bytes
@@ -939,6 +945,8 @@ static void server_tagged(struct imap *s, const uint8_t *p, size_t n, size_t t)
             abort_client_command(s);
         if ((e->cmd == CMD_LOGIN || e->cmd == CMD_AUTHENTICATE) && ok && !unsure)
             s->logged_in = true;
+        if (e->cmd == CMD_LOGIN || e->cmd == CMD_AUTHENTICATE)
+            ms_textsess_login_reply(&s->ts, outcome);
         if (e->cmd == CMD_LOGIN) {
             if (unsure)
                 e->incomplete = true;
@@ -972,7 +980,12 @@ static void server_untagged(struct imap *s, const uint8_t *p, size_t n)
     size_t wl = w1 - w0;
     const uint8_t *rest = w1 < n ? p + w1 + 1 : p + n;
     size_t rlen = w1 < n ? n - w1 - 1 : 0;
-    if (ms_ascii_eq(w, wl, "OK") || ms_ascii_eq(w, wl, "PREAUTH")) {
+    if (ms_ascii_eq(w, wl, "PREAUTH")) {
+        /* Authenticated from the greeting (RFC 9051 7.1.4): its list is
+         * one after login, which need not offer STARTTLS. */
+        ms_textsess_login_reply(&s->ts, MS_OUTCOME_SUCCESS);
+        resp_text_caps(s, rest, rlen);
+    } else if (ms_ascii_eq(w, wl, "OK")) {
         resp_text_caps(s, rest, rlen);
     } else if (ms_ascii_eq(w, wl, "CAPABILITY")) {
         parse_caps(s, rest, rlen);

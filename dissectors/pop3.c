@@ -344,6 +344,9 @@ static void fifo_push(struct pop3 *s, enum pop3_cmd cmd, bool has_arg, uint64_t 
         /* The dropped command's reply will never be matched to it. */
         if (dropped.cmd == CMD_PASS || dropped.cmd == CMD_APOP)
             logins_answer(s, dropped.login, MS_OUTCOME_UNKNOWN, NULL, 0);
+        if (dropped.cmd == CMD_PASS || dropped.cmd == CMD_APOP ||
+            (dropped.cmd == CMD_AUTH && dropped.has_arg))
+            ms_textsess_login_reply(&s->ts, MS_OUTCOME_UNKNOWN);
         if (dropped.cmd == CMD_STLS) /* its reply will be taken for another's */
             ms_textsess_starttls_forget(&s->ts);
         /* Its reply will come all the same, and be taken for the next
@@ -432,6 +435,8 @@ static void client_line(struct pop3 *s, const uint8_t *line, size_t len)
         forget_user(s);
         break;
     }
+    if (cmd == CMD_PASS || cmd == CMD_APOP || (cmd == CMD_AUTH && has_arg))
+        ms_textsess_login_sent(&s->ts);
     switch (cmd) {
     case CMD_PASS: {
         /* The user is the one named when PASS was sent: a pipelining
@@ -569,6 +574,8 @@ static void server_status(struct pop3 *s, bool ok, const uint8_t *line, size_t l
         reply = NULL;
         rlen = 0;
     }
+    if (p.cmd == CMD_PASS || p.cmd == CMD_APOP || (p.cmd == CMD_AUTH && p.has_arg))
+        ms_textsess_login_reply(&s->ts, outcome);
     switch (p.cmd) {
     case CMD_PASS:
     case CMD_APOP:

@@ -637,6 +637,7 @@ static void command_line(struct smtp *s, const uint8_t *line, size_t len)
             ms_sasl_start(&s->sasl, arg, m, has_ir ? arg + ir : NULL, has_ir ? alen - ir : 0,
                           has_ir);
             s->sasl_exchange = true;
+            ms_textsess_login_sent(&s->ts);
             s->sasl_client_done = false;
             s->sasl_gap = false;
             s->sasl_confirm = s->client_hole;
@@ -887,6 +888,9 @@ static void final_reply(struct smtp *s, unsigned code, const uint8_t *line, size
     }
     switch (p.cmd) {
     case CMD_AUTH:
+        /* 235 (RFC 4954 6), whether or not a credential is reported. */
+        if (s->sasl_exchange)
+            ms_textsess_login_reply(&s->ts, outcome);
         s->sasl_dead = false;
         s->sasl_fits = s->sasl_fits || auth_reply_fits(code);
         if (s->sasl_exchange)

@@ -34,6 +34,15 @@ static bool tls_record_start(const uint8_t *p, size_t n)
     return true;
 }
 
+/* A server line was lost: it may have been in a listing, or the reply to
+ * a login (which may then have succeeded). */
+static void server_line_lost(struct ms_textsess *ts)
+{
+    ts->listing_hole = true;
+    if (ts->login_pending)
+        ts->logged_in = true;
+}
+
 static void report_injection(struct ms_textsess *ts)
 {
     ms_emit_anomaly_once(&ts->sink, ts->ops->proto, &ts->said_injection, ts->ops->injection,
@@ -83,7 +92,7 @@ static void on_line(struct ms_textsess *ts, unsigned dir, const uint8_t *line, s
             return;
         ms_textsess_long_line(ts, dir);
         if (dir == MS_TO_CLIENT)
-            ts->listing_hole = true;
+            server_line_lost(ts);
         if (ts->ops->on_lost)
             ts->ops->on_lost(ts->proto, dir, MS_TS_LOST_OVER_CAP);
         return;
@@ -135,7 +144,7 @@ void ms_textsess_gap(struct ms_textsess *ts, unsigned dir)
     ms_linebuf_reset(&ts->lb[dir]);
     ts->skip_line[dir] = true;
     if (dir == MS_TO_CLIENT)
-        ts->listing_hole = true;
+        server_line_lost(ts);
     if (ts->ops->on_lost)
         ts->ops->on_lost(ts->proto, dir, MS_TS_LOST_GAP);
 }
@@ -145,13 +154,15 @@ void ms_textsess_resync_raw(struct ms_textsess *ts, unsigned dir, uint64_t left)
     ms_linebuf_reset(&ts->lb[dir]);
     ms_linebuf_raw(&ts->lb[dir], left);
     if (dir == MS_TO_CLIENT)
-        ts->listing_hole = true;
+        server_line_lost(ts);
 }
 
 void ms_textsess_finish(struct ms_textsess *ts)
 {
     if (ts->encrypted || ts->rc != MS_OK)
         return;
+    /* What comes out now lacks its terminator: it may be cut. */
+    ts->at_end = true;
     ms_linebuf_flush(&ts->lb[MS_TO_SERVER]);
     ms_linebuf_flush(&ts->lb[MS_TO_CLIENT]);
 }
@@ -199,6 +210,10 @@ void ms_textsess_starttls_lost(struct ms_textsess *ts)
 
 void ms_textsess_caps_list(struct ms_textsess *ts, bool fresh)
 {
+    /* A list once logged in (PREAUTH, "OK [CAPABILITY ...] Logged in")
+     * need not offer STARTTLS: it says nothing of the offer before. */
+    if (ts->logged_in)
+        return;
     ts->caps_seen = true;
     if (fresh)
         ts->caps_tls = false;
@@ -210,6 +225,11 @@ void ms_textsess_caps_tls(struct ms_textsess *ts)
     ts->offered_any = true;
 }
 
+void ms_textsess_caps_logindisabled(struct ms_textsess *ts)
+{
+    ts->caps_tls = true;
+}
+
 void ms_textsess_listing_begin(struct ms_textsess *ts)
 {
     ts->listing_open = true;
@@ -218,7 +238,7 @@ void ms_textsess_listing_begin(struct ms_textsess *ts)
 
 void ms_textsess_listing_end(struct ms_textsess *ts)
 {
-    if (ts->listing_open && !ts->listing_hole && !ts->logged_in)
+    if (ts->listing_open && !ts->listing_hole && !ts->logged_in && !ts->at_end)
         ts->listing_complete = true;
     ts->listing_open = false;
 }
@@ -250,13 +270,25 @@ void ms_textsess_caps_mech(struct ms_textsess *ts, const uint8_t *p, size_t n)
     memcpy(ts->mechs[ts->n_mechs++], name, n + 1);
 }
 
+void ms_textsess_login_sent(struct ms_textsess *ts)
+{
+    ts->login_pending = true;
+}
+
+void ms_textsess_login_reply(struct ms_textsess *ts, enum ms_outcome outcome)
+{
+    ts->login_pending = false;
+    if (outcome != MS_OUTCOME_FAILURE)
+        ts->logged_in = true;
+}
+
 void ms_textsess_posture(const struct ms_textsess *ts, struct ms_session_posture *out)
 {
     memset(out, 0, sizeof(*out));
     if (ts->offered_any)
         out->starttls_offered = MS_TRI_TRUE;
-    else if (ts->caps_seen || ts->tls_refused)
-        out->starttls_offered = MS_TRI_FALSE;
+    else if (ts->listing_complete || ts->tls_refused)
+        out->starttls_offered = MS_TRI_FALSE; /* a cut list may have lost it */
     out->listing_complete = ts->listing_complete;
     out->tls = ts->tls;
     memcpy(out->mechs, ts->mechs, sizeof(out->mechs));

@@ -96,14 +96,16 @@ struct ms_textsess {
     bool caps_seen;   /* a capability list went by */
     bool caps_tls;    /* ... offering STARTTLS/STLS (or LOGINDISABLED) */
     bool tls_refused; /* a STLS was refused */
-    /* The session event's posture (ms_textsess_posture): an offer in any
-     * clear listing, a listing seen whole before a login succeeded, the
+    /* The session event's posture (ms_textsess_posture): a STARTTLS/STLS
+     * offer in any clear listing, a listing seen whole before a login succeeded, the
      * mechanisms advertised. */
     bool offered_any;
     bool listing_open;     /* a listing is being read ... */
     bool listing_hole;     /* ... and a server hole or lost line fell inside it */
     bool listing_complete; /* one was seen whole before any accepted login */
-    bool logged_in;        /* a login was accepted */
+    bool logged_in;        /* a login was accepted, or may have been */
+    bool login_pending;    /* a login command awaits its reply */
+    bool at_end;           /* finishing: lines delivered now had no terminator */
     char mechs[MS_SESSION_MAX_MECHS][MS_SASL_MECH_NAME_MAX + 1];
     size_t n_mechs;
     bool mechs_truncated;
@@ -161,18 +163,34 @@ void ms_textsess_starttls_lost(struct ms_textsess *ts);
  * logged in in the clear anyway), not offered, or unknown (nothing seen). */
 void ms_textsess_caps_list(struct ms_textsess *ts, bool fresh);
 void ms_textsess_caps_tls(struct ms_textsess *ts);
+/* IMAP's LOGINDISABLED: the credential's starttls_offered counts it (the
+ * server protects the login), the session's offer and the stripping memo
+ * do not: a proxy that removes STARTTLS may leave it. */
+void ms_textsess_caps_logindisabled(struct ms_textsess *ts);
 void ms_textsess_tls_refused(struct ms_textsess *ts);
 enum ms_tristate ms_textsess_tls_offered(const struct ms_textsess *ts);
 
 /* A capability listing starts (_listing_begin) and ends (_listing_end):
  * it counts as seen whole only when no server hole or lost server line
- * fell between the two and no login had been accepted before (a listing
- * after login may drop STARTTLS on its own). _mech: one AUTH mechanism
+ * fell between the two, its last line had its terminator (a line cut by
+ * the end of the flow may be "250 STAR" of "250 STARTTLS"), and no login
+ * had been accepted (or may have been) before (a listing after login may
+ * drop STARTTLS on its own). _mech: one AUTH mechanism
  * the listing advertises (p, n: its name; kept once, upper-case, when it
  * is a valid SASL name). */
 void ms_textsess_listing_begin(struct ms_textsess *ts);
 void ms_textsess_listing_end(struct ms_textsess *ts);
 void ms_textsess_caps_mech(struct ms_textsess *ts, const uint8_t *p, size_t n);
+/* Logins, whether or not they reveal a credential (GSSAPI, EXTERNAL): the
+ * dissector calls _login_sent for a login command (LOGIN, AUTHENTICATE,
+ * PASS, APOP, AUTH with a mechanism) and _login_reply with the outcome its
+ * reply gives (UNKNOWN: a reply that may be another command's). A success
+ * or an unknown outcome, a server hole or lost server line while a login
+ * awaits its reply, or an IMAP PREAUTH greeting (_login_reply SUCCESS)
+ * mean the session may be authenticated: no listing after that counts as
+ * seen whole before login, nor says that STARTTLS is not offered. */
+void ms_textsess_login_sent(struct ms_textsess *ts);
+void ms_textsess_login_reply(struct ms_textsess *ts, enum ms_outcome outcome);
 /* The session's posture for its session event (dissector.h, posture). */
 void ms_textsess_posture(const struct ms_textsess *ts, struct ms_session_posture *out);
 

@@ -19,4 +19,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 /usr/bin/python3 "$HERE/tap_reorder.py" "$HERE/../stream"
 # Truncated files and a parser anomaly, derived from the chain and POP3 captures.
 /usr/bin/python3 "$HERE/eve_cases.py" "$HERE/../eve"
+# STARTTLS stripping: sessions that must not raise the alert, and two that must.
+/usr/bin/python3 "$HERE/stripping_cases.py" "$HERE/../stripping"
 echo "regenerate.sh: done; review with: git status pcaps/ && git diff --stat pcaps/"

@@ -17,9 +17,15 @@ check_sessions). For every session event (README, Event types: session):
   payload bytes of the flow's
   packets each way, computed here from the capture with scapy (its own
   decoder, defragmenting IPv4), matched by the event's addresses and ports;
-- a STARTTLS stripping alert names an earlier session event of the same
-  server (dest_ip, dest_port, app_proto) that offered STARTTLS, and its
-  own flow's session saw a whole listing without the offer."""
+- a STARTTLS stripping alert names a session of the same server
+  (dest_ip, dest_port, app_proto) that offered STARTTLS before the alert
+  (offered_timestamp: when the offer was seen, no later than that
+  session's end), no other alert names that offer (one alert per offer),
+  and its own flow's
+  session saw a whole listing without the offer. These only check the tool
+  against itself (capabilities_complete is its own word): the captures of
+  pcaps/stripping/ state in their expected files which alerts there must
+  be, whatever the tool says of its listings."""
 import collections
 
 MAX_LOGINS = 8
@@ -152,37 +158,45 @@ def check_sessions(capture, events, wire_bytes=True):
         if any(e.get("event_type") in ("email",) or "credential" in e for e in flow) \
                 and fid not in seen:
             fail("flow", fid, "has credentials or emails but no session event")
-    # Stripping alerts.
-    latest_offer = {}  # server -> the latest session event so far that offered STARTTLS
+    # Stripping alerts. An offer is remembered when it is seen (before its
+    # session ends, which may be after the alert that names it), so the
+    # offering session is looked for among all session events.
+    offering = {e["flow_id"]: e for e in sessions if e["session"].get("starttls_offered") is True}
+    named = set()  # offering flows an alert named: one alert per offer
     for e in events:
-        srv = (e.get("dest_ip"), e.get("dest_port"), e.get("app_proto"))
-        if e.get("event_type") == "session" and e["session"].get("starttls_offered") is True:
-            latest_offer[srv] = e
         if "starttls_stripped" not in e:
             continue
+        srv = (e.get("dest_ip"), e.get("dest_port"), e.get("app_proto"))
         st = e["starttls_stripped"]
-        earlier = latest_offer.get(srv)
-        if st.get("stripped_flow_id") != e.get("flow_id") or earlier is None or \
-                st.get("offered_flow_id") != earlier["flow_id"] or \
-                st.get("offered_timestamp") != earlier["timestamp"]:
-            fail("stripping alert does not name the latest earlier session of its server "
-                 "that offered STARTTLS", earlier and earlier["flow_id"], ":", e)
+        off = offering.get(st.get("offered_flow_id"))
+        if st.get("stripped_flow_id") != e.get("flow_id") or off is None or \
+                (off.get("dest_ip"), off.get("dest_port"), off.get("app_proto")) != srv or \
+                not st.get("offered_timestamp", "~") <= min(off["timestamp"], e["timestamp"]) or \
+                off["flow_id"] in named:
+            fail("stripping alert does not name a session of its server that offered STARTTLS "
+                 "before it, once:", e)
+        named.add(st.get("offered_flow_id"))
         mine = [x for x in by_flow[e["flow_id"]] if x.get("event_type") == "session"]
         if not mine or mine[0]["session"].get("starttls_offered") is True or \
                 not mine[0]["session"].get("capabilities_complete"):
             fail("stripping alert on a session that offered STARTTLS or saw no whole listing:", e)
-    # And the other way: a session of a server that offered STARTTLS before,
-    # whose listing was whole without it, has its stripping alert.
+    # And the other way: a session whose listing was whole without the
+    # offer, ending after a session of its server that offered it ended,
+    # has its stripping alert, unless an alert used that offer up.
     latest_offer = {}
     for e in sessions:
         srv = (e.get("dest_ip"), e.get("dest_port"), e.get("app_proto"))
         se = e["session"]
         if se.get("starttls_offered") is True:
-            latest_offer[srv] = e
-        elif se.get("capabilities_complete") and srv in latest_offer:
-            if not any("starttls_stripped" in x for x in by_flow[e["flow_id"]]):
+            if e["flow_id"] not in named:
+                latest_offer[srv] = e
+        elif se.get("capabilities_complete"):
+            alerted = any("starttls_stripped" in x for x in by_flow[e["flow_id"]])
+            if srv in latest_offer and not alerted:
                 fail("flow", e["flow_id"], "lost STARTTLS after flow",
                      latest_offer[srv]["flow_id"], "offered it, with no stripping alert")
+            if alerted:
+                latest_offer.pop(srv, None)  # one alert per offer
     if sessions and wire_bytes:
         wire, why = _payload_bytes(capture)
         tuples = collections.Counter((_addr(s["src_ip"]), s["src_port"], _addr(s["dest_ip"]),

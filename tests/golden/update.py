@@ -26,6 +26,7 @@ GENERATORS = [
     ("sasl_cases.py", "."),
     ("tap_reorder.py", "stream"),
     ("eve_cases.py", "eve"),
+    ("stripping_cases.py", "stripping"),
 ]
 
 
