@@ -37,6 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 import sinklib  # noqa: E402
 
+from livelib import capture_ready  # noqa: E402
+
 BIN, GEN = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 # The inside run gets the names from the outer one (argv 5): its pid differs.
 TAG = sys.argv[5] if len(sys.argv) > 5 else str(os.getpid() % 100000)
@@ -45,19 +47,6 @@ VA, VB = f"mska{TAG}", f"mskb{TAG}"
 SESSIONS = 90  # 30 per part: a login and a message each
 PORT = 6390    # inside the namespace's own loopback: nothing else there
 
-
-def capture_ready(pid):
-    """True once the process holds a packet socket."""
-    try:
-        with open(f"/proc/{pid}/net/packet") as f:
-            inodes = {l.split()[8] for l in f.readlines()[1:] if len(l.split()) > 8}
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if link.startswith("socket:[") and link[8:-1] in inodes:
-                return True
-    except OSError:
-        pass
-    return False
 
 
 def records(path):

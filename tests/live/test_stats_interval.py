@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from livelib import capture_ready  # noqa: E402
+
 K = 3
 BIN = os.path.abspath(sys.argv[1])
 NS = f"ms-int-{os.getpid()}"
@@ -50,19 +52,6 @@ def skip(msg):
     print("SKIP:", msg)
     sys.exit(77)
 
-
-def capture_ready(pid):
-    """True once the process holds a packet socket (tests/live/test_signals.py)."""
-    try:
-        with open(f"/proc/{pid}/net/packet") as f:
-            inodes = {l.split()[8] for l in f.readlines()[1:] if len(l.split()) > 8}
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if link.startswith("socket:[") and link[8:-1] in inodes:
-                return True
-    except OSError:
-        pass
-    return False
 
 
 def stats_events(path):
