@@ -172,8 +172,10 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_SINK_QUEUE_BYTES_DEFAULT ((size_t)16 << 20)
 #define MS_SINK_QUEUE_BYTES_MIN ((size_t)4096)
 #define MS_SINK_QUEUE_RECORDS 65536
-/* Records a writer takes from its queue at a time. */
+/* Records a writer takes from its queue at a time; woken for fewer, it
+ * waits this long for more first (the latency it adds to live events). */
 #define MS_SINK_BATCH 64
+#define MS_SINK_LINGER_US 1000
 /* How often a wait for a queue checks the stop flag (SIGINT, SIGTERM). */
 #define MS_SINK_POLL_MS 50
 /* Reconnecting: the first wait, doubled after each failure up to the

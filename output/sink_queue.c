@@ -212,6 +212,15 @@ size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max)
     pthread_mutex_lock(&q->mu);
     while (q->nrec == q->npeeked && !q->closed && !q->aborted && q->kicks == q->kicks_seen)
         pthread_cond_wait(&q->avail, &q->mu);
+    /* Woken for a few records: let more come before writing, so that a
+     * busy run costs one wake-up and one write per batch, not per record
+     * (it was a tenth of the CPU on a capture of small sessions). */
+    if (q->nrec - q->npeeked < max && !q->closed && !q->aborted && q->kicks == q->kicks_seen) {
+        pthread_mutex_unlock(&q->mu);
+        struct timespec linger = { 0, MS_SINK_LINGER_US * 1000L };
+        nanosleep(&linger, NULL);
+        pthread_mutex_lock(&q->mu);
+    }
     q->kicks_seen = q->kicks;
     size_t n = 0;
     if (!q->aborted) {
