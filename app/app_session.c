@@ -108,12 +108,12 @@ struct ms_app_session {
 #define CLASSIFY_COST 768
 #define DISSECTOR_COST(lim) (2 * (lim)->max_line + 2048)
 
-/* Log record: [dir | LOG_GAP | LOG_CUT][len:4][ts_us:8][pkt_no:8] then len
- * bytes (none for a gap). LOG_CUT: the rest of that direction did not fit
+/* Log record: [dir | LOG_GAP | LOG_CUT][len:4][ts_us:8][pkt_no:8][tag:8]
+ * then len bytes (none for a gap). LOG_CUT: the rest of that direction did not fit
  * in the log (not a hole in the capture). */
 #define LOG_GAP 0x80u
 #define LOG_CUT 0x40u
-#define LOG_HDR 21
+#define LOG_HDR 29
 
 /* ---- events ---------------------------------------------------------- */
 
@@ -177,7 +177,9 @@ static void flow_emit(void *user, const struct ms_event *ev)
         .src_port = f->cli_port,
         .dest_addr = f->srv_addr,
         .dest_port = f->srv_port,
-        .pcap_filename = a->c->source_name,
+        /* The file of the packet pcap_cnt counts (a flow may go on in the
+         * next file of a run). */
+        .pcap_filename = a->now.tag ? (const char *)a->now.tag : a->c->source_name,
         .pcap_cnt = a->c->offline ? a->now.pkt_no : 0,
     };
     /* The flow's frames so far go to its evidence file, which the alert
@@ -397,6 +399,7 @@ static void replay_log(struct ms_app_session *a)
         memcpy(&len, p + 1, 4);
         memcpy(&m.ts_us, p + 5, 8);
         memcpy(&m.pkt_no, p + 13, 8);
+        memcpy(&m.tag, p + 21, sizeof(m.tag));
         p += LOG_HDR;
         left -= LOG_HDR;
         if (hdr & LOG_CUT) {
@@ -430,6 +433,14 @@ static struct ms_tls_server memo_server(const struct ms_app_session *a, enum ms_
     return srv;
 }
 
+/* Other threads' uses of the memo that one thread would have made first
+ * are made first (app/engine.c). */
+static void memo_order(const struct ms_app_session *a)
+{
+    if (a->c->memo_order)
+        a->c->memo_order(a->c->memo_order_user);
+}
+
 /* STARTTLS stripping as it happens (app/tls_memo.h): an offer goes into
  * the memo when it is seen, and a whole listing without it is checked
  * when it completes, not when the session ends: a long session (IDLE)
@@ -449,6 +460,7 @@ static void note_posture(struct ms_app_session *a)
         !ms_proto_by_name(a->d->name, &proto))
         return;
     struct ms_tls_server srv = memo_server(a, proto);
+    memo_order(a);
     if (p.starttls_offered == MS_TRI_TRUE) {
         a->sum->offer_noted = true;
         if (ms_tls_memo_offered(a->c->tls_memo, &srv, a->flow->flow_id, a->now.ts_us) != MS_OK)
@@ -471,6 +483,14 @@ static void note_tls(struct ms_app_session *a)
     }
 }
 
+/* A mail flow's own copy of the --extract tap, with its message count:
+ * files are numbered per flow, so their names do not depend on which
+ * other flows came first (or on --threads). */
+struct flow_tap {
+    struct ms_msg_tap tap;
+    uint64_t msgs;
+};
+
 static void start_dissector(struct ms_app_session *a, const struct ms_dissector *d)
 {
     struct ms_app_ctx *c = a->c;
@@ -482,10 +502,12 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
     if (c->tap.msg_begin) {
         /* Extracted files are named after the flow: each mail flow gets
          * its own copy of the tap with its id. */
-        a->tap = ms_malloc(sizeof(*a->tap));
-        if (a->tap) {
-            *a->tap = c->tap;
-            a->tap->flow_id = a->flow->flow_id;
+        struct flow_tap *ft = ms_calloc(1, sizeof(*ft));
+        a->tap = ft ? &ft->tap : NULL; /* freed as a->tap: the first member */
+        if (ft) {
+            ft->tap = c->tap;
+            ft->tap.flow_id = a->flow->flow_id;
+            ft->tap.msgs = &ft->msgs;
             a->sink.tap = a->tap;
         } else {
             /* The mail is still parsed; only its files are not written. */
@@ -666,6 +688,7 @@ static void log_record(struct ms_app_session *a, unsigned hdr, const uint8_t *p,
     memcpy(h + 1, &len, 4);
     memcpy(h + 5, &m->ts_us, 8);
     memcpy(h + 13, &m->pkt_no, 8);
+    memcpy(h + 21, &m->tag, sizeof(m->tag));
     if (ad->log_over) {
         /* Already cut: the direction's gap record grows. */
         ad->log_dropped += n;
@@ -796,16 +819,17 @@ static void check_stripping(struct ms_app_session *a, enum ms_proto proto,
     if (p->starttls_offered == MS_TRI_TRUE) {
         if (a->sum->offer_noted)
             return; /* noted when seen (note_posture) */
+        memo_order(a);
         if (ms_tls_memo_offered(a->c->tls_memo, &srv, f->flow_id, a->now.ts_us) != MS_OK)
             stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
                            "out of memory: this server's STARTTLS offer is not remembered");
         return;
     }
-    if (a->sum->judged)
+    if (a->sum->judged || !p->listing_complete)
         return; /* checked when its listing completed (note_posture) */
+    memo_order(a);
     struct ms_event ev = { .kind = MS_EV_STARTTLS_STRIPPED, .app_proto = ms_proto_name(proto) };
-    if (p->listing_complete &&
-        ms_tls_memo_stripped(a->c->tls_memo, &srv, &ev.u.stripped.offered_flow_id,
+    if (ms_tls_memo_stripped(a->c->tls_memo, &srv, &ev.u.stripped.offered_flow_id,
                              &ev.u.stripped.offered_ts_us))
         flow_emit(a, &ev);
 }
@@ -863,6 +887,11 @@ enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms
     f->tcp.user = a;
     c->st.flows++;
     return MS_OK;
+}
+
+const struct ms_seg_meta *ms_app_session_last(const struct ms_app_session *a)
+{
+    return &a->last;
 }
 
 void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,

@@ -41,6 +41,10 @@ struct ms_app_ctx {
     struct ms_msg_tap tap;                /* --extract; msg_begin NULL: none */
     struct ms_evidence *evidence;         /* --evidence; NULL: off */
     struct ms_tls_memo *tls_memo;         /* servers that offered STARTTLS (stripping) */
+    /* --threads: called before each use of a shared tls_memo (NULL: one
+     * thread), app/engine.c */
+    void (*memo_order)(void *user);
+    void *memo_order_user;
     struct ms_app_stats st;
     size_t flow_mem, flow_mem_peak; /* per-flow state, against lim->flow_memcap */
 };
@@ -59,6 +63,8 @@ bool ms_app_session_ignored(const struct ms_app_session *a);
 /* After reassembly of a packet: a verdict when classification is over,
  * and the flow's memory charge. */
 void ms_app_session_packet_done(struct ms_app_session *a);
+/* The flow's last packet (time, number, file). */
+const struct ms_seg_meta *ms_app_session_last(const struct ms_app_session *a);
 /* A packet of the flow carried n TCP payload bytes in direction dir
  * (the session event's bytes). */
 void ms_app_session_count(struct ms_app_session *a, unsigned dir, size_t n);

@@ -26,7 +26,7 @@
 #include "../output/signature.h"
 #include "../output/sink.h"
 #include "dirlist.h"
-#include "pipeline.h"
+#include "engine.h"
 
 /* The version has one source, CMakeLists.txt's project(VERSION), which
  * passes it as a define. */
@@ -75,6 +75,7 @@ struct cli {
     uint64_t dedup_us;          /* --dedup SECONDS; 0: off */
     uint64_t stats_interval_us; /* --stats-interval SECONDS (live); 0: off */
     const char *evidence_dir;   /* --evidence DIR */
+    unsigned threads;           /* --threads: worker threads (0 and 1: none) */
 };
 
 static void usage(FILE *fp)
@@ -139,6 +140,8 @@ static void usage(FILE *fp)
           "      --stats-interval SECONDS  a stats event every SECONDS (wall clock)\n"
           "\n"
           "Memory and time limits (SIZE takes k, m, g suffixes, binary):\n"
+          "      --threads N|auto   worker threads, each with a share of the caps\n"
+          "                         (default 1; auto: one per core)\n"
           "      --max-flows N      flows tracked at once (default 65536); least\n"
           "                         recently used flows are ended past it\n"
           "      --flow-memcap SIZE memory for per-flow state (default 256m)\n"
@@ -352,6 +355,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_EVIDENCE,
         OPT_EVIDENCE_FLOW,
         OPT_EVIDENCE_MEMCAP,
+        OPT_THREADS,
         OPT_SYSLOG_SOCKET,
         OPT_SINK_QUEUE,
     };
@@ -393,6 +397,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "evidence", required_argument, NULL, OPT_EVIDENCE },
         { "evidence-flow-bytes", required_argument, NULL, OPT_EVIDENCE_FLOW },
         { "evidence-memcap", required_argument, NULL, OPT_EVIDENCE_MEMCAP },
+        { "threads", required_argument, NULL, OPT_THREADS },
         { "syslog-socket", required_argument, NULL, OPT_SYSLOG_SOCKET },
         { "sink-queue", required_argument, NULL, OPT_SINK_QUEUE },
         { "help", no_argument, NULL, 'h' },
@@ -571,6 +576,15 @@ static int parse_args(int argc, char **argv, struct cli *c)
                 return bad_value("--evidence-memcap", optarg);
             c->lim.evidence_max = (size_t)v;
             break;
+        case OPT_THREADS:
+            if (strcmp(optarg, "auto") == 0) {
+                long cores = sysconf(_SC_NPROCESSORS_ONLN);
+                v = cores < 1 ? 1 : cores > MS_THREADS_MAX ? MS_THREADS_MAX : (uint64_t)cores;
+            } else if (parse_uint(optarg, MS_THREADS_MAX, &v) < 0 || v == 0) {
+                return bad_value("--threads", optarg);
+            }
+            c->threads = (unsigned)v;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -664,7 +678,7 @@ static int drop_privileges(const char *user)
 
 struct run {
     struct cli *c;
-    struct ms_pipeline *pl;
+    struct ms_engine *eng;
     struct ms_output *out;
     struct ms_sinks *sinks; /* every -o */
     struct ms_source *live; /* for kernel counters */
@@ -702,7 +716,7 @@ static void write_stats(struct run *r)
      * counters too: every record before it is delivered first. */
     if (!r->live)
         ms_sinks_sync(r->sinks);
-    if (ms_pipeline_emit_stats(r->pl, have_kernel ? &kc : NULL, r->live ? wall_us() : 0) != MS_OK)
+    if (ms_engine_emit_stats(r->eng, have_kernel ? &kc : NULL, r->live ? wall_us() : 0) != MS_OK)
         fprintf(stderr, "mailspill: cannot write the stats event\n");
 }
 
@@ -761,13 +775,14 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
             return 0;
         enum ms_next n = ms_source_next(src, &ts, &data, &caplen, &lt);
         if (n == MS_NEXT_PACKET) {
-            ms_pipeline_frame(r->pl, lt, ts, data, caplen);
+            ms_engine_frame(r->eng, lt, ts, data, caplen);
             if (live)
-                ms_pipeline_tick(r->pl, wall_us());
+                ms_engine_tick(r->eng, wall_us());
         } else if (n == MS_NEXT_TIMEOUT) {
             /* A quiet link: holes still end on time (wall clock). */
             if (live)
-                ms_pipeline_tick(r->pl, wall_us());
+                ms_engine_tick(r->eng, wall_us());
+            ms_engine_idle(r->eng);
             continue;
         } else if (n == MS_NEXT_END || stop_requested) {
             /* The end, or a read interrupted by SIGINT/SIGTERM: not damage. */
@@ -805,8 +820,7 @@ static int read_file(struct run *r, const char *path, bool in_dir)
         return 1;
     }
     /* Standard input has no file name to report. */
-    ms_pipeline_set_source_name(r->pl, strcmp(path, "-") == 0 ? NULL : path);
-    ms_pipeline_set_offline(r->pl, true);
+    ms_engine_set_source(r->eng, strcmp(path, "-") == 0 ? NULL : path, true);
     int status = run_source(r, src, false);
     bool unreadable = ms_source_unreadable(src, err, sizeof(err), warn_line, NULL);
     ms_source_close(src);
@@ -971,6 +985,17 @@ static struct ms_sinks *open_sinks(struct cli *c, int *status)
     return sinks;
 }
 
+/* The worker threads of --threads, once privileges are dropped. */
+static int start_engine(struct ms_engine *eng)
+{
+    char err[256];
+    if (ms_engine_start(eng, err, sizeof(err)) != MS_OK) {
+        fprintf(stderr, "mailspill: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -1018,44 +1043,49 @@ int main(int argc, char **argv)
         c.out.dedup = dedup;
     }
     struct ms_output *out = (dedup || !c.dedup_us) ? ms_output_new(sinks, &c.out) : NULL;
-    struct ms_pipeline *pl = out ? ms_pipeline_new(&c.lim, out) : NULL;
-    struct run r = { &c, pl, out, sinks, NULL, 0 };
-    struct ms_extract *xt = NULL;
-    struct ms_evidence *evid = NULL;
+    struct ms_engine *eng = out ? ms_engine_new(&c.lim, out, c.threads, c.iface != NULL) : NULL;
+    struct run r = { &c, eng, out, sinks, NULL, 0 };
+    /* One extractor and one evidence writer per worker thread, each with
+     * its share of the caps (files are named per flow: they never meet). */
+    struct ms_extract *xt[MS_THREADS_MAX] = { NULL };
+    struct ms_evidence *evid[MS_THREADS_MAX] = { NULL };
+    unsigned nworkers = eng ? ms_engine_workers(eng) : 0;
     struct ms_dirlist dl = { 0 }; /* the files of -r DIR */
     int status = 0;
-    if (!pl) {
+    if (!eng) {
         fprintf(stderr, "mailspill: cannot initialise (out of memory or nDPI failure)\n");
         status = 1;
         goto done;
     }
-    if (c.extract_dir) {
+    const struct ms_limits *wlim = ms_engine_worker_limits(eng);
+    for (unsigned i = 0; i < nworkers && c.extract_dir; i++) {
         char xerr[512];
         struct ms_msg_tap tap;
-        xt = ms_extract_open(c.extract_dir, c.extract_flags, c.lim.extract_max_bytes, xerr,
-                             sizeof(xerr));
-        if (!xt) {
+        xt[i] = ms_extract_open(c.extract_dir, c.extract_flags, wlim->extract_max_bytes, xerr,
+                                sizeof(xerr));
+        if (!xt[i]) {
             fprintf(stderr, "mailspill: --extract: %s\n", xerr);
             status = 1;
             goto done;
         }
-        ms_extract_tap(xt, &tap);
-        ms_pipeline_set_tap(pl, &tap);
-    } else if (c.extract_flags) {
+        ms_extract_tap(xt[i], &tap);
+        ms_pipeline_set_tap(ms_engine_worker(eng, i), &tap);
+    }
+    if (!c.extract_dir && c.extract_flags) {
         fprintf(stderr, "mailspill: --extract-attachments needs --extract DIR\n");
         status = 2;
         goto done;
     }
-    if (c.evidence_dir) {
+    for (unsigned i = 0; i < nworkers && c.evidence_dir; i++) {
         char eerr[512];
-        evid = ms_evidence_open(c.evidence_dir, c.lim.evidence_flow_max, c.lim.evidence_max, eerr,
-                                sizeof(eerr));
-        if (!evid) {
+        evid[i] = ms_evidence_open(c.evidence_dir, wlim->evidence_flow_max, wlim->evidence_max,
+                                   eerr, sizeof(eerr));
+        if (!evid[i]) {
             fprintf(stderr, "mailspill: --evidence: %s\n", eerr);
             status = 1;
             goto done;
         }
-        ms_pipeline_set_evidence(pl, evid);
+        ms_pipeline_set_evidence(ms_engine_worker(eng, i), evid[i]);
     }
     install_signals();
 
@@ -1073,11 +1103,19 @@ int main(int argc, char **argv)
             goto done;
         }
         r.live = src;
-        ms_pipeline_set_source_name(pl, NULL);
+        if (start_engine(eng) != 0) {
+            status = 1;
+            goto done;
+        }
+        ms_engine_set_source(eng, NULL, false);
         status = run_source(&r, src, true);
     } else {
         /* Files are opened as USER: nothing privileged is needed. */
         if (c.user && drop_privileges(c.user) != 0) {
+            status = 1;
+            goto done;
+        }
+        if (start_engine(eng) != 0) {
             status = 1;
             goto done;
         }
@@ -1086,10 +1124,10 @@ int main(int argc, char **argv)
     }
     /* Flush sessions in progress: a login whose reply never came is still
      * reported, with outcome "unknown". */
-    ms_pipeline_finish(pl);
+    ms_engine_finish(eng);
     service_signals(&r);
     struct ms_pipeline_stats st;
-    ms_pipeline_get_stats(pl, &st);
+    ms_engine_get_stats(eng, NULL, &st);
     /* A run that failed before reading anything has nothing to count. */
     if (c.stats && (status == 0 || st.packets > 0))
         write_stats(&r);
@@ -1098,7 +1136,7 @@ int main(int argc, char **argv)
     /* Delivers what is queued (README "Sinks": how long it may wait). */
     ms_sinks_close(sinks);
     ms_sinks_warn(sinks);
-    ms_pipeline_get_stats(pl, &st);
+    ms_engine_get_stats(eng, NULL, &st);
     warn_limits(&st, &c.lim);
     warn_data_caps(out, &c.lim);
     warn_dedup_evidence(&st);
@@ -1109,9 +1147,12 @@ int main(int argc, char **argv)
     }
 
 done:
-    ms_pipeline_free(pl);
-    ms_extract_close(xt); /* after the flows that wrote through it */
-    ms_evidence_close(evid);
+    ms_source_close(r.live);
+    ms_engine_free(eng); /* stops the workers (an early exit) */
+    for (unsigned i = 0; i < nworkers; i++) {
+        ms_extract_close(xt[i]); /* after the flows that wrote through it */
+        ms_evidence_close(evid[i]);
+    }
     ms_output_free(out);
     ms_dedup_free(dedup);
     ms_sinks_free(sinks);       /* after the output that writes to them */

@@ -37,6 +37,8 @@ struct ms_pipeline {
     const uint8_t *frame;
     size_t frame_len;
     int linktype;
+    struct ms_dispatch dispatch; /* --threads: the reader's (packet NULL: none) */
+    bool memo_shared;            /* app.tls_memo is the engine's */
 };
 
 /* ---- flows ----------------------------------------------------------- */
@@ -54,14 +56,19 @@ static void on_flow_end(void *user, struct ms_flow *f)
 }
 
 /* Ends flows whose wait window ran out at now_us (capture clock, or the
- * wall clock in live capture), one wait each. */
+ * wall clock in live capture), one wait each. What the end of a wait
+ * completes is told with the flow's own last packet, not with whichever
+ * packet noticed the time (another flow's: with --threads, another one). */
 static void expire_waits(struct ms_pipeline *pl, uint64_t now_us)
 {
     struct ms_tcp_session *s;
     while ((s = ms_tcp_ctx_overdue(&pl->tcp, now_us))) {
-        struct ms_seg_meta m = { now_us, pl->pkt_no };
-        if (ms_tcp_session_expire(&pl->tcp, s, &m) == MS_TCP_DONE)
-            ms_flow_end(pl->flows, ms_flow_of_session(s));
+        struct ms_flow *f = ms_flow_of_session(s);
+        struct ms_seg_meta m = { now_us, pl->pkt_no, pl->app.source_name };
+        if (f->app)
+            m = *ms_app_session_last(f->app);
+        if (ms_tcp_session_expire(&pl->tcp, s, &m, now_us) == MS_TCP_DONE)
+            ms_flow_end(pl->flows, f);
     }
 }
 
@@ -126,7 +133,7 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
     if (pl->app.evidence)
         ms_evidence_packet(pl->app.evidence, &f->evidence, pl->linktype, p->ts_us, pl->frame,
                            pl->frame_len);
-    struct ms_seg_meta m = { p->ts_us, pl->pkt_no };
+    struct ms_seg_meta m = { p->ts_us, pl->pkt_no, pl->app.source_name };
     /* A swap (a probe proved the port guess wrong) turns this packet's
      * direction round too. */
     bool swapped = f->swapped;
@@ -237,6 +244,8 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     pl->frame_len = caplen;
     pl->linktype = ms_decode_linktype_for_file(linktype);
     enum ms_decode_status ds = ms_decode_frame(linktype, frame, caplen, &p);
+    const uint8_t *datagram = NULL; /* the reassembled one, when fragments */
+    size_t datagram_len = 0;
     /* IP fragments: reassemble, then decode the whole datagram (twice at
      * most: a tunnel's inner packet may be fragmented as well). The
      * datagram stays valid until the next fragment, so p.l3 does too. */
@@ -266,13 +275,20 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
         memset(&p, 0, sizeof(p));
         p.ts_us = ts_us;
         ds = ms_decode_ip(dg, dglen, &p);
+        datagram = dg;
+        datagram_len = dglen;
     }
     /* Offloaded checksums are common in captures: count, never drop. */
     if (ds == MS_DECODE_TCP && p.tcp_csum_bad)
         pl->st.tcp_bad_csum++;
     switch (ds) {
     case MS_DECODE_TCP:
-        tcp_packet(pl, &p);
+        if (pl->dispatch.packet)
+            pl->dispatch.packet(pl->dispatch.user, &p, pl->pkt_no, linktype,
+                                datagram ? datagram : frame, datagram ? datagram_len : caplen,
+                                datagram != NULL);
+        else
+            tcp_packet(pl, &p);
         break;
     case MS_DECODE_NOT_TCP:
         pl->st.not_tcp++;
@@ -294,9 +310,59 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     }
 }
 
+/* ---- --threads ------------------------------------------------------- */
+
+/* A worker runs the capture clock of the packets it is given and of the
+ * reader's ticks; what happens at a time is told with the number of the
+ * packet the reader was at (the events' pcap_cnt). */
+static void worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no)
+{
+    pl->pkt_no = pkt_no;
+    pl->now_us = ts_us;
+    ms_flow_table_expire(pl->flows, ts_us);
+    expire_waits(pl, ts_us);
+}
+
+void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
+                               uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram)
+{
+    worker_clock(pl, ts_us, pkt_no);
+    struct ms_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = ts_us;
+    /* Decoded again: cheaper than copying the reader's pointers' layout. */
+    enum ms_decode_status ds = datagram ? ms_decode_ip(bytes, len, &p)
+                                        : ms_decode_frame(linktype, bytes, len, &p);
+    if (ds != MS_DECODE_TCP)
+        return; /* cannot be: the reader decoded the same bytes to TCP */
+    pl->frame = datagram ? NULL : bytes;
+    pl->frame_len = len;
+    pl->linktype = ms_decode_linktype_for_file(linktype);
+    tcp_packet(pl, &p);
+}
+
+void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no)
+{
+    worker_clock(pl, ts_us, pkt_no);
+}
+
+void ms_pipeline_share_memo(struct ms_pipeline *pl, struct ms_tls_memo *memo,
+                            void (*order)(void *user), void *user)
+{
+    if (!pl->memo_shared)
+        ms_tls_memo_free(pl->app.tls_memo);
+    pl->memo_shared = true;
+    pl->app.tls_memo = memo;
+    pl->app.memo_order = order;
+    pl->app.memo_order_user = user;
+}
+
 /* ---- lifecycle ------------------------------------------------------- */
 
-struct ms_pipeline *ms_pipeline_new(const struct ms_limits *lim, struct ms_output *out)
+/* reader: --threads' reading pipeline, whose TCP packets go to the
+ * workers: no classifier (nDPI's set-up is costly) and no flows. */
+static struct ms_pipeline *pipeline_new(const struct ms_limits *lim, struct ms_output *out,
+                                        bool reader)
 {
     struct ms_pipeline *pl = ms_calloc(1, sizeof(*pl));
     if (!pl)
@@ -306,15 +372,29 @@ struct ms_pipeline *ms_pipeline_new(const struct ms_limits *lim, struct ms_outpu
     pl->app.lim = &pl->lim;
     pl->app.out = out;
     pl->app.budget = &pl->tcp.budget;
-    pl->app.cls = ms_classifier_new();
-    pl->app.tls_memo = ms_tls_memo_new(MS_TLS_MEMO_MAX);
-    pl->flows = ms_flow_table_new(lim->max_flows, lim->flow_timeout_us, lim->closed_flows_max,
-                                  on_flow_end, pl);
+    pl->app.cls = reader ? NULL : ms_classifier_new();
+    pl->app.tls_memo = ms_tls_memo_new(reader ? 1 : MS_TLS_MEMO_MAX);
+    pl->flows = ms_flow_table_new(reader ? 1 : lim->max_flows, lim->flow_timeout_us,
+                                  reader ? 1 : lim->closed_flows_max, on_flow_end, pl);
     pl->app.flows = pl->flows;
-    if (!pl->app.cls || !pl->flows || !pl->app.tls_memo) {
+    if ((!reader && !pl->app.cls) || !pl->flows || !pl->app.tls_memo) {
         ms_pipeline_free(pl);
         return NULL;
     }
+    return pl;
+}
+
+struct ms_pipeline *ms_pipeline_new(const struct ms_limits *lim, struct ms_output *out)
+{
+    return pipeline_new(lim, out, false);
+}
+
+struct ms_pipeline *ms_pipeline_new_reader(const struct ms_limits *lim, struct ms_output *out,
+                                           const struct ms_dispatch *d)
+{
+    struct ms_pipeline *pl = pipeline_new(lim, out, true);
+    if (pl)
+        pl->dispatch = *d;
     return pl;
 }
 
@@ -336,6 +416,11 @@ void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap)
 void ms_pipeline_set_evidence(struct ms_pipeline *pl, struct ms_evidence *ev)
 {
     pl->app.evidence = ev;
+}
+
+bool ms_pipeline_has_evidence(const struct ms_pipeline *pl)
+{
+    return pl->app.evidence != NULL;
 }
 
 void ms_pipeline_tick(struct ms_pipeline *pl, uint64_t wall_us)
@@ -362,41 +447,59 @@ const struct ms_stat_def ms_stat_defs[] = {
 
 const size_t ms_stat_ndefs = sizeof(ms_stat_defs) / sizeof(ms_stat_defs[0]);
 
-/* Reads every counter from where it lives (the sources of stats.def).
- * kernel: live capture counters, or NULL. */
+/* Which counters collect() reads: the pipeline's own (each worker has its
+ * own), and those of what every worker shares (the output, the sinks, the
+ * STARTTLS memo, the kernel's), which a merge of workers must count once. */
+enum { PART_OWN = 1u, PART_SHARED = 2u };
+
+/* Reads every counter of parts from where it lives (the sources of
+ * stats.def); the others are 0. kernel: live capture counters, or NULL. */
 static void collect(const struct ms_pipeline *pl, const struct ms_capture_counters *kernel,
-                    struct ms_pipeline_stats *st)
+                    unsigned parts, struct ms_pipeline_stats *st)
 {
+    const bool own = parts & PART_OWN, shared = parts & PART_SHARED;
     struct ms_defrag_stats defrag;
-    memset(&defrag, 0, sizeof(defrag));
-    if (pl->defrag)
-        ms_defrag_get_stats(pl->defrag, &defrag);
-    const struct ms_flow_stats *flow = ms_flow_table_stats(pl->flows);
+    struct ms_flow_stats flow;
     struct ms_dedup_stats dedup;
     struct ms_evidence_stats evid;
+    struct ms_sink_counters sink[MS_SINK_KIND_COUNT];
+    memset(&defrag, 0, sizeof(defrag));
+    memset(&flow, 0, sizeof(flow));
     memset(&dedup, 0, sizeof(dedup));
     memset(&evid, 0, sizeof(evid));
-    if (ms_output_dedup(pl->app.out))
-        ms_dedup_get_stats(ms_output_dedup(pl->app.out), &dedup);
-    if (pl->app.evidence)
-        ms_evidence_get_stats(pl->app.evidence, &evid);
+    memset(sink, 0, sizeof(sink));
+    struct ms_app_stats no_app;
+    memset(&no_app, 0, sizeof(no_app));
     struct ms_sinks *sinks = ms_output_sinks(pl->app.out);
-    struct ms_sink_counters sink[MS_SINK_KIND_COUNT];
-    for (int k = 0; k < MS_SINK_KIND_COUNT; k++)
-        ms_sinks_kind_counters(sinks, (enum ms_sink_kind)k, &sink[k]);
+    if (own) {
+        if (pl->defrag)
+            ms_defrag_get_stats(pl->defrag, &defrag);
+        flow = *ms_flow_table_stats(pl->flows);
+        if (pl->app.evidence)
+            ms_evidence_get_stats(pl->app.evidence, &evid);
+    }
+    if (shared) {
+        ms_output_dedup_stats(pl->app.out, &dedup);
+        for (int k = 0; k < MS_SINK_KIND_COUNT; k++)
+            ms_sinks_kind_counters(sinks, (enum ms_sink_kind)k, &sink[k]);
+    }
     memset(st, 0, sizeof(*st));
-#define OWN(x) pl->st.x
+#define OWN(x) (own ? pl->st.x : 0)
 #define DEFRAG(x) defrag.x
-#define FLOW(x) flow->x
-#define REASM(x) pl->tcp.budget.x
-#define TCP(x) pl->tcp.st.x
-#define APP(x) pl->app.st.x
-#define OUT(kind) ms_output_count(pl->app.out, kind)
-#define KERNEL(x) (kernel ? kernel->x : 0)
+#define FLOW(x) flow.x
+#define REASM(x) (own ? pl->tcp.budget.x : 0)
+#define TCP(x) (own ? pl->tcp.st.x : 0)
+#define APP(x) (own ? pl->app.st.x : no_app.x) /* no_app: arrays too */
+#define APPCTX(x) (own ? pl->app.x : 0)
+#define MEMO(x) (shared && pl->app.tls_memo ? ms_tls_memo_##x(pl->app.tls_memo) : 0)
+#define OUT(kind) (shared ? ms_output_count(pl->app.out, kind) : 0)
+#define OUT_FILEINFO() (shared ? ms_output_fileinfo_count(pl->app.out) : 0)
+#define KERNEL(x) (shared && kernel ? kernel->x : 0)
 #define DEDUP(x) dedup.x
 #define EVID(x) evid.x
 #define SINK(kind, x) sink[MS_SINK_##kind].x
-#define SINK_ERRORS() ms_sinks_write_errors(sinks)
+#define SINK_ERRORS() (shared ? ms_sinks_write_errors(sinks) : 0)
+#define ENGINE(x) 0 /* filled in by app/engine.c */
 #define MS_STAT(field, name, merge, when, src) st->field = (uint64_t)(src);
 #define MS_STAT_DISSECTORS(field, prefix, merge, src) memcpy(st->field, src, sizeof(st->field));
 #include "stats.def"
@@ -408,17 +511,33 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #undef REASM
 #undef TCP
 #undef APP
+#undef APPCTX
+#undef MEMO
 #undef OUT
+#undef OUT_FILEINFO
 #undef KERNEL
 #undef DEDUP
 #undef EVID
 #undef SINK
 #undef SINK_ERRORS
+#undef ENGINE
 }
 
 void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st)
 {
-    collect(pl, NULL, st);
+    collect(pl, NULL, PART_OWN | PART_SHARED, st);
+}
+
+void ms_pipeline_own_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st)
+{
+    collect(pl, NULL, PART_OWN, st);
+}
+
+void ms_pipeline_shared_stats(const struct ms_pipeline *pl,
+                              const struct ms_capture_counters *kernel,
+                              struct ms_pipeline_stats *st)
+{
+    collect(pl, kernel, PART_SHARED, st);
 }
 
 static uint64_t merged(enum ms_stat_merge m, uint64_t a, uint64_t b)
@@ -444,16 +563,22 @@ enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_captur
                                   uint64_t ts_us)
 {
     struct ms_pipeline_stats st;
-    collect(pl, kernel, &st);
+    collect(pl, kernel, PART_OWN | PART_SHARED, &st);
+    return ms_pipeline_emit_these_stats(pl, &st, kernel != NULL, pl->app.evidence != NULL, ts_us);
+}
+
+enum ms_rc ms_pipeline_emit_these_stats(struct ms_pipeline *pl, const struct ms_pipeline_stats *st,
+                                        bool live, bool evidence, uint64_t ts_us)
+{
     struct ms_stat v[sizeof(ms_stat_defs) / sizeof(ms_stat_defs[0]) + MS_MAX_DISSECTORS];
     char names[MS_MAX_DISSECTORS][48];
     size_t n = 0;
     for (size_t i = 0; i < ms_stat_ndefs; i++) {
         const struct ms_stat_def *d = &ms_stat_defs[i];
-        const uint64_t *val = (const uint64_t *)(const void *)((const char *)&st + d->offset);
-        if ((d->when == MS_STAT_LIVE && !kernel) ||
+        const uint64_t *val = (const uint64_t *)(const void *)((const char *)st + d->offset);
+        if ((d->when == MS_STAT_LIVE && !live) ||
             (d->when == MS_STAT_DEDUP && !ms_output_dedup(pl->app.out)) ||
-            (d->when == MS_STAT_EVIDENCE && !pl->app.evidence))
+            (d->when == MS_STAT_EVIDENCE && !evidence))
             continue;
         if (d->when >= MS_STAT_SINK_FILE &&
             !ms_sinks_kind_used(ms_output_sinks(pl->app.out),
@@ -479,7 +604,8 @@ void ms_pipeline_free(struct ms_pipeline *pl)
         return;
     ms_flow_table_free(pl->flows);
     ms_classifier_free(pl->app.cls);
-    ms_tls_memo_free(pl->app.tls_memo); /* after the flows: their ends use it */
+    if (!pl->memo_shared)
+        ms_tls_memo_free(pl->app.tls_memo); /* after the flows: their ends use it */
     ms_defrag_free(pl->defrag);
     ms_free(pl);
 }

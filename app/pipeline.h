@@ -1,7 +1,8 @@
 /* The analysis pipeline: frame -> decode -> flow -> TCP session
  * (reassembly, conversation order) -> app session (nDPI plus dissector
  * probes, dissector) -> output.
- * Single-threaded; everything it owns hangs off struct ms_pipeline. */
+ * One thread; everything it owns hangs off struct ms_pipeline (--threads
+ * runs several: app/engine.h). */
 #ifndef MS_PIPELINE_H
 #define MS_PIPELINE_H
 
@@ -80,6 +81,7 @@ void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap);
 /* --evidence: the frames of each flow that raises an alert go to ev
  * (output/evidence.h), which must outlive the pipeline's flows. */
 void ms_pipeline_set_evidence(struct ms_pipeline *pl, struct ms_evidence *ev);
+bool ms_pipeline_has_evidence(const struct ms_pipeline *pl);
 void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, const uint8_t *frame,
                        size_t caplen);
 /* Live capture, while no packet comes: the wait window's seconds also run
@@ -94,5 +96,43 @@ void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stat
 enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_capture_counters *kernel,
                                   uint64_t ts_us);
 void ms_pipeline_free(struct ms_pipeline *pl);
+
+/* --threads (app/engine.c): one reader pipeline decodes every frame and
+ * reassembles IP; each TCP packet then goes to a worker pipeline, which
+ * owns the packet's flow. */
+struct ms_pkt;
+struct ms_tls_memo;
+struct ms_dispatch {
+    /* bytes: the frame as captured, or (datagram) the IP datagram that IP
+     * reassembly made of fragments; p: the packet decoded from them, valid
+     * during the call; pkt_no: the frame's number in the run. */
+    void (*packet)(void *user, const struct ms_pkt *p, uint64_t pkt_no, int linktype,
+                   const uint8_t *bytes, size_t len, bool datagram);
+    void *user;
+};
+/* The reader's side: a pipeline whose TCP packets go to d (it has no
+ * flows of its own). */
+struct ms_pipeline *ms_pipeline_new_reader(const struct ms_limits *lim, struct ms_output *out,
+                                           const struct ms_dispatch *d);
+/* A worker's side: a packet the reader dispatched (bytes copied by the
+ * caller), and the reader's time when no packet came (flows time out). */
+void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
+                               uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram);
+void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no);
+/* Workers share one STARTTLS memo (the caller's, thread-safe), and ask
+ * order(user) before each use of it, so that a session's check sees the
+ * offers of every packet before its own, as one thread would. */
+void ms_pipeline_share_memo(struct ms_pipeline *pl, struct ms_tls_memo *memo,
+                            void (*order)(void *user), void *user);
+/* Counters: the pipeline's own (each worker's), and those of what the
+ * workers share (output, sinks, STARTTLS memo, kernel: counted once). */
+void ms_pipeline_own_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st);
+void ms_pipeline_shared_stats(const struct ms_pipeline *pl,
+                              const struct ms_capture_counters *kernel,
+                              struct ms_pipeline_stats *st);
+/* A stats event of st (live: with the kernel's counters; evidence: with
+ * --evidence's). ts_us 0: the time of pl's last packet. */
+enum ms_rc ms_pipeline_emit_these_stats(struct ms_pipeline *pl, const struct ms_pipeline_stats *st,
+                                        bool live, bool evidence, uint64_t ts_us);
 
 #endif

@@ -1,5 +1,7 @@
 #include "tls_memo.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "../common/alloc.h"
@@ -18,8 +20,9 @@ struct ms_tls_memo {
     size_t nbuckets; /* a power of two */
     size_t max;
     struct ms_lru lru;
-    uint64_t evicted;
+    _Atomic uint64_t evicted; /* read by the stats while workers use the memo */
     uint8_t key[MS_SIPHASH_KEY_LEN];
+    pthread_mutex_t mu; /* --threads: every worker's sessions use the one memo */
 };
 
 /* An IPv4 address uses 4 of the 16 bytes: the rest are zeroed, so that
@@ -88,6 +91,7 @@ struct ms_tls_memo *ms_tls_memo_new(size_t max)
     }
     ms_lru_init(&m->lru);
     ms_siphash_random_key(m->key);
+    pthread_mutex_init(&m->mu, NULL);
     return m;
 }
 
@@ -101,12 +105,13 @@ void ms_tls_memo_free(struct ms_tls_memo *m)
         ms_lru_remove(&m->lru, n);
         ms_free(e);
     }
+    pthread_mutex_destroy(&m->mu);
     ms_free(m->buckets);
     ms_free(m);
 }
 
-enum ms_rc ms_tls_memo_offered(struct ms_tls_memo *m, const struct ms_tls_server *s,
-                               uint64_t flow_id, uint64_t ts_us)
+static enum ms_rc offered(struct ms_tls_memo *m, const struct ms_tls_server *s, uint64_t flow_id,
+                          uint64_t ts_us)
 {
     struct ms_tls_server k = canon(s);
     struct entry *e = find(m, &k);
@@ -115,7 +120,7 @@ enum ms_rc ms_tls_memo_offered(struct ms_tls_memo *m, const struct ms_tls_server
             struct entry *old = MS_LRU_ENTRY(ms_lru_oldest(&m->lru), struct entry, lru);
             unlink_entry(m, old);
             ms_free(old);
-            m->evicted++;
+            atomic_fetch_add_explicit(&m->evicted, 1, memory_order_relaxed);
         }
         e = ms_calloc(1, sizeof(*e));
         if (!e)
@@ -133,8 +138,17 @@ enum ms_rc ms_tls_memo_offered(struct ms_tls_memo *m, const struct ms_tls_server
     return MS_OK;
 }
 
-bool ms_tls_memo_stripped(struct ms_tls_memo *m, const struct ms_tls_server *s, uint64_t *flow_id,
-                          uint64_t *ts_us)
+enum ms_rc ms_tls_memo_offered(struct ms_tls_memo *m, const struct ms_tls_server *s,
+                               uint64_t flow_id, uint64_t ts_us)
+{
+    pthread_mutex_lock(&m->mu);
+    enum ms_rc rc = offered(m, s, flow_id, ts_us);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static bool stripped(struct ms_tls_memo *m, const struct ms_tls_server *s, uint64_t *flow_id,
+                     uint64_t *ts_us)
 {
     struct ms_tls_server k = canon(s);
     struct entry *e = find(m, &k);
@@ -150,6 +164,15 @@ bool ms_tls_memo_stripped(struct ms_tls_memo *m, const struct ms_tls_server *s, 
     return true;
 }
 
+bool ms_tls_memo_stripped(struct ms_tls_memo *m, const struct ms_tls_server *s, uint64_t *flow_id,
+                          uint64_t *ts_us)
+{
+    pthread_mutex_lock(&m->mu);
+    bool yes = stripped(m, s, flow_id, ts_us);
+    pthread_mutex_unlock(&m->mu);
+    return yes;
+}
+
 size_t ms_tls_memo_count(const struct ms_tls_memo *m)
 {
     return ms_lru_count(&m->lru);
@@ -157,5 +180,5 @@ size_t ms_tls_memo_count(const struct ms_tls_memo *m)
 
 uint64_t ms_tls_memo_evicted(const struct ms_tls_memo *m)
 {
-    return m->evicted;
+    return atomic_load_explicit(&m->evicted, memory_order_relaxed);
 }

@@ -8,7 +8,9 @@
  * Bounded: at most max servers, the least recently seen forgotten past it
  * (an LRU on common/lru.h). A forgotten server raises no alert: memory is
  * the only evidence there is. Keys are hashed with SipHash under a random
- * key (an attacker picks addresses and ports). One memo per pipeline. */
+ * key (an attacker picks addresses and ports). One memo per run, which
+ * every worker thread uses (--threads): thread-safe, but for
+ * ms_tls_memo_count (tests). */
 #ifndef MS_TLS_MEMO_H
 #define MS_TLS_MEMO_H
 

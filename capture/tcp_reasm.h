@@ -57,6 +57,8 @@ struct ms_reasm_budget {
 struct ms_seg_meta {
     uint64_t ts_us;
     uint64_t pkt_no; /* 1-based packet number in the run */
+    const void *tag; /* the caller's, carried with the bytes (app/: the
+                       * name of the file the packet came from) */
 };
 
 struct ms_stream_out {

@@ -326,7 +326,7 @@ struct ms_tcp_session *ms_tcp_ctx_overdue(struct ms_tcp_ctx *c, uint64_t now_us)
 }
 
 enum ms_tcp_state ms_tcp_session_expire(struct ms_tcp_ctx *c, struct ms_tcp_session *s,
-                                        const struct ms_seg_meta *m)
+                                        const struct ms_seg_meta *m, uint64_t now_us)
 {
     uint64_t mark = progress_mark(s);
     c->st.wait_expired++;
@@ -334,7 +334,7 @@ enum ms_tcp_state ms_tcp_session_expire(struct ms_tcp_ctx *c, struct ms_tcp_sess
     /* Moved to the tail even without progress (a hold released): the
      * next overdue session is another one. */
     wait_unlink(c, s);
-    update_wait(c, s, mark, m->ts_us);
+    update_wait(c, s, mark, now_us);
     return done(s) ? MS_TCP_DONE : MS_TCP_OPEN;
 }
 

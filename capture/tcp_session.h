@@ -87,8 +87,10 @@ enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_sess
 /* The stalled session whose window's time ran out at now_us, or NULL. Each
  * is then given to ms_tcp_session_expire, which moves it on. */
 struct ms_tcp_session *ms_tcp_ctx_overdue(struct ms_tcp_ctx *c, uint64_t now_us);
+/* m: what the bytes and gap it delivers are told with; now_us: when (the
+ * next window, if one is needed, starts then). */
 enum ms_tcp_state ms_tcp_session_expire(struct ms_tcp_ctx *c, struct ms_tcp_session *s,
-                                        const struct ms_seg_meta *m);
+                                        const struct ms_seg_meta *m, uint64_t now_us);
 /* The connection ends: everything waiting is delivered, holes as gaps. */
 void ms_tcp_session_flush(struct ms_tcp_ctx *c, struct ms_tcp_session *s,
                           const struct ms_seg_meta *m);

@@ -207,6 +207,8 @@ struct ms_msg_tap {
     struct ms_bytes (*msg_end)(void *msg);
     void *user;       /* the tap's own state */
     uint64_t flow_id; /* set by the pipeline for each flow: names files */
+    uint64_t *msgs;   /* the flow's messages begun so far (the pipeline's,
+                       * per flow; the tap counts them): names files */
 };
 
 static inline struct ms_bytes ms_bytes_of(const void *p, size_t len)

@@ -215,4 +215,22 @@ static inline struct ms_limits ms_limits_default(void)
  * forgotten past it (a server forgotten raises no stripping alert). */
 #define MS_TLS_MEMO_MAX 4096
 
+/* --threads (app/engine.c, app/workq.c, README "Threads"). */
+/* Worker threads at most (--threads N, or auto: the cores). */
+#define MS_THREADS_MAX 64
+/* Each worker's queue of packets from the reader: bytes (a frame may take
+ * up to a quarter: MS_SNAPLEN_MAX fits). Reading files, the reader waits
+ * for room; live, a packet that does not fit is dropped and counted. */
+#define MS_WORKER_QUEUE_BYTES ((size_t)4 << 20)
+/* A worker that got no packet for this long (capture clock) gets the time
+ * from the reader anyway, so that its idle flows still time out. Live, the
+ * wall clock is passed on at most this often. */
+#define MS_WORKER_TICK_US 1000000u
+#define MS_WORKER_WALL_TICK_US 100000u
+/* Waiting on a queue: yields before sleeping, and commits between two
+ * wake-ups of a sleeping worker (the reader wakes it at once before it
+ * may wait itself, and at the end of each read timeout). */
+#define MS_WORKQ_SPINS 16
+#define MS_WORKQ_WAKE_ITEMS 64
+
 #endif

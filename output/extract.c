@@ -34,7 +34,7 @@ struct ms_extract {
     char *dir; /* as given, without trailing slashes */
     unsigned flags;
     uint64_t max_bytes, kept;
-    uint64_t seq; /* messages begun in this run */
+    uint64_t seq; /* messages begun in this run by taps that count none */
     uint64_t files;
     struct ms_buf last; /* path returned by the latest *_end */
 };
@@ -249,9 +249,11 @@ static void *x_msg_begin(const struct ms_msg_tap *tap, const struct ms_sink *sin
         no_file(sink, "out of memory: a message is not extracted");
         return NULL;
     }
-    x->seq++;
+    /* Numbered in the flow (in the run when the tap counts for no flow). */
+    uint64_t *seq = tap->msgs ? tap->msgs : &x->seq;
+    ++*seq;
     snprintf(m->stem, sizeof(m->stem), "%llu-%llu", (unsigned long long)tap->flow_id,
-             (unsigned long long)x->seq);
+             (unsigned long long)*seq);
     snprintf(m->f.name, sizeof(m->f.name), "%s.eml", m->stem);
     xopen(&m->f, x, sink);
     return m;

@@ -3,7 +3,7 @@
  * message tap of common/event.h (fed by dissectors/mime.c).
  *
  * File names never come from the sender: a message is
- * "<flow_id>-<seq>.eml" (seq counts messages in the run, from 1), an
+ * "<flow_id>-<seq>.eml" (seq counts messages in the flow, from 1), an
  * attachment "<flow_id>-<seq>-<k>-<safe name>" (k counts attachments in the
  * message, from 1; the safe name is the sender's file name with paths,
  * control characters, non-ASCII and leading dots removed, at most 64 bytes,
@@ -11,7 +11,8 @@
  * 0600, relative to a directory descriptor opened once. A file that cannot
  * be created or written completely (it exists, disk full, the byte cap) is
  * removed and reported as an anomaly of type "extract"; the event then
- * names no file. Single-threaded, like the pipeline. */
+ * names no file. One extractor per worker thread (--threads), each
+ * writing into the same directory: names are per flow, so they never meet. */
 #ifndef MS_EXTRACT_H
 #define MS_EXTRACT_H
 

@@ -1,6 +1,8 @@
 #include "output.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +26,34 @@ static const char *const cap_mime_errors[MS_OUTPUT_CAP_MIME_COUNT] = {
     [MS_OUTPUT_CAP_HEADER] = "header_line_too_long",
 };
 
+/* --threads: every worker writes through the one output. mu guards the
+ * dedup table, the text buffer, the --hashes file and each hand-over of a
+ * record to the sinks; JSON is rendered outside it, by each worker at
+ * once (json-c objects are the caller's own). A flow's records keep their
+ * order (one worker has the flow); records of different flows may
+ * interleave. The counters are read by the stats while workers write. */
 struct ms_output {
     struct ms_sinks *sinks; /* the caller's: every record goes to every sink */
     FILE *tfp;              /* --text: renders into tbuf (fmemopen) */
     char *tbuf;
     struct ms_output_opts opts;
-    uint64_t counts[MS_EV_COUNT];
-    uint64_t fileinfo;
-    uint64_t anomalies[MS_ANOM_COUNT];
-    uint64_t cap_mime[MS_OUTPUT_CAP_MIME_COUNT];
+    pthread_mutex_t mu;
+    _Atomic uint64_t counts[MS_EV_COUNT];
+    _Atomic uint64_t fileinfo;
+    _Atomic uint64_t anomalies[MS_ANOM_COUNT];
+    _Atomic uint64_t cap_mime[MS_OUTPUT_CAP_MIME_COUNT];
     int hashes_mode; /* --hashes: the mode of the line written last (0: none yet) */
 };
+
+static void bump(_Atomic uint64_t *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static uint64_t read_count(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
 
 /* Counts what the end-of-run warnings need: anomalies by code, emails a
  * cap cut by the mime_errors code that says so. */
@@ -43,13 +62,13 @@ static void count_event(struct ms_output *out, const struct ms_event *ev)
     enum ms_anomaly a;
     if (ev->kind == MS_EV_ANOMALY && ev->u.anomaly.code &&
         ms_anomaly_lookup(ev->u.anomaly.code, &a))
-        out->anomalies[a]++;
+        bump(&out->anomalies[a]);
     if (ev->kind != MS_EV_EMAIL)
         return;
     for (size_t i = 0; i < ev->u.email.n_mime_errors; i++) {
         for (size_t k = 0; k < MS_OUTPUT_CAP_MIME_COUNT; k++) {
             if (strcmp(ev->u.email.mime_errors[i], cap_mime_errors[k]) == 0)
-                out->cap_mime[k]++;
+                bump(&out->cap_mime[k]);
         }
     }
 }
@@ -71,6 +90,7 @@ struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_o
     struct ms_output *out = ms_calloc(1, sizeof(*out));
     if (!out)
         return NULL;
+    pthread_mutex_init(&out->mu, NULL);
     out->sinks = sinks;
     out->opts = *o;
     if (o->format == MS_OUTPUT_TEXT) {
@@ -89,7 +109,9 @@ struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_o
  * (README "Sinks"): that is not a failure to render. */
 static enum ms_rc put_record(struct ms_output *out, const char *rec, size_t len)
 {
+    pthread_mutex_lock(&out->mu);
     ms_sinks_write(out->sinks, rec, len);
+    pthread_mutex_unlock(&out->mu);
     return MS_OK;
 }
 
@@ -116,6 +138,7 @@ static FILE *text_begin(struct ms_output *out)
     return out->tfp;
 }
 
+/* Called with mu held. */
 static enum ms_rc text_end(struct ms_output *out, int rendered)
 {
     long len = ftell(out->tfp);
@@ -129,7 +152,8 @@ static enum ms_rc text_end(struct ms_output *out, int rendered)
     size_t n = (size_t)len;
     if (out->tbuf[n - 1] == '\n')
         n--;
-    return put_record(out, out->tbuf, n);
+    ms_sinks_write(out->sinks, out->tbuf, n);
+    return MS_OK;
 }
 
 /* An alert's additions after its credential object: the repeats --dedup
@@ -166,11 +190,14 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev)
 {
     struct ms_dedup_report rep = { 0 };
+    pthread_mutex_lock(&out->mu);
     if (out->opts.dedup && ev->kind == MS_EV_CREDENTIAL &&
-        !ms_dedup_check(out->opts.dedup, m, ev, &rep))
+        !ms_dedup_check(out->opts.dedup, m, ev, &rep)) {
+        pthread_mutex_unlock(&out->mu);
         return MS_OK;
+    }
     if ((unsigned)ev->kind < MS_EV_COUNT)
-        out->counts[ev->kind]++;
+        bump(&out->counts[ev->kind]);
     count_event(out, ev);
     /* The --hashes file takes the hashcat lines in every mode (README
      * "Secrets"); the views take what the mode allows. */
@@ -180,8 +207,10 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if (out->opts.format == MS_OUTPUT_TEXT) {
         FILE *fp = text_begin(out);
         enum ms_rc rc = text_end(out, ms_text_event_ex(fp, m, ev, &out->opts, &rep));
+        pthread_mutex_unlock(&out->mu);
         return rc == MS_OK ? hrc : rc;
     }
+    pthread_mutex_unlock(&out->mu);
     struct json_object *o = ms_json_event(m, ev, &out->opts);
     if (ev->kind == MS_EV_CREDENTIAL || ev->kind == MS_EV_STARTTLS_STRIPPED)
         o = alert_extras(o, m, &rep, &out->opts);
@@ -191,7 +220,8 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     if (ev->kind == MS_EV_EMAIL) {
         for (size_t i = 0; i < ev->u.email.n_attachments && rc == MS_OK; i++) {
             rc = write_json_line(out, ms_json_fileinfo(m, ev, i, &out->opts));
-            out->fileinfo += rc == MS_OK;
+            if (rc == MS_OK)
+                bump(&out->fileinfo);
         }
     }
     return rc == MS_OK ? hrc : rc;
@@ -199,11 +229,26 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
 
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n)
 {
+    enum ms_rc rc;
+    pthread_mutex_lock(&out->mu);
     if (out->opts.format == MS_OUTPUT_TEXT) {
         FILE *fp = text_begin(out);
-        return text_end(out, ms_text_stats(fp, ts_us, v, n));
+        rc = text_end(out, ms_text_stats(fp, ts_us, v, n));
+        pthread_mutex_unlock(&out->mu);
+        return rc;
     }
+    pthread_mutex_unlock(&out->mu);
     return write_json_line(out, ms_json_stats(ts_us, out->opts.host, v, n));
+}
+
+void ms_output_dedup_stats(struct ms_output *out, struct ms_dedup_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!out->opts.dedup)
+        return;
+    pthread_mutex_lock(&out->mu);
+    ms_dedup_get_stats(out->opts.dedup, st);
+    pthread_mutex_unlock(&out->mu);
 }
 
 struct ms_dedup *ms_output_dedup(const struct ms_output *out)
@@ -218,22 +263,22 @@ struct ms_sinks *ms_output_sinks(const struct ms_output *out)
 
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)
 {
-    return (unsigned)kind < MS_EV_COUNT ? out->counts[kind] : 0;
+    return (unsigned)kind < MS_EV_COUNT ? read_count(&out->counts[kind]) : 0;
 }
 
 uint64_t ms_output_fileinfo_count(const struct ms_output *out)
 {
-    return out->fileinfo;
+    return read_count(&out->fileinfo);
 }
 
 uint64_t ms_output_anomaly_count(const struct ms_output *out, enum ms_anomaly a)
 {
-    return (unsigned)a < MS_ANOM_COUNT ? out->anomalies[a] : 0;
+    return (unsigned)a < MS_ANOM_COUNT ? read_count(&out->anomalies[a]) : 0;
 }
 
 uint64_t ms_output_cap_mime_count(const struct ms_output *out, enum ms_output_cap_mime c)
 {
-    return (unsigned)c < MS_OUTPUT_CAP_MIME_COUNT ? out->cap_mime[c] : 0;
+    return (unsigned)c < MS_OUTPUT_CAP_MIME_COUNT ? read_count(&out->cap_mime[c]) : 0;
 }
 
 void ms_output_free(struct ms_output *out)
@@ -242,6 +287,7 @@ void ms_output_free(struct ms_output *out)
         return;
     if (out->tfp)
         (void)fclose(out->tfp); /* our buffer: nothing to lose */
+    pthread_mutex_destroy(&out->mu);
     ms_free(out->tbuf);
     ms_free(out);
 }

@@ -67,7 +67,8 @@ struct ms_sinks;
 
 /* Renders each event into a record (a JSON line, or a --text line) and
  * hands it to every sink of sinks (output/sink.h), which stays the
- * caller's. NULL when out of memory. */
+ * caller's. NULL when out of memory. Thread-safe: the worker threads of
+ * --threads write through one output, an event's records together. */
 struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_opts *o);
 /* The sinks, for their counters (the stats event). */
 struct ms_sinks *ms_output_sinks(const struct ms_output *out);
@@ -103,6 +104,9 @@ struct ms_stat {
  * in JSON, one "STATS k=v ..." line in the text view. */
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v,
                            size_t n);
+/* --dedup's counters (zero when off), read while other threads write. */
+struct ms_dedup_stats;
+void ms_output_dedup_stats(struct ms_output *out, struct ms_dedup_stats *st);
 /* --dedup's table (opts.dedup), NULL when off. */
 struct ms_dedup *ms_output_dedup(const struct ms_output *out);
 void ms_output_free(struct ms_output *out);

@@ -246,7 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     t.out = (struct ms_stream_out){ on_data, on_gap, on_overlap, &t, 0 };
     if (data[0] & 0x10)
         ms_tcp_half_syn(&t.h, BASE - 1);
-    struct ms_seg_meta m = { 0, 0 };
+    struct ms_seg_meta m = { 0, 0, NULL };
     size_t at = 1;
     while (at + 5 <= size) {
         const uint8_t *r = data + at;

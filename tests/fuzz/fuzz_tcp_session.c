@@ -96,15 +96,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.payload = payload;
         p.payload_len = n;
         p.ts_us = 1000000000ull + pkt_no * 100;
-        struct ms_seg_meta m = { p.ts_us, ++pkt_no };
+        struct ms_seg_meta m = { p.ts_us, ++pkt_no, NULL };
         if (ms_tcp_session_packet(&ctx, &s, dir, &p, &m) == MS_TCP_DONE)
             done = true;
         struct ms_tcp_session *o;
         while ((o = ms_tcp_ctx_overdue(&ctx, p.ts_us)))
-            if (ms_tcp_session_expire(&ctx, o, &m) == MS_TCP_DONE)
+            if (ms_tcp_session_expire(&ctx, o, &m, m.ts_us) == MS_TCP_DONE)
                 done = true;
     }
-    struct ms_seg_meta m = { 2000000000ull, pkt_no + 1 };
+    struct ms_seg_meta m = { 2000000000ull, pkt_no + 1, NULL };
     ms_tcp_session_flush(&ctx, &s, &m);
     ms_tcp_session_free(&ctx, &s);
     if (ctx.budget.used != 0 || ctx.budget.window_mem != 0 || !TAILQ_EMPTY(&ctx.waitq))

@@ -114,7 +114,8 @@ def live(tmp):
         prev = 0
         for e in evs:
             cap = e["stats"].get("capture")
-            if not cap or set(cap) != {"kernel_packets", "kernel_drops", "kernel_ifdrops"}:
+            if not cap or set(cap) != {"kernel_packets", "kernel_drops", "kernel_ifdrops",
+                                       "worker_drops"}:
                 fail(f"stats.capture {cap}")
                 continue
             if cap["kernel_packets"] < prev:

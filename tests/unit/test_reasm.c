@@ -712,7 +712,7 @@ static void test_midstream_start(void **state)
     setup_nosyn(&f, 1024);
     put_n(&f, &f.b, 3000, "", 0);
     put_gated(&f, 3010, "x", false, 42);
-    struct ms_seg_meta m = { 0, 9 };
+    struct ms_seg_meta m = { 0, 9, NULL };
     ms_tcp_half_skip(&f.h, &f.b, 3010, &m, &f.o);
     assert_int_equal(f.h.delivered, 0);
     put_gated(&f, 2990, "0123456789", true, 0);
@@ -783,7 +783,7 @@ static enum ms_tcp_state spkt(struct ms_tcp_ctx *c, struct ms_tcp_session *s, un
     p.payload_len = d ? strlen(d) : 0;
     ++*pkt;
     p.ts_us = 1000 * *pkt;
-    struct ms_seg_meta m = { p.ts_us, *pkt };
+    struct ms_seg_meta m = { p.ts_us, *pkt, NULL };
     return ms_tcp_session_packet(c, s, dir, &p, &m);
 }
 

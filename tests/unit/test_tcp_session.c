@@ -380,13 +380,13 @@ static enum ms_tcp_state feed(struct ms_tcp_ctx *ctx, struct ms_tcp_session *s,
     p.payload_len = g->n;
     if (g->n)
         p.payload = g->ka ? &g->kab : c->stream[g->dir] + g->off;
-    struct ms_seg_meta m = { ts_us, pkt_no };
+    struct ms_seg_meta m = { ts_us, pkt_no, NULL };
     return ms_tcp_session_packet(ctx, s, g->dir, &p, &m);
 }
 
 static void flush(struct ms_tcp_ctx *ctx, struct ms_tcp_session *s, struct sink *k, uint64_t pkt_no)
 {
-    struct ms_seg_meta m = { 1000000ull * pkt_no, pkt_no };
+    struct ms_seg_meta m = { 1000000ull * pkt_no, pkt_no, NULL };
     k->flushing = true;
     ms_tcp_session_flush(ctx, s, &m);
     k->flushing = false;
@@ -714,7 +714,7 @@ static enum ms_tcp_state hp(struct hand *h, unsigned dir, uint32_t seq, uint32_t
     h->pkt++;
     h->ts += 1000;
     p.ts_us = h->ts;
-    struct ms_seg_meta m = { h->ts, h->pkt };
+    struct ms_seg_meta m = { h->ts, h->pkt, NULL };
     return ms_tcp_session_packet(&h->ctx, &h->s, dir, &p, &m);
 }
 
@@ -915,7 +915,7 @@ static void test_window_time(void **state)
     ms_tcp_ctx_init(&ctx, &lim, &k_ops);
     ms_tcp_session_init(&s1, k1);
     ms_tcp_session_init(&s2, k2);
-    struct ms_seg_meta m = { 0, 0 };
+    struct ms_seg_meta m = { 0, 0, NULL };
     const char *none = NULL;
     tpkt(&ctx, &s1, &m, C, CI, 0, FL_SYN, none, 1000000);
     tpkt(&ctx, &s1, &m, S, SI, CI + 1, FL_SYN | FL_ACK, none, 1000100);
@@ -931,7 +931,7 @@ static void test_window_time(void **state)
     assert_ptr_equal(ms_tcp_ctx_overdue(&ctx, 3000301), &s1);
     m.pkt_no = 77;
     m.ts_us = 3000301;
-    assert_int_equal(ms_tcp_session_expire(&ctx, &s1, &m), MS_TCP_OPEN);
+    assert_int_equal(ms_tcp_session_expire(&ctx, &s1, &m, m.ts_us), MS_TCP_OPEN);
     assert_int_equal(k1->ngaps, 1);
     assert_int_equal(k1->gaps[0].pos, 3);
     assert_int_equal(k1->gaps[0].size, 3);
@@ -943,7 +943,7 @@ static void test_window_time(void **state)
     assert_null(ms_tcp_ctx_overdue(&ctx, 3500200));
     assert_ptr_equal(ms_tcp_ctx_overdue(&ctx, 3500201), &s2);
     m.pkt_no = 78;
-    ms_tcp_session_expire(&ctx, &s2, &m);
+    ms_tcp_session_expire(&ctx, &s2, &m, m.ts_us);
     assert_int_equal(k2->ngaps, 1);
     assert_int_equal(k2->gaps[0].size, 4);
     assert_int_equal(k2->pos[C], 7);

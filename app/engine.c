@@ -1,0 +1,469 @@
+/* See engine.h.
+ *
+ * Order: the reader numbers frames as one pipeline does (pcap_cnt) and
+ * gives every item an order key: 2P+1 for frame P, 2P for what a worker
+ * is told before frame P (the time, a new source, a stats request, the
+ * end), times MS_THREADS_MAX plus the worker's index so that no two
+ * workers' keys are equal. Each worker publishes the key of the item it
+ * is at (cur). A session about to use the shared STARTTLS memo waits until
+ * every other worker is past its key or has nothing queued: the memo then
+ * holds what one thread would have put there by then, so --threads gives
+ * the same stripping alerts. The wait cannot go round in a circle: the
+ * lowest key waits for no one.
+ *
+ * Time: a worker runs the capture clock of its own packets; one that got
+ * nothing for MS_WORKER_TICK_US of capture time gets a tick, so that its
+ * idle flows still end. Live, the wall clock's ticks are passed on at most
+ * every MS_WORKER_WALL_TICK_US. */
+#include "engine.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../capture/decode.h"
+#include "../common/alloc.h"
+#include "../common/siphash.h"
+#include "tls_memo.h"
+#include "workq.h"
+
+enum item_kind { IT_FRAME = 1, IT_DATAGRAM, IT_CLOCK, IT_WALL, IT_SOURCE, IT_STATS, IT_END };
+
+struct worker {
+    struct ms_engine *e;
+    unsigned idx;
+    struct ms_pipeline *pl;
+    struct ms_workq *q;
+    pthread_t thread;
+    bool started;
+    _Atomic uint64_t cur;          /* order key of the item being handled (or last) */
+    uint64_t last_ts_us;           /* the reader's: capture time last passed on */
+    struct ms_pipeline_stats snap; /* IT_STATS: the worker's counters */
+};
+
+struct ms_engine {
+    unsigned n;
+    bool live;
+    struct ms_limits wlim;      /* a worker's share */
+    struct ms_pipeline *reader; /* threads only: decodes, reassembles IP, dispatches */
+    struct ms_tls_memo *memo;   /* threads only: every worker's */
+    struct worker *w;
+    bool running;
+    uint64_t pkt_no;       /* frames so far, as the pipelines count them */
+    uint64_t ts_us;        /* the latest frame's */
+    uint64_t last_wall_us; /* live: the wall clock last passed on */
+    unsigned target;       /* the worker of the frame being handled (n: none) */
+    uint64_t drops;        /* live: packets a full queue had no room for */
+    uint8_t hash_key[MS_SIPHASH_KEY_LEN];
+    /* IT_STATS: acknowledgements. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned acks;
+};
+
+/* ---- the workers ------------------------------------------------------ */
+
+static uint64_t key_of(const struct ms_engine *e, uint64_t base, unsigned idx)
+{
+    (void)e;
+    return base * MS_THREADS_MAX + idx;
+}
+
+static void handle(struct worker *w, const struct ms_work_item *it)
+{
+    const uint8_t *bytes = (const uint8_t *)(it + 1);
+    switch (it->kind) {
+    case IT_FRAME:
+    case IT_DATAGRAM:
+        ms_pipeline_worker_packet(w->pl, it->arg, it->ts_us, it->pkt_no, bytes, it->len,
+                                  it->kind == IT_DATAGRAM);
+        break;
+    case IT_CLOCK:
+        ms_pipeline_worker_clock(w->pl, it->ts_us, it->pkt_no);
+        break;
+    case IT_WALL:
+        ms_pipeline_tick(w->pl, it->ts_us);
+        break;
+    case IT_SOURCE:
+        ms_pipeline_set_source_name(w->pl, it->ptr);
+        ms_pipeline_set_offline(w->pl, it->arg != 0);
+        break;
+    case IT_STATS:
+        ms_pipeline_own_stats(w->pl, &w->snap);
+        pthread_mutex_lock(&w->e->mu);
+        w->e->acks++;
+        pthread_cond_signal(&w->e->cv);
+        pthread_mutex_unlock(&w->e->mu);
+        break;
+    case IT_END:
+        ms_pipeline_finish(w->pl);
+        break;
+    default:
+        break;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (;;) {
+        const struct ms_work_item *it = ms_workq_front(w->q);
+        atomic_store(&w->cur, it->order);
+        bool end = it->kind == IT_END;
+        handle(w, it);
+        ms_workq_release(w->q);
+        if (end)
+            return NULL;
+    }
+}
+
+/* The memo's order (see the top): called by worker user's thread. */
+static void memo_order(void *user)
+{
+    const struct worker *me = user;
+    const struct ms_engine *e = me->e;
+    uint64_t mine = atomic_load(&me->cur);
+    for (unsigned i = 0; i < e->n; i++) {
+        struct worker *o = &e->w[i];
+        if (o == me)
+            continue;
+        for (unsigned spins = 0; atomic_load(&o->cur) < mine && !ms_workq_drained(o->q); spins++) {
+            ms_workq_flush(o->q); /* it may sleep on a batch not yet signalled */
+            if (spins < MS_WORKQ_SPINS) {
+                sched_yield();
+            } else {
+                struct timespec ts = { 0, 20000 };
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+}
+
+/* ---- the reader -------------------------------------------------------- */
+
+static void flush_all(struct ms_engine *e)
+{
+    for (unsigned i = 0; i < e->n; i++)
+        ms_workq_flush(e->w[i].q);
+}
+
+/* Room for an item of len bytes in worker w's queue; NULL when live and
+ * full. Before the reader may wait, every worker is woken: one it waits
+ * for may be waiting for another's batch. */
+static struct ms_work_item *reserve(struct ms_engine *e, struct worker *w, uint32_t len,
+                                    bool may_drop)
+{
+    struct ms_work_item *it = ms_workq_reserve(w->q, len, false);
+    if (it)
+        return it;
+    if (may_drop)
+        return NULL;
+    flush_all(e);
+    return ms_workq_reserve(w->q, len, true);
+}
+
+/* An item without bytes, told before frame base/2 (see the top). */
+static void send_control(struct ms_engine *e, struct worker *w, enum item_kind kind, uint64_t ts_us,
+                         int arg, const void *ptr)
+{
+    struct ms_work_item *it = reserve(e, w, 0, false);
+    it->kind = (uint8_t)kind;
+    it->arg = arg;
+    it->ts_us = ts_us;
+    it->pkt_no = e->pkt_no;
+    it->ptr = ptr;
+    it->order = key_of(e, 2 * (e->pkt_no + 1), w->idx);
+    ms_workq_commit(w->q, it);
+}
+
+/* The flow's worker: a hash of its two endpoints, the same both ways. */
+static unsigned shard(const struct ms_engine *e, const struct ms_pkt *p)
+{
+    size_t alen = p->ip_version == 4 ? 4 : 16;
+    uint8_t a[18], b[18], buf[37];
+    memcpy(a, p->src, alen);
+    a[alen] = (uint8_t)(p->sport >> 8);
+    a[alen + 1] = (uint8_t)p->sport;
+    memcpy(b, p->dst, alen);
+    b[alen] = (uint8_t)(p->dport >> 8);
+    b[alen + 1] = (uint8_t)p->dport;
+    bool swap = memcmp(a, b, alen + 2) > 0;
+    buf[0] = p->ip_version;
+    memcpy(buf + 1, swap ? b : a, alen + 2);
+    memcpy(buf + 1 + alen + 2, swap ? a : b, alen + 2);
+    uint64_t h = ms_siphash24(e->hash_key, buf, 1 + 2 * (alen + 2));
+    return (unsigned)(h % e->n);
+}
+
+static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int linktype,
+                     const uint8_t *bytes, size_t len, bool datagram)
+{
+    struct ms_engine *e = user;
+    struct worker *w = &e->w[shard(e, p)];
+    e->target = w->idx;
+    if (len > ms_workq_max_len(w->q))
+        return; /* cannot be: frames are at most MS_SNAPLEN_MAX */
+    struct ms_work_item *it = reserve(e, w, (uint32_t)len, e->live);
+    if (!it) {
+        e->drops++;
+        return;
+    }
+    it->kind = datagram ? IT_DATAGRAM : IT_FRAME;
+    it->arg = linktype;
+    it->ts_us = p->ts_us;
+    it->pkt_no = pkt_no;
+    it->ptr = NULL;
+    it->order = key_of(e, 2 * pkt_no + 1, w->idx);
+    memcpy(it + 1, bytes, len);
+    ms_workq_commit(w->q, it);
+    w->last_ts_us = p->ts_us;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+/* A worker's share of the caps that bound the whole run. */
+static struct ms_limits share(const struct ms_limits *lim, unsigned n)
+{
+    struct ms_limits l = *lim;
+#define SPLIT(f) (l.f = lim->f / n ? lim->f / n : 1)
+    SPLIT(max_flows);
+    SPLIT(flow_memcap);
+    SPLIT(reasm_max_total);
+    SPLIT(closed_flows_max);
+    SPLIT(evidence_max);
+    SPLIT(extract_max_bytes);
+#undef SPLIT
+    return l;
+}
+
+struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *out,
+                                unsigned nthreads, bool live)
+{
+    struct ms_engine *e = ms_calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->n = nthreads > 1 ? nthreads : 1;
+    if (e->n > MS_THREADS_MAX)
+        e->n = MS_THREADS_MAX;
+    e->live = live;
+    e->wlim = share(lim, e->n);
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    e->w = ms_calloc(e->n, sizeof(*e->w));
+    if (!e->w)
+        goto fail;
+    for (unsigned i = 0; i < e->n; i++) {
+        e->w[i].e = e;
+        e->w[i].idx = i;
+        e->w[i].pl = ms_pipeline_new(&e->wlim, out);
+        if (!e->w[i].pl)
+            goto fail;
+    }
+    if (e->n == 1)
+        return e;
+    ms_siphash_random_key(e->hash_key);
+    struct ms_dispatch d = { dispatch, e };
+    e->reader = ms_pipeline_new_reader(lim, out, &d);
+    e->memo = ms_tls_memo_new(MS_TLS_MEMO_MAX);
+    if (!e->reader || !e->memo)
+        goto fail;
+    ms_pipeline_share_memo(e->reader, e->memo, NULL, NULL); /* for its counter */
+    for (unsigned i = 0; i < e->n; i++) {
+        ms_pipeline_share_memo(e->w[i].pl, e->memo, memo_order, &e->w[i]);
+        e->w[i].q = ms_workq_new(MS_WORKER_QUEUE_BYTES);
+        if (!e->w[i].q)
+            goto fail;
+    }
+    return e;
+fail:
+    ms_engine_free(e);
+    return NULL;
+}
+
+unsigned ms_engine_workers(const struct ms_engine *e)
+{
+    return e->n;
+}
+
+const struct ms_limits *ms_engine_worker_limits(const struct ms_engine *e)
+{
+    return &e->wlim;
+}
+
+struct ms_pipeline *ms_engine_worker(struct ms_engine *e, unsigned i)
+{
+    return i < e->n ? e->w[i].pl : NULL;
+}
+
+enum ms_rc ms_engine_start(struct ms_engine *e, char *err, size_t errlen)
+{
+    if (e->n == 1)
+        return MS_OK;
+    /* Signals are the reader's (main.c's handlers); the workers block them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    enum ms_rc rc = MS_OK;
+    for (unsigned i = 0; i < e->n && rc == MS_OK; i++) {
+        int er = pthread_create(&e->w[i].thread, NULL, worker_main, &e->w[i]);
+        if (er != 0) {
+            snprintf(err, errlen, "cannot start worker thread %u of %u: %s", i + 1, e->n,
+                     strerror(er));
+            rc = MS_ERR_NOMEM;
+        } else {
+            e->w[i].started = true;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    e->running = true;
+    if (rc != MS_OK)
+        ms_engine_finish(e);
+    return rc;
+}
+
+void ms_engine_set_source(struct ms_engine *e, const char *name, bool offline)
+{
+    if (!e->running) {
+        for (unsigned i = 0; i < e->n; i++) {
+            ms_pipeline_set_source_name(e->w[i].pl, name);
+            ms_pipeline_set_offline(e->w[i].pl, offline);
+        }
+    } else {
+        for (unsigned i = 0; i < e->n; i++)
+            send_control(e, &e->w[i], IT_SOURCE, e->ts_us, offline, name);
+    }
+    if (e->reader) {
+        ms_pipeline_set_source_name(e->reader, name);
+        ms_pipeline_set_offline(e->reader, offline);
+    }
+}
+
+void ms_engine_frame(struct ms_engine *e, int linktype, uint64_t ts_us, const uint8_t *frame,
+                     size_t caplen)
+{
+    if (!e->reader) {
+        ms_pipeline_frame(e->w[0].pl, linktype, ts_us, frame, caplen);
+        return;
+    }
+    e->pkt_no++;
+    e->ts_us = ts_us;
+    e->target = e->n;
+    ms_pipeline_frame(e->reader, linktype, ts_us, frame, caplen);
+    /* Workers that heard nothing for a while get the time, told before
+     * the next frame (their keys stay in order). */
+    for (unsigned i = 0; i < e->n; i++) {
+        struct worker *w = &e->w[i];
+        if (i != e->target && ts_us > w->last_ts_us && ts_us - w->last_ts_us >= MS_WORKER_TICK_US) {
+            send_control(e, w, IT_CLOCK, ts_us, 0, NULL);
+            w->last_ts_us = ts_us;
+        }
+    }
+}
+
+void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
+{
+    if (!e->reader) {
+        ms_pipeline_tick(e->w[0].pl, wall_us);
+        return;
+    }
+    if (wall_us > e->last_wall_us && wall_us - e->last_wall_us < MS_WORKER_WALL_TICK_US)
+        return;
+    e->last_wall_us = wall_us;
+    for (unsigned i = 0; i < e->n; i++)
+        send_control(e, &e->w[i], IT_WALL, wall_us, 0, NULL);
+}
+
+void ms_engine_idle(struct ms_engine *e)
+{
+    if (e->running)
+        flush_all(e);
+}
+
+void ms_engine_finish(struct ms_engine *e)
+{
+    if (!e->reader) {
+        ms_pipeline_finish(e->w[0].pl);
+        return;
+    }
+    if (!e->running)
+        return;
+    for (unsigned i = 0; i < e->n; i++) {
+        if (e->w[i].started)
+            send_control(e, &e->w[i], IT_END, e->ts_us, 0, NULL);
+    }
+    flush_all(e);
+    for (unsigned i = 0; i < e->n; i++) {
+        if (e->w[i].started)
+            pthread_join(e->w[i].thread, NULL);
+        e->w[i].started = false;
+    }
+    e->running = false;
+}
+
+/* Each worker's counters where it is now: asked in its queue's order when
+ * it runs (the snapshot is taken between two of its items). */
+static void worker_snapshots(struct ms_engine *e)
+{
+    if (!e->running) {
+        for (unsigned i = 0; i < e->n; i++)
+            ms_pipeline_own_stats(e->w[i].pl, &e->w[i].snap);
+        return;
+    }
+    pthread_mutex_lock(&e->mu);
+    e->acks = 0;
+    pthread_mutex_unlock(&e->mu);
+    for (unsigned i = 0; i < e->n; i++)
+        send_control(e, &e->w[i], IT_STATS, e->ts_us, 0, NULL);
+    flush_all(e);
+    pthread_mutex_lock(&e->mu);
+    while (e->acks < e->n)
+        pthread_cond_wait(&e->cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+}
+
+void ms_engine_get_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
+                         struct ms_pipeline_stats *st)
+{
+    struct ms_pipeline_stats part;
+    struct ms_pipeline *first = e->reader ? e->reader : e->w[0].pl;
+    ms_pipeline_own_stats(first, st);
+    if (e->reader) {
+        worker_snapshots(e);
+        for (unsigned i = 0; i < e->n; i++)
+            ms_pipeline_stats_merge(st, &e->w[i].snap);
+    }
+    ms_pipeline_shared_stats(first, kernel, &part);
+    ms_pipeline_stats_merge(st, &part);
+    st->worker_drops = e->drops;
+}
+
+enum ms_rc ms_engine_emit_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
+                                uint64_t ts_us)
+{
+    struct ms_pipeline_stats st;
+    ms_engine_get_stats(e, kernel, &st);
+    return ms_pipeline_emit_these_stats(e->reader ? e->reader : e->w[0].pl, &st, kernel != NULL,
+                                        ms_pipeline_has_evidence(e->w[0].pl), ts_us);
+}
+
+void ms_engine_free(struct ms_engine *e)
+{
+    if (!e)
+        return;
+    if (e->running)
+        ms_engine_finish(e);
+    for (unsigned i = 0; e->w && i < e->n; i++) {
+        ms_pipeline_free(e->w[i].pl);
+        ms_workq_free(e->w[i].q);
+    }
+    ms_pipeline_free(e->reader);
+    ms_tls_memo_free(e->memo); /* after the pipelines: their flows' ends use it */
+    ms_free(e->w);
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->cv);
+    ms_free(e);
+}

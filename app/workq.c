@@ -1,0 +1,184 @@
+/* See workq.h. Offsets are monotonic 64-bit counts of bytes; the ring
+ * index is the offset masked. An item never wraps: when it does not fit
+ * before the end of the ring, the rest of the ring is skipped (with a
+ * WRAP header when there is room for one). */
+#include "workq.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "../common/alloc.h"
+#include "../common/limits.h"
+
+#define HDR sizeof(struct ms_work_item)
+#define ALIGN 8u
+
+/* The producer's and the consumer's fields on cache lines of their own
+ * (the padding is the point: no line bounces between the two threads). */
+/* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): see above */
+struct ms_workq {
+    uint8_t *ring;
+    size_t cap, mask;
+    /* Producer's side. */
+    _Alignas(64) _Atomic uint64_t tail; /* committed */
+    uint64_t ptail;                     /* reserved (the producer's own) */
+    unsigned unsignaled;                /* commits since the last wake-up */
+    _Atomic int prod_sleeping;
+    /* Consumer's side. */
+    _Alignas(64) _Atomic uint64_t head; /* released */
+    uint64_t front_end;                 /* offset after the front item */
+    _Atomic int cons_sleeping;
+    pthread_mutex_t mu;
+    pthread_cond_t cons_cv, prod_cv;
+};
+
+static size_t item_size(uint32_t len)
+{
+    return (HDR + len + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
+struct ms_workq *ms_workq_new(size_t cap)
+{
+    size_t c = (size_t)64 * 1024;
+    while (c < cap && c < ((size_t)1 << 30))
+        c <<= 1;
+    struct ms_workq *q = ms_calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->ring = ms_malloc(c);
+    if (!q->ring) {
+        ms_free(q);
+        return NULL;
+    }
+    q->cap = c;
+    q->mask = c - 1;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cons_cv, NULL);
+    pthread_cond_init(&q->prod_cv, NULL);
+    return q;
+}
+
+void ms_workq_free(struct ms_workq *q)
+{
+    if (!q)
+        return;
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cons_cv);
+    pthread_cond_destroy(&q->prod_cv);
+    ms_free(q->ring);
+    ms_free(q);
+}
+
+size_t ms_workq_max_len(const struct ms_workq *q)
+{
+    return q->cap / 4 - HDR - ALIGN;
+}
+
+static void wake(struct ms_workq *q, pthread_cond_t *cv)
+{
+    pthread_mutex_lock(&q->mu);
+    pthread_cond_signal(cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+struct ms_work_item *ms_workq_reserve(struct ms_workq *q, uint32_t len, bool wait)
+{
+    size_t size = item_size(len);
+    size_t idx = (size_t)(q->ptail & q->mask);
+    size_t skip = q->cap - idx < size ? q->cap - idx : 0;
+    for (unsigned spins = 0;; spins++) {
+        uint64_t head = atomic_load(&q->head);
+        if (q->cap - (size_t)(q->ptail - head) >= skip + size)
+            break;
+        if (!wait)
+            return NULL;
+        ms_workq_flush(q);
+        if (spins < MS_WORKQ_SPINS) {
+            sched_yield();
+            continue;
+        }
+        pthread_mutex_lock(&q->mu);
+        atomic_store(&q->prod_sleeping, 1);
+        head = atomic_load(&q->head);
+        if (q->cap - (size_t)(q->ptail - head) < skip + size)
+            pthread_cond_wait(&q->prod_cv, &q->mu);
+        atomic_store(&q->prod_sleeping, 0);
+        pthread_mutex_unlock(&q->mu);
+    }
+    if (skip) {
+        if (skip >= HDR) {
+            struct ms_work_item *w = (struct ms_work_item *)(void *)(q->ring + idx);
+            w->kind = MS_WORKQ_WRAP;
+        }
+        q->ptail += skip;
+        idx = 0;
+    }
+    struct ms_work_item *it = (struct ms_work_item *)(void *)(q->ring + idx);
+    it->len = len;
+    return it;
+}
+
+void ms_workq_commit(struct ms_workq *q, struct ms_work_item *it)
+{
+    q->ptail += item_size(it->len);
+    atomic_store(&q->tail, q->ptail);
+    if (++q->unsignaled >= MS_WORKQ_WAKE_ITEMS) {
+        q->unsignaled = 0;
+        ms_workq_flush(q);
+    }
+}
+
+void ms_workq_flush(struct ms_workq *q)
+{
+    if (atomic_load(&q->cons_sleeping))
+        wake(q, &q->cons_cv);
+}
+
+const struct ms_work_item *ms_workq_front(struct ms_workq *q)
+{
+    for (unsigned spins = 0;; spins++) {
+        uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+        uint64_t t = atomic_load(&q->tail);
+        bool skipped = false;
+        while (h != t) {
+            size_t idx = (size_t)(h & q->mask), rem = q->cap - idx;
+            const struct ms_work_item *it = (const struct ms_work_item *)(void *)(q->ring + idx);
+            if (rem < HDR || it->kind == MS_WORKQ_WRAP) {
+                h += rem;
+                skipped = true;
+                continue;
+            }
+            if (skipped)
+                atomic_store(&q->head, h);
+            q->front_end = h + item_size(it->len);
+            return it;
+        }
+        if (skipped)
+            atomic_store(&q->head, h); /* the producer may wait for that room */
+        if (spins < MS_WORKQ_SPINS) {
+            sched_yield();
+            continue;
+        }
+        pthread_mutex_lock(&q->mu);
+        atomic_store(&q->cons_sleeping, 1);
+        if (atomic_load(&q->tail) == h)
+            pthread_cond_wait(&q->cons_cv, &q->mu);
+        atomic_store(&q->cons_sleeping, 0);
+        pthread_mutex_unlock(&q->mu);
+        spins = 0;
+    }
+}
+
+void ms_workq_release(struct ms_workq *q)
+{
+    atomic_store(&q->head, q->front_end);
+    if (atomic_load(&q->prod_sleeping) &&
+        q->cap - (size_t)(atomic_load(&q->tail) - q->front_end) >= q->cap / 2)
+        wake(q, &q->prod_cv);
+}
+
+bool ms_workq_drained(const struct ms_workq *q)
+{
+    return atomic_load(&q->head) == atomic_load(&q->tail);
+}
