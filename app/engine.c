@@ -53,11 +53,12 @@ struct ms_engine {
     struct ms_tls_memo *memo;   /* threads only: every worker's */
     struct worker *w;
     bool running;
-    uint64_t pkt_no;       /* frames so far, as the pipelines count them */
-    uint64_t ts_us;        /* the latest frame's */
-    uint64_t last_wall_us; /* live: the wall clock last passed on */
-    unsigned target;       /* the worker of the frame being handled (n: none) */
-    uint64_t drops;        /* live: packets a full queue had no room for */
+    uint64_t pkt_no;        /* frames so far, as the pipelines count them */
+    uint64_t ts_us;         /* the latest frame's */
+    uint64_t last_wall_us;  /* live: the wall clock last passed on */
+    uint64_t last_flush_us; /* live: the workers last woken for what waits */
+    unsigned target;        /* the worker of the frame being handled (n: none) */
+    uint64_t drops;         /* live: packets a full queue had no room for */
     uint8_t hash_key[MS_SIPHASH_KEY_LEN];
     /* IT_STATS: acknowledgements. */
     pthread_mutex_t mu;
@@ -369,6 +370,12 @@ void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
     if (!e->reader) {
         ms_pipeline_tick(e->w[0].pl, wall_us);
         return;
+    }
+    /* Live: a sleeping worker is not left waiting for a whole batch of a
+     * slow link's packets (64 at 5 a second would be 13 s late). */
+    if (wall_us < e->last_flush_us || wall_us - e->last_flush_us >= MS_WORKER_FLUSH_US) {
+        e->last_flush_us = wall_us;
+        flush_all(e);
     }
     if (wall_us > e->last_wall_us && wall_us - e->last_wall_us < MS_WORKER_WALL_TICK_US)
         return;

@@ -227,6 +227,9 @@ static inline struct ms_limits ms_limits_default(void)
  * wall clock is passed on at most this often. */
 #define MS_WORKER_TICK_US 1000000u
 #define MS_WORKER_WALL_TICK_US 100000u
+/* Live: a worker sleeping with packets queued is woken at least this
+ * often (MS_WORKQ_WAKE_ITEMS would hold a slow link's packets back). */
+#define MS_WORKER_FLUSH_US 1000u
 /* Waiting on a queue: yields before sleeping, and commits between two
  * wake-ups of a sleeping worker (the reader wakes it at once before it
  * may wait itself, and at the end of each read timeout). */

@@ -21,6 +21,8 @@
 set -Eeuo pipefail
 
 BIN=$(readlink -f "$1")
+shift
+EXTRA=("$@") # more mailspill options (--threads 2: the same logins from the workers)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
 HELPER=$HERE/live_clients.py
@@ -172,7 +174,7 @@ mkdir -p "$T/out"
 chown "$RUN_AS" "$T/out"      # -Z: the reopened file is created as $RUN_AS
 EVENTS=$T/out/events.json
 ip netns exec "$NS_CLI" "$BIN" -i "$VETH_CLI" -Z "$RUN_AS" -o "$EVENTS" --stats --show-passwords \
-    --sensor-name ms-live-sensor tcp 2>"$T/mailspill.err" &
+    --sensor-name ms-live-sensor "${EXTRA[@]}" tcp 2>"$T/mailspill.err" &
 MS_PID=$!
 PIDS+=("$MS_PID")
 # The interface is open (and the signal handlers installed) once the
