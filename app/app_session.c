@@ -117,6 +117,8 @@ struct ms_app_session {
 
 /* ---- events ---------------------------------------------------------- */
 
+const char ms_app_no_file[1] = "";
+
 /* Every event of a mail flow passes here: what the session event counts. */
 static void tally(struct app_summary *s, const struct ms_event *ev)
 {
@@ -179,7 +181,9 @@ static void flow_emit(void *user, const struct ms_event *ev)
         .dest_port = f->srv_port,
         /* The file of the packet pcap_cnt counts (a flow may go on in the
          * next file of a run). */
-        .pcap_filename = a->now.tag ? (const char *)a->now.tag : a->c->source_name,
+        .pcap_filename = a->now.tag == ms_app_no_file ? NULL
+                         : a->now.tag                 ? (const char *)a->now.tag
+                                                      : a->c->source_name,
         .pcap_cnt = a->c->offline ? a->now.pkt_no : 0,
     };
     /* The flow's frames so far go to its evidence file, which the alert

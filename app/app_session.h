@@ -52,6 +52,9 @@ struct ms_app_ctx {
 struct ms_app_session;
 
 extern const struct ms_stream_ops ms_app_stream_ops;
+/* The tag (ms_seg_meta.tag) of a packet read from no named file (standard
+ * input, live): its events name no file, whatever file is read later. */
+extern const char ms_app_no_file[1];
 
 /* Attaches a new session to f (f->app, f->tcp.user); *out NULL on error. */
 enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms_app_session **out);

@@ -11,10 +11,11 @@
  * the same stripping alerts. The wait cannot go round in a circle: the
  * lowest key waits for no one.
  *
- * Time: a worker runs the capture clock of its own packets; one that got
- * nothing for MS_WORKER_TICK_US of capture time gets a tick, so that its
- * idle flows still end. Live, the wall clock's ticks are passed on at most
- * every MS_WORKER_WALL_TICK_US. */
+ * Time: every worker hears of every frame's time (its own packets, and a
+ * header-only item for the others' frames), so timeouts happen at the
+ * frames they happen at with one thread. Live, the wall clock's ticks are
+ * passed on at most every MS_WORKER_WALL_TICK_US, and neither kind waits
+ * for a full queue. */
 #include "engine.h"
 
 #include <pthread.h>
@@ -41,7 +42,7 @@ struct worker {
     pthread_t thread;
     bool started;
     _Atomic uint64_t cur;          /* order key of the item being handled (or last) */
-    uint64_t last_ts_us;           /* the reader's: capture time last passed on */
+    uint64_t last_ts_us;           /* the reader's: capture time last told */
     struct ms_pipeline_stats snap; /* IT_STATS: the worker's counters */
 };
 
@@ -68,9 +69,8 @@ struct ms_engine {
 
 /* ---- the workers ------------------------------------------------------ */
 
-static uint64_t key_of(const struct ms_engine *e, uint64_t base, unsigned idx)
+static uint64_t key_of(uint64_t base, unsigned idx)
 {
-    (void)e;
     return base * MS_THREADS_MAX + idx;
 }
 
@@ -137,7 +137,7 @@ static void memo_order(void *user)
             if (spins < MS_WORKQ_SPINS) {
                 sched_yield();
             } else {
-                struct timespec ts = { 0, 20000 };
+                struct timespec ts = { 0, MS_MEMO_WAIT_SLEEP_NS };
                 nanosleep(&ts, NULL);
             }
         }
@@ -167,7 +167,7 @@ static struct ms_work_item *reserve(struct ms_engine *e, struct worker *w, uint3
     return ms_workq_reserve(w->q, len, true);
 }
 
-/* An item without bytes, told before frame base/2 (see the top). */
+/* An item without bytes, told before the next frame (see the top). */
 static void send_control(struct ms_engine *e, struct worker *w, enum item_kind kind, uint64_t ts_us,
                          int arg, const void *ptr)
 {
@@ -177,7 +177,7 @@ static void send_control(struct ms_engine *e, struct worker *w, enum item_kind k
     it->ts_us = ts_us;
     it->pkt_no = e->pkt_no;
     it->ptr = ptr;
-    it->order = key_of(e, 2 * (e->pkt_no + 1), w->idx);
+    it->order = key_of(2 * (e->pkt_no + 1), w->idx);
     ms_workq_commit(w->q, it);
 }
 
@@ -218,7 +218,7 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
     it->ts_us = p->ts_us;
     it->pkt_no = pkt_no;
     it->ptr = NULL;
-    it->order = key_of(e, 2 * pkt_no + 1, w->idx);
+    it->order = key_of(2 * pkt_no + 1, w->idx);
     memcpy(it + 1, bytes, len);
     ms_workq_commit(w->q, it);
     w->last_ts_us = p->ts_us;
@@ -226,7 +226,8 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
 
 /* ---- lifecycle --------------------------------------------------------- */
 
-/* A worker's share of the caps that bound the whole run. */
+/* A worker's share of the caps that bound the whole run (--extract's and
+ * --evidence's bytes are drawn from one cap: common/budget.h). */
 static struct ms_limits share(const struct ms_limits *lim, unsigned n)
 {
     struct ms_limits l = *lim;
@@ -235,8 +236,6 @@ static struct ms_limits share(const struct ms_limits *lim, unsigned n)
     SPLIT(flow_memcap);
     SPLIT(reasm_max_total);
     SPLIT(closed_flows_max);
-    SPLIT(evidence_max);
-    SPLIT(extract_max_bytes);
 #undef SPLIT
     return l;
 }
@@ -252,8 +251,15 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
         e->n = MS_THREADS_MAX;
     e->live = live;
     e->wlim = share(lim, e->n);
-    pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->cv, NULL);
+    if (pthread_mutex_init(&e->mu, NULL) != 0) {
+        ms_free(e);
+        return NULL;
+    }
+    if (pthread_cond_init(&e->cv, NULL) != 0) {
+        pthread_mutex_destroy(&e->mu);
+        ms_free(e);
+        return NULL;
+    }
     e->w = ms_calloc(e->n, sizeof(*e->w));
     if (!e->w)
         goto fail;
@@ -273,9 +279,12 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
     if (!e->reader || !e->memo)
         goto fail;
     ms_pipeline_share_memo(e->reader, e->memo, NULL, NULL); /* for its counter */
+    size_t qbytes = MS_WORKER_QUEUES_BYTES / e->n;
+    if (qbytes < MS_WORKER_QUEUE_MIN)
+        qbytes = MS_WORKER_QUEUE_MIN;
     for (unsigned i = 0; i < e->n; i++) {
         ms_pipeline_share_memo(e->w[i].pl, e->memo, memo_order, &e->w[i]);
-        e->w[i].q = ms_workq_new(MS_WORKER_QUEUE_BYTES);
+        e->w[i].q = ms_workq_new(qbytes);
         if (!e->w[i].q)
             goto fail;
     }
@@ -288,11 +297,6 @@ fail:
 unsigned ms_engine_workers(const struct ms_engine *e)
 {
     return e->n;
-}
-
-const struct ms_limits *ms_engine_worker_limits(const struct ms_engine *e)
-{
-    return &e->wlim;
 }
 
 struct ms_pipeline *ms_engine_worker(struct ms_engine *e, unsigned i)
@@ -354,14 +358,27 @@ void ms_engine_frame(struct ms_engine *e, int linktype, uint64_t ts_us, const ui
     e->ts_us = ts_us;
     e->target = e->n;
     ms_pipeline_frame(e->reader, linktype, ts_us, frame, caplen);
-    /* Workers that heard nothing for a while get the time, told before
-     * the next frame (their keys stay in order). */
+    /* Every other worker hears of the frame's time, as one pipeline's
+     * flows would at this frame: a wait window or an idle flow then ends
+     * at the same frame, and the next window starts at the same time, as
+     * with one thread (noticed later, they gave other gaps and other
+     * stripping alerts). A time already told tells nothing new. Live, a
+     * full queue skips it: the wall clock's ticks follow. */
     for (unsigned i = 0; i < e->n; i++) {
         struct worker *w = &e->w[i];
-        if (i != e->target && ts_us > w->last_ts_us && ts_us - w->last_ts_us >= MS_WORKER_TICK_US) {
-            send_control(e, w, IT_CLOCK, ts_us, 0, NULL);
-            w->last_ts_us = ts_us;
-        }
+        if (i == e->target || ts_us == w->last_ts_us)
+            continue;
+        struct ms_work_item *it = reserve(e, w, 0, e->live);
+        if (!it)
+            continue;
+        it->kind = IT_CLOCK;
+        it->arg = 0;
+        it->ts_us = ts_us;
+        it->pkt_no = e->pkt_no;
+        it->ptr = NULL;
+        it->order = key_of(2 * e->pkt_no, w->idx);
+        ms_workq_commit(w->q, it);
+        w->last_ts_us = ts_us;
     }
 }
 
@@ -380,8 +397,19 @@ void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
     if (wall_us > e->last_wall_us && wall_us - e->last_wall_us < MS_WORKER_WALL_TICK_US)
         return;
     e->last_wall_us = wall_us;
-    for (unsigned i = 0; i < e->n; i++)
-        send_control(e, &e->w[i], IT_WALL, wall_us, 0, NULL);
+    for (unsigned i = 0; i < e->n; i++) {
+        /* Live only: a worker that is behind is not waited for. */
+        struct ms_work_item *it = reserve(e, &e->w[i], 0, true);
+        if (!it)
+            continue;
+        it->kind = IT_WALL;
+        it->arg = 0;
+        it->ts_us = wall_us;
+        it->pkt_no = e->pkt_no;
+        it->ptr = NULL;
+        it->order = key_of(2 * (e->pkt_no + 1), e->w[i].idx);
+        ms_workq_commit(e->w[i].q, it);
+    }
 }
 
 void ms_engine_idle(struct ms_engine *e)

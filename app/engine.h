@@ -4,7 +4,7 @@
  * each TCP packet, by a symmetric hash of its addresses and ports, to one
  * of N worker threads, each a whole pipeline with its own flow table,
  * reassembly, dissectors, --extract and --evidence, and a share of the
- * caps; every worker writes through the one output (output/output.h), and
+ * caps on flows and reassembly; every worker writes through the one output (output/output.h), and
  * uses the one STARTTLS memo in the order one thread would.
  * The queues are bounded (MS_WORKER_QUEUE_BYTES): reading files, the reader
  * waits for room; live, a packet that does not fit is dropped and counted
@@ -24,10 +24,8 @@ struct ms_engine;
  * (else the reader waits). NULL when out of memory or nDPI failed. */
 struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *out,
                                 unsigned nthreads, bool live);
-/* Pipelines that own flows (1, or N), and the caps each has: a worker's
- * share of the totals (for its --extract and --evidence). */
+/* Pipelines that own flows: 1, or N. */
 unsigned ms_engine_workers(const struct ms_engine *e);
-const struct ms_limits *ms_engine_worker_limits(const struct ms_engine *e);
 /* Worker i's pipeline, to set its tap and evidence before ms_engine_start. */
 struct ms_pipeline *ms_engine_worker(struct ms_engine *e, unsigned i);
 /* Starts the worker threads (none with one thread). */

@@ -1045,8 +1045,8 @@ int main(int argc, char **argv)
     struct ms_output *out = (dedup || !c.dedup_us) ? ms_output_new(sinks, &c.out) : NULL;
     struct ms_engine *eng = out ? ms_engine_new(&c.lim, out, c.threads, c.iface != NULL) : NULL;
     struct run r = { &c, eng, out, sinks, NULL, 0 };
-    /* One extractor and one evidence writer per worker thread, each with
-     * its share of the caps (files are named per flow: they never meet). */
+    /* One extractor and one evidence writer per worker thread (files are
+     * named per flow: they never meet), drawing on one cap each. */
     struct ms_extract *xt[MS_THREADS_MAX] = { NULL };
     struct ms_evidence *evid[MS_THREADS_MAX] = { NULL };
     unsigned nworkers = eng ? ms_engine_workers(eng) : 0;
@@ -1057,17 +1057,18 @@ int main(int argc, char **argv)
         status = 1;
         goto done;
     }
-    const struct ms_limits *wlim = ms_engine_worker_limits(eng);
     for (unsigned i = 0; i < nworkers && c.extract_dir; i++) {
         char xerr[512];
         struct ms_msg_tap tap;
-        xt[i] = ms_extract_open(c.extract_dir, c.extract_flags, wlim->extract_max_bytes, xerr,
+        xt[i] = ms_extract_open(c.extract_dir, c.extract_flags, c.lim.extract_max_bytes, xerr,
                                 sizeof(xerr));
         if (!xt[i]) {
             fprintf(stderr, "mailspill: --extract: %s\n", xerr);
             status = 1;
             goto done;
         }
+        if (i > 0)
+            ms_extract_share_cap(xt[i], xt[0]); /* one cap for the run */
         ms_extract_tap(xt[i], &tap);
         ms_pipeline_set_tap(ms_engine_worker(eng, i), &tap);
     }
@@ -1078,13 +1079,15 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < nworkers && c.evidence_dir; i++) {
         char eerr[512];
-        evid[i] = ms_evidence_open(c.evidence_dir, wlim->evidence_flow_max, wlim->evidence_max,
+        evid[i] = ms_evidence_open(c.evidence_dir, c.lim.evidence_flow_max, c.lim.evidence_max,
                                    eerr, sizeof(eerr));
         if (!evid[i]) {
             fprintf(stderr, "mailspill: --evidence: %s\n", eerr);
             status = 1;
             goto done;
         }
+        if (i > 0)
+            ms_evidence_share_cap(evid[i], evid[0]);
         ms_pipeline_set_evidence(ms_engine_worker(eng, i), evid[i]);
     }
     install_signals();

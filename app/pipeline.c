@@ -64,7 +64,8 @@ static void expire_waits(struct ms_pipeline *pl, uint64_t now_us)
     struct ms_tcp_session *s;
     while ((s = ms_tcp_ctx_overdue(&pl->tcp, now_us))) {
         struct ms_flow *f = ms_flow_of_session(s);
-        struct ms_seg_meta m = { now_us, pl->pkt_no, pl->app.source_name };
+        struct ms_seg_meta m = { now_us, pl->pkt_no,
+                                 pl->app.source_name ? pl->app.source_name : ms_app_no_file };
         if (f->app)
             m = *ms_app_session_last(f->app);
         if (ms_tcp_session_expire(&pl->tcp, s, &m, now_us) == MS_TCP_DONE)
@@ -133,7 +134,8 @@ static void tcp_packet(struct ms_pipeline *pl, const struct ms_pkt *p)
     if (pl->app.evidence)
         ms_evidence_packet(pl->app.evidence, &f->evidence, pl->linktype, p->ts_us, pl->frame,
                            pl->frame_len);
-    struct ms_seg_meta m = { p->ts_us, pl->pkt_no, pl->app.source_name };
+    struct ms_seg_meta m = { p->ts_us, pl->pkt_no,
+                             pl->app.source_name ? pl->app.source_name : ms_app_no_file };
     /* A swap (a probe proved the port guess wrong) turns this packet's
      * direction round too. */
     bool swapped = f->swapped;

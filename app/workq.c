@@ -41,7 +41,7 @@ static size_t item_size(uint32_t len)
 struct ms_workq *ms_workq_new(size_t cap)
 {
     size_t c = (size_t)64 * 1024;
-    while (c < cap && c < ((size_t)1 << 30))
+    while (c * 2 <= cap && c < ((size_t)1 << 30))
         c <<= 1;
     struct ms_workq *q = ms_calloc(1, sizeof(*q));
     if (!q)
@@ -53,9 +53,17 @@ struct ms_workq *ms_workq_new(size_t cap)
     }
     q->cap = c;
     q->mask = c - 1;
-    pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->cons_cv, NULL);
-    pthread_cond_init(&q->prod_cv, NULL);
+    if (pthread_mutex_init(&q->mu, NULL) != 0) {
+        ms_free(q->ring);
+        ms_free(q);
+        return NULL;
+    }
+    if (pthread_cond_init(&q->cons_cv, NULL) != 0 || pthread_cond_init(&q->prod_cv, NULL) != 0) {
+        pthread_mutex_destroy(&q->mu);
+        ms_free(q->ring);
+        ms_free(q);
+        return NULL;
+    }
     return q;
 }
 

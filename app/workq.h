@@ -30,8 +30,8 @@ struct ms_work_item {
 
 struct ms_workq;
 
-/* cap: bytes of the ring (rounded up to a power of two, at least 64 KiB);
- * an item may take up to a quarter of it. NULL when out of memory. */
+/* cap: bytes of the ring (rounded down to a power of two, at least 64
+ * KiB); an item may take up to a quarter of it. NULL when out of memory. */
 struct ms_workq *ms_workq_new(size_t cap);
 void ms_workq_free(struct ms_workq *q);
 /* The largest len an item may have. */

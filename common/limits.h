@@ -218,15 +218,18 @@ static inline struct ms_limits ms_limits_default(void)
 /* --threads (app/engine.c, app/workq.c, README "Threads"). */
 /* Worker threads at most (--threads N, or auto: the cores). */
 #define MS_THREADS_MAX 64
-/* Each worker's queue of packets from the reader: bytes (a frame may take
- * up to a quarter: MS_SNAPLEN_MAX fits). Reading files, the reader waits
+/* The workers' queues of packets from the reader, all together: bytes,
+ * shared out (a power of two each, at least the minimum, so that a frame
+ * of MS_SNAPLEN_MAX fits in a quarter). Reading files, the reader waits
  * for room; live, a packet that does not fit is dropped and counted. */
-#define MS_WORKER_QUEUE_BYTES ((size_t)4 << 20)
-/* A worker that got no packet for this long (capture clock) gets the time
- * from the reader anyway, so that its idle flows still time out. Live, the
- * wall clock is passed on at most this often. */
-#define MS_WORKER_TICK_US 1000000u
+#define MS_WORKER_QUEUES_BYTES ((size_t)8 << 20)
+#define MS_WORKER_QUEUE_MIN ((size_t)2 << 20)
+/* Live: the wall clock is passed on to the workers at most this often. */
 #define MS_WORKER_WALL_TICK_US 100000u
+/* A session waiting for the other workers before it uses the STARTTLS
+ * memo (app/engine.c) yields MS_WORKQ_SPINS times, then sleeps this long
+ * between looks. */
+#define MS_MEMO_WAIT_SLEEP_NS 20000
 /* Live: a worker sleeping with packets queued is woken at least this
  * often (MS_WORKQ_WAKE_ITEMS would hold a slow link's packets back). */
 #define MS_WORKER_FLUSH_US 1000u

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/budget.h"
 #include "../common/limits.h"
 
 #define PCAP_HDR_LEN 24
@@ -21,8 +22,10 @@
 struct ms_evidence {
     int dirfd;
     char *dir; /* as given, without trailing slashes */
-    size_t flow_max, total_max;
-    size_t open_files; /* descriptors held by alerted flows */
+    size_t flow_max;
+    struct ms_budget own;  /* the cap on bytes held (--evidence-memcap) ... */
+    struct ms_budget *mem; /* ... this one's, or the first worker's (shared) */
+    size_t open_files;     /* descriptors held by alerted flows */
     struct ms_evidence_stats st;
 };
 
@@ -37,11 +40,21 @@ struct ms_evidence_flow {
     char name[32]; /* "<flow_id>.pcap", in DIR; named by the alerts */
 };
 
-static void charge(struct ms_evidence *e, size_t add, size_t sub)
+/* This writer's memory (stats); budget: also counted in the shared cap
+ * (false: add was taken from it already). */
+static void charge_ex(struct ms_evidence *e, size_t add, size_t sub, bool budget)
 {
     e->st.memuse = e->st.memuse + add - sub;
     if (e->st.memuse > e->st.memuse_peak)
         e->st.memuse_peak = e->st.memuse;
+    if (budget)
+        ms_budget_add(e->mem, add);
+    ms_budget_sub(e->mem, sub);
+}
+
+static void charge(struct ms_evidence *e, size_t add, size_t sub)
+{
+    charge_ex(e, add, sub, true);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -99,14 +112,17 @@ static void hold(struct ms_evidence *e, struct ms_evidence_flow *f, uint64_t ts_
         if (ncap > e->flow_max)
             ncap = e->flow_max;
         uint8_t *nb = NULL;
-        if (e->st.memuse <= e->total_max && ncap - f->cap <= e->total_max - e->st.memuse)
+        if (ms_budget_try(e->mem, ncap - f->cap)) {
             nb = ms_realloc(f->buf, ncap);
+            if (!nb)
+                ms_budget_sub(e->mem, ncap - f->cap);
+        }
         if (!nb) {
             f->full = FULL_MEM;
             e->st.dropped_memcap++;
             return;
         }
-        charge(e, ncap, f->cap);
+        charge_ex(e, ncap - f->cap, 0, false); /* taken above */
         f->buf = nb;
         f->cap = ncap;
     }
@@ -253,6 +269,11 @@ void ms_evidence_flow_end(struct ms_evidence *e, struct ms_evidence_flow **slot)
     *slot = NULL;
 }
 
+void ms_evidence_share_cap(struct ms_evidence *e, struct ms_evidence *with)
+{
+    e->mem = with->mem;
+}
+
 void ms_evidence_get_stats(const struct ms_evidence *e, struct ms_evidence_stats *st)
 {
     *st = e->st;
@@ -296,7 +317,8 @@ struct ms_evidence *ms_evidence_open(const char *dir, size_t flow_max, size_t to
         return NULL;
     }
     e->flow_max = flow_max;
-    e->total_max = total_max;
+    ms_budget_init(&e->own, total_max);
+    e->mem = &e->own;
     return e;
 }
 

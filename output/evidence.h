@@ -52,6 +52,9 @@ const char *ms_evidence_alert(struct ms_evidence *e, struct ms_evidence_flow **s
                               uint64_t flow_id);
 /* The flow ended: its file is closed, or what it held dropped. */
 void ms_evidence_flow_end(struct ms_evidence *e, struct ms_evidence_flow **slot);
+/* --threads: e's held bytes count against with's cap (with must outlive
+ * e's flows), so that N writers hold what one holds. */
+void ms_evidence_share_cap(struct ms_evidence *e, struct ms_evidence *with);
 void ms_evidence_get_stats(const struct ms_evidence *e, struct ms_evidence_stats *st);
 void ms_evidence_close(struct ms_evidence *e); /* NULL is a no-op */
 

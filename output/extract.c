@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/budget.h"
 #include "../common/anomaly.h"
 #include "../common/ascii.h"
 
@@ -33,8 +34,9 @@ struct ms_extract {
     int dirfd;
     char *dir; /* as given, without trailing slashes */
     unsigned flags;
-    uint64_t max_bytes, kept;
-    uint64_t seq; /* messages begun in this run by taps that count none */
+    struct ms_budget own;   /* the --extract-max-bytes cap ... */
+    struct ms_budget *kept; /* ... this one's, or the first worker's (shared) */
+    uint64_t seq;           /* messages begun in this run by taps that count none */
     uint64_t files;
     struct ms_buf last; /* path returned by the latest *_end */
 };
@@ -150,7 +152,7 @@ static void xfail(struct xfile *f, enum ms_anomaly code, const char *what, int e
         f->fp = NULL;
         unlinkat(f->x->dirfd, f->name, 0);
     }
-    f->x->kept -= f->bytes;
+    ms_budget_sub(f->x->kept, f->bytes);
     f->bytes = 0;
     anomaly(f, code, what, err);
 }
@@ -183,16 +185,15 @@ static void xwrite(struct xfile *f, const uint8_t *p, size_t n)
 
     if (f->failed || n == 0)
         return;
-    if (n > x->max_bytes - x->kept) {
+    if (!ms_budget_try(x->kept, n)) {
         xfail(f, MS_ANOM_EXTRACT_LIMIT_REACHED, "byte cap of --extract reached, removed", 0);
         return;
     }
+    f->bytes += n; /* taken: xfail gives it back */
     if (fwrite(p, 1, n, f->fp) != n) {
         xfail(f, MS_ANOM_EXTRACT_WRITE_FAILED, "cannot write", errno);
         return;
     }
-    f->bytes += n;
-    x->kept += n;
 }
 
 /* Closes the file; returns its path (in x->last) or nothing. */
@@ -217,7 +218,7 @@ static struct ms_bytes xclose(struct xfile *f)
         ms_buf_append(&x->last, "/", 1) != MS_OK ||
         ms_buf_append(&x->last, f->name, strlen(f->name)) != MS_OK) {
         unlinkat(x->dirfd, f->name, 0);
-        x->kept -= f->bytes;
+        ms_budget_sub(x->kept, f->bytes);
         f->bytes = 0;
         f->failed = true;
         anomaly(f, MS_ANOM_OUT_OF_MEMORY, "out of memory: removed", 0);
@@ -338,7 +339,8 @@ struct ms_extract *ms_extract_open(const char *dir, unsigned flags, uint64_t max
         return NULL;
     }
     x->flags = flags;
-    x->max_bytes = max_bytes;
+    ms_budget_init(&x->own, max_bytes);
+    x->kept = &x->own;
     ms_buf_init(&x->last, dl + 1 + NAME_CAP);
     return x;
 }
@@ -355,6 +357,11 @@ void ms_extract_tap(struct ms_extract *x, struct ms_msg_tap *tap)
         tap->att_end = x_att_end;
     }
     tap->user = x;
+}
+
+void ms_extract_share_cap(struct ms_extract *x, struct ms_extract *with)
+{
+    x->kept = with->kept;
 }
 
 uint64_t ms_extract_files(const struct ms_extract *x)

@@ -31,6 +31,9 @@ struct ms_extract *ms_extract_open(const char *dir, unsigned flags, uint64_t max
 /* Fills *tap with the extractor's callbacks (flow_id 0); the pipeline
  * copies it per flow and sets flow_id. */
 void ms_extract_tap(struct ms_extract *x, struct ms_msg_tap *tap);
+/* --threads: x's files count against with's byte cap (with must outlive
+ * x's files), so that N extractors keep what one keeps. */
+void ms_extract_share_cap(struct ms_extract *x, struct ms_extract *with);
 /* Files written and kept so far. */
 uint64_t ms_extract_files(const struct ms_extract *x);
 void ms_extract_close(struct ms_extract *x); /* NULL is a no-op */

@@ -18,6 +18,16 @@ The runs with many connections in flight:
   that follows it are different connections, mostly on different workers,
   and the 180 stripping alerts must all be there, each naming its own
   copy's offering flow, as with one thread;
+- lossy copies of the stripping recordings (pcaps/starttls, pcaps/stripping)
+  all to one server, each cut at a random frame, 5% of frames dropped, at
+  random start times (fixed seeds), with the default options and with
+  --flow-timeout 2 --reasm-wait 1: holes, wait windows that end while
+  other workers' packets go by, flows that time out, all deciding which
+  earlier session a stripping alert names;
+- two captures made with scapy from a review of --threads: a wait window
+  that ends at another host's packet (the next window must start then, not
+  when the flow's worker next hears of the time), and a flow that times out
+  at the last frames of the input;
 - 40 overlapping copies each of three recordings with messages (POP3 with
   an attachment, IMAP, SMTP), read as three files in one run, also with
   --extract, --extract-attachments and --evidence: the same files, byte for
@@ -27,6 +37,7 @@ import collections
 import hashlib
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -146,6 +157,127 @@ def make_copies(src, dst, copies, step_ns):
             fp.write(struct.pack("<IIII", t // 10**9, t % 10**9, len(frame), orig) + frame)
 
 
+def read_pcap(path):
+    data = open(path, "rb").read()
+    scale = 1 if data[:4] == b"\x4d\x3c\xb2\xa1" else 1000  # ns or us
+    recs, off = [], 24
+    while off + 16 <= len(data):
+        sec, frac, incl, orig = struct.unpack("<IIII", data[off:off + 16])
+        recs.append((sec * 10**9 + frac * scale, data[off + 16:off + 16 + incl], orig))
+        off += 16 + incl
+    return data[:24], recs
+
+
+def make_lossy(dst, srcs, copies, seed, spread_ns, drop):
+    """Copies of srcs' recordings, each to the same server address (the side
+    that answers a SYN), its client's own; cut at a random frame (most),
+    frames dropped at random, started at random times."""
+    rnd = random.Random(seed)
+    out = []
+    for k in range(copies):
+        _, recs = read_pcap(rnd.choice(srcs))
+        servers = {f[26:30] for _, f, _ in recs if len(f) >= 48 and f[12:14] == b"\x08\x00"
+                   and f[23] == 6 and f[14 + (f[14] & 15) * 4 + 13] & 0x12 == 0x12}
+        addrs = sorted({f[o:o + 4] for _, f, _ in recs if len(f) >= 34 and f[12:14] == b"\x08\x00"
+                        for o in (26, 30)})
+        amap = {a: bytes([10, 200, 0, 1 + i]) if a in servers else bytes([10, 60 + i, k // 250, k % 250 + 1])
+                for i, a in enumerate(addrs)}
+        end = len(recs) if rnd.random() < 0.3 else rnd.randrange(1, len(recs) + 1)
+        start = rnd.randrange(0, spread_ns)
+        for t, frame, orig in recs[:end]:
+            if rnd.random() > drop:
+                out.append((t - recs[0][0] + start + 10**18, k, readdress(frame, amap), orig))
+    out.sort(key=lambda r: (r[0], r[1]))
+    with open(dst, "wb") as fp:
+        fp.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
+        for t, _, frame, orig in out:
+            fp.write(struct.pack("<IIII", t // 10**9, t % 10**9, len(frame), orig) + frame)
+
+
+def scapy_cases(tmp):
+    """The review's two captures (see the top); None without scapy."""
+    try:
+        from scapy.all import Ether, IP, TCP, UDP, Raw, wrpcap
+    except ImportError:
+        return None
+    C, S = "10.0.0.1", "10.0.0.2"
+
+    def udp(t, b):
+        e = Ether() / IP(src="10.9.9.9", dst="10.9.9.8") / UDP(sport=53, dport=53) / Raw(b * 20)
+        e.time = t
+        return e
+
+    # A wait window that ends at another host's frame (10.5 s).
+    pk, seq = [], {"c": 1000, "s": 5000}
+
+    def tcp(t, src, flags="PA", data=b"", at=None, ack=None):
+        c2s = src == C
+        e = Ether() / IP(src=src, dst=S if c2s else C) / TCP(
+            sport=40000 if c2s else 25, dport=25 if c2s else 40000, flags=flags,
+            seq=at if at is not None else seq["c" if c2s else "s"],
+            ack=ack if ack is not None else seq["s" if c2s else "c"]) / (Raw(data) if data else b"")
+        e.time = t
+        pk.append(e)
+        if at is None:
+            seq["c" if c2s else "s"] += len(data)
+
+    pk.append(Ether() / IP(src=C, dst=S) / TCP(sport=40000, dport=25, flags="S", seq=999))
+    pk[-1].time = 0.0
+    pk.append(Ether() / IP(src=S, dst=C) / TCP(sport=25, dport=40000, flags="SA", seq=4999, ack=1000))
+    pk[-1].time = 0.001
+    tcp(0.002, C, "A")
+    for i, (who, data) in enumerate(((S, b"220 mx.example.org ESMTP\r\n"), (C, b"EHLO client\r\n"),
+                                     (S, b"250-mx.example.org\r\n250 AUTH PLAIN LOGIN\r\n"),
+                                     (C, b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"), (S, b"235 ok\r\n"),
+                                     (C, b"MAIL FROM:<alice@example.org>\r\n"), (S, b"250 ok\r\n"),
+                                     (C, b"RCPT TO:<bob@example.org>\r\n"), (S, b"250 ok\r\n"),
+                                     (C, b"DATA\r\n"), (S, b"354 go\r\n"))):
+        tcp(0.01 + i * 0.01, who, data=data)
+    parts = [b"Subject: hi\r\nFrom: alice@example.org\r\n\r\n", b"line two AAAAAAAAAAAAAAAAAAAAAA\r\n",
+             b"line three BBBBBBBBBBBBBBBBBBBB\r\n", b"line four CCCCCCCCCCCCCCCCCCCCCC\r\n",
+             b"line five DDDDDDDDDDDDDDDDDDDDDD\r\n"]
+    offs, o = [], seq["c"]
+    for p in parts:
+        offs.append(o)
+        o += len(p)
+    tcp(0.2, C, data=parts[0])
+    tcp(0.21, C, data=parts[2], at=offs[2])
+    tcp(0.22, C, data=parts[4], at=offs[4])
+    tcp(9.6, S, "A", ack=offs[1])
+    pk += [udp(10.5, b"x"), udp(10.7, b"y"), udp(20.6, b"z")]
+    tcp(20.65, C, data=parts[3], at=offs[3])
+    seq["c"] = o
+    for t, who, data in ((20.7, C, b".\r\n"), (20.71, S, b"250 queued\r\n"), (20.72, C, b"QUIT\r\n"),
+                         (20.73, S, b"221 bye\r\n")):
+        tcp(t, who, data=data)
+    tcp(20.74, C, "FA")
+    tcp(20.75, S, "FA")
+    tcp(20.76, C, "A")
+    wait_lag = os.path.join(tmp, "wait-lag.pcap")
+    wrpcap(wait_lag, pk)
+
+    # A POP3 flow idle from 0.006 s; other frames at 1.2 and 2.1 s.
+    pk, seq = [], {"c": 1000, "s": 5000}
+    pk.append(Ether() / IP(src=C, dst=S) / TCP(sport=40001, dport=110, flags="S", seq=999))
+    pk[-1].time = 0.0
+    pk.append(Ether() / IP(src=S, dst=C) / TCP(sport=110, dport=40001, flags="SA", seq=4999, ack=1000))
+    pk[-1].time = 0.001
+    for t, c2s, data in ((0.002, False, b"+OK ready\r\n"), (0.003, True, b"USER alice\r\n"),
+                         (0.004, False, b"+OK\r\n"), (0.005, True, b"PASS secret\r\n"),
+                         (0.006, False, b"+OK logged in\r\n")):
+        k = "c" if c2s else "s"
+        e = Ether() / IP(src=C if c2s else S, dst=S if c2s else C) / TCP(
+            sport=40001 if c2s else 110, dport=110 if c2s else 40001, flags="PA", seq=seq[k],
+            ack=seq["s" if c2s else "c"]) / Raw(data)
+        e.time = t
+        pk.append(e)
+        seq[k] += len(data)
+    pk += [udp(1.2, b"x"), udp(2.1, b"y")]
+    end_timeout = os.path.join(tmp, "end-timeout.pcap")
+    wrpcap(end_timeout, pk)
+    return wait_lag, end_timeout
+
+
 def tree(d):
     """name -> sha256 of every file under d."""
     out = {}
@@ -178,6 +310,25 @@ def main():
             off = flows.get(a.get("starttls_stripped", {}).get("offered_flow_id"))
             check(off is not None and off["dest_ip"] == a["dest_ip"],
                   f"stripping alert {a['flow_id']} names another server's offer")
+
+        srcs = [os.path.join(REPO, "pcaps/starttls/starttls-stripping.pcap")]
+        sdir = os.path.join(REPO, "pcaps/stripping")
+        srcs += [os.path.join(sdir, f) for f in sorted(os.listdir(sdir))
+                 if f.startswith(("smtp", "imap", "pop3")) and f.endswith(".pcap")]
+        for seed in (32, 8, 11):
+            lossy = os.path.join(tmp, f"lossy{seed}.pcap")
+            make_lossy(lossy, srcs, 150, seed, 15 * 10**9, 0.05)
+            compare(f"lossy copies to one server (seed {seed})", ["-r", lossy])
+            compare(f"lossy copies to one server (seed {seed}), short timeouts",
+                    ["--flow-timeout", "2", "--reasm-wait", "1", "-r", lossy])
+        cases = scapy_cases(tmp)
+        if cases is None:
+            check(os.environ.get("MS_REQUIRE_ALL") != "1", "scapy is missing (python3-scapy)")
+            print("scapy missing: the review's two captures are not made")
+        else:
+            compare("a wait window ending at another host's frame", ["-r", cases[0]])
+            compare("a flow timing out at the last frames",
+                    ["--flow-timeout", "2", "-r", cases[1]])
 
         mail = []
         for i, c in enumerate(("pop3/demo-userpass-retr.pcap", "imap/logins-fetch-append.pcap",
