@@ -31,6 +31,10 @@ struct ms_sinkq {
     size_t nrec;     /* records held, those peeked at included */
     size_t npeeked;
     unsigned kicks, kicks_seen; /* a kick not seen yet by peek wakes it */
+    /* Who sleeps on avail and room: a push or a release signals only a
+     * thread that waits, not one futex call per record. */
+    bool writer_waits, producer_waits;
+    bool gather; /* the last push may wait (reading files): records go by the batch */
     bool closed, aborted;
     struct ms_sink_counters c;
 };
@@ -142,6 +146,13 @@ static uint32_t get_len(const uint8_t *p)
     return v;
 }
 
+/* Enough records wait to be written at once: a batch, or half the queue. */
+static bool batch_ready(const struct ms_sinkq *q)
+{
+    return q->nrec - q->npeeked >= MS_SINK_BATCH || q->used >= q->cap / 2 ||
+           q->nrec >= q->max_records / 2;
+}
+
 enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len, bool wait,
                                  const volatile sig_atomic_t *stop)
 {
@@ -163,7 +174,11 @@ enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len
             why = MS_SINKQ_STOPPED;
             goto dropped;
         }
+        if (q->writer_waits)
+            pthread_cond_signal(&q->avail); /* what is queued makes the room */
+        q->producer_waits = true;
         wait_ms(&q->room, &q->mu, MS_SINK_POLL_MS);
+        q->producer_waits = false;
     }
     if (skip) {
         /* The end of the ring is skipped: say so where the writer looks
@@ -176,7 +191,12 @@ enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len
     q->head = at + sz;
     q->used += sz;
     q->nrec++;
-    pthread_cond_signal(&q->avail);
+    /* Reading files, the writer is not woken for each record (a system
+     * call each) but for the first and then for a batch (see peek). Live,
+     * each record goes out at once: nothing waits for a batch. */
+    q->gather = wait;
+    if (q->writer_waits && (!wait || q->nrec - q->npeeked == 1 || batch_ready(q)))
+        pthread_cond_signal(&q->avail);
     pthread_mutex_unlock(&q->mu);
     return MS_SINKQ_PUSHED;
 dropped:
@@ -210,8 +230,23 @@ static size_t unwrap(const struct ms_sinkq *q, size_t pos)
 size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max)
 {
     pthread_mutex_lock(&q->mu);
-    while (q->nrec == q->npeeked && !q->closed && !q->aborted && q->kicks == q->kicks_seen)
-        pthread_cond_wait(&q->avail, &q->mu);
+    /* Reading files, records are taken by the batch: an idle writer woken
+     * by the first record waits up to MS_SINK_POLL_MS for a batch to
+     * gather (a push wakes it when one has), then takes what there is. */
+    bool gathered = false;
+    while (!q->closed && !q->aborted && q->kicks == q->kicks_seen) {
+        size_t ready = q->nrec - q->npeeked;
+        if (ready > 0 && (gathered || !q->gather || batch_ready(q)))
+            break;
+        q->writer_waits = true;
+        if (ready == 0) {
+            pthread_cond_wait(&q->avail, &q->mu);
+        } else {
+            wait_ms(&q->avail, &q->mu, MS_SINK_POLL_MS);
+            gathered = true;
+        }
+        q->writer_waits = false;
+    }
     q->kicks_seen = q->kicks;
     size_t n = 0;
     if (!q->aborted) {
@@ -230,31 +265,36 @@ size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max)
     return n;
 }
 
-void ms_sinkq_release(struct ms_sinkq *q, enum ms_sinkq_outcome outcome)
+void ms_sinkq_release_n(struct ms_sinkq *q, size_t n, enum ms_sinkq_outcome outcome)
 {
     pthread_mutex_lock(&q->mu);
-    if (q->npeeked == 0) {
-        pthread_mutex_unlock(&q->mu);
-        return;
+    bool released = n > 0 && q->npeeked > 0;
+    for (; n > 0 && q->npeeked > 0; n--) {
+        size_t pos = unwrap(q, q->tail);
+        if (pos != q->tail)
+            q->used -= q->cap - q->tail;
+        size_t sz = rec_size(get_len(q->buf + pos));
+        q->tail = pos + sz;
+        q->used -= sz;
+        q->nrec--;
+        q->npeeked--;
+        if (outcome == MS_SINKQ_WRITTEN)
+            q->c.written++;
+        else if (outcome == MS_SINKQ_TOO_LARGE)
+            q->c.dropped_too_large++;
+        else
+            q->c.write_errors++;
     }
-    size_t pos = unwrap(q, q->tail);
-    if (pos != q->tail)
-        q->used -= q->cap - q->tail;
-    size_t sz = rec_size(get_len(q->buf + pos));
-    q->tail = pos + sz;
-    q->used -= sz;
-    q->nrec--;
-    q->npeeked--;
-    if (outcome == MS_SINKQ_WRITTEN)
-        q->c.written++;
-    else if (outcome == MS_SINKQ_TOO_LARGE)
-        q->c.dropped_too_large++;
-    else
-        q->c.write_errors++;
-    pthread_cond_signal(&q->room);
-    if (q->nrec == 0)
+    if (released && q->producer_waits)
+        pthread_cond_signal(&q->room);
+    if (released && q->nrec == 0)
         pthread_cond_broadcast(&q->idle);
     pthread_mutex_unlock(&q->mu);
+}
+
+void ms_sinkq_release(struct ms_sinkq *q, enum ms_sinkq_outcome outcome)
+{
+    ms_sinkq_release_n(q, 1, outcome);
 }
 
 bool ms_sinkq_finished(struct ms_sinkq *q)
@@ -310,6 +350,9 @@ bool ms_sinkq_drain(struct ms_sinkq *q, long timeout_ms, const volatile sig_atom
     if (bounded)
         deadline_in(&until, timeout_ms);
     pthread_mutex_lock(&q->mu);
+    /* A writer gathering a batch takes what there is now. */
+    q->kicks++;
+    pthread_cond_signal(&q->avail);
     while (q->nrec > 0 && !q->aborted) {
         if (stop && *stop && (!bounded || stop_ms < timeout_ms)) {
             /* The user asked to stop: wait at most stop_ms more. */
