@@ -199,6 +199,15 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_SINK_SYSLOG_MAX 8192
 /* --text: one rendered line at most (output.c renders into it). */
 #define MS_TEXT_RECORD_MAX ((size_t)64 << 10)
+/* A JSON record (output/jsonw.c writes it into one buffer, kept between
+ * records): far above any event the other caps allow, so that it never
+ * cuts one; and the nesting of an event's objects and lists. */
+#define MS_JSON_RECORD_MAX ((size_t)64 << 20)
+/* Its memory taken at start (a record larger grows it): with it, an
+ * ordinary run never allocates for its records. */
+#define MS_JSON_RECORD_START ((size_t)64 << 10)
+#define MS_JSON_SCRATCH_START ((size_t)4096) /* a masked secret (--passwords mask) */
+#define MS_JSON_DEPTH_MAX 8
 
 /* Session events (app/app_session.c): AUTH mechanisms kept from the clear
  * listings (real servers advertise fewer than 10), logins listed by user

@@ -28,6 +28,7 @@ struct ms_output {
     struct ms_sinks *sinks; /* the caller's: every record goes to every sink */
     FILE *tfp;              /* --text: renders into tbuf (fmemopen) */
     char *tbuf;
+    struct ms_jw jw; /* each JSON record is written here, its memory kept */
     struct ms_output_opts opts;
     uint64_t counts[MS_EV_COUNT];
     uint64_t fileinfo;
@@ -73,6 +74,11 @@ struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_o
         return NULL;
     out->sinks = sinks;
     out->opts = *o;
+    ms_jw_init(&out->jw);
+    if (o->format != MS_OUTPUT_TEXT && ms_jw_reserve(&out->jw, MS_JSON_RECORD_START) != MS_OK) {
+        ms_output_free(out);
+        return NULL;
+    }
     if (o->format == MS_OUTPUT_TEXT) {
         /* The text view writes to a FILE: give it one over our buffer. */
         out->tbuf = ms_malloc(MS_TEXT_RECORD_MAX);
@@ -132,34 +138,12 @@ static enum ms_rc text_end(struct ms_output *out, int rendered)
     return put_record(out, out->tbuf, n);
 }
 
-/* An alert's additions after its credential object: the repeats --dedup
- * suppressed before it, the --evidence file of its flow. */
-static struct json_object *alert_extras(struct json_object *o, const struct ms_flow_meta *m,
-                                        const struct ms_dedup_report *rep,
-                                        const struct ms_output_opts *opts)
+/* Hands the record rendered into out->jw (rc: how it went) to the sinks. */
+static enum ms_rc write_rendered(struct ms_output *out, enum ms_rc rc)
 {
-    if (!o)
-        return NULL;
-    if (rep->suppressed) {
-        struct json_object *d = json_object_new_object();
-        char ts[48];
-        if (!d) {
-            json_object_put(o);
-            return NULL;
-        }
-        json_object_object_add(d, "suppressed", json_object_new_int64((int64_t)rep->suppressed));
-        ms_format_timestamp(rep->first_us, ts, sizeof(ts));
-        json_object_object_add(d, "first_seen", json_object_new_string(ts));
-        ms_format_timestamp(rep->last_us, ts, sizeof(ts));
-        json_object_object_add(d, "last_seen", json_object_new_string(ts));
-        json_object_object_add(d, "period",
-                               json_object_new_int64(
-                                   (int64_t)(ms_dedup_period_us(opts->dedup) / 1000000u)));
-        json_object_object_add(o, "dedup", d);
-    }
-    if (m->evidence)
-        json_object_object_add(o, "evidence", json_object_new_string(m->evidence));
-    return o;
+    if (rc != MS_OK)
+        return rc;
+    return put_record(out, (const char *)out->jw.b.p, out->jw.b.len);
 }
 
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
@@ -182,15 +166,12 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
         enum ms_rc rc = text_end(out, ms_text_event_ex(fp, m, ev, &out->opts, &rep));
         return rc == MS_OK ? hrc : rc;
     }
-    struct json_object *o = ms_json_event(m, ev, &out->opts);
-    if (ev->kind == MS_EV_CREDENTIAL || ev->kind == MS_EV_STARTTLS_STRIPPED)
-        o = alert_extras(o, m, &rep, &out->opts);
-    enum ms_rc rc = write_json_line(out, o);
+    enum ms_rc rc = write_rendered(out, ms_json_render_event(&out->jw, m, ev, &out->opts, &rep));
     /* Then a fileinfo record per attachment, as Suricata logs files, tied
      * to the message by flow_id (and the email metadata it carries). */
     if (ev->kind == MS_EV_EMAIL) {
         for (size_t i = 0; i < ev->u.email.n_attachments && rc == MS_OK; i++) {
-            rc = write_json_line(out, ms_json_fileinfo(m, ev, i, &out->opts));
+            rc = write_rendered(out, ms_json_render_fileinfo(&out->jw, m, ev, i, &out->opts));
             out->fileinfo += rc == MS_OK;
         }
     }
@@ -243,5 +224,6 @@ void ms_output_free(struct ms_output *out)
     if (out->tfp)
         (void)fclose(out->tfp); /* our buffer: nothing to lose */
     ms_free(out->tbuf);
+    ms_jw_free(&out->jw);
     ms_free(out);
 }
