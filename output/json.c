@@ -428,6 +428,57 @@ static const char *event_type(enum ms_event_kind k)
     return "anomaly";
 }
 
+/* ms_format_timestamp's text, its date and time of day made once a
+ * second. */
+static void put_timestamp(struct ms_jw *w, uint64_t ts_us)
+{
+    uint64_t secs = ts_us / 1000000u;
+    if (!w->ts.ok || w->ts.secs != secs) {
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(w->ts.base, sizeof(w->ts.base), "%Y-%m-%dT%H:%M:%S", &tm);
+        w->ts.secs = secs;
+        w->ts.ok = true;
+    }
+    char ts[48];
+    size_t n = strlen(w->ts.base);
+    memcpy(ts, w->ts.base, n);
+    unsigned us = (unsigned)(ts_us % 1000000u);
+    ts[n++] = '.';
+    for (int i = 5; i >= 0; i--) {
+        ts[n + (size_t)i] = (char)('0' + us % 10);
+        us /= 10;
+    }
+    memcpy(ts + n + 6, "+0000", 5);
+    ms_jw_string(w, "timestamp", ts, n + 11);
+}
+
+/* The flow's community_id (TCP), the same whichever way the event goes;
+ * NULL when it cannot be computed. */
+static const char *community_id(struct ms_jw *w, const struct ms_flow_meta *m)
+{
+    if (!m->src_addr || !m->dest_addr)
+        return NULL;
+    uint8_t key[sizeof(w->cid.key)] = { m->ip_version };
+    size_t alen = m->ip_version == 6 ? 16 : 4;
+    memcpy(key + 1, m->src_addr, alen);
+    memcpy(key + 1 + alen, m->dest_addr, alen);
+    key[1 + 2 * alen] = (uint8_t)(m->src_port >> 8);
+    key[2 + 2 * alen] = (uint8_t)m->src_port;
+    key[3 + 2 * alen] = (uint8_t)(m->dest_port >> 8);
+    key[4 + 2 * alen] = (uint8_t)m->dest_port;
+    if (w->cid.ok && memcmp(key, w->cid.key, sizeof(key)) == 0)
+        return w->cid.cid;
+    w->cid.ok = false;
+    if (ms_community_id_v1(0, m->ip_version, m->src_addr, m->dest_addr, 6, m->src_port,
+                           m->dest_port, w->cid.cid, sizeof(w->cid.cid)) != MS_OK)
+        return NULL;
+    memcpy(w->cid.key, key, sizeof(key));
+    w->cid.ok = true;
+    return w->cid.cid;
+}
+
 /* Opens the record and writes the keys every event starts with, in
  * Suricata's order. */
 static void header(struct ms_jw *w, const struct ms_flow_meta *m, const char *type,
@@ -435,9 +486,7 @@ static void header(struct ms_jw *w, const struct ms_flow_meta *m, const char *ty
 {
     ms_jw_reset(w);
     ms_jw_open_object(w, NULL);
-    char ts[48];
-    ms_format_timestamp(m->ts_us, ts, sizeof(ts));
-    ms_jw_cstring(w, "timestamp", ts);
+    put_timestamp(w, m->ts_us);
     /* An IP-layer anomaly belongs to no flow: no flow_id and no ports. */
     bool in_flow = m->flow_id != 0;
     if (in_flow)
@@ -462,9 +511,8 @@ static void header(struct ms_jw *w, const struct ms_flow_meta *m, const char *ty
     if (*proto)
         ms_jw_cstring(w, "proto", proto);
     /* A flow's 5-tuple (TCP), the same whichever way the event goes. */
-    char cid[MS_COMMUNITY_ID_LEN];
-    if (in_flow && ms_community_id_v1(0, m->ip_version, m->src_addr, m->dest_addr, 6, m->src_port,
-                                      m->dest_port, cid, sizeof(cid)) == MS_OK)
+    const char *cid = in_flow ? community_id(w, m) : NULL;
+    if (cid)
         ms_jw_cstring(w, "community_id", cid);
     if (app_proto)
         ms_jw_cstring(w, "app_proto", app_proto);

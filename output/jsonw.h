@@ -22,6 +22,19 @@ struct ms_jw {
     enum ms_rc rc;                    /* the first failure; MS_OK */
     unsigned depth;                   /* open containers */
     bool more[MS_JSON_DEPTH_MAX + 1]; /* the container at a depth has a member */
+    /* output/json.c's memo of the last flow's community_id (a SHA-1 per
+     * record otherwise; a flow's records mostly come one after another)
+     * and of the last second's timestamp text. */
+    struct {
+        bool ok;
+        uint8_t key[2 * 16 + 5];
+        char cid[32];
+    } cid;
+    struct {
+        bool ok;
+        uint64_t secs;
+        char base[32];
+    } ts;
 };
 
 /* Where a container began: ms_jw_drop goes back to it. */

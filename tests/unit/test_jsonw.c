@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/community_id.h"
 #include "../../output/json.h"
 #include "../../output/jsonw.h"
 
@@ -229,12 +230,78 @@ static void test_records_round_trip(void **state)
     ms_jw_free(&w);
 }
 
+/* The renderer's memos (the last flow's community_id, the last second's
+ * text) never give one record another's: flows and times alternate. */
+static void test_memos_follow_the_record(void **state)
+{
+    (void)state;
+    static const uint8_t a4[4] = { 10, 0, 0, 5 }, b4[4] = { 10, 0, 0, 1 };
+    static const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 5 };
+    static const uint8_t b6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+    const struct ms_flow_meta flows[] = {
+        { .ts_us = 1764460400002784u,
+          .flow_id = 1,
+          .ip_version = 4,
+          .src_addr = a4,
+          .src_port = 40000,
+          .dest_addr = b4,
+          .dest_port = 25 },
+        { .ts_us = 1764460400999999u,
+          .flow_id = 2,
+          .ip_version = 4,
+          .src_addr = a4,
+          .src_port = 40001,
+          .dest_addr = b4,
+          .dest_port = 25 },
+        { .ts_us = 1764460401000000u,
+          .flow_id = 3,
+          .ip_version = 6,
+          .src_addr = a6,
+          .src_port = 40000,
+          .dest_addr = b6,
+          .dest_port = 25 },
+        { .ts_us = 5,
+          .flow_id = 4,
+          .ip_version = 4,
+          .src_addr = b4,
+          .src_port = 25,
+          .dest_addr = a4,
+          .dest_port = 40000 },
+    };
+    const size_t order[] = { 0, 0, 1, 0, 2, 2, 3, 1, 3 };
+    struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = "smtp" };
+    ev.u.anomaly.code = "line_too_long";
+    struct ms_output_opts opts = { .format = MS_OUTPUT_JSON };
+    struct ms_jw w;
+    ms_jw_init(&w);
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        const struct ms_flow_meta *m = &flows[order[i]];
+        assert_int_equal(ms_json_render_event(&w, m, &ev, &opts, NULL), MS_OK);
+        char *mine = text_of(&w);
+        struct json_object *o = json_tokener_parse(mine);
+        assert_non_null(o);
+        char cid[MS_COMMUNITY_ID_LEN], ts[48];
+        assert_int_equal(ms_community_id_v1(0, m->ip_version, m->src_addr, m->dest_addr, 6,
+                                            m->src_port, m->dest_port, cid, sizeof(cid)),
+                         MS_OK);
+        ms_format_timestamp(m->ts_us, ts, sizeof(ts));
+        struct json_object *v;
+        assert_true(json_object_object_get_ex(o, "community_id", &v));
+        assert_string_equal(json_object_get_string(v), cid);
+        assert_true(json_object_object_get_ex(o, "timestamp", &v));
+        assert_string_equal(json_object_get_string(v), ts);
+        json_object_put(o);
+        free(mine);
+    }
+    ms_jw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_byte),         cmocka_unit_test(test_random_strings),
         cmocka_unit_test(test_integers),           cmocka_unit_test(test_structure_and_drop),
-        cmocka_unit_test(test_records_round_trip),
+        cmocka_unit_test(test_records_round_trip), cmocka_unit_test(test_memos_follow_the_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
