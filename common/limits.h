@@ -207,6 +207,8 @@ static inline struct ms_limits ms_limits_default(void)
  * ordinary run never allocates for its records. */
 #define MS_JSON_RECORD_START ((size_t)64 << 10)
 #define MS_JSON_SCRATCH_START ((size_t)4096) /* a masked secret (--passwords mask) */
+/* Community ids the JSON writer remembers (recent flows'); a power of 2. */
+#define MS_JSON_CID_MEMO 64
 #define MS_JSON_DEPTH_MAX 8
 
 /* Session events (app/app_session.c): AUTH mechanisms kept from the clear

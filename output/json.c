@@ -460,7 +460,7 @@ static const char *community_id(struct ms_jw *w, const struct ms_flow_meta *m)
 {
     if (!m->src_addr || !m->dest_addr)
         return NULL;
-    uint8_t key[sizeof(w->cid.key)] = { m->ip_version };
+    uint8_t key[sizeof(w->cid[0].key)] = { m->ip_version };
     size_t alen = m->ip_version == 6 ? 16 : 4;
     memcpy(key + 1, m->src_addr, alen);
     memcpy(key + 1 + alen, m->dest_addr, alen);
@@ -468,15 +468,17 @@ static const char *community_id(struct ms_jw *w, const struct ms_flow_meta *m)
     key[2 + 2 * alen] = (uint8_t)m->src_port;
     key[3 + 2 * alen] = (uint8_t)(m->dest_port >> 8);
     key[4 + 2 * alen] = (uint8_t)m->dest_port;
-    if (w->cid.ok && memcmp(key, w->cid.key, sizeof(key)) == 0)
-        return w->cid.cid;
-    w->cid.ok = false;
+    unsigned h = (unsigned)(m->src_port ^ m->dest_port ^ key[alen] ^ key[2 * alen]);
+    h = (h ^ (h >> 6)) & (MS_JSON_CID_MEMO - 1);
+    if (w->cid[h].ok && memcmp(key, w->cid[h].key, sizeof(key)) == 0)
+        return w->cid[h].cid;
+    w->cid[h].ok = false;
     if (ms_community_id_v1(0, m->ip_version, m->src_addr, m->dest_addr, 6, m->src_port,
-                           m->dest_port, w->cid.cid, sizeof(w->cid.cid)) != MS_OK)
+                           m->dest_port, w->cid[h].cid, sizeof(w->cid[h].cid)) != MS_OK)
         return NULL;
-    memcpy(w->cid.key, key, sizeof(key));
-    w->cid.ok = true;
-    return w->cid.cid;
+    memcpy(w->cid[h].key, key, sizeof(key));
+    w->cid[h].ok = true;
+    return w->cid[h].cid;
 }
 
 /* Opens the record and writes the keys every event starts with, in

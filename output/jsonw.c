@@ -66,7 +66,7 @@ static void put_c(struct ms_jw *w, char c)
 }
 
 /* A byte that json-c writes escaped. */
-static bool needs_escape(uint8_t c)
+static inline bool needs_escape(uint8_t c)
 {
     return c < 0x20 || c == '"' || c == '\\';
 }
@@ -109,7 +109,11 @@ static void put_escape(struct ms_jw *w, uint8_t c)
 static void put_escaped(struct ms_jw *w, const uint8_t *p, size_t len)
 {
     size_t run = 0; /* bytes from p + run on are not written yet */
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    /* The usual text has nothing to escape: one pass, one copy. */
+    while (i < len && !needs_escape(p[i]))
+        i++;
+    for (; i < len; i++) {
         if (needs_escape(p[i])) {
             put(w, p + run, i - run);
             put_escape(w, p[i]);

@@ -22,14 +22,14 @@ struct ms_jw {
     enum ms_rc rc;                    /* the first failure; MS_OK */
     unsigned depth;                   /* open containers */
     bool more[MS_JSON_DEPTH_MAX + 1]; /* the container at a depth has a member */
-    /* output/json.c's memo of the last flow's community_id (a SHA-1 per
-     * record otherwise; a flow's records mostly come one after another)
-     * and of the last second's timestamp text. */
+    /* output/json.c's memo of recent flows' community_id (a SHA-1 per
+     * record otherwise; the records of a flow come close together), by a
+     * hash of the tuple, and of the last second's timestamp text. */
     struct {
         bool ok;
         uint8_t key[2 * 16 + 5];
         char cid[32];
-    } cid;
+    } cid[MS_JSON_CID_MEMO];
     struct {
         bool ok;
         uint64_t secs;

@@ -55,8 +55,33 @@ static void count_event(struct ms_output *out, const struct ms_event *ev)
     }
 }
 
+/* inet_ntop's dotted quad, without the printf machinery inet_ntop uses
+ * (a record has two addresses). */
+static void ipv4_str(const uint8_t *a, char *out, size_t n)
+{
+    char s[16];
+    size_t k = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            s[k++] = (char)('0' + v / 100);
+        if (v >= 10)
+            s[k++] = (char)('0' + v / 10 % 10);
+        s[k++] = (char)('0' + v % 10);
+        s[k++] = i < 3 ? '.' : '\0';
+    }
+    if (k <= n)
+        memcpy(out, s, k);
+    else
+        snprintf(out, n, "?");
+}
+
 void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out, size_t n)
 {
+    if (ip_version == 4 && n > 0) {
+        ipv4_str(a, out, n);
+        return;
+    }
     if (ip_version == 6 && !compress) {
         snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
                  a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12],

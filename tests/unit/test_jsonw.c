@@ -235,7 +235,8 @@ static void test_records_round_trip(void **state)
 static void test_memos_follow_the_record(void **state)
 {
     (void)state;
-    static const uint8_t a4[4] = { 10, 0, 0, 5 }, b4[4] = { 10, 0, 0, 1 };
+    /* c4 differs from a4 where the memo's slot does not look. */
+    static const uint8_t a4[4] = { 10, 0, 0, 5 }, b4[4] = { 10, 0, 0, 1 }, c4[4] = { 10, 1, 0, 5 };
     static const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 5 };
     static const uint8_t b6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
     const struct ms_flow_meta flows[] = {
@@ -267,8 +268,15 @@ static void test_memos_follow_the_record(void **state)
           .src_port = 25,
           .dest_addr = a4,
           .dest_port = 40000 },
+        { .ts_us = 6,
+          .flow_id = 5,
+          .ip_version = 4,
+          .src_addr = c4,
+          .src_port = 40000,
+          .dest_addr = b4,
+          .dest_port = 25 },
     };
-    const size_t order[] = { 0, 0, 1, 0, 2, 2, 3, 1, 3 };
+    const size_t order[] = { 0, 0, 1, 0, 2, 2, 3, 1, 3, 4, 0, 4 };
     struct ms_event ev = { .kind = MS_EV_ANOMALY, .app_proto = "smtp" };
     ev.u.anomaly.code = "line_too_long";
     struct ms_output_opts opts = { .format = MS_OUTPUT_JSON };
