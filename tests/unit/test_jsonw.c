@@ -58,6 +58,17 @@ static void test_every_byte(void **state)
         check_bytes(&w, "k", s, sizeof(s));
         check_bytes(&w, "k", s + 1, 1);
     }
+    /* One byte of each value at each place of a longer clean run: the
+     * scan takes eight bytes at a time. */
+    for (unsigned c = 0; c < 256; c++) {
+        for (size_t at = 0; at < 20; at++) {
+            uint8_t s[21];
+            memset(s, 'x', sizeof(s));
+            s[at] = (uint8_t)c;
+            check_bytes(&w, "k", s, sizeof(s));
+            check_bytes(&w, "k", s, at + 1);
+        }
+    }
     /* Names are escaped as json-c escapes them. */
     static const uint8_t v[] = "v";
     check_bytes(&w, "a\"b\\c/d\te\x01", v, 1);
