@@ -174,6 +174,9 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_SINK_QUEUE_RECORDS 65536
 /* Records a writer takes from its queue at a time. */
 #define MS_SINK_BATCH 64
+/* A sink's ring goes back to its start once records reach this far and
+ * the start is free (output/sink_queue.c): the memory it touches. */
+#define MS_SINK_RING_HOT ((size_t)1 << 20)
 /* How often a wait for a queue checks the stop flag (SIGINT, SIGTERM). */
 #define MS_SINK_POLL_MS 50
 /* Reconnecting: the first wait, doubled after each failure up to the

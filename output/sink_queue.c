@@ -28,6 +28,7 @@ struct ms_sinkq {
     size_t tail;     /* the oldest record */
     size_t peek_pos; /* the oldest record not peeked at yet */
     size_t used;     /* bytes held: records and skipped ends */
+    size_t skipped;  /* of which the skipped end (one at a time) */
     size_t nrec;     /* records held, those peeked at included */
     size_t npeeked;
     unsigned kicks, kicks_seen; /* a kick not seen yet by peek wakes it */
@@ -114,14 +115,19 @@ static bool place(struct ms_sinkq *q, size_t sz, size_t *at, size_t *skip)
         return false;
     if (q->nrec == 0) {
         q->head = q->tail = q->peek_pos = 0;
-        q->used = 0;
+        q->used = q->skipped = 0;
     }
     if (q->used == 0) {
         *at = 0;
         return sz <= q->cap;
     }
     if (q->head > q->tail) {
-        if (q->cap - q->head >= sz) {
+        /* Back to the start as soon as the writer has freed room there
+         * and the records have gone past MS_SINK_RING_HOT: a writer that
+         * keeps up, taking records by the batch, then keeps the ring's
+         * first pages in use, not all of its memory. */
+        bool early = q->head >= MS_SINK_RING_HOT && q->tail >= sz;
+        if (q->cap - q->head >= sz && !early) {
             *at = q->head;
             return true;
         }
@@ -149,7 +155,7 @@ static uint32_t get_len(const uint8_t *p)
 /* Enough records wait to be written at once: a batch, or half the queue. */
 static bool batch_ready(const struct ms_sinkq *q)
 {
-    return q->nrec - q->npeeked >= MS_SINK_BATCH || q->used >= q->cap / 2 ||
+    return q->nrec - q->npeeked >= MS_SINK_BATCH || q->used - q->skipped >= q->cap / 2 ||
            q->nrec >= q->max_records / 2;
 }
 
@@ -185,6 +191,7 @@ enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len
          * next (there is always room for the mark: records are 8-aligned). */
         put_len(q->buf + q->head, MS_SINKQ_WRAP);
         q->used += skip;
+        q->skipped = skip;
     }
     put_len(q->buf + at, (uint32_t)len);
     memcpy(q->buf + at + MS_SINKQ_HDR, rec, len);
@@ -271,8 +278,10 @@ void ms_sinkq_release_n(struct ms_sinkq *q, size_t n, enum ms_sinkq_outcome outc
     bool released = n > 0 && q->npeeked > 0;
     for (; n > 0 && q->npeeked > 0; n--) {
         size_t pos = unwrap(q, q->tail);
-        if (pos != q->tail)
+        if (pos != q->tail) {
             q->used -= q->cap - q->tail;
+            q->skipped = 0;
+        }
         size_t sz = rec_size(get_len(q->buf + pos));
         q->tail = pos + sz;
         q->used -= sz;
@@ -386,7 +395,7 @@ void ms_sinkq_drop_rest(struct ms_sinkq *q)
     pthread_mutex_lock(&q->mu);
     q->c.dropped_full += q->nrec;
     q->nrec = q->npeeked = 0;
-    q->used = 0;
+    q->used = q->skipped = 0;
     q->head = q->tail = q->peek_pos = 0;
     pthread_mutex_unlock(&q->mu);
 }
