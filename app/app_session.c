@@ -588,6 +588,31 @@ static const struct ms_dissector *probe_all(struct ms_app_session *a, bool *all_
     return NULL;
 }
 
+/* A flow's first payload packet, with nothing delivered yet and its
+ * direction known from the handshake: true when a probe recognises its
+ * bytes as they are (the first dissector to do so is the one probe_all
+ * picks once they are delivered, at packet_done). nDPI is then not asked
+ * about that packet: the dissector would start from the same bytes, and
+ * nDPI's flow state, the costliest part of a short mail session, is
+ * never made. */
+static bool probe_first(const struct ms_app_session *a, const struct ms_pkt *p)
+{
+    const struct ms_flow *f = a->flow;
+    if (a->cf || a->log.len || a->dir[0].probe.len || a->dir[1].probe.len ||
+        (f->dir_source == MS_FLOW_DIR_PORTS && !f->swapped))
+        return false;
+    unsigned dir = p->sport == f->cli_port &&
+                           memcmp(p->src, f->cli_addr, p->ip_version == 6 ? 16 : 4) == 0
+                       ? 0
+                       : 1;
+    size_t n = p->payload_len < MS_PROBE_WINDOW ? p->payload_len : MS_PROBE_WINDOW;
+    for (size_t i = 0; ms_dissectors[i]; i++) {
+        if (ms_dissectors[i]->probe(dir, p->payload, n) == MS_PROBE_YES)
+            return true;
+    }
+    return false;
+}
+
 /* Flips the direction bit of every record of the log. */
 static void log_swap(struct ms_app_session *a)
 {
@@ -902,12 +927,18 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
                              const struct ms_seg_meta *m)
 {
     a->last = *m;
+    a->c->held.a = NULL; /* a packet is held until its own packet_done only */
     if (a->now.pkt_no == 0)
         a->now = *m; /* before any byte: the flow's first packet */
     /* nDPI state is allocated at the first payload packet: a handshake
      * alone (a SYN flood) never pays for it. */
     if (a->state != ST_CLASSIFYING || (!a->cf && p->payload_len == 0))
         return;
+    if (probe_first(a, p)) {
+        a->c->held = (struct ms_app_held){ a, p->l3, p->l3_len };
+        a->payload_pkts++;
+        return;
+    }
     enum ms_app v = ms_classify_packet(a->c->cls, &a->cf, p->l3, p->l3_len, p->ts_us);
     if (!a->cf) {
         /* nDPI's flow state could not be allocated. */
@@ -927,6 +958,19 @@ bool ms_app_session_ignored(const struct ms_app_session *a)
 
 void ms_app_session_packet_done(struct ms_app_session *a)
 {
+    struct ms_app_held held = a->c->held;
+    a->c->held = (struct ms_app_held){ 0 };
+    bool all_no;
+    if (held.a == a && a->state == ST_CLASSIFYING && !probe_all(a, &all_no)) {
+        /* The bytes the probe saw were not delivered (held for order):
+         * nDPI has the packet after all, with nothing delivered since,
+         * as it would have had it before. */
+        enum ms_app v = ms_classify_packet(a->c->cls, &a->cf, held.l3, held.l3_len, a->last.ts_us);
+        if (!a->cf)
+            drop_flow(a, "classification state could not be allocated");
+        else if (v != MS_APP_UNKNOWN)
+            decide(a, v, false);
+    }
     if (a->state == ST_CLASSIFYING) {
         /* nDPI gives up after so many packets; the probes not while bytes
          * wait in reassembly (held for conversation order: a tap recorded

@@ -29,6 +29,17 @@ struct ms_app_stats {
     uint64_t per_dissector[MS_MAX_DISSECTORS]; /* as in ms_dissectors[] */
 };
 
+struct ms_app_session;
+
+/* The packet being processed, kept from nDPI (app_session.c,
+ * probe_first) until its packet_done: one at a time per pipeline, so
+ * held here rather than in every flow. */
+struct ms_app_held {
+    const struct ms_app_session *a; /* NULL: none */
+    const uint8_t *l3;
+    size_t l3_len;
+};
+
 /* What every session of a pipeline shares; the pipeline owns it. */
 struct ms_app_ctx {
     const struct ms_limits *lim;
@@ -47,6 +58,7 @@ struct ms_app_ctx {
     void *memo_order_user;
     struct ms_app_stats st;
     size_t flow_mem, flow_mem_peak; /* per-flow state, against lim->flow_memcap */
+    struct ms_app_held held;
 };
 
 struct ms_app_session;

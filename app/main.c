@@ -1052,7 +1052,7 @@ int main(int argc, char **argv)
     unsigned nworkers = eng ? ms_engine_workers(eng) : 0;
     struct ms_dirlist dl = { 0 }; /* the files of -r DIR */
     int status = 0;
-    if (!eng) {
+    if (!eng || ms_output_reserve_writers(out, nworkers + 1) != MS_OK) {
         fprintf(stderr, "mailspill: cannot initialise (out of memory or nDPI failure)\n");
         status = 1;
         goto done;

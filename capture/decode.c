@@ -116,6 +116,22 @@ int ms_decode_linktype_for_file(int linktype)
 
 static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n)
 {
+    /* Four bytes at a time in the host's order, folded and put in network
+     * order (RFC 1071 2(B): the sum does not depend on byte order, and 2(C):
+     * 32-bit words folded give the 16-bit sum); a 64-bit sum of 32-bit words
+     * cannot overflow. Every segment's bytes pass here once. */
+    uint64_t s = 0;
+    for (; n >= 4; p += 4, n -= 4) {
+        uint32_t x;
+        memcpy(&x, p, sizeof(x));
+        s += x;
+    }
+    while (s >> 16)
+        s = (s & 0xffffu) + (s >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    s = ((s & 0xffu) << 8) | (s >> 8);
+#endif
+    acc += (uint32_t)s;
     while (n >= 2) {
         acc += get_be16(p);
         p += 2;

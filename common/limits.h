@@ -172,10 +172,11 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_SINK_QUEUE_BYTES_DEFAULT ((size_t)16 << 20)
 #define MS_SINK_QUEUE_BYTES_MIN ((size_t)4096)
 #define MS_SINK_QUEUE_RECORDS 65536
-/* Records a writer takes from its queue at a time; woken for fewer, it
- * waits this long for more first (the latency it adds to live events). */
+/* Records a writer takes from its queue at a time. */
 #define MS_SINK_BATCH 64
-#define MS_SINK_LINGER_US 1000
+/* A sink's ring goes back to its start once records reach this far and
+ * the start is free (output/sink_queue.c): the memory it touches. */
+#define MS_SINK_RING_HOT ((size_t)1 << 20)
 /* How often a wait for a queue checks the stop flag (SIGINT, SIGTERM). */
 #define MS_SINK_POLL_MS 50
 /* Reconnecting: the first wait, doubled after each failure up to the
@@ -201,6 +202,17 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_SINK_SYSLOG_MAX 8192
 /* --text: one rendered line at most (output.c renders into it). */
 #define MS_TEXT_RECORD_MAX ((size_t)64 << 10)
+/* A JSON record (output/jsonw.c writes it into one buffer, kept between
+ * records): far above any event the other caps allow, so that it never
+ * cuts one; and the nesting of an event's objects and lists. */
+#define MS_JSON_RECORD_MAX ((size_t)64 << 20)
+/* Its memory taken at start (a record larger grows it): with it, an
+ * ordinary run never allocates for its records. */
+#define MS_JSON_RECORD_START ((size_t)64 << 10)
+#define MS_JSON_SCRATCH_START ((size_t)4096) /* a masked secret (--passwords mask) */
+/* Community ids the JSON writer remembers (recent flows'); a power of 2. */
+#define MS_JSON_CID_MEMO 64
+#define MS_JSON_DEPTH_MAX 8
 
 /* Session events (app/app_session.c): AUTH mechanisms kept from the clear
  * listings (real servers advertise fewer than 10), logins listed by user
@@ -224,6 +236,9 @@ static inline struct ms_limits ms_limits_default(void)
  * for room; live, a packet that does not fit is dropped and counted. */
 #define MS_WORKER_QUEUES_BYTES ((size_t)8 << 20)
 #define MS_WORKER_QUEUE_MIN ((size_t)2 << 20)
+/* JSON writers of the output (output/output.c): one per thread that may
+ * render at once, the workers and the reader. */
+#define MS_OUTPUT_JSON_WRITERS (MS_THREADS_MAX + 1)
 /* Live: the wall clock is passed on to the workers at most this often. */
 #define MS_WORKER_WALL_TICK_US 100000u
 /* A session waiting for the other workers before it uses the STARTTLS

@@ -27,15 +27,18 @@ static const char *const cap_mime_errors[MS_OUTPUT_CAP_MIME_COUNT] = {
 };
 
 /* --threads: every worker writes through the one output. mu guards the
- * dedup table, the text buffer, the --hashes file and each hand-over of a
- * record to the sinks; JSON is rendered outside it, by each worker at
- * once (json-c objects are the caller's own). A flow's records keep their
- * order (one worker has the flow); records of different flows may
- * interleave. The counters are read by the stats while workers write. */
+ * dedup table, the text buffer, the --hashes file, the JSON writers' stack
+ * and each hand-over of a record to the sinks; JSON is rendered outside
+ * it, each worker in a writer of the stack (its memory and memos kept). A
+ * flow's records keep their order (one worker has the flow); records of
+ * different flows may interleave. The counters are read by the stats
+ * while workers write. */
 struct ms_output {
     struct ms_sinks *sinks; /* the caller's: every record goes to every sink */
     FILE *tfp;              /* --text: renders into tbuf (fmemopen) */
     char *tbuf;
+    struct ms_jw *jw_free[MS_OUTPUT_JSON_WRITERS]; /* writers not in use */
+    size_t n_free, n_jw;                           /* ... and made */
     struct ms_output_opts opts;
     pthread_mutex_t mu;
     _Atomic uint64_t counts[MS_EV_COUNT];
@@ -53,6 +56,58 @@ static void bump(_Atomic uint64_t *c)
 static uint64_t read_count(const _Atomic uint64_t *c)
 {
     return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* A JSON writer whose record memory is taken now (a failure mid-run
+ * would cost an event). */
+static struct ms_jw *jw_new(void)
+{
+    struct ms_jw *w = ms_malloc(sizeof(*w));
+    if (!w)
+        return NULL;
+    ms_jw_init(w);
+    if (ms_jw_reserve(w, MS_JSON_RECORD_START) != MS_OK) {
+        ms_jw_free(w);
+        ms_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* With mu held: a writer not in use (made if all are, up to the cap). */
+static struct ms_jw *jw_take(struct ms_output *out)
+{
+    if (out->n_free > 0)
+        return out->jw_free[--out->n_free];
+    if (out->n_jw >= MS_OUTPUT_JSON_WRITERS)
+        return NULL;
+    struct ms_jw *w = jw_new();
+    out->n_jw += w != NULL;
+    return w;
+}
+
+static void jw_give(struct ms_output *out, struct ms_jw *w)
+{
+    out->jw_free[out->n_free++] = w;
+}
+
+enum ms_rc ms_output_reserve_writers(struct ms_output *out, size_t n)
+{
+    if (out->opts.format == MS_OUTPUT_TEXT)
+        return MS_OK; /* the text view renders under mu */
+    pthread_mutex_lock(&out->mu);
+    enum ms_rc rc = MS_OK;
+    while (out->n_jw < n && out->n_jw < MS_OUTPUT_JSON_WRITERS) {
+        struct ms_jw *w = jw_new();
+        if (!w) {
+            rc = MS_ERR_NOMEM;
+            break;
+        }
+        out->n_jw++;
+        jw_give(out, w);
+    }
+    pthread_mutex_unlock(&out->mu);
+    return rc;
 }
 
 /* Counts what the end-of-run warnings need: anomalies by code, emails a
@@ -73,8 +128,33 @@ static void count_event(struct ms_output *out, const struct ms_event *ev)
     }
 }
 
+/* inet_ntop's dotted quad, without the printf machinery inet_ntop uses
+ * (a record has two addresses). */
+static void ipv4_str(const uint8_t *a, char *out, size_t n)
+{
+    char s[16];
+    size_t k = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            s[k++] = (char)('0' + v / 100);
+        if (v >= 10)
+            s[k++] = (char)('0' + v / 10 % 10);
+        s[k++] = (char)('0' + v % 10);
+        s[k++] = i < 3 ? '.' : '\0';
+    }
+    if (k <= n)
+        memcpy(out, s, k);
+    else
+        snprintf(out, n, "?");
+}
+
 void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out, size_t n)
 {
+    if (ip_version == 4 && n > 0) {
+        ipv4_str(a, out, n);
+        return;
+    }
     if (ip_version == 6 && !compress) {
         snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
                  a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12],
@@ -93,6 +173,10 @@ struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_o
     pthread_mutex_init(&out->mu, NULL);
     out->sinks = sinks;
     out->opts = *o;
+    if (o->format != MS_OUTPUT_TEXT && ms_output_reserve_writers(out, 1) != MS_OK) {
+        ms_output_free(out);
+        return NULL;
+    }
     if (o->format == MS_OUTPUT_TEXT) {
         /* The text view writes to a FILE: give it one over our buffer. */
         out->tbuf = ms_malloc(MS_TEXT_RECORD_MAX);
@@ -156,34 +240,12 @@ static enum ms_rc text_end(struct ms_output *out, int rendered)
     return MS_OK;
 }
 
-/* An alert's additions after its credential object: the repeats --dedup
- * suppressed before it, the --evidence file of its flow. */
-static struct json_object *alert_extras(struct json_object *o, const struct ms_flow_meta *m,
-                                        const struct ms_dedup_report *rep,
-                                        const struct ms_output_opts *opts)
+/* Hands the record rendered into w (rc: how it went) to the sinks. */
+static enum ms_rc write_rendered(struct ms_output *out, const struct ms_jw *w, enum ms_rc rc)
 {
-    if (!o)
-        return NULL;
-    if (rep->suppressed) {
-        struct json_object *d = json_object_new_object();
-        char ts[48];
-        if (!d) {
-            json_object_put(o);
-            return NULL;
-        }
-        json_object_object_add(d, "suppressed", json_object_new_int64((int64_t)rep->suppressed));
-        ms_format_timestamp(rep->first_us, ts, sizeof(ts));
-        json_object_object_add(d, "first_seen", json_object_new_string(ts));
-        ms_format_timestamp(rep->last_us, ts, sizeof(ts));
-        json_object_object_add(d, "last_seen", json_object_new_string(ts));
-        json_object_object_add(d, "period",
-                               json_object_new_int64(
-                                   (int64_t)(ms_dedup_period_us(opts->dedup) / 1000000u)));
-        json_object_object_add(o, "dedup", d);
-    }
-    if (m->evidence)
-        json_object_object_add(o, "evidence", json_object_new_string(m->evidence));
-    return o;
+    if (rc != MS_OK)
+        return rc;
+    return put_record(out, (const char *)w->b.p, w->b.len);
 }
 
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
@@ -210,20 +272,23 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
         pthread_mutex_unlock(&out->mu);
         return rc == MS_OK ? hrc : rc;
     }
+    struct ms_jw *w = jw_take(out);
     pthread_mutex_unlock(&out->mu);
-    struct json_object *o = ms_json_event(m, ev, &out->opts);
-    if (ev->kind == MS_EV_CREDENTIAL || ev->kind == MS_EV_STARTTLS_STRIPPED)
-        o = alert_extras(o, m, &rep, &out->opts);
-    enum ms_rc rc = write_json_line(out, o);
+    if (!w)
+        return MS_ERR_NOMEM;
+    enum ms_rc rc = write_rendered(out, w, ms_json_render_event(w, m, ev, &out->opts, &rep));
     /* Then a fileinfo record per attachment, as Suricata logs files, tied
      * to the message by flow_id (and the email metadata it carries). */
     if (ev->kind == MS_EV_EMAIL) {
         for (size_t i = 0; i < ev->u.email.n_attachments && rc == MS_OK; i++) {
-            rc = write_json_line(out, ms_json_fileinfo(m, ev, i, &out->opts));
+            rc = write_rendered(out, w, ms_json_render_fileinfo(w, m, ev, i, &out->opts));
             if (rc == MS_OK)
                 bump(&out->fileinfo);
         }
     }
+    pthread_mutex_lock(&out->mu);
+    jw_give(out, w);
+    pthread_mutex_unlock(&out->mu);
     return rc == MS_OK ? hrc : rc;
 }
 
@@ -289,5 +354,9 @@ void ms_output_free(struct ms_output *out)
         (void)fclose(out->tfp); /* our buffer: nothing to lose */
     pthread_mutex_destroy(&out->mu);
     ms_free(out->tbuf);
+    for (size_t i = 0; i < out->n_free; i++) {
+        ms_jw_free(out->jw_free[i]);
+        ms_free(out->jw_free[i]);
+    }
     ms_free(out);
 }

@@ -70,6 +70,9 @@ struct ms_sinks;
  * caller's. NULL when out of memory. Thread-safe: the worker threads of
  * --threads write through one output, an event's records together. */
 struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_opts *o);
+/* JSON: n threads may render at once (--threads: the workers and the
+ * reader); their memory is taken now. MS_ERR_NOMEM. */
+enum ms_rc ms_output_reserve_writers(struct ms_output *out, size_t n);
 /* The sinks, for their counters (the stats event). */
 struct ms_sinks *ms_output_sinks(const struct ms_output *out);
 /* An error when the event could not be rendered (out of memory, a text

@@ -348,6 +348,18 @@ static void *writer(void *arg)
                 i++;
                 continue;
             }
+            if (s->ops->write_batch) {
+                enum ms_sink_wr next = MS_SINK_WR_FAILED;
+                size_t done = s->ops->write_batch(s, &iov[i], n - i, &next, err, sizeof(err));
+                ms_sinkq_release_n(s->q, done, MS_SINKQ_WRITTEN);
+                i += done;
+                if (i < n && next != MS_SINK_WR_OK) {
+                    ms_sinkq_release(s->q, next == MS_SINK_WR_TOO_LARGE ? MS_SINKQ_TOO_LARGE
+                                                                        : MS_SINKQ_FAILED);
+                    i++;
+                }
+                continue;
+            }
             enum ms_sink_wr w = s->ops->write(s, &iov[i], err, sizeof(err));
             if (w == MS_SINK_WR_LOST) {
                 s->ops->disconnect(s);

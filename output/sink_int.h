@@ -27,6 +27,11 @@ struct ms_sink_ops {
     /* NULL: always ready (files). Else makes the connection; err says why not. */
     enum ms_rc (*connect)(struct ms_sink *s, char *err, size_t errlen);
     enum ms_sink_wr (*write)(struct ms_sink *s, const struct iovec *rec, char *err, size_t errlen);
+    /* NULL: write only. Else writes the n records at once, each whole as
+     * write would, and returns how many went out; when fewer than n, *next
+     * is what became of the one after them (never MS_SINK_WR_LOST). */
+    size_t (*write_batch)(struct ms_sink *s, const struct iovec *recs, size_t n,
+                          enum ms_sink_wr *next, char *err, size_t errlen);
     /* Drops the connection (or closes the file it owns); may be called twice. */
     void (*disconnect)(struct ms_sink *s);
 };

@@ -28,9 +28,14 @@ struct ms_sinkq {
     size_t tail;     /* the oldest record */
     size_t peek_pos; /* the oldest record not peeked at yet */
     size_t used;     /* bytes held: records and skipped ends */
+    size_t skipped;  /* of which the skipped end (one at a time) */
     size_t nrec;     /* records held, those peeked at included */
     size_t npeeked;
     unsigned kicks, kicks_seen; /* a kick not seen yet by peek wakes it */
+    /* Who sleeps on avail and room: a push or a release signals only a
+     * thread that waits, not one futex call per record. */
+    bool writer_waits, producer_waits;
+    bool gather; /* the last push may wait (reading files): records go by the batch */
     bool closed, aborted;
     struct ms_sink_counters c;
 };
@@ -110,14 +115,19 @@ static bool place(struct ms_sinkq *q, size_t sz, size_t *at, size_t *skip)
         return false;
     if (q->nrec == 0) {
         q->head = q->tail = q->peek_pos = 0;
-        q->used = 0;
+        q->used = q->skipped = 0;
     }
     if (q->used == 0) {
         *at = 0;
         return sz <= q->cap;
     }
     if (q->head > q->tail) {
-        if (q->cap - q->head >= sz) {
+        /* Back to the start as soon as the writer has freed room there
+         * and the records have gone past MS_SINK_RING_HOT: a writer that
+         * keeps up, taking records by the batch, then keeps the ring's
+         * first pages in use, not all of its memory. */
+        bool early = q->head >= MS_SINK_RING_HOT && q->tail >= sz;
+        if (q->cap - q->head >= sz && !early) {
             *at = q->head;
             return true;
         }
@@ -142,6 +152,13 @@ static uint32_t get_len(const uint8_t *p)
     return v;
 }
 
+/* Enough records wait to be written at once: a batch, or half the queue. */
+static bool batch_ready(const struct ms_sinkq *q)
+{
+    return q->nrec - q->npeeked >= MS_SINK_BATCH || q->used - q->skipped >= q->cap / 2 ||
+           q->nrec >= q->max_records / 2;
+}
+
 enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len, bool wait,
                                  const volatile sig_atomic_t *stop)
 {
@@ -163,20 +180,30 @@ enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len
             why = MS_SINKQ_STOPPED;
             goto dropped;
         }
+        if (q->writer_waits)
+            pthread_cond_signal(&q->avail); /* what is queued makes the room */
+        q->producer_waits = true;
         wait_ms(&q->room, &q->mu, MS_SINK_POLL_MS);
+        q->producer_waits = false;
     }
     if (skip) {
         /* The end of the ring is skipped: say so where the writer looks
          * next (there is always room for the mark: records are 8-aligned). */
         put_len(q->buf + q->head, MS_SINKQ_WRAP);
         q->used += skip;
+        q->skipped = skip;
     }
     put_len(q->buf + at, (uint32_t)len);
     memcpy(q->buf + at + MS_SINKQ_HDR, rec, len);
     q->head = at + sz;
     q->used += sz;
     q->nrec++;
-    pthread_cond_signal(&q->avail);
+    /* Reading files, the writer is not woken for each record (a system
+     * call each) but for the first and then for a batch (see peek). Live,
+     * each record goes out at once: nothing waits for a batch. */
+    q->gather = wait;
+    if (q->writer_waits && (!wait || q->nrec - q->npeeked == 1 || batch_ready(q)))
+        pthread_cond_signal(&q->avail);
     pthread_mutex_unlock(&q->mu);
     return MS_SINKQ_PUSHED;
 dropped:
@@ -210,16 +237,22 @@ static size_t unwrap(const struct ms_sinkq *q, size_t pos)
 size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max)
 {
     pthread_mutex_lock(&q->mu);
-    while (q->nrec == q->npeeked && !q->closed && !q->aborted && q->kicks == q->kicks_seen)
-        pthread_cond_wait(&q->avail, &q->mu);
-    /* Woken for a few records: let more come before writing, so that a
-     * busy run costs one wake-up and one write per batch, not per record
-     * (it was a tenth of the CPU on a capture of small sessions). */
-    if (q->nrec - q->npeeked < max && !q->closed && !q->aborted && q->kicks == q->kicks_seen) {
-        pthread_mutex_unlock(&q->mu);
-        struct timespec linger = { 0, MS_SINK_LINGER_US * 1000L };
-        nanosleep(&linger, NULL);
-        pthread_mutex_lock(&q->mu);
+    /* Reading files, records are taken by the batch: an idle writer woken
+     * by the first record waits up to MS_SINK_POLL_MS for a batch to
+     * gather (a push wakes it when one has), then takes what there is. */
+    bool gathered = false;
+    while (!q->closed && !q->aborted && q->kicks == q->kicks_seen) {
+        size_t ready = q->nrec - q->npeeked;
+        if (ready > 0 && (gathered || !q->gather || batch_ready(q)))
+            break;
+        q->writer_waits = true;
+        if (ready == 0) {
+            pthread_cond_wait(&q->avail, &q->mu);
+        } else {
+            wait_ms(&q->avail, &q->mu, MS_SINK_POLL_MS);
+            gathered = true;
+        }
+        q->writer_waits = false;
     }
     q->kicks_seen = q->kicks;
     size_t n = 0;
@@ -239,31 +272,38 @@ size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max)
     return n;
 }
 
-void ms_sinkq_release(struct ms_sinkq *q, enum ms_sinkq_outcome outcome)
+void ms_sinkq_release_n(struct ms_sinkq *q, size_t n, enum ms_sinkq_outcome outcome)
 {
     pthread_mutex_lock(&q->mu);
-    if (q->npeeked == 0) {
-        pthread_mutex_unlock(&q->mu);
-        return;
+    bool released = n > 0 && q->npeeked > 0;
+    for (; n > 0 && q->npeeked > 0; n--) {
+        size_t pos = unwrap(q, q->tail);
+        if (pos != q->tail) {
+            q->used -= q->cap - q->tail;
+            q->skipped = 0;
+        }
+        size_t sz = rec_size(get_len(q->buf + pos));
+        q->tail = pos + sz;
+        q->used -= sz;
+        q->nrec--;
+        q->npeeked--;
+        if (outcome == MS_SINKQ_WRITTEN)
+            q->c.written++;
+        else if (outcome == MS_SINKQ_TOO_LARGE)
+            q->c.dropped_too_large++;
+        else
+            q->c.write_errors++;
     }
-    size_t pos = unwrap(q, q->tail);
-    if (pos != q->tail)
-        q->used -= q->cap - q->tail;
-    size_t sz = rec_size(get_len(q->buf + pos));
-    q->tail = pos + sz;
-    q->used -= sz;
-    q->nrec--;
-    q->npeeked--;
-    if (outcome == MS_SINKQ_WRITTEN)
-        q->c.written++;
-    else if (outcome == MS_SINKQ_TOO_LARGE)
-        q->c.dropped_too_large++;
-    else
-        q->c.write_errors++;
-    pthread_cond_signal(&q->room);
-    if (q->nrec == 0)
+    if (released && q->producer_waits)
+        pthread_cond_signal(&q->room);
+    if (released && q->nrec == 0)
         pthread_cond_broadcast(&q->idle);
     pthread_mutex_unlock(&q->mu);
+}
+
+void ms_sinkq_release(struct ms_sinkq *q, enum ms_sinkq_outcome outcome)
+{
+    ms_sinkq_release_n(q, 1, outcome);
 }
 
 bool ms_sinkq_finished(struct ms_sinkq *q)
@@ -319,6 +359,9 @@ bool ms_sinkq_drain(struct ms_sinkq *q, long timeout_ms, const volatile sig_atom
     if (bounded)
         deadline_in(&until, timeout_ms);
     pthread_mutex_lock(&q->mu);
+    /* A writer gathering a batch takes what there is now. */
+    q->kicks++;
+    pthread_cond_signal(&q->avail);
     while (q->nrec > 0 && !q->aborted) {
         if (stop && *stop && (!bounded || stop_ms < timeout_ms)) {
             /* The user asked to stop: wait at most stop_ms more. */
@@ -352,7 +395,7 @@ void ms_sinkq_drop_rest(struct ms_sinkq *q)
     pthread_mutex_lock(&q->mu);
     q->c.dropped_full += q->nrec;
     q->nrec = q->npeeked = 0;
-    q->used = 0;
+    q->used = q->skipped = 0;
     q->head = q->tail = q->peek_pos = 0;
     pthread_mutex_unlock(&q->mu);
 }

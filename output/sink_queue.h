@@ -64,6 +64,9 @@ void ms_sinkq_count_reconnect(struct ms_sinkq *q);
 size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max);
 /* Releases the oldest record peeked at, counted as outcome. */
 void ms_sinkq_release(struct ms_sinkq *q, enum ms_sinkq_outcome outcome);
+/* Releases the n oldest records peeked at (fewer when fewer were), each
+ * counted as outcome: a batch written at once takes the lock once. */
+void ms_sinkq_release_n(struct ms_sinkq *q, size_t n, enum ms_sinkq_outcome outcome);
 /* True once closed and empty, or aborted: the writer ends. */
 bool ms_sinkq_finished(struct ms_sinkq *q);
 bool ms_sinkq_aborted(struct ms_sinkq *q);

@@ -525,6 +525,55 @@ static void test_checksum(void **state)
     assert_int_equal(ms_tcp_checksum(4, a, b, seg, sizeof(seg)), 0);
 }
 
+/* RFC 1071 the plain way, a 16-bit word at a time in network order: the
+ * reference for ms_tcp_checksum, which sums four bytes at a time. */
+static uint16_t ref_checksum(int v6, const uint8_t *src, const uint8_t *dst, const uint8_t *seg,
+                             size_t len)
+{
+    uint8_t buf[2 * 16 + 8 + 300] = { 0 };
+    size_t alen = v6 ? 16 : 4, n = 0;
+    memcpy(buf, src, alen);
+    memcpy(buf + alen, dst, alen);
+    n = 2 * alen;
+    buf[n + 1] = 6; /* zero, protocol */
+    buf[n + 2] = (uint8_t)(len >> 8);
+    buf[n + 3] = (uint8_t)len;
+    n += 4;
+    memcpy(buf + n, seg, len);
+    n += len;
+    uint32_t acc = 0;
+    for (size_t i = 0; i < n; i += 2)
+        acc += (uint32_t)buf[i] << 8 | (i + 1 < n ? buf[i + 1] : 0);
+    while (acc >> 16)
+        acc = (acc & 0xffffu) + (acc >> 16);
+    return (uint16_t)~acc;
+}
+
+static void test_checksum_like_reference(void **state)
+{
+    (void)state;
+    uint32_t x = 7;
+    uint8_t src[16], dst[16], seg[300];
+    for (int t = 0; t < 20000; t++) {
+        int v6 = t & 1;
+        size_t len = (size_t)(t / 2) % sizeof(seg);
+        int fill = t % 5; /* random, zeros, all ones, or random with runs */
+        for (size_t i = 0; i < sizeof(src); i++) {
+            x = x * 1103515245u + 12345u;
+            src[i] = (uint8_t)(x >> 16);
+            dst[i] = (uint8_t)(x >> 24);
+        }
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            seg[i] = fill == 1 ? 0 : fill == 2 ? 0xff : (uint8_t)(x >> 16);
+        }
+        if (fill == 3 && len > 0)
+            memset(seg, 0xff, len / 2);
+        assert_int_equal(ms_tcp_checksum(v6 ? 6 : 4, src, dst, seg, len),
+                         ref_checksum(v6, src, dst, seg, len));
+    }
+}
+
 static void test_ipv6_headers(void **state)
 {
     (void)state;
@@ -834,11 +883,17 @@ static void test_pcapng_prefixes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_link_type),  cmocka_unit_test(test_truncated_everywhere),
-        cmocka_unit_test(test_wifi_skips),       cmocka_unit_test(test_checksum),
-        cmocka_unit_test(test_ipv6_headers),     cmocka_unit_test(test_ipv4_fragment_and_padding),
-        cmocka_unit_test(test_nesting_bound),    cmocka_unit_test(test_random_input),
-        cmocka_unit_test(test_capture_counters), cmocka_unit_test(test_pcapng_prefixes),
+        cmocka_unit_test(test_every_link_type),
+        cmocka_unit_test(test_truncated_everywhere),
+        cmocka_unit_test(test_wifi_skips),
+        cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_checksum_like_reference),
+        cmocka_unit_test(test_ipv6_headers),
+        cmocka_unit_test(test_ipv4_fragment_and_padding),
+        cmocka_unit_test(test_nesting_bound),
+        cmocka_unit_test(test_random_input),
+        cmocka_unit_test(test_capture_counters),
+        cmocka_unit_test(test_pcapng_prefixes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

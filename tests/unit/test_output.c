@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,27 @@ static void test_signature_block(void **state)
     assert_int_equal(sig.sid, UINT32_MAX); /* the block's last id still fits */
 }
 
+/* IPv4 addresses are written without inet_ntop: the same text for
+ * every octet's width at every place, and "?" when the room is short. */
+static void test_ipv4_like_inet_ntop(void **state)
+{
+    (void)state;
+    static const uint8_t octets[] = { 0, 1, 9, 10, 42, 99, 100, 101, 199, 200, 250, 255 };
+    const size_t k = sizeof(octets);
+    for (size_t i = 0; i < k * k * k * k; i++) {
+        const uint8_t a[4] = { octets[i % k], octets[i / k % k], octets[i / (k * k) % k],
+                               octets[i / (k * k * k)] };
+        char want[INET_ADDRSTRLEN], got[INET_ADDRSTRLEN];
+        assert_non_null(inet_ntop(AF_INET, a, want, sizeof(want)));
+        ms_addr_str(4, a, false, got, sizeof(got));
+        assert_string_equal(got, want);
+        /* One byte short of the text and its NUL: no address but "?". */
+        char shortbuf[INET_ADDRSTRLEN];
+        ms_addr_str(4, a, false, shortbuf, strlen(want));
+        assert_string_equal(shortbuf, "?");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_json_email_suricata_shape),
         cmocka_unit_test(test_signature_block),
         cmocka_unit_test(test_ipv6_forms),
+        cmocka_unit_test(test_ipv4_like_inet_ntop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,263 @@
+/* The escaping is json-c's json_escape_str with NOSLASHESCAPE: the five
+ * short escapes, \u00xx (lower case) for the other control bytes, every
+ * other byte as it is; numbers as %d / PRId64 print them. */
+#include "jsonw.h"
+
+#include <string.h>
+
+#include "../common/utf8.h"
+
+void ms_jw_init(struct ms_jw *w)
+{
+    memset(w, 0, sizeof(*w));
+    ms_buf_init(&w->b, MS_JSON_RECORD_MAX);
+    ms_buf_init(&w->scratch, MS_JSON_RECORD_MAX);
+}
+
+enum ms_rc ms_jw_reserve(struct ms_jw *w, size_t n)
+{
+    ms_buf_reset(&w->b);
+    ms_buf_reset(&w->scratch);
+    if (ms_buf_reserve(&w->b, n) != MS_OK ||
+        ms_buf_reserve(&w->scratch, MS_JSON_SCRATCH_START) != MS_OK)
+        return MS_ERR_NOMEM;
+    return MS_OK;
+}
+
+void ms_jw_free(struct ms_jw *w)
+{
+    ms_buf_free(&w->b);
+    ms_buf_free(&w->scratch);
+}
+
+void ms_jw_reset(struct ms_jw *w)
+{
+    ms_buf_reset(&w->b);
+    w->rc = MS_OK;
+    w->depth = 0;
+    w->more[0] = false;
+}
+
+static void put_slow(struct ms_jw *w, const void *p, size_t n)
+{
+    if (w->rc != MS_OK)
+        return;
+    enum ms_rc rc = ms_buf_append(&w->b, p, n);
+    if (rc != MS_OK)
+        w->rc = rc;
+}
+
+/* Most appends fit in the memory the buffer already has (it is kept
+ * from record to record): no call then. cap never exceeds the cap. */
+static inline void put(struct ms_jw *w, const void *p, size_t n)
+{
+    if (w->b.cap - w->b.len >= n && w->rc == MS_OK) {
+        if (n)
+            memcpy(w->b.p + w->b.len, p, n);
+        w->b.len += n;
+        return;
+    }
+    put_slow(w, p, n);
+}
+
+static void put_c(struct ms_jw *w, char c)
+{
+    put(w, &c, 1);
+}
+
+/* A byte that json-c writes escaped. */
+static inline bool needs_escape(uint8_t c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
+static void put_escape(struct ms_jw *w, uint8_t c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char e[6] = { '\\', 0, 0, 0, 0, 0 };
+    size_t n = 2;
+    switch (c) {
+    case '\b':
+        e[1] = 'b';
+        break;
+    case '\n':
+        e[1] = 'n';
+        break;
+    case '\r':
+        e[1] = 'r';
+        break;
+    case '\t':
+        e[1] = 't';
+        break;
+    case '\f':
+        e[1] = 'f';
+        break;
+    case '"':
+    case '\\':
+        e[1] = (char)c;
+        break;
+    default:
+        memcpy(e + 1, "u00", 3);
+        e[4] = hex[c >> 4];
+        e[5] = hex[c & 15];
+        n = 6;
+        break;
+    }
+    put(w, e, n);
+}
+
+static void put_escaped(struct ms_jw *w, const uint8_t *p, size_t len)
+{
+    size_t run = 0; /* bytes from p + run on are not written yet */
+    size_t i = 0;
+    /* The usual text has nothing to escape: one pass, one copy. */
+    while (i < len && !needs_escape(p[i]))
+        i++;
+    for (; i < len; i++) {
+        if (needs_escape(p[i])) {
+            put(w, p + run, i - run);
+            put_escape(w, p[i]);
+            run = i + 1;
+        }
+    }
+    put(w, p + run, len - run);
+}
+
+/* The comma before a member and its name. */
+static void member(struct ms_jw *w, const char *key)
+{
+    if (w->more[w->depth])
+        put_c(w, ',');
+    w->more[w->depth] = true;
+    if (key) {
+        put_c(w, '"');
+        put_escaped(w, (const uint8_t *)key, strlen(key));
+        put(w, "\":", 2);
+    }
+}
+
+static void open_container(struct ms_jw *w, const char *key, char c)
+{
+    member(w, key);
+    put_c(w, c);
+    if (w->depth == MS_JSON_DEPTH_MAX) {
+        w->rc = MS_ERR_LIMIT; /* our own layout's bug: never written */
+        return;
+    }
+    w->more[++w->depth] = false;
+}
+
+void ms_jw_open_object(struct ms_jw *w, const char *key)
+{
+    open_container(w, key, '{');
+}
+
+void ms_jw_open_array(struct ms_jw *w, const char *key)
+{
+    open_container(w, key, '[');
+}
+
+static void close_container(struct ms_jw *w, char c)
+{
+    put_c(w, c);
+    if (w->depth > 0)
+        w->depth--;
+}
+
+void ms_jw_close_object(struct ms_jw *w)
+{
+    close_container(w, '}');
+}
+
+void ms_jw_close_array(struct ms_jw *w)
+{
+    close_container(w, ']');
+}
+
+struct ms_jw_mark ms_jw_mark(const struct ms_jw *w)
+{
+    return (struct ms_jw_mark){ w->b.len, w->depth, w->more[w->depth] };
+}
+
+bool ms_jw_empty(const struct ms_jw *w)
+{
+    return !w->more[w->depth];
+}
+
+void ms_jw_drop(struct ms_jw *w, struct ms_jw_mark m)
+{
+    if (m.len <= w->b.len)
+        w->b.len = m.len;
+    w->depth = m.depth;
+    w->more[m.depth] = m.more;
+}
+
+void ms_jw_string(struct ms_jw *w, const char *key, const char *s, size_t len)
+{
+    member(w, key);
+    put_c(w, '"');
+    put_escaped(w, (const uint8_t *)s, len);
+    put_c(w, '"');
+}
+
+void ms_jw_cstring(struct ms_jw *w, const char *key, const char *s)
+{
+    ms_jw_string(w, key, s, strlen(s));
+}
+
+void ms_jw_bytes(struct ms_jw *w, const char *key, struct ms_bytes b)
+{
+    if (!b.p)
+        return;
+    member(w, key);
+    put_c(w, '"');
+    const uint8_t *p = b.p;
+    size_t run = 0;
+    for (size_t i = 0; i < b.len;) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            if (needs_escape(c)) {
+                put(w, p + run, i - run);
+                put_escape(w, c);
+                run = i + 1;
+            }
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = ms_utf8_seq(p + i, b.len - i, &cp);
+        if (k == 0) {
+            put(w, p + run, i - run);
+            put(w, "\xef\xbf\xbd", 3);
+            run = ++i;
+        } else {
+            i += k;
+        }
+    }
+    put(w, p + run, b.len - run);
+    put_c(w, '"');
+}
+
+void ms_jw_int(struct ms_jw *w, const char *key, int64_t v)
+{
+    char d[24];
+    size_t n = sizeof(d);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--n] = '-';
+    member(w, key);
+    put(w, d + n, sizeof(d) - n);
+}
+
+void ms_jw_bool(struct ms_jw *w, const char *key, bool v)
+{
+    member(w, key);
+    if (v)
+        put(w, "true", 4);
+    else
+        put(w, "false", 5);
+}
