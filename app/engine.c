@@ -200,12 +200,41 @@ static unsigned shard(const struct ms_engine *e, const struct ms_pkt *p)
     return (unsigned)(h % e->n);
 }
 
+/* Every worker but except hears of the frame's time, as one pipeline's
+ * flows would at this frame: a wait window or an idle flow then ends at
+ * the same frame, and the next window starts at the same time, as with
+ * one thread (noticed later, they gave other gaps and other stripping
+ * alerts). Told before the frame's packet goes to its worker: a session
+ * of that packet waiting for the others (memo_order) then waits for what
+ * this time ends too. A time already told tells nothing new. Live, a full
+ * queue skips it: the wall clock's ticks follow. */
+static void tell_time(struct ms_engine *e, unsigned except)
+{
+    for (unsigned i = 0; i < e->n; i++) {
+        struct worker *w = &e->w[i];
+        if (i == except || e->ts_us == w->last_ts_us)
+            continue;
+        struct ms_work_item *it = reserve(e, w, 0, e->live);
+        if (!it)
+            continue;
+        it->kind = IT_CLOCK;
+        it->arg = 0;
+        it->ts_us = e->ts_us;
+        it->pkt_no = e->pkt_no;
+        it->ptr = NULL;
+        it->order = key_of(2 * e->pkt_no, w->idx);
+        ms_workq_commit(w->q, it);
+        w->last_ts_us = e->ts_us;
+    }
+}
+
 static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int linktype,
                      const uint8_t *bytes, size_t len, bool datagram)
 {
     struct ms_engine *e = user;
     struct worker *w = &e->w[shard(e, p)];
     e->target = w->idx;
+    tell_time(e, w->idx);
     if (len > ms_workq_max_len(w->q))
         return; /* cannot be: frames are at most MS_SNAPLEN_MAX */
     struct ms_work_item *it = reserve(e, w, (uint32_t)len, e->live);
@@ -358,28 +387,8 @@ void ms_engine_frame(struct ms_engine *e, int linktype, uint64_t ts_us, const ui
     e->ts_us = ts_us;
     e->target = e->n;
     ms_pipeline_frame(e->reader, linktype, ts_us, frame, caplen);
-    /* Every other worker hears of the frame's time, as one pipeline's
-     * flows would at this frame: a wait window or an idle flow then ends
-     * at the same frame, and the next window starts at the same time, as
-     * with one thread (noticed later, they gave other gaps and other
-     * stripping alerts). A time already told tells nothing new. Live, a
-     * full queue skips it: the wall clock's ticks follow. */
-    for (unsigned i = 0; i < e->n; i++) {
-        struct worker *w = &e->w[i];
-        if (i == e->target || ts_us == w->last_ts_us)
-            continue;
-        struct ms_work_item *it = reserve(e, w, 0, e->live);
-        if (!it)
-            continue;
-        it->kind = IT_CLOCK;
-        it->arg = 0;
-        it->ts_us = ts_us;
-        it->pkt_no = e->pkt_no;
-        it->ptr = NULL;
-        it->order = key_of(2 * e->pkt_no, w->idx);
-        ms_workq_commit(w->q, it);
-        w->last_ts_us = ts_us;
-    }
+    if (e->target == e->n)
+        tell_time(e, e->n); /* no packet for a worker */
 }
 
 void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
