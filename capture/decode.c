@@ -184,7 +184,7 @@ static enum ms_decode_status decode_tcp(const uint8_t *p, size_t len, struct ms_
     out->payload_len = len - hlen;
     out->tcp_csum_checked = false;
     out->tcp_csum_bad = false;
-    if (complete && pseudo_dst) {
+    if (complete && pseudo_dst && !out->tcp_csum_skip) {
         out->tcp_csum_checked = true;
         out->tcp_csum_bad = ms_tcp_checksum(out->ip_version, out->src, pseudo_dst, p, len) != 0;
     }

@@ -33,6 +33,9 @@ struct ms_pkt {
      * still processed; see tcp_csum_checked for whether a check was possible. */
     bool tcp_csum_bad;
     bool tcp_csum_checked;
+    /* Set by the caller before decoding: the checksum was counted already
+     * (--threads: the reader decoded the same bytes), not verified again. */
+    bool tcp_csum_skip;
 };
 
 enum ms_decode_status {

@@ -398,6 +398,16 @@ static void test_every_link_type(void **state)
             assert_memory_equal(p.payload, PAYLOAD, strlen(PAYLOAD));
             assert_true(p.tcp_csum_checked);
             assert_false(p.tcp_csum_bad);
+            /* --threads' workers decode again with the check skipped: the
+             * same packet, the checksum neither checked nor bad. */
+            struct ms_pkt q;
+            memset(&q, 0, sizeof(q));
+            q.tcp_csum_skip = true;
+            assert_int_equal(ms_decode_frame(lt, f.b, f.n, &q), MS_DECODE_TCP);
+            assert_false(q.tcp_csum_checked);
+            assert_false(q.tcp_csum_bad);
+            assert_int_equal(q.payload_len, p.payload_len);
+            assert_ptr_equal(q.payload, p.payload);
             /* l3 is the innermost IP packet, for nDPI. */
             assert_int_equal(p.l3_len, ip_len(v6));
             assert_int_equal(p.l3[0] >> 4, v6 ? 6 : 4);
