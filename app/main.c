@@ -78,6 +78,7 @@ struct cli {
     const char *evidence_dir;   /* --evidence DIR */
     unsigned threads;           /* --threads: worker threads (0 and 1: none) */
     const char *web;            /* --web ADDR:PORT */
+    bool pseudonymize;          /* --pseudonymize: names on the page are pseudonyms */
     bool secrets_given;         /* --passwords or --show-passwords: --web follows them */
 };
 
@@ -137,6 +138,8 @@ static void usage(FILE *fp)
           "                         masked unless --passwords says otherwise; stays up\n"
           "                         after the files are read, until Ctrl-C; beyond\n"
           "                         loopback it needs the token printed at start\n"
+          "      --pseudonymize     --web shows keyed pseudonyms (user-1a2b3c4d), stable\n"
+          "                         for the run, in place of user names and addresses\n"
           "\n"
           "Live capture:\n"
           "  -s, --snaplen N        snapshot length (default 262144)\n"
@@ -367,6 +370,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_SYSLOG_SOCKET,
         OPT_SINK_QUEUE,
         OPT_WEB,
+        OPT_PSEUDONYMIZE,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -410,6 +414,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "syslog-socket", required_argument, NULL, OPT_SYSLOG_SOCKET },
         { "sink-queue", required_argument, NULL, OPT_SINK_QUEUE },
         { "web", required_argument, NULL, OPT_WEB },
+        { "pseudonymize", no_argument, NULL, OPT_PSEUDONYMIZE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -485,6 +490,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
             break;
         case OPT_WEB:
             c->web = optarg;
+            break;
+        case OPT_PSEUDONYMIZE:
+            c->pseudonymize = true;
             break;
         case OPT_HASH_KEY:
             c->hash_key_path = optarg;
@@ -616,6 +624,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
                                : "mailspill: --passwords hash needs --hash-key FILE\n",
               stderr);
         fputs("Try 'mailspill --help'.\n", stderr);
+        return 2;
+    }
+    if (c->pseudonymize && !c->web) {
+        fputs("mailspill: --pseudonymize is for --web only\nTry 'mailspill --help'.\n", stderr);
         return 2;
     }
     if (c->list_signatures) { /* after the loop: --sid-base may come later */
@@ -1007,7 +1019,7 @@ static struct ms_sinks *open_sinks(struct cli *c, int *status)
 static int open_web(struct cli *c, struct ms_web **web, struct ms_output **wout)
 {
     char err[512];
-    *web = ms_web_open(c->web, err, sizeof(err));
+    *web = ms_web_open(c->web, c->pseudonymize, err, sizeof(err));
     if (!*web) {
         fprintf(stderr, "mailspill: %s\n", err);
         return strstr(err, "is not") ? 2 : 1;
@@ -1039,7 +1051,7 @@ static void web_linger(const struct cli *c)
         return;
     fputs("mailspill: all read; the web view stays up until Ctrl-C\n", stderr);
     while (!stop_requested) {
-        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        struct timespec ts = { 0, 100000000L }; /* 100 ms */
         nanosleep(&ts, NULL);
     }
 }

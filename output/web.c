@@ -22,6 +22,7 @@
 #include "../common/alloc.h"
 #include "../common/limits.h"
 #include "../common/siphash.h"
+#include "secrets.h"
 #include "web_assets.h"
 
 #define TOKEN_HEX 32
@@ -56,8 +57,10 @@ struct ms_web {
     char token[TOKEN_HEX + 1]; /* empty on loopback: none needed */
     char url[160];
     uint8_t hkey[MS_SIPHASH_KEY_LEN];
-    pthread_mutex_t mu; /* everything below */
-    pthread_cond_t cv;  /* a record came, or the end */
+    bool pseudonymize;
+    uint8_t pkey[MS_HMAC_KEY_MIN]; /* --pseudonymize: random, for this run */
+    pthread_mutex_t mu;            /* everything below */
+    pthread_cond_t cv;             /* a record came, or the end */
     struct ring_ev ring[MS_WEB_RING_EVENTS];
     size_t head, count, bytes; /* oldest at head */
     uint64_t next_id;          /* the id of the next record; ids start at 1 */
@@ -202,11 +205,8 @@ static uint64_t key_hash(const struct ms_web *w, const char *a, const char *b, c
 
 /* What the counters take from one event: a login without TLS (an alert
  * with a credential), accepted or not; a message. Called with mu held. */
-static void count(struct ms_web *w, const char *rec, size_t len)
+static void count(struct ms_web *w, struct json_object *o)
 {
-    struct json_tokener *tok = json_tokener_new();
-    struct json_object *o = tok ? json_tokener_parse_ex(tok, rec, (int)len) : NULL;
-    json_tokener_free(tok);
     if (!o)
         return;
     const char *type = get_str(o, "event_type");
@@ -231,7 +231,72 @@ static void count(struct ms_web *w, const char *rec, size_t len)
             hset_add(&w->c.servers, key_hash(w, ip, port, NULL));
         }
     }
-    json_object_put(o);
+}
+
+/* --pseudonymize: a string replaced by prefix and 8 hex digits of its
+ * HMAC under the run's key: the same name gives the same pseudonym all
+ * run long, and the name cannot be read back. */
+static void pseudo_str(const struct ms_web *w, struct json_object *parent, const char *key,
+                       size_t idx, const char *prefix)
+{
+    struct json_object *v = key ? NULL : json_object_array_get_idx(parent, idx);
+    if (key && !json_object_object_get_ex(parent, key, &v))
+        return;
+    if (!v || !json_object_is_type(v, json_type_string))
+        return;
+    char hex[MS_HMAC_HEX_LEN + 1], out[32];
+    const char *str = json_object_get_string(v);
+    if (!ms_secret_hmac(w->pkey, sizeof(w->pkey),
+                        ms_bytes_of(str, (size_t)json_object_get_string_len(v)), hex))
+        snprintf(hex, sizeof(hex), "????????");
+    snprintf(out, sizeof(out), "%s-%.8s", prefix, hex);
+    struct json_object *n = json_object_new_string(out);
+    if (key)
+        json_object_object_add(parent, key, n);
+    else
+        json_object_array_put_idx(parent, idx, n);
+}
+
+static void pseudo_list(const struct ms_web *w, struct json_object *parent, const char *key,
+                        const char *prefix)
+{
+    struct json_object *a;
+    if (!json_object_object_get_ex(parent, key, &a) || !json_object_is_type(a, json_type_array))
+        return;
+    for (size_t i = 0; i < json_object_array_length(a); i++)
+        pseudo_str(w, a, NULL, i, prefix);
+}
+
+/* Who the event names: user names (credentials, a session's logins) and
+ * the people of a message (from, to, cc, the SMTP envelope). What may
+ * quote a name freely goes: a server's reply, hashcat lines, responses. */
+static void pseudonymize(const struct ms_web *w, struct json_object *o)
+{
+    struct json_object *x, *list;
+    if (json_object_object_get_ex(o, "credential", &x)) {
+        pseudo_str(w, x, "username", 0, "user");
+        pseudo_str(w, x, "authzid", 0, "user");
+        pseudo_str(w, x, "domain", 0, "domain");
+        pseudo_str(w, x, "workstation", 0, "host");
+        json_object_object_del(x, "server_reply");
+        json_object_object_del(x, "hashcat");
+        json_object_object_del(x, "response");
+    }
+    if (json_object_object_get_ex(o, "session", &x) &&
+        json_object_object_get_ex(x, "login_list", &list) &&
+        json_object_is_type(list, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(list); i++)
+            pseudo_str(w, json_object_array_get_idx(list, i), "username", 0, "user");
+    }
+    if (json_object_object_get_ex(o, "email", &x)) {
+        pseudo_str(w, x, "from", 0, "person");
+        pseudo_list(w, x, "to", "person");
+        pseudo_list(w, x, "cc", "person");
+    }
+    if (json_object_object_get_ex(o, "smtp", &x)) {
+        pseudo_str(w, x, "mail_from", 0, "person");
+        pseudo_list(w, x, "rcpt_to", "person");
+    }
 }
 
 static void ring_drop_oldest(struct ms_web *w)
@@ -247,9 +312,24 @@ static void ring_drop_oldest(struct ms_web *w)
 void ms_web_record(void *web, const char *rec, size_t len)
 {
     struct ms_web *w = web;
-    char *copy = ms_malloc(len + 1);
     pthread_mutex_lock(&w->mu);
-    count(w, rec, len);
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *o = tok ? json_tokener_parse_ex(tok, rec, (int)len) : NULL;
+    json_tokener_free(tok);
+    count(w, o);
+    if (w->pseudonymize) {
+        /* Only what was rewritten is shown: an event that could not be
+         * parsed is not. */
+        rec = NULL;
+        if (o) {
+            pseudonymize(w, o);
+            rec = json_object_to_json_string_length(o,
+                                                    JSON_C_TO_STRING_PLAIN |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                    &len);
+        }
+    }
+    char *copy = rec ? ms_malloc(len + 1) : NULL;
     w->cversion++;
     uint64_t id = w->next_id++;
     if (copy && len <= MS_WEB_RING_BYTES) {
@@ -267,6 +347,7 @@ void ms_web_record(void *web, const char *rec, size_t len)
     }
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    json_object_put(o);
     ms_free(copy); /* out of memory, or larger than the ring: its id is skipped */
 }
 
@@ -452,9 +533,12 @@ static enum MHD_Result events(struct ms_web *w, struct MHD_Connection *c)
     return ret;
 }
 
+/* libmicrohttpd's MHD_AccessHandlerCallback: its signature, const or not. */
+/* NOLINTBEGIN(readability-non-const-parameter): see above */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
+/* NOLINTEND(readability-non-const-parameter) */
 {
     (void)version;
     (void)upload_data;
@@ -490,6 +574,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                      set_cookie);
     if (strcmp(url, "/events") == 0)
         return events(w, c);
+    if (strcmp(url, "/favicon.ico") == 0) /* asked by every browser: none, no error */
+        return reply(c, MHD_HTTP_NO_CONTENT, NULL, "", 0, NULL);
     return text_reply(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
@@ -519,7 +605,7 @@ static void make_token(struct ms_web *w)
         snprintf(w->token + 2 * i, 3, "%02x", r[i]);
 }
 
-struct ms_web *ms_web_open(const char *spec, char *err, size_t errlen)
+struct ms_web *ms_web_open(const char *spec, bool pseudonymize, char *err, size_t errlen)
 {
     bool v6;
     struct ms_web *w = ms_calloc(1, sizeof(*w));
@@ -542,6 +628,12 @@ struct ms_web *ms_web_open(const char *spec, char *err, size_t errlen)
         return NULL;
     }
     ms_siphash_random_key(w->hkey);
+    w->pseudonymize = pseudonymize;
+    if (pseudonymize && getrandom(w->pkey, sizeof(w->pkey), 0) != (ssize_t)sizeof(w->pkey)) {
+        snprintf(err, errlen, "--pseudonymize: no random source for the key");
+        free_web(w);
+        return NULL;
+    }
     if (!w->loopback) {
         make_token(w);
         if (!w->token[0]) {

@@ -34,8 +34,11 @@ bool ms_web_host_ok(const char *host, uint16_t port, bool loopback);
 struct ms_web;
 
 /* Binds and starts the server (its threads block every signal). NULL with
- * err when the address cannot be bound. */
-struct ms_web *ms_web_open(const char *spec, char *err, size_t errlen);
+ * err when the address cannot be bound. pseudonymize: the names of users
+ * and of a message's people are replaced by keyed pseudonyms (a random key
+ * per run: stable during it), and a server's reply, hashcat lines and
+ * responses, which may quote them, are left out (--pseudonymize). */
+struct ms_web *ms_web_open(const char *spec, bool pseudonymize, char *err, size_t errlen);
 /* The page's address (with ?token= beyond loopback), for stderr. */
 const char *ms_web_url(const struct ms_web *w);
 /* Takes one JSON record (an ms_output record hook: thread-safe; copied). */
