@@ -362,7 +362,7 @@ struct stream {
 };
 
 /* A message formatted into memory of ours (ms_malloc); -1 when out of it. */
-static int fmt_alloc(char **out, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fmt_alloc(char **out, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
