@@ -249,5 +249,8 @@ static inline struct ms_limits ms_limits_default(void)
 /* How long an idle SSE stream waits before a keep-alive comment (which
  * also finds a browser that went away). */
 #define MS_WEB_KEEPALIVE_MS 15000
+/* A connection that sends or takes nothing this long is closed (a client
+ * holding a thread idle); SSE streams send a keep-alive before it. */
+#define MS_WEB_IDLE_S 60
 
 #endif

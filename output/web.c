@@ -664,7 +664,7 @@ struct ms_web *ms_web_open(const char *spec, bool pseudonymize, char *err, size_
                                 (v6 ? MHD_USE_IPv6 : 0),
                             w->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, sa,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)MS_WEB_CONNECTIONS_MAX,
-                            MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MS_WEB_IDLE_S, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!w->d) {
         snprintf(err, errlen,
