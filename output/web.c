@@ -102,12 +102,13 @@ enum ms_rc ms_web_parse_addr(const char *spec, char addr[MS_WEB_ADDR_STRLEN], ui
     size_t alen = colon ? (size_t)(colon - spec) : 0;
     const char *a = spec;
     *v6 = false;
-    if (alen >= 2 && spec[0] == '[' && spec[alen - 1] == ']') {
+    bool bracketed = alen >= 2 && spec[0] == '[' && spec[alen - 1] == ']';
+    if (bracketed) {
         a = spec + 1;
         alen -= 2;
         *v6 = true;
     }
-    if (!parse_port(p, port) || alen >= MS_WEB_ADDR_STRLEN) {
+    if (!parse_port(p, port) || alen >= MS_WEB_ADDR_STRLEN || (bracketed && alen == 0)) {
         snprintf(err, errlen, "--web: '%s' is not [ADDR:]PORT", spec);
         return MS_ERR_ARG;
     }
@@ -141,7 +142,9 @@ bool ms_web_host_ok(const char *host, uint16_t port, bool loopback)
             return false;
         memcpy(name, host + 1, n);
         name[n] = '\0';
-        literal = inet_pton(AF_INET6, name, buf) == 1;
+        if (inet_pton(AF_INET6, name, buf) != 1)
+            return false; /* brackets hold an IPv6 address, never a name */
+        literal = true;
         if (close[1] == ':')
             p = close + 2;
         else if (close[1])
