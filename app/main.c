@@ -25,6 +25,7 @@
 #include "../output/secrets.h"
 #include "../output/signature.h"
 #include "../output/sink.h"
+#include "../output/web.h"
 #include "dirlist.h"
 #include "engine.h"
 
@@ -76,6 +77,9 @@ struct cli {
     uint64_t stats_interval_us; /* --stats-interval SECONDS (live); 0: off */
     const char *evidence_dir;   /* --evidence DIR */
     unsigned threads;           /* --threads: worker threads (0 and 1: none) */
+    const char *web;            /* --web ADDR:PORT */
+    bool pseudonymize;          /* --pseudonymize: names on the page are pseudonyms */
+    bool secrets_given;         /* --passwords or --show-passwords: --web follows them */
 };
 
 static void usage(FILE *fp)
@@ -129,6 +133,13 @@ static void usage(FILE *fp)
           "      --evidence-flow-bytes SIZE  packets held per flow until its alert\n"
           "                         (default 1m)\n"
           "      --evidence-memcap SIZE  ... for all flows together (default 64m)\n"
+          "      --web [ADDR:]PORT  a live web page of the logins and messages, and their\n"
+          "                         event stream, on ADDR (default 127.0.0.1); secrets\n"
+          "                         masked unless --passwords says otherwise; stays up\n"
+          "                         after the files are read, until Ctrl-C; beyond\n"
+          "                         loopback it needs the token printed at start\n"
+          "      --pseudonymize     --web shows keyed pseudonyms (user-1a2b3c4d), stable\n"
+          "                         for the run, in place of user names and addresses\n"
           "\n"
           "Live capture:\n"
           "  -s, --snaplen N        snapshot length (default 262144)\n"
@@ -358,6 +369,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_THREADS,
         OPT_SYSLOG_SOCKET,
         OPT_SINK_QUEUE,
+        OPT_WEB,
+        OPT_PSEUDONYMIZE,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -400,6 +413,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "threads", required_argument, NULL, OPT_THREADS },
         { "syslog-socket", required_argument, NULL, OPT_SYSLOG_SOCKET },
         { "sink-queue", required_argument, NULL, OPT_SINK_QUEUE },
+        { "web", required_argument, NULL, OPT_WEB },
+        { "pseudonymize", no_argument, NULL, OPT_PSEUDONYMIZE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -466,10 +481,18 @@ static int parse_args(int argc, char **argv, struct cli *c)
             break;
         case OPT_SHOW:
             c->out.secrets = MS_SECRETS_CLEAR;
+            c->secrets_given = true;
             break;
         case OPT_PASSWORDS:
             if (parse_secrets(optarg, &c->out.secrets) < 0)
                 return bad_value("--passwords", optarg);
+            c->secrets_given = true;
+            break;
+        case OPT_WEB:
+            c->web = optarg;
+            break;
+        case OPT_PSEUDONYMIZE:
+            c->pseudonymize = true;
             break;
         case OPT_HASH_KEY:
             c->hash_key_path = optarg;
@@ -601,6 +624,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
                                : "mailspill: --passwords hash needs --hash-key FILE\n",
               stderr);
         fputs("Try 'mailspill --help'.\n", stderr);
+        return 2;
+    }
+    if (c->pseudonymize && !c->web) {
+        fputs("mailspill: --pseudonymize is for --web only\nTry 'mailspill --help'.\n", stderr);
         return 2;
     }
     if (c->list_signatures) { /* after the loop: --sid-base may come later */
@@ -985,6 +1012,50 @@ static struct ms_sinks *open_sinks(struct cli *c, int *status)
     return sinks;
 }
 
+/* --web: the server and the output that feeds it, its records rendered
+ * under its own secrets policy (mask, unless --passwords or
+ * --show-passwords said otherwise: the page is for a room). Returns 0,
+ * or 1 after saying why (2: a malformed address). */
+static int open_web(struct cli *c, struct ms_web **web, struct ms_output **wout)
+{
+    char err[512];
+    *web = ms_web_open(c->web, c->pseudonymize, err, sizeof(err));
+    if (!*web) {
+        fprintf(stderr, "mailspill: %s\n", err);
+        return strstr(err, "is not") ? 2 : 1;
+    }
+    struct ms_output_opts o = c->out;
+    o.format = MS_OUTPUT_JSON;
+    if (!c->secrets_given)
+        o.secrets = MS_SECRETS_MASK;
+    o.hashes = NULL;
+    o.dedup = NULL;
+    o.tee = NULL;
+    o.record = ms_web_record;
+    o.record_ctx = *web;
+    *wout = ms_output_new(NULL, &o);
+    if (!*wout) {
+        fputs("mailspill: out of memory\n", stderr);
+        return 1;
+    }
+    c->out.tee = *wout;
+    fprintf(stderr, "mailspill: web view at %s\n", ms_web_url(*web));
+    return 0;
+}
+
+/* --web: the page stays up after the files are read, so a trainer can
+ * talk over it, until SIGINT or SIGTERM. */
+static void web_linger(const struct cli *c)
+{
+    if (!c->web || c->iface || stop_requested)
+        return;
+    fputs("mailspill: all read; the web view stays up until Ctrl-C\n", stderr);
+    while (!stop_requested) {
+        struct timespec ts = { 0, 100000000L }; /* 100 ms */
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* The worker threads of --threads, once privileges are dropped. */
 static int start_engine(struct ms_engine *eng)
 {
@@ -1037,6 +1108,17 @@ int main(int argc, char **argv)
         return open_status;
     }
 
+    struct ms_web *web = NULL;
+    struct ms_output *web_out = NULL;
+    if (c.web && (open_status = open_web(&c, &web, &web_out)) != 0) {
+        ms_output_free(web_out);
+        ms_web_close(web);
+        ms_sinks_free(sinks);
+        close_secrets(&c);
+        ms_free(c.files);
+        ms_free(c.filter);
+        return open_status;
+    }
     struct ms_dedup *dedup = NULL;
     if (c.dedup_us) {
         dedup = ms_dedup_new(c.dedup_us, MS_DEDUP_MAX_ENTRIES);
@@ -1052,7 +1134,8 @@ int main(int argc, char **argv)
     unsigned nworkers = eng ? ms_engine_workers(eng) : 0;
     struct ms_dirlist dl = { 0 }; /* the files of -r DIR */
     int status = 0;
-    if (!eng || ms_output_reserve_writers(out, nworkers + 1) != MS_OK) {
+    if (!eng || ms_output_reserve_writers(out, nworkers + 1) != MS_OK ||
+        (web_out && ms_output_reserve_writers(web_out, nworkers + 1) != MS_OK)) {
         fprintf(stderr, "mailspill: cannot initialise (out of memory or nDPI failure)\n");
         status = 1;
         goto done;
@@ -1148,6 +1231,7 @@ int main(int argc, char **argv)
                 (unsigned long long)st.write_errors);
         status = 1;
     }
+    web_linger(&c);
 
 done:
     ms_source_close(r.live);
@@ -1157,6 +1241,8 @@ done:
         ms_evidence_close(evid[i]);
     }
     ms_output_free(out);
+    ms_output_free(web_out); /* after the output that tees to it */
+    ms_web_close(web);
     ms_dedup_free(dedup);
     ms_sinks_free(sinks);       /* after the output that writes to them */
     if (close_secrets(&c) != 0) /* after the output that writes to it */

@@ -332,10 +332,10 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
     struct ms_pkt p;
     memset(&p, 0, sizeof(p));
     p.ts_us = ts_us;
-    p.tcp_csum_skip = true; /* the reader counted it */
     /* Decoded again: cheaper than copying the reader's pointers' layout. */
-    enum ms_decode_status ds = datagram ? ms_decode_ip(bytes, len, &p)
-                                        : ms_decode_frame(linktype, bytes, len, &p);
+    /* The checksum: counted by the reader. */
+    enum ms_decode_status ds = datagram ? ms_decode_ip_ex(bytes, len, &p, false)
+                                        : ms_decode_frame_ex(linktype, bytes, len, &p, false);
     if (ds != MS_DECODE_TCP)
         return; /* cannot be: the reader decoded the same bytes to TCP */
     pl->frame = datagram ? NULL : bytes;

@@ -341,6 +341,13 @@ static enum ms_decode_status decode_ip(const uint8_t *p, size_t len, struct ms_p
 
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out)
 {
+    return ms_decode_ip_ex(p, len, out, true);
+}
+
+enum ms_decode_status ms_decode_ip_ex(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                      bool check_csum)
+{
+    out->tcp_csum_skip = !check_csum;
     return decode_ip(p, len, out, 0);
 }
 
@@ -759,5 +766,12 @@ static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen
 enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t caplen,
                                       struct ms_pkt *out)
 {
+    return ms_decode_frame_ex(linktype, frame, caplen, out, true);
+}
+
+enum ms_decode_status ms_decode_frame_ex(int linktype, const uint8_t *frame, size_t caplen,
+                                         struct ms_pkt *out, bool check_csum)
+{
+    out->tcp_csum_skip = !check_csum;
     return decode_link(linktype, frame, caplen, out, true);
 }

@@ -33,9 +33,7 @@ struct ms_pkt {
      * still processed; see tcp_csum_checked for whether a check was possible. */
     bool tcp_csum_bad;
     bool tcp_csum_checked;
-    /* Set by the caller before decoding: the checksum was counted already
-     * (--threads: the reader decoded the same bytes), not verified again. */
-    bool tcp_csum_skip;
+    bool tcp_csum_skip; /* the decoder's own: see ms_decode_frame_ex */
 };
 
 enum ms_decode_status {
@@ -60,6 +58,12 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
 
 /* Decodes from the IP header on (raw IP links, and after link layers). */
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out);
+/* The same, the TCP checksum verified only when check_csum (--threads'
+ * workers decode what the reader decoded and counted already). */
+enum ms_decode_status ms_decode_frame_ex(int linktype, const uint8_t *frame, size_t caplen,
+                                         struct ms_pkt *out, bool check_csum);
+enum ms_decode_status ms_decode_ip_ex(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                      bool check_csum);
 
 /* Internet checksum (RFC 1071) of the TCP segment seg[0..len) with the
  * IPv4 or IPv6 pseudo-header; 0 when the stored checksum is right. */

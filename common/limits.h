@@ -254,4 +254,21 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_WORKQ_SPINS 16
 #define MS_WORKQ_WAKE_ITEMS 64
 
+/* --web (output/web.c, README "Web view"). Past events kept for a browser
+ * that (re)connects: at most this many, and this many bytes of JSON; the
+ * counters are kept apart and stay exact past the ring. */
+#define MS_WEB_RING_EVENTS 4096
+#define MS_WEB_RING_BYTES ((size_t)16 << 20)
+/* Browsers served at once (a thread each: an SSE stream blocks). */
+#define MS_WEB_CONNECTIONS_MAX 16
+/* Distinct (server, user) accounts and servers counted exactly; past it
+ * the page says "at least". */
+#define MS_WEB_DISTINCT_MAX 65536
+/* How long an idle SSE stream waits before a keep-alive comment (which
+ * also finds a browser that went away). */
+#define MS_WEB_KEEPALIVE_MS 15000
+/* A connection that sends or takes nothing this long is closed (a client
+ * holding a thread idle); SSE streams send a keep-alive before it. */
+#define MS_WEB_IDLE_S 60
+
 #endif

@@ -194,7 +194,10 @@ struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_o
 static enum ms_rc put_record(struct ms_output *out, const char *rec, size_t len)
 {
     pthread_mutex_lock(&out->mu);
-    ms_sinks_write(out->sinks, rec, len);
+    if (out->opts.record)
+        out->opts.record(out->opts.record_ctx, rec, len);
+    else
+        ms_sinks_write(out->sinks, rec, len);
     pthread_mutex_unlock(&out->mu);
     return MS_OK;
 }
@@ -270,6 +273,8 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
         FILE *fp = text_begin(out);
         enum ms_rc rc = text_end(out, ms_text_event_ex(fp, m, ev, &out->opts, &rep));
         pthread_mutex_unlock(&out->mu);
+        if (out->opts.tee)
+            (void)ms_output_event(out->opts.tee, m, ev); /* the page's loss is not the run's */
         return rc == MS_OK ? hrc : rc;
     }
     struct ms_jw *w = jw_take(out);
@@ -289,6 +294,8 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     pthread_mutex_lock(&out->mu);
     jw_give(out, w);
     pthread_mutex_unlock(&out->mu);
+    if (out->opts.tee)
+        (void)ms_output_event(out->opts.tee, m, ev); /* the page's loss is not the run's */
     return rc == MS_OK ? hrc : rc;
 }
 

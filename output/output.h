@@ -54,6 +54,13 @@ struct ms_output_opts {
                               * default full form ("2001:0db8:0000:...") */
     struct ms_dedup *dedup; /* --dedup (output/dedup.h; the caller's): repeated
                              * alerts are suppressed here, before rendering; NULL: off */
+    /* --web: this output's records go to record(record_ctx, ...) instead
+     * of sinks (called with the output's lock held); NULL: the sinks. */
+    void (*record)(void *ctx, const char *rec, size_t len);
+    void *record_ctx;
+    /* --web: every event written (not one --dedup suppressed) is then
+     * given to this output too, rendered under its own options. */
+    struct ms_output *tee;
 };
 
 /* An address as text: IPv4 dotted; IPv6 in RFC 5952 form when compress,

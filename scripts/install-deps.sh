@@ -4,13 +4,16 @@
 #
 #   scripts/install-deps.sh [build] [test] [lint] [clang] [pcaps] [bench]   (no argument: build test)
 #
-#   build  compile mailspill (make build, make demo); hiredis for the redis sinks
+#   build  compile mailspill (make build, make demo); hiredis for the redis sinks,
+#          libmicrohttpd for --web
 #   test   run the suite (make test, make test-san): cmocka (unit tests),
 #          python3 and jsonschema (golden, cli, schema tests), zstd (the cli
 #          test compresses captures; gzip and xz are Python's), iproute2 and
 #          dovecot (live test; it starts its own dovecot in a namespace),
 #          redis-server (the redis sink tests start their own on loopback),
-#          postfix, openssl and scapy (session and STARTTLS tests)
+#          postfix, openssl and scapy (session and STARTTLS tests),
+#          chromium and python3-websocket (the --web page test drives a
+#          headless chromium over its DevTools protocol)
 #   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, clang-format, and the cmocka
 #          headers, since the unit tests are analysed too
 #   clang  the suite built with clang too (make test-san-clang, make fuzz):
@@ -30,10 +33,11 @@
 # A dovecot that was already installed is left as it was.
 set -eu
 BUILD_PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-dev libssl-dev
-            libbsd-dev zlib1g-dev liblzma-dev libzstd-dev libhiredis-dev"
+            libbsd-dev zlib1g-dev liblzma-dev libzstd-dev libhiredis-dev
+            libmicrohttpd-dev"
 TEST_PKGS="libcmocka-dev python3 python3-jsonschema zstd
            iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond
-           redis-server postfix openssl python3-scapy"
+           redis-server postfix openssl python3-scapy chromium python3-websocket"
 LINT_PKGS="cppcheck clang-tidy clang-format libcmocka-dev"
 CLANG_PKGS="clang libclang-rt-14-dev"
 # libnet-ssleay-perl: swaks --tls (smtp/starttls-no-credential) needs it, and

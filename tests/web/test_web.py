@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""--web (README "Web view") from outside, over real sockets:
+
+- the address: PORT and :PORT bind 127.0.0.1 only (the listening socket in
+  /proc/net/tcp); a malformed one is a usage error; 0.0.0.0 only when given,
+  and then every request needs the token printed at start (403 without it,
+  a cookie after the first), whatever the address;
+- the Host header must name the server (an IP literal, or localhost on
+  loopback) with its port: 421 otherwise, so a rebound DNS name gets nothing;
+- every response has Content-Security-Policy: default-src 'self' and
+  X-Content-Type-Options: nosniff; the page loads its script and style from
+  /app.js and /app.css, none inline;
+- /events: ids increase by one; Last-Event-ID resumes after it; an id older
+  than the ring resumes at the ring's oldest; the counters event matches
+  what the JSON events of the same run give, past the ring too (the capture
+  has more events than the ring keeps);
+- secrets: nothing the server serves holds a clear password of the capture
+  (learned from a --show-passwords run), the masks are those of the mask
+  mode; with --show-passwords the stream does hold them (so the check can
+  fail);
+- reading a file, the server stays up after it until SIGINT, which ends
+  the run with status 0.
+
+  test_web.py MAILSPILL REPO"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import webcap  # noqa: E402
+import weblib  # noqa: E402
+
+BIN, REPO = sys.argv[1], sys.argv[2]
+RING = int(re.search(r"#define MS_WEB_RING_EVENTS (\d+)",
+                     open(os.path.join(REPO, "common", "limits.h")).read()).group(1))
+failures = []
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+        print("FAIL:", msg)
+
+
+def listening(port):
+    """Local addresses (hex, as /proc/net/tcp{,6} write them) listening on port."""
+    out = []
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(f).read().splitlines()[1:]:
+            parts = line.split()
+            addr, p = parts[1].split(":")
+            if int(p, 16) == port and parts[3] == "0A":
+                out.append(addr)
+    return out
+
+
+def security_headers(h, what):
+    check(h.get("content-security-policy") == "default-src 'self'", what + ": CSP " + str(h))
+    check(h.get("x-content-type-options") == "nosniff", what + ": nosniff")
+
+
+def mask(pw):
+    s = pw.decode()
+    return "*" * len(s) if len(s) < 8 else s[0] + "*" * (len(s) - 2) + s[-1]
+
+
+def test_addresses(pcap):
+    for bad in ("abc", "1.2.3:80", "70000", "127.0.0.1:", "[::1:80", "host.example:80"):
+        r = subprocess.run([BIN, "-r", pcap, "--web", bad], capture_output=True, timeout=20)
+        check(r.returncode == 2, "--web %s: status %d, not 2 (%s)" % (bad, r.returncode, r.stderr))
+    for spec in ("0", ":0"):
+        w = weblib.Web(BIN, ["-r", pcap, "--no-stats", "-o", os.devnull], spec)
+        try:
+            check(w.host == "127.0.0.1" and w.token is None, "--web %s: %s" % (spec, w.url))
+            check(listening(w.port) == ["0100007F"],
+                  "--web %s: listening on %s, not 127.0.0.1 only" % (spec, listening(w.port)))
+            st, h, _ = w.get("/")
+            check(st == 200, "--web %s: GET / %d" % (spec, st))
+            st, _, _ = w.get("/", host="localhost:%d" % w.port)
+            check(st == 200, "loopback: Host localhost refused (%d)" % st)
+        finally:
+            check(w.stop() == 0, "--web %s: SIGINT did not end it with status 0" % spec)
+
+
+def test_token_host_csp(pcap):
+    w = weblib.Web(BIN, ["-r", pcap, "--no-stats", "-o", os.devnull], "0.0.0.0:0")
+    try:
+        check(w.token and len(w.token) == 32, "0.0.0.0: no token in %s" % w.url)
+        check(listening(w.port) == ["00000000"], "0.0.0.0: listening on %s" % listening(w.port))
+        for path in ("/", "/app.js", "/app.css", "/events", "/nothing"):
+            st, h, body = w.get(path)
+            check(st == 403, "no token: %s gave %d" % (path, st))
+            security_headers(h, "403 " + path)
+            check(b"onerror" not in body and b"Hostile" not in body, "403 body leaks")
+        st, h, _ = w.get("/?token=" + "0" * 32)
+        check(st == 403, "a wrong token gave %d" % st)
+        st, h, body = w.get("/?token=" + w.token)
+        check(st == 200 and b"<script src=\"/app.js\"" in body, "token: GET / %d" % st)
+        security_headers(h, "200 /")
+        check(re.search(r"<script>|<style>|\son\w+=", body.decode()) is None,
+              "the page has inline script, style or an event handler attribute")
+        cookie = h.get("set-cookie", "")
+        check(w.token in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie,
+              "Set-Cookie: " + cookie)
+        jar = [("Cookie", cookie.split(";")[0])]
+        for path, ctype in (("/app.js", "text/javascript"), ("/app.css", "text/css")):
+            st, h, body = w.get(path, headers=jar)
+            check(st == 200 and h.get("content-type", "").startswith(ctype) and body,
+                  "cookie: %s %d %s" % (path, st, h.get("content-type")))
+            security_headers(h, path)
+        st, h, _ = w.get("/nothing", headers=jar)
+        check(st == 404, "/nothing: %d" % st)
+        security_headers(h, "404")
+        for host in ("evil.example:%d" % w.port, "localhost:%d" % w.port,
+                     "127.0.0.1:%d" % (w.port + 1), "127.0.0.1", "", False):
+            st, h, _ = w.get("/?token=" + w.token, host=host)
+            check(st == 421, "Host %r accepted (%d)" % (host, st))
+            security_headers(h, "421")
+        msgs, h = weblib.sse(w, lambda m: any(x.get("event") == "counters" for x in m),
+                             headers=jar, timeout=10)
+        check(h and h["status"] == 200 and h.get("content-type") == "text/event-stream",
+              "cookie: /events %s" % h)
+        security_headers(h or {}, "/events")
+    finally:
+        check(w.stop() == 0, "0.0.0.0: SIGINT did not end it with status 0")
+
+
+def test_stream(tmp):
+    pcap = os.path.join(tmp, "many.pcap")
+    passwords = webcap.write(pcap, filler=2100)
+    out = os.path.join(tmp, "events.json")
+    w = weblib.Web(BIN, ["-r", pcap, "--no-stats", "-o", out], "0")
+    try:
+        events = [json.loads(l) for l in open(out)]
+        n = len(events)
+        check(n > RING, "the capture gives %d events, not more than the ring's %d" % (n, RING))
+
+        def done(m):
+            return any(x.get("event") == "counters" and json.loads(x["data"])["last_id"] == n
+                       for x in m)
+
+        msgs, h = weblib.sse(w, done)
+        check(h and h["status"] == 200, "/events: %s" % h)
+        security_headers(h or {}, "/events")
+        data = [m for m in msgs if "id" in m]
+        ids = [int(m["id"]) for m in data]
+        check(ids == list(range(n - RING + 1, n + 1)),
+              "ids: %s .. %s (%d), not %d .. %d" % (ids[:1], ids[-1:], len(ids), n - RING + 1, n))
+        got = [json.loads(m["data"]) for m in data]
+        check([e["event_type"] for e in got] == [e["event_type"] for e in events[n - RING:]],
+              "the stream's events are not the JSON output's last %d" % RING)
+        counters = [json.loads(m["data"]) for m in msgs if m.get("event") == "counters"]
+        want = weblib.expected_counters(events)
+        last = counters[-1] if counters else {}
+        check(all(last.get(k) == v for k, v in want.items()),
+              "counters %s, the JSON events give %s" % (last, want))
+        check(not last.get("accounts_capped") and not last.get("servers_capped"), "capped")
+
+        msgs, _ = weblib.sse(w, done, headers=[("Last-Event-ID", str(n - 10))])
+        ids = [int(m["id"]) for m in msgs if "id" in m]
+        check(ids == list(range(n - 9, n + 1)), "Last-Event-ID %d: ids %s" % (n - 10, ids))
+        msgs, _ = weblib.sse(w, done, headers=[("Last-Event-ID", "5")])
+        ids = [int(m["id"]) for m in msgs if "id" in m]
+        check(ids[:1] == [n - RING + 1] and ids[-1:] == [n], "Last-Event-ID 5: %s..%s" %
+              (ids[:1], ids[-1:]))
+
+        served = b"".join(w.get(p)[2] for p in ("/", "/app.js", "/app.css"))
+        served += "".join(m["data"] for m in data).encode()
+        leaked = [p for p in passwords if p in served]
+        check(not leaked, "clear passwords served: %s" % leaked[:5])
+        masks = {}
+        for e in got:
+            c = e.get("credential")
+            if c:
+                check("password" not in c and "password_masked" in c,
+                      "a credential without its mask: %s" % c)
+                masks[c.get("username")] = c.get("password_masked")
+        # user0's last login is filler 2000's (i % 250 == 0).
+        check(masks.get("user0") == mask(b"Filler02000pw"), "user0's mask: %s" % masks.get("user0"))
+        time.sleep(1.5)
+        check(w.p.poll() is None, "the server did not stay up after the file was read")
+    finally:
+        check(w.stop() == 0, "SIGINT did not end the run with status 0")
+
+
+def test_masks_and_clear(tmp):
+    pcap = os.path.join(tmp, "few.pcap")
+    passwords = webcap.write(pcap)
+
+    def stream(args):
+        w = weblib.Web(BIN, ["-r", pcap, "--no-stats", "-o", os.devnull] + args, "0")
+        try:
+            msgs, _ = weblib.sse(w, lambda m: any(x.get("event") == "counters" for x in m))
+        finally:
+            check(w.stop() == 0, "%s: SIGINT status" % args)
+        return [json.loads(m["data"]) for m in msgs if "id" in m]
+
+    creds = [e["credential"] for e in stream([]) if e.get("credential")]
+    check(len(creds) == 3, "%d credentials, not 3" % len(creds))
+    for c, pw in zip(creds, passwords):
+        check(c.get("password_masked") == mask(pw) and "password" not in c,
+              "mask of %s: %s, not %s" % (pw, c.get("password_masked"), mask(pw)))
+    check([c.get("password_masked") for c in creds][1] == "******", "short password not masked whole")
+    # The page follows --passwords when given: redact, and clear.
+    creds = [e["credential"] for e in stream(["--passwords", "redact"]) if e.get("credential")]
+    check(creds and all(c.get("password_redacted") is True for c in creds), "--passwords redact")
+    raw = json.dumps(stream(["--show-passwords"])).encode()
+    check(all(p in raw for p in passwords), "--show-passwords: the clear passwords are not served")
+    # --pseudonymize: no user name or address of the capture; the same
+    # pseudonym for a user in its alert and in its session's login list.
+    evs = stream(["--pseudonymize"])
+    raw = json.dumps(evs, ensure_ascii=False)
+    names = ["carol", "bob", "mallory", "victim"]
+    check(not [n for n in names if n in raw], "--pseudonymize: names served: %s" %
+          [n for n in names if n in raw])
+    users = [e["credential"]["username"] for e in evs if e.get("credential")]
+    listed = [x["username"] for e in evs if e.get("session")
+              for x in e["session"].get("login_list", [])]
+    check(len(users) == 3 and all(re.fullmatch(r"user-[0-9a-f]{8}", u) for u in users) and
+          sorted(users) == sorted(listed) and len(set(users)) == 3,
+          "--pseudonymize: users %s, sessions list %s" % (users, listed))
+    check(not any("server_reply" in e.get("credential", {}) for e in evs),
+          "--pseudonymize: a server reply is served")
+    r = subprocess.run([BIN, "-r", pcap, "--pseudonymize"], capture_output=True, timeout=20)
+    check(r.returncode == 2, "--pseudonymize without --web: status %d" % r.returncode)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    small = os.path.join(tmp, "small.pcap")
+    webcap.write(small)
+    test_addresses(small)
+    test_token_host_csp(small)
+    test_stream(tmp)
+    test_masks_and_clear(tmp)
+
+if failures:
+    print("%d failure(s)" % len(failures))
+    sys.exit(1)
+print("ok")
