@@ -54,6 +54,7 @@ struct ms_output_opts {
                               * default full form ("2001:0db8:0000:...") */
     struct ms_dedup *dedup; /* --dedup (output/dedup.h; the caller's): repeated
                              * alerts are suppressed here, before rendering; NULL: off */
+    bool color;             /* --text: ANSI colours (main decides: a terminal, no NO_COLOR) */
 };
 
 /* An address as text: IPv4 dotted; IPv6 in RFC 5952 form when compress,
