@@ -859,6 +859,17 @@ static bool run_over(const struct run *r)
     return stop_requested || ms_sinks_failed(r->sinks);
 }
 
+/* 512 kB, 3.4 MB, 1.25 GB: decimal units, as the rate's MB/s. */
+static void human_bytes(uint64_t n, char *out, size_t len)
+{
+    if (n < 1000000u)
+        snprintf(out, len, "%llu kB", (unsigned long long)((n + 999u) / 1000u));
+    else if (n < 1000000000u)
+        snprintf(out, len, "%.1f MB", (double)n / 1e6);
+    else
+        snprintf(out, len, "%.2f GB", (double)n / 1e9);
+}
+
 /* The progress line: where the file is, how fast, events so far. Redrawn
  * at most every MS_PROGRESS_EVERY_MS (force: now). */
 static void progress_tick(struct run *r, bool force)
@@ -879,21 +890,24 @@ static void progress_tick(struct run *r, bool force)
         name += len - 24;
     uint64_t done, total;
     double secs = (double)(now - r->file_start_us) / 1e6;
-    char line[MS_PROGRESS_LINE_MAX];
+    const char *dots = len > 24 ? "..." : "";
+    char line[MS_PROGRESS_LINE_MAX], at[16], of[32] = "", rate[32] = "";
     if (!ms_source_position(r->file, &done, &total)) {
-        snprintf(line, sizeof(line), "%s%s: %llu events", len > 24 ? "..." : "", name,
-                 (unsigned long long)events);
+        snprintf(line, sizeof(line), "%s%s: %llu events", dots, name, (unsigned long long)events);
     } else {
-        double mb = (double)done / 1e6, rate = secs > 0 ? mb / secs : 0;
         if (total && done > total)
             done = total;
-        if (total)
-            snprintf(line, sizeof(line), "%s%s: %.1f of %.1f MB (%d%%), %.1f MB/s, %llu events",
-                     len > 24 ? "..." : "", name, mb, (double)total / 1e6,
-                     (int)(done * 100 / total), rate, (unsigned long long)events);
-        else
-            snprintf(line, sizeof(line), "%s%s: %.1f MB, %.1f MB/s, %llu events",
-                     len > 24 ? "..." : "", name, mb, rate, (unsigned long long)events);
+        human_bytes(done, at, sizeof(at));
+        if (total) {
+            char t[16];
+            human_bytes(total, t, sizeof(t));
+            snprintf(of, sizeof(of), " of %s (%d%%)", t, (int)(done * 100 / total));
+        }
+        /* A rate over the first instants says nothing. */
+        if (secs >= 0.5)
+            snprintf(rate, sizeof(rate), ", %.1f MB/s", (double)done / 1e6 / secs);
+        snprintf(line, sizeof(line), "%s%s: %s%s%s, %llu events", dots, name, at, of, rate,
+                 (unsigned long long)events);
     }
     ms_progress_set(r->progress, line);
 }
