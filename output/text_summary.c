@@ -167,8 +167,31 @@ static void row_name(const struct row *r, char *out, size_t n)
     snprintf(out, n, "%-4s %s%s%s:%u", up, v6 ? "[" : "", a, v6 ? "]" : "", r->port);
 }
 
+/* Rows by protocol, address, port: the same table whatever order the
+ * worker threads of --threads saw the servers in. */
+static int row_cmp(const struct row *a, const struct row *b)
+{
+    int c = strcmp(a->proto, b->proto);
+    if (c == 0)
+        c = (int)a->ip_version - (int)b->ip_version;
+    if (c == 0)
+        c = memcmp(a->addr, b->addr, sizeof(a->addr));
+    if (c == 0)
+        c = (int)a->port - (int)b->port;
+    return c;
+}
+
 int ms_text_summary_write(const struct ms_text_summary *s, FILE *fp)
 {
+    /* An insertion sort: at most MS_TEXT_SUMMARY_SERVERS rows. */
+    const struct row *sorted[MS_TEXT_SUMMARY_SERVERS + 1] = { NULL };
+    for (size_t i = 0; i < s->n; i++) {
+        size_t j = i;
+        for (; j > 0 && row_cmp(sorted[j - 1], &s->rows[i]) > 0; j--)
+            sorted[j] = sorted[j - 1];
+        sorted[j] = &s->rows[i];
+    }
+    sorted[s->n] = &s->more;
     if (s->n == 0)
         return fputs("Summary: no mail session seen\n", fp) < 0 ? -1 : 0;
     char name[MS_ADDR_STRLEN + 32], acc[32];
@@ -186,7 +209,7 @@ int ms_text_summary_write(const struct ms_text_summary *s, FILE *fp)
                 "STARTTLS offered/used") < 0)
         return -1;
     for (size_t i = 0; i <= s->n; i++) {
-        const struct row *r = i < s->n ? &s->rows[i] : &s->more;
+        const struct row *r = sorted[i];
         if (i == s->n && !r->sessions && !r->n_accounts)
             break;
         if (i < s->n)

@@ -311,6 +311,9 @@ static void test_summary(void **state)
     row_numbers(t, "  total ", nums, sizeof(nums));
     assert_string_equal(nums, "3 3 2 2 3 1/1");
     assert_non_null(strstr(t, "STARTTLS offered/used"));
+    /* Sorted (protocol, address, port), not in the order seen: the same
+     * table under --threads. */
+    assert_true(strstr(t, "IMAP 192.0.2.9") < strstr(t, "POP3 10.0.0.1"));
     free(t);
     ms_text_summary_free(s);
 }
