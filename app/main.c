@@ -891,7 +891,8 @@ static void progress_tick(struct run *r, bool force)
     uint64_t done, total;
     double secs = (double)(now - r->file_start_us) / 1e6;
     const char *dots = len > 24 ? "..." : "";
-    char line[MS_PROGRESS_LINE_MAX], at[16], of[32] = "", rate[32] = "";
+    /* Cut to MS_PROGRESS_LINE_MAX by ms_progress_set. */
+    char line[256], at[16], of[32] = "", rate[32] = "";
     if (!ms_source_position(r->file, &done, &total)) {
         snprintf(line, sizeof(line), "%s%s: %llu events", dots, name, (unsigned long long)events);
     } else {

@@ -51,7 +51,19 @@ void ms_progress_set(struct ms_progress *p, const char *line)
      * this update is skipped rather than stopping the reader. */
     if (!p || pthread_mutex_trylock(&p->mu) != 0)
         return;
-    snprintf(p->line, sizeof(p->line), "%s", line);
+    /* A file name may hold anything: no control byte reaches the terminal,
+     * and a cut falls between UTF-8 characters. */
+    size_t n = strnlen(line, sizeof(p->line) - 1);
+    if (n == sizeof(p->line) - 1)
+        while (n > 0 && ((unsigned char)line[n] & 0xc0) == 0x80)
+            n--;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)line[i];
+        p->line[i] = line[i];
+        if (c < 0x20 || c == 0x7f)
+            p->line[i] = '?';
+    }
+    p->line[n] = '\0';
     put(p->fd, ERASE, sizeof(ERASE) - 1);
     put(p->fd, p->line, strlen(p->line));
     p->shown = true;

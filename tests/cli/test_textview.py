@@ -53,10 +53,11 @@ def test_realtime():
         cut = timed(["--realtime", "--max-gap", "0.2", "-r", cap])
         print(f"  plain {fast:.2f} s, --realtime {real:.2f} s, --speed 2 {double:.2f} s, "
               f"--max-gap 0.2 {cut:.2f} s")
-        assert real >= 1.4, real
-        assert fast < 1.0, fast
+        # Lower bounds are sleeps; upper ones leave room for a loaded machine
+        # (start-up costs every run alike).
+        assert real >= 1.4 and real > fast + 1.3, (real, fast)
         assert 0.7 <= double < real - 0.4, (double, real)
-        assert 0.15 <= cut < 1.0, cut
+        assert 0.15 <= cut < real - 0.9, (cut, real)
         # The same events as read at full speed.
         assert run(["--realtime", "--max-gap", "0.1", "-r", DEMO]).stdout == run(["-r", DEMO]).stdout
 
@@ -188,6 +189,13 @@ def test_progress():
     assert ERASE in err and re.search(rb"\d+ kB of " + size + rb" \(\d+%\), \d+ events", err), err
     assert err.endswith(ERASE), err
     assert b"\033" not in out
+    # A file name's control bytes never reach the terminal.
+    with tempfile.TemporaryDirectory() as d:
+        odd = os.path.join(d, "a\x1b[2Jb.pcap")
+        with open(DEMO, "rb") as f, open(odd, "wb") as g:
+            g.write(f.read())
+        err, _, rc = on_pty(["-r", odd], out_tty=False, err_tty=True)
+        assert rc == 0 and b"a?[2Jb.pcap" in err and b"\x1b[2J" not in err, err
     # Not a terminal: nothing.
     r = run(["-r", DEMO])
     assert r.stderr == b"", r.stderr
