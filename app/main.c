@@ -888,6 +888,8 @@ static void progress_tick(struct run *r, bool force)
     size_t len = strlen(name);
     if (len > 24)
         name += len - 24;
+    while (((unsigned char)*name & 0xc0) == 0x80) /* not inside a UTF-8 character */
+        name++;
     uint64_t done, total;
     double secs = (double)(now - r->file_start_us) / 1e6;
     const char *dots = len > 24 ? "..." : "";
