@@ -22,6 +22,7 @@
 #include "../output/evidence.h"
 #include "../output/extract.h"
 #include "../output/output.h"
+#include "../output/progress.h"
 #include "../output/secrets.h"
 #include "../output/signature.h"
 #include "../output/sink.h"
@@ -80,6 +81,11 @@ struct cli {
     const char *web;            /* --web ADDR:PORT */
     bool pseudonymize;          /* --pseudonymize: names on the page are pseudonyms */
     bool secrets_given;         /* --passwords or --show-passwords: --web follows them */
+    bool no_color;              /* --no-color: no colours in --text even on a terminal */
+    bool realtime;              /* --realtime: -r at the capture's own pace */
+    double speed;               /* --speed X: that pace times X (0: not given, 1) */
+    uint64_t max_gap_us;        /* --max-gap SECONDS: idle stretches cut to it */
+    bool max_gap;               /* --max-gap given */
 };
 
 static void usage(FILE *fp)
@@ -106,7 +112,15 @@ static void usage(FILE *fp)
           "      --sink-queue SIZE  queue of each sink (default 16m): live capture drops\n"
           "                         what does not fit while a sink is slow or down;\n"
           "                         reading files waits for the sink instead\n"
-          "      --text             one readable line per event instead of JSON\n"
+          "      --text             one readable line per event instead of JSON, and a\n"
+          "                         summary table at the end (README.md, \"Text view\");\n"
+          "                         coloured on a terminal unless NO_COLOR is set\n"
+          "      --no-color         no colours in --text, even on a terminal\n"
+          "      --realtime         with -r: replay at the capture's own pace (packet\n"
+          "                         timestamps drive the clock)\n"
+          "      --speed X          ... X times as fast (default 1; 2: twice as fast)\n"
+          "      --max-gap SECONDS  ... with idle stretches longer than SECONDS cut to\n"
+          "                         SECONDS\n"
           "      --passwords MODE   what is shown of passwords and tokens: redact (the\n"
           "                         default: their length), mask (first and last\n"
           "                         character of 8 or more), hash (HMAC-SHA256 under\n"
@@ -309,6 +323,21 @@ static int close_secrets(struct cli *c)
     return status;
 }
 
+/* A non-negative decimal number of at most max ("1.5", "0.2"). */
+static int parse_seconds(const char *s, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '+' || *s == '\0')
+        return -1;
+    double v = strtod(s, &end);
+    /* !(v <= max) also refuses NaN ("nan" parses). */
+    if (errno || end == s || *end || !(v >= 0 && v <= max))
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static int bad_value(const char *opt, const char *val)
 {
     fprintf(stderr, "mailspill: invalid value '%s' for %s\nTry 'mailspill --help'.\n", val, opt);
@@ -371,6 +400,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_SINK_QUEUE,
         OPT_WEB,
         OPT_PSEUDONYMIZE,
+        OPT_NO_COLOR,
+        OPT_REALTIME,
+        OPT_SPEED,
+        OPT_MAX_GAP,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -415,6 +448,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "sink-queue", required_argument, NULL, OPT_SINK_QUEUE },
         { "web", required_argument, NULL, OPT_WEB },
         { "pseudonymize", no_argument, NULL, OPT_PSEUDONYMIZE },
+        { "no-color", no_argument, NULL, OPT_NO_COLOR },
+        { "realtime", no_argument, NULL, OPT_REALTIME },
+        { "speed", required_argument, NULL, OPT_SPEED },
+        { "max-gap", required_argument, NULL, OPT_MAX_GAP },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -608,6 +645,27 @@ static int parse_args(int argc, char **argv, struct cli *c)
             }
             c->threads = (unsigned)v;
             break;
+        case OPT_NO_COLOR:
+            c->no_color = true;
+            break;
+        case OPT_REALTIME:
+            c->realtime = true;
+            break;
+        case OPT_SPEED: {
+            double x;
+            if (parse_seconds(optarg, MS_REPLAY_SPEED_MAX, &x) < 0 || x < MS_REPLAY_SPEED_MIN)
+                return bad_value("--speed", optarg);
+            c->speed = x;
+            break;
+        }
+        case OPT_MAX_GAP: {
+            double x;
+            if (parse_seconds(optarg, MS_REPLAY_GAP_MAX, &x) < 0)
+                return bad_value("--max-gap", optarg);
+            c->max_gap_us = (uint64_t)(x * 1e6);
+            c->max_gap = true;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 1;
@@ -647,6 +705,19 @@ static int parse_args(int argc, char **argv, struct cli *c)
               stderr);
         return 2;
     }
+    /* Pacing replays a file; a live capture has its own pace. */
+    if ((c->realtime || c->max_gap || c->speed > 0) && c->iface) {
+        fputs("mailspill: --realtime, --speed and --max-gap are for -r only\n"
+              "Try 'mailspill --help'.\n",
+              stderr);
+        return 2;
+    }
+    if ((c->max_gap || c->speed > 0) && !c->realtime) {
+        fputs("mailspill: --speed and --max-gap go with --realtime\n"
+              "Try 'mailspill --help'.\n",
+              stderr);
+        return 2;
+    }
     /* Interface and sensor only live: events from a file must not depend
      * on the machine that read it. */
     if (c->iface) {
@@ -667,6 +738,21 @@ static int parse_args(int argc, char **argv, struct cli *c)
         }
     }
     return 0;
+}
+
+/* --text in colour: only on a terminal, when every record goes to standard
+ * output, and unless --no-color or NO_COLOR (no-color.org: set and not
+ * empty) says no. */
+static bool text_color(const struct cli *c)
+{
+    const char *nc = getenv("NO_COLOR");
+    if (c->out.format != MS_OUTPUT_TEXT || c->no_color || (nc && *nc))
+        return false;
+    for (size_t i = 0; i < c->noutputs; i++) {
+        if (strcmp(c->outputs[i], "-") != 0)
+            return false;
+    }
+    return isatty(STDOUT_FILENO) == 1;
 }
 
 /* -Z: become USER for good, as tcpdump does after opening the device:
@@ -710,6 +796,17 @@ struct run {
     struct ms_sinks *sinks; /* every -o */
     struct ms_source *live; /* for kernel counters */
     uint64_t next_stats_us; /* --stats-interval: CLOCK_MONOTONIC time of the next one */
+    /* --realtime: the first packet's time and when it was read (monotonic),
+     * the latest packet time, the idle time --max-gap cut so far. */
+    bool paced;
+    uint64_t pace_ts0, pace_wall0, pace_last, pace_cut;
+    /* The progress line (standard error a terminal, files read; NULL: none):
+     * the file being read, its name, when it was opened, the next redraw. */
+    struct ms_progress *progress;
+    struct ms_source *file;
+    const char *file_name;
+    uint64_t file_start_us, progress_next_us;
+    unsigned progress_pkts;
 };
 
 /* For intervals: a wall clock stepped back (NTP) must not hold up the
@@ -789,6 +886,101 @@ static bool run_over(const struct run *r)
     return stop_requested || ms_sinks_failed(r->sinks);
 }
 
+/* 512 kB, 3.4 MB, 1.25 GB: decimal units, as the rate's MB/s. */
+static void human_bytes(uint64_t n, char *out, size_t len)
+{
+    if (n < 1000000u)
+        snprintf(out, len, "%llu kB", (unsigned long long)((n + 999u) / 1000u));
+    else if (n < 1000000000u)
+        snprintf(out, len, "%.1f MB", (double)n / 1e6);
+    else
+        snprintf(out, len, "%.2f GB", (double)n / 1e9);
+}
+
+/* The progress line: where the file is, how fast, events so far. Redrawn
+ * at most every MS_PROGRESS_EVERY_MS (force: now). */
+static void progress_tick(struct run *r, bool force)
+{
+    if (!r->progress || !r->file)
+        return;
+    uint64_t now = mono_us();
+    if (!force && now < r->progress_next_us)
+        return;
+    r->progress_next_us = now + (uint64_t)MS_PROGRESS_EVERY_MS * 1000u;
+    uint64_t events = 0;
+    for (int k = 0; k < MS_EV_COUNT; k++)
+        events += ms_output_count(r->out, (enum ms_event_kind)k);
+    /* The end of a long path says more than its start. */
+    const char *name = r->file_name;
+    size_t len = strlen(name);
+    if (len > 24)
+        name += len - 24;
+    while (((unsigned char)*name & 0xc0) == 0x80) /* not inside a UTF-8 character */
+        name++;
+    uint64_t done, total;
+    double secs = (double)(now - r->file_start_us) / 1e6;
+    const char *dots = len > 24 ? "..." : "";
+    /* Cut to MS_PROGRESS_LINE_MAX by ms_progress_set. */
+    char line[256], at[16], of[32] = "", rate[32] = "";
+    if (!ms_source_position(r->file, &done, &total)) {
+        snprintf(line, sizeof(line), "%s%s: %llu events", dots, name, (unsigned long long)events);
+    } else {
+        if (total && done > total)
+            done = total;
+        human_bytes(done, at, sizeof(at));
+        if (total) {
+            char t[16];
+            human_bytes(total, t, sizeof(t));
+            snprintf(of, sizeof(of), " of %s (%d%%)", t, (int)(done * 100 / total));
+        }
+        /* A rate over the first instants says nothing. */
+        if (secs >= 0.5)
+            snprintf(rate, sizeof(rate), ", %.1f MB/s", (double)done / 1e6 / secs);
+        snprintf(line, sizeof(line), "%s%s: %s%s%s, %llu events", dots, name, at, of, rate,
+                 (unsigned long long)events);
+    }
+    ms_progress_set(r->progress, line);
+}
+
+/* --realtime: waits until the packet of time ts is due, that is its
+ * distance from the first packet (less the idle time --max-gap cut), over
+ * --speed, after the first packet was read. A packet older than the
+ * latest is due at once. Sleeps in steps, serving signals and the
+ * progress line between them. */
+static void pace(struct run *r, uint64_t ts)
+{
+    const struct cli *c = r->c;
+    if (!c->realtime)
+        return;
+    if (!r->paced) {
+        r->paced = true;
+        r->pace_ts0 = r->pace_last = ts;
+        r->pace_wall0 = mono_us();
+        return;
+    }
+    if (ts > r->pace_last) {
+        uint64_t gap = ts - r->pace_last;
+        if (c->max_gap && gap > c->max_gap_us)
+            r->pace_cut += gap - c->max_gap_us;
+        r->pace_last = ts;
+    }
+    double speed = c->speed > 0 ? c->speed : 1.0;
+    uint64_t due = r->pace_wall0 +
+                   (uint64_t)((double)(r->pace_last - r->pace_ts0 - r->pace_cut) / speed);
+    for (;;) {
+        service_signals(r);
+        progress_tick(r, false);
+        uint64_t now = mono_us();
+        if (run_over(r) || now >= due)
+            return;
+        uint64_t step = due - now;
+        if (step > (uint64_t)MS_REPLAY_STEP_MS * 1000u)
+            step = (uint64_t)MS_REPLAY_STEP_MS * 1000u;
+        struct timespec d = { (time_t)(step / 1000000u), (long)(step % 1000000u) * 1000 };
+        nanosleep(&d, NULL); /* a signal cuts it short: checked above */
+    }
+}
+
 /* Runs one source to its end. Returns 0, or 1 when it failed outright. */
 static int run_source(struct run *r, struct ms_source *src, bool live)
 {
@@ -802,6 +994,11 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
             return 0;
         enum ms_next n = ms_source_next(src, &ts, &data, &caplen, &lt);
         if (n == MS_NEXT_PACKET) {
+            if (!live) {
+                pace(r, ts);
+                if ((++r->progress_pkts & 255u) == 0)
+                    progress_tick(r, false);
+            }
             ms_engine_frame(r->eng, lt, ts, data, caplen);
             if (live)
                 ms_engine_tick(r->eng, wall_us());
@@ -848,7 +1045,14 @@ static int read_file(struct run *r, const char *path, bool in_dir)
     }
     /* Standard input has no file name to report. */
     ms_engine_set_source(r->eng, strcmp(path, "-") == 0 ? NULL : path, true);
+    r->file = src;
+    r->file_name = strcmp(path, "-") == 0 ? "standard input" : path;
+    r->file_start_us = mono_us();
+    progress_tick(r, true);
     int status = run_source(r, src, false);
+    /* Warnings may follow: the line makes way (the next file draws it). */
+    ms_progress_clear(r->progress);
+    r->file = NULL;
     bool unreadable = ms_source_unreadable(src, err, sizeof(err), warn_line, NULL);
     ms_source_close(src);
     if (unreadable && in_dir) {
@@ -1099,9 +1303,16 @@ int main(int argc, char **argv)
         ms_free(c.filter);
         return 1;
     }
+    /* Progress on a terminal when files are read (README "Text view"). */
+    struct ms_progress *progress = !c.iface && isatty(STDERR_FILENO) == 1
+                                       ? ms_progress_new(STDERR_FILENO)
+                                       : NULL;
+    c.sink.progress = progress;
+    c.out.color = text_color(&c);
     int open_status;
     struct ms_sinks *sinks = open_sinks(&c, &open_status);
     if (!sinks) {
+        ms_progress_free(progress);
         close_secrets(&c);
         ms_free(c.files);
         ms_free(c.filter);
@@ -1126,7 +1337,7 @@ int main(int argc, char **argv)
     }
     struct ms_output *out = (dedup || !c.dedup_us) ? ms_output_new(sinks, &c.out) : NULL;
     struct ms_engine *eng = out ? ms_engine_new(&c.lim, out, c.threads, c.iface != NULL) : NULL;
-    struct run r = { &c, eng, out, sinks, NULL, 0 };
+    struct run r = { .c = &c, .eng = eng, .out = out, .sinks = sinks, .progress = progress };
     /* One extractor and one evidence writer per worker thread (files are
      * named per flow: they never meet), drawing on one cap each. */
     struct ms_extract *xt[MS_THREADS_MAX] = { NULL };
@@ -1221,6 +1432,7 @@ int main(int argc, char **argv)
     r.live = NULL;
     /* Delivers what is queued (README "Sinks": how long it may wait). */
     ms_sinks_close(sinks);
+    ms_progress_clear(progress); /* gone before the warnings */
     ms_sinks_warn(sinks);
     ms_engine_get_stats(eng, NULL, &st);
     warn_limits(&st, &c.lim);
@@ -1245,6 +1457,7 @@ done:
     ms_web_close(web);
     ms_dedup_free(dedup);
     ms_sinks_free(sinks);       /* after the output that writes to them */
+    ms_progress_free(progress); /* after the sinks that draw it */
     if (close_secrets(&c) != 0) /* after the output that writes to it */
         status = 1;
     ms_dirlist_free(&dl); /* after the pipeline: it names its source with them */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/alloc.h"
 #include "../common/limits.h"
@@ -28,6 +29,8 @@ struct ms_source {
      * owned by the FILE that pcap or ng closes; NULL otherwise. */
     struct ms_instream *in;
     int linktype;
+    int pos_fd;    /* the file on disk, for ms_source_position; -1: none */
+    uint64_t size; /* its size */
     char name[256];
     char err[PCAP_ERRBUF_SIZE + 64];
 };
@@ -146,6 +149,10 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
         ms_free(s);
         return NULL;
     }
+    struct stat st;
+    bool regular = fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode);
+    s->pos_fd = regular && !is_stdin ? fileno(fp) : -1;
+    s->size = s->pos_fd >= 0 ? (uint64_t)st.st_size : 0;
     /* No read-ahead on stdin: the instream reads its descriptor directly. */
     if (is_stdin)
         setvbuf(stdin, NULL, _IONBF, 0);
@@ -160,8 +167,6 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
     /* A path that is no regular file (a pipe: -r <(zcat x.pcap.gz),
      * /dev/stdin) cannot be reopened from its start: read on from fp,
      * as standard input is, with the bytes already sniffed put back. */
-    struct stat st;
-    bool regular = fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode);
     if (is_stdin || !regular)
         return open_stream(s, fp, !is_stdin, MS_CODEC_NONE, head, got, filter, why, err, errlen);
     (void)fclose(fp); /* read only, reopened by path below */
@@ -174,6 +179,7 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
         ms_free(s);
         return NULL;
     }
+    s->pos_fd = fileno(pcap_file(s->pcap)); /* reopened: another descriptor */
     return finish_open(s, filter, why, err, errlen);
 }
 
@@ -186,6 +192,7 @@ struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_op
         return NULL;
     }
     snprintf(s->name, sizeof(s->name), "%s", iface);
+    s->pos_fd = -1;
     char perr[PCAP_ERRBUF_SIZE] = "";
     s->pcap = pcap_create(iface, perr);
     if (!s->pcap) {
@@ -327,6 +334,16 @@ int ms_source_linktype(const struct ms_source *s)
     if (s->ng)
         return ms_pcapng_first_linktype(s->ng);
     return s->linktype;
+}
+
+bool ms_source_position(const struct ms_source *s, uint64_t *done, uint64_t *total)
+{
+    off_t at = s->pos_fd >= 0 ? lseek(s->pos_fd, 0, SEEK_CUR) : -1;
+    if (at < 0)
+        return false;
+    *done = (uint64_t)at;
+    *total = s->size;
+    return true;
 }
 
 const char *ms_source_name(const struct ms_source *s)

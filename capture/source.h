@@ -49,6 +49,11 @@ int ms_source_linktype(const struct ms_source *s);
 bool ms_source_unreadable(const struct ms_source *s, char *err, size_t errlen,
                           void (*warn)(void *user, const char *line), void *user);
 const char *ms_source_name(const struct ms_source *s);
+/* How far a file is read: *done bytes of *total (0: not known) of the file
+ * on disk, compressed ones included (their compressed bytes; stdio reads
+ * ahead, so done runs up to a buffer early). false for live captures,
+ * standard input and pipes. */
+bool ms_source_position(const struct ms_source *s, uint64_t *done, uint64_t *total);
 /* Kernel counters of a live capture (pcap_stats): packets the kernel
  * received, dropped for lack of buffer room, and dropped by the interface
  * or its driver. MS_ERR_IO (and zeroes) for files or when unavailable. */

@@ -213,6 +213,24 @@ static inline struct ms_limits ms_limits_default(void)
 /* Community ids the JSON writer remembers (recent flows'); a power of 2. */
 #define MS_JSON_CID_MEMO 64
 #define MS_JSON_DEPTH_MAX 8
+/* --text's closing table (output/text_summary.c): servers (address, port,
+ * protocol) listed, the rest summed in one row that says how many; user
+ * names told apart per server (past it the count reads "256+"). */
+#define MS_TEXT_SUMMARY_SERVERS 32
+#define MS_TEXT_SUMMARY_ACCOUNTS 256
+/* --realtime (app/main.c): --speed from a hundredth to a thousand times
+ * the capture's pace; --max-gap up to a day; the replay sleeps in steps of
+ * at most MS_REPLAY_STEP_MS, so that Ctrl-C and the progress line are
+ * served while it waits. */
+#define MS_REPLAY_SPEED_MIN 0.01
+#define MS_REPLAY_SPEED_MAX 1000.0
+#define MS_REPLAY_GAP_MAX 86400.0
+#define MS_REPLAY_STEP_MS 100u
+/* The progress line on a terminal (output/progress.c): at most this long
+ * (it stays on one line of an 80-column terminal), redrawn at most every
+ * MS_PROGRESS_EVERY_MS. */
+#define MS_PROGRESS_LINE_MAX 80
+#define MS_PROGRESS_EVERY_MS 200u
 
 /* Session events (app/app_session.c): AUTH mechanisms kept from the clear
  * listings (real servers advertise fewer than 10), logins listed by user

@@ -16,6 +16,7 @@
 #include "sink.h"
 #include "stats.h"
 #include "text.h"
+#include "text_summary.h"
 
 /* The mime_errors codes that say a cap cut the message (counted for the
  * end-of-run warnings; dissectors/mime.c writes them). */
@@ -39,6 +40,8 @@ struct ms_output {
     char *tbuf;
     struct ms_jw *jw_free[MS_OUTPUT_JSON_WRITERS]; /* writers not in use */
     size_t n_free, n_jw;                           /* ... and made */
+    struct ms_text_view tv;                        /* --text: the day of the last line */
+    struct ms_text_summary *summ;                  /* --text: the closing table */
     struct ms_output_opts opts;
     pthread_mutex_t mu;
     _Atomic uint64_t counts[MS_EV_COUNT];
@@ -181,7 +184,9 @@ struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_o
         /* The text view writes to a FILE: give it one over our buffer. */
         out->tbuf = ms_malloc(MS_TEXT_RECORD_MAX);
         out->tfp = out->tbuf ? fmemopen(out->tbuf, MS_TEXT_RECORD_MAX, "w") : NULL;
-        if (!out->tfp) {
+        out->summ = ms_text_summary_new();
+        ms_text_view_init(&out->tv, o->color);
+        if (!out->tfp || !out->summ) {
             ms_output_free(out);
             return NULL;
         }
@@ -256,6 +261,8 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
 {
     struct ms_dedup_report rep = { 0 };
     pthread_mutex_lock(&out->mu);
+    /* Before --dedup: a repeated login is still a login of its account. */
+    ms_text_summary_add(out->summ, m, ev);
     if (out->opts.dedup && ev->kind == MS_EV_CREDENTIAL &&
         !ms_dedup_check(out->opts.dedup, m, ev, &rep)) {
         pthread_mutex_unlock(&out->mu);
@@ -271,7 +278,7 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
         hrc = ms_secrets_write_hashcat(out->opts.hashes, &ev->u.cred, &out->hashes_mode);
     if (out->opts.format == MS_OUTPUT_TEXT) {
         FILE *fp = text_begin(out);
-        enum ms_rc rc = text_end(out, ms_text_event_ex(fp, m, ev, &out->opts, &rep));
+        enum ms_rc rc = text_end(out, ms_text_line(fp, &out->tv, m, ev, &out->opts, &rep));
         pthread_mutex_unlock(&out->mu);
         if (out->opts.tee)
             (void)ms_output_event(out->opts.tee, m, ev); /* the page's loss is not the run's */
@@ -299,17 +306,38 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     return rc == MS_OK ? hrc : rc;
 }
 
+/* The text view's closing table, each of its lines one record. */
+static enum ms_rc text_summary(struct ms_output *out)
+{
+    FILE *fp = text_begin(out);
+    int w = ms_text_summary_write(out->summ, fp);
+    long len = ftell(out->tfp);
+    if (w < 0 || fflush(out->tfp) != 0 || len <= 0 || (size_t)len >= MS_TEXT_RECORD_MAX - 1) {
+        clearerr(out->tfp);
+        return MS_ERR_LIMIT;
+    }
+    for (char *p = out->tbuf, *end = out->tbuf + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        ms_sinks_write(out->sinks, p, n);
+        p += n + 1;
+    }
+    return MS_OK;
+}
+
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n)
 {
-    enum ms_rc rc;
-    pthread_mutex_lock(&out->mu);
     if (out->opts.format == MS_OUTPUT_TEXT) {
-        FILE *fp = text_begin(out);
-        rc = text_end(out, ms_text_stats(fp, ts_us, v, n));
+        /* People read the text view: the engine counters stay in the JSON
+         * stats event, the text view has a table of what was found. */
+        (void)ts_us;
+        (void)v;
+        (void)n;
+        pthread_mutex_lock(&out->mu);
+        enum ms_rc rc = text_summary(out);
         pthread_mutex_unlock(&out->mu);
         return rc;
     }
-    pthread_mutex_unlock(&out->mu);
     return write_json_line(out, ms_json_stats(ts_us, out->opts.host, v, n));
 }
 
@@ -360,6 +388,7 @@ void ms_output_free(struct ms_output *out)
     if (out->tfp)
         (void)fclose(out->tfp); /* our buffer: nothing to lose */
     pthread_mutex_destroy(&out->mu);
+    ms_text_summary_free(out->summ);
     ms_free(out->tbuf);
     for (size_t i = 0; i < out->n_free; i++) {
         ms_jw_free(out->jw_free[i]);

@@ -61,6 +61,7 @@ struct ms_output_opts {
     /* --web: every event written (not one --dedup suppressed) is then
      * given to this output too, rendered under its own options. */
     struct ms_output *tee;
+    bool color; /* --text: ANSI colours (main decides: a terminal, no NO_COLOR) */
 };
 
 /* An address as text: IPv4 dotted; IPv6 in RFC 5952 form when compress,

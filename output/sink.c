@@ -211,6 +211,7 @@ static enum ms_rc parse_spec(struct ms_sinks *set, struct ms_sink *s, const char
     case MS_SINK_KIND_COUNT:
         if (strcmp(arg, "-") == 0) {
             s->fp = stdout;
+            s->tty = isatty(STDOUT_FILENO) == 1;
             return MS_OK;
         }
         s->path = ms_strdup(arg);
@@ -222,6 +223,7 @@ static enum ms_rc parse_spec(struct ms_sinks *set, struct ms_sink *s, const char
             return MS_ERR_IO;
         }
         s->own_fp = true;
+        s->tty = isatty(fileno(s->fp)) == 1; /* -o /dev/tty */
         return MS_OK;
     }
     if (!s->path) {

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "../common/rc.h"
+#include "progress.h"
 #include "sink_queue.h"
 
 /* Kinds, as the stats event names them (output.sink.<kind>.*). */
@@ -39,6 +40,8 @@ struct ms_sinks_opts {
     size_t queue_bytes;                /* per sink; 0: MS_SINK_QUEUE_BYTES_DEFAULT */
     const char *syslog_socket;         /* NULL: /dev/log */
     const char *ident;                 /* syslog tag; NULL: "mailspill" */
+    struct ms_progress *progress;      /* a file sink on a terminal takes this progress
+                                        * line away around each record (NULL: none) */
 };
 
 struct ms_sinks;

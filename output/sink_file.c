@@ -42,6 +42,9 @@ void ms_sink_file_reopen(struct ms_sink *s)
     s->fp = nfp;
 }
 
+static enum ms_sink_wr write_all(struct ms_sink *s, int fd, struct iovec *v, int n, char *err,
+                                 size_t errlen);
+
 /* Written with writev, never through the FILE's buffer: a record is whole
  * on its way out, and a writer left blocked on a pipe nobody reads
  * (ms_sinks_close) leaves nothing in a stdio buffer for exit to flush
@@ -53,6 +56,7 @@ static enum ms_sink_wr file_write(struct ms_sink *s, const struct iovec *rec, ch
     struct iovec *v = iov;
     int n = 2;
     int fd = fileno(s->fp);
+    struct ms_progress *pg = s->tty ? s->o->progress : NULL;
     if (fd < 0) {
         /* A stream without a descriptor (a memory stream: tests). */
         if (fwrite(rec->iov_base, 1, rec->iov_len, s->fp) == rec->iov_len &&
@@ -62,6 +66,16 @@ static enum ms_sink_wr file_write(struct ms_sink *s, const struct iovec *rec, ch
         clearerr(s->fp);
         return MS_SINK_WR_FAILED;
     }
+    /* On a terminal, the progress line makes way for the record. */
+    ms_progress_pause(pg);
+    enum ms_sink_wr wr = write_all(s, fd, v, n, err, errlen);
+    ms_progress_resume(pg);
+    return wr;
+}
+
+static enum ms_sink_wr write_all(struct ms_sink *s, int fd, struct iovec *v, int n, char *err,
+                                 size_t errlen)
+{
     while (n > 0) {
         ssize_t w = writev(fd, v, n);
         if (w < 0 && errno == EINTR)

@@ -49,6 +49,7 @@ struct ms_sink {
     size_t max_record;             /* larger records are dropped (0: the queue's cap only) */
     FILE *fp;                      /* file sinks */
     bool own_fp;                   /* opened here (closed here, reopened on SIGHUP) */
+    bool tty;                      /* a file sink on a terminal (the progress line) */
     int fd;                        /* socket sinks; -1 */
     void *redis;                   /* redisContext */
     pthread_mutex_t fd_mu;         /* guards shut_fd */

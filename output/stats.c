@@ -5,7 +5,6 @@
 #include "stats.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "json.h"
 
@@ -64,21 +63,4 @@ struct json_object *ms_json_stats(uint64_t ts_us, const char *host, const struct
                                json_object_new_int64((int64_t)(v[i].value & INT64_MAX)));
     }
     return root;
-}
-
-int ms_text_stats(FILE *fp, uint64_t ts_us, const struct ms_stat *v, size_t n)
-{
-    time_t secs = (time_t)(ts_us / 1000000u);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    if (fprintf(fp, "%02d:%02d:%02d STATS", tm.tm_hour, tm.tm_min, tm.tm_sec) < 0)
-        return -1;
-    /* A person reads this line: zero counters say nothing, JSON has them all. */
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].value == 0)
-            continue;
-        if (fprintf(fp, " %s=%llu", v[i].name, (unsigned long long)v[i].value) < 0)
-            return -1;
-    }
-    return fputc('\n', fp) == EOF ? -1 : 0;
 }

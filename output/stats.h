@@ -1,4 +1,5 @@
-/* Rendering of the stats event (counters of a run), JSON and text. */
+/* Rendering of the stats event (counters of a run) in JSON; the text view
+ * closes with a table instead (output/text_summary.h). */
 #ifndef MS_STATS_H
 #define MS_STATS_H
 
@@ -10,7 +11,5 @@
  * {nested by dotted names}}; NULL on ENOMEM. The caller owns the object. */
 struct json_object *ms_json_stats(uint64_t ts_us, const char *host, const struct ms_stat *v,
                                   size_t n);
-/* "HH:MM:SS STATS name=value ..." on one line; < 0 on a write error. */
-int ms_text_stats(FILE *fp, uint64_t ts_us, const struct ms_stat *v, size_t n);
 
 #endif

@@ -36,13 +36,17 @@ static bool steers(uint32_t cp)
  * rule as the JSON view's, common/utf8.h: surrogates and code points past
  * U+10FFFF included) and steering characters are escaped as \xNN per
  * byte, so a crafted user name can neither move the cursor, change colours
- * nor reorder or break the line it is shown on. */
-static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
+ * nor reorder or break the line it is shown on. quoted: between double
+ * quotes, with '"' and '\\' escaped too, so a value's end is never in
+ * doubt (a user name "cram user-86h29b" is one name, not two words). */
+static void put_esc(FILE *fp, struct ms_bytes b, size_t max, bool quoted, bool wrap)
 {
     if (!b.p) {
         fputs("-", fp);
         return;
     }
+    if (wrap)
+        fputc('"', fp);
     size_t n = b.len < max ? b.len : max;
     for (size_t i = 0; i < n;) {
         uint32_t cp = 0;
@@ -54,39 +58,85 @@ static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
             for (size_t j = 0; j < k; j++)
                 fprintf(fp, "\\x%02x", b.p[i + j]);
             i += k;
+        } else if (quoted && (cp == '"' || cp == '\\')) {
+            fputc('\\', fp);
+            fputc((int)cp, fp);
+            i++;
         } else {
-            /* A short write sets ferror(fp), which ms_text_event returns
+            /* A short write sets ferror(fp), which ms_text_line returns
              * as -1, as for the fprintf around. */
             (void)fwrite(b.p + i, 1, k, fp);
             i += k;
         }
     }
+    if (wrap)
+        fputc('"', fp);
     if (n < b.len)
         fputs("...", fp);
 }
 
+static void put_safe(FILE *fp, struct ms_bytes b, size_t max)
+{
+    put_esc(fp, b, max, false, false);
+}
+
+static void put_quoted(FILE *fp, struct ms_bytes b, size_t max)
+{
+    put_esc(fp, b, max, true, true);
+}
+
+/* ANSI SGR colours (README "Text view": only on a terminal). */
+#define C_DIM "2"
+#define C_BOLD "1"
+#define C_USER "1;33"
+#define C_SECRET "1;31"
+#define C_BAD "1;31"
+#define C_GOOD "32"
+#define C_WARN "33"
+#define C_MSG "36"
+#define C_ANOM "35"
+
+static void color(FILE *fp, const struct ms_text_view *tv, const char *sgr)
+{
+    if (tv->color)
+        fprintf(fp, "\033[%sm", sgr);
+}
+
+static void reset(FILE *fp, const struct ms_text_view *tv)
+{
+    if (tv->color)
+        fputs("\033[0m", fp);
+}
+
 /* A password or token under the secrets policy (README "Secrets"), as
- * the JSON view gives it: a fixed "********" when redacted, which says
- * nothing of its length. */
-static void put_secret(FILE *fp, struct ms_bytes secret, const struct ms_output_opts *opts)
+ * the JSON view gives it: a fixed ******** when redacted, which says
+ * nothing of its length; the mask and the clear value quoted. */
+static void put_secret(FILE *fp, const struct ms_text_view *tv, struct ms_bytes secret,
+                       const struct ms_output_opts *opts)
 {
     char hex[MS_HMAC_HEX_LEN + 1];
+    color(fp, tv, C_SECRET);
     switch (opts->secrets) {
     case MS_SECRETS_CLEAR:
-        put_safe(fp, secret, 256);
+        put_quoted(fp, secret, 256);
+        reset(fp, tv);
         return;
     case MS_SECRETS_MASK: {
         struct ms_mask m;
         ms_secret_mask(secret, &m);
-        put_safe(fp, m.first, m.first.len);
+        fputc('"', fp);
+        put_esc(fp, m.first, m.first.len, true, false);
         for (size_t i = 0; i < m.stars; i++)
             fputc('*', fp);
-        put_safe(fp, m.last, m.last.len);
+        put_esc(fp, m.last, m.last.len, true, false);
+        fputc('"', fp);
+        reset(fp, tv);
         return;
     }
     case MS_SECRETS_HASH:
         if (ms_secret_hmac(opts->hmac_key, opts->hmac_key_len, secret, hex)) {
             fprintf(fp, "hmac:%s", hex);
+            reset(fp, tv);
             return;
         }
         break;
@@ -94,6 +144,7 @@ static void put_secret(FILE *fp, struct ms_bytes secret, const struct ms_output_
         break;
     }
     fputs("********", fp);
+    reset(fp, tv);
 }
 
 static void put_upper(FILE *fp, const char *s)
@@ -144,22 +195,134 @@ static void put_session(FILE *fp, const struct ms_ev_session *e)
         fprintf(fp, " anomalies=%llu", (unsigned long long)e->anomalies);
 }
 
-int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
-                  const struct ms_output_opts *opts)
+void ms_text_view_init(struct ms_text_view *tv, bool color)
 {
-    return ms_text_event_ex(fp, m, ev, opts, NULL);
+    tv->color = color;
+    tv->year = -1;
+    tv->yday = -1;
+    tzset(); /* localtime_r need not read TZ itself */
 }
 
-int ms_text_event_ex(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
-                     const struct ms_output_opts *opts, const struct ms_dedup_report *rep)
+/* Local time: the date and the zone on a view's first line and on the
+ * first line of each new day, the time of day on the others. */
+static void put_time(FILE *fp, struct ms_text_view *tv, uint64_t ts_us)
 {
-    time_t secs = (time_t)(m->ts_us / 1000000u);
+    time_t secs = (time_t)(ts_us / 1000000u);
     struct tm tm;
-    gmtime_r(&secs, &tm);
-    char hms[16];
-    strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
-    fprintf(fp, "%s ", hms);
+    char buf[64];
+    if (!localtime_r(&secs, &tm))
+        memset(&tm, 0, sizeof(tm));
+    bool new_day = tm.tm_year != tv->year || tm.tm_yday != tv->yday;
+    tv->year = tm.tm_year;
+    tv->yday = tm.tm_yday;
+    if (strftime(buf, sizeof(buf), new_day ? "%Y-%m-%d %H:%M:%S %Z (UTC%z)" : "%H:%M:%S", &tm) == 0)
+        snprintf(buf, sizeof(buf), "??:??:??");
+    color(fp, tv, C_DIM);
+    fputs(buf, fp);
+    reset(fp, tv);
+    fputc(' ', fp);
+}
+
+static const char *outcome_color(enum ms_outcome o)
+{
+    return o == MS_OUTCOME_SUCCESS ? C_BAD : o == MS_OUTCOME_FAILURE ? C_GOOD : C_WARN;
+}
+
+static void put_credential(FILE *fp, const struct ms_text_view *tv, const struct ms_flow_meta *m,
+                           const struct ms_ev_credential *c, const struct ms_output_opts *opts,
+                           const struct ms_dedup_report *rep)
+{
+    char label[64];
+    ms_mechanism_label(c, label, sizeof(label));
+    fprintf(fp, "%s ", label);
+    color(fp, tv, C_USER);
+    if (c->username.p)
+        put_quoted(fp, c->username, 256);
+    else
+        fputs("(no user name)", fp);
+    reset(fp, tv);
+    struct ms_bytes secret = c->password.p ? c->password : c->token;
+    if (secret.p) {
+        fputs(" / ", fp);
+        put_secret(fp, tv, secret, opts);
+    } else if (c->hashcat.p) {
+        /* The line is what a cracker needs: shown where secrets are
+         * (README "Secrets": clear only), its mode everywhere. */
+        fprintf(fp, " / hashcat -m %d", c->hashcat_mode);
+        if (opts->secrets == MS_SECRETS_CLEAR) {
+            fputc(' ', fp);
+            color(fp, tv, C_SECRET);
+            put_quoted(fp, c->hashcat, 1024);
+            reset(fp, tv);
+        }
+    }
+    fputs(" (", fp);
+    color(fp, tv, outcome_color(c->outcome));
+    fputs(outcome_text(c->outcome), fp);
+    reset(fp, tv);
+    fputc(')', fp);
+    if (c->incomplete)
+        fputs(" [incomplete]", fp);
+    if (rep && rep->suppressed) {
+        time_t first = (time_t)(rep->first_us / 1000000u);
+        struct tm ftm;
+        char fhms[16];
+        localtime_r(&first, &ftm);
+        strftime(fhms, sizeof(fhms), "%H:%M:%S", &ftm);
+        fprintf(fp, " [%llu more since %s, not shown: --dedup]",
+                (unsigned long long)rep->suppressed, fhms);
+    }
+    if (m->evidence)
+        fprintf(fp, " [evidence %s]", m->evidence); /* digits and ".pcap" */
+}
+
+/* A message in words: what is missing says so ("without a subject"), and a
+ * cut one says it was cut, rather than "-" and a size of 0. */
+static void put_email(FILE *fp, const struct ms_text_view *tv, const struct ms_ev_email *e)
+{
+    fprintf(fp, "%s %s", e->command ? e->command : "?",
+            e->partial ? "part of a message" : "message");
+    color(fp, tv, C_MSG);
+    if (e->subject.p) {
+        fputc(' ', fp);
+        put_quoted(fp, e->subject, 120);
+    } else {
+        fputs(" without a subject", fp);
+    }
+    reset(fp, tv);
+    if (e->from.p) {
+        fputs(" from ", fp);
+        put_quoted(fp, e->from, 120);
+    } else {
+        fputs(", sender not seen", fp);
+    }
+    if (e->size == 0 && e->truncated)
+        fputs(" (none of its content was seen", fp);
+    else
+        fprintf(fp, " (%llu bytes", (unsigned long long)e->size);
+    if (e->n_attachments) {
+        fprintf(fp, ", %zu attachment%s:", e->n_attachments, e->n_attachments > 1 ? "s" : "");
+        for (size_t i = 0; i < e->n_attachments; i++) {
+            fputc(' ', fp);
+            put_quoted(fp, e->attachments[i].filename, 80);
+        }
+    }
+    fputc(')', fp);
+    if (e->truncated) {
+        color(fp, tv, C_WARN);
+        fputs(" cut short: a gap in the capture, a cap or its end", fp);
+        reset(fp, tv);
+    }
+}
+
+int ms_text_line(FILE *fp, struct ms_text_view *tv, const struct ms_flow_meta *m,
+                 const struct ms_event *ev, const struct ms_output_opts *opts,
+                 const struct ms_dedup_report *rep)
+{
+    put_time(fp, tv, m->ts_us);
+    color(fp, tv, C_BOLD);
     put_upper(fp, ev->app_proto ? ev->app_proto : "tcp");
+    reset(fp, tv);
     /* People read these: IPv6 short (RFC 5952) and in brackets, so the
      * port stays readable. */
     char src[MS_ADDR_STRLEN], dst[MS_ADDR_STRLEN];
@@ -170,68 +333,45 @@ int ms_text_event_ex(FILE *fp, const struct ms_flow_meta *m, const struct ms_eve
     fprintf(fp, " -> %s%s%s:%u ", v6 ? "[" : "", dst, v6 ? "]" : "", m->dest_port);
 
     switch (ev->kind) {
-    case MS_EV_CREDENTIAL: {
-        const struct ms_ev_credential *c = &ev->u.cred;
-        char label[64];
-        ms_mechanism_label(c, label, sizeof(label));
-        fprintf(fp, "%s ", label);
-        put_safe(fp, c->username, 256);
-        struct ms_bytes secret = c->password.p ? c->password : c->token;
-        if (secret.p) {
-            fputs(" / ", fp);
-            put_secret(fp, secret, opts);
-        } else if (c->hashcat.p) {
-            fprintf(fp, " / hashcat -m %d", c->hashcat_mode);
-        }
-        fprintf(fp, " (%s)", outcome_text(c->outcome));
-        if (c->incomplete)
-            fputs(" [incomplete]", fp);
-        if (rep && rep->suppressed) {
-            time_t first = (time_t)(rep->first_us / 1000000u);
-            struct tm ftm;
-            char fhms[16];
-            gmtime_r(&first, &ftm);
-            strftime(fhms, sizeof(fhms), "%H:%M:%S", &ftm);
-            fprintf(fp, " [%llu more since %s, not shown: --dedup]",
-                    (unsigned long long)rep->suppressed, fhms);
-        }
-        if (m->evidence)
-            fprintf(fp, " [evidence %s]", m->evidence); /* digits and ".pcap" */
+    case MS_EV_CREDENTIAL:
+        put_credential(fp, tv, m, &ev->u.cred, opts, rep);
         break;
-    }
-    case MS_EV_EMAIL: {
-        const struct ms_ev_email *e = &ev->u.email;
-        fprintf(fp, "%s message \"", e->command ? e->command : "?");
-        put_safe(fp, e->subject, 120);
-        fputs("\" from ", fp);
-        put_safe(fp, e->from, 120);
-        fprintf(fp, " (%llu bytes", (unsigned long long)e->size);
-        if (e->n_attachments) {
-            fprintf(fp, ", %zu attachment%s:", e->n_attachments, e->n_attachments > 1 ? "s" : "");
-            for (size_t i = 0; i < e->n_attachments; i++) {
-                fputc(' ', fp);
-                put_safe(fp, e->attachments[i].filename, 80);
-            }
-        }
-        fputc(')', fp);
-        if (e->truncated)
-            fputs(" [truncated]", fp);
+    case MS_EV_EMAIL:
+        put_email(fp, tv, &ev->u.email);
         break;
-    }
     case MS_EV_ANOMALY:
-        fprintf(fp, "anomaly %s: ", ev->u.anomaly.code);
+        color(fp, tv, C_ANOM);
+        fprintf(fp, "anomaly %s", ev->u.anomaly.code);
+        reset(fp, tv);
+        fputs(": ", fp);
         put_safe(fp, ev->u.anomaly.detail, 200);
         break;
     case MS_EV_SESSION:
         put_session(fp, &ev->u.session);
         break;
     case MS_EV_STARTTLS_STRIPPED:
+        color(fp, tv, C_BAD);
         fprintf(fp, "STARTTLS STRIPPED: offered in flow %llu, not in this one (flow %llu)",
                 (unsigned long long)ev->u.stripped.offered_flow_id, (unsigned long long)m->flow_id);
+        reset(fp, tv);
         break;
     case MS_EV_COUNT:
         break;
     }
     fputc('\n', fp);
     return ferror(fp) ? -1 : 0;
+}
+
+int ms_text_event(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
+                  const struct ms_output_opts *opts)
+{
+    return ms_text_event_ex(fp, m, ev, opts, NULL);
+}
+
+int ms_text_event_ex(FILE *fp, const struct ms_flow_meta *m, const struct ms_event *ev,
+                     const struct ms_output_opts *opts, const struct ms_dedup_report *rep)
+{
+    struct ms_text_view tv;
+    ms_text_view_init(&tv, false);
+    return ms_text_line(fp, &tv, m, ev, opts, rep);
 }

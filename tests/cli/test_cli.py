@@ -159,12 +159,13 @@ def test_text_view():
     r = run(["--text", "-r", DEMO])
     assert r.returncode == 0
     lines = r.stdout.decode().splitlines()
-    pat = re.compile(r"^\d\d:\d\d:\d\d POP3 10\.0\.0\.5:\d+ -> 10\.0\.0\.1:110 USER/PASS "
-                     + re.escape(USER) + r" / \*{8} \(accepted\)$")
+    # The first line has the date and the zone first (README "Text view").
+    pat = re.compile(r"^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d( \S+ \(UTC[+-]\d{4}\))? POP3 10\.0\.0\.5:\d+ -> 10\.0\.0\.1:110 USER/PASS "
+                     + re.escape(f'"{USER}"') + r" / \*{8} \(accepted\)$")
     assert any(pat.match(l) for l in lines), lines
     assert PASSWORD not in r.stdout.decode()
     shown = run(["--text", "--show-passwords", "-r", DEMO]).stdout.decode()
-    assert f"USER/PASS {USER} / {PASSWORD} (accepted)" in shown, shown
+    assert f'USER/PASS "{USER}" / "{PASSWORD}" (accepted)' in shown, shown
     # Each login's line says what the server answered (the expected file's
     # outcome), one line per login, in order.
     words = {"success": "accepted", "failure": "rejected", "unknown": "outcome unknown"}
@@ -173,7 +174,7 @@ def test_text_view():
     got = [l for l in shown.splitlines() if re.search(r" (USER/PASS|AUTH |APOP|LOGIN)", l)]
     assert len(got) == len(want), (got, want)
     for line, (user, pw, word) in zip(got, want):
-        assert line.endswith(f" {user} / {pw} ({word})"), (line, word)
+        assert line.endswith(f' "{user}" / "{pw}" ({word})'), (line, word)
 
 
 def test_output_file():

@@ -142,7 +142,7 @@ def main():
         r = subprocess.run([BIN, "--text", "--dedup", str(PERIOD), "-r", cap], capture_output=True,
                            timeout=60)
         lines = r.stdout.decode().splitlines()
-        logins = [l for l in lines if " USER/PASS alice " in l]
+        logins = [l for l in lines if ' USER/PASS "alice" ' in l]
         more = [l for l in logins if "[4 more since " in l and "not shown: --dedup]" in l]
         check(len(logins) == 8 and len(more) == 4, f"--text: {lines}")
 

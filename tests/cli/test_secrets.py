@@ -110,7 +110,7 @@ def test_modes_and_alias():
     assert masked[0]["password_masked"] == "S************w", masked[0]
     assert masked[0]["password_length"] == 14, masked[0]
     text = run(["--text", "--passwords", "mask", "-r", DEMO]).stdout.decode()
-    assert " alice / S************w (accepted)" in text, text
+    assert ' "alice" / "S************w" (accepted)' in text, text
     for c, e in zip(masked, CLEAR):
         # The alert does not depend on the mode.
         assert set(c) - {"password_masked", "password_length"} == set(e) - {"password"}
@@ -130,7 +130,7 @@ def test_hash_key_file():
             # logins use one password.
             assert PASSWORDS[0] == PASSWORDS[2] and got[0] == got[2] and got[0] != got[1]
             t = run(["--text", "--passwords", "hash", "--hash-key", key, "-r", DEMO])
-            assert f" alice / hmac:{hmacs(text)[0]} (accepted)" in t.stdout.decode()
+            assert f' "alice" / hmac:{hmacs(text)[0]} (accepted)' in t.stdout.decode()
         # A line end is dropped only from a one-line text key: one with
         # another line end before it is used whole.
         write(key, text + b"\n\n")

@@ -214,6 +214,7 @@ def forms(secret):
             out.add(re.sub(r"\\u[0-9a-f]{4}", lambda m: m.group(0).upper().replace("\\U", "\\u"),
                            v).encode("utf-8", "surrogatepass"))
     out.add(text_form(secret))
+    out.add(text_form(secret, quoted=True))
     return out
 
 
@@ -223,15 +224,20 @@ def steers(cp):
         or 0x202a <= cp <= 0x202e or 0x2066 <= cp <= 0x2069
 
 
-def text_form(secret):
+def text_form(secret, quoted=False):
     """The secret as the --text view writes captured bytes: controls and
-    steering characters as \\xNN per byte."""
+    steering characters as \\xNN per byte; quoted (user names, secrets:
+    between double quotes), '"' and '\\' escaped with a '\\' too."""
     out = b""
     for ch in secret:
         b = ch.encode("utf-8", "surrogatepass")
         cp = ord(ch)
-        out += "".join(f"\\x{x:02x}" for x in b).encode() if cp < 0x20 or cp == 0x7f \
-            or steers(cp) else b
+        if cp < 0x20 or cp == 0x7f or steers(cp):
+            out += "".join(f"\\x{x:02x}" for x in b).encode()
+        elif quoted and ch in '"\\':
+            out += b"\\" + b
+        else:
+            out += b
     return out
 
 
@@ -385,7 +391,9 @@ def check_text(out, shown, mode, what):
         v = c.get("password", c.get("token"))
         if not isinstance(v, str) or not printable(v):
             continue
-        want = {"redact": "********", "mask": mask_of(v), "hash": "hmac:" + hmac_of(v)}[mode]
+        # The mask is quoted, '"' and '\\' in it escaped (output/text.c).
+        quoted = '"' + mask_of(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        want = {"redact": "********", "mask": quoted, "hash": "hmac:" + hmac_of(v)}[mode]
         if f" / {want} (" not in out:
             print(f"SECRETS: {what}: no line shows {want!r} for a secret of {len(v)} characters")
             ok = False

@@ -141,10 +141,16 @@ def test_stats_event_json():
 
 
 def test_stats_text():
+    """The text view ends with its summary table, not the engine counters
+    (they stay in the JSON stats event); --no-stats leaves it out."""
     r = run(["--text", "--stats", "-r", DEMO])
-    last = r.stdout.decode().splitlines()[-1]
-    _, recs = records(DEMO)
-    assert " STATS " in last and f"decoder.pkts={len(recs)}" in last, last
+    lines = r.stdout.decode().splitlines()
+    assert "STATS" not in r.stdout.decode() and "decoder.pkts" not in r.stdout.decode(), lines
+    assert lines[-1].split()[0] == "total", lines[-1]
+    sessions = sum(1 for e in events(run(["-r", DEMO]).stdout) if e["event_type"] == "session")
+    assert int(lines[-1].split()[1]) == sessions, (lines[-1], sessions)
+    out = run(["--text", "--no-stats", "-r", DEMO]).stdout.decode()
+    assert "Summary" not in out and " total " not in out, out
 
 
 def test_flow_cap_warning():

@@ -261,34 +261,39 @@ static void test_text_modes(void **state)
     char want[128], hex[MS_HMAC_HEX_LEN + 1];
     hex_of(PASSWORD, strlen(PASSWORD), KEY, sizeof(KEY) - 1, hex);
     char *l = text_line(MS_SECRETS_REDACT, &ev);
-    assert_non_null(strstr(l, " alice / ******** (accepted)"));
+    assert_non_null(strstr(l, " \"alice\" / ******** (accepted)"));
     assert_absent(l, PASSWORD);
     free(l);
     l = text_line(MS_SECRETS_MASK, &ev);
-    assert_non_null(strstr(l, " alice / S************w (accepted)"));
+    assert_non_null(strstr(l, " \"alice\" / \"S************w\" (accepted)"));
     free(l);
     l = text_line(MS_SECRETS_HASH, &ev);
-    snprintf(want, sizeof(want), " alice / hmac:%s (accepted)", hex);
+    snprintf(want, sizeof(want), " \"alice\" / hmac:%s (accepted)", hex);
     assert_non_null(strstr(l, want));
     free(l);
     l = text_line(MS_SECRETS_CLEAR, &ev);
-    assert_non_null(strstr(l, " alice / " PASSWORD " (accepted)"));
+    assert_non_null(strstr(l, " \"alice\" / \"" PASSWORD "\" (accepted)"));
     free(l);
     /* A mask's ends are escaped like any captured byte. */
     ev.u.cred.password = ms_bytes_of("\x1b"
                                      "bcdefgh",
                                      8);
     l = text_line(MS_SECRETS_MASK, &ev);
-    assert_non_null(strstr(l, " / \\x1b******h ("));
+    assert_non_null(strstr(l, " / \"\\x1b******h\" ("));
     free(l);
-    /* A challenge/response login shows its hashcat mode, never the line. */
+    /* A challenge/response login shows its hashcat mode; the line only
+     * where secrets are shown (clear), quoted. */
     ev.u.cred.password = MS_BYTES_NONE;
-    for (int m = MS_SECRETS_REDACT; m <= MS_SECRETS_CLEAR; m++) {
+    for (int m = MS_SECRETS_REDACT; m < MS_SECRETS_CLEAR; m++) {
         l = text_line((enum ms_secrets)m, &ev);
         assert_non_null(strstr(l, " / hashcat -m 20 ("));
         assert_absent(l, RESPONSE);
         free(l);
     }
+    l = text_line(MS_SECRETS_CLEAR, &ev);
+    assert_non_null(strstr(l, " / hashcat -m 20 \""));
+    assert_non_null(strstr(l, RESPONSE));
+    free(l);
 }
 
 static void test_hashcat_lines(void **state)
