@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The --web page in a real browser: Debian's chromium, headless, driven
-over its DevTools protocol (python3-websocket). mailspill reads a capture
-made here (a user name, subject and attachment name that are HTML) and the
-bundled STARTTLS-stripping capture, with --web on loopback; the page must
+over its DevTools protocol (python3-websocket). mailspill replays (--realtime, idle
+stretches cut to 0.3 s) a capture made here (a user name, subject and
+attachment name that are HTML) and the bundled STARTTLS-stripping capture,
+with --web on loopback; the page must
 then show:
 
 - a login card per credential alert, newest first, in the order of their
@@ -115,7 +116,10 @@ def main(tmp):
     logins = [e for e in events if e["event_type"] == "alert" and "credential" in e]
     emails = [e for e in events if e["event_type"] == "email"]
     stripped = {(e["src_port"], e["dest_port"]) for e in events if "starttls_stripped" in e}
-    web = weblib.Web(BIN, args + ["-o", os.devnull], "0", wait_read=False)
+    # Replayed at the captures' pace (idle stretches cut to 0.3 s), as a
+    # trainer replays a recording: the cards come while the page is open.
+    web = weblib.Web(BIN, args + ["-o", os.devnull, "--realtime", "--max-gap", "0.3"], "0",
+                     wait_read=False)
     chrome = None
     try:
         chrome, tab = start_chromium(tmp, web.url)
