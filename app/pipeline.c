@@ -332,9 +332,11 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
     struct ms_pkt p;
     memset(&p, 0, sizeof(p));
     p.ts_us = ts_us;
-    /* Decoded again: cheaper than copying the reader's pointers' layout. */
-    enum ms_decode_status ds = datagram ? ms_decode_ip(bytes, len, &p)
-                                        : ms_decode_frame(linktype, bytes, len, &p);
+    /* Decoded again: cheaper than copying the reader's pointers' layout.
+     * The reader verified and counted the checksum (tcp.checksum_errors):
+     * it is not summed again. */
+    enum ms_decode_status ds = datagram ? ms_decode_ip_again(bytes, len, &p)
+                                        : ms_decode_frame_again(linktype, bytes, len, &p);
     if (ds != MS_DECODE_TCP)
         return; /* cannot be: the reader decoded the same bytes to TCP */
     pl->frame = datagram ? NULL : bytes;

@@ -195,7 +195,7 @@ static enum ms_decode_status decode_tcp(const uint8_t *p, size_t len, struct ms_
     out->payload_len = len - hlen;
     out->tcp_csum_checked = false;
     out->tcp_csum_bad = false;
-    if (complete && pseudo_dst) {
+    if (complete && pseudo_dst && !out->tcp_csum_skip) {
         out->tcp_csum_checked = true;
         out->tcp_csum_bad = ms_tcp_checksum(out->ip_version, out->src, pseudo_dst, p, len) != 0;
     }
@@ -352,6 +352,13 @@ static enum ms_decode_status decode_ip(const uint8_t *p, size_t len, struct ms_p
 
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out)
 {
+    out->tcp_csum_skip = false;
+    return decode_ip(p, len, out, 0);
+}
+
+enum ms_decode_status ms_decode_ip_again(const uint8_t *p, size_t len, struct ms_pkt *out)
+{
+    out->tcp_csum_skip = true;
     return decode_ip(p, len, out, 0);
 }
 
@@ -770,5 +777,13 @@ static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen
 enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t caplen,
                                       struct ms_pkt *out)
 {
+    out->tcp_csum_skip = false;
+    return decode_link(linktype, frame, caplen, out, true);
+}
+
+enum ms_decode_status ms_decode_frame_again(int linktype, const uint8_t *frame, size_t caplen,
+                                            struct ms_pkt *out)
+{
+    out->tcp_csum_skip = true;
     return decode_link(linktype, frame, caplen, out, true);
 }

@@ -33,6 +33,7 @@ struct ms_pkt {
      * still processed; see tcp_csum_checked for whether a check was possible. */
     bool tcp_csum_bad;
     bool tcp_csum_checked;
+    bool tcp_csum_skip; /* decoding through ms_decode_*_again */
 };
 
 enum ms_decode_status {
@@ -57,6 +58,13 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
 
 /* Decodes from the IP header on (raw IP links, and after link layers). */
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out);
+
+/* The same without verifying the TCP checksum (tcp_csum_checked stays
+ * false): for bytes decoded, verified and counted once already (--threads'
+ * workers decode the reader's frames again). */
+enum ms_decode_status ms_decode_frame_again(int linktype, const uint8_t *frame, size_t caplen,
+                                            struct ms_pkt *out);
+enum ms_decode_status ms_decode_ip_again(const uint8_t *p, size_t len, struct ms_pkt *out);
 
 /* Internet checksum (RFC 1071) of the TCP segment seg[0..len) with the
  * IPv4 or IPv6 pseudo-header; 0 when the stored checksum is right. */
