@@ -518,6 +518,8 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
             stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
                            "out of memory: no message of this flow is extracted");
         }
+    } else {
+        a->sink.tap = &c->tap; /* no --extract: there for its sha256 */
     }
     a->dst = d->create(c->lim, &a->sink);
     if (!a->dst) {

@@ -52,6 +52,7 @@ struct ms_app_ctx {
     struct ms_msg_tap tap;                /* --extract; msg_begin NULL: none */
     struct ms_evidence *evidence;         /* --evidence; NULL: off */
     struct ms_tls_memo *tls_memo;         /* servers that offered STARTTLS (stripping) */
+    struct evp_md_st *sha256;             /* the sinks' (ms_sink.sha256); may be NULL */
     /* --threads: called before each use of a shared tls_memo (NULL: one
      * thread), app/engine.c */
     void (*memo_order)(void *user);

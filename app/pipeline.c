@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/sha256.h"
 
 #include "../capture/decode.h"
 #include "../capture/defrag.h"
@@ -332,10 +333,11 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
     struct ms_pkt p;
     memset(&p, 0, sizeof(p));
     p.ts_us = ts_us;
-    /* Decoded again: cheaper than copying the reader's pointers' layout. */
-    /* The checksum: counted by the reader. */
-    enum ms_decode_status ds = datagram ? ms_decode_ip_ex(bytes, len, &p, false)
-                                        : ms_decode_frame_ex(linktype, bytes, len, &p, false);
+    /* Decoded again: cheaper than copying the reader's pointers' layout.
+     * The reader verified and counted the checksum (tcp.checksum_errors):
+     * it is not summed again. */
+    enum ms_decode_status ds = datagram ? ms_decode_ip_again(bytes, len, &p)
+                                        : ms_decode_frame_again(linktype, bytes, len, &p);
     if (ds != MS_DECODE_TCP)
         return; /* cannot be: the reader decoded the same bytes to TCP */
     pl->frame = datagram ? NULL : bytes;
@@ -377,6 +379,9 @@ static struct ms_pipeline *pipeline_new(const struct ms_limits *lim, struct ms_o
     pl->app.budget = &pl->tcp.budget;
     pl->app.cls = reader ? NULL : ms_classifier_new();
     pl->app.tls_memo = ms_tls_memo_new(reader ? 1 : MS_TLS_MEMO_MAX);
+    /* NULL (OpenSSL could not) only costs a lookup per hash. */
+    pl->app.sha256 = reader ? NULL : ms_sha256_alg_new();
+    pl->app.tap.sha256 = pl->app.sha256;
     pl->flows = ms_flow_table_new(reader ? 1 : lim->max_flows, lim->flow_timeout_us,
                                   reader ? 1 : lim->closed_flows_max, on_flow_end, pl);
     pl->app.flows = pl->flows;
@@ -414,6 +419,7 @@ void ms_pipeline_set_offline(struct ms_pipeline *pl, bool offline)
 void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap)
 {
     pl->app.tap = *tap;
+    pl->app.tap.sha256 = pl->app.sha256;
 }
 
 void ms_pipeline_set_evidence(struct ms_pipeline *pl, struct ms_evidence *ev)
@@ -607,6 +613,7 @@ void ms_pipeline_free(struct ms_pipeline *pl)
         return;
     ms_flow_table_free(pl->flows);
     ms_classifier_free(pl->app.cls);
+    ms_sha256_alg_free(pl->app.sha256);
     if (!pl->memo_shared)
         ms_tls_memo_free(pl->app.tls_memo); /* after the flows: their ends use it */
     ms_defrag_free(pl->defrag);

@@ -116,16 +116,27 @@ int ms_decode_linktype_for_file(int linktype)
 
 static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n)
 {
-    /* Four bytes at a time in the host's order, folded and put in network
-     * order (RFC 1071 2(B): the sum does not depend on byte order, and 2(C):
-     * 32-bit words folded give the 16-bit sum); a 64-bit sum of 32-bit words
-     * cannot overflow. Every segment's bytes pass here once. */
+    /* Eight bytes at a time in the host's order with each carry out added
+     * back in (a ones' complement sum of 64-bit words: 2^64 - 1 is a
+     * multiple of 2^16 - 1), folded and put in network order (RFC 1071
+     * 2(B): the sum does not depend on byte order, and 2(C): wider words
+     * folded give the 16-bit sum). Every segment's bytes pass here once. */
     uint64_t s = 0;
-    for (; n >= 4; p += 4, n -= 4) {
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t x;
+        memcpy(&x, p, sizeof(x));
+        s += x;
+        s += s < x; /* the end-around carry */
+    }
+    if (n >= 4) {
         uint32_t x;
         memcpy(&x, p, sizeof(x));
         s += x;
+        s += s < x;
+        p += 4;
+        n -= 4;
     }
+    s = (s & 0xffffffffu) + (s >> 32);
     while (s >> 16)
         s = (s & 0xffffu) + (s >> 16);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -341,13 +352,13 @@ static enum ms_decode_status decode_ip(const uint8_t *p, size_t len, struct ms_p
 
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out)
 {
-    return ms_decode_ip_ex(p, len, out, true);
+    out->tcp_csum_skip = false;
+    return decode_ip(p, len, out, 0);
 }
 
-enum ms_decode_status ms_decode_ip_ex(const uint8_t *p, size_t len, struct ms_pkt *out,
-                                      bool check_csum)
+enum ms_decode_status ms_decode_ip_again(const uint8_t *p, size_t len, struct ms_pkt *out)
 {
-    out->tcp_csum_skip = !check_csum;
+    out->tcp_csum_skip = true;
     return decode_ip(p, len, out, 0);
 }
 
@@ -766,12 +777,13 @@ static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen
 enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t caplen,
                                       struct ms_pkt *out)
 {
-    return ms_decode_frame_ex(linktype, frame, caplen, out, true);
+    out->tcp_csum_skip = false;
+    return decode_link(linktype, frame, caplen, out, true);
 }
 
-enum ms_decode_status ms_decode_frame_ex(int linktype, const uint8_t *frame, size_t caplen,
-                                         struct ms_pkt *out, bool check_csum)
+enum ms_decode_status ms_decode_frame_again(int linktype, const uint8_t *frame, size_t caplen,
+                                            struct ms_pkt *out)
 {
-    out->tcp_csum_skip = !check_csum;
+    out->tcp_csum_skip = true;
     return decode_link(linktype, frame, caplen, out, true);
 }

@@ -33,7 +33,7 @@ struct ms_pkt {
      * still processed; see tcp_csum_checked for whether a check was possible. */
     bool tcp_csum_bad;
     bool tcp_csum_checked;
-    bool tcp_csum_skip; /* the decoder's own: see ms_decode_frame_ex */
+    bool tcp_csum_skip; /* decoding through ms_decode_*_again */
 };
 
 enum ms_decode_status {
@@ -58,12 +58,13 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
 
 /* Decodes from the IP header on (raw IP links, and after link layers). */
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out);
-/* The same, the TCP checksum verified only when check_csum (--threads'
- * workers decode what the reader decoded and counted already). */
-enum ms_decode_status ms_decode_frame_ex(int linktype, const uint8_t *frame, size_t caplen,
-                                         struct ms_pkt *out, bool check_csum);
-enum ms_decode_status ms_decode_ip_ex(const uint8_t *p, size_t len, struct ms_pkt *out,
-                                      bool check_csum);
+
+/* The same without verifying the TCP checksum (tcp_csum_checked stays
+ * false): for bytes decoded, verified and counted once already (--threads'
+ * workers decode the reader's frames again). */
+enum ms_decode_status ms_decode_frame_again(int linktype, const uint8_t *frame, size_t caplen,
+                                            struct ms_pkt *out);
+enum ms_decode_status ms_decode_ip_again(const uint8_t *p, size_t len, struct ms_pkt *out);
 
 /* Internet checksum (RFC 1071) of the TCP segment seg[0..len) with the
  * IPv4 or IPv6 pseudo-header; 0 when the stored checksum is right. */

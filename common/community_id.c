@@ -66,9 +66,27 @@ static void put16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
+struct evp_md_st *ms_community_id_md_new(void)
+{
+    return EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+void ms_community_id_md_free(struct evp_md_st *sha1)
+{
+    EVP_MD_free(sha1);
+}
+
 enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *saddr,
                               const uint8_t *daddr, uint8_t proto, uint16_t sport, uint16_t dport,
                               char *out, size_t outlen)
+{
+    return ms_community_id_v1_md(NULL, seed, ip_version, saddr, daddr, proto, sport, dport, out,
+                                 outlen);
+}
+
+enum ms_rc ms_community_id_v1_md(const struct evp_md_st *sha1, uint16_t seed, uint8_t ip_version,
+                                 const uint8_t *saddr, const uint8_t *daddr, uint8_t proto,
+                                 uint16_t sport, uint16_t dport, char *out, size_t outlen)
 {
     uint8_t in[CID_INPUT_MAX];
     uint8_t md[EVP_MAX_MD_SIZE];
@@ -140,7 +158,7 @@ enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *
         n += 2;
     }
 
-    if (EVP_Digest(in, n, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != CID_SHA1_LEN)
+    if (EVP_Digest(in, n, md, &mdlen, sha1 ? sha1 : EVP_sha1(), NULL) != 1 || mdlen != CID_SHA1_LEN)
         return MS_ERR_NOMEM; /* only a failed context allocation gets here */
     if (EVP_EncodeBlock(b64, md, CID_SHA1_LEN) != CID_B64_LEN)
         return MS_ERR_NOMEM;

@@ -4,12 +4,27 @@
 #include <string.h>
 #include <openssl/evp.h>
 
+struct evp_md_st *ms_sha256_alg_new(void)
+{
+    return EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void ms_sha256_alg_free(struct evp_md_st *alg)
+{
+    EVP_MD_free(alg);
+}
+
 enum ms_rc ms_sha256_init(struct ms_sha256 *h)
+{
+    return ms_sha256_init_alg(h, NULL);
+}
+
+enum ms_rc ms_sha256_init_alg(struct ms_sha256 *h, const struct evp_md_st *alg)
 {
     h->ctx = EVP_MD_CTX_new();
     if (!h->ctx)
         return MS_ERR_NOMEM;
-    if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+    if (EVP_DigestInit_ex(h->ctx, alg ? alg : EVP_sha256(), NULL) != 1) {
         ms_sha256_free(h);
         return MS_ERR_NOMEM;
     }

@@ -166,6 +166,7 @@ struct ms_mime {
     uint64_t parsed; /* bytes given to the parser, <= max_message */
     struct ms_sha256 sha;
     uint8_t sha256[MS_SHA256_LEN];
+    const struct evp_md_st *sha_alg; /* the sink's, for the attachments too */
 
     struct ms_linebuf lb;
     bool held_cr; /* a fragment ended in CR: maybe half of CRLF */
@@ -456,7 +457,7 @@ static void leaf_open(struct ms_mime *m)
     a->content_type = e->ctype.len > 0 ? keep(m, ct.p, ct.len) : ct;
     if (m->rc != MS_OK)
         return;
-    if (ms_sha256_init(&l->sha) != MS_OK) {
+    if (ms_sha256_init_alg(&l->sha, m->sha_alg) != MS_OK) {
         nomem(m);
         return;
     }
@@ -912,7 +913,8 @@ struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *s
     m->lim = *lim;
     depth = lim->mime_max_depth ? lim->mime_max_depth : 1;
     m->stack = ms_calloc(depth, sizeof(*m->stack));
-    if (!m->stack || ms_sha256_init(&m->sha) != MS_OK) {
+    m->sha_alg = sink && sink->tap ? sink->tap->sha256 : NULL;
+    if (!m->stack || ms_sha256_init_alg(&m->sha, m->sha_alg) != MS_OK) {
         ms_free(m->stack);
         ms_free(m);
         return NULL;

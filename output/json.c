@@ -473,8 +473,11 @@ static const char *community_id(struct ms_jw *w, const struct ms_flow_meta *m)
     if (w->cid[h].ok && memcmp(key, w->cid[h].key, sizeof(key)) == 0)
         return w->cid[h].cid;
     w->cid[h].ok = false;
-    if (ms_community_id_v1(0, m->ip_version, m->src_addr, m->dest_addr, 6, m->src_port,
-                           m->dest_port, w->cid[h].cid, sizeof(w->cid[h].cid)) != MS_OK)
+    if (!w->cid_sha1)
+        w->cid_sha1 = ms_community_id_md_new();
+    if (ms_community_id_v1_md(w->cid_sha1, 0, m->ip_version, m->src_addr, m->dest_addr, 6,
+                              m->src_port, m->dest_port, w->cid[h].cid,
+                              sizeof(w->cid[h].cid)) != MS_OK)
         return NULL;
     memcpy(w->cid[h].key, key, sizeof(key));
     w->cid[h].ok = true;

@@ -16,6 +16,8 @@
 #include "../common/limits.h"
 #include "../common/rc.h"
 
+struct evp_md_st; /* OpenSSL's EVP_MD */
+
 struct ms_jw {
     struct ms_buf b;
     struct ms_buf scratch;            /* a value built before it is written (a mask) */
@@ -30,6 +32,7 @@ struct ms_jw {
         uint8_t key[2 * 16 + 5];
         char cid[32];
     } cid[MS_JSON_CID_MEMO];
+    struct evp_md_st *cid_sha1; /* SHA-1 for community_id, fetched at first use */
     struct {
         bool ok;
         uint64_t secs;

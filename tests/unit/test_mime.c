@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/limits.h"
+#include "common/sha256.h"
 #include "dissectors/mime.h"
 #include "dissectors/mime_hdr.h"
 
@@ -357,6 +358,25 @@ static void mixed_b64(const char *eol)
     assert_att(&ev.attachments[0], "data.bin", "application/octet-stream", raw, sizeof(raw));
     assert_false(ev.truncated);
     assert_errors(&ev, "");
+
+    /* The same hashes with SHA-256 looked up once (a pipeline's sink
+     * without --extract: a tap with no msg_begin). */
+    struct evp_md_st *alg = ms_sha256_alg_new();
+    assert_non_null(alg);
+    struct ms_msg_tap tap = { .sha256 = alg };
+    struct ms_sink sink = { .tap = &tap };
+    struct ms_mime *m2 = ms_mime_new(&(struct ms_limits)MS_LIMITS_DEFAULT_INIT, &sink);
+    assert_non_null(m2);
+    assert_int_equal(ms_mime_feed(m2, b.p, b.len), MS_OK);
+    struct ms_ev_email ev2;
+    memset(&ev2, 0, sizeof(ev2));
+    ms_mime_finish(m2, &ev2);
+    assert_memory_equal(ev2.sha256, ev.sha256, sizeof(ev.sha256));
+    assert_int_equal(ev2.n_attachments, 1);
+    assert_att(&ev2.attachments[0], "data.bin", "application/octet-stream", raw, sizeof(raw));
+    ms_mime_free(m2);
+    ms_sha256_alg_free(alg);
+
     ms_mime_free(m);
     ms_buf_free(&b);
 }
