@@ -13,17 +13,17 @@
 /* Where and when an event happened: filled in by the pipeline. */
 struct ms_flow_meta {
     uint64_t ts_us;
-    uint64_t flow_id;        /* 0: no flow (an IP-layer anomaly): no ports, no community_id */
-    uint8_t ip_version;      /* 4 or 6: the addresses are 4 or 16 bytes, network order */
-    const uint8_t *src_addr; /* the client */
-    uint16_t src_port;
-    const uint8_t *dest_addr; /* the server */
-    uint16_t dest_port;
+    uint64_t flow_id;          /* 0: no flow (an IP-layer anomaly): no ports, no community_id */
+    const uint8_t *src_addr;   /* the client */
+    const uint8_t *dest_addr;  /* the server */
     const char *pcap_filename; /* NULL for live capture */
     uint64_t pcap_cnt;         /* packet that completed the event, when reading files (0: none) */
     const char *proto;         /* transport, "TCP" when NULL; "" leaves it out */
     const char *evidence;      /* alerts: the --evidence file of the flow, its name in
                                 * DIR (NULL: none) */
+    uint16_t src_port;
+    uint16_t dest_port;
+    uint8_t ip_version; /* 4 or 6: the addresses are 4 or 16 bytes, network order */
 };
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
