@@ -26,6 +26,7 @@
 #include "web_assets.h"
 
 #define TOKEN_HEX 32
+#define RUN_HEX 8 /* the run's prefix of the SSE ids */
 #define COOKIE "mailspill_token"
 
 struct ring_ev {
@@ -55,6 +56,9 @@ struct ms_web {
     uint16_t port;
     bool loopback;
     char token[TOKEN_HEX + 1]; /* empty on loopback: none needed */
+    /* Random per run: a page of an earlier run on this port that comes
+     * back with its Last-Event-ID is told to start over (event: reset). */
+    char run[RUN_HEX + 1];
     char url[160];
     uint8_t hkey[MS_SIPHASH_KEY_LEN];
     bool pseudonymize;
@@ -360,6 +364,7 @@ struct stream {
     struct ms_web *w;
     uint64_t next;     /* the id to send next */
     uint64_t cversion; /* of the counters sent last (0: none yet) */
+    bool reset;        /* the page's id is of another run: reset first */
     char *pend;        /* a message being sent */
     size_t plen, poff;
 };
@@ -387,6 +392,16 @@ static bool next_message(struct stream *s)
     struct ms_web *w = s->w;
     char *m = NULL;
     int n = -1;
+    if (s->reset) {
+        s->reset = false;
+        n = fmt_alloc(&m, "event: reset\ndata: {}\n\n");
+        if (n < 0)
+            return false;
+        s->pend = m;
+        s->plen = (size_t)n;
+        s->poff = 0;
+        return true;
+    }
     uint64_t first = w->count ? w->ring[w->head].id : w->next_id;
     if (s->next < first)
         s->next = first; /* older ones left the ring: the counters say they were there */
@@ -400,7 +415,8 @@ static bool next_message(struct stream *s)
             k++;
         if (k < w->count) {
             const struct ring_ev *e = &w->ring[(w->head + k) % MS_WEB_RING_EVENTS];
-            n = fmt_alloc(&m, "id: %llu\ndata: %s\n\n", (unsigned long long)e->id, e->json);
+            n = fmt_alloc(&m, "id: %s-%llu\ndata: %s\n\n", w->run, (unsigned long long)e->id,
+                          e->json);
             s->next = e->id + 1;
         } else {
             s->next = w->next_id;
@@ -516,13 +532,23 @@ static enum MHD_Result events(struct ms_web *w, struct MHD_Connection *c)
         return MHD_NO;
     s->w = w;
     s->next = 1;
+    /* "RUN-N": resume after N only when RUN is this run's; any other id
+     * is of an earlier run (ids restart at 1) or made up: everything kept,
+     * after a reset that clears the page. */
     const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
     if (last) {
+        const char *num = last + RUN_HEX + 1;
         char *end;
         errno = 0;
-        unsigned long long v = strtoull(last, &end, 10);
-        if (!errno && end != last && !*end && v < UINT64_MAX)
+        unsigned long long v = 0;
+        bool ours = strlen(last) > RUN_HEX + 1 && strncmp(last, w->run, RUN_HEX) == 0 &&
+                    last[RUN_HEX] == '-' && *num >= '0' && *num <= '9';
+        if (ours)
+            v = strtoull(num, &end, 10);
+        if (ours && !errno && !*end && v < UINT64_MAX)
             s->next = (uint64_t)v + 1;
+        else
+            s->reset = true;
     }
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read,
                                                                s, stream_free);
@@ -631,6 +657,8 @@ struct ms_web *ms_web_open(const char *spec, bool pseudonymize, char *err, size_
         return NULL;
     }
     ms_siphash_random_key(w->hkey);
+    /* Only needs to differ between runs; a hash, not the key's bytes. */
+    snprintf(w->run, sizeof(w->run), "%08x", (unsigned)(ms_siphash24(w->hkey, "run", 3) >> 32));
     w->pseudonymize = pseudonymize;
     if (pseudonymize && getrandom(w->pkey, sizeof(w->pkey), 0) != (ssize_t)sizeof(w->pkey)) {
         snprintf(err, errlen, "--pseudonymize: no random source for the key");

@@ -152,8 +152,16 @@ function start() {
   es.onmessage = (e) => {
     let ev;
     try { ev = JSON.parse(e.data); } catch (err) { return; }
-    onEvent(e.lastEventId, ev);
+    onEvent(String(e.lastEventId).split("-").pop(), ev); /* "RUN-N": the card keeps N */
   };
+  /* The server is another run than the one this page saw (ids of a run
+   * mean nothing to the next): it sends everything again, so start over. */
+  es.addEventListener("reset", () => {
+    for (const id of ["logins", "messages"]) document.getElementById(id).replaceChildren();
+    flows.clear();
+    for (const id of ["c-logins", "c-accounts", "c-accepted", "c-messages", "c-servers"])
+      document.getElementById(id).textContent = "0";
+  });
   es.addEventListener("counters", (e) => {
     try { onCounters(JSON.parse(e.data)); } catch (err) { /* a broken line: keep the last */ }
   });

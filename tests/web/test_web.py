@@ -10,8 +10,11 @@
 - every response has Content-Security-Policy: default-src 'self' and
   X-Content-Type-Options: nosniff; the page loads its script and style from
   /app.js and /app.css, none inline;
-- /events: ids increase by one; Last-Event-ID resumes after it; an id older
-  than the ring resumes at the ring's oldest; the counters event matches
+- /events: ids are RUN-N, RUN the same all run, N increasing by one;
+  Last-Event-ID resumes after it; an id older than the ring resumes at the
+  ring's oldest; an id of another run (or none of ours) gets a reset event
+  first and then everything kept, so a page left open from an earlier run
+  on the same port is not left without cards; the counters event matches
   what the JSON events of the same run give, past the ring too (the capture
   has more events than the ring keeps);
 - secrets: nothing the server serves holds a clear password of the capture
@@ -61,6 +64,14 @@ def listening(port):
 def security_headers(h, what):
     check(h.get("content-security-policy") == "default-src 'self'", what + ": CSP " + str(h))
     check(h.get("x-content-type-options") == "nosniff", what + ": nosniff")
+
+
+def split_ids(msgs):
+    """(the run prefixes seen, [N]) of the messages with an id."""
+    parts = [m["id"].split("-") for m in msgs if "id" in m]
+    check(all(len(p) == 2 and re.fullmatch(r"[0-9a-f]{8}", p[0]) for p in parts),
+          "ids not RUN-N: %s" % [m["id"] for m in msgs if "id" in m][:3])
+    return {p[0] for p in parts}, [int(p[-1]) for p in parts]
 
 
 def mask(pw):
@@ -147,7 +158,10 @@ def test_stream(tmp):
         check(h and h["status"] == 200, "/events: %s" % h)
         security_headers(h or {}, "/events")
         data = [m for m in msgs if "id" in m]
-        ids = [int(m["id"]) for m in data]
+        runs, ids = split_ids(data)
+        check(len(runs) == 1, "run prefixes: %s" % runs)
+        run = runs.pop() if runs else "x"
+        check(not any(m.get("event") == "reset" for m in msgs), "a reset without Last-Event-ID")
         check(ids == list(range(n - RING + 1, n + 1)),
               "ids: %s .. %s (%d), not %d .. %d" % (ids[:1], ids[-1:], len(ids), n - RING + 1, n))
         got = [json.loads(m["data"]) for m in data]
@@ -160,13 +174,25 @@ def test_stream(tmp):
               "counters %s, the JSON events give %s" % (last, want))
         check(not last.get("accounts_capped") and not last.get("servers_capped"), "capped")
 
-        msgs, _ = weblib.sse(w, done, headers=[("Last-Event-ID", str(n - 10))])
-        ids = [int(m["id"]) for m in msgs if "id" in m]
+        msgs, _ = weblib.sse(w, done, headers=[("Last-Event-ID", "%s-%d" % (run, n - 10))])
+        ids = split_ids(msgs)[1]
         check(ids == list(range(n - 9, n + 1)), "Last-Event-ID %d: ids %s" % (n - 10, ids))
-        msgs, _ = weblib.sse(w, done, headers=[("Last-Event-ID", "5")])
-        ids = [int(m["id"]) for m in msgs if "id" in m]
+        check(not any(m.get("event") == "reset" for m in msgs), "a reset on this run's id")
+        msgs, _ = weblib.sse(w, done, headers=[("Last-Event-ID", "%s-5" % run)])
+        ids = split_ids(msgs)[1]
         check(ids[:1] == [n - RING + 1] and ids[-1:] == [n], "Last-Event-ID 5: %s..%s" %
               (ids[:1], ids[-1:]))
+        # Ids of another run (its prefix differs; a bare number is what an
+        # older mailspill sent): a reset, then everything kept.
+        other = "%08x" % (int(run, 16) ^ 1)
+        for last in ("%s-%d" % (other, n - 10), "%s-%d" % (other, n + 50), str(n - 10), "junk"):
+            msgs, _ = weblib.sse(w, done, headers=[("Last-Event-ID", last)])
+            ids = split_ids(msgs)[1]
+            check(msgs[:1] and msgs[0].get("event") == "reset" and
+                  sum(m.get("event") == "reset" for m in msgs) == 1,
+                  "Last-Event-ID %s: no reset first: %s" % (last, msgs[:1]))
+            check(ids == list(range(n - RING + 1, n + 1)), "Last-Event-ID %s: ids %s..%s (%d)" %
+                  (last, ids[:1], ids[-1:], len(ids)))
 
         served = b"".join(w.get(p)[2] for p in ("/", "/app.js", "/app.css"))
         served += "".join(m["data"] for m in data).encode()
