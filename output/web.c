@@ -306,6 +306,22 @@ static void pseudonymize(const struct ms_web *w, struct json_object *o)
     }
 }
 
+/* What the page never shows goes, whatever the options: a body may quote
+ * a password, and a HELO, a Message-ID, links and a server's reply may
+ * name a person or a host. The EVE outputs keep them. */
+static void trim_for_page(struct json_object *o)
+{
+    struct json_object *x;
+    if (json_object_object_get_ex(o, "email", &x)) {
+        json_object_object_del(x, "body_excerpt");
+        json_object_object_del(x, "url");
+        json_object_object_del(x, "message_id");
+        json_object_object_del(x, "server_reply");
+    }
+    if (json_object_object_get_ex(o, "smtp", &x))
+        json_object_object_del(x, "helo");
+}
+
 static void ring_drop_oldest(struct ms_web *w)
 {
     struct ring_ev *e = &w->ring[w->head];
@@ -324,17 +340,17 @@ void ms_web_record(void *web, const char *rec, size_t len)
     struct json_object *o = tok ? json_tokener_parse_ex(tok, rec, (int)len) : NULL;
     json_tokener_free(tok);
     count(w, o);
-    if (w->pseudonymize) {
-        /* Only what was rewritten is shown: an event that could not be
-         * parsed is not. */
-        rec = NULL;
-        if (o) {
+    /* Only what was rewritten is shown: an event that could not be parsed
+     * is not. */
+    rec = NULL;
+    if (o) {
+        trim_for_page(o);
+        if (w->pseudonymize)
             pseudonymize(w, o);
-            rec = json_object_to_json_string_length(o,
-                                                    JSON_C_TO_STRING_PLAIN |
-                                                        JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                    &len);
-        }
+        rec = json_object_to_json_string_length(o,
+                                                JSON_C_TO_STRING_PLAIN |
+                                                    JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                &len);
     }
     char *copy = rec ? ms_malloc(len + 1) : NULL;
     w->cversion++;
