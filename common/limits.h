@@ -288,5 +288,12 @@ static inline struct ms_limits ms_limits_default(void)
 /* A connection that sends or takes nothing this long is closed (a client
  * holding a thread idle); SSE streams send a keep-alive before it. */
 #define MS_WEB_IDLE_S 60
+/* Beyond loopback: connections one address may hold (browsers open up to
+ * 6 to one server), so that a few idle sockets from one host cannot take
+ * all MS_WEB_CONNECTIONS_MAX from the room. */
+#define MS_WEB_PER_IP_MAX 6
+/* A connection that has not sent a whole request by then is closed; once
+ * it has, MS_WEB_IDLE_S applies. */
+#define MS_WEB_REQUEST_S 10
 
 #endif

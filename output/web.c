@@ -590,6 +590,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)upload_size;
     (void)con_cls;
     struct ms_web *w = cls;
+    /* A whole request came: from now on the longer idle time (an SSE
+     * stream sends a keep-alive well within it). */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)MS_WEB_IDLE_S);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return text_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
     if (!ms_web_host_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"), w->port,
@@ -707,11 +710,15 @@ struct ms_web *ms_web_open(const char *spec, bool pseudonymize, char *err, size_
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* On loopback every client has the same address: no per-address cap. */
     w->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                 (v6 ? MHD_USE_IPv6 : 0),
                             w->port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, sa,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)MS_WEB_CONNECTIONS_MAX,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MS_WEB_IDLE_S, MHD_OPTION_END);
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                            w->loopback ? 0u : (unsigned)MS_WEB_PER_IP_MAX,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MS_WEB_REQUEST_S,
+                            MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!w->d) {
         snprintf(err, errlen,

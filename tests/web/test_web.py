@@ -5,6 +5,9 @@
   /proc/net/tcp); a malformed one is a usage error; 0.0.0.0 only when given,
   and then every request needs the token printed at start (403 without it,
   a cookie after the first), whatever the address;
+- beyond loopback at most MS_WEB_PER_IP_MAX connections per address (the
+  next is closed; a browser on 127.0.0.2 is still served); a connection
+  with no request is closed after MS_WEB_REQUEST_S, an SSE stream is not;
 - the Host header must name the server (an IP literal, or localhost on
   loopback) with its port: 421 otherwise, so a rebound DNS name gets nothing;
 - every response has Content-Security-Policy: default-src 'self' and
@@ -30,6 +33,7 @@
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +46,9 @@ import weblib  # noqa: E402
 BIN, REPO = sys.argv[1], sys.argv[2]
 RING = int(re.search(r"#define MS_WEB_RING_EVENTS (\d+)",
                      open(os.path.join(REPO, "common", "limits.h")).read()).group(1))
+LIMITS = open(os.path.join(REPO, "common", "limits.h")).read()
+PER_IP = int(re.search(r"#define MS_WEB_PER_IP_MAX (\d+)", LIMITS).group(1))
+REQUEST_S = int(re.search(r"#define MS_WEB_REQUEST_S (\d+)", LIMITS).group(1))
 failures = []
 
 
@@ -140,6 +147,66 @@ def test_token_host_csp(pcap):
         security_headers(h or {}, "/events")
     finally:
         check(w.stop() == 0, "0.0.0.0: SIGINT did not end it with status 0")
+
+
+def closed_soon(s, secs):
+    """True when the server closes s (EOF or reset) within secs."""
+    s.settimeout(secs)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def test_connection_caps(pcap):
+    """Beyond loopback, one address holds at most MS_WEB_PER_IP_MAX
+    connections: idle sockets from 127.0.0.1 cannot lock out a browser on
+    127.0.0.2; a connection that never sends a request is closed after
+    MS_WEB_REQUEST_S, while an SSE stream outlives it."""
+    w = weblib.Web(BIN, ["-r", pcap, "--no-stats", "-o", os.devnull], "0.0.0.0:0")
+    held = []
+    try:
+        def idle(src="127.0.0.1"):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((src, 0))
+            s.connect(("127.0.0.1", w.port))
+            held.append(s)
+            return s
+
+        t0 = time.time()
+        first = [idle() for _ in range(PER_IP)]
+        time.sleep(0.3)
+        check(closed_soon(idle(), 1.0),
+              "connection %d from one address was not refused" % (PER_IP + 1))
+        check(not any(closed_soon(s, 0.05) for s in first),
+              "the first %d idle connections were closed at once" % PER_IP)
+        stream = idle("127.0.0.2")
+        stream.sendall(("GET /events?token=%s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                        % (w.token, w.port)).encode())
+        stream.settimeout(5)
+        got = stream.recv(65536)
+        check(got.startswith(b"HTTP/1.0 200") or got.startswith(b"HTTP/1.1 200"),
+              "the stream from 127.0.0.2 beside %d idle sockets: %r" % (PER_IP, got[:40]))
+        time.sleep(max(0, t0 + REQUEST_S + 1.5 - time.time()))
+        check(all(closed_soon(s, 0.2) for s in first),
+              "idle connections without a request still open after %d s" % REQUEST_S)
+        check(not closed_soon(stream, 0.2), "the SSE stream was closed with the idle ones")
+    finally:
+        for s in held:
+            s.close()
+        check(w.stop() == 0, "caps: SIGINT status")
+    # On loopback every client shares the address: no per-address cap.
+    w = weblib.Web(BIN, ["-r", pcap, "--no-stats", "-o", os.devnull], "0")
+    try:
+        many = [socket.create_connection(("127.0.0.1", w.port)) for _ in range(PER_IP + 2)]
+        time.sleep(0.3)
+        check(not any(closed_soon(s, 0.05) for s in many), "loopback: a per-address cap")
+        for s in many:
+            s.close()
+    finally:
+        check(w.stop() == 0, "caps loopback: SIGINT status")
 
 
 def test_stream(tmp):
@@ -292,6 +359,7 @@ with tempfile.TemporaryDirectory() as tmp:
     webcap.write(small)
     test_addresses(small)
     test_token_host_csp(small)
+    test_connection_caps(small)
     test_stream(tmp)
     test_masks_and_clear(tmp)
     test_trimmed()
