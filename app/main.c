@@ -1244,6 +1244,10 @@ static int open_web(struct cli *c, struct ms_web **web, struct ms_output **wout)
     }
     c->out.tee = *wout;
     fprintf(stderr, "mailspill: web view at %s\n", ms_web_url(*web));
+    if (o.secrets == MS_SECRETS_CLEAR && !ms_web_loopback(*web))
+        fputs("mailspill: warning: the web view shows clear passwords to anyone on the network "
+              "who has its address\n",
+              stderr);
     return 0;
 }
 

@@ -26,8 +26,8 @@
 #include "web_assets.h"
 
 #define TOKEN_HEX 32
-#define RUN_HEX 8 /* the run's prefix of the SSE ids */
-#define COOKIE "mailspill_token"
+#define RUN_HEX 8                 /* the run's prefix of the SSE ids */
+#define COOKIE "mailspill_token_" /* and the port: one per server of a host */
 
 struct ring_ev {
     uint64_t id;
@@ -60,6 +60,7 @@ struct ms_web {
      * back with its Last-Event-ID is told to start over (event: reset). */
     char run[RUN_HEX + 1];
     char url[160];
+    char cookie[32]; /* COOKIE and the port */
     uint8_t hkey[MS_SIPHASH_KEY_LEN];
     bool pseudonymize;
     uint8_t pkey[MS_HMAC_KEY_MIN]; /* --pseudonymize: random, for this run */
@@ -598,28 +599,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!ms_web_host_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"), w->port,
                         w->loopback))
         return text_reply(c, MHD_HTTP_MISDIRECTED_REQUEST, "wrong Host\n");
-    const char *set_cookie = NULL;
-    char cookie[128];
     if (w->token[0]) {
         const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
         if (token_ok(w, q)) {
-            snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict",
+            /* The cookie, and the page without the token, so that it does
+             * not stay in the address bar of a projected screen. Always
+             * "/": the path asked (say "//host") is never echoed. */
+            char cookie[128];
+            snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict", w->cookie,
                      w->token);
-            set_cookie = cookie;
-        } else if (!token_ok(w, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE))) {
+            struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "",
+                                                                     MHD_RESPMEM_PERSISTENT);
+            if (!r)
+                return MHD_NO;
+            add_headers(r, NULL);
+            MHD_add_response_header(r, "Set-Cookie", cookie);
+            MHD_add_response_header(r, "Location", "/");
+            enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+            MHD_destroy_response(r);
+            return ret;
+        }
+        if (!token_ok(w, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, w->cookie)))
             return text_reply(c, MHD_HTTP_FORBIDDEN,
                               "open the address with ?token= that mailspill printed\n");
-        }
     }
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
         return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", ms_web_index_html,
-                     ms_web_index_html_len, set_cookie);
+                     ms_web_index_html_len, NULL);
     if (strcmp(url, "/app.js") == 0)
         return reply(c, MHD_HTTP_OK, "text/javascript; charset=utf-8", ms_web_app_js,
-                     ms_web_app_js_len, set_cookie);
+                     ms_web_app_js_len, NULL);
     if (strcmp(url, "/app.css") == 0)
         return reply(c, MHD_HTTP_OK, "text/css; charset=utf-8", ms_web_app_css, ms_web_app_css_len,
-                     set_cookie);
+                     NULL);
     if (strcmp(url, "/events") == 0)
         return events(w, c);
     if (strcmp(url, "/favicon.ico") == 0) /* asked by every browser: none, no error */
@@ -731,6 +743,7 @@ struct ms_web *ms_web_open(const char *spec, bool pseudonymize, char *err, size_
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
     if (di && di->port)
         w->port = di->port;
+    snprintf(w->cookie, sizeof(w->cookie), COOKIE "%u", (unsigned)w->port);
     snprintf(w->url, sizeof(w->url), "http://%s%s%s:%u/%s%s", v6 ? "[" : "", w->addr, v6 ? "]" : "",
              (unsigned)w->port, w->token[0] ? "?token=" : "", w->token);
     return w;
@@ -739,6 +752,11 @@ struct ms_web *ms_web_open(const char *spec, bool pseudonymize, char *err, size_
 const char *ms_web_url(const struct ms_web *w)
 {
     return w->url;
+}
+
+bool ms_web_loopback(const struct ms_web *w)
+{
+    return w->loopback;
 }
 
 void ms_web_close(struct ms_web *w)

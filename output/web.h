@@ -41,6 +41,8 @@ struct ms_web;
 struct ms_web *ms_web_open(const char *spec, bool pseudonymize, char *err, size_t errlen);
 /* The page's address (with ?token= beyond loopback), for stderr. */
 const char *ms_web_url(const struct ms_web *w);
+/* Whether it listens on a loopback address only (no token needed). */
+bool ms_web_loopback(const struct ms_web *w);
 /* Takes one JSON record (an ms_output record hook: thread-safe; copied). */
 void ms_web_record(void *web, const char *rec, size_t len);
 /* Ends the streams and the server. */

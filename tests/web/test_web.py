@@ -3,8 +3,10 @@
 
 - the address: PORT and :PORT bind 127.0.0.1 only (the listening socket in
   /proc/net/tcp); a malformed one is a usage error; 0.0.0.0 only when given,
-  and then every request needs the token printed at start (403 without it,
-  a cookie after the first), whatever the address;
+  and then every request needs the token printed at start (403 without it;
+  with it in the query, 303 to / with a cookie named with the port, so the
+  token leaves the address bar), whatever the address; clear passwords
+  beyond loopback: a warning on stderr;
 - beyond loopback at most MS_WEB_PER_IP_MAX connections per address (the
   next is closed; a browser on 127.0.0.2 is still served); a connection
   with no request is closed after MS_WEB_REQUEST_S, an SSE stream is not;
@@ -118,15 +120,26 @@ def test_token_host_csp(pcap):
             check(b"onerror" not in body and b"Hostile" not in body, "403 body leaks")
         st, h, _ = w.get("/?token=" + "0" * 32)
         check(st == 403, "a wrong token gave %d" % st)
-        st, h, body = w.get("/?token=" + w.token)
-        check(st == 200 and b"<script src=\"/app.js\"" in body, "token: GET / %d" % st)
+        # A valid token in the query: 303 to / with the cookie (named with
+        # the port), so the token leaves the address bar; never to the path
+        # asked ("//host" would be another site).
+        for path in ("/", "/app.js", "//evil.example/"):
+            st, h, body = w.get(path + "?token=" + w.token)
+            cookie = h.get("set-cookie", "")
+            check(st == 303 and h.get("location") == "/" and w.token.encode() not in body,
+                  "token in %s: %d Location %s" % (path, st, h.get("location")))
+            check(cookie.startswith("mailspill_token_%d=%s;" % (w.port, w.token)) and
+                  "HttpOnly" in cookie and "SameSite=Strict" in cookie, "Set-Cookie: " + cookie)
+            security_headers(h, "303 " + path)
+        jar = [("Cookie", cookie.split(";")[0])]
+        st, h, _ = w.get("/", headers=[("Cookie", "mailspill_token=" + w.token)])
+        check(st == 403, "the cookie without the port in its name: %d" % st)
+        st, h, body = w.get("/", headers=jar)
+        check(st == 200 and b"<script src=\"/app.js\"" in body and "set-cookie" not in h,
+              "cookie: GET / %d" % st)
         security_headers(h, "200 /")
         check(re.search(r"<script>|<style>|\son\w+=", body.decode()) is None,
               "the page has inline script, style or an event handler attribute")
-        cookie = h.get("set-cookie", "")
-        check(w.token in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie,
-              "Set-Cookie: " + cookie)
-        jar = [("Cookie", cookie.split(";")[0])]
         for path, ctype in (("/app.js", "text/javascript"), ("/app.css", "text/css")):
             st, h, body = w.get(path, headers=jar)
             check(st == 200 and h.get("content-type", "").startswith(ctype) and body,
@@ -160,6 +173,21 @@ def closed_soon(s, secs):
         return True
 
 
+def test_clear_warning(pcap):
+    """Clear passwords on a page beyond loopback: a warning on stderr;
+    not with masks, nor on loopback."""
+    warn = "warning: the web view shows clear passwords"
+    for spec, args, want in (("0.0.0.0:0", ["--show-passwords"], True),
+                             ("0.0.0.0:0", ["--passwords", "clear"], True),
+                             ("0.0.0.0:0", [], False), ("0", ["--show-passwords"], False)):
+        w = weblib.Web(BIN, ["-r", pcap, "--no-stats", "-o", os.devnull] + args, spec)
+        try:
+            err = w.stderr()
+        finally:
+            check(w.stop() == 0, "warning %s %s: SIGINT status" % (spec, args))
+        check((warn in err) == want, "--web %s %s: warning %s: %s" % (spec, args, not want, err))
+
+
 def test_connection_caps(pcap):
     """Beyond loopback, one address holds at most MS_WEB_PER_IP_MAX
     connections: idle sockets from 127.0.0.1 cannot lock out a browser on
@@ -183,8 +211,9 @@ def test_connection_caps(pcap):
         check(not any(closed_soon(s, 0.05) for s in first),
               "the first %d idle connections were closed at once" % PER_IP)
         stream = idle("127.0.0.2")
-        stream.sendall(("GET /events?token=%s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n"
-                        % (w.token, w.port)).encode())
+        stream.sendall(("GET /events HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n"
+                        "Cookie: mailspill_token_%d=%s\r\n\r\n"
+                        % (w.port, w.port, w.token)).encode())
         stream.settimeout(5)
         got = stream.recv(65536)
         check(got.startswith(b"HTTP/1.0 200") or got.startswith(b"HTTP/1.1 200"),
@@ -360,6 +389,7 @@ with tempfile.TemporaryDirectory() as tmp:
     test_addresses(small)
     test_token_host_csp(small)
     test_connection_caps(small)
+    test_clear_warning(small)
     test_stream(tmp)
     test_masks_and_clear(tmp)
     test_trimmed()
