@@ -1013,8 +1013,8 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
             return 0;
         } else {
             /* A truncated or damaged file: keep what was read. */
-            fprintf(stderr, "mailspill: warning: %s; stopped reading there\n",
-                    ms_source_error(src));
+            ms_progress_warn(r->progress, "mailspill: warning: %s; stopped reading there\n",
+                             ms_source_error(src));
             return live ? 1 : 0;
         }
     }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +98,17 @@ void ms_progress_resume(struct ms_progress *p)
     if (p->shown)
         put(p->fd, p->line, strlen(p->line));
     pthread_mutex_unlock(&p->mu);
+}
+
+void ms_progress_warn(struct ms_progress *p, const char *fmt, ...)
+{
+    ms_progress_pause(p);
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    (void)fflush(stderr); /* on the terminal before the line comes back */
+    ms_progress_resume(p);
 }
 
 void ms_progress_free(struct ms_progress *p)

@@ -19,6 +19,11 @@ void ms_progress_clear(struct ms_progress *p);
  * lock, resume draws it back and lets go. p may be NULL (nothing). */
 void ms_progress_pause(struct ms_progress *p);
 void ms_progress_resume(struct ms_progress *p);
+/* A warning on standard error (printf-style, the line ending given) with
+ * the line taken away first and drawn back after it on the next line, so
+ * that the warning starts at column 0. p may be NULL (just the warning). */
+__attribute__((format(printf, 2, 3))) void ms_progress_warn(struct ms_progress *p, const char *fmt,
+                                                            ...);
 void ms_progress_free(struct ms_progress *p);
 
 #endif

@@ -295,8 +295,10 @@ static void say_lost(struct ms_sink *s, bool *said, const char *why)
     if (*said)
         return;
     *said = true;
-    fprintf(stderr, "mailspill: warning: %s: %s; reconnecting (%s)\n", s->name, why,
-            s->o->live ? "records are dropped while its queue is full" : "reading waits for it");
+    ms_progress_warn(s->o->progress, "mailspill: warning: %s: %s; reconnecting (%s)\n", s->name,
+                     why,
+                     s->o->live ? "records are dropped while its queue is full"
+                                : "reading waits for it");
 }
 
 /* Connects, trying again after each failure with a doubling wait. False
@@ -308,7 +310,8 @@ static bool ensure_up(struct ms_sink *s, bool *up, bool *lost, unsigned *backoff
     while (!*up) {
         enum ms_rc rc = s->ops->connect(s, err, sizeof(err));
         if (rc == MS_ERR_ARG) {
-            fprintf(stderr, "mailspill: %s: %s; its records are given up\n", s->name, err);
+            ms_progress_warn(s->o->progress, "mailspill: %s: %s; its records are given up\n",
+                             s->name, err);
             ms_sink_give_up(s);
             return true;
         }
@@ -382,7 +385,7 @@ static void *writer(void *arg)
                 /* Said once the peer takes records again: a server that
                  * accepts connections and answers each command READONLY
                  * is not back, and must not get a pair of lines a retry. */
-                fprintf(stderr, "mailspill: %s: connected again\n", s->name);
+                ms_progress_warn(s->o->progress, "mailspill: %s: connected again\n", s->name);
                 ms_sinkq_count_reconnect(s->q);
                 lost = false;
             }
@@ -530,9 +533,10 @@ void ms_sinks_close(struct ms_sinks *set)
         s->started = false;
         ms_sinkq_drop_rest(s->q);
         if (s->abandoned)
-            fprintf(stderr,
-                    "mailspill: warning: %s: its last write is still blocked; left behind\n",
-                    s->name);
+            ms_progress_warn(s->o->progress,
+                             "mailspill: warning: %s: its last write is still blocked; left "
+                             "behind\n",
+                             s->name);
         else
             s->ops->disconnect(s);
     }
@@ -545,17 +549,20 @@ void ms_sinks_warn(struct ms_sinks *set)
         struct ms_sink_counters c;
         ms_sinkq_counters(s->q, &c);
         if (c.dropped_full)
-            fprintf(stderr,
-                    "mailspill: warning: %s: %llu records dropped: its queue was full, or they "
-                    "were not delivered by the end of the run\n",
-                    s->name, (unsigned long long)c.dropped_full);
+            ms_progress_warn(s->o->progress,
+                             "mailspill: warning: %s: %llu records dropped: its queue was full, or "
+                             "they "
+                             "were not delivered by the end of the run\n",
+                             s->name, (unsigned long long)c.dropped_full);
         /* The cap that applied: the sink's own, or its queue's when smaller. */
         size_t cap = ms_sinkq_max_record(s->q);
         if (s->max_record && s->max_record < cap)
             cap = s->max_record;
         if (c.dropped_too_large)
-            fprintf(stderr, "mailspill: warning: %s: %llu records dropped: larger than %zu bytes\n",
-                    s->name, (unsigned long long)c.dropped_too_large, cap);
+            ms_progress_warn(s->o->progress,
+                             "mailspill: warning: %s: %llu records dropped: larger than %zu "
+                             "bytes\n",
+                             s->name, (unsigned long long)c.dropped_too_large, cap);
     }
 }
 

@@ -33,12 +33,14 @@ void ms_sink_file_reopen(struct ms_sink *s)
         return;
     FILE *nfp = ms_sink_file_open(s->path, true);
     if (!nfp) {
-        fprintf(stderr, "mailspill: cannot reopen %s: %s; still writing to the old file\n", s->path,
-                strerror(errno));
+        ms_progress_warn(s->o->progress,
+                         "mailspill: cannot reopen %s: %s; still writing to the old file\n",
+                         s->path, strerror(errno));
         return;
     }
     if (fclose(s->fp) != 0)
-        fprintf(stderr, "mailspill: error closing the old %s: %s\n", s->path, strerror(errno));
+        ms_progress_warn(s->o->progress, "mailspill: error closing the old %s: %s\n", s->path,
+                         strerror(errno));
     s->fp = nfp;
 }
 
@@ -154,7 +156,8 @@ static size_t file_write_batch(struct ms_sink *s, const struct iovec *recs, size
 static void file_close(struct ms_sink *s)
 {
     if (s->own_fp && s->fp && fclose(s->fp) != 0) {
-        fprintf(stderr, "mailspill: error writing %s: %s\n", s->path, strerror(errno));
+        ms_progress_warn(s->o->progress, "mailspill: error writing %s: %s\n", s->path,
+                         strerror(errno));
         s->close_failed = true; /* main exits 1 */
     }
     s->fp = NULL;

@@ -74,7 +74,8 @@ static enum ms_sink_wr redis_write(struct ms_sink *s, const struct iovec *rec, c
         } else {
             /* WRONGTYPE, OOM, NOAUTH: sending again would fail again. */
             if (!s->error_said)
-                fprintf(stderr, "mailspill: %s: the server refused a record: %s\n", s->name, msg);
+                ms_progress_warn(s->o->progress, "mailspill: %s: the server refused a record: %s\n",
+                                 s->name, msg);
             s->error_said = true;
             w = MS_SINK_WR_FAILED;
         }

@@ -3,7 +3,8 @@
 --max-gap, usage errors, Ctrl-C), colour only on a terminal (none when
 piped, with NO_COLOR or --no-color), the summary table against the JSON
 events, and the progress line: on a terminal only, whole --text lines
-around it, gone at the end.
+around it, a warning mid-file at the start of its own line, gone at the
+end.
 
   test_textview.py MAILSPILL PCAPS"""
 import json
@@ -196,6 +197,18 @@ def test_progress():
             g.write(f.read())
         err, _, rc = on_pty(["-r", odd], out_tty=False, err_tty=True)
         assert rc == 0 and b"a?[2Jb.pcap" in err and b"\x1b[2J" not in err, err
+    # A warning mid-file (a truncated capture) starts its own line: the
+    # progress line is taken away before it, not left in front of it.
+    with tempfile.TemporaryDirectory() as d:
+        cut = os.path.join(d, "cut.pcap")
+        with open(DEMO, "rb") as f, open(cut, "wb") as g:
+            data = f.read()
+            g.write(data[:len(data) - 7])
+        err, _, rc = on_pty(["-r", cut], out_tty=False, err_tty=True)
+        at = err.find(b"mailspill: warning: ")
+        assert rc == 0 and at > 0 and b"stopped reading there" in err[at:], err
+        before = err[:at].rsplit(b"\n", 1)[-1]
+        assert b" kB of " in err[:at] and visible(before) == b"", (before, err)
     # Not a terminal: nothing.
     r = run(["-r", DEMO])
     assert r.stderr == b"", r.stderr
