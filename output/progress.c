@@ -10,6 +10,8 @@
 
 #include "../common/alloc.h"
 #include "../common/limits.h"
+#include "../common/utf8.h"
+#include "text.h"
 
 struct ms_progress {
     pthread_mutex_t mu;
@@ -52,17 +54,26 @@ void ms_progress_set(struct ms_progress *p, const char *line)
      * this update is skipped rather than stopping the reader. */
     if (!p || pthread_mutex_trylock(&p->mu) != 0)
         return;
-    /* A file name may hold anything: no control byte reaches the terminal,
-     * and a cut falls between UTF-8 characters. */
+    /* A file name may hold anything: what the text view escapes (controls,
+     * invalid UTF-8, C1 controls, bidi overrides, invisible characters:
+     * ms_text_steers) becomes '?' per byte, and a cut falls between UTF-8
+     * characters. */
     size_t n = strnlen(line, sizeof(p->line) - 1);
     if (n == sizeof(p->line) - 1)
         while (n > 0 && ((unsigned char)line[n] & 0xc0) == 0x80)
             n--;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)line[i];
-        p->line[i] = line[i];
-        if (c < 0x20 || c == 0x7f)
-            p->line[i] = '?';
+    const uint8_t *u = (const uint8_t *)line;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t k = ms_utf8_seq(u + i, n - i, &cp);
+        bool bad = k == 0 || cp < 0x20 || cp == 0x7f || ms_text_steers(cp);
+        if (k == 0)
+            k = 1;
+        for (size_t j = 0; j < k; j++)
+            p->line[i + j] = line[i + j];
+        if (bad)
+            memset(p->line + i, '?', k);
+        i += k;
     }
     p->line[n] = '\0';
     put(p->fd, ERASE, sizeof(ERASE) - 1);

@@ -32,6 +32,11 @@ static bool steers(uint32_t cp)
            cp == 0x2029 || invisible(cp);
 }
 
+bool ms_text_steers(uint32_t cp)
+{
+    return steers(cp);
+}
+
 /* Captured bytes go to a terminal: controls and invalid UTF-8 (the same
  * rule as the JSON view's, common/utf8.h: surrogates and code points past
  * U+10FFFF included) and steering characters are escaped as \xNN per

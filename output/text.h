@@ -15,6 +15,12 @@ struct ms_text_view {
 };
 void ms_text_view_init(struct ms_text_view *tv, bool color);
 
+/* Whether a code point steers a terminal or a reader without showing
+ * (C1 controls, bidi marks and overrides, line separators, invisible
+ * characters): what the view escapes besides C0 controls and DEL. The
+ * progress line (output/progress.c) applies the same rule to file names. */
+bool ms_text_steers(uint32_t cp);
+
 /* One event's line (with its '\n'). An alert also says what --dedup
  * suppressed before it (rep, NULL: nothing) and its --evidence file
  * (m->evidence). Returns 0, or -1 when writing failed. */
