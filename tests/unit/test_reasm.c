@@ -907,7 +907,7 @@ static void test_many_tiny_segments_random_order(void **state)
     for (uint32_t k = 0; k < N; k++) {
         uint32_t pos = HOLE + order[k];
         struct ms_tcp_segin in = {
-            .seq = isn + 1 + pos, .p = truth + pos, .n = 1, .meta = { 10ull * (k + 1), k + 1 }
+            .seq = isn + 1 + pos, .p = truth + pos, .n = 1, .meta = { 10ull * (k + 1), k + 1, NULL }
         };
         struct ms_tcp_put_ctx c = { 0 };
         pkt_of[pos] = k + 1;
@@ -918,7 +918,7 @@ static void test_many_tiny_segments_random_order(void **state)
     assert_int_equal(b.used, (size_t)N * ms_tcp_seg_cost(1));
     assert_int_equal(b.keepalives, 0);
     struct ms_tcp_segin in = {
-        .seq = isn + 1, .p = truth, .n = HOLE, .meta = { 10ull * (N + 1), N + 1 }
+        .seq = isn + 1, .p = truth, .n = HOLE, .meta = { 10ull * (N + 1), N + 1, NULL }
     };
     struct ms_tcp_put_ctx c = { 0 };
     for (size_t i = 0; i < HOLE; i++)
@@ -1075,7 +1075,7 @@ static void test_random_against_model(void **state)
             struct ms_tcp_segin in = { .seq = isn + 1 + segs[i].off,
                                        .p = segs[i].data,
                                        .n = segs[i].n,
-                                       .meta = { 0, i + 1 } };
+                                       .meta = { 0, i + 1, NULL } };
             struct ms_tcp_put_ctx c = { 0 };
             assert_int_equal(ms_tcp_half_put(&h, &b, &in, true, &c, &od), MS_OK);
             ms_tcp_half_pump(&h, &b, MS_GATE_OPEN, 0, &od);
