@@ -44,8 +44,8 @@ void ms_sink_file_reopen(struct ms_sink *s)
     s->fp = nfp;
 }
 
-static enum ms_sink_wr write_all(struct ms_sink *s, int fd, struct iovec *v, int n, char *err,
-                                 size_t errlen);
+static enum ms_sink_wr write_all(struct ms_sink *s, int fd, struct iovec *v, int n, size_t *done,
+                                 char *err, size_t errlen);
 
 /* Written with writev, never through the FILE's buffer: a record is whole
  * on its way out, and a writer left blocked on a pipe nobody reads
@@ -55,10 +55,7 @@ static enum ms_sink_wr file_write(struct ms_sink *s, const struct iovec *rec, ch
                                   size_t errlen)
 {
     struct iovec iov[2] = { *rec, { "\n", 1 } };
-    struct iovec *v = iov;
-    int n = 2;
     int fd = fileno(s->fp);
-    struct ms_progress *pg = s->tty ? s->o->progress : NULL;
     if (fd < 0) {
         /* A stream without a descriptor (a memory stream: tests). */
         if (fwrite(rec->iov_base, 1, rec->iov_len, s->fp) == rec->iov_len &&
@@ -68,16 +65,18 @@ static enum ms_sink_wr file_write(struct ms_sink *s, const struct iovec *rec, ch
         clearerr(s->fp);
         return MS_SINK_WR_FAILED;
     }
-    /* On a terminal, the progress line makes way for the record. */
-    ms_progress_pause(pg);
-    enum ms_sink_wr wr = write_all(s, fd, v, n, err, errlen);
-    ms_progress_resume(pg);
-    return wr;
+    size_t done = 0;
+    return write_all(s, fd, iov, 2, &done, err, errlen);
 }
 
-static enum ms_sink_wr write_all(struct ms_sink *s, int fd, struct iovec *v, int n, char *err,
-                                 size_t errlen)
+/* Writes v[0..n) whole; *done counts the iovecs that went out whole (also
+ * on a failure). On a terminal, the progress line makes way for them. */
+static enum ms_sink_wr write_all(struct ms_sink *s, int fd, struct iovec *v, int n, size_t *done,
+                                 char *err, size_t errlen)
 {
+    struct ms_progress *pg = s->tty ? s->o->progress : NULL;
+    enum ms_sink_wr wr = MS_SINK_WR_OK;
+    ms_progress_pause(pg);
     while (n > 0) {
         ssize_t w = writev(fd, v, n);
         if (w < 0 && errno == EINTR)
@@ -89,20 +88,23 @@ static enum ms_sink_wr write_all(struct ms_sink *s, int fd, struct iovec *v, int
              * full disk is not dead: the next record is tried again. */
             if (errno == EPIPE)
                 ms_sink_give_up(s);
-            return MS_SINK_WR_FAILED;
+            wr = MS_SINK_WR_FAILED;
+            break;
         }
         size_t left = (size_t)w;
         while (n > 0 && left >= v->iov_len) {
             left -= v->iov_len;
             v++;
             n--;
+            ++*done;
         }
         if (n > 0) {
             v->iov_base = (char *)v->iov_base + left;
             v->iov_len -= left;
         }
     }
-    return MS_SINK_WR_OK;
+    ms_progress_resume(pg);
+    return wr;
 }
 
 /* A batch of records in one writev, each followed by its line end: one
@@ -124,33 +126,9 @@ static size_t file_write_batch(struct ms_sink *s, const struct iovec *recs, size
         iov[2 * i] = recs[i];
         iov[2 * i + 1] = (struct iovec){ "\n", 1 };
     }
-    struct iovec *v = iov;
-    int left_iov = (int)(2 * n);
     size_t done = 0; /* iovecs fully written: two a record */
-    while (left_iov > 0) {
-        ssize_t w = writev(fd, v, left_iov);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            snprintf(err, errlen, "%s", strerror(errno));
-            if (errno == EPIPE)
-                ms_sink_give_up(s);
-            *next = MS_SINK_WR_FAILED;
-            return done / 2;
-        }
-        size_t left = (size_t)w;
-        while (left_iov > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            left_iov--;
-            done++;
-        }
-        if (left_iov > 0) {
-            v->iov_base = (char *)v->iov_base + left;
-            v->iov_len -= left;
-        }
-    }
-    return n;
+    *next = write_all(s, fd, iov, (int)(2 * n), &done, err, errlen);
+    return done / 2;
 }
 
 static void file_close(struct ms_sink *s)
