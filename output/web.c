@@ -402,6 +402,17 @@ __attribute__((format(printf, 2, 3))) static int fmt_alloc(char **out, const cha
     return n;
 }
 
+/* m, n bytes (from fmt_alloc; n < 0: none), is what s sends next. */
+static bool set_pending(struct stream *s, char *m, int n)
+{
+    if (n < 0)
+        return false;
+    s->pend = m;
+    s->plen = (size_t)n;
+    s->poff = 0;
+    return true;
+}
+
 /* The next message for s, into s->pend; false when there is none yet.
  * Called with mu held. */
 static bool next_message(struct stream *s)
@@ -412,12 +423,7 @@ static bool next_message(struct stream *s)
     if (s->reset) {
         s->reset = false;
         n = fmt_alloc(&m, "event: reset\ndata: {}\n\n");
-        if (n < 0)
-            return false;
-        s->pend = m;
-        s->plen = (size_t)n;
-        s->poff = 0;
-        return true;
+        return set_pending(s, m, n);
     }
     uint64_t first = w->count ? w->ring[w->head].id : w->next_id;
     if (s->next < first)
@@ -452,12 +458,7 @@ static bool next_message(struct stream *s)
                       w->c.servers.full ? "true" : "false", (unsigned long long)w->c.messages);
         s->cversion = w->cversion + 1;
     }
-    if (n < 0)
-        return false;
-    s->pend = m;
-    s->plen = (size_t)n;
-    s->poff = 0;
-    return true;
+    return set_pending(s, m, n);
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
