@@ -167,18 +167,29 @@ static struct ms_work_item *reserve(struct ms_engine *e, struct worker *w, uint3
     return ms_workq_reserve(w->q, len, true);
 }
 
-/* An item without bytes, told before the next frame (see the top). */
-static void send_control(struct ms_engine *e, struct worker *w, enum item_kind kind, uint64_t ts_us,
-                         int arg, const void *ptr)
+/* An item of kind without bytes, with order base (see the top); false
+ * when may_drop and w's queue is full. */
+static bool send_item(struct ms_engine *e, struct worker *w, enum item_kind kind, uint64_t ts_us,
+                      int arg, const void *ptr, uint64_t base, bool may_drop)
 {
-    struct ms_work_item *it = reserve(e, w, 0, false);
+    struct ms_work_item *it = reserve(e, w, 0, may_drop);
+    if (!it)
+        return false;
     it->kind = (uint8_t)kind;
     it->arg = arg;
     it->ts_us = ts_us;
     it->pkt_no = e->pkt_no;
     it->ptr = ptr;
-    it->order = key_of(2 * (e->pkt_no + 1), w->idx);
+    it->order = key_of(base, w->idx);
     ms_workq_commit(w->q, it);
+    return true;
+}
+
+/* One told before the next frame, waited for if need be. */
+static void send_control(struct ms_engine *e, struct worker *w, enum item_kind kind, uint64_t ts_us,
+                         int arg, const void *ptr)
+{
+    (void)send_item(e, w, kind, ts_us, arg, ptr, 2 * (e->pkt_no + 1), false);
 }
 
 /* The flow's worker: a hash of its two endpoints, the same both ways. */
@@ -214,17 +225,8 @@ static void tell_time(struct ms_engine *e, unsigned except)
         struct worker *w = &e->w[i];
         if (i == except || e->ts_us == w->last_ts_us)
             continue;
-        struct ms_work_item *it = reserve(e, w, 0, e->live);
-        if (!it)
-            continue;
-        it->kind = IT_CLOCK;
-        it->arg = 0;
-        it->ts_us = e->ts_us;
-        it->pkt_no = e->pkt_no;
-        it->ptr = NULL;
-        it->order = key_of(2 * e->pkt_no, w->idx);
-        ms_workq_commit(w->q, it);
-        w->last_ts_us = e->ts_us;
+        if (send_item(e, w, IT_CLOCK, e->ts_us, 0, NULL, 2 * e->pkt_no, e->live))
+            w->last_ts_us = e->ts_us;
     }
 }
 
@@ -406,19 +408,9 @@ void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
     if (wall_us > e->last_wall_us && wall_us - e->last_wall_us < MS_WORKER_WALL_TICK_US)
         return;
     e->last_wall_us = wall_us;
-    for (unsigned i = 0; i < e->n; i++) {
-        /* Live only: a worker that is behind is not waited for. */
-        struct ms_work_item *it = reserve(e, &e->w[i], 0, true);
-        if (!it)
-            continue;
-        it->kind = IT_WALL;
-        it->arg = 0;
-        it->ts_us = wall_us;
-        it->pkt_no = e->pkt_no;
-        it->ptr = NULL;
-        it->order = key_of(2 * (e->pkt_no + 1), e->w[i].idx);
-        ms_workq_commit(e->w[i].q, it);
-    }
+    /* Live only: a worker that is behind is not waited for. */
+    for (unsigned i = 0; i < e->n; i++)
+        (void)send_item(e, &e->w[i], IT_WALL, wall_us, 0, NULL, 2 * (e->pkt_no + 1), true);
 }
 
 void ms_engine_idle(struct ms_engine *e)
