@@ -137,12 +137,7 @@ def readdress(frame, amap):
 
 
 def make_copies(src, dst, copies, step_ns):
-    data = open(src, "rb").read()
-    head, recs, off = data[:24], [], 24
-    while off + 16 <= len(data):
-        sec, frac, incl, orig = struct.unpack("<IIII", data[off:off + 16])
-        recs.append((sec * 10**9 + frac, data[off + 16:off + 16 + incl], orig))
-        off += 16 + incl
+    _, recs = read_pcap(src)
     addrs = sorted({f[o:o + 4] for _, f, _ in recs if len(f) >= 34 and f[12:14] == b"\x08\x00"
                     for o in (26, 30)})
     out = []
@@ -150,11 +145,7 @@ def make_copies(src, dst, copies, step_ns):
         amap = {a: bytes([10, 60 + i, k // 250, k % 250 + 1]) for i, a in enumerate(addrs)}
         for t, frame, orig in recs:
             out.append((t + k * step_ns, k, readdress(frame, amap), orig))
-    out.sort(key=lambda r: (r[0], r[1]))
-    with open(dst, "wb") as fp:
-        fp.write(head)
-        for t, _, frame, orig in out:
-            fp.write(struct.pack("<IIII", t // 10**9, t % 10**9, len(frame), orig) + frame)
+    write_pcap(dst, out)
 
 
 def read_pcap(path):
@@ -187,6 +178,12 @@ def make_lossy(dst, srcs, copies, seed, spread_ns, drop):
         for t, frame, orig in recs[:end]:
             if rnd.random() > drop:
                 out.append((t - recs[0][0] + start + 10**18, k, readdress(frame, amap), orig))
+    write_pcap(dst, out)
+
+
+def write_pcap(dst, out):
+    """(time ns, copy, Ethernet frame, original length) records, in time
+    order, as a nanosecond pcap."""
     out.sort(key=lambda r: (r[0], r[1]))
     with open(dst, "wb") as fp:
         fp.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
