@@ -439,10 +439,10 @@ static struct ms_tls_server memo_server(const struct ms_app_session *a, enum ms_
 
 /* Other threads' uses of the memo that one thread would have made first
  * are made first (app/engine.c). */
-static void memo_order(const struct ms_app_session *a)
+static void memo_order(const struct ms_app_session *a, const struct ms_tls_server *srv)
 {
     if (a->c->memo_order)
-        a->c->memo_order(a->c->memo_order_user);
+        a->c->memo_order(a->c->memo_order_user, srv);
 }
 
 /* STARTTLS stripping as it happens (app/tls_memo.h): an offer goes into
@@ -464,7 +464,7 @@ static void note_posture(struct ms_app_session *a)
         !ms_proto_by_name(a->d->name, &proto))
         return;
     struct ms_tls_server srv = memo_server(a, proto);
-    memo_order(a);
+    memo_order(a, &srv);
     if (p.starttls_offered == MS_TRI_TRUE) {
         a->sum->offer_noted = true;
         if (ms_tls_memo_offered(a->c->tls_memo, &srv, a->flow->flow_id, a->now.ts_us) != MS_OK)
@@ -850,7 +850,7 @@ static void check_stripping(struct ms_app_session *a, enum ms_proto proto,
     if (p->starttls_offered == MS_TRI_TRUE) {
         if (a->sum->offer_noted)
             return; /* noted when seen (note_posture) */
-        memo_order(a);
+        memo_order(a, &srv);
         if (ms_tls_memo_offered(a->c->tls_memo, &srv, f->flow_id, a->now.ts_us) != MS_OK)
             stream_anomaly(a, MS_ANOM_OUT_OF_MEMORY,
                            "out of memory: this server's STARTTLS offer is not remembered");
@@ -858,7 +858,7 @@ static void check_stripping(struct ms_app_session *a, enum ms_proto proto,
     }
     if (a->sum->judged || !p->listing_complete)
         return; /* checked when its listing completed (note_posture) */
-    memo_order(a);
+    memo_order(a, &srv);
     struct ms_event ev = { .kind = MS_EV_STARTTLS_STRIPPED, .app_proto = ms_proto_name(proto) };
     if (ms_tls_memo_stripped(a->c->tls_memo, &srv, &ev.u.stripped.offered_flow_id,
                              &ev.u.stripped.offered_ts_us))
@@ -917,6 +917,8 @@ enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms
     f->app = a;
     f->tcp.user = a;
     c->st.flows++;
+    if (c->memo_live)
+        c->memo_live(c->memo_order_user, f, 1);
     return MS_OK;
 }
 
@@ -1047,4 +1049,6 @@ void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
     ms_free(a);
     f->app = NULL;
     f->tcp.user = NULL;
+    if (c->memo_live)
+        c->memo_live(c->memo_order_user, f, -1); /* after its last use of the memo */
 }

@@ -40,6 +40,8 @@ struct ms_app_held {
     size_t l3_len;
 };
 
+struct ms_tls_server;
+
 /* What every session of a pipeline shares; the pipeline owns it. */
 struct ms_app_ctx {
     const struct ms_limits *lim;
@@ -53,9 +55,11 @@ struct ms_app_ctx {
     struct ms_evidence *evidence;         /* --evidence; NULL: off */
     struct ms_tls_memo *tls_memo;         /* servers that offered STARTTLS (stripping) */
     struct evp_md_st *sha256;             /* the sinks' (ms_sink.sha256); may be NULL */
-    /* --threads: called before each use of a shared tls_memo (NULL: one
-     * thread), app/engine.c */
-    void (*memo_order)(void *user);
+    /* --threads: called before each use of a shared tls_memo for server
+     * srv (NULL: one thread), and as a session of flow f starts (+1) and
+     * after it ended (-1): app/engine.c */
+    void (*memo_order)(void *user, const struct ms_tls_server *srv);
+    void (*memo_live)(void *user, const struct ms_flow *f, int delta);
     void *memo_order_user;
     struct ms_app_stats st;
     size_t flow_mem, flow_mem_peak; /* per-flow state, against lim->flow_memcap */

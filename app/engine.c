@@ -5,11 +5,21 @@
  * is told before frame P (the time, a new source, a stats request, the
  * end), times MS_THREADS_MAX plus the worker's index so that no two
  * workers' keys are equal. Each worker publishes the key of the item it
- * is at (cur). A session about to use the shared STARTTLS memo waits until
- * every other worker is past its key or has nothing queued: the memo then
- * holds what one thread would have put there by then, so --threads gives
- * the same stripping alerts. The wait cannot go round in a circle: the
+ * is at (cur). A session about to use the shared STARTTLS memo for a
+ * server waits until every other worker that may still use it for that
+ * server before its key has done so (memo_order): the memo then holds for
+ * that server what one thread would have put there by then, so --threads
+ * gives the same stripping alerts. Uses for different servers may come
+ * in another order: the memo keeps servers apart, but for its cap (a
+ * memo past MS_TLS_MEMO_MAX may forget another server than one thread
+ * would, as the flow caps split between workers). A worker only waits for
+ * workers at a lower key, so the waits cannot go round in a circle: the
  * lowest key waits for no one.
+ *
+ * Sharding: a flow goes to the worker of its lower endpoint (port, then
+ * address): the server's, but for a server on a port above its clients'.
+ * All of a server's sessions then mostly meet in one worker, which waits
+ * for no other to use the memo for it.
  *
  * Time: every worker hears of every frame's time (its own packets, and a
  * header-only item for the others' frames), so timeouts happen at the
@@ -27,6 +37,7 @@
 #include <time.h>
 
 #include "../capture/decode.h"
+#include "../capture/flow.h"
 #include "../common/alloc.h"
 #include "../common/siphash.h"
 #include "tls_memo.h"
@@ -41,7 +52,13 @@ struct worker {
     struct ms_workq *q;
     pthread_t thread;
     bool started;
-    _Atomic uint64_t cur;          /* order key of the item being handled (or last) */
+    _Atomic uint64_t cur; /* order key of the item being handled (or last) */
+    /* The memo's gate (memo_order), per endpoint slot: the key of the
+     * last packet given to this worker with an endpoint there (the
+     * reader's), and the worker's sessions with an endpoint there (its
+     * own). */
+    _Atomic uint64_t *disp;
+    _Atomic uint32_t *live;
     uint64_t last_ts_us;           /* the reader's: capture time last told */
     struct ms_pipeline_stats snap; /* IT_STATS: the worker's counters */
 };
@@ -122,25 +139,98 @@ static void *worker_main(void *arg)
     }
 }
 
-/* The memo's order (see the top): called by worker user's thread. */
-static void memo_order(void *user)
+/* A keyed hash of one endpoint (the reader's key: an attacker picks
+ * addresses and ports). */
+static uint64_t endpoint_hash(const struct ms_engine *e, uint8_t ip_version, const uint8_t *addr,
+                              uint16_t port)
+{
+    size_t alen = ip_version == 4 ? 4 : 16;
+    uint8_t b[19];
+    b[0] = ip_version;
+    memcpy(b + 1, addr, alen);
+    b[1 + alen] = (uint8_t)(port >> 8);
+    b[2 + alen] = (uint8_t)port;
+    return ms_siphash24(e->hash_key, b, 3 + alen);
+}
+
+static unsigned slot_of(uint64_t h)
+{
+    return (unsigned)(h & (MS_MEMO_GATE_SLOTS - 1));
+}
+
+/* Until worker o is at key or later, or has nothing queued. */
+static void wait_for(struct worker *o, uint64_t key)
+{
+    for (unsigned spins = 0; atomic_load(&o->cur) < key && !ms_workq_drained(o->q); spins++) {
+        ms_workq_flush(o->q); /* it may sleep on a batch not yet signalled */
+        if (spins < MS_WORKQ_SPINS) {
+            sched_yield();
+        } else {
+            struct timespec ts = { 0, MS_MEMO_WAIT_SLEEP_NS };
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+/* The memo's order (see the top), before worker user's use of it for
+ * server srv, at its key mine: each other worker o is waited for until it
+ * can no longer use the memo for srv at a key below mine.
+ *
+ * o's uses for srv come from its sessions whose flow has srv as an
+ * endpoint, which began at a packet with srv as an endpoint. The reader
+ * stores each packet's key in disp of its worker at both its endpoints'
+ * slots before committing it, and keys grow in the order it commits; this
+ * worker took its item at mine from its queue after that commit
+ * (release/acquire), so t read below is at least the key of o's last
+ * packet of srv below mine (a later one only makes t larger). When
+ * t >= mine, o is waited for until it reaches mine, as if it held a
+ * session of srv. Else every packet of srv o will have below mine is
+ * at t or before: once o is past t (or drained: item t was committed
+ * before this one), no session of srv can start in o below mine. o's
+ * sessions with an endpoint in srv's slot are counted in live from their
+ * start (at a packet, before cur moves past it: seen here once cur is)
+ * until after their end, which may use the memo at any item (a timeout,
+ * an eviction, the end of input): live 0 means none is left, and the
+ * decrement, after the last use, made that use visible here. Else o is
+ * waited for until it reaches mine. Counting a flow at both endpoints
+ * covers a direction swap (the server becomes the other endpoint); two
+ * endpoints in one slot only make this wait more.
+ *
+ * Each use so sees every use for srv at a lower key, and none at a higher
+ * one: a worker using the memo for srv later (at k > mine) finds this
+ * session live in this worker, and waits until this worker reaches k. */
+static void memo_order(void *user, const struct ms_tls_server *srv)
 {
     const struct worker *me = user;
     const struct ms_engine *e = me->e;
     uint64_t mine = atomic_load(&me->cur);
+    unsigned slot = slot_of(endpoint_hash(e, srv->ip_version, srv->addr, srv->port));
     for (unsigned i = 0; i < e->n; i++) {
         struct worker *o = &e->w[i];
         if (o == me)
             continue;
-        for (unsigned spins = 0; atomic_load(&o->cur) < mine && !ms_workq_drained(o->q); spins++) {
-            ms_workq_flush(o->q); /* it may sleep on a batch not yet signalled */
-            if (spins < MS_WORKQ_SPINS) {
-                sched_yield();
-            } else {
-                struct timespec ts = { 0, MS_MEMO_WAIT_SLEEP_NS };
-                nanosleep(&ts, NULL);
-            }
+        uint64_t t = atomic_load(&o->disp[slot]);
+        if (t < mine) {
+            wait_for(o, t + 1);
+            if (atomic_load(&o->live[slot]) == 0)
+                continue;
         }
+        wait_for(o, mine);
+    }
+}
+
+/* A session of flow f starts (+1) or has ended (-1) in worker user. */
+static void memo_live(void *user, const struct ms_flow *f, int delta)
+{
+    struct worker *w = user;
+    unsigned a = slot_of(endpoint_hash(w->e, f->ip_version, f->cli_addr, f->cli_port));
+    unsigned b = slot_of(endpoint_hash(w->e, f->ip_version, f->srv_addr, f->srv_port));
+    if (delta > 0) {
+        atomic_fetch_add(&w->live[a], 1);
+        atomic_fetch_add(&w->live[b], 1);
+    } else {
+        atomic_fetch_sub(&w->live[a], 1);
+        atomic_fetch_sub(&w->live[b], 1);
     }
 }
 
@@ -192,23 +282,14 @@ static void send_control(struct ms_engine *e, struct worker *w, enum item_kind k
     (void)send_item(e, w, kind, ts_us, arg, ptr, 2 * (e->pkt_no + 1), false);
 }
 
-/* The flow's worker: a hash of its two endpoints, the same both ways. */
-static unsigned shard(const struct ms_engine *e, const struct ms_pkt *p)
+/* The flow's worker: the hash of its lower endpoint (port, then address;
+ * hs and hd: the source's and destination's), the same both ways. */
+static unsigned shard(const struct ms_engine *e, const struct ms_pkt *p, uint64_t hs, uint64_t hd)
 {
-    size_t alen = p->ip_version == 4 ? 4 : 16;
-    uint8_t a[18], b[18], buf[37];
-    memcpy(a, p->src, alen);
-    a[alen] = (uint8_t)(p->sport >> 8);
-    a[alen + 1] = (uint8_t)p->sport;
-    memcpy(b, p->dst, alen);
-    b[alen] = (uint8_t)(p->dport >> 8);
-    b[alen + 1] = (uint8_t)p->dport;
-    bool swap = memcmp(a, b, alen + 2) > 0;
-    buf[0] = p->ip_version;
-    memcpy(buf + 1, swap ? b : a, alen + 2);
-    memcpy(buf + 1 + alen + 2, swap ? a : b, alen + 2);
-    uint64_t h = ms_siphash24(e->hash_key, buf, 1 + 2 * (alen + 2));
-    return (unsigned)(h % e->n);
+    bool src_lower = p->sport != p->dport
+                         ? p->sport < p->dport
+                         : memcmp(p->src, p->dst, p->ip_version == 4 ? 4 : 16) <= 0;
+    return (unsigned)(((src_lower ? hs : hd) >> 32) % e->n);
 }
 
 /* Every worker but except hears of the frame's time, as one pipeline's
@@ -234,7 +315,9 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
                      const uint8_t *bytes, size_t len, bool datagram)
 {
     struct ms_engine *e = user;
-    struct worker *w = &e->w[shard(e, p)];
+    uint64_t hs = endpoint_hash(e, p->ip_version, p->src, p->sport);
+    uint64_t hd = endpoint_hash(e, p->ip_version, p->dst, p->dport);
+    struct worker *w = &e->w[shard(e, p, hs, hd)];
     e->target = w->idx;
     tell_time(e, w->idx);
     if (len > ms_workq_max_len(w->q))
@@ -250,6 +333,9 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
     it->pkt_no = pkt_no;
     it->ptr = NULL;
     it->order = key_of(2 * pkt_no + 1, w->idx);
+    /* Before the commit, which publishes them (memo_order). */
+    atomic_store_explicit(&w->disp[slot_of(hs)], it->order, memory_order_relaxed);
+    atomic_store_explicit(&w->disp[slot_of(hd)], it->order, memory_order_relaxed);
     memcpy(it + 1, bytes, len);
     ms_workq_commit(w->q, it);
     w->last_ts_us = p->ts_us;
@@ -309,14 +395,16 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
     e->memo = ms_tls_memo_new(MS_TLS_MEMO_MAX);
     if (!e->reader || !e->memo)
         goto fail;
-    ms_pipeline_share_memo(e->reader, e->memo, NULL, NULL); /* for its counter */
+    ms_pipeline_share_memo(e->reader, e->memo, NULL, NULL, NULL); /* for its counter */
     size_t qbytes = MS_WORKER_QUEUES_BYTES / e->n;
     if (qbytes < MS_WORKER_QUEUE_MIN)
         qbytes = MS_WORKER_QUEUE_MIN;
     for (unsigned i = 0; i < e->n; i++) {
-        ms_pipeline_share_memo(e->w[i].pl, e->memo, memo_order, &e->w[i]);
+        ms_pipeline_share_memo(e->w[i].pl, e->memo, memo_order, memo_live, &e->w[i]);
         e->w[i].q = ms_workq_new(qbytes);
-        if (!e->w[i].q)
+        e->w[i].disp = ms_calloc(MS_MEMO_GATE_SLOTS, sizeof(*e->w[i].disp));
+        e->w[i].live = ms_calloc(MS_MEMO_GATE_SLOTS, sizeof(*e->w[i].live));
+        if (!e->w[i].q || !e->w[i].disp || !e->w[i].live)
             goto fail;
     }
     return e;
@@ -495,6 +583,8 @@ void ms_engine_free(struct ms_engine *e)
     for (unsigned i = 0; e->w && i < e->n; i++) {
         ms_pipeline_free(e->w[i].pl);
         ms_workq_free(e->w[i].q);
+        ms_free(e->w[i].disp);
+        ms_free(e->w[i].live);
     }
     ms_pipeline_free(e->reader);
     ms_tls_memo_free(e->memo); /* after the pipelines: their flows' ends use it */

@@ -352,13 +352,16 @@ void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t p
 }
 
 void ms_pipeline_share_memo(struct ms_pipeline *pl, struct ms_tls_memo *memo,
-                            void (*order)(void *user), void *user)
+                            void (*order)(void *user, const struct ms_tls_server *srv),
+                            void (*live)(void *user, const struct ms_flow *f, int delta),
+                            void *user)
 {
     if (!pl->memo_shared)
         ms_tls_memo_free(pl->app.tls_memo);
     pl->memo_shared = true;
     pl->app.tls_memo = memo;
     pl->app.memo_order = order;
+    pl->app.memo_live = live;
     pl->app.memo_order_user = user;
 }
 

@@ -119,11 +119,17 @@ struct ms_pipeline *ms_pipeline_new_reader(const struct ms_limits *lim, struct m
 void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
                                uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram);
 void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no);
-/* Workers share one STARTTLS memo (the caller's, thread-safe), and ask
- * order(user) before each use of it, so that a session's check sees the
- * offers of every packet before its own, as one thread would. */
+/* Workers share one STARTTLS memo (the caller's, thread-safe), ask
+ * order(user, srv) before each use of it for server srv, so that a
+ * session's check sees the offers of every packet before its own, as one
+ * thread would, and tell live(user, f, +1 / -1) as a session of flow f
+ * starts and after it ended (the order needs to know who may use it). */
+struct ms_tls_server;
+struct ms_flow;
 void ms_pipeline_share_memo(struct ms_pipeline *pl, struct ms_tls_memo *memo,
-                            void (*order)(void *user), void *user);
+                            void (*order)(void *user, const struct ms_tls_server *srv),
+                            void (*live)(void *user, const struct ms_flow *f, int delta),
+                            void *user);
 /* Counters: the pipeline's own (each worker's), and those of what the
  * workers share (output, sinks, STARTTLS memo, kernel: counted once). */
 void ms_pipeline_own_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st);

@@ -263,6 +263,10 @@ static inline struct ms_limits ms_limits_default(void)
  * memo (app/engine.c) yields MS_WORKQ_SPINS times, then sleeps this long
  * between looks. */
 #define MS_MEMO_WAIT_SLEEP_NS 20000
+/* --threads: the STARTTLS memo's gate (app/engine.c) tells servers apart
+ * by a keyed hash of their endpoint into this many slots per worker (a
+ * power of two); two servers in one slot only wait for each other. */
+#define MS_MEMO_GATE_SLOTS 16384u
 /* Live: a worker sleeping with packets queued is woken at least this
  * often (MS_WORKQ_WAKE_ITEMS would hold a slow link's packets back). */
 #define MS_WORKER_FLUSH_US 1000u

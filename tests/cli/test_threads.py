@@ -18,10 +18,15 @@ The runs with many connections in flight:
   that follows it are different connections, mostly on different workers,
   and the 180 stripping alerts must all be there, each naming its own
   copy's offering flow, as with one thread;
+- the same with each server on a port above its clients' (a flow goes to
+  the worker of its lower endpoint: here the client's, so one server's
+  sessions are on several workers), and again without the handshakes
+  (started mid-connection, each flow's server is first taken to be the
+  lower port's side, the client, until a probe swaps it: 540 swaps);
 - lossy copies of the stripping recordings (pcaps/starttls, pcaps/stripping)
   all to one server, each cut at a random frame, 5% of frames dropped, at
   random start times (fixed seeds), with the default options and with
-  --flow-timeout 2 --reasm-wait 1: holes, wait windows that end while
+  --flow-timeout 2 --reasm-wait 1, and with the server on a high port: holes, wait windows that end while
   other workers' packets go by, flows that time out, all deciding which
   earlier session a stripping alert names;
 - two captures made with scapy from a review of --threads: a wait window
@@ -74,11 +79,13 @@ def flat(d, prefix=""):
             yield prefix + k, v
 
 
-def compare(name, args):
+def compare(name, args, stats_out=None):
     rc1, ev1, err1 = run(["--threads", "1"] + args)
     check(rc1 == 0, f"{name}: --threads 1 exit {rc1}: {err1[-300:]}")
     base = [e for e in ev1 if e["event_type"] != "stats"]
     stats1 = dict(flat(next(e for e in ev1 if e["event_type"] == "stats")["stats"]))
+    if stats_out is not None:
+        stats_out.update(stats1)
     for n in THREADS:
         rc, ev, err = run(["--threads", str(n)] + args)
         check(rc == rc1, f"{name}: --threads {n} exit {rc}, one thread {rc1}: {err[-300:]}")
@@ -116,8 +123,9 @@ def csum(data):
     return (~s) & 0xFFFF
 
 
-def readdress(frame, amap):
-    """An Ethernet/IPv4 frame with its addresses mapped and checksums redone."""
+def readdress(frame, amap, pmap=None):
+    """An Ethernet/IPv4 frame with its addresses (and TCP ports: pmap)
+    mapped and checksums redone."""
     if len(frame) < 34 or frame[12:14] != b"\x08\x00":
         return frame
     f = bytearray(frame)
@@ -129,6 +137,9 @@ def readdress(frame, amap):
     if f[23] == 6:
         total = struct.unpack("!H", f[16:18])[0]
         seg = f[14 + ihl:14 + total]
+        for off in (0, 2):
+            port = struct.unpack("!H", seg[off:off + 2])[0]
+            seg[off:off + 2] = struct.pack("!H", (pmap or {}).get(port, port))
         seg[16:18] = b"\0\0"
         pseudo = bytes(f[26:34]) + struct.pack("!BBH", 0, 6, len(seg))
         seg[16:18] = struct.pack("!H", csum(pseudo + bytes(seg)))
@@ -136,16 +147,32 @@ def readdress(frame, amap):
     return bytes(f)
 
 
-def make_copies(src, dst, copies, step_ns):
+def make_copies(src, dst, copies, step_ns, pmap=None, no_handshake=False):
+    """copies of src, each with its own addresses, step_ns apart; pmap:
+    TCP ports mapped; no_handshake: without SYNs (started mid-connection)."""
     _, recs = read_pcap(src)
+    if no_handshake:
+        recs = [r for r in recs if not is_syn(r[1])]
     addrs = sorted({f[o:o + 4] for _, f, _ in recs if len(f) >= 34 and f[12:14] == b"\x08\x00"
                     for o in (26, 30)})
     out = []
     for k in range(copies):
         amap = {a: bytes([10, 60 + i, k // 250, k % 250 + 1]) for i, a in enumerate(addrs)}
         for t, frame, orig in recs:
-            out.append((t + k * step_ns, k, readdress(frame, amap), orig))
+            out.append((t + k * step_ns, k, readdress(frame, amap, pmap), orig))
     write_pcap(dst, out)
+
+
+def is_syn(f):
+    if len(f) < 48 or f[12:14] != b"\x08\x00" or f[23] != 6:
+        return False
+    return bool(f[14 + (f[14] & 15) * 4 + 13] & 0x02)
+
+
+# The recordings' servers moved above their clients' ports (the highest is
+# 58794): a flow's lower endpoint is then its client, and the sessions of
+# one server spread over the workers.
+HIGH = {p: 61000 + p for p in (25, 110, 143, 465, 587, 993, 995)}
 
 
 def read_pcap(path):
@@ -159,7 +186,7 @@ def read_pcap(path):
     return data[:24], recs
 
 
-def make_lossy(dst, srcs, copies, seed, spread_ns, drop):
+def make_lossy(dst, srcs, copies, seed, spread_ns, drop, pmap=None):
     """Copies of srcs' recordings, each to the same server address (the side
     that answers a SYN), its client's own; cut at a random frame (most),
     frames dropped at random, started at random times."""
@@ -177,7 +204,7 @@ def make_lossy(dst, srcs, copies, seed, spread_ns, drop):
         start = rnd.randrange(0, spread_ns)
         for t, frame, orig in recs[:end]:
             if rnd.random() > drop:
-                out.append((t - recs[0][0] + start + 10**18, k, readdress(frame, amap), orig))
+                out.append((t - recs[0][0] + start + 10**18, k, readdress(frame, amap, pmap), orig))
     write_pcap(dst, out)
 
 
@@ -308,6 +335,23 @@ def main():
             check(off is not None and off["dest_ip"] == a["dest_ip"],
                   f"stripping alert {a['flow_id']} names another server's offer")
 
+        # The same, each server on a port above its clients': a server's
+        # sessions on several workers (each stripped session's check waits
+        # for the offer in another's); then without the handshakes: each
+        # flow's server is the lower port's side until a probe swaps it.
+        for name, nohs in (("servers on high ports", False),
+                           ("servers on high ports, mid-connection", True)):
+            high = os.path.join(tmp, "strip60high%d.pcap" % nohs)
+            make_copies(os.path.join(REPO, "pcaps/starttls/starttls-stripping.pcap"), high, 60,
+                        2 * 10**6, HIGH, nohs)
+            st = {}
+            hb = compare("60 overlapping stripping copies, " + name, ["-r", high], st)
+            n = sum(1 for e in hb if e["event_type"] == "alert"
+                    and "stripp" in e["alert"]["signature"].lower())
+            check(n == 180, f"{name}: {n} stripping alerts, expected 180")
+            swapped = st.get("tcp.direction_swapped")
+            check(swapped == (540 if nohs else 0), f"{name}: {swapped} flows swapped")
+
         srcs = [os.path.join(REPO, "pcaps/starttls/starttls-stripping.pcap")]
         sdir = os.path.join(REPO, "pcaps/stripping")
         srcs += [os.path.join(sdir, f) for f in sorted(os.listdir(sdir))
@@ -317,6 +361,10 @@ def main():
             make_lossy(lossy, srcs, 150, seed, 15 * 10**9, 0.05)
             compare(f"lossy copies to one server (seed {seed})", ["-r", lossy])
             compare(f"lossy copies to one server (seed {seed}), short timeouts",
+                    ["--flow-timeout", "2", "--reasm-wait", "1", "-r", lossy])
+            make_lossy(lossy, srcs, 150, seed, 15 * 10**9, 0.05, HIGH)
+            compare(f"lossy copies to one server on high ports (seed {seed})", ["-r", lossy])
+            compare(f"lossy copies to one server on high ports (seed {seed}), short timeouts",
                     ["--flow-timeout", "2", "--reasm-wait", "1", "-r", lossy])
         cases = scapy_cases(tmp)
         if cases is None:
