@@ -659,7 +659,12 @@ static void check_direction(struct ms_app_session *a)
         return;
     if (!probe_says(a, 1, 0) && !probe_says(a, 0, 1))
         return;
-    ms_flow_swap(a->c->flows, f);
+    struct ms_app_ctx *c = a->c;
+    if (c->memo_live)
+        c->memo_live(c->memo_order_user, f, -1); /* its server changes */
+    ms_flow_swap(c->flows, f);
+    if (c->memo_live)
+        c->memo_live(c->memo_order_user, f, 1);
     uint64_t b = a->bytes[0];
     a->bytes[0] = a->bytes[1];
     a->bytes[1] = b;

@@ -56,8 +56,9 @@ struct ms_app_ctx {
     struct ms_tls_memo *tls_memo;         /* servers that offered STARTTLS (stripping) */
     struct evp_md_st *sha256;             /* the sinks' (ms_sink.sha256); may be NULL */
     /* --threads: called before each use of a shared tls_memo for server
-     * srv (NULL: one thread), and as a session of flow f starts (+1) and
-     * after it ended (-1): app/engine.c */
+     * srv (NULL: one thread), and as a session of flow f starts (+1),
+     * after it ended (-1), and round a swap of its server (-1, +1):
+     * app/engine.c */
     void (*memo_order)(void *user, const struct ms_tls_server *srv);
     void (*memo_live)(void *user, const struct ms_flow *f, int delta);
     void *memo_order_user;

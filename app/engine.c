@@ -55,7 +55,7 @@ struct worker {
     _Atomic uint64_t cur; /* order key of the item being handled (or last) */
     /* The memo's gate (memo_order), per endpoint slot: the key of the
      * last packet given to this worker with an endpoint there (the
-     * reader's), and the worker's sessions with an endpoint there (its
+     * reader's), and the worker's sessions whose server is there (its
      * own). */
     _Atomic uint64_t *disp;
     _Atomic uint32_t *live;
@@ -74,6 +74,7 @@ struct ms_engine {
     uint64_t pkt_no;        /* frames so far, as the pipelines count them */
     uint64_t ts_us;         /* the latest frame's */
     uint64_t last_wall_us;  /* live: the wall clock last passed on */
+    struct ep_cache *eps;   /* the reader's: endpoint_hash's recent results */
     uint64_t last_flush_us; /* live: the workers last woken for what waits */
     unsigned target;        /* the worker of the frame being handled (n: none) */
     uint64_t drops;         /* live: packets a full queue had no room for */
@@ -85,6 +86,18 @@ struct ms_engine {
 };
 
 /* ---- the workers ------------------------------------------------------ */
+
+/* The reader's cache of endpoint hashes (dispatch hashes both endpoints
+ * of every packet): direct-mapped on an unkeyed mix, each entry checked
+ * whole, so chosen endpoints can only make it miss (a SipHash, as without
+ * it), never give another endpoint's hash. */
+struct ep_entry {
+    uint8_t b[19]; /* endpoint_hash's input; b[0] 0: empty */
+    uint64_t h;
+};
+struct ep_cache {
+    struct ep_entry e[MS_EP_CACHE_ENTRIES];
+};
 
 static uint64_t key_of(uint64_t base, unsigned idx)
 {
@@ -130,7 +143,9 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     for (;;) {
         const struct ms_work_item *it = ms_workq_front(w->q);
-        atomic_store(&w->cur, it->order);
+        /* Release: what the items before did (live's counts, the memo's
+         * uses) is seen by whoever sees this key (memo_order). */
+        atomic_store_explicit(&w->cur, it->order, memory_order_release);
         bool end = it->kind == IT_END;
         handle(w, it);
         ms_workq_release(w->q);
@@ -158,10 +173,33 @@ static unsigned slot_of(uint64_t h)
     return (unsigned)(h & (MS_MEMO_GATE_SLOTS - 1));
 }
 
+/* As endpoint_hash, through the reader's cache. */
+static uint64_t endpoint_hash_cached(struct ms_engine *e, uint8_t ip_version, const uint8_t *addr,
+                                     uint16_t port)
+{
+    size_t alen = ip_version == 4 ? 4 : 16;
+    uint8_t b[19] = { 0 };
+    b[0] = ip_version;
+    memcpy(b + 1, addr, alen);
+    b[1 + alen] = (uint8_t)(port >> 8);
+    b[2 + alen] = (uint8_t)port;
+    uint32_t a4;
+    memcpy(&a4, addr + alen - 4, 4);
+    uint32_t mix = (a4 ^ ((uint32_t)port << 16 | port)) * 0x9e3779b1u;
+    struct ep_entry *en = &e->eps->e[mix >> (32 - MS_EP_CACHE_BITS)];
+    if (memcmp(en->b, b, sizeof(b)) != 0) {
+        memcpy(en->b, b, sizeof(b));
+        en->h = endpoint_hash(e, ip_version, addr, port);
+    }
+    return en->h;
+}
+
 /* Until worker o is at key or later, or has nothing queued. */
 static void wait_for(struct worker *o, uint64_t key)
 {
-    for (unsigned spins = 0; atomic_load(&o->cur) < key && !ms_workq_drained(o->q); spins++) {
+    for (unsigned spins = 0;
+         atomic_load_explicit(&o->cur, memory_order_acquire) < key && !ms_workq_drained(o->q);
+         spins++) {
         ms_workq_flush(o->q); /* it may sleep on a batch not yet signalled */
         if (spins < MS_WORKQ_SPINS) {
             sched_yield();
@@ -187,14 +225,17 @@ static void wait_for(struct worker *o, uint64_t key)
  * session of srv. Else every packet of srv o will have below mine is
  * at t or before: once o is past t (or drained: item t was committed
  * before this one), no session of srv can start in o below mine. o's
- * sessions with an endpoint in srv's slot are counted in live from their
- * start (at a packet, before cur moves past it: seen here once cur is)
- * until after their end, which may use the memo at any item (a timeout,
- * an eviction, the end of input): live 0 means none is left, and the
- * decrement, after the last use, made that use visible here. Else o is
- * waited for until it reaches mine. Counting a flow at both endpoints
- * covers a direction swap (the server becomes the other endpoint); two
- * endpoints in one slot only make this wait more.
+ * sessions whose server is in srv's slot are counted in live from their
+ * start (at a packet, before cur moves past it, with release: seen here
+ * once cur is) until after their end, which may use the memo at any item
+ * (a timeout, an eviction, the end of input): live 0 means none is left,
+ * and the decrement (release), after the last use, made that use visible
+ * here. Else o is waited for until it reaches mine. A direction swap
+ * moves a session's count to its new server's slot at a packet of the
+ * flow, whose endpoints are both srv's and the old server's: a swap below
+ * mine is seen once o is past t, one above mine comes after this use in
+ * one thread's order too. Two servers in one slot only make this wait
+ * more.
  *
  * Each use so sees every use for srv at a lower key, and none at a higher
  * one: a worker using the memo for srv later (at k > mine) finds this
@@ -209,29 +250,26 @@ static void memo_order(void *user, const struct ms_tls_server *srv)
         struct worker *o = &e->w[i];
         if (o == me)
             continue;
-        uint64_t t = atomic_load(&o->disp[slot]);
+        uint64_t t = atomic_load_explicit(&o->disp[slot], memory_order_relaxed);
         if (t < mine) {
             wait_for(o, t + 1);
-            if (atomic_load(&o->live[slot]) == 0)
+            if (atomic_load_explicit(&o->live[slot], memory_order_acquire) == 0)
                 continue;
         }
         wait_for(o, mine);
     }
 }
 
-/* A session of flow f starts (+1) or has ended (-1) in worker user. */
+/* A session of flow f starts (+1) or has ended (-1) in worker user, or
+ * its server changes (-1 before, +1 after). */
 static void memo_live(void *user, const struct ms_flow *f, int delta)
 {
     struct worker *w = user;
-    unsigned a = slot_of(endpoint_hash(w->e, f->ip_version, f->cli_addr, f->cli_port));
     unsigned b = slot_of(endpoint_hash(w->e, f->ip_version, f->srv_addr, f->srv_port));
-    if (delta > 0) {
-        atomic_fetch_add(&w->live[a], 1);
-        atomic_fetch_add(&w->live[b], 1);
-    } else {
-        atomic_fetch_sub(&w->live[a], 1);
-        atomic_fetch_sub(&w->live[b], 1);
-    }
+    if (delta > 0)
+        atomic_fetch_add_explicit(&w->live[b], 1, memory_order_release);
+    else
+        atomic_fetch_sub_explicit(&w->live[b], 1, memory_order_release);
 }
 
 /* ---- the reader -------------------------------------------------------- */
@@ -315,8 +353,8 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
                      const uint8_t *bytes, size_t len, bool datagram)
 {
     struct ms_engine *e = user;
-    uint64_t hs = endpoint_hash(e, p->ip_version, p->src, p->sport);
-    uint64_t hd = endpoint_hash(e, p->ip_version, p->dst, p->dport);
+    uint64_t hs = endpoint_hash_cached(e, p->ip_version, p->src, p->sport);
+    uint64_t hd = endpoint_hash_cached(e, p->ip_version, p->dst, p->dport);
     struct worker *w = &e->w[shard(e, p, hs, hd)];
     e->target = w->idx;
     tell_time(e, w->idx);
@@ -393,7 +431,8 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
     struct ms_dispatch d = { dispatch, e };
     e->reader = ms_pipeline_new_reader(lim, out, &d);
     e->memo = ms_tls_memo_new(MS_TLS_MEMO_MAX);
-    if (!e->reader || !e->memo)
+    e->eps = ms_calloc(1, sizeof(*e->eps));
+    if (!e->reader || !e->memo || !e->eps)
         goto fail;
     ms_pipeline_share_memo(e->reader, e->memo, NULL, NULL, NULL); /* for its counter */
     size_t qbytes = MS_WORKER_QUEUES_BYTES / e->n;
@@ -588,6 +627,7 @@ void ms_engine_free(struct ms_engine *e)
     }
     ms_pipeline_free(e->reader);
     ms_tls_memo_free(e->memo); /* after the pipelines: their flows' ends use it */
+    ms_free(e->eps);
     ms_free(e->w);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);

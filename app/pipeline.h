@@ -123,7 +123,8 @@ void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t p
  * order(user, srv) before each use of it for server srv, so that a
  * session's check sees the offers of every packet before its own, as one
  * thread would, and tell live(user, f, +1 / -1) as a session of flow f
- * starts and after it ended (the order needs to know who may use it). */
+ * starts, after it ended, and round a swap of its server (the order needs
+ * to know who may use it for which server). */
 struct ms_tls_server;
 struct ms_flow;
 void ms_pipeline_share_memo(struct ms_pipeline *pl, struct ms_tls_memo *memo,
