@@ -130,7 +130,9 @@ struct ms_work_item *ms_workq_reserve(struct ms_workq *q, uint32_t len, bool wai
 void ms_workq_commit(struct ms_workq *q, struct ms_work_item *it)
 {
     q->ptail += item_size(it->len);
-    atomic_store(&q->tail, q->ptail);
+    /* Release, not a full barrier per item: the barrier a sleeping
+     * consumer needs is in ms_workq_flush. */
+    atomic_store_explicit(&q->tail, q->ptail, memory_order_release);
     if (++q->unsignaled >= MS_WORKQ_WAKE_ITEMS) {
         q->unsignaled = 0;
         ms_workq_flush(q);
@@ -139,6 +141,10 @@ void ms_workq_commit(struct ms_workq *q, struct ms_work_item *it)
 
 void ms_workq_flush(struct ms_workq *q)
 {
+    /* The tail stored before is seen by a consumer that goes to sleep
+     * after this look, or this look sees it asleep (its store of
+     * cons_sleeping and look at tail are seq_cst, ms_workq_front). */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&q->cons_sleeping))
         wake(q, &q->cons_cv);
 }
