@@ -47,10 +47,10 @@ struct ms_wpa_who {
 };
 
 struct ms_wpa_stats {
-    uint64_t handshakes;     /* PTKs installed (M1+M2 with a verified MIC; re-keys too) */
-    uint64_t group_keys;     /* GTKs installed from message 3 (and group-key handshakes) */
-    uint64_t wrong_secret;   /* message 2s whose MIC matched no PMK */
-    uint64_t clients;        /* clients being followed now (a gauge) */
+    uint64_t handshakes;   /* PTKs installed (M1+M2 with a verified MIC; re-keys too) */
+    uint64_t group_keys;   /* GTKs installed from message 3 (and group-key handshakes) */
+    uint64_t wrong_secret; /* message 2s whose MIC matched no PMK */
+    uint64_t clients;      /* clients being followed now (a gauge) */
     uint64_t clients_evicted;
 };
 
@@ -80,7 +80,7 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
                                 const uint8_t *eapol, size_t len, struct ms_wpa_who *who,
                                 bool *first);
 
-/* A protected data frame (f->flags & 0x40). MS_WPA_OK: *plain/*plain_len is
+/* A protected data frame (f->flags & 0x40). MS_WPA_OK: *plain, *plain_len is
  * the decrypted body (LLC/SNAP first, or A-MSDU subframes when f->amsdu) in
  * a buffer of w, valid until the next call on w. Otherwise why not, the
  * client and network in *who, and *first as for ms_wpa_eapol. */

@@ -128,7 +128,8 @@ static void test_kdf_sha256(void **state)
         m[100] = 384 & 0xff;
         m[101] = 384 >> 8;
         unsigned len = 0;
-        assert_non_null(HMAC(EVP_sha256(), key, 32, m, sizeof(m), want + 32 * (i - 1), &len));
+        assert_non_null(
+            HMAC(EVP_sha256(), key, 32, m, sizeof(m), want + (size_t)32 * (i - 1), &len));
         assert_int_equal(len, 32);
     }
     assert_int_equal(ms_wpa_kdf_sha256(cr, key, 32, label, ctx, sizeof(ctx), got, 48), MS_OK);
