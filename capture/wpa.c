@@ -763,8 +763,11 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
     bool pairwise = info & KI_PAIRWISE, ack = info & KI_ACK, mic = info & KI_MIC;
     static const uint8_t zero[MS_WPA_NONCE_LEN];
     if (pairwise && ack) {
-        /* Message 1, or 3: both carry the ANonce. */
-        add_anonce(c, eapol + EK_NONCE, be64(eapol + EK_REPLAY));
+        /* Message 1, or 3: both carry the ANonce. Message 3's replay
+         * counter is its message 1's plus one (12.7.6.4): the ANonce is
+         * kept with message 1's, which message 2 repeats. */
+        uint64_t replay = be64(eapol + EK_REPLAY);
+        add_anonce(c, eapol + EK_NONCE, mic && replay ? replay - 1 : replay);
         enum ms_wpa_status r = MS_WPA_OK;
         if (c->m2)
             r = try_m2(w, c, net, c->m2, c->m2_len);

@@ -38,7 +38,9 @@ enum ms_wpa_status {
 /* "no_handshake", "wrong_passphrase", ...: stats and anomaly wording. */
 const char *ms_wpa_status_name(enum ms_wpa_status s);
 
-/* The client and network a status is about. */
+/* The client and network a status is about. For a group-addressed frame
+ * (address 1 multicast, read with the BSSID's GTK), client is that group
+ * address. */
 struct ms_wpa_who {
     uint8_t bssid[MS_MAC_LEN];
     uint8_t client[MS_MAC_LEN];

@@ -421,6 +421,23 @@ static void test_m2_then_m3_gtk(void **state)
     assert_int_equal(st.group_keys, 1);
 }
 
+/* Message 1 not captured and a wrong passphrase: said at message 3. */
+static void test_wrong_passphrase_at_m3(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, "not the passphrase");
+    struct hs h;
+    hs_init(t, &h, STA, 15, 2, t->pmk);
+    bool first = false;
+    uint8_t gtk[16] = { 0 };
+    assert_int_equal(m2(t, STA, &h, 1, &first), MS_WPA_OK);
+    assert_int_equal(m3(t, STA, &h, 2, gtk, 1), MS_WPA_WRONG_SECRET);
+    struct ms_wpa_stats st;
+    ms_wpa_get_stats(t->w, &st);
+    assert_int_equal(st.wrong_secret, 1);
+    assert_int_equal(st.group_keys, 0);
+}
+
 /* A wrong passphrase: message 2's MIC matches no PMK, said once. */
 static void test_wrong_passphrase(void **state)
 {
@@ -706,6 +723,7 @@ int main(void)
         T(test_retransmitted_m1),
         T(test_m2_then_m3_gtk),
         T(test_wrong_passphrase),
+        T(test_wrong_passphrase_at_m3),
         T(test_no_secret_and_unknown_ssid),
         T(test_no_handshake),
         T(test_rekey),
