@@ -748,16 +748,22 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
     if (n > len || n < EK_DATA || n > MS_WPA_EAPOL_MAX ||
         EK_DATA + (size_t)be16(eapol + EK_DATA_LEN) > n)
         return tell(&c->told, MS_WPA_MALFORMED, first);
-    if (eapol[EK_DESC] == 254) /* WPA (TKIP) */
+    if (eapol[EK_DESC] == 254) { /* WPA (TKIP) */
+        c->sec = SEC_UNSUPPORTED;
         return tell(&c->told, MS_WPA_UNSUPPORTED, first);
+    }
     if (eapol[EK_DESC] != 2)
         return tell(&c->told, MS_WPA_MALFORMED, first);
     uint16_t info = be16(eapol + EK_INFO);
     int ver = info & KI_VERSION;
     enum sec s = effective_sec(c, net);
     enum ms_wpa_status why = sec_status(s);
-    if (why == MS_WPA_OK && ver != 2 && ver != 3)
-        why = MS_WPA_UNSUPPORTED; /* 1: TKIP's HMAC-MD5; 0: an AKM-defined one (SAE, OWE) */
+    if (why == MS_WPA_OK && ver != 2 && ver != 3) {
+        /* 1: TKIP's HMAC-MD5; 0: an AKM-defined one (SAE, OWE): its data
+         * frames are said the same way. */
+        why = MS_WPA_UNSUPPORTED;
+        c->sec = SEC_UNSUPPORTED;
+    }
     if (why != MS_WPA_OK)
         return tell(&c->told, why, first);
     bool pairwise = info & KI_PAIRWISE, ack = info & KI_ACK, mic = info & KI_MIC;

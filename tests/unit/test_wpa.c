@@ -631,6 +631,8 @@ static void test_sae_enterprise_tkip(void **state)
     v1.ver = 1;
     static const uint8_t C[6] = { 0x02, 0, 0, 0, 0, 0x0c };
     assert_int_equal(m1(t, C, &v1, 1), MS_WPA_UNSUPPORTED);
+    assert_int_equal(data(t, C, false, h.ptk + 32, 1, 0, &out, &n, &first), MS_WPA_UNSUPPORTED);
+    assert_false(first);
 }
 
 /* EAPOL-Key frames cut short or with lengths past their end. */
