@@ -101,8 +101,10 @@ enum ms_rc ms_wpa_prf_sha1(struct ms_wpa_crypto *c, const uint8_t *key, size_t k
         uint8_t ctr = (uint8_t)i;
         enum ms_rc rc = mac4(c->sha1, key, key_len, label, strlen(label), &zero, 1, data, data_len,
                              &ctr, 1, h, sizeof(h));
-        if (rc != MS_OK)
+        if (rc != MS_OK) {
+            OPENSSL_cleanse(h, sizeof(h)); /* the last block, key material */
             return rc;
+        }
         size_t n = out_len - pos < sizeof(h) ? out_len - pos : sizeof(h);
         memcpy(out + pos, h, n);
         pos += n;
@@ -124,8 +126,10 @@ enum ms_rc ms_wpa_kdf_sha256(struct ms_wpa_crypto *c, const uint8_t *key, size_t
         uint8_t i_le[2] = { (uint8_t)i, (uint8_t)(i >> 8) };
         enum ms_rc rc = mac4(c->sha256, key, key_len, i_le, 2, label, strlen(label), data, data_len,
                              len_le, 2, h, sizeof(h));
-        if (rc != MS_OK)
+        if (rc != MS_OK) {
+            OPENSSL_cleanse(h, sizeof(h)); /* the last block, key material */
             return rc;
+        }
         size_t n = out_len - pos < sizeof(h) ? out_len - pos : sizeof(h);
         memcpy(out + pos, h, n);
         pos += n;
