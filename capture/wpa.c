@@ -70,9 +70,11 @@ struct network {
     uint32_t told; /* statuses of group frames said once */
 };
 
+/* An ANonce and the replay counters of the message 1s that carried it
+ * (retransmissions count up, and message 2 may answer any of them). */
 struct anonce {
     uint8_t nonce[MS_WPA_NONCE_LEN];
-    uint64_t replay;
+    uint64_t replay_lo, replay_hi;
     bool valid;
 };
 
@@ -84,7 +86,9 @@ struct ptk {
 
 struct client {
     struct node n;
-    uint8_t sec; /* from its (re)association request */
+    uint8_t sec;       /* from its (re)association request */
+    uint8_t eapol_sec; /* from its last EAPOL-Key frame (TKIP's, AKM-defined): no MIC
+                        * vouches for it, so the next WPA2 one undoes it */
     struct anonce an[MS_WPA_ANONCES];
     unsigned an_next;
     struct ptk cur, old; /* old: the one before a re-key, for frames in flight */
@@ -537,10 +541,14 @@ static void fill_who(struct ms_wpa_who *who, const uint8_t *bssid, const uint8_t
     }
 }
 
-static enum sec effective_sec(const struct client *c, const struct network *net)
+/* What the association request or the network's beacons say; then, for
+ * data frames (for_data), what the client's EAPOL-Key frames say. */
+static enum sec effective_sec(const struct client *c, const struct network *net, bool for_data)
 {
     if (c && c->sec != SEC_UNKNOWN)
         return (enum sec)c->sec;
+    if (for_data && c && c->eapol_sec != SEC_UNKNOWN)
+        return (enum sec)c->eapol_sec;
     return net ? (enum sec)net->sec : SEC_UNKNOWN;
 }
 
@@ -564,13 +572,16 @@ static void add_anonce(struct client *c, const uint8_t *nonce, uint64_t replay)
 {
     for (unsigned i = 0; i < MS_WPA_ANONCES; i++)
         if (c->an[i].valid && memcmp(c->an[i].nonce, nonce, MS_WPA_NONCE_LEN) == 0) {
-            c->an[i].replay = replay;
+            if (replay < c->an[i].replay_lo)
+                c->an[i].replay_lo = replay;
+            if (replay > c->an[i].replay_hi)
+                c->an[i].replay_hi = replay;
             return;
         }
     struct anonce *a = &c->an[c->an_next];
     c->an_next = (c->an_next + 1) % MS_WPA_ANONCES;
     memcpy(a->nonce, nonce, MS_WPA_NONCE_LEN);
-    a->replay = replay;
+    a->replay_lo = a->replay_hi = replay;
     a->valid = true;
 }
 
@@ -612,9 +623,13 @@ static void keep_m2(struct client *c, const uint8_t *m2, size_t len)
 
 /* Message 2 (len bytes, a whole EAPOL frame) of client c: tries each ANonce
  * (those of the message 1 it answers first) with each PMK that may apply,
- * and installs the PTK whose KCK verifies its MIC. */
+ * and installs the PTK whose KCK verifies its MIC. A message 2 that no PMK
+ * verifies is kept for a message 3 (whose ANonce may be another than that
+ * of a message 1 seen before it: a new association starts its replay
+ * counter again). at_m1: the kept message 2 tried again at a message 1,
+ * which may belong to a later handshake: a failure then says nothing. */
 static enum ms_wpa_status try_m2(struct ms_wpa *w, struct client *c, struct network *net,
-                                 const uint8_t *m2, size_t len)
+                                 const uint8_t *m2, size_t len, bool at_m1)
 {
     int ver = be16(m2 + EK_INFO) & KI_VERSION;
     uint64_t replay = be64(m2 + EK_REPLAY);
@@ -634,7 +649,8 @@ static enum ms_wpa_status try_m2(struct ms_wpa *w, struct client *c, struct netw
         for (unsigned k = 0; k < MS_WPA_ANONCES; k++) {
             /* newest first */
             const struct anonce *a = &c->an[(c->an_next + MS_WPA_ANONCES - 1 - k) % MS_WPA_ANONCES];
-            if (!a->valid || (a->replay == replay) != (pass == 0))
+            bool same = a->replay_lo <= replay && replay <= a->replay_hi;
+            if (!a->valid || same != (pass == 0))
                 continue;
             if (pass == 0)
                 answered = true;
@@ -659,14 +675,13 @@ static enum ms_wpa_status try_m2(struct ms_wpa *w, struct client *c, struct netw
         }
     }
     OPENSSL_cleanse(ptk, sizeof(ptk));
-    if (!answered) {
-        /* Its message 1 was not captured: message 3 brings the ANonce. */
-        if (c->m2 != m2)
-            keep_m2(c, m2, len);
+    bool fresh = c->m2 != m2;
+    if (fresh)
+        keep_m2(c, m2, len); /* its message 1 not captured: message 3 brings the ANonce */
+    if (!answered || at_m1)
         return MS_WPA_OK;
-    }
-    drop_m2(c);
-    w->st.wrong_secret++;
+    if (fresh || c->verdict != MS_WPA_WRONG_SECRET)
+        w->st.wrong_secret++;
     c->verdict = MS_WPA_WRONG_SECRET;
     return MS_WPA_WRONG_SECRET;
 }
@@ -749,20 +764,22 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
         EK_DATA + (size_t)be16(eapol + EK_DATA_LEN) > n)
         return tell(&c->told, MS_WPA_MALFORMED, first);
     if (eapol[EK_DESC] == 254) { /* WPA (TKIP) */
-        c->sec = SEC_UNSUPPORTED;
+        c->eapol_sec = SEC_UNSUPPORTED;
         return tell(&c->told, MS_WPA_UNSUPPORTED, first);
     }
     if (eapol[EK_DESC] != 2)
         return tell(&c->told, MS_WPA_MALFORMED, first);
     uint16_t info = be16(eapol + EK_INFO);
     int ver = info & KI_VERSION;
-    enum sec s = effective_sec(c, net);
+    enum sec s = effective_sec(c, net, false);
     enum ms_wpa_status why = sec_status(s);
-    if (why == MS_WPA_OK && ver != 2 && ver != 3) {
+    if (why == MS_WPA_OK) {
         /* 1: TKIP's HMAC-MD5; 0: an AKM-defined one (SAE, OWE): its data
-         * frames are said the same way. */
-        why = MS_WPA_UNSUPPORTED;
-        c->sec = SEC_UNSUPPORTED;
+         * frames are said the same way, until a WPA2 one. */
+        bool wpa2 = ver == 2 || ver == 3;
+        c->eapol_sec = wpa2 ? SEC_UNKNOWN : SEC_UNSUPPORTED;
+        if (!wpa2)
+            why = MS_WPA_UNSUPPORTED;
     }
     if (why != MS_WPA_OK)
         return tell(&c->told, why, first);
@@ -776,13 +793,13 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
         add_anonce(c, eapol + EK_NONCE, mic && replay ? replay - 1 : replay);
         enum ms_wpa_status r = MS_WPA_OK;
         if (c->m2)
-            r = try_m2(w, c, net, c->m2, c->m2_len);
+            r = try_m2(w, c, net, c->m2, c->m2_len, !mic);
         if (mic)
             take_gtk(w, c, net, eapol, n, true);
         return r == MS_WPA_OK ? MS_WPA_OK : tell(&c->told, r, first);
     }
     if (pairwise && mic && memcmp(eapol + EK_NONCE, zero, sizeof(zero)) != 0) {
-        enum ms_wpa_status r = try_m2(w, c, net, eapol, n);
+        enum ms_wpa_status r = try_m2(w, c, net, eapol, n, false);
         return r == MS_WPA_OK ? MS_WPA_OK : tell(&c->told, r, first);
     }
     if (!pairwise && ack && mic)
@@ -814,7 +831,7 @@ enum ms_wpa_status ms_wpa_decrypt(struct ms_wpa *w, const struct ms_wifi_frame *
     struct client *c = group ? NULL : client_get(w, f->bssid, sta);
     uint32_t scratch = 0;
     uint32_t *told = c ? &c->told : net ? &net->told : &scratch;
-    enum ms_wpa_status why = sec_status(effective_sec(c, net));
+    enum ms_wpa_status why = sec_status(effective_sec(c, net, true));
     if (why != MS_WPA_OK)
         return tell(told, why, first);
     if (f->body_len < MS_CCMP_HDR_LEN)

@@ -715,6 +715,112 @@ static void test_alloc_fail(void **state)
     }
 }
 
+/* One EAPOL-Key frame no MIC vouches for (TKIP's descriptor version 1, as
+ * anyone on the channel can send with the client's address) does not stop
+ * the client's real WPA2 handshake after it from being read. */
+static void test_unverified_eapol_not_sticky(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, PASS);
+    beacon(t, SSID, rsn_ie_psk, sizeof(rsn_ie_psk));
+    struct hs h;
+    hs_init(t, &h, STA, 20, 2, t->pmk);
+    struct hs v1 = h;
+    v1.ver = 1;
+    bool first;
+    const uint8_t *out;
+    size_t n;
+    (void)m1(t, STA, &v1, 7);
+    assert_int_equal(m1(t, STA, &h, 8), MS_WPA_OK);
+    assert_int_equal(m2(t, STA, &h, 8, &first), MS_WPA_OK);
+    assert_int_equal(data(t, STA, false, h.ptk + 32, 1, 0, &out, &n, &first), MS_WPA_OK);
+}
+
+/* A message 1 of an earlier, abandoned handshake with the replay counter a
+ * new association starts again from, then the new handshake's message 2
+ * (its message 1 missed): message 2 alone cannot tell it from a wrong
+ * passphrase, but it is kept, and message 3 completes the handshake. */
+static void test_stale_m1_same_replay(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, PASS);
+    struct hs a, b;
+    hs_init(t, &a, STA, 21, 2, t->pmk);
+    hs_init(t, &b, STA, 22, 2, t->pmk);
+    bool first;
+    const uint8_t *out;
+    size_t n;
+    uint8_t gtk[16] = { 3 };
+    assert_int_equal(m1(t, STA, &a, 1), MS_WPA_OK);
+    (void)m2(t, STA, &b, 1, &first);
+    assert_int_equal(m3(t, STA, &b, 2, gtk, 1), MS_WPA_OK);
+    assert_int_equal(data(t, STA, false, b.ptk + 32, 1, 0, &out, &n, &first), MS_WPA_OK);
+    struct ms_wpa_stats st;
+    ms_wpa_get_stats(t->w, &st);
+    assert_int_equal(st.handshakes, 1);
+    assert_int_equal(st.group_keys, 1);
+}
+
+/* The other way: a message 2 whose message 1 and 3 were missed, then a new
+ * association's message 1 with the same replay counter: not a wrong
+ * passphrase. */
+static void test_stale_m2_then_new_m1(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, PASS);
+    struct hs a, b;
+    hs_init(t, &a, STA, 23, 2, t->pmk);
+    hs_init(t, &b, STA, 24, 2, t->pmk);
+    bool first;
+    const uint8_t *out;
+    size_t n;
+    assert_int_equal(m2(t, STA, &a, 1, &first), MS_WPA_OK);
+    assert_int_equal(m1(t, STA, &b, 1), MS_WPA_OK);
+    assert_int_equal(m2(t, STA, &b, 1, &first), MS_WPA_OK);
+    assert_int_equal(data(t, STA, false, b.ptk + 32, 1, 0, &out, &n, &first), MS_WPA_OK);
+    struct ms_wpa_stats st;
+    ms_wpa_get_stats(t->w, &st);
+    assert_int_equal(st.wrong_secret, 0);
+}
+
+/* A retransmitted message 1 (same ANonce, next replay counter) and the
+ * message 2 answering the first one, under a wrong passphrase: said, at
+ * message 2 or at the latest at message 3. */
+static void test_retransmitted_m1_wrong_passphrase(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, "not the passphrase");
+    struct hs h;
+    hs_init(t, &h, STA, 25, 2, t->pmk);
+    bool first;
+    uint8_t gtk[16] = { 0 };
+    assert_int_equal(m1(t, STA, &h, 1), MS_WPA_OK);
+    assert_int_equal(m1(t, STA, &h, 2), MS_WPA_OK);
+    enum ms_wpa_status s2 = m2(t, STA, &h, 1, &first);
+    enum ms_wpa_status s3 = m3(t, STA, &h, 3, gtk, 1);
+    assert_true(s2 == MS_WPA_WRONG_SECRET || s3 == MS_WPA_WRONG_SECRET);
+}
+
+/* Bytes after the EAPOL frame (a data frame's padding) are not under the
+ * MIC: the EAPOL length field says where the frame ends. */
+static void test_eapol_trailing_padding(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, PASS);
+    struct hs h;
+    hs_init(t, &h, STA, 26, 2, t->pmk);
+    assert_int_equal(m1(t, STA, &h, 1), MS_WPA_OK);
+    uint8_t m[200];
+    size_t n = eapol_key(m, 2 | 0x08 | 0x100, 1, h.sn, rsn_ie_psk, sizeof(rsn_ie_psk));
+    sign(t, m, n, h.ptk);
+    memset(m + n, 0xee, 18);
+    bool first;
+    assert_int_equal(send_eapol(t, STA, false, m, n + 18, &first), MS_WPA_OK);
+    const uint8_t *out;
+    size_t len;
+    assert_int_equal(data(t, STA, false, h.ptk + 32, 1, 0, &out, &len, &first), MS_WPA_OK);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -736,6 +842,11 @@ int main(void)
         T(test_malformed_eapol),
         T(test_client_cap),
         T(test_alloc_fail),
+        T(test_unverified_eapol_not_sticky),
+        T(test_stale_m1_same_replay),
+        T(test_stale_m2_then_new_m1),
+        T(test_retransmitted_m1_wrong_passphrase),
+        T(test_eapol_trailing_padding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
