@@ -119,6 +119,18 @@ static inline struct ms_limits ms_limits_default(void)
 /* Least recently used flows looked at to choose an eviction victim
  * (capture/flow.h, Eviction). */
 #define MS_FLOW_EVICT_SCAN 32
+/* WPA2 decryption (capture/wpa.c): clients (BSSID, station) and networks
+ * (BSSID) followed, least recently seen forgotten first; passphrases and
+ * PMKs given; the ANonces of one client kept outstanding (retransmitted
+ * message 1s each bring a new one); the longest EAPOL-Key frame read; the
+ * largest protected MPDU body (an 802.11ac A-MSDU, 11454 bytes, with room
+ * for a mesh or HT control header's worth of slack). */
+#define MS_WPA_CLIENTS_MAX 16384
+#define MS_WPA_NETWORKS_MAX 4096
+#define MS_WPA_SECRETS_MAX 1024
+#define MS_WPA_ANONCES 4
+#define MS_WPA_EAPOL_MAX 2048
+#define MS_WPA_FRAME_MAX 11520
 /* pcapng: blocks larger than this are refused as damage; interfaces per
  * section. */
 #define MS_PCAPNG_MAX_BLOCK (16u * 1024 * 1024)

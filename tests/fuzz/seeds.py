@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes the seed corpora of the single-parser fuzz targets
-(tests/fuzz/corpus/{mime,b64,qp,sasl,ntlm,tcp_reasm,defrag,pcapng}/), each
+(tests/fuzz/corpus/{mime,b64,qp,sasl,ntlm,tcp_reasm,defrag,pcapng,wpa}/), each
 input in its target's format (see the comment at the top of fuzz_<name>.c).
 Seeds are starting points, not tests: what makes a good one is that it
 reaches a distinct part of the parser. Run it from anywhere; it rewrites
@@ -309,3 +309,35 @@ for name in ("pcapng-eth-sll.pcapng", "pcapng-bigendian-raw-sll2.pcapng"):
         write("pcapng", name, f.read())
 with open(os.path.join(ROOT, "pcaps", "capture", "pcapng-eth-sll.pcapng"), "rb") as f:
     write("pcapng", "truncated_odd_length_filter", f.read()[:701])
+
+# ---- WPA2: byte 0 (bit 0: a passphrase, else a PMK), then records
+# (fuzz_wpa.c): beacon, association, the 4-way handshake signed by the
+# harness (message 3 with a GTK KDE and 0xdd padding), data both ways, a
+# group frame, a four-address frame, a group key message 1.
+def wpa_rec(k, a, body):
+    return bytes([k, a]) + struct.pack("<H", len(body)) + body
+
+
+def eapol_key(info, replay, nonce, kd=b""):
+    return (bytes([2, 3]) + struct.pack(">H", 95 + len(kd)) + bytes([2]) + struct.pack(">HH", info, 16)
+            + struct.pack(">Q", replay) + nonce + b"\0" * 48 + struct.pack(">H", len(kd)) + kd)
+
+
+for ver, akm in ((2, 2), (3, 6)):
+    rsn = bytes([48, 20, 1, 0, 0, 0x0F, 0xAC, 4, 1, 0, 0, 0x0F, 0xAC, 4, 1, 0, 0, 0x0F, 0xAC, akm, 0, 0])
+    an, sn = bytes(range(32)), bytes(range(100, 132))
+    gtk_kde = bytes([0xDD, 22, 0, 0x0F, 0xAC, 1, 1, 0]) + b"\x5a" * 16
+    kd = rsn + gtk_kde + bytes([0xDD, 0]) + b"\0" * 8  # plain, 48 bytes, + room for the wrap
+    llc = b"\xaa\xaa\x03\0\0\0\x08\0"
+    write("wpa", "handshake_v%d" % ver, b"\x00"
+          + wpa_rec(0, 8, b"\0" * 10 + b"\x11\0" + b"\0\x07FuzzNet" + rsn)
+          + wpa_rec(0, 0, b"\x11\0\x0a\0" + b"\0\x07FuzzNet" + rsn)
+          + wpa_rec(0x11, 0, eapol_key(ver | 0x88, 1, an))
+          + wpa_rec(0x81, 0, eapol_key(ver | 0x108, 1, sn, rsn))
+          + wpa_rec(0x91, 0, eapol_key(ver | 0x13C8, 2, an, kd))
+          + wpa_rec(0x81, 0, eapol_key(ver | 0x308, 2, b"\0" * 32))
+          + wpa_rec(0xA2, 1, llc + b"hello there")
+          + wpa_rec(0x92, 2, llc + b"hello back")
+          + wpa_rec(0x92, 0xA3, b"\xaa\xaa\x03\0\0\0\x08\x06arp")
+          + wpa_rec(0xE2, 4, llc + b"four addr")
+          + wpa_rec(0x91, 0, eapol_key(ver | 0x1380, 3, b"\0" * 32, kd)))

@@ -93,8 +93,10 @@ def call_args(src, start):
 # whose name contains "anomal" (emit_anomaly, ms_emit_anomaly_once,
 # set_anomaly, stream_anomaly, ...).
 EMITTERS = {'xfail'}
-# Literals that such calls pass that are no codes: protocol names, layers.
-NOT_CODES = {'proto_parser'}
+# Literals that such calls pass that are no codes: protocol names, layers;
+# and snake-case words with an anomaly-like suffix that are no codes either:
+# decrypt_failed is a ms_wpa_status_name (capture/wpa.c), a stats key.
+NOT_CODES = {'proto_parser', 'decrypt_failed'}
 # Codes whose suffix says "anomaly" although no emitter call shows it
 # (the safety net below): MIME damage codes go into email.mime_errors.
 SUFFIX = re.compile(r'_(malformed|injection|too_long|too_large|gap|invalid|failed|exceeded|'
@@ -135,7 +137,8 @@ def source_codes(root):
             mime_codes.add(m.group(1))
         # Safety net: any literal with an anomaly-like suffix.
         for lit in STRLIT.finditer(src):
-            if SNAKE.match(lit.group(1)) and SUFFIX.search(lit.group(1)):
+            if (SNAKE.match(lit.group(1)) and SUFFIX.search(lit.group(1)) and
+                    lit.group(1) not in NOT_CODES):
                 found.setdefault('?' + lit.group(1), []).append(
                     '%s:%d' % (rel, src.count('\n', 0, lit.start()) + 1))
     net = {k[1:]: v for k, v in found.items() if k.startswith('?')}
