@@ -185,6 +185,9 @@ static void flow_emit(void *user, const struct ms_event *ev)
                          : a->now.tag                 ? (const char *)a->now.tag
                                                       : a->c->source_name,
         .pcap_cnt = a->c->offline ? a->now.pkt_no : 0,
+        .src_mac = f->mac ? f->mac->src : NULL,
+        .dest_mac = f->mac ? f->mac->dst : NULL,
+        .bssid = f->mac && f->mac->has_bssid ? f->mac->bssid : NULL,
     };
     /* The flow's frames so far go to its evidence file, which the alert
      * (a login, or STARTTLS stripping) names (also when --dedup suppresses
@@ -818,7 +821,8 @@ const struct ms_stream_ops ms_app_stream_ops = { on_stream_data, on_stream_gap, 
 static size_t flow_cost(const struct ms_app_session *a)
 {
     const struct ms_app_ctx *c = a->c;
-    size_t m = FLOW_BASE_COST + a->log.cap + a->dir[0].probe.cap + a->dir[1].probe.cap;
+    size_t m = FLOW_BASE_COST + (a->flow->mac ? sizeof(*a->flow->mac) : 0) + a->log.cap +
+               a->dir[0].probe.cap + a->dir[1].probe.cap;
     if (a->cf)
         m += CLASSIFY_COST;
     if (a->dst)

@@ -43,7 +43,16 @@
 #include "tls_memo.h"
 #include "workq.h"
 
-enum item_kind { IT_FRAME = 1, IT_DATAGRAM, IT_CLOCK, IT_WALL, IT_SOURCE, IT_STATS, IT_END };
+enum item_kind {
+    IT_FRAME = 1,
+    IT_DATAGRAM,
+    IT_DATAGRAM_MAC,
+    IT_CLOCK,
+    IT_WALL,
+    IT_SOURCE,
+    IT_STATS,
+    IT_END
+};
 
 struct worker {
     struct ms_engine *e;
@@ -111,8 +120,16 @@ static void handle(struct worker *w, const struct ms_work_item *it)
     case IT_FRAME:
     case IT_DATAGRAM:
         ms_pipeline_worker_packet(w->pl, it->arg, it->ts_us, it->pkt_no, bytes, it->len,
-                                  it->kind == IT_DATAGRAM);
+                                  it->kind == IT_DATAGRAM, NULL);
         break;
+    case IT_DATAGRAM_MAC: {
+        /* The datagram, then its 802.11 addresses (see dispatch). */
+        struct ms_link_addrs mac;
+        size_t n = it->len - sizeof(mac);
+        memcpy(&mac, bytes + n, sizeof(mac));
+        ms_pipeline_worker_packet(w->pl, it->arg, it->ts_us, it->pkt_no, bytes, n, true, &mac);
+        break;
+    }
     case IT_CLOCK:
         ms_pipeline_worker_clock(w->pl, it->ts_us, it->pkt_no);
         break;
@@ -358,14 +375,18 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
     struct worker *w = &e->w[shard(e, p, hs, hd)];
     e->target = w->idx;
     tell_time(e, w->idx);
-    if (len > ms_workq_max_len(w->q))
+    /* A datagram's 802.11 addresses are not in its bytes: they follow them
+     * (a frame's are, and the worker decodes them again). */
+    bool mac = datagram && p->mac.present;
+    size_t total = len + (mac ? sizeof(p->mac) : 0);
+    if (total > ms_workq_max_len(w->q))
         return; /* cannot be: frames are at most MS_SNAPLEN_MAX */
-    struct ms_work_item *it = reserve(e, w, (uint32_t)len, e->live);
+    struct ms_work_item *it = reserve(e, w, (uint32_t)total, e->live);
     if (!it) {
         e->drops++;
         return;
     }
-    it->kind = datagram ? IT_DATAGRAM : IT_FRAME;
+    it->kind = mac ? IT_DATAGRAM_MAC : datagram ? IT_DATAGRAM : IT_FRAME;
     it->arg = linktype;
     it->ts_us = p->ts_us;
     it->pkt_no = pkt_no;
@@ -375,6 +396,8 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
     atomic_store_explicit(&w->disp[slot_of(hs)], it->order, memory_order_relaxed);
     atomic_store_explicit(&w->disp[slot_of(hd)], it->order, memory_order_relaxed);
     memcpy(it + 1, bytes, len);
+    if (mac)
+        memcpy((uint8_t *)(it + 1) + len, &p->mac, sizeof(p->mac));
     ms_workq_commit(w->q, it);
     w->last_ts_us = p->ts_us;
 }
@@ -486,6 +509,11 @@ enum ms_rc ms_engine_start(struct ms_engine *e, char *err, size_t errlen)
     if (rc != MS_OK)
         ms_engine_finish(e);
     return rc;
+}
+
+void ms_engine_set_wpa(struct ms_engine *e, struct ms_wpa *wpa)
+{
+    ms_pipeline_set_wpa(e->reader ? e->reader : e->w[0].pl, wpa);
 }
 
 void ms_engine_set_source(struct ms_engine *e, const char *name, bool offline)

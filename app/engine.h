@@ -31,6 +31,10 @@ struct ms_pipeline *ms_engine_worker(struct ms_engine *e, unsigned i);
 /* Starts the worker threads (none with one thread). */
 enum ms_rc ms_engine_start(struct ms_engine *e, char *err, size_t errlen);
 
+/* 802.11 decryption (ms_pipeline_set_wpa) for the pipeline that reads
+ * frames: link-layer state, before packets are sharded. */
+void ms_engine_set_wpa(struct ms_engine *e, struct ms_wpa *wpa);
+
 /* As the pipeline's functions of the same names. */
 void ms_engine_set_source(struct ms_engine *e, const char *name, bool offline);
 void ms_engine_frame(struct ms_engine *e, int linktype, uint64_t ts_us, const uint8_t *frame,

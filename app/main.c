@@ -29,6 +29,7 @@
 #include "../output/web.h"
 #include "dirlist.h"
 #include "engine.h"
+#include "wpa_opts.h"
 
 /* The version has one source, CMakeLists.txt's project(VERSION), which
  * passes it as a define. */
@@ -86,6 +87,12 @@ struct cli {
     double speed;               /* --speed X: that pace times X (0: not given, 1) */
     uint64_t max_gap_us;        /* --max-gap SECONDS: idle stretches cut to it */
     bool max_gap;               /* --max-gap given */
+    /* --wpa-passphrase, --wpa-psk, then --wpa-passphrase-file's lines:
+     * wiped once in wpa, the decryption state (NULL: no secret given). */
+    struct ms_wpa_secrets wpa_secrets;
+    const char *wpa_files[8];
+    size_t nwpa_files;
+    struct ms_wpa *wpa;
 };
 
 static void usage(FILE *fp)
@@ -163,6 +170,15 @@ static void usage(FILE *fp)
           "  -p, --no-promisc       do not put the interface in promiscuous mode\n"
           "  -Z, --user USER        drop privileges to USER once the interface is open\n"
           "      --stats-interval SECONDS  a stats event every SECONDS (wall clock)\n"
+          "      --monitor          802.11 monitor mode (the device must support it):\n"
+          "                         with --wpa-passphrase, a WPA2 hotspot is read\n"
+          "\n"
+          "802.11 WPA2-Personal decryption (README.md, \"Wi-Fi\"):\n"
+          "      --wpa-passphrase SSID:PASSPHRASE  decrypt the network SSID (repeatable;\n"
+          "                         \\: is a colon and \\\\ a backslash in the SSID)\n"
+          "      --wpa-passphrase-file FILE  one SSID:PASSPHRASE a line, # comments\n"
+          "                         (keeps the passphrase out of ps and shell history)\n"
+          "      --wpa-psk HEX      a 256-bit PSK (64 hex digits), tried on every network\n"
           "\n"
           "Memory and time limits (SIZE takes k, m, g suffixes, binary):\n"
           "      --threads N|auto   worker threads, each with a share of the caps\n"
@@ -282,6 +298,36 @@ static int parse_secrets(const char *s, enum ms_secrets *out)
     return -1;
 }
 
+/* The WPA2 secrets: --wpa-passphrase-file's read (before -Z, as the
+ * other secrets), then every one given to a new decryption state. Returns
+ * 0, or 1 after saying why. */
+static int open_wpa(struct cli *c)
+{
+    char err[512];
+    for (size_t i = 0; i < c->nwpa_files; i++) {
+        bool exposed = false;
+        if (ms_wpa_secrets_read_file(&c->wpa_secrets, c->wpa_files[i], &exposed, err,
+                                     sizeof(err)) != MS_OK) {
+            fprintf(stderr, "mailspill: --wpa-passphrase-file: %s\n", err);
+            return 1;
+        }
+        if (exposed)
+            fprintf(stderr, "mailspill: warning: --wpa-passphrase-file: %s is readable by others\n",
+                    c->wpa_files[i]);
+    }
+    if (!c->wpa_secrets.n)
+        return 0;
+    c->wpa = ms_wpa_new();
+    enum ms_rc rc = c->wpa ? ms_wpa_secrets_apply(&c->wpa_secrets, c->wpa, err, sizeof(err))
+                           : MS_ERR_NOMEM;
+    ms_wpa_secrets_clear(&c->wpa_secrets);
+    if (rc != MS_OK) {
+        fprintf(stderr, "mailspill: WPA secrets: %s\n", c->wpa ? err : "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
 /* --hash-key and --hashes, before -o is opened (a bad key must not cost
  * an existing output file its content) and before -Z, as -o. Returns 0,
  * or 1 after saying why; never prints the key. */
@@ -307,7 +353,7 @@ static int open_secrets(struct cli *c)
             return 1;
         }
     }
-    return 0;
+    return open_wpa(c);
 }
 
 /* Returns 0, or 1 when the --hashes file could not be written. */
@@ -320,6 +366,9 @@ static int close_secrets(struct cli *c)
     }
     c->out.hashes = NULL;
     explicit_bzero(c->hash_key, sizeof(c->hash_key));
+    ms_wpa_secrets_clear(&c->wpa_secrets);
+    ms_wpa_free(c->wpa); /* after the engine, whose reader used it */
+    c->wpa = NULL;
     return status;
 }
 
@@ -358,6 +407,44 @@ static void list_signatures(uint32_t sid_base)
     size_t n = ms_signature_table(sid_base, sig, sizeof(sig) / sizeof(sig[0]));
     for (size_t i = 0; i < n && i < sizeof(sig) / sizeof(sig[0]); i++)
         printf("%u || %s\n", (unsigned)sig[i].sid, sig[i].text);
+}
+
+/* --wpa-passphrase, --wpa-psk, --wpa-passphrase-file, --monitor. Returns 0,
+ * or 2 after saying why (never with the secret: see app/wpa_opts.h). */
+enum wpa_opt { WPA_PASS, WPA_PSK, WPA_FILE, WPA_MONITOR };
+
+static int parse_wpa_option(struct cli *c, enum wpa_opt opt, const char *arg)
+{
+    char err[512];
+    enum ms_rc rc = MS_OK;
+    const char *name = "--monitor";
+    switch (opt) {
+    case WPA_PASS:
+        name = "--wpa-passphrase";
+        rc = ms_wpa_secrets_add(&c->wpa_secrets, arg, strlen(arg), err, sizeof(err));
+        break;
+    case WPA_PSK:
+        name = "--wpa-psk";
+        rc = ms_wpa_secrets_add_psk(&c->wpa_secrets, arg, err, sizeof(err));
+        break;
+    case WPA_FILE:
+        name = "--wpa-passphrase-file";
+        if (c->nwpa_files == sizeof(c->wpa_files) / sizeof(c->wpa_files[0])) {
+            snprintf(err, sizeof(err), "given more than %zu times",
+                     sizeof(c->wpa_files) / sizeof(c->wpa_files[0]));
+            rc = MS_ERR_ARG;
+        } else {
+            c->wpa_files[c->nwpa_files++] = arg;
+        }
+        break;
+    case WPA_MONITOR:
+        c->live.rfmon = 1;
+        break;
+    }
+    if (rc == MS_OK)
+        return 0;
+    fprintf(stderr, "mailspill: %s: %s\nTry 'mailspill --help'.\n", name, err);
+    return 2;
 }
 
 /* Returns 0 to run, 1 when done (help/version), 2 on a usage error.
@@ -404,6 +491,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
         OPT_REALTIME,
         OPT_SPEED,
         OPT_MAX_GAP,
+        OPT_WPA_PASS,
+        OPT_WPA_FILE,
+        OPT_WPA_PSK,
+        OPT_MONITOR,
     };
     static const struct option longopts[] = {
         { "read", required_argument, NULL, 'r' },
@@ -452,6 +543,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "realtime", no_argument, NULL, OPT_REALTIME },
         { "speed", required_argument, NULL, OPT_SPEED },
         { "max-gap", required_argument, NULL, OPT_MAX_GAP },
+        { "wpa-passphrase", required_argument, NULL, OPT_WPA_PASS },
+        { "wpa-passphrase-file", required_argument, NULL, OPT_WPA_FILE },
+        { "wpa-psk", required_argument, NULL, OPT_WPA_PSK },
+        { "monitor", no_argument, NULL, OPT_MONITOR },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -666,6 +761,18 @@ static int parse_args(int argc, char **argv, struct cli *c)
             c->max_gap = true;
             break;
         }
+        case OPT_WPA_PASS:
+        case OPT_WPA_PSK:
+        case OPT_WPA_FILE:
+        case OPT_MONITOR:
+            if (parse_wpa_option(c,
+                                 opt == OPT_WPA_PASS   ? WPA_PASS
+                                 : opt == OPT_WPA_PSK  ? WPA_PSK
+                                 : opt == OPT_WPA_FILE ? WPA_FILE
+                                                       : WPA_MONITOR,
+                                 optarg) != 0)
+                return 2;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -682,6 +789,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
                                : "mailspill: --passwords hash needs --hash-key FILE\n",
               stderr);
         fputs("Try 'mailspill --help'.\n", stderr);
+        return 2;
+    }
+    if (c->live.rfmon && !c->iface) {
+        fputs("mailspill: --monitor is for live capture (-i) only\nTry 'mailspill --help'.\n",
+              stderr);
         return 2;
     }
     if (c->pseudonymize && !c->web) {
@@ -1296,6 +1408,7 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     int rc = parse_args(argc, argv, &c);
     if (rc) {
+        ms_wpa_secrets_clear(&c.wpa_secrets);
         ms_free(c.files);
         ms_free(c.filter);
         return rc == 1 ? 0 : 2;
@@ -1341,6 +1454,8 @@ int main(int argc, char **argv)
     }
     struct ms_output *out = (dedup || !c.dedup_us) ? ms_output_new(sinks, &c.out) : NULL;
     struct ms_engine *eng = out ? ms_engine_new(&c.lim, out, c.threads, c.iface != NULL) : NULL;
+    if (eng && c.wpa)
+        ms_engine_set_wpa(eng, c.wpa);
     struct run r = { .c = &c, .eng = eng, .out = out, .sinks = sinks, .progress = progress };
     /* One extractor and one evidence writer per worker thread (files are
      * named per flow: they never meet), drawing on one cap each. */

@@ -18,6 +18,7 @@
 #include "../capture/defrag.h"
 #include "../capture/flow.h"
 #include "../capture/tcp_session.h"
+#include "../capture/wpa.h"
 #include "../dissectors/dissector.h"
 #include "../output/dedup.h"
 #include "../output/evidence.h"
@@ -40,6 +41,10 @@ struct ms_pipeline {
     int linktype;
     struct ms_dispatch dispatch; /* --threads: the reader's (packet NULL: none) */
     bool memo_shared;            /* app.tls_memo is the engine's */
+    /* 802.11 decryption state (the caller's; NULL: no secret given) and
+     * whether the run's notice that protected frames need one was given. */
+    struct ms_wpa *wpa;
+    bool wifi_notice_given;
 };
 
 /* ---- flows ----------------------------------------------------------- */
@@ -227,28 +232,23 @@ static void packet_anomaly(struct ms_pipeline *pl, const struct ms_pkt *p, enum 
         pl->app.st.write_errors++;
 }
 
-void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, const uint8_t *frame,
-                       size_t caplen)
+/* What a frame or an 802.11 MSDU decoded to: IP fragments reassembled
+ * (the datagram then decoded), TCP to its flow or its worker, the rest
+ * counted. bytes/len: what p was decoded from as a frame of linktype, or
+ * NULL when p comes from an MSDU (a decrypted or aggregated frame's): its
+ * IP packet then goes on as a datagram. */
+static void decoded(struct ms_pipeline *pl, int linktype, struct ms_pkt *pp,
+                    enum ms_decode_status ds, const uint8_t *bytes, size_t len)
 {
-    pl->st.packets++;
-    pl->st.bytes += caplen;
-    pl->pkt_no++;
-    pl->now_us = ts_us;
-    ms_flow_table_expire(pl->flows, ts_us);
-    expire_waits(pl, ts_us);
-    struct ms_pkt p;
-    memset(&p, 0, sizeof(p));
-    p.ts_us = ts_us;
-    /* Incomplete datagrams time out on the capture clock, fragments or not. */
-    if (pl->defrag && ms_defrag_datagrams(pl->defrag)) {
-        ms_defrag_expire(pl->defrag, ts_us);
-    }
-    pl->frame = frame;
-    pl->frame_len = caplen;
-    pl->linktype = ms_decode_linktype_for_file(linktype);
-    enum ms_decode_status ds = ms_decode_frame(linktype, frame, caplen, &p);
+    struct ms_pkt p = *pp;
+    const uint64_t ts_us = p.ts_us;
     const uint8_t *datagram = NULL; /* the reassembled one, when fragments */
     size_t datagram_len = 0;
+    if (!bytes) {
+        pl->frame = NULL; /* the IP packet is not the frame as captured */
+        datagram = p.l3;
+        datagram_len = p.l3_len;
+    }
     /* IP fragments: reassemble, then decode the whole datagram (twice at
      * most: a tunnel's inner packet may be fragmented as well). The
      * datagram stays valid until the next fragment, so p.l3 does too. */
@@ -275,9 +275,12 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
         if (fs != MS_DEFRAG_DONE)
             return;
         pl->frame = NULL; /* the datagram is not this frame */
+        /* The last fragment's link-layer addresses stand for the datagram. */
+        struct ms_link_addrs mac = p.mac;
         memset(&p, 0, sizeof(p));
         p.ts_us = ts_us;
         ds = ms_decode_ip(dg, dglen, &p);
+        p.mac = mac;
         datagram = dg;
         datagram_len = dglen;
     }
@@ -288,7 +291,7 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     case MS_DECODE_TCP:
         if (pl->dispatch.packet)
             pl->dispatch.packet(pl->dispatch.user, &p, pl->pkt_no, linktype,
-                                datagram ? datagram : frame, datagram ? datagram_len : caplen,
+                                datagram ? datagram : bytes, datagram ? datagram_len : len,
                                 datagram != NULL);
         else
             tcp_packet(pl, &p);
@@ -313,6 +316,275 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     }
 }
 
+/* ---- 802.11 ------------------------------------------------------------ */
+
+static void count_undecrypted(struct ms_pipeline *pl, enum ms_wpa_status s)
+{
+    switch (s) {
+    case MS_WPA_NO_HANDSHAKE:
+        pl->st.wifi_undec_no_handshake++;
+        break;
+    case MS_WPA_WRONG_SECRET:
+        pl->st.wifi_undec_wrong_passphrase++;
+        break;
+    case MS_WPA_NO_SECRET:
+        pl->st.wifi_undec_no_passphrase++;
+        break;
+    case MS_WPA_SAE:
+        pl->st.wifi_undec_wpa3_sae++;
+        break;
+    case MS_WPA_ENTERPRISE:
+        pl->st.wifi_undec_enterprise++;
+        break;
+    case MS_WPA_UNSUPPORTED:
+        pl->st.wifi_undec_unsupported++;
+        break;
+    case MS_WPA_DECRYPT_FAILED:
+        pl->st.wifi_undec_decrypt_failed++;
+        break;
+    case MS_WPA_MALFORMED:
+    default:
+        pl->st.wifi_undec_malformed++;
+        break;
+    }
+}
+
+/* An SSID as people read it: printable ASCII as is (quoted), other bytes
+ * as \xNN; "(unknown)" when none was learned. */
+static void ssid_str(const uint8_t *ssid, size_t n, char *out, size_t outlen)
+{
+    if (!n) {
+        snprintf(out, outlen, "(unknown)");
+        return;
+    }
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < n && o + 6 < outlen; i++) {
+        if (ssid[i] >= 0x20 && ssid[i] < 0x7f && ssid[i] != '"' && ssid[i] != '\\')
+            out[o++] = (char)ssid[i];
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ssid[i]);
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
+/* A link-layer anomaly (no IP, no flow): the client is ether.src_mac, its
+ * access point ether.bssid. */
+static void wifi_anomaly_event(struct ms_pipeline *pl, enum ms_anomaly code, const char *detail,
+                               const uint8_t *client, const uint8_t *bssid)
+{
+    struct ms_event ev;
+    ms_anomaly_event(&ev, code, detail);
+    struct ms_flow_meta m = {
+        .ts_us = pl->now_us,
+        .pcap_filename = pl->app.source_name,
+        .pcap_cnt = pl->app.offline ? pl->pkt_no : 0,
+        .proto = "",
+        .src_mac = client,
+        .bssid = bssid,
+    };
+    if (ms_output_event(pl->app.out, &m, &ev) != MS_OK)
+        pl->app.st.write_errors++;
+}
+
+/* Once per client and reason (the wpa module says which is the first):
+ * why its frames cannot be read. Never the passphrase: this module never
+ * has it. */
+static void wifi_status_anomaly(struct ms_pipeline *pl, enum ms_wpa_status s,
+                                const struct ms_wpa_who *who)
+{
+    char cli[MS_MAC_STRLEN], bss[MS_MAC_STRLEN], ssid[4 * MS_WPA_SSID_MAX + 3];
+    char detail[320];
+    ms_mac_str(who->client, cli, sizeof(cli));
+    ms_mac_str(who->bssid, bss, sizeof(bss));
+    ssid_str(who->ssid, who->ssid_len, ssid, sizeof(ssid));
+    enum ms_anomaly code;
+    switch (s) {
+    case MS_WPA_NO_HANDSHAKE:
+        code = MS_ANOM_WIFI_NO_HANDSHAKE;
+        snprintf(detail, sizeof(detail),
+                 "handshake not captured for client %s (BSSID %s, SSID %s); its traffic cannot be "
+                 "read: capture from before the client associates",
+                 cli, bss, ssid);
+        break;
+    case MS_WPA_WRONG_SECRET:
+        code = MS_ANOM_WIFI_WRONG_PASSPHRASE;
+        snprintf(detail, sizeof(detail),
+                 "wrong passphrase: the handshake of client %s (BSSID %s, SSID %s) matches no "
+                 "passphrase or PSK given; its traffic cannot be read",
+                 cli, bss, ssid);
+        break;
+    case MS_WPA_NO_SECRET:
+        code = MS_ANOM_WIFI_NO_PASSPHRASE;
+        snprintf(detail, sizeof(detail),
+                 "no passphrase given for SSID %s (BSSID %s): traffic of client %s cannot be read",
+                 ssid, bss, cli);
+        break;
+    case MS_WPA_SAE:
+    case MS_WPA_ENTERPRISE:
+    case MS_WPA_UNSUPPORTED:
+        code = MS_ANOM_WIFI_UNSUPPORTED_SECURITY;
+        snprintf(detail, sizeof(detail),
+                 "client %s (BSSID %s, SSID %s) uses %s, which mailspill does not decrypt; its "
+                 "traffic cannot be read",
+                 cli, bss, ssid,
+                 s == MS_WPA_SAE          ? "WPA3-SAE"
+                 : s == MS_WPA_ENTERPRISE ? "802.1X (WPA-Enterprise)"
+                                          : "WEP, TKIP or another cipher");
+        break;
+    default:
+        return; /* damaged frames: counted only */
+    }
+    wifi_anomaly_event(pl, code, detail, who->client, who->bssid);
+}
+
+/* Without any secret, protected frames are skipped as before; said once a
+ * run so that whoever reads the output knows a passphrase would help. */
+static void wifi_notice(struct ms_pipeline *pl, const struct ms_wifi_frame *w)
+{
+    if (pl->wifi_notice_given)
+        return;
+    pl->wifi_notice_given = true;
+    char ta[MS_MAC_STRLEN] = "?", bss[MS_MAC_STRLEN] = "?";
+    char detail[320];
+    if (w->ta)
+        ms_mac_str(w->ta, ta, sizeof(ta));
+    if (w->bssid)
+        ms_mac_str(w->bssid, bss, sizeof(bss));
+    snprintf(detail, sizeof(detail),
+             "protected (encrypted) 802.11 frames were seen, the first from %s (BSSID %s), and no "
+             "--wpa-passphrase, --wpa-passphrase-file or --wpa-psk was given: they cannot be read "
+             "(counted in decoder.wifi_protected; said once)",
+             ta, bss);
+    wifi_anomaly_event(pl, MS_ANOM_WIFI_NO_PASSPHRASE, detail, w->ta, w->bssid);
+}
+
+/* One MSDU of data frame w: EAPOL to the handshake tracker, the rest
+ * LLC/SNAP -> IP on. sa/da: an A-MSDU subframe's (NULL: w's). */
+static void wifi_msdu(struct ms_pipeline *pl, const struct ms_wifi_frame *w, const uint8_t *sa,
+                      const uint8_t *da, const uint8_t *msdu, size_t len)
+{
+    uint16_t type;
+    const uint8_t *pl_bytes;
+    size_t pl_len;
+    if (ms_decode_llc_type(msdu, len, &type, &pl_bytes, &pl_len) && type == 0x888eu) {
+        pl->st.not_tcp++;
+        if (!pl->wpa)
+            return;
+        struct ms_wpa_who who;
+        bool first = false;
+        enum ms_wpa_status s = ms_wpa_eapol(pl->wpa, w, pl_bytes, pl_len, &who, &first);
+        if (s != MS_WPA_OK && first)
+            wifi_status_anomaly(pl, s, &who);
+        return;
+    }
+    struct ms_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = w->ts_us;
+    enum ms_decode_status ds = ms_decode_llc(msdu, len, &p);
+    ms_decode_wifi_addrs(w, sa, da, &p.mac);
+    decoded(pl, 0, &p, ds, NULL, 0);
+}
+
+/* A data frame's body: one MSDU, or the subframes of an A-MSDU. */
+static void wifi_body(struct ms_pipeline *pl, const struct ms_wifi_frame *w, const uint8_t *body,
+                      size_t len)
+{
+    if (!w->amsdu) {
+        wifi_msdu(pl, w, NULL, NULL, body, len);
+        return;
+    }
+    pl->st.wifi_amsdu++;
+    struct ms_amsdu_iter it;
+    const uint8_t *da, *sa, *msdu;
+    size_t n;
+    ms_amsdu_init(&it, body, len);
+    while (ms_amsdu_next(&it, &da, &sa, &msdu, &n))
+        wifi_msdu(pl, w, sa, da, msdu, n);
+    if (it.bad)
+        pl->st.truncated++;
+}
+
+/* 802.11 link types: the frames ms_decode_frame cannot take alone
+ * (management frames for the wpa state, protected data frames with
+ * secrets, A-MSDU aggregates, EAPOL). False: decode the frame as any
+ * other (ms_decode_frame), which counts it. */
+static bool wifi_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, const uint8_t *frame,
+                       size_t caplen)
+{
+    struct ms_wifi_frame w;
+    if (ms_decode_wifi(linktype, frame, caplen, &w) != MS_DECODE_TCP)
+        return false;
+    w.ts_us = ts_us;
+    if (w.type == 0) {
+        if (pl->wpa)
+            ms_wpa_management(pl->wpa, &w);
+        return false;
+    }
+    /* Null-function subtypes (bit 2) carry nothing. */
+    if (w.type != 2 || (w.subtype & 0x4u))
+        return false;
+    /* 802.11 fragments (More Fragments, or a fragment number) are not
+     * reassembled: ms_decode_frame counts them unsupported. */
+    if ((w.flags & 0x04u) || (w.hdr_len >= 24 && (w.hdr[22] & 0x0fu)))
+        return false;
+    if (!(w.flags & 0x40u)) {
+        uint16_t type;
+        const uint8_t *rest;
+        size_t rest_len;
+        bool eapol = !w.amsdu && ms_decode_llc_type(w.body, w.body_len, &type, &rest, &rest_len) &&
+                     type == 0x888eu;
+        if (!w.amsdu && !eapol)
+            return false; /* one MSDU in the clear: as any frame (evidence keeps it) */
+        wifi_body(pl, &w, w.body, w.body_len);
+        return true;
+    }
+    if (!pl->wpa) {
+        wifi_notice(pl, &w);
+        return false; /* counted as decoder.wifi_protected */
+    }
+    const uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    struct ms_wpa_who who;
+    bool first = false;
+    enum ms_wpa_status s = ms_wpa_decrypt(pl->wpa, &w, &plain, &plain_len, &who, &first);
+    if (s != MS_WPA_OK) {
+        count_undecrypted(pl, s);
+        if (first)
+            wifi_status_anomaly(pl, s, &who);
+        return true;
+    }
+    pl->st.wifi_decrypted++;
+    wifi_body(pl, &w, plain, plain_len);
+    return true;
+}
+
+void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, const uint8_t *frame,
+                       size_t caplen)
+{
+    pl->st.packets++;
+    pl->st.bytes += caplen;
+    pl->pkt_no++;
+    pl->now_us = ts_us;
+    ms_flow_table_expire(pl->flows, ts_us);
+    expire_waits(pl, ts_us);
+    struct ms_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = ts_us;
+    /* Incomplete datagrams time out on the capture clock, fragments or not. */
+    if (pl->defrag && ms_defrag_datagrams(pl->defrag)) {
+        ms_defrag_expire(pl->defrag, ts_us);
+    }
+    pl->frame = frame;
+    pl->frame_len = caplen;
+    pl->linktype = ms_decode_linktype_for_file(linktype);
+    if (wifi_frame(pl, linktype, ts_us, frame, caplen))
+        return;
+    enum ms_decode_status ds = ms_decode_frame(linktype, frame, caplen, &p);
+    decoded(pl, linktype, &p, ds, frame, caplen);
+}
+
 /* ---- --threads ------------------------------------------------------- */
 
 /* A worker runs the capture clock of the packets it is given and of the
@@ -327,7 +599,8 @@ static void worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no
 }
 
 void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
-                               uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram)
+                               uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram,
+                               const struct ms_link_addrs *mac)
 {
     worker_clock(pl, ts_us, pkt_no);
     struct ms_pkt p;
@@ -340,6 +613,8 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
                                         : ms_decode_frame_again(linktype, bytes, len, &p);
     if (ds != MS_DECODE_TCP)
         return; /* cannot be: the reader decoded the same bytes to TCP */
+    if (mac)
+        p.mac = *mac;
     pl->frame = datagram ? NULL : bytes;
     pl->frame_len = len;
     pl->linktype = ms_decode_linktype_for_file(linktype);
@@ -407,6 +682,11 @@ struct ms_pipeline *ms_pipeline_new_reader(const struct ms_limits *lim, struct m
     if (pl)
         pl->dispatch = *d;
     return pl;
+}
+
+void ms_pipeline_set_wpa(struct ms_pipeline *pl, struct ms_wpa *wpa)
+{
+    pl->wpa = wpa;
 }
 
 void ms_pipeline_set_source_name(struct ms_pipeline *pl, const char *name)
@@ -480,6 +760,8 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
     memset(&dedup, 0, sizeof(dedup));
     memset(&evid, 0, sizeof(evid));
     memset(sink, 0, sizeof(sink));
+    struct ms_wpa_stats wpa;
+    memset(&wpa, 0, sizeof(wpa));
     struct ms_app_stats no_app;
     memset(&no_app, 0, sizeof(no_app));
     struct ms_sinks *sinks = ms_output_sinks(pl->app.out);
@@ -489,6 +771,8 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
         flow = *ms_flow_table_stats(pl->flows);
         if (pl->app.evidence)
             ms_evidence_get_stats(pl->app.evidence, &evid);
+        if (pl->wpa)
+            ms_wpa_get_stats(pl->wpa, &wpa);
     }
     if (shared) {
         ms_output_dedup_stats(pl->app.out, &dedup);
@@ -509,6 +793,7 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #define KERNEL(x) (shared && kernel ? kernel->x : 0)
 #define DEDUP(x) dedup.x
 #define EVID(x) evid.x
+#define WPA(x) wpa.x
 #define SINK(kind, x) sink[MS_SINK_##kind].x
 #define SINK_ERRORS() (shared ? ms_sinks_write_errors(sinks) : 0)
 #define ENGINE(x) 0 /* filled in by app/engine.c */
@@ -530,6 +815,7 @@ static void collect(const struct ms_pipeline *pl, const struct ms_capture_counte
 #undef KERNEL
 #undef DEDUP
 #undef EVID
+#undef WPA
 #undef SINK
 #undef SINK_ERRORS
 #undef ENGINE

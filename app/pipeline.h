@@ -97,15 +97,24 @@ enum ms_rc ms_pipeline_emit_stats(struct ms_pipeline *pl, const struct ms_captur
                                   uint64_t ts_us);
 void ms_pipeline_free(struct ms_pipeline *pl);
 
+/* 802.11 decryption (capture/wpa.h; the caller's, outliving pl): given
+ * only when secrets were (--wpa-passphrase ...). Set on the pipeline that
+ * reads frames: the single one, or --threads' reader. */
+struct ms_wpa;
+void ms_pipeline_set_wpa(struct ms_pipeline *pl, struct ms_wpa *wpa);
+
 /* --threads (app/engine.c): one reader pipeline decodes every frame and
  * reassembles IP; each TCP packet then goes to a worker pipeline, which
  * owns the packet's flow. */
 struct ms_pkt;
+struct ms_link_addrs;
 struct ms_tls_memo;
 struct ms_dispatch {
     /* bytes: the frame as captured, or (datagram) the IP datagram that IP
-     * reassembly made of fragments; p: the packet decoded from them, valid
-     * during the call; pkt_no: the frame's number in the run. */
+     * reassembly made of fragments or an 802.11 MSDU (decrypted or from an
+     * A-MSDU) held; p: the packet decoded from them, valid during the call
+     * (p->mac: its 802.11 addresses, which a datagram's bytes do not
+     * hold); pkt_no: the frame's number in the run. */
     void (*packet)(void *user, const struct ms_pkt *p, uint64_t pkt_no, int linktype,
                    const uint8_t *bytes, size_t len, bool datagram);
     void *user;
@@ -115,9 +124,11 @@ struct ms_dispatch {
 struct ms_pipeline *ms_pipeline_new_reader(const struct ms_limits *lim, struct ms_output *out,
                                            const struct ms_dispatch *d);
 /* A worker's side: a packet the reader dispatched (bytes copied by the
- * caller), and the reader's time when no packet came (flows time out). */
+ * caller; mac: a datagram's 802.11 addresses, NULL: none or in the frame),
+ * and the reader's time when no packet came (flows time out). */
 void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
-                               uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram);
+                               uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram,
+                               const struct ms_link_addrs *mac);
 void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no);
 /* Workers share one STARTTLS memo (the caller's, thread-safe), ask
  * order(user, srv) before each use of it for server srv, so that a

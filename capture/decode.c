@@ -619,60 +619,150 @@ static enum ms_decode_status decode_eth(const uint8_t *p, size_t len, struct ms_
     return decode_llc_snap(p + 14, n, out, depth);
 }
 
-/* IEEE 802.11-2020 9.2.3/9.3.2.1 data frame: frame control (2, little
- * endian: protocol version 2 bits, type 2, subtype 4; then flags To DS,
- * From DS, More Fragments, Retry, Power Mgmt, More Data, Protected, +HTC/
- * Order), duration (2), address 1-3 (18), sequence control (2), address 4
- * (6) when To DS and From DS are both set (WDS), QoS control (2) in QoS
- * subtypes, HT control (4) when a QoS frame has the Order bit, then the
- * frame body, an LLC/SNAP header first. pad: radiotap says the header is
- * padded to a multiple of 4. */
-static enum ms_decode_status decode_80211(const uint8_t *p, size_t len, struct ms_pkt *out,
-                                          int depth, bool pad)
+/* IEEE 802.11-2020 9.2.3/9.3.2.1: frame control (2, little endian:
+ * protocol version 2 bits, type 2, subtype 4; then flags To DS, From DS,
+ * More Fragments, Retry, Power Mgmt, More Data, Protected, +HTC/Order),
+ * duration (2), then by type. Management (9.3.3.1): address 1-3, sequence
+ * control, HT control (4) with the Order bit. Data (9.3.2.1): address 1-3,
+ * sequence control, address 4 when To DS and From DS are both set (WDS),
+ * QoS control (2) in QoS subtypes, HT control (4) when a QoS frame has the
+ * Order bit. Control and extension frames are located with no body. pad:
+ * radiotap says the header is padded to a multiple of 4. */
+static enum ms_decode_status locate_80211(const uint8_t *p, size_t len, bool pad,
+                                          struct ms_wifi_frame *w)
 {
+    memset(w, 0, sizeof(*w));
     if (len < 2)
         return MS_DECODE_TRUNCATED;
     uint8_t fc0 = p[0], fc1 = p[1];
     if ((fc0 & 3u) != 0)
         return MS_DECODE_MALFORMED;
-    unsigned type = (fc0 >> 2) & 3u, subtype = fc0 >> 4;
-    /* Management, control and extension frames carry no IP. */
-    if (type != 2)
-        return MS_DECODE_NOT_TCP;
-    /* Null-function subtypes (bit 2 of the subtype) have no body. */
-    if (subtype & 0x4u)
-        return MS_DECODE_NOT_TCP;
-    bool qos = (subtype & 0x8u) != 0;
-    size_t hdr = 24;
-    if ((fc1 & 3u) == 3u)
-        hdr += 6;
-    size_t qos_off = hdr;
-    if (qos) {
-        hdr += 2;
-        if (fc1 & 0x80u)
-            hdr += 4;
+    w->type = (uint8_t)((fc0 >> 2) & 3u);
+    w->subtype = (uint8_t)(fc0 >> 4);
+    w->flags = fc1;
+    w->hdr = p;
+    if (w->type == 1 || w->type == 3) {
+        /* Every control frame has the receiver address; RTS, PS-Poll and
+         * block acks a transmitter address too. */
+        if (len < 10)
+            return MS_DECODE_TRUNCATED;
+        w->ra = p + 4;
+        if (w->type == 1 && len >= 16)
+            w->ta = p + 10;
+        w->hdr_len = len;
+        w->body = p + len;
+        return MS_DECODE_TCP;
     }
-    if (pad)
-        hdr = (hdr + 3) & ~(size_t)3;
-    if (len < hdr)
+    size_t hdr = 24;
+    size_t qos_off = 0;
+    bool wds = w->type == 2 && (fc1 & 3u) == 3u;
+    if (wds)
+        hdr += 6;
+    if (w->type == 2 && (w->subtype & 0x8u)) {
+        w->qos = true;
+        qos_off = hdr;
+        hdr += 2;
+    }
+    if ((fc1 & 0x80u) && (w->type == 0 || w->qos))
+        hdr += 4;
+    size_t body = pad ? (hdr + 3) & ~(size_t)3 : hdr;
+    if (len < body)
         return MS_DECODE_TRUNCATED;
+    w->hdr_len = hdr;
+    w->body = p + body;
+    w->body_len = len - body;
+    if (w->qos) {
+        w->tid = p[qos_off] & 0x0fu;
+        w->amsdu = (p[qos_off] & 0x80u) != 0;
+    }
+    const uint8_t *a1 = p + 4, *a2 = p + 10, *a3 = p + 16;
+    w->ra = a1;
+    w->ta = a2;
+    if (w->type == 0) {
+        w->da = a1;
+        w->sa = a2;
+        w->bssid = a3;
+        return MS_DECODE_TCP;
+    }
+    /* Table 9-30. In an A-MSDU the stations are in the subframes and
+     * address 3 is the BSSID. */
+    switch (fc1 & 3u) {
+    case 0: /* IBSS, or a station to station direct link */
+        w->da = a1;
+        w->sa = a2;
+        w->bssid = a3;
+        break;
+    case 1: /* To DS */
+        w->bssid = a1;
+        w->sa = a2;
+        w->da = w->amsdu ? a1 : a3;
+        break;
+    case 2: /* From DS */
+        w->da = a1;
+        w->bssid = a2;
+        w->sa = w->amsdu ? a2 : a3;
+        break;
+    default: /* WDS: the BSS is not named */
+        w->da = w->amsdu ? a1 : a3;
+        w->sa = w->amsdu ? a2 : p + 24;
+        break;
+    }
+    return MS_DECODE_TCP;
+}
+
+void ms_decode_wifi_addrs(const struct ms_wifi_frame *f, const uint8_t *sa, const uint8_t *da,
+                          struct ms_link_addrs *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!sa)
+        sa = f->sa;
+    if (!da)
+        da = f->da;
+    if (!sa || !da)
+        return;
+    out->present = true;
+    memcpy(out->src, sa, MS_MAC_LEN);
+    memcpy(out->dst, da, MS_MAC_LEN);
+    if (f->bssid) {
+        out->has_bssid = true;
+        memcpy(out->bssid, f->bssid, MS_MAC_LEN);
+    }
+}
+
+/* A data frame in the clear to one MSDU: protected frames, 802.11
+ * fragments (More Fragments, or a fragment number) and A-MSDU aggregates
+ * are left to the pipeline (ms_decode_wifi). */
+static enum ms_decode_status decode_80211(const uint8_t *p, size_t len, struct ms_pkt *out,
+                                          int depth, bool pad)
+{
+    if (len < 2)
+        return MS_DECODE_TRUNCATED;
+    if ((p[0] & 3u) != 0)
+        return MS_DECODE_MALFORMED;
+    /* Management, control and extension frames carry no IP, and neither
+     * do null-function subtypes (bit 2 of the subtype). */
+    if (((p[0] >> 2) & 3u) != 2 || (p[0] & 0x40u))
+        return MS_DECODE_NOT_TCP;
+    struct ms_wifi_frame w;
+    enum ms_decode_status st = locate_80211(p, len, pad, &w);
+    if (st != MS_DECODE_TCP)
+        return st;
     /* WEP/TKIP/CCMP/GCMP: without keys the body is noise. */
-    if (fc1 & 0x40u)
+    if (w.flags & 0x40u)
         return MS_DECODE_PROTECTED;
-    /* 802.11 fragments (More Fragments, or fragment number non-zero) and
-     * A-MSDU aggregates are not reassembled or split here. */
-    if ((fc1 & 0x04u) || (get_le16(p + 22) & 0x000fu))
+    if ((w.flags & 0x04u) || (get_le16(p + 22) & 0x000fu) || w.amsdu)
         return MS_DECODE_UNSUPPORTED;
-    if (qos && (p[qos_off] & 0x80u))
-        return MS_DECODE_UNSUPPORTED;
-    return decode_llc_snap(p + hdr, len - hdr, out, depth);
+    ms_decode_wifi_addrs(&w, NULL, NULL, &out->mac);
+    return decode_llc_snap(w.body, w.body_len, out, depth);
 }
 
 /* Radiotap (radiotap.org): version 0, pad, length (LE16), present words
  * (LE32, bit 31 chains another word), then fields aligned to their natural
  * size from the start of the header. Only Flags (bit 1, after TSFT bit 0)
- * matters: FCS at the end (0x10), header padding (0x20), bad FCS (0x40). */
-static enum ms_decode_status decode_radiotap(const uint8_t *p, size_t len, struct ms_pkt *out)
+ * matters: FCS at the end (0x10), header padding (0x20), bad FCS (0x40).
+ * frame, flen: the 802.11 frame without radiotap and FCS. */
+static enum ms_decode_status strip_radiotap(const uint8_t *p, size_t len, const uint8_t **frame,
+                                            size_t *flen, bool *pad)
 {
     if (len < 8)
         return MS_DECODE_TRUNCATED;
@@ -709,15 +799,27 @@ static enum ms_decode_status decode_radiotap(const uint8_t *p, size_t len, struc
             return MS_DECODE_TRUNCATED;
         len -= 4;
     }
-    return decode_80211(p, len, out, 0, (flags & 0x20u) != 0);
+    *frame = p;
+    *flen = len;
+    *pad = (flags & 0x20u) != 0;
+    return MS_DECODE_TCP;
 }
 
-static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen,
-                                         struct ms_pkt *out, bool allow_ppi);
+static enum ms_decode_status decode_radiotap(const uint8_t *p, size_t len, struct ms_pkt *out)
+{
+    const uint8_t *f;
+    size_t flen;
+    bool pad;
+    enum ms_decode_status st = strip_radiotap(p, len, &f, &flen, &pad);
+    if (st != MS_DECODE_TCP)
+        return st;
+    return decode_80211(f, flen, out, 0, pad);
+}
 
 /* PPI (Per-Packet Information, CACE 2007): version 0, flags, length (LE16),
  * DLT of the frame that follows (LE32), then TLV fields we skip. */
-static enum ms_decode_status decode_ppi(const uint8_t *p, size_t len, struct ms_pkt *out)
+static enum ms_decode_status strip_ppi(const uint8_t *p, size_t len, int *dlt,
+                                       const uint8_t **frame, size_t *flen)
 {
     if (len < 8)
         return MS_DECODE_TRUNCATED;
@@ -728,8 +830,24 @@ static enum ms_decode_status decode_ppi(const uint8_t *p, size_t len, struct ms_
         return MS_DECODE_MALFORMED;
     if (len < hlen)
         return MS_DECODE_TRUNCATED;
-    int dlt = (int)get_le32(p + 4);
-    return decode_link(dlt, p + hlen, len - hlen, out, false);
+    *dlt = (int)get_le32(p + 4);
+    *frame = p + hlen;
+    *flen = len - hlen;
+    return MS_DECODE_TCP;
+}
+
+static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen,
+                                         struct ms_pkt *out, bool allow_ppi);
+
+static enum ms_decode_status decode_ppi(const uint8_t *p, size_t len, struct ms_pkt *out)
+{
+    int dlt;
+    const uint8_t *f;
+    size_t flen;
+    enum ms_decode_status st = strip_ppi(p, len, &dlt, &f, &flen);
+    if (st != MS_DECODE_TCP)
+        return st;
+    return decode_link(dlt, f, flen, out, false);
 }
 
 static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen,
@@ -778,6 +896,7 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
                                       struct ms_pkt *out)
 {
     out->tcp_csum_skip = false;
+    out->mac.present = false;
     return decode_link(linktype, frame, caplen, out, true);
 }
 
@@ -785,5 +904,88 @@ enum ms_decode_status ms_decode_frame_again(int linktype, const uint8_t *frame, 
                                             struct ms_pkt *out)
 {
     out->tcp_csum_skip = true;
+    out->mac.present = false;
     return decode_link(linktype, frame, caplen, out, true);
+}
+
+enum ms_decode_status ms_decode_wifi(int linktype, const uint8_t *frame, size_t caplen,
+                                     struct ms_wifi_frame *out)
+{
+    const uint8_t *f = frame;
+    size_t flen = caplen;
+    bool pad = false;
+    enum ms_decode_status st = MS_DECODE_TCP;
+    if (linktype == DLT_PPI) {
+        st = strip_ppi(frame, caplen, &linktype, &f, &flen);
+        if (st != MS_DECODE_TCP)
+            return st;
+        frame = f;
+        caplen = flen;
+    }
+    switch (linktype) {
+    case DLT_IEEE802_11:
+        break;
+    case DLT_IEEE802_11_RADIO:
+        st = strip_radiotap(frame, caplen, &f, &flen, &pad);
+        break;
+    default:
+        return MS_DECODE_NOT_TCP;
+    }
+    if (st != MS_DECODE_TCP)
+        return st;
+    return locate_80211(f, flen, pad, out);
+}
+
+enum ms_decode_status ms_decode_llc(const uint8_t *p, size_t len, struct ms_pkt *out)
+{
+    out->tcp_csum_skip = false;
+    return decode_llc_snap(p, len, out, 0);
+}
+
+bool ms_decode_llc_type(const uint8_t *p, size_t len, uint16_t *type, const uint8_t **payload,
+                        size_t *payload_len)
+{
+    if (len < 8 || p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] != 0 || p[4] != 0 ||
+        (p[5] != 0 && p[5] != 0xf8))
+        return false;
+    *type = get_be16(p + 6);
+    *payload = p + 8;
+    *payload_len = len - 8;
+    return true;
+}
+
+void ms_amsdu_init(struct ms_amsdu_iter *it, const uint8_t *body, size_t len)
+{
+    it->p = body;
+    it->len = len;
+    it->off = 0;
+    it->bad = false;
+}
+
+bool ms_amsdu_next(struct ms_amsdu_iter *it, const uint8_t **da, const uint8_t **sa,
+                   const uint8_t **msdu, size_t *msdu_len)
+{
+    if (it->bad || it->off >= it->len)
+        return false;
+    size_t left = it->len - it->off;
+    const uint8_t *s = it->p + it->off;
+    if (left < 14) {
+        it->bad = true;
+        return false;
+    }
+    size_t n = get_be16(s + 12);
+    if (left - 14 < n) {
+        it->bad = true;
+        return false;
+    }
+    *da = s;
+    *sa = s + 6;
+    *msdu = s + 14;
+    *msdu_len = n;
+    size_t sub = 14 + n;
+    /* Padding follows every subframe but the last: past the end of the
+     * body it is the last one. */
+    size_t padded = (sub + 3) & ~(size_t)3;
+    it->off += padded <= left ? padded : left;
+    return true;
 }

@@ -9,12 +9,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "wifi.h"
 
 #define MS_TH_FIN 0x01u
 #define MS_TH_SYN 0x02u
 #define MS_TH_RST 0x04u
 #define MS_TH_PSH 0x08u
 #define MS_TH_ACK 0x10u
+
+/* The link-layer addresses of a packet that came over 802.11 (the
+ * `ether` object of its flow's events): the source and destination
+ * stations, and the BSSID (none on a WDS link). */
+struct ms_link_addrs {
+    bool present;
+    bool has_bssid;
+    uint8_t src[MS_MAC_LEN], dst[MS_MAC_LEN], bssid[MS_MAC_LEN];
+};
 
 struct ms_pkt {
     uint64_t ts_us;           /* capture time, microseconds since the epoch */
@@ -33,7 +43,8 @@ struct ms_pkt {
      * still processed; see tcp_csum_checked for whether a check was possible. */
     bool tcp_csum_bad;
     bool tcp_csum_checked;
-    bool tcp_csum_skip; /* decoding through ms_decode_*_again */
+    bool tcp_csum_skip;       /* decoding through ms_decode_*_again */
+    struct ms_link_addrs mac; /* 802.11 frames only (present false otherwise) */
 };
 
 enum ms_decode_status {
@@ -65,6 +76,39 @@ enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *
 enum ms_decode_status ms_decode_frame_again(int linktype, const uint8_t *frame, size_t caplen,
                                             struct ms_pkt *out);
 enum ms_decode_status ms_decode_ip_again(const uint8_t *p, size_t len, struct ms_pkt *out);
+
+/* Locates the IEEE 802.11 frame of an 802.11 link type (plain, radiotap,
+ * PPI): MAC header, body (past header padding, FCS excluded), addresses.
+ * MS_DECODE_TCP (0) means *out was filled, whatever the frame's type;
+ * MS_DECODE_NOT_TCP for link types that are not 802.11; TRUNCATED or
+ * MALFORMED (a failed FCS too) otherwise. out->ts_us is left 0. */
+enum ms_decode_status ms_decode_wifi(int linktype, const uint8_t *frame, size_t caplen,
+                                     struct ms_wifi_frame *out);
+
+/* The link-layer addresses of an MSDU of f: its own sa/da (A-MSDU
+ * subframes: pass them; NULL: f's). */
+void ms_decode_wifi_addrs(const struct ms_wifi_frame *f, const uint8_t *sa, const uint8_t *da,
+                          struct ms_link_addrs *out);
+
+/* An 802.11 MSDU (a data frame's body in the clear or decrypted, or an
+ * A-MSDU subframe's): LLC/SNAP (RFC 1042 / 802.1H), then IP on. */
+enum ms_decode_status ms_decode_llc(const uint8_t *p, size_t len, struct ms_pkt *out);
+/* The ethertype behind an MSDU's LLC/SNAP header, and what follows it;
+ * false when it has none. */
+bool ms_decode_llc_type(const uint8_t *p, size_t len, uint16_t *type, const uint8_t **payload,
+                        size_t *payload_len);
+
+/* A-MSDU subframes (IEEE 802.11-2020 9.3.2.2.2): DA, SA, length (big
+ * endian), the MSDU, padding to a multiple of 4 except after the last. */
+struct ms_amsdu_iter {
+    const uint8_t *p;
+    size_t len, off;
+    bool bad; /* stopped at a subframe running past the body */
+};
+void ms_amsdu_init(struct ms_amsdu_iter *it, const uint8_t *body, size_t len);
+/* The next subframe; false at the end (it->bad: the body was cut inside one). */
+bool ms_amsdu_next(struct ms_amsdu_iter *it, const uint8_t **da, const uint8_t **sa,
+                   const uint8_t **msdu, size_t *msdu_len);
 
 /* Internet checksum (RFC 1071) of the TCP segment seg[0..len) with the
  * IPv4 or IPv6 pseudo-header; 0 when the stored checksum is right. */

@@ -156,6 +156,7 @@ static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_en
     if (why != MS_FLOW_END_SHUTDOWN && why != MS_FLOW_END_TIMEOUT &&
         (f->payload_dirs || why == MS_FLOW_END_NOMEM) && t->recent_max > 0)
         remember(t, bucket_key(t, f), f->last_ts_us, &f->tcp.dir[MS_TO_SERVER]);
+    ms_free(f->mac);
     ms_free(f);
 }
 
@@ -342,6 +343,13 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
         f->srv_port = p->sport;
         *dir = MS_TO_CLIENT;
     }
+    if (p->mac.present && (f->mac = ms_malloc(sizeof(*f->mac))) != NULL) {
+        *f->mac = p->mac;
+        if (*dir == MS_TO_CLIENT) {
+            memcpy(f->mac->src, p->mac.dst, MS_MAC_LEN);
+            memcpy(f->mac->dst, p->mac.src, MS_MAC_LEN);
+        }
+    }
     f->first_ts_us = f->last_ts_us = p->ts_us;
     /* Suricata's flow_id is a positive 51-bit-safe integer (JSON numbers
      * above 2^53 lose precision in many consumers). */
@@ -382,6 +390,12 @@ void ms_flow_swap(struct ms_flow_table *t, struct ms_flow *f)
     f->cli_port = f->srv_port;
     f->srv_port = port;
     ms_tcp_session_swap(&f->tcp);
+    if (f->mac) {
+        uint8_t mac[MS_MAC_LEN];
+        memcpy(mac, f->mac->src, MS_MAC_LEN);
+        memcpy(f->mac->src, f->mac->dst, MS_MAC_LEN);
+        memcpy(f->mac->dst, mac, MS_MAC_LEN);
+    }
     f->payload_dirs = (uint8_t)(((f->payload_dirs & 1u) << 1) | ((f->payload_dirs >> 1) & 1u));
     /* The hash is symmetric: the flow stays in its bucket. */
     f->swapped = true;

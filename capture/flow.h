@@ -75,6 +75,10 @@ struct ms_flow {
     /* --evidence: the pipeline's frames of this flow (output/evidence.h);
      * NULL: none. */
     struct ms_evidence_flow *evidence;
+    /* Over 802.11: the client's station (src), the server side's (dst) and
+     * the BSSID, from the packet that opened the flow (events' `ether`);
+     * NULL otherwise (or out of memory: the events then go without). */
+    struct ms_link_addrs *mac;
 };
 
 /* The flow a TCP session is part of. */

@@ -207,9 +207,24 @@ struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_op
         pcap_set_buffer_size(s->pcap, o->buffer_size);
     if (o && o->immediate)
         pcap_set_immediate_mode(s->pcap, 1);
+    if (o && o->rfmon) {
+        /* Said before activation: a device that cannot would otherwise
+         * capture in managed mode, seeing only its own traffic. */
+        int can = pcap_can_set_rfmon(s->pcap);
+        if (can <= 0) {
+            snprintf(err, errlen, "%s: cannot be put in monitor mode (--monitor): %s", iface,
+                     can == 0            ? "the device or its driver does not support it"
+                     : can == PCAP_ERROR ? pcap_geterr(s->pcap)
+                                         : pcap_statustostr(can));
+            ms_source_close(s);
+            return NULL;
+        }
+        pcap_set_rfmon(s->pcap, 1);
+    }
     int rc = pcap_activate(s->pcap);
     if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", iface,
+        snprintf(err, errlen, "%s: %s%s", iface,
+                 rc == PCAP_ERROR_RFMON_NOTSUP ? "monitor mode (--monitor) is not supported: " : "",
                  rc == PCAP_ERROR ? pcap_geterr(s->pcap) : pcap_statustostr(rc));
         ms_source_close(s);
         return NULL;

@@ -15,6 +15,7 @@ struct ms_live_opts {
     int buffer_size; /* bytes, 0: libpcap default */
     int immediate;   /* deliver packets as they arrive */
     int promisc;
+    int rfmon; /* --monitor: 802.11 monitor mode (pcap_set_rfmon) */
 };
 
 /* A capture file, or standard input for "-": pcap or pcapng, plain or

@@ -164,6 +164,13 @@ static inline struct ms_limits ms_limits_default(void)
  * a block (64) they are hashed first, so more than this adds nothing. */
 #define MS_HMAC_KEY_MIN 32
 #define MS_HMAC_KEY_MAX 4096
+/* --wpa-passphrase, --wpa-passphrase-file, --wpa-psk (app/wpa_opts.c):
+ * secrets given in all (each costs a PBKDF2 of 4096 rounds at start), the
+ * file's size, and one line of it (an SSID escaped in full, a colon, a
+ * passphrase of 63: far less). */
+#define MS_WPA_OPT_SECRETS_MAX 256
+#define MS_WPA_OPT_FILE_MAX (1u << 20)
+#define MS_WPA_OPT_LINE_MAX 512
 /* --dedup: credentials remembered at once (least recently seen forgotten
  * first; about 100 bytes each). */
 #define MS_DEDUP_MAX_ENTRIES 65536

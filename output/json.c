@@ -484,6 +484,28 @@ static const char *community_id(struct ms_jw *w, const struct ms_flow_meta *m)
     return w->cid[h].cid;
 }
 
+/* Suricata's `ether` object, of frames that came over 802.11. */
+static void add_ether(struct ms_jw *w, const struct ms_flow_meta *m)
+{
+    if (!m->src_mac && !m->dest_mac && !m->bssid)
+        return;
+    char mac[MS_MAC_STRLEN];
+    ms_jw_open_object(w, "ether");
+    if (m->src_mac) {
+        ms_mac_str(m->src_mac, mac, sizeof(mac));
+        ms_jw_cstring(w, "src_mac", mac);
+    }
+    if (m->dest_mac) {
+        ms_mac_str(m->dest_mac, mac, sizeof(mac));
+        ms_jw_cstring(w, "dest_mac", mac);
+    }
+    if (m->bssid) {
+        ms_mac_str(m->bssid, mac, sizeof(mac));
+        ms_jw_cstring(w, "bssid", mac);
+    }
+    ms_jw_close_object(w);
+}
+
 /* Opens the record and writes the keys every event starts with, in
  * Suricata's order. */
 static void header(struct ms_jw *w, const struct ms_flow_meta *m, const char *type,
@@ -504,14 +526,16 @@ static void header(struct ms_jw *w, const struct ms_flow_meta *m, const char *ty
         ms_jw_int(w, "pcap_cnt", (int64_t)m->pcap_cnt);
     ms_jw_cstring(w, "event_type", type);
     char addr[MS_ADDR_STRLEN];
-    ms_addr_str(m->ip_version, m->src_addr, opts->ipv6_compress, addr, sizeof(addr));
-    ms_jw_cstring(w, "src_ip", addr);
-    if (in_flow)
-        ms_jw_int(w, "src_port", m->src_port);
-    ms_addr_str(m->ip_version, m->dest_addr, opts->ipv6_compress, addr, sizeof(addr));
-    ms_jw_cstring(w, "dest_ip", addr);
-    if (in_flow)
-        ms_jw_int(w, "dest_port", m->dest_port);
+    if (m->ip_version) {
+        ms_addr_str(m->ip_version, m->src_addr, opts->ipv6_compress, addr, sizeof(addr));
+        ms_jw_cstring(w, "src_ip", addr);
+        if (in_flow)
+            ms_jw_int(w, "src_port", m->src_port);
+        ms_addr_str(m->ip_version, m->dest_addr, opts->ipv6_compress, addr, sizeof(addr));
+        ms_jw_cstring(w, "dest_ip", addr);
+        if (in_flow)
+            ms_jw_int(w, "dest_port", m->dest_port);
+    }
     const char *proto = m->proto ? m->proto : "TCP";
     if (*proto)
         ms_jw_cstring(w, "proto", proto);
@@ -519,6 +543,7 @@ static void header(struct ms_jw *w, const struct ms_flow_meta *m, const char *ty
     const char *cid = in_flow ? community_id(w, m) : NULL;
     if (cid)
         ms_jw_cstring(w, "community_id", cid);
+    add_ether(w, m);
     if (app_proto)
         ms_jw_cstring(w, "app_proto", app_proto);
     if (opts->host)
@@ -595,6 +620,8 @@ enum ms_rc ms_json_render_fileinfo(struct ms_jw *w, const struct ms_flow_meta *m
         fm.src_port = m->dest_port;
         fm.dest_addr = m->src_addr;
         fm.dest_port = m->src_port;
+        fm.src_mac = m->dest_mac;
+        fm.dest_mac = m->src_mac;
     }
     header(w, &fm, "fileinfo", ev->app_proto, opts);
     add_smtp(w, e);

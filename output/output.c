@@ -154,6 +154,10 @@ static void ipv4_str(const uint8_t *a, char *out, size_t n)
 
 void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out, size_t n)
 {
+    if ((ip_version != 4 && ip_version != 6) || !a) {
+        snprintf(out, n, "-"); /* a link-layer event: no IP */
+        return;
+    }
     if (ip_version == 4 && n > 0) {
         ipv4_str(a, out, n);
         return;
@@ -166,6 +170,11 @@ void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out,
     }
     if (!inet_ntop(ip_version == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n))
         snprintf(out, n, "?");
+}
+
+void ms_mac_str(const uint8_t *a, char *out, size_t n)
+{
+    snprintf(out, n, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_opts *o)

@@ -23,7 +23,11 @@ struct ms_flow_meta {
                                 * DIR (NULL: none) */
     uint16_t src_port;
     uint16_t dest_port;
-    uint8_t ip_version; /* 4 or 6: the addresses are 4 or 16 bytes, network order */
+    uint8_t ip_version; /* 4 or 6: the addresses are 4 or 16 bytes, network order;
+                         * 0: no IP (a link-layer anomaly), no src_ip/dest_ip */
+    /* Over 802.11 (Suricata's `ether`): 6 bytes each, NULL when not known;
+     * src_mac/dest_mac go the way src_addr/dest_addr go. */
+    const uint8_t *src_mac, *dest_mac, *bssid;
 };
 
 enum ms_output_format { MS_OUTPUT_JSON = 0, MS_OUTPUT_TEXT };
@@ -69,6 +73,9 @@ struct ms_output_opts {
  * out needs MS_ADDR_STRLEN bytes. */
 #define MS_ADDR_STRLEN 48
 void ms_addr_str(uint8_t ip_version, const uint8_t *a, bool compress, char *out, size_t n);
+/* "aa:bb:cc:dd:ee:ff" of 6 bytes; out needs MS_MAC_STRLEN bytes. */
+#define MS_MAC_STRLEN 18
+void ms_mac_str(const uint8_t *a, char *out, size_t n);
 
 struct ms_output;
 struct ms_sinks;

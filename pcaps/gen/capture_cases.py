@@ -352,6 +352,20 @@ def dot11(d, ipb, qos=False, htc=False, wds=False, protected=False, seqno=0):
     return h + body
 
 
+def mac_str(m):
+    return ":".join("%02x" % b for b in m)
+
+
+def with_ether(events, bssid=True):
+    """The events of a flow seen over 802.11: Suricata's ether object, the
+    client's and the server's stations the way src_ip and dest_ip go, and
+    the access point (none on a WDS link)."""
+    ether = {"src_mac": mac_str(MAC_C), "dest_mac": mac_str(MAC_S)}
+    if bssid:
+        ether["bssid"] = mac_str(BSSID)
+    return [dict(e, ether=ether) for e in events]
+
+
 def l_wifi(d, ipb):
     l_wifi.n += 1
     return dot11(d, ipb, qos=True, seqno=l_wifi.n)
@@ -547,7 +561,10 @@ def main():
         ("wifi-radiotap-htc", 127, l_radiotap), ("wifi-ppi-wds", 192, l_ppi),
     ]
     for name, lt, fn in simple:
-        emit(name, lt, [fn(d, b) for d, b in v4], exp4)
+        # Flows over 802.11 carry the stations (ether); the WDS link of the
+        # PPI capture names no BSS.
+        exp = with_ether(exp4, bssid=name != "wifi-ppi-wds") if name.startswith("wifi") else exp4
+        emit(name, lt, [fn(d, b) for d, b in v4], exp)
 
     v6 = session(v6=True)
     emit("raw-ipv6", 101, [b for d, b in v6], exp6)
@@ -566,7 +583,15 @@ def main():
             fake = b.replace(PASSWORD.encode(), b"X" * len(PASSWORD))
             frames.append(radiotap() + dot11(d, fake, qos=True, protected=True, seqno=999))
         frames.append(l_radiotap(d, b))
-    emit("wifi-radiotap-protected", 127, frames, exp4, wifi_protected=1)
+    # No passphrase was given: the run says once that protected frames were
+    # skipped, naming the first one's sender (the client, To DS) and its
+    # access point; a link-layer anomaly, no IP addresses.
+    notice = {"event_type": "anomaly", "src_ip": None, "dest_ip": None,
+              "src_port": None, "dest_port": None, "app_proto": None,
+              "ether": {"src_mac": mac_str(MAC_C), "bssid": mac_str(BSSID)},
+              "anomaly": {"type": "decode", "event": "wifi_no_passphrase",
+                          "app_proto": None, "layer": None}}
+    emit("wifi-radiotap-protected", 127, frames, with_ether(exp4) + [notice], wifi_protected=1)
 
     # pcapng: client packets on an Ethernet interface (microseconds), server
     # packets on a Linux SLL interface (nanoseconds); then the same in a

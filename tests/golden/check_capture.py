@@ -157,6 +157,12 @@ def check_fileinfo(actual):
             ends = ("dest_ip", "dest_port", "src_ip", "src_port") if down else \
                    ("src_ip", "src_port", "dest_ip", "dest_port")
             way = [fi.get(k) for k in ("src_ip", "src_port", "dest_ip", "dest_port")]
+            # So do the 802.11 stations of ether (the BSSID stays).
+            ether = a.get("ether")
+            if ether:
+                ether = dict(ether)
+                if down:
+                    ether["src_mac"], ether["dest_mac"] = ether["dest_mac"], ether["src_mac"]
             # The file's record carries the message's Suricata keys (and the
             # smtp envelope) as the email event has them.
             same = {k: a["email"][k] for k in ("from", "to", "cc", "subject", "date",
@@ -164,6 +170,7 @@ def check_fileinfo(actual):
                     if k in a["email"]}
             if fi.get("event_type") != "fileinfo" or fi.get("flow_id") != a.get("flow_id") \
                     or got != want or way != [a.get(k) for k in ends] \
+                    or fi.get("ether") != ether \
                     or fi.get("app_proto") != a.get("app_proto") \
                     or fi.get("smtp") != a.get("smtp") \
                     or {k: v for k, v in fi.get("email", {}).items() if k in same} != same:

@@ -449,6 +449,237 @@ static void test_truncated_everywhere(void **state)
     }
 }
 
+/* ms_decode_wifi locates the 802.11 frame behind each link type: header
+ * length (QoS, HT control, address 4), body past radiotap padding and
+ * without the FCS, the addresses by To/From DS; ms_decode_frame gives the
+ * packet the same stations (the events' ether). */
+static void test_wifi_locate(void **state)
+{
+    (void)state;
+    static const struct {
+        enum kind k;
+        size_t hdr_len, body_off; /* from the 802.11 frame's start */
+        bool qos, wds;
+    } cases[] = {
+        { K_WIFI, 24, 24, false, false },
+        { K_WIFI_QOS_HTC, 30, 30, true, false },
+        { K_WIFI_WDS, 32, 32, true, true },
+        { K_RADIOTAP, 26, 26, true, false },
+        { K_RADIOTAP_PAD_FCS, 26, 28, true, false },
+        { K_PPI, 30, 30, false, true },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int v6 = 0; v6 < 2; v6++) {
+            struct frame f;
+            int lt = build(cases[i].k, v6, &f);
+            struct ms_wifi_frame w;
+            assert_int_equal(ms_decode_wifi(lt, f.b, f.n, &w), MS_DECODE_TCP);
+            assert_int_equal(w.type, 2);
+            assert_int_equal(w.hdr_len, cases[i].hdr_len);
+            assert_ptr_equal(w.body, w.hdr + cases[i].body_off);
+            /* The body: LLC/SNAP and the IP packet, no FCS after it. */
+            assert_int_equal(w.body_len, 8 + ip_len(v6));
+            assert_true(w.body[0] == 0xaa && w.body[1] == 0xaa);
+            assert_int_equal(w.qos, cases[i].qos);
+            assert_false(w.amsdu);
+            assert_memory_equal(w.ra, MAC_A, 6);
+            assert_memory_equal(w.ta, MAC_B, 6);
+            assert_memory_equal(w.sa, MAC_B, 6);
+            assert_memory_equal(w.da, MAC_A, 6);
+            if (cases[i].wds)
+                assert_null(w.bssid);
+            else
+                assert_memory_equal(w.bssid, MAC_A, 6);
+            struct ms_pkt p;
+            memset(&p, 0, sizeof(p));
+            assert_int_equal(ms_decode_frame(lt, f.b, f.n, &p), MS_DECODE_TCP);
+            assert_true(p.mac.present);
+            assert_memory_equal(p.mac.src, MAC_B, 6);
+            assert_memory_equal(p.mac.dst, MAC_A, 6);
+            assert_int_equal(p.mac.has_bssid, !cases[i].wds);
+            /* Cut inside the MAC header: truncated. */
+            size_t cut = f.n - w.body_len - (w.body - w.hdr) + 10;
+            if (cases[i].k == K_RADIOTAP_PAD_FCS)
+                cut -= 4; /* the FCS at the end */
+            assert_int_equal(ms_decode_wifi(lt, f.b, cut, &w), MS_DECODE_TRUNCATED);
+        }
+    }
+    /* From DS: the AP (address 2) sends for the server (address 3). */
+    struct frame f;
+    build(K_WIFI, false, &f);
+    f.b[1] = 0x02;
+    struct ms_wifi_frame w;
+    assert_int_equal(ms_decode_wifi(DLT_IEEE802_11, f.b, f.n, &w), MS_DECODE_TCP);
+    assert_ptr_equal(w.bssid, f.b + 10);
+    assert_ptr_equal(w.sa, f.b + 16);
+    assert_ptr_equal(w.da, f.b + 4);
+    /* QoS with the A-MSDU bit: stations in the subframes, A3 the BSSID. */
+    build(K_WIFI_WDS, false, &f);
+    f.b[1] = 0x01;
+    f.b[24] = 0x85; /* QoS control after 24 bytes now */
+    assert_int_equal(ms_decode_wifi(DLT_IEEE802_11, f.b, f.n, &w), MS_DECODE_TCP);
+    assert_true(w.amsdu);
+    assert_int_equal(w.tid, 5);
+    assert_int_equal(w.hdr_len, 26);
+    /* Not 802.11. */
+    build(K_ETH, false, &f);
+    assert_int_equal(ms_decode_wifi(DLT_EN10MB, f.b, f.n, &w), MS_DECODE_NOT_TCP);
+    /* Radiotap with a failed FCS, and a radiotap header longer than the frame. */
+    build(K_RADIOTAP, false, &f);
+    f.b[16] = 0x40;
+    assert_int_equal(ms_decode_wifi(DLT_IEEE802_11_RADIO, f.b, f.n, &w), MS_DECODE_MALFORMED);
+    build(K_RADIOTAP, false, &f);
+    assert_int_equal(ms_decode_wifi(DLT_IEEE802_11_RADIO, f.b, 12, &w), MS_DECODE_TRUNCATED);
+    /* A beacon: management, located, addresses 1-3 DA, SA, BSSID. */
+    memset(&f, 0, sizeof(f));
+    put_bytes(&f, 4, 0x80, 0, 0, 0);
+    put_bytes(&f, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+    put(&f, MAC_B, 6);
+    put(&f, MAC_A, 6);
+    put_bytes(&f, 2, 0, 0);
+    put_bytes(&f, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0x64, 0, 0x11, 0x04);
+    put_bytes(&f, 6, 0, 4, 'C', 'a', 'f', 'e');
+    assert_int_equal(ms_decode_wifi(DLT_IEEE802_11, f.b, f.n, &w), MS_DECODE_TCP);
+    assert_int_equal(w.type, 0);
+    assert_int_equal(w.subtype, 8);
+    assert_memory_equal(w.bssid, MAC_A, 6);
+    assert_memory_equal(w.sa, MAC_B, 6);
+    assert_int_equal(w.body_len, 18);
+    /* An ACK (control): receiver address only, no body. */
+    memset(&f, 0, sizeof(f));
+    put_bytes(&f, 4, 0xd4, 0, 0, 0);
+    put(&f, MAC_A, 6);
+    assert_int_equal(ms_decode_wifi(DLT_IEEE802_11, f.b, f.n, &w), MS_DECODE_TCP);
+    assert_int_equal(w.type, 1);
+    assert_memory_equal(w.ra, MAC_A, 6);
+    assert_null(w.ta);
+    assert_int_equal(w.body_len, 0);
+    assert_int_equal(ms_decode_wifi(DLT_IEEE802_11, f.b, 9, &w), MS_DECODE_TRUNCATED);
+}
+
+/* One A-MSDU subframe: DA, SA, length (big endian), the MSDU (LLC/SNAP
+ * and IP), padding to 4 unless last. */
+static void put_subframe(struct frame *f, bool v6, bool last)
+{
+    size_t start = f->n;
+    put(f, MAC_A, 6);
+    put(f, MAC_B, 6);
+    put_be16(f, (unsigned)(8 + ip_len(v6)));
+    put_bytes(f, 6, 0xaa, 0xaa, 3, 0, 0, 0);
+    put_be16(f, v6 ? 0x86dd : 0x0800);
+    put_ip(f, v6);
+    while (!last && ((f->n - start) & 3))
+        put_bytes(f, 1, 0);
+}
+
+/* IEEE 802.11-2020 9.3.2.2.2: subframes padded to 4 but the last; each
+ * MSDU decodes to the TCP segment; a cut or a length past the body stops
+ * the walk and says so, never reading past it. */
+static void test_amsdu_iter(void **state)
+{
+    (void)state;
+    struct frame f;
+    memset(&f, 0, sizeof(f));
+    put_subframe(&f, false, false); /* 14 + 8 + 50: padded by 0 */
+    put_subframe(&f, true, false);  /* 14 + 8 + 70: padded by 0 */
+    put_subframe(&f, false, true);
+    struct ms_amsdu_iter it;
+    const uint8_t *da, *sa, *msdu;
+    size_t n, count = 0;
+    ms_amsdu_init(&it, f.b, f.n);
+    while (ms_amsdu_next(&it, &da, &sa, &msdu, &n)) {
+        assert_memory_equal(da, MAC_A, 6);
+        assert_memory_equal(sa, MAC_B, 6);
+        assert_int_equal(n, 8 + ip_len(count == 1));
+        struct ms_pkt p;
+        memset(&p, 0, sizeof(p));
+        assert_int_equal(ms_decode_llc(msdu, n, &p), MS_DECODE_TCP);
+        assert_int_equal(p.ip_version, count == 1 ? 6 : 4);
+        assert_int_equal(p.payload_len, strlen(PAYLOAD));
+        assert_memory_equal(p.payload, PAYLOAD, strlen(PAYLOAD));
+        count++;
+    }
+    assert_int_equal(count, 3);
+    assert_false(it.bad);
+
+    /* Odd lengths: padding after the first two, none after the last. */
+    memset(&f, 0, sizeof(f));
+    for (int i = 0; i < 3; i++) {
+        size_t start = f.n;
+        put(&f, MAC_A, 6);
+        put(&f, MAC_B, 6);
+        put_be16(&f, 5);
+        put_bytes(&f, 5, 1, 2, 3, 4, 5);
+        while (i < 2 && ((f.n - start) & 3))
+            put_bytes(&f, 1, 0xee);
+    }
+    assert_int_equal(f.n, 20 + 20 + 19);
+    count = 0;
+    ms_amsdu_init(&it, f.b, f.n);
+    while (ms_amsdu_next(&it, &da, &sa, &msdu, &n)) {
+        assert_int_equal(n, 5);
+        assert_int_equal(msdu[0], 1);
+        assert_int_equal(msdu[4], 5);
+        count++;
+    }
+    assert_int_equal(count, 3);
+    assert_false(it.bad);
+    /* The last subframe cut by a byte: two, then bad. */
+    count = 0;
+    ms_amsdu_init(&it, f.b, f.n - 1);
+    while (ms_amsdu_next(&it, &da, &sa, &msdu, &n))
+        count++;
+    assert_int_equal(count, 2);
+    assert_true(it.bad);
+    /* A length past the body; a header cut short; an empty body. */
+    f.b[12] = 0xff;
+    ms_amsdu_init(&it, f.b, f.n);
+    assert_false(ms_amsdu_next(&it, &da, &sa, &msdu, &n));
+    assert_true(it.bad);
+    ms_amsdu_init(&it, f.b, 13);
+    assert_false(ms_amsdu_next(&it, &da, &sa, &msdu, &n));
+    assert_true(it.bad);
+    ms_amsdu_init(&it, f.b, 0);
+    assert_false(ms_amsdu_next(&it, &da, &sa, &msdu, &n));
+    assert_false(it.bad);
+    /* A subframe of 14 bytes (an empty MSDU) still moves on. */
+    memset(&f, 0, sizeof(f));
+    put(&f, MAC_A, 6);
+    put(&f, MAC_B, 6);
+    put_be16(&f, 0);
+    put_bytes(&f, 2, 0, 0);
+    put(&f, MAC_A, 6);
+    put(&f, MAC_B, 6);
+    put_be16(&f, 0);
+    count = 0;
+    ms_amsdu_init(&it, f.b, f.n);
+    while (ms_amsdu_next(&it, &da, &sa, &msdu, &n))
+        count += n == 0;
+    assert_int_equal(count, 2);
+    assert_false(it.bad);
+}
+
+/* The ethertype behind an MSDU's LLC/SNAP: EAPOL goes to the handshake
+ * tracker, not to IP. */
+static void test_llc_type(void **state)
+{
+    (void)state;
+    const uint8_t eapol[] = { 0xaa, 0xaa, 3, 0, 0, 0, 0x88, 0x8e, 2, 3, 0, 0x5f };
+    uint16_t type;
+    const uint8_t *rest;
+    size_t n;
+    assert_true(ms_decode_llc_type(eapol, sizeof(eapol), &type, &rest, &n));
+    assert_int_equal(type, 0x888e);
+    assert_ptr_equal(rest, eapol + 8);
+    assert_int_equal(n, 4);
+    assert_false(ms_decode_llc_type(eapol, 7, &type, &rest, &n));
+    const uint8_t stp[] = { 0x42, 0x42, 3, 0, 0, 0, 0, 0 };
+    assert_false(ms_decode_llc_type(stp, sizeof(stp), &type, &rest, &n));
+    struct ms_pkt p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(ms_decode_llc(eapol, sizeof(eapol), &p), MS_DECODE_NOT_TCP);
+}
+
 static void test_wifi_skips(void **state)
 {
     (void)state;
@@ -930,6 +1161,9 @@ int main(void)
         cmocka_unit_test(test_every_link_type),
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_wifi_skips),
+        cmocka_unit_test(test_wifi_locate),
+        cmocka_unit_test(test_amsdu_iter),
+        cmocka_unit_test(test_llc_type),
         cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_decode_again), /* --threads' workers */
         cmocka_unit_test(test_checksum_like_reference),
