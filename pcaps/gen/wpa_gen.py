@@ -314,7 +314,7 @@ class Client:
             frame = frame[:81] + mic + frame[97:]
         return frame
 
-    def handshake(self, air, t, lose=(), m1_twice=False, protected_by=None):
+    def handshake(self, air, t, lose=(), m1_twice=False, m3_twice=False, protected_by=None):
         """The 4-way handshake; lose: message numbers not captured.
         protected_by: the current keys, for a re-key inside CCMP. Returns
         the time after it."""
@@ -341,10 +341,16 @@ class Client:
         kd = rsn_ie(n.akms, n.mfp) + kde
         if len(kd) % 8 or len(kd) < 16:
             kd += b"\xdd" + bytes((8 - (len(kd) + 1) % 8) % 8)
-        m3 = self.eapol_key(PAIR | INSTALL | ACK | MIC | SECURE | ENC, anonce,
-                            aes_key_wrap(kek, kd), rsc=n.gtk_pn, kck=kck)
-        msgs.append((3, False, m3))
-        msgs.append((4, True, self.eapol_key(PAIR | MIC | SECURE, bytes(32), key_len=0, kck=kck)))
+        for k in range(2 if m3_twice else 1):
+            if k:
+                # No message 4 reached the AP: it resends message 3 with
+                # the next replay counter, and the client answers again.
+                self.replay += 1
+            m3 = self.eapol_key(PAIR | INSTALL | ACK | MIC | SECURE | ENC, anonce,
+                                aes_key_wrap(kek, kd), rsc=n.gtk_pn, kck=kck)
+            msgs.append((3, False, m3))
+            msgs.append((4, True, self.eapol_key(PAIR | MIC | SECURE, bytes(32), key_len=0,
+                                                 kck=kck)))
         for i, (num, up, frame) in enumerate(msgs):
             if num in lose:
                 continue
@@ -592,9 +598,10 @@ def wpa2_ccmp(out):
     group_frame(air, a_end + 30000, net, a.gw, arp_request(a.gw, "10.0.0.1", "10.0.0.5"))
     a.null(air, a_end + 40000, qos=False)
     a.null(air, a_end + 41000, qos=True)
-    # C: its message 4 lost (the AP got it: the data flows).
+    # C: message 3 twice (the AP missed the first message 4); neither
+    # message 4 was captured (the AP got the second: the data flows).
     c.associate(air, T + 600000)
-    tc = c.handshake(air, T + 610000, lose=(4,))
+    tc = c.handshake(air, T + 610000, lose=(4,), m3_twice=True)
     c.null(air, tc + 20000, qos=True)
     c_end = play(air, c, "10.61.0.5", src_c, tc + 50000, retry_every=7)
     end = max(a_end, b_end, c_end) + 60000
