@@ -12,14 +12,16 @@ WPA2 hotspot"), end to end on the captures of pcaps/wifi
   message; the frames counted as not decrypted (no_passphrase when a
   secret was given for other networks);
 - with a wrong passphrase: no login, a wifi_wrong_passphrase anomaly for
-  each client whose handshake was captured, naming the client;
+  each client whose handshake was captured, naming the client, and none
+  naming a group address (the group frames) as a client;
 - the client whose handshake is not in the capture: one wifi_no_handshake
   anomaly naming it, none of its traffic;
 - the passphrase split at the first colon not escaped: a passphrase with a
   colon (the rest of the argument as is), an SSID with "\\:" and "\\\\",
   on a capture made here with wpa_gen.py's functions;
 - bad secrets are usage errors (exit 2): a passphrase of fewer than 8 or
-  more than 63 characters, no colon, a PSK not of 64 hex digits;
+  more than 63 characters, no colon, a PSK not of 64 hex digits; an
+  unreadable passphrase file exits 1 (README, exit status);
 - --threads 2 writes the same events as one thread;
 - the passphrase never appears in any output or log: JSON in every
   --passwords mode, --text, stderr, usage errors.
@@ -166,6 +168,11 @@ def test_wrong():
         check(sum(1 for e in wrong if names_client(e, client)) == 1,
               f"wrong passphrase: wifi_wrong_passphrase for {client}: {wrong}")
     check(all("a wrong passphrase here" not in json.dumps(e) for e in evs), "wrong passphrase echoed")
+    # The group-addressed frames (under a GTK nobody could unwrap) belong
+    # to no client: no anomaly may name a group address as one.
+    groups = [e for e in evs if e.get("event_type") == "anomaly"
+              and int(e.get("ether", {}).get("src_mac", "00")[:2], 16) & 1]
+    check(not groups, f"wrong passphrase: anomalies naming a group address as a client: {groups}")
     # The capture whose hotspot.psk line is wrong; its real passphrase reads it.
     rc, evs, _ = run(["--wpa-passphrase-file", os.path.join(WIFI, "hotspot.psk"), "-r", WRONG])
     check(len(anomalies(evs, "wifi_wrong_passphrase")) == 1 and not content(evs),
@@ -202,11 +209,15 @@ def test_split(tmp):
 
 def test_usage():
     for args in (pw("Cafe Corner", "short"), pw("Cafe Corner", "x" * 64), ["--wpa-passphrase", "nocolon"],
-                 ["--wpa-psk", "abcd"], ["--wpa-psk", "g" * 64], ["--wpa-passphrase-file", "/nonexistent/x"]):
-        rc, _, err = run(args + ["-r", CCMP])
-        check(rc == 2, f"{args}: exit {rc}, not a usage error (2): {err[-200:]}")
-        check(args[-1] not in err or args[-1] == "/nonexistent/x",
-              f"{args}: the secret is echoed in the error: {err[-200:]}")
+                 ["--wpa-psk", "abcd"], ["--wpa-psk", "g" * 64]):
+        rc, evs, err = run(args + ["-r", CCMP])
+        check(rc == 2 and not evs, f"{args}: exit {rc}, not a usage error (2): {err[-200:]}")
+        check(args[-1] not in err, f"{args}: the secret is echoed in the error: {err[-200:]}")
+    # A file that cannot be read is like a --hash-key that cannot: exit 1
+    # (README, exit status), before any event.
+    rc, evs, err = run(["--wpa-passphrase-file", "/nonexistent/x", "-r", CCMP])
+    check(rc == 1 and not evs and "--wpa-passphrase-file" in err,
+          f"an unreadable --wpa-passphrase-file: exit {rc}, {len(evs)} events: {err[-200:]}")
 
 
 def test_modes_and_threads(base):
