@@ -82,6 +82,16 @@ def uat(keys):
     return opts
 
 
+SOURCES = {}
+
+
+def source(rel):
+    """segments() of a source capture of pcaps/, read once."""
+    if rel not in SOURCES:
+        SOURCES[rel] = segments(os.path.join(REPO, "pcaps", rel))
+    return SOURCES[rel]
+
+
 def segments(capture, opts=()):
     """Every TCP segment tshark reads in capture, in order: (src, dst,
     sport, dport, seq, ack, flags, payload hex); several per frame in an
@@ -132,11 +142,25 @@ def main():
         opts = uat(keys)
         got = segments(cap, opts)
         # 802.11 retransmissions (Retry, same sequence number) are the same
-        # frame captured twice; tshark dissects both copies.
-        retries = fields(cap, opts, "wlan.fc.retry == 1 && tcp", "frame.number")
+        # frame captured twice: each copy must decrypt when its original
+        # does (CCMP's AAD leaves Retry out), to the same segments.
+        frames = fields(cap, opts, "wlan.fc.type == 2 && wlan.fc.protected == 1", "wlan.fc.retry",
+                        "wlan.ta", "wlan.seq", "ip.src")
+        orig, retries = {}, []
+        for retry, ta, sn, ip in frames:
+            if retry == "0":
+                orig[(ta, sn)] = bool(ip)
+            else:
+                check((ta, sn) in orig and orig[(ta, sn)] == bool(ip),
+                      f"{name}: a retransmission from {ta} (sequence {sn}) "
+                      f"{'decrypts' if ip else 'does not decrypt'}, unlike its original")
+                if ip:
+                    retries.append(sn)
+        check(len(frames) - len(orig) >= 3 or name in ("wpa2-amsdu.pcap", "wpa2-wrong-passphrase.pcap"),
+              f"{name}: only {len(frames) - len(orig)} retransmitted protected frames")
         want = []
         for src in readable:
-            want += segments(os.path.join(REPO, "pcaps", src))
+            want += source(src)
         kept, seen = [], set()
         for s in got:
             if s in seen:
@@ -146,7 +170,7 @@ def main():
         check(len(got) - len(kept) == len(retries),
               f"{name}: {len(got) - len(kept)} repeated segments, {len(retries)} 802.11 retransmissions")
         for src in readable:
-            mine = segments(os.path.join(REPO, "pcaps", src))
+            mine = source(src)
             ts = tuples(mine)
             theirs = [s for s in kept if s[:4] in ts]
             check(theirs == mine, f"{name}: tshark decrypts {len(theirs)} segments of {src}'s "
@@ -155,12 +179,12 @@ def main():
         check(set(kept) == set(want), f"{name}: {len(set(kept) - set(want))} decrypted segments "
                                       f"belong to no source session")
         for src in unreadable:
-            ts = tuples(segments(os.path.join(REPO, "pcaps", src)))
+            ts = tuples(source(src))
             check(ts and not (ts & tuples(got)), f"{name}: tshark reads {src} without its key")
             if name in REAL:
                 ssid, pw = REAL[name]
                 real = segments(cap, uat([("wpa-pwd", pw, ssid)]))
-                check(real == segments(os.path.join(REPO, "pcaps", src)),
+                check(real == source(src),
                       f"{name}: the real passphrase does not decrypt {src} whole")
         bad = fields(cap, ["-o", "wlan.check_checksum:TRUE"], "wlan.fcs.status != 1", "frame.number")
         check(not bad, f"{name}: {len(bad)} frames with a bad or no FCS")
