@@ -13,13 +13,15 @@
 #          redis-server (the redis sink tests start their own on loopback),
 #          postfix, openssl and scapy (session and STARTTLS tests),
 #          chromium and python3-websocket (the --web page test drives a
-#          headless chromium over its DevTools protocol)
+#          headless chromium over its DevTools protocol), tshark (the
+#          oracle of the WPA2 captures, tests/cli/test_wpa_oracle.py)
 #   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, clang-format, and the cmocka
 #          headers, since the unit tests are analysed too
 #   clang  the suite built with clang too (make test-san-clang, make fuzz):
 #          clang and its libFuzzer/sanitizer runtimes
 #   pcaps  regenerating the captures (make pcaps, pcaps/gen/): the servers
-#          (dovecot, postfix) and clients the generators run in namespaces
+#          (dovecot, postfix) and clients the generators run in namespaces;
+#          python3-cryptography for the WPA2 captures' CCMP (wpa_gen.py)
 #   bench  the peers make bench times beside mailspill (bench/bench.py):
 #          tshark, ettercap (text only), dsniff, ndpiReader (libndpi-bin)
 #
@@ -37,13 +39,13 @@ BUILD_PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-d
             libmicrohttpd-dev"
 TEST_PKGS="libcmocka-dev python3 python3-jsonschema zstd
            iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond
-           redis-server postfix openssl python3-scapy chromium python3-websocket"
+           redis-server postfix openssl python3-scapy chromium python3-websocket tshark"
 LINT_PKGS="cppcheck clang-tidy clang-format libcmocka-dev"
 CLANG_PKGS="clang libclang-rt-14-dev"
 # libnet-ssleay-perl: swaks --tls (smtp/starttls-no-credential) needs it, and
 # swaks only recommends it, which --no-install-recommends below skips.
 PCAPS_PKGS="dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd tcpdump curl iproute2 ethtool
-            python3 openssl python3-scapy postfix swaks libnet-ssleay-perl"
+            python3 openssl python3-scapy postfix swaks libnet-ssleay-perl python3-cryptography"
 BENCH_PKGS="tshark ettercap-text-only dsniff libndpi-bin"
 POLICY=/usr/sbin/policy-rc.d
 SAVED=$POLICY.mailspill-saved

@@ -21,4 +21,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 /usr/bin/python3 "$HERE/eve_cases.py" "$HERE/../eve"
 # STARTTLS stripping: sessions that must not raise the alert, and two that must.
 /usr/bin/python3 "$HERE/stripping_cases.py" "$HERE/../stripping"
+# WPA2-Personal hotspot captures, made from the POP3, IMAP and SMTP recordings.
+/usr/bin/python3 "$HERE/wpa_gen.py" "$HERE/../wifi"
 echo "regenerate.sh: done; review with: git status pcaps/ && git diff --stat pcaps/"

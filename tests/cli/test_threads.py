@@ -9,8 +9,11 @@ included), and, for each flow_id, the same events in the same order. The
 stats events must agree on every counter that is not a per-worker gauge.
 
 The runs with many connections in flight:
-- every capture of pcaps/ read in one run (repeated -r: flows go on from
-  one file to the next; pcap_filename must name each event's own file);
+- every capture of pcaps/ (with the arguments of its .args sidecar,
+  tests/golden/capture_args.py: the WPA2 captures' secrets), and all of
+  them read in one run with every sidecar's arguments (repeated -r: flows
+  go on from one file to the next; pcap_filename must name each event's
+  own file);
 - a capture made here of 60 copies of pcaps/starttls/starttls-stripping
   (a real client and dovecot/postfix, sessions through a stripping proxy),
   each copy with its own client and server addresses, started 2 ms apart so
@@ -49,6 +52,8 @@ import sys
 import tempfile
 
 BIN, REPO = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.join(REPO, "tests", "golden"))
+from capture_args import capture_args  # noqa: E402
 THREADS = (2, 3)
 failures = []
 
@@ -315,12 +320,17 @@ def main():
     caps = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(REPO, "pcaps"))
                   for f in fs if f.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcap.xz", ".pcap.zst")))
     check(len(caps) >= 50, f"only {len(caps)} captures found under pcaps/")
+    # Each capture with the arguments of its .args sidecar; in the run of
+    # all, every sidecar's arguments (the same secrets file, a PSK).
+    extra = []
     for c in caps:
-        compare(os.path.relpath(c, REPO), ["-r", c])
+        compare(os.path.relpath(c, REPO), capture_args(c) + ["-r", c])
+        if capture_args(c) and capture_args(c) not in extra:
+            extra.append(capture_args(c))
     allr = []
     for c in caps:
         allr += ["-r", c]
-    compare("every capture in one run", allr)
+    compare("every capture in one run", sum(extra, []) + allr)
 
     with tempfile.TemporaryDirectory() as tmp:
         strip = os.path.join(tmp, "strip60.pcap")

@@ -37,7 +37,10 @@ secret), with password_length in bytes, the same for token; response
 becomes response_redacted with response_length, hashcat becomes
 hashcat_redacted beside its hashcat_mode. The redact run also writes
 --hashes FILE, which must be mode 0600 and hold exactly the clear run's
-hashcat lines, in order, each under a "# hashcat -m MODE" line of its mode."""
+hashcat lines, in order, each under a "# hashcat -m MODE" line of its mode.
+
+Every run adds the arguments of the capture's <capture>.args sidecar, if
+it has one (capture_args.py: e.g. the passphrase file of pcaps/wifi)."""
 import hashlib
 import hmac
 import json
@@ -50,6 +53,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from session_check import check_sessions  # noqa: E402
+from capture_args import capture_args  # noqa: E402
 
 
 # Keys not compared, by path ("alert.signature" is key signature of the
@@ -346,7 +350,8 @@ def run_mode(binary, capture, mode, tmp, text=False, hashes=None):
         argv.append("--text")
     if hashes:
         argv += ["--hashes", hashes]
-    return subprocess.run(argv + ["-r", capture], capture_output=True, timeout=300)
+    return subprocess.run(argv + capture_args(capture) + ["-r", capture], capture_output=True,
+                          timeout=300)
 
 
 def check_secrets(binary, capture, shown, expected):
@@ -443,7 +448,8 @@ def main():
         return 1
     with open(exp_path, encoding="utf-8") as f:
         expected = [json.loads(l) for l in f if l.strip()]
-    run = subprocess.run([binary, "--show-passwords", "-r", capture], capture_output=True, timeout=300)
+    run = subprocess.run([binary, "--show-passwords"] + capture_args(capture) + ["-r", capture],
+                         capture_output=True, timeout=300)
     if run.returncode != 0:
         print(f"mailspill exited {run.returncode}: {run.stderr.decode(errors='replace')}")
         return 1

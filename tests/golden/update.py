@@ -27,6 +27,7 @@ GENERATORS = [
     ("tap_reorder.py", "stream"),
     ("eve_cases.py", "eve"),
     ("stripping_cases.py", "stripping"),
+    ("wpa_gen.py", "wifi"),
 ]
 
 

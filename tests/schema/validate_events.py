@@ -56,6 +56,9 @@ import tempfile
 
 from jsonschema import Draft202012Validator
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "golden"))
+from capture_args import capture_args  # noqa: E402
+
 OWN_SCHEMA = "schema/mailspill-eve.schema.json"
 SURICATA_SCHEMA = "third_party/suricata/schema.json"
 README_HEADING = "## Output: the event contract"
@@ -309,7 +312,9 @@ def run_one(binary, capture, mode, args, workdir):
         elif a == "{key}":
             a = os.path.join(os.path.dirname(workdir), "hash.key")
         argv.append(a)
-    argv += ["-r", capture]
+    # The capture's own arguments (its .args sidecar: the WPA2 captures'
+    # secrets), so decrypted events are validated too.
+    argv += capture_args(capture) + ["-r", capture]
     run = subprocess.run(argv, capture_output=True, timeout=300)
     return capture, mode, run.returncode, run.stdout, run.stderr
 
