@@ -551,7 +551,10 @@ static bool wifi_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     enum ms_wpa_status s = ms_wpa_decrypt(pl->wpa, &w, &plain, &plain_len, &who, &first);
     if (s != MS_WPA_OK) {
         count_undecrypted(pl, s);
-        if (first)
+        /* A group-addressed frame names no client (who.client is the
+         * group): its key comes from some client's handshake, whose own
+         * frames tell what went wrong. Counted only. */
+        if (first && !(who.client[0] & 1u))
             wifi_status_anomaly(pl, s, &who);
         return true;
     }
