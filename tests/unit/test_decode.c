@@ -457,16 +457,16 @@ static void test_wifi_locate(void **state)
 {
     (void)state;
     static const struct {
-        enum kind k;
         size_t hdr_len, body_off; /* from the 802.11 frame's start */
+        enum kind k;
         bool qos, wds;
     } cases[] = {
-        { K_WIFI, 24, 24, false, false },
-        { K_WIFI_QOS_HTC, 30, 30, true, false },
-        { K_WIFI_WDS, 32, 32, true, true },
-        { K_RADIOTAP, 26, 26, true, false },
-        { K_RADIOTAP_PAD_FCS, 26, 28, true, false },
-        { K_PPI, 30, 30, false, true },
+        { 24, 24, K_WIFI, false, false },
+        { 30, 30, K_WIFI_QOS_HTC, true, false },
+        { 32, 32, K_WIFI_WDS, true, true },
+        { 26, 26, K_RADIOTAP, true, false },
+        { 26, 28, K_RADIOTAP_PAD_FCS, true, false },
+        { 30, 30, K_PPI, false, true },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (int v6 = 0; v6 < 2; v6++) {
