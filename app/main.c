@@ -441,8 +441,13 @@ static int parse_wpa_option(struct cli *c, enum wpa_opt opt, const char *arg)
         c->live.rfmon = 1;
         break;
     }
-    if (rc == MS_OK)
+    if (rc == MS_OK) {
+        /* Copied: wiped from argv, so that ps and /proc/PID/cmdline no
+         * longer show it while the capture runs. */
+        if (opt == WPA_PASS || opt == WPA_PSK)
+            ms_wpa_wipe_arg((char *)arg);
         return 0;
+    }
     fprintf(stderr, "mailspill: %s: %s\nTry 'mailspill --help'.\n", name, err);
     return 2;
 }

@@ -235,7 +235,10 @@ enum ms_rc ms_wpa_secrets_read_file(struct ms_wpa_secrets *s, const char *path, 
         return rc;
     size_t before = s->n, lineno = 0;
     char why[256];
-    for (size_t off = 0; off < len && rc == MS_OK;) {
+    /* Windows editors begin a UTF-8 file with a byte order mark: not part
+     * of the first SSID. */
+    size_t start = len >= 3 && memcmp(b, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    for (size_t off = start; off < len && rc == MS_OK;) {
         const char *line = b + off;
         const char *nl = memchr(line, '\n', len - off);
         size_t n = nl ? (size_t)(nl - line) : len - off;
@@ -289,4 +292,9 @@ void ms_wpa_secrets_clear(struct ms_wpa_secrets *s)
     }
     s->v = NULL;
     s->n = s->cap = 0;
+}
+
+void ms_wpa_wipe_arg(char *arg)
+{
+    OPENSSL_cleanse(arg, strlen(arg));
 }

@@ -45,5 +45,8 @@ enum ms_rc ms_wpa_secrets_apply(const struct ms_wpa_secrets *s, struct ms_wpa *w
                                 size_t errlen);
 /* Wiped and freed; s is empty again. */
 void ms_wpa_secrets_clear(struct ms_wpa_secrets *s);
+/* A command-line argument that held a secret, once copied: wiped in
+ * place (argv), so that ps and /proc/PID/cmdline stop showing it. */
+void ms_wpa_wipe_arg(char *arg);
 
 #endif

@@ -816,8 +816,11 @@ static enum ms_decode_status decode_radiotap(const uint8_t *p, size_t len, struc
     return decode_80211(f, flen, out, 0, pad);
 }
 
-/* PPI (Per-Packet Information, CACE 2007): version 0, flags, length (LE16),
- * DLT of the frame that follows (LE32), then TLV fields we skip. */
+/* PPI (Per-Packet Information, CACE 2007): version 0, flags (bit 0: fields
+ * 32-bit aligned), length (LE16), DLT of the frame that follows (LE32),
+ * then TLV fields (type LE16, length LE16). Only the 802.11-Common field
+ * (type 2: TSF 8, flags LE16, ...) matters: its flags say an FCS ends the
+ * frame (0x1, as Kismet writes) and that it failed (0x4). */
 static enum ms_decode_status strip_ppi(const uint8_t *p, size_t len, int *dlt,
                                        const uint8_t **frame, size_t *flen)
 {
@@ -830,9 +833,28 @@ static enum ms_decode_status strip_ppi(const uint8_t *p, size_t len, int *dlt,
         return MS_DECODE_MALFORMED;
     if (len < hlen)
         return MS_DECODE_TRUNCATED;
+    bool aligned = (p[1] & 0x1u) != 0;
+    uint16_t wflags = 0;
+    for (size_t off = 8; off + 4 <= hlen;) {
+        size_t ftype = get_le16(p + off), fl = get_le16(p + off + 2);
+        if (hlen - off - 4 < fl)
+            break; /* a damaged field: the frame is still where hlen says */
+        if (ftype == 2 && fl >= 10)
+            wflags = get_le16(p + off + 4 + 8);
+        off += 4 + fl;
+        if (aligned)
+            off = (off + 3) & ~(size_t)3;
+    }
+    if (wflags & 0x4u)
+        return MS_DECODE_MALFORMED; /* failed FCS: no station accepted it */
     *dlt = (int)get_le32(p + 4);
     *frame = p + hlen;
     *flen = len - hlen;
+    if (wflags & 0x1u) {
+        if (*flen < 4)
+            return MS_DECODE_TRUNCATED;
+        *flen -= 4;
+    }
     return MS_DECODE_TCP;
 }
 

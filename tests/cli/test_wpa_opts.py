@@ -242,8 +242,58 @@ def test_amsdu_in_the_clear():
             assert not events(r.stdout, "anomaly")
 
 
+def hotspot_line():
+    # "Cafe Corner"'s line of the generated captures' passphrase file.
+    with open(os.path.join(PCAPS, "wifi", "hotspot.psk")) as f:
+        return next(l.rstrip("\n") for l in f if l.startswith("Cafe Corner:"))
+
+
+def test_file_with_bom():
+    # Notepad's UTF-8: a byte order mark, CRLF. The first line's SSID is
+    # still "Cafe Corner": its client's logins are read.
+    ccmp = os.path.join(PCAPS, "wifi", "wpa2-ccmp.pcap")
+    line = hotspot_line()
+    with tempfile.TemporaryDirectory() as d:
+        psk = os.path.join(d, "bom.psk")
+        with open(psk, "wb") as f:
+            f.write(b"\xef\xbb\xbf" + line.encode() + b"\r\n")
+        os.chmod(psk, 0o600)
+        r = run(["--wpa-passphrase-file", psk, "-r", ccmp])
+        assert r.returncode == 0, r.stderr
+        alerts = events(r.stdout, "alert")
+        assert alerts and all(e["ether"]["bssid"] for e in alerts), r.stdout[-300:]
+        assert not any("no passphrase" in json.dumps(e) for e in events(r.stdout, "anomaly"))
+        no_secret(r, line.split(":", 1)[1])
+
+
+def test_argv_wiped():
+    # --wpa-passphrase and --wpa-psk are gone from /proc/PID/cmdline while
+    # the capture is read (here: a pipe that stays open).
+    line = hotspot_line()
+    p = subprocess.Popen([BIN, "--wpa-passphrase", line, "--wpa-psk", PSK, "-r", "-"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with open(ETH, "rb") as f:
+            p.stdin.write(f.read(24))  # the file header: the reader waits for packets
+            p.stdin.flush()
+        cmdline = b""
+        for _ in range(50):
+            with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+                cmdline = f.read()
+            if b"-r" in cmdline and line.split(":", 1)[1].encode() not in cmdline:
+                break
+            subprocess.run(["sleep", "0.1"])
+        assert b"--wpa-passphrase" in cmdline, cmdline
+        for s in (line.split(":", 1)[1], PSK, "Cafe Corner"):
+            assert s.encode() not in cmdline, "%r still in argv" % s
+    finally:
+        out, err = p.communicate(timeout=60)  # closes the pipe: the end of the capture
+    assert p.returncode == 0, err
+
+
 for t in (test_option_errors, test_accepted_and_escaped, test_passphrase_file,
-          test_notice_without_secret, test_amsdu_in_the_clear):
+          test_notice_without_secret, test_amsdu_in_the_clear, test_file_with_bom,
+          test_argv_wiped):
     case(t)
 print(f"{results.count(True)} passed, {results.count(False)} failed")
 sys.exit(0 if all(results) else 1)

@@ -530,6 +530,30 @@ static void test_wifi_locate(void **state)
     assert_int_equal(ms_decode_wifi(DLT_IEEE802_11_RADIO, f.b, f.n, &w), MS_DECODE_MALFORMED);
     build(K_RADIOTAP, false, &f);
     assert_int_equal(ms_decode_wifi(DLT_IEEE802_11_RADIO, f.b, 12, &w), MS_DECODE_TRUNCATED);
+    /* PPI with an 802.11-Common field (type 2, 20 bytes; flags after the
+     * TSF) whose flags say an FCS ends the frame (Kismet): the body stops
+     * before it, and a failed FCS is malformed. */
+    for (int bad = 0; bad < 2; bad++) {
+        memset(&f, 0, sizeof(f));
+        put_bytes(&f, 8, 0, 0, 32, 0, 105, 0, 0, 0);
+        put_bytes(&f, 4, 2, 0, 20, 0);
+        put_bytes(&f, 8, 0, 0, 0, 0, 0, 0, 0, 0);
+        put_bytes(&f, 2, bad ? 0x05 : 0x01, 0);
+        put_bytes(&f, 10, 0, 0, 0x85, 0x09, 0, 0, 0, 0, 0, 0);
+        size_t start = f.n;
+        put_80211(&f, false, false, false, false, 0, false);
+        put_ip(&f, false);
+        put_bytes(&f, 4, 0xde, 0xad, 0xbe, 0xef);
+        enum ms_decode_status want = bad ? MS_DECODE_MALFORMED : MS_DECODE_TCP;
+        assert_int_equal(ms_decode_wifi(DLT_PPI, f.b, f.n, &w), want);
+        if (!bad) {
+            assert_ptr_equal(w.hdr, f.b + start);
+            assert_int_equal(w.body_len, 8 + ip_len(false));
+        }
+        struct ms_pkt p;
+        memset(&p, 0, sizeof(p));
+        assert_int_equal(ms_decode_frame(DLT_PPI, f.b, f.n, &p), want);
+    }
     /* A beacon: management, located, addresses 1-3 DA, SA, BSSID. */
     memset(&f, 0, sizeof(f));
     put_bytes(&f, 4, 0x80, 0, 0, 0);
