@@ -42,6 +42,7 @@ enum sec {
 struct node {
     struct node *hnext;
     struct ms_lru_node lru;
+    bool keyed; /* on the table's keyed list */
     uint8_t key[NODE_KEY_LEN];
 };
 
@@ -49,7 +50,10 @@ struct table {
     struct node **b;
     size_t nb; /* power of two */
     size_t max;
-    struct ms_lru lru;
+    /* Entries holding keys (a PTK, a GTK) are forgotten only when every
+     * entry does: frames of made-up addresses, which create entries as
+     * cheaply as they come, push out only their like. */
+    struct ms_lru lru, keyed;
     uint8_t hash_key[MS_SIPHASH_KEY_LEN];
     void (*drop)(struct node *);
 };
@@ -75,6 +79,7 @@ struct network {
 struct anonce {
     uint8_t nonce[MS_WPA_NONCE_LEN];
     uint64_t replay_lo, replay_hi;
+    uint64_t seen_us; /* the last message 1 or 3 with it */
     bool valid;
 };
 
@@ -94,6 +99,7 @@ struct client {
     struct ptk cur, old; /* old: the one before a re-key, for frames in flight */
     uint8_t *m2;         /* a message 2 waiting for its ANonce (message 3) */
     size_t m2_len;
+    uint64_t m2_us;
     enum ms_wpa_status verdict; /* of its last message 2 */
     uint32_t told;
 };
@@ -137,8 +143,29 @@ static bool table_init(struct table *t, size_t max, void (*drop)(struct node *))
     t->max = max;
     t->drop = drop;
     ms_lru_init(&t->lru);
+    ms_lru_init(&t->keyed);
     ms_siphash_random_key(t->hash_key);
     return t->b != NULL;
+}
+
+static struct ms_lru *list_of(struct table *t, const struct node *n)
+{
+    return n->keyed ? &t->keyed : &t->lru;
+}
+
+static size_t table_count(const struct table *t)
+{
+    return ms_lru_count(&t->lru) + ms_lru_count(&t->keyed);
+}
+
+/* n now holds keys: kept past the entries that hold none. */
+static void table_set_keyed(struct table *t, struct node *n)
+{
+    if (n->keyed)
+        return;
+    ms_lru_remove(&t->lru, &n->lru);
+    n->keyed = true;
+    ms_lru_push(&t->keyed, &n->lru);
 }
 
 static struct node **bucket(struct table *t, const uint8_t key[NODE_KEY_LEN])
@@ -150,7 +177,7 @@ static struct node *table_find(struct table *t, const uint8_t key[NODE_KEY_LEN])
 {
     for (struct node *n = *bucket(t, key); n; n = n->hnext)
         if (memcmp(n->key, key, sizeof(n->key)) == 0) {
-            ms_lru_touch(&t->lru, &n->lru);
+            ms_lru_touch(list_of(t, n), &n->lru);
             return n;
         }
     return NULL;
@@ -163,17 +190,20 @@ static void table_remove(struct table *t, struct node *n)
         link = &(*link)->hnext;
     if (*link)
         *link = n->hnext;
-    ms_lru_remove(&t->lru, &n->lru);
+    ms_lru_remove(list_of(t, n), &n->lru);
     t->drop(n);
 }
 
-/* Links n (key filled) in, forgetting the least recently seen past the
- * cap; true when one was forgotten. */
+/* Links n (key filled) in, forgetting past the cap the least recently
+ * seen entry without keys, else the least recently seen; true when one was
+ * forgotten. */
 static bool table_insert(struct table *t, struct node *n)
 {
     bool evicted = false;
-    if (ms_lru_count(&t->lru) >= t->max) {
+    if (table_count(t) >= t->max) {
         struct ms_lru_node *o = ms_lru_oldest(&t->lru);
+        if (!o)
+            o = ms_lru_oldest(&t->keyed);
         if (o) {
             table_remove(t, MS_LRU_ENTRY(o, struct node, lru));
             evicted = true;
@@ -191,9 +221,9 @@ static void table_free(struct table *t)
     struct ms_lru_node *o;
     if (!t->b)
         return;
-    while ((o = ms_lru_oldest(&t->lru))) {
+    while ((o = ms_lru_oldest(&t->lru)) || (o = ms_lru_oldest(&t->keyed))) {
         struct node *n = MS_LRU_ENTRY(o, struct node, lru);
-        ms_lru_remove(&t->lru, o);
+        ms_lru_remove(list_of(t, n), o);
         t->drop(n);
     }
     ms_free(t->b);
@@ -568,10 +598,11 @@ static enum ms_wpa_status sec_status(enum sec s)
 
 /* ---- the 4-way handshake ---------------------------------------------------- */
 
-static void add_anonce(struct client *c, const uint8_t *nonce, uint64_t replay)
+static void add_anonce(struct client *c, const uint8_t *nonce, uint64_t replay, uint64_t now_us)
 {
     for (unsigned i = 0; i < MS_WPA_ANONCES; i++)
         if (c->an[i].valid && memcmp(c->an[i].nonce, nonce, MS_WPA_NONCE_LEN) == 0) {
+            c->an[i].seen_us = now_us;
             if (replay < c->an[i].replay_lo)
                 c->an[i].replay_lo = replay;
             if (replay > c->an[i].replay_hi)
@@ -582,6 +613,7 @@ static void add_anonce(struct client *c, const uint8_t *nonce, uint64_t replay)
     c->an_next = (c->an_next + 1) % MS_WPA_ANONCES;
     memcpy(a->nonce, nonce, MS_WPA_NONCE_LEN);
     a->replay_lo = a->replay_hi = replay;
+    a->seen_us = now_us;
     a->valid = true;
 }
 
@@ -598,6 +630,7 @@ static void install_ptk(struct ms_wpa *w, struct client *c, const uint8_t *ptk,
     memcpy(c->cur.anonce, anonce, MS_WPA_NONCE_LEN);
     memcpy(c->cur.snonce, snonce, MS_WPA_NONCE_LEN);
     c->cur.valid = true;
+    table_set_keyed(&w->clients, &c->n);
     w->st.handshakes++;
 }
 
@@ -611,14 +644,25 @@ static void drop_m2(struct client *c)
     }
 }
 
-static void keep_m2(struct client *c, const uint8_t *m2, size_t len)
+static void keep_m2(struct client *c, const uint8_t *m2, size_t len, uint64_t m2_us)
 {
     drop_m2(c);
     c->m2 = ms_malloc(len);
     if (c->m2) {
         memcpy(c->m2, m2, len);
         c->m2_len = len;
+        c->m2_us = m2_us;
     }
+}
+
+/* Whether message 2 (at m2_us, with replay counter replay) answers the
+ * message 1 that carried a: the same replay counter, and close in time. A
+ * new association starts the counter again: a message 1 of an abandoned
+ * handshake long before shares it without being answered. */
+static bool answers(const struct anonce *a, uint64_t replay, uint64_t m2_us)
+{
+    uint64_t gap = m2_us > a->seen_us ? m2_us - a->seen_us : a->seen_us - m2_us;
+    return a->replay_lo <= replay && replay <= a->replay_hi && gap <= MS_WPA_M1_M2_MAX_US;
 }
 
 /* Message 2 (len bytes, a whole EAPOL frame) of client c: tries each ANonce
@@ -627,9 +671,10 @@ static void keep_m2(struct client *c, const uint8_t *m2, size_t len)
  * verifies is kept for a message 3 (whose ANonce may be another than that
  * of a message 1 seen before it: a new association starts its replay
  * counter again). at_m1: the kept message 2 tried again at a message 1,
- * which may belong to a later handshake: a failure then says nothing. */
+ * which may belong to a later handshake: a failure then says nothing.
+ * m2_us: when message 2 came. */
 static enum ms_wpa_status try_m2(struct ms_wpa *w, struct client *c, struct network *net,
-                                 const uint8_t *m2, size_t len, bool at_m1)
+                                 const uint8_t *m2, size_t len, uint64_t m2_us, bool at_m1)
 {
     int ver = be16(m2 + EK_INFO) & KI_VERSION;
     uint64_t replay = be64(m2 + EK_REPLAY);
@@ -649,7 +694,7 @@ static enum ms_wpa_status try_m2(struct ms_wpa *w, struct client *c, struct netw
         for (unsigned k = 0; k < MS_WPA_ANONCES; k++) {
             /* newest first */
             const struct anonce *a = &c->an[(c->an_next + MS_WPA_ANONCES - 1 - k) % MS_WPA_ANONCES];
-            bool same = a->replay_lo <= replay && replay <= a->replay_hi;
+            bool same = answers(a, replay, m2_us);
             if (!a->valid || same != (pass == 0))
                 continue;
             if (pass == 0)
@@ -677,8 +722,10 @@ static enum ms_wpa_status try_m2(struct ms_wpa *w, struct client *c, struct netw
     OPENSSL_cleanse(ptk, sizeof(ptk));
     bool fresh = c->m2 != m2;
     if (fresh)
-        keep_m2(c, m2, len); /* its message 1 not captured: message 3 brings the ANonce */
-    if (!answered || at_m1)
+        keep_m2(c, m2, len, m2_us); /* its message 1 not captured: message 3 brings the ANonce */
+    /* A client whose current PTK a PMK verified has the right passphrase:
+     * a message 2 no PMK verifies then is damaged or forged. */
+    if (!answered || at_m1 || c->cur.valid)
         return MS_WPA_OK;
     if (fresh || c->verdict != MS_WPA_WRONG_SECRET)
         w->st.wrong_secret++;
@@ -704,6 +751,7 @@ static void find_gtk(struct ms_wpa *w, struct network *net, const uint8_t *kd, s
             if (!(net->gtk_set & (1u << idx)) || memcmp(net->gtk[idx], gtk, MS_WPA_TK_LEN) != 0) {
                 memcpy(net->gtk[idx], gtk, MS_WPA_TK_LEN);
                 net->gtk_set |= (uint8_t)(1u << idx);
+                table_set_keyed(&w->nets, &net->n);
                 w->st.group_keys++;
             }
         }
@@ -790,16 +838,16 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
          * counter is its message 1's plus one (12.7.6.4): the ANonce is
          * kept with message 1's, which message 2 repeats. */
         uint64_t replay = be64(eapol + EK_REPLAY);
-        add_anonce(c, eapol + EK_NONCE, mic && replay ? replay - 1 : replay);
+        add_anonce(c, eapol + EK_NONCE, mic && replay ? replay - 1 : replay, f->ts_us);
         enum ms_wpa_status r = MS_WPA_OK;
         if (c->m2)
-            r = try_m2(w, c, net, c->m2, c->m2_len, !mic);
+            r = try_m2(w, c, net, c->m2, c->m2_len, c->m2_us, !mic);
         if (mic)
             take_gtk(w, c, net, eapol, n, true);
         return r == MS_WPA_OK ? MS_WPA_OK : tell(&c->told, r, first);
     }
     if (pairwise && mic && memcmp(eapol + EK_NONCE, zero, sizeof(zero)) != 0) {
-        enum ms_wpa_status r = try_m2(w, c, net, eapol, n, false);
+        enum ms_wpa_status r = try_m2(w, c, net, eapol, n, f->ts_us, false);
         return r == MS_WPA_OK ? MS_WPA_OK : tell(&c->told, r, first);
     }
     if (!pairwise && ack && mic)
@@ -808,6 +856,21 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
 }
 
 /* ---- data frames ------------------------------------------------------------- */
+
+/* The client of a four-address frame, NULL if neither end is known. */
+static struct client *wds_client(struct ms_wpa *w, const uint8_t *ra, const uint8_t *ta)
+{
+    if ((ra[0] & 1) || (ta[0] & 1))
+        return NULL;
+    uint8_t key[NODE_KEY_LEN];
+    make_key(key, ra, ta);
+    struct node *n = table_find(&w->clients, key);
+    if (!n) {
+        make_key(key, ta, ra);
+        n = table_find(&w->clients, key);
+    }
+    return n ? (struct client *)(void *)n : NULL;
+}
 
 enum ms_wpa_status ms_wpa_decrypt(struct ms_wpa *w, const struct ms_wifi_frame *f,
                                   const uint8_t **plain, size_t *plain_len, struct ms_wpa_who *who,
@@ -820,15 +883,24 @@ enum ms_wpa_status ms_wpa_decrypt(struct ms_wpa *w, const struct ms_wifi_frame *
         fill_who(who, f->bssid, f->ta, NULL);
         return MS_WPA_MALFORMED;
     }
-    if (!f->bssid) { /* a WDS link: no BSS to follow */
-        fill_who(who, NULL, f->ta, NULL);
-        return MS_WPA_UNSUPPORTED;
+    const uint8_t *bssid = f->bssid;
+    struct client *c = NULL;
+    if (!bssid) {
+        /* Four addresses (WDS, a multi-AP or hostapd wds_sta station): the
+         * pairwise key is that of the AP and the station, either way. */
+        c = wds_client(w, f->ra, f->ta);
+        if (!c) {
+            fill_who(who, NULL, f->ta, NULL);
+            return MS_WPA_UNSUPPORTED;
+        }
+        bssid = c->n.key;
     }
     bool group = f->ra[0] & 1;
-    const uint8_t *sta = group ? f->ra : memcmp(f->ta, f->bssid, MS_MAC_LEN) == 0 ? f->ra : f->ta;
-    struct network *net = network_get(w, f->bssid);
-    fill_who(who, f->bssid, sta, net);
-    struct client *c = group ? NULL : client_get(w, f->bssid, sta);
+    const uint8_t *sta = group ? f->ra : memcmp(f->ta, bssid, MS_MAC_LEN) == 0 ? f->ra : f->ta;
+    struct network *net = network_get(w, bssid);
+    fill_who(who, bssid, sta, net);
+    if (!c && !group)
+        c = client_get(w, bssid, sta);
     uint32_t scratch = 0;
     uint32_t *told = c ? &c->told : net ? &net->told : &scratch;
     enum ms_wpa_status why = sec_status(effective_sec(c, net, true));
@@ -874,5 +946,5 @@ enum ms_wpa_status ms_wpa_decrypt(struct ms_wpa *w, const struct ms_wifi_frame *
 void ms_wpa_get_stats(const struct ms_wpa *w, struct ms_wpa_stats *st)
 {
     *st = w->st;
-    st->clients = ms_lru_count(&w->clients.lru);
+    st->clients = table_count(&w->clients);
 }

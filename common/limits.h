@@ -131,6 +131,11 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_WPA_ANONCES 4
 #define MS_WPA_EAPOL_MAX 2048
 #define MS_WPA_FRAME_MAX 11520
+/* A message 2 answers a message 1 of its replay counter only this soon
+ * after it (hostapd retries message 1 after 1 s, 4 times): a new
+ * association restarts the counter, and an abandoned handshake's message 1
+ * long before must not make a right passphrase look wrong. */
+#define MS_WPA_M1_M2_MAX_US ((uint64_t)5 * 1000 * 1000)
 /* pcapng: blocks larger than this are refused as damage; interfaces per
  * section. */
 #define MS_PCAPNG_MAX_BLOCK (16u * 1024 * 1024)

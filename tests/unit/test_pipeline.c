@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../../app/pipeline.h"
+#include "../../capture/wpa.h"
 #include "../../output/sink.h"
 
 /* ---- frames ---------------------------------------------------------- */
@@ -639,6 +640,44 @@ static void test_bad_checksum_counted(void **state)
     done(&r);
 }
 
+/* 802.11w protected management frames (a deauthentication, a robust action
+ * frame) with secrets given: no IP in them, nothing to decrypt. */
+static void test_wifi_protected_management(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct ms_wpa *wpa = ms_wpa_new();
+    assert_non_null(wpa);
+    assert_int_equal(ms_wpa_add_passphrase(wpa, (const uint8_t *)"CafeNet", 7, "counter sign 2026",
+                                           17),
+                     MS_OK);
+    ms_pipeline_set_wpa(r.pl, wpa);
+    static const uint8_t subtypes[] = { 0xc0, 0xd0, 0xa0 }; /* deauth, action, disassoc */
+    for (size_t i = 0; i < sizeof(subtypes); i++) {
+        uint8_t f[24 + 8 + 26 + 8] = { subtypes[i], 0x40 };
+        for (int k = 0; k < 6; k++) {
+            f[4 + k] = (uint8_t)(0x02 + k);
+            f[10 + k] = (uint8_t)(0x12 + k);
+            f[16 + k] = (uint8_t)(0x12 + k);
+        }
+        f[24 + 3] = 0x20; /* CCMP header, Ext IV */
+        for (size_t k = 32; k < sizeof(f); k++)
+            f[k] = (uint8_t)(k * 37);
+        ms_pipeline_frame(r.pl, DLT_IEEE802_11, 1000 + i, f, sizeof(f));
+    }
+    finish(&r);
+    struct json_object *s = nth(&r, "stats", 0);
+    assert_int_equal(num(s, "stats.decoder.not_tcp"), 3);
+    assert_int_equal(num(s, "stats.decoder.malformed"), 0);
+    assert_int_equal(num(s, "stats.decoder.wifi_undecrypted.malformed"), 0);
+    assert_int_equal(num(s, "stats.decoder.wifi_decrypted"), 0);
+    assert_int_equal(count(&r, "anomaly"), 0);
+    done(&r);
+    ms_wpa_free(wpa);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_bad_checksum_counted),
         cmocka_unit_test(test_evict_spares_session),
         cmocka_unit_test(test_classify_log_overflow),
+        cmocka_unit_test(test_wifi_protected_management),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "../../capture/wpa.h"
 #include "../../capture/wpa_crypto.h"
 #include "../../common/alloc.h"
+#include "../../common/limits.h"
 
 static const uint8_t AP[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t STA[6] = { 0x02, 0, 0, 0, 0, 0x02 };
@@ -27,6 +28,7 @@ struct t {
     struct ms_wpa *w;
     struct ms_wpa_crypto *c;
     uint8_t pmk[32];
+    uint64_t now_us; /* the EAPOL frames' capture time */
 };
 
 /* A frame under construction: its header and body bytes. */
@@ -146,6 +148,7 @@ static enum ms_wpa_status send_eapol(struct t *t, const uint8_t *sta, bool from_
     struct fr x;
     struct ms_wpa_who who;
     data_frame(&x, sta, from_ap, false, 0, NULL);
+    x.f.ts_us = t->now_us;
     return ms_wpa_eapol(t->w, &x.f, m, n, &who, first);
 }
 
@@ -752,13 +755,153 @@ static void test_stale_m1_same_replay(void **state)
     size_t n;
     uint8_t gtk[16] = { 3 };
     assert_int_equal(m1(t, STA, &a, 1), MS_WPA_OK);
-    (void)m2(t, STA, &b, 1, &first);
+    /* A minute later, a new association's message 2: message 1 above is
+     * not what it answers (no verdict until message 3). */
+    t->now_us = (uint64_t)60 * 1000 * 1000;
+    assert_int_equal(m2(t, STA, &b, 1, &first), MS_WPA_OK);
     assert_int_equal(m3(t, STA, &b, 2, gtk, 1), MS_WPA_OK);
     assert_int_equal(data(t, STA, false, b.ptk + 32, 1, 0, &out, &n, &first), MS_WPA_OK);
     struct ms_wpa_stats st;
     ms_wpa_get_stats(t->w, &st);
     assert_int_equal(st.handshakes, 1);
     assert_int_equal(st.group_keys, 1);
+    assert_int_equal(st.wrong_secret, 0);
+}
+
+/* Within the bound, a message 2 that no PMK verifies is a wrong passphrase
+ * as soon as it comes. */
+static void test_m1_m2_in_time_wrong(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, "not the passphrase");
+    struct hs h;
+    hs_init(t, &h, STA, 25, 2, t->pmk);
+    bool first;
+    t->now_us = 1000;
+    assert_int_equal(m1(t, STA, &h, 1), MS_WPA_OK);
+    t->now_us += MS_WPA_M1_M2_MAX_US;
+    assert_int_equal(m2(t, STA, &h, 1, &first), MS_WPA_WRONG_SECRET);
+}
+
+/* Frames of made-up addresses, more than the tables hold, after a real
+ * handshake: the client's PTK and the network's GTK stay. */
+static void test_flood_keeps_keys(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, PASS);
+    struct hs h;
+    hs_init(t, &h, STA, 31, 2, t->pmk);
+    bool first;
+    const uint8_t *out;
+    size_t n;
+    uint8_t gtk[16];
+    memset(gtk, 0x5a, 16);
+    assert_int_equal(m1(t, STA, &h, 1), MS_WPA_OK);
+    assert_int_equal(m2(t, STA, &h, 1, &first), MS_WPA_OK);
+    assert_int_equal(m3(t, STA, &h, 2, gtk, 1), MS_WPA_OK);
+    for (unsigned i = 0; i < MS_WPA_CLIENTS_MAX + 100; i++) {
+        uint8_t sta[6] = { 0x02, 0x20, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i };
+        struct fr x;
+        struct ms_wpa_who who;
+        data_frame(&x, sta, false, true, 0, NULL);
+        x.hdr[4 + 1] = 0x30; /* another BSSID each time */
+        x.hdr[4 + 4] = (uint8_t)(i >> 8);
+        x.hdr[4 + 5] = (uint8_t)i;
+        x.body[3] = 0x20;
+        x.f.body_len = 40;
+        (void)ms_wpa_decrypt(t->w, &x.f, &out, &n, &who, &first);
+    }
+    struct ms_wpa_stats st;
+    ms_wpa_get_stats(t->w, &st);
+    assert_int_equal(st.clients, MS_WPA_CLIENTS_MAX);
+    assert_int_equal(data(t, STA, false, h.ptk + 32, 1, 0, &out, &n, &first), MS_WPA_OK);
+    static const uint8_t arp[] = "\xaa\xaa\x03\x00\x00\x00\x08\x06 who has";
+    struct fr x;
+    struct ms_wpa_who who;
+    data_frame(&x, STA, true, true, 0, BCAST);
+    protect(t, &x, gtk, 3, 1, arp, sizeof(arp));
+    assert_int_equal(ms_wpa_decrypt(t->w, &x.f, &out, &n, &who, &first), MS_WPA_OK);
+}
+
+/* A damaged (or forged) message 2 of a client already reading with a PMK's
+ * PTK: no wrong passphrase, and the PTK still reads. */
+static void test_damaged_m2_after_ptk(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, PASS);
+    struct hs h, bad;
+    hs_init(t, &h, STA, 32, 2, t->pmk);
+    hs_init(t, &bad, STA, 33, 2, t->pmk);
+    bad.ptk[0] ^= 1;
+    bool first;
+    const uint8_t *out;
+    size_t n;
+    assert_int_equal(m1(t, STA, &h, 1), MS_WPA_OK);
+    assert_int_equal(m2(t, STA, &h, 1, &first), MS_WPA_OK);
+    assert_int_equal(m1(t, STA, &bad, 2), MS_WPA_OK);
+    assert_int_equal(m2(t, STA, &bad, 2, &first), MS_WPA_OK);
+    assert_int_equal(data(t, STA, false, h.ptk + 32, 1, 0, &out, &n, &first), MS_WPA_OK);
+    struct ms_wpa_stats st;
+    ms_wpa_get_stats(t->w, &st);
+    assert_int_equal(st.wrong_secret, 0);
+}
+
+/* A four-address frame (To DS and From DS: WDS, wds_sta) of a client whose
+ * handshake was seen with three addresses: read with its PTK. */
+static void wds_frame(struct t *t, struct fr *x, const uint8_t *a1, const uint8_t *a2,
+                      const uint8_t *tk, uint64_t pn, const uint8_t *plain, size_t len)
+{
+    static const uint8_t far[6] = { 0x02, 0, 0, 0, 0, 0x0a };
+    memset(x, 0, sizeof(*x));
+    x->hdr[0] = 0x88;
+    x->hdr[1] = 0x03 | 0x40;
+    memcpy(x->hdr + 4, a1, 6);
+    memcpy(x->hdr + 10, a2, 6);
+    memcpy(x->hdr + 16, HOST, 6);
+    x->hdr[22] = 0x20;
+    memcpy(x->hdr + 24, far, 6);
+    x->f.hdr = x->hdr;
+    x->f.hdr_len = 32;
+    x->f.body = x->body;
+    x->f.type = 2;
+    x->f.subtype = 8;
+    x->f.flags = x->hdr[1];
+    x->f.qos = true;
+    x->f.ra = x->hdr + 4;
+    x->f.ta = x->hdr + 10;
+    x->f.bssid = NULL;
+    x->f.da = x->hdr + 16;
+    x->f.sa = x->hdr + 24;
+    assert_int_equal(ms_wpa_ccmp_encrypt(t->c, tk, x->hdr, 32, pn, 0, plain, len, x->body), MS_OK);
+    x->f.body_len = len + 16;
+}
+
+static void test_wds_four_addresses(void **state)
+{
+    struct t *t = *state;
+    add_pass(t, SSID, PASS);
+    struct hs h;
+    hs_init(t, &h, STA, 34, 2, t->pmk);
+    bool first;
+    const uint8_t *out;
+    size_t n;
+    struct fr x;
+    struct ms_wpa_who who;
+    static const uint8_t plain[] = "\xaa\xaa\x03\x00\x00\x00\x08\x00 four addresses";
+    assert_int_equal(m1(t, STA, &h, 1), MS_WPA_OK);
+    assert_int_equal(m2(t, STA, &h, 1, &first), MS_WPA_OK);
+    wds_frame(t, &x, AP, STA, h.ptk + 32, 1, plain, sizeof(plain));
+    assert_int_equal(ms_wpa_decrypt(t->w, &x.f, &out, &n, &who, &first), MS_WPA_OK);
+    assert_int_equal(n, sizeof(plain));
+    assert_memory_equal(out, plain, sizeof(plain));
+    assert_memory_equal(who.bssid, AP, 6);
+    assert_memory_equal(who.client, STA, 6);
+    wds_frame(t, &x, STA, AP, h.ptk + 32, 2, plain, sizeof(plain));
+    assert_int_equal(ms_wpa_decrypt(t->w, &x.f, &out, &n, &who, &first), MS_WPA_OK);
+    assert_memory_equal(who.client, STA, 6);
+    /* A link of stations never seen: nothing to read it with. */
+    wds_frame(t, &x, STA2, HOST, h.ptk + 32, 3, plain, sizeof(plain));
+    assert_int_equal(ms_wpa_decrypt(t->w, &x.f, &out, &n, &who, &first), MS_WPA_UNSUPPORTED);
 }
 
 /* The other way: a message 2 whose message 1 and 3 were missed, then a new
@@ -844,6 +987,10 @@ int main(void)
         T(test_alloc_fail),
         T(test_unverified_eapol_not_sticky),
         T(test_stale_m1_same_replay),
+        T(test_m1_m2_in_time_wrong),
+        T(test_flood_keeps_keys),
+        T(test_damaged_m2_after_ptk),
+        T(test_wds_four_addresses),
         T(test_stale_m2_then_new_m1),
         T(test_retransmitted_m1_wrong_passphrase),
         T(test_eapol_trailing_padding),
