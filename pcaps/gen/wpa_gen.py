@@ -288,6 +288,7 @@ class Client:
         self.replay = 0
         self.tk = None          # the key in use: (tk, {transmitter: next PN})
         self.tid = tid
+        self.qos = True         # False: plain data frames (subtype 0), as legacy stations send
         self.rnd = random.Random(mac_)
 
     def rsn(self):
@@ -366,7 +367,7 @@ class Client:
 
     def send(self, air, t, up, ethertype_payload, tid=None, key=None, retry_copy=False,
              dst=None, amsdu=None):
-        """One QoS data frame at t (an MSDU: ethertype + payload, or A-MSDU
+        """One QoS data frame (plain data when not self.qos) at t (an MSDU: ethertype + payload, or A-MSDU
         subframes (da, sa, ethertype+payload) when amsdu is given). key: the
         PTK state to encrypt with (None: in the clear). dst: address 3 (the
         destination To DS, the source From DS) if not the gateway. retry_copy: the
@@ -397,11 +398,13 @@ class Client:
             key["last_t"][ta] = (t, pn)
         first = None
         for retry in ((False, True) if retry_copy else (False,)):
+            qos = self.qos or bool(amsdu)
             hdr = air.data_hdr(up, a1, a2, a3, tid, retry=retry, amsdu=bool(amsdu),
-                               protected=key is not None)
+                               protected=key is not None, subtype=8 if qos else 0)
             payload = body if key is None else ccmp_encrypt(key["tk"], hdr, body, pn)
             if first is None:
-                first = air.put(t, hdr + payload, counter=("qos", ta, a1, tid))
+                first = air.put(t, hdr + payload,
+                                counter=("qos", ta, a1, tid) if qos else ("mgmt", ta))
             else:
                 air.put(t + 150, hdr + payload, copy_of=first)
 

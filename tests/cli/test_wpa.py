@@ -207,6 +207,27 @@ def test_split(tmp):
     check(not content(evs), "an unescaped colon in the SSID still split there")
 
 
+def test_non_qos(tmp):
+    """Plain (non-QoS) data frames, as legacy stations and many APs send:
+    CCMP's AAD then has no QoS field and the nonce's priority is 0."""
+    sys.path.insert(0, os.path.join(REPO, "pcaps", "gen"))
+    try:
+        import wpa_gen
+    except ImportError as e:
+        check(os.environ.get("MS_REQUIRE_ALL") != "1", f"wpa_gen.py cannot be imported: {e}")
+        return
+    net = wpa_gen.Network("Legacy", "00:1a:2b:3c:4d:98")
+    cl = wpa_gen.Client(net, "d8:3a:dd:10:20:98", wpa_gen.GW, "plain data 2026")
+    cl.qos = False
+    wpa_gen.one_client(tmp, "legacy", net, cl, "pop3/nonstandard-port-2110.pcap", "10.0.0.5",
+                       1767240000 * 10**6)
+    want = content(wpa_gen.source_events("pop3/nonstandard-port-2110.pcap", {}))
+    rc, evs, err = run(["--wpa-passphrase", "Legacy:plain data 2026", "-r",
+                        os.path.join(tmp, "legacy.pcap")])
+    check(rc == 0 and want and content(evs) == want,
+          f"non-QoS data frames: {sorted(content(evs))} != {sorted(want)}: {err[-200:]}")
+
+
 def test_usage():
     for args in (pw("Cafe Corner", "short"), pw("Cafe Corner", "x" * 64), ["--wpa-passphrase", "nocolon"],
                  ["--wpa-psk", "abcd"], ["--wpa-psk", "g" * 64]):
@@ -255,6 +276,7 @@ def main():
         test_without(base)
         test_wrong()
         test_split(tmp)
+        test_non_qos(tmp)
         test_usage()
         test_modes_and_threads(base)
     print("wpa: " + ("FAILED" if failures else "every check passed"))
