@@ -14,7 +14,9 @@
 #          postfix, openssl and scapy (session and STARTTLS tests),
 #          chromium and python3-websocket (the --web page test drives a
 #          headless chromium over its DevTools protocol), tshark (the
-#          oracle of the WPA2 captures, tests/cli/test_wpa_oracle.py)
+#          oracle of the WPA2 captures, tests/cli/test_wpa_oracle.py) and
+#          python3-cryptography (tests/cli/test_wpa.py builds captures with
+#          pcaps/gen/wpa_gen.py; scapy only recommends it)
 #   lint   scripts/lint.sh (make lint): cppcheck, clang-tidy, clang-format, and the cmocka
 #          headers, since the unit tests are analysed too
 #   clang  the suite built with clang too (make test-san-clang, make fuzz):
@@ -39,7 +41,8 @@ BUILD_PKGS="build-essential cmake pkg-config libpcap-dev libndpi-dev libjson-c-d
             libmicrohttpd-dev"
 TEST_PKGS="libcmocka-dev python3 python3-jsonschema zstd
            iproute2 dovecot-core dovecot-pop3d dovecot-imapd dovecot-submissiond
-           redis-server postfix openssl python3-scapy chromium python3-websocket tshark"
+           redis-server postfix openssl python3-scapy chromium python3-websocket tshark
+           python3-cryptography"
 LINT_PKGS="cppcheck clang-tidy clang-format libcmocka-dev"
 CLANG_PKGS="clang libclang-rt-14-dev"
 # libnet-ssleay-perl: swaks --tls (smtp/starttls-no-credential) needs it, and
