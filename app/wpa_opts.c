@@ -2,16 +2,14 @@
  * they passed through. */
 #include "wpa_opts.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/ascii.h"
 #include "../common/limits.h"
+#include "../common/secret_file.h"
 
 /* An SSID as people read it in an error: printable ASCII, other bytes as
  * \xNN. Not a secret (beacons broadcast it). */
@@ -122,17 +120,6 @@ enum ms_rc ms_wpa_secrets_add(struct ms_wpa_secrets *s, const char *arg, size_t 
     return MS_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 enum ms_rc ms_wpa_secrets_add_psk(struct ms_wpa_secrets *s, const char *hex, char *err,
                                   size_t errlen)
 {
@@ -146,7 +133,8 @@ enum ms_rc ms_wpa_secrets_add_psk(struct ms_wpa_secrets *s, const char *hex, cha
         return MS_ERR_ARG;
     }
     for (size_t i = 0; i < MS_WPA_PMK_LEN; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = ms_ascii_hexval((uint8_t)hex[2 * i]),
+            lo = ms_ascii_hexval((uint8_t)hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             OPENSSL_cleanse(pmk, sizeof(pmk));
             snprintf(err, errlen,
@@ -173,47 +161,19 @@ enum ms_rc ms_wpa_secrets_add_psk(struct ms_wpa_secrets *s, const char *hex, cha
 static enum ms_rc slurp(const char *path, char **buf, size_t *len, bool *exposed, char *err,
                         size_t errlen)
 {
-    *exposed = false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        /* No such file: the argument may be a passphrase typed where its
-         * file's name belongs; it is not repeated into logs. */
-        if (errno == ENOENT)
-            snprintf(err, errlen,
-                     "cannot open the passphrase file: %s (its name is not shown, in case a "
-                     "passphrase was given)",
-                     strerror(errno));
-        else
-            snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return MS_ERR_IO;
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
-        *exposed = true;
+    /* One byte more than the cap: a file that fills it is too large. */
     size_t cap = MS_WPA_OPT_FILE_MAX + 1, n = 0;
     char *b = ms_malloc(cap);
     if (!b) {
-        close(fd);
         snprintf(err, errlen, "out of memory");
         return MS_ERR_NOMEM;
     }
-    /* A pipe (<(command)) gives its bytes in pieces. */
-    while (n < cap) {
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-            close(fd);
-            OPENSSL_cleanse(b, n);
-            ms_free(b);
-            return MS_ERR_IO;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
+    enum ms_rc rc = ms_secret_file_read(path, "passphrase", (uint8_t *)b, cap, &n, exposed, err,
+                                        errlen);
+    if (rc != MS_OK) {
+        ms_free(b);
+        return rc;
     }
-    close(fd);
     if (n > MS_WPA_OPT_FILE_MAX) {
         snprintf(err, errlen, "%s is larger than %u bytes", path, (unsigned)MS_WPA_OPT_FILE_MAX);
         OPENSSL_cleanse(b, n);

@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 
 #include "../common/limits.h"
+#include "../common/secret_file.h"
 #include "../common/utf8.h"
 
 void ms_secret_mask(struct ms_bytes s, struct ms_mask *m)
@@ -73,39 +74,9 @@ enum ms_rc ms_secrets_read_key(const char *path, uint8_t *key, size_t cap, size_
         snprintf(err, errlen, "internal error: key buffer too small");
         return MS_ERR_ARG;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        /* No such file: the argument may be the key itself, typed where
-         * its file's name belongs; it is not repeated into logs. */
-        if (errno == ENOENT)
-            snprintf(err, errlen,
-                     "cannot open the key file: %s (its name is not shown, "
-                     "in case the key itself was given)",
-                     strerror(errno));
-        else
-            snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return MS_ERR_IO;
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
-        *exposed = true;
-    /* A pipe (--hash-key <(command)) gives its bytes in pieces. */
-    while (n < sizeof(tmp)) {
-        ssize_t r = read(fd, tmp + n, sizeof(tmp) - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-            close(fd);
-            OPENSSL_cleanse(tmp, sizeof(tmp));
-            return MS_ERR_IO;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    enum ms_rc rc = MS_OK;
+    enum ms_rc rc = ms_secret_file_read(path, "key", tmp, sizeof(tmp), &n, exposed, err, errlen);
+    if (rc != MS_OK)
+        return rc;
     /* A key typed or echoed into a file ends in a line end that is no part
      * of it; a binary key (head -c 32 /dev/urandom) ends in 0x0a one time
      * in 256 and is used whole: the line end is dropped only when every
