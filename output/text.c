@@ -326,16 +326,28 @@ int ms_text_line(FILE *fp, struct ms_text_view *tv, const struct ms_flow_meta *m
 {
     put_time(fp, tv, m->ts_us);
     color(fp, tv, C_BOLD);
-    put_upper(fp, ev->app_proto ? ev->app_proto : "tcp");
+    /* An event of the 802.11 link (a client whose frames cannot be read)
+     * has stations, no IP. */
+    bool link = m->ip_version != 4 && m->ip_version != 6;
+    put_upper(fp, link ? "802.11" : ev->app_proto ? ev->app_proto : "tcp");
     reset(fp, tv);
-    /* People read these: IPv6 short (RFC 5952) and in brackets, so the
-     * port stays readable. */
-    char src[MS_ADDR_STRLEN], dst[MS_ADDR_STRLEN];
-    ms_addr_str(m->ip_version, m->src_addr, true, src, sizeof(src));
-    ms_addr_str(m->ip_version, m->dest_addr, true, dst, sizeof(dst));
-    bool v6 = m->ip_version == 6;
-    fprintf(fp, " %s%s%s:%u", v6 ? "[" : "", src, v6 ? "]" : "", m->src_port);
-    fprintf(fp, " -> %s%s%s:%u ", v6 ? "[" : "", dst, v6 ? "]" : "", m->dest_port);
+    if (link) {
+        char sta[MS_MAC_STRLEN] = "-", bss[MS_MAC_STRLEN] = "-";
+        if (m->src_mac)
+            ms_mac_str(m->src_mac, sta, sizeof(sta));
+        if (m->bssid)
+            ms_mac_str(m->bssid, bss, sizeof(bss));
+        fprintf(fp, " %s (BSSID %s) ", sta, bss);
+    } else {
+        /* People read these: IPv6 short (RFC 5952) and in brackets, so
+         * the port stays readable. */
+        char src[MS_ADDR_STRLEN], dst[MS_ADDR_STRLEN];
+        ms_addr_str(m->ip_version, m->src_addr, true, src, sizeof(src));
+        ms_addr_str(m->ip_version, m->dest_addr, true, dst, sizeof(dst));
+        bool v6 = m->ip_version == 6;
+        fprintf(fp, " %s%s%s:%u", v6 ? "[" : "", src, v6 ? "]" : "", m->src_port);
+        fprintf(fp, " -> %s%s%s:%u ", v6 ? "[" : "", dst, v6 ? "]" : "", m->dest_port);
+    }
 
     switch (ev->kind) {
     case MS_EV_CREDENTIAL:

@@ -167,6 +167,31 @@ static void test_email_words(void **state)
     free(out);
 }
 
+/* An 802.11 link event (pipeline.c's wifi anomalies) has stations and no
+ * IP: the line names the client and BSSID, not "TCP -:0 -> -:0". */
+static void test_link_event(void **state)
+{
+    (void)state;
+    set_tz("UTC");
+    static const uint8_t sta[6] = { 0xd8, 0x3a, 0xdd, 0x10, 0x20, 0x0b };
+    static const uint8_t bss[6] = { 0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e };
+    struct lines l;
+    open_lines(&l, false);
+    struct ms_flow_meta m = { .ts_us = 0, .src_mac = sta, .bssid = bss };
+    struct ms_event ev = { .kind = MS_EV_ANOMALY };
+    ev.u.anomaly.code = "wifi_no_handshake";
+    ev.u.anomaly.detail = ms_bytes_of("handshake not captured", 22);
+    add(&l, &m, &ev, MS_SECRETS_REDACT);
+    struct ms_flow_meta m2 = { .ts_us = 0, .src_mac = NULL, .bssid = NULL };
+    add(&l, &m2, &ev, MS_SECRETS_REDACT);
+    char *out = close_lines(&l);
+    assert_non_null(strstr(out, " 802.11 d8:3a:dd:10:20:0b (BSSID 00:1a:2b:3c:4d:5e) anomaly "
+                                "wifi_no_handshake"));
+    assert_non_null(strstr(out, " 802.11 - (BSSID -) anomaly wifi_no_handshake"));
+    assert_null(strstr(out, ":0 -> "));
+    free(out);
+}
+
 static void test_colour(void **state)
 {
     (void)state;
@@ -377,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_time_date_zone),
         cmocka_unit_test(test_quoting),
         cmocka_unit_test(test_email_words),
+        cmocka_unit_test(test_link_event),
         cmocka_unit_test(test_colour),
         cmocka_unit_test(test_colour_no_injection),
         cmocka_unit_test(test_hashcat_shown_with_secrets),
