@@ -15,13 +15,13 @@ struct ms_wifi_frame {
     const uint8_t *hdr; /* frame control on */
     size_t hdr_len;     /* MAC header: addresses, sequence, address 4, QoS, HT control */
     const uint8_t *body;
-    size_t body_len;     /* FCS excluded */
-    uint8_t type;        /* 0 management, 1 control, 2 data */
+    size_t body_len; /* FCS excluded */
+    uint8_t type;    /* 0 management, 1 control, 2 data */
     uint8_t subtype;
-    uint8_t flags;       /* frame control's second byte: To/From DS (0x03), Protected (0x40) */
-    bool qos;            /* QoS data subtype; tid valid */
-    uint8_t tid;         /* QoS control bits 0-3 */
-    bool amsdu;          /* QoS control bit 7: the body is A-MSDU subframes */
+    uint8_t flags; /* frame control's second byte: To/From DS (0x03), Protected (0x40) */
+    bool qos;      /* QoS data subtype; tid valid */
+    uint8_t tid;   /* QoS control bits 0-3 */
+    bool amsdu;    /* QoS control bit 7: the body is A-MSDU subframes */
     /* NULL where this frame has none. For data frames, sa/da are the
      * frame's source and destination stations (address 4 with WDS);
      * bssid is NULL on WDS links. */
