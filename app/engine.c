@@ -62,10 +62,10 @@ struct worker {
     pthread_t thread;
     bool started;
     _Atomic uint64_t cur; /* order key of the item being handled (or last) */
-    /* The memo's gate (memo_order), per endpoint slot: the key of the
-     * last packet given to this worker with an endpoint there (the
-     * reader's), and the worker's sessions whose server is there (its
-     * own). */
+    /* The memo's gate (memo_order), per endpoint slot of each table
+     * (slot_of): the key of the last packet given to this worker with an
+     * endpoint there (the reader's), and the worker's sessions whose
+     * server is there (its own). */
     _Atomic uint64_t *disp;
     _Atomic uint32_t *live;
     uint64_t last_ts_us;           /* the reader's: capture time last told */
@@ -185,9 +185,15 @@ static uint64_t endpoint_hash(const struct ms_engine *e, uint8_t ip_version, con
     return ms_siphash24(e->hash_key, b, 3 + alen);
 }
 
-static unsigned slot_of(uint64_t h)
+/* An endpoint's slot in each of the gate's MS_MEMO_GATE_WAYS tables,
+ * from bits of its hash apart from each other and from shard's (the top
+ * 32): the index into disp and live. */
+_Static_assert(MS_MEMO_GATE_WAYS <= 2 && MS_MEMO_GATE_SLOTS <= 65536 &&
+                   (MS_MEMO_GATE_SLOTS & (MS_MEMO_GATE_SLOTS - 1)) == 0,
+               "the gate's slots come from the low 32 bits of the hash, 16 per table");
+static unsigned slot_of(uint64_t h, unsigned way)
 {
-    return (unsigned)(h & (MS_MEMO_GATE_SLOTS - 1));
+    return way * MS_MEMO_GATE_SLOTS + (unsigned)((h >> (16 * way)) & (MS_MEMO_GATE_SLOTS - 1));
 }
 
 /* As endpoint_hash, through the reader's cache. */
@@ -234,25 +240,27 @@ static void wait_for(struct worker *o, uint64_t key)
  * o's uses for srv come from its sessions whose flow has srv as an
  * endpoint, which began at a packet with srv as an endpoint. The reader
  * stores each packet's key in disp of its worker at both its endpoints'
- * slots before committing it, and keys grow in the order it commits; this
- * worker took its item at mine from its queue after that commit
- * (release/acquire), so t read below is at least the key of o's last
- * packet of srv below mine (a later one only makes t larger). When
+ * slots (in every table) before committing it, and keys grow in the order
+ * it commits; this worker took its item at mine from its queue after that
+ * commit (release/acquire), so each table's slot of srv, and t, the least
+ * of them read below, is at least the key of o's last packet of srv below
+ * mine (a later one, or another endpoint's, only makes t larger). When
  * t >= mine, o is waited for until it reaches mine, as if it held a
  * session of srv. Else every packet of srv o will have below mine is
  * at t or before: once o is past t (or drained: item t was committed
  * before this one), no session of srv can start in o below mine. o's
- * sessions whose server is in srv's slot are counted in live from their
- * start (at a packet, before cur moves past it, with release: seen here
- * once cur is) until after their end, which may use the memo at any item
- * (a timeout, an eviction, the end of input): live 0 means none is left,
+ * sessions whose server is in srv's slot are counted in live (in every
+ * table) from their start (at a packet, before cur moves past it, with
+ * release: seen here once cur is) until after their end, which may use
+ * the memo at any item (a timeout, an eviction, the end of input): live 0
+ * in any table means none is left,
  * and the decrement (release), after the last use, made that use visible
  * here. Else o is waited for until it reaches mine. A direction swap
  * moves a session's count to its new server's slot at a packet of the
  * flow, whose endpoints are both srv's and the old server's: a swap below
  * mine is seen once o is past t, one above mine comes after this use in
- * one thread's order too. Two servers in one slot only make this wait
- * more.
+ * one thread's order too. Two servers sharing their slots only make this
+ * wait more.
  *
  * Each use so sees every use for srv at a lower key, and none at a higher
  * one: a worker using the memo for srv later (at k > mine) finds this
@@ -262,15 +270,22 @@ static void memo_order(void *user, const struct ms_tls_server *srv)
     const struct worker *me = user;
     const struct ms_engine *e = me->e;
     uint64_t mine = atomic_load(&me->cur);
-    unsigned slot = slot_of(endpoint_hash(e, srv->ip_version, srv->addr, srv->port));
+    uint64_t h = endpoint_hash(e, srv->ip_version, srv->addr, srv->port);
     for (unsigned i = 0; i < e->n; i++) {
         struct worker *o = &e->w[i];
         if (o == me)
             continue;
-        uint64_t t = atomic_load_explicit(&o->disp[slot], memory_order_relaxed);
+        uint64_t t = UINT64_MAX;
+        for (unsigned way = 0; way < MS_MEMO_GATE_WAYS; way++) {
+            uint64_t d = atomic_load_explicit(&o->disp[slot_of(h, way)], memory_order_relaxed);
+            t = d < t ? d : t;
+        }
         if (t < mine) {
             wait_for(o, t + 1);
-            if (atomic_load_explicit(&o->live[slot], memory_order_acquire) == 0)
+            bool none = false;
+            for (unsigned way = 0; way < MS_MEMO_GATE_WAYS; way++)
+                none |= atomic_load_explicit(&o->live[slot_of(h, way)], memory_order_acquire) == 0;
+            if (none)
                 continue;
         }
         wait_for(o, mine);
@@ -282,11 +297,13 @@ static void memo_order(void *user, const struct ms_tls_server *srv)
 static void memo_live(void *user, const struct ms_flow *f, int delta)
 {
     struct worker *w = user;
-    unsigned b = slot_of(endpoint_hash(w->e, f->ip_version, f->srv_addr, f->srv_port));
-    if (delta > 0)
-        atomic_fetch_add_explicit(&w->live[b], 1, memory_order_release);
-    else
-        atomic_fetch_sub_explicit(&w->live[b], 1, memory_order_release);
+    uint64_t h = endpoint_hash(w->e, f->ip_version, f->srv_addr, f->srv_port);
+    for (unsigned way = 0; way < MS_MEMO_GATE_WAYS; way++) {
+        if (delta > 0)
+            atomic_fetch_add_explicit(&w->live[slot_of(h, way)], 1, memory_order_release);
+        else
+            atomic_fetch_sub_explicit(&w->live[slot_of(h, way)], 1, memory_order_release);
+    }
 }
 
 /* ---- the reader -------------------------------------------------------- */
@@ -393,8 +410,10 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
     it->ptr = NULL;
     it->order = key_of(2 * pkt_no + 1, w->idx);
     /* Before the commit, which publishes them (memo_order). */
-    atomic_store_explicit(&w->disp[slot_of(hs)], it->order, memory_order_relaxed);
-    atomic_store_explicit(&w->disp[slot_of(hd)], it->order, memory_order_relaxed);
+    for (unsigned way = 0; way < MS_MEMO_GATE_WAYS; way++) {
+        atomic_store_explicit(&w->disp[slot_of(hs, way)], it->order, memory_order_relaxed);
+        atomic_store_explicit(&w->disp[slot_of(hd, way)], it->order, memory_order_relaxed);
+    }
     memcpy(it + 1, bytes, len);
     if (mac)
         memcpy((uint8_t *)(it + 1) + len, &p->mac, sizeof(p->mac));
@@ -464,8 +483,10 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
     for (unsigned i = 0; i < e->n; i++) {
         ms_pipeline_share_memo(e->w[i].pl, e->memo, memo_order, memo_live, &e->w[i]);
         e->w[i].q = ms_workq_new(qbytes);
-        e->w[i].disp = ms_calloc(MS_MEMO_GATE_SLOTS, sizeof(*e->w[i].disp));
-        e->w[i].live = ms_calloc(MS_MEMO_GATE_SLOTS, sizeof(*e->w[i].live));
+        e->w[i].disp = ms_calloc((size_t)MS_MEMO_GATE_WAYS * MS_MEMO_GATE_SLOTS,
+                                 sizeof(*e->w[i].disp));
+        e->w[i].live = ms_calloc((size_t)MS_MEMO_GATE_WAYS * MS_MEMO_GATE_SLOTS,
+                                 sizeof(*e->w[i].live));
         if (!e->w[i].q || !e->w[i].disp || !e->w[i].live)
             goto fail;
     }
