@@ -33,6 +33,9 @@ struct ms_source {
     uint64_t size; /* its size */
     char name[256];
     char err[PCAP_ERRBUF_SIZE + 64];
+    /* A file's stdio buffer (setvbuf): every path that frees s closes
+     * its FILE first. */
+    char rbuf[MS_SOURCE_READ_BUFFER];
 };
 
 static enum ms_rc apply_filter(struct ms_source *s, const char *filter, char *err, size_t errlen)
@@ -153,9 +156,12 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
     bool regular = fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode);
     s->pos_fd = regular && !is_stdin ? fileno(fp) : -1;
     s->size = s->pos_fd >= 0 ? (uint64_t)st.st_size : 0;
-    /* No read-ahead on stdin: the instream reads its descriptor directly. */
+    /* No read-ahead on stdin: the instream reads its descriptor directly.
+     * A file is read in large blocks (before any read: setvbuf's rule). */
     if (is_stdin)
         setvbuf(stdin, NULL, _IONBF, 0);
+    else
+        setvbuf(fp, s->rbuf, _IOFBF, sizeof(s->rbuf));
     uint8_t head[MS_INSTREAM_HEAD];
     size_t got;
     enum ms_codec codec = ms_instream_sniff(fp, head, &got);
@@ -169,17 +175,24 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
      * as standard input is, with the bytes already sniffed put back. */
     if (is_stdin || !regular)
         return open_stream(s, fp, !is_stdin, MS_CODEC_NONE, head, got, filter, why, err, errlen);
-    (void)fclose(fp); /* read only, reopened by path below */
     char perr[PCAP_ERRBUF_SIZE] = "";
-    /* Microsecond timestamps whatever the file stores (pcapng may use ns). */
-    s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
-    if (!s->pcap) {
-        snprintf(err, errlen, "%s: %s", s->name, perr);
-        *why = MS_ERR_PROTO;
+    /* Microsecond timestamps whatever the file stores (pcapng may use ns).
+     * libpcap reads from the start, through fp's buffer, and closes fp. */
+    if (fseek(fp, 0, SEEK_SET) != 0) {
+        snprintf(err, errlen, "%s: %s", s->name, strerror(errno));
+        *why = MS_ERR_IO;
+        (void)fclose(fp); /* read only: no data to lose */
         ms_free(s);
         return NULL;
     }
-    s->pos_fd = fileno(pcap_file(s->pcap)); /* reopened: another descriptor */
+    s->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    if (!s->pcap) {
+        snprintf(err, errlen, "%s: %s", s->name, perr);
+        *why = MS_ERR_PROTO;
+        (void)fclose(fp); /* read only: no data to lose */
+        ms_free(s);
+        return NULL;
+    }
     return finish_open(s, filter, why, err, errlen);
 }
 
