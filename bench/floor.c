@@ -1,6 +1,9 @@
 /* The read floor of make bench: what a bare libpcap loop costs on a
  * capture. Every packet's bytes are touched (one byte per 64, a cache
  * line each) so the loop cannot skip the data that a decoder must read.
+ * The file is read through a 256 KiB stdio buffer, as mailspill reads it
+ * (capture/source.c): with glibc's 4 KiB one the floor took 2.5x as long
+ * (0.45 s instead of 0.18 s on the mixed GiB), most of it in read(2).
  *
  *   floor FILE    prints "packets bytes checksum"
  */
@@ -14,16 +17,25 @@ int main(int argc, char **argv)
     const unsigned char *data;
     unsigned long long pkts = 0, bytes = 0;
     unsigned int sum = 0;
+    static char buf[256 << 10];
     pcap_t *p;
+    FILE *f;
     int rc;
 
     if (argc != 2) {
         fprintf(stderr, "usage: floor FILE\n");
         return 2;
     }
-    p = pcap_open_offline(argv[1], err);
+    f = fopen(argv[1], "rb");
+    if (f == NULL) {
+        perror(argv[1]);
+        return 1;
+    }
+    setvbuf(f, buf, _IOFBF, sizeof(buf));
+    p = pcap_fopen_offline(f, err);
     if (p == NULL) {
         fprintf(stderr, "floor: %s\n", err);
+        fclose(f);
         return 1;
     }
     while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
