@@ -6,11 +6,16 @@
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
+/* 8 bytes as a little-endian number: one load on a little-endian host
+ * (the byte loop GCC did not merge cost the flow table's lookups a third
+ * of their time). */
 static uint64_t le64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 
@@ -48,9 +53,9 @@ uint64_t ms_siphash24(const uint8_t key[MS_SIPHASH_KEY_LEN], const void *data, s
         SIPROUND;
         v0 ^= m;
     }
-    uint64_t b = (uint64_t)n << 56;
-    for (size_t i = 0; i < n % 8; i++)
-        b |= (uint64_t)in[whole + i] << (8 * i);
+    uint8_t tail[8] = { 0 };
+    memcpy(tail, in + whole, n % 8);
+    uint64_t b = ((uint64_t)n << 56) | le64(tail);
     v3 ^= b;
     SIPROUND;
     SIPROUND;
