@@ -109,13 +109,33 @@ static void put_escape(struct ms_jw *w, uint8_t c)
     put(w, e, n);
 }
 
+/* Bytes from p on, up to len, that are ASCII and need no escape: 8 at a
+ * time (the byte loop was a tenth of mailspill's CPU on the mail-heavy
+ * benchmark, most of it in short keys and values with nothing to escape).
+ * A word has such a byte when one is below 0x20 or 0x80 and up, or equals
+ * '"' or '\\' (the classic has-less and has-zero tests, exact for "any"). */
+static size_t plain_ascii(const uint8_t *p, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, sizeof(x));
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        uint64_t hit = ((x - ones * 0x20) | x | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+        if (hit)
+            break;
+    }
+    while (i < len && p[i] < 0x80 && !needs_escape(p[i]))
+        i++;
+    return i;
+}
+
 static void put_escaped(struct ms_jw *w, const uint8_t *p, size_t len)
 {
     size_t run = 0; /* bytes from p + run on are not written yet */
-    size_t i = 0;
     /* The usual text has nothing to escape: one pass, one copy. */
-    while (i < len && !needs_escape(p[i]))
-        i++;
+    size_t i = plain_ascii(p, len);
     for (; i < len; i++) {
         if (needs_escape(p[i])) {
             put(w, p + run, i - run);
@@ -216,7 +236,7 @@ void ms_jw_bytes(struct ms_jw *w, const char *key, struct ms_bytes b)
     put_c(w, '"');
     const uint8_t *p = b.p;
     size_t run = 0;
-    for (size_t i = 0; i < b.len;) {
+    for (size_t i = plain_ascii(p, b.len); i < b.len;) {
         uint8_t c = p[i];
         if (c < 0x80) {
             if (needs_escape(c)) {
