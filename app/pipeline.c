@@ -279,13 +279,15 @@ static void decoded(struct ms_pipeline *pl, int linktype, struct ms_pkt *pp,
         struct ms_link_addrs mac = p.mac;
         memset(&p, 0, sizeof(p));
         p.ts_us = ts_us;
-        ds = ms_decode_ip(dg, dglen, &p);
+        ds = pl->dispatch.packet ? ms_decode_ip_no_csum(dg, dglen, &p)
+                                 : ms_decode_ip(dg, dglen, &p);
         p.mac = mac;
         datagram = dg;
         datagram_len = dglen;
     }
-    /* Offloaded checksums are common in captures: count, never drop. */
-    if (ds == MS_DECODE_TCP && p.tcp_csum_bad)
+    /* Offloaded checksums are common in captures: count, never drop
+     * (--threads: the workers count, see ms_pipeline_worker_packet). */
+    if (ds == MS_DECODE_TCP && p.tcp_csum_bad && !pl->dispatch.packet)
         pl->st.tcp_bad_csum++;
     switch (ds) {
     case MS_DECODE_TCP:
@@ -584,7 +586,11 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     pl->linktype = ms_decode_linktype_for_file(linktype);
     if (wifi_frame(pl, linktype, ts_us, frame, caplen))
         return;
-    enum ms_decode_status ds = ms_decode_frame(linktype, frame, caplen, &p);
+    /* --threads: the workers sum the TCP checksum (the reader is the one
+     * thread all packets go through). */
+    enum ms_decode_status ds = pl->dispatch.packet
+                                   ? ms_decode_frame_no_csum(linktype, frame, caplen, &p)
+                                   : ms_decode_frame(linktype, frame, caplen, &p);
     decoded(pl, linktype, &p, ds, frame, caplen);
 }
 
@@ -610,12 +616,14 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
     memset(&p, 0, sizeof(p));
     p.ts_us = ts_us;
     /* Decoded again: cheaper than copying the reader's pointers' layout.
-     * The reader verified and counted the checksum (tcp.checksum_errors):
-     * it is not summed again. */
-    enum ms_decode_status ds = datagram ? ms_decode_ip_again(bytes, len, &p)
-                                        : ms_decode_frame_again(linktype, bytes, len, &p);
+     * The TCP checksum is summed here, not in the reader (which is the
+     * one thread every packet goes through): counted as in decoded. */
+    enum ms_decode_status ds = datagram ? ms_decode_ip(bytes, len, &p)
+                                        : ms_decode_frame(linktype, bytes, len, &p);
     if (ds != MS_DECODE_TCP)
         return; /* cannot be: the reader decoded the same bytes to TCP */
+    if (p.tcp_csum_bad)
+        pl->st.tcp_bad_csum++;
     if (mac)
         p.mac = *mac;
     pl->frame = datagram ? NULL : bytes;

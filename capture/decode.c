@@ -356,7 +356,7 @@ enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *
     return decode_ip(p, len, out, 0);
 }
 
-enum ms_decode_status ms_decode_ip_again(const uint8_t *p, size_t len, struct ms_pkt *out)
+enum ms_decode_status ms_decode_ip_no_csum(const uint8_t *p, size_t len, struct ms_pkt *out)
 {
     out->tcp_csum_skip = true;
     return decode_ip(p, len, out, 0);
@@ -922,8 +922,8 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
     return decode_link(linktype, frame, caplen, out, true);
 }
 
-enum ms_decode_status ms_decode_frame_again(int linktype, const uint8_t *frame, size_t caplen,
-                                            struct ms_pkt *out)
+enum ms_decode_status ms_decode_frame_no_csum(int linktype, const uint8_t *frame, size_t caplen,
+                                              struct ms_pkt *out)
 {
     out->tcp_csum_skip = true;
     out->mac.present = false;

@@ -43,7 +43,7 @@ struct ms_pkt {
      * still processed; see tcp_csum_checked for whether a check was possible. */
     bool tcp_csum_bad;
     bool tcp_csum_checked;
-    bool tcp_csum_skip;       /* decoding through ms_decode_*_again */
+    bool tcp_csum_skip;       /* decoding through ms_decode_*_no_csum */
     struct ms_link_addrs mac; /* 802.11 frames only (present false otherwise) */
 };
 
@@ -70,12 +70,12 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
 /* Decodes from the IP header on (raw IP links, and after link layers). */
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out);
 
-/* The same without verifying the TCP checksum (tcp_csum_checked stays
- * false): for bytes decoded, verified and counted once already (--threads'
- * workers decode the reader's frames again). */
-enum ms_decode_status ms_decode_frame_again(int linktype, const uint8_t *frame, size_t caplen,
-                                            struct ms_pkt *out);
-enum ms_decode_status ms_decode_ip_again(const uint8_t *p, size_t len, struct ms_pkt *out);
+/* The same without summing the TCP checksum (tcp_csum_checked stays
+ * false): --threads' reader, whose workers decode the same bytes again
+ * and verify it. */
+enum ms_decode_status ms_decode_frame_no_csum(int linktype, const uint8_t *frame, size_t caplen,
+                                              struct ms_pkt *out);
+enum ms_decode_status ms_decode_ip_no_csum(const uint8_t *p, size_t len, struct ms_pkt *out);
 
 /* Locates the IEEE 802.11 frame of an 802.11 link type (plain, radiotap,
  * PPI): MAC header, body (past header padding, FCS excluded), addresses.
