@@ -19,12 +19,18 @@
 #include "../common/limits.h"
 #include "decode.h"
 #include "instream.h"
+#include "pcap_records.h"
 #include "pcapng.h"
 
 struct ms_source {
     pcap_t *pcap;
     struct ms_pcapng *ng; /* instead of pcap, for pcapng files */
-    volatile int brk;     /* ms_source_break on a pcapng source */
+    /* A plain classic pcap file's records, read here, not by libpcap
+     * (which opened the file and read its header; pcap_records.h). */
+    struct ms_pcap_records *recs;
+    volatile int brk;        /* ms_source_break on a pcapng source or recs */
+    struct bpf_program prog; /* the filter, when have_prog */
+    bool have_prog;
     /* Standard input and compressed files are read through this stream,
      * owned by the FILE that pcap or ng closes; NULL otherwise. */
     struct ms_instream *in;
@@ -32,7 +38,7 @@ struct ms_source {
     int pos_fd;    /* the file on disk, for ms_source_position; -1: none */
     uint64_t size; /* its size */
     char name[256];
-    char err[PCAP_ERRBUF_SIZE + 64];
+    char err[512]; /* the name, ": ", a reason of libpcap's size */
     /* A file's stdio buffer (setvbuf): every path that frees s closes
      * its FILE first. */
     char rbuf[MS_SOURCE_READ_BUFFER];
@@ -42,13 +48,12 @@ static enum ms_rc apply_filter(struct ms_source *s, const char *filter, char *er
 {
     if (!filter || !*filter)
         return MS_OK;
-    struct bpf_program prog;
-    if (pcap_compile(s->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+    if (pcap_compile(s->pcap, &s->prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
         snprintf(err, errlen, "invalid filter \"%s\": %s", filter, pcap_geterr(s->pcap));
         return MS_ERR_ARG;
     }
-    int rc = pcap_setfilter(s->pcap, &prog);
-    pcap_freecode(&prog);
+    s->have_prog = true; /* kept for recs (pcap_offline_filter) */
+    int rc = pcap_setfilter(s->pcap, &s->prog);
     if (rc < 0) {
         snprintf(err, errlen, "cannot set filter: %s", pcap_geterr(s->pcap));
         return MS_ERR_IO;
@@ -175,6 +180,12 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
      * as standard input is, with the bytes already sniffed put back. */
     if (is_stdin || !regular)
         return open_stream(s, fp, !is_stdin, MS_CODEC_NONE, head, got, filter, why, err, errlen);
+    /* A plain file's records are read here once libpcap has read its
+     * header (pread: fp's position stays). */
+    uint8_t fh[MS_PCAP_FILE_HEADER];
+    bool nsec = false;
+    bool plain = pread(fileno(fp), fh, sizeof(fh), 0) == (ssize_t)sizeof(fh) &&
+                 ms_pcap_records_plain(fh, &nsec);
     char perr[PCAP_ERRBUF_SIZE] = "";
     /* Microsecond timestamps whatever the file stores (pcapng may use ns).
      * libpcap reads from the start, through fp's buffer, and closes fp. */
@@ -193,7 +204,11 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
         ms_free(s);
         return NULL;
     }
-    return finish_open(s, filter, why, err, errlen);
+    s = finish_open(s, filter, why, err, errlen);
+    /* Out of memory for the block: libpcap reads the records instead. */
+    if (s && plain && !pcap_is_swapped(s->pcap))
+        s->recs = ms_pcap_records_new(fp, nsec, (uint32_t)pcap_snapshot(s->pcap));
+    return s;
 }
 
 struct ms_source *ms_source_open_live(const char *iface, const struct ms_live_opts *o,
@@ -279,6 +294,27 @@ enum ms_next ms_source_next(struct ms_source *s, uint64_t *ts_us, const uint8_t 
         snprintf(s->err, sizeof(s->err), "%s: %s", s->name, ms_pcapng_error(s->ng));
         return MS_NEXT_ERROR;
     }
+    if (s->recs) {
+        for (;;) {
+            if (s->brk)
+                return MS_NEXT_END;
+            char why[128];
+            struct pcap_pkthdr ph = { 0 };
+            size_t n;
+            enum ms_next r = ms_pcap_records_next(s->recs, ts_us, data, &n, &ph.len, why,
+                                                  sizeof(why));
+            if (r == MS_NEXT_ERROR)
+                snprintf(s->err, sizeof(s->err), "%s: %s", s->name, why);
+            if (r != MS_NEXT_PACKET)
+                return r;
+            ph.caplen = (bpf_u_int32)n;
+            if (s->have_prog && !pcap_offline_filter(&s->prog, &ph, *data))
+                continue;
+            *caplen = n;
+            *linktype = s->linktype;
+            return MS_NEXT_PACKET;
+        }
+    }
     struct pcap_pkthdr *h;
     const u_char *d;
     int rc = pcap_next_ex(s->pcap, &h, &d);
@@ -350,7 +386,7 @@ const char *ms_source_error(const struct ms_source *s)
 
 void ms_source_break(struct ms_source *s)
 {
-    if (s->ng) {
+    if (s->ng || s->recs) {
         s->brk = 1;
         return;
     }
@@ -396,6 +432,9 @@ void ms_source_close(struct ms_source *s)
 {
     if (!s)
         return;
+    ms_pcap_records_free(s->recs);
+    if (s->have_prog)
+        pcap_freecode(&s->prog);
     if (s->pcap)
         pcap_close(s->pcap);
     ms_pcapng_close(s->ng);

@@ -113,6 +113,9 @@ static inline struct ms_limits ms_limits_default(void)
  * 6% of a 2-thread run's CPU on the mixed benchmark in the kernel's
  * read path alone. */
 #define MS_SOURCE_READ_BUFFER ((size_t)256 << 10)
+/* A classic pcap file's records are read in blocks of this many bytes
+ * (capture/pcap_records.c): at least a record of MS_SNAPLEN_MAX. */
+#define MS_PCAP_BLOCK_BYTES ((size_t)1 << 20)
 /* Encapsulations (VLAN, MPLS, GRE, VXLAN, ...) decoded inside each other. */
 #define MS_DECODE_MAX_DEPTH 8
 /* An IP datagram is at most this long (RFC 791 total length; RFC 8200
