@@ -21,7 +21,8 @@ struct ms_pcap_records {
     FILE *fp;
     bool nsec, eof;
     uint32_t snaplen;
-    size_t pos, end; /* the bytes not handed out yet: block[pos, end) */
+    size_t pos, end;   /* the bytes not handed out yet: block[pos, end) */
+    uint64_t consumed; /* records handed out or skipped, in bytes */
     uint8_t *block;
 };
 
@@ -67,6 +68,11 @@ struct ms_pcap_records *ms_pcap_records_new(FILE *fp, bool nsec, uint32_t snaple
     r->nsec = nsec;
     r->snaplen = snaplen;
     return r;
+}
+
+uint64_t ms_pcap_records_offset(const struct ms_pcap_records *r)
+{
+    return MS_PCAP_FILE_HEADER + r->consumed;
 }
 
 void ms_pcap_records_free(struct ms_pcap_records *r)
@@ -142,5 +148,6 @@ enum ms_next ms_pcap_records_next(struct ms_pcap_records *r, uint64_t *ts_us, co
     *data = h + REC_HDR;
     *caplen = keep;
     r->pos += REC_HDR + cap;
+    r->consumed += REC_HDR + cap;
     return MS_NEXT_PACKET;
 }

@@ -35,6 +35,10 @@ struct ms_pcap_records *ms_pcap_records_new(FILE *fp, bool nsec, uint32_t snaple
 enum ms_next ms_pcap_records_next(struct ms_pcap_records *r, uint64_t *ts_us, const uint8_t **data,
                                   size_t *caplen, uint32_t *len, char *err, size_t errlen);
 
+/* Bytes of the file handed out so far, its header included (the file's
+ * own position runs up to a block ahead). */
+uint64_t ms_pcap_records_offset(const struct ms_pcap_records *r);
+
 void ms_pcap_records_free(struct ms_pcap_records *r);
 
 #endif

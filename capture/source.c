@@ -402,6 +402,11 @@ int ms_source_linktype(const struct ms_source *s)
 
 bool ms_source_position(const struct ms_source *s, uint64_t *done, uint64_t *total)
 {
+    if (s->recs) { /* the descriptor runs a block ahead */
+        *done = ms_pcap_records_offset(s->recs);
+        *total = s->size;
+        return true;
+    }
     off_t at = s->pos_fd >= 0 ? lseek(s->pos_fd, 0, SEEK_CUR) : -1;
     if (at < 0)
         return false;

@@ -6,7 +6,8 @@
  * ones, each cut at every offset, a record longer than the snapshot
  * length (kept to it, as libpcap does) and cut everywhere too, a capture
  * length past libpcap's maximum, the other byte order, an FCS length in
- * the link type field, a BPF filter. */
+ * the link type field, a BPF filter. The position it reports (the
+ * progress line's) moves forward and ends at the file's size. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,8 +101,30 @@ static void read_source(const char *path, const char *filter, struct reading *r)
     size_t caplen;
     int lt;
     enum ms_next x;
-    while ((x = ms_source_next(s, &ts, &d, &caplen, &lt)) == MS_NEXT_PACKET)
+    /* The progress line's position: forward, within the file, at its end
+     * when done; for a plain file (read here in blocks) short of the end
+     * while a packet is still to come. */
+    uint8_t fh[MS_PCAP_FILE_HEADER];
+    bool nsec, plain = false;
+    FILE *fp = fopen(path, "rb");
+    if (fp) {
+        plain = fread(fh, 1, sizeof(fh), fp) == sizeof(fh) && ms_pcap_records_plain(fh, &nsec);
+        fclose(fp);
+    }
+    uint64_t last = 0, done, total;
+    bool at_end = false;
+    while ((x = ms_source_next(s, &ts, &d, &caplen, &lt)) == MS_NEXT_PACKET) {
         note(r, ts, d, caplen);
+        assert_false(plain && at_end);
+        assert_true(ms_source_position(s, &done, &total));
+        assert_true(done >= last && done <= total);
+        at_end = done == total;
+        last = done;
+    }
+    if (x == MS_NEXT_END) {
+        assert_true(ms_source_position(s, &done, &total));
+        assert_int_equal(done, total);
+    }
     if (x == MS_NEXT_ERROR) {
         r->error = true;
         snprintf(r->why, sizeof(r->why), "%s", ms_source_error(s) + strlen(path) + 2);
