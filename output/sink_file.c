@@ -111,6 +111,8 @@ static enum ms_sink_wr write_all(struct ms_sink *s, int fd, struct iovec *v, int
  * system call for what the writer found queued, not one per record. A
  * failure is the record it reached's, as in file_write; the records
  * before it went out whole. */
+_Static_assert(2 * MS_SINK_BATCH <= 1024, "a batch's iovecs within Linux's IOV_MAX");
+
 static size_t file_write_batch(struct ms_sink *s, const struct iovec *recs, size_t n,
                                enum ms_sink_wr *next, char *err, size_t errlen)
 {
