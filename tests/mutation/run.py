@@ -92,7 +92,8 @@ def main():
             os.symlink(os.path.abspath(os.path.join(ROOT, "..", "shared")),
                        os.path.join(scratch, "shared"))
         build = os.path.join(src, "build-mutation")
-        r = sh(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], src)
+        r = sh(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+                "-DMS_LTO=OFF"], src)
         if r.returncode != 0:
             print(r.stdout[-3000:], r.stderr[-3000:])
             return 1
