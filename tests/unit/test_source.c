@@ -109,7 +109,7 @@ static void read_source(const char *path, const char *filter, struct reading *r)
     FILE *fp = fopen(path, "rb");
     if (fp) {
         plain = fread(fh, 1, sizeof(fh), fp) == sizeof(fh) && ms_pcap_records_plain(fh, &nsec);
-        fclose(fp);
+        (void)fclose(fp);
     }
     uint64_t last = 0, done, total;
     bool at_end = false;
