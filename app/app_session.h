@@ -46,7 +46,7 @@ struct ms_tls_server;
 struct ms_app_ctx {
     const struct ms_limits *lim;
     struct ms_output *out;
-    struct ms_classifier *cls;
+    struct ms_classifier *cls;            /* nDPI, built at its first use; NULL before */
     struct ms_flow_table *flows;          /* for a direction swap */
     const struct ms_reasm_budget *budget; /* for the windows' memory */
     const char *source_name;              /* pcap_filename, NULL live */

@@ -666,7 +666,7 @@ static struct ms_pipeline *pipeline_new(const struct ms_limits *lim, struct ms_o
     pl->app.lim = &pl->lim;
     pl->app.out = out;
     pl->app.budget = &pl->tcp.budget;
-    pl->app.cls = reader ? NULL : ms_classifier_new();
+    pl->app.cls = NULL; /* built at its first use (app_session.c, classifier) */
     pl->app.tls_memo = ms_tls_memo_new(reader ? 1 : MS_TLS_MEMO_MAX);
     /* NULL (OpenSSL could not) only costs a lookup per hash. */
     pl->app.sha256 = reader ? NULL : ms_sha256_alg_new();
@@ -674,7 +674,7 @@ static struct ms_pipeline *pipeline_new(const struct ms_limits *lim, struct ms_o
     pl->flows = ms_flow_table_new(reader ? 1 : lim->max_flows, lim->flow_timeout_us,
                                   reader ? 1 : lim->closed_flows_max, on_flow_end, pl);
     pl->app.flows = pl->flows;
-    if ((!reader && !pl->app.cls) || !pl->flows || !pl->app.tls_memo) {
+    if (!pl->flows || !pl->app.tls_memo) {
         ms_pipeline_free(pl);
         return NULL;
     }
