@@ -89,6 +89,13 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
 void ms_pipeline_tick(struct ms_pipeline *pl, uint64_t wall_us);
 /* End of input: finishes every flow still open. */
 void ms_pipeline_finish(struct ms_pipeline *pl);
+/* nDPI's module is built at the first packet that needs it (by whichever
+ * thread runs the pipeline); build now says so ahead (live capture: no
+ * 20 ms pause at a first packet), false when out of memory. free: once
+ * no flow holds nDPI state (after ms_pipeline_finish), built again if
+ * needed after all. */
+bool ms_pipeline_build_classifier(struct ms_pipeline *pl);
+void ms_pipeline_free_classifier(struct ms_pipeline *pl);
 void ms_pipeline_get_stats(const struct ms_pipeline *pl, struct ms_pipeline_stats *st);
 /* Writes a "stats" event (see README) through the output. kernel: live
  * capture counters, NULL when reading files. ts_us: the event's time, 0 for

@@ -1,6 +1,7 @@
 #include "classify.h"
 
 #include <ndpi/ndpi_api.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "../common/alloc.h"
@@ -13,20 +14,32 @@ struct ms_classify_flow {
     struct ndpi_flow_struct *nf;
 };
 
+/* Modules are built and freed one at a time: nDPI 4.2's init starts
+ * libgcrypt on its first call with a check-then-act and no lock (and
+ * libgcrypt must be started before a second thread uses it), and
+ * --threads' workers build their own modules in their own threads. The
+ * one mutable object shared by the whole process, for that library's
+ * sake. */
+static pthread_mutex_t ndpi_setup_mu = PTHREAD_MUTEX_INITIALIZER;
+
 struct ms_classifier *ms_classifier_new(void)
 {
     struct ms_classifier *c = ms_calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    pthread_mutex_lock(&ndpi_setup_mu);
     c->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+    if (c->ndpi) {
+        NDPI_PROTOCOL_BITMASK all;
+        NDPI_BITMASK_SET_ALL(all);
+        ndpi_set_protocol_detection_bitmask2(c->ndpi, &all);
+        ndpi_finalize_initialization(c->ndpi);
+    }
+    pthread_mutex_unlock(&ndpi_setup_mu);
     if (!c->ndpi) {
         ms_free(c);
         return NULL;
     }
-    NDPI_PROTOCOL_BITMASK all;
-    NDPI_BITMASK_SET_ALL(all);
-    ndpi_set_protocol_detection_bitmask2(c->ndpi, &all);
-    ndpi_finalize_initialization(c->ndpi);
     return c;
 }
 
@@ -34,7 +47,9 @@ void ms_classifier_free(struct ms_classifier *c)
 {
     if (!c)
         return;
+    pthread_mutex_lock(&ndpi_setup_mu);
     ndpi_exit_detection_module(c->ndpi);
+    pthread_mutex_unlock(&ndpi_setup_mu);
     ms_free(c);
 }
 
