@@ -936,13 +936,14 @@ const struct ms_seg_meta *ms_app_session_last(const struct ms_app_session *a)
     return &a->last;
 }
 
-/* nDPI's module, built at the first packet it must see (the greeting
- * probes settle most mail flows first): a run that never needs it never
- * pays for it (20 ms, 40% of a --threads reader's instructions on the
- * mixed 100 MB benchmark when the reader built the workers'), and with
- * --threads each worker builds its own in its own thread. NULL when out
- * of memory (the flow is dropped as when its nDPI state cannot be). */
-static struct ms_classifier *classifier(struct ms_app_ctx *c)
+/* See app_session.h. Built at the first packet nDPI must see (the
+ * greeting probes settle most mail flows first): a run that never needs
+ * it never pays for it (20 ms; a third of a --threads reader's
+ * instructions on the mixed 100 MB benchmark when the reader built the
+ * workers'), and with --threads each worker builds its own in its own
+ * thread. Out of memory, the caller drops the flow as when its nDPI state
+ * cannot be allocated. */
+struct ms_classifier *ms_app_classifier(struct ms_app_ctx *c)
 {
     if (!c->cls)
         c->cls = ms_classifier_new();
@@ -965,7 +966,7 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
         a->payload_pkts++;
         return;
     }
-    struct ms_classifier *cls = classifier(a->c);
+    struct ms_classifier *cls = ms_app_classifier(a->c);
     enum ms_app v = cls ? ms_classify_packet(cls, &a->cf, p->l3, p->l3_len, p->ts_us)
                         : MS_APP_UNKNOWN;
     if (!a->cf) {
@@ -993,7 +994,7 @@ void ms_app_session_packet_done(struct ms_app_session *a)
         /* The bytes the probe saw were not delivered (held for order):
          * nDPI has the packet after all, with nothing delivered since,
          * as it would have had it before. */
-        struct ms_classifier *cls = classifier(a->c);
+        struct ms_classifier *cls = ms_app_classifier(a->c);
         enum ms_app v = cls ? ms_classify_packet(cls, &a->cf, held.l3, held.l3_len, a->last.ts_us)
                             : MS_APP_UNKNOWN;
         if (!a->cf)

@@ -74,6 +74,9 @@ extern const struct ms_stream_ops ms_app_stream_ops;
  * input, live): its events name no file, whatever file is read later. */
 extern const char ms_app_no_file[1];
 
+/* c's nDPI module, built now if it is not yet (c->cls); NULL when out of
+ * memory. */
+struct ms_classifier *ms_app_classifier(struct ms_app_ctx *c);
 /* Attaches a new session to f (f->app, f->tcp.user); *out NULL on error. */
 enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms_app_session **out);
 /* Before reassembly: a packet of the flow while it is being classified. */

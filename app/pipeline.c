@@ -666,7 +666,7 @@ static struct ms_pipeline *pipeline_new(const struct ms_limits *lim, struct ms_o
     pl->app.lim = &pl->lim;
     pl->app.out = out;
     pl->app.budget = &pl->tcp.budget;
-    pl->app.cls = NULL; /* built at its first use (app_session.c, classifier) */
+    pl->app.cls = NULL; /* built at its first use (ms_app_classifier) */
     pl->app.tls_memo = ms_tls_memo_new(reader ? 1 : MS_TLS_MEMO_MAX);
     /* NULL (OpenSSL could not) only costs a lookup per hash. */
     pl->app.sha256 = reader ? NULL : ms_sha256_alg_new();
@@ -738,9 +738,7 @@ void ms_pipeline_finish(struct ms_pipeline *pl)
 
 bool ms_pipeline_build_classifier(struct ms_pipeline *pl)
 {
-    if (!pl->app.cls)
-        pl->app.cls = ms_classifier_new();
-    return pl->app.cls != NULL;
+    return ms_app_classifier(&pl->app) != NULL;
 }
 
 void ms_pipeline_free_classifier(struct ms_pipeline *pl)
