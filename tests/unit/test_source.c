@@ -219,15 +219,20 @@ static void write_file(const char *path, const uint8_t *b, size_t n)
     assert_int_equal(fclose(fp), 0);
 }
 
-/* The file whole, then cut after each of its bytes past the header. */
-static void check_cuts(const struct file *f, const char *name)
+/* f's first n bytes as tmpdir/name.pcap, read both ways. */
+static void check_made(const struct file *f, size_t n, const char *name)
 {
     char path[128];
     snprintf(path, sizeof(path), "%s/%s.pcap", tmpdir, name);
-    for (size_t cut = MS_PCAP_FILE_HEADER; cut <= f->n; cut++) {
-        write_file(path, f->b, cut);
-        check_file(path, NULL);
-    }
+    write_file(path, f->b, n);
+    check_file(path, NULL);
+}
+
+/* The file whole, then cut after each of its bytes past the header. */
+static void check_cuts(const struct file *f, const char *name)
+{
+    for (size_t cut = MS_PCAP_FILE_HEADER; cut <= f->n; cut++)
+        check_made(f, cut, name);
 }
 
 static void test_plain_micro_and_nano(void **state)
@@ -273,10 +278,7 @@ static void test_capture_length_too_large(void **state)
     put32(&f, 2u);
     put32(&f, 262145u);
     put32(&f, 262145u);
-    char path[128];
-    snprintf(path, sizeof(path), "%s/toolarge.pcap", tmpdir);
-    write_file(path, f.b, f.n);
-    check_file(path, NULL);
+    check_made(&f, f.n, "toolarge");
 }
 
 static void test_not_plain(void **state)
@@ -284,22 +286,17 @@ static void test_not_plain(void **state)
     (void)state;
     static struct file f;
     bool nsec;
-    char path[128];
     /* The other byte order: libpcap reads it. */
     header(&f, 0xa1b2c3d4u, 65535, 1, true);
     assert_false(ms_pcap_records_plain(f.b, &nsec));
     record(&f, 1700000000u, 1u, 60, 60);
     record(&f, 1700000001u, 2u, 70, 70);
-    snprintf(path, sizeof(path), "%s/swapped.pcap", tmpdir);
-    write_file(path, f.b, f.n);
-    check_file(path, NULL);
+    check_made(&f, f.n, "swapped");
     /* An FCS length in the link type field. */
     header(&f, 0xa1b2c3d4u, 65535, 1u | 0x10000000u | (2u << 29), false);
     assert_false(ms_pcap_records_plain(f.b, &nsec));
     record(&f, 1700000000u, 1u, 64, 64);
-    snprintf(path, sizeof(path), "%s/fcs.pcap", tmpdir);
-    write_file(path, f.b, f.n);
-    check_file(path, NULL);
+    check_made(&f, f.n, "fcs");
     /* Version 2.3. */
     header(&f, 0xa1b2c3d4u, 65535, 1, false);
     f.b[6] = 3;
