@@ -195,11 +195,27 @@ static enum ms_decode_status decode_tcp(const uint8_t *p, size_t len, struct ms_
     out->payload_len = len - hlen;
     out->tcp_csum_checked = false;
     out->tcp_csum_bad = false;
-    if (complete && pseudo_dst && !out->tcp_csum_skip) {
-        out->tcp_csum_checked = true;
-        out->tcp_csum_bad = ms_tcp_checksum(out->ip_version, out->src, pseudo_dst, p, len) != 0;
+    out->tcp_seg = NULL;
+    out->pseudo_dst = NULL;
+    out->tcp_seg_len = 0;
+    if (complete && pseudo_dst) {
+        out->tcp_seg = p;
+        out->pseudo_dst = pseudo_dst;
+        out->tcp_seg_len = len;
+        if (!out->tcp_csum_skip) {
+            out->tcp_csum_bad = ms_pkt_tcp_csum_bad(out);
+            out->tcp_csum_checked = true;
+        }
     }
     return MS_DECODE_TCP;
+}
+
+bool ms_pkt_tcp_csum_bad(const struct ms_pkt *p)
+{
+    if (p->tcp_csum_checked)
+        return p->tcp_csum_bad;
+    return p->tcp_seg &&
+           ms_tcp_checksum(p->ip_version, p->src, p->pseudo_dst, p->tcp_seg, p->tcp_seg_len) != 0;
 }
 
 /* ---- IP ---------------------------------------------------------------- */
@@ -961,6 +977,12 @@ enum ms_decode_status ms_decode_wifi(int linktype, const uint8_t *frame, size_t 
 enum ms_decode_status ms_decode_llc(const uint8_t *p, size_t len, struct ms_pkt *out)
 {
     out->tcp_csum_skip = false;
+    return decode_llc_snap(p, len, out, 0);
+}
+
+enum ms_decode_status ms_decode_llc_no_csum(const uint8_t *p, size_t len, struct ms_pkt *out)
+{
+    out->tcp_csum_skip = true;
     return decode_llc_snap(p, len, out, 0);
 }
 

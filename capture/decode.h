@@ -40,10 +40,14 @@ struct ms_pkt {
     size_t payload_len;
     /* The TCP checksum was verified over a segment captured whole and it is
      * wrong (NIC offload on the capturing host, or damage). Such segments are
-     * still processed; see tcp_csum_checked for whether a check was possible. */
+     * still processed; see tcp_csum_checked for whether a check was done. */
     bool tcp_csum_bad;
     bool tcp_csum_checked;
-    bool tcp_csum_skip;       /* decoding through ms_decode_*_no_csum */
+    bool tcp_csum_skip; /* decoding through ms_decode_*_no_csum */
+    /* What ms_pkt_tcp_csum_bad sums later (a segment captured whole; NULL
+     * otherwise): it points into the decoded bytes. */
+    const uint8_t *tcp_seg, *pseudo_dst;
+    size_t tcp_seg_len;
     struct ms_link_addrs mac; /* 802.11 frames only (present false otherwise) */
 };
 
@@ -71,11 +75,14 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out);
 
 /* The same without summing the TCP checksum (tcp_csum_checked stays
- * false): --threads' reader, whose workers decode the same bytes again
- * and verify it. */
+ * false): the pipelines sum it only for the flows they read
+ * (ms_pkt_tcp_csum_bad), --threads' reader not at all. */
 enum ms_decode_status ms_decode_frame_no_csum(int linktype, const uint8_t *frame, size_t caplen,
                                               struct ms_pkt *out);
 enum ms_decode_status ms_decode_ip_no_csum(const uint8_t *p, size_t len, struct ms_pkt *out);
+/* True when the segment's TCP checksum is wrong, summed now if decoding
+ * left it (its bytes still valid); false when right or not summable. */
+bool ms_pkt_tcp_csum_bad(const struct ms_pkt *p);
 
 /* Locates the IEEE 802.11 frame of an 802.11 link type (plain, radiotap,
  * PPI): MAC header, body (past header padding, FCS excluded), addresses.
@@ -93,6 +100,7 @@ void ms_decode_wifi_addrs(const struct ms_wifi_frame *f, const uint8_t *sa, cons
 /* An 802.11 MSDU (a data frame's body in the clear or decrypted, or an
  * A-MSDU subframe's): LLC/SNAP (RFC 1042 / 802.1H), then IP on. */
 enum ms_decode_status ms_decode_llc(const uint8_t *p, size_t len, struct ms_pkt *out);
+enum ms_decode_status ms_decode_llc_no_csum(const uint8_t *p, size_t len, struct ms_pkt *out);
 /* The ethertype behind an MSDU's LLC/SNAP header, and what follows it;
  * false when it has none. */
 bool ms_decode_llc_type(const uint8_t *p, size_t len, uint16_t *type, const uint8_t **payload,

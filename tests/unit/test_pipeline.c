@@ -640,6 +640,32 @@ static void test_bad_checksum_counted(void **state)
     done(&r);
 }
 
+/* Checksums are summed for the flows read, not for those classified as
+ * something else (the cost of every segment of the traffic around mail):
+ * a bad one in an HTTP flow is not counted, one in a POP3 flow is. */
+static void test_bad_checksum_not_summed_when_ignored(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct conn h = conn(r.pl, 7, 40001, 80);
+    handshake(&h);
+    put(&h, true, F_ACK | F_PSH, "GET / HTTP/1.1\r\nHost: example\r\n\r\n");
+    put(&h, false, F_ACK | F_PSH, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+    uint8_t buf[256];
+    size_t n = frame(buf, h.s, h.c, F_ACK | F_PSH, h.sseq, h.cseq, "0123456789", true);
+    ms_pipeline_frame(r.pl, DLT_EN10MB, h.ts, buf, n);
+    struct conn k = conn(r.pl, 5, 40000, 110);
+    handshake(&k);
+    put(&k, false, F_ACK | F_PSH, "+OK ready\r\n");
+    n = frame(buf, k.c, k.s, F_ACK | F_PSH, k.cseq, k.sseq, "USER alice\r\n", true);
+    ms_pipeline_frame(r.pl, DLT_EN10MB, k.ts, buf, n);
+    finish(&r);
+    assert_int_equal(num(nth(&r, "stats", 0), "stats.tcp.checksum_errors"), 1);
+    done(&r);
+}
+
 /* 802.11w protected management frames (a deauthentication, a robust action
  * frame) with secrets given: no IP in them, nothing to decrypt. */
 static void test_wifi_protected_management(void **state)
@@ -690,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_syn_flood),
         cmocka_unit_test(test_flow_memcap_and_eviction_anomaly),
         cmocka_unit_test(test_bad_checksum_counted),
+        cmocka_unit_test(test_bad_checksum_not_summed_when_ignored),
         cmocka_unit_test(test_evict_spares_session),
         cmocka_unit_test(test_classify_log_overflow),
         cmocka_unit_test(test_wifi_protected_management),
