@@ -632,6 +632,26 @@ void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t p
     worker_clock(pl, ts_us, pkt_no);
 }
 
+/* The oldest flow's idle timeout, the first wait's window, and what later
+ * packets may start (no sooner than now plus the shorter of the two),
+ * rounded down to a power of two at most a quarter of that: the value
+ * then changes seldom, and the reader reads it at every frame. */
+uint64_t ms_pipeline_worker_due(const struct ms_pipeline *pl)
+{
+    uint64_t window = pl->lim.flow_timeout_us < pl->tcp.wait_us ? pl->lim.flow_timeout_us
+                                                                 : pl->tcp.wait_us;
+    uint64_t due = pl->now_us > UINT64_MAX - 1 - window ? UINT64_MAX : pl->now_us + window + 1;
+    uint64_t d = ms_flow_table_next_due(pl->flows);
+    due = d < due ? d : due;
+    d = ms_tcp_ctx_next_due(&pl->tcp);
+    due = d < due ? d : due;
+    uint64_t quarter = window / 4;
+    if (quarter == 0)
+        return due;
+    uint64_t grain = (uint64_t)1 << (63 - __builtin_clzll(quarter));
+    return due & ~(grain - 1);
+}
+
 void ms_pipeline_share_memo(struct ms_pipeline *pl, struct ms_tls_memo *memo,
                             void (*order)(void *user, const struct ms_tls_server *srv),
                             void (*live)(void *user, const struct ms_flow *f, int delta),

@@ -137,6 +137,10 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
                                uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram,
                                const struct ms_link_addrs *mac);
 void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no);
+/* A capture time before which ms_pipeline_worker_clock ends nothing, now
+ * and after any packets to come, as long as their times do not go back
+ * (the reader tells a worker the time only from then on). */
+uint64_t ms_pipeline_worker_due(const struct ms_pipeline *pl);
 /* Workers share one STARTTLS memo (the caller's, thread-safe), ask
  * order(user, srv) before each use of it for server srv, so that a
  * session's check sees the offers of every packet before its own, as one

@@ -412,6 +412,14 @@ void ms_flow_table_expire(struct ms_flow_table *t, uint64_t now_us)
     }
 }
 
+uint64_t ms_flow_table_next_due(const struct ms_flow_table *t)
+{
+    const struct ms_flow *f = lru_oldest(t);
+    if (!f || f->last_ts_us > UINT64_MAX - 1 - t->timeout_us)
+        return UINT64_MAX;
+    return f->last_ts_us + t->timeout_us + 1;
+}
+
 void ms_flow_table_end_all(struct ms_flow_table *t)
 {
     /* Oldest first, so events come out roughly in capture order. */

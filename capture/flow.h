@@ -135,6 +135,9 @@ bool ms_flow_table_evict_lru(struct ms_flow_table *t, const struct ms_flow *keep
 void ms_flow_swap(struct ms_flow_table *t, struct ms_flow *f);
 /* Ends flows idle for longer than the timeout at capture time now_us. */
 void ms_flow_table_expire(struct ms_flow_table *t, uint64_t now_us);
+/* The earliest now_us at which ms_flow_table_expire would end a flow
+ * (UINT64_MAX: none is open). */
+uint64_t ms_flow_table_next_due(const struct ms_flow_table *t);
 /* Ends every flow, oldest activity first (end of input). */
 void ms_flow_table_end_all(struct ms_flow_table *t);
 const struct ms_flow_stats *ms_flow_table_stats(const struct ms_flow_table *t);

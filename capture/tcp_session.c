@@ -325,6 +325,14 @@ struct ms_tcp_session *ms_tcp_ctx_overdue(struct ms_tcp_ctx *c, uint64_t now_us)
     return NULL;
 }
 
+uint64_t ms_tcp_ctx_next_due(const struct ms_tcp_ctx *c)
+{
+    const struct ms_tcp_session *s = TAILQ_FIRST(&c->waitq);
+    if (!s || s->wait_ts_us > UINT64_MAX - 1 - c->wait_us)
+        return UINT64_MAX;
+    return s->wait_ts_us + c->wait_us + 1;
+}
+
 enum ms_tcp_state ms_tcp_session_expire(struct ms_tcp_ctx *c, struct ms_tcp_session *s,
                                         const struct ms_seg_meta *m, uint64_t now_us)
 {

@@ -87,6 +87,9 @@ enum ms_tcp_state ms_tcp_session_packet(struct ms_tcp_ctx *c, struct ms_tcp_sess
 /* The stalled session whose window's time ran out at now_us, or NULL. Each
  * is then given to ms_tcp_session_expire, which moves it on. */
 struct ms_tcp_session *ms_tcp_ctx_overdue(struct ms_tcp_ctx *c, uint64_t now_us);
+/* The earliest now_us at which ms_tcp_ctx_overdue would return a session
+ * (UINT64_MAX: none waits). */
+uint64_t ms_tcp_ctx_next_due(const struct ms_tcp_ctx *c);
 /* m: what the bytes and gap it delivers are told with; now_us: when (the
  * next window, if one is needed, starts then). */
 enum ms_tcp_state ms_tcp_session_expire(struct ms_tcp_ctx *c, struct ms_tcp_session *s,

@@ -31,7 +31,8 @@ The runs with many connections in flight:
   random start times (fixed seeds), with the default options and with
   --flow-timeout 2 --reasm-wait 1, and with the server on a high port: holes, wait windows that end while
   other workers' packets go by, flows that time out, all deciding which
-  earlier session a stripping alert names;
+  earlier session a stripping alert names; once more with time going back
+  4 s halfway through;
 - two captures made with scapy from a review of --threads: a wait window
   that ends at another host's packet (the next window must start then, not
   when the flow's worker next hears of the time), and a flow that times out
@@ -191,10 +192,11 @@ def read_pcap(path):
     return data[:24], recs
 
 
-def make_lossy(dst, srcs, copies, seed, spread_ns, drop, pmap=None):
+def make_lossy(dst, srcs, copies, seed, spread_ns, drop, pmap=None, back_ns=0):
     """Copies of srcs' recordings, each to the same server address (the side
     that answers a SYN), its client's own; cut at a random frame (most),
-    frames dropped at random, started at random times."""
+    frames dropped at random, started at random times. back_ns: the second
+    half of the frames stamped that much earlier (time goes back once)."""
     rnd = random.Random(seed)
     out = []
     for k in range(copies):
@@ -210,13 +212,17 @@ def make_lossy(dst, srcs, copies, seed, spread_ns, drop, pmap=None):
         for t, frame, orig in recs[:end]:
             if rnd.random() > drop:
                 out.append((t - recs[0][0] + start + 10**18, k, readdress(frame, amap, pmap), orig))
-    write_pcap(dst, out)
-
-
-def write_pcap(dst, out):
-    """(time ns, copy, Ethernet frame, original length) records, in time
-    order, as a nanosecond pcap."""
     out.sort(key=lambda r: (r[0], r[1]))
+    half = len(out) // 2
+    out[half:] = [(t - back_ns, k, f, o) for t, k, f, o in out[half:]]
+    write_pcap(dst, out, ordered=True)
+
+
+def write_pcap(dst, out, ordered=False):
+    """(time ns, copy, Ethernet frame, original length) records, in time
+    order (or as they are: ordered), as a nanosecond pcap."""
+    if not ordered:
+        out.sort(key=lambda r: (r[0], r[1]))
     with open(dst, "wb") as fp:
         fp.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1))
         for t, _, frame, orig in out:
@@ -376,6 +382,12 @@ def main():
             compare(f"lossy copies to one server on high ports (seed {seed})", ["-r", lossy])
             compare(f"lossy copies to one server on high ports (seed {seed}), short timeouts",
                     ["--flow-timeout", "2", "--reasm-wait", "1", "-r", lossy])
+        # Time going back (a merge of two taps' files): the reader then
+        # tells every worker every frame's time (app/engine.c, tell_time).
+        lossy = os.path.join(tmp, "lossy-back.pcap")
+        make_lossy(lossy, srcs, 150, 5, 15 * 10**9, 0.05, back_ns=4 * 10**9)
+        compare("lossy copies with time going back 4 s halfway, short timeouts",
+                ["--flow-timeout", "2", "--reasm-wait", "1", "-r", lossy])
         cases = scapy_cases(tmp)
         if cases is None:
             check(os.environ.get("MS_REQUIRE_ALL") != "1", "scapy is missing (python3-scapy)")
