@@ -114,18 +114,25 @@ static void put_escape(struct ms_jw *w, uint8_t c)
  * benchmark, most of it in short keys and values with nothing to escape).
  * A word has such a byte when one is below 0x20 or 0x80 and up, or equals
  * '"' or '\\' (the classic has-less and has-zero tests, exact for "any"). */
-static size_t plain_ascii(const uint8_t *p, size_t len)
+static inline bool word_plain(const uint8_t *p)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x;
+    memcpy(&x, p, sizeof(x));
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (((x - ones * 0x20) | x | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) == 0;
+}
+
+static size_t plain_ascii(const uint8_t *p, size_t len)
+{
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, sizeof(x));
-        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-        uint64_t hit = ((x - ones * 0x20) | x | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
-        if (hit)
+        if (!word_plain(p + i))
             break;
     }
+    /* The last few bytes as the last word (overlapping), not one by one. */
+    if (i == len || (i + 8 > len && len >= 8 && word_plain(p + len - 8)))
+        return len;
     while (i < len && p[i] < 0x80 && !needs_escape(p[i]))
         i++;
     return i;
@@ -146,9 +153,28 @@ static void put_escaped(struct ms_jw *w, const uint8_t *p, size_t len)
     put(w, p + run, len - run);
 }
 
-/* The comma before a member and its name. */
+/* The comma before a member and its name: written in place when there is
+ * room and the name needs no escape (always, but checked: member names
+ * are ours), as put after put cost a call each. */
 static void member(struct ms_jw *w, const char *key)
 {
+    size_t kl = key ? strlen(key) : 0;
+    if (w->rc == MS_OK && w->b.cap - w->b.len >= kl + 4 &&
+        (!key || plain_ascii((const uint8_t *)key, kl) == kl)) {
+        uint8_t *o = w->b.p + w->b.len;
+        if (w->more[w->depth])
+            *o++ = ',';
+        w->more[w->depth] = true;
+        if (key) {
+            *o++ = '"';
+            memcpy(o, key, kl);
+            o += kl;
+            *o++ = '"';
+            *o++ = ':';
+        }
+        w->b.len = (size_t)(o - w->b.p);
+        return;
+    }
     if (w->more[w->depth])
         put_c(w, ',');
     w->more[w->depth] = true;
@@ -218,6 +244,16 @@ void ms_jw_drop(struct ms_jw *w, struct ms_jw_mark m)
 void ms_jw_string(struct ms_jw *w, const char *key, const char *s, size_t len)
 {
     member(w, key);
+    if (w->rc == MS_OK && w->b.cap - w->b.len >= len + 2 &&
+        plain_ascii((const uint8_t *)s, len) == len) {
+        uint8_t *o = w->b.p + w->b.len;
+        *o++ = '"';
+        if (len)
+            memcpy(o, s, len);
+        o[len] = '"';
+        w->b.len += len + 2;
+        return;
+    }
     put_c(w, '"');
     put_escaped(w, (const uint8_t *)s, len);
     put_c(w, '"');
