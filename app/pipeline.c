@@ -587,8 +587,8 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     pl->linktype = ms_decode_linktype_for_file(linktype);
     if (wifi_frame(pl, linktype, ts_us, frame, caplen))
         return;
-    /* The TCP checksum is summed by tcp_packet, for the flows it reads
-     * (with --threads, in the workers). */
+    /* The TCP checksum is summed by tcp_packet, but for flows classified
+     * as not mail (with --threads, in the workers). */
     enum ms_decode_status ds = ms_decode_frame_no_csum(linktype, frame, caplen, &p);
     decoded(pl, linktype, &p, ds, frame, caplen);
 }

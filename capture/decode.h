@@ -75,8 +75,8 @@ enum ms_decode_status ms_decode_frame(int linktype, const uint8_t *frame, size_t
 enum ms_decode_status ms_decode_ip(const uint8_t *p, size_t len, struct ms_pkt *out);
 
 /* The same without summing the TCP checksum (tcp_csum_checked stays
- * false): the pipelines sum it only for the flows they read
- * (ms_pkt_tcp_csum_bad), --threads' reader not at all. */
+ * false): the pipelines sum it later (ms_pkt_tcp_csum_bad) but for flows
+ * classified as not mail, --threads' reader not at all. */
 enum ms_decode_status ms_decode_frame_no_csum(int linktype, const uint8_t *frame, size_t caplen,
                                               struct ms_pkt *out);
 enum ms_decode_status ms_decode_ip_no_csum(const uint8_t *p, size_t len, struct ms_pkt *out);
