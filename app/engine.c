@@ -355,10 +355,10 @@ static struct ms_work_item *reserve(struct ms_engine *e, struct worker *w, uint3
     return ms_workq_reserve(w->q, len, true);
 }
 
-/* An item of kind without bytes, with order base (see the top); false
- * when may_drop and w's queue is full. */
+/* An item of kind without bytes, told as at frame pkt_no, with order base
+ * (see the top); false when may_drop and w's queue is full. */
 static bool send_item(struct ms_engine *e, struct worker *w, enum item_kind kind, uint64_t ts_us,
-                      int arg, const void *ptr, uint64_t base, bool may_drop)
+                      uint64_t pkt_no, int arg, const void *ptr, uint64_t base, bool may_drop)
 {
     struct ms_work_item *it = reserve(e, w, 0, may_drop);
     if (!it)
@@ -366,7 +366,7 @@ static bool send_item(struct ms_engine *e, struct worker *w, enum item_kind kind
     it->kind = (uint8_t)kind;
     it->arg = arg;
     it->ts_us = ts_us;
-    it->pkt_no = e->pkt_no;
+    it->pkt_no = pkt_no;
     it->ptr = ptr;
     it->order = key_of(base, w->idx);
     ms_workq_commit(w->q, it);
@@ -380,11 +380,8 @@ static void tell_untold(struct ms_engine *e, struct worker *w, uint64_t base)
     if (!w->untold)
         return;
     w->untold = false;
-    uint64_t pkt_no = e->pkt_no;
-    e->pkt_no = w->untold_pkt_no; /* the item's pkt_no, not its key's */
-    if (send_item(e, w, IT_CLOCK, w->untold_ts_us, 0, NULL, base, false))
+    if (send_item(e, w, IT_CLOCK, w->untold_ts_us, w->untold_pkt_no, 0, NULL, base, false))
         w->last_ts_us = w->untold_ts_us;
-    e->pkt_no = pkt_no;
 }
 
 /* One told before the next frame, waited for if need be; after the time
@@ -393,7 +390,7 @@ static void send_control(struct ms_engine *e, struct worker *w, enum item_kind k
                          int arg, const void *ptr)
 {
     tell_untold(e, w, 2 * (e->pkt_no + 1));
-    (void)send_item(e, w, kind, ts_us, arg, ptr, 2 * (e->pkt_no + 1), false);
+    (void)send_item(e, w, kind, ts_us, e->pkt_no, arg, ptr, 2 * (e->pkt_no + 1), false);
 }
 
 /* The flow's worker: the hash of its lower endpoint (port, then address;
@@ -438,7 +435,7 @@ static void tell_time(struct ms_engine *e, unsigned except)
             continue;
         }
         w->untold = false;
-        if (send_item(e, w, IT_CLOCK, e->ts_us, 0, NULL, 2 * e->pkt_no, e->live))
+        if (send_item(e, w, IT_CLOCK, e->ts_us, e->pkt_no, 0, NULL, 2 * e->pkt_no, e->live))
             w->last_ts_us = e->ts_us;
     }
 }
@@ -660,7 +657,8 @@ void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
     e->last_wall_us = wall_us;
     /* Live only: a worker that is behind is not waited for. */
     for (unsigned i = 0; i < e->n; i++)
-        (void)send_item(e, &e->w[i], IT_WALL, wall_us, 0, NULL, 2 * (e->pkt_no + 1), true);
+        (void)send_item(e, &e->w[i], IT_WALL, wall_us, e->pkt_no, 0, NULL, 2 * (e->pkt_no + 1),
+                        true);
 }
 
 void ms_engine_idle(struct ms_engine *e)
