@@ -102,16 +102,23 @@ struct conn {
     uint64_t ts;
 };
 
-static void put(struct conn *k, bool from_client, uint8_t flags, const char *data)
+/* The next segment of k, its TCP checksum wrong when bad_csum. */
+static void put_csum(struct conn *k, bool from_client, uint8_t flags, const char *data,
+                     bool bad_csum)
 {
     uint8_t buf[2048];
     struct ep a = from_client ? k->c : k->s, b = from_client ? k->s : k->c;
     uint32_t *seq = from_client ? &k->cseq : &k->sseq;
     uint32_t ack = from_client ? k->sseq : k->cseq;
-    size_t n = frame(buf, a, b, flags, *seq, ack, data, false);
+    size_t n = frame(buf, a, b, flags, *seq, ack, data, bad_csum);
     ms_pipeline_frame(k->pl, DLT_EN10MB, k->ts, buf, n);
     k->ts += 1000;
     *seq += (uint32_t)(data ? strlen(data) : 0) + ((flags & (F_SYN | F_FIN)) ? 1 : 0);
+}
+
+static void put(struct conn *k, bool from_client, uint8_t flags, const char *data)
+{
+    put_csum(k, from_client, flags, data, false);
 }
 
 static void handshake(struct conn *k)
@@ -627,10 +634,7 @@ static void test_bad_checksum_counted(void **state)
     struct conn k = conn(r.pl, 5, 40000, 110);
     handshake(&k);
     put(&k, false, F_ACK | F_PSH, "+OK ready\r\n");
-    uint8_t buf[256];
-    size_t n = frame(buf, k.c, k.s, F_ACK | F_PSH, k.cseq, k.sseq, "USER alice\r\n", true);
-    ms_pipeline_frame(r.pl, DLT_EN10MB, k.ts, buf, n);
-    k.cseq += 12;
+    put_csum(&k, true, F_ACK | F_PSH, "USER alice\r\n", true);
     put(&k, false, F_ACK | F_PSH, "+OK\r\n");
     put(&k, true, F_ACK | F_PSH, "PASS secret\r\n");
     put(&k, false, F_ACK | F_PSH, "+OK Logged in.\r\n");
@@ -655,17 +659,13 @@ static void test_bad_checksum_not_summed_when_ignored(void **state)
     put(&h, true, F_ACK | F_PSH, "GET / HTTP/1.1\r\nHost: example\r\n\r\n");
     put(&h, false, F_ACK | F_PSH, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n");
     put(&h, false, F_ACK | F_PSH, "0123456789");
-    uint8_t buf[256];
-    size_t n = frame(buf, h.s, h.c, F_ACK | F_PSH, h.sseq, h.cseq, "abcdefghij", true);
-    ms_pipeline_frame(r.pl, DLT_EN10MB, h.ts, buf, n);
+    put_csum(&h, false, F_ACK | F_PSH, "abcdefghij", true);
     struct conn k = conn(r.pl, 5, 40000, 110);
     handshake(&k);
     put(&k, false, F_ACK | F_PSH, "+OK ready\r\n");
-    n = frame(buf, k.c, k.s, F_ACK | F_PSH, k.cseq, k.sseq, "USER alice\r\n", true);
-    ms_pipeline_frame(r.pl, DLT_EN10MB, k.ts, buf, n);
+    put_csum(&k, true, F_ACK | F_PSH, "USER alice\r\n", true);
     struct conn stray = conn(r.pl, 9, 40002, 143);
-    n = frame(buf, stray.c, stray.s, F_ACK, stray.cseq, stray.sseq, NULL, true);
-    ms_pipeline_frame(r.pl, DLT_EN10MB, stray.ts, buf, n);
+    put_csum(&stray, true, F_ACK, NULL, true);
     finish(&r);
     assert_int_equal(num(nth(&r, "stats", 0), "stats.tcp.checksum_errors"), 2);
     done(&r);
