@@ -2,8 +2,8 @@
  * direction correction after a mid-connection start, port reuse, idle
  * timeout (outcome "unknown"), flood of half-open flows (cheap, bounded,
  * evicted before a live session), the flow memory cap, eviction of a mail
- * flow, the classification log's cap (a gap, not joined bytes), and the
- * stats event. */
+ * flow, the classification log's cap (a gap, not joined bytes), a worker's due
+ * (no later than what packets yet to come can end), and the stats event. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -432,6 +432,44 @@ static void test_timeout_unknown(void **state)
     done(&r);
 }
 
+/* With --threads the reader reads a worker's due while the worker may
+ * still have packets queued: a flow those packets open must neither time
+ * out nor end a wait before that due (a clock told later ends it at the
+ * same frame as one thread would). At its last packet + the shorter window
+ * + 1 it does end: the bound is not vacuous. Both windows the shorter. */
+static void test_worker_due_bounds_later_flows(void **state)
+{
+    (void)state;
+    static const uint64_t secs[][2] = { { 60, 10 }, { 5, 10 } }; /* flow timeout, wait */
+    for (size_t i = 0; i < 2; i++) {
+        struct ms_limits lim = ms_limits_default();
+        lim.flow_timeout_us = secs[i][0] * 1000000u;
+        lim.reasm_wait_us = secs[i][1] * 1000000u;
+        uint64_t window = lim.flow_timeout_us < lim.reasm_wait_us ? lim.flow_timeout_us
+                                                                  : lim.reasm_wait_us;
+        struct run r;
+        start(&r, &lim);
+        struct conn k = conn(r.pl, 5, 40000, 110);
+        ms_pipeline_worker_clock(r.pl, k.ts, 1);
+        uint64_t due = ms_pipeline_worker_due(r.pl);
+        assert_true(due > k.ts);
+        handshake(&k);
+        login(&k, "alice", false);
+        k.cseq += 4; /* a hole: the bytes after it wait */
+        put(&k, true, F_ACK | F_PSH, "QUIT\r\n");
+        uint64_t last = k.ts - 1000;
+        struct ms_pipeline_stats st;
+        ms_pipeline_worker_clock(r.pl, due - 1, 100);
+        ms_pipeline_own_stats(r.pl, &st);
+        assert_int_equal(st.wait_expired + st.flows_timed_out, 0);
+        ms_pipeline_worker_clock(r.pl, last + window + 1, 101);
+        ms_pipeline_own_stats(r.pl, &st);
+        assert_int_equal(i == 0 ? st.wait_expired : st.flows_timed_out, 1);
+        finish(&r);
+        done(&r);
+    }
+}
+
 /* Half-open flows cost no nDPI state; past max flows the least recently
  * used go, at max-1, max, max+1 flows. */
 static void test_syn_flood(void **state)
@@ -718,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_midstream_no_swap),
         cmocka_unit_test(test_port_reuse),
         cmocka_unit_test(test_timeout_unknown),
+        cmocka_unit_test(test_worker_due_bounds_later_flows),
         cmocka_unit_test(test_syn_flood),
         cmocka_unit_test(test_flow_memcap_and_eviction_anomaly),
         cmocka_unit_test(test_bad_checksum_counted),
