@@ -541,7 +541,7 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
     if (!e->reader || !e->memo || !e->eps)
         goto fail;
     ms_pipeline_share_memo(e->reader, e->memo, NULL, NULL, NULL); /* for its counter */
-    size_t qbytes = MS_WORKER_QUEUES_BYTES / e->n;
+    size_t qbytes = (live ? MS_WORKER_QUEUES_BYTES_LIVE : MS_WORKER_QUEUES_BYTES_FILES) / e->n;
     if (qbytes < MS_WORKER_QUEUE_MIN)
         qbytes = MS_WORKER_QUEUE_MIN;
     for (unsigned i = 0; i < e->n; i++) {
