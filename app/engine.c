@@ -440,6 +440,11 @@ static void tell_time(struct ms_engine *e, unsigned except)
     }
 }
 
+/* ms_workq_max_len: a quarter of the ring, less a header and alignment. */
+_Static_assert((MS_WORKER_QUEUE_MIN & (MS_WORKER_QUEUE_MIN - 1)) == 0 &&
+                   MS_WORKER_QUEUE_MIN / 4 - sizeof(struct ms_work_item) - 8 >=
+                       MS_SNAPLEN_MAX + sizeof(struct ms_link_addrs),
+               "any worker's queue takes a whole frame and a datagram's 802.11 addresses");
 static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int linktype,
                      const uint8_t *bytes, size_t len, bool datagram)
 {

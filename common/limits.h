@@ -284,13 +284,15 @@ static inline struct ms_limits ms_limits_default(void)
 /* Worker threads at most (--threads N, or auto: the cores). */
 #define MS_THREADS_MAX 64
 /* The workers' queues of packets from the reader, all together: bytes,
- * shared out (a power of two each, at least the minimum, so that a frame
- * of MS_SNAPLEN_MAX fits in a quarter). Live, a packet that does not fit
- * is dropped and counted: room for bursts. Reading files, the reader
- * waits for room, and a longer queue only lets one worker run further
- * ahead of another (a memo wait, MS_MEMO_GATE_SLOTS, lasts that long)
- * for more memory: 2 threads' peak RSS on mail-full 62 -> 58 MiB, as
- * fast (median of 5 runs 3.87 s against 3.70, within this VM's noise). */
+ * shared out (a power of two each, rounded down, at least the minimum,
+ * so that a frame of MS_SNAPLEN_MAX fits in a quarter). Live, a packet
+ * that does not fit is dropped and counted: room for bursts. Reading
+ * files (where it comes to the minimum, 2 MiB a worker, from 2 threads
+ * on), the reader waits for room, and a longer queue only lets one worker
+ * run further ahead of another (a memo wait, MS_MEMO_GATE_SLOTS, lasts
+ * that long) for more memory: 4 -> 2 MiB a worker at 2 threads took peak
+ * RSS on mail-full 62 -> 58 MiB; medians of 5 runs 3.87 s against 3.70 s
+ * with 4 MiB, within this VM's noise. */
 #define MS_WORKER_QUEUES_BYTES_LIVE ((size_t)8 << 20)
 #define MS_WORKER_QUEUES_BYTES_FILES ((size_t)4 << 20)
 #define MS_WORKER_QUEUE_MIN ((size_t)2 << 20)
@@ -313,8 +315,11 @@ static inline struct ms_limits ms_limits_default(void)
  * of 16k 0.12% (170); one of 256k (8x the memory) about as few. Such a
  * wait lasts until the other worker catches up, up to its queue's worth
  * of packets (ms), while this one idles: two tables of 16k still slept
- * 5-10k times a run, two of 64k (12 bytes a slot: 1.5 MiB a worker) 4-6
- * made-up waits and ~1.3k sleeps, 2 threads' median 4.1 -> 3.8 s. */
+ * 5-10k times a run on mail-full (48-78 waits until the other worker
+ * reached the session's frame, counted by an instrumented build), two of
+ * 64k (12 bytes a slot: 1.5 MiB a worker, 96 MiB at MS_THREADS_MAX) 4-6
+ * and ~1.3k sleeps; with the file queues below, 2 threads' median wall
+ * 4.20 -> 3.97 s. */
 #define MS_MEMO_GATE_WAYS 2u
 #define MS_MEMO_GATE_SLOTS 65536u
 /* --threads: the reader's cache of endpoint hashes (2^bits entries of 32
