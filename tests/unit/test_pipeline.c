@@ -436,7 +436,8 @@ static void test_timeout_unknown(void **state)
  * still have packets queued: a flow those packets open must neither time
  * out nor end a wait before that due (a clock told later ends it at the
  * same frame as one thread would). At its last packet + the shorter window
- * + 1 it does end: the bound is not vacuous. Both windows the shorter.
+ * + 1 it does end: the bound is not vacuous. Each window in turn the
+ * shorter.
  * (A one-thread pipeline's frames: the same expiry as a worker's.) */
 static void test_worker_due_bounds_later_flows(void **state)
 {
