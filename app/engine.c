@@ -440,9 +440,8 @@ static void tell_time(struct ms_engine *e, unsigned except)
     }
 }
 
-/* ms_workq_max_len: a quarter of the ring, less a header and alignment. */
 _Static_assert((MS_WORKER_QUEUE_MIN & (MS_WORKER_QUEUE_MIN - 1)) == 0 &&
-                   MS_WORKER_QUEUE_MIN / 4 - sizeof(struct ms_work_item) - 8 >=
+                   MS_WORKQ_MAX_LEN(MS_WORKER_QUEUE_MIN) >=
                        MS_SNAPLEN_MAX + sizeof(struct ms_link_addrs),
                "any worker's queue takes a whole frame and a datagram's 802.11 addresses");
 static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int linktype,
@@ -546,7 +545,7 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
     if (!e->reader || !e->memo || !e->eps)
         goto fail;
     ms_pipeline_share_memo(e->reader, e->memo, NULL, NULL, NULL); /* for its counter */
-    size_t qbytes = (live ? MS_WORKER_QUEUES_BYTES_LIVE : MS_WORKER_QUEUES_BYTES_FILES) / e->n;
+    size_t qbytes = live ? MS_WORKER_QUEUES_BYTES_LIVE / e->n : MS_WORKER_QUEUE_MIN;
     if (qbytes < MS_WORKER_QUEUE_MIN)
         qbytes = MS_WORKER_QUEUE_MIN;
     for (unsigned i = 0; i < e->n; i++) {

@@ -12,7 +12,7 @@
 #include "../common/limits.h"
 
 #define HDR sizeof(struct ms_work_item)
-#define ALIGN 8u
+#define ALIGN MS_WORKQ_ALIGN
 
 /* The producer's and the consumer's fields on cache lines of their own
  * (the padding is the point: no line bounces between the two threads). */
@@ -80,7 +80,7 @@ void ms_workq_free(struct ms_workq *q)
 
 size_t ms_workq_max_len(const struct ms_workq *q)
 {
-    return q->cap / 4 - HDR - ALIGN;
+    return MS_WORKQ_MAX_LEN(q->cap);
 }
 
 static void wake(struct ms_workq *q, pthread_cond_t *cv)

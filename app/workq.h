@@ -34,7 +34,9 @@ struct ms_workq;
  * KiB); an item may take up to a quarter of it. NULL when out of memory. */
 struct ms_workq *ms_workq_new(size_t cap);
 void ms_workq_free(struct ms_workq *q);
-/* The largest len an item may have. */
+/* The largest len an item may have: of a ring of cap bytes, and of q's. */
+#define MS_WORKQ_ALIGN 8u
+#define MS_WORKQ_MAX_LEN(cap) ((cap) / 4 - sizeof(struct ms_work_item) - MS_WORKQ_ALIGN)
 size_t ms_workq_max_len(const struct ms_workq *q);
 
 /* Producer: room for an item of len bytes (len <= ms_workq_max_len); waits

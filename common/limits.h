@@ -283,18 +283,16 @@ static inline struct ms_limits ms_limits_default(void)
 /* --threads (app/engine.c, app/workq.c, README "Threads"). */
 /* Worker threads at most (--threads N, or auto: the cores). */
 #define MS_THREADS_MAX 64
-/* The workers' queues of packets from the reader, all together: bytes,
- * shared out (a power of two each, rounded down, at least the minimum,
- * so that a frame of MS_SNAPLEN_MAX fits in a quarter). Live, a packet
- * that does not fit is dropped and counted: room for bursts. Reading
- * files (where it comes to the minimum, 2 MiB a worker, from 2 threads
- * on), the reader waits for room, and a longer queue only lets one worker
- * run further ahead of another (a memo wait, MS_MEMO_GATE_SLOTS, lasts
- * that long) for more memory: 4 -> 2 MiB a worker at 2 threads took peak
- * RSS on mail-full 62 -> 58 MiB; medians of 5 runs 3.87 s against 3.70 s
- * with 4 MiB, within this VM's noise. */
+/* The workers' queues of packets from the reader. Live, a packet that
+ * does not fit is dropped and counted: the bytes below shared out, room
+ * for bursts (a power of two each, rounded down, at least the minimum).
+ * Reading files, the reader waits for room, and each queue is the minimum,
+ * which a frame of MS_SNAPLEN_MAX fits in a quarter of: a longer one only
+ * lets one worker run further ahead of another (a memo wait,
+ * MS_MEMO_GATE_SLOTS, lasts that long) for more memory: 4 -> 2 MiB a
+ * worker at 2 threads took peak RSS on mail-full 62 -> 58 MiB; medians of
+ * 5 runs 3.87 s against 3.70 s with 4 MiB, within this VM's noise. */
 #define MS_WORKER_QUEUES_BYTES_LIVE ((size_t)8 << 20)
-#define MS_WORKER_QUEUES_BYTES_FILES ((size_t)4 << 20)
 #define MS_WORKER_QUEUE_MIN ((size_t)2 << 20)
 /* JSON writers of the output (output/output.c): one per thread that may
  * render at once, the workers and the reader. */
