@@ -522,7 +522,7 @@ static void start_dissector(struct ms_app_session *a, const struct ms_dissector 
                            "out of memory: no message of this flow is extracted");
         }
     } else {
-        a->sink.tap = &c->tap; /* no --extract: there for its sha256 */
+        a->sink.tap = NULL; /* no --extract */
     }
     a->dst = d->create(c->lim, &a->sink);
     if (!a->dst) {

@@ -54,7 +54,6 @@ struct ms_app_ctx {
     struct ms_msg_tap tap;                /* --extract; msg_begin NULL: none */
     struct ms_evidence *evidence;         /* --evidence; NULL: off */
     struct ms_tls_memo *tls_memo;         /* servers that offered STARTTLS (stripping) */
-    struct evp_md_st *sha256;             /* the sinks' (ms_sink.sha256); may be NULL */
     /* --threads: called before each use of a shared tls_memo for server
      * srv (NULL: one thread), and as a session of flow f starts (+1),
      * after it ended (-1), and round a swap of its server (-1, +1):

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "../common/alloc.h"
-#include "../common/sha256.h"
 
 #include "../capture/decode.h"
 #include "../capture/defrag.h"
@@ -683,9 +682,6 @@ static struct ms_pipeline *pipeline_new(const struct ms_limits *lim, struct ms_o
     pl->app.budget = &pl->tcp.budget;
     pl->app.cls = NULL; /* built at its first use (ms_app_classifier) */
     pl->app.tls_memo = ms_tls_memo_new(reader ? 1 : MS_TLS_MEMO_MAX);
-    /* NULL (OpenSSL could not) only costs a lookup per hash. */
-    pl->app.sha256 = reader ? NULL : ms_sha256_alg_new();
-    pl->app.tap.sha256 = pl->app.sha256;
     pl->flows = ms_flow_table_new(reader ? 1 : lim->max_flows, lim->flow_timeout_us,
                                   reader ? 1 : lim->closed_flows_max, on_flow_end, pl);
     pl->app.flows = pl->flows;
@@ -728,7 +724,6 @@ void ms_pipeline_set_offline(struct ms_pipeline *pl, bool offline)
 void ms_pipeline_set_tap(struct ms_pipeline *pl, const struct ms_msg_tap *tap)
 {
     pl->app.tap = *tap;
-    pl->app.tap.sha256 = pl->app.sha256;
 }
 
 void ms_pipeline_set_evidence(struct ms_pipeline *pl, struct ms_evidence *ev)
@@ -939,7 +934,6 @@ void ms_pipeline_free(struct ms_pipeline *pl)
         return;
     ms_flow_table_free(pl->flows);
     ms_classifier_free(pl->app.cls);
-    ms_sha256_alg_free(pl->app.sha256);
     if (!pl->memo_shared)
         ms_tls_memo_free(pl->app.tls_memo); /* after the flows: their ends use it */
     ms_defrag_free(pl->defrag);

@@ -178,7 +178,6 @@ struct ms_event {
 };
 
 struct ms_msg_tap;
-struct evp_md_st; /* OpenSSL's EVP_MD: common/sha256.h */
 
 /* Where a dissector sends events. The pipeline adds the flow and timestamp.
  * tap, when set, also receives message content (for --extract); dissectors
@@ -210,10 +209,6 @@ struct ms_msg_tap {
     uint64_t flow_id; /* set by the pipeline for each flow: names files */
     uint64_t *msgs;   /* the flow's messages begun so far (the pipeline's,
                        * per flow; the tap counts them): names files */
-    /* SHA-256 looked up once per pipeline (ms_sha256_alg_new) for the
-     * messages' hashes, NULL: at each. Without --extract the sink's tap is
-     * there for this alone (msg_begin NULL). */
-    const struct evp_md_st *sha256;
 };
 
 static inline struct ms_bytes ms_bytes_of(const void *p, size_t len)

@@ -166,7 +166,6 @@ struct ms_mime {
     uint64_t parsed; /* bytes given to the parser, <= max_message */
     struct ms_sha256 sha;
     uint8_t sha256[MS_SHA256_LEN];
-    const struct evp_md_st *sha_alg; /* the sink's, for the attachments too */
 
     struct ms_linebuf lb;
     bool held_cr; /* a fragment ended in CR: maybe half of CRLF */
@@ -475,10 +474,7 @@ static void leaf_open(struct ms_mime *m)
     a->content_type = e->ctype.len > 0 ? keep(m, ct.p, ct.len) : ct;
     if (m->rc != MS_OK)
         return;
-    if (ms_sha256_init_alg(&l->sha, m->sha_alg) != MS_OK) {
-        nomem(m);
-        return;
-    }
+    ms_sha256_init(&l->sha);
     l->tracked = true;
     l->att = m->n_att++;
     if (m->tap_msg && m->tap->att_begin)
@@ -931,12 +927,11 @@ struct ms_mime *ms_mime_new(const struct ms_limits *lim, const struct ms_sink *s
     m->lim = *lim;
     depth = lim->mime_max_depth ? lim->mime_max_depth : 1;
     m->stack = ms_calloc(depth, sizeof(*m->stack));
-    m->sha_alg = sink && sink->tap ? sink->tap->sha256 : NULL;
-    if (!m->stack || ms_sha256_init_alg(&m->sha, m->sha_alg) != MS_OK) {
-        ms_free(m->stack);
+    if (!m->stack) {
         ms_free(m);
         return NULL;
     }
+    ms_sha256_init(&m->sha);
     for (size_t i = 0; i < depth; i++)
         ms_buf_init(&m->stack[i].boundary, lim->mime_max_boundary);
     /* Whole header lines up to the cap come in one piece, and a boundary

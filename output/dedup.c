@@ -79,13 +79,12 @@ static void put_bytes(struct ms_sha256 *h, struct ms_bytes b)
 
 /* The digest of what makes two alerts the same: server, protocol,
  * mechanism (its own signature), user, secret, outcome. */
-static bool digest(const struct ms_dedup *d, const struct ms_flow_meta *m,
+static void digest(const struct ms_dedup *d, const struct ms_flow_meta *m,
                    const struct ms_event *ev, uint8_t out[DIGEST_LEN])
 {
     const struct ms_ev_credential *c = &ev->u.cred;
     struct ms_sha256 h;
-    if (ms_sha256_init(&h) != MS_OK)
-        return false;
+    ms_sha256_init(&h);
     ms_sha256_update(&h, d->key, sizeof(d->key));
     uint8_t v = m->ip_version;
     put(&h, &v, 1);
@@ -105,7 +104,6 @@ static bool digest(const struct ms_dedup *d, const struct ms_flow_meta *m,
     uint8_t full[MS_SHA256_LEN];
     ms_sha256_final(&h, full);
     memcpy(out, full, DIGEST_LEN);
-    return true;
 }
 
 static size_t bucket_of(const struct ms_dedup *d, const uint8_t dg[DIGEST_LEN])
@@ -146,8 +144,7 @@ bool ms_dedup_check(struct ms_dedup *d, const struct ms_flow_meta *m, const stru
     if (ev->kind != MS_EV_CREDENTIAL)
         return true;
     uint8_t dg[DIGEST_LEN];
-    if (!digest(d, m, ev, dg))
-        return true;
+    digest(d, m, ev, dg);
     uint64_t now = m->ts_us;
     size_t b = bucket_of(d, dg);
     struct entry *e = d->buckets[b];
