@@ -72,7 +72,7 @@ test-san-clang: deps-clang
 BUILD_TSAN ?= build-tsan
 test-tsan: deps-clang
 	CC=clang cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DMS_TSAN=ON -DMS_TESTS=ON
-	cmake --build $(BUILD_TSAN) -j$(JOBS) --target mailspill
+	cmake --build $(BUILD_TSAN) -j$(JOBS) --target mailspill test_workq
 	cd $(BUILD_TSAN) && TSAN_OPTIONS=exitcode=66 ctest --output-on-failure -j$(JOBS) -L threads
 
 check-src:

@@ -52,7 +52,9 @@ const struct ms_work_item *ms_workq_front(struct ms_workq *q);
 /* Done with the front item: its room is the producer's again. */
 void ms_workq_release(struct ms_workq *q);
 
-/* Any thread: every committed item has been released. */
+/* Any thread: every committed item has been released, as published (the
+ * consumer publishes its releases every so many bytes, and at once when
+ * it released the last item it saw). */
 bool ms_workq_drained(const struct ms_workq *q);
 
 #endif
