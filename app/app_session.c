@@ -81,6 +81,7 @@ struct ms_app_session {
     struct ms_flow *flow;
     enum app_state state;
     struct ms_classify_flow *cf;
+    enum ms_app said; /* nDPI's first verdict: it is not asked again */
     unsigned payload_pkts;
     struct ms_buf log; /* records: see log_record */
     bool log_full;     /* the log hit its cap: no verdict in time */
@@ -328,6 +329,27 @@ static void stop_classifying(struct ms_app_session *a)
 static bool tls_record_first(const struct ms_buf *b)
 {
     return b->len >= 3 && b->p[0] == 0x16 && b->p[1] == 0x03 && b->p[2] <= 0x04;
+}
+
+/* A flow's first payload packet is a TLS ClientHello (a handshake record,
+ * RFC 8446 5.1, whose first message is of type 1): nDPI's verdict would be
+ * TLS, named by port as its ndpi_tls_refine_master_protocol names it,
+ * so that verdict is taken without asking: nDPI parses the whole hello
+ * for its JA3 fingerprints first, ~115k instructions a flow (a short mail
+ * session's whole dissection is less). MS_APP_UNKNOWN: not such a packet. */
+static enum ms_app tls_hello_verdict(const struct ms_app_session *a, const struct ms_pkt *p)
+{
+    const uint8_t *b = p->payload;
+    if (a->cf || p->payload_len < 6 || b[0] != 0x16 || b[1] != 0x03 || b[2] > 0x04 || b[5] != 0x01)
+        return MS_APP_UNKNOWN;
+    uint16_t sp = p->sport, dp = p->dport;
+    if (sp == 465 || dp == 465 || sp == 587 || dp == 587)
+        return MS_APP_SMTPS;
+    if (sp == 993 || dp == 993)
+        return MS_APP_IMAPS;
+    if (sp == 995 || dp == 995)
+        return MS_APP_POP3S;
+    return MS_APP_ENCRYPTED;
 }
 
 /* Implicit TLS (README, session events): nDPI names IMAPS, POP3S or
@@ -959,11 +981,27 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
         a->now = *m; /* before any byte: the flow's first packet */
     /* nDPI state is allocated at the first payload packet: a handshake
      * alone (a SYN flood) never pays for it. */
-    if (a->state != ST_CLASSIFYING || (!a->cf && p->payload_len == 0))
+    if (a->state != ST_CLASSIFYING || (!a->cf && !a->said && p->payload_len == 0))
         return;
+    if (a->said != MS_APP_UNKNOWN) {
+        /* nDPI keeps a protocol once it found one (it was only refining
+         * it: a TLS flow's certificate, the costliest part of nDPI here);
+         * what is left to wait for is the probes, on both sides' bytes. */
+        if (p->payload_len > 0)
+            a->payload_pkts++;
+        decide(a, a->said, false);
+        return;
+    }
     if (probe_first(a, p)) {
         a->c->held = (struct ms_app_held){ a, p->l3, p->l3_len };
         a->payload_pkts++;
+        return;
+    }
+    enum ms_app hello = tls_hello_verdict(a, p);
+    if (hello != MS_APP_UNKNOWN) {
+        a->said = hello;
+        a->payload_pkts++;
+        decide(a, hello, false);
         return;
     }
     struct ms_classifier *cls = ms_app_classifier(a->c);
@@ -976,8 +1014,10 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
     }
     if (p->payload_len > 0)
         a->payload_pkts++;
-    if (v != MS_APP_UNKNOWN)
+    if (v != MS_APP_UNKNOWN) {
+        a->said = v;
         decide(a, v, false);
+    }
 }
 
 bool ms_app_session_ignored(const struct ms_app_session *a)
@@ -997,10 +1037,12 @@ void ms_app_session_packet_done(struct ms_app_session *a)
         struct ms_classifier *cls = ms_app_classifier(a->c);
         enum ms_app v = cls ? ms_classify_packet(cls, &a->cf, held.l3, held.l3_len, a->last.ts_us)
                             : MS_APP_UNKNOWN;
-        if (!a->cf)
+        if (!a->cf) {
             drop_flow(a, "classification state could not be allocated");
-        else if (v != MS_APP_UNKNOWN)
+        } else if (v != MS_APP_UNKNOWN) {
+            a->said = v;
             decide(a, v, false);
+        }
     }
     if (a->state == ST_CLASSIFYING) {
         /* nDPI gives up after so many packets; the probes not while bytes
@@ -1008,7 +1050,10 @@ void ms_app_session_packet_done(struct ms_app_session *a)
          * the server's replies before the client's SYN), since they have
          * not seen them yet. The wait window bounds that. */
         bool final = a->payload_pkts >= a->c->lim->classify_pkts && !a->flow->tcp.waiting;
-        decide(a, final ? ms_classify_giveup(a->c->cls, a->cf) : MS_APP_UNKNOWN, final);
+        enum ms_app v = MS_APP_UNKNOWN;
+        if (final) /* what nDPI said stands (tls_hello_verdict's too) */
+            v = a->said != MS_APP_UNKNOWN ? a->said : ms_classify_giveup(a->c->cls, a->cf);
+        decide(a, v, final);
     }
     account(a);
 }
@@ -1055,7 +1100,7 @@ void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
     /* A flow that never carried a byte (a half-open connection, a scan)
      * is not "other": it was nothing. */
     if (a->state == ST_CLASSIFYING && (a->payload_pkts > 0 || a->log.len > 0))
-        decide(a, ms_classify_giveup(c->cls, a->cf), true);
+        decide(a, a->said != MS_APP_UNKNOWN ? a->said : ms_classify_giveup(c->cls, a->cf), true);
     /* What only the end completes (a login whose reply never came)
      * carries the flow's last packet, not whatever packet triggered the
      * sweep (a timeout, the end of input). */

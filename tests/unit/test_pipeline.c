@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../../app/pipeline.h"
+#include "../../capture/classify.h"
 #include "../../capture/wpa.h"
 #include "../../output/sink.h"
 
@@ -40,9 +41,8 @@ static uint16_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
 
 /* Ethernet + IPv4 + TCP (correct checksums unless bad_csum). */
 static size_t frame(uint8_t *buf, struct ep s, struct ep d, uint8_t flags, uint32_t seq,
-                    uint32_t ack, const char *payload, bool bad_csum)
+                    uint32_t ack, const uint8_t *payload, size_t plen, bool bad_csum)
 {
-    size_t plen = payload ? strlen(payload) : 0;
     memset(buf, 0, 14 + 40);
     buf[12] = 0x08;
     uint8_t *ip = buf + 14;
@@ -102,18 +102,26 @@ struct conn {
     uint64_t ts;
 };
 
-/* The next segment of k, its TCP checksum wrong when bad_csum. */
-static void put_csum(struct conn *k, bool from_client, uint8_t flags, const char *data,
-                     bool bad_csum)
+/* The next segment of k (len bytes of data), its TCP checksum wrong when
+ * bad_csum. */
+static void put_raw(struct conn *k, bool from_client, uint8_t flags, const uint8_t *data,
+                    size_t len, bool bad_csum)
 {
     uint8_t buf[2048];
+    assert_true(len <= sizeof(buf) - 54);
     struct ep a = from_client ? k->c : k->s, b = from_client ? k->s : k->c;
     uint32_t *seq = from_client ? &k->cseq : &k->sseq;
     uint32_t ack = from_client ? k->sseq : k->cseq;
-    size_t n = frame(buf, a, b, flags, *seq, ack, data, bad_csum);
+    size_t n = frame(buf, a, b, flags, *seq, ack, data, len, bad_csum);
     ms_pipeline_frame(k->pl, DLT_EN10MB, k->ts, buf, n);
     k->ts += 1000;
-    *seq += (uint32_t)(data ? strlen(data) : 0) + ((flags & (F_SYN | F_FIN)) ? 1 : 0);
+    *seq += (uint32_t)len + ((flags & (F_SYN | F_FIN)) ? 1 : 0);
+}
+
+static void put_csum(struct conn *k, bool from_client, uint8_t flags, const char *data,
+                     bool bad_csum)
+{
+    put_raw(k, from_client, flags, (const uint8_t *)data, data ? strlen(data) : 0, bad_csum);
 }
 
 static void put(struct conn *k, bool from_client, uint8_t flags, const char *data)
@@ -622,6 +630,79 @@ static void test_evict_spares_session(void **state)
  * login is whole; at max+1 the server's packet is cut: the dissector is
  * told of a gap (credential incomplete, stream anomaly) instead of
  * reading the next reply as if it followed the replayed bytes. */
+/* A minimal TLS 1.2 ClientHello: one cipher suite, no extensions. */
+static size_t client_hello(uint8_t *b)
+{
+    static const uint8_t head[] = { 0x16, 0x03, 0x01, 0x00, 0x2d,         /* record, 45 bytes */
+                                    0x01, 0x00, 0x00, 0x29, 0x03, 0x03 }; /* hello, 41 */
+    size_t n = sizeof(head);
+    memcpy(b, head, n);
+    for (int i = 0; i < 32; i++) /* random */
+        b[n++] = (uint8_t)(i * 37 + 1);
+    static const uint8_t tail[] = { 0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00 };
+    memcpy(b + n, tail, sizeof(tail));
+    return n + sizeof(tail);
+}
+
+/* A ClientHello opening a flow gets nDPI's verdict without nDPI's JA3
+ * parse (app_session.c, tls_hello_verdict): the verdict it takes is
+ * nDPI's own for that packet on each port (asked here, so a change of
+ * nDPI shows), and the flow comes out as nDPI's verdict made it: an
+ * implicit-TLS session event of the mail protocol named, or nothing. */
+static void test_tls_hello_verdict_as_ndpi(void **state)
+{
+    (void)state;
+    static const struct {
+        uint16_t port;
+        const char *proto; /* the session event's app_proto; NULL: none */
+    } cases[] = { { 443, NULL },   { 465, "smtp" }, { 587, "smtp" },
+                  { 993, "imap" }, { 995, "pop3" }, { 8443, NULL } };
+    struct ms_classifier *cls = ms_classifier_new();
+    assert_non_null(cls);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t hello[128], buf[256];
+        size_t hl = client_hello(hello);
+        struct ep c = { { 10, 9, 0, 5 }, 40000 }, s = { { 10, 9, 0, 1 }, cases[i].port };
+        size_t n = frame(buf, c, s, F_ACK | F_PSH, 1001, 5000001, hello, hl, false);
+        struct ms_classify_flow *cf = NULL;
+        enum ms_app v = ms_classify_packet(cls, &cf, buf + 14, n - 14, 1);
+        ms_classify_flow_free(cf);
+        enum ms_app want = cases[i].port == 995   ? MS_APP_POP3S
+                           : cases[i].port == 993 ? MS_APP_IMAPS
+                           : cases[i].proto       ? MS_APP_SMTPS
+                                                  : MS_APP_ENCRYPTED;
+        if (v != want)
+            fail_msg("port %u: nDPI says %d, tls_hello_verdict %d", cases[i].port, v, want);
+
+        struct ms_limits lim = ms_limits_default();
+        struct run r;
+        start(&r, &lim);
+        struct conn k = conn(r.pl, 5, 40000, cases[i].port);
+        handshake(&k);
+        put_raw(&k, true, F_ACK | F_PSH, hello, hl, false);
+        static const uint8_t server_hello[] = {
+            0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00
+        };
+        put_raw(&k, false, F_ACK | F_PSH, server_hello, sizeof(server_hello), false);
+        put(&k, true, F_ACK, NULL);
+        close_both(&k);
+        finish(&r);
+        struct json_object *st = nth(&r, "stats", 0);
+        assert_int_equal(num(st, "stats.app_layer.flow.encrypted"), 1);
+        assert_int_equal(num(st, "stats.app_layer.flow.other"), 0);
+        struct json_object *se = nth(&r, "session", 0);
+        if (cases[i].proto) {
+            assert_non_null(se);
+            assert_string_equal(str(se, "app_proto"), cases[i].proto);
+            assert_string_equal(str(se, "session.tls"), "implicit");
+        } else {
+            assert_null(se);
+        }
+        done(&r);
+    }
+    ms_classifier_free(cls);
+}
+
 static void test_classify_log_overflow(void **state)
 {
     (void)state;
@@ -766,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_bad_checksum_not_summed_when_ignored),
         cmocka_unit_test(test_evict_spares_session),
         cmocka_unit_test(test_classify_log_overflow),
+        cmocka_unit_test(test_tls_hello_verdict_as_ndpi),
         cmocka_unit_test(test_wifi_protected_management),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
