@@ -1,11 +1,13 @@
 /* Community ID v1, following the spec's reference implementations
  * (community-id.py in corelight/community-id-spec, corelight/pycommunityid)
  * byte for byte, since any deviation silently breaks joins with other tools. */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA1_*: see ms_community_id_v1 */
 #include "community_id.h"
 
 #include <stdbool.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 enum {
     CID_PROTO_ICMP = 1,
@@ -66,32 +68,13 @@ static void put16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
-struct evp_md_st *ms_community_id_md_new(void)
-{
-    return EVP_MD_fetch(NULL, "SHA1", NULL);
-}
-
-void ms_community_id_md_free(struct evp_md_st *sha1)
-{
-    EVP_MD_free(sha1);
-}
-
 enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *saddr,
                               const uint8_t *daddr, uint8_t proto, uint16_t sport, uint16_t dport,
                               char *out, size_t outlen)
 {
-    return ms_community_id_v1_md(NULL, seed, ip_version, saddr, daddr, proto, sport, dport, out,
-                                 outlen);
-}
-
-enum ms_rc ms_community_id_v1_md(const struct evp_md_st *sha1, uint16_t seed, uint8_t ip_version,
-                                 const uint8_t *saddr, const uint8_t *daddr, uint8_t proto,
-                                 uint16_t sport, uint16_t dport, char *out, size_t outlen)
-{
     uint8_t in[CID_INPUT_MAX];
-    uint8_t md[EVP_MAX_MD_SIZE];
+    uint8_t md[SHA_DIGEST_LENGTH];
     unsigned char b64[CID_B64_LEN + 1]; /* EVP_EncodeBlock NUL-terminates */
-    unsigned int mdlen = 0;
     size_t alen, n = 0;
     bool has_ports = true, one_way = false;
     int cmp;
@@ -158,10 +141,15 @@ enum ms_rc ms_community_id_v1_md(const struct evp_md_st *sha1, uint16_t seed, ui
         n += 2;
     }
 
-    if (EVP_Digest(in, n, md, &mdlen, sha1 ? sha1 : EVP_sha1(), NULL) != 1 || mdlen != CID_SHA1_LEN)
-        return MS_ERR_NOMEM; /* only a failed context allocation gets here */
+    /* The low-level functions (see common/sha256.c): EVP_Digest made two
+     * allocations a record, and OpenSSL 3's SHA1() fetches the algorithm
+     * by name at each call. */
+    SHA_CTX c;
+    SHA1_Init(&c);
+    SHA1_Update(&c, in, n);
+    SHA1_Final(md, &c);
     if (EVP_EncodeBlock(b64, md, CID_SHA1_LEN) != CID_B64_LEN)
-        return MS_ERR_NOMEM;
+        return MS_ERR_ARG; /* cannot be: 20 bytes always make 28 */
 
     out[0] = '1';
     out[1] = ':';

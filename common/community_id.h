@@ -23,23 +23,9 @@
  * The seed is 0 unless the operator set one in Suricata/Zeek to match.
  *
  * MS_ERR_ARG on a NULL pointer or an ip_version other than 4 or 6;
- * MS_ERR_LIMIT if outlen < 31 (out then holds "" when outlen > 0);
- * MS_ERR_NOMEM if OpenSSL cannot allocate its digest context. */
+ * MS_ERR_LIMIT if outlen < 31 (out then holds "" when outlen > 0). */
 enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *saddr,
                               const uint8_t *daddr, uint8_t proto, uint16_t sport, uint16_t dport,
                               char *out, size_t outlen);
-
-struct evp_md_st; /* OpenSSL's EVP_MD */
-
-/* The same with SHA-1 looked up once by the caller (ms_community_id_md_new):
- * OpenSSL 3 otherwise fetches the algorithm on every call, which costs more
- * than the hash. sha1 NULL: looked up per call. The digest is only read, but
- * each writer keeps its own so that no state is shared between threads. */
-enum ms_rc ms_community_id_v1_md(const struct evp_md_st *sha1, uint16_t seed, uint8_t ip_version,
-                                 const uint8_t *saddr, const uint8_t *daddr, uint8_t proto,
-                                 uint16_t sport, uint16_t dport, char *out, size_t outlen);
-/* NULL when OpenSSL cannot (the _md call then looks it up per call). */
-struct evp_md_st *ms_community_id_md_new(void);
-void ms_community_id_md_free(struct evp_md_st *sha1); /* NULL is a no-op */
 
 #endif

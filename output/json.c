@@ -460,24 +460,33 @@ static const char *community_id(struct ms_jw *w, const struct ms_flow_meta *m)
 {
     if (!m->src_addr || !m->dest_addr)
         return NULL;
-    uint8_t key[sizeof(w->cid[0].key)] = { m->ip_version };
+    /* The memo's key is the tuple in one order whichever way the event
+     * goes (the id is the same both ways): a flow's alerts and its
+     * server's messages share one entry. */
     size_t alen = m->ip_version == 6 ? 16 : 4;
-    memcpy(key + 1, m->src_addr, alen);
-    memcpy(key + 1 + alen, m->dest_addr, alen);
-    key[1 + 2 * alen] = (uint8_t)(m->src_port >> 8);
-    key[2 + 2 * alen] = (uint8_t)m->src_port;
-    key[3 + 2 * alen] = (uint8_t)(m->dest_port >> 8);
-    key[4 + 2 * alen] = (uint8_t)m->dest_port;
-    unsigned h = (unsigned)(m->src_port ^ m->dest_port ^ key[alen] ^ key[2 * alen]);
+    const uint8_t *a = m->src_addr, *b = m->dest_addr;
+    uint16_t ap = m->src_port, bp = m->dest_port;
+    int cmp = memcmp(a, b, alen);
+    if (cmp > 0 || (cmp == 0 && ap > bp)) {
+        a = m->dest_addr;
+        b = m->src_addr;
+        ap = m->dest_port;
+        bp = m->src_port;
+    }
+    uint8_t key[sizeof(w->cid[0].key)] = { m->ip_version };
+    memcpy(key + 1, a, alen);
+    memcpy(key + 1 + alen, b, alen);
+    key[1 + 2 * alen] = (uint8_t)(ap >> 8);
+    key[2 + 2 * alen] = (uint8_t)ap;
+    key[3 + 2 * alen] = (uint8_t)(bp >> 8);
+    key[4 + 2 * alen] = (uint8_t)bp;
+    unsigned h = (unsigned)(ap ^ bp ^ key[alen] ^ key[2 * alen]);
     h = (h ^ (h >> 6)) & (MS_JSON_CID_MEMO - 1);
     if (w->cid[h].ok && memcmp(key, w->cid[h].key, sizeof(key)) == 0)
         return w->cid[h].cid;
     w->cid[h].ok = false;
-    if (!w->cid_sha1)
-        w->cid_sha1 = ms_community_id_md_new();
-    if (ms_community_id_v1_md(w->cid_sha1, 0, m->ip_version, m->src_addr, m->dest_addr, 6,
-                              m->src_port, m->dest_port, w->cid[h].cid,
-                              sizeof(w->cid[h].cid)) != MS_OK)
+    if (ms_community_id_v1(0, m->ip_version, m->src_addr, m->dest_addr, 6, m->src_port,
+                           m->dest_port, w->cid[h].cid, sizeof(w->cid[h].cid)) != MS_OK)
         return NULL;
     memcpy(w->cid[h].key, key, sizeof(key));
     w->cid[h].ok = true;

@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include "../common/community_id.h"
 #include "../common/utf8.h"
 
 void ms_jw_init(struct ms_jw *w)
@@ -29,8 +28,6 @@ void ms_jw_free(struct ms_jw *w)
 {
     ms_buf_free(&w->b);
     ms_buf_free(&w->scratch);
-    ms_community_id_md_free(w->cid_sha1);
-    w->cid_sha1 = NULL;
 }
 
 void ms_jw_reset(struct ms_jw *w)

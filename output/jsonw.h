@@ -16,8 +16,6 @@
 #include "../common/limits.h"
 #include "../common/rc.h"
 
-struct evp_md_st; /* OpenSSL's EVP_MD */
-
 struct ms_jw {
     struct ms_buf b;
     struct ms_buf scratch;            /* a value built before it is written (a mask) */
@@ -26,13 +24,13 @@ struct ms_jw {
     bool more[MS_JSON_DEPTH_MAX + 1]; /* the container at a depth has a member */
     /* output/json.c's memo of recent flows' community_id (a SHA-1 per
      * record otherwise; the records of a flow come close together), by a
-     * hash of the tuple, and of the last second's timestamp text. */
+     * hash of the tuple in one order, and of the last second's timestamp
+     * text. */
     struct {
         bool ok;
         uint8_t key[2 * 16 + 5];
         char cid[32];
     } cid[MS_JSON_CID_MEMO];
-    struct evp_md_st *cid_sha1; /* SHA-1 for community_id, fetched at first use */
     struct {
         bool ok;
         uint64_t secs;

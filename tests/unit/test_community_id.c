@@ -167,31 +167,6 @@ static void test_baseline_vectors(void **state)
     }
 }
 
-/* The digest fetched once gives the spec's answers too, both ways round,
- * and a NULL one falls back to a lookup per call. */
-static void test_fetched_digest(void **state)
-{
-    struct evp_md_st *sha1 = ms_community_id_md_new();
-    assert_non_null(sha1);
-    for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
-        const struct vec *v = &vecs[i];
-        uint8_t s[16], d[16];
-        char out[MS_COMMUNITY_ID_LEN], slow[MS_COMMUNITY_ID_LEN];
-        uint8_t ipv = parse(v, s, d);
-
-        assert_int_equal(ms_community_id_v1_md(sha1, v->seed, ipv, s, d, v->proto, v->sport,
-                                               v->dport, out, sizeof out),
-                         MS_OK);
-        assert_string_equal(out, v->want);
-        assert_int_equal(ms_community_id_v1_md(NULL, v->seed, ipv, s, d, v->proto, v->sport,
-                                               v->dport, slow, sizeof slow),
-                         MS_OK);
-        assert_string_equal(slow, v->want);
-    }
-    ms_community_id_md_free(sha1);
-    ms_community_id_md_free(NULL);
-}
-
 /* The baselines hold both directions of each two-way flow; this also checks
  * that swapping the arguments of every TCP/UDP/SCTP vector changes nothing,
  * including the equal-address case where only the ports decide. */
@@ -271,7 +246,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_baseline_vectors),
-        cmocka_unit_test(test_fetched_digest),
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_icmp_one_way_keeps_direction),
         cmocka_unit_test(test_output_bound),
