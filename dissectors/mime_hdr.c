@@ -647,22 +647,29 @@ enum ms_rc ms_mime_hdr_param(const uint8_t *p, size_t n, const char *name, unsig
     enum ms_rc rc;
 
     ms_buf_init(&raw, n);
+    bool as_is = false; /* the plain value, nothing to undo: used in place */
     if (have_ext) {
         extended = true;
         rc = ext_value(&ext1, true, &cs, &cslen, &raw);
     } else if (have_seg0) {
         rc = seg_join(segs, nseg, &cs, &cslen, &extended, &raw);
-    } else {
+    } else if (plain.quoted && memchr(plain.val, '\\', plain.vlen)) {
         rc = unquote(&plain, &raw);
+    } else {
+        /* The usual boundary, charset or name: no copy, no allocation. */
+        as_is = true;
+        rc = MS_OK;
     }
+    const uint8_t *rv = as_is ? plain.val : raw.p;
+    size_t rl = as_is ? plain.vlen : raw.len;
     if (rc == MS_OK) {
         if (!(flags & MS_MIME_PARAM_TEXT))
-            rc = put(out, raw.p, raw.len);
+            rc = put(out, rv, rl);
         else if (!extended)
-            rc = ms_mime_hdr_decode(raw.p, raw.len, out); /* '"=?utf-8?...?="' */
+            rc = ms_mime_hdr_decode(rv, rl, out); /* '"=?utf-8?...?="' */
         else if (!cs || cslen == 0 ||
-                 (rc = ms_mime_hdr_to_utf8(cs, cslen, raw.p, raw.len, out)) == MS_ERR_PROTO)
-            rc = ms_mime_hdr_utf8(raw.p, raw.len, out); /* no charset, or an unknown one */
+                 (rc = ms_mime_hdr_to_utf8(cs, cslen, rv, rl, out)) == MS_ERR_PROTO)
+            rc = ms_mime_hdr_utf8(rv, rl, out); /* no charset, or an unknown one */
     }
     ms_buf_free(&raw);
     if (rc == MS_OK && lost_segs)

@@ -1969,6 +1969,9 @@ static void test_hdr_params(void **state)
                 "\xc3\xa9=E9");
     check_param("attachment; filename*=bogus-cs''%41", "filename", T, "A");
     check_param("attachment; filename*99999999999=x", "filename", T, NULL);
+    /* Quoted text, used in place or unescaped first, then decoded. */
+    check_param("attachment; filename=\"=?utf-8?q?caf=C3=A9?=\"", "filename", T, "caf\xc3\xa9");
+    check_param("attachment; filename=\"a\\\\b \\\"c\\\"\"", "filename", T, "a\\b \"c\"");
 }
 
 static void check_addrs(const char *list, const char *const *want, size_t n)
