@@ -81,7 +81,7 @@ struct ms_app_session {
     struct ms_flow *flow;
     enum app_state state;
     struct ms_classify_flow *cf;
-    enum ms_app said; /* nDPI's first verdict: it is not asked again */
+    enum ms_app said; /* MS_APP_OTHER once nDPI said so: not asked again */
     unsigned payload_pkts;
     struct ms_buf log; /* records: see log_record */
     bool log_full;     /* the log hit its cap: no verdict in time */
@@ -329,27 +329,6 @@ static void stop_classifying(struct ms_app_session *a)
 static bool tls_record_first(const struct ms_buf *b)
 {
     return b->len >= 3 && b->p[0] == 0x16 && b->p[1] == 0x03 && b->p[2] <= 0x04;
-}
-
-/* A flow's first payload packet is a TLS ClientHello (a handshake record,
- * RFC 8446 5.1, whose first message is of type 1): nDPI's verdict would be
- * TLS, named by port as its ndpi_tls_refine_master_protocol names it,
- * so that verdict is taken without asking: nDPI parses the whole hello
- * for its JA3 fingerprints first, ~115k instructions a flow (a short mail
- * session's whole dissection is less). MS_APP_UNKNOWN: not such a packet. */
-static enum ms_app tls_hello_verdict(const struct ms_app_session *a, const struct ms_pkt *p)
-{
-    const uint8_t *b = p->payload;
-    if (a->cf || p->payload_len < 6 || b[0] != 0x16 || b[1] != 0x03 || b[2] > 0x04 || b[5] != 0x01)
-        return MS_APP_UNKNOWN;
-    uint16_t sp = p->sport, dp = p->dport;
-    if (sp == 465 || dp == 465 || sp == 587 || dp == 587)
-        return MS_APP_SMTPS;
-    if (sp == 993 || dp == 993)
-        return MS_APP_IMAPS;
-    if (sp == 995 || dp == 995)
-        return MS_APP_POP3S;
-    return MS_APP_ENCRYPTED;
 }
 
 /* Implicit TLS (README, session events): nDPI names IMAPS, POP3S or
@@ -981,12 +960,15 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
         a->now = *m; /* before any byte: the flow's first packet */
     /* nDPI state is allocated at the first payload packet: a handshake
      * alone (a SYN flood) never pays for it. */
-    if (a->state != ST_CLASSIFYING || (!a->cf && !a->said && p->payload_len == 0))
+    if (a->state != ST_CLASSIFYING || (!a->cf && p->payload_len == 0))
         return;
     if (a->said != MS_APP_UNKNOWN) {
-        /* nDPI keeps a protocol once it found one (it was only refining
-         * it: a TLS flow's certificate, the costliest part of nDPI here);
-         * what is left to wait for is the probes, on both sides' bytes. */
+        /* nDPI named a protocol that is not mail, and keeps one of that
+         * kind (it refines HTTP to a site's name); what is left to wait
+         * for is the probes, on both sides' bytes. A TLS verdict is asked
+         * again: a certificate's name turns nDPI's IMAPS or SMTPS of a
+         * port into plain TLS, which names another session event
+         * (implicit_proto). */
         if (p->payload_len > 0)
             a->payload_pkts++;
         decide(a, a->said, false);
@@ -995,13 +977,6 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
     if (probe_first(a, p)) {
         a->c->held = (struct ms_app_held){ a, p->l3, p->l3_len };
         a->payload_pkts++;
-        return;
-    }
-    enum ms_app hello = tls_hello_verdict(a, p);
-    if (hello != MS_APP_UNKNOWN) {
-        a->said = hello;
-        a->payload_pkts++;
-        decide(a, hello, false);
         return;
     }
     struct ms_classifier *cls = ms_app_classifier(a->c);
@@ -1014,10 +989,10 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
     }
     if (p->payload_len > 0)
         a->payload_pkts++;
-    if (v != MS_APP_UNKNOWN) {
+    if (v == MS_APP_OTHER)
         a->said = v;
+    if (v != MS_APP_UNKNOWN)
         decide(a, v, false);
-    }
 }
 
 bool ms_app_session_ignored(const struct ms_app_session *a)
@@ -1040,7 +1015,8 @@ void ms_app_session_packet_done(struct ms_app_session *a)
         if (!a->cf) {
             drop_flow(a, "classification state could not be allocated");
         } else if (v != MS_APP_UNKNOWN) {
-            a->said = v;
+            if (v == MS_APP_OTHER)
+                a->said = v;
             decide(a, v, false);
         }
     }
@@ -1050,10 +1026,7 @@ void ms_app_session_packet_done(struct ms_app_session *a)
          * the server's replies before the client's SYN), since they have
          * not seen them yet. The wait window bounds that. */
         bool final = a->payload_pkts >= a->c->lim->classify_pkts && !a->flow->tcp.waiting;
-        enum ms_app v = MS_APP_UNKNOWN;
-        if (final) /* what nDPI said stands (tls_hello_verdict's too) */
-            v = a->said != MS_APP_UNKNOWN ? a->said : ms_classify_giveup(a->c->cls, a->cf);
-        decide(a, v, final);
+        decide(a, final ? ms_classify_giveup(a->c->cls, a->cf) : MS_APP_UNKNOWN, final);
     }
     account(a);
 }
@@ -1100,7 +1073,7 @@ void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
     /* A flow that never carried a byte (a half-open connection, a scan)
      * is not "other": it was nothing. */
     if (a->state == ST_CLASSIFYING && (a->payload_pkts > 0 || a->log.len > 0))
-        decide(a, a->said != MS_APP_UNKNOWN ? a->said : ms_classify_giveup(c->cls, a->cf), true);
+        decide(a, ms_classify_giveup(c->cls, a->cf), true);
     /* What only the end completes (a login whose reply never came)
      * carries the flow's last packet, not whatever packet triggered the
      * sweep (a timeout, the end of input). */

@@ -644,12 +644,11 @@ static size_t client_hello(uint8_t *b)
     return n + sizeof(tail);
 }
 
-/* A ClientHello opening a flow gets nDPI's verdict without nDPI's JA3
- * parse (app_session.c, tls_hello_verdict): the verdict it takes is
- * nDPI's own for that packet on each port (asked here, so a change of
- * nDPI shows), and the flow comes out as nDPI's verdict made it: an
- * implicit-TLS session event of the mail protocol named, or nothing. */
-static void test_tls_hello_verdict_as_ndpi(void **state)
+/* Implicit TLS by port: nDPI's verdict on a ClientHello (no server name)
+ * on each port, which implicit_proto relies on (asked here, so a change
+ * of nDPI shows), and what the flow then gives: an implicit-TLS session
+ * event of the mail protocol named, or nothing. */
+static void test_tls_hello_by_port(void **state)
 {
     (void)state;
     static const struct {
@@ -672,7 +671,7 @@ static void test_tls_hello_verdict_as_ndpi(void **state)
                            : cases[i].proto       ? MS_APP_SMTPS
                                                   : MS_APP_ENCRYPTED;
         if (v != want)
-            fail_msg("port %u: nDPI says %d, tls_hello_verdict %d", cases[i].port, v, want);
+            fail_msg("port %u: nDPI says %d, not %d", cases[i].port, v, want);
 
         struct ms_limits lim = ms_limits_default();
         struct run r;
@@ -847,7 +846,7 @@ int main(void)
         cmocka_unit_test(test_bad_checksum_not_summed_when_ignored),
         cmocka_unit_test(test_evict_spares_session),
         cmocka_unit_test(test_classify_log_overflow),
-        cmocka_unit_test(test_tls_hello_verdict_as_ndpi),
+        cmocka_unit_test(test_tls_hello_by_port),
         cmocka_unit_test(test_wifi_protected_management),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
