@@ -4,12 +4,13 @@
  * WRAP header when there is room for one).
  *
  * Each side keeps its last look at the other's offset and looks again
- * only when that look says full (the producer) or empty (the consumer),
- * and the consumer publishes its head once per PUBLISH bytes or when it
- * has released every item it saw, not per item: with a look, a store and a full
- * barrier per item both ways, the two threads passed their lines back
- * and forth at every packet (a 2-thread run's workers spent ~4% of their
- * time on the queue). */
+ * only when that look says full (the producer) or empty (the consumer).
+ * The consumer publishes its head (a store with a full barrier, and a
+ * look at whether the producer sleeps) when it has released every item
+ * it saw, and else once per PUBLISH bytes: a worker that keeps up still
+ * publishes at every item, one that lags behind once per batch. Before,
+ * both sides looked at the other's offset and the consumer published at
+ * every item, whatever the lag. */
 #include "workq.h"
 
 #include <pthread.h>
@@ -21,8 +22,8 @@
 
 #define HDR sizeof(struct ms_work_item)
 #define ALIGN MS_WORKQ_ALIGN
-/* Bytes the consumer releases before it publishes them; a producer
- * waiting for room never needs more than half the ring, so it gets it. */
+/* At most this many bytes released go unpublished (the room a live
+ * reader may find missing, README "Back-pressure"). */
 #define PUBLISH(q) ((q)->cap / 32)
 
 /* The producer's and the consumer's fields on cache lines of their own
@@ -196,10 +197,8 @@ const struct ms_work_item *ms_workq_front(struct ms_workq *q)
             q->front_end = h + item_size(it->len);
             return it;
         }
-        /* Out of items: what was released is the producer's before this
-         * waits (it may wait for that room, or ms_workq_drained). */
-        if (atomic_load_explicit(&q->head, memory_order_relaxed) != q->chead)
-            publish(q);
+        /* Out of items: the last release published (ms_workq_release),
+         * and a skip of the ring's end is always followed by its item. */
         if (spins < MS_WORKQ_SPINS) {
             sched_yield();
             continue;

@@ -49,7 +49,8 @@ void ms_workq_flush(struct ms_workq *q);
 
 /* Consumer: the front item, waiting for one. */
 const struct ms_work_item *ms_workq_front(struct ms_workq *q);
-/* Done with the front item: its room is the producer's again. */
+/* Done with the front item: its room is the producer's again once
+ * published (see ms_workq_drained). */
 void ms_workq_release(struct ms_workq *q);
 
 /* Any thread: every committed item has been released, as published (the

@@ -3,7 +3,8 @@
  * consumer released the last item it saw, with no further look (a
  * worker's last item ends its thread, and another worker's memo_order
  * may wait for that); a producer that does not wait (live capture) finds
- * the room of every released item once the consumer caught up; and two
+ * the room of every released item once the consumer caught up; items
+ * at the ring's very end (a header's room left, and less); and two
  * threads pass random-sized items through a small ring, each side made
  * to wait for the other now and then. */
 #include <setjmp.h>
@@ -128,6 +129,58 @@ static void test_order_across_wrap(void **state)
     ms_workq_free(q);
 }
 
+/* Items of total size bytes (each a multiple of 8, at most a quarter of
+ * the ring), numbered from *next. */
+static void fill_to(struct ms_workq *q, size_t bytes, uint64_t *next, uint32_t *lens)
+{
+    size_t hdr = sizeof(struct ms_work_item), most = hdr + ms_workq_max_len(q);
+    most &= ~(size_t)7;
+    while (bytes > 0) {
+        size_t size = bytes < most ? bytes : most;
+        if (bytes - size != 0 && bytes - size < hdr)
+            size -= hdr; /* leave room for a whole last item */
+        lens[*next] = (uint32_t)(size - hdr);
+        put(q, *next, lens[*next], false);
+        ++*next;
+        bytes -= size;
+    }
+}
+
+/* The ring's end exactly: an item whose header just fits before it is
+ * taken there; with less room than a header left, the producer skips
+ * the rest without a WRAP header and the consumer skips it too. */
+static void test_ring_end_edges(void **state)
+{
+    (void)state;
+    size_t hdr = sizeof(struct ms_work_item);
+    for (int room = 0; room < 2; room++) {
+        struct ms_workq *q = ms_workq_new(SMALL);
+        assert_non_null(q);
+        uint32_t lens[16];
+        uint64_t n = 0, t = 0;
+        if (room == 0) {
+            fill_to(q, SMALL - hdr, &n, lens);
+            lens[n] = 0; /* takes the last hdr bytes, no more */
+            put(q, n++, 0, false);
+        } else {
+            fill_to(q, SMALL - hdr + 8, &n, lens);
+            while (t < n) {
+                take(q, t, lens[t]);
+                t++;
+            }
+            lens[n] = 8; /* does not fit in the hdr - 8 bytes left */
+            put(q, n++, 8, false);
+        }
+        assert_true(n < 16);
+        while (t < n) {
+            take(q, t, lens[t]);
+            t++;
+        }
+        assert_true(ms_workq_drained(q));
+        ms_workq_free(q);
+    }
+}
+
 #define THREAD_ITEMS 200000u
 
 static void pause_us(long us)
@@ -193,6 +246,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drained_after_last_release),
         cmocka_unit_test(test_order_across_wrap),
+        cmocka_unit_test(test_ring_end_edges),
         cmocka_unit_test(test_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
