@@ -29,29 +29,44 @@ static uint8_t byte_of(uint64_t i, size_t k)
     return (uint8_t)(i * 131u + k * 7u);
 }
 
+/* A reserved item made item i (its len bytes, and len again in order),
+ * then committed. */
+static void fill_commit(struct ms_workq *q, struct ms_work_item *it, uint64_t i)
+{
+    it->kind = 1;
+    it->pkt_no = i;
+    it->order = it->len;
+    uint8_t *p = (uint8_t *)(it + 1);
+    for (size_t k = 0; k < it->len; k++)
+        p[k] = byte_of(i, k);
+    ms_workq_commit(q, it);
+}
+
+/* The front item is item i, whole. */
+static void check_item(const struct ms_work_item *it, uint64_t i)
+{
+    if (it->pkt_no != i || it->order != it->len)
+        fail_msg("item %llu: got %llu", (unsigned long long)i, (unsigned long long)it->pkt_no);
+    const uint8_t *p = (const uint8_t *)(it + 1);
+    for (size_t k = 0; k < it->len; k++) {
+        if (p[k] != byte_of(i, k))
+            fail_msg("item %llu byte %zu", (unsigned long long)i, k);
+    }
+}
+
 static void put(struct ms_workq *q, uint64_t i, uint32_t len, bool wait)
 {
     struct ms_work_item *it = ms_workq_reserve(q, len, wait);
     assert_non_null(it);
-    it->kind = 1;
-    it->pkt_no = i;
-    uint8_t *p = (uint8_t *)(it + 1);
-    for (size_t k = 0; k < len; k++)
-        p[k] = byte_of(i, k);
-    ms_workq_commit(q, it);
+    fill_commit(q, it, i);
 }
 
 /* Takes the front item, checks it is item i of len bytes, releases it. */
 static void take(struct ms_workq *q, uint64_t i, uint32_t len)
 {
     const struct ms_work_item *it = ms_workq_front(q);
-    assert_int_equal(it->pkt_no, i);
     assert_int_equal(it->len, len);
-    const uint8_t *p = (const uint8_t *)(it + 1);
-    for (size_t k = 0; k < len; k++) {
-        if (p[k] != byte_of(i, k))
-            fail_msg("item %llu byte %zu", (unsigned long long)i, k);
-    }
+    check_item(it, i);
     ms_workq_release(q);
 }
 
@@ -98,12 +113,7 @@ static void test_order_across_wrap(void **state)
             struct ms_work_item *it = ms_workq_reserve(q, len, false);
             if (!it)
                 break;
-            it->kind = 1;
-            it->pkt_no = next_put;
-            uint8_t *p = (uint8_t *)(it + 1);
-            for (size_t k = 0; k < len; k++)
-                p[k] = byte_of(next_put, k);
-            ms_workq_commit(q, it);
+            fill_commit(q, it, next_put);
             lens[next_put % 4096] = len;
             next_put++;
             assert_true(next_put - next_take < 4096);
@@ -162,6 +172,13 @@ static void test_ring_end_edges(void **state)
             fill_to(q, SMALL - hdr, &n, lens);
             lens[n] = 0; /* takes the last hdr bytes, no more */
             put(q, n++, 0, false);
+            /* One more at the ring's start, so that a consumer skipping
+             * the last item meets this one (and fails) rather than
+             * waiting for ever. */
+            take(q, t, lens[t]);
+            t++;
+            lens[n] = 8;
+            put(q, n++, 8, false);
         } else {
             fill_to(q, SMALL - hdr + 8, &n, lens);
             while (t < n) {
@@ -197,14 +214,7 @@ static void *producer(void *arg)
     for (uint64_t i = 0; i < THREAD_ITEMS; i++) {
         uint32_t r = (uint32_t)rand_r(&seed);
         uint32_t len = r % 64 == 0 ? r % (max + 1) : r % 1600;
-        struct ms_work_item *it = ms_workq_reserve(q, len, true);
-        it->kind = 1;
-        it->pkt_no = i;
-        it->order = len;
-        uint8_t *p = (uint8_t *)(it + 1);
-        for (size_t k = 0; k < len; k++)
-            p[k] = byte_of(i, k);
-        ms_workq_commit(q, it);
+        fill_commit(q, ms_workq_reserve(q, len, true), i);
         /* Now and then the consumer runs dry and sleeps. */
         if (i % 20000 == 19999) {
             ms_workq_flush(q);
@@ -223,14 +233,7 @@ static void test_two_threads(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, producer, q), 0);
     for (uint64_t i = 0; i < THREAD_ITEMS; i++) {
-        const struct ms_work_item *it = ms_workq_front(q);
-        if (it->pkt_no != i || it->order != it->len)
-            fail_msg("item %llu: got %llu", (unsigned long long)i, (unsigned long long)it->pkt_no);
-        const uint8_t *p = (const uint8_t *)(it + 1);
-        for (size_t k = 0; k < it->len; k++) {
-            if (p[k] != byte_of(i, k))
-                fail_msg("item %llu byte %zu", (unsigned long long)i, k);
-        }
+        check_item(ms_workq_front(q), i);
         ms_workq_release(q);
         /* ... and now and then the producer finds the ring full. */
         if (i % 25000 == 24999)
