@@ -69,9 +69,10 @@ static void test_every_byte(void **state)
             check_bytes(&w, "k", s, at + 1);
         }
     }
-    /* Names are escaped as json-c escapes them. */
+    /* Names are ours and written as they are (jsonw.h): every name-like
+     * byte json-c leaves alone. */
     static const uint8_t v[] = "v";
-    check_bytes(&w, "a\"b\\c/d\te\x01", v, 1);
+    check_bytes(&w, "a/b.c-d_e:f g~0123456789", v, 1);
     ms_jw_free(&w);
 }
 
