@@ -826,7 +826,8 @@ static void test_decode_again(void **state)
 static uint16_t ref_checksum(int v6, const uint8_t *src, const uint8_t *dst, const uint8_t *seg,
                              size_t len)
 {
-    uint8_t buf[2 * 16 + 8 + 300] = { 0 };
+    static uint8_t buf[2 * 16 + 8 + 65536];
+    memset(buf, 0, sizeof(buf));
     size_t alen = v6 ? 16 : 4, n = 0;
     memcpy(buf, src, alen);
     memcpy(buf + alen, dst, alen);
@@ -870,6 +871,19 @@ static void test_checksum_like_reference(void **state)
             memset(seg, 0xff, len / 2);
         assert_int_equal(ms_tcp_checksum(v6 ? 6 : 4, src, dst, seg, len),
                          ref_checksum(v6, src, dst, seg, len));
+    }
+    /* Full-size segments (the sums of 32-bit halves run many steps), all
+     * ones (the most carry) and random, at every start modulo 16. */
+    static uint8_t big[65536 + 16];
+    for (int t = 0; t < 64; t++) {
+        uint8_t *seg = big + t % 16;
+        size_t len = t < 32 ? 65535 - (size_t)(t % 3) : 1500 + (size_t)t;
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            seg[i] = t < 16 ? 0xff : (uint8_t)(x >> 16);
+        }
+        assert_int_equal(ms_tcp_checksum(t & 1 ? 6 : 4, src, dst, seg, len),
+                         ref_checksum(t & 1, src, dst, seg, len));
     }
 }
 
