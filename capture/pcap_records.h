@@ -25,9 +25,12 @@ struct ms_pcap_records;
  * may be read here; *nsec: their fractions are nanoseconds. */
 bool ms_pcap_records_plain(const uint8_t hdr[MS_PCAP_FILE_HEADER], bool *nsec);
 
-/* Records from fp's position on (just after the file header). snaplen:
- * libpcap's (pcap_snapshot): a longer record keeps that many bytes, as
- * libpcap's does. fp stays the caller's. NULL when out of memory. */
+/* Records from fp's position on (just after the file header), read from
+ * its descriptor at their offsets (pread: stdio's buffer and the
+ * descriptor's position are left as they are). snaplen: libpcap's
+ * (pcap_snapshot): a longer record keeps that many bytes, as libpcap's
+ * does. fp stays the caller's. NULL when out of memory or fp has no
+ * position (not a regular file). */
 struct ms_pcap_records *ms_pcap_records_new(FILE *fp, bool nsec, uint32_t snaplen);
 
 /* MS_NEXT_PACKET (data valid until the next call; *len: the length on
