@@ -17,6 +17,10 @@ struct ms_flow_table {
     ms_flow_end_fn on_end;
     void *user;
     struct ms_flow_stats stats;
+    /* The flow the last lookup found or made: consecutive packets are
+     * often one flow's (39% of the mixed benchmark's, 23% of the
+     * mail-heavy one's), and a match skips the tuple's hash. */
+    struct ms_flow *last;
     struct ms_flow_recent *recent; /* created at the first flow that ends */
     size_t recent_max;
     /* Key of the bucket hash, random per table: tuples that collide
@@ -113,16 +117,6 @@ static struct ms_flow *lru_oldest(const struct ms_flow_table *t)
     return n ? MS_LRU_ENTRY(n, struct ms_flow, lru) : NULL;
 }
 
-static uint64_t bucket_key(const struct ms_flow_table *t, const struct ms_flow *f)
-{
-    return keyed_hash(t, f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port);
-}
-
-static size_t bucket_of(const struct ms_flow_table *t, const struct ms_flow *f)
-{
-    return bucket_key(t, f) & (t->nbuckets - 1);
-}
-
 /* Records an ended connection (flow_recent.h); cli: its client half, for a
  * SYN's ISN, or NULL. */
 static void remember(struct ms_flow_table *t, uint64_t key, uint64_t ts_us,
@@ -137,10 +131,20 @@ static void remember(struct ms_flow_table *t, uint64_t key, uint64_t ts_us,
         ms_flow_recent_set_isn(t->recent, key, cli->isn);
 }
 
+/* A flow's bucket and ended-flow record key, hashed again at its end
+ * rather than kept (8 bytes a flow, against one hash a flow). */
+static uint64_t flow_key(const struct ms_flow_table *t, const struct ms_flow *f)
+{
+    return keyed_hash(t, f->ip_version, f->cli_addr, f->cli_port, f->srv_addr, f->srv_port);
+}
+
 static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_end_reason why)
 {
     f->end_reason = (uint8_t)why;
-    struct ms_flow **link = &t->buckets[bucket_of(t, f)];
+    if (t->last == f)
+        t->last = NULL;
+    uint64_t key = flow_key(t, f);
+    struct ms_flow **link = &t->buckets[key & (t->nbuckets - 1)];
     while (*link && *link != f)
         link = &(*link)->hnext;
     if (*link)
@@ -155,7 +159,7 @@ static void end_flow(struct ms_flow_table *t, struct ms_flow *f, enum ms_flow_en
      * lost its first packet. */
     if (why != MS_FLOW_END_SHUTDOWN && why != MS_FLOW_END_TIMEOUT &&
         (f->payload_dirs || why == MS_FLOW_END_NOMEM) && t->recent_max > 0)
-        remember(t, bucket_key(t, f), f->last_ts_us, &f->tcp.dir[MS_TO_SERVER]);
+        remember(t, key, f->last_ts_us, &f->tcp.dir[MS_TO_SERVER]);
     ms_free(f->mac);
     ms_free(f);
 }
@@ -285,6 +289,12 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
                                enum ms_dir *dir, bool *created)
 {
     *created = false;
+    struct ms_flow *last = t->last;
+    if (last && same_endpoints(last, p, dir) && !is_port_reuse(last, p, *dir)) {
+        last->last_ts_us = p->ts_us;
+        ms_lru_touch(&t->lru, &last->lru);
+        return last;
+    }
     uint64_t key = keyed_hash(t, p->ip_version, p->src, p->sport, p->dst, p->dport);
     size_t b = key & (t->nbuckets - 1);
     for (struct ms_flow *f = t->buckets[b]; f; f = f->hnext) {
@@ -296,6 +306,7 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
             }
             f->last_ts_us = p->ts_us;
             ms_lru_touch(&t->lru, &f->lru);
+            t->last = f;
             return f;
         }
     }
@@ -361,6 +372,7 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
     ms_tcp_session_init(&f->tcp, NULL);
     f->hnext = t->buckets[b];
     t->buckets[b] = f;
+    t->last = f;
     ms_lru_push(&t->lru, &f->lru);
     t->stats.created++;
     t->stats.active++;

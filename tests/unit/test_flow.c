@@ -475,6 +475,37 @@ static void test_recently_ended(void **state)
     ms_flow_table_free(t);
 }
 
+/* The last lookup's flow is found again without hashing: each of two
+ * interleaved connections is its own flow, both ways, and once a flow has
+ * ended its tuple makes a new one (nothing remembered: recent_max 0). */
+static void test_last_flow_again(void **state)
+{
+    (void)state;
+    struct ended e = { 0 };
+    struct ms_flow_table *t = ms_flow_table_new(16, 600000000u, 0, on_end, &e);
+    enum ms_dir d;
+    struct ms_flow *a = look(t, pkt(CLI, 40000, SRV, 110, MS_TH_SYN, 1000, 1), &d);
+    struct ms_flow *b = look(t, pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 2000, 1), &d);
+    assert_ptr_not_equal(a, b);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_ptr_equal(look(t, pkt(SRV, 110, CLI, 40000, MS_TH_ACK, 1, 2), &d), a);
+        assert_int_equal(d, MS_TO_CLIENT);
+        assert_ptr_equal(look(t, pkt(SRV, 110, CLI, 40000, MS_TH_ACK, 1, 2), &d), a);
+        assert_ptr_equal(look(t, pkt(CLI, 40001, SRV, 110, MS_TH_ACK, 1, 2), &d), b);
+        assert_int_equal(d, MS_TO_SERVER);
+    }
+    ms_flow_end(t, b); /* the last one found */
+    bool created = false;
+    struct ms_pkt syn = pkt(CLI, 40001, SRV, 110, MS_TH_SYN, 3000, 3);
+    struct ms_flow *c = ms_flow_lookup(t, &syn, true, &d, &created);
+    assert_non_null(c);
+    assert_true(created);
+    assert_int_equal(ms_flow_table_stats(t)->created, 3);
+    assert_int_equal(ms_flow_table_stats(t)->active, 2);
+    assert_ptr_equal(look(t, pkt(CLI, 40000, SRV, 110, MS_TH_ACK, 1, 3), &d), a);
+    ms_flow_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_eviction_all_established),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_recently_ended),
+        cmocka_unit_test(test_last_flow_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
