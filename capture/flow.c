@@ -174,18 +174,25 @@ void ms_flow_drop(struct ms_flow_table *t, struct ms_flow *f, const struct ms_pk
     end_flow(t, f, p->payload_len > 0 ? MS_FLOW_END_NOMEM : MS_FLOW_END_CLOSED);
 }
 
+/* a and b hold the same address of alen bytes (4 or 16), compared with
+ * constant lengths: inline loads, no memcmp call per lookup. */
+static inline bool same_addr(const uint8_t *a, const uint8_t *b, size_t alen)
+{
+    return alen == 4 ? memcmp(a, b, 4) == 0 : memcmp(a, b, 16) == 0;
+}
+
 static bool same_endpoints(const struct ms_flow *f, const struct ms_pkt *p, enum ms_dir *dir)
 {
     size_t alen = p->ip_version == 4 ? 4 : 16;
     if (f->ip_version != p->ip_version)
         return false;
     if (f->cli_port == p->sport && f->srv_port == p->dport &&
-        memcmp(f->cli_addr, p->src, alen) == 0 && memcmp(f->srv_addr, p->dst, alen) == 0) {
+        same_addr(f->cli_addr, p->src, alen) && same_addr(f->srv_addr, p->dst, alen)) {
         *dir = MS_TO_SERVER;
         return true;
     }
     if (f->cli_port == p->dport && f->srv_port == p->sport &&
-        memcmp(f->cli_addr, p->dst, alen) == 0 && memcmp(f->srv_addr, p->src, alen) == 0) {
+        same_addr(f->cli_addr, p->dst, alen) && same_addr(f->srv_addr, p->src, alen)) {
         *dir = MS_TO_CLIENT;
         return true;
     }
