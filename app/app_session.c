@@ -34,6 +34,7 @@
 
 #include "../common/alloc.h"
 #include "../common/anomaly.h"
+#include "../common/ascii.h"
 #include "../common/buf.h"
 #include "../common/proto.h"
 #include "../dissectors/dissector.h"
@@ -129,8 +130,8 @@ static void tally(struct app_summary *s, const struct ms_event *ev)
         s->logins[c->outcome <= MS_OUTCOME_FAILURE ? c->outcome : MS_OUTCOME_UNKNOWN]++;
         if (s->n_logins < MS_SESSION_MAX_LOGINS) {
             struct ms_session_login *l = &s->login_list[s->n_logins];
-            snprintf(s->mechs[s->n_logins], sizeof(s->mechs[0]), "%s",
-                     c->mechanism ? c->mechanism : "");
+            ms_ascii_join(s->mechs[s->n_logins], sizeof(s->mechs[0]),
+                          (const char *const[]){ c->mechanism ? c->mechanism : "", NULL });
             l->mechanism = s->mechs[s->n_logins];
             l->outcome = c->outcome;
             l->username = MS_BYTES_NONE;

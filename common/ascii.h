@@ -54,4 +54,19 @@ static inline bool ms_ascii_space(uint8_t c)
     return c == ' ' || c == '\t';
 }
 
+/* out (n > 0 bytes) takes the NUL-terminated parts one after another,
+ * cut to fit and always terminated, as snprintf("%s%s...") would write
+ * them (a tenth of its instructions: no format to parse). parts ends at a
+ * NULL. Returns the length written. */
+static inline size_t ms_ascii_join(char *out, size_t n, const char *const *parts)
+{
+    size_t len = 0;
+    for (; *parts && len + 1 < n; parts++) {
+        for (const char *c = *parts; *c && len + 1 < n; c++)
+            out[len++] = *c;
+    }
+    out[len] = '\0';
+    return len;
+}
+
 #endif

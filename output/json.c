@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "../common/anomaly.h"
+#include "../common/ascii.h"
 #include "../common/community_id.h"
 #include "../common/utf8.h"
 #include "dedup.h"
@@ -128,23 +129,23 @@ static void add_secret(struct ms_jw *w, const char *key, struct ms_bytes b,
             ok = ms_buf_append(sb, "*", 1) == MS_OK;
         ok = ok && ms_buf_append(sb, m.last.p, m.last.len) == MS_OK;
         if (ok) {
-            snprintf(k, sizeof(k), "%s_masked", key);
+            ms_ascii_join(k, sizeof(k), (const char *const[]){ key, "_masked", NULL });
             ms_jw_bytes(w, k, ms_bytes_of(sb->p ? (const char *)sb->p : "", sb->len));
             done = true;
         }
     } else if (opts->secrets == MS_SECRETS_HASH) {
         char hex[MS_HMAC_HEX_LEN + 1];
         if (ms_secret_hmac(opts->hmac_key, opts->hmac_key_len, b, hex)) {
-            snprintf(k, sizeof(k), "%s_hmac", key);
+            ms_ascii_join(k, sizeof(k), (const char *const[]){ key, "_hmac", NULL });
             ms_jw_string(w, k, hex, MS_HMAC_HEX_LEN);
             done = true;
         }
     }
     if (!done) {
-        snprintf(k, sizeof(k), "%s_redacted", key);
+        ms_ascii_join(k, sizeof(k), (const char *const[]){ key, "_redacted", NULL });
         ms_jw_bool(w, k, true);
     }
-    snprintf(k, sizeof(k), "%s_length", key);
+    ms_ascii_join(k, sizeof(k), (const char *const[]){ key, "_length", NULL });
     ms_jw_int(w, k, (int64_t)b.len);
 }
 

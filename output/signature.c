@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/ascii.h"
 #include "../common/proto.h"
 
 /* Fixed mechanism slots, 1 to 10 in order (99: other), with README's name
@@ -41,11 +42,11 @@ static unsigned mech_slot(const struct ms_ev_credential *c)
 void ms_mechanism_label(const struct ms_ev_credential *c, char *out, size_t outlen)
 {
     if (strcmp(c->mechanism, "USER") == 0)
-        snprintf(out, outlen, "USER/PASS");
+        ms_ascii_join(out, outlen, (const char *const[]){ "USER/PASS", NULL });
     else if (strcmp(c->mechanism, c->command) == 0)
-        snprintf(out, outlen, "%s", c->mechanism);
+        ms_ascii_join(out, outlen, (const char *const[]){ c->mechanism, NULL });
     else
-        snprintf(out, outlen, "%s %s", c->command, c->mechanism);
+        ms_ascii_join(out, outlen, (const char *const[]){ c->command, " ", c->mechanism, NULL });
 }
 
 static uint32_t base_of(uint32_t sid_base)
@@ -85,8 +86,10 @@ void ms_signature_for(uint32_t sid_base, const char *app_proto, const struct ms_
     /* A challenge/response login (APOP, CRAM-MD5, DIGEST-MD5, NTLM) leaks
      * no reusable secret, only material for an offline guess: say so. */
     bool challenge_response = !secret && c->response.p != NULL;
-    snprintf(out->text, sizeof(out->text), "MAILSPILL %s %s login (%s)", proto,
-             challenge_response ? "challenge/response" : "cleartext", label);
+    ms_ascii_join(out->text, sizeof(out->text),
+                  (const char *const[]){ "MAILSPILL ", proto, " ",
+                                         challenge_response ? "challenge/response" : "cleartext",
+                                         " login (", label, ")", NULL });
     /* An accepted cleartext secret (a password or a bearer token) is the
      * worst case; a rejected or unconfirmed one still leaked, but may not
      * open anything; a challenge/response only exposes a crackable hash.

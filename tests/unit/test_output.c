@@ -322,6 +322,19 @@ static void test_signature_block(void **state)
     c.mechanism = "NEW-MECH";
     ms_signature_for(MS_SID_BASE_MAX, "other", &c, &sig);
     assert_int_equal(sig.sid, UINT32_MAX); /* the block's last id still fits */
+    assert_string_equal(sig.text, "MAILSPILL OTHER cleartext login (AUTH NEW-MECH)");
+    c.response = ms_bytes_of("r", 1);
+    ms_signature_for(0, "imap", &c, &sig);
+    assert_string_equal(sig.text, "MAILSPILL IMAP challenge/response login (AUTH NEW-MECH)");
+    /* Labels are joined as snprintf would, cut to the room and ended. */
+    char label[8];
+    ms_mechanism_label(&c, label, sizeof(label));
+    assert_string_equal(label, "AUTH NE");
+    ms_mechanism_label(&c, label, 1);
+    assert_string_equal(label, "");
+    c.command = c.mechanism = "USER";
+    ms_mechanism_label(&c, label, sizeof(label));
+    assert_string_equal(label, "USER/PA");
 }
 
 /* IPv4 addresses are written without inet_ntop: the same text for
