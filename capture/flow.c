@@ -10,7 +10,11 @@
 
 struct ms_flow_table {
     struct ms_flow **buckets;
-    size_t nbuckets; /* power of two */
+    /* A power of two, doubled (flows rehashed) when the flows outnumber
+     * it, up to max_buckets (max_flows'): a table sized for max_flows up
+     * front (512 KiB at the default) made the bucket's load a cache miss
+     * on most packets, with 2,000 flows in flight. */
+    size_t nbuckets, max_buckets;
     size_t max_flows;
     uint64_t timeout_us;
     struct ms_lru lru; /* least recently used first */
@@ -89,9 +93,10 @@ struct ms_flow_table *ms_flow_table_new(size_t max_flows, uint64_t timeout_us, s
         return NULL;
     if (max_flows == 0)
         max_flows = 1;
-    t->nbuckets = 1024;
-    while (t->nbuckets < max_flows && t->nbuckets < MS_FLOW_MAX_BUCKETS)
-        t->nbuckets <<= 1;
+    t->nbuckets = MS_FLOW_MIN_BUCKETS;
+    t->max_buckets = MS_FLOW_MIN_BUCKETS;
+    while (t->max_buckets < max_flows && t->max_buckets < MS_FLOW_MAX_BUCKETS)
+        t->max_buckets <<= 1;
     /* sizeof(*buckets) is meant: buckets is an array of pointers, each element a
      * pointer (the check expects an array of the structs themselves). */
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): see above */
@@ -292,6 +297,30 @@ static struct ms_flow *evict_victim(const struct ms_flow_table *t, const struct 
     return best;
 }
 
+/* Twice the buckets, every flow moved to its new one; out of memory, the
+ * table stays as it is (longer chains, nothing lost). */
+static void grow(struct ms_flow_table *t)
+{
+    size_t n = t->nbuckets * 2;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    struct ms_flow **nb = ms_calloc(n, sizeof(*nb));
+    if (!nb)
+        return;
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        struct ms_flow *f = t->buckets[b];
+        while (f) {
+            struct ms_flow *next = f->hnext;
+            size_t to = flow_key(t, f) & (n - 1);
+            f->hnext = nb[to];
+            nb[to] = f;
+            f = next;
+        }
+    }
+    ms_free(t->buckets);
+    t->buckets = nb;
+    t->nbuckets = n;
+}
+
 struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, bool create,
                                enum ms_dir *dir, bool *created)
 {
@@ -383,6 +412,8 @@ struct ms_flow *ms_flow_lookup(struct ms_flow_table *t, const struct ms_pkt *p, 
     ms_lru_push(&t->lru, &f->lru);
     t->stats.created++;
     t->stats.active++;
+    if (t->stats.active > t->nbuckets && t->nbuckets < t->max_buckets)
+        grow(t);
     if (t->stats.active > t->stats.peak)
         t->stats.peak = t->stats.active;
     *created = true;

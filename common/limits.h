@@ -124,6 +124,9 @@ static inline struct ms_limits ms_limits_default(void)
 /* Hash buckets of IP reassembly and of the flow table, at most. */
 #define MS_DEFRAG_MAX_BUCKETS (1u << 20)
 #define MS_FLOW_MAX_BUCKETS ((size_t)1 << 24)
+/* A flow table's buckets at first (capture/flow.c doubles them as flows
+ * come, up to max_flows rounded up to a power of two). */
+#define MS_FLOW_MIN_BUCKETS ((size_t)1024)
 /* Least recently used flows looked at to choose an eviction victim
  * (capture/flow.h, Eviction). */
 #define MS_FLOW_EVICT_SCAN 32

@@ -506,6 +506,37 @@ static void test_last_flow_again(void **state)
     ms_flow_table_free(t);
 }
 
+/* The buckets double as flows come (from 1024 up to max_flows'): every
+ * flow is found again, both ways, after each doubling, and chains stay
+ * short. */
+static void test_buckets_grow(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct ms_flow_table *t = ms_flow_table_new(N, 600000000u, 0, NULL, NULL);
+    static struct ms_flow *made[N];
+    enum ms_dir d;
+    for (uint32_t i = 0; i < N; i++) {
+        made[i] = look(t, pkt(CLI + (i << 8), (uint16_t)(1024 + i), SRV, 110, MS_TH_SYN, i, 1), &d);
+        assert_non_null(made[i]);
+        /* Every flow so far, after each doubling (1024, 2048, 4096). */
+        if (i == 1024 || i == 2048 || i == 4096 || i == N - 1) {
+            for (uint32_t j = 0; j <= i; j++) {
+                assert_ptr_equal(look(t,
+                                      pkt(SRV, 110, CLI + (j << 8), (uint16_t)(1024 + j), MS_TH_ACK,
+                                          1, 2),
+                                      &d),
+                                 made[j]);
+                assert_int_equal(d, MS_TO_CLIENT);
+            }
+        }
+    }
+    assert_int_equal(ms_flow_table_stats(t)->created, N);
+    assert_int_equal(ms_flow_table_stats(t)->active, N);
+    assert_true(ms_flow_table_longest_chain(t) < 12);
+    ms_flow_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_recently_ended),
         cmocka_unit_test(test_last_flow_again),
+        cmocka_unit_test(test_buckets_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
