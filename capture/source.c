@@ -205,7 +205,8 @@ struct ms_source *ms_source_open_file(const char *path, const char *filter, enum
         return NULL;
     }
     s = finish_open(s, filter, why, err, errlen);
-    /* Out of memory for the block: libpcap reads the records instead. */
+    /* Out of memory for the block, or no position to pread from: libpcap
+     * reads the records instead. */
     if (s && plain && !pcap_is_swapped(s->pcap))
         s->recs = ms_pcap_records_new(fp, nsec, (uint32_t)pcap_snapshot(s->pcap));
     return s;
