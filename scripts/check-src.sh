@@ -16,4 +16,12 @@ if grep -nE "$alloc" --include='*.c' --include='*.h' -r app capture common disse
     echo "check-src: allocate with ms_malloc, ms_calloc, ms_realloc, ms_strdup (common/alloc.h)" >&2
     exit 1
 fi
+# JSON member names are written unescaped (output/jsonw.h): every name
+# literal passed to the JSON writer or json.c's helpers must need no
+# escape (no backslash sequence, hence no quote or control byte).
+names='(ms_jw_[a-z_]+|add_[a-z_]+)\((w|jw), "[^"]*\\'
+if grep -nE "$names" output/*.c app/*.c; then
+    echo "check-src: a JSON member name needs an escape (see above)" >&2
+    exit 1
+fi
 echo "check-src: ok"
