@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/community_id.h"
 #include "../common/siphash.h"
 
 struct ms_flow_table {
@@ -49,15 +50,7 @@ static size_t canonical_tuple(uint8_t ver, const uint8_t *a, uint16_t ap, const 
                               uint16_t bp, uint8_t out[37])
 {
     size_t alen = ver == 4 ? 4 : 16;
-    int c = memcmp(a, b, alen);
-    if (c > 0 || (c == 0 && ap > bp)) {
-        const uint8_t *t = a;
-        a = b;
-        b = t;
-        uint16_t tp = ap;
-        ap = bp;
-        bp = tp;
-    }
+    ms_endpoint_order(alen, &a, &ap, &b, &bp);
     out[0] = ver;
     memcpy(out + 1, a, alen);
     memcpy(out + 1 + alen, &ap, 2);

@@ -77,7 +77,6 @@ enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *
     unsigned char b64[CID_B64_LEN + 1]; /* EVP_EncodeBlock NUL-terminates */
     size_t alen, n = 0;
     bool has_ports = true, one_way = false;
-    int cmp;
 
     if (out && outlen > 0)
         out[0] = '\0';
@@ -113,18 +112,10 @@ enum ms_rc ms_community_id_v1(uint16_t seed, uint8_t ip_version, const uint8_t *
         break;
     }
 
-    /* Canonical order: smaller address first (bytewise, network order, as
-     * the reference compares packed addresses), ports break a tie. */
-    cmp = memcmp(saddr, daddr, alen);
-    if (!one_way && (cmp > 0 || (cmp == 0 && sport > dport))) {
-        const uint8_t *ta = saddr;
-        uint16_t tp = sport;
-
-        saddr = daddr;
-        daddr = ta;
-        sport = dport;
-        dport = tp;
-    }
+    /* Canonical order (bytewise, network order, as the reference compares
+     * packed addresses), but for one-way ICMP messages. */
+    if (!one_way)
+        ms_endpoint_order(alen, &saddr, &sport, &daddr, &dport);
 
     put16(in + n, seed);
     n += 2;

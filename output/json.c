@@ -467,13 +467,7 @@ static const char *community_id(struct ms_jw *w, const struct ms_flow_meta *m)
     size_t alen = m->ip_version == 6 ? 16 : 4;
     const uint8_t *a = m->src_addr, *b = m->dest_addr;
     uint16_t ap = m->src_port, bp = m->dest_port;
-    int cmp = memcmp(a, b, alen);
-    if (cmp > 0 || (cmp == 0 && ap > bp)) {
-        a = m->dest_addr;
-        b = m->src_addr;
-        ap = m->dest_port;
-        bp = m->src_port;
-    }
+    ms_endpoint_order(alen, &a, &ap, &b, &bp);
     uint8_t key[sizeof(w->cid[0].key)] = { m->ip_version };
     memcpy(key + 1, a, alen);
     memcpy(key + 1 + alen, b, alen);
