@@ -93,7 +93,7 @@ void ms_pcap_records_free(struct ms_pcap_records *r)
 
 /* At least want bytes from pos on, unless the file ends first: false on a
  * read error (err set). */
-static bool fill(struct ms_pcap_records *r, size_t want, char *err, size_t errlen)
+static bool refill(struct ms_pcap_records *r, size_t want, char *err, size_t errlen)
 {
     while (r->end - r->pos < want && !r->eof) {
         if (r->pos > 0) {
@@ -117,6 +117,14 @@ static bool fill(struct ms_pcap_records *r, size_t want, char *err, size_t errle
             r->eof = true;
     }
     return true;
+}
+
+/* The block mostly holds the next record already: checked here, where
+ * the call is inlined (refill's prologue and epilogue were 44 of the
+ * reader's instructions a frame, 5% of a --threads reader's). */
+static inline bool fill(struct ms_pcap_records *r, size_t want, char *err, size_t errlen)
+{
+    return r->end - r->pos >= want || refill(r, want, err, errlen);
 }
 
 enum ms_next ms_pcap_records_next(struct ms_pcap_records *r, uint64_t *ts_us, const uint8_t **data,
