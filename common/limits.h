@@ -269,6 +269,9 @@ static inline struct ms_limits ms_limits_default(void)
  * MS_PROGRESS_EVERY_MS. */
 #define MS_PROGRESS_LINE_MAX 80
 #define MS_PROGRESS_EVERY_MS 200u
+/* Reading a file, signals (stop, reopen, stats) and dead sinks are looked
+ * for every this many frames (app/main.c's run_source). */
+#define MS_SIGNAL_CHECK_FRAMES 64u
 
 /* Session events (app/app_session.c): AUTH mechanisms kept from the clear
  * listings (real servers advertise fewer than 10), logins listed by user
