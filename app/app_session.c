@@ -944,11 +944,20 @@ const struct ms_seg_meta *ms_app_session_last(const struct ms_app_session *a)
  * instructions on the mixed 100 MB benchmark when the reader built the
  * workers'), and with --threads each worker builds its own in its own
  * thread. Out of memory, the caller drops the flow as when its nDPI state
- * cannot be allocated. */
-struct ms_classifier *ms_app_classifier(struct ms_app_ctx *c)
+ * cannot be allocated; the next flows are dropped so too, without another
+ * try, for MS_CLASSIFIER_RETRY_US: a build costs 20 ms, and trying again
+ * at every new flow made a run short of memory crawl. Time going back
+ * tries again at once. */
+struct ms_classifier *ms_app_classifier(struct ms_app_ctx *c, uint64_t now_us)
 {
-    if (!c->cls)
-        c->cls = ms_classifier_new();
+    if (c->cls)
+        return c->cls;
+    if (c->cls_failed && now_us >= c->cls_failed_us &&
+        now_us - c->cls_failed_us < MS_CLASSIFIER_RETRY_US)
+        return NULL;
+    c->cls = ms_classifier_new();
+    c->cls_failed = !c->cls;
+    c->cls_failed_us = now_us;
     return c->cls;
 }
 
@@ -980,7 +989,7 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
         a->payload_pkts++;
         return;
     }
-    struct ms_classifier *cls = ms_app_classifier(a->c);
+    struct ms_classifier *cls = ms_app_classifier(a->c, p->ts_us);
     enum ms_app v = cls ? ms_classify_packet(cls, &a->cf, p->l3, p->l3_len, p->ts_us)
                         : MS_APP_UNKNOWN;
     if (!a->cf) {
@@ -1010,7 +1019,7 @@ void ms_app_session_packet_done(struct ms_app_session *a)
         /* The bytes the probe saw were not delivered (held for order):
          * nDPI has the packet after all, with nothing delivered since,
          * as it would have had it before. */
-        struct ms_classifier *cls = ms_app_classifier(a->c);
+        struct ms_classifier *cls = ms_app_classifier(a->c, a->last.ts_us);
         enum ms_app v = cls ? ms_classify_packet(cls, &a->cf, held.l3, held.l3_len, a->last.ts_us)
                             : MS_APP_UNKNOWN;
         if (!a->cf) {

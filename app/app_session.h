@@ -47,6 +47,8 @@ struct ms_app_ctx {
     const struct ms_limits *lim;
     struct ms_output *out;
     struct ms_classifier *cls;            /* nDPI, built at its first use; NULL before */
+    bool cls_failed;                      /* its last build ran out of memory, ... */
+    uint64_t cls_failed_us;               /* ... at this capture time */
     struct ms_flow_table *flows;          /* for a direction swap */
     const struct ms_reasm_budget *budget; /* for the windows' memory */
     const char *source_name;              /* pcap_filename, NULL live */
@@ -74,8 +76,9 @@ extern const struct ms_stream_ops ms_app_stream_ops;
 extern const char ms_app_no_file[1];
 
 /* c's nDPI module, built now if it is not yet (c->cls); NULL when out of
- * memory. */
-struct ms_classifier *ms_app_classifier(struct ms_app_ctx *c);
+ * memory, and then, without trying, until MS_CLASSIFIER_RETRY_US of
+ * capture time have passed (now_us: the packet's time). */
+struct ms_classifier *ms_app_classifier(struct ms_app_ctx *c, uint64_t now_us);
 /* Attaches a new session to f (f->app, f->tcp.user); *out NULL on error. */
 enum ms_rc ms_app_session_new(struct ms_app_ctx *c, struct ms_flow *f, struct ms_app_session **out);
 /* Before reassembly: a packet of the flow while it is being classified. */

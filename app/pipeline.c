@@ -749,7 +749,7 @@ void ms_pipeline_finish(struct ms_pipeline *pl)
 
 bool ms_pipeline_build_classifier(struct ms_pipeline *pl)
 {
-    return ms_app_classifier(&pl->app) != NULL;
+    return ms_app_classifier(&pl->app, pl->now_us) != NULL;
 }
 
 void ms_pipeline_free_classifier(struct ms_pipeline *pl)

@@ -285,6 +285,11 @@ static inline struct ms_limits ms_limits_default(void)
  * remembered as having offered STARTTLS; the least recently seen is
  * forgotten past it (a server forgotten raises no stripping alert). */
 #define MS_TLS_MEMO_MAX 4096
+/* nDPI's module, built at the first flow that needs it (20 ms): after a
+ * build that ran out of memory, flows are not classified (dropped, with an
+ * anomaly) and the build is not tried again for this long of capture
+ * time (app/app_session.c's ms_app_classifier). */
+#define MS_CLASSIFIER_RETRY_US 1000000u
 
 /* --threads (app/engine.c, app/workq.c, README "Threads"). */
 /* Worker threads at most (--threads N, or auto: the cores). */

@@ -3,7 +3,9 @@
  * timeout (outcome "unknown"), flood of half-open flows (cheap, bounded,
  * evicted before a live session), the flow memory cap, eviction of a mail
  * flow, the classification log's cap (a gap, not joined bytes), a worker's due
- * (no later than what packets yet to come can end), and the stats event. */
+ * (no later than what packets yet to come can end), the stats event, and
+ * nDPI's module not built again at every flow after a build ran out of
+ * memory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../app/app_session.h"
 #include "../../app/pipeline.h"
+#include "../../common/alloc.h"
 #include "../../capture/classify.h"
 #include "../../capture/wpa.h"
 #include "../../output/sink.h"
@@ -648,6 +652,43 @@ static size_t client_hello(uint8_t *b)
  * on each port, which implicit_proto relies on (asked here, so a change
  * of nDPI shows), and what the flow then gives: an implicit-TLS session
  * event of the mail protocol named, or nothing. */
+/* A build of nDPI's module that runs out of memory is not tried again
+ * until MS_CLASSIFIER_RETRY_US of capture time have passed (each try cost
+ * 20 ms: at every new flow, a run short of memory crawled); time going
+ * back tries at once. The hook counts the wrappers' allocations: no call,
+ * no try. */
+static void test_classifier_retry_after_nomem(void **state)
+{
+    (void)state;
+    struct ms_app_ctx c;
+    memset(&c, 0, sizeof(c));
+    const uint64_t t0 = 5000000u;
+    struct ms_alloc_hook hook = { .fail_at = 1 }; /* ms_classifier_new's first */
+    ms_alloc_set_hook(&hook);
+    assert_null(ms_app_classifier(&c, t0));
+    assert_int_equal(hook.failed, 1);
+    uint64_t tries = hook.calls;
+    assert_null(ms_app_classifier(&c, t0 + 1));
+    assert_null(ms_app_classifier(&c, t0 + MS_CLASSIFIER_RETRY_US - 1));
+    assert_int_equal(hook.calls, tries); /* not tried */
+    ms_alloc_set_hook(NULL);
+    /* Time going back: tried (and built). */
+    struct ms_classifier *cls = ms_app_classifier(&c, t0 - 1);
+    assert_non_null(cls);
+    assert_ptr_equal(ms_app_classifier(&c, t0), cls);
+    ms_classifier_free(cls);
+    /* A second after the failure: tried again. */
+    memset(&c, 0, sizeof(c));
+    hook = (struct ms_alloc_hook){ .fail_at = 1 };
+    ms_alloc_set_hook(&hook);
+    assert_null(ms_app_classifier(&c, t0));
+    ms_alloc_set_hook(NULL);
+    cls = ms_app_classifier(&c, t0 + MS_CLASSIFIER_RETRY_US);
+    assert_non_null(cls);
+    assert_false(c.cls_failed);
+    ms_classifier_free(cls);
+}
+
 static void test_tls_hello_by_port(void **state)
 {
     (void)state;
@@ -847,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_evict_spares_session),
         cmocka_unit_test(test_classify_log_overflow),
         cmocka_unit_test(test_tls_hello_by_port),
+        cmocka_unit_test(test_classifier_retry_after_nomem),
         cmocka_unit_test(test_wifi_protected_management),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
