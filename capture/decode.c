@@ -18,6 +18,7 @@
  * crafted packet cannot recurse deeply. */
 #include "decode.h"
 
+#include "../common/bytes.h"
 #include "../common/limits.h"
 
 #include <pcap/dlt.h>
@@ -57,28 +58,6 @@
 #define DLT_PPI 192
 #endif
 #define LINKTYPE_RAW_ALT 101 /* LINKTYPE_RAW as written in pcap files */
-
-/* Encapsulations looked through for one frame (tunnel in tunnel ...). */
-
-static uint16_t get_be16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
 
 bool ms_decode_linktype_supported(int lt)
 {
@@ -221,10 +200,10 @@ static enum ms_decode_status decode_tcp(const uint8_t *p, size_t len, struct ms_
         return MS_DECODE_MALFORMED;
     if (len < hlen)
         return MS_DECODE_TRUNCATED;
-    out->sport = get_be16(p);
-    out->dport = get_be16(p + 2);
-    out->seq = get_be32(p + 4);
-    out->ack = get_be32(p + 8);
+    out->sport = ms_be16(p);
+    out->dport = ms_be16(p + 2);
+    out->seq = ms_be32(p + 4);
+    out->ack = ms_be32(p + 8);
     out->tcp_flags = p[13];
     out->payload = p + hlen;
     out->payload_len = len - hlen;
@@ -295,7 +274,7 @@ static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms
     if (len < 20)
         return MS_DECODE_TRUNCATED;
     size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-    size_t total = get_be16(p + 2);
+    size_t total = ms_be16(p + 2);
     /* A total length of 0 is what Linux writes into segments captured
      * before TCP segmentation offload split them (as Wireshark assumes):
      * the frame holds the whole datagram. */
@@ -317,7 +296,7 @@ static enum ms_decode_status decode_ipv4(const uint8_t *p, size_t len, struct ms
     memcpy(out->dst, p + 16, 4);
     out->l3 = p;
     out->l3_len = len;
-    uint16_t frag = get_be16(p + 6);
+    uint16_t frag = ms_be16(p + 6);
     if ((frag & 0x3fffu) != 0) /* MF set or offset non-zero */
         return MS_DECODE_FRAGMENT;
     return ip_payload(p[9], p + ihl, len - ihl, out, depth, complete, out->dst);
@@ -331,7 +310,7 @@ static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms
 {
     if (len < 40)
         return MS_DECODE_TRUNCATED;
-    size_t plen = get_be16(p + 4);
+    size_t plen = ms_be16(p + 4);
     bool complete = 40 + plen <= len;
     if (40 + plen < len)
         len = 40 + plen;
@@ -370,7 +349,7 @@ static enum ms_decode_status decode_ipv6(const uint8_t *p, size_t len, struct ms
                 return MS_DECODE_TRUNCATED;
             /* An atomic fragment (offset 0, M 0) is a whole packet and is
              * processed in isolation (RFC 6946 4). */
-            if ((get_be16(p + off + 2) & 0xfff9u) != 0)
+            if ((ms_be16(p + off + 2) & 0xfff9u) != 0)
                 return MS_DECODE_FRAGMENT;
             ext = 8;
             break;
@@ -443,7 +422,7 @@ static enum ms_decode_status decode_ppp(const uint8_t *p, size_t len, struct ms_
     } else {
         if (len < 2)
             return MS_DECODE_TRUNCATED;
-        proto = get_be16(p);
+        proto = ms_be16(p);
         p += 2;
         len -= 2;
     }
@@ -460,13 +439,13 @@ static enum ms_decode_status decode_pppoe(const uint8_t *p, size_t len, struct m
         return MS_DECODE_TRUNCATED;
     if (p[0] != 0x11)
         return MS_DECODE_MALFORMED;
-    size_t plen = get_be16(p + 4);
+    size_t plen = ms_be16(p + 4);
     /* The PPPoE length covers the PPP frame; Ethernet padding follows it. */
     if (plen + 6 < len)
         len = plen + 6;
     if (len < 8) /* a length too short to hold the PPP protocol */
         return MS_DECODE_MALFORMED;
-    uint16_t proto = get_be16(p + 6);
+    uint16_t proto = ms_be16(p + 6);
     if (proto == 0x0021 || proto == 0x0057)
         return decode_ip(p + 8, len - 8, out, depth + 1);
     return MS_DECODE_NOT_TCP;
@@ -517,8 +496,8 @@ static enum ms_decode_status decode_gre(const uint8_t *p, size_t len, struct ms_
         return MS_DECODE_UNSUPPORTED;
     if (len < 4)
         return MS_DECODE_TRUNCATED;
-    uint16_t flags = get_be16(p);
-    uint16_t proto = get_be16(p + 2);
+    uint16_t flags = ms_be16(p);
+    uint16_t proto = ms_be16(p + 2);
     size_t off = 4;
     switch (flags & 7u) {
     case 0:
@@ -586,7 +565,7 @@ static enum ms_decode_status decode_udp(const uint8_t *p, size_t len, struct ms_
         return MS_DECODE_UNSUPPORTED;
     if (len < 8)
         return MS_DECODE_TRUNCATED;
-    uint16_t dport = get_be16(p + 2);
+    uint16_t dport = ms_be16(p + 2);
     p += 8;
     len -= 8;
     if (dport == UDP_VXLAN) {
@@ -604,7 +583,7 @@ static enum ms_decode_status decode_udp(const uint8_t *p, size_t len, struct ms_
         size_t h = 8 + (size_t)(p[0] & 0x3fu) * 4;
         if (len < h)
             return MS_DECODE_TRUNCATED;
-        uint16_t proto = get_be16(p + 2);
+        uint16_t proto = ms_be16(p + 2);
         if (proto == ETH_TEB)
             return decode_eth(p + h, len - h, out, depth + 1);
         return decode_ethertype(proto, p + h, len - h, out, depth + 1);
@@ -623,7 +602,7 @@ static enum ms_decode_status decode_ethertype(uint16_t type, const uint8_t *p, s
             break;
         if (len < 4)
             return MS_DECODE_TRUNCATED;
-        type = get_be16(p + 2);
+        type = ms_be16(p + 2);
         p += 4;
         len -= 4;
     }
@@ -653,7 +632,7 @@ static enum ms_decode_status decode_llc_snap(const uint8_t *p, size_t len, struc
     if (p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] != 0 || p[4] != 0 ||
         (p[5] != 0 && p[5] != 0xf8))
         return MS_DECODE_NOT_TCP;
-    return decode_ethertype(get_be16(p + 6), p + 8, len - 8, out, depth);
+    return decode_ethertype(ms_be16(p + 6), p + 8, len - 8, out, depth);
 }
 
 /* Ethernet II (type >= 0x0600) or IEEE 802.3 (a length) with LLC/SNAP. */
@@ -661,7 +640,7 @@ static enum ms_decode_status decode_eth(const uint8_t *p, size_t len, struct ms_
 {
     if (len < 14)
         return MS_DECODE_TRUNCATED;
-    uint16_t type = get_be16(p + 12);
+    uint16_t type = ms_be16(p + 12);
     if (type >= 0x0600)
         return decode_ethertype(type, p + 14, len - 14, out, depth);
     if (type > 1500)
@@ -801,7 +780,7 @@ static enum ms_decode_status decode_80211(const uint8_t *p, size_t len, struct m
     /* WEP/TKIP/CCMP/GCMP: without keys the body is noise. */
     if (w.flags & 0x40u)
         return MS_DECODE_PROTECTED;
-    if ((w.flags & 0x04u) || (get_le16(p + 22) & 0x000fu) || w.amsdu)
+    if ((w.flags & 0x04u) || (ms_le16(p + 22) & 0x000fu) || w.amsdu)
         return MS_DECODE_UNSUPPORTED;
     ms_decode_wifi_addrs(&w, NULL, NULL, &out->mac);
     return decode_llc_snap(w.body, w.body_len, out, depth);
@@ -819,18 +798,18 @@ static enum ms_decode_status strip_radiotap(const uint8_t *p, size_t len, const 
         return MS_DECODE_TRUNCATED;
     if (p[0] != 0)
         return MS_DECODE_MALFORMED;
-    size_t rlen = get_le16(p + 2);
+    size_t rlen = ms_le16(p + 2);
     if (rlen < 8)
         return MS_DECODE_MALFORMED;
     if (len < rlen)
         return MS_DECODE_TRUNCATED;
-    uint32_t present = get_le32(p + 4);
+    uint32_t present = ms_le32(p + 4);
     size_t off = 8;
     uint32_t w = present;
     while (w & 0x80000000u) {
         if (rlen < off + 4)
             return MS_DECODE_MALFORMED;
-        w = get_le32(p + off);
+        w = ms_le32(p + off);
         off += 4;
     }
     uint8_t flags = 0;
@@ -879,7 +858,7 @@ static enum ms_decode_status strip_ppi(const uint8_t *p, size_t len, int *dlt,
         return MS_DECODE_TRUNCATED;
     if (p[0] != 0)
         return MS_DECODE_MALFORMED;
-    size_t hlen = get_le16(p + 2);
+    size_t hlen = ms_le16(p + 2);
     if (hlen < 8)
         return MS_DECODE_MALFORMED;
     if (len < hlen)
@@ -887,18 +866,18 @@ static enum ms_decode_status strip_ppi(const uint8_t *p, size_t len, int *dlt,
     bool aligned = (p[1] & 0x1u) != 0;
     uint16_t wflags = 0;
     for (size_t off = 8; off + 4 <= hlen;) {
-        size_t ftype = get_le16(p + off), fl = get_le16(p + off + 2);
+        size_t ftype = ms_le16(p + off), fl = ms_le16(p + off + 2);
         if (hlen - off - 4 < fl)
             break; /* a damaged field: the frame is still where hlen says */
         if (ftype == 2 && fl >= 10)
-            wflags = get_le16(p + off + 4 + 8);
+            wflags = ms_le16(p + off + 4 + 8);
         off += 4 + fl;
         if (aligned)
             off = (off + 3) & ~(size_t)3;
     }
     if (wflags & 0x4u)
         return MS_DECODE_MALFORMED; /* failed FCS: no station accepted it */
-    *dlt = (int)get_le32(p + 4);
+    *dlt = (int)ms_le32(p + 4);
     *frame = p + hlen;
     *flen = len - hlen;
     if (wflags & 0x1u) {
@@ -946,12 +925,12 @@ static enum ms_decode_status decode_link(int lt, const uint8_t *f, size_t caplen
         /* 16-byte header; protocol type in its last two bytes. */
         if (caplen < 16)
             return MS_DECODE_TRUNCATED;
-        return decode_ethertype(get_be16(f + 14), f + 16, caplen - 16, out, 0);
+        return decode_ethertype(ms_be16(f + 14), f + 16, caplen - 16, out, 0);
     case DLT_LINUX_SLL2:
         /* 20-byte header; protocol type first. */
         if (caplen < 20)
             return MS_DECODE_TRUNCATED;
-        return decode_ethertype(get_be16(f), f + 20, caplen - 20, out, 0);
+        return decode_ethertype(ms_be16(f), f + 20, caplen - 20, out, 0);
     case DLT_IEEE802_11:
         return decode_80211(f, caplen, out, 0, false);
     case DLT_IEEE802_11_RADIO:
@@ -1027,7 +1006,7 @@ bool ms_decode_llc_type(const uint8_t *p, size_t len, uint16_t *type, const uint
     if (len < 8 || p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] != 0 || p[4] != 0 ||
         (p[5] != 0 && p[5] != 0xf8))
         return false;
-    *type = get_be16(p + 6);
+    *type = ms_be16(p + 6);
     *payload = p + 8;
     *payload_len = len - 8;
     return true;
@@ -1052,7 +1031,7 @@ bool ms_amsdu_next(struct ms_amsdu_iter *it, const uint8_t **da, const uint8_t *
         it->bad = true;
         return false;
     }
-    size_t n = get_be16(s + 12);
+    size_t n = ms_be16(s + 12);
     if (left - 14 < n) {
         it->bad = true;
         return false;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/bytes.h"
 #include "../common/lru.h"
 #include "../common/siphash.h"
 
@@ -87,16 +88,6 @@ struct fragview {
     uint32_t len;
 };
 
-static uint16_t get_be16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 enum ms_anomaly ms_defrag_event_anomaly(unsigned ev)
 {
     switch (ev) {
@@ -117,15 +108,15 @@ static bool parse_v4(const uint8_t *p, size_t len, struct fragview *v)
     if (len < 20)
         return false;
     size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-    size_t total = get_be16(p + 2);
+    size_t total = ms_be16(p + 2);
     if (ihl < 20 || total < ihl || len < total)
         return false;
-    uint16_t fo = get_be16(p + 6);
+    uint16_t fo = ms_be16(p + 6);
     v->version = 4;
     v->proto = p[9];
     v->src = p + 12;
     v->dst = p + 16;
-    v->id = get_be16(p + 4);
+    v->id = ms_be16(p + 4);
     v->off = (uint32_t)(fo & 0x1fffu) * 8;
     v->more = (fo & 0x2000u) != 0;
     v->hdr = p;
@@ -145,7 +136,7 @@ static bool parse_v6(const uint8_t *p, size_t len, struct fragview *v)
 {
     if (len < 40)
         return false;
-    size_t total = 40 + (size_t)get_be16(p + 4);
+    size_t total = 40 + (size_t)ms_be16(p + 4);
     if (len < total)
         return false;
     len = total;
@@ -165,12 +156,12 @@ static bool parse_v6(const uint8_t *p, size_t len, struct fragview *v)
     }
     if (nh != 44 || len - off < 8)
         return false;
-    uint16_t fo = get_be16(p + off + 2);
+    uint16_t fo = ms_be16(p + off + 2);
     v->version = 6;
     v->proto = 0;
     v->src = p + 8;
     v->dst = p + 24;
-    v->id = get_be32(p + off + 4);
+    v->id = ms_be32(p + off + 4);
     v->off = fo & 0xfff8u;
     v->more = (fo & 1u) != 0;
     v->hdr = p;
@@ -374,7 +365,7 @@ static void ipv4_header_checksum(uint8_t *h, size_t len)
     h[10] = h[11] = 0;
     uint32_t acc = 0;
     for (size_t i = 0; i + 1 < len; i += 2)
-        acc += get_be16(h + i);
+        acc += ms_be16(h + i);
     while (acc >> 16)
         acc = (acc & 0xffffu) + (acc >> 16);
     acc = ~acc & 0xffffu;

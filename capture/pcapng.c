@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/bytes.h"
 
 #define BT_SHB 0x0A0D0D0Au
 #define BT_IDB 1u
@@ -59,14 +60,12 @@ struct ms_pcapng {
 
 static uint16_t rd16(const struct ms_pcapng *r, const uint8_t *p)
 {
-    return r->big_endian ? (uint16_t)((p[0] << 8) | p[1]) : (uint16_t)(p[0] | (p[1] << 8));
+    return r->big_endian ? ms_be16(p) : ms_le16(p);
 }
 
 static uint32_t rd32(const struct ms_pcapng *r, const uint8_t *p)
 {
-    if (r->big_endian)
-        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    return r->big_endian ? ms_be32(p) : ms_le32(p);
 }
 
 static void clear_ifaces(struct ms_pcapng *r)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/bytes.h"
 #include "../common/limits.h"
 #include "../common/lru.h"
 #include "../common/siphash.h"
@@ -396,24 +397,6 @@ static bool any_secret_applies(const struct ms_wpa *w, const struct network *net
 
 /* ---- management frames -------------------------------------------------- */
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static const uint8_t ieee_oui[3] = { 0x00, 0x0f, 0xac };
 
 static enum sec akm_sec(const uint8_t s[4])
@@ -448,10 +431,10 @@ static enum sec akm_sec(const uint8_t s[4])
  * names one of each. SEC_UNKNOWN when the element is cut short. */
 static enum sec rsn_sec(const uint8_t *p, size_t n)
 {
-    if (n < 2 + 4 + 2 || le16(p) != 1)
+    if (n < 2 + 4 + 2 || ms_le16(p) != 1)
         return SEC_UNKNOWN;
     size_t off = 6;
-    size_t np = le16(p + off);
+    size_t np = ms_le16(p + off);
     off += 2;
     if (n < off + 4 * np + 2)
         return SEC_UNKNOWN;
@@ -460,7 +443,7 @@ static enum sec rsn_sec(const uint8_t *p, size_t n)
         if (memcmp(p + off + 4 * i, ieee_oui, 3) == 0 && p[off + 4 * i + 3] == 4)
             ccmp = true;
     off += 4 * np;
-    size_t na = le16(p + off);
+    size_t na = ms_le16(p + off);
     off += 2;
     if (na == 0 || n < off + 4 * na)
         return SEC_UNKNOWN;
@@ -502,7 +485,7 @@ void ms_wpa_management(struct ms_wpa *w, const struct ms_wifi_frame *f)
     if (!bssid || f->body_len < ies || (bssid[0] & 1))
         return;
     bool assoc = f->subtype == 0 || f->subtype == 2;
-    uint16_t cap = le16(f->body + (assoc ? 0 : 10));
+    uint16_t cap = ms_le16(f->body + (assoc ? 0 : 10));
     const uint8_t *ssid = NULL, *rsn = NULL;
     size_t ssid_len = 0, rsn_len = 0;
     bool wpa1 = false;
@@ -676,8 +659,8 @@ static bool answers(const struct anonce *a, uint64_t replay, uint64_t m2_us)
 static enum ms_wpa_status try_m2(struct ms_wpa *w, struct client *c, struct network *net,
                                  const uint8_t *m2, size_t len, uint64_t m2_us, bool at_m1)
 {
-    int ver = be16(m2 + EK_INFO) & KI_VERSION;
-    uint64_t replay = be64(m2 + EK_REPLAY);
+    int ver = ms_be16(m2 + EK_INFO) & KI_VERSION;
+    uint64_t replay = ms_be64(m2 + EK_REPLAY);
     const uint8_t *bssid = c->n.key, *sta = c->n.key + MS_MAC_LEN;
     if (!any_secret_applies(w, net)) {
         c->verdict = MS_WPA_NO_SECRET;
@@ -765,9 +748,9 @@ static void find_gtk(struct ms_wpa *w, struct network *net, const uint8_t *kd, s
 static void take_gtk(struct ms_wpa *w, struct client *c, struct network *net, const uint8_t *m,
                      size_t len, bool m3)
 {
-    int ver = be16(m + EK_INFO) & KI_VERSION;
-    size_t kd_len = be16(m + EK_DATA_LEN);
-    if (!net || !(be16(m + EK_INFO) & KI_ENC_DATA) || kd_len < 24 || kd_len % 8)
+    int ver = ms_be16(m + EK_INFO) & KI_VERSION;
+    size_t kd_len = ms_be16(m + EK_DATA_LEN);
+    if (!net || !(ms_be16(m + EK_INFO) & KI_ENC_DATA) || kd_len < 24 || kd_len % 8)
         return;
     struct ptk *cand[2] = { &c->cur, &c->old };
     for (int i = 0; i < 2; i++) {
@@ -802,14 +785,14 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
     fill_who(who, f->bssid, sta, net);
     if (len < 4 || eapol[1] != 3)
         return len < 4 ? MS_WPA_MALFORMED : MS_WPA_OK; /* EAP, EAPOL-Start, ... */
-    size_t n = 4 + (size_t)be16(eapol + 2);
+    size_t n = 4 + (size_t)ms_be16(eapol + 2);
     if (sta[0] & 1)
         return MS_WPA_MALFORMED;
     struct client *c = client_get(w, f->bssid, sta);
     if (!c)
         return MS_WPA_OK; /* out of memory: nothing learned */
     if (n > len || n < EK_DATA || n > MS_WPA_EAPOL_MAX ||
-        EK_DATA + (size_t)be16(eapol + EK_DATA_LEN) > n)
+        EK_DATA + (size_t)ms_be16(eapol + EK_DATA_LEN) > n)
         return tell(&c->told, MS_WPA_MALFORMED, first);
     if (eapol[EK_DESC] == 254) { /* WPA (TKIP) */
         c->eapol_sec = SEC_UNSUPPORTED;
@@ -817,7 +800,7 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
     }
     if (eapol[EK_DESC] != 2)
         return tell(&c->told, MS_WPA_MALFORMED, first);
-    uint16_t info = be16(eapol + EK_INFO);
+    uint16_t info = ms_be16(eapol + EK_INFO);
     int ver = info & KI_VERSION;
     enum sec s = effective_sec(c, net, false);
     enum ms_wpa_status why = sec_status(s);
@@ -837,7 +820,7 @@ enum ms_wpa_status ms_wpa_eapol(struct ms_wpa *w, const struct ms_wifi_frame *f,
         /* Message 1, or 3: both carry the ANonce. Message 3's replay
          * counter is its message 1's plus one (12.7.6.4): the ANonce is
          * kept with message 1's, which message 2 repeats. */
-        uint64_t replay = be64(eapol + EK_REPLAY);
+        uint64_t replay = ms_be64(eapol + EK_REPLAY);
         add_anonce(c, eapol + EK_NONCE, mic && replay ? replay - 1 : replay, f->ts_us);
         enum ms_wpa_status r = MS_WPA_OK;
         if (c->m2)

@@ -4,20 +4,9 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#include "bytes.h"
 
-/* 8 bytes as a little-endian number: one load on a little-endian host
- * (the byte loop GCC did not merge cost the flow table's lookups a third
- * of their time). */
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof(v));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
 #define SIPROUND           \
     do {                   \
@@ -40,14 +29,14 @@ static uint64_t le64(const uint8_t *p)
 uint64_t ms_siphash24(const uint8_t key[MS_SIPHASH_KEY_LEN], const void *data, size_t n)
 {
     const uint8_t *in = data;
-    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t k0 = ms_le64(key), k1 = ms_le64(key + 8);
     uint64_t v0 = 0x736f6d6570736575ull ^ k0;
     uint64_t v1 = 0x646f72616e646f6dull ^ k1;
     uint64_t v2 = 0x6c7967656e657261ull ^ k0;
     uint64_t v3 = 0x7465646279746573ull ^ k1;
     size_t whole = n - (n % 8);
     for (size_t i = 0; i < whole; i += 8) {
-        uint64_t m = le64(in + i);
+        uint64_t m = ms_le64(in + i);
         v3 ^= m;
         SIPROUND;
         SIPROUND;
@@ -55,7 +44,7 @@ uint64_t ms_siphash24(const uint8_t key[MS_SIPHASH_KEY_LEN], const void *data, s
     }
     uint8_t tail[8] = { 0 };
     memcpy(tail, in + whole, n % 8);
-    uint64_t b = ((uint64_t)n << 56) | le64(tail);
+    uint64_t b = ((uint64_t)n << 56) | ms_le64(tail);
     v3 ^= b;
     SIPROUND;
     SIPROUND;

@@ -15,23 +15,15 @@
 
 #include <string.h>
 
+#include "../common/bytes.h"
+
 static const uint8_t sig[8] = { 'N', 'T', 'L', 'M', 'S', 'S', 'P', 0 };
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
 
 enum ms_rc ms_ntlm_type(const uint8_t *m, size_t n, uint32_t *type)
 {
     if (n < 12 || memcmp(m, sig, sizeof(sig)) != 0)
         return MS_ERR_PROTO;
-    *type = le32(m + 8);
+    *type = ms_le32(m + 8);
     return MS_OK;
 }
 
@@ -46,7 +38,7 @@ enum ms_rc ms_ntlm_parse_challenge(const uint8_t *m, size_t n, uint8_t challenge
     uint32_t type = 0;
     if (ms_ntlm_type(m, n, &type) != MS_OK || type != MS_NTLM_CHALLENGE || n < 32)
         return MS_ERR_PROTO;
-    *flags = le32(m + 20);
+    *flags = ms_le32(m + 20);
     memcpy(challenge, m + 24, 8);
     return MS_OK;
 }
@@ -55,8 +47,8 @@ enum ms_rc ms_ntlm_parse_challenge(const uint8_t *m, size_t n, uint8_t challenge
  * {NULL, 0} with *bad set when it points outside the message. */
 static struct ms_bytes secbuf(const uint8_t *m, size_t n, size_t at, bool *bad)
 {
-    size_t len = le16(m + at);
-    size_t off = le32(m + at + 4);
+    size_t len = ms_le16(m + at);
+    size_t off = ms_le32(m + at + 4);
     if (len == 0)
         return ms_bytes_of(m, 0); /* empty is fine wherever it "points" */
     /* off + len cannot overflow: both are at most 2^32 + 2^16. */
@@ -87,7 +79,7 @@ enum ms_rc ms_ntlm_parse_authenticate(const uint8_t *m, size_t n, struct ms_ntlm
     a->user = secbuf(m, n, 36, &a->bad_offset);
     a->workstation = secbuf(m, n, 44, &a->bad_offset);
     if (n >= 64) {
-        a->flags = le32(m + 60);
+        a->flags = ms_le32(m + 60);
         a->have_flags = true;
     }
     return MS_OK;
@@ -130,10 +122,10 @@ bool ms_ntlm_text(struct ms_buf *out, struct ms_bytes f, bool unicode)
         return ms_buf_append_some(out, f.p, f.len) == MS_OK;
     size_t i = 0;
     while (i + 1 < f.len) {
-        uint32_t cp = le16(f.p + i);
+        uint32_t cp = ms_le16(f.p + i);
         i += 2;
         if (cp >= 0xD800 && cp <= 0xDBFF) {
-            uint32_t lo = i + 1 < f.len ? le16(f.p + i) : 0;
+            uint32_t lo = i + 1 < f.len ? ms_le16(f.p + i) : 0;
             if (lo >= 0xDC00 && lo <= 0xDFFF) {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 i += 2;

@@ -20,6 +20,7 @@
 
 #include "../common/ascii.h"
 #include "../common/b64.h"
+#include "../common/bytes.h"
 #include "ntlm.h"
 
 void ms_sasl_init(struct ms_sasl *s, const struct ms_limits *lim)
@@ -436,8 +437,7 @@ static void ntlm_client(struct ms_sasl *s, const uint8_t *m, size_t n)
     if (type == MS_NTLM_NEGOTIATE) {
         /* NEGOTIATE_MESSAGE (2.2.1.1): flags at offset 12. */
         if (n >= 16 && !s->have_ntlm_chal)
-            s->ntlm_flags = (uint32_t)m[12] | (uint32_t)m[13] << 8 | (uint32_t)m[14] << 16 |
-                            (uint32_t)m[15] << 24;
+            s->ntlm_flags = ms_le32(m + 12);
         return;
     }
     if (type != MS_NTLM_AUTHENTICATE) {

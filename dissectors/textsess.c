@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/bytes.h"
 #include "dissector.h"
 #include "emit.h"
 #include "textsess.h"
@@ -27,7 +28,7 @@ static bool tls_record_start(const uint8_t *p, size_t n)
     if (n >= 3 && p[2] > 0x04)
         return false;
     if (n >= 5) {
-        unsigned len = ((unsigned)p[3] << 8) | p[4];
+        unsigned len = ms_be16(p + 3);
         if (len == 0 || len > 18432)
             return false;
     }
