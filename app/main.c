@@ -1105,13 +1105,19 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
     const uint8_t *data;
     size_t caplen;
     int lt;
-    /* Reading a file, the signals' flags and the sinks are looked at every
-     * MS_SIGNAL_CHECK_FRAMES frames, not at each (33 instructions a frame,
-     * 1.3% of the mixed benchmark's): a stop still comes within a
-     * fraction of a millisecond. Live, at every frame or timeout. */
+    /* Reading a regular file at full speed, the signals' flags and the
+     * sinks are looked at every MS_SIGNAL_CHECK_FRAMES frames, not at each
+     * (33 instructions a frame, 1.3% of the mixed benchmark's): a reopen or
+     * a stats request still comes within a fraction of a millisecond. Live,
+     * from a pipe or standard input (the next read may wait for the
+     * writer), and with --realtime (frames come at the capture's pace), at
+     * every frame, as a stop always is: pace() returns at a stop, and the
+     * frames after it must not be read. */
+    uint64_t done, total;
+    bool batched = !live && !r->c->realtime && ms_source_position(src, &done, &total);
     unsigned until_check = 0;
     for (;;) {
-        if (live || until_check-- == 0) {
+        if (!batched || stop_requested || until_check-- == 0) {
             until_check = MS_SIGNAL_CHECK_FRAMES - 1;
             service_signals(r);
             if (run_over(r))

@@ -15,7 +15,12 @@ its own (no traffic at all: the quiet link is the worst case, the loop only
 wakes up on the capture timeout). Reading standard input (-r -) is also
 checked for SIGTERM: a blocked read must return (main.c installs the stop
 signals without SA_RESTART); the README promises nothing there for SIGHUP
-and SIGUSR1, which wait for the next packet.
+and SIGUSR1, which wait for the next packet. So is a stop during a
+--realtime replay (SIGINT stops it at once, README): of a file, no frame
+after the stop is read (a review found 63 more read once signals were
+looked at every 64 frames of a file); of a pipe held open, the stop during
+the wait for the next frame's time ends the run (it hung until the pipe
+closed).
 
   tests/live/test_signals.py MAILSPILL
 
@@ -114,6 +119,66 @@ def test_stdin_term():
 
 
 
+def frames(n, step_s):
+    """A pcap header and n 60-byte frames step_s seconds apart."""
+    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
+    for i in range(n):
+        out += struct.pack("<IIII", 1700000000 + i * step_s, 0, 60, 60) + bytes(60)
+    return out
+
+
+def final_pkts(out):
+    for line in reversed(out.decode().splitlines()):
+        e = json.loads(line)
+        if e["event_type"] == "stats":
+            return e["stats"]["decoder"]["pkts"]
+    return None
+
+
+def test_realtime_int(tmp):
+    """SIGINT during a --realtime replay of a file: no frame after it."""
+    path = os.path.join(tmp, "slow.pcap")
+    with open(path, "wb") as f:
+        f.write(frames(200, 1))
+    p = subprocess.Popen([BIN, "--realtime", "-r", path], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.2)          # the second frame read, waiting for the third's time
+        timed("--realtime SIGINT -> exit", lambda: p.send_signal(signal.SIGINT),
+              lambda: p.poll() is not None)
+        out, err = p.communicate(timeout=10)
+        n = final_pkts(out)
+        if p.returncode != 0 or n is None:
+            fail(f"--realtime SIGINT: exit {p.returncode}, stats {n}: {err!r}")
+        elif n > 3:
+            fail(f"--realtime SIGINT after 1.2 s: {n} frames read (at most 3)")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_stdin_realtime_term():
+    """SIGTERM during a --realtime replay from a pipe that stays open."""
+    p = subprocess.Popen([BIN, "--realtime", "-r", "-"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(frames(2, 10))
+        p.stdin.flush()
+        time.sleep(0.5)          # waiting for the second frame's time
+        timed("--realtime -r - SIGTERM -> exit", lambda: p.send_signal(signal.SIGTERM),
+              lambda: p.poll() is not None)
+        if p.poll() is None:
+            p.kill()
+        out, err = p.communicate(timeout=10)
+        if p.returncode != 0:
+            fail(f"--realtime -r - SIGTERM: exit {p.returncode}: {err!r}")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def live(tmp, stop_sig):
     out = os.path.join(tmp, f"events-{stop_sig.name}.json")
     err_path = os.path.join(tmp, "mailspill.err")
@@ -154,6 +219,9 @@ def live(tmp, stop_sig):
 
 def main():
     test_stdin_term()
+    test_stdin_realtime_term()
+    with tempfile.TemporaryDirectory(prefix="mailspill-sig.") as tmp:
+        test_realtime_int(tmp)
     if os.geteuid() != 0:
         skip("live part needs root (network namespace, capture)")
     subprocess.run(["ip", "netns", "del", NS], capture_output=True)

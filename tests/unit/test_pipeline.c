@@ -648,10 +648,6 @@ static size_t client_hello(uint8_t *b)
     return n + sizeof(tail);
 }
 
-/* Implicit TLS by port: nDPI's verdict on a ClientHello (no server name)
- * on each port, which implicit_proto relies on (asked here, so a change
- * of nDPI shows), and what the flow then gives: an implicit-TLS session
- * event of the mail protocol named, or nothing. */
 /* A build of nDPI's module that runs out of memory is not tried again
  * until MS_CLASSIFIER_RETRY_US of capture time have passed (each try cost
  * 20 ms: at every new flow, a run short of memory crawled); time going
@@ -689,6 +685,10 @@ static void test_classifier_retry_after_nomem(void **state)
     ms_classifier_free(cls);
 }
 
+/* Implicit TLS by port: nDPI's verdict on a ClientHello (no server name)
+ * on each port, which implicit_proto relies on (asked here, so a change
+ * of nDPI shows), and what the flow then gives: an implicit-TLS session
+ * event of the mail protocol named, or nothing. */
 static void test_tls_hello_by_port(void **state)
 {
     (void)state;
