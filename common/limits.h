@@ -269,8 +269,9 @@ static inline struct ms_limits ms_limits_default(void)
  * MS_PROGRESS_EVERY_MS. */
 #define MS_PROGRESS_LINE_MAX 80
 #define MS_PROGRESS_EVERY_MS 200u
-/* Reading a file, signals (stop, reopen, stats) and dead sinks are looked
- * for every this many frames (app/main.c's run_source). */
+/* Reading a regular file at full speed, a reopen or stats request and dead
+ * sinks are looked for every this many frames (a stop at every frame; live,
+ * pipes and --realtime at every frame: app/main.c's run_source). */
 #define MS_SIGNAL_CHECK_FRAMES 64u
 
 /* Session events (app/app_session.c): AUTH mechanisms kept from the clear
