@@ -95,11 +95,10 @@ def timed(name, send, effect, limit=LIMIT_S):
 
 def test_stdin_term():
     """SIGTERM while mailspill blocks reading a pipe that stays open."""
-    hdr = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
     p = subprocess.Popen([BIN, "-r", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
-        p.stdin.write(hdr)
+        p.stdin.write(frames(0, 1))  # the file header alone
         p.stdin.flush()
         time.sleep(0.5)          # past start-up, blocked in read()
         if p.poll() is not None:
