@@ -16,10 +16,24 @@
  * workers at a lower key, so the waits cannot go round in a circle: the
  * lowest key waits for no one.
  *
+ * The reader's worker: reading files, worker 0 runs in the reader's thread
+ * (on_reader): the reader hands it each of its items by a call, in the
+ * order of the keys, so that all it has to do below a key is done before
+ * the reader commits an item at that key to another worker's queue (which
+ * publishes it: release/acquire). No other worker ever waits for it
+ * (memo_order skips it; it keeps no gate), and it waits for the others as
+ * any worker does. With a thread of its own it made three busy threads on
+ * two cores, each preempted ~2,000 times a run. Live, the reader keeps its
+ * thread to itself: it takes frames from the kernel's ring at once, and a
+ * queue that cannot take one drops it (a call would hold the reader).
+ *
  * Sharding: a flow goes to the worker of its lower endpoint (port, then
  * address): the server's, but for a server on a port above its clients'.
  * All of a server's sessions then mostly meet in one worker, which waits
- * for no other to use the memo for it.
+ * for no other to use the memo for it. The reader's worker takes
+ * MS_READER_WORKER_WEIGHT of the endpoints where each other worker takes
+ * MS_WORKER_WEIGHT (its thread decodes and dispatches every frame too),
+ * and the caps split in the same proportions.
  *
  * Time: every worker hears of every frame's time that could end something
  * in it (its own packets, and a header-only item for the others' frames:
@@ -71,6 +85,7 @@ struct worker {
     struct ms_workq *q;
     pthread_t thread;
     bool started;
+    bool on_reader; /* reading files: worker 0, run in the reader's thread (no q) */
     /* The memo's gate (memo_order), per endpoint slot of each table
      * (slot_of): the key of the last packet given to this worker with an
      * endpoint there (the reader's), and the worker's sessions whose
@@ -103,8 +118,8 @@ struct ms_engine {
     struct worker *w;
     struct ms_tls_memo *memo; /* threads only: every worker's */
     uint8_t hash_key[MS_SIPHASH_KEY_LEN];
-    struct ms_limits wlim;      /* a worker's share */
-    struct ms_pipeline *reader; /* threads only: decodes, reassembles IP, dispatches */
+    struct ms_pipeline *reader;  /* threads only: decodes, reassembles IP, dispatches */
+    unsigned w0_weight, weights; /* shard: worker 0's weight, and all workers' */
     uint8_t pad_before_reader[64];
     /* The reader's, written at every frame. */
     bool running;
@@ -188,6 +203,13 @@ static void handle(struct worker *w, const struct ms_work_item *it)
     }
 }
 
+static void publish_due(struct worker *w)
+{
+    uint64_t due = ms_pipeline_worker_due(w->pl);
+    if (due != atomic_load_explicit(&w->due, memory_order_relaxed))
+        atomic_store_explicit(&w->due, due, memory_order_relaxed);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -198,9 +220,7 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&w->cur, it->order, memory_order_release);
         bool end = it->kind == IT_END;
         handle(w, it);
-        uint64_t due = ms_pipeline_worker_due(w->pl);
-        if (due != atomic_load_explicit(&w->due, memory_order_relaxed))
-            atomic_store_explicit(&w->due, due, memory_order_relaxed);
+        publish_due(w);
         ms_workq_release(w->q);
         if (end)
             return NULL;
@@ -273,7 +293,8 @@ static void wait_for(struct worker *o, uint64_t key)
 
 /* The memo's order (see the top), before worker user's use of it for
  * server srv, at its key mine: each other worker o is waited for until it
- * can no longer use the memo for srv at a key below mine.
+ * can no longer use the memo for srv at a key below mine (the reader's
+ * worker never can: it has done all it had below mine).
  *
  * o's uses for srv come from its sessions whose flow has srv as an
  * endpoint, which began at a packet with srv as an endpoint. The reader
@@ -311,7 +332,7 @@ static void memo_order(void *user, const struct ms_tls_server *srv)
     uint64_t h = endpoint_hash(e, srv->ip_version, srv->addr, srv->port);
     for (unsigned i = 0; i < e->n; i++) {
         struct worker *o = &e->w[i];
-        if (o == me)
+        if (o == me || o->on_reader)
             continue;
         uint64_t t = UINT64_MAX;
         for (unsigned way = 0; way < MS_MEMO_GATE_WAYS; way++) {
@@ -335,6 +356,8 @@ static void memo_order(void *user, const struct ms_tls_server *srv)
 static void memo_live(void *user, const struct ms_flow *f, int delta)
 {
     struct worker *w = user;
+    if (w->on_reader)
+        return; /* never waited for (memo_order) */
     uint64_t h = endpoint_hash(w->e, f->ip_version, f->srv_addr, f->srv_port);
     for (unsigned way = 0; way < MS_MEMO_GATE_WAYS; way++) {
         if (delta > 0)
@@ -348,8 +371,10 @@ static void memo_live(void *user, const struct ms_flow *f, int delta)
 
 static void flush_all(struct ms_engine *e)
 {
-    for (unsigned i = 0; i < e->n; i++)
-        ms_workq_flush(e->w[i].q);
+    for (unsigned i = 0; i < e->n; i++) {
+        if (e->w[i].q)
+            ms_workq_flush(e->w[i].q);
+    }
 }
 
 /* Room for an item of len bytes in worker w's queue; NULL when live and
@@ -372,6 +397,18 @@ static struct ms_work_item *reserve(struct ms_engine *e, struct worker *w, uint3
 static bool send_item(struct ms_engine *e, struct worker *w, enum item_kind kind, uint64_t ts_us,
                       uint64_t pkt_no, int arg, const void *ptr, uint64_t base, bool may_drop)
 {
+    if (w->on_reader) { /* handled now, in the order of the keys (see the top) */
+        struct ms_work_item here = { .kind = (uint8_t)kind,
+                                     .arg = arg,
+                                     .ts_us = ts_us,
+                                     .pkt_no = pkt_no,
+                                     .ptr = ptr,
+                                     .order = key_of(base, w->idx) };
+        atomic_store_explicit(&w->cur, here.order, memory_order_relaxed);
+        handle(w, &here);
+        publish_due(w);
+        return true;
+    }
     struct ms_work_item *it = reserve(e, w, 0, may_drop);
     if (!it)
         return false;
@@ -406,13 +443,16 @@ static void send_control(struct ms_engine *e, struct worker *w, enum item_kind k
 }
 
 /* The flow's worker: the hash of its lower endpoint (port, then address;
- * hs and hd: the source's and destination's), the same both ways. */
+ * hs and hd: the source's and destination's), the same both ways, in
+ * proportion to the workers' weights (the top 32 bits of the hash scaled
+ * to their sum). */
 static unsigned shard(const struct ms_engine *e, const struct ms_pkt *p, uint64_t hs, uint64_t hd)
 {
     bool src_lower = p->sport != p->dport
                          ? p->sport < p->dport
                          : memcmp(p->src, p->dst, p->ip_version == 4 ? 4 : 16) <= 0;
-    return (unsigned)(((src_lower ? hs : hd) >> 32) % e->n);
+    uint64_t x = ((src_lower ? hs : hd) >> 32) * e->weights >> 32; /* below weights */
+    return x < e->w0_weight ? 0 : 1 + (unsigned)((x - e->w0_weight) / MS_WORKER_WEIGHT);
 }
 
 /* Every worker but except hears of the frame's time, as one pipeline's
@@ -469,6 +509,15 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
      * (a frame's are, and the worker decodes them again). */
     bool mac = datagram && p->mac.present;
     size_t total = len + (mac ? sizeof(p->mac) : 0);
+    if (w->on_reader) { /* handled now, in the order of the keys (see the top) */
+        atomic_store_explicit(&w->cur, key_of(2 * pkt_no + 1, w->idx), memory_order_relaxed);
+        ms_pipeline_worker_packet(w->pl, linktype, p->ts_us, pkt_no, bytes, len, datagram,
+                                  mac ? &p->mac : NULL);
+        publish_due(w);
+        w->last_ts_us = p->ts_us;
+        w->untold = false;
+        return;
+    }
     if (total > ms_workq_max_len(w->q))
         return; /* cannot be: frames are at most MS_SNAPLEN_MAX */
     struct ms_work_item *it = reserve(e, w, (uint32_t)total, e->live);
@@ -497,12 +546,19 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
 
 /* ---- lifecycle --------------------------------------------------------- */
 
-/* A worker's share of the caps that bound the whole run (--extract's and
- * --evidence's bytes are drawn from one cap: common/budget.h). */
-static struct ms_limits share(const struct ms_limits *lim, unsigned n)
+/* Worker i's share of the caps that bound the whole run, as of the flows
+ * (shard; --extract's and --evidence's bytes are drawn from one cap:
+ * common/budget.h). */
+static struct ms_limits share(const struct ms_engine *e, const struct ms_limits *lim, unsigned i)
 {
     struct ms_limits l = *lim;
-#define SPLIT(f) (l.f = lim->f / n ? lim->f / n : 1)
+    size_t w = i == 0 ? e->w0_weight : MS_WORKER_WEIGHT, all = e->weights;
+#define SPLIT(f)                                                           \
+    do {                                                                   \
+        l.f = lim->f / all * w + lim->f % all * w / all; /* no overflow */ \
+        if (l.f == 0)                                                      \
+            l.f = 1;                                                       \
+    } while (0)
     SPLIT(max_flows);
     SPLIT(flow_memcap);
     SPLIT(reasm_max_total);
@@ -522,7 +578,8 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
         e->n = MS_THREADS_MAX;
     e->live = live;
     e->tell_every_time = live;
-    e->wlim = share(lim, e->n);
+    e->w0_weight = e->n > 1 && !live ? MS_READER_WORKER_WEIGHT : MS_WORKER_WEIGHT;
+    e->weights = e->w0_weight + (e->n - 1) * MS_WORKER_WEIGHT;
     if (pthread_mutex_init(&e->mu, NULL) != 0) {
         ms_free(e);
         return NULL;
@@ -538,7 +595,9 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
     for (unsigned i = 0; i < e->n; i++) {
         e->w[i].e = e;
         e->w[i].idx = i;
-        e->w[i].pl = ms_pipeline_new(&e->wlim, out);
+        struct ms_limits wlim = share(e, lim, i);
+        e->w[i].on_reader = i == 0 && e->n > 1 && !live;
+        e->w[i].pl = ms_pipeline_new(&wlim, out);
         if (!e->w[i].pl)
             goto fail;
         /* Live, nDPI's module is ready before the first packet (built at
@@ -562,6 +621,8 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
         qbytes = MS_WORKER_QUEUE_MIN;
     for (unsigned i = 0; i < e->n; i++) {
         ms_pipeline_share_memo(e->w[i].pl, e->memo, memo_order, memo_live, &e->w[i]);
+        if (e->w[i].on_reader)
+            continue;
         e->w[i].q = ms_workq_new(qbytes);
         e->w[i].disp = ms_calloc((size_t)MS_MEMO_GATE_WAYS * MS_MEMO_GATE_SLOTS,
                                  sizeof(*e->w[i].disp));
@@ -596,6 +657,10 @@ enum ms_rc ms_engine_start(struct ms_engine *e, char *err, size_t errlen)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     enum ms_rc rc = MS_OK;
     for (unsigned i = 0; i < e->n && rc == MS_OK; i++) {
+        if (e->w[i].on_reader) {
+            e->w[i].started = true;
+            continue;
+        }
         int er = pthread_create(&e->w[i].thread, NULL, worker_main, &e->w[i]);
         if (er != 0) {
             snprintf(err, errlen, "cannot start worker thread %u of %u: %s", i + 1, e->n,
@@ -697,7 +762,7 @@ void ms_engine_finish(struct ms_engine *e)
     }
     flush_all(e);
     for (unsigned i = 0; i < e->n; i++) {
-        if (e->w[i].started)
+        if (e->w[i].started && !e->w[i].on_reader)
             pthread_join(e->w[i].thread, NULL);
         e->w[i].started = false;
     }

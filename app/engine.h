@@ -2,13 +2,15 @@
  * everything in the caller's thread. With --threads N, the caller's thread
  * is the reader: it decodes each frame, reassembles IP fragments and hands
  * each TCP packet, by a symmetric hash of its addresses and ports, to one
- * of N worker threads, each a whole pipeline with its own flow table,
- * reassembly, dissectors, --extract and --evidence, and a share of the
- * caps on flows and reassembly; every worker writes through the one output (output/output.h), and
- * uses the one STARTTLS memo in the order one thread would.
- * The queues are bounded (MS_WORKER_QUEUE_BYTES): reading files, the reader
- * waits for room; live, a packet that does not fit is dropped and counted
- * (capture.worker_drops). */
+ * of N workers (reading files, worker 0 in the reader's thread, the others
+ * in threads of their own; live, N worker threads), each a whole pipeline
+ * with its own flow table, reassembly, dissectors, --extract and
+ * --evidence, and a share of the caps on flows and reassembly; every
+ * worker writes through the one output (output/output.h), and uses the one
+ * STARTTLS memo in the order one thread would. The queues are bounded
+ * (MS_WORKER_QUEUE_MIN, MS_WORKER_QUEUES_BYTES_LIVE): reading files, the
+ * reader waits for room; live, a packet that does not fit is dropped and
+ * counted (capture.worker_drops). */
 #ifndef MS_ENGINE_H
 #define MS_ENGINE_H
 

@@ -295,6 +295,16 @@ static inline struct ms_limits ms_limits_default(void)
 /* --threads (app/engine.c, app/workq.c, README "Threads"). */
 /* Worker threads at most (--threads N, or auto: the cores). */
 #define MS_THREADS_MAX 64
+/* Reading files, worker 0 runs in the reader's thread (app/engine.c),
+ * which also decodes and dispatches every frame: it takes
+ * MS_READER_WORKER_WEIGHT of the flows' endpoints (and of the caps) where
+ * each other worker takes MS_WORKER_WEIGHT. Where the two threads of
+ * --threads 2 balance depends on the traffic: on the mail-heavy capture
+ * at ~72 (perf samples), on the mixed one (mostly decoding) at ~30; the
+ * shares 33/50/67 took 3.35/3.04/2.98 s (mail, medians of 6) and 0.45
+ * (at 33) and 0.50 s (at 50) on the mixed one. */
+#define MS_WORKER_WEIGHT 100u
+#define MS_READER_WORKER_WEIGHT 50u
 /* The workers' queues of packets from the reader. Live, a packet that
  * does not fit is dropped and counted: the bytes below shared out, room
  * for bursts (a power of two each, rounded down, at least the minimum).
