@@ -297,14 +297,15 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_THREADS_MAX 64
 /* Reading files, worker 0 runs in the reader's thread (app/engine.c),
  * which also decodes and dispatches every frame: it takes
- * MS_READER_WORKER_WEIGHT of the flows' endpoints (and of the caps) where
- * each other worker takes MS_WORKER_WEIGHT. Where the two threads of
- * --threads 2 balance depends on the traffic: on the mail-heavy capture
- * at ~72 (perf samples), on the mixed one (mostly decoding) at ~30; the
- * shares 33/50/67 took 3.35/3.04/2.98 s (mail, medians of 6) and 0.45
- * (at 33) and 0.50 s (at 50) on the mixed one. */
+ * MS_READER_WORKER_WEIGHT of the servers' endpoints (and of the caps)
+ * where each other worker takes MS_WORKER_WEIGHT. Where the two threads
+ * of --threads 2 balance depends on the traffic (perf samples per
+ * thread): at 50, mail-full's reader thread took 42% and the other worker
+ * 56%; at 70, 46-48% and 51-53%. On mixed-full, mostly decoding, the
+ * reader's thread is the bound either way (60% at 50, 55-56% at 70).
+ * Measured at 2 threads on 2 cores only. */
 #define MS_WORKER_WEIGHT 100u
-#define MS_READER_WORKER_WEIGHT 50u
+#define MS_READER_WORKER_WEIGHT 70u
 /* The workers' queues of packets from the reader. Live, a packet that
  * does not fit is dropped and counted: the bytes below shared out, room
  * for bursts (a power of two each, rounded down, at least the minimum).
