@@ -728,7 +728,7 @@ void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
         return;
     }
     /* Live: a sleeping worker is not left waiting for a whole batch of a
-     * slow link's packets (64 at 5 a second would be 13 s late). */
+     * slow link's packets (1024 at 5 a second would be 3 minutes late). */
     if (wall_us < e->last_flush_us || wall_us - e->last_flush_us >= MS_WORKER_FLUSH_US) {
         e->last_flush_us = wall_us;
         flush_all(e);
