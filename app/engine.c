@@ -1,10 +1,12 @@
 /* See engine.h.
  *
- * Order: the reader numbers frames as one pipeline does (pcap_cnt) and
- * gives every item an order key: 2P+1 for frame P, 2P for what a worker
- * is told before frame P (the time, a new source, a stats request, the
- * end), times MS_THREADS_MAX plus the worker's index so that no two
- * workers' keys are equal. Each worker publishes the key of the item it
+ * Order: the reader numbers frames as one pipeline does (pcap_cnt), and
+ * the packets it hands out in their order (seq: a frame's, and each of an
+ * 802.11 A-MSDU's after the first counts one more), and gives every item
+ * an order key: 2D+1 for packet D, 2D for what a worker is told before it
+ * (the time, a new source, a stats request, the end), times
+ * MS_THREADS_MAX plus the worker's index so that no two workers' keys are
+ * equal: keys grow in the order the reader hands items out. Each worker publishes the key of the item it
  * is at (cur). A session about to use the shared STARTTLS memo for a
  * server waits until every other worker that may still use it for that
  * server before its key has done so (memo_order): the memo then holds for
@@ -124,6 +126,7 @@ struct ms_engine {
     /* The reader's, written at every frame. */
     bool running;
     uint64_t pkt_no;        /* frames so far, as the pipelines count them */
+    uint64_t seq;           /* packets handed out so far, as ordered (see the top) */
     uint64_t ts_us;         /* the latest frame's */
     uint64_t ts_max;        /* the latest of all frames' */
     bool tell_every_time;   /* live, or a frame's time went back (tell_time) */
@@ -438,8 +441,8 @@ static void tell_untold(struct ms_engine *e, struct worker *w, uint64_t base)
 static void send_control(struct ms_engine *e, struct worker *w, enum item_kind kind, uint64_t ts_us,
                          int arg, const void *ptr)
 {
-    tell_untold(e, w, 2 * (e->pkt_no + 1));
-    (void)send_item(e, w, kind, ts_us, e->pkt_no, arg, ptr, 2 * (e->pkt_no + 1), false);
+    tell_untold(e, w, 2 * (e->seq + 1));
+    (void)send_item(e, w, kind, ts_us, e->pkt_no, arg, ptr, 2 * (e->seq + 1), false);
 }
 
 /* The flow's worker: the hash of its lower endpoint (port, then address;
@@ -487,7 +490,7 @@ static void tell_time(struct ms_engine *e, unsigned except)
             continue;
         }
         w->untold = false;
-        if (send_item(e, w, IT_CLOCK, e->ts_us, e->pkt_no, 0, NULL, 2 * e->pkt_no, e->live))
+        if (send_item(e, w, IT_CLOCK, e->ts_us, e->pkt_no, 0, NULL, 2 * e->seq, e->live))
             w->last_ts_us = e->ts_us;
     }
 }
@@ -503,6 +506,8 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
     uint64_t hs = endpoint_hash_cached(e, p->ip_version, p->src, p->sport);
     uint64_t hd = endpoint_hash_cached(e, p->ip_version, p->dst, p->dport);
     struct worker *w = &e->w[shard(e, p, hs, hd)];
+    if (e->target != e->n)
+        e->seq++; /* the frame's second packet or later (an A-MSDU's) */
     e->target = w->idx;
     tell_time(e, w->idx);
     /* A datagram's 802.11 addresses are not in its bytes: they follow them
@@ -510,7 +515,7 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
     bool mac = datagram && p->mac.present;
     size_t total = len + (mac ? sizeof(p->mac) : 0);
     if (w->on_reader) { /* handled now, in the order of the keys (see the top) */
-        atomic_store_explicit(&w->cur, key_of(2 * pkt_no + 1, w->idx), memory_order_relaxed);
+        atomic_store_explicit(&w->cur, key_of(2 * e->seq + 1, w->idx), memory_order_relaxed);
         ms_pipeline_worker_packet(w->pl, linktype, p->ts_us, pkt_no, bytes, len, datagram,
                                   mac ? &p->mac : NULL);
         publish_due(w);
@@ -530,7 +535,7 @@ static void dispatch(void *user, const struct ms_pkt *p, uint64_t pkt_no, int li
     it->ts_us = p->ts_us;
     it->pkt_no = pkt_no;
     it->ptr = NULL;
-    it->order = key_of(2 * pkt_no + 1, w->idx);
+    it->order = key_of(2 * e->seq + 1, w->idx);
     /* Before the commit, which publishes them (memo_order). */
     for (unsigned way = 0; way < MS_MEMO_GATE_WAYS; way++) {
         atomic_store_explicit(&w->disp[slot_of(hs, way)], it->order, memory_order_relaxed);
@@ -663,8 +668,9 @@ enum ms_rc ms_engine_start(struct ms_engine *e, char *err, size_t errlen)
         }
         int er = pthread_create(&e->w[i].thread, NULL, worker_main, &e->w[i]);
         if (er != 0) {
-            snprintf(err, errlen, "cannot start worker thread %u of %u: %s", i + 1, e->n,
-                     strerror(er));
+            unsigned own = e->w[0].on_reader ? 1 : 0; /* worker 0: no thread of its own */
+            snprintf(err, errlen, "cannot start worker thread %u of %u: %s", i + 1 - own,
+                     e->n - own, strerror(er));
             rc = MS_ERR_NOMEM;
         } else {
             e->w[i].started = true;
@@ -707,13 +713,14 @@ void ms_engine_frame(struct ms_engine *e, int linktype, uint64_t ts_us, const ui
         return;
     }
     e->pkt_no++;
+    e->seq++;
     e->ts_us = ts_us;
     if (ts_us >= e->ts_max) {
         e->ts_max = ts_us;
     } else if (!e->tell_every_time) {
         e->tell_every_time = true; /* for good (tell_time) */
         for (unsigned i = 0; i < e->n; i++)
-            tell_untold(e, &e->w[i], 2 * e->pkt_no);
+            tell_untold(e, &e->w[i], 2 * e->seq);
     }
     e->target = e->n;
     ms_pipeline_frame(e->reader, linktype, ts_us, frame, caplen);
@@ -738,8 +745,7 @@ void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
     e->last_wall_us = wall_us;
     /* Live only: a worker that is behind is not waited for. */
     for (unsigned i = 0; i < e->n; i++)
-        (void)send_item(e, &e->w[i], IT_WALL, wall_us, e->pkt_no, 0, NULL, 2 * (e->pkt_no + 1),
-                        true);
+        (void)send_item(e, &e->w[i], IT_WALL, wall_us, e->pkt_no, 0, NULL, 2 * (e->seq + 1), true);
 }
 
 void ms_engine_idle(struct ms_engine *e)

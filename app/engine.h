@@ -42,7 +42,8 @@ void ms_engine_set_source(struct ms_engine *e, const char *name, bool offline);
 void ms_engine_frame(struct ms_engine *e, int linktype, uint64_t ts_us, const uint8_t *frame,
                      size_t caplen);
 void ms_engine_tick(struct ms_engine *e, uint64_t wall_us);
-/* The source is quiet for now (a live read timed out): workers waiting
+/* The source is quiet for now, or may be (a live read timed out; the
+ * next frame of a pipe or of --realtime may be a while): workers waiting
  * for a batch of packets are woken. */
 void ms_engine_idle(struct ms_engine *e);
 /* End of input: every flow ends, the workers stop. */

@@ -1133,6 +1133,8 @@ static int run_source(struct run *r, struct ms_source *src, bool live)
             ms_engine_frame(r->eng, lt, ts, data, caplen);
             if (live)
                 ms_engine_tick(r->eng, wall_us());
+            else if (!batched)
+                ms_engine_idle(r->eng); /* the next read or pace may wait: wake the workers */
         } else if (n == MS_NEXT_TIMEOUT) {
             /* A quiet link: holes still end on time (wall clock). */
             if (live)

@@ -352,8 +352,8 @@ static inline struct ms_limits ms_limits_default(void)
 #define MS_WORKER_FLUSH_US 1000u
 /* Waiting on a queue: yields before sleeping, and commits between two
  * wake-ups of a sleeping worker (the reader wakes it at once before it
- * may wait itself, and at the end of each read timeout; live, at least
- * every MS_WORKER_FLUSH_US). Where the reader's thread is the bound
+ * may wait itself: for room, live at each read timeout and at least every
+ * MS_WORKER_FLUSH_US, from a pipe or with --realtime after every frame). Where the reader's thread is the bound
  * (mixed-full), the other worker ran dry and was woken per 64 items:
  * 1024 took its --threads 2 CPU from 0.83 to 0.68 s (medians of 6). */
 #define MS_WORKQ_SPINS 16

@@ -39,6 +39,9 @@ The runs with many connections in flight:
   that ends at another host's packet (the next window must start then, not
   when the flow's worker next hears of the time), and a flow that times out
   at the last frames of the input;
+- from a later review: an offer and a stripped listing in one 802.11
+  A-MSDU (the alert in each of 25 runs), and logins read from a pipe
+  that must come out while the writer pauses;
 - 40 overlapping copies each of three recordings with messages (POP3 with
   an attachment, IMAP, SMTP), read as three files in one run, also with
   --extract, --extract-attachments and --evidence: the same files, byte for
@@ -49,10 +52,12 @@ import hashlib
 import json
 import os
 import random
+import select
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 BIN, REPO = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(REPO, "tests", "golden"))
@@ -328,6 +333,103 @@ def scapy_cases(tmp):
     return wait_lag, end_timeout
 
 
+def amsdu_case(dst):
+    """pcaps/stripping/smtp-starttls-turned-off.pcap as 802.11 frames, its
+    two first sessions on client ports 10 and 20 (below the server's: each
+    flow goes to its client's worker), the offering session's listing and
+    the stripped one's in one A-MSDU, in that order: from a review, where
+    the second packet of the frame got a lower order key than the first
+    (keys were per frame) and the stripped session's check could come
+    before the offer was in the memo."""
+    _, recs = read_pcap(os.path.join(REPO, "pcaps/stripping/smtp-starttls-turned-off.pcap"))
+    client, ap, server = bytes.fromhex("a4830e310001"), bytes.fromhex("0200000000aa"), \
+        bytes.fromhex("0200000000bb")
+    llc = bytes.fromhex("aaaa030000000800")
+
+    def ip_of(n):
+        """Frame n's IP datagram, ports mapped, and whether the client sent it."""
+        ip = bytearray(recs[n - 1][1][14:])
+        ihl = (ip[0] & 15) * 4
+        ip = ip[:struct.unpack("!H", ip[2:4])[0]]
+        seg = ip[ihl:]
+        sp, dp = struct.unpack("!HH", seg[:4])
+        pmap = {40001: 10, 40010: 20}
+        seg[0:4] = struct.pack("!HH", pmap.get(sp, sp), pmap.get(dp, dp))
+        seg[16:18] = b"\0\0"
+        seg[16:18] = struct.pack("!H", csum(bytes(ip[12:20]) + struct.pack("!BBH", 0, 6, len(seg))
+                                            + bytes(seg)))
+        ip[ihl:] = seg
+        return bytes(ip), ip[12:16] == bytes([10, 0, 0, 9])
+
+    def hdr(to_server, amsdu):
+        addrs = ap + client + server if to_server else client + ap + server
+        return bytes([0x88, 0x01 if to_server else 0x02]) + b"\0\0" + addrs + b"\0\0" + \
+            bytes([0x05 | (0x80 if amsdu else 0), 0])
+
+    def single(n):
+        ip, to_server = ip_of(n)
+        return hdr(to_server, False) + llc + ip
+
+    def amsdu(ns):
+        body, to_server = b"", ip_of(ns[0])[1]
+        for i, n in enumerate(ns):
+            da, sa = (server, client) if to_server else (client, server)
+            sub = da + sa + struct.pack("!H", len(llc) + len(ip_of(n)[0])) + llc + ip_of(n)[0]
+            body += sub + (b"\0" * (-len(sub) % 4) if i < len(ns) - 1 else b"")
+        return hdr(to_server, True) + body
+
+    frames = [single(n) for n in list(range(1, 8)) + list(range(17, 24))]
+    frames += [amsdu([8, 24]), amsdu([9, 25])]
+    frames += [single(n) for n in list(range(10, 17)) + list(range(26, 33))]
+    with open(dst, "wb") as fp:
+        fp.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 105))
+        for i, f in enumerate(frames):
+            fp.write(struct.pack("<IIII", 1700000000, i * 1000, len(f), len(f)) + f)
+
+
+def piped_logins_arrive(tmp):
+    """Reading a pipe, a worker's events come as its sessions end, not when
+    the writer closes it: 16 copies of a POP3 recording (3 logins), each
+    with its own addresses, one after the other; the first 8 are written,
+    a frame at a time, then a pause with the pipe open: their logins must
+    be out before the rest is sent (a worker woken only every so many
+    packets held them)."""
+    src = os.path.join(REPO, "pcaps/pop3/demo-userpass-retr.pcap")
+    _, recs = read_pcap(src)
+    span = recs[-1][0] - recs[0][0] + 10**9
+    path = os.path.join(tmp, "pipe16.pcap")
+    make_copies(src, path, 16, span)
+    data = open(path, "rb").read()
+    off, t0, first = 24, None, [data[:24]]
+    while off + 16 <= len(data):
+        sec, ns, incl, _ = struct.unpack("<IIII", data[off:off + 16])
+        t0 = sec * 10**9 + ns if t0 is None else t0
+        if sec * 10**9 + ns >= t0 + 8 * span:
+            break
+        first.append(data[off:off + 16 + incl])
+        off += 16 + incl
+    per = sum(1 for e in run(["-r", src])[1] if "credential" in e)
+    for n in THREADS:
+        p = subprocess.Popen([BIN, "--show-passwords", "--threads", str(n), "-r", "-"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        for rec in first:  # a frame at a time, as a slow writer would: the worker sleeps
+            p.stdin.write(rec)
+            p.stdin.flush()
+            time.sleep(0.002)
+        out, deadline = b"", time.time() + 10  # os.read: readline's buffer hides lines from select
+        while out.count(b'"credential":{') < 8 * per and time.time() < deadline:
+            if select.select([p.stdout], [], [], 0.5)[0]:
+                out += os.read(p.stdout.fileno(), 1 << 16)
+        got = out.count(b'"credential":{')
+        p.stdin.write(data[off:])
+        p.stdin.close()
+        total = (out + p.stdout.read()).count(b'"credential":{')
+        p.wait(timeout=60)
+        check(got == 8 * per, f"--threads {n} -r -: {got} of the first {8 * per} logins out while "
+                              "the pipe stayed open")
+        check(total == 16 * per, f"--threads {n} -r -: {total} logins, expected {16 * per}")
+
+
 def tree(d):
     """name -> sha256 of every file under d."""
     out = {}
@@ -417,6 +519,17 @@ def main():
             compare("a wait window ending at another host's frame", ["-r", cases[0]])
             compare("a flow timing out at the last frames",
                     ["--flow-timeout", "2", "-r", cases[1]])
+        amsdu = os.path.join(tmp, "amsdu.pcap")
+        amsdu_case(amsdu)
+        base = compare("an offer and a stripped listing in one A-MSDU", ["-r", amsdu])
+        alerts = sum(1 for e in base if e.get("event_type") == "alert")
+        check(alerts == 1, f"A-MSDU: {alerts} stripping alerts with one thread, expected 1")
+        for n in THREADS:  # it was a race: each run must have it
+            missed = sum(1 for _ in range(25)
+                         if sum(1 for e in run(["--threads", str(n), "-r", amsdu])[1]
+                                if e.get("event_type") == "alert") != alerts)
+            check(missed == 0, f"A-MSDU: --threads {n}: the stripping alert missing {missed} of 25 runs")
+        piped_logins_arrive(tmp)
 
         mail = []
         for i, c in enumerate(("pop3/demo-userpass-retr.pcap", "imap/logins-fetch-append.pcap",
