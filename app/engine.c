@@ -6,17 +6,17 @@
  * an order key: 2D+1 for packet D, 2D for what a worker is told before it
  * (the time, a new source, a stats request, the end), times
  * MS_THREADS_MAX plus the worker's index so that no two workers' keys are
- * equal: keys grow in the order the reader hands items out. Each worker publishes the key of the item it
- * is at (cur). A session about to use the shared STARTTLS memo for a
- * server waits until every other worker that may still use it for that
- * server before its key has done so (memo_order): the memo then holds for
- * that server what one thread would have put there by then, so --threads
- * gives the same stripping alerts. Uses for different servers may come
- * in another order: the memo keeps servers apart, but for its cap (a
- * memo past MS_TLS_MEMO_MAX may forget another server than one thread
- * would, as the flow caps split between workers). A worker only waits for
- * workers at a lower key, so the waits cannot go round in a circle: the
- * lowest key waits for no one.
+ * equal: keys grow in the order the reader hands items out. Each worker
+ * publishes the key of the item it is at (cur). A session about to use
+ * the shared STARTTLS memo for a server waits until every other worker
+ * that may still use it for that server before its key has done so
+ * (memo_order): the memo then holds for that server what one thread would
+ * have put there by then, so --threads gives the same stripping alerts.
+ * Uses for different servers may come in another order: the memo keeps
+ * servers apart, but for its cap (a memo past MS_TLS_MEMO_MAX may forget
+ * another server than one thread would, as the flow caps split between
+ * workers). A worker only waits for workers at a lower key, so the waits
+ * cannot go round in a circle: the lowest key waits for no one.
  *
  * The reader's worker: reading files, worker 0 runs in the reader's thread
  * (on_reader): the reader hands it each of its items by a call, in the
