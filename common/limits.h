@@ -353,9 +353,10 @@ static inline struct ms_limits ms_limits_default(void)
 /* Waiting on a queue: yields before sleeping, and commits between two
  * wake-ups of a sleeping worker (the reader wakes it at once before it
  * may wait itself: for room, live at each read timeout and at least every
- * MS_WORKER_FLUSH_US, from a pipe or with --realtime after every frame). Where the reader's thread is the bound
- * (mixed-full), the other worker ran dry and was woken per 64 items:
- * 1024 took its --threads 2 CPU from 0.83 to 0.68 s (medians of 6). */
+ * MS_WORKER_FLUSH_US, from a pipe or with --realtime after every frame).
+ * Where the reader's thread is the bound (mixed-full), the other worker
+ * ran dry and was woken per 64 items: 1024 took its --threads 2 CPU from
+ * 0.83 to 0.68 s (medians of 6). */
 #define MS_WORKQ_SPINS 16
 #define MS_WORKQ_WAKE_ITEMS 1024
 
