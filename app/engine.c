@@ -583,7 +583,8 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
         e->n = MS_THREADS_MAX;
     e->live = live;
     e->tell_every_time = live;
-    e->w0_weight = e->n > 1 && !live ? MS_READER_WORKER_WEIGHT : MS_WORKER_WEIGHT;
+    bool w0_on_reader = e->n > 1 && !live; /* see the top */
+    e->w0_weight = w0_on_reader ? MS_READER_WORKER_WEIGHT : MS_WORKER_WEIGHT;
     e->weights = e->w0_weight + (e->n - 1) * MS_WORKER_WEIGHT;
     if (pthread_mutex_init(&e->mu, NULL) != 0) {
         ms_free(e);
@@ -601,7 +602,7 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
         e->w[i].e = e;
         e->w[i].idx = i;
         struct ms_limits wlim = share(e, lim, i);
-        e->w[i].on_reader = i == 0 && e->n > 1 && !live;
+        e->w[i].on_reader = i == 0 && w0_on_reader;
         e->w[i].pl = ms_pipeline_new(&wlim, out);
         if (!e->w[i].pl)
             goto fail;

@@ -399,15 +399,12 @@ def piped_logins_arrive(tmp):
     span = recs[-1][0] - recs[0][0] + 10**9
     path = os.path.join(tmp, "pipe16.pcap")
     make_copies(src, path, 16, span)
-    data = open(path, "rb").read()
-    off, t0, first = 24, None, [data[:24]]
-    while off + 16 <= len(data):
-        sec, ns, incl, _ = struct.unpack("<IIII", data[off:off + 16])
-        t0 = sec * 10**9 + ns if t0 is None else t0
-        if sec * 10**9 + ns >= t0 + 8 * span:
-            break
-        first.append(data[off:off + 16 + incl])
-        off += 16 + incl
+    hdr, copies = read_pcap(path)  # make_copies' nanosecond records, in time order
+
+    def rec(t, frame, orig):
+        return struct.pack("<IIII", t // 10**9, t % 10**9, len(frame), orig) + frame
+    first = [hdr] + [rec(*r) for r in copies if r[0] < copies[0][0] + 8 * span]
+    rest = b"".join(rec(*r) for r in copies[len(first) - 1:])
     per = sum(1 for e in run(["-r", src])[1] if "credential" in e)
     for n in THREADS:
         p = subprocess.Popen([BIN, "--show-passwords", "--threads", str(n), "-r", "-"],
@@ -421,7 +418,7 @@ def piped_logins_arrive(tmp):
             if select.select([p.stdout], [], [], 0.5)[0]:
                 out += os.read(p.stdout.fileno(), 1 << 16)
         got = out.count(b'"credential":{')
-        p.stdin.write(data[off:])
+        p.stdin.write(rest)
         p.stdin.close()
         total = (out + p.stdout.read()).count(b'"credential":{')
         p.wait(timeout=60)
