@@ -82,7 +82,9 @@ struct ms_app_session {
     struct ms_flow *flow;
     enum app_state state;
     struct ms_classify_flow *cf;
-    enum ms_app said; /* MS_APP_OTHER once nDPI said so: not asked again */
+    /* MS_APP_OTHER once nDPI (or ms_classify_quick, for a flow nDPI never
+     * saw: cf NULL) said so: not asked again. */
+    enum ms_app said;
     unsigned payload_pkts;
     struct ms_buf log; /* records: see log_record */
     bool log_full;     /* the log hit its cap: no verdict in time */
@@ -938,6 +940,15 @@ const struct ms_seg_meta *ms_app_session_last(const struct ms_app_session *a)
     return &a->last;
 }
 
+/* The verdict when no more packets will be asked about: nDPI's, or
+ * ms_classify_quick's for a flow nDPI never saw. */
+static enum ms_app last_verdict(const struct ms_app_session *a)
+{
+    if (!a->cf && a->said != MS_APP_UNKNOWN)
+        return a->said;
+    return ms_classify_giveup(a->c->cls, a->cf);
+}
+
 /* See app_session.h. Built at the first packet nDPI must see (the
  * greeting probes settle most mail flows first): a run that never needs
  * it never pays for it (20 ms; a third of a --threads reader's
@@ -989,6 +1000,17 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
         a->payload_pkts++;
         return;
     }
+    if (!a->cf) {
+        /* nDPI's verdict on this first packet, known from its bytes: its
+         * flow state is never made (classify.h). */
+        enum ms_app quick = ms_classify_quick(p->payload, p->payload_len, p->sport, p->dport);
+        if (quick != MS_APP_UNKNOWN) {
+            a->said = quick;
+            a->payload_pkts++;
+            decide(a, quick, false);
+            return;
+        }
+    }
     struct ms_classifier *cls = ms_app_classifier(a->c, p->ts_us);
     enum ms_app v = cls ? ms_classify_packet(cls, &a->cf, p->l3, p->l3_len, p->ts_us)
                         : MS_APP_UNKNOWN;
@@ -1036,7 +1058,7 @@ void ms_app_session_packet_done(struct ms_app_session *a)
          * the server's replies before the client's SYN), since they have
          * not seen them yet. The wait window bounds that. */
         bool final = a->payload_pkts >= a->c->lim->classify_pkts && !a->flow->tcp.waiting;
-        decide(a, final ? ms_classify_giveup(a->c->cls, a->cf) : MS_APP_UNKNOWN, final);
+        decide(a, final ? last_verdict(a) : MS_APP_UNKNOWN, final);
     }
     account(a);
 }
@@ -1083,7 +1105,7 @@ void ms_app_session_end(struct ms_app_session *a, struct ms_tcp_ctx *tcp)
     /* A flow that never carried a byte (a half-open connection, a scan)
      * is not "other": it was nothing. */
     if (a->state == ST_CLASSIFYING && (a->payload_pkts > 0 || a->log.len > 0))
-        decide(a, ms_classify_giveup(c->cls, a->cf), true);
+        decide(a, last_verdict(a), true);
     /* What only the end completes (a login whose reply never came)
      * carries the flow's last packet, not whatever packet triggered the
      * sweep (a timeout, the end of input). */

@@ -2,7 +2,9 @@
 
 #include <ndpi/ndpi_api.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/alloc.h"
 
@@ -115,6 +117,63 @@ enum ms_app ms_classify_packet(struct ms_classifier *c, struct ms_classify_flow 
     ndpi_protocol p = ndpi_detection_process_packet(c->ndpi, (*flow)->nf, l3,
                                                     (unsigned short)l3_len, ts_us / 1000);
     return map_result(p);
+}
+
+/* Methods of RFC 9110 that nDPI 4.2 names HTTP by (not TRACE: that it
+ * leaves unknown; WebDAV's are left to it too). */
+static size_t http_method(const uint8_t *p, size_t len)
+{
+    static const char *const methods[] = { "GET",    "POST",    "HEAD",    "PUT",
+                                           "DELETE", "OPTIONS", "CONNECT", "PATCH" };
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        size_t n = strlen(methods[i]);
+        if (len > n && memcmp(p, methods[i], n) == 0 && p[n] == ' ')
+            return n + 1;
+    }
+    return 0;
+}
+
+/* nDPI 4.2's default ports of POP3, IMAP and SMTP and their TLS forms:
+ * it names that protocol of an HTTP request with a Host header sent
+ * there (the port wins over the request). */
+static bool ndpi_mail_port(uint16_t port)
+{
+    switch (port) {
+    case 25:
+    case 110:
+    case 143:
+    case 465:
+    case 587:
+    case 993:
+    case 995:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* "METHOD SP target SP HTTP/1.d CRLF", the whole line in this payload:
+ * what nDPI's HTTP dissector names HTTP at the first packet (a line ending
+ * in " HTTP/1.x"), every kind of which (a site's name, a proxy's CONNECT)
+ * is MS_APP_OTHER here. A target is printable ASCII without spaces. */
+enum ms_app ms_classify_quick(const uint8_t *p, size_t len, uint16_t sport, uint16_t dport)
+{
+    static const char version[] = " HTTP/1.";
+    if (ndpi_mail_port(sport) || ndpi_mail_port(dport))
+        return MS_APP_UNKNOWN;
+    size_t i = http_method(p, len);
+    if (i == 0)
+        return MS_APP_UNKNOWN;
+    size_t target = i;
+    while (i < len && p[i] > 0x20 && p[i] < 0x7f)
+        i++;
+    size_t vlen = sizeof(version) - 1;
+    if (i == target || len - i < vlen + 3 || memcmp(p + i, version, vlen) != 0)
+        return MS_APP_UNKNOWN;
+    i += vlen;
+    if (p[i] < '0' || p[i] > '9' || p[i + 1] != '\r' || p[i + 2] != '\n')
+        return MS_APP_UNKNOWN;
+    return MS_APP_OTHER;
 }
 
 enum ms_app ms_classify_giveup(struct ms_classifier *c, struct ms_classify_flow *flow)

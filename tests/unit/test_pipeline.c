@@ -743,6 +743,133 @@ static void test_tls_hello_by_port(void **state)
     ms_classifier_free(cls);
 }
 
+/* An HTTP request line as a flow's first payload is nDPI's OTHER without
+ * nDPI (ms_classify_quick): every line taken so is asked of nDPI too, on
+ * the same packet to ports of all kinds, and must be its OTHER (a change
+ * of nDPI shows here). On nDPI's mail ports it names the port's protocol
+ * of a request with a Host header: those are left to it, as are near
+ * misses. */
+static void test_http_request_quick(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *payload;
+        bool quick;
+    } cases[] = {
+        { "GET / HTTP/1.1\r\nHost: example\r\n\r\n", true },
+        { "GET /data/0000beef HTTP/1.0\r\n\r\n", true },
+        { "POST /login HTTP/1.1\r\nHost: a.example\r\nContent-Length: 3\r\n\r\nabc", true },
+        { "HEAD /index.html HTTP/1.1\r\nHost: example\r\n", true },
+        { "PUT /f HTTP/1.1\r\n", true },
+        { "DELETE /f HTTP/1.1\r\nHost: example\r\n\r\n", true },
+        { "OPTIONS * HTTP/1.1\r\n", true },
+        { "CONNECT mail.example:993 HTTP/1.1\r\nHost: mail.example:993\r\n\r\n", true },
+        { "PATCH /f HTTP/1.1\r\n", true },
+        { "GET http://example/x?y=1 HTTP/1.1\r\nHost: example\r\n\r\n", true },
+        { "TRACE / HTTP/1.1\r\n", false }, /* nDPI: unknown */
+        { "GET / HTTP/1.1", false },       /* the line goes on in a later packet */
+        { "GET / HTTP/1.1\n", false },     /* no CR */
+        { "GET / HTTP/2.0\r\n", false },
+        { "GET /\r\n", false },           /* HTTP/0.9 */
+        { "GET  / HTTP/1.1\r\n", false }, /* an empty target */
+        { "get / HTTP/1.1\r\n", false },
+        { "GETX / HTTP/1.1\r\n", false },
+        { "PROPFIND / HTTP/1.1\r\n", false },    /* WebDAV: nDPI's to name */
+        { "GET LOGIN alice secret\r\n", false }, /* an IMAP tag "GET" */
+        { "USER alice\r\n", false },
+        { "EHLO client.example\r\n", false },
+        { "GET", false },
+        { "", false },
+    };
+    static const struct {
+        uint16_t port;
+        bool mail; /* nDPI may name a mail protocol by it */
+    } ports[] = { { 80, false },    { 8080, false }, { 2525, false }, { 1110, false },
+                  { 40001, false }, { 25, true },    { 110, true },   { 143, true },
+                  { 465, true },    { 587, true },   { 993, true },   { 995, true } };
+    struct ms_classifier *cls = ms_classifier_new();
+    assert_non_null(cls);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const uint8_t *pl = (const uint8_t *)cases[i].payload;
+        size_t len = strlen(cases[i].payload);
+        for (size_t k = 0; k < sizeof(ports) / sizeof(ports[0]); k++) {
+            bool want = cases[i].quick && !ports[k].mail;
+            /* Either side's port: the request may come from a mail port. */
+            enum ms_app q = ms_classify_quick(pl, len, 40000, ports[k].port);
+            enum ms_app qr = ms_classify_quick(pl, len, ports[k].port, 40000);
+            if (q != (want ? MS_APP_OTHER : MS_APP_UNKNOWN) || qr != q)
+                fail_msg("\"%s\" to port %u: quick says %d (%d)", cases[i].payload, ports[k].port,
+                         q, qr);
+            if (!cases[i].quick)
+                continue;
+            uint8_t buf[256];
+            struct ep c = { { 10, 9, 0, 5 }, 40000 }, s = { { 10, 9, 0, 1 }, ports[k].port };
+            size_t n = frame(buf, c, s, F_ACK | F_PSH, 1001, 5000001, pl, len, false);
+            struct ms_classify_flow *cf = NULL;
+            enum ms_app v = ms_classify_packet(cls, &cf, buf + 14, n - 14, 1);
+            ms_classify_flow_free(cf);
+            if (!ports[k].mail && v != MS_APP_OTHER)
+                fail_msg("\"%s\" to port %u: nDPI says %d", cases[i].payload, ports[k].port, v);
+        }
+    }
+    /* Every port, either side: a request with a Host header (what makes
+     * nDPI go by the port) is taken exactly where nDPI says OTHER (its mail
+     * ports are no more than those it names a mail protocol at). */
+    static const char req[] = "GET /x HTTP/1.1\r\nHost: mail.example.org\r\n\r\n";
+    for (uint32_t port = 1; port <= 0xffff; port++) {
+        for (int from_port = 0; from_port < 2; from_port++) {
+            struct ep c = { { 10, 9, 0, 5 }, 40000 }, s = { { 10, 9, 0, 1 }, (uint16_t)port };
+            if (port == c.port)
+                continue;
+            if (from_port) {
+                struct ep t = c;
+                c = s;
+                s = t;
+            }
+            uint8_t buf[256];
+            size_t n = frame(buf, c, s, F_ACK | F_PSH, 1001, 5000001, (const uint8_t *)req,
+                             sizeof(req) - 1, false);
+            enum ms_app q = ms_classify_quick(buf + 54, sizeof(req) - 1, c.port, s.port);
+            struct ms_classify_flow *cf = NULL;
+            enum ms_app v = ms_classify_packet(cls, &cf, buf + 14, n - 14, 1);
+            ms_classify_flow_free(cf);
+            if (q != MS_APP_UNKNOWN && q != v)
+                fail_msg("port %u: quick says %d, nDPI %d", port, q, v);
+            if (q == MS_APP_UNKNOWN && v == MS_APP_OTHER)
+                fail_msg("port %u: left to nDPI, which says other", port);
+        }
+    }
+    ms_classifier_free(cls);
+}
+
+/* A flow taken for HTTP by its first line still goes to the probes: a
+ * POP3 banner in reply starts the dissector (a client that spoke HTTP to
+ * a mail server on another port, then logged in), as nDPI's OTHER lets
+ * it; an HTTP flow counts as other, as with nDPI. */
+static void test_http_first_then_banner(void **state)
+{
+    (void)state;
+    struct ms_limits lim = ms_limits_default();
+    struct run r;
+    start(&r, &lim);
+    struct conn k = conn(r.pl, 5, 40000, 1110);
+    handshake(&k);
+    put(&k, true, F_ACK | F_PSH, "GET / HTTP/1.1\r\nHost: mail\r\n\r\n");
+    login(&k, "alice", true);
+    close_both(&k);
+    struct conn h = conn(r.pl, 6, 40001, 80);
+    handshake(&h);
+    put(&h, true, F_ACK | F_PSH, "GET / HTTP/1.1\r\nHost: example\r\n\r\n");
+    put(&h, false, F_ACK | F_PSH, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    close_both(&h);
+    finish(&r);
+    assert_string_equal(str(nth(&r, "alert", 0), "credential.username"), "alice");
+    struct json_object *st = nth(&r, "stats", 0);
+    assert_int_equal(num(st, "stats.app_layer.flow.pop3"), 1);
+    assert_int_equal(num(st, "stats.app_layer.flow.other"), 1);
+    done(&r);
+}
+
 static void test_classify_log_overflow(void **state)
 {
     (void)state;
@@ -888,6 +1015,8 @@ int main(void)
         cmocka_unit_test(test_evict_spares_session),
         cmocka_unit_test(test_classify_log_overflow),
         cmocka_unit_test(test_tls_hello_by_port),
+        cmocka_unit_test(test_http_request_quick),
+        cmocka_unit_test(test_http_first_then_banner),
         cmocka_unit_test(test_classifier_retry_after_nomem),
         cmocka_unit_test(test_wifi_protected_management),
     };
