@@ -980,8 +980,9 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
     if (a->now.pkt_no == 0)
         a->now = *m; /* before any byte: the flow's first packet */
     /* nDPI state is allocated at the first payload packet: a handshake
-     * alone (a SYN flood) never pays for it. */
-    if (a->state != ST_CLASSIFYING || (!a->cf && p->payload_len == 0))
+     * alone (a SYN flood) never pays for it. A verdict already given
+     * (said) goes on to decide at every packet, payload or not. */
+    if (a->state != ST_CLASSIFYING || (!a->cf && a->said == MS_APP_UNKNOWN && p->payload_len == 0))
         return;
     if (a->said != MS_APP_UNKNOWN) {
         /* nDPI named a protocol that is not mail, and keeps one of that
@@ -1003,7 +1004,7 @@ void ms_app_session_classify(struct ms_app_session *a, const struct ms_pkt *p,
     if (!a->cf) {
         /* nDPI's verdict on this first packet, known from its bytes: its
          * flow state is never made (classify.h). */
-        enum ms_app quick = ms_classify_quick(p->payload, p->payload_len, p->sport, p->dport);
+        enum ms_app quick = ms_classify_quick(p);
         if (quick != MS_APP_UNKNOWN) {
             a->said = quick;
             a->payload_pkts++;

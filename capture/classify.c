@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/ascii.h"
+#include "../common/bytes.h"
 
 struct ms_classifier {
     struct ndpi_detection_module_struct *ndpi;
@@ -152,26 +154,53 @@ static bool ndpi_mail_port(uint16_t port)
     }
 }
 
+/* The IP datagram is all there, as nDPI wants it: a frame cut by the
+ * snapshot length, or an IPv4 total length of 0 (a segment captured
+ * before offload split it), gets no verdict from nDPI. */
+static bool whole_datagram(const struct ms_pkt *p)
+{
+    if (p->ip_version == 4)
+        return p->l3_len >= 4 && ms_be16(p->l3 + 2) != 0 && ms_be16(p->l3 + 2) <= p->l3_len;
+    return p->l3_len >= 6 && ms_be16(p->l3 + 4) != 0 && 40u + ms_be16(p->l3 + 4) <= p->l3_len;
+}
+
+/* A request-target nDPI takes for HTTP's: a path ("/x"), "*", an absolute
+ * URI of http or https, or CONNECT's host:port (nDPI leaves an rtsp://
+ * target unknown; other schemes are left to it too). */
+static bool http_target(const uint8_t *t, size_t n, bool connect)
+{
+    if (t[0] == '/' || (n == 1 && t[0] == '*'))
+        return true;
+    if (ms_ascii_prefix(t, n, "http://") || ms_ascii_prefix(t, n, "https://"))
+        return true;
+    return connect && !memmem(t, n, "://", 3);
+}
+
 /* "METHOD SP target SP HTTP/1.d CRLF", the whole line in this payload:
- * what nDPI's HTTP dissector names HTTP at the first packet (a line ending
- * in " HTTP/1.x"), every kind of which (a site's name, a proxy's CONNECT)
- * is MS_APP_OTHER here. A target is printable ASCII without spaces. */
-enum ms_app ms_classify_quick(const uint8_t *p, size_t len, uint16_t sport, uint16_t dport)
+ * what nDPI's HTTP dissector names HTTP at the first packet (it needs no
+ * more than the method), every kind of which (a site's name, a proxy's
+ * CONNECT) is MS_APP_OTHER here. A target is printable ASCII without
+ * spaces. */
+enum ms_app ms_classify_quick(const struct ms_pkt *p)
 {
     static const char version[] = " HTTP/1.";
-    if (ndpi_mail_port(sport) || ndpi_mail_port(dport))
+    const uint8_t *d = p->payload;
+    size_t len = p->payload_len;
+    if (ndpi_mail_port(p->sport) || ndpi_mail_port(p->dport) || !whole_datagram(p))
         return MS_APP_UNKNOWN;
-    size_t i = http_method(p, len);
+    size_t i = http_method(d, len);
     if (i == 0)
         return MS_APP_UNKNOWN;
+    bool connect = i == sizeof("CONNECT");
     size_t target = i;
-    while (i < len && p[i] > 0x20 && p[i] < 0x7f)
+    while (i < len && d[i] > 0x20 && d[i] < 0x7f)
         i++;
     size_t vlen = sizeof(version) - 1;
-    if (i == target || len - i < vlen + 3 || memcmp(p + i, version, vlen) != 0)
+    if (i == target || !http_target(d + target, i - target, connect) || len - i < vlen + 3 ||
+        memcmp(d + i, version, vlen) != 0)
         return MS_APP_UNKNOWN;
     i += vlen;
-    if (p[i] < '0' || p[i] > '9' || p[i + 1] != '\r' || p[i + 2] != '\n')
+    if (d[i] < '0' || d[i] > '9' || d[i + 1] != '\r' || d[i + 2] != '\n')
         return MS_APP_UNKNOWN;
     return MS_APP_OTHER;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decode.h"
+
 enum ms_app {
     MS_APP_UNKNOWN = 0, /* no verdict yet */
     MS_APP_POP3,
@@ -38,14 +40,14 @@ void ms_classifier_free(struct ms_classifier *c);
 enum ms_app ms_classify_packet(struct ms_classifier *c, struct ms_classify_flow **flow,
                                const uint8_t *l3, size_t l3_len, uint64_t ts_us);
 /* nDPI's verdict on a flow's first payload packet where it is sure to be
- * MS_APP_OTHER and the bytes alone show it, found without nDPI: an HTTP
- * request line ("GET /x HTTP/1.1" and CRLF) at the start of the payload,
- * between ports neither of which is a mail protocol's that nDPI knows
- * (there it may name that protocol: it is asked). nDPI's per-flow state
- * and its HTTP parse (a DGA check and the host name automata: ~20k
- * instructions a flow) buy nothing more for a flow that is not mail.
- * MS_APP_UNKNOWN otherwise: nDPI is asked. */
-enum ms_app ms_classify_quick(const uint8_t *payload, size_t len, uint16_t sport, uint16_t dport);
+ * MS_APP_OTHER and the packet alone shows it, found without nDPI: an HTTP
+ * request line ("GET /x HTTP/1.1" and CRLF) at the start of the payload of
+ * a datagram captured whole, between ports neither of which is a mail
+ * protocol's that nDPI knows (there it may name that protocol). nDPI's
+ * per-flow state and its HTTP parse (a DGA check and the host name
+ * automata: ~20k instructions a flow) buy nothing more for a flow that is
+ * not mail. MS_APP_UNKNOWN otherwise: nDPI is asked. */
+enum ms_app ms_classify_quick(const struct ms_pkt *p);
 /* nDPI's best answer without more packets (ndpi_detection_giveup). */
 enum ms_app ms_classify_giveup(struct ms_classifier *c, struct ms_classify_flow *flow);
 void ms_classify_flow_free(struct ms_classify_flow *flow);
