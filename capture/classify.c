@@ -159,6 +159,11 @@ static bool ndpi_mail_port(uint16_t port)
  * before offload split it), gets no verdict from nDPI. */
 static bool whole_datagram(const struct ms_pkt *p)
 {
+    /* nDPI is handed at most 0xffff bytes (ms_classify_packet): a longer
+     * IPv6 datagram (a full segment of a 64 KiB loopback MTU, or one
+     * reassembled) is cut for it. */
+    if (p->l3_len > 0xffff)
+        return false;
     if (p->ip_version == 4)
         return p->l3_len >= 4 && ms_be16(p->l3 + 2) != 0 && ms_be16(p->l3 + 2) <= p->l3_len;
     return p->l3_len >= 6 && ms_be16(p->l3 + 4) != 0 && 40u + ms_be16(p->l3 + 4) <= p->l3_len;
@@ -191,7 +196,7 @@ enum ms_app ms_classify_quick(const struct ms_pkt *p)
     size_t i = http_method(d, len);
     if (i == 0)
         return MS_APP_UNKNOWN;
-    bool connect = i == sizeof("CONNECT");
+    bool connect = i == sizeof("CONNECT") && memcmp(d, "CONNECT", 7) == 0; /* not OPTIONS */
     size_t target = i;
     while (i < len && d[i] > 0x20 && d[i] < 0x7f)
         i++;

@@ -743,27 +743,80 @@ static void test_tls_hello_by_port(void **state)
     ms_classifier_free(cls);
 }
 
-/* ms_classify_quick on a frame from port sport to dport carrying pl,
- * captured up to caplen bytes (0: whole), its IPv4 total length 0 when
- * tso (a segment captured before offload split it); *v: nDPI's verdict
- * on the same packet, when v is not NULL. */
-static enum ms_app quick_on(struct ms_classifier *cls, const char *pl, uint16_t sport,
-                            uint16_t dport, size_t caplen, bool tso, enum ms_app *v)
+/* Ethernet + IPv6 + TCP (correct checksum): fd00::5 -> fd00::1. */
+static size_t frame6(uint8_t *buf, uint16_t sport, uint16_t dport, const uint8_t *payload,
+                     size_t plen)
 {
-    uint8_t buf[4096];
-    size_t len = strlen(pl);
-    assert_true(len <= sizeof(buf) - 54);
-    struct ep c = { { 10, 9, 0, 5 }, sport }, s = { { 10, 9, 0, 1 }, dport };
-    size_t n = frame(buf, c, s, F_ACK | F_PSH, 1001, 5000001, (const uint8_t *)pl, len, false);
-    if (tso) {
+    memset(buf, 0, 14 + 60);
+    buf[12] = 0x86;
+    buf[13] = 0xdd;
+    uint8_t *ip = buf + 14;
+    size_t tl = 20 + plen;
+    ip[0] = 0x60;
+    ip[4] = (uint8_t)(tl >> 8);
+    ip[5] = (uint8_t)tl;
+    ip[6] = 6;
+    ip[7] = 64;
+    ip[8] = ip[24] = 0xfd;
+    ip[23] = 5;
+    ip[39] = 1;
+    uint8_t *t = ip + 40;
+    t[0] = (uint8_t)(sport >> 8);
+    t[1] = (uint8_t)sport;
+    t[2] = (uint8_t)(dport >> 8);
+    t[3] = (uint8_t)dport;
+    t[7] = 1;
+    t[11] = 1;
+    t[12] = 5 << 4;
+    t[13] = F_ACK | F_PSH;
+    t[14] = 0xff;
+    t[15] = 0xff;
+    memcpy(t + 20, payload, plen);
+    uint8_t ph[40];
+    memset(ph, 0, sizeof(ph));
+    memcpy(ph, ip + 8, 32);
+    ph[34] = (uint8_t)(tl >> 8);
+    ph[35] = (uint8_t)tl;
+    ph[39] = 6;
+    /* csum_add folds as it goes: whole 16-bit words, the pseudo-header's
+     * 40 bytes first, then the segment's. */
+    uint16_t c = (uint16_t)~csum_add(csum_add(0, ph, sizeof(ph)), t, tl);
+    t[16] = (uint8_t)(c >> 8);
+    t[17] = (uint8_t)c;
+    return 14 + 40 + tl;
+}
+
+/* How quick_on builds its frame. */
+struct qframe {
+    uint16_t sport, dport;
+    size_t caplen; /* bytes captured (0: all) */
+    bool tso;      /* IPv4 total length 0: a segment captured before offload split it */
+    bool v6;
+};
+
+/* ms_classify_quick on a frame carrying pl (len bytes) as q says; *v:
+ * nDPI's verdict on the same packet, when v is not NULL. */
+static enum ms_app quick_on(struct ms_classifier *cls, const void *pl, size_t len,
+                            const struct qframe *q, enum ms_app *v)
+{
+    uint8_t *buf = malloc(len + 128);
+    assert_non_null(buf);
+    size_t n;
+    if (q->v6) {
+        n = frame6(buf, q->sport, q->dport, pl, len);
+    } else {
+        struct ep c = { { 10, 9, 0, 5 }, q->sport }, s = { { 10, 9, 0, 1 }, q->dport };
+        n = frame(buf, c, s, F_ACK | F_PSH, 1001, 5000001, pl, len, false);
+    }
+    if (q->tso) {
         uint8_t *ip = buf + 14;
         ip[2] = ip[3] = ip[10] = ip[11] = 0;
         uint16_t sum = (uint16_t)~csum_add(0, ip, 20);
         ip[10] = (uint8_t)(sum >> 8);
         ip[11] = (uint8_t)sum;
     }
-    if (caplen)
-        n = caplen;
+    if (q->caplen)
+        n = q->caplen;
     struct ms_pkt pkt;
     memset(&pkt, 0, sizeof(pkt));
     assert_int_equal(ms_decode_frame(DLT_EN10MB, buf, n, &pkt), MS_DECODE_TCP);
@@ -772,7 +825,16 @@ static enum ms_app quick_on(struct ms_classifier *cls, const char *pl, uint16_t 
         *v = ms_classify_packet(cls, &cf, pkt.l3, pkt.l3_len, 1);
         ms_classify_flow_free(cf);
     }
-    return ms_classify_quick(&pkt);
+    enum ms_app r = ms_classify_quick(&pkt);
+    free(buf);
+    return r;
+}
+
+static enum ms_app quick_str(struct ms_classifier *cls, const char *pl, uint16_t sport,
+                             uint16_t dport, enum ms_app *v)
+{
+    struct qframe q = { .sport = sport, .dport = dport };
+    return quick_on(cls, pl, strlen(pl), &q, v);
 }
 
 /* An HTTP request line as a flow's first payload is nDPI's OTHER without
@@ -802,11 +864,13 @@ static void test_http_request_quick(void **state)
         { "GET HTTPS://example/ HTTP/1.1\r\nHost: example\r\n\r\n", true },
         { "GET rtsp://cam/x HTTP/1.1\r\nHost: cam\r\n\r\n", false }, /* nDPI: unknown */
         { "GET RTSP://cam/x HTTP/1.1\r\n", false },
-        { "GET ftp://files/x HTTP/1.1\r\n", false },    /* another scheme: nDPI's to name */
-        { "GET mail.example:25 HTTP/1.1\r\n", false },  /* host:port is CONNECT's */
-        { "TRACE / HTTP/1.1\r\n", false },              /* nDPI: unknown */
-        { "GET / HTTP/1.1", false },                    /* the line goes on in a later packet */
-        { "GET / HTTP/1.1\nHost: example\n\n", false }, /* no CR */
+        { "GET ftp://files/x HTTP/1.1\r\n", false },     /* another scheme: nDPI's to name */
+        { "GET mail.example:25 HTTP/1.1\r\n", false },   /* host:port is CONNECT's */
+        { "OPTIONS cam:554 HTTP/1.1\r\n", false },       /* host:port: CONNECT only (nDPI: other) */
+        { "TRACE / HTTP/1.1\r\n", false },               /* nDPI: unknown */
+        { "GET / HTTP/1.1", false },                     /* the line goes on in a later packet */
+        { "GET / HTTP/1.1\nHost: example\n\n", false },  /* no CR */
+        { "GET / HTTP/1.1 \nHost: example\n\n", false }, /* no CR before the LF */
         { "GET / HTTP/1.x\r\nHost: example\r\n\r\n", false },
         { "GET / HTTP/2.0\r\n", false },
         { "GET /\r\n", false },           /* HTTP/0.9 */
@@ -832,24 +896,45 @@ static void test_http_request_quick(void **state)
         for (size_t k = 0; k < sizeof(ports) / sizeof(ports[0]); k++) {
             bool want = cases[i].quick && !ports[k].mail;
             enum ms_app v;
-            enum ms_app q = quick_on(cls, pl, 40000, ports[k].port, 0, false, &v);
+            enum ms_app q = quick_str(cls, pl, 40000, ports[k].port, &v);
             /* Either side's port: the request may come from a mail port. */
-            enum ms_app qr = quick_on(cls, pl, ports[k].port, 40000, 0, false, NULL);
+            enum ms_app qr = quick_str(cls, pl, ports[k].port, 40000, NULL);
             if (q != (want ? MS_APP_OTHER : MS_APP_UNKNOWN) || qr != q)
                 fail_msg("\"%s\" to port %u: quick says %d (%d)", pl, ports[k].port, q, qr);
             if (cases[i].quick && !ports[k].mail && v != MS_APP_OTHER)
                 fail_msg("\"%s\" to port %u: nDPI says %d", pl, ports[k].port, v);
         }
     }
-    /* Not captured whole: cut by the snapshot length inside the headers
-     * after the request line, or an IPv4 total length of 0. nDPI gives
-     * neither a verdict. */
+    /* IPv6, captured whole; then not captured whole: cut by the snapshot
+     * length inside the headers after the request line (IPv4 and IPv6),
+     * an IPv4 total length of 0, an IPv6 datagram over the 0xffff bytes
+     * nDPI is handed. nDPI gives none of those a verdict. */
     static const char req[] = "GET /x HTTP/1.1\r\nHost: mail.example.org\r\n\r\n";
+    const size_t rl = sizeof(req) - 1;
     enum ms_app v;
-    assert_int_equal(quick_on(cls, req, 40000, 80, 54 + 30, false, &v), MS_APP_UNKNOWN);
-    assert_int_equal(v, MS_APP_UNKNOWN);
-    assert_int_equal(quick_on(cls, req, 40000, 80, 0, true, &v), MS_APP_UNKNOWN);
-    assert_int_equal(v, MS_APP_UNKNOWN);
+    struct qframe q6 = { .sport = 40000, .dport = 80, .v6 = true };
+    assert_int_equal(quick_on(cls, req, rl, &q6, &v), MS_APP_OTHER);
+    assert_int_equal(v, MS_APP_OTHER);
+    static const struct qframe cut[] = {
+        { .sport = 40000, .dport = 80, .caplen = 14 + 20 + 20 + 30 },
+        { .sport = 40000, .dport = 80, .caplen = 14 + 40 + 20 + 30, .v6 = true },
+        { .sport = 40000, .dport = 80, .tso = true },
+    };
+    for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+        if (quick_on(cls, req, rl, &cut[i], &v) != MS_APP_UNKNOWN || v != MS_APP_UNKNOWN)
+            fail_msg("cut frame %zu taken, or nDPI says %d", i, v);
+    }
+    /* An IPv6 payload length of 65495 is the most nDPI sees whole. */
+    for (size_t plen = 65495; plen <= 65496; plen++) {
+        uint8_t *big = malloc(plen - 20);
+        assert_non_null(big);
+        memset(big, 'a', plen - 20);
+        memcpy(big, req, rl);
+        enum ms_app want = plen == 65495 ? MS_APP_OTHER : MS_APP_UNKNOWN;
+        if (quick_on(cls, big, plen - 20, &q6, &v) != want || v != want)
+            fail_msg("IPv6 payload length %zu: nDPI says %d", plen, v);
+        free(big);
+    }
     /* Every port, either side: a request with a Host header (what makes
      * nDPI go by the port) is taken exactly where nDPI says OTHER (its mail
      * ports are no more than those it names a mail protocol at). */
@@ -859,7 +944,7 @@ static void test_http_request_quick(void **state)
                 continue;
             uint16_t sp = from_port ? (uint16_t)port : 40000,
                      dp = from_port ? 40000 : (uint16_t)port;
-            enum ms_app q = quick_on(cls, req, sp, dp, 0, false, &v);
+            enum ms_app q = quick_str(cls, req, sp, dp, &v);
             if (q != MS_APP_UNKNOWN && q != v)
                 fail_msg("port %u: quick says %d, nDPI %d", port, q, v);
             if (q == MS_APP_UNKNOWN && v == MS_APP_OTHER)
