@@ -46,6 +46,11 @@ struct ms_pipeline {
     bool wifi_notice_given;
 };
 
+/* A packet before decoding: copied from a constant, not memset (gcc
+ * zeroes the 144 bytes with rep stos, whose start-up cost on the
+ * benchmark's AMD EPYC was ~40% of ms_pipeline_frame's samples). */
+static const struct ms_pkt ms_pkt_zero;
+
 /* ---- flows ----------------------------------------------------------- */
 
 static void on_flow_end(void *user, struct ms_flow *f)
@@ -482,8 +487,7 @@ static void wifi_msdu(struct ms_pipeline *pl, const struct ms_wifi_frame *w, con
             wifi_status_anomaly(pl, s, &who);
         return;
     }
-    struct ms_pkt p;
-    memset(&p, 0, sizeof(p));
+    struct ms_pkt p = ms_pkt_zero;
     p.ts_us = w->ts_us;
     enum ms_decode_status ds = ms_decode_llc_no_csum(msdu, len, &p);
     ms_decode_wifi_addrs(w, sa, da, &p.mac);
@@ -575,8 +579,7 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     pl->now_us = ts_us;
     ms_flow_table_expire(pl->flows, ts_us);
     expire_waits(pl, ts_us);
-    struct ms_pkt p;
-    memset(&p, 0, sizeof(p));
+    struct ms_pkt p = ms_pkt_zero;
     p.ts_us = ts_us;
     /* Incomplete datagrams time out on the capture clock, fragments or not. */
     if (pl->defrag && ms_defrag_datagrams(pl->defrag)) {
@@ -611,8 +614,7 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
                                const struct ms_link_addrs *mac)
 {
     worker_clock(pl, ts_us, pkt_no);
-    struct ms_pkt p;
-    memset(&p, 0, sizeof(p));
+    struct ms_pkt p = ms_pkt_zero;
     p.ts_us = ts_us;
     /* Decoded again: cheaper than copying the reader's pointers' layout. */
     enum ms_decode_status ds = datagram ? ms_decode_ip_no_csum(bytes, len, &p)
