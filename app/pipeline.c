@@ -629,9 +629,24 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
     tcp_packet(pl, &p);
 }
 
+void ms_pipeline_worker_decoded(struct ms_pipeline *pl, int linktype, uint64_t pkt_no,
+                                const struct ms_pkt *p, const uint8_t *frame, size_t len)
+{
+    worker_clock(pl, p->ts_us, pkt_no);
+    pl->frame = frame;
+    pl->frame_len = len;
+    pl->linktype = ms_decode_linktype_for_file(linktype);
+    tcp_packet(pl, p);
+}
+
 void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no)
 {
     worker_clock(pl, ts_us, pkt_no);
+}
+
+uint64_t ms_pipeline_worker_now(const struct ms_pipeline *pl)
+{
+    return pl->now_us;
 }
 
 /* The oldest flow's idle timeout, the first wait's window, and what later

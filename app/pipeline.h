@@ -136,7 +136,14 @@ struct ms_pipeline *ms_pipeline_new_reader(const struct ms_limits *lim, struct m
 void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts_us,
                                uint64_t pkt_no, const uint8_t *bytes, size_t len, bool datagram,
                                const struct ms_link_addrs *mac);
+/* As ms_pipeline_worker_packet for a frame (not a datagram) the caller
+ * decoded with ms_decode_frame_no_csum, in this thread (--threads'
+ * reader's own worker): p is used as it is, not decoded again. */
+void ms_pipeline_worker_decoded(struct ms_pipeline *pl, int linktype, uint64_t pkt_no,
+                                const struct ms_pkt *p, const uint8_t *frame, size_t len);
 void ms_pipeline_worker_clock(struct ms_pipeline *pl, uint64_t ts_us, uint64_t pkt_no);
+/* The capture time the worker's clock is at. */
+uint64_t ms_pipeline_worker_now(const struct ms_pipeline *pl);
 /* A capture time before which ms_pipeline_worker_clock ends nothing, now
  * and after any packets to come, as long as their times do not go back
  * (the reader tells a worker the time only from then on). */
