@@ -44,6 +44,10 @@ static inline void ms_lru_remove(struct ms_lru *l, struct ms_lru_node *n)
 /* n was used now: it becomes the newest. */
 static inline void ms_lru_touch(struct ms_lru *l, struct ms_lru_node *n)
 {
+    /* Already the newest (a flow's next packet): moving it would write its
+     * neighbour's node, another object's cache line, for nothing. */
+    if (TAILQ_NEXT(n, link) == NULL)
+        return;
     TAILQ_REMOVE(&l->q, n, link);
     TAILQ_INSERT_TAIL(&l->q, n, link);
 }
