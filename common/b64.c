@@ -37,6 +37,70 @@ static const uint8_t b64_val[256] = {
 #undef X
 #undef P
 
+/* The same values, placed where a quantum's bytes go in a little-endian
+ * word: byte 0 = a << 2 | b >> 4, byte 1 = b << 4 | c >> 2, byte 2 =
+ * c << 6 | d; every byte outside the alphabet sets bit 24. OR-ing one
+ * entry of each table decodes four characters (the technique of
+ * Chromium's modp_b64): about half the instructions of shifting the four
+ * sextets into place. */
+#define B64_SEXTET(c)                            \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'      \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 \
+     : (c) == '+'               ? 62             \
+     : (c) == '/'               ? 63             \
+                                : -1)
+#define B64_OUTSIDE 0x01000000u
+#define B64_PLACE(c, expr) (B64_SEXTET(c) < 0 ? B64_OUTSIDE : (uint32_t)(expr))
+#define B64_D0(c) B64_PLACE(c, B64_SEXTET(c) << 2)
+#define B64_D1(c) B64_PLACE(c, B64_SEXTET(c) >> 4 | (B64_SEXTET(c) & 0xf) << 12)
+#define B64_D2(c) B64_PLACE(c, (B64_SEXTET(c) >> 2) << 8 | (B64_SEXTET(c) & 0x3) << 22)
+#define B64_D3(c) B64_PLACE(c, B64_SEXTET(c) << 16)
+#define B64_R4(f, i) f(i), f((i) + 1), f((i) + 2), f((i) + 3)
+#define B64_R16(f, i) B64_R4(f, i), B64_R4(f, (i) + 4), B64_R4(f, (i) + 8), B64_R4(f, (i) + 12)
+#define B64_R64(f, i) \
+    B64_R16(f, i), B64_R16(f, (i) + 16), B64_R16(f, (i) + 32), B64_R16(f, (i) + 48)
+#define B64_R256(f) B64_R64(f, 0), B64_R64(f, 64), B64_R64(f, 128), B64_R64(f, 192)
+static const uint32_t b64_d0[256] = { B64_R256(B64_D0) };
+static const uint32_t b64_d1[256] = { B64_R256(B64_D1) };
+static const uint32_t b64_d2[256] = { B64_R256(B64_D2) };
+static const uint32_t b64_d3[256] = { B64_R256(B64_D3) };
+
+/* Whole quanta of four alphabet characters from in[*i], while at least
+ * eight characters are left: each writes a 4-byte word, of which the
+ * fourth byte is the next quantum's place (MS_B64_OUT_MAX leaves room for
+ * it while a quantum follows). Stops at the first quantum holding any
+ * other byte. Little-endian only; elsewhere the loop below does it all. */
+static void quanta_words(const uint8_t *in, size_t n, size_t *i, uint8_t *out, size_t *o)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    size_t ii = *i, oo = *o;
+    while (n - ii >= 12) { /* two at a time: half the loop's own cost */
+        uint32_t x = b64_d0[in[ii]] | b64_d1[in[ii + 1]] | b64_d2[in[ii + 2]] | b64_d3[in[ii + 3]];
+        uint32_t y = b64_d0[in[ii + 4]] | b64_d1[in[ii + 5]] | b64_d2[in[ii + 6]] |
+                     b64_d3[in[ii + 7]];
+        if ((x | y) >= B64_OUTSIDE)
+            break;
+        memcpy(out + oo, &x, 4);
+        memcpy(out + oo + 3, &y, 4);
+        oo += 6;
+        ii += 8;
+    }
+    while (n - ii >= 8) {
+        uint32_t x = b64_d0[in[ii]] | b64_d1[in[ii + 1]] | b64_d2[in[ii + 2]] | b64_d3[in[ii + 3]];
+        if (x >= B64_OUTSIDE)
+            break;
+        memcpy(out + oo, &x, 4);
+        oo += 3;
+        ii += 4;
+    }
+    *i = ii;
+    *o = oo;
+#else
+    (void)in, (void)n, (void)i, (void)out, (void)o;
+#endif
+}
+
 void ms_b64_init(struct ms_b64 *s)
 {
     memset(s, 0, sizeof(*s));
@@ -117,6 +181,7 @@ size_t ms_b64_decode(struct ms_b64 *s, const uint8_t *in, size_t n, uint8_t *out
          * from locals: OR-ing the four values is below 64 only when none
          * is a marker. A line of MIME base64 is 19 such quanta. */
         if (s->n == 0) {
+            quanta_words(in, n, &i, out, &o);
             while (n - i >= 4) {
                 uint32_t a = b64_val[in[i]], b = b64_val[in[i + 1]];
                 uint32_t c = b64_val[in[i + 2]], d = b64_val[in[i + 3]];

@@ -345,6 +345,59 @@ static void test_matches_reference(void **state)
     }
 }
 
+/* Each call writes within MS_B64_OUT_MAX of its input, whatever is
+ * pending from the call before: decoded into a buffer of exactly that
+ * size (on the heap, so that the sanitizers' builds see a byte past it)
+ * with a canary after it, in chunks long enough for the word-at-a-time
+ * quanta, the output the same as the reference's. */
+static void test_exact_out_buffer(void **state)
+{
+    (void)state;
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char odd[] = "= \r\n*";
+    uint32_t seed = 4242;
+    enum { LEN = 2000 };
+    uint8_t in[LEN], want[LEN], got[LEN];
+
+    for (int round = 0; round < 2000; round++) {
+        seed = seed * 1664525u + 1013904223u;
+        unsigned oddness = 2 + (seed >> 24) % 200;
+        size_t n = (seed >> 8) % LEN;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            in[i] = (seed >> 16) % oddness == 0 ? (uint8_t)odd[(seed >> 8) % (sizeof(odd) - 1)]
+                                                : (uint8_t)abc[(seed >> 8) % 64];
+        }
+        uint64_t want_inv;
+        size_t wlen = ref_decode(in, n, want, &want_inv);
+        struct ms_b64 s;
+        size_t o = 0;
+        ms_b64_init(&s);
+        for (size_t off = 0; off < n;) {
+            seed = seed * 1664525u + 1013904223u;
+            size_t take = (seed >> 12) % 97;
+            if (take > n - off)
+                take = n - off;
+            size_t cap = MS_B64_OUT_MAX(take);
+            uint8_t *out = malloc(cap + 1);
+            assert_non_null(out);
+            out[cap] = 0xa5;
+            size_t k = ms_b64_decode(&s, in + off, take, out);
+            assert_true(k <= cap);
+            assert_int_equal(out[cap], 0xa5);
+            memcpy(got + o, out, k);
+            free(out);
+            o += k;
+            off += take;
+        }
+        o += ms_b64_finish(&s, got + o);
+        assert_int_equal(o, wlen);
+        if (wlen)
+            assert_memory_equal(got, want, wlen);
+        assert_int_equal(s.invalid, want_inv);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_invalid),          cmocka_unit_test(test_invalid_counts),
         cmocka_unit_test(test_output_bound),     cmocka_unit_test(test_decode_buf),
         cmocka_unit_test(test_roundtrip_random), cmocka_unit_test(test_matches_reference),
+        cmocka_unit_test(test_exact_out_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
