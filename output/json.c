@@ -452,7 +452,7 @@ static void put_timestamp(struct ms_jw *w, uint64_t ts_us)
         us /= 10;
     }
     memcpy(ts + n + 6, "+0000", 5);
-    ms_jw_string(w, "timestamp", ts, n + 11);
+    ms_jw_ascii_k(w, "timestamp", ms_jw_klen("timestamp"), ts, n + 11);
 }
 
 /* The flow's community_id (TCP), the same whichever way the event goes;
@@ -515,6 +515,9 @@ static void add_ether(struct ms_jw *w, const struct ms_flow_meta *m)
 static void header(struct ms_jw *w, const struct ms_flow_meta *m, const char *type,
                    const char *app_proto, const struct ms_output_opts *opts)
 {
+    /* Our own values (the time, names, addresses, the community_id) are
+     * written without the scan for escapes (ms_jw_ascii); in_iface,
+     * pcap_filename and host come from the user, escaped. */
     ms_jw_reset(w);
     ms_jw_open_object(w, NULL);
     put_timestamp(w, m->ts_us);
@@ -528,28 +531,28 @@ static void header(struct ms_jw *w, const struct ms_flow_meta *m, const char *ty
         add_bytes(w, "pcap_filename", ms_bytes_of(m->pcap_filename, strlen(m->pcap_filename)));
     if (m->pcap_cnt)
         ms_jw_int(w, "pcap_cnt", (int64_t)m->pcap_cnt);
-    ms_jw_cstring(w, "event_type", type);
+    ms_jw_ascii(w, "event_type", type);
     char addr[MS_ADDR_STRLEN];
     if (m->ip_version) {
         ms_addr_str(m->ip_version, m->src_addr, opts->ipv6_compress, addr, sizeof(addr));
-        ms_jw_cstring(w, "src_ip", addr);
+        ms_jw_ascii(w, "src_ip", addr);
         if (in_flow)
             ms_jw_int(w, "src_port", m->src_port);
         ms_addr_str(m->ip_version, m->dest_addr, opts->ipv6_compress, addr, sizeof(addr));
-        ms_jw_cstring(w, "dest_ip", addr);
+        ms_jw_ascii(w, "dest_ip", addr);
         if (in_flow)
             ms_jw_int(w, "dest_port", m->dest_port);
     }
     const char *proto = m->proto ? m->proto : "TCP";
     if (*proto)
-        ms_jw_cstring(w, "proto", proto);
+        ms_jw_ascii(w, "proto", proto);
     /* A flow's 5-tuple (TCP), the same whichever way the event goes. */
     const char *cid = in_flow ? community_id(w, m) : NULL;
     if (cid)
-        ms_jw_cstring(w, "community_id", cid);
+        ms_jw_ascii(w, "community_id", cid);
     add_ether(w, m);
     if (app_proto)
-        ms_jw_cstring(w, "app_proto", app_proto);
+        ms_jw_ascii(w, "app_proto", app_proto);
     if (opts->host)
         ms_jw_cstring(w, "host", opts->host);
 }

@@ -257,6 +257,24 @@ void ms_jw_string_k(struct ms_jw *w, const char *key, size_t kl, const char *s, 
     put_c(w, '"');
 }
 
+void ms_jw_ascii_k(struct ms_jw *w, const char *key, size_t kl, const char *s, size_t len)
+{
+    assert(plain_ascii((const uint8_t *)s, len) == len);
+    member(w, key, kl);
+    if (w->rc == MS_OK && w->b.cap - w->b.len >= len + 2) {
+        uint8_t *o = w->b.p + w->b.len;
+        *o++ = '"';
+        if (len)
+            memcpy(o, s, len);
+        o[len] = '"';
+        w->b.len += len + 2;
+        return;
+    }
+    put_c(w, '"');
+    put(w, s, len);
+    put_c(w, '"');
+}
+
 void ms_jw_bytes_k(struct ms_jw *w, const char *key, size_t kl, struct ms_bytes b)
 {
     if (!b.p)

@@ -70,6 +70,11 @@ void ms_jw_drop(struct ms_jw *w, struct ms_jw_mark m);
 
 /* A string of len bytes, escaped and written as they are (our own text). */
 void ms_jw_string_k(struct ms_jw *w, const char *key, size_t klen, const char *s, size_t len);
+/* A string we formatted ourselves from nothing a peer sent (a name of
+ * ours, an address, a time): ASCII with nothing to escape, written as it
+ * is, without the scan for escapes (debug builds assert it), as member
+ * names are. */
+void ms_jw_ascii_k(struct ms_jw *w, const char *key, size_t klen, const char *s, size_t len);
 /* Arbitrary bytes: invalid UTF-8 becomes U+FFFD (as ms_json_bytes). */
 void ms_jw_bytes_k(struct ms_jw *w, const char *key, size_t klen, struct ms_bytes b);
 void ms_jw_int_k(struct ms_jw *w, const char *key, size_t klen, int64_t v);
@@ -98,6 +103,11 @@ static inline void ms_jw_string(struct ms_jw *w, const char *key, const char *s,
 static inline void ms_jw_cstring(struct ms_jw *w, const char *key, const char *s)
 {
     ms_jw_string_k(w, key, ms_jw_klen(key), s, strlen(s));
+}
+
+static inline void ms_jw_ascii(struct ms_jw *w, const char *key, const char *s)
+{
+    ms_jw_ascii_k(w, key, ms_jw_klen(key), s, strlen(s));
 }
 
 static inline void ms_jw_bytes(struct ms_jw *w, const char *key, struct ms_bytes b)

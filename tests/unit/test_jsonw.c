@@ -100,6 +100,42 @@ static void test_random_strings(void **state)
     ms_jw_free(&w);
 }
 
+/* Our own ASCII, written without the scan for escapes: the same bytes as
+ * the scanning writer, in a writer with room for it and in a new one
+ * (no memory yet: the path through put). */
+static void test_ascii_as_string(void **state)
+{
+    (void)state;
+    static const char abc[] = " !#$%&'()*+,-./0123456789:;<=>?@AZ[]^_`az{|}~";
+    char s[72];
+    for (size_t n = 0; n < sizeof(s); n++) {
+        for (size_t i = 0; i < n; i++)
+            s[i] = abc[(i * 7 + n) % (sizeof(abc) - 1)];
+        struct ms_jw a, b;
+        ms_jw_init(&a);
+        ms_jw_init(&b);
+        for (int room = 0; room < 2; room++) {
+            if (room) {
+                assert_int_equal(ms_jw_reserve(&a, 256), MS_OK);
+                assert_int_equal(ms_jw_reserve(&b, 256), MS_OK);
+            }
+            ms_jw_reset(&a);
+            ms_jw_reset(&b);
+            ms_jw_open_object(&a, NULL);
+            ms_jw_open_object(&b, NULL);
+            ms_jw_ascii_k(&a, "k", 1, s, n);
+            ms_jw_string_k(&b, "k", 1, s, n);
+            ms_jw_close_object(&a);
+            ms_jw_close_object(&b);
+            assert_int_equal(a.rc, MS_OK);
+            assert_int_equal(a.b.len, b.b.len);
+            assert_memory_equal(a.b.p, b.b.p, a.b.len);
+        }
+        ms_jw_free(&a);
+        ms_jw_free(&b);
+    }
+}
+
 static void test_integers(void **state)
 {
     (void)state;
@@ -322,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_every_byte),         cmocka_unit_test(test_random_strings),
         cmocka_unit_test(test_integers),           cmocka_unit_test(test_structure_and_drop),
         cmocka_unit_test(test_records_round_trip), cmocka_unit_test(test_memos_follow_the_record),
+        cmocka_unit_test(test_ascii_as_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
