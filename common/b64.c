@@ -49,13 +49,14 @@ static const uint8_t b64_val[256] = {
      : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 \
      : (c) == '+'               ? 62             \
      : (c) == '/'               ? 63             \
-                                : -1)
+                                : 64) /* outside */
 #define B64_OUTSIDE 0x01000000u
-#define B64_PLACE(c, expr) (B64_SEXTET(c) < 0 ? B64_OUTSIDE : (uint32_t)(expr))
-#define B64_D0(c) B64_PLACE(c, B64_SEXTET(c) << 2)
-#define B64_D1(c) B64_PLACE(c, B64_SEXTET(c) >> 4 | (B64_SEXTET(c) & 0xf) << 12)
-#define B64_D2(c) B64_PLACE(c, (B64_SEXTET(c) >> 2) << 8 | (B64_SEXTET(c) & 0x3) << 22)
-#define B64_D3(c) B64_PLACE(c, B64_SEXTET(c) << 16)
+#define B64_PLACE(c, expr) (B64_SEXTET(c) > 63 ? B64_OUTSIDE : (uint32_t)(expr))
+#define B64_U(c) ((uint32_t)B64_SEXTET(c))
+#define B64_D0(c) B64_PLACE(c, B64_U(c) << 2)
+#define B64_D1(c) B64_PLACE(c, B64_U(c) >> 4 | (B64_U(c) & 0xf) << 12)
+#define B64_D2(c) B64_PLACE(c, (B64_U(c) >> 2) << 8 | (B64_U(c) & 0x3) << 22)
+#define B64_D3(c) B64_PLACE(c, B64_U(c) << 16)
 #define B64_R4(f, i) f(i), f((i) + 1), f((i) + 2), f((i) + 3)
 #define B64_R16(f, i) B64_R4(f, i), B64_R4(f, (i) + 4), B64_R4(f, (i) + 8), B64_R4(f, (i) + 12)
 #define B64_R64(f, i) \
