@@ -211,7 +211,9 @@ static void handle(struct worker *w, const struct ms_work_item *it)
  * again only then: at every item, its loads of the oldest flow and the
  * first wait missed the cache (1.1% of a 2-thread run's samples). A due
  * that could have grown meanwhile only has the reader tell a time it
- * might have skipped. */
+ * might have skipped. Once a frame's time goes back the worker's clock
+ * may stay below the due for good: the reader then tells every time
+ * (tell_every_time, which never goes back to false) and reads no due. */
 static void publish_due(struct worker *w)
 {
     uint64_t was = atomic_load_explicit(&w->due, memory_order_relaxed);

@@ -37,6 +37,8 @@ static const uint8_t b64_val[256] = {
 #undef X
 #undef P
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define B64_WORDS 1
 /* The same values, placed where a quantum's bytes go in a little-endian
  * word: byte 0 = a << 2 | b >> 4, byte 1 = b << 4 | c >> 2, byte 2 =
  * c << 6 | d; every byte outside the alphabet sets bit 24. OR-ing one
@@ -66,6 +68,7 @@ static const uint32_t b64_d0[256] = { B64_R256(B64_D0) };
 static const uint32_t b64_d1[256] = { B64_R256(B64_D1) };
 static const uint32_t b64_d2[256] = { B64_R256(B64_D2) };
 static const uint32_t b64_d3[256] = { B64_R256(B64_D3) };
+#endif
 
 /* Whole quanta of four alphabet characters from in[*i], while at least
  * eight characters are left: each writes a 4-byte word, of which the
@@ -74,7 +77,7 @@ static const uint32_t b64_d3[256] = { B64_R256(B64_D3) };
  * other byte. Little-endian only; elsewhere the loop below does it all. */
 static void quanta_words(const uint8_t *in, size_t n, size_t *i, uint8_t *out, size_t *o)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#ifdef B64_WORDS
     size_t ii = *i, oo = *o;
     while (n - ii >= 12) { /* two at a time: half the loop's own cost */
         uint32_t x = b64_d0[in[ii]] | b64_d1[in[ii + 1]] | b64_d2[in[ii + 2]] | b64_d3[in[ii + 3]];
