@@ -239,28 +239,10 @@ void ms_jw_drop(struct ms_jw *w, struct ms_jw_mark m)
     w->more[m.depth] = m.more;
 }
 
-void ms_jw_string_k(struct ms_jw *w, const char *key, size_t kl, const char *s, size_t len)
+/* s in quotes, as it is (plain ASCII: the caller's word), written in
+ * place when there is room. */
+static void put_quoted_plain(struct ms_jw *w, const char *s, size_t len)
 {
-    member(w, key, kl);
-    if (w->rc == MS_OK && w->b.cap - w->b.len >= len + 2 &&
-        plain_ascii((const uint8_t *)s, len) == len) {
-        uint8_t *o = w->b.p + w->b.len;
-        *o++ = '"';
-        if (len)
-            memcpy(o, s, len);
-        o[len] = '"';
-        w->b.len += len + 2;
-        return;
-    }
-    put_c(w, '"');
-    put_escaped(w, (const uint8_t *)s, len);
-    put_c(w, '"');
-}
-
-void ms_jw_ascii_k(struct ms_jw *w, const char *key, size_t kl, const char *s, size_t len)
-{
-    assert(plain_ascii((const uint8_t *)s, len) == len);
-    member(w, key, kl);
     if (w->rc == MS_OK && w->b.cap - w->b.len >= len + 2) {
         uint8_t *o = w->b.p + w->b.len;
         *o++ = '"';
@@ -273,6 +255,25 @@ void ms_jw_ascii_k(struct ms_jw *w, const char *key, size_t kl, const char *s, s
     put_c(w, '"');
     put(w, s, len);
     put_c(w, '"');
+}
+
+void ms_jw_string_k(struct ms_jw *w, const char *key, size_t kl, const char *s, size_t len)
+{
+    member(w, key, kl);
+    if (plain_ascii((const uint8_t *)s, len) == len) {
+        put_quoted_plain(w, s, len);
+        return;
+    }
+    put_c(w, '"');
+    put_escaped(w, (const uint8_t *)s, len);
+    put_c(w, '"');
+}
+
+void ms_jw_ascii_k(struct ms_jw *w, const char *key, size_t kl, const char *s, size_t len)
+{
+    assert(plain_ascii((const uint8_t *)s, len) == len);
+    member(w, key, kl);
+    put_quoted_plain(w, s, len);
 }
 
 void ms_jw_bytes_k(struct ms_jw *w, const char *key, size_t kl, struct ms_bytes b)

@@ -300,48 +300,70 @@ static size_t ref_decode(const uint8_t *in, size_t n, uint8_t *out, uint64_t *in
     return o;
 }
 
+static uint32_t lcg(uint32_t *seed)
+{
+    *seed = *seed * 1664525u + 1013904223u;
+    return *seed;
+}
+
+/* n bytes of mostly alphabet, one in oddness an odd one: from odd, or
+ * (odd NULL) any byte. */
+static void messy_text(uint32_t *seed, uint8_t *in, size_t n, unsigned oddness, const char *odd)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = lcg(seed);
+        if ((x >> 16) % oddness != 0)
+            in[i] = (uint8_t)abc[(x >> 8) % 64];
+        else
+            in[i] = odd ? (uint8_t)odd[(x >> 8) % strlen(odd)] : (uint8_t)(x >> 24);
+    }
+}
+
+/* Ends s and checks what it gave (got, o bytes so far) against the
+ * reference's decoding of in. */
+static void finish_as_reference(struct ms_b64 *s, const uint8_t *in, size_t n, uint8_t *got,
+                                size_t o)
+{
+    uint8_t *want = malloc(n + 1);
+    assert_non_null(want);
+    uint64_t want_inv;
+    size_t wlen = ref_decode(in, n, want, &want_inv);
+    o += ms_b64_finish(s, got + o);
+    assert_int_equal(o, wlen);
+    if (wlen)
+        assert_memory_equal(got, want, wlen);
+    assert_int_equal(s->invalid, want_inv);
+    free(want);
+}
+
 /* Messy text: mostly alphabet runs (the fast path), with '=', whitespace
  * (and \v, \f, which are not), and junk bytes at random places, cut at
  * random: output and invalid count as the reference gives them. */
 static void test_matches_reference(void **state)
 {
     (void)state;
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     static const char odd[] = "= \t\r\n\v\f-_.\x80\xff*";
     uint32_t seed = 777;
     enum { LEN = 600 };
-    uint8_t in[LEN], want[LEN], got[LEN + 8];
+    uint8_t in[LEN], got[LEN + 8];
 
     for (int round = 0; round < 4000; round++) {
-        seed = seed * 1664525u + 1013904223u;
-        unsigned oddness = 1 + (seed >> 24) % 40; /* 1 in oddness is odd */
-        size_t n = (seed >> 8) % LEN;
-        for (size_t i = 0; i < n; i++) {
-            seed = seed * 1664525u + 1013904223u;
-            if ((seed >> 16) % oddness == 0)
-                in[i] = round & 1 ? (uint8_t)odd[(seed >> 8) % (sizeof(odd) - 1)]
-                                  : (uint8_t)(seed >> 24);
-            else
-                in[i] = (uint8_t)abc[(seed >> 8) % 64];
-        }
-        uint64_t want_inv;
-        size_t wlen = ref_decode(in, n, want, &want_inv);
+        uint32_t x = lcg(&seed);
+        unsigned oddness = 1 + (x >> 24) % 40; /* 1 in oddness is odd */
+        size_t n = (x >> 8) % LEN;
+        messy_text(&seed, in, n, oddness, round & 1 ? odd : NULL);
         struct ms_b64 s;
         size_t o = 0;
         ms_b64_init(&s);
         for (size_t off = 0; off < n;) {
-            seed = seed * 1664525u + 1013904223u;
-            size_t take = (seed >> 16) % 13;
+            size_t take = (lcg(&seed) >> 16) % 13;
             if (take > n - off)
                 take = n - off;
             o += ms_b64_decode(&s, in + off, take, got + o);
             off += take;
         }
-        o += ms_b64_finish(&s, got + o);
-        assert_int_equal(o, wlen);
-        if (wlen)
-            assert_memory_equal(got, want, wlen);
-        assert_int_equal(s.invalid, want_inv);
+        finish_as_reference(&s, in, n, got, o);
     }
 }
 
@@ -353,29 +375,20 @@ static void test_matches_reference(void **state)
 static void test_exact_out_buffer(void **state)
 {
     (void)state;
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    static const char odd[] = "= \r\n*";
     uint32_t seed = 4242;
     enum { LEN = 2000 };
-    uint8_t in[LEN], want[LEN], got[LEN];
+    uint8_t in[LEN], got[LEN];
 
     for (int round = 0; round < 2000; round++) {
-        seed = seed * 1664525u + 1013904223u;
-        unsigned oddness = 2 + (seed >> 24) % 200;
-        size_t n = (seed >> 8) % LEN;
-        for (size_t i = 0; i < n; i++) {
-            seed = seed * 1664525u + 1013904223u;
-            in[i] = (seed >> 16) % oddness == 0 ? (uint8_t)odd[(seed >> 8) % (sizeof(odd) - 1)]
-                                                : (uint8_t)abc[(seed >> 8) % 64];
-        }
-        uint64_t want_inv;
-        size_t wlen = ref_decode(in, n, want, &want_inv);
+        uint32_t x = lcg(&seed);
+        unsigned oddness = 2 + (x >> 24) % 200;
+        size_t n = (x >> 8) % LEN;
+        messy_text(&seed, in, n, oddness, "= \r\n*");
         struct ms_b64 s;
         size_t o = 0;
         ms_b64_init(&s);
         for (size_t off = 0; off < n;) {
-            seed = seed * 1664525u + 1013904223u;
-            size_t take = (seed >> 12) % 97;
+            size_t take = (lcg(&seed) >> 12) % 97;
             if (take > n - off)
                 take = n - off;
             size_t cap = MS_B64_OUT_MAX(take);
@@ -390,11 +403,7 @@ static void test_exact_out_buffer(void **state)
             o += k;
             off += take;
         }
-        o += ms_b64_finish(&s, got + o);
-        assert_int_equal(o, wlen);
-        if (wlen)
-            assert_memory_equal(got, want, wlen);
-        assert_int_equal(s.invalid, want_inv);
+        finish_as_reference(&s, in, n, got, o);
     }
 }
 
