@@ -570,6 +570,15 @@ static bool wifi_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     return true;
 }
 
+/* The frame the packets now handled came in (NULL: a datagram that is
+ * not one frame), for --evidence, with its link type as files name it. */
+static void set_frame(struct ms_pipeline *pl, int linktype, const uint8_t *frame, size_t len)
+{
+    pl->frame = frame;
+    pl->frame_len = len;
+    pl->linktype = ms_decode_linktype_for_file(linktype);
+}
+
 void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, const uint8_t *frame,
                        size_t caplen)
 {
@@ -585,9 +594,7 @@ void ms_pipeline_frame(struct ms_pipeline *pl, int linktype, uint64_t ts_us, con
     if (pl->defrag && ms_defrag_datagrams(pl->defrag)) {
         ms_defrag_expire(pl->defrag, ts_us);
     }
-    pl->frame = frame;
-    pl->frame_len = caplen;
-    pl->linktype = ms_decode_linktype_for_file(linktype);
+    set_frame(pl, linktype, frame, caplen);
     if (wifi_frame(pl, linktype, ts_us, frame, caplen))
         return;
     /* The TCP checksum is summed by tcp_packet, but for flows classified
@@ -623,9 +630,7 @@ void ms_pipeline_worker_packet(struct ms_pipeline *pl, int linktype, uint64_t ts
         return; /* cannot be: the reader decoded the same bytes to TCP */
     if (mac)
         p.mac = *mac;
-    pl->frame = datagram ? NULL : bytes;
-    pl->frame_len = len;
-    pl->linktype = ms_decode_linktype_for_file(linktype);
+    set_frame(pl, linktype, datagram ? NULL : bytes, len);
     tcp_packet(pl, &p);
 }
 
@@ -633,9 +638,7 @@ void ms_pipeline_worker_decoded(struct ms_pipeline *pl, int linktype, uint64_t p
                                 const struct ms_pkt *p, const uint8_t *frame, size_t len)
 {
     worker_clock(pl, p->ts_us, pkt_no);
-    pl->frame = frame;
-    pl->frame_len = len;
-    pl->linktype = ms_decode_linktype_for_file(linktype);
+    set_frame(pl, linktype, frame, len);
     tcp_packet(pl, p);
 }
 
