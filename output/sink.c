@@ -458,6 +458,30 @@ enum ms_rc ms_sinks_write(struct ms_sinks *set, const char *rec, size_t len)
     return rc;
 }
 
+enum ms_rc ms_sinks_write_n(struct ms_sinks *set, const struct iovec *recs, size_t n)
+{
+    enum ms_rc rc = MS_OK;
+    for (size_t i = 0; i < set->n; i++) {
+        struct ms_sink *s = set->s[i];
+        /* Runs of records within the sink's cap, each pushed at once. */
+        for (size_t at = 0; at < n;) {
+            size_t end = at;
+            while (end < n && !(s->max_record && recs[end].iov_len > s->max_record))
+                end++;
+            if (end > at &&
+                ms_sinkq_push_n(s->q, recs + at, end - at, !set->o.live, set->o.stop) < end - at)
+                rc = MS_ERR_LIMIT;
+            if (end < n) {
+                ms_sinkq_count_too_large(s->q);
+                rc = MS_ERR_LIMIT;
+                end++;
+            }
+            at = end;
+        }
+    }
+    return rc;
+}
+
 void ms_sinks_reopen(struct ms_sinks *set)
 {
     for (size_t i = 0; i < set->n; i++) {

@@ -60,6 +60,8 @@ enum ms_rc ms_sinks_start(struct ms_sinks *set, char *err, size_t errlen);
 /* Hands one record to every sink (copied). MS_ERR_LIMIT when a sink
  * dropped it (counted there). */
 enum ms_rc ms_sinks_write(struct ms_sinks *set, const char *rec, size_t len);
+/* ms_sinks_write of n records in turn, each sink's queue locked once. */
+enum ms_rc ms_sinks_write_n(struct ms_sinks *set, const struct iovec *recs, size_t n);
 /* SIGHUP: file sinks reopen their path (to append), in their writer. */
 void ms_sinks_reopen(struct ms_sinks *set);
 /* Waits until every queue is empty (reading files: before a stats event,

@@ -159,14 +159,13 @@ static bool batch_ready(const struct ms_sinkq *q)
            q->nrec >= q->max_records / 2;
 }
 
-enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len, bool wait,
-                                 const volatile sig_atomic_t *stop)
+/* One record in, with q->mu held (wait: see ms_sinkq_push). */
+static enum ms_sinkq_push push_locked(struct ms_sinkq *q, const void *rec, size_t len, bool wait,
+                                      const volatile sig_atomic_t *stop)
 {
     size_t sz = rec_size(len);
-    pthread_mutex_lock(&q->mu);
     if (len >= MS_SINKQ_WRAP || sz > q->cap) {
         q->c.dropped_too_large++;
-        pthread_mutex_unlock(&q->mu);
         return MS_SINKQ_OVERSIZE;
     }
     size_t at, skip;
@@ -198,18 +197,51 @@ enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len
     q->head = at + sz;
     q->used += sz;
     q->nrec++;
-    /* Reading files, the writer is not woken for each record (a system
-     * call each) but for the first and then for a batch (see peek). Live,
-     * each record goes out at once: nothing waits for a batch. */
-    q->gather = wait;
-    if (q->writer_waits && (!wait || q->nrec - q->npeeked == 1 || batch_ready(q)))
-        pthread_cond_signal(&q->avail);
-    pthread_mutex_unlock(&q->mu);
     return MS_SINKQ_PUSHED;
 dropped:
     q->c.dropped_full++;
-    pthread_mutex_unlock(&q->mu);
     return why;
+}
+
+/* After records were pushed (ready: how many waited unpeeked before
+ * them), whether to wake the writer: reading files, it is not woken for
+ * each record (a system call each) but for the first and then for a
+ * batch (see peek). Live, each record goes out at once: nothing waits for
+ * a batch. The caller signals after letting go of the lock: a writer
+ * woken with it held went back to sleep on it at once. */
+static bool wake_writer(struct ms_sinkq *q, bool wait, size_t ready)
+{
+    q->gather = wait;
+    return q->writer_waits && (!wait || ready == 0 || batch_ready(q));
+}
+
+enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len, bool wait,
+                                 const volatile sig_atomic_t *stop)
+{
+    pthread_mutex_lock(&q->mu);
+    size_t ready = q->nrec - q->npeeked;
+    enum ms_sinkq_push r = push_locked(q, rec, len, wait, stop);
+    bool wake = r == MS_SINKQ_PUSHED && wake_writer(q, wait, ready);
+    pthread_mutex_unlock(&q->mu);
+    if (wake)
+        pthread_cond_signal(&q->avail);
+    return r;
+}
+
+size_t ms_sinkq_push_n(struct ms_sinkq *q, const struct iovec *recs, size_t n, bool wait,
+                       const volatile sig_atomic_t *stop)
+{
+    size_t pushed = 0;
+    pthread_mutex_lock(&q->mu);
+    size_t ready = q->nrec - q->npeeked;
+    for (size_t i = 0; i < n; i++)
+        pushed += push_locked(q, recs[i].iov_base, recs[i].iov_len, wait, stop) == MS_SINKQ_PUSHED;
+    /* (One that waited for room woke the writer already.) */
+    bool wake = pushed > 0 && wake_writer(q, wait, ready);
+    pthread_mutex_unlock(&q->mu);
+    if (wake)
+        pthread_cond_signal(&q->avail);
+    return pushed;
 }
 
 void ms_sinkq_count_too_large(struct ms_sinkq *q)

@@ -53,6 +53,11 @@ void ms_sinkq_free(struct ms_sinkq *q);
  * not NULL) every MS_SINK_POLL_MS; otherwise drop it when there is none. */
 enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len, bool wait,
                                  const volatile sig_atomic_t *stop);
+/* ms_sinkq_push of n records in turn, under one lock (the writer woken
+ * once); how many were pushed (the others are counted as push counts
+ * them). */
+size_t ms_sinkq_push_n(struct ms_sinkq *q, const struct iovec *recs, size_t n, bool wait,
+                       const volatile sig_atomic_t *stop);
 /* Counts a record the sink refused before queueing it (over its cap). */
 void ms_sinkq_count_too_large(struct ms_sinkq *q);
 void ms_sinkq_count_reconnect(struct ms_sinkq *q);

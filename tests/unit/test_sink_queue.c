@@ -162,6 +162,27 @@ static void *slow_consumer(void *arg)
     return NULL;
 }
 
+/* Takes n records, one at a time, 20 ms apart (a slow writer). */
+struct popper {
+    struct ms_sinkq *q;
+    size_t n;
+    char seen[4][8];
+};
+
+static void *popper_main(void *arg)
+{
+    struct popper *k = arg;
+    for (size_t i = 0; i < k->n; i++) {
+        usleep(20000);
+        struct iovec iov;
+        if (ms_sinkq_peek(k->q, &iov, 1) != 1 || iov.iov_len >= sizeof(k->seen[i]))
+            break;
+        memcpy(k->seen[i], iov.iov_base, iov.iov_len);
+        ms_sinkq_release(k->q, MS_SINKQ_WRITTEN);
+    }
+    return NULL;
+}
+
 /* The stop flag is raised as mailspill raises it: by a signal handler, in
  * the thread that waits (writing it from another thread would be a data
  * race on a sig_atomic_t). */
@@ -296,6 +317,61 @@ static void test_kick_wakes_peek(void **state)
 
 /* Random sizes through a small ring: every record comes out whole, in
  * order, and the counters add up. */
+/* ms_sinkq_push_n: in order, each record as a push of its own would be
+ * (an oversize one and, live, those past a full queue dropped and
+ * counted; the others queued); reading files, it waits for room. */
+static void test_push_n(void **state)
+{
+    (void)state;
+    struct ms_sinkq *q = ms_sinkq_new(1024, 64);
+    assert_non_null(q);
+    static char big[2000], rec[12][100];
+    memset(big, 'x', sizeof(big));
+    struct iovec v[12] = { { "first", 5 }, { big, sizeof(big) }, { "second", 6 } };
+    assert_int_equal(ms_sinkq_push_n(q, v, 3, false, NULL), 2);
+    struct ms_sink_counters c;
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.dropped_too_large, 1);
+    assert_int_equal(c.queued, 2);
+    pop_is(q, "first");
+    pop_is(q, "second");
+    /* 104 bytes each in the ring: 9 fit in 1024; live, the rest drop. */
+    for (int i = 0; i < 12; i++) {
+        memset(rec[i], 'a' + i, sizeof(rec[i]));
+        v[i] = (struct iovec){ rec[i], sizeof(rec[i]) };
+    }
+    assert_int_equal(ms_sinkq_push_n(q, v, 12, false, NULL), 9);
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.dropped_full, 3);
+    for (int i = 0; i < 9; i++) {
+        struct iovec iov;
+        assert_int_equal(ms_sinkq_peek(q, &iov, 1), 1);
+        assert_memory_equal(iov.iov_base, rec[i], sizeof(rec[i]));
+        ms_sinkq_release(q, MS_SINKQ_WRITTEN);
+    }
+    ms_sinkq_free(q);
+
+    /* Offline: a queue of one record takes two more, each as the writer
+     * frees room, in order. */
+    q = ms_sinkq_new(4096, 1);
+    assert_non_null(q);
+    push_ok(q, "zero");
+    struct popper k = { .q = q, .n = 2 };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, popper_main, &k), 0);
+    volatile sig_atomic_t stop = 0;
+    struct iovec w[2] = { { "one", 3 }, { "two", 3 } };
+    assert_int_equal(ms_sinkq_push_n(q, w, 2, true, &stop), 2);
+    pthread_join(t, NULL);
+    assert_string_equal(k.seen[0], "zero");
+    assert_string_equal(k.seen[1], "one");
+    pop_is(q, "two");
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.dropped_full, 0);
+    assert_int_equal(c.written, 3);
+    ms_sinkq_free(q);
+}
+
 static void test_random_fifo(void **state)
 {
     (void)state;
@@ -353,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_offline_wait_ends_on_stop),
         cmocka_unit_test(test_drain_limits_and_abort),
         cmocka_unit_test(test_kick_wakes_peek),
+        cmocka_unit_test(test_push_n),
         cmocka_unit_test(test_random_fifo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
