@@ -57,6 +57,7 @@
 #include "../capture/flow.h"
 #include "../common/alloc.h"
 #include "../common/siphash.h"
+#include "../output/output.h"
 #include "tls_memo.h"
 #include "workq.h"
 
@@ -84,6 +85,7 @@ struct worker {
     struct ms_engine *e;
     unsigned idx;
     struct ms_pipeline *pl;
+    struct ms_output *port; /* reading files: its way to the output (NULL: the output) */
     struct ms_workq *q;
     pthread_t thread;
     bool started;
@@ -189,6 +191,8 @@ static void handle(struct worker *w, const struct ms_work_item *it)
         ms_pipeline_set_offline(w->pl, it->arg != 0);
         break;
     case IT_STATS:
+        if (w->port)
+            ms_output_flush(w->port); /* its records before the stats event */
         ms_pipeline_own_stats(w->pl, &w->snap);
         pthread_mutex_lock(&w->e->mu);
         w->e->acks++;
@@ -197,6 +201,8 @@ static void handle(struct worker *w, const struct ms_work_item *it)
         break;
     case IT_END:
         ms_pipeline_finish(w->pl);
+        if (w->port)
+            ms_output_flush(w->port); /* before the sinks close */
         /* Here, beside the other workers, not by the main thread after
          * every one of them (11 ms each). */
         ms_pipeline_free_classifier(w->pl);
@@ -228,6 +234,10 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     for (;;) {
+        /* Out of packets for now: what its port holds goes out before it
+         * waits (a pipe's next frame may be a while). */
+        if (w->port && !ms_workq_ready(w->q))
+            ms_output_flush(w->port);
         const struct ms_work_item *it = ms_workq_front(w->q);
         /* Release: what the items before did (live's counts, the memo's
          * uses) is seen by whoever sees this key (memo_order). */
@@ -619,7 +629,14 @@ struct ms_engine *ms_engine_new(const struct ms_limits *lim, struct ms_output *o
         e->w[i].idx = i;
         struct ms_limits wlim = share(e, lim, i);
         e->w[i].on_reader = i == 0 && w0_on_reader;
-        e->w[i].pl = ms_pipeline_new(&wlim, out);
+        /* Reading files, a worker's records go by the batch (output.h);
+         * live, each at once. */
+        if (e->n > 1 && !live) {
+            e->w[i].port = ms_output_port_new(out);
+            if (!e->w[i].port)
+                goto fail;
+        }
+        e->w[i].pl = ms_pipeline_new(&wlim, e->w[i].port ? e->w[i].port : out);
         if (!e->w[i].pl)
             goto fail;
         /* Live, nDPI's module is ready before the first packet (built at
@@ -767,8 +784,11 @@ void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
 
 void ms_engine_idle(struct ms_engine *e)
 {
-    if (e->running)
-        flush_all(e);
+    if (!e->running)
+        return;
+    flush_all(e);
+    if (e->w[0].on_reader && e->w[0].port)
+        ms_output_flush(e->w[0].port); /* the reader's worker's records: its thread */
 }
 
 void ms_engine_finish(struct ms_engine *e)
@@ -846,6 +866,7 @@ void ms_engine_free(struct ms_engine *e)
         ms_engine_finish(e);
     for (unsigned i = 0; e->w && i < e->n; i++) {
         ms_pipeline_free(e->w[i].pl);
+        ms_output_free(e->w[i].port); /* after its pipeline, which may write */
         ms_workq_free(e->w[i].q);
         ms_free(e->w[i].disp);
         ms_free(e->w[i].live);

@@ -213,6 +213,14 @@ const struct ms_work_item *ms_workq_front(struct ms_workq *q)
     }
 }
 
+bool ms_workq_ready(struct ms_workq *q)
+{
+    if (q->chead == q->seen_tail)
+        q->seen_tail = atomic_load(&q->tail); /* acquire, as ms_workq_front */
+    /* A skip of the ring's end is always followed by its item. */
+    return q->chead != q->seen_tail;
+}
+
 void ms_workq_release(struct ms_workq *q)
 {
     q->chead = q->front_end;

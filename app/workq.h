@@ -49,6 +49,8 @@ void ms_workq_flush(struct ms_workq *q);
 
 /* Consumer: the front item, waiting for one. */
 const struct ms_work_item *ms_workq_front(struct ms_workq *q);
+/* Consumer: an item is there (ms_workq_front would not wait). */
+bool ms_workq_ready(struct ms_workq *q);
 /* Done with the front item: its room is the producer's again once
  * published (see ms_workq_drained). */
 void ms_workq_release(struct ms_workq *q);

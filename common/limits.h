@@ -320,6 +320,12 @@ static inline struct ms_limits ms_limits_default(void)
 /* JSON writers of the output (output/output.c): one per thread that may
  * render at once, the workers and the reader. */
 #define MS_OUTPUT_JSON_WRITERS (MS_THREADS_MAX + 1)
+/* Reading files, a worker's records are held by its port of the output
+ * (output.h's ms_output_port_new) and handed to the sinks this many bytes
+ * at a time: one lock a batch, not two or three an event, which the two
+ * workers of --threads 2 and the sink's writer contended for (12k context
+ * switches a run of mail-full, most of them a futex wait on a lock). */
+#define MS_OUTPUT_BATCH_BYTES ((size_t)256 << 10)
 /* Live: the wall clock is passed on to the workers at most this often. */
 #define MS_WORKER_WALL_TICK_US 100000u
 /* A session waiting for the other workers before it uses the STARTTLS

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "../common/alloc.h"
+#include "../common/buf.h"
 #include "../common/limits.h"
 
 #include "dedup.h"
@@ -49,7 +51,19 @@ struct ms_output {
     _Atomic uint64_t anomalies[MS_ANOM_COUNT];
     _Atomic uint64_t cap_mime[MS_OUTPUT_CAP_MIME_COUNT];
     int hashes_mode; /* --hashes: the mode of the line written last (0: none yet) */
+    /* A port (ms_output_port_new): the output it writes to, its writer,
+     * and its records not handed over yet, each a uint32_t length and the
+     * bytes. NULL root: not a port. */
+    struct ms_output *root;
+    struct ms_jw *own;
+    struct ms_buf held;
 };
+
+/* Where a port's counters and sinks are: its root's. */
+static const struct ms_output *base(const struct ms_output *out)
+{
+    return out->root ? out->root : out;
+}
 
 static void bump(_Atomic uint64_t *c)
 {
@@ -283,9 +297,97 @@ static enum ms_rc write_rendered(struct ms_output *out, struct ms_jw *w, enum ms
     return rc;
 }
 
+/* Renders the JSON record of ev, then a fileinfo record per attachment,
+ * as Suricata logs files, tied to the message by flow_id (and the email
+ * metadata it carries); each record is handed on by hand (w given back
+ * with the last when give). */
+typedef enum ms_rc (*hand_fn)(struct ms_output *out, struct ms_jw *w, enum ms_rc rc, bool give);
+static enum ms_rc render_json(struct ms_output *out, struct ms_jw *w, const struct ms_flow_meta *m,
+                              const struct ms_event *ev, const struct ms_dedup_report *rep,
+                              hand_fn hand, struct ms_output *counters)
+{
+    enum ms_rc rc = ms_json_render_event(w, m, ev, &out->opts, rep);
+    size_t files = ev->kind == MS_EV_EMAIL ? ev->u.email.n_attachments : 0;
+    for (size_t i = 0; i < files && rc == MS_OK; i++) {
+        (void)hand(out, w, rc, false);
+        rc = ms_json_render_fileinfo(w, m, ev, i, &out->opts);
+        if (rc == MS_OK)
+            bump(&counters->fileinfo);
+    }
+    return hand(out, w, rc, true);
+}
+
+/* A port's batch goes to its root's sinks: one lock for all of it, and
+ * one for each sink's queue per MS_SINK_BATCH records. */
+static void port_flush(struct ms_output *port)
+{
+    if (port->held.len == 0)
+        return;
+    struct ms_output *root = port->root;
+    struct iovec iov[MS_SINK_BATCH];
+    size_t n = 0;
+    pthread_mutex_lock(&root->mu);
+    for (size_t at = 0; at < port->held.len;) {
+        uint32_t len;
+        memcpy(&len, port->held.p + at, sizeof(len));
+        iov[n].iov_base = port->held.p + at + sizeof(len);
+        iov[n++].iov_len = len;
+        at += sizeof(len) + len;
+        if (n == MS_SINK_BATCH || at == port->held.len) {
+            (void)ms_sinks_write_n(root->sinks, iov, n); /* a sink counts what it drops */
+            n = 0;
+        }
+    }
+    pthread_mutex_unlock(&root->mu);
+    ms_buf_reset(&port->held);
+}
+
+/* A port's hand_fn: the record rendered into w joins the batch (one
+ * larger than a batch goes to the sinks at once, after the batch). */
+static enum ms_rc port_hold(struct ms_output *port, struct ms_jw *w, enum ms_rc rc, bool give)
+{
+    (void)give; /* the port's own writer */
+    if (rc != MS_OK)
+        return rc;
+    uint32_t len = (uint32_t)w->b.len; /* below MS_JSON_RECORD_MAX */
+    if (port->held.len + sizeof(len) + len > port->held.max)
+        port_flush(port);
+    if (sizeof(len) + len > port->held.max)
+        return write_rendered(port->root, w, rc, false);
+    /* Within the room reserved at the port's start: cannot fail. */
+    (void)ms_buf_append(&port->held, &len, sizeof(len));
+    (void)ms_buf_append(&port->held, w->b.p, len);
+    return MS_OK;
+}
+
+/* Whether root takes a port's events without its lock for each: JSON,
+ * and nothing kept in event order under the lock (--dedup's table,
+ * --hashes' file, --web's record callback and tee). */
+static bool batches(const struct ms_output *root)
+{
+    const struct ms_output_opts *o = &root->opts;
+    return o->format == MS_OUTPUT_JSON && !o->dedup && !o->hashes && !o->record && !o->tee &&
+           !root->summ;
+}
+
+static enum ms_rc port_event(struct ms_output *port, const struct ms_flow_meta *m,
+                             const struct ms_event *ev)
+{
+    struct ms_output *root = port->root;
+    if (!batches(root))
+        return ms_output_event(root, m, ev);
+    if ((unsigned)ev->kind < MS_EV_COUNT)
+        bump(&root->counts[ev->kind]);
+    count_event(root, ev);
+    struct ms_dedup_report rep = { 0 };
+    return render_json(port, port->own, m, ev, &rep, port_hold, root);
+}
+
 enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
                            const struct ms_event *ev)
 {
+    if (out->root)
+        return port_event(out, m, ev);
     struct ms_dedup_report rep = { 0 };
     pthread_mutex_lock(&out->mu);
     /* Before --dedup: a repeated login is still a login of its account. */
@@ -315,17 +417,7 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
     pthread_mutex_unlock(&out->mu);
     if (!w)
         return MS_ERR_NOMEM;
-    enum ms_rc rc = ms_json_render_event(w, m, ev, &out->opts, &rep);
-    /* Then a fileinfo record per attachment, as Suricata logs files, tied
-     * to the message by flow_id (and the email metadata it carries). */
-    size_t files = ev->kind == MS_EV_EMAIL ? ev->u.email.n_attachments : 0;
-    for (size_t i = 0; i < files && rc == MS_OK; i++) {
-        (void)write_rendered(out, w, rc, false);
-        rc = ms_json_render_fileinfo(w, m, ev, i, &out->opts);
-        if (rc == MS_OK)
-            bump(&out->fileinfo);
-    }
-    rc = write_rendered(out, w, rc, true);
+    enum ms_rc rc = render_json(out, w, m, ev, &rep, write_rendered, out);
     if (out->opts.tee)
         (void)ms_output_event(out->opts.tee, m, ev); /* the page's loss is not the run's */
     return rc == MS_OK ? hrc : rc;
@@ -352,6 +444,10 @@ static enum ms_rc text_summary(struct ms_output *out)
 
 enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct ms_stat *v, size_t n)
 {
+    if (out->root) {
+        port_flush(out); /* its records before the counts of them */
+        out = out->root;
+    }
     if (out->opts.format == MS_OUTPUT_TEXT) {
         /* People read the text view: the engine counters stay in the JSON
          * stats event, the text view has a table of what was found. */
@@ -369,6 +465,8 @@ enum ms_rc ms_output_stats(struct ms_output *out, uint64_t ts_us, const struct m
 void ms_output_dedup_stats(struct ms_output *out, struct ms_dedup_stats *st)
 {
     memset(st, 0, sizeof(*st));
+    if (out->root)
+        out = out->root;
     if (!out->opts.dedup)
         return;
     pthread_mutex_lock(&out->mu);
@@ -383,33 +481,65 @@ struct ms_dedup *ms_output_dedup(const struct ms_output *out)
 
 struct ms_sinks *ms_output_sinks(const struct ms_output *out)
 {
-    return out->sinks;
+    return base(out)->sinks;
 }
 
 uint64_t ms_output_count(const struct ms_output *out, enum ms_event_kind kind)
 {
-    return (unsigned)kind < MS_EV_COUNT ? read_count(&out->counts[kind]) : 0;
+    return (unsigned)kind < MS_EV_COUNT ? read_count(&base(out)->counts[kind]) : 0;
 }
 
 uint64_t ms_output_fileinfo_count(const struct ms_output *out)
 {
-    return read_count(&out->fileinfo);
+    return read_count(&base(out)->fileinfo);
 }
 
 uint64_t ms_output_anomaly_count(const struct ms_output *out, enum ms_anomaly a)
 {
-    return (unsigned)a < MS_ANOM_COUNT ? read_count(&out->anomalies[a]) : 0;
+    return (unsigned)a < MS_ANOM_COUNT ? read_count(&base(out)->anomalies[a]) : 0;
 }
 
 uint64_t ms_output_cap_mime_count(const struct ms_output *out, enum ms_output_cap_mime c)
 {
-    return (unsigned)c < MS_OUTPUT_CAP_MIME_COUNT ? read_count(&out->cap_mime[c]) : 0;
+    return (unsigned)c < MS_OUTPUT_CAP_MIME_COUNT ? read_count(&base(out)->cap_mime[c]) : 0;
+}
+
+struct ms_output *ms_output_port_new(struct ms_output *root)
+{
+    struct ms_output *port = ms_calloc(1, sizeof(*port));
+    if (!port)
+        return NULL;
+    port->root = root->root ? root->root : root;
+    port->opts = port->root->opts;
+    ms_buf_init(&port->held, MS_OUTPUT_BATCH_BYTES);
+    /* All of a batch's memory now: holding a record never fails. */
+    port->own = jw_new();
+    if (!port->own || ms_buf_reserve(&port->held, MS_OUTPUT_BATCH_BYTES) != MS_OK) {
+        ms_output_free(port);
+        return NULL;
+    }
+    return port;
+}
+
+void ms_output_flush(struct ms_output *out)
+{
+    if (out->root)
+        port_flush(out);
 }
 
 void ms_output_free(struct ms_output *out)
 {
     if (!out)
         return;
+    if (out->root) {
+        port_flush(out);
+        ms_buf_free(&out->held);
+        if (out->own)
+            ms_jw_free(out->own);
+        ms_free(out->own);
+        ms_free(out);
+        return;
+    }
     if (out->tfp)
         (void)fclose(out->tfp); /* our buffer: nothing to lose */
     pthread_mutex_destroy(&out->mu);

@@ -88,6 +88,17 @@ struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_o
 /* JSON: n threads may render at once (--threads: the workers and the
  * reader); their memory is taken now. MS_ERR_NOMEM. */
 enum ms_rc ms_output_reserve_writers(struct ms_output *out, size_t n);
+/* A worker's port of root (--threads, reading files): an output that
+ * renders JSON events with a writer of its own and holds their records,
+ * handing them to root's sinks MS_OUTPUT_BATCH_BYTES at a time (and at
+ * ms_output_flush); its counters are root's. A flow's records keep their
+ * order (one worker has the flow); they may come after other workers'
+ * later ones. Where root needs its lock for every event (--text, --dedup,
+ * --hashes, --web) a port passes each event to root. Used by one thread
+ * at a time. NULL when out of memory. */
+struct ms_output *ms_output_port_new(struct ms_output *root);
+/* A port: its held records go to root's sinks now (else a no-op). */
+void ms_output_flush(struct ms_output *out);
 /* The sinks, for their counters (the stats event). */
 struct ms_sinks *ms_output_sinks(const struct ms_output *out);
 /* An error when the event could not be rendered (out of memory, a text
@@ -127,6 +138,7 @@ struct ms_dedup_stats;
 void ms_output_dedup_stats(struct ms_output *out, struct ms_dedup_stats *st);
 /* --dedup's table (opts.dedup), NULL when off. */
 struct ms_dedup *ms_output_dedup(const struct ms_output *out);
+/* A port is flushed first. */
 void ms_output_free(struct ms_output *out);
 
 #endif
