@@ -54,9 +54,11 @@ def test_realtime():
         cut = timed(["--realtime", "--max-gap", "0.2", "-r", cap])
         print(f"  plain {fast:.2f} s, --realtime {real:.2f} s, --speed 2 {double:.2f} s, "
               f"--max-gap 0.2 {cut:.2f} s")
-        # Lower bounds are sleeps; upper ones leave room for a loaded machine
-        # (start-up costs every run alike).
-        assert real >= 1.4 and real > fast + 1.3, (real, fast)
+        # Lower bounds are sleeps; upper ones leave room for a loaded machine,
+        # where one run's start-up may take half a second more than
+        # another's (a CI run with a sanitised build beside other work:
+        # plain 0.52 s, --realtime 1.57 s).
+        assert real >= 1.4 and real > fast + 0.5, (real, fast)
         assert 0.7 <= double < real - 0.4, (double, real)
         assert 0.15 <= cut < real - 0.9, (cut, real)
         # The same events as read at full speed.
