@@ -35,6 +35,10 @@ struct ms_sinkq {
     /* Who sleeps on avail and room: a push or a release signals only a
      * thread that waits, not one futex call per record. */
     bool writer_waits, producer_waits;
+    /* The writer waits with nothing to take, for no time limit: only a
+     * push wakes it (one that found records queued may not: a push that
+     * waited for room let go of the lock, and the writer took them). */
+    bool writer_idle;
     bool gather; /* the last push may wait (reading files): records go by the batch */
     bool closed, aborted;
     struct ms_sink_counters c;
@@ -203,25 +207,24 @@ dropped:
     return why;
 }
 
-/* After records were pushed (ready: how many waited unpeeked before
- * them), whether to wake the writer: reading files, it is not woken for
- * each record (a system call each) but for the first and then for a
- * batch (see peek). Live, each record goes out at once: nothing waits for
- * a batch. The caller signals after letting go of the lock: a writer
- * woken with it held went back to sleep on it at once. */
-static bool wake_writer(struct ms_sinkq *q, bool wait, size_t ready)
+/* After records were pushed, whether to wake the writer: reading files,
+ * it is not woken for each record (a system call each) but when it waits
+ * idle, for the first, and then for a batch (see peek). Live, each record
+ * goes out at once: nothing waits for a batch. The caller signals after
+ * letting go of the lock: a writer woken with it held went back to sleep
+ * on it at once. */
+static bool wake_writer(struct ms_sinkq *q, bool wait)
 {
     q->gather = wait;
-    return q->writer_waits && (!wait || ready == 0 || batch_ready(q));
+    return q->writer_waits && (!wait || q->writer_idle || batch_ready(q));
 }
 
 enum ms_sinkq_push ms_sinkq_push(struct ms_sinkq *q, const void *rec, size_t len, bool wait,
                                  const volatile sig_atomic_t *stop)
 {
     pthread_mutex_lock(&q->mu);
-    size_t ready = q->nrec - q->npeeked;
     enum ms_sinkq_push r = push_locked(q, rec, len, wait, stop);
-    bool wake = r == MS_SINKQ_PUSHED && wake_writer(q, wait, ready);
+    bool wake = r == MS_SINKQ_PUSHED && wake_writer(q, wait);
     pthread_mutex_unlock(&q->mu);
     if (wake)
         pthread_cond_signal(&q->avail);
@@ -233,11 +236,9 @@ size_t ms_sinkq_push_n(struct ms_sinkq *q, const struct iovec *recs, size_t n, b
 {
     size_t pushed = 0;
     pthread_mutex_lock(&q->mu);
-    size_t ready = q->nrec - q->npeeked;
     for (size_t i = 0; i < n; i++)
         pushed += push_locked(q, recs[i].iov_base, recs[i].iov_len, wait, stop) == MS_SINKQ_PUSHED;
-    /* (One that waited for room woke the writer already.) */
-    bool wake = pushed > 0 && wake_writer(q, wait, ready);
+    bool wake = pushed > 0 && wake_writer(q, wait);
     pthread_mutex_unlock(&q->mu);
     if (wake)
         pthread_cond_signal(&q->avail);
@@ -279,7 +280,9 @@ size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max)
             break;
         q->writer_waits = true;
         if (ready == 0) {
+            q->writer_idle = true;
             pthread_cond_wait(&q->avail, &q->mu);
+            q->writer_idle = false;
         } else {
             wait_ms(&q->avail, &q->mu, MS_SINK_POLL_MS);
             gathered = true;

@@ -372,6 +372,72 @@ static void test_push_n(void **state)
     ms_sinkq_free(q);
 }
 
+/* A writer that takes records by the batch, each batch written slowly,
+ * until the queue is closed. */
+static void *batch_writer(void *arg)
+{
+    struct ms_sinkq *q = arg;
+    struct iovec iov[MS_SINK_BATCH];
+    for (;;) {
+        size_t n = ms_sinkq_peek(q, iov, MS_SINK_BATCH);
+        if (n == 0) {
+            if (ms_sinkq_finished(q))
+                return NULL;
+            continue;
+        }
+        usleep(30000);
+        ms_sinkq_release_n(q, n, MS_SINKQ_WRITTEN);
+    }
+}
+
+/* Reading files, a push that waited for room let go of the lock; the
+ * writer took all there was and went to sleep with nothing to take. The
+ * records pushed after must wake it, or they stay queued for as long as
+ * the input is quiet (a review found them so in 20 trials of 20, with
+ * push and with push_n; and a pipe paused 2 s with --threads lost lines
+ * of its output for that long). */
+static void test_no_lost_wakeup(void **state)
+{
+    (void)state;
+    static char rec[5][1000];
+    for (int i = 0; i < 5; i++)
+        memset(rec[i], 'a' + i, sizeof(rec[i]));
+    for (int by_n = 0; by_n < 2; by_n++) {
+        for (int trial = 0; trial < 3; trial++) {
+            struct ms_sinkq *q = ms_sinkq_new(4096, 64);
+            assert_non_null(q);
+            pthread_t t;
+            assert_int_equal(pthread_create(&t, NULL, batch_writer, q), 0);
+            usleep(20000); /* the writer waits, idle */
+            volatile sig_atomic_t stop = 0;
+            assert_int_equal(ms_sinkq_push(q, rec[0], 1000, true, &stop), MS_SINKQ_PUSHED);
+            if (by_n) {
+                struct iovec v[4] = {
+                    { rec[1], 1000 }, { rec[2], 1000 }, { rec[3], 1000 }, { rec[4], 1000 }
+                };
+                assert_int_equal(ms_sinkq_push_n(q, v, 4, true, &stop), 4);
+            } else {
+                for (int i = 1; i < 5; i++)
+                    assert_int_equal(ms_sinkq_push(q, rec[i], 1000, true, &stop),
+                                     MS_SINKQ_PUSHED);
+            }
+            /* Nothing more comes: all is written within a few batches'
+             * time (the bound only leaves room for a loaded machine). */
+            struct ms_sink_counters c;
+            long t0 = now_ms();
+            do {
+                usleep(10000);
+                ms_sinkq_counters(q, &c);
+            } while (c.queued > 0 && now_ms() - t0 < 3000);
+            assert_int_equal(c.queued, 0);
+            assert_int_equal(c.written, 5);
+            ms_sinkq_close(q);
+            pthread_join(t, NULL);
+            ms_sinkq_free(q);
+        }
+    }
+}
+
 static void test_random_fifo(void **state)
 {
     (void)state;
@@ -430,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_drain_limits_and_abort),
         cmocka_unit_test(test_kick_wakes_peek),
         cmocka_unit_test(test_push_n),
+        cmocka_unit_test(test_no_lost_wakeup),
         cmocka_unit_test(test_random_fifo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
