@@ -58,6 +58,7 @@
 #include "../common/alloc.h"
 #include "../common/siphash.h"
 #include "../output/output.h"
+#include "../output/sink.h"
 #include "tls_memo.h"
 #include "workq.h"
 
@@ -833,8 +834,10 @@ static void worker_snapshots(struct ms_engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
-void ms_engine_get_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
-                         struct ms_pipeline_stats *st)
+/* ms_engine_get_stats, the sinks synced (sync, when not NULL) after the
+ * workers' snapshots, which hand over what their ports hold. */
+static void get_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
+                      struct ms_pipeline_stats *st, struct ms_sinks *sync)
 {
     struct ms_pipeline_stats part;
     struct ms_pipeline *first = e->reader ? e->reader : e->w[0].pl;
@@ -844,16 +847,24 @@ void ms_engine_get_stats(struct ms_engine *e, const struct ms_capture_counters *
         for (unsigned i = 0; i < e->n; i++)
             ms_pipeline_stats_merge(st, &e->w[i].snap);
     }
+    if (sync)
+        ms_sinks_sync(sync);
     ms_pipeline_shared_stats(first, kernel, &part);
     ms_pipeline_stats_merge(st, &part);
     st->worker_drops = e->drops;
 }
 
+void ms_engine_get_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
+                         struct ms_pipeline_stats *st)
+{
+    get_stats(e, kernel, st, NULL);
+}
+
 enum ms_rc ms_engine_emit_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
-                                uint64_t ts_us)
+                                uint64_t ts_us, struct ms_sinks *sync)
 {
     struct ms_pipeline_stats st;
-    ms_engine_get_stats(e, kernel, &st);
+    get_stats(e, kernel, &st, sync);
     return ms_pipeline_emit_these_stats(e->reader ? e->reader : e->w[0].pl, &st, kernel != NULL,
                                         ms_pipeline_has_evidence(e->w[0].pl), ts_us);
 }

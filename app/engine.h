@@ -51,8 +51,13 @@ void ms_engine_finish(struct ms_engine *e);
 /* Every counter, merged over the pipelines (kernel: live, or NULL). */
 void ms_engine_get_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
                          struct ms_pipeline_stats *st);
+/* The stats event. sync (reading files: the run's sinks; else NULL) is
+ * waited for once the workers have handed over the records they hold
+ * (output.h's ports), before the sinks' counters are read: every record
+ * before the event is then counted as delivered, as with one thread. */
+struct ms_sinks;
 enum ms_rc ms_engine_emit_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
-                                uint64_t ts_us);
+                                uint64_t ts_us, struct ms_sinks *sync);
 /* Stops the workers if still running, then frees. */
 void ms_engine_free(struct ms_engine *e);
 

@@ -955,9 +955,8 @@ static void write_stats(struct run *r)
     /* Live: the wall clock (there may have been no packet yet). Files: the
      * time of the last packet, so output stays reproducible; and the sinks'
      * counters too: every record before it is delivered first. */
-    if (!r->live)
-        ms_sinks_sync(r->sinks);
-    if (ms_engine_emit_stats(r->eng, have_kernel ? &kc : NULL, r->live ? wall_us() : 0) != MS_OK)
+    if (ms_engine_emit_stats(r->eng, have_kernel ? &kc : NULL, r->live ? wall_us() : 0,
+                             r->live ? NULL : r->sinks) != MS_OK)
         fprintf(stderr, "mailspill: cannot write the stats event\n");
 }
 
