@@ -418,8 +418,7 @@ static void test_no_lost_wakeup(void **state)
                 assert_int_equal(ms_sinkq_push_n(q, v, 4, true, &stop), 4);
             } else {
                 for (int i = 1; i < 5; i++)
-                    assert_int_equal(ms_sinkq_push(q, rec[i], 1000, true, &stop),
-                                     MS_SINKQ_PUSHED);
+                    assert_int_equal(ms_sinkq_push(q, rec[i], 1000, true, &stop), MS_SINKQ_PUSHED);
             }
             /* Nothing more comes: all is written within a few batches'
              * time (the bound only leaves room for a loaded machine). */
