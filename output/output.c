@@ -77,6 +77,14 @@ static uint64_t read_count(const _Atomic uint64_t *c)
 
 /* A JSON writer whose record memory is taken now (a failure mid-run
  * would cost an event). */
+static void jw_delete(struct ms_jw *w)
+{
+    if (!w)
+        return;
+    ms_jw_free(w);
+    ms_free(w);
+}
+
 static struct ms_jw *jw_new(void)
 {
     struct ms_jw *w = ms_malloc(sizeof(*w));
@@ -84,8 +92,7 @@ static struct ms_jw *jw_new(void)
         return NULL;
     ms_jw_init(w);
     if (ms_jw_reserve(w, MS_JSON_RECORD_START) != MS_OK) {
-        ms_jw_free(w);
-        ms_free(w);
+        jw_delete(w);
         return NULL;
     }
     return w;
@@ -127,10 +134,13 @@ enum ms_rc ms_output_reserve_writers(struct ms_output *out, size_t n)
     return rc;
 }
 
-/* Counts what the end-of-run warnings need: anomalies by code, emails a
- * cap cut by the mime_errors code that says so. */
+/* Counts an event written: by kind, and what the end-of-run warnings
+ * need (anomalies by code, emails a cap cut by the mime_errors code that
+ * says so). */
 static void count_event(struct ms_output *out, const struct ms_event *ev)
 {
+    if ((unsigned)ev->kind < MS_EV_COUNT)
+        bump(&out->counts[ev->kind]);
     enum ms_anomaly a;
     if (ev->kind == MS_EV_ANOMALY && ev->u.anomaly.code &&
         ms_anomaly_lookup(ev->u.anomaly.code, &a))
@@ -376,8 +386,6 @@ static enum ms_rc port_event(struct ms_output *port, const struct ms_flow_meta *
     struct ms_output *root = port->root;
     if (!batches(root))
         return ms_output_event(root, m, ev);
-    if ((unsigned)ev->kind < MS_EV_COUNT)
-        bump(&root->counts[ev->kind]);
     count_event(root, ev);
     struct ms_dedup_report rep = { 0 };
     return render_json(port, port->own, m, ev, &rep, port_hold, root);
@@ -397,8 +405,6 @@ enum ms_rc ms_output_event(struct ms_output *out, const struct ms_flow_meta *m,
         pthread_mutex_unlock(&out->mu);
         return MS_OK;
     }
-    if ((unsigned)ev->kind < MS_EV_COUNT)
-        bump(&out->counts[ev->kind]);
     count_event(out, ev);
     /* The --hashes file takes the hashcat lines in every mode (README
      * "Secrets"); the views take what the mode allows. */
@@ -534,9 +540,7 @@ void ms_output_free(struct ms_output *out)
     if (out->root) {
         port_flush(out);
         ms_buf_free(&out->held);
-        if (out->own)
-            ms_jw_free(out->own);
-        ms_free(out->own);
+        jw_delete(out->own);
         ms_free(out);
         return;
     }
@@ -545,9 +549,7 @@ void ms_output_free(struct ms_output *out)
     pthread_mutex_destroy(&out->mu);
     ms_text_summary_free(out->summ);
     ms_free(out->tbuf);
-    for (size_t i = 0; i < out->n_free; i++) {
-        ms_jw_free(out->jw_free[i]);
-        ms_free(out->jw_free[i]);
-    }
+    for (size_t i = 0; i < out->n_free; i++)
+        jw_delete(out->jw_free[i]);
     ms_free(out);
 }

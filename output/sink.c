@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -444,18 +445,8 @@ enum ms_rc ms_sinks_start(struct ms_sinks *set, char *err, size_t errlen)
 
 enum ms_rc ms_sinks_write(struct ms_sinks *set, const char *rec, size_t len)
 {
-    enum ms_rc rc = MS_OK;
-    for (size_t i = 0; i < set->n; i++) {
-        struct ms_sink *s = set->s[i];
-        if (s->max_record && len > s->max_record) {
-            ms_sinkq_count_too_large(s->q);
-            rc = MS_ERR_LIMIT;
-            continue;
-        }
-        if (ms_sinkq_push(s->q, rec, len, !set->o.live, set->o.stop) != MS_SINKQ_PUSHED)
-            rc = MS_ERR_LIMIT;
-    }
-    return rc;
+    struct iovec one = { (void *)(uintptr_t)rec, len };
+    return ms_sinks_write_n(set, &one, 1);
 }
 
 enum ms_rc ms_sinks_write_n(struct ms_sinks *set, const struct iovec *recs, size_t n)
