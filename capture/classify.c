@@ -18,11 +18,11 @@ struct ms_classify_flow {
     struct ndpi_flow_struct *nf;
 };
 
-/* Modules are built and freed one at a time: nDPI 4.2's init starts
- * libgcrypt on its first call with a check-then-act and no lock (and
- * libgcrypt must be started before a second thread uses it), and
- * --threads' workers build their own modules in their own threads. The
- * one mutable object shared by the whole process, for that library's
+/* Modules are built and freed one at a time: --threads' workers build
+ * their own modules in their own threads, and nDPI 4.2 does not say its
+ * init may run in two at once (with libgcrypt, which ms_classifier_new no
+ * longer asks for, it started that with a check-then-act and no lock).
+ * The one mutable object shared by the whole process, for that library's
  * sake. */
 static pthread_mutex_t ndpi_setup_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -32,7 +32,12 @@ struct ms_classifier *ms_classifier_new(void)
     if (!c)
         return NULL;
     pthread_mutex_lock(&ndpi_setup_mu);
-    c->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+    /* Neither the Tor relays' addresses (a patricia insert each) nor
+     * libgcrypt (QUIC's decryption: UDP, which is never handed to nDPI
+     * here): they were 10 of the 26 ms a module took to build and free,
+     * built once per worker. A relay's address only ever named a flow
+     * Tor, which is MS_APP_OTHER, as it is without. */
+    c->ndpi = ndpi_init_detection_module(ndpi_dont_load_tor_hosts | ndpi_dont_init_libgcrypt);
     if (c->ndpi) {
         NDPI_PROTOCOL_BITMASK all;
         NDPI_BITMASK_SET_ALL(all);
