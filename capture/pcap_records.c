@@ -104,7 +104,12 @@ static bool refill(struct ms_pcap_records *r, size_t want, char *err, size_t err
         /* pread, not fread: through stdio's buffer a quarter of the bytes
          * were copied twice (the part of each block below a whole number
          * of buffers: 4.5% of the mixed benchmark's instructions). */
-        ssize_t got = pread(r->fd, r->block + r->end, MS_PCAP_BLOCK_BYTES - r->end, r->at);
+        /* A record longer than a read is read whole at once. */
+        size_t room = MS_PCAP_BLOCK_BYTES - r->end;
+        size_t ask = room < MS_PCAP_READ_BYTES ? room : MS_PCAP_READ_BYTES;
+        if (ask < want - (r->end - r->pos))
+            ask = room;
+        ssize_t got = pread(r->fd, r->block + r->end, ask, r->at);
         if (got < 0) {
             if (errno == EINTR)
                 continue;

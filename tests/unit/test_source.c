@@ -24,6 +24,7 @@
 
 #include "capture/pcap_records.h"
 #include "capture/source.h"
+#include "common/limits.h"
 
 #define MAX_FILE (1u << 16)
 
@@ -268,6 +269,41 @@ static void test_longer_than_snaplen(void **state)
     check_cuts(&f, "salvage");
 }
 
+/* Records of every size up to the largest, many times the reads'
+ * (MS_PCAP_READ_BYTES) and the block (MS_PCAP_BLOCK_BYTES) together, so
+ * that records start, end and lie across reads and blocks everywhere. */
+static void test_records_across_reads(void **state)
+{
+    (void)state;
+    static const uint32_t sizes[] = {
+        60,         1514,       0,     MS_SNAPLEN_MAX,         131055, 131056, 131057, 9000,
+        65535,      200000,     1,     MS_SNAPLEN_MAX - 16,    54,     262127, 100,    1514,
+        (1u << 17), (1u << 18), 40000, MS_PCAP_READ_BYTES - 8, 4321,
+    };
+    char path[128];
+    snprintf(path, sizeof(path), "%s/reads.pcap", tmpdir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    static struct file f;
+    header(&f, 0xa1b2c3d4u, MS_SNAPLEN_MAX, 1, false);
+    assert_int_equal(fwrite(f.b, 1, f.n, fp), f.n);
+    static uint8_t rec[16 + MS_SNAPLEN_MAX];
+    size_t total = 0;
+    uint32_t x = 12345;
+    for (uint32_t i = 0; total < 6 * MS_PCAP_BLOCK_BYTES; i++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t cap = i % 3 == 2 ? (x >> 8) % 2000 : sizes[(x >> 16) % (sizeof(sizes) / 4)];
+        uint32_t h[4] = { 1700000000u + i, i % 1000000u, cap, cap + (i & 1) };
+        memcpy(rec, h, sizeof(h));
+        for (uint32_t j = 0; j < cap; j++)
+            rec[16 + j] = (uint8_t)(j * 13u + i);
+        assert_int_equal(fwrite(rec, 1, 16 + cap, fp), 16 + cap);
+        total += 16 + cap;
+    }
+    assert_int_equal(fclose(fp), 0);
+    check_file(path, NULL);
+}
+
 static void test_capture_length_too_large(void **state)
 {
     (void)state;
@@ -349,7 +385,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    const char *names[] = { "micro", "nano", "salvage", "toolarge", "swapped", "fcs" };
+    const char *names[] = { "micro", "nano", "salvage", "toolarge", "swapped", "fcs", "reads" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[128];
         snprintf(path, sizeof(path), "%s/%s.pcap", tmpdir, names[i]);
@@ -361,8 +397,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_micro_and_nano),     cmocka_unit_test(test_longer_than_snaplen),
-        cmocka_unit_test(test_capture_length_too_large), cmocka_unit_test(test_not_plain),
+        cmocka_unit_test(test_plain_micro_and_nano),
+        cmocka_unit_test(test_longer_than_snaplen),
+        cmocka_unit_test(test_records_across_reads),
+        cmocka_unit_test(test_capture_length_too_large),
+        cmocka_unit_test(test_not_plain),
         cmocka_unit_test(test_every_capture_in_pcaps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
