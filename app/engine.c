@@ -97,6 +97,11 @@ struct worker {
      * server is there (its own). */
     _Atomic uint64_t *disp;
     _Atomic uint32_t *live;
+    /* The fields above are read by the worker at every item, those below
+     * written by the reader at every frame: apart, or each frame moved
+     * the line from one core to the other (perf: the worker's first load
+     * after an item, of w->q, was a third of its own samples). */
+    uint8_t pad_before_reader[64];
     uint64_t last_ts_us; /* the reader's: capture time last told */
     /* The reader's: a time not told (the worker's clock would have ended
      * nothing), and its frame; told before a control item (tell_time). */
