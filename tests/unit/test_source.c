@@ -6,7 +6,8 @@
  * ones, each cut at every offset, a record longer than the snapshot
  * length (kept to it, as libpcap does) and cut everywhere too, a capture
  * length past libpcap's maximum, the other byte order, an FCS length in
- * the link type field, a BPF filter. The position it reports (the
+ * the link type field, a BPF filter, 6 MiB of records of every size (to
+ * lie across the reads and the block). The position it reports (the
  * progress line's) moves forward and ends at the file's size. */
 #include <setjmp.h>
 #include <stdarg.h>
