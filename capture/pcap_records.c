@@ -104,10 +104,11 @@ static bool refill(struct ms_pcap_records *r, size_t want, char *err, size_t err
         /* pread, not fread: through stdio's buffer a quarter of the bytes
          * were copied twice (the part of each block below a whole number
          * of buffers: 4.5% of the mixed benchmark's instructions). */
-        /* A record longer than a read is read whole at once. */
-        size_t room = MS_PCAP_BLOCK_BYTES - r->end;
-        size_t ask = room < MS_PCAP_READ_BYTES ? room : MS_PCAP_READ_BYTES;
-        if (ask < want - (r->end - r->pos))
+        /* A record longer than a read is read whole at once (the block
+         * has room for it: after the move, end < want <= the largest). */
+        size_t need = want - (r->end - r->pos), room = MS_PCAP_BLOCK_BYTES - r->end;
+        size_t ask = need > MS_PCAP_READ_BYTES ? need : MS_PCAP_READ_BYTES;
+        if (ask > room)
             ask = room;
         ssize_t got = pread(r->fd, r->block + r->end, ask, r->at);
         if (got < 0) {

@@ -1,4 +1,4 @@
-/* The records of a classic pcap file, read in large blocks and handed out
+/* The records of a classic pcap file, read into a large block and handed out
  * in place: libpcap's reader costs two fread calls and a copy per packet
  * (its user time was 0.18 s of a bare read loop's 0.28 s on the mail-heavy
  * GiB; this one's 0.01 s). capture/source.c lets libpcap open the file and

@@ -6,8 +6,8 @@
  * ones, each cut at every offset, a record longer than the snapshot
  * length (kept to it, as libpcap does) and cut everywhere too, a capture
  * length past libpcap's maximum, the other byte order, an FCS length in
- * the link type field, a BPF filter, 6 MiB of records of every size (to
- * lie across the reads and the block). The position it reports (the
+ * the link type field, a BPF filter, 6 MiB of records of many sizes (to
+ * lie across the reads of the block). The position it reports (the
  * progress line's) moves forward and ends at the file's size. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -270,12 +270,17 @@ static void test_longer_than_snaplen(void **state)
     check_cuts(&f, "salvage");
 }
 
-/* Records of every size up to the largest, many times the reads'
+/* Records of sizes up to the largest, many times the reads
  * (MS_PCAP_READ_BYTES) and the block (MS_PCAP_BLOCK_BYTES) together, so
- * that records start, end and lie across reads and blocks everywhere. */
+ * that records and their headers start, end and lie across reads
+ * everywhere, and the block is moved and refilled many times over. The
+ * first record ends 8 bytes before the first read does (it starts past
+ * the file's header): the second one's header lies across the two reads,
+ * and it is longer than a read. */
 static void test_records_across_reads(void **state)
 {
     (void)state;
+    static const uint32_t first[] = { MS_PCAP_READ_BYTES - 8 - 16, MS_SNAPLEN_MAX };
     static const uint32_t sizes[] = {
         60,         1514,       0,     MS_SNAPLEN_MAX,         131055, 131056, 131057, 9000,
         65535,      200000,     1,     MS_SNAPLEN_MAX - 16,    54,     262127, 100,    1514,
@@ -293,7 +298,9 @@ static void test_records_across_reads(void **state)
     uint32_t x = 12345;
     for (uint32_t i = 0; total < 6 * MS_PCAP_BLOCK_BYTES; i++) {
         x = x * 1103515245u + 12345u;
-        uint32_t cap = i % 3 == 2 ? (x >> 8) % 2000 : sizes[(x >> 16) % (sizeof(sizes) / 4)];
+        uint32_t cap = i < 2        ? first[i]
+                       : i % 4 != 0 ? (x >> 8) % 2000
+                                    : sizes[(x >> 16) % (sizeof(sizes) / 4)];
         uint32_t h[4] = { 1700000000u + i, i % 1000000u, cap, cap + (i & 1) };
         memcpy(rec, h, sizeof(h));
         for (uint32_t j = 0; j < cap; j++)
