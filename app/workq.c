@@ -27,22 +27,27 @@
 #define PUBLISH(q) ((q)->cap / 32)
 
 /* The producer's and the consumer's fields on cache lines of their own
- * (the padding is the point: no line bounces between the two threads). */
+ * (the padding is the point: no line bounces between the two threads).
+ * Padding, not _Alignas: the queue comes from calloc, which aligns to 16
+ * bytes only, so an aligned member could still share a line with the
+ * other side's (a review found it; engine.c's workers had the same). */
 /* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): see above */
 struct ms_workq {
     uint8_t *ring;
     size_t cap, mask;
+    uint8_t pad_before_producer[64];
     /* Producer's side. */
-    _Alignas(64) _Atomic uint64_t tail; /* committed */
-    uint64_t ptail;                     /* reserved (the producer's own) */
-    uint64_t seen_head;                 /* head at the producer's last look */
-    unsigned unsignaled;                /* commits since the last wake-up */
+    _Atomic uint64_t tail; /* committed */
+    uint64_t ptail;        /* reserved (the producer's own) */
+    uint64_t seen_head;    /* head at the producer's last look */
+    unsigned unsignaled;   /* commits since the last wake-up */
     _Atomic int prod_sleeping;
+    uint8_t pad_before_consumer[64];
     /* Consumer's side. */
-    _Alignas(64) _Atomic uint64_t head; /* released and published */
-    uint64_t chead;                     /* released (the consumer's own) */
-    uint64_t seen_tail;                 /* tail at the consumer's last look */
-    uint64_t front_end;                 /* offset after the front item */
+    _Atomic uint64_t head; /* released and published */
+    uint64_t chead;        /* released (the consumer's own) */
+    uint64_t seen_tail;    /* tail at the consumer's last look */
+    uint64_t front_end;    /* offset after the front item */
     _Atomic int cons_sleeping;
     pthread_mutex_t mu;
     pthread_cond_t cons_cv, prod_cv;
