@@ -80,7 +80,9 @@ enum item_kind {
  * engine come from calloc, which aligns to 16 bytes only (a review found
  * due at 16 mod 64). With cur beside the fields the reader reads at every
  * frame (q, disp, last_ts_us), every item's store took the line from the
- * reader: loads of that line were 28% of dispatch's samples at 2 threads. */
+ * reader: loads of that line were 28% of dispatch's samples at 2 threads.
+ * The reader's per-frame fields of a worker are apart from those the
+ * worker reads at every item too. */
 /* NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding): see above */
 struct worker {
     struct ms_engine *e;
@@ -100,7 +102,7 @@ struct worker {
     /* The fields above are read by the worker at every item, those below
      * written by the reader at every frame: apart, or each frame moved
      * the line from one core to the other (perf: the worker's first load
-     * after an item, of w->q, was a third of its own samples). */
+     * after an item, of w->q, was half of worker_main's own samples). */
     uint8_t pad_before_reader[64];
     uint64_t last_ts_us; /* the reader's: capture time last told */
     /* The reader's: a time not told (the worker's clock would have ended
