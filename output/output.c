@@ -75,8 +75,7 @@ static uint64_t read_count(const _Atomic uint64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* A JSON writer whose record memory is taken now (a failure mid-run
- * would cost an event). */
+/* Frees a writer made by jw_new (NULL: nothing). */
 static void jw_delete(struct ms_jw *w)
 {
     if (!w)
@@ -85,6 +84,8 @@ static void jw_delete(struct ms_jw *w)
     ms_free(w);
 }
 
+/* A JSON writer whose record memory is taken now (a failure mid-run
+ * would cost an event). */
 static struct ms_jw *jw_new(void)
 {
     struct ms_jw *w = ms_malloc(sizeof(*w));
