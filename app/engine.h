@@ -44,7 +44,8 @@ void ms_engine_frame(struct ms_engine *e, int linktype, uint64_t ts_us, const ui
 void ms_engine_tick(struct ms_engine *e, uint64_t wall_us);
 /* The source is quiet for now, or may be (a live read timed out; the
  * next frame of a pipe or of --realtime may be a while): workers waiting
- * for a batch of packets are woken. */
+ * for a batch of packets are woken, and one thread's held records go
+ * out. */
 void ms_engine_idle(struct ms_engine *e);
 /* End of input: every flow ends, the workers stop. */
 void ms_engine_finish(struct ms_engine *e);
@@ -53,8 +54,8 @@ void ms_engine_get_stats(struct ms_engine *e, const struct ms_capture_counters *
                          struct ms_pipeline_stats *st);
 /* The stats event. sync (reading files: the run's sinks; else NULL) is
  * waited for once the workers have handed over the records they hold
- * (output.h's ports), before the sinks' counters are read: every record
- * before the event is then counted as delivered, as with one thread. */
+ * (output.h's ports, one thread's too), before the sinks' counters are
+ * read: every record before the event is then counted as delivered. */
 struct ms_sinks;
 enum ms_rc ms_engine_emit_stats(struct ms_engine *e, const struct ms_capture_counters *kernel,
                                 uint64_t ts_us, struct ms_sinks *sync);

@@ -407,7 +407,7 @@ def piped_logins_arrive(tmp):
     first = [hdr] + [rec(*r) for r in copies if r[0] < copies[0][0] + 8 * span]
     rest = b"".join(rec(*r) for r in copies[len(first) - 1:])
     per = sum(1 for e in run(["-r", src])[1] if "credential" in e)
-    for n in THREADS:
+    for n in (1,) + THREADS:  # one thread holds its records as a worker does
         p = subprocess.Popen([BIN, "--show-passwords", "--threads", str(n), "-r", "-"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         for rec in first:  # a frame at a time, as a slow writer would: the worker sleeps
