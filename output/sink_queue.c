@@ -32,6 +32,7 @@ struct ms_sinkq {
     size_t nrec;     /* records held, those peeked at included */
     size_t npeeked;
     unsigned kicks, kicks_seen; /* a kick not seen yet by peek wakes it */
+    unsigned draining;          /* drains waiting: peek gathers no batch */
     /* Who sleeps on avail and room: a push or a release signals only a
      * thread that waits, not one futex call per record. */
     bool writer_waits, producer_waits;
@@ -276,7 +277,7 @@ size_t ms_sinkq_peek(struct ms_sinkq *q, struct iovec *iov, size_t max)
     bool gathered = false;
     while (!q->closed && !q->aborted && q->kicks == q->kicks_seen) {
         size_t ready = q->nrec - q->npeeked;
-        if (ready > 0 && (gathered || !q->gather || batch_ready(q)))
+        if (ready > 0 && (gathered || !q->gather || q->draining || batch_ready(q)))
             break;
         q->writer_waits = true;
         if (ready == 0) {
@@ -394,8 +395,12 @@ bool ms_sinkq_drain(struct ms_sinkq *q, long timeout_ms, const volatile sig_atom
     if (bounded)
         deadline_in(&until, timeout_ms);
     pthread_mutex_lock(&q->mu);
-    /* A writer gathering a batch takes what there is now. */
+    /* A writer gathering a batch takes what there is now, and until the
+     * drain ends, all it finds: a kick alone woke it once, and with more
+     * than a peek's records queued it gathered again for MS_SINK_POLL_MS
+     * (50 ms at the end of every run reading a file with one thread). */
     q->kicks++;
+    q->draining++;
     pthread_cond_signal(&q->avail);
     while (q->nrec > 0 && !q->aborted) {
         if (stop && *stop && (!bounded || stop_ms < timeout_ms)) {
@@ -410,6 +415,7 @@ bool ms_sinkq_drain(struct ms_sinkq *q, long timeout_ms, const volatile sig_atom
             break;
         wait_ms(&q->idle, &q->mu, MS_SINK_POLL_MS);
     }
+    q->draining--;
     bool empty = q->nrec == 0;
     pthread_mutex_unlock(&q->mu);
     return empty;

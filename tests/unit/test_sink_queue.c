@@ -315,6 +315,52 @@ static void test_kick_wakes_peek(void **state)
     ms_sinkq_free(q);
 }
 
+/* A writer taking one record at a time, until the queue is closed. */
+static void *one_by_one(void *arg)
+{
+    struct ms_sinkq *q = arg;
+    struct iovec iov;
+    for (;;) {
+        if (ms_sinkq_peek(q, &iov, 1) == 1)
+            ms_sinkq_release(q, MS_SINKQ_WRITTEN);
+        else if (ms_sinkq_finished(q))
+            return NULL;
+    }
+}
+
+/* Reading files, a drain (the end of a run, a stats event) has the writer
+ * take every record there is at once, however many peeks it takes: with
+ * a kick alone, each peek after the first gathered a batch for
+ * MS_SINK_POLL_MS again (50 ms at the end of every one-thread run). 11
+ * records, a peek each: 10 x 50 ms with that bug; the bound only leaves
+ * room for a loaded machine. */
+static void test_drain_takes_all_at_once(void **state)
+{
+    (void)state;
+    struct ms_sinkq *q = ms_sinkq_new(1 << 16, 64);
+    assert_non_null(q);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, one_by_one, q), 0);
+    volatile sig_atomic_t stop = 0;
+    static char rec[11][100];
+    struct iovec v[11];
+    for (int i = 0; i < 11; i++) {
+        memset(rec[i], 'a' + i, sizeof(rec[i]));
+        v[i] = (struct iovec){ rec[i], sizeof(rec[i]) };
+    }
+    assert_int_equal(ms_sinkq_push_n(q, v, 11, true, &stop), 11);
+    long t0 = now_ms();
+    assert_true(ms_sinkq_drain(q, -1, NULL, 0));
+    long took = now_ms() - t0;
+    assert_true(took < 5L * MS_SINK_POLL_MS);
+    ms_sinkq_close(q);
+    pthread_join(t, NULL);
+    struct ms_sink_counters c;
+    ms_sinkq_counters(q, &c);
+    assert_int_equal(c.written, 11);
+    ms_sinkq_free(q);
+}
+
 /* Random sizes through a small ring: every record comes out whole, in
  * order, and the counters add up. */
 /* ms_sinkq_push_n: in order, each record as a push of its own would be
@@ -493,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_offline_push_waits_for_room),
         cmocka_unit_test(test_offline_wait_ends_on_stop),
         cmocka_unit_test(test_drain_limits_and_abort),
+        cmocka_unit_test(test_drain_takes_all_at_once),
         cmocka_unit_test(test_kick_wakes_peek),
         cmocka_unit_test(test_push_n),
         cmocka_unit_test(test_no_lost_wakeup),
