@@ -88,10 +88,11 @@ struct ms_output *ms_output_new(struct ms_sinks *sinks, const struct ms_output_o
 /* JSON: n threads may render at once (--threads: the workers and the
  * reader); their memory is taken now. MS_ERR_NOMEM. */
 enum ms_rc ms_output_reserve_writers(struct ms_output *out, size_t n);
-/* A worker's port of root (--threads, reading files): an output that
- * renders JSON events with a writer of its own and holds their records,
- * handing them to root's sinks MS_OUTPUT_BATCH_BYTES at a time (and at
- * ms_output_flush); its counters are root's. A flow's records keep their
+/* A port of root (reading files: each worker's of --threads, or the one
+ * thread's): an output that renders JSON events with a writer of its own
+ * and holds their records, handing them to root's sinks
+ * MS_OUTPUT_BATCH_BYTES at a time (and at ms_output_flush); its counters
+ * are root's. A flow's records keep their
  * order (one worker has the flow); they may come after other workers'
  * later ones. Where root needs its lock for every event (--text, --dedup,
  * --hashes, --web) a port passes each event to root. Used by one thread

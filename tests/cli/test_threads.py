@@ -389,12 +389,12 @@ def amsdu_case(dst):
 
 
 def piped_logins_arrive(tmp):
-    """Reading a pipe, a worker's events come as its sessions end, not when
-    the writer closes it: 16 copies of a POP3 recording (3 logins), each
-    with its own addresses, one after the other; the first 8 are written,
-    a frame at a time, then a pause with the pipe open: their logins must
-    be out before the rest is sent (a worker woken only every so many
-    packets held them)."""
+    """Reading a pipe, a worker's (or one thread's) events come as its
+    sessions end, not when the writer closes it: 16 copies of a POP3
+    recording (3 logins), each with its own addresses, one after the
+    other; the first 8 are written, a frame at a time, then a pause with
+    the pipe open: their logins must be out before the rest is sent (a
+    worker woken only every so many packets held them)."""
     src = os.path.join(REPO, "pcaps/pop3/demo-userpass-retr.pcap")
     _, recs = read_pcap(src)
     span = recs[-1][0] - recs[0][0] + 10**9

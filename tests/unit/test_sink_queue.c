@@ -328,12 +328,12 @@ static void *one_by_one(void *arg)
     }
 }
 
-/* Reading files, a drain (the end of a run, a stats event) has the writer
- * take every record there is at once, however many peeks it takes: with
- * a kick alone, each peek after the first gathered a batch for
- * MS_SINK_POLL_MS again (50 ms at the end of every one-thread run). 11
- * records, a peek each: 10 x 50 ms with that bug; the bound only leaves
- * room for a loaded machine. */
+/* Reading files, a drain (a stats event's sync) has the writer take every
+ * record there is at once, however many peeks it takes: with a kick
+ * alone, each peek after the first gathered a batch for MS_SINK_POLL_MS
+ * again (50 ms at the end of a run whose last port batch was still
+ * queued). 11 records, a peek each: 10 x 50 ms with that bug; the bound
+ * only leaves room for a loaded machine. */
 static void test_drain_takes_all_at_once(void **state)
 {
     (void)state;
