@@ -92,11 +92,11 @@ enum ms_rc ms_output_reserve_writers(struct ms_output *out, size_t n);
  * thread's): an output that renders JSON events with a writer of its own
  * and holds their records, handing them to root's sinks
  * MS_OUTPUT_BATCH_BYTES at a time (and at ms_output_flush); its counters
- * are root's. A flow's records keep their
- * order (one worker has the flow); they may come after other workers'
- * later ones. Where root needs its lock for every event (--text, --dedup,
- * --hashes, --web) a port passes each event to root. Used by one thread
- * at a time. NULL when out of memory. */
+ * are root's. A flow's records keep their order (one worker has the
+ * flow); they may come after other workers' later ones. Where root needs
+ * its lock for every event (--text, --dedup, --hashes, --web) a port
+ * passes each event to root. Used by one thread at a time. NULL when out
+ * of memory. */
 struct ms_output *ms_output_port_new(struct ms_output *root);
 /* A port: its held records go to root's sinks now (else a no-op). */
 void ms_output_flush(struct ms_output *out);
