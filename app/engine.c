@@ -795,13 +795,12 @@ void ms_engine_tick(struct ms_engine *e, uint64_t wall_us)
 
 void ms_engine_idle(struct ms_engine *e)
 {
-    if (!e->reader && e->w[0].port)
-        ms_output_flush(e->w[0].port); /* one thread: its records before a wait */
-    if (!e->running)
-        return;
-    flush_all(e);
-    if (e->w[0].on_reader && e->w[0].port)
-        ms_output_flush(e->w[0].port); /* the reader's worker's records: its thread */
+    if (e->running)
+        flush_all(e);
+    /* Worker 0's records where it runs in this thread (one thread, or the
+     * reader's worker): out before a wait. */
+    if ((!e->reader || e->w[0].on_reader) && e->w[0].port)
+        ms_output_flush(e->w[0].port);
 }
 
 void ms_engine_finish(struct ms_engine *e)

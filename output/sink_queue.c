@@ -396,11 +396,10 @@ bool ms_sinkq_drain(struct ms_sinkq *q, long timeout_ms, const volatile sig_atom
         deadline_in(&until, timeout_ms);
     pthread_mutex_lock(&q->mu);
     /* A writer gathering a batch takes what there is now, and until the
-     * drain ends, all it finds: a kick alone woke it once, and with more
-     * than a peek's records queued it gathered again for MS_SINK_POLL_MS
-     * (50 ms at a stats event's sync that found a port's batch queued,
-     * as at the end of a run reading a file). */
-    q->kicks++;
+     * drain ends, all it finds: a kick woke it once, and with more than a
+     * peek's records queued it gathered again for MS_SINK_POLL_MS (50 ms
+     * at a stats event's sync that found a port's batch queued, as at the
+     * end of a run reading a file). */
     q->draining++;
     pthread_cond_signal(&q->avail);
     while (q->nrec > 0 && !q->aborted) {
